@@ -1,0 +1,48 @@
+/*
+ * A minimal protobuf field walker. It reads one field at a time (tag, wire
+ * type, and the value or a view of it) without building any structure. The
+ * wire codec uses it to tell truncated input from malformed input before
+ * handing bytes to protobuf-c; the router's fast path uses it to read and
+ * patch header fields in place.
+ */
+#ifndef SLIM_WIRE_PBSCAN_H
+#define SLIM_WIRE_PBSCAN_H
+
+#include "core/buf.h"
+#include <protobuf-c/protobuf-c.h>
+
+enum {
+    SLIM_PB_VARINT = 0,
+    SLIM_PB_FIXED64 = 1,
+    SLIM_PB_LEN = 2,
+    SLIM_PB_FIXED32 = 5,
+};
+
+typedef struct slim_pb_field {
+    uint32_t number;
+    uint8_t wire_type;
+    uint64_t value;   /* varint, fixed32 or fixed64 value */
+    slim_bytes bytes; /* SLIM_PB_LEN payload (borrowed) */
+    size_t start;     /* offset of the tag in the reader's view */
+    size_t value_off; /* offset of the value (after the tag and any length) */
+} slim_pb_field;
+
+/* Reads a base-128 varint of at most 10 bytes. E_TRUNCATED when the input
+ * ends inside it, E_WIRE_MALFORMED when it is longer than 10 bytes or
+ * overflows 64 bits. */
+slim_status slim_pb_read_varint(slim_reader *r, uint64_t *out);
+
+/* Reads the next field. E_TRUNCATED when the input ends inside the field,
+ * E_WIRE_MALFORMED for field number 0, a group or an unknown wire type. */
+slim_status slim_pb_next(slim_reader *r, slim_pb_field *f);
+
+/* Walks every field of a message of type d, descending into the fields that
+ * d declares as messages; OK when the whole tree is well formed. This catches
+ * what protobuf-c lets through on some paths (field number 0 in a multi-byte
+ * tag) and tells truncation from garbage. */
+slim_status slim_pb_scan(slim_bytes msg, const ProtobufCMessageDescriptor *d);
+
+/* Number of bytes the varint encoding of v takes (1..10). */
+size_t slim_pb_varint_size(uint64_t v);
+
+#endif

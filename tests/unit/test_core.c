@@ -1,0 +1,209 @@
+/* Unit tests for src/core: status table, allocator hooks, buffers, reader,
+ * logging, time, memzero, constant-time compare, hex. */
+#include "test.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "core/util.h"
+
+TEST(status_table_is_consistent) {
+    static const slim_status all[] = {
+#define ALL(name, code, msg) SLIM_##name,
+        SLIM_STATUS_MAP(ALL)
+#undef ALL
+    };
+    size_t n = sizeof all / sizeof all[0];
+    CHECK_INT(n, >, 20);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(strcmp(slim_status_name(all[i]), "E_UNKNOWN") != 0);
+        CHECK(strcmp(slim_status_str(all[i]), "unknown status") != 0);
+        CHECK_INT(all[i], <=, 0);
+        for (size_t j = i + 1; j < n; j++) {
+            CHECK_INT(all[i], !=, all[j]);
+            CHECK(strcmp(slim_status_name(all[i]), slim_status_name(all[j])) != 0);
+        }
+    }
+    CHECK_STR(slim_status_name(SLIM_OK), "OK");
+    CHECK_STR(slim_status_name(SLIM_E_NOMEM), "E_NOMEM");
+    CHECK_STR(slim_status_str(SLIM_E_NOMEM), "out of memory");
+    CHECK_STR(slim_status_name((slim_status)-12345), "E_UNKNOWN");
+    CHECK_STR(slim_status_str((slim_status)-12345), "unknown status");
+}
+
+TEST(allocator_hook_fails_on_request) {
+    test_alloc_install();
+    void *a = slim_malloc(10);
+    CHECK(a != NULL);
+    CHECK_EQ(test_alloc_live(), 1);
+    test_alloc_fail_after(1);
+    CHECK(slim_malloc(10) == NULL);
+    void *b = slim_calloc(4, 8);
+    CHECK(b != NULL);
+    CHECK_EQ(((uint8_t *)b)[31], 0);
+    CHECK(slim_calloc(SIZE_MAX / 2, 4) == NULL); /* overflow, no allocation */
+    char *s = slim_strndup("abcdef", 3);
+    CHECK_STR(s, "abc");
+    slim_free(a);
+    slim_free(b);
+    slim_free(s);
+    slim_free(NULL);
+    CHECK_EQ(test_alloc_live(), 0);
+    test_alloc_uninstall();
+}
+
+TEST(buf_append_and_grow) {
+    slim_buf b = SLIM_BUF_INIT;
+    CHECK_OK(slim_buf_append_u8(&b, 0x01));
+    CHECK_OK(slim_buf_append_u16(&b, 0x0203));
+    CHECK_OK(slim_buf_append_u32(&b, 0x04050607));
+    CHECK_OK(slim_buf_append_u64(&b, 0x08090a0b0c0d0e0full));
+    static const uint8_t want[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    CHECK_EQ(b.len, sizeof want);
+    CHECK_MEM(b.data, want, sizeof want);
+    for (int i = 0; i < 1000; i++)
+        CHECK_OK(slim_buf_append(&b, "xyz", 3));
+    CHECK_EQ(b.len, sizeof want + 3000);
+    CHECK_INT(b.cap, >=, b.len);
+    slim_buf_consume(&b, sizeof want);
+    CHECK_EQ(b.len, 3000);
+    CHECK_MEM(b.data, "xyzxyz", 6);
+    uint8_t *z;
+    CHECK_OK(slim_buf_append_zeros(&b, 5, &z));
+    CHECK_EQ(z[4], 0);
+    CHECK_STATUS(slim_buf_reserve(&b, SIZE_MAX), SLIM_E_OVERFLOW);
+    slim_buf_cleanup_secret(&b);
+    CHECK(b.data == NULL);
+    CHECK_EQ(b.len, 0);
+}
+
+TEST(buf_reports_nomem_and_keeps_contents) {
+    test_alloc_install();
+    slim_buf b = SLIM_BUF_INIT;
+    CHECK_OK(slim_buf_append(&b, "abc", 3));
+    uint8_t big[100] = {0};
+    test_alloc_fail_after(1);
+    CHECK_STATUS(slim_buf_append(&b, big, sizeof big), SLIM_E_NOMEM);
+    CHECK_EQ(b.len, 3);
+    CHECK_MEM(b.data, "abc", 3);
+    slim_buf_cleanup(&b);
+    CHECK_EQ(test_alloc_live(), 0);
+    test_alloc_uninstall();
+}
+
+TEST(reader_is_bounds_checked) {
+    static const uint8_t data[] = {0xAB, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07};
+    slim_reader r;
+    slim_reader_init(&r, slim_bytes_of(data, sizeof data));
+    uint8_t u8;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+    slim_bytes v;
+    CHECK_OK(slim_reader_u8(&r, &u8));
+    CHECK_EQ(u8, 0xAB);
+    CHECK_OK(slim_reader_u16(&r, &u16));
+    CHECK_EQ(u16, 0x0102);
+    CHECK_STATUS(slim_reader_u64(&r, &u64), SLIM_E_TRUNCATED);
+    CHECK_EQ(r.pos, 3); /* a failed read does not move */
+    CHECK_OK(slim_reader_u32(&r, &u32));
+    CHECK_U64(u32, 0x03040506);
+    CHECK_STATUS(slim_reader_finish(&r), SLIM_E_TRAILING);
+    CHECK_STATUS(slim_reader_bytes(&r, 2, &v), SLIM_E_TRUNCATED);
+    CHECK_OK(slim_reader_bytes(&r, 1, &v));
+    CHECK_EQ(v.len, 1);
+    CHECK_EQ(v.ptr[0], 0x07);
+    CHECK_OK(slim_reader_finish(&r));
+    CHECK_STATUS(slim_reader_u8(&r, &u8), SLIM_E_TRUNCATED);
+
+    slim_reader e;
+    slim_reader_init(&e, slim_bytes_of(NULL, 0));
+    CHECK_OK(slim_reader_bytes(&e, 0, &v));
+    CHECK_EQ(v.len, 0);
+    CHECK_OK(slim_reader_finish(&e));
+}
+
+static char last_line[512];
+static slim_log_level last_level;
+static int lines;
+
+static void capture(slim_log_level level, const char *line, void *ud) {
+    (void)ud;
+    last_level = level;
+    snprintf(last_line, sizeof last_line, "%s", line);
+    lines++;
+}
+
+TEST(log_levels_and_sink) {
+    slim_log_level l;
+    CHECK_EQ(slim_log_level_parse("DEBUG", &l), 0);
+    CHECK_EQ(l, SLIM_LOG_DEBUG);
+    CHECK_EQ(slim_log_level_parse("warning", &l), 0);
+    CHECK_EQ(l, SLIM_LOG_WARN);
+    CHECK_EQ(slim_log_level_parse("loud", &l), -1);
+    CHECK_EQ(slim_log_level_parse(NULL, &l), -1);
+
+    slim_log_set_sink(capture, NULL);
+    slim_log_set_level(SLIM_LOG_INFO);
+    lines = 0;
+    SLIM_LOGD("test", "hidden %d", 1);
+    CHECK_EQ(lines, 0);
+    SLIM_LOGI("test", "shown %d", 2);
+    CHECK_EQ(lines, 1);
+    CHECK_EQ(last_level, SLIM_LOG_INFO);
+    CHECK(strstr(last_line, "INFO  test: shown 2") != NULL);
+    /* 2026-11-24T08:55:11.123Z prefix */
+    CHECK_EQ(last_line[4], '-');
+    CHECK_EQ(last_line[10], 'T');
+    CHECK_EQ(last_line[23], 'Z');
+    char big[4000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    SLIM_LOGW("test", "%s", big); /* truncated, not overflowing */
+    CHECK_EQ(lines, 2);
+    slim_log_set_sink(NULL, NULL);
+    slim_log_set_level(SLIM_LOG_WARN);
+}
+
+TEST(monotonic_time_advances) {
+    uint64_t a = slim_now_ns();
+    uint64_t b = slim_now_ns();
+    CHECK_INT(b, >=, a);
+    CHECK_INT(a, >, 0);
+    CHECK_INT(slim_now_ms(), >=, a / 1000000);
+}
+
+TEST(memzero_and_ct_equal) {
+    uint8_t secret[16];
+    memset(secret, 0x5a, sizeof secret);
+    slim_memzero(secret, sizeof secret);
+    static const uint8_t zero[16];
+    CHECK_MEM(secret, zero, sizeof zero);
+    slim_memzero(NULL, 0);
+    CHECK_EQ(slim_ct_equal("abcd", "abcd", 4), 1);
+    CHECK_EQ(slim_ct_equal("abcd", "abce", 4), 0);
+    CHECK_EQ(slim_ct_equal("\x80", "\x00", 1), 0);
+    CHECK_EQ(slim_ct_equal("x", "y", 0), 1);
+}
+
+TEST(hex_round_trip) {
+    static const uint8_t raw[] = {0x00, 0x9f, 0xA0, 0xff};
+    char hex[9];
+    CHECK_OK(slim_hex_encode(raw, sizeof raw, hex, sizeof hex));
+    CHECK_STR(hex, "009fa0ff");
+    CHECK_STATUS(slim_hex_encode(raw, sizeof raw, hex, 8), SLIM_E_BUFFER_SMALL);
+    uint8_t back[4];
+    size_t n;
+    CHECK_OK(slim_hex_decode("009FA0ff", 8, back, sizeof back, &n));
+    CHECK_EQ(n, 4);
+    CHECK_MEM(back, raw, 4);
+    CHECK_STATUS(slim_hex_decode("0g", 2, back, sizeof back, &n), SLIM_E_INVALID_ARG);
+    CHECK_STATUS(slim_hex_decode("abc", 3, back, sizeof back, &n), SLIM_E_INVALID_ARG);
+    CHECK_STATUS(slim_hex_decode("0011223344", 10, back, sizeof back, &n), SLIM_E_BUFFER_SMALL);
+}
+
+TEST_MAIN(TEST_ENTRY(status_table_is_consistent), TEST_ENTRY(allocator_hook_fails_on_request),
+          TEST_ENTRY(buf_append_and_grow), TEST_ENTRY(buf_reports_nomem_and_keeps_contents),
+          TEST_ENTRY(reader_is_bounds_checked), TEST_ENTRY(log_levels_and_sink),
+          TEST_ENTRY(monotonic_time_advances), TEST_ENTRY(memzero_and_ct_equal),
+          TEST_ENTRY(hex_round_trip))
