@@ -80,7 +80,8 @@ typedef struct test_case {
 
 int test_run(const test_case *cases, size_t n, int argc, char **argv);
 
-#define TEST_ENTRY(fn) {#fn, fn}
+#define TEST_ENTRY(fn)                                                                             \
+    { #fn, fn }
 #define TEST_MAIN(...)                                                                             \
     int main(int argc, char **argv) {                                                              \
         static const test_case cases_[] = {__VA_ARGS__};                                           \

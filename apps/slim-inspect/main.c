@@ -51,7 +51,10 @@ static int show_name(const char *text) {
     printf("%s\n", text);
     printf("  text      %s\n", canon);
     for (int i = 0; i < 3; i++)
-        printf("  %-9s %-20.*s %016llx\n", i == 0 ? "org" : i == 1 ? "namespace" : "service",
+        printf("  %-9s %-20.*s %016llx\n",
+               i == 0   ? "org"
+               : i == 1 ? "namespace"
+                        : "service",
                (int)parts.component[i].len, parts.component[i].ptr,
                (unsigned long long)n.component[i]);
     printf("  id        %s%s\n", id, slim_id_is_any(n.id) ? " (any instance)" : "");

@@ -18,7 +18,8 @@ typedef struct slim_buf {
     size_t cap;
 } slim_buf;
 
-#define SLIM_BUF_INIT {NULL, 0, 0}
+#define SLIM_BUF_INIT                                                                              \
+    { NULL, 0, 0 }
 
 static inline void slim_buf_init(slim_buf *b) {
     b->data = NULL;

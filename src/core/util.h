@@ -23,8 +23,7 @@ slim_status slim_hex_encode(const uint8_t *p, size_t n, char *out, size_t cap);
 /* Decodes hex text of length len (even, either case) into out (cap bytes);
  * *out_len receives len/2. SLIM_E_INVALID_ARG on a bad digit or odd length,
  * SLIM_E_BUFFER_SMALL when it does not fit. */
-slim_status slim_hex_decode(const char *hex, size_t len, uint8_t *out, size_t cap,
-                            size_t *out_len);
+slim_status slim_hex_decode(const char *hex, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 
 /* The value of one hex digit, or -1. */
 int slim_hex_digit(char c);

@@ -90,8 +90,8 @@ slim_status slim_id_parse(const char *text, size_t len, slim_id *out) {
 
 void slim_id_format(slim_id id, char out[SLIM_ID_TEXT_LEN + 1]) {
     snprintf(out, SLIM_ID_TEXT_LEN + 1, "%08x-%04x-%04x-%04x-%04x%08x", (unsigned)(id.hi >> 32),
-             (unsigned)(id.hi >> 16) & 0xFFFFu, (unsigned)id.hi & 0xFFFFu,
-             (unsigned)(id.lo >> 48), (unsigned)(id.lo >> 32) & 0xFFFFu, (unsigned)id.lo);
+             (unsigned)(id.hi >> 16) & 0xFFFFu, (unsigned)id.hi & 0xFFFFu, (unsigned)(id.lo >> 48),
+             (unsigned)(id.lo >> 32) & 0xFFFFu, (unsigned)id.lo);
 }
 
 slim_status slim_name_parse(const char *text, size_t len, slim_name *out, slim_name_parts *parts) {
@@ -175,10 +175,9 @@ slim_status slim_name_format_hashes(const slim_name *name, char *buf, size_t cap
         strcpy(id, "any");
     else
         slim_id_format(name->id, id);
-    int n = snprintf(buf, cap, "%016llx/%016llx/%016llx/%s",
-                     (unsigned long long)name->component[0],
-                     (unsigned long long)name->component[1],
-                     (unsigned long long)name->component[2], id);
+    int n = snprintf(buf, cap, "%016llx/%016llx/%016llx/%s", (unsigned long long)name->component[0],
+                     (unsigned long long)name->component[1], (unsigned long long)name->component[2],
+                     id);
     return n < 0 || (size_t)n >= cap ? SLIM_E_BUFFER_SMALL : SLIM_OK;
 }
 
@@ -209,8 +208,7 @@ uint64_t slim_name_hash(const slim_name *name) {
     /* The components are already uniform hashes; fold them with a
      * multiply-xorshift so that ids differing in one bit spread. */
     uint64_t h = name->component[0];
-    const uint64_t parts[4] = {name->component[1], name->component[2], name->id.hi,
-                               name->id.lo};
+    const uint64_t parts[4] = {name->component[1], name->component[2], name->id.hi, name->id.lo};
     for (int i = 0; i < 4; i++) {
         h ^= parts[i] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
         h *= 0xff51afd7ed558ccdull;

@@ -31,12 +31,24 @@ static void escaped(printer *p, const uint8_t *s, size_t n) {
         char tmp[5];
         uint8_t c = s[i];
         switch (c) {
-        case '\n': puts_(p, "\\n"); break;
-        case '\r': puts_(p, "\\r"); break;
-        case '\t': puts_(p, "\\t"); break;
-        case '"': puts_(p, "\\\""); break;
-        case '\'': puts_(p, "\\'"); break;
-        case '\\': puts_(p, "\\\\"); break;
+        case '\n':
+            puts_(p, "\\n");
+            break;
+        case '\r':
+            puts_(p, "\\r");
+            break;
+        case '\t':
+            puts_(p, "\\t");
+            break;
+        case '"':
+            puts_(p, "\\\"");
+            break;
+        case '\'':
+            puts_(p, "\\'");
+            break;
+        case '\\':
+            puts_(p, "\\\\");
+            break;
         default:
             if (c >= 0x20 && c < 0x7f) {
                 put(p, (const char *)&c, 1);

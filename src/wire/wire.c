@@ -313,7 +313,8 @@ slim_status slim_wire_publish_new(const slim_wire_header_spec *spec,
     if (st != SLIM_OK)
         return st;
     slim_msg *m = NEW(slim_msg, dataplane__proto__v1__message);
-    Dataplane__Proto__V1__Publish *p = NEW(Dataplane__Proto__V1__Publish, dataplane__proto__v1__publish);
+    Dataplane__Proto__V1__Publish *p =
+        NEW(Dataplane__Proto__V1__Publish, dataplane__proto__v1__publish);
     slim_pb_session *sh = NEW(slim_pb_session, dataplane__proto__v1__session_header);
     if (m == NULL || p == NULL || sh == NULL) {
         free_sub(h);
@@ -354,17 +355,20 @@ slim_status slim_wire_set_app_payload(slim_msg *m, const char *payload_type, sli
     }
     c->content_type_case = DATAPLANE__PROTO__V1__CONTENT__CONTENT_TYPE_APP_PAYLOAD;
     c->app_payload = a;
-    if (set_str(&a->payload_type, payload_type) != SLIM_OK || set_bytes(&a->blob, blob) != SLIM_OK) {
+    if (set_str(&a->payload_type, payload_type) != SLIM_OK ||
+        set_bytes(&a->blob, blob) != SLIM_OK) {
         free_sub(c);
         return SLIM_E_NOMEM;
     }
     return set_content(m, c);
 }
 
-slim_status slim_wire_command_new(Dataplane__Proto__V1__CommandPayload__CommandPayloadTypeCase variant,
-                                  slim_pb_command **out) {
+slim_status
+slim_wire_command_new(Dataplane__Proto__V1__CommandPayload__CommandPayloadTypeCase variant,
+                      slim_pb_command **out) {
     const ProtobufCMessageDescriptor *d = &dataplane__proto__v1__command_payload__descriptor;
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, (unsigned)variant);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(d, (unsigned)variant);
     if (out == NULL || f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE)
         return SLIM_E_INVALID_ARG;
     slim_pb_command *cmd = NEW(slim_pb_command, dataplane__proto__v1__command_payload);

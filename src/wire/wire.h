@@ -116,8 +116,8 @@ slim_status slim_wire_subscribe_new(const slim_wire_header_spec *h, uint64_t sub
 
 /* A Publish with the given header and session header and no content yet;
  * add one with slim_wire_set_app_payload() or slim_wire_set_command(). */
-slim_status slim_wire_publish_new(const slim_wire_header_spec *h,
-                                  const slim_wire_session_spec *s, slim_msg **out);
+slim_status slim_wire_publish_new(const slim_wire_header_spec *h, const slim_wire_session_spec *s,
+                                  slim_msg **out);
 
 /* Sets the content of a Publish to an ApplicationPayload (copies both).
  * E_INVALID_ARG when m is not a Publish. Replaces existing content. */
@@ -127,8 +127,9 @@ slim_status slim_wire_set_app_payload(slim_msg *m, const char *payload_type, sli
  * (DATAPLANE__PROTO__V1__COMMAND_PAYLOAD__COMMAND_PAYLOAD_TYPE_*), with the
  * inner payload allocated and initialised; the caller fills it in.
  * E_INVALID_ARG for an unknown variant. */
-slim_status slim_wire_command_new(Dataplane__Proto__V1__CommandPayload__CommandPayloadTypeCase variant,
-                                  slim_pb_command **out);
+slim_status
+slim_wire_command_new(Dataplane__Proto__V1__CommandPayload__CommandPayloadTypeCase variant,
+                      slim_pb_command **out);
 
 /* Sets the content of a Publish to cmd, taking ownership of cmd (also on
  * error, when it is freed). */

@@ -8,11 +8,11 @@ TEST(component_hash_vectors) {
         const char *s;
         uint64_t h;
     } v[] = {
-        {"agntcy", 0x169ca82eb17d6bc2ull},   {"ns", 0xeef9769a4c6990d1ull},
+        {"agntcy", 0x169ca82eb17d6bc2ull},    {"ns", 0xeef9769a4c6990d1ull},
         {"moderator", 0xfc9bbc406957794bull}, {"client-1", 0x58ec40d7c837e0b9ull},
-        {"client-2", 0xb521a3788f1267a8ull}, {"chat", 0x4abb367236cabc2aull},
-        {"alice", 0x7b90bc8fa5b6b182ull},    {"bob", 0x49ae1b437ae573c4ull},
-        {"org", 0x873e580376ea963bull},      {"default", 0x219303c7c93f9668ull},
+        {"client-2", 0xb521a3788f1267a8ull},  {"chat", 0x4abb367236cabc2aull},
+        {"alice", 0x7b90bc8fa5b6b182ull},     {"bob", 0x49ae1b437ae573c4ull},
+        {"org", 0x873e580376ea963bull},       {"default", 0x219303c7c93f9668ull},
         {"", 0x95634172a60b7544ull},
     };
     CHECK_EQ(sizeof v / sizeof v[0], 11);
@@ -170,5 +170,4 @@ TEST(id_text) {
 TEST_MAIN(TEST_ENTRY(component_hash_vectors), TEST_ENTRY(parse_three_components),
           TEST_ENTRY(parse_with_uuid_and_hex_ids), TEST_ENTRY(parse_errors_are_named),
           TEST_ENTRY(component_length_limit), TEST_ENTRY(format_of_parse_is_identity),
-          TEST_ENTRY(format_hashes), TEST_ENTRY(compare_and_hash_use_numbers),
-          TEST_ENTRY(id_text))
+          TEST_ENTRY(format_hashes), TEST_ENTRY(compare_and_hash_use_numbers), TEST_ENTRY(id_text))

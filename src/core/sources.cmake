@@ -1,0 +1,8 @@
+list(APPEND SLIM_SOURCES
+  src/core/alloc.c
+  src/core/buf.c
+  src/core/log.c
+  src/core/status.c
+  src/core/time.c
+  src/core/util.c
+  src/core/version.c)

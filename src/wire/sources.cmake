@@ -1,0 +1,4 @@
+list(APPEND SLIM_SOURCES
+  src/wire/pbscan.c
+  src/wire/text.c
+  src/wire/wire.c)
