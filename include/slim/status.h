@@ -48,7 +48,12 @@ extern "C" {
     /* wire */                                                                                     \
     XX(E_WIRE_MALFORMED, -200, "malformed protobuf message")                                       \
     XX(E_WIRE_MISSING_FIELD, -201, "required field missing from message")                          \
-    XX(E_WIRE_UNKNOWN_TYPE, -202, "message carries no known type")
+    XX(E_WIRE_UNKNOWN_TYPE, -202, "message carries no known type")                                 \
+    /* router and node */                                                                          \
+    XX(E_ROUTER_NO_SUCH_SUBSCRIPTION, -600, "no such subscription")                                \
+    XX(E_ROUTER_SUBSCRIPTION_LIMIT, -601, "subscription limit reached")                            \
+    XX(E_ROUTER_NO_ROUTE, -602, "no route to the destination")                                     \
+    XX(E_ROUTER_UNKNOWN_CONNECTION, -603, "unknown connection")
 
 typedef enum slim_status {
 #define SLIM_STATUS_ENUM(name, code, msg) SLIM_##name = (code),

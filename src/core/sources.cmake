@@ -1,6 +1,7 @@
 list(APPEND SLIM_SOURCES
   src/core/alloc.c
   src/core/buf.c
+  src/core/hmap.c
   src/core/log.c
   src/core/status.c
   src/core/time.c

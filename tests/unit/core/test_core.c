@@ -3,6 +3,7 @@
 #include "test.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/util.h"
@@ -202,8 +203,50 @@ TEST(hex_round_trip) {
     CHECK_STATUS(slim_hex_decode("0011223344", 10, back, sizeof back, &n), SLIM_E_BUFFER_SMALL);
 }
 
-TEST_MAIN(TEST_ENTRY(status_table_is_consistent), TEST_ENTRY(allocator_hook_fails_on_request),
-          TEST_ENTRY(buf_append_and_grow), TEST_ENTRY(buf_reports_nomem_and_keeps_contents),
-          TEST_ENTRY(reader_is_bounds_checked), TEST_ENTRY(log_levels_and_sink),
-          TEST_ENTRY(monotonic_time_advances), TEST_ENTRY(memzero_and_ct_equal),
-          TEST_ENTRY(hex_round_trip))
+typedef struct item {
+    slim_hnode node;
+    int key;
+} item;
+
+static int item_eq(const slim_hnode *n, const void *key) {
+    return SLIM_CONTAINER_OF(n, item, node)->key == *(const int *)key;
+}
+
+TEST(hmap_insert_find_remove_iterate) {
+    slim_hmap m;
+    CHECK_OK(slim_hmap_init(&m, 4));
+    static item items[1000];
+    for (int i = 0; i < 1000; i++) {
+        items[i].key = i;
+        /* poor hash on purpose: collisions must still work */
+        slim_hmap_insert(&m, &items[i].node, (uint64_t)(i % 37));
+    }
+    CHECK_EQ(m.count, 1000);
+    CHECK_INT(m.mask + 1, >=, 1000); /* grew */
+    for (int i = 0; i < 1000; i += 7) {
+        slim_hnode *n = slim_hmap_find(&m, (uint64_t)(i % 37), item_eq, &i);
+        CHECK(n == &items[i].node);
+    }
+    int missing = 1000;
+    CHECK(slim_hmap_find(&m, 1000 % 37, item_eq, &missing) == NULL);
+    /* remove the odd keys while iterating */
+    slim_hmap_iter it;
+    int seen = 0;
+    for (slim_hnode *n = slim_hmap_first(&m, &it); n != NULL; n = slim_hmap_next(&m, &it)) {
+        seen++;
+        if (SLIM_CONTAINER_OF(n, item, node)->key % 2)
+            slim_hmap_remove(&m, n);
+    }
+    CHECK_EQ(seen, 1000);
+    CHECK_EQ(m.count, 500);
+    int three = 3, four = 4;
+    CHECK(slim_hmap_find(&m, 3, item_eq, &three) == NULL);
+    CHECK(slim_hmap_find(&m, 4, item_eq, &four) == &items[4].node);
+    slim_hmap_cleanup(&m);
+}
+
+TEST_MAIN(TEST_ENTRY(hmap_insert_find_remove_iterate), TEST_ENTRY(status_table_is_consistent),
+          TEST_ENTRY(allocator_hook_fails_on_request), TEST_ENTRY(buf_append_and_grow),
+          TEST_ENTRY(buf_reports_nomem_and_keeps_contents), TEST_ENTRY(reader_is_bounds_checked),
+          TEST_ENTRY(log_levels_and_sink), TEST_ENTRY(monotonic_time_advances),
+          TEST_ENTRY(memzero_and_ct_equal), TEST_ENTRY(hex_round_trip))
