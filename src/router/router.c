@@ -141,7 +141,7 @@ slim_status slim_router_new(const slim_router_config *cfg, slim_router **out) {
         return SLIM_E_NOMEM;
     }
     r->max_subs = cfg && cfg->max_subscriptions_per_conn ? cfg->max_subscriptions_per_conn
-                                                          : SLIM_ROUTER_DEFAULT_MAX_SUBS;
+                                                         : SLIM_ROUTER_DEFAULT_MAX_SUBS;
     *out = r;
     return SLIM_OK;
 }
@@ -153,7 +153,8 @@ void slim_router_free(slim_router *r) {
         return;
     if (r->conns.buckets != NULL) {
         slim_hmap_iter it;
-        for (slim_hnode *n = slim_hmap_first(&r->conns, &it); n; n = slim_hmap_next(&r->conns, &it)) {
+        for (slim_hnode *n = slim_hmap_first(&r->conns, &it); n;
+             n = slim_hmap_next(&r->conns, &it)) {
             conn_rec *c = SLIM_CONTAINER_OF(n, conn_rec, node);
             while (c->subs_head != NULL)
                 drop_sub(r, c->subs_head);

@@ -65,9 +65,9 @@ bool slim_router_is_subscribed(const slim_router *r, uint64_t conn, const slim_n
 typedef struct slim_route_query {
     const slim_name *destination;
     uint32_t fanout;
-    uint64_t incoming;    /* never selected */
-    bool has_incoming;    /* false for messages the node originates */
-    bool has_forward_to;  /* forward_to overrides the table */
+    uint64_t incoming;   /* never selected */
+    bool has_incoming;   /* false for messages the node originates */
+    bool has_forward_to; /* forward_to overrides the table */
     uint64_t forward_to;
 } slim_route_query;
 

@@ -286,8 +286,8 @@ TEST(allocation_failure_leaves_tables_consistent) {
 
 TEST_MAIN(TEST_ENTRY(anycast_round_robin_is_even),
           TEST_ENTRY(anycast_prefers_local_and_edge_over_node),
-          TEST_ENTRY(broadcast_reaches_every_kind_once), TEST_ENTRY(specific_id_matches_only_that_id),
-          TEST_ENTRY(never_back_to_incoming), TEST_ENTRY(forward_to_wins),
-          TEST_ENTRY(subscribe_unsubscribe_bookkeeping),
+          TEST_ENTRY(broadcast_reaches_every_kind_once),
+          TEST_ENTRY(specific_id_matches_only_that_id), TEST_ENTRY(never_back_to_incoming),
+          TEST_ENTRY(forward_to_wins), TEST_ENTRY(subscribe_unsubscribe_bookkeeping),
           TEST_ENTRY(subscription_limit_and_many_names),
           TEST_ENTRY(allocation_failure_leaves_tables_consistent))
