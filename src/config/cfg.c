@@ -15,7 +15,7 @@
 #include <yaml.h>
 
 #define MAX_NODES 100000
-#define MAX_FILE (16u * 1024u * 1024u)
+#define MAX_FILE  (16u * 1024u * 1024u)
 
 void slim_cfg_path(char *buf, size_t cap, const char *parent, const char *key) {
     if (parent == NULL || parent[0] == '\0')
@@ -174,8 +174,8 @@ static slim_status substitute(loader *ld, slim_cfg_node *node, const char *v, si
 
 static slim_status convert(loader *ld, yaml_node_t *yn, slim_cfg_node **out) {
     if (++ld->count > MAX_NODES)
-        return slim_cfg_fail(ld->err, ld->doc, NULL, NULL,
-                             "more than %d nodes (alias expansion?)", MAX_NODES);
+        return slim_cfg_fail(ld->err, ld->doc, NULL, NULL, "more than %d nodes (alias expansion?)",
+                             MAX_NODES);
     if (ld->depth > 64)
         return slim_cfg_fail(ld->err, ld->doc, NULL, NULL, "nesting deeper than 64 levels");
     slim_cfg_node *n = slim_calloc(1, sizeof *n);
@@ -208,8 +208,7 @@ static slim_status convert(loader *ld, yaml_node_t *yn, slim_cfg_node **out) {
             break;
         }
         for (size_t i = 0; i < cnt && st == SLIM_OK; i++) {
-            yaml_node_t *child =
-                yaml_document_get_node(ld->ydoc, yn->data.sequence.items.start[i]);
+            yaml_node_t *child = yaml_document_get_node(ld->ydoc, yn->data.sequence.items.start[i]);
             if (child == NULL) {
                 st = slim_cfg_fail(ld->err, ld->doc, n, NULL, "broken sequence");
                 break;
@@ -392,8 +391,8 @@ slim_status slim_cfg_string(const slim_cfg_doc *doc, slim_cfg_node *node, const 
     return SLIM_OK;
 }
 
-slim_status slim_cfg_bool(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
-                          bool *out, slim_cfg_error *err) {
+slim_status slim_cfg_bool(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path, bool *out,
+                          slim_cfg_error *err) {
     if (node != NULL && node->kind == SLIM_CFG_SCALAR) {
         node->used = true;
         if (strcmp(node->text, "true") == 0 || strcmp(node->text, "True") == 0) {
@@ -407,7 +406,9 @@ slim_status slim_cfg_bool(const slim_cfg_doc *doc, slim_cfg_node *node, const ch
     }
     return slim_cfg_fail(err, doc, node, path, "expected true or false, found %s%s%s",
                          node && node->text ? "\"" : "",
-                         node && node->text ? node->text : node ? kind_name(node->kind) : "nothing",
+                         node && node->text ? node->text
+                         : node             ? kind_name(node->kind)
+                                            : "nothing",
                          node && node->text ? "\"" : "");
 }
 
@@ -435,8 +436,12 @@ slim_status slim_cfg_parse_duration_ms(const char *text, uint64_t *out) {
         const char *unit;
         uint64_t ns;
     } units[] = {
-        {"ns", 1ull},           {"us", 1000ull},         {"ms", 1000000ull},
-        {"s", 1000000000ull},   {"m", 60000000000ull},   {"h", 3600000000000ull},
+        {"ns", 1ull},
+        {"us", 1000ull},
+        {"ms", 1000000ull},
+        {"s", 1000000000ull},
+        {"m", 60000000000ull},
+        {"h", 3600000000000ull},
         {"d", 86400000000000ull},
     };
     const char *p = text;

@@ -25,13 +25,13 @@ typedef enum slim_cfg_kind {
 
 typedef struct slim_cfg_node {
     slim_cfg_kind kind;
-    unsigned line;   /* 1-based line in the source */
-    char *text;      /* SLIM_CFG_SCALAR: the value, after substitution */
-    bool plain;      /* scalar written without quotes */
-    size_t n;        /* SEQ: items; MAP: pairs */
-    char **keys;     /* MAP: keys, parallel to items */
+    unsigned line; /* 1-based line in the source */
+    char *text;    /* SLIM_CFG_SCALAR: the value, after substitution */
+    bool plain;    /* scalar written without quotes */
+    size_t n;      /* SEQ: items; MAP: pairs */
+    char **keys;   /* MAP: keys, parallel to items */
     struct slim_cfg_node **items;
-    bool used;       /* read by the schema walker */
+    bool used; /* read by the schema walker */
 } slim_cfg_node;
 
 typedef struct slim_cfg_doc {
@@ -70,8 +70,8 @@ slim_cfg_node *slim_cfg_get(slim_cfg_node *map, const char *key);
  * the node marked read. *out strings are borrowed from the document. */
 slim_status slim_cfg_string(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
                             const char **out, slim_cfg_error *err);
-slim_status slim_cfg_bool(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
-                          bool *out, slim_cfg_error *err);
+slim_status slim_cfg_bool(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path, bool *out,
+                          slim_cfg_error *err);
 /* An unsigned integer in [min, max]. */
 slim_status slim_cfg_uint(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
                           uint64_t min, uint64_t max, uint64_t *out, slim_cfg_error *err);

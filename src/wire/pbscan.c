@@ -25,6 +25,10 @@ slim_status slim_pb_next(slim_reader *r, slim_pb_field *f) {
     slim_status st = slim_pb_read_varint(r, &key);
     if (st != SLIM_OK)
         goto fail;
+    if (r->pos - start > 5) {
+        st = SLIM_E_WIRE_MALFORMED; /* a tag is a 32-bit varint: 5 bytes at most */
+        goto fail;
+    }
     f->start = start;
     f->number = (uint32_t)(key >> 3);
     f->wire_type = (uint8_t)(key & 7);
@@ -85,18 +89,69 @@ fail:
     return st;
 }
 
+/* The wire type a field of this protobuf-c type is encoded with. */
+static int expected_wire_type(const ProtobufCFieldDescriptor *fd) {
+    switch (fd->type) {
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return SLIM_PB_FIXED64;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return SLIM_PB_FIXED32;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return SLIM_PB_LEN;
+    default:
+        return SLIM_PB_VARINT;
+    }
+}
+
+/* Refuses what protobuf would merge or silently override in ways decoders
+ * disagree on: a singular message field given twice (protobuf-c fails on
+ * some of those merges where other runtimes accept them), and two different
+ * members of one oneof. `seen` has a bit per field index of d. */
+static bool duplicate(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *fd,
+                      uint64_t *seen) {
+    size_t idx = (size_t)(fd - d->fields);
+    if (idx >= 64 || fd->label == PROTOBUF_C_LABEL_REPEATED)
+        return false;
+    bool again = (*seen >> idx) & 1;
+    *seen |= 1ull << idx;
+    if (again)
+        return fd->type == PROTOBUF_C_TYPE_MESSAGE;
+    if (!(fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        return false;
+    for (unsigned i = 0; i < d->n_fields && i < 64; i++)
+        if (i != idx && ((*seen >> i) & 1) && (d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            d->fields[i].quantifier_offset == fd->quantifier_offset)
+            return true;
+    return false;
+}
+
 slim_status slim_pb_scan(slim_bytes msg, const ProtobufCMessageDescriptor *d) {
     slim_reader r;
     slim_reader_init(&r, msg);
     slim_pb_field f;
+    uint64_t seen = 0;
     while (slim_reader_remaining(&r) > 0) {
         slim_status st = slim_pb_next(&r, &f);
         if (st != SLIM_OK)
             return st;
-        if (d == NULL || f.wire_type != SLIM_PB_LEN)
-            continue;
-        const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(d, f.number);
-        if (fd == NULL || fd->type != PROTOBUF_C_TYPE_MESSAGE)
+        const ProtobufCFieldDescriptor *fd =
+            d ? protobuf_c_message_descriptor_get_field(d, f.number) : NULL;
+        if (fd == NULL)
+            continue; /* unknown fields are skipped, as protobuf does */
+        int want = expected_wire_type(fd);
+        bool packed = fd->label == PROTOBUF_C_LABEL_REPEATED && want != SLIM_PB_LEN &&
+                      f.wire_type == SLIM_PB_LEN;
+        if (f.wire_type != want && !packed)
+            return SLIM_E_WIRE_MALFORMED;
+        if (duplicate(d, fd, &seen))
+            return SLIM_E_WIRE_MALFORMED;
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
             continue;
         /* The schema has no recursive types, so the depth is bounded. */
         st = slim_pb_scan(f.bytes, fd->descriptor);

@@ -36,10 +36,14 @@ slim_status slim_pb_read_varint(slim_reader *r, uint64_t *out);
  * E_WIRE_MALFORMED for field number 0, a group or an unknown wire type. */
 slim_status slim_pb_next(slim_reader *r, slim_pb_field *f);
 
-/* Walks every field of a message of type d, descending into the fields that
- * d declares as messages; OK when the whole tree is well formed. This catches
- * what protobuf-c lets through on some paths (field number 0 in a multi-byte
- * tag) and tells truncation from garbage. */
+/* Walks every field of a message of type d, checking that each known field
+ * has the wire type its declared type needs and descending into the fields
+ * declared as messages; OK when the whole tree is well formed. Unknown fields
+ * are skipped. A singular message field given twice, or two members of one
+ * oneof, are refused: protobuf would merge or override them, and runtimes
+ * disagree on those cases. This catches what protobuf-c lets through on some paths (field
+ * number 0 in a multi-byte tag), tells truncation from garbage, and lets the
+ * forwarding path validate a message without decoding it. */
 slim_status slim_pb_scan(slim_bytes msg, const ProtobufCMessageDescriptor *d);
 
 /* Number of bytes the varint encoding of v takes (1..10). */

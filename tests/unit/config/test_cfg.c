@@ -75,15 +75,15 @@ TEST(durations) {
     static const struct {
         const char *text;
         uint64_t ms;
-    } ok[] = {{"10s", 10000}, {"250ms", 250}, {"1h30m", 5400000}, {"2m 5s", 125000},
-              {"1d", 86400000}, {"1500us", 2}, {"1ns", 1}, {"0s", 0}};
+    } ok[] = {{"10s", 10000},   {"250ms", 250}, {"1h30m", 5400000}, {"2m 5s", 125000},
+              {"1d", 86400000}, {"1500us", 2},  {"1ns", 1},         {"0s", 0}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         uint64_t v = 12345;
         CHECK_OK(slim_cfg_parse_duration_ms(ok[i].text, &v));
         CHECK_EQ(v, ok[i].ms);
     }
-    static const char *const bad[] = {"", "10", "s", "10 s x", "10sec", "-1s", "1.5s",
-                                      "99999999999999999999s"};
+    static const char *const bad[] = {"",      "10",  "s",    "10 s x",
+                                      "10sec", "-1s", "1.5s", "99999999999999999999s"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint64_t v;
         if (slim_cfg_parse_duration_ms(bad[i], &v) == SLIM_OK)
@@ -198,6 +198,6 @@ TEST(alias_bomb_and_nulls) {
     CHECK(strstr(err.msg, "/nonexistent/slim.yaml: cannot read: ") == err.msg);
 }
 
-TEST_MAIN(TEST_ENTRY(typed_reads), TEST_ENTRY(errors_name_file_line_and_key),
-          TEST_ENTRY(durations), TEST_ENTRY(substitution), TEST_ENTRY(unknown_keys_reported),
+TEST_MAIN(TEST_ENTRY(typed_reads), TEST_ENTRY(errors_name_file_line_and_key), TEST_ENTRY(durations),
+          TEST_ENTRY(substitution), TEST_ENTRY(unknown_keys_reported),
           TEST_ENTRY(alias_bomb_and_nulls))

@@ -277,6 +277,9 @@ TEST(truncated_and_garbage_input) {
         {"22080a01611203626262", SLIM_E_WIRE_UNKNOWN_TYPE}, /* metadata only */
         {"0affffffffffffffffff01", SLIM_E_TRUNCATED},       /* 2^63-ish length */
         {"08ffffffffffffffffff02", SLIM_E_WIRE_MALFORMED},  /* varint over 64 bits */
+        {"0a040a000a00", SLIM_E_WIRE_MALFORMED},            /* header given twice */
+        {"0a001a00", SLIM_E_WIRE_MALFORMED},                /* subscribe and publish */
+        {"3200f8ceffff8700", SLIM_E_WIRE_MALFORMED},        /* 6-byte tag */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t raw[64];

@@ -1,0 +1,164 @@
+/* Unit tests for the forwarding fast path (src/wire/fastpath.c): what peek
+ * reads equals what a full decode reads, and the egress bytes equal a full
+ * decode + change + re-encode. */
+#include "test.h"
+#include "core/util.h"
+#include "wire/fastpath.h"
+
+/* The reference: decode, set ttl, drop node-local fields, encode. */
+static void reference_egress(slim_bytes in, uint32_t ttl, slim_buf *out) {
+    slim_msg *m = NULL;
+    if (slim_wire_decode(in, 1 << 24, &m) != SLIM_OK) {
+        TEST_FAIL_AT("reference decode failed");
+        return;
+    }
+    slim_pb_header *h = slim_wire_header(m);
+    h->ttl = ttl;
+    h->_recv_from_case = DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM__NOT_SET;
+    h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
+    h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN__NOT_SET;
+    if (slim_wire_encode(m, 1 << 24, out) != SLIM_OK)
+        TEST_FAIL_AT("reference encode failed");
+    slim_wire_free(m);
+}
+
+static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool incoming, bool error,
+                       bool strings, bool metadata, size_t payload) {
+    slim_name_parts sp, dp;
+    slim_name src, dst;
+    slim_name_parse("agntcy/ns/alice/5", 17, &src, &sp);
+    slim_name_parse("agntcy/ns/chat", 14, &dst, &dp);
+    slim_wire_header_spec h = {.source = {&src, strings ? sp.component : NULL},
+                               .destination = {&dst, strings ? dp.component : NULL},
+                               .fanout = 256,
+                               .ttl = ttl_in,
+                               .identity = "tok",
+                               .has_recv_from = recv_from,
+                               .recv_from = 3,
+                               .has_forward_to = forward_to,
+                               .forward_to = 300,
+                               .has_error = error,
+                               .error = true};
+    slim_wire_session_spec s = {.session_type = 2, .message_type = 4, .session_id = 77,
+                                .message_id = 900};
+    static uint8_t blob[70000];
+    slim_msg *m = NULL;
+    slim_buf enc = SLIM_BUF_INIT, fast = SLIM_BUF_INIT, ref = SLIM_BUF_INIT;
+    CHECK_OK(slim_wire_publish_new(&h, &s, &m));
+    CHECK_OK(slim_wire_set_app_payload(m, "msg", slim_bytes_of(blob, payload)));
+    if (incoming) {
+        slim_wire_header(m)->_incoming_conn_case =
+            DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN_INCOMING_CONN;
+        slim_wire_header(m)->incoming_conn = 9;
+    }
+    if (metadata)
+        CHECK_OK(slim_wire_metadata_set(m, "k", "v"));
+    CHECK_OK(slim_wire_encode(m, 1 << 24, &enc));
+
+    slim_peek p;
+    CHECK_OK(slim_wire_peek(slim_buf_view(&enc), 1 << 24, &p, NULL));
+    CHECK_EQ(p.kind, SLIM_MSG_PUBLISH);
+    CHECK(slim_name_equal(&p.source, &src));
+    CHECK(slim_name_equal(&p.destination, &dst));
+    CHECK_EQ(p.fanout, 256);
+    CHECK_EQ(p.ttl, ttl_in ? ttl_in : SLIM_WIRE_DEFAULT_TTL);
+    CHECK_EQ(p.has_forward_to, forward_to);
+    if (forward_to)
+        CHECK_U64(p.forward_to, 300);
+    CHECK_EQ(p.error, error);
+    CHECK(p.has_session);
+    CHECK_EQ(p.session_type, 2);
+    CHECK_EQ(p.message_type, 4);
+    CHECK_EQ(p.session_id, 77);
+    CHECK_EQ(p.message_id, 900);
+    CHECK_EQ(p.dst_text[2].len, strings ? 4 : 0);
+
+    uint32_t out_ttls[] = {0, 1, p.ttl - 1, 127, 128, 300};
+    for (size_t i = 0; i < sizeof out_ttls / sizeof out_ttls[0]; i++) {
+        fast.len = ref.len = 0;
+        CHECK_OK(slim_wire_publish_egress(slim_buf_view(&enc), &p, out_ttls[i], &fast));
+        reference_egress(slim_buf_view(&enc), out_ttls[i], &ref);
+        if (fast.len != ref.len || memcmp(fast.data, ref.data, fast.len) != 0)
+            TEST_FAIL_AT("egress differs from decode+encode: ttl %u->%u rf=%d ft=%d ic=%d "
+                         "err=%d str=%d md=%d payload=%zu (%zu vs %zu bytes)",
+                         ttl_in, out_ttls[i], recv_from, forward_to, incoming, error, strings,
+                         metadata, payload, fast.len, ref.len);
+    }
+    slim_wire_free(m);
+    slim_buf_cleanup(&enc);
+    slim_buf_cleanup(&fast);
+    slim_buf_cleanup(&ref);
+}
+
+TEST(egress_equals_full_reencode) {
+    static const uint32_t ttls[] = {0, 1, 8, 127, 128, 129, 1000};
+    static const size_t sizes[] = {0, 100, 1024, 65536};
+    for (size_t t = 0; t < sizeof ttls / sizeof ttls[0]; t++)
+        for (int bits = 0; bits < 64; bits++)
+            check_case(ttls[t], bits & 1, bits & 2, bits & 4, bits & 8, bits & 16, bits & 32,
+                       sizes[(size_t)bits % 4]);
+}
+
+static slim_status peek_hex(const char *hex, slim_peek *p, const char **what) {
+    uint8_t raw[256];
+    size_t n;
+    if (slim_hex_decode(hex, strlen(hex), raw, sizeof raw, &n) != SLIM_OK)
+        return SLIM_E_INTERNAL;
+    return slim_wire_peek(slim_bytes_of(raw, n), 1 << 20, p, what);
+}
+
+TEST(peek_other_kinds_and_errors) {
+    slim_peek p;
+    const char *what = NULL;
+    CHECK_OK(peek_hex("0a00", &p, &what)); /* Subscribe{} */
+    CHECK_EQ(p.kind, SLIM_MSG_SUBSCRIBE);
+    CHECK_OK(peek_hex("3200", &p, &what)); /* SubscriptionAck{} */
+    CHECK_EQ(p.kind, SLIM_MSG_SUBSCRIPTION_ACK);
+    CHECK_STATUS(peek_hex("", &p, &what), SLIM_E_WIRE_UNKNOWN_TYPE);
+    CHECK_STATUS(peek_hex("1a00", &p, &what), SLIM_E_WIRE_MISSING_FIELD);
+    CHECK_STR(what, "header");
+    CHECK_STATUS(peek_hex("1a020a00", &p, &what), SLIM_E_WIRE_MISSING_FIELD);
+    CHECK_STR(what, "header.source");
+    /* header{source{name{}}} without destination */
+    CHECK_STATUS(peek_hex("1a060a040a020a00", &p, &what), SLIM_E_WIRE_MISSING_FIELD);
+    CHECK_STR(what, "header.destination");
+    /* two oneof members, two headers: refused */
+    CHECK_STATUS(peek_hex("0a001a00", &p, &what), SLIM_E_WIRE_MALFORMED);
+    CHECK_STATUS(peek_hex("1a040a000a00", &p, &what), SLIM_E_WIRE_MALFORMED);
+    /* ttl sent as a length-delimited field: wrong wire type */
+    CHECK_STATUS(peek_hex("1a040a023200", &p, &what), SLIM_E_WIRE_MALFORMED);
+    CHECK_STATUS(peek_hex("1a05", &p, &what), SLIM_E_TRUNCATED);
+    uint8_t raw[8] = {0x1a, 0};
+    CHECK_STATUS(slim_wire_peek(slim_bytes_of(raw, 2), 1, &p, &what), SLIM_E_TOO_LARGE);
+}
+
+TEST(peek_reads_names_with_absent_id_as_any) {
+    /* Made with Python protobuf:
+     * publish{header{source{name{component_0: 1}}
+     *                destination{name{component_0: 2, name_id{}}}}} */
+    slim_peek p;
+    CHECK_OK(peek_hex("1a100a0e0a040a02080112060a0408022200", &p, NULL));
+    CHECK_U64(p.source.component[0], 1);
+    CHECK(slim_id_is_any(p.source.id)); /* no name_id: any */
+    CHECK_U64(p.destination.component[0], 2);
+    CHECK_U64(p.destination.id.hi, 0); /* an empty name_id is id 0 */
+    CHECK_U64(p.destination.id.lo, 0);
+    CHECK_EQ(p.ttl, 0);
+    CHECK(!p.has_session);
+    /* the same with ttl 5 and component_0 7 */
+    CHECK_OK(peek_hex("1a120a100a040a02080712060a04080222003005", &p, NULL));
+    CHECK_EQ(p.ttl, 5);
+    CHECK_U64(p.source.component[0], 7);
+    slim_msg *m = NULL;
+    uint8_t raw[32];
+    size_t n;
+    CHECK_OK(slim_hex_decode("1a120a100a040a02080712060a04080222003005", 40, raw, sizeof raw, &n));
+    CHECK_OK(slim_wire_decode(slim_bytes_of(raw, n), 100, &m));
+    slim_name d;
+    CHECK_OK(slim_wire_name_get(slim_wire_header(m)->destination, &d));
+    CHECK(slim_name_equal(&d, &p.destination));
+    slim_wire_free(m);
+}
+
+TEST_MAIN(TEST_ENTRY(egress_equals_full_reencode), TEST_ENTRY(peek_other_kinds_and_errors),
+          TEST_ENTRY(peek_reads_names_with_absent_id_as_any))
