@@ -3,6 +3,7 @@ list(APPEND SLIM_SOURCES
   src/core/buf.c
   src/core/hmap.c
   src/core/log.c
+  src/core/rcbuf.c
   src/core/status.c
   src/core/time.c
   src/core/util.c

@@ -78,11 +78,20 @@ static void read_session(slim_bytes v, slim_peek *p) {
     while (slim_reader_remaining(&r) > 0 && slim_pb_next(&r, &f) == SLIM_OK) {
         uint32_t x = (uint32_t)f.value;
         switch (f.number) {
-        case 1: p->session_type = x; break;
-        case 2: p->message_type = x; break;
-        case 3: p->session_id = x; break;
-        case 4: p->message_id = x; break;
-        default: break;
+        case 1:
+            p->session_type = x;
+            break;
+        case 2:
+            p->message_type = x;
+            break;
+        case 3:
+            p->session_id = x;
+            break;
+        case 4:
+            p->message_id = x;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -187,31 +196,64 @@ static slim_status put_varint(slim_buf *b, uint64_t v) {
     return slim_buf_append(b, tmp, n);
 }
 
-/* Size of the rewritten header value: every field but 6-9, plus the ttl. */
-static size_t header_size(slim_bytes hdr, uint32_t ttl) {
+/* Varint fields the egress header gets instead of fields 6-9: the ttl and,
+ * for delivery to a local application, the incoming connection. */
+typedef struct inserts {
+    uint32_t number[2];
+    uint64_t value[2];
+    int n;
+} inserts;
+
+static void make_inserts(inserts *ins, uint32_t ttl, const uint64_t *incoming) {
+    ins->n = 0;
+    if (ttl != 0) {
+        ins->number[ins->n] = F_HDR_TTL;
+        ins->value[ins->n++] = ttl;
+    }
+    if (incoming != NULL) {
+        ins->number[ins->n] = F_HDR_INCOMING_CONN;
+        ins->value[ins->n++] = *incoming;
+    }
+}
+
+static bool node_local(uint32_t number) {
+    return number >= F_HDR_TTL && number <= F_HDR_INCOMING_CONN;
+}
+
+/* Size of the rewritten header value. */
+static size_t header_size(slim_bytes hdr, const inserts *ins) {
     slim_reader r;
     slim_pb_field f;
-    size_t n = ttl ? 1 + slim_pb_varint_size(ttl) : 0;
+    size_t n = 0;
+    for (int i = 0; i < ins->n; i++)
+        n += 1 + slim_pb_varint_size(ins->value[i]);
     slim_reader_init(&r, hdr);
     while (slim_reader_remaining(&r) > 0) {
         size_t before = r.pos;
         if (slim_pb_next(&r, &f) != SLIM_OK)
             break;
-        if (f.number < F_HDR_TTL || f.number > F_HDR_INCOMING_CONN)
+        if (!node_local(f.number))
             n += r.pos - before;
     }
     return n;
 }
 
+static void put_field(slim_buf *out, uint32_t number, uint64_t value) {
+    slim_buf_append_u8(out, (uint8_t)(number << 3 | SLIM_PB_VARINT));
+    put_varint(out, value);
+}
+
 slim_status slim_wire_publish_egress(slim_bytes msg, const slim_peek *p, uint32_t ttl,
-                                     slim_buf *out) {
+                                     const uint64_t *incoming, slim_buf *out) {
+    inserts ins;
+    make_inserts(&ins, ttl, incoming);
     slim_bytes pub = {msg.ptr + p->pub_value, p->pub_end - p->pub_value};
     slim_bytes hdr = {pub.ptr + p->hdr_value, p->hdr_end - p->hdr_value};
-    size_t new_hdr = header_size(hdr, ttl);
-    size_t new_pub = (pub.len - (p->hdr_end - p->hdr_start)) + 1 + slim_pb_varint_size(new_hdr) +
-                     new_hdr;
-    size_t total = p->pub_start + 1 + slim_pb_varint_size(new_pub) + new_pub +
-                   (msg.len - p->pub_end);
+    size_t new_hdr = header_size(hdr, &ins);
+    size_t new_pub =
+        (pub.len - (p->hdr_end - p->hdr_start)) + 1 + slim_pb_varint_size(new_hdr) + new_hdr;
+    size_t total =
+        p->pub_start + 1 + slim_pb_varint_size(new_pub) + new_pub + (msg.len - p->pub_end);
     size_t base = out->len;
     slim_status st = slim_buf_reserve(out, total);
     if (st != SLIM_OK)
@@ -224,26 +266,25 @@ slim_status slim_wire_publish_egress(slim_bytes msg, const slim_peek *p, uint32_
     slim_buf_append_u8(out, (F_PUB_HEADER << 3) | SLIM_PB_LEN);
     put_varint(out, new_hdr);
 
+    /* Copy the header in order, placing each inserted field before the
+     * first field with a higher number (canonical order). */
     slim_reader r;
     slim_pb_field f;
-    bool ttl_written = ttl == 0;
+    int next = 0;
     slim_reader_init(&r, hdr);
     while (slim_reader_remaining(&r) > 0) {
         size_t before = r.pos;
         if (slim_pb_next(&r, &f) != SLIM_OK)
             break;
-        if (!ttl_written && f.number > F_HDR_TTL) {
-            slim_buf_append_u8(out, (F_HDR_TTL << 3) | SLIM_PB_VARINT);
-            put_varint(out, ttl);
-            ttl_written = true;
+        while (next < ins.n && f.number > ins.number[next]) {
+            put_field(out, ins.number[next], ins.value[next]);
+            next++;
         }
-        if (f.number < F_HDR_TTL || f.number > F_HDR_INCOMING_CONN)
+        if (!node_local(f.number))
             slim_buf_append(out, hdr.ptr + before, r.pos - before);
     }
-    if (!ttl_written) {
-        slim_buf_append_u8(out, (F_HDR_TTL << 3) | SLIM_PB_VARINT);
-        put_varint(out, ttl);
-    }
+    for (; next < ins.n; next++)
+        put_field(out, ins.number[next], ins.value[next]);
     slim_buf_append(out, pub.ptr + p->hdr_end, pub.len - p->hdr_end);
     slim_buf_append(out, msg.ptr + p->pub_end, msg.len - p->pub_end);
     return out->len - base == total ? SLIM_OK : SLIM_E_INTERNAL;

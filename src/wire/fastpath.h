@@ -51,8 +51,10 @@ typedef struct slim_peek {
 slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, const char **what);
 
 /* Appends the egress form of a peeked Publish to out (see above); ttl 0
- * omits the field, as the proto3 default. E_NOMEM. */
+ * omits the field, as the proto3 default. When incoming is not NULL the
+ * header also gets incoming_conn = *incoming: only for delivery to an
+ * application in this process, never onto a gRPC link. E_NOMEM. */
 slim_status slim_wire_publish_egress(slim_bytes msg, const slim_peek *p, uint32_t ttl,
-                                     slim_buf *out);
+                                     const uint64_t *incoming, slim_buf *out);
 
 #endif

@@ -5,6 +5,7 @@
 #include "core/buf.h"
 #include "core/hmap.h"
 #include "core/log.h"
+#include "core/rcbuf.h"
 #include "core/time.h"
 #include "core/util.h"
 
@@ -245,8 +246,28 @@ TEST(hmap_insert_find_remove_iterate) {
     slim_hmap_cleanup(&m);
 }
 
-TEST_MAIN(TEST_ENTRY(hmap_insert_find_remove_iterate), TEST_ENTRY(status_table_is_consistent),
-          TEST_ENTRY(allocator_hook_fails_on_request), TEST_ENTRY(buf_append_and_grow),
-          TEST_ENTRY(buf_reports_nomem_and_keeps_contents), TEST_ENTRY(reader_is_bounds_checked),
-          TEST_ENTRY(log_levels_and_sink), TEST_ENTRY(monotonic_time_advances),
-          TEST_ENTRY(memzero_and_ct_equal), TEST_ENTRY(hex_round_trip))
+TEST(rcbuf_shares_and_frees) {
+    test_alloc_install();
+    slim_rcbuf *b = slim_rcbuf_copy("hello", 5);
+    CHECK(b != NULL);
+    CHECK_EQ(test_alloc_live(), 1);
+    CHECK(slim_rcbuf_ref(b) == b);
+    slim_rcbuf_unref(b);
+    CHECK_EQ(test_alloc_live(), 1);
+    CHECK_EQ(slim_rcbuf_view(b).len, 5);
+    CHECK_MEM(slim_rcbuf_view(b).ptr, "hello", 5);
+    slim_rcbuf_unref(b);
+    CHECK_EQ(test_alloc_live(), 0);
+    slim_rcbuf_unref(NULL);
+    test_alloc_fail_after(1);
+    CHECK(slim_rcbuf_new(10) == NULL);
+    CHECK(slim_rcbuf_new(SIZE_MAX) == NULL);
+    test_alloc_uninstall();
+}
+
+TEST_MAIN(TEST_ENTRY(rcbuf_shares_and_frees), TEST_ENTRY(hmap_insert_find_remove_iterate),
+          TEST_ENTRY(status_table_is_consistent), TEST_ENTRY(allocator_hook_fails_on_request),
+          TEST_ENTRY(buf_append_and_grow), TEST_ENTRY(buf_reports_nomem_and_keeps_contents),
+          TEST_ENTRY(reader_is_bounds_checked), TEST_ENTRY(log_levels_and_sink),
+          TEST_ENTRY(monotonic_time_advances), TEST_ENTRY(memzero_and_ct_equal),
+          TEST_ENTRY(hex_round_trip))

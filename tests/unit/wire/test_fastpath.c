@@ -6,7 +6,7 @@
 #include "wire/fastpath.h"
 
 /* The reference: decode, set ttl, drop node-local fields, encode. */
-static void reference_egress(slim_bytes in, uint32_t ttl, slim_buf *out) {
+static void reference_egress(slim_bytes in, uint32_t ttl, const uint64_t *incoming, slim_buf *out) {
     slim_msg *m = NULL;
     if (slim_wire_decode(in, 1 << 24, &m) != SLIM_OK) {
         TEST_FAIL_AT("reference decode failed");
@@ -17,6 +17,10 @@ static void reference_egress(slim_bytes in, uint32_t ttl, slim_buf *out) {
     h->_recv_from_case = DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM__NOT_SET;
     h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
     h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN__NOT_SET;
+    if (incoming != NULL) {
+        h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN_INCOMING_CONN;
+        h->incoming_conn = *incoming;
+    }
     if (slim_wire_encode(m, 1 << 24, out) != SLIM_OK)
         TEST_FAIL_AT("reference encode failed");
     slim_wire_free(m);
@@ -39,8 +43,8 @@ static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool in
                                .forward_to = 300,
                                .has_error = error,
                                .error = true};
-    slim_wire_session_spec s = {.session_type = 2, .message_type = 4, .session_id = 77,
-                                .message_id = 900};
+    slim_wire_session_spec s = {
+        .session_type = 2, .message_type = 4, .session_id = 77, .message_id = 900};
     static uint8_t blob[70000];
     slim_msg *m = NULL;
     slim_buf enc = SLIM_BUF_INIT, fast = SLIM_BUF_INIT, ref = SLIM_BUF_INIT;
@@ -76,8 +80,10 @@ static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool in
     uint32_t out_ttls[] = {0, 1, p.ttl - 1, 127, 128, 300};
     for (size_t i = 0; i < sizeof out_ttls / sizeof out_ttls[0]; i++) {
         fast.len = ref.len = 0;
-        CHECK_OK(slim_wire_publish_egress(slim_buf_view(&enc), &p, out_ttls[i], &fast));
-        reference_egress(slim_buf_view(&enc), out_ttls[i], &ref);
+        uint64_t in_conn = 1000 + i;
+        const uint64_t *stamp = i % 2 ? &in_conn : NULL;
+        CHECK_OK(slim_wire_publish_egress(slim_buf_view(&enc), &p, out_ttls[i], stamp, &fast));
+        reference_egress(slim_buf_view(&enc), out_ttls[i], stamp, &ref);
         if (fast.len != ref.len || memcmp(fast.data, ref.data, fast.len) != 0)
             TEST_FAIL_AT("egress differs from decode+encode: ttl %u->%u rf=%d ft=%d ic=%d "
                          "err=%d str=%d md=%d payload=%zu (%zu vs %zu bytes)",
