@@ -53,7 +53,9 @@ extern "C" {
     XX(E_ROUTER_NO_SUCH_SUBSCRIPTION, -600, "no such subscription")                                \
     XX(E_ROUTER_SUBSCRIPTION_LIMIT, -601, "subscription limit reached")                            \
     XX(E_ROUTER_NO_ROUTE, -602, "no route to the destination")                                     \
-    XX(E_ROUTER_UNKNOWN_CONNECTION, -603, "unknown connection")
+    XX(E_ROUTER_UNKNOWN_CONNECTION, -603, "unknown connection")                                    \
+    XX(E_ROUTER_TTL_EXPIRED, -604, "ttl expired")                                                  \
+    XX(E_ROUTER_LINK_REFUSED, -605, "link negotiation failed")
 
 typedef enum slim_status {
 #define SLIM_STATUS_ENUM(name, code, msg) SLIM_##name = (code),

@@ -1,0 +1,581 @@
+/*
+ * See forwarder.h. Publishes take the fast path: slim_wire_peek() reads and
+ * validates, slim_wire_publish_egress() writes the outgoing bytes once per
+ * kind of output (gRPC links never carry incoming_conn; local applications
+ * get it as their reply handle), and every output connection gets a
+ * reference to the same buffer. Subscriptions, links and acks are rare and
+ * are decoded in full.
+ */
+#include "router/forwarder.h"
+#include "core/alloc.h"
+#include "core/hmap.h"
+#include "core/log.h"
+#include "wire/fastpath.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MOD "router"
+#define LINK_ID_MAX 64
+#define RATE_ENTRIES_MAX 4096
+
+typedef enum { PENDING, READY } conn_state;
+
+typedef struct fwd_conn {
+    slim_hnode node;
+    uint64_t id;
+    slim_fwd_link how;
+    conn_state state;
+    slim_conn_kind kind;
+    char link_id[LINK_ID_MAX + 1];
+} fwd_conn;
+
+/* Last error reply sent to (conn, destination). */
+typedef struct rate_entry {
+    slim_hnode node;
+    uint64_t conn;
+    slim_name name;
+    uint64_t last_ms;
+} rate_entry;
+
+struct slim_fwd {
+    slim_fwd_ops ops;
+    void *ud;
+    char *node_id;
+    char *version;
+    Dataplane__Proto__V1__LinkConnectionType announce;
+    size_t max_message;
+    uint32_t error_interval_ms;
+    slim_router *router;
+    slim_hmap conns;
+    slim_hmap rates;
+    slim_buf scratch;
+    slim_fwd_counters c;
+};
+
+static uint64_t mix(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static int conn_eq(const slim_hnode *n, const void *key) {
+    return SLIM_CONTAINER_OF(n, fwd_conn, node)->id == *(const uint64_t *)key;
+}
+
+static fwd_conn *find_conn(const slim_fwd *f, uint64_t id) {
+    slim_hnode *n = slim_hmap_find(&f->conns, mix(id), conn_eq, &id);
+    return n ? SLIM_CONTAINER_OF(n, fwd_conn, node) : NULL;
+}
+
+typedef struct rate_key {
+    uint64_t conn;
+    const slim_name *name;
+} rate_key;
+
+static int rate_eq(const slim_hnode *n, const void *key) {
+    const rate_entry *e = SLIM_CONTAINER_OF(n, rate_entry, node);
+    const rate_key *k = key;
+    return e->conn == k->conn && slim_name_equal(&e->name, k->name);
+}
+
+static void rates_clear(slim_fwd *f, uint64_t only_conn, bool all) {
+    slim_hmap_iter it;
+    for (slim_hnode *n = slim_hmap_first(&f->rates, &it); n; n = slim_hmap_next(&f->rates, &it)) {
+        rate_entry *e = SLIM_CONTAINER_OF(n, rate_entry, node);
+        if (all || e->conn == only_conn) {
+            slim_hmap_remove(&f->rates, n);
+            slim_free(e);
+        }
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static char *dup_or_empty(const char *s) {
+    s = s ? s : "";
+    return slim_strndup(s, strlen(s));
+}
+
+slim_status slim_fwd_new(const slim_fwd_config *cfg, const slim_fwd_ops *ops, void *ud,
+                         slim_fwd **out) {
+    if (cfg == NULL || ops == NULL || ops->send == NULL || ops->close == NULL || out == NULL)
+        return SLIM_E_INVALID_ARG;
+    slim_fwd *f = slim_calloc(1, sizeof *f);
+    if (f == NULL)
+        return SLIM_E_NOMEM;
+    f->ops = *ops;
+    f->ud = ud;
+    f->announce = cfg->announce;
+    f->max_message = cfg->max_message_size ? cfg->max_message_size : SLIM_FWD_DEFAULT_MAX_MESSAGE;
+    f->error_interval_ms = cfg->error_interval_ms ? cfg->error_interval_ms : 1000;
+    slim_router_config rc = {.max_subscriptions_per_conn = cfg->max_subscriptions_per_conn};
+    f->node_id = dup_or_empty(cfg->node_id);
+    f->version = dup_or_empty(cfg->version);
+    if (f->node_id == NULL || f->version == NULL || slim_router_new(&rc, &f->router) != SLIM_OK ||
+        slim_hmap_init(&f->conns, 16) != SLIM_OK || slim_hmap_init(&f->rates, 64) != SLIM_OK) {
+        slim_fwd_free(f);
+        return SLIM_E_NOMEM;
+    }
+    *out = f;
+    return SLIM_OK;
+}
+
+void slim_fwd_free(slim_fwd *f) {
+    if (f == NULL)
+        return;
+    if (f->conns.buckets != NULL) {
+        slim_hmap_iter it;
+        for (slim_hnode *n = slim_hmap_first(&f->conns, &it); n;
+             n = slim_hmap_next(&f->conns, &it)) {
+            slim_hmap_remove(&f->conns, n);
+            slim_free(SLIM_CONTAINER_OF(n, fwd_conn, node));
+        }
+    }
+    if (f->rates.buckets != NULL)
+        rates_clear(f, 0, true);
+    slim_hmap_cleanup(&f->conns);
+    slim_hmap_cleanup(&f->rates);
+    slim_router_free(f->router);
+    slim_buf_cleanup(&f->scratch);
+    slim_free(f->node_id);
+    slim_free(f->version);
+    slim_free(f);
+}
+
+/* ---- sending ---- */
+
+/* Hands buf to conn; counts the outcome. Does not consume the caller's ref. */
+static slim_status send_buf(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
+    slim_status st = f->ops.send(f->ud, conn, buf);
+    if (st == SLIM_OK)
+        f->c.messages_out++;
+    else if (st == SLIM_E_QUEUE_FULL)
+        f->c.drop_queue_full++;
+    else
+        f->c.drop_other++;
+    return st;
+}
+
+static slim_status send_msg(slim_fwd *f, uint64_t conn, const slim_msg *m) {
+    f->scratch.len = 0;
+    slim_status st = slim_wire_encode(m, SIZE_MAX, &f->scratch);
+    if (st != SLIM_OK)
+        return st;
+    slim_rcbuf *b = slim_rcbuf_copy(f->scratch.data, f->scratch.len);
+    if (b == NULL)
+        return SLIM_E_NOMEM;
+    st = send_buf(f, conn, b);
+    slim_rcbuf_unref(b);
+    return st;
+}
+
+static void send_ack(slim_fwd *f, uint64_t conn, uint64_t id, slim_status result) {
+    slim_msg *ack = NULL;
+    const char *err = result == SLIM_OK ? NULL : slim_status_str(result);
+    if (slim_wire_subscription_ack_new(id, result == SLIM_OK, err, &ack) == SLIM_OK &&
+        send_msg(f, conn, ack) == SLIM_OK)
+        f->c.acks_sent++;
+    slim_wire_free(ack);
+}
+
+/* ---- connections and link negotiation ---- */
+
+static void forget(slim_fwd *f, fwd_conn *fc) {
+    (void)slim_router_conn_remove(f->router, fc->id, NULL);
+    rates_clear(f, fc->id, false);
+    slim_hmap_remove(&f->conns, &fc->node);
+    slim_free(fc);
+}
+
+static slim_status refuse(slim_fwd *f, fwd_conn *fc, const char *fmt, const char *arg) {
+    char detail[256];
+    snprintf(detail, sizeof detail, fmt, arg);
+    uint64_t id = fc->id;
+    f->c.links_refused++;
+    SLIM_LOGW(MOD, "connection %llu: link refused: %s", (unsigned long long)id, detail);
+    forget(f, fc);
+    f->ops.close(f->ud, id, SLIM_E_INVALID_ARG, detail);
+    return SLIM_E_ROUTER_LINK_REFUSED;
+}
+
+static slim_status send_link(slim_fwd *f, uint64_t conn, const char *link_id, bool reply,
+                             Dataplane__Proto__V1__LinkConnectionType type) {
+    slim_wire_link_spec spec = {.link_id = link_id,
+                                .slim_version = f->version,
+                                .is_reply = reply,
+                                .connection_type = type,
+                                .node_id = f->node_id};
+    slim_msg *m = NULL;
+    slim_status st = slim_wire_link_negotiation_new(&spec, &m);
+    if (st == SLIM_OK)
+        st = send_msg(f, conn, m);
+    slim_wire_free(m);
+    return st;
+}
+
+static void mark_ready(slim_fwd *f, fwd_conn *fc, slim_conn_kind kind, const char *peer) {
+    fc->state = READY;
+    fc->kind = kind;
+    if (f->ops.linked != NULL)
+        f->ops.linked(f->ud, fc->id, kind, peer);
+}
+
+slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how,
+                               const char *link_id) {
+    if (find_conn(f, conn) != NULL)
+        return SLIM_E_EXISTS;
+    if (how == SLIM_FWD_DIALLED && (link_id == NULL || strlen(link_id) > LINK_ID_MAX))
+        return SLIM_E_INVALID_ARG;
+    fwd_conn *fc = slim_calloc(1, sizeof *fc);
+    if (fc == NULL)
+        return SLIM_E_NOMEM;
+    fc->id = conn;
+    fc->how = how;
+    fc->state = PENDING;
+    slim_hmap_insert(&f->conns, &fc->node, mix(conn));
+    slim_status st = SLIM_OK;
+    if (how == SLIM_FWD_LOCAL) {
+        st = slim_router_conn_add(f->router, conn, SLIM_CONN_LOCAL);
+        if (st == SLIM_OK)
+            mark_ready(f, fc, SLIM_CONN_LOCAL, NULL);
+    } else if (how == SLIM_FWD_DIALLED) {
+        snprintf(fc->link_id, sizeof fc->link_id, "%s", link_id);
+        /* The peer is a node: its kind is known now, so subscriptions sent
+         * right after our Link can already be routed back over it. */
+        st = slim_router_conn_add(f->router, conn, SLIM_CONN_NODE);
+        if (st == SLIM_OK)
+            st = send_link(f, conn, link_id, false, f->announce);
+    }
+    if (st != SLIM_OK)
+        forget(f, fc);
+    return st;
+}
+
+void slim_fwd_conn_close(slim_fwd *f, uint64_t conn) {
+    fwd_conn *fc = find_conn(f, conn);
+    if (fc != NULL)
+        forget(f, fc);
+}
+
+bool slim_fwd_conn_ready(const slim_fwd *f, uint64_t conn) {
+    const fwd_conn *fc = find_conn(f, conn);
+    return fc != NULL && fc->state == READY;
+}
+
+static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim_peek *p) {
+    if (p->kind != SLIM_MSG_LINK)
+        return refuse(f, fc, "the first message of a stream must be a Link, not %s",
+                      p->kind == SLIM_MSG_PUBLISH     ? "a Publish"
+                      : p->kind == SLIM_MSG_SUBSCRIBE ? "a Subscribe"
+                                                      : "another message");
+    slim_msg *m = NULL;
+    slim_status st = slim_wire_decode(msg, f->max_message, &m);
+    if (st != SLIM_OK)
+        return refuse(f, fc, "undecodable Link: %s", slim_status_str(st));
+    const slim_pb_link_negotiation *ln = slim_wire_link_negotiation(m);
+    if (ln == NULL) {
+        slim_wire_free(m);
+        return refuse(f, fc, "%s", "Link without a negotiation payload");
+    }
+    if (fc->how == SLIM_FWD_ACCEPTED) {
+        if (ln->is_reply || ln->link_id[0] == '\0' || strlen(ln->link_id) > LINK_ID_MAX) {
+            slim_wire_free(m);
+            return refuse(f, fc, "%s", "expected a link negotiation request with a link_id");
+        }
+        slim_conn_kind kind =
+            ln->connection_type ==
+                    DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE
+                ? SLIM_CONN_EDGE
+                : SLIM_CONN_NODE;
+        snprintf(fc->link_id, sizeof fc->link_id, "%s", ln->link_id);
+        st = slim_router_conn_add(f->router, fc->id, kind);
+        if (st == SLIM_OK)
+            st = send_link(f, fc->id, fc->link_id, true,
+                           DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE);
+        if (st != SLIM_OK) {
+            slim_wire_free(m);
+            return refuse(f, fc, "cannot answer the link: %s", slim_status_str(st));
+        }
+        SLIM_LOGD(MOD, "connection %llu: linked as %s, link %s, peer node \"%s\"",
+                  (unsigned long long)fc->id, slim_conn_kind_name(kind), fc->link_id,
+                  ln->node_id);
+        mark_ready(f, fc, kind, ln->node_id);
+    } else {
+        if (!ln->is_reply || strcmp(ln->link_id, fc->link_id) != 0) {
+            slim_wire_free(m);
+            return refuse(f, fc, "%s", "expected the reply to our link negotiation");
+        }
+        mark_ready(f, fc, SLIM_CONN_NODE, ln->node_id);
+    }
+    slim_wire_free(m);
+    return SLIM_OK;
+}
+
+/* ---- publish ---- */
+
+static void format_name(const slim_peek *p, char *buf, size_t cap) {
+    if (p->dst_text[0].len && p->dst_text[1].len && p->dst_text[2].len &&
+        slim_name_format(p->dst_text, p->destination.id, buf, cap, NULL) == SLIM_OK)
+        return;
+    if (slim_name_format_hashes(&p->destination, buf, cap) != SLIM_OK)
+        snprintf(buf, cap, "(name too long to show)");
+}
+
+/* True when an error reply to (conn, name) may go out now. */
+static bool rate_allows(slim_fwd *f, uint64_t conn, const slim_name *name, uint64_t now) {
+    rate_key k = {conn, name};
+    uint64_t h = mix(conn ^ slim_name_hash(name));
+    slim_hnode *n = slim_hmap_find(&f->rates, h, rate_eq, &k);
+    if (n != NULL) {
+        rate_entry *e = SLIM_CONTAINER_OF(n, rate_entry, node);
+        if (now - e->last_ms < f->error_interval_ms && now >= e->last_ms)
+            return false;
+        e->last_ms = now;
+        return true;
+    }
+    if (f->rates.count >= RATE_ENTRIES_MAX)
+        rates_clear(f, 0, true); /* bounded: forget old entries wholesale */
+    rate_entry *e = slim_calloc(1, sizeof *e);
+    if (e == NULL)
+        return false;
+    e->conn = conn;
+    e->name = *name;
+    e->last_ms = now;
+    slim_hmap_insert(&f->rates, &e->node, h);
+    return true;
+}
+
+static void error_reply(slim_fwd *f, fwd_conn *fc, const slim_peek *p, uint64_t now) {
+    if (!rate_allows(f, fc->id, &p->destination, now)) {
+        f->c.errors_suppressed++;
+        return;
+    }
+    bool text = p->dst_text[0].len && p->dst_text[1].len && p->dst_text[2].len;
+    slim_wire_header_spec h = {
+        .source = {&p->destination, text ? p->dst_text : NULL},
+        .destination = {&p->source, NULL},
+        .fanout = 1,
+        .ttl = SLIM_WIRE_DEFAULT_TTL,
+        .has_error = true,
+        .error = true,
+    };
+    slim_wire_session_spec s = {
+        .session_type = (Dataplane__Proto__V1__SessionType)p->session_type,
+        .message_type = (Dataplane__Proto__V1__SessionMessageType)p->message_type,
+        .session_id = p->session_id,
+        .message_id = p->message_id,
+    };
+    char name[3 * SLIM_NAME_COMPONENT_MAX + 64];
+    char blob[sizeof name + 32];
+    format_name(p, name, sizeof name);
+    int n = snprintf(blob, sizeof blob, "no route to %s", name);
+    slim_msg *m = NULL;
+    if (slim_wire_publish_new(&h, &s, &m) == SLIM_OK &&
+        slim_wire_set_app_payload(m, "slim.error", slim_bytes_of(blob, (size_t)n)) == SLIM_OK &&
+        send_msg(f, fc->id, m) == SLIM_OK)
+        f->c.errors_sent++;
+    slim_wire_free(m);
+}
+
+static slim_status publish(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim_peek *p,
+                           uint64_t now) {
+    f->c.publish_in++;
+    uint32_t ttl = p->ttl;
+    if (fc->how != SLIM_FWD_LOCAL) {
+        if (ttl <= 1) {
+            f->c.drop_ttl++;
+            return SLIM_E_ROUTER_TTL_EXPIRED;
+        }
+        ttl--;
+    } else if (ttl == 0) {
+        ttl = SLIM_WIRE_DEFAULT_TTL;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (p->dst_text[i].len > SLIM_NAME_COMPONENT_MAX) {
+            f->c.drop_malformed++;
+            return SLIM_E_NAME_COMPONENT_TOO_LONG;
+        }
+    }
+    slim_route_query q = {.destination = &p->destination,
+                          .fanout = p->fanout,
+                          .incoming = fc->id,
+                          .has_incoming = true,
+                          .has_forward_to = p->has_forward_to,
+                          .forward_to = p->forward_to};
+    const uint64_t *outs;
+    size_t n;
+    slim_status st = slim_router_match(f->router, &q, &outs, &n);
+    if (st != SLIM_OK) {
+        if (st == SLIM_E_NOMEM) {
+            f->c.drop_other++;
+            return st;
+        }
+        f->c.drop_no_route++;
+        if ((fc->kind == SLIM_CONN_EDGE || fc->kind == SLIM_CONN_LOCAL) && !p->error)
+            error_reply(f, fc, p, now);
+        return SLIM_E_ROUTER_NO_ROUTE;
+    }
+    f->c.publish_matched++;
+
+    /* One shared copy for gRPC links, one for local applications (which
+     * also carries the incoming connection as a reply handle). */
+    slim_rcbuf *remote = NULL, *local = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const fwd_conn *out = find_conn(f, outs[i]);
+        if (out == NULL)
+            continue;
+        bool is_local = out->how == SLIM_FWD_LOCAL;
+        slim_rcbuf **slot = is_local ? &local : &remote;
+        if (*slot == NULL) {
+            f->scratch.len = 0;
+            st = slim_wire_publish_egress(msg, p, ttl, is_local ? &fc->id : NULL, &f->scratch);
+            if (st == SLIM_OK && (*slot = slim_rcbuf_copy(f->scratch.data, f->scratch.len)) == NULL)
+                st = SLIM_E_NOMEM;
+            if (st != SLIM_OK) {
+                f->c.drop_other++;
+                continue;
+            }
+        }
+        (void)send_buf(f, outs[i], *slot);
+    }
+    slim_rcbuf_unref(remote);
+    slim_rcbuf_unref(local);
+    return SLIM_OK;
+}
+
+/* ---- subscriptions ---- */
+
+static slim_status check_name_text(const slim_pb_name *n) {
+    if (n == NULL || n->str_name == NULL)
+        return SLIM_OK;
+    const char *s[3] = {n->str_name->str_component_0, n->str_name->str_component_1,
+                        n->str_name->str_component_2};
+    for (int i = 0; i < 3; i++)
+        if (s[i] != NULL && strlen(s[i]) > SLIM_NAME_COMPONENT_MAX)
+            return SLIM_E_NAME_COMPONENT_TOO_LONG;
+    return SLIM_OK;
+}
+
+static slim_status subscription(slim_fwd *f, fwd_conn *fc, slim_bytes msg) {
+    slim_msg *m = NULL;
+    slim_status st = slim_wire_decode(msg, f->max_message, &m);
+    if (st != SLIM_OK) {
+        f->c.drop_malformed++;
+        return st;
+    }
+    bool unsub = slim_wire_kind(m) == SLIM_MSG_UNSUBSCRIBE;
+    uint64_t id = unsub ? m->unsubscribe->subscription_id : m->subscribe->subscription_id;
+    if (unsub)
+        f->c.unsubscribe_in++;
+    else
+        f->c.subscribe_in++;
+    const char *what = NULL;
+    slim_pb_header *h = slim_wire_header(m);
+    st = slim_wire_validate(m, &what);
+    if (st != SLIM_OK) {
+        f->c.drop_malformed++;
+        SLIM_LOGD(MOD, "connection %llu: %s without %s", (unsigned long long)fc->id,
+                  unsub ? "unsubscribe" : "subscribe", what);
+        if (id != 0)
+            send_ack(f, fc->id, id, st);
+        goto out;
+    }
+    if (fc->how != SLIM_FWD_LOCAL) {
+        if (h->ttl <= 1) {
+            f->c.drop_ttl++;
+            st = SLIM_E_ROUTER_TTL_EXPIRED;
+            goto out;
+        }
+        h->ttl--;
+    }
+    slim_name name;
+    st = slim_wire_name_get(h->destination, &name);
+    if (st == SLIM_OK)
+        st = check_name_text(h->destination);
+    if (st != SLIM_OK) {
+        f->c.drop_malformed++;
+        if (id != 0)
+            send_ack(f, fc->id, id, st);
+        goto out;
+    }
+    /* recv_from installs the route on another connection; only an
+     * application in this process may ask for that. */
+    uint64_t target = fc->id;
+    if (h->_recv_from_case && fc->how == SLIM_FWD_LOCAL)
+        target = h->recv_from;
+    st = unsub ? slim_router_unsubscribe(f->router, target, &name)
+               : slim_router_subscribe(f->router, target, &name);
+    if (st == SLIM_OK && h->_forward_to_case && h->forward_to != fc->id) {
+        /* Also pass the subscription on, with the node-local fields gone. */
+        uint64_t to = h->forward_to;
+        h->_recv_from_case = DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM__NOT_SET;
+        h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
+        h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN__NOT_SET;
+        if (find_conn(f, to) != NULL)
+            (void)send_msg(f, to, m);
+        else
+            f->c.drop_no_route++;
+    }
+    if (id != 0)
+        send_ack(f, fc->id, id, st);
+out:
+    slim_wire_free(m);
+    return st;
+}
+
+/* ---- entry point ---- */
+
+slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t now_ms) {
+    fwd_conn *fc = find_conn(f, conn);
+    if (fc == NULL) {
+        f->c.drop_other++;
+        return SLIM_E_ROUTER_UNKNOWN_CONNECTION;
+    }
+    f->c.messages_in++;
+    slim_peek p;
+    const char *what = NULL;
+    slim_status st = slim_wire_peek(msg, f->max_message, &p, &what);
+    if (st != SLIM_OK) {
+        if (fc->state == PENDING)
+            return refuse(f, fc, "first message unusable: %s", slim_status_str(st));
+        if (st == SLIM_E_TOO_LARGE)
+            f->c.drop_too_large++;
+        else
+            f->c.drop_malformed++;
+        SLIM_LOGD(MOD, "connection %llu: message dropped: %s%s%s", (unsigned long long)conn,
+                  slim_status_str(st), what ? ": " : "", what ? what : "");
+        return st;
+    }
+    if (fc->state == PENDING)
+        return negotiate(f, fc, msg, &p);
+    switch (p.kind) {
+    case SLIM_MSG_PUBLISH:
+        return publish(f, fc, msg, &p, now_ms);
+    case SLIM_MSG_SUBSCRIBE:
+    case SLIM_MSG_UNSUBSCRIBE:
+        return subscription(f, fc, msg);
+    case SLIM_MSG_SUBSCRIPTION_ACK: {
+        slim_msg *m = NULL;
+        st = slim_wire_decode(msg, f->max_message, &m);
+        if (st == SLIM_OK && f->ops.subscription_ack != NULL)
+            f->ops.subscription_ack(f->ud, conn, m->subscription_ack->subscription_id,
+                                    m->subscription_ack->success, m->subscription_ack->error);
+        slim_wire_free(m);
+        return st;
+    }
+    default:
+        /* A Link after negotiation: nothing to do. */
+        f->c.drop_other++;
+        return SLIM_OK;
+    }
+}
+
+void slim_fwd_counters_get(const slim_fwd *f, slim_fwd_counters *out) {
+    *out = f->c;
+}
+
+const slim_router *slim_fwd_router(const slim_fwd *f) {
+    return f->router;
+}

@@ -1,0 +1,109 @@
+/*
+ * The message processing of a SLIM router, shared by the node and the
+ * router embedded in applications. Pure: it takes the encoded messages that
+ * arrive on connections (and the time), updates the routing tables, and
+ * hands encoded messages to send back to its owner through callbacks. It
+ * does no I/O, keeps no clock and starts no thread; the owner calls it from
+ * one thread.
+ *
+ * Per connection it runs link negotiation (the first message on a gRPC
+ * stream is a Link), decrements the ttl of what arrives over gRPC, answers
+ * subscriptions that ask for an acknowledgement, forwards publishes with the
+ * fast path (one egress copy shared by every output connection), and answers
+ * an unroutable publish from an application with an error publish (rate
+ * limited). Every drop is counted by reason.
+ */
+#ifndef SLIM_ROUTER_FORWARDER_H
+#define SLIM_ROUTER_FORWARDER_H
+
+#include "core/rcbuf.h"
+#include "wire/wire.h"
+#include "router/router.h"
+
+typedef struct slim_fwd slim_fwd;
+
+/* How a connection starts. */
+typedef enum slim_fwd_link {
+    SLIM_FWD_LOCAL,    /* an application in this process: no negotiation */
+    SLIM_FWD_ACCEPTED, /* a gRPC stream a peer opened: expect its Link first */
+    SLIM_FWD_DIALLED,  /* a gRPC stream this side opened: send our Link first */
+} slim_fwd_link;
+
+typedef struct slim_fwd_ops {
+    /* Queues one encoded Message on conn. On SLIM_OK the callee has taken a
+     * reference to buf (and drops it once written). SLIM_E_QUEUE_FULL means
+     * the connection's queue is full: the message is dropped and counted.
+     * Required. */
+    slim_status (*send)(void *ud, uint64_t conn, slim_rcbuf *buf);
+    /* Ends conn for a protocol violation; `why` maps to the gRPC status the
+     * peer sees (E_INVALID_ARG: INVALID_ARGUMENT), detail says what. The
+     * forwarder has already forgotten conn when this runs. Required. */
+    void (*close)(void *ud, uint64_t conn, slim_status why, const char *detail);
+    /* Link negotiation finished; kind is how the peer is routed. Optional. */
+    void (*linked)(void *ud, uint64_t conn, slim_conn_kind kind, const char *peer_node_id);
+    /* A SubscriptionAck arrived for a subscription this side sent. Optional. */
+    void (*subscription_ack)(void *ud, uint64_t conn, uint64_t id, bool success,
+                             const char *error);
+} slim_fwd_ops;
+
+typedef struct slim_fwd_config {
+    const char *node_id;      /* sent in link negotiation; copied */
+    const char *version;      /* our semver, sent in link negotiation; copied */
+    /* How this side announces itself when it dials: EDGE for an application,
+     * REMOTE for a node. */
+    Dataplane__Proto__V1__LinkConnectionType announce;
+    size_t max_message_size;  /* larger messages are dropped; 0 = 4 MiB - 64 KiB */
+    size_t max_subscriptions_per_conn; /* 0 = SLIM_ROUTER_DEFAULT_MAX_SUBS */
+    uint32_t error_interval_ms;        /* error replies per (conn, name); 0 = 1000 */
+} slim_fwd_config;
+
+#define SLIM_FWD_DEFAULT_MAX_MESSAGE (4u * 1024u * 1024u - 64u * 1024u)
+
+/* Counters. Monotonic, except subscriptions (current count). */
+typedef struct slim_fwd_counters {
+    uint64_t messages_in;
+    uint64_t messages_out; /* copies handed to send() successfully */
+    uint64_t publish_in;
+    uint64_t publish_matched;
+    uint64_t subscribe_in;
+    uint64_t unsubscribe_in;
+    uint64_t acks_sent;
+    uint64_t errors_sent;       /* error publishes sent back */
+    uint64_t errors_suppressed; /* error publishes withheld by the rate limit */
+    uint64_t drop_ttl;          /* ttl ran out */
+    uint64_t drop_no_route;
+    uint64_t drop_queue_full;
+    uint64_t drop_too_large;
+    uint64_t drop_malformed; /* undecodable or missing required fields */
+    uint64_t drop_other;     /* stray Link or ack, send failures */
+    uint64_t links_refused;  /* connections closed during negotiation */
+} slim_fwd_counters;
+
+/* Creates a forwarder. ops and ud are borrowed until slim_fwd_free().
+ * E_INVALID_ARG (missing send/close), E_NOMEM. */
+slim_status slim_fwd_new(const slim_fwd_config *cfg, const slim_fwd_ops *ops, void *ud,
+                         slim_fwd **out);
+void slim_fwd_free(slim_fwd *f);
+
+/* Registers a new connection. For SLIM_FWD_DIALLED, link_id (a UUID made by
+ * the caller) is sent at once in our Link; for SLIM_FWD_LOCAL the connection
+ * is ready immediately with kind LOCAL. E_EXISTS, E_NOMEM, or the status of
+ * sending the Link. */
+slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how,
+                               const char *link_id);
+/* Forgets a connection and its subscriptions (the transport closed it). */
+void slim_fwd_conn_close(slim_fwd *f, uint64_t conn);
+/* True once negotiation finished (always for local connections). */
+bool slim_fwd_conn_ready(const slim_fwd *f, uint64_t conn);
+
+/* Processes one encoded Message that arrived on conn at time now_ms.
+ * Returns SLIM_OK when it was handled, otherwise the reason it was dropped
+ * (already counted) — for logs; the connection stays up unless the
+ * negotiation failed, in which case ops->close has run. */
+slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t now_ms);
+
+void slim_fwd_counters_get(const slim_fwd *f, slim_fwd_counters *out);
+/* The routing tables, for inspection. Borrowed. */
+const slim_router *slim_fwd_router(const slim_fwd *f);
+
+#endif
