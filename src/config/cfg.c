@@ -432,17 +432,38 @@ slim_status slim_cfg_uint(const slim_cfg_doc *doc, slim_cfg_node *node, const ch
 }
 
 slim_status slim_cfg_parse_duration_ms(const char *text, uint64_t *out) {
+    /* humantime's unit names, as upstream SLIM parses durations. */
     static const struct {
         const char *unit;
         uint64_t ns;
     } units[] = {
         {"ns", 1ull},
+        {"nsec", 1ull},
         {"us", 1000ull},
+        {"usec", 1000ull},
         {"ms", 1000000ull},
+        {"msec", 1000000ull},
         {"s", 1000000000ull},
+        {"sec", 1000000000ull},
+        {"second", 1000000000ull},
+        {"seconds", 1000000000ull},
         {"m", 60000000000ull},
+        {"min", 60000000000ull},
+        {"minute", 60000000000ull},
+        {"minutes", 60000000000ull},
         {"h", 3600000000000ull},
+        {"hr", 3600000000000ull},
+        {"hour", 3600000000000ull},
+        {"hours", 3600000000000ull},
         {"d", 86400000000000ull},
+        {"day", 86400000000000ull},
+        {"days", 86400000000000ull},
+        {"w", 604800000000000ull},
+        {"week", 604800000000000ull},
+        {"weeks", 604800000000000ull},
+        {"y", 31557600000000000ull},
+        {"year", 31557600000000000ull},
+        {"years", 31557600000000000ull},
     };
     const char *p = text;
     uint64_t total_ns = 0;
@@ -460,6 +481,8 @@ slim_status slim_cfg_parse_duration_ms(const char *text, uint64_t *out) {
                 return SLIM_E_INVALID_ARG;
             v = v * 10 + (uint64_t)(*p++ - '0');
         }
+        while (*p == ' ')
+            p++;
         size_t ulen = 0;
         while (isalpha((unsigned char)p[ulen]))
             ulen++;

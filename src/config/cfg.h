@@ -76,7 +76,8 @@ slim_status slim_cfg_bool(const slim_cfg_doc *doc, slim_cfg_node *node, const ch
 slim_status slim_cfg_uint(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
                           uint64_t min, uint64_t max, uint64_t *out, slim_cfg_error *err);
 /* A duration such as "10s", "250ms", "1h30m", "2m 5s" (units ns, us, ms, s,
- * m, h, d), in milliseconds (sub-millisecond parts round up). */
+ * m, h, d, w, y and their long names, as upstream SLIM accepts), in
+ * milliseconds (sub-millisecond parts round up). */
 slim_status slim_cfg_duration_ms(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
                                  uint64_t *out, slim_cfg_error *err);
 /* Checks that node has the given kind; an absent node (NULL) passes. */

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MOD "router"
-#define LINK_ID_MAX 64
+#define MOD              "router"
+#define LINK_ID_MAX      64
 #define RATE_ENTRIES_MAX 4096
 
 typedef enum { PENDING, READY } conn_state;
@@ -222,8 +222,7 @@ static void mark_ready(slim_fwd *f, fwd_conn *fc, slim_conn_kind kind, const cha
         f->ops.linked(f->ud, fc->id, kind, peer);
 }
 
-slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how,
-                               const char *link_id) {
+slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id) {
     if (find_conn(f, conn) != NULL)
         return SLIM_E_EXISTS;
     if (how == SLIM_FWD_DIALLED && (link_id == NULL || strlen(link_id) > LINK_ID_MAX))
@@ -299,8 +298,7 @@ static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const sl
             return refuse(f, fc, "cannot answer the link: %s", slim_status_str(st));
         }
         SLIM_LOGD(MOD, "connection %llu: linked as %s, link %s, peer node \"%s\"",
-                  (unsigned long long)fc->id, slim_conn_kind_name(kind), fc->link_id,
-                  ln->node_id);
+                  (unsigned long long)fc->id, slim_conn_kind_name(kind), fc->link_id, ln->node_id);
         mark_ready(f, fc, kind, ln->node_id);
     } else {
         if (!ln->is_reply || strcmp(ln->link_id, fc->link_id) != 0) {

@@ -42,17 +42,16 @@ typedef struct slim_fwd_ops {
     /* Link negotiation finished; kind is how the peer is routed. Optional. */
     void (*linked)(void *ud, uint64_t conn, slim_conn_kind kind, const char *peer_node_id);
     /* A SubscriptionAck arrived for a subscription this side sent. Optional. */
-    void (*subscription_ack)(void *ud, uint64_t conn, uint64_t id, bool success,
-                             const char *error);
+    void (*subscription_ack)(void *ud, uint64_t conn, uint64_t id, bool success, const char *error);
 } slim_fwd_ops;
 
 typedef struct slim_fwd_config {
-    const char *node_id;      /* sent in link negotiation; copied */
-    const char *version;      /* our semver, sent in link negotiation; copied */
+    const char *node_id; /* sent in link negotiation; copied */
+    const char *version; /* our semver, sent in link negotiation; copied */
     /* How this side announces itself when it dials: EDGE for an application,
      * REMOTE for a node. */
     Dataplane__Proto__V1__LinkConnectionType announce;
-    size_t max_message_size;  /* larger messages are dropped; 0 = 4 MiB - 64 KiB */
+    size_t max_message_size;           /* larger messages are dropped; 0 = 4 MiB - 64 KiB */
     size_t max_subscriptions_per_conn; /* 0 = SLIM_ROUTER_DEFAULT_MAX_SUBS */
     uint32_t error_interval_ms;        /* error replies per (conn, name); 0 = 1000 */
 } slim_fwd_config;
@@ -89,8 +88,7 @@ void slim_fwd_free(slim_fwd *f);
  * the caller) is sent at once in our Link; for SLIM_FWD_LOCAL the connection
  * is ready immediately with kind LOCAL. E_EXISTS, E_NOMEM, or the status of
  * sending the Link. */
-slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how,
-                               const char *link_id);
+slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id);
 /* Forgets a connection and its subscriptions (the transport closed it). */
 void slim_fwd_conn_close(slim_fwd *f, uint64_t conn);
 /* True once negotiation finished (always for local connections). */

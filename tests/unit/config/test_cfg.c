@@ -75,15 +75,16 @@ TEST(durations) {
     static const struct {
         const char *text;
         uint64_t ms;
-    } ok[] = {{"10s", 10000},   {"250ms", 250}, {"1h30m", 5400000}, {"2m 5s", 125000},
-              {"1d", 86400000}, {"1500us", 2},  {"1ns", 1},         {"0s", 0}};
+    } ok[] = {{"10s", 10000},   {"250ms", 250},          {"1h30m", 5400000}, {"2m 5s", 125000},
+              {"1d", 86400000}, {"1500us", 2},           {"1ns", 1},         {"0s", 0},
+              {"0y", 0},        {"1w 2days", 777600000}, {"3 min", 180000}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         uint64_t v = 12345;
         CHECK_OK(slim_cfg_parse_duration_ms(ok[i].text, &v));
         CHECK_EQ(v, ok[i].ms);
     }
-    static const char *const bad[] = {"",      "10",  "s",    "10 s x",
-                                      "10sec", "-1s", "1.5s", "99999999999999999999s"};
+    static const char *const bad[] = {"",     "10",  "s",    "10 s x",
+                                      "10sx", "-1s", "1.5s", "99999999999999999999s"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint64_t v;
         if (slim_cfg_parse_duration_ms(bad[i], &v) == SLIM_OK)

@@ -105,7 +105,7 @@ static slim_msg *link_msg(const char *id, bool reply, Dataplane__Proto__V1__Link
     return m;
 }
 
-#define EDGE DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE
+#define EDGE   DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE
 #define REMOTE DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE
 
 /* An accepted connection that negotiated as `type`; drops the reply. */
@@ -128,12 +128,10 @@ static slim_msg *pub_msg(const char *src_t, const char *dst_t, uint32_t fanout, 
     slim_name_parts dp;
     slim_name src = nm(src_t), dst;
     slim_name_parse(dst_t, strlen(dst_t), &dst, &dp);
-    slim_wire_header_spec h = {.source = {&src, NULL},
-                               .destination = {&dst, dp.component},
-                               .fanout = fanout,
-                               .ttl = ttl};
-    slim_wire_session_spec s = {.session_type = 1, .message_type = 1, .session_id = 5,
-                                .message_id = 6};
+    slim_wire_header_spec h = {
+        .source = {&src, NULL}, .destination = {&dst, dp.component}, .fanout = fanout, .ttl = ttl};
+    slim_wire_session_spec s = {
+        .session_type = 1, .message_type = 1, .session_id = 5, .message_id = 6};
     slim_msg *m = NULL;
     slim_wire_publish_new(&h, &s, &m);
     slim_wire_set_app_payload(m, "msg", slim_bytes_of("hi", 2));
@@ -142,8 +140,7 @@ static slim_msg *pub_msg(const char *src_t, const char *dst_t, uint32_t fanout, 
 
 static slim_msg *decode_sent(int i) {
     slim_msg *m = NULL;
-    if (i >= nsent ||
-        slim_wire_decode(slim_rcbuf_view(sends[i].buf), SIZE_MAX, &m) != SLIM_OK)
+    if (i >= nsent || slim_wire_decode(slim_rcbuf_view(sends[i].buf), SIZE_MAX, &m) != SLIM_OK)
         TEST_FAIL_AT("sent message %d missing or undecodable", i);
     return m;
 }
@@ -499,5 +496,5 @@ TEST_MAIN(TEST_ENTRY(accepted_link_negotiation), TEST_ENTRY(dialled_link_negotia
           TEST_ENTRY(subscription_acks), TEST_ENTRY(publish_one_to_one_decrements_ttl),
           TEST_ENTRY(ttl_exhaustion_drops), TEST_ENTRY(unmatched_publish_gets_rate_limited_error),
           TEST_ENTRY(broadcast_shares_one_buffer_and_counts_full_queues),
-          TEST_ENTRY(bad_messages_are_dropped_and_counted), TEST_ENTRY(local_delivery_and_recv_from),
-          TEST_ENTRY(allocation_failures_do_not_leak))
+          TEST_ENTRY(bad_messages_are_dropped_and_counted),
+          TEST_ENTRY(local_delivery_and_recv_from), TEST_ENTRY(allocation_failures_do_not_leak))
