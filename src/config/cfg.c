@@ -252,9 +252,12 @@ static slim_status convert(loader *ld, yaml_node_t *yn, slim_cfg_node **out) {
                 break;
             }
             st = convert(ld, v, &n->items[i]);
-            if (st == SLIM_OK)
+            if (st == SLIM_OK) {
+                /* Report a value at its key's line: a block mapping or list
+                 * starts on the line after its key. */
+                n->items[i]->line = (unsigned)k->start_mark.line + 1;
                 n->n++;
-            else
+            } else
                 slim_free(n->keys[i]), n->keys[i] = NULL;
         }
         break;

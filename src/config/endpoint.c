@@ -125,6 +125,19 @@ static slim_status auth(ctx *c, slim_cfg_node *map, const char *path) {
                          kind ? kind : "?");
 }
 
+/* ---- per-hop header MACs: not implemented, so never required ---- */
+
+static slim_status header_mac(ctx *c, slim_cfg_node *map, const char *path) {
+    bool require = false;
+    slim_status st = opt_bool(c, map, path, "require_header_mac", &require);
+    if (st == SLIM_OK && require)
+        st = slim_cfg_fail(c->err, c->doc, slim_cfg_get(map, "require_header_mac"), path,
+                           "require_header_mac: true asks for per-hop header MACs, which this "
+                           "implementation does not provide; set it to false");
+    ignored(c, map, path, "link_hmac_poll_interval_ms", "header MACs are not implemented");
+    return st;
+}
+
 /* ---- TLS ---- */
 
 static slim_status tls_version(ctx *c, slim_cfg_node *tls, const char *path,
@@ -143,8 +156,8 @@ static slim_status tls_version(ctx *c, slim_cfg_node *tls, const char *path,
     else if (strcmp(v, "tls1.2") == 0)
         *out = SLIM_TLS_1_2;
     else
-        return slim_cfg_fail(c->err, c->doc, n, p, "expected \"tls1.2\" or \"tls1.3\", found \"%s\"",
-                             v);
+        return slim_cfg_fail(c->err, c->doc, n, p,
+                             "expected \"tls1.2\" or \"tls1.3\", found \"%s\"", v);
     return SLIM_OK;
 }
 
@@ -240,8 +253,7 @@ static slim_status tls(ctx *c, slim_cfg_node *map, const char *path, bool server
             return st;
         ignored(c, n, p, "reload_client_ca_file", "certificate reloading is not implemented");
     } else {
-        if ((st = opt_bool(c, n, p, "insecure_skip_verify", &t->insecure_skip_verify)) !=
-            SLIM_OK)
+        if ((st = opt_bool(c, n, p, "insecure_skip_verify", &t->insecure_skip_verify)) != SLIM_OK)
             return st;
     }
     ignored(c, n, p, "reload_interval", "certificate reloading is not implemented");
@@ -270,10 +282,9 @@ static slim_status server_keepalive(ctx *c, slim_cfg_node *map, const char *path
         (st = opt_duration(c, n, p, "timeout", &k->timeout_ms)) != SLIM_OK ||
         (st = opt_duration(c, n, p, "max_connection_idle", &k->max_connection_idle_ms)) !=
             SLIM_OK ||
-        (st = opt_duration(c, n, p, "max_connection_age", &k->max_connection_age_ms)) !=
-            SLIM_OK ||
-        (st = opt_duration(c, n, p, "max_connection_age_grace",
-                           &k->max_connection_age_grace_ms)) != SLIM_OK)
+        (st = opt_duration(c, n, p, "max_connection_age", &k->max_connection_age_ms)) != SLIM_OK ||
+        (st = opt_duration(c, n, p, "max_connection_age_grace", &k->max_connection_age_grace_ms)) !=
+            SLIM_OK)
         return st;
     return SLIM_OK;
 }
@@ -379,9 +390,8 @@ static void tls_defaults(slim_tls_config *t) {
 }
 
 static void tls_cleanup(slim_tls_config *t) {
-    char **s[] = {&t->cert_file, &t->key_file,       &t->cert_pem,      &t->key_pem,
-                  &t->ca_file,   &t->ca_pem,         &t->client_ca_file, &t->client_ca_pem,
-                  &t->server_name};
+    char **s[] = {&t->cert_file, &t->key_file,       &t->cert_pem,      &t->key_pem,    &t->ca_file,
+                  &t->ca_pem,    &t->client_ca_file, &t->client_ca_pem, &t->server_name};
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         slim_free(*s[i]);
         *s[i] = NULL;
@@ -406,6 +416,7 @@ void slim_server_config_defaults(slim_server_config *c) {
         .max_connection_age_ms = 7200000,
         .max_connection_age_grace_ms = 300000,
     };
+    c->negotiation_timeout_ms = 5000;
 }
 
 void slim_client_config_defaults(slim_client_config *c) {
@@ -451,9 +462,9 @@ static slim_status endpoint(ctx *c, slim_cfg_node *node, const char *path, char 
     return st;
 }
 
-slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node,
-                                     const char *path, slim_server_config *out,
-                                     slim_cfg_warn_fn warn_fn, void *ud, slim_cfg_error *err) {
+slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
+                                     slim_server_config *out, slim_cfg_warn_fn warn_fn, void *ud,
+                                     slim_cfg_error *err) {
     ctx c = {doc, err, warn_fn, ud};
     slim_server_config_defaults(out);
     slim_status st = slim_cfg_expect(doc, node, path, SLIM_CFG_MAP, err);
@@ -468,17 +479,30 @@ slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *nod
         st = auth(&c, node, path);
     if (st == SLIM_OK)
         st = server_keepalive(&c, node, path, &out->keepalive);
-    if (st == SLIM_OK && (v = 0, st = opt_uint(&c, node, path, "max_concurrent_streams",
-                                                UINT32_MAX, &v)) == SLIM_OK)
+    if (st == SLIM_OK &&
+        (v = 0, st = opt_uint(&c, node, path, "max_concurrent_streams", UINT32_MAX, &v)) == SLIM_OK)
         out->max_concurrent_streams = (uint32_t)v;
-    if (st == SLIM_OK && (v = 0, st = opt_uint(&c, node, path, "max_header_list_size",
-                                                UINT32_MAX, &v)) == SLIM_OK)
+    if (st == SLIM_OK &&
+        (v = 0, st = opt_uint(&c, node, path, "max_header_list_size", UINT32_MAX, &v)) == SLIM_OK)
         out->max_header_list_size = (uint32_t)v;
-    if (st == SLIM_OK && (v = 0, st = opt_uint(&c, node, path, "max_frame_size", 4096, &v)) ==
-                             SLIM_OK)
+    if (st == SLIM_OK &&
+        (v = 0, st = opt_uint(&c, node, path, "max_frame_size", 4096, &v)) == SLIM_OK)
         out->max_message_size = v * 1024 * 1024;
     if (st == SLIM_OK)
         st = string_map(&c, node, path, "metadata", &out->metadata, &out->n_metadata);
+    if (st == SLIM_OK)
+        st = header_mac(&c, node, path);
+    if (st == SLIM_OK) {
+        uint64_t secs = out->negotiation_timeout_ms / 1000;
+        slim_cfg_node *nt = slim_cfg_get(node, "negotiation_timeout_secs");
+        if (nt == NULL)
+            nt = slim_cfg_get(node, "link_hmac_timeout_secs"); /* upstream's alias */
+        char ntp[512];
+        slim_cfg_path(ntp, sizeof ntp, path, "negotiation_timeout_secs");
+        if (nt != NULL && nt->kind != SLIM_CFG_NULL)
+            st = slim_cfg_uint(doc, nt, ntp, 1, 3600, &secs, err);
+        out->negotiation_timeout_ms = secs * 1000;
+    }
     if (st == SLIM_OK) {
         bool h2 = true;
         st = opt_bool(&c, node, path, "http2_only", &h2);
@@ -495,9 +519,9 @@ slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *nod
     return st;
 }
 
-slim_status slim_client_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node,
-                                     const char *path, slim_client_config *out,
-                                     slim_cfg_warn_fn warn_fn, void *ud, slim_cfg_error *err) {
+slim_status slim_client_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
+                                     slim_client_config *out, slim_cfg_warn_fn warn_fn, void *ud,
+                                     slim_cfg_error *err) {
     ctx c = {doc, err, warn_fn, ud};
     slim_client_config_defaults(out);
     slim_status st = slim_cfg_expect(doc, node, path, SLIM_CFG_MAP, err);
@@ -543,6 +567,24 @@ slim_status slim_client_config_parse(const slim_cfg_doc *doc, slim_cfg_node *nod
         st = opt_string(&c, node, path, "link_id", &out->link_id);
     if (st == SLIM_OK)
         st = string_map(&c, node, path, "headers", &out->headers, &out->n_headers);
+    if (st == SLIM_OK)
+        st = header_mac(&c, node, path);
+    if (st == SLIM_OK) {
+        char *type = NULL;
+        st = opt_string(&c, node, path, "connection_type", &type);
+        if (st == SLIM_OK && type != NULL) {
+            if (strcmp(type, "edge") == 0)
+                out->connection_type = SLIM_LINK_TYPE_EDGE;
+            else if (strcmp(type, "peer") == 0)
+                out->connection_type = SLIM_LINK_TYPE_PEER;
+            else if (strcmp(type, "remote") == 0)
+                out->connection_type = SLIM_LINK_TYPE_REMOTE;
+            else
+                st = slim_cfg_fail(err, doc, slim_cfg_get(node, "connection_type"), path,
+                                   "connection_type \"%s\": expected edge, peer or remote", type);
+        }
+        slim_free(type);
+    }
     if (st == SLIM_OK) {
         slim_cfg_node *px = slim_cfg_get(node, "proxy");
         if (px != NULL && px->kind != SLIM_CFG_NULL) {

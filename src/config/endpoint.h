@@ -8,7 +8,8 @@
  * and the older flattened one (`tls: {cert_file, key_file, ca_file}`).
  *
  * Keys we do not implement are sorted in two kinds. Security-relevant ones
- * (authentication, SPIRE sources, a proxy, header MACs) make the parse fail,
+ * (authentication, SPIRE sources, a proxy, `require_header_mac: true`) make
+ * the parse fail,
  * so a config never runs less secure than it says. The others (buffer
  * sizes, reload intervals, compression "None") are accepted with a warning.
  * The transport turns this model into its runtime options.
@@ -37,10 +38,10 @@ typedef struct slim_tls_config {
 } slim_tls_config;
 
 typedef struct slim_server_keepalive {
-    uint64_t time_ms;                 /* ping interval (default 120 s) */
-    uint64_t timeout_ms;              /* ping ack timeout (default 20 s) */
-    uint64_t max_connection_idle_ms;  /* default 1 h */
-    uint64_t max_connection_age_ms;   /* default 2 h */
+    uint64_t time_ms;                     /* ping interval (default 120 s) */
+    uint64_t timeout_ms;                  /* ping ack timeout (default 20 s) */
+    uint64_t max_connection_idle_ms;      /* default 1 h */
+    uint64_t max_connection_age_ms;       /* default 2 h */
     uint64_t max_connection_age_grace_ms; /* default 5 min */
 } slim_server_keepalive;
 
@@ -78,9 +79,17 @@ typedef struct slim_server_config {
     uint32_t max_header_list_size;   /* 0 = transport default */
     uint64_t max_message_size;       /* bytes; from max_frame_size (MiB); 0 = default */
     slim_server_keepalive keepalive;
-    slim_kv *metadata; /* string-valued metadata entries */
+    uint64_t negotiation_timeout_ms; /* link negotiation must finish in time (5 s) */
+    slim_kv *metadata;               /* string-valued metadata entries */
     size_t n_metadata;
 } slim_server_config;
+
+typedef enum slim_link_type {
+    SLIM_LINK_TYPE_UNSET = 0, /* the dialling program decides */
+    SLIM_LINK_TYPE_EDGE,      /* an application dialling its node */
+    SLIM_LINK_TYPE_PEER,      /* a replica of the same deployment */
+    SLIM_LINK_TYPE_REMOTE,    /* another node */
+} slim_link_type;
 
 typedef struct slim_client_config {
     char *endpoint; /* "http://host:port" or "https://host:port" */
@@ -91,7 +100,8 @@ typedef struct slim_client_config {
     uint64_t request_timeout_ms; /* 0 = none */
     char *origin;                /* :authority override */
     char *link_id;               /* link id to announce (else a fresh UUID) */
-    slim_kv *headers;            /* extra request headers */
+    slim_link_type connection_type;
+    slim_kv *headers; /* extra request headers */
     size_t n_headers;
 } slim_client_config;
 
@@ -101,15 +111,15 @@ typedef void (*slim_cfg_warn_fn)(const char *path, unsigned line, const char *wh
 /* Parses a ServerConfig at node (path names it in errors). On error *out is
  * left cleaned up and err says why. warn (may be NULL) hears about keys
  * accepted without effect. E_INVALID_ARG, E_NOMEM. */
-slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node,
-                                     const char *path, slim_server_config *out,
-                                     slim_cfg_warn_fn warn, void *ud, slim_cfg_error *err);
+slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
+                                     slim_server_config *out, slim_cfg_warn_fn warn, void *ud,
+                                     slim_cfg_error *err);
 void slim_server_config_cleanup(slim_server_config *c);
 
 /* Parses a ClientConfig; as above. */
-slim_status slim_client_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node,
-                                     const char *path, slim_client_config *out,
-                                     slim_cfg_warn_fn warn, void *ud, slim_cfg_error *err);
+slim_status slim_client_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
+                                     slim_client_config *out, slim_cfg_warn_fn warn, void *ud,
+                                     slim_cfg_error *err);
 void slim_client_config_cleanup(slim_client_config *c);
 
 /* Defaults, for code that builds configs without a document. */

@@ -92,15 +92,14 @@ TEST(server_errors) {
     CHECK_STR(err.msg, "t.yaml:1: s.tls: missing server cert and key (or set insecure: true for "
                        "plaintext)");
     CHECK_STATUS(server("s:\n  tls: {insecure: true}\n", &s, &err), SLIM_E_INVALID_ARG);
-    CHECK_STR(err.msg, "t.yaml:2: s: endpoint is required");
+    CHECK_STR(err.msg, "t.yaml:1: s: endpoint is required");
     CHECK_STATUS(server("s:\n  endpoint: x:1\n  tls: {insecure: true}\n"
                         "  auth:\n    basic: {username: u, password: p}\n",
                         &s, &err),
                  SLIM_E_INVALID_ARG);
-    CHECK(strstr(err.msg, "t.yaml:5: s.auth: authentication \"basic\" is not supported") ==
+    CHECK(strstr(err.msg, "t.yaml:4: s.auth: authentication \"basic\" is not supported") ==
           err.msg);
-    CHECK_STATUS(server("s: {endpoint: x:1, tls: {insecure: true}, auth: {type: jwt}}\n", &s,
-                        &err),
+    CHECK_STATUS(server("s: {endpoint: x:1, tls: {insecure: true}, auth: {type: jwt}}\n", &s, &err),
                  SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "authentication \"jwt\"") != NULL);
     CHECK_OK(server("s: {endpoint: x:1, tls: {insecure: true}, auth: {type: none}}\n", &s, &err));
@@ -110,20 +109,26 @@ TEST(server_errors) {
     CHECK_STATUS(server("s: {endpoint: x:1, tls: {source: {type: spire}}}\n", &s, &err),
                  SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "s.tls.source: certificate source \"spire\" is not supported") != NULL);
-    CHECK_STATUS(server("s: {endpoint: x:1, tls: {cert_file: a}}\n", &s, &err),
-                 SLIM_E_INVALID_ARG);
+    CHECK_STATUS(server("s: {endpoint: x:1, tls: {cert_file: a}}\n", &s, &err), SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "a certificate needs its key") != NULL);
-    CHECK_STATUS(server("s: {endpoint: x:1, tls: {insecure: true, tls_version: ssl3}}\n", &s,
-                        &err),
+    CHECK_STATUS(server("s: {endpoint: x:1, tls: {insecure: true, tls_version: ssl3}}\n", &s, &err),
                  SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "s.tls.tls_version: expected \"tls1.2\" or \"tls1.3\"") != NULL);
-    CHECK_STATUS(server("s: {endpoint: x:1, tls: {insecure: true}, keepalive: {time: soon}}\n",
-                        &s, &err),
-                 SLIM_E_INVALID_ARG);
+    CHECK_STATUS(
+        server("s: {endpoint: x:1, tls: {insecure: true}, keepalive: {time: soon}}\n", &s, &err),
+        SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "s.keepalive.time: expected a duration") != NULL);
-    CHECK_STATUS(server("s: {endpoint: x:1, tls: {insecure: true}, http2_only: false}\n", &s,
-                        &err),
+    CHECK_STATUS(server("s: {endpoint: x:1, tls: {insecure: true}, http2_only: false}\n", &s, &err),
                  SLIM_E_INVALID_ARG);
+    CHECK_STATUS(
+        server("s: {endpoint: x:1, tls: {insecure: true}, require_header_mac: true}\n", &s, &err),
+        SLIM_E_INVALID_ARG);
+    CHECK(strstr(err.msg, "require_header_mac: true asks for per-hop header MACs") != NULL);
+    CHECK_OK(server("s: {endpoint: x:1, tls: {insecure: true}, require_header_mac: false, "
+                    "negotiation_timeout_secs: 2}\n",
+                    &s, &err));
+    CHECK_EQ(s.negotiation_timeout_ms, 2000);
+    slim_server_config_cleanup(&s);
 }
 
 TEST(client_settings) {
@@ -196,10 +201,16 @@ TEST(client_errors) {
     CHECK_STATUS(client("c: {endpoint: 'http://a:1', backoff: {type: linear}}\n", &c, &err),
                  SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "c.backoff.type: expected exponential or fixed_interval") != NULL);
-    CHECK_STATUS(client("c: {endpoint: 'http://a:1', tls: {ca_source: {type: file}}}\n", &c,
-                        &err),
+    CHECK_STATUS(client("c: {endpoint: 'http://a:1', tls: {ca_source: {type: file}}}\n", &c, &err),
                  SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "c.tls.ca_source: needs a path") != NULL);
+    CHECK_STATUS(client("c: {endpoint: 'http://a:1', require_header_mac: true}\n", &c, &err),
+                 SLIM_E_INVALID_ARG);
+    CHECK_STATUS(client("c: {endpoint: 'http://a:1', connection_type: sideways}\n", &c, &err),
+                 SLIM_E_INVALID_ARG);
+    CHECK_OK(client("c: {endpoint: 'http://a:1', connection_type: peer}\n", &c, &err));
+    CHECK_EQ(c.connection_type, SLIM_LINK_TYPE_PEER);
+    slim_client_config_cleanup(&c);
     CHECK_STATUS(client("c: [1]\n", &c, &err), SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "c: expected a mapping, found a list") != NULL);
 }
@@ -224,6 +235,6 @@ TEST(allocation_failure) {
     test_alloc_uninstall();
 }
 
-TEST_MAIN(TEST_ENTRY(server_current_tls_spelling), TEST_ENTRY(server_flattened_spelling_and_insecure),
-          TEST_ENTRY(server_errors), TEST_ENTRY(client_settings), TEST_ENTRY(client_errors),
-          TEST_ENTRY(allocation_failure))
+TEST_MAIN(TEST_ENTRY(server_current_tls_spelling),
+          TEST_ENTRY(server_flattened_spelling_and_insecure), TEST_ENTRY(server_errors),
+          TEST_ENTRY(client_settings), TEST_ENTRY(client_errors), TEST_ENTRY(allocation_failure))

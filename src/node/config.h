@@ -1,0 +1,52 @@
+/*
+ * The `slim` node's configuration: SLIM's YAML format.
+ *
+ *   tracing:  {log_level: info}
+ *   runtime:  {n_cores: 0, drain_timeout: 10s}
+ *   services:
+ *     slim/0:
+ *       node_id: a                 # optional; the node id becomes slim/a
+ *       dataplane:                 # `pubsub` is accepted as the older name
+ *         servers: [ServerConfig, ...]
+ *         clients: [ClientConfig, ...]
+ *       controller: {servers: [...], clients: [...], token_provider: ...}
+ *
+ * Our additions, under dataplane (see docs/configuration.md):
+ *   slow_consumer_timeout (10s), max_subscriptions_per_connection (100000),
+ *   max_message_size (bytes of one SLIM message; 4 MiB - 64 KiB).
+ */
+#ifndef SLIM_NODE_CONFIG_H
+#define SLIM_NODE_CONFIG_H
+
+#include "config/endpoint.h"
+#include "slim/log.h"
+
+typedef struct slim_node_config {
+    bool has_log_level;
+    slim_log_level log_level;
+    uint64_t drain_timeout_ms; /* default 10 s */
+    uint64_t n_cores;          /* accepted; the node runs one loop thread */
+    char *service;             /* the services key, e.g. "slim/0" */
+    char *node_id;             /* "slim/<node_id or name>" */
+    char *group_name;          /* optional */
+    slim_server_config *servers;
+    size_t n_servers;
+    slim_client_config *clients;
+    size_t n_clients;
+    uint64_t slow_consumer_timeout_ms;
+    uint64_t max_subscriptions_per_conn;
+    uint64_t max_message_size;
+    bool has_controller; /* a controller section was present (not implemented) */
+} slim_node_config;
+
+/* Loads and checks a node config file. warn (may be NULL) hears about
+ * unknown keys and keys accepted without effect (path, line, why). On error
+ * err names the file, line and key. E_IO, E_INVALID_ARG, E_NOMEM. */
+slim_status slim_node_config_load(const char *path, slim_node_config *out, slim_cfg_warn_fn warn,
+                                  void *ud, slim_cfg_error *err);
+/* The same from a loaded document. */
+slim_status slim_node_config_parse(const slim_cfg_doc *doc, slim_node_config *out,
+                                   slim_cfg_warn_fn warn, void *ud, slim_cfg_error *err);
+void slim_node_config_cleanup(slim_node_config *c);
+
+#endif
