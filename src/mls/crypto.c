@@ -203,14 +203,13 @@ slim_status slim_mls_signature_public_key(const slim_mls_suite *s, slim_bytes sk
 /* ---- public-key encryption ------------------------------------------ */
 
 slim_status slim_mls_encrypt_with_label(const slim_mls_suite *s, slim_bytes pk, const char *label,
-                                        slim_bytes context, slim_bytes pt,
-                                        const slim_mls_rng *rng, slim_buf *kem_output,
-                                        slim_buf *ct) {
+                                        slim_bytes context, slim_bytes pt, const slim_mls_rng *rng,
+                                        slim_buf *kem_output, slim_buf *ct) {
     slim_buf info = SLIM_BUF_INIT;
     slim_status st = label_and_value(&info, label, context);
     if (st == SLIM_OK)
-        st = slim_mls_hpke_seal_base(s->hpke, pk, slim_buf_view(&info), slim_bytes_of(NULL, 0),
-                                     pt, rng, kem_output, ct);
+        st = slim_mls_hpke_seal_base(s->hpke, pk, slim_buf_view(&info), slim_bytes_of(NULL, 0), pt,
+                                     rng, kem_output, ct);
     slim_buf_cleanup(&info);
     return st;
 }

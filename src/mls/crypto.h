@@ -159,9 +159,8 @@ slim_status slim_mls_signature_public_key(const slim_mls_suite *s, slim_bytes sk
  * `kem_output` and the ciphertext to `ct`. Ephemeral randomness from rng.
  */
 slim_status slim_mls_encrypt_with_label(const slim_mls_suite *s, slim_bytes pk, const char *label,
-                                        slim_bytes context, slim_bytes pt,
-                                        const slim_mls_rng *rng, slim_buf *kem_output,
-                                        slim_buf *ct);
+                                        slim_bytes context, slim_bytes pt, const slim_mls_rng *rng,
+                                        slim_buf *kem_output, slim_buf *ct);
 
 /* DecryptWithLabel(sk, label, context, kem_output, ct): appends the
  * plaintext to `pt`. E_MLS_AEAD_OPEN when it does not decrypt,

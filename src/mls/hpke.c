@@ -146,8 +146,8 @@ slim_status slim_mls_hpke_derive_key_pair(uint16_t kem_id, slim_bytes ikm, uint8
         st = SLIM_E_MLS_HPKE_DERIVE_KEY_PAIR;
         for (unsigned counter = 0; counter <= 255; counter++) {
             uint8_t c = (uint8_t)counter;
-            slim_status e = labeled_expand(&sid, prk_v, "candidate", slim_bytes_of(&c, 1), sk,
-                                           k->nsk);
+            slim_status e =
+                labeled_expand(&sid, prk_v, "candidate", slim_bytes_of(&c, 1), sk, k->nsk);
             if (e == SLIM_OK)
                 e = slim_mls_dh_check_private(k->group, slim_bytes_of(sk, k->nsk));
             if (e != SLIM_E_MLS_BAD_KEY) {
@@ -194,8 +194,8 @@ static slim_status extract_and_expand(const kem_info *k, slim_bytes dh, slim_byt
     uint8_t prk[SLIM_MLS_MAX_HASH];
     slim_status st = labeled_extract(&sid, slim_bytes_of(NULL, 0), "eae_prk", dh, prk);
     if (st == SLIM_OK)
-        st = labeled_expand(&sid, slim_bytes_of(prk, slim_mls_hash_size(KDF_HASH)),
-                            "shared_secret", kem_context, shared_secret, k->nsecret);
+        st = labeled_expand(&sid, slim_bytes_of(prk, slim_mls_hash_size(KDF_HASH)), "shared_secret",
+                            kem_context, shared_secret, k->nsecret);
     slim_memzero(prk, sizeof prk);
     return st;
 }
@@ -228,9 +228,8 @@ static slim_status kem_core(const kem_info *k, slim_bytes sk_a, slim_bytes pk_a,
     return st;
 }
 
-slim_status slim_mls_hpke_encap(uint16_t kem_id, slim_bytes pk_r, slim_bytes sk_s,
-                                slim_bytes ikm_e, const slim_mls_rng *rng, uint8_t *shared_secret,
-                                uint8_t *enc) {
+slim_status slim_mls_hpke_encap(uint16_t kem_id, slim_bytes pk_r, slim_bytes sk_s, slim_bytes ikm_e,
+                                const slim_mls_rng *rng, uint8_t *shared_secret, uint8_t *enc) {
     const kem_info *k = kem_of(kem_id);
     if (k == NULL)
         return SLIM_E_MLS_HPKE_UNSUPPORTED;
@@ -238,17 +237,16 @@ slim_status slim_mls_hpke_encap(uint16_t kem_id, slim_bytes pk_r, slim_bytes sk_
         return SLIM_E_MLS_BAD_KEY;
     uint8_t sk_e[SLIM_MLS_MAX_DH_PRIVATE];
     uint8_t pk_s[SLIM_MLS_MAX_DH_PUBLIC];
-    slim_status st = ikm_e.len > 0
-                         ? slim_mls_hpke_derive_key_pair(kem_id, ikm_e, sk_e, enc)
-                         : slim_mls_hpke_generate_key_pair(kem_id, rng, sk_e, enc);
+    slim_status st = ikm_e.len > 0 ? slim_mls_hpke_derive_key_pair(kem_id, ikm_e, sk_e, enc)
+                                   : slim_mls_hpke_generate_key_pair(kem_id, rng, sk_e, enc);
     slim_bytes pk_sm = slim_bytes_of(NULL, 0);
     if (st == SLIM_OK && sk_s.len > 0) {
         st = slim_mls_dh_public(k->group, sk_s, pk_s);
         pk_sm = slim_bytes_of(pk_s, k->npk);
     }
     if (st == SLIM_OK)
-        st = kem_core(k, slim_bytes_of(sk_e, k->nsk), pk_r, sk_s, pk_r,
-                      slim_bytes_of(enc, k->nenc), pk_r, pk_sm, shared_secret);
+        st = kem_core(k, slim_bytes_of(sk_e, k->nsk), pk_r, sk_s, pk_r, slim_bytes_of(enc, k->nenc),
+                      pk_r, pk_sm, shared_secret);
     slim_memzero(sk_e, sizeof sk_e);
     return st;
 }
@@ -366,9 +364,8 @@ slim_status slim_mls_hpke_setup_sender(slim_mls_hpke_suite suite, slim_bytes pk_
     return st;
 }
 
-slim_status slim_mls_hpke_setup_receiver(slim_mls_hpke_suite suite, slim_bytes enc,
-                                         slim_bytes sk_r, const slim_mls_hpke_setup *in,
-                                         slim_mls_hpke_ctx *ctx) {
+slim_status slim_mls_hpke_setup_receiver(slim_mls_hpke_suite suite, slim_bytes enc, slim_bytes sk_r,
+                                         const slim_mls_hpke_setup *in, slim_mls_hpke_ctx *ctx) {
     slim_status st = setup_check(suite, in, in->pk_s);
     if (st != SLIM_OK)
         return st;
@@ -451,8 +448,7 @@ slim_status slim_mls_hpke_seal_base(slim_mls_hpke_suite suite, slim_bytes pk_r, 
 }
 
 slim_status slim_mls_hpke_open_base(slim_mls_hpke_suite suite, slim_bytes enc, slim_bytes sk_r,
-                                    slim_bytes info, slim_bytes aad, slim_bytes ct,
-                                    slim_buf *pt) {
+                                    slim_bytes info, slim_bytes aad, slim_bytes ct, slim_buf *pt) {
     slim_mls_hpke_setup in = {.mode = SLIM_MLS_HPKE_MODE_BASE, .info = info};
     slim_mls_hpke_ctx ctx;
     slim_status st = slim_mls_hpke_setup_receiver(suite, enc, sk_r, &in, &ctx);

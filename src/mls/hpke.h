@@ -78,9 +78,8 @@ slim_status slim_mls_hpke_public_key(uint16_t kem_id, slim_bytes sk, uint8_t *pk
 /* Encap / AuthEncap (RFC 9180 §4.1): shared_secret[0..Nsecret) and
  * enc[0..Nenc) for recipient key pk_r. sk_s non-empty selects AuthEncap.
  * The ephemeral key is DeriveKeyPair(ikm_e), ikm_e from rng when empty. */
-slim_status slim_mls_hpke_encap(uint16_t kem_id, slim_bytes pk_r, slim_bytes sk_s,
-                                slim_bytes ikm_e, const slim_mls_rng *rng, uint8_t *shared_secret,
-                                uint8_t *enc);
+slim_status slim_mls_hpke_encap(uint16_t kem_id, slim_bytes pk_r, slim_bytes sk_s, slim_bytes ikm_e,
+                                const slim_mls_rng *rng, uint8_t *shared_secret, uint8_t *enc);
 
 /* Decap / AuthDecap: shared_secret[0..Nsecret). pk_s non-empty selects
  * AuthDecap. E_MLS_BAD_KEY for an enc that is not a valid public key. */
@@ -129,20 +128,17 @@ slim_status slim_mls_hpke_setup_sender(slim_mls_hpke_suite suite, slim_bytes pk_
 
 /* SetupBaseR / SetupPSKR / SetupAuthR / SetupAuthPSKR: a recipient
  * context. Errors as for the sender (pk_s instead of sk_s). */
-slim_status slim_mls_hpke_setup_receiver(slim_mls_hpke_suite suite, slim_bytes enc,
-                                         slim_bytes sk_r, const slim_mls_hpke_setup *in,
-                                         slim_mls_hpke_ctx *ctx);
+slim_status slim_mls_hpke_setup_receiver(slim_mls_hpke_suite suite, slim_bytes enc, slim_bytes sk_r,
+                                         const slim_mls_hpke_setup *in, slim_mls_hpke_ctx *ctx);
 
 /* ContextS.Seal: appends the ciphertext to `ct` and advances the sequence
  * number. E_MLS_HPKE_WRONG_ROLE on a recipient context,
  * E_MLS_HPKE_EXPORT_ONLY, E_MLS_HPKE_MESSAGE_LIMIT. */
-slim_status slim_mls_hpke_seal(slim_mls_hpke_ctx *ctx, slim_bytes aad, slim_bytes pt,
-                               slim_buf *ct);
+slim_status slim_mls_hpke_seal(slim_mls_hpke_ctx *ctx, slim_bytes aad, slim_bytes pt, slim_buf *ct);
 
 /* ContextR.Open: appends the plaintext to `pt` and advances the sequence
  * number; on E_MLS_AEAD_OPEN the sequence number stays. */
-slim_status slim_mls_hpke_open(slim_mls_hpke_ctx *ctx, slim_bytes aad, slim_bytes ct,
-                               slim_buf *pt);
+slim_status slim_mls_hpke_open(slim_mls_hpke_ctx *ctx, slim_bytes aad, slim_bytes ct, slim_buf *pt);
 
 /* Context.Export: out[0..len) = LabeledExpand(exporter_secret, "sec",
  * exporter_context, len). E_MLS_KDF_LENGTH for len 0 or above 255*Nh. */
@@ -157,7 +153,6 @@ slim_status slim_mls_hpke_seal_base(slim_mls_hpke_suite suite, slim_bytes pk_r, 
 
 /* Single-shot OpenBase: appends the plaintext to `pt`. */
 slim_status slim_mls_hpke_open_base(slim_mls_hpke_suite suite, slim_bytes enc, slim_bytes sk_r,
-                                    slim_bytes info, slim_bytes aad, slim_bytes ct,
-                                    slim_buf *pt);
+                                    slim_bytes info, slim_bytes aad, slim_bytes ct, slim_buf *pt);
 
 #endif

@@ -110,8 +110,8 @@ slim_status slim_mls_key_schedule_epoch(const slim_mls_suite *suite, slim_bytes 
         st = slim_mls_expand_with_label(s, slim_bytes_of(prk, s->nh), "joiner", group_context,
                                         joiner, s->nh);
     if (st == SLIM_OK)
-        st = slim_mls_key_schedule_join(s, slim_bytes_of(joiner, s->nh), psk_secret,
-                                        group_context, out);
+        st = slim_mls_key_schedule_join(s, slim_bytes_of(joiner, s->nh), psk_secret, group_context,
+                                        out);
     slim_memzero(prk, sizeof prk);
     slim_memzero(joiner, sizeof joiner);
     return st;
@@ -150,10 +150,9 @@ slim_status slim_mls_exporter(const slim_mls_epoch_secrets *es, const char *labe
                                    slim_bytes_of(label, strlen(label)), context, out, len);
 }
 
-slim_status slim_mls_external_key_pair(const slim_mls_epoch_secrets *es, uint8_t *sk,
-                                       uint8_t *pk) {
-    return slim_mls_hpke_key_pair_derive(
-        es->suite, slim_bytes_of(es->external_secret, es->suite->nh), sk, pk);
+slim_status slim_mls_external_key_pair(const slim_mls_epoch_secrets *es, uint8_t *sk, uint8_t *pk) {
+    return slim_mls_hpke_key_pair_derive(es->suite,
+                                         slim_bytes_of(es->external_secret, es->suite->nh), sk, pk);
 }
 
 static const char external_init_label[] = "MLS 1.0 external init secret";
@@ -167,9 +166,9 @@ slim_status slim_mls_external_init_join(const slim_mls_suite *suite, slim_bytes 
     slim_status st = slim_mls_hpke_setup_sender(suite->hpke, external_pub, &in, enc, &ctx);
     if (st != SLIM_OK)
         return st;
-    st = slim_mls_hpke_export(
-        &ctx, slim_bytes_of(external_init_label, sizeof external_init_label - 1), init_secret,
-        suite->nh);
+    st = slim_mls_hpke_export(&ctx,
+                              slim_bytes_of(external_init_label, sizeof external_init_label - 1),
+                              init_secret, suite->nh);
     if (st == SLIM_OK)
         st = slim_buf_append(kem_output, enc, suite->kem_npk);
     if (st != SLIM_OK)
@@ -182,12 +181,13 @@ slim_status slim_mls_external_init_member(const slim_mls_suite *suite, slim_byte
                                           slim_bytes kem_output, uint8_t *init_secret) {
     slim_mls_hpke_setup in = {.mode = SLIM_MLS_HPKE_MODE_BASE};
     slim_mls_hpke_ctx ctx;
-    slim_status st = slim_mls_hpke_setup_receiver(suite->hpke, kem_output, external_priv, &in, &ctx);
+    slim_status st =
+        slim_mls_hpke_setup_receiver(suite->hpke, kem_output, external_priv, &in, &ctx);
     if (st != SLIM_OK)
         return st;
-    st = slim_mls_hpke_export(
-        &ctx, slim_bytes_of(external_init_label, sizeof external_init_label - 1), init_secret,
-        suite->nh);
+    st = slim_mls_hpke_export(&ctx,
+                              slim_bytes_of(external_init_label, sizeof external_init_label - 1),
+                              init_secret, suite->nh);
     slim_mls_hpke_ctx_cleanup(&ctx);
     return st;
 }

@@ -94,13 +94,11 @@ slim_status slim_mls_exporter(const slim_mls_epoch_secrets *es, const char *labe
 
 /* Same with a label of arbitrary bytes (not NUL-terminated). */
 slim_status slim_mls_exporter_bytes(const slim_mls_suite *suite, slim_bytes exporter_secret,
-                                    slim_bytes label, slim_bytes context, uint8_t *out,
-                                    size_t len);
+                                    slim_bytes label, slim_bytes context, uint8_t *out, size_t len);
 
 /* external_priv, external_pub = KEM.DeriveKeyPair(external_secret):
  * sk[0..kem_nsk), pk[0..kem_npk). */
-slim_status slim_mls_external_key_pair(const slim_mls_epoch_secrets *es, uint8_t *sk,
-                                       uint8_t *pk);
+slim_status slim_mls_external_key_pair(const slim_mls_epoch_secrets *es, uint8_t *sk, uint8_t *pk);
 
 /* External init (§8.3), joiner side:
  *   kem_output, context = SetupBaseS(external_pub, "")

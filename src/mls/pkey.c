@@ -115,8 +115,8 @@ static slim_status p256_pkey(const uint8_t *sk, slim_bytes pub, EVP_PKEY **out) 
     BIGNUM *d = NULL;
     EVP_PKEY_CTX *ctx = NULL;
     if (bld == NULL ||
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1,
-                                        0) != 1 ||
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1, 0) !=
+            1 ||
         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub.ptr, pub.len) != 1)
         goto done;
     if (sk != NULL) {
@@ -129,8 +129,8 @@ static slim_status p256_pkey(const uint8_t *sk, slim_bytes pub, EVP_PKEY **out) 
     ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1)
         goto done;
-    if (EVP_PKEY_fromdata(ctx, out, sk != NULL ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
-                          params) != 1) {
+    if (EVP_PKEY_fromdata(ctx, out, sk != NULL ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) !=
+        1) {
         *out = NULL;
         st = SLIM_E_MLS_BAD_KEY;
         goto done;
@@ -295,8 +295,7 @@ static slim_status sig_key(slim_mls_sig_scheme s, slim_bytes k, int priv, EVP_PK
     return SLIM_E_INVALID_ARG;
 }
 
-slim_status slim_mls_sig_sign(slim_mls_sig_scheme s, slim_bytes sk, slim_bytes msg,
-                              slim_buf *sig) {
+slim_status slim_mls_sig_sign(slim_mls_sig_scheme s, slim_bytes sk, slim_bytes msg, slim_buf *sig) {
     EVP_PKEY *key;
     const EVP_MD *md;
     slim_status st = sig_key(s, sk, 1, &key, &md);
@@ -312,8 +311,8 @@ slim_status slim_mls_sig_sign(slim_mls_sig_scheme s, slim_bytes sk, slim_bytes m
     static const uint8_t empty[1] = {0};
     size_t len = max;
     if (ctx != NULL && EVP_DigestSignInit(ctx, NULL, md, NULL, key) == 1 &&
-        EVP_DigestSign(ctx, sig->data + sig->len, &len, msg.len > 0 ? msg.ptr : empty,
-                       msg.len) == 1 &&
+        EVP_DigestSign(ctx, sig->data + sig->len, &len, msg.len > 0 ? msg.ptr : empty, msg.len) ==
+            1 &&
         len <= max) {
         sig->len += len;
         st = SLIM_OK;

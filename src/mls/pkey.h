@@ -31,12 +31,12 @@
 #include "mls/rng.h"
 #include "slim/status.h"
 
-#define SLIM_MLS_MAX_DH_PRIVATE 32
-#define SLIM_MLS_MAX_DH_PUBLIC  65
-#define SLIM_MLS_MAX_DH_SECRET  32
-#define SLIM_MLS_MAX_SIG_PUBLIC 65
+#define SLIM_MLS_MAX_DH_PRIVATE  32
+#define SLIM_MLS_MAX_DH_PUBLIC   65
+#define SLIM_MLS_MAX_DH_SECRET   32
+#define SLIM_MLS_MAX_SIG_PUBLIC  65
 #define SLIM_MLS_MAX_SIG_PRIVATE 32
-#define SLIM_MLS_MAX_SIGNATURE  72
+#define SLIM_MLS_MAX_SIGNATURE   72
 
 typedef enum slim_mls_dh_group {
     SLIM_MLS_DH_X25519 = 1,
@@ -80,8 +80,7 @@ slim_status slim_mls_sig_generate(slim_mls_sig_scheme s, const slim_mls_rng *rng
                                   uint8_t *pk);
 
 /* Appends the signature of msg under sk to `sig`. */
-slim_status slim_mls_sig_sign(slim_mls_sig_scheme s, slim_bytes sk, slim_bytes msg,
-                              slim_buf *sig);
+slim_status slim_mls_sig_sign(slim_mls_sig_scheme s, slim_bytes sk, slim_bytes msg, slim_buf *sig);
 
 /* SLIM_OK when sig is a valid signature of msg under pk; E_MLS_BAD_SIGNATURE
  * when not (including a malformed signature), E_MLS_BAD_KEY for a public

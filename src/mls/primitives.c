@@ -222,8 +222,7 @@ static slim_status aead_run(slim_mls_aead_alg alg, int enc, slim_bytes key, slim
     }
     if ((size_t)n + (size_t)fin != body)
         goto done;
-    if (enc &&
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SLIM_MLS_AEAD_TAG, dst + body) != 1)
+    if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SLIM_MLS_AEAD_TAG, dst + body) != 1)
         goto done;
     out->len += out_len;
     st = SLIM_OK;

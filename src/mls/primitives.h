@@ -25,10 +25,10 @@
 #include "slim/status.h"
 
 /* Upper bounds over every algorithm below, for fixed-size buffers. */
-#define SLIM_MLS_MAX_HASH      64
-#define SLIM_MLS_MAX_AEAD_KEY  32
+#define SLIM_MLS_MAX_HASH       64
+#define SLIM_MLS_MAX_AEAD_KEY   32
 #define SLIM_MLS_MAX_AEAD_NONCE 12
-#define SLIM_MLS_AEAD_TAG      16
+#define SLIM_MLS_AEAD_TAG       16
 
 typedef enum slim_mls_hash_alg {
     SLIM_MLS_HASH_SHA256 = 1,

@@ -192,8 +192,7 @@ static slim_status ratchet_of(slim_mls_secret_tree *t, uint32_t leaf, slim_mls_r
 
 /* key/nonce of generation j = next_gen, then secret_[j+1]; the old secret
  * is overwritten (deleted). */
-static slim_status ratchet_step(const slim_mls_suite *s, ratchet *r, uint8_t *key,
-                                uint8_t *nonce) {
+static slim_status ratchet_step(const slim_mls_suite *s, ratchet *r, uint8_t *key, uint8_t *nonce) {
     if (r->next_gen > UINT32_MAX)
         return SLIM_E_MLS_GENERATION_EXHAUSTED;
     uint32_t j = (uint32_t)r->next_gen;

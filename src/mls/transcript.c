@@ -28,13 +28,11 @@ slim_status slim_mls_confirmation_tag(const slim_mls_suite *suite, slim_bytes co
 
 slim_status slim_mls_confirmation_tag_verify(const slim_mls_suite *suite,
                                              slim_bytes confirmation_key,
-                                             slim_bytes confirmed_transcript_hash,
-                                             slim_bytes tag) {
+                                             slim_bytes confirmed_transcript_hash, slim_bytes tag) {
     return slim_mls_suite_mac_verify(suite, confirmation_key, confirmed_transcript_hash, tag);
 }
 
-slim_status slim_mls_transcript_split(const slim_mls_suite *suite,
-                                      slim_bytes authenticated_content,
+slim_status slim_mls_transcript_split(const slim_mls_suite *suite, slim_bytes authenticated_content,
                                       slim_bytes *confirmed_input, slim_bytes *confirmation_tag) {
     uint8_t hdr[4];
     size_t n;

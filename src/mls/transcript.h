@@ -44,8 +44,7 @@ slim_status slim_mls_confirmation_tag(const slim_mls_suite *suite, slim_bytes co
 /* Checks a received confirmation tag in constant time; E_MLS_BAD_MAC. */
 slim_status slim_mls_confirmation_tag_verify(const slim_mls_suite *suite,
                                              slim_bytes confirmation_key,
-                                             slim_bytes confirmed_transcript_hash,
-                                             slim_bytes tag);
+                                             slim_bytes confirmed_transcript_hash, slim_bytes tag);
 
 /* Splits an encoded AuthenticatedContent of a commit into the
  * ConfirmedTranscriptHashInput (everything before the final field) and the
@@ -54,8 +53,7 @@ slim_status slim_mls_confirmation_tag_verify(const slim_mls_suite *suite,
  * E_MLS_TRUNCATED when it is too short, E_MLS_BAD_VALUE when the bytes
  * before the tag are not its minimal length header. (The framing layer,
  * which decodes AuthenticatedContent, may split it itself.) */
-slim_status slim_mls_transcript_split(const slim_mls_suite *suite,
-                                      slim_bytes authenticated_content,
+slim_status slim_mls_transcript_split(const slim_mls_suite *suite, slim_bytes authenticated_content,
                                       slim_bytes *confirmed_input, slim_bytes *confirmation_tag);
 
 #endif

@@ -55,16 +55,14 @@ slim_status slim_mls_tree_sibling(uint32_t node, uint32_t n_leaves, uint32_t *ou
 /* The direct path of a node (its ancestors, parent first, root last) into
  * out[0..*len); out holds SLIM_MLS_TREE_MAX_DEPTH entries. Empty for the
  * root. */
-slim_status slim_mls_tree_direct_path(uint32_t node, uint32_t n_leaves, uint32_t *out,
-                                      size_t *len);
+slim_status slim_mls_tree_direct_path(uint32_t node, uint32_t n_leaves, uint32_t *out, size_t *len);
 
 /* The copath: the sibling of the node and of each ancestor below the root,
  * in the same order as the direct path. */
 slim_status slim_mls_tree_copath(uint32_t node, uint32_t n_leaves, uint32_t *out, size_t *len);
 
 /* The lowest node that is an ancestor of (or equal to) both x and y. */
-slim_status slim_mls_tree_common_ancestor(uint32_t x, uint32_t y, uint32_t n_leaves,
-                                          uint32_t *out);
+slim_status slim_mls_tree_common_ancestor(uint32_t x, uint32_t y, uint32_t n_leaves, uint32_t *out);
 
 /* True when `ancestor` is `node` or on its direct path. */
 bool slim_mls_tree_is_ancestor(uint32_t ancestor, uint32_t node);
