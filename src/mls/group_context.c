@@ -50,7 +50,7 @@ slim_status slim_mls_group_context_decode(slim_bytes in, slim_mls_group_context 
     slim_mls_tls_get_opaque(&r, &v.tree_hash);
     slim_mls_tls_get_opaque(&r, &v.confirmed_transcript_hash);
     slim_mls_tls_get_vector(&r, &ext);
-    v.extensions = slim_bytes_of(ext.ptr, ext.len);
+    v.extensions = slim_mls_tls_reader_rest(&ext);
     slim_mls_extension e;
     bool more = true;
     while (more && slim_mls_extensions_next(&ext, &e, &more) == SLIM_OK)

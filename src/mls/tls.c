@@ -158,14 +158,18 @@ void slim_mls_tls_reader_init(slim_mls_tls_reader *r, slim_bytes in) {
     /* An empty input still gets a real pointer, so views never carry NULL
      * plus an offset. */
     static const uint8_t nothing[1] = {0};
-    r->ptr = in.ptr == NULL ? nothing : in.ptr;
-    r->len = in.ptr == NULL ? 0 : in.len;
-    r->pos = 0;
+    if (in.ptr == NULL)
+        in = slim_bytes_of(nothing, 0);
+    slim_reader_init(&r->in, in);
     r->st = SLIM_OK;
 }
 
 size_t slim_mls_tls_reader_remaining(const slim_mls_tls_reader *r) {
-    return r->st == SLIM_OK ? r->len - r->pos : 0;
+    return r->st == SLIM_OK ? slim_reader_remaining(&r->in) : 0;
+}
+
+slim_bytes slim_mls_tls_reader_rest(const slim_mls_tls_reader *r) {
+    return slim_bytes_of(r->in.ptr + r->in.pos, slim_mls_tls_reader_remaining(r));
 }
 
 bool slim_mls_tls_reader_more(const slim_mls_tls_reader *r) {
@@ -185,79 +189,64 @@ slim_status slim_mls_tls_reader_fail(slim_mls_tls_reader *r, slim_status st) {
 slim_status slim_mls_tls_reader_finish(const slim_mls_tls_reader *r) {
     if (r->st != SLIM_OK)
         return r->st;
-    return r->pos == r->len ? SLIM_OK : SLIM_E_MLS_TRAILING_BYTES;
+    return slim_reader_finish(&r->in) == SLIM_OK ? SLIM_OK : SLIM_E_MLS_TRAILING_BYTES;
 }
 
-/* Reads an n-byte big-endian integer (n <= 8); 0 on failure. */
-static uint64_t get_be(slim_mls_tls_reader *r, size_t n) {
-    if (r->st != SLIM_OK)
-        return 0;
-    if (r->len - r->pos < n) {
-        slim_mls_tls_reader_fail(r, SLIM_E_MLS_TRUNCATED);
-        return 0;
-    }
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | r->ptr[r->pos + i];
-    r->pos += n;
-    return v;
+/* Records a failure of the core reader (which only reports running out of
+ * input) as the MLS status. */
+static slim_status rkeep(slim_mls_tls_reader *r, slim_status st) {
+    return st == SLIM_OK ? SLIM_OK : slim_mls_tls_reader_fail(r, SLIM_E_MLS_TRUNCATED);
 }
 
 slim_status slim_mls_tls_get_u8(slim_mls_tls_reader *r, uint8_t *out) {
-    *out = (uint8_t)get_be(r, 1);
-    return r->st;
+    *out = 0;
+    return r->st != SLIM_OK ? r->st : rkeep(r, slim_reader_u8(&r->in, out));
 }
 
 slim_status slim_mls_tls_get_u16(slim_mls_tls_reader *r, uint16_t *out) {
-    *out = (uint16_t)get_be(r, 2);
-    return r->st;
+    *out = 0;
+    return r->st != SLIM_OK ? r->st : rkeep(r, slim_reader_u16(&r->in, out));
 }
 
 slim_status slim_mls_tls_get_u32(slim_mls_tls_reader *r, uint32_t *out) {
-    *out = (uint32_t)get_be(r, 4);
-    return r->st;
+    *out = 0;
+    return r->st != SLIM_OK ? r->st : rkeep(r, slim_reader_u32(&r->in, out));
 }
 
 slim_status slim_mls_tls_get_u64(slim_mls_tls_reader *r, uint64_t *out) {
-    *out = get_be(r, 8);
-    return r->st;
+    *out = 0;
+    return r->st != SLIM_OK ? r->st : rkeep(r, slim_reader_u64(&r->in, out));
 }
 
 slim_status slim_mls_tls_get_varint(slim_mls_tls_reader *r, uint64_t *out) {
     *out = 0;
     if (r->st != SLIM_OK)
         return r->st;
-    if (r->pos == r->len)
+    if (slim_reader_remaining(&r->in) == 0)
         return slim_mls_tls_reader_fail(r, SLIM_E_MLS_TRUNCATED);
-    uint8_t first = r->ptr[r->pos];
-    unsigned prefix = first >> 6;
+    const uint8_t *p = r->in.ptr + r->in.pos;
+    unsigned prefix = p[0] >> 6;
     if (prefix == 3)
         return slim_mls_tls_reader_fail(r, SLIM_E_MLS_VARINT_PREFIX);
     size_t n = (size_t)1 << prefix;
-    if (r->len - r->pos < n)
+    if (slim_reader_remaining(&r->in) < n)
         return slim_mls_tls_reader_fail(r, SLIM_E_MLS_TRUNCATED);
-    uint64_t v = first & 0x3f;
+    uint64_t v = p[0] & 0x3f;
     for (size_t i = 1; i < n; i++)
-        v = (v << 8) | r->ptr[r->pos + i];
+        v = (v << 8) | p[i];
     /* The value must not fit the next shorter form. */
     if (slim_mls_tls_varint_size(v) != n)
         return slim_mls_tls_reader_fail(r, SLIM_E_MLS_VARINT_NONMINIMAL);
-    r->pos += n;
+    r->in.pos += n;
     *out = v;
     return SLIM_OK;
 }
 
 slim_status slim_mls_tls_get_raw(slim_mls_tls_reader *r, size_t n, slim_bytes *out) {
-    out->ptr = NULL;
-    out->len = 0;
+    *out = slim_bytes_of(NULL, 0);
     if (r->st != SLIM_OK)
         return r->st;
-    if (r->len - r->pos < n)
-        return slim_mls_tls_reader_fail(r, SLIM_E_MLS_TRUNCATED);
-    out->ptr = r->ptr + r->pos;
-    out->len = n;
-    r->pos += n;
-    return SLIM_OK;
+    return rkeep(r, slim_reader_bytes(&r->in, n, out));
 }
 
 slim_status slim_mls_tls_get_opaque_max(slim_mls_tls_reader *r, size_t max, slim_bytes *out) {
@@ -266,14 +255,11 @@ slim_status slim_mls_tls_get_opaque_max(slim_mls_tls_reader *r, size_t max, slim
     uint64_t n;
     if (slim_mls_tls_get_varint(r, &n) != SLIM_OK)
         return r->st;
-    if (n > r->len - r->pos)
+    if (n > slim_reader_remaining(&r->in))
         return slim_mls_tls_reader_fail(r, SLIM_E_MLS_VECTOR_PAST_END);
     if (n > max)
         return slim_mls_tls_reader_fail(r, SLIM_E_MLS_VECTOR_TOO_LONG);
-    out->ptr = r->ptr + r->pos;
-    out->len = (size_t)n;
-    r->pos += (size_t)n;
-    return SLIM_OK;
+    return rkeep(r, slim_reader_bytes(&r->in, (size_t)n, out));
 }
 
 slim_status slim_mls_tls_get_opaque(slim_mls_tls_reader *r, slim_bytes *out) {

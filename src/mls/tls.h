@@ -102,9 +102,7 @@ slim_status slim_mls_tls_vec_end(slim_mls_tls_writer *w, size_t mark);
 /* ---- reader --------------------------------------------------------- */
 
 typedef struct slim_mls_tls_reader {
-    const uint8_t *ptr; /* borrowed input */
-    size_t len;
-    size_t pos;
+    slim_reader in; /* bounds-checked cursor over the borrowed input */
     slim_status st; /* first failure, SLIM_OK while none */
 } slim_mls_tls_reader;
 
@@ -113,6 +111,10 @@ void slim_mls_tls_reader_init(slim_mls_tls_reader *r, slim_bytes in);
 
 /* Bytes not yet read (0 after a failure). */
 size_t slim_mls_tls_reader_remaining(const slim_mls_tls_reader *r);
+
+/* A view of the bytes not yet read (empty after a failure); e.g. the whole
+ * body of a vector just opened with slim_mls_tls_get_vector. */
+slim_bytes slim_mls_tls_reader_rest(const slim_mls_tls_reader *r);
 
 /* True while no read failed and input remains: the loop condition for the
  * elements of a vector. */

@@ -43,26 +43,25 @@ slim_status slim_mls_tree_root(uint32_t n_leaves, uint32_t *out) {
     return st;
 }
 
-slim_status slim_mls_tree_left(uint32_t node, uint32_t n_leaves, uint32_t *out) {
+/* A child of a parent node at level k: node with bit k-1 flipped (left) or
+ * bits k-1 and k flipped (right). */
+static slim_status child(uint32_t node, uint32_t n_leaves, uint32_t bits, uint32_t *out) {
     slim_status st = check(node, n_leaves);
     if (st != SLIM_OK)
         return st;
     uint32_t k = slim_mls_tree_level(node);
     if (k == 0)
         return SLIM_E_MLS_TREE_NO_CHILD;
-    *out = node ^ (UINT32_C(1) << (k - 1));
+    *out = node ^ (bits << (k - 1));
     return SLIM_OK;
 }
 
+slim_status slim_mls_tree_left(uint32_t node, uint32_t n_leaves, uint32_t *out) {
+    return child(node, n_leaves, 1, out);
+}
+
 slim_status slim_mls_tree_right(uint32_t node, uint32_t n_leaves, uint32_t *out) {
-    slim_status st = check(node, n_leaves);
-    if (st != SLIM_OK)
-        return st;
-    uint32_t k = slim_mls_tree_level(node);
-    if (k == 0)
-        return SLIM_E_MLS_TREE_NO_CHILD;
-    *out = node ^ (UINT32_C(3) << (k - 1));
-    return SLIM_OK;
+    return child(node, n_leaves, 3, out);
 }
 
 /* Parent without checks; node must not be the root of its tree. The
