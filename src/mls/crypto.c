@@ -165,15 +165,39 @@ slim_status slim_mls_ref_hash(const slim_mls_suite *s, slim_bytes label, slim_by
 
 /* ---- signatures ----------------------------------------------------- */
 
-slim_status slim_mls_sign_with_label(const slim_mls_suite *s, slim_bytes sk, const char *label,
-                                     slim_bytes content, slim_buf *sig) {
-    if (sk.len != s->sig_nsk)
+slim_status slim_mls_sign_with_label_key(const slim_mls_suite *s, const slim_mls_sig_key *sk,
+                                         const char *label, slim_bytes content, slim_buf *sig) {
+    if (slim_mls_sig_key_scheme(sk) != s->sig)
         return SLIM_E_MLS_BAD_KEY;
     slim_buf tbs = SLIM_BUF_INIT;
     slim_status st = label_and_value(&tbs, label, content);
     if (st == SLIM_OK)
-        st = slim_mls_sig_sign(s->sig, sk, slim_buf_view(&tbs), sig);
+        st = slim_mls_sig_key_sign(sk, slim_buf_view(&tbs), sig);
     slim_buf_cleanup(&tbs);
+    return st;
+}
+
+slim_status slim_mls_verify_with_label_key(const slim_mls_suite *s, const slim_mls_sig_key *pk,
+                                           const char *label, slim_bytes content, slim_bytes sig) {
+    if (slim_mls_sig_key_scheme(pk) != s->sig)
+        return SLIM_E_MLS_BAD_KEY;
+    slim_buf tbs = SLIM_BUF_INIT;
+    slim_status st = label_and_value(&tbs, label, content);
+    if (st == SLIM_OK)
+        st = slim_mls_sig_key_verify(pk, slim_buf_view(&tbs), sig);
+    slim_buf_cleanup(&tbs);
+    return st;
+}
+
+slim_status slim_mls_sign_with_label(const slim_mls_suite *s, slim_bytes sk, const char *label,
+                                     slim_bytes content, slim_buf *sig) {
+    if (sk.len != s->sig_nsk)
+        return SLIM_E_MLS_BAD_KEY;
+    slim_mls_sig_key *k = NULL;
+    slim_status st = slim_mls_sig_key_new(s->sig, sk, true, &k);
+    if (st == SLIM_OK)
+        st = slim_mls_sign_with_label_key(s, k, label, content, sig);
+    slim_mls_sig_key_free(k);
     return st;
 }
 
@@ -181,11 +205,11 @@ slim_status slim_mls_verify_with_label(const slim_mls_suite *s, slim_bytes pk, c
                                        slim_bytes content, slim_bytes sig) {
     if (pk.len != s->sig_npk)
         return SLIM_E_MLS_BAD_KEY;
-    slim_buf tbs = SLIM_BUF_INIT;
-    slim_status st = label_and_value(&tbs, label, content);
+    slim_mls_sig_key *k = NULL;
+    slim_status st = slim_mls_sig_key_new(s->sig, pk, false, &k);
     if (st == SLIM_OK)
-        st = slim_mls_sig_verify(s->sig, pk, slim_buf_view(&tbs), sig);
-    slim_buf_cleanup(&tbs);
+        st = slim_mls_verify_with_label_key(s, k, label, content, sig);
+    slim_mls_sig_key_free(k);
     return st;
 }
 

@@ -139,6 +139,14 @@ slim_status slim_mls_sign_with_label(const slim_mls_suite *s, slim_bytes sk, con
 slim_status slim_mls_verify_with_label(const slim_mls_suite *s, slim_bytes pk, const char *label,
                                        slim_bytes content, slim_bytes sig);
 
+/* The same with a key prepared by slim_mls_sig_key_new (for many
+ * messages under one key: no per-call key import). E_MLS_BAD_KEY when the
+ * key's scheme is not the suite's. */
+slim_status slim_mls_sign_with_label_key(const slim_mls_suite *s, const slim_mls_sig_key *sk,
+                                         const char *label, slim_bytes content, slim_buf *sig);
+slim_status slim_mls_verify_with_label_key(const slim_mls_suite *s, const slim_mls_sig_key *pk,
+                                           const char *label, slim_bytes content, slim_bytes sig);
+
 /* A fresh signature key pair: sk[0..sig_nsk), pk[0..sig_npk). */
 slim_status slim_mls_signature_key_generate(const slim_mls_suite *s, const slim_mls_rng *rng,
                                             uint8_t *sk, uint8_t *pk);

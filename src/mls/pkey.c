@@ -6,6 +6,7 @@
  * point of a private scalar is computed with EC_POINT_mul on the generator.
  */
 #include "mls/pkey.h"
+#include "core/alloc.h"
 #include "core/util.h"
 
 #include <string.h>
@@ -74,11 +75,31 @@ size_t slim_mls_sig_max_size(slim_mls_sig_scheme s) {
 
 /* ---- P-256 ---------------------------------------------------------- */
 
-/* Checks 0 < d < n and writes the uncompressed point d*G to pub. */
-static slim_status p256_public(slim_bytes sk, uint8_t *pub) {
+/* The order n of the P-256 group, big-endian. */
+static const uint8_t p256_order[P256_SCALAR] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+
+/* SLIM_OK when sk is a 32-byte scalar with 0 < sk < n, in time that does
+ * not depend on its value. */
+static slim_status p256_check_scalar(slim_bytes sk) {
     if (sk.len != P256_SCALAR)
         return SLIM_E_MLS_BAD_KEY;
-    slim_status st = SLIM_E_MLS_CRYPTO;
+    unsigned borrow = 0, any = 0;
+    for (size_t i = P256_SCALAR; i-- > 0;) {
+        unsigned d = (unsigned)sk.ptr[i] - p256_order[i] - borrow;
+        borrow = (d >> 8) & 1; /* sk - n borrows out iff sk < n */
+        any |= sk.ptr[i];
+    }
+    return (borrow & (unsigned)(any != 0)) ? SLIM_OK : SLIM_E_MLS_BAD_KEY;
+}
+
+/* Writes the uncompressed point sk*G to pub (sk already checked). */
+static slim_status p256_public(slim_bytes sk, uint8_t *pub) {
+    slim_status st = p256_check_scalar(sk);
+    if (st != SLIM_OK)
+        return st;
+    st = SLIM_E_MLS_CRYPTO;
     EC_GROUP *grp = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
     BIGNUM *d = BN_secure_new();
     BN_CTX *bc = BN_CTX_secure_new();
@@ -86,10 +107,6 @@ static slim_status p256_public(slim_bytes sk, uint8_t *pub) {
     if (grp == NULL || d == NULL || bc == NULL || p == NULL ||
         BN_bin2bn(sk.ptr, (int)sk.len, d) == NULL)
         goto done;
-    if (BN_is_zero(d) || BN_cmp(d, EC_GROUP_get0_order(grp)) >= 0) {
-        st = SLIM_E_MLS_BAD_KEY;
-        goto done;
-    }
     if (EC_POINT_mul(grp, p, d, NULL, NULL, bc) != 1 ||
         EC_POINT_point2oct(grp, p, POINT_CONVERSION_UNCOMPRESSED, pub, P256_POINT, bc) !=
             P256_POINT)
@@ -103,11 +120,12 @@ done:
     return st;
 }
 
-/* An EVP_PKEY for a P-256 public point, with the private scalar when sk is
- * not NULL. E_MLS_BAD_KEY when the point does not decode onto the curve. */
+/* An EVP_PKEY for a P-256 public point, or for a private scalar when sk
+ * is not NULL (pub then unused: signing and ECDH need only the scalar).
+ * E_MLS_BAD_KEY when the point does not decode onto the curve. */
 static slim_status p256_pkey(const uint8_t *sk, slim_bytes pub, EVP_PKEY **out) {
     *out = NULL;
-    if (pub.len != P256_POINT || pub.ptr[0] != 0x04)
+    if (sk == NULL && (pub.len != P256_POINT || pub.ptr[0] != 0x04))
         return SLIM_E_MLS_BAD_KEY;
     slim_status st = SLIM_E_MLS_CRYPTO;
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -117,7 +135,8 @@ static slim_status p256_pkey(const uint8_t *sk, slim_bytes pub, EVP_PKEY **out) 
     if (bld == NULL ||
         OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1, 0) !=
             1 ||
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub.ptr, pub.len) != 1)
+        (sk == NULL &&
+         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub.ptr, pub.len) != 1))
         goto done;
     if (sk != NULL) {
         d = BN_secure_new();
@@ -144,12 +163,11 @@ done:
     return st;
 }
 
-/* An EVP_PKEY holding the P-256 key pair of scalar sk. */
-static slim_status p256_keypair(slim_bytes sk, EVP_PKEY **out) {
-    uint8_t pub[P256_POINT];
-    slim_status st = p256_public(sk, pub);
+/* An EVP_PKEY holding the P-256 private scalar sk. */
+static slim_status p256_private_pkey(slim_bytes sk, EVP_PKEY **out) {
+    slim_status st = p256_check_scalar(sk);
     if (st == SLIM_OK)
-        st = p256_pkey(sk.ptr, slim_bytes_of(pub, sizeof pub), out);
+        st = p256_pkey(sk.ptr, slim_bytes_of(NULL, 0), out);
     return st;
 }
 
@@ -182,10 +200,8 @@ slim_status slim_mls_dh_check_private(slim_mls_dh_group g, slim_bytes sk) {
     switch (g) {
     case SLIM_MLS_DH_X25519:
         return sk.len == 32 ? SLIM_OK : SLIM_E_MLS_BAD_KEY;
-    case SLIM_MLS_DH_P256: {
-        uint8_t pub[P256_POINT];
-        return p256_public(sk, pub);
-    }
+    case SLIM_MLS_DH_P256:
+        return p256_check_scalar(sk);
     }
     return SLIM_E_INVALID_ARG;
 }
@@ -210,7 +226,7 @@ slim_status slim_mls_dh(slim_mls_dh_group g, slim_bytes sk, slim_bytes pk, uint8
             st = raw_key(EVP_PKEY_X25519, pk, 0, &peer);
         break;
     case SLIM_MLS_DH_P256:
-        st = p256_keypair(sk, &mine);
+        st = p256_private_pkey(sk, &mine);
         if (st == SLIM_OK)
             st = p256_pkey(NULL, pk, &peer);
         break;
@@ -281,64 +297,107 @@ slim_status slim_mls_sig_generate(slim_mls_sig_scheme s, const slim_mls_rng *rng
     return SLIM_E_MLS_RNG;
 }
 
-static slim_status sig_key(slim_mls_sig_scheme s, slim_bytes k, int priv, EVP_PKEY **out,
-                           const EVP_MD **md) {
+struct slim_mls_sig_key {
+    slim_mls_sig_scheme scheme;
+    bool has_private;
+    EVP_PKEY *pkey;
+};
+
+slim_status slim_mls_sig_key_new(slim_mls_sig_scheme s, slim_bytes key, bool is_private,
+                                 slim_mls_sig_key **out) {
+    EVP_PKEY *pkey = NULL;
+    slim_status st;
     switch (s) {
     case SLIM_MLS_SIG_ED25519:
-        *md = NULL;
-        return raw_key(EVP_PKEY_ED25519, k, priv, out);
+        st = raw_key(EVP_PKEY_ED25519, key, is_private, &pkey);
+        break;
     case SLIM_MLS_SIG_ECDSA_P256_SHA256:
-        *md = EVP_sha256();
-        return priv ? p256_keypair(k, out) : p256_pkey(NULL, k, out);
+        st = is_private ? p256_private_pkey(key, &pkey) : p256_pkey(NULL, key, &pkey);
+        break;
+    default:
+        return SLIM_E_INVALID_ARG;
     }
-    *out = NULL;
-    return SLIM_E_INVALID_ARG;
-}
-
-slim_status slim_mls_sig_sign(slim_mls_sig_scheme s, slim_bytes sk, slim_bytes msg, slim_buf *sig) {
-    EVP_PKEY *key;
-    const EVP_MD *md;
-    slim_status st = sig_key(s, sk, 1, &key, &md);
     if (st != SLIM_OK)
         return st;
-    size_t max = slim_mls_sig_max_size(s);
-    EVP_MD_CTX *ctx = NULL;
-    st = slim_buf_reserve(sig, max);
+    slim_mls_sig_key *k = slim_malloc(sizeof *k);
+    if (k == NULL) {
+        EVP_PKEY_free(pkey);
+        return SLIM_E_NOMEM;
+    }
+    k->scheme = s;
+    k->has_private = is_private;
+    k->pkey = pkey;
+    *out = k;
+    return SLIM_OK;
+}
+
+slim_mls_sig_scheme slim_mls_sig_key_scheme(const slim_mls_sig_key *k) {
+    return k->scheme;
+}
+
+void slim_mls_sig_key_free(slim_mls_sig_key *k) {
+    if (k == NULL)
+        return;
+    EVP_PKEY_free(k->pkey); /* OpenSSL clears private key material */
+    slim_free(k);
+}
+
+static const EVP_MD *sig_md(slim_mls_sig_scheme s) {
+    return s == SLIM_MLS_SIG_ECDSA_P256_SHA256 ? EVP_sha256() : NULL;
+}
+
+slim_status slim_mls_sig_key_sign(const slim_mls_sig_key *k, slim_bytes msg, slim_buf *sig) {
+    if (!k->has_private)
+        return SLIM_E_INVALID_ARG;
+    size_t max = slim_mls_sig_max_size(k->scheme);
+    slim_status st = slim_buf_reserve(sig, max);
     if (st != SLIM_OK)
-        goto done;
+        return st;
     st = SLIM_E_MLS_CRYPTO;
-    ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     static const uint8_t empty[1] = {0};
     size_t len = max;
-    if (ctx != NULL && EVP_DigestSignInit(ctx, NULL, md, NULL, key) == 1 &&
+    if (ctx != NULL && EVP_DigestSignInit(ctx, NULL, sig_md(k->scheme), NULL, k->pkey) == 1 &&
         EVP_DigestSign(ctx, sig->data + sig->len, &len, msg.len > 0 ? msg.ptr : empty, msg.len) ==
             1 &&
         len <= max) {
         sig->len += len;
         st = SLIM_OK;
     }
-done:
     EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(key);
     return st;
 }
 
-slim_status slim_mls_sig_verify(slim_mls_sig_scheme s, slim_bytes pk, slim_bytes msg,
-                                slim_bytes sig) {
-    EVP_PKEY *key;
-    const EVP_MD *md;
-    slim_status st = sig_key(s, pk, 0, &key, &md);
-    if (st != SLIM_OK)
-        return st;
-    st = SLIM_E_MLS_CRYPTO;
+slim_status slim_mls_sig_key_verify(const slim_mls_sig_key *k, slim_bytes msg, slim_bytes sig) {
+    if (k->has_private)
+        return SLIM_E_INVALID_ARG;
+    slim_status st = SLIM_E_MLS_CRYPTO;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     static const uint8_t empty[1] = {0};
-    if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1) {
+    if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, sig_md(k->scheme), NULL, k->pkey) == 1) {
         int ok = EVP_DigestVerify(ctx, sig.len > 0 ? sig.ptr : empty, sig.len,
                                   msg.len > 0 ? msg.ptr : empty, msg.len);
         st = ok == 1 ? SLIM_OK : SLIM_E_MLS_BAD_SIGNATURE;
     }
     EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(key);
+    return st;
+}
+
+slim_status slim_mls_sig_sign(slim_mls_sig_scheme s, slim_bytes sk, slim_bytes msg, slim_buf *sig) {
+    slim_mls_sig_key *k = NULL;
+    slim_status st = slim_mls_sig_key_new(s, sk, true, &k);
+    if (st == SLIM_OK)
+        st = slim_mls_sig_key_sign(k, msg, sig);
+    slim_mls_sig_key_free(k);
+    return st;
+}
+
+slim_status slim_mls_sig_verify(slim_mls_sig_scheme s, slim_bytes pk, slim_bytes msg,
+                                slim_bytes sig) {
+    slim_mls_sig_key *k = NULL;
+    slim_status st = slim_mls_sig_key_new(s, pk, false, &k);
+    if (st == SLIM_OK)
+        st = slim_mls_sig_key_verify(k, msg, sig);
+    slim_mls_sig_key_free(k);
     return st;
 }

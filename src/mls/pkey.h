@@ -88,4 +88,26 @@ slim_status slim_mls_sig_sign(slim_mls_sig_scheme s, slim_bytes sk, slim_bytes m
 slim_status slim_mls_sig_verify(slim_mls_sig_scheme s, slim_bytes pk, slim_bytes msg,
                                 slim_bytes sig);
 
+/* A signature key prepared once for many signatures or verifications
+ * (the per-call functions above import the key into OpenSSL each time).
+ * Opaque; owned by the caller; read-only once made, so several threads may
+ * use it at once. */
+typedef struct slim_mls_sig_key slim_mls_sig_key;
+
+/* A signing key from private key bytes (is_private) or a verification key
+ * from public key bytes. E_MLS_BAD_KEY, E_INVALID_ARG, E_NOMEM. */
+slim_status slim_mls_sig_key_new(slim_mls_sig_scheme s, slim_bytes key, bool is_private,
+                                 slim_mls_sig_key **out);
+
+/* Frees the key (OpenSSL wipes private material). NULL is a no-op. */
+void slim_mls_sig_key_free(slim_mls_sig_key *k);
+
+slim_mls_sig_scheme slim_mls_sig_key_scheme(const slim_mls_sig_key *k);
+
+/* As slim_mls_sig_sign / slim_mls_sig_verify with a prepared key.
+ * E_INVALID_ARG when signing with a verification key or verifying with a
+ * signing key. */
+slim_status slim_mls_sig_key_sign(const slim_mls_sig_key *k, slim_bytes msg, slim_buf *sig);
+slim_status slim_mls_sig_key_verify(const slim_mls_sig_key *k, slim_bytes msg, slim_bytes sig);
+
 #endif

@@ -277,6 +277,53 @@ TEST(sign_with_label_both_suites) {
     }
 }
 
+TEST(prepared_signature_keys) {
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(suite_ids); i++) {
+        const slim_mls_suite *s = slim_mls_suite_get(suite_ids[i]);
+        uint32_t state = 9;
+        slim_mls_rng rng = {counting_fill, &state};
+        uint8_t sk[32], pk[65];
+        CHECK_OK(slim_mls_signature_key_generate(s, &rng, sk, pk));
+        slim_mls_sig_key *signer = NULL, *verifier = NULL;
+        CHECK_OK(slim_mls_sig_key_new(s->sig, slim_bytes_of(sk, s->sig_nsk), true, &signer));
+        CHECK_OK(slim_mls_sig_key_new(s->sig, slim_bytes_of(pk, s->sig_npk), false, &verifier));
+        CHECK_EQ(slim_mls_sig_key_scheme(signer), s->sig);
+        slim_bytes msg = slim_bytes_of("m", 1);
+        slim_buf sig = SLIM_BUF_INIT;
+        for (int round = 0; round < 3; round++) {
+            sig.len = 0;
+            CHECK_OK(slim_mls_sign_with_label_key(s, signer, "L", msg, &sig));
+            CHECK_OK(slim_mls_verify_with_label_key(s, verifier, "L", msg, slim_buf_view(&sig)));
+            /* Prepared and one-shot calls agree. */
+            CHECK_OK(slim_mls_verify_with_label(s, slim_bytes_of(pk, s->sig_npk), "L", msg,
+                                                slim_buf_view(&sig)));
+        }
+        CHECK_STATUS(slim_mls_sig_key_sign(verifier, msg, &sig), SLIM_E_INVALID_ARG);
+        CHECK_STATUS(slim_mls_sig_key_verify(signer, msg, slim_buf_view(&sig)), SLIM_E_INVALID_ARG);
+        const slim_mls_suite *other = slim_mls_suite_get(suite_ids[1 - i]);
+        CHECK_STATUS(slim_mls_sign_with_label_key(other, signer, "L", msg, &sig),
+                     SLIM_E_MLS_BAD_KEY);
+        slim_mls_sig_key *bad = NULL;
+        CHECK_STATUS(slim_mls_sig_key_new(s->sig, slim_bytes_of(pk, 3), false, &bad),
+                     SLIM_E_MLS_BAD_KEY);
+        CHECK(bad == NULL);
+        CHECK_STATUS(
+            slim_mls_sig_key_new((slim_mls_sig_scheme)1, slim_bytes_of(pk, 3), false, &bad),
+            SLIM_E_INVALID_ARG);
+        test_alloc_install();
+        test_alloc_fail_after(1);
+        CHECK_STATUS(slim_mls_sig_key_new(s->sig, slim_bytes_of(pk, s->sig_npk), false, &bad),
+                     SLIM_E_NOMEM);
+        test_alloc_fail_after(0);
+        CHECK_EQ(test_alloc_live(), 0);
+        test_alloc_uninstall();
+        slim_mls_sig_key_free(signer);
+        slim_mls_sig_key_free(verifier);
+        slim_mls_sig_key_free(NULL);
+        slim_buf_cleanup(&sig);
+    }
+}
+
 TEST(encrypt_with_label_both_suites) {
     for (size_t i = 0; i < SLIM_ARRAY_LEN(suite_ids); i++) {
         const slim_mls_suite *s = slim_mls_suite_get(suite_ids[i]);
@@ -352,4 +399,5 @@ TEST_MAIN(TEST_ENTRY(suite_table), TEST_ENTRY(hash_hmac_hkdf_known_answers),
           TEST_ENTRY(hmac_verify_is_exact), TEST_ENTRY(aead_round_trips_and_tamper),
           TEST_ENTRY(x25519_known_answer_and_low_order), TEST_ENTRY(p256_key_checks),
           TEST_ENTRY(ed25519_known_answer), TEST_ENTRY(sign_with_label_both_suites),
-          TEST_ENTRY(encrypt_with_label_both_suites), TEST_ENTRY(labeled_kdf_functions))
+          TEST_ENTRY(prepared_signature_keys), TEST_ENTRY(encrypt_with_label_both_suites),
+          TEST_ENTRY(labeled_kdf_functions))
