@@ -250,13 +250,13 @@ slim_status slim_mls_decrypt_with_label(const slim_mls_suite *s, slim_bytes sk, 
     return st;
 }
 
-slim_status slim_mls_hpke_key_pair_derive(const slim_mls_suite *s, slim_bytes secret, uint8_t *sk,
-                                          uint8_t *pk) {
+slim_status slim_mls_suite_derive_key_pair(const slim_mls_suite *s, slim_bytes secret, uint8_t *sk,
+                                           uint8_t *pk) {
     return slim_mls_hpke_derive_key_pair(s->hpke.kem_id, secret, sk, pk);
 }
 
-slim_status slim_mls_hpke_key_pair_generate(const slim_mls_suite *s, const slim_mls_rng *rng,
-                                            uint8_t *sk, uint8_t *pk) {
+slim_status slim_mls_suite_generate_key_pair(const slim_mls_suite *s, const slim_mls_rng *rng,
+                                             uint8_t *sk, uint8_t *pk) {
     return slim_mls_hpke_generate_key_pair(s->hpke.kem_id, rng, sk, pk);
 }
 

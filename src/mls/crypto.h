@@ -179,10 +179,10 @@ slim_status slim_mls_decrypt_with_label(const slim_mls_suite *s, slim_bytes sk, 
 
 /* HPKE key pairs of the suite's KEM: DeriveKeyPair(secret) (§8.3, §7.4)
  * and GenerateKeyPair. sk[0..kem_nsk), pk[0..kem_npk). */
-slim_status slim_mls_hpke_key_pair_derive(const slim_mls_suite *s, slim_bytes secret, uint8_t *sk,
-                                          uint8_t *pk);
-slim_status slim_mls_hpke_key_pair_generate(const slim_mls_suite *s, const slim_mls_rng *rng,
-                                            uint8_t *sk, uint8_t *pk);
+slim_status slim_mls_suite_derive_key_pair(const slim_mls_suite *s, slim_bytes secret, uint8_t *sk,
+                                           uint8_t *pk);
+slim_status slim_mls_suite_generate_key_pair(const slim_mls_suite *s, const slim_mls_rng *rng,
+                                             uint8_t *sk, uint8_t *pk);
 
 /* ---- AEAD ----------------------------------------------------------- */
 

@@ -151,8 +151,8 @@ slim_status slim_mls_exporter(const slim_mls_epoch_secrets *es, const char *labe
 }
 
 slim_status slim_mls_external_key_pair(const slim_mls_epoch_secrets *es, uint8_t *sk, uint8_t *pk) {
-    return slim_mls_hpke_key_pair_derive(es->suite,
-                                         slim_bytes_of(es->external_secret, es->suite->nh), sk, pk);
+    return slim_mls_suite_derive_key_pair(
+        es->suite, slim_bytes_of(es->external_secret, es->suite->nh), sk, pk);
 }
 
 static const char external_init_label[] = "MLS 1.0 external init secret";

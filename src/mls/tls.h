@@ -72,8 +72,16 @@ slim_status slim_mls_tls_put_u16(slim_mls_tls_writer *w, uint16_t v);
 slim_status slim_mls_tls_put_u32(slim_mls_tls_writer *w, uint32_t v);
 slim_status slim_mls_tls_put_u64(slim_mls_tls_writer *w, uint64_t v);
 
-/* A variable-length integer in its minimal 1-, 2- or 4-byte form (§2.1.2).
- * E_MLS_VARINT_RANGE above SLIM_MLS_VARINT_MAX, E_NOMEM. */
+/*
+ * | Prefix | Length  | Usable Bits | Min   | Max        |
+ * | 00     | 1       | 6           | 0     | 63         |
+ * | 01     | 2       | 14          | 64    | 16383      |
+ * | 10     | 4       | 30          | 16384 | 1073741823 |
+ * | 11     | invalid | -           | -     | -          |
+ *
+ * A variable-length integer in its minimal 1-, 2- or 4-byte form (§2.1.2).
+ * E_MLS_VARINT_RANGE above SLIM_MLS_VARINT_MAX, E_NOMEM.
+ */
 slim_status slim_mls_tls_put_varint(slim_mls_tls_writer *w, uint64_t v);
 
 /* Bytes with no header: a fixed-size array `opaque x[N]`, or content that
@@ -84,7 +92,17 @@ slim_status slim_mls_tls_put_raw(slim_mls_tls_writer *w, slim_bytes v);
  * longer than 2^30-1, E_NOMEM. */
 slim_status slim_mls_tls_put_opaque(slim_mls_tls_writer *w, slim_bytes v);
 
-/* The presence byte of optional<T> (the caller writes T after a 1). */
+/*
+ * struct {
+ *     uint8 present;
+ *     select (present) {
+ *         case 0: struct{};
+ *         case 1: T value;
+ *     };
+ * } optional<T>;
+ *
+ * Writes the presence byte; the caller writes T after a 1.
+ */
 slim_status slim_mls_tls_put_optional(slim_mls_tls_writer *w, bool present);
 
 /* Opens a vector T x<V> whose elements the caller writes next; returns a

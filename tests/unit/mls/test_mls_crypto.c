@@ -330,7 +330,7 @@ TEST(encrypt_with_label_both_suites) {
         uint32_t state = 3;
         slim_mls_rng rng = {counting_fill, &state};
         uint8_t sk[32], pk[65];
-        CHECK_OK(slim_mls_hpke_key_pair_generate(s, &rng, sk, pk));
+        CHECK_OK(slim_mls_suite_generate_key_pair(s, &rng, sk, pk));
         slim_bytes skv = slim_bytes_of(sk, s->kem_nsk), pkv = slim_bytes_of(pk, s->kem_npk);
         slim_bytes ctx = slim_bytes_of("context", 7), pt = slim_bytes_of("secret!", 7);
         slim_buf kem = SLIM_BUF_INIT, ct = SLIM_BUF_INIT, out = SLIM_BUF_INIT;
