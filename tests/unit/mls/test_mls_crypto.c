@@ -32,6 +32,23 @@ TEST(suite_table) {
     CHECK(out == slim_mls_suite_get(2));
 }
 
+TEST(rng_injection) {
+    uint8_t a[64] = {0}, b[64] = {0}, zero[64] = {0};
+    CHECK_OK(slim_mls_rng_fill(slim_mls_rng_default(), a, sizeof a));
+    CHECK_OK(slim_mls_rng_fill(slim_mls_rng_default(), b, sizeof b));
+    CHECK(memcmp(a, zero, 64) != 0 && memcmp(a, b, 64) != 0);
+    CHECK_OK(slim_mls_rng_fill(slim_mls_rng_default(), a, 0));
+    CHECK_STATUS(slim_mls_rng_fill(NULL, a, 1), SLIM_E_INVALID_ARG);
+    slim_mls_rng none = {NULL, NULL};
+    CHECK_STATUS(slim_mls_rng_fill(&none, a, 1), SLIM_E_INVALID_ARG);
+    /* Injected generators are used as given. */
+    uint32_t s1 = 5, s2 = 5;
+    slim_mls_rng r1 = {counting_fill, &s1}, r2 = {counting_fill, &s2};
+    CHECK_OK(slim_mls_rng_fill(&r1, a, 64));
+    CHECK_OK(slim_mls_rng_fill(&r2, b, 64));
+    CHECK_MEM(a, b, 64);
+}
+
 TEST(hash_hmac_hkdf_known_answers) {
     uint8_t out[64], want[64], a[64], b[64];
     CHECK_OK(slim_mls_hash(SLIM_MLS_HASH_SHA256, slim_bytes_of("abc", 3), out));
@@ -395,9 +412,9 @@ TEST(labeled_kdf_functions) {
     test_alloc_uninstall();
 }
 
-TEST_MAIN(TEST_ENTRY(suite_table), TEST_ENTRY(hash_hmac_hkdf_known_answers),
-          TEST_ENTRY(hmac_verify_is_exact), TEST_ENTRY(aead_round_trips_and_tamper),
-          TEST_ENTRY(x25519_known_answer_and_low_order), TEST_ENTRY(p256_key_checks),
-          TEST_ENTRY(ed25519_known_answer), TEST_ENTRY(sign_with_label_both_suites),
-          TEST_ENTRY(prepared_signature_keys), TEST_ENTRY(encrypt_with_label_both_suites),
-          TEST_ENTRY(labeled_kdf_functions))
+TEST_MAIN(TEST_ENTRY(suite_table), TEST_ENTRY(rng_injection),
+          TEST_ENTRY(hash_hmac_hkdf_known_answers), TEST_ENTRY(hmac_verify_is_exact),
+          TEST_ENTRY(aead_round_trips_and_tamper), TEST_ENTRY(x25519_known_answer_and_low_order),
+          TEST_ENTRY(p256_key_checks), TEST_ENTRY(ed25519_known_answer),
+          TEST_ENTRY(sign_with_label_both_suites), TEST_ENTRY(prepared_signature_keys),
+          TEST_ENTRY(encrypt_with_label_both_suites), TEST_ENTRY(labeled_kdf_functions))
