@@ -49,6 +49,41 @@ extern "C" {
     XX(E_WIRE_MALFORMED, -200, "malformed protobuf message")                                       \
     XX(E_WIRE_MISSING_FIELD, -201, "required field missing from message")                          \
     XX(E_WIRE_UNKNOWN_TYPE, -202, "message carries no known type")                                 \
+    /* MLS */                                                                                      \
+    XX(E_MLS_VARINT_PREFIX, -300, "MLS length header starts with the reserved prefix 0b11")        \
+    XX(E_MLS_VARINT_NONMINIMAL, -301, "MLS length header is not minimally encoded")                \
+    XX(E_MLS_VARINT_RANGE, -302, "length does not fit an MLS length header (max 2^30-1)")          \
+    XX(E_MLS_TRUNCATED, -303, "MLS structure ends inside a fixed-size field")                      \
+    XX(E_MLS_VECTOR_PAST_END, -304, "MLS vector length runs past the end of the input")            \
+    XX(E_MLS_TRAILING_BYTES, -305, "bytes left over after an MLS structure or vector")             \
+    XX(E_MLS_BAD_OPTIONAL, -306, "MLS optional presence byte is neither 0 nor 1")                  \
+    XX(E_MLS_VECTOR_TOO_LONG, -307, "MLS vector is longer than that field allows")                 \
+    XX(E_MLS_WRITER_NESTING, -308, "MLS vector writes closed out of order")                        \
+    XX(E_MLS_BAD_VALUE, -309, "MLS field holds a value its structure does not allow")              \
+    XX(E_MLS_UNKNOWN_SUITE, -320, "MLS cipher suite not supported (only 1 and 2 are)")             \
+    XX(E_MLS_BAD_KEY, -321, "key has the wrong length or is not a valid key for the suite")        \
+    XX(E_MLS_BAD_SIGNATURE, -322, "signature does not verify")                                     \
+    XX(E_MLS_BAD_MAC, -323, "MAC or confirmation tag does not match")                              \
+    XX(E_MLS_AEAD_OPEN, -324, "AEAD open failed: wrong key, nonce or aad, or altered data")        \
+    XX(E_MLS_KDF_LENGTH, -325, "requested KDF output length is out of range")                      \
+    XX(E_MLS_CRYPTO, -326, "an OpenSSL operation failed")                                          \
+    XX(E_MLS_RNG, -327, "the random number generator failed")                                      \
+    XX(E_MLS_DH_ZERO, -328, "Diffie-Hellman result is all zero (low-order public key)")            \
+    XX(E_MLS_HPKE_UNSUPPORTED, -340, "HPKE KEM, KDF or AEAD id not supported")                     \
+    XX(E_MLS_HPKE_PSK_INPUTS, -341, "HPKE psk/psk_id missing, inconsistent or not for this mode")  \
+    XX(E_MLS_HPKE_AUTH_INPUTS, -342, "HPKE sender key missing in auth mode or given in another")   \
+    XX(E_MLS_HPKE_DERIVE_KEY_PAIR, -343, "HPKE DeriveKeyPair found no valid key in 256 tries")     \
+    XX(E_MLS_HPKE_MESSAGE_LIMIT, -344, "HPKE context used up its sequence numbers")                \
+    XX(E_MLS_HPKE_EXPORT_ONLY, -345, "HPKE context is export-only: it cannot seal or open")        \
+    XX(E_MLS_HPKE_WRONG_ROLE, -346, "HPKE sender context cannot open, receiver cannot seal")       \
+    XX(E_MLS_TREE_SIZE, -360, "tree leaf count is zero, not a power of two, or above 2^31")        \
+    XX(E_MLS_TREE_INDEX, -361, "node or leaf index is outside the tree")                           \
+    XX(E_MLS_TREE_NO_CHILD, -362, "a leaf node has no children")                                   \
+    XX(E_MLS_TREE_NO_PARENT, -363, "the root node has no parent or sibling")                       \
+    XX(E_MLS_GENERATION_REUSED, -380, "ratchet key for this generation was used or deleted")       \
+    XX(E_MLS_GENERATION_TOO_FAR, -381, "ratchet generation jumps more than 1024 ahead")            \
+    XX(E_MLS_GENERATION_EXHAUSTED, -382, "ratchet reached its last 32-bit generation")             \
+    XX(E_MLS_PSK_COUNT, -390, "more PSKs than a uint16 count allows")                              \
     /* router and node */                                                                          \
     XX(E_ROUTER_NO_SUCH_SUBSCRIPTION, -600, "no such subscription")                                \
     XX(E_ROUTER_SUBSCRIPTION_LIMIT, -601, "subscription limit reached")                            \

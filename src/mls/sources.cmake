@@ -1,0 +1,16 @@
+# MLS (RFC 9420) and HPKE (RFC 9180) on OpenSSL 3.0 primitives.
+find_package(OpenSSL 3 REQUIRED)
+list(APPEND SLIM_SOURCES
+  src/mls/crypto.c
+  src/mls/group_context.c
+  src/mls/hpke.c
+  src/mls/key_schedule.c
+  src/mls/pkey.c
+  src/mls/primitives.c
+  src/mls/psk.c
+  src/mls/rng.c
+  src/mls/secret_tree.c
+  src/mls/tls.c
+  src/mls/transcript.c
+  src/mls/tree_math.c)
+list(APPEND SLIM_LIBS OpenSSL::Crypto)

@@ -1,0 +1,224 @@
+"""Helpers for integration tests: start real `slim` node processes and talk
+to them over gRPC with grpcio (an implementation we did not write), using
+stubs generated from our proto.
+
+Environment (set by ctest): SLIM_BIN (the node binary), SLIM_PYDIR (the
+generated Python stubs).
+"""
+import os
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.environ["SLIM_PYDIR"])
+
+import grpc  # noqa: E402
+import xxhash  # noqa: E402
+from data_plane.v1 import data_plane_pb2 as pb  # noqa: E402
+
+METHOD = "/dataplane.proto.v1.DataPlaneService/OpenChannel"
+ANY = 2**64 - 1
+EDGE = pb.LINK_CONNECTION_TYPE_EDGE
+REMOTE = pb.LINK_CONNECTION_TYPE_REMOTE
+
+
+def component_hash(s):
+    """Upstream SLIM's name hash: XXH64(seed 0) of the UTF-8 bytes and 0xFF."""
+    return xxhash.xxh64(s.encode() + b"\xff", seed=0).intdigest()
+
+
+def name(text, with_strings=True):
+    """A pb.Name from "org/ns/svc" or "org/ns/svc/<id as int or hex>"."""
+    parts = text.split("/")
+    n = pb.Name()
+    n.name.component_0 = component_hash(parts[0])
+    n.name.component_1 = component_hash(parts[1])
+    n.name.component_2 = component_hash(parts[2])
+    ident = (ANY << 64) | ANY
+    if len(parts) == 4:
+        ident = int(parts[3].replace("-", ""), 16)
+    n.name.name_id.id_0 = ident >> 64
+    n.name.name_id.id_1 = ident & (2**64 - 1)
+    if with_strings:
+        n.str_name.str_component_0 = parts[0]
+        n.str_name.str_component_1 = parts[1]
+        n.str_name.str_component_2 = parts[2]
+    return n
+
+
+def subscribe(dst, src="agntcy/test/client", sub_id=0, ttl=8, unsubscribe=False):
+    m = pb.Message()
+    s = m.unsubscribe if unsubscribe else m.subscribe
+    s.header.source.CopyFrom(name(src))
+    s.header.destination.CopyFrom(name(dst))
+    s.header.fanout = 1
+    s.header.ttl = ttl
+    s.subscription_id = sub_id
+    return m
+
+
+def publish(src, dst, payload=b"", fanout=1, ttl=8, session_id=1, message_id=1):
+    m = pb.Message()
+    h = m.publish.header
+    h.source.CopyFrom(name(src))
+    h.destination.CopyFrom(name(dst))
+    h.fanout = fanout
+    h.ttl = ttl
+    m.publish.session.session_type = pb.SESSION_TYPE_POINT_TO_POINT
+    m.publish.session.session_message_type = pb.SESSION_MESSAGE_TYPE_MSG
+    m.publish.session.session_id = session_id
+    m.publish.session.message_id = message_id
+    m.publish.msg.app_payload.payload_type = "msg"
+    m.publish.msg.app_payload.blob = payload
+    return m
+
+
+class Node:
+    """A `slim` process with a generated config; stops on close()."""
+
+    def __init__(self, extra_dataplane="", clients=(), extra_top="", node_name="0", env=None):
+        self.dir = tempfile.mkdtemp(prefix="slim-node-")
+        self.config = os.path.join(self.dir, "config.yaml")
+        client_yaml = "".join(
+            f"        - endpoint: \"http://127.0.0.1:{p}\"\n" for p in clients)
+        with open(self.config, "w") as f:
+            f.write(extra_top)
+            f.write("services:\n"
+                    f"  slim/{node_name}:\n"
+                    "    dataplane:\n"
+                    "      servers:\n"
+                    "        - endpoint: \"127.0.0.1:0\"\n"
+                    "          tls: {insecure: true}\n")
+            if client_yaml:
+                f.write("      clients:\n" + client_yaml)
+            f.write(extra_dataplane)
+        self.log_path = os.path.join(self.dir, "node.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([os.environ["SLIM_BIN"], "--config", self.config],
+                                     stdout=subprocess.PIPE, stderr=self.log,
+                                     env=dict(os.environ, **(env or {})))
+        self.port = None
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            line = self.proc.stdout.readline().decode()
+            if not line:
+                break
+            m = re.match(r"listening dataplane 127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if self.port is None:
+            self.close()
+            raise RuntimeError("node did not start: " + self.stderr())
+        # Keep draining stdout so the node never blocks on a full pipe.
+        self.stdout_lines = []
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.stdout_lines.append(line.decode(errors="replace"))
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=30):
+        return self.proc.wait(timeout=timeout)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Link:
+    """One OpenChannel stream to a node, from grpcio. Sends a Link first
+    (unless link=False) and checks the reply."""
+
+    def __init__(self, port, conn_type=EDGE, link=True, node_id="test-client"):
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.out = queue.Queue()
+        self.inbox = queue.Queue()
+        self.error = None
+        self.done = threading.Event()
+        rpc = self.channel.stream_stream(METHOD, request_serializer=None,
+                                         response_deserializer=None)
+        self.call = rpc(self._requests())
+        threading.Thread(target=self._reader, daemon=True).start()
+        self.link_id = str(uuid.uuid4())
+        if link:
+            m = pb.Message()
+            ln = m.link.link_negotiation
+            ln.link_id = self.link_id
+            ln.slim_version = "0.0.1-test"
+            ln.is_reply = False
+            ln.connection_type = conn_type
+            ln.node_id = node_id
+            self.send(m)
+            reply = self.recv(10)
+            assert reply.HasField("link"), reply
+            assert reply.link.link_negotiation.is_reply
+            assert reply.link.link_negotiation.link_id == self.link_id
+            self.reply = reply.link.link_negotiation
+
+    def _requests(self):
+        while True:
+            item = self.out.get()
+            if item is None:
+                return
+            yield item
+
+    def _reader(self):
+        try:
+            for raw in self.call:
+                self.inbox.put(pb.Message.FromString(raw))
+        except grpc.RpcError as e:
+            self.error = e
+        finally:
+            self.done.set()
+
+    def send(self, m):
+        self.out.put(m if isinstance(m, bytes) else m.SerializeToString())
+
+    def recv(self, timeout=5):
+        try:
+            return self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"nothing received within {timeout}s (stream error: "
+                                 f"{self.error})") from None
+
+    def expect_nothing(self, wait=0.5):
+        try:
+            m = self.inbox.get(timeout=wait)
+        except queue.Empty:
+            return
+        raise AssertionError(f"unexpected message: {m}")
+
+    def subscribe(self, dst, sub_id=0, **kw):
+        """Subscribes and, with a sub_id, waits for and returns the ack."""
+        self.send(subscribe(dst, sub_id=sub_id, **kw))
+        if sub_id:
+            ack = self.recv()
+            assert ack.HasField("subscription_ack"), ack
+            assert ack.subscription_ack.subscription_id == sub_id
+            return ack.subscription_ack
+        return None
+
+    def close(self):
+        self.out.put(None)
+        self.call.cancel()
+        self.channel.close()

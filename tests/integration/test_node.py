@@ -1,0 +1,188 @@
+"""Integration tests of a single `slim` node, driven by grpcio clients.
+
+Each test starts a real node process on a free port and talks to it the way
+an application (or another node) does: one OpenChannel stream per link,
+starting with link negotiation.
+"""
+import signal
+import time
+import unittest
+
+import grpc
+
+from slimnode import (ANY, EDGE, REMOTE, Link, Node, name, pb, publish,  # noqa: F401
+                      subscribe)
+
+
+class NodeTest(unittest.TestCase):
+    extra = ""
+
+    def setUp(self):
+        self.node = Node(extra_dataplane=self.extra)
+        self.links = []
+
+    def tearDown(self):
+        for link in self.links:
+            link.close()
+        self.node.close()
+
+    def link(self, **kw):
+        link = Link(self.node.port, **kw)
+        self.links.append(link)
+        return link
+
+
+class Routing(NodeTest):
+    def test_link_reply_identifies_the_node(self):
+        a = self.link()
+        self.assertEqual(a.reply.node_id, "slim/0")
+        self.assertRegex(a.reply.slim_version, r"^\d+\.\d+\.\d+")
+
+    def test_one_to_one(self):
+        alice, bob = self.link(), self.link()
+        ack = bob.subscribe("agntcy/ns/bob", sub_id=7)
+        self.assertTrue(ack.success)
+        alice.send(publish("agntcy/ns/alice", "agntcy/ns/bob", b"hello bob"))
+        got = bob.recv()
+        self.assertEqual(got.publish.msg.app_payload.blob, b"hello bob")
+        self.assertEqual(got.publish.header.ttl, 7)  # decremented once
+        self.assertFalse(got.publish.header.HasField("incoming_conn"))
+        alice.expect_nothing(0.2)
+
+    def test_anycast_over_three_instances(self):
+        sender = self.link()
+        inst = [self.link() for _ in range(3)]
+        for i, link in enumerate(inst):
+            link.subscribe(f"agntcy/ns/svc/{i + 1:x}", sub_id=100 + i)
+        for k in range(30):
+            sender.send(publish("agntcy/ns/a", "agntcy/ns/svc", str(k).encode()))
+        counts = []
+        for link in inst:
+            n = 0
+            while True:
+                try:
+                    link.recv(0.5)
+                    n += 1
+                except AssertionError:
+                    break
+            counts.append(n)
+        self.assertEqual(counts, [10, 10, 10])
+
+    def test_broadcast_to_five(self):
+        sender = self.link()
+        subs = [self.link() for _ in range(5)]
+        for i, link in enumerate(subs):
+            link.subscribe("agntcy/ns/chan", sub_id=i + 1)
+        sender.send(publish("agntcy/ns/a", "agntcy/ns/chan", b"all", fanout=256))
+        for link in subs:
+            self.assertEqual(link.recv().publish.msg.app_payload.blob, b"all")
+        for link in subs:
+            link.expect_nothing(0.1)
+
+    def test_exact_id_vs_any_id(self):
+        sender = self.link()
+        one, two = self.link(), self.link()
+        one.subscribe("agntcy/ns/bob/1", sub_id=1)
+        two.subscribe("agntcy/ns/bob/2", sub_id=2)
+        sender.send(publish("agntcy/ns/a", "agntcy/ns/bob/2", b"to two"))
+        self.assertEqual(two.recv().publish.msg.app_payload.blob, b"to two")
+        one.expect_nothing(0.2)
+        sender.send(publish("agntcy/ns/a", "agntcy/ns/bob", b"to all", fanout=2))
+        self.assertEqual(one.recv().publish.msg.app_payload.blob, b"to all")
+        self.assertEqual(two.recv().publish.msg.app_payload.blob, b"to all")
+
+    def test_unmatched_publish_gets_error(self):
+        a = self.link()
+        a.send(publish("agntcy/ns/alice/5", "agntcy/ns/nobody", b"x", session_id=9,
+                       message_id=4))
+        e = a.recv()
+        self.assertTrue(e.publish.header.error)
+        self.assertEqual(e.publish.header.source.name, name("agntcy/ns/nobody").name)
+        self.assertEqual(e.publish.header.destination.name, name("agntcy/ns/alice/5").name)
+        self.assertEqual(e.publish.session.session_id, 9)
+        self.assertEqual(e.publish.session.message_id, 4)
+        self.assertEqual(e.publish.msg.app_payload.payload_type, "slim.error")
+        self.assertEqual(e.publish.msg.app_payload.blob, b"no route to agntcy/ns/nobody")
+        # within a second: no second reply
+        a.send(publish("agntcy/ns/alice/5", "agntcy/ns/nobody", b"x"))
+        a.expect_nothing(0.3)
+
+    def test_subscription_acks(self):
+        a = self.link()
+        self.assertTrue(a.subscribe("agntcy/ns/x", sub_id=1).success)
+        ack = a.subscribe("agntcy/ns/y", sub_id=2, unsubscribe=True)
+        self.assertFalse(ack.success)
+        self.assertEqual(ack.error, "no such subscription")
+        self.assertTrue(a.subscribe("agntcy/ns/x", sub_id=3, unsubscribe=True).success)
+
+    def test_ttl_zero_and_one_dropped(self):
+        a, b = self.link(), self.link()
+        b.subscribe("agntcy/ns/b", sub_id=1)
+        a.send(publish("agntcy/ns/a", "agntcy/ns/b", b"ttl1", ttl=1))
+        m = publish("agntcy/ns/a", "agntcy/ns/b", b"ttl0")
+        m.publish.header.ClearField("ttl")
+        a.send(m)
+        a.send(publish("agntcy/ns/a", "agntcy/ns/b", b"ttl2", ttl=2))
+        got = b.recv()
+        self.assertEqual(got.publish.msg.app_payload.blob, b"ttl2")
+        self.assertEqual(got.publish.header.ttl, 1)
+        b.expect_nothing(0.2)
+
+
+class BadInput(NodeTest):
+    extra = "      max_subscriptions_per_connection: 20000\n"
+
+    def test_first_message_must_be_link(self):
+        a = self.link(link=False)
+        a.send(subscribe("agntcy/ns/x"))
+        a.done.wait(10)
+        self.assertIsNotNone(a.error)
+        self.assertEqual(a.error.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        # the node still serves others
+        b = self.link()
+        self.assertTrue(b.subscribe("agntcy/ns/y", sub_id=1).success)
+
+    def test_malformed_and_unknown_messages_are_dropped(self):
+        a, b = self.link(), self.link()
+        b.subscribe("agntcy/ns/b", sub_id=1)
+        a.send(b"\xff\xff\xff")            # garbage
+        a.send(b"\x3a\x00")                # field 7: an unknown message type
+        a.send(b"\x0a\x02\x10\x05")        # Subscribe without a header (sub id 5)
+        ack = a.recv()
+        self.assertFalse(ack.subscription_ack.success)
+        self.assertEqual(ack.subscription_ack.subscription_id, 5)
+        a.send(publish("agntcy/ns/a", "agntcy/ns/b", b"still up"))
+        self.assertEqual(b.recv().publish.msg.app_payload.blob, b"still up")
+
+    def test_names_over_the_length_limit(self):
+        a = self.link()
+        m = subscribe("agntcy/ns/x", sub_id=9)
+        m.subscribe.header.destination.str_name.str_component_2 = "y" * 1025
+        a.send(m)
+        ack = a.recv()
+        self.assertFalse(ack.subscription_ack.success)
+        self.assertIn("1024", ack.subscription_ack.error)
+
+    def test_ten_thousand_subscriptions(self):
+        a, s = self.link(), self.link()
+        for i in range(10000):
+            a.send(subscribe(f"agntcy/ns/n{i}", sub_id=i + 1))
+        acks = [a.recv(10) for _ in range(10000)]
+        self.assertTrue(all(x.subscription_ack.success for x in acks))
+        s.send(publish("agntcy/ns/s", "agntcy/ns/n9999", b"last"))
+        self.assertEqual(a.recv().publish.msg.app_payload.blob, b"last")
+
+
+class Lifecycle(unittest.TestCase):
+    def test_sigterm_exits_zero(self):
+        node = Node()
+        link = Link(node.port)
+        link.subscribe("agntcy/ns/x", sub_id=1)
+        node.signal(signal.SIGTERM)
+        self.assertEqual(node.wait(30), 0)
+        link.close()
+        node.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

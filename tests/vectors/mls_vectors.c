@@ -1,0 +1,776 @@
+/*
+ * mls_vectors <kind> <file.json>
+ *
+ * Checks one file of the MLS interop vectors (mlswg/mls-implementations)
+ * or the RFC 9180 HPKE vectors against src/mls. Kinds: hpke, tree-math,
+ * crypto-basics, secret-tree, key-schedule, psk_secret, transcript-hashes,
+ * deserialization. Prints one line per entry and a final line
+ * "N passed, N failed"; exits 0 when all passed, 1 on any failure or bad
+ * input, and 77 (ctest's skip code) when the file does not exist, unless
+ * the environment has CI=true, where a missing file is a failure.
+ *
+ * Entries of a cipher suite we do not support are failures, not skips:
+ * the vector files hold only suites 1 and 2 and all must pass.
+ */
+#include "core/buf.h"
+#include "core/util.h"
+#include "mls/crypto.h"
+#include "mls/group_context.h"
+#include "mls/hpke.h"
+#include "mls/key_schedule.h"
+#include "mls/psk.h"
+#include "mls/secret_tree.h"
+#include "mls/tls.h"
+#include "mls/transcript.h"
+#include "mls/tree_math.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SKIP_CODE 77
+
+/* ---- per-entry checking state --------------------------------------- */
+
+typedef struct check {
+    bool failed;
+    char why[600];
+    void **allocs; /* decoded hex values, freed after the entry */
+    size_t n_allocs, cap_allocs;
+} check;
+
+static void fail(check *c, const char *fmt, ...) {
+    if (c->failed)
+        return;
+    c->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof c->why, fmt, ap);
+    va_end(ap);
+}
+
+static void check_free(check *c) {
+    for (size_t i = 0; i < c->n_allocs; i++)
+        free(c->allocs[i]);
+    free(c->allocs);
+    c->allocs = NULL;
+    c->n_allocs = c->cap_allocs = 0;
+}
+
+static json_t *field(check *c, json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        fail(c, "field \"%s\" missing", key);
+    return v;
+}
+
+/* A hex field as bytes (freed with the entry); empty on error. */
+static slim_bytes hexf(check *c, json_t *obj, const char *key) {
+    json_t *v = field(c, obj, key);
+    if (v == NULL || !json_is_string(v)) {
+        if (v != NULL)
+            fail(c, "field \"%s\" is not a string", key);
+        return slim_bytes_of(NULL, 0);
+    }
+    const char *s = json_string_value(v);
+    size_t len = strlen(s);
+    if (c->n_allocs == c->cap_allocs) {
+        size_t cap = c->cap_allocs ? 2 * c->cap_allocs : 64;
+        void **a = realloc(c->allocs, cap * sizeof *a);
+        if (a == NULL) {
+            fail(c, "out of memory");
+            return slim_bytes_of(NULL, 0);
+        }
+        c->allocs = a;
+        c->cap_allocs = cap;
+    }
+    uint8_t *p = malloc(len / 2 + 1);
+    size_t n = 0;
+    if (p == NULL || slim_hex_decode(s, len, p, len / 2 + 1, &n) != SLIM_OK) {
+        free(p);
+        fail(c, "field \"%s\" is not hex", key);
+        return slim_bytes_of(NULL, 0);
+    }
+    c->allocs[c->n_allocs++] = p;
+    return slim_bytes_of(p, n);
+}
+
+static uint64_t numf(check *c, json_t *obj, const char *key) {
+    json_t *v = field(c, obj, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        fail(c, "field \"%s\" is not a non-negative integer", key);
+        return 0;
+    }
+    return (uint64_t)json_integer_value(v);
+}
+
+static const char *strf(check *c, json_t *obj, const char *key) {
+    json_t *v = field(c, obj, key);
+    if (v == NULL || !json_is_string(v)) {
+        if (v != NULL)
+            fail(c, "field \"%s\" is not a string", key);
+        return "";
+    }
+    return json_string_value(v);
+}
+
+static bool ok(check *c, const char *what, slim_status st) {
+    if (st != SLIM_OK)
+        fail(c, "%s: %s (%s)", what, slim_status_name(st), slim_status_str(st));
+    return st == SLIM_OK && !c->failed;
+}
+
+static void expect(check *c, const char *what, const uint8_t *got, size_t got_len,
+                   slim_bytes want) {
+    if (c->failed)
+        return;
+    if (got_len != want.len || (got_len > 0 && memcmp(got, want.ptr, got_len) != 0)) {
+        char g[129], w[129];
+        slim_hex_encode(got, got_len > 64 ? 64 : got_len, g, sizeof g);
+        slim_hex_encode(want.ptr, want.len > 64 ? 64 : want.len, w, sizeof w);
+        fail(c, "%s mismatch: got %s (%zu bytes), want %s (%zu bytes)", what, g, got_len, w,
+             want.len);
+    }
+}
+
+static void expect_buf(check *c, const char *what, const slim_buf *got, slim_bytes want) {
+    expect(c, what, got->data, got->len, want);
+}
+
+static const slim_mls_suite *suitef(check *c, json_t *e) {
+    uint64_t id = numf(c, e, "cipher_suite");
+    const slim_mls_suite *s = slim_mls_suite_get((uint16_t)id);
+    if (s == NULL || id > 0xffff)
+        fail(c, "cipher suite %llu not supported", (unsigned long long)id);
+    return s;
+}
+
+/* A deterministic RNG for the fresh-encryption round trips. */
+static slim_status counter_fill(void *ctx, uint8_t *out, size_t n) {
+    uint8_t *state = ctx;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)(state[0]++ * 131 + 7);
+    return SLIM_OK;
+}
+
+/* ---- deserialization ------------------------------------------------ */
+
+static void run_deserialization(check *c, json_t *e, char *desc, size_t dlen) {
+    slim_bytes hdr = hexf(c, e, "vlbytes_header");
+    uint64_t want = numf(c, e, "length");
+    snprintf(desc, dlen, "length %llu", (unsigned long long)want);
+    if (c->failed)
+        return;
+    slim_mls_tls_reader r;
+    slim_mls_tls_reader_init(&r, hdr);
+    uint64_t got;
+    slim_mls_tls_get_varint(&r, &got);
+    if (!ok(c, "decode header", slim_mls_tls_reader_finish(&r)))
+        return;
+    if (got != want) {
+        fail(c, "decoded %llu, want %llu", (unsigned long long)got, (unsigned long long)want);
+        return;
+    }
+    slim_buf b = SLIM_BUF_INIT;
+    slim_mls_tls_writer w;
+    slim_mls_tls_writer_init(&w, &b);
+    slim_mls_tls_put_varint(&w, want);
+    if (ok(c, "encode header", slim_mls_tls_writer_status(&w)))
+        expect_buf(c, "encoded header", &b, hdr);
+    slim_buf_cleanup(&b);
+}
+
+/* ---- tree-math ------------------------------------------------------ */
+
+typedef slim_status (*tree_fn)(uint32_t, uint32_t, uint32_t *);
+
+static void tree_relation(check *c, json_t *e, const char *key, tree_fn fn, uint32_t n_leaves,
+                          uint32_t n_nodes) {
+    json_t *arr = field(c, e, key);
+    if (arr == NULL || !json_is_array(arr) || json_array_size(arr) != n_nodes) {
+        fail(c, "\"%s\" is not an array of %u entries", key, n_nodes);
+        return;
+    }
+    for (uint32_t i = 0; i < n_nodes && !c->failed; i++) {
+        json_t *want = json_array_get(arr, i);
+        uint32_t got = 0;
+        slim_status st = fn(i, n_leaves, &got);
+        if (json_is_null(want)) {
+            if (st == SLIM_OK)
+                fail(c, "%s(%u) = %u, want none", key, i, got);
+        } else if (st != SLIM_OK) {
+            fail(c, "%s(%u): %s, want %lld", key, i, slim_status_name(st),
+                 json_integer_value(want));
+        } else if ((json_int_t)got != json_integer_value(want)) {
+            fail(c, "%s(%u) = %u, want %lld", key, i, got, json_integer_value(want));
+        }
+    }
+}
+
+static void run_tree_math(check *c, json_t *e, char *desc, size_t dlen) {
+    uint32_t n_leaves = (uint32_t)numf(c, e, "n_leaves");
+    uint32_t n_nodes = (uint32_t)numf(c, e, "n_nodes");
+    uint32_t want_root = (uint32_t)numf(c, e, "root");
+    snprintf(desc, dlen, "n_leaves %u", n_leaves);
+    if (c->failed)
+        return;
+    if (slim_mls_tree_width(n_leaves) != n_nodes) {
+        fail(c, "width %u, want %u", slim_mls_tree_width(n_leaves), n_nodes);
+        return;
+    }
+    uint32_t root;
+    if (!ok(c, "root", slim_mls_tree_root(n_leaves, &root)))
+        return;
+    if (root != want_root)
+        fail(c, "root %u, want %u", root, want_root);
+    tree_relation(c, e, "left", slim_mls_tree_left, n_leaves, n_nodes);
+    tree_relation(c, e, "right", slim_mls_tree_right, n_leaves, n_nodes);
+    tree_relation(c, e, "parent", slim_mls_tree_parent, n_leaves, n_nodes);
+    tree_relation(c, e, "sibling", slim_mls_tree_sibling, n_leaves, n_nodes);
+}
+
+/* ---- hpke ----------------------------------------------------------- */
+
+static void hpke_key_pair(check *c, uint16_t kem, json_t *e, const char *ikm_key,
+                          const char *sk_key, const char *pk_key) {
+    slim_bytes ikm = hexf(c, e, ikm_key);
+    slim_bytes sk_want = hexf(c, e, sk_key);
+    slim_bytes pk_want = hexf(c, e, pk_key);
+    if (c->failed)
+        return;
+    uint8_t sk[SLIM_MLS_MAX_DH_PRIVATE], pk[SLIM_MLS_MAX_DH_PUBLIC];
+    char what[64];
+    snprintf(what, sizeof what, "DeriveKeyPair(%s)", ikm_key);
+    if (!ok(c, what, slim_mls_hpke_derive_key_pair(kem, ikm, sk, pk)))
+        return;
+    expect(c, sk_key, sk, slim_mls_hpke_kem_nsk(kem), sk_want);
+    expect(c, pk_key, pk, slim_mls_hpke_kem_npk(kem), pk_want);
+}
+
+static void run_hpke(check *c, json_t *e, char *desc, size_t dlen) {
+    uint64_t mode = numf(c, e, "mode");
+    slim_mls_hpke_suite suite = {(uint16_t)numf(c, e, "kem_id"), (uint16_t)numf(c, e, "kdf_id"),
+                                 (uint16_t)numf(c, e, "aead_id")};
+    snprintf(desc, dlen, "mode %llu kem 0x%04x kdf 0x%04x aead 0x%04x", (unsigned long long)mode,
+             suite.kem_id, suite.kdf_id, suite.aead_id);
+    if (c->failed || !ok(c, "suite", slim_mls_hpke_suite_check(suite)))
+        return;
+    bool auth = mode == SLIM_MLS_HPKE_MODE_AUTH || mode == SLIM_MLS_HPKE_MODE_AUTH_PSK;
+    bool psk = mode == SLIM_MLS_HPKE_MODE_PSK || mode == SLIM_MLS_HPKE_MODE_AUTH_PSK;
+    uint16_t kem = suite.kem_id;
+
+    hpke_key_pair(c, kem, e, "ikmE", "skEm", "pkEm");
+    hpke_key_pair(c, kem, e, "ikmR", "skRm", "pkRm");
+    if (auth)
+        hpke_key_pair(c, kem, e, "ikmS", "skSm", "pkSm");
+    slim_mls_hpke_setup in = {.mode = (slim_mls_hpke_mode)mode, .info = hexf(c, e, "info")};
+    in.ikm_e = hexf(c, e, "ikmE");
+    if (psk) {
+        in.psk = hexf(c, e, "psk");
+        in.psk_id = hexf(c, e, "psk_id");
+    }
+    slim_bytes sk_s = auth ? hexf(c, e, "skSm") : slim_bytes_of(NULL, 0);
+    slim_bytes pk_s = auth ? hexf(c, e, "pkSm") : slim_bytes_of(NULL, 0);
+    slim_bytes pk_r = hexf(c, e, "pkRm");
+    slim_bytes sk_r = hexf(c, e, "skRm");
+    slim_bytes enc_want = hexf(c, e, "enc");
+    slim_bytes ss_want = hexf(c, e, "shared_secret");
+    slim_bytes key_want = hexf(c, e, "key");
+    slim_bytes nonce_want = hexf(c, e, "base_nonce");
+    slim_bytes exp_want = hexf(c, e, "exporter_secret");
+    if (c->failed)
+        return;
+
+    /* KEM alone. */
+    uint8_t ss[SLIM_MLS_HPKE_MAX_SECRET], enc[SLIM_MLS_HPKE_MAX_ENC];
+    size_t nsecret = slim_mls_hpke_kem_nsecret(kem), nenc = slim_mls_hpke_kem_nenc(kem);
+    if (!ok(c, "Encap", slim_mls_hpke_encap(kem, pk_r, sk_s, in.ikm_e, NULL, ss, enc)))
+        return;
+    expect(c, "enc", enc, nenc, enc_want);
+    expect(c, "shared_secret (encap)", ss, nsecret, ss_want);
+    if (!ok(c, "Decap", slim_mls_hpke_decap(kem, enc_want, sk_r, pk_s, ss)))
+        return;
+    expect(c, "shared_secret (decap)", ss, nsecret, ss_want);
+
+    /* Full setups. */
+    slim_mls_hpke_ctx s_ctx, r_ctx;
+    memset(&s_ctx, 0, sizeof s_ctx);
+    memset(&r_ctx, 0, sizeof r_ctx);
+    in.sk_s = sk_s;
+    if (!ok(c, "setup sender", slim_mls_hpke_setup_sender(suite, pk_r, &in, enc, &s_ctx)))
+        return;
+    in.sk_s = slim_bytes_of(NULL, 0);
+    in.pk_s = pk_s;
+    if (!ok(c, "setup receiver", slim_mls_hpke_setup_receiver(suite, enc_want, sk_r, &in, &r_ctx)))
+        goto done;
+    expect(c, "enc (setup)", enc, nenc, enc_want);
+    expect(c, "key", s_ctx.key, s_ctx.nk, key_want);
+    expect(c, "base_nonce", s_ctx.base_nonce, s_ctx.nn, nonce_want);
+    expect(c, "exporter_secret", s_ctx.exporter_secret, s_ctx.nh, exp_want);
+    expect(c, "key (receiver)", r_ctx.key, r_ctx.nk, key_want);
+    expect(c, "exporter_secret (receiver)", r_ctx.exporter_secret, r_ctx.nh, exp_want);
+
+    json_t *encs = field(c, e, "encryptions");
+    size_t i;
+    json_t *x;
+    if (encs != NULL) {
+        json_array_foreach(encs, i, x) {
+            if (c->failed)
+                break;
+            slim_bytes aad = hexf(c, x, "aad"), pt = hexf(c, x, "pt"), ct = hexf(c, x, "ct");
+            if (c->failed)
+                break;
+            slim_buf out = SLIM_BUF_INIT;
+            char what[48];
+            snprintf(what, sizeof what, "seal #%zu", i);
+            if (ok(c, what, slim_mls_hpke_seal(&s_ctx, aad, pt, &out)))
+                expect_buf(c, what, &out, ct);
+            out.len = 0;
+            snprintf(what, sizeof what, "open #%zu", i);
+            if (ok(c, what, slim_mls_hpke_open(&r_ctx, aad, ct, &out)))
+                expect_buf(c, what, &out, pt);
+            slim_buf_cleanup(&out);
+        }
+    }
+    json_t *exps = field(c, e, "exports");
+    if (exps != NULL) {
+        json_array_foreach(exps, i, x) {
+            if (c->failed)
+                break;
+            slim_bytes ctx = hexf(c, x, "exporter_context");
+            size_t len = (size_t)numf(c, x, "L");
+            slim_bytes want = hexf(c, x, "exported_value");
+            if (c->failed || len > 1024) {
+                fail(c, "bad export entry #%zu", i);
+                break;
+            }
+            uint8_t out[1024];
+            char what[48];
+            snprintf(what, sizeof what, "export #%zu", i);
+            if (ok(c, what, slim_mls_hpke_export(&s_ctx, ctx, out, len)))
+                expect(c, what, out, len, want);
+            if (ok(c, what, slim_mls_hpke_export(&r_ctx, ctx, out, len)))
+                expect(c, what, out, len, want);
+        }
+    }
+done:
+    slim_mls_hpke_ctx_cleanup(&s_ctx);
+    slim_mls_hpke_ctx_cleanup(&r_ctx);
+}
+
+/* ---- crypto-basics -------------------------------------------------- */
+
+static void run_crypto_basics(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    snprintf(desc, dlen, "suite %u", s ? s->id : 0);
+    if (c->failed)
+        return;
+    uint8_t out[1024];
+    json_t *x;
+
+    x = field(c, e, "ref_hash");
+    if (x != NULL) {
+        const char *label = strf(c, x, "label");
+        slim_bytes value = hexf(c, x, "value"), want = hexf(c, x, "out");
+        if (!c->failed &&
+            ok(c, "RefHash", slim_mls_ref_hash(s, slim_bytes_of(label, strlen(label)), value, out)))
+            expect(c, "ref_hash", out, s->nh, want);
+    }
+
+    x = field(c, e, "expand_with_label");
+    if (x != NULL) {
+        slim_bytes secret = hexf(c, x, "secret"), context = hexf(c, x, "context");
+        const char *label = strf(c, x, "label");
+        size_t len = (size_t)numf(c, x, "length");
+        slim_bytes want = hexf(c, x, "out");
+        if (!c->failed && len <= sizeof out &&
+            ok(c, "ExpandWithLabel",
+               slim_mls_expand_with_label(s, secret, label, context, out, len)))
+            expect(c, "expand_with_label", out, len, want);
+    }
+
+    x = field(c, e, "derive_secret");
+    if (x != NULL) {
+        slim_bytes secret = hexf(c, x, "secret"), want = hexf(c, x, "out");
+        const char *label = strf(c, x, "label");
+        if (!c->failed && ok(c, "DeriveSecret", slim_mls_derive_secret(s, secret, label, out)))
+            expect(c, "derive_secret", out, s->nh, want);
+    }
+
+    x = field(c, e, "derive_tree_secret");
+    if (x != NULL) {
+        slim_bytes secret = hexf(c, x, "secret"), want = hexf(c, x, "out");
+        const char *label = strf(c, x, "label");
+        uint64_t gen = numf(c, x, "generation");
+        size_t len = (size_t)numf(c, x, "length");
+        if (!c->failed && gen <= UINT32_MAX && len <= sizeof out &&
+            ok(c, "DeriveTreeSecret",
+               slim_mls_derive_tree_secret(s, secret, label, (uint32_t)gen, out, len)))
+            expect(c, "derive_tree_secret", out, len, want);
+    }
+
+    x = field(c, e, "sign_with_label");
+    if (x != NULL) {
+        slim_bytes priv = hexf(c, x, "priv"), pub = hexf(c, x, "pub");
+        slim_bytes content = hexf(c, x, "content"), sig = hexf(c, x, "signature");
+        const char *label = strf(c, x, "label");
+        uint8_t pk[SLIM_MLS_MAX_SIG_PUBLIC];
+        if (!c->failed && ok(c, "signature public key", slim_mls_signature_public_key(s, priv, pk)))
+            expect(c, "signature public key", pk, s->sig_npk, pub);
+        if (!c->failed)
+            ok(c, "VerifyWithLabel (vector)",
+               slim_mls_verify_with_label(s, pub, label, content, sig));
+        slim_buf fresh = SLIM_BUF_INIT;
+        if (!c->failed &&
+            ok(c, "SignWithLabel", slim_mls_sign_with_label(s, priv, label, content, &fresh))) {
+            ok(c, "VerifyWithLabel (fresh)",
+               slim_mls_verify_with_label(s, pub, label, content, slim_buf_view(&fresh)));
+            /* Ed25519 is deterministic: the signature must match exactly. */
+            if (s->sig == SLIM_MLS_SIG_ED25519)
+                expect_buf(c, "signature", &fresh, sig);
+        }
+        slim_buf_cleanup(&fresh);
+        /* A signature over other content must not verify. */
+        if (!c->failed && slim_mls_verify_with_label(s, pub, "other label", content, sig) !=
+                              SLIM_E_MLS_BAD_SIGNATURE)
+            fail(c, "signature verified under another label");
+    }
+
+    x = field(c, e, "encrypt_with_label");
+    if (x != NULL) {
+        slim_bytes priv = hexf(c, x, "priv"), pub = hexf(c, x, "pub");
+        slim_bytes context = hexf(c, x, "context"), pt = hexf(c, x, "plaintext");
+        slim_bytes kem_output = hexf(c, x, "kem_output"), ct = hexf(c, x, "ciphertext");
+        const char *label = strf(c, x, "label");
+        slim_buf got = SLIM_BUF_INIT, kem = SLIM_BUF_INIT, ct2 = SLIM_BUF_INIT;
+        if (!c->failed &&
+            ok(c, "DecryptWithLabel (vector)",
+               slim_mls_decrypt_with_label(s, priv, label, context, kem_output, ct, &got)))
+            expect_buf(c, "plaintext", &got, pt);
+        uint8_t state = 1;
+        slim_mls_rng rng = {counter_fill, &state};
+        if (!c->failed &&
+            ok(c, "EncryptWithLabel",
+               slim_mls_encrypt_with_label(s, pub, label, context, pt, &rng, &kem, &ct2))) {
+            got.len = 0;
+            if (ok(c, "DecryptWithLabel (fresh)",
+                   slim_mls_decrypt_with_label(s, priv, label, context, slim_buf_view(&kem),
+                                               slim_buf_view(&ct2), &got)))
+                expect_buf(c, "plaintext (fresh)", &got, pt);
+        }
+        slim_buf_cleanup(&got);
+        slim_buf_cleanup(&kem);
+        slim_buf_cleanup(&ct2);
+    }
+}
+
+/* ---- secret-tree ---------------------------------------------------- */
+
+static void run_secret_tree(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    json_t *leaves = field(c, e, "leaves");
+    json_t *sd = field(c, e, "sender_data");
+    slim_bytes enc_secret = hexf(c, e, "encryption_secret");
+    size_t n = leaves != NULL ? json_array_size(leaves) : 0;
+    snprintf(desc, dlen, "suite %u, %zu leaves", s ? s->id : 0, n);
+    if (c->failed)
+        return;
+
+    uint8_t key[SLIM_MLS_MAX_AEAD_KEY], nonce[SLIM_MLS_MAX_AEAD_NONCE];
+    slim_bytes sds = hexf(c, sd, "sender_data_secret"), ct = hexf(c, sd, "ciphertext");
+    slim_bytes want_key = hexf(c, sd, "key"), want_nonce = hexf(c, sd, "nonce");
+    if (!c->failed &&
+        ok(c, "sender data key", slim_mls_sender_data_key_nonce(s, sds, ct, key, nonce))) {
+        expect(c, "sender_data key", key, s->nk, want_key);
+        expect(c, "sender_data nonce", nonce, s->nn, want_nonce);
+    }
+    if (c->failed)
+        return;
+
+    slim_mls_secret_tree *t = NULL;
+    if (!ok(c, "secret tree", slim_mls_secret_tree_new(s, enc_secret, (uint32_t)n, &t)))
+        return;
+    static const struct {
+        slim_mls_ratchet_type type;
+        const char *key, *nonce;
+    } kinds[] = {
+        {SLIM_MLS_RATCHET_HANDSHAKE, "handshake_key", "handshake_nonce"},
+        {SLIM_MLS_RATCHET_APPLICATION, "application_key", "application_nonce"},
+    };
+    for (size_t leaf = 0; leaf < n && !c->failed; leaf++) {
+        json_t *points = json_array_get(leaves, leaf);
+        size_t i;
+        json_t *p;
+        json_array_foreach(points, i, p) {
+            uint64_t gen = numf(c, p, "generation");
+            for (size_t k = 0; k < 2 && !c->failed; k++) {
+                slim_bytes wk = hexf(c, p, kinds[k].key), wn = hexf(c, p, kinds[k].nonce);
+                if (c->failed)
+                    break;
+                slim_mls_ratchet_key rk;
+                char what[96];
+                snprintf(what, sizeof what, "leaf %zu %s generation %llu", leaf, kinds[k].key,
+                         (unsigned long long)gen);
+                if (ok(c, what,
+                       slim_mls_secret_tree_take(t, (uint32_t)leaf, kinds[k].type, (uint32_t)gen,
+                                                 &rk))) {
+                    expect(c, what, rk.key, rk.key_len, wk);
+                    char nwhat[96];
+                    snprintf(nwhat, sizeof nwhat, "leaf %zu %s generation %llu", leaf,
+                             kinds[k].nonce, (unsigned long long)gen);
+                    expect(c, nwhat, rk.nonce, rk.nonce_len, wn);
+                    /* Used once: the same generation must now be refused. */
+                    if (slim_mls_secret_tree_take(t, (uint32_t)leaf, kinds[k].type, (uint32_t)gen,
+                                                  &rk) != SLIM_E_MLS_GENERATION_REUSED)
+                        fail(c, "%s: reused generation not refused", what);
+                }
+                slim_mls_ratchet_key_cleanup(&rk);
+            }
+        }
+    }
+    slim_mls_secret_tree_free(t);
+}
+
+/* ---- psk_secret ----------------------------------------------------- */
+
+static void run_psk_secret(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    json_t *arr = field(c, e, "psks");
+    slim_bytes want = hexf(c, e, "psk_secret");
+    size_t n = arr != NULL ? json_array_size(arr) : 0;
+    snprintf(desc, dlen, "suite %u, %zu psks", s ? s->id : 0, n);
+    if (c->failed)
+        return;
+    slim_mls_psk psks[64];
+    if (n > SLIM_ARRAY_LEN(psks)) {
+        fail(c, "too many psks");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(arr, i);
+        memset(&psks[i], 0, sizeof psks[i]);
+        psks[i].id.psktype = SLIM_MLS_PSK_EXTERNAL;
+        psks[i].id.psk_id = hexf(c, x, "psk_id");
+        psks[i].id.psk_nonce = hexf(c, x, "psk_nonce");
+        psks[i].secret = hexf(c, x, "psk");
+    }
+    uint8_t out[SLIM_MLS_MAX_HASH];
+    if (!c->failed && ok(c, "psk_secret", slim_mls_psk_secret(s, psks, n, out)))
+        expect(c, "psk_secret", out, s->nh, want);
+}
+
+/* ---- key-schedule --------------------------------------------------- */
+
+static void run_key_schedule(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    json_t *epochs = field(c, e, "epochs");
+    slim_bytes group_id = hexf(c, e, "group_id");
+    slim_bytes init = hexf(c, e, "initial_init_secret");
+    size_t n = epochs != NULL ? json_array_size(epochs) : 0;
+    snprintf(desc, dlen, "suite %u, %zu epochs", s ? s->id : 0, n);
+    if (c->failed)
+        return;
+    uint8_t init_secret[SLIM_MLS_MAX_HASH];
+    if (init.len != s->nh) {
+        fail(c, "initial_init_secret is not Nh bytes");
+        return;
+    }
+    memcpy(init_secret, init.ptr, s->nh);
+    for (size_t i = 0; i < n && !c->failed; i++) {
+        json_t *x = json_array_get(epochs, i);
+        slim_mls_group_context gc = {
+            .version = SLIM_MLS_VERSION_MLS10,
+            .cipher_suite = s->id,
+            .group_id = group_id,
+            .epoch = i,
+            .tree_hash = hexf(c, x, "tree_hash"),
+            .confirmed_transcript_hash = hexf(c, x, "confirmed_transcript_hash"),
+        };
+        slim_bytes commit = hexf(c, x, "commit_secret"), psk = hexf(c, x, "psk_secret");
+        if (c->failed)
+            break;
+        char what[64];
+        slim_buf gcb = SLIM_BUF_INIT;
+        snprintf(what, sizeof what, "epoch %zu group_context", i);
+        if (ok(c, what, slim_mls_group_context_encode(&gc, &gcb)))
+            expect_buf(c, what, &gcb, hexf(c, x, "group_context"));
+        slim_mls_group_context back;
+        if (!c->failed &&
+            ok(c, "group_context decode",
+               slim_mls_group_context_decode(slim_buf_view(&gcb), &back)) &&
+            (back.epoch != i || back.cipher_suite != s->id))
+            fail(c, "group_context decode gave other values");
+
+        slim_mls_epoch_secrets es;
+        memset(&es, 0, sizeof es);
+        snprintf(what, sizeof what, "epoch %zu key schedule", i);
+        if (!c->failed && ok(c, what,
+                             slim_mls_key_schedule_epoch(s, slim_bytes_of(init_secret, s->nh),
+                                                         commit, psk, slim_buf_view(&gcb), &es))) {
+            static const struct {
+                const char *name;
+                size_t offset;
+            } outs[] = {
+                {"joiner_secret", offsetof(slim_mls_epoch_secrets, joiner_secret)},
+                {"welcome_secret", offsetof(slim_mls_epoch_secrets, welcome_secret)},
+                {"init_secret", offsetof(slim_mls_epoch_secrets, init_secret)},
+                {"sender_data_secret", offsetof(slim_mls_epoch_secrets, sender_data_secret)},
+                {"encryption_secret", offsetof(slim_mls_epoch_secrets, encryption_secret)},
+                {"exporter_secret", offsetof(slim_mls_epoch_secrets, exporter_secret)},
+                {"epoch_authenticator", offsetof(slim_mls_epoch_secrets, epoch_authenticator)},
+                {"external_secret", offsetof(slim_mls_epoch_secrets, external_secret)},
+                {"confirmation_key", offsetof(slim_mls_epoch_secrets, confirmation_key)},
+                {"membership_key", offsetof(slim_mls_epoch_secrets, membership_key)},
+                {"resumption_psk", offsetof(slim_mls_epoch_secrets, resumption_psk)},
+            };
+            for (size_t k = 0; k < SLIM_ARRAY_LEN(outs); k++) {
+                snprintf(what, sizeof what, "epoch %zu %s", i, outs[k].name);
+                expect(c, what, (const uint8_t *)&es + outs[k].offset, s->nh,
+                       hexf(c, x, outs[k].name));
+            }
+            /* A joiner gets the same welcome secret and epoch secrets. */
+            uint8_t welcome[SLIM_MLS_MAX_HASH];
+            slim_bytes joiner = slim_bytes_of(es.joiner_secret, s->nh);
+            if (ok(c, "welcome_secret", slim_mls_welcome_secret(s, joiner, psk, welcome)))
+                expect(c, "welcome_secret (join)", welcome, s->nh, hexf(c, x, "welcome_secret"));
+            slim_mls_epoch_secrets joined;
+            if (!c->failed &&
+                ok(c, "join",
+                   slim_mls_key_schedule_join(s, joiner, psk, slim_buf_view(&gcb), &joined))) {
+                if (memcmp(&joined, &es, sizeof es) != 0)
+                    fail(c, "epoch %zu: join schedule differs", i);
+                slim_mls_epoch_secrets_cleanup(&joined);
+            }
+
+            uint8_t sk[SLIM_MLS_MAX_DH_PRIVATE], pk[SLIM_MLS_MAX_DH_PUBLIC];
+            snprintf(what, sizeof what, "epoch %zu external_pub", i);
+            if (!c->failed && ok(c, what, slim_mls_external_key_pair(&es, sk, pk)))
+                expect(c, what, pk, s->kem_npk, hexf(c, x, "external_pub"));
+
+            json_t *ex = field(c, x, "exporter");
+            const char *label = ex ? strf(c, ex, "label") : "";
+            slim_bytes ctx = ex ? hexf(c, ex, "context") : slim_bytes_of(NULL, 0);
+            size_t len = ex ? (size_t)numf(c, ex, "length") : 0;
+            uint8_t out[1024];
+            snprintf(what, sizeof what, "epoch %zu exporter", i);
+            if (!c->failed && len <= sizeof out &&
+                ok(c, what, slim_mls_exporter(&es, label, ctx, out, len)))
+                expect(c, what, out, len, hexf(c, ex, "secret"));
+            memcpy(init_secret, es.init_secret, s->nh);
+        }
+        slim_mls_epoch_secrets_cleanup(&es);
+        slim_buf_cleanup(&gcb);
+    }
+}
+
+/* ---- transcript-hashes ---------------------------------------------- */
+
+static void run_transcript_hashes(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    snprintf(desc, dlen, "suite %u", s ? s->id : 0);
+    slim_bytes key = hexf(c, e, "confirmation_key");
+    slim_bytes ac = hexf(c, e, "authenticated_content");
+    slim_bytes interim_before = hexf(c, e, "interim_transcript_hash_before");
+    slim_bytes want_confirmed = hexf(c, e, "confirmed_transcript_hash_after");
+    slim_bytes want_interim = hexf(c, e, "interim_transcript_hash_after");
+    if (c->failed)
+        return;
+    slim_bytes input, tag;
+    if (!ok(c, "split AuthenticatedContent", slim_mls_transcript_split(s, ac, &input, &tag)))
+        return;
+    uint8_t confirmed[SLIM_MLS_MAX_HASH], interim[SLIM_MLS_MAX_HASH], mac[SLIM_MLS_MAX_HASH];
+    if (ok(c, "confirmed hash", slim_mls_transcript_confirmed(s, interim_before, input, confirmed)))
+        expect(c, "confirmed_transcript_hash_after", confirmed, s->nh, want_confirmed);
+    if (!c->failed &&
+        ok(c, "confirmation tag", slim_mls_confirmation_tag(s, key, want_confirmed, mac)))
+        expect(c, "confirmation_tag", mac, s->nh, tag);
+    if (!c->failed)
+        ok(c, "confirmation tag verify",
+           slim_mls_confirmation_tag_verify(s, key, want_confirmed, tag));
+    if (!c->failed &&
+        ok(c, "interim hash", slim_mls_transcript_interim(s, want_confirmed, tag, interim)))
+        expect(c, "interim_transcript_hash_after", interim, s->nh, want_interim);
+}
+
+/* ---- main ----------------------------------------------------------- */
+
+typedef void (*run_fn)(check *, json_t *, char *, size_t);
+
+static const struct {
+    const char *kind;
+    run_fn fn;
+} kinds[] = {
+    {"hpke", run_hpke},
+    {"tree-math", run_tree_math},
+    {"crypto-basics", run_crypto_basics},
+    {"secret-tree", run_secret_tree},
+    {"key-schedule", run_key_schedule},
+    {"psk_secret", run_psk_secret},
+    {"transcript-hashes", run_transcript_hashes},
+    {"deserialization", run_deserialization},
+};
+
+static int usage(void) {
+    fprintf(stderr, "usage: mls_vectors <kind> <file.json>\nkinds:");
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(kinds); i++)
+        fprintf(stderr, " %s", kinds[i].kind);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3)
+        return usage();
+    run_fn fn = NULL;
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(kinds); i++) {
+        if (strcmp(argv[1], kinds[i].kind) == 0)
+            fn = kinds[i].fn;
+    }
+    if (fn == NULL)
+        return usage();
+    const char *path = argv[2];
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        const char *ci = getenv("CI");
+        if (ci != NULL && strcmp(ci, "true") == 0) {
+            printf("FAIL: vector file %s not found, and CI=true requires the vectors\n", path);
+            return 1;
+        }
+        printf("SKIP: vector file %s not found (set SLIM_TESTVECTORS_DIR to the folder holding "
+               "mls/ and hpke/)\n",
+               path);
+        return SKIP_CODE;
+    }
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (root == NULL || !json_is_array(root)) {
+        printf("FAIL: %s: %s\n", path, root == NULL ? jerr.text : "top level is not an array");
+        json_decref(root);
+        return 1;
+    }
+    size_t passed = 0, failed = 0;
+    size_t i;
+    json_t *entry;
+    json_array_foreach(root, i, entry) {
+        check c;
+        memset(&c, 0, sizeof c);
+        char desc[160] = "";
+        fn(&c, entry, desc, sizeof desc);
+        if (c.failed) {
+            failed++;
+            printf("FAIL %s[%zu] %s: %s\n", argv[1], i, desc, c.why);
+        } else {
+            passed++;
+            printf("ok   %s[%zu] %s\n", argv[1], i, desc);
+        }
+        check_free(&c);
+    }
+    json_decref(root);
+    printf("%zu passed, %zu failed\n", passed, failed);
+    return failed == 0 && passed > 0 ? 0 : 1;
+}
