@@ -133,7 +133,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     if (status < 0) {
         char reason[200];
-        snprintf(reason, sizeof reason, "cannot resolve %.100s: %s", c->ep.host, uv_strerror(status));
+        snprintf(reason, sizeof reason, "cannot resolve %.100s: %s", c->ep.host,
+                 uv_strerror(status));
         client_fail(c, SLIM_E_TRANSPORT_RESOLVE, reason);
         return;
     }
@@ -204,8 +205,7 @@ slim_status slim_grpc_client_new(uv_loop_t *loop, const char *target, const slim
 }
 
 slim_status slim_grpc_client_open(slim_grpc_client *c, const slim_grpc_call_opts *opts,
-                                  const slim_grpc_call_cbs *cbs, void *data,
-                                  slim_grpc_call **out) {
+                                  const slim_grpc_call_cbs *cbs, void *data, slim_grpc_call **out) {
     if (c->freeing || c->conn == NULL)
         return SLIM_E_CLOSED;
     return slim_h2conn_open(c->conn, c->authority, opts, cbs, data, out);

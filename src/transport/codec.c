@@ -253,12 +253,8 @@ static const struct {
     char unit;
     uint64_t ns;
 } timeout_units[] = {
-    {'n', 1ull},
-    {'u', 1000ull},
-    {'m', 1000000ull},
-    {'S', 1000000000ull},
-    {'M', 60000000000ull},
-    {'H', 3600000000000ull},
+    {'n', 1ull},          {'u', 1000ull},        {'m', 1000000ull},
+    {'S', 1000000000ull}, {'M', 60000000000ull}, {'H', 3600000000000ull},
 };
 
 slim_status slim_grpc_timeout_parse(slim_str v, uint64_t *ns) {
@@ -318,6 +314,8 @@ static bool percent_plain(uint8_t c) {
 }
 
 slim_status slim_grpc_percent_encode(slim_str in, slim_buf *out) {
+    if (in.len == 0)
+        return SLIM_OK;
     size_t extra = 0;
     for (size_t i = 0; i < in.len; i++)
         extra += percent_plain((uint8_t)in.ptr[i]) ? 0 : 2;
@@ -340,6 +338,8 @@ slim_status slim_grpc_percent_encode(slim_str in, slim_buf *out) {
 }
 
 slim_status slim_grpc_percent_decode(slim_str in, slim_buf *out) {
+    if (in.len == 0)
+        return SLIM_OK;
     slim_status st = slim_buf_reserve(out, in.len);
     if (st != SLIM_OK)
         return st;
@@ -381,6 +381,8 @@ slim_status slim_base64_encode(slim_bytes in, slim_buf *out) {
     if (in.len > (SIZE_MAX / 4) * 3 - 2)
         return SLIM_E_OVERFLOW;
     size_t n = slim_base64_len(in.len);
+    if (n == 0)
+        return SLIM_OK;
     slim_status st = slim_buf_reserve(out, n);
     if (st != SLIM_OK)
         return st;
@@ -416,6 +418,8 @@ slim_status slim_base64_decode(slim_str in, slim_buf *out) {
     if (len % 4 == 1)
         return SLIM_E_INVALID_ARG;
     size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+    if (n == 0)
+        return SLIM_OK;
     slim_status st = slim_buf_reserve(out, n);
     if (st != SLIM_OK)
         return st;
@@ -447,8 +451,7 @@ bool slim_grpc_header_name_valid(slim_str name) {
         return false;
     for (size_t i = 0; i < name.len; i++) {
         char c = name.ptr[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '_' || c == '-' ||
-              c == '.'))
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '_' || c == '-' || c == '.'))
             return false;
     }
     return true;

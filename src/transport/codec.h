@@ -81,13 +81,13 @@ void slim_grpc_prefix_write(uint8_t out[SLIM_GRPC_PREFIX_LEN], uint32_t len);
 /* Reassembles length-prefixed messages from a byte stream cut anywhere.
  * The size limit is checked on the prefix, before any body byte is kept. */
 typedef struct slim_grpc_deframer {
-    size_t max_size;     /* largest accepted message body */
+    size_t max_size; /* largest accepted message body */
     uint8_t hdr[SLIM_GRPC_PREFIX_LEN];
-    uint8_t hdr_len;     /* prefix bytes collected so far */
-    bool delivered;      /* body holds the message handed out last time */
-    uint32_t need;       /* body length of the current message */
-    slim_buf body;       /* partial body when a message spans several inputs */
-    slim_status failed;  /* sticky error */
+    uint8_t hdr_len;    /* prefix bytes collected so far */
+    bool delivered;     /* body holds the message handed out last time */
+    uint32_t need;      /* body length of the current message */
+    slim_buf body;      /* partial body when a message spans several inputs */
+    slim_status failed; /* sticky error */
 } slim_grpc_deframer;
 
 void slim_grpc_deframer_init(slim_grpc_deframer *d, size_t max_size);

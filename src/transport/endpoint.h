@@ -23,10 +23,10 @@ typedef enum slim_endpoint_kind {
 
 typedef struct slim_endpoint {
     slim_endpoint_kind kind;
-    bool tls;                                /* written as https:// */
-    char host[SLIM_ENDPOINT_HOST_MAX + 1];   /* TCP: name or literal, no brackets */
-    uint16_t port;                           /* TCP */
-    char path[SLIM_ENDPOINT_PATH_MAX + 1];   /* UNIX */
+    bool tls;                              /* written as https:// */
+    char host[SLIM_ENDPOINT_HOST_MAX + 1]; /* TCP: name or literal, no brackets */
+    uint16_t port;                         /* TCP */
+    char path[SLIM_ENDPOINT_PATH_MAX + 1]; /* UNIX */
 } slim_endpoint;
 
 /* Parses `text` into *out. E_TRANSPORT_BAD_ENDPOINT when it has none of the

@@ -54,13 +54,13 @@ typedef struct slim_grpc_config {
     size_t write_batch;              /* 256 KiB: bytes gathered for one socket write */
 } slim_grpc_config;
 
-#define SLIM_GRPC_DEFAULT_MAX_MESSAGE_SIZE (4u * 1024u * 1024u)
-#define SLIM_GRPC_DEFAULT_SEND_QUEUE_LIMIT (4u * 1024u * 1024u)
+#define SLIM_GRPC_DEFAULT_MAX_MESSAGE_SIZE       (4u * 1024u * 1024u)
+#define SLIM_GRPC_DEFAULT_SEND_QUEUE_LIMIT       (4u * 1024u * 1024u)
 #define SLIM_GRPC_DEFAULT_MAX_CONCURRENT_STREAMS 1000u
-#define SLIM_GRPC_DEFAULT_MAX_HEADER_LIST_SIZE (16u * 1024u)
-#define SLIM_GRPC_DEFAULT_STREAM_WINDOW (1u * 1024u * 1024u)
-#define SLIM_GRPC_DEFAULT_CONNECTION_WINDOW (16u * 1024u * 1024u)
-#define SLIM_GRPC_DEFAULT_WRITE_BATCH (256u * 1024u)
+#define SLIM_GRPC_DEFAULT_MAX_HEADER_LIST_SIZE   (16u * 1024u)
+#define SLIM_GRPC_DEFAULT_STREAM_WINDOW          (1u * 1024u * 1024u)
+#define SLIM_GRPC_DEFAULT_CONNECTION_WINDOW      (16u * 1024u * 1024u)
+#define SLIM_GRPC_DEFAULT_WRITE_BATCH            (256u * 1024u)
 
 /* Copies `in` (NULL for all defaults) into *out with every zero field
  * replaced by its default. Windows are capped at 2^31-1 as HTTP/2 requires. */
@@ -71,9 +71,9 @@ void slim_grpc_config_resolve(const slim_grpc_config *in, slim_grpc_config *out)
 /* How a call ended, as given to on_close. Every view borrows from the call
  * and is valid only until on_close returns. */
 typedef struct slim_grpc_result {
-    slim_status status;  /* SLIM_OK, or E_GRPC_<CODE> (slim_grpc_code_to_status) */
-    int code;            /* the gRPC status code */
-    slim_str message;    /* decoded grpc-message or a local explanation; may be empty */
+    slim_status status;           /* SLIM_OK, or E_GRPC_<CODE> (slim_grpc_code_to_status) */
+    int code;                     /* the gRPC status code */
+    slim_str message;             /* decoded grpc-message or a local explanation; may be empty */
     const slim_grpc_md *trailers; /* client: trailing metadata (empty if none); server: NULL */
     bool local; /* produced here (deadline, cancel, limit, connection loss), not by the peer */
 } slim_grpc_result;
@@ -160,12 +160,12 @@ size_t slim_grpc_call_recv_backlog(const slim_grpc_call *call);
 
 /* Counters of one HTTP/2 connection. */
 typedef struct slim_grpc_conn_stats {
-    uint64_t socket_writes;  /* slim_io_write calls */
+    uint64_t socket_writes; /* slim_io_write calls */
     uint64_t bytes_written;
     uint64_t bytes_read;
-    uint64_t msgs_sent;      /* messages queued by slim_grpc_call_send */
-    uint64_t msgs_received;  /* messages delivered or buffered for delivery */
-    uint64_t flushes;        /* loop iterations that flushed */
+    uint64_t msgs_sent;     /* messages queued by slim_grpc_call_send */
+    uint64_t msgs_received; /* messages delivered or buffered for delivery */
+    uint64_t flushes;       /* loop iterations that flushed */
 } slim_grpc_conn_stats;
 
 /* The counters of the connection carrying `call`. */
@@ -201,8 +201,7 @@ typedef struct slim_grpc_method {
  * answers the call trailers-only with slim_grpc_status_to_code(status) and
  * *message (optional, NUL-terminated, copied before the check returns). The
  * call is never seen by a handler when refused. */
-typedef slim_status (*slim_grpc_header_check)(slim_grpc_call *call, void *ud,
-                                               const char **message);
+typedef slim_status (*slim_grpc_header_check)(slim_grpc_call *call, void *ud, const char **message);
 
 /* A server on `loop` with `cfg` (NULL for defaults; copied). E_NOMEM. */
 slim_status slim_grpc_server_new(uv_loop_t *loop, const slim_grpc_config *cfg,
@@ -213,8 +212,7 @@ slim_status slim_grpc_server_new(uv_loop_t *loop, const slim_grpc_config *cfg,
 slim_status slim_grpc_server_add_method(slim_grpc_server *srv, const slim_grpc_method *m);
 
 /* Installs the header check (NULL removes it). */
-void slim_grpc_server_set_header_check(slim_grpc_server *srv, slim_grpc_header_check fn,
-                                       void *ud);
+void slim_grpc_server_set_header_check(slim_grpc_server *srv, slim_grpc_header_check fn, void *ud);
 
 /* Listens on an endpoint: "host:port", "[v6]:port", port 0 for any free
  * port, or "unix:///path" (a stale socket file nobody listens on is
@@ -247,8 +245,8 @@ typedef enum slim_grpc_conn_state {
 /* Connection state changes. `why` is SLIM_OK for READY; for CLOSED the cause
  * (E_TRANSPORT_RESOLVE, E_TRANSPORT_CONNECT, E_TRANSPORT_CONN_LOST,
  * E_TRANSPORT_PROTOCOL, E_CANCELLED when freed by the user). */
-typedef void (*slim_grpc_state_cb)(slim_grpc_client *c, slim_grpc_conn_state state,
-                                   slim_status why, void *ud);
+typedef void (*slim_grpc_state_cb)(slim_grpc_client *c, slim_grpc_conn_state state, slim_status why,
+                                   void *ud);
 
 /* Options of one outgoing call. */
 typedef struct slim_grpc_call_opts {
@@ -270,8 +268,7 @@ slim_status slim_grpc_client_new(uv_loop_t *loop, const char *target, const slim
  * until on_close returns. E_CLOSED when the connection has ended,
  * E_INVALID_ARG (no method or it does not start with '/'), E_NOMEM. */
 slim_status slim_grpc_client_open(slim_grpc_client *c, const slim_grpc_call_opts *opts,
-                                  const slim_grpc_call_cbs *cbs, void *data,
-                                  slim_grpc_call **out);
+                                  const slim_grpc_call_cbs *cbs, void *data, slim_grpc_call **out);
 
 /* The result of a unary call: `res` as for on_close; `response` is the
  * response message (empty unless res->status is SLIM_OK) and `headers` the

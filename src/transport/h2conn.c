@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MOD "transport"
+#define MOD        "transport"
 #define USER_AGENT "grpc-c-slim/" SLIM_VERSION_STRING
 /* Compact a send queue once this many sent bytes sit at its front. */
 #define TXQ_COMPACT_AT (64u * 1024u)
@@ -46,8 +46,8 @@ struct slim_grpc_call {
     void *data;
 
     /* Headers received. */
-    slim_buf path;      /* NUL-terminated */
-    slim_buf authority; /* NUL-terminated */
+    slim_buf path;         /* NUL-terminated */
+    slim_buf authority;    /* NUL-terminated */
     slim_grpc_md md;       /* server: request metadata; client: response headers */
     slim_grpc_md trailers; /* client */
     size_t hdr_bytes;
@@ -433,7 +433,8 @@ static slim_status server_finish(slim_h2conn *c, slim_grpc_call *call, int code,
 static void server_reject(slim_h2conn *c, slim_grpc_call *call, int code, const char *msg) {
     call->rx_discard = true;
     if (server_finish(c, call, code, slim_str_of(msg, strlen(msg)), NULL) != SLIM_OK)
-        nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_INTERNAL_ERROR);
+        nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
 }
 
 /* Answers with a bare HTTP status: the request is not gRPC at all. */
@@ -478,8 +479,8 @@ static void call_fail(slim_grpc_call *call, slim_status st, bool reset, const ch
         /* Drop what is queued but not promised to nghttp2; send the status. */
         call->txq.len = call->tx_off + call->tx_promised;
         const char *m = call->local_msg;
-        if (server_finish(c, call, slim_grpc_status_to_code(st), slim_str_of(m, strlen(m)),
-                          NULL) == SLIM_OK)
+        if (server_finish(c, call, slim_grpc_status_to_code(st), slim_str_of(m, strlen(m)), NULL) ==
+            SLIM_OK)
             return;
     }
     nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id, NGHTTP2_CANCEL);
@@ -926,8 +927,8 @@ static ssize_t on_data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_
     return (ssize_t)n;
 }
 
-static int on_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd,
-                        size_t length, nghttp2_data_source *src, void *ud) {
+static int on_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *src, void *ud) {
     (void)s;
     slim_h2conn *c = ud;
     slim_grpc_call *call = src->ptr;
@@ -1152,8 +1153,8 @@ slim_status slim_h2conn_new(uv_loop_t *loop, bool is_server, const slim_grpc_con
     iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
                                          cfg->max_concurrent_streams};
     iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, cfg->stream_window};
-    iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-                                         cfg->max_header_list_size};
+    iv[niv++] =
+        (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, cfg->max_header_list_size};
     if (!is_server)
         iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
     rv = nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, niv);
@@ -1236,9 +1237,8 @@ slim_h2conn_link *slim_h2conn_links(slim_h2conn *c) {
 
 /* ---- Client calls ---- */
 
-slim_status slim_h2conn_open(slim_h2conn *c, const char *authority,
-                             const slim_grpc_call_opts *opts, const slim_grpc_call_cbs *cbs,
-                             void *data, slim_grpc_call **out) {
+slim_status slim_h2conn_open(slim_h2conn *c, const char *authority, const slim_grpc_call_opts *opts,
+                             const slim_grpc_call_cbs *cbs, void *data, slim_grpc_call **out) {
     if (opts == NULL || opts->method == NULL || opts->method[0] != '/')
         return SLIM_E_INVALID_ARG;
     if (slim_h2conn_closing(c))

@@ -54,9 +54,8 @@ void slim_h2conn_close(slim_h2conn *c, slim_status why, const char *reason);
 
 /* Opens a client call (see slim_grpc_client_open). `authority` is the
  * :authority to send. */
-slim_status slim_h2conn_open(slim_h2conn *c, const char *authority,
-                             const slim_grpc_call_opts *opts, const slim_grpc_call_cbs *cbs,
-                             void *data, slim_grpc_call **out);
+slim_status slim_h2conn_open(slim_h2conn *c, const char *authority, const slim_grpc_call_opts *opts,
+                             const slim_grpc_call_cbs *cbs, void *data, slim_grpc_call **out);
 
 bool slim_h2conn_closing(const slim_h2conn *c);
 void slim_h2conn_stats(const slim_h2conn *c, slim_grpc_conn_stats *out);

@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MOD "transport"
+#define MOD            "transport"
 #define LISTEN_BACKLOG 128
 
 typedef struct listener {
@@ -129,8 +129,8 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     slim_io *io;
-    slim_status st = li->is_unix ? slim_io_unix_new(server->loop, &io)
-                                 : slim_io_tcp_new(server->loop, &io);
+    slim_status st =
+        li->is_unix ? slim_io_unix_new(server->loop, &io) : slim_io_tcp_new(server->loop, &io);
     if (st != SLIM_OK) {
         SLIM_LOGW(MOD, "cannot accept a connection: %s", slim_status_str(st));
         return;
@@ -286,8 +286,8 @@ slim_status slim_grpc_server_listen(slim_grpc_server *srv, const char *endpoint,
     if (li == NULL)
         return SLIM_E_NOMEM;
     li->is_unix = ep.kind == SLIM_ENDPOINT_UNIX;
-    int rc = li->is_unix ? uv_pipe_init(srv->loop, &li->h.pipe, 0)
-                         : uv_tcp_init(srv->loop, &li->h.tcp);
+    int rc =
+        li->is_unix ? uv_pipe_init(srv->loop, &li->h.pipe, 0) : uv_tcp_init(srv->loop, &li->h.tcp);
     if (rc != 0) {
         slim_free(li);
         return SLIM_E_TRANSPORT_LISTEN;
@@ -354,8 +354,7 @@ slim_status slim_grpc_server_add_method(slim_grpc_server *srv, const slim_grpc_m
     return SLIM_OK;
 }
 
-void slim_grpc_server_set_header_check(slim_grpc_server *srv, slim_grpc_header_check fn,
-                                       void *ud) {
+void slim_grpc_server_set_header_check(slim_grpc_server *srv, slim_grpc_header_check fn, void *ud) {
     srv->check = fn;
     srv->check_ud = ud;
 }

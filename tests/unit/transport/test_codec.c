@@ -299,11 +299,13 @@ static void check_percent(const char *plain, const char *enc) {
     slim_buf b = SLIM_BUF_INIT;
     CHECK_OK(slim_grpc_percent_encode(S(plain), &b));
     CHECK_EQ(b.len, strlen(enc));
-    CHECK_MEM(b.data, enc, b.len);
+    if (b.len > 0)
+        CHECK_MEM(b.data, enc, b.len);
     b.len = 0;
     CHECK_OK(slim_grpc_percent_decode(S(enc), &b));
     CHECK_EQ(b.len, strlen(plain));
-    CHECK_MEM(b.data, plain, b.len);
+    if (b.len > 0)
+        CHECK_MEM(b.data, plain, b.len);
     slim_buf_cleanup(&b);
 }
 
@@ -311,7 +313,9 @@ TEST(percent_encoding_round_trips) {
     check_percent("", "");
     check_percent("hello world", "hello world");
     check_percent("100%", "100%25");
-    check_percent("\xc3\xbc" "ber", "%C3%BCber");
+    check_percent("\xc3\xbc"
+                  "ber",
+                  "%C3%BCber");
     check_percent("a\nb\x7f", "a%0Ab%7F");
 }
 
@@ -330,9 +334,9 @@ TEST(percent_decoding_keeps_bad_escapes) {
 /* ---- base64 ---- */
 
 TEST(base64_rfc4648_vectors) {
-    const char *v[][2] = {{"", ""},         {"f", "Zg"},         {"fo", "Zm8"},
-                          {"foo", "Zm9v"},  {"foob", "Zm9vYg"},  {"fooba", "Zm9vYmE"},
-                          {"foobar", "Zm9vYmFy"}};
+    const char *v[][2] = {
+        {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},         {"foo", "Zm9v"},
+        {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         slim_buf b = SLIM_BUF_INIT;
         CHECK_OK(slim_base64_encode(slim_bytes_of(v[i][0], strlen(v[i][0])), &b));
@@ -510,10 +514,9 @@ TEST(endpoint_forms) {
 }
 
 TEST(endpoint_rejects_bad_text) {
-    const char *bad[] = {"",           "localhost",       ":80",         "host:",
-                         "host:65536", "host:8x",         "::1:80",      "[::1]",
-                         "[::1]80",    "[127.0.0.1]:80",  "unix://rel",  "unix:",
-                         "a/b:80",     "http://h:1/path", "host:123456"};
+    const char *bad[] = {"",           "localhost", ":80",    "host:",           "host:65536",
+                         "host:8x",    "::1:80",    "[::1]",  "[::1]80",         "[127.0.0.1]:80",
+                         "unix://rel", "unix:",     "a/b:80", "http://h:1/path", "host:123456"};
     slim_endpoint ep;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         slim_status st = slim_endpoint_parse(bad[i], &ep);
