@@ -109,7 +109,8 @@ struct slim_h2conn {
     bool work_pending;
     bool close_requested;
     bool closing;
-    bool read_dead; /* input is no longer processed (protocol error) */
+    bool read_dead;      /* input is no longer processed (protocol error) */
+    char proto_err[128]; /* what the peer did wrong, for the close log line */
     slim_status close_why;
     char close_reason[160];
     int handles_open;
@@ -865,7 +866,15 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
 }
 
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
-    (void)ud;
+    slim_h2conn *c = ud;
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
+        c->proto_err[0] == '\0') {
+        /* nghttp2 found the peer at fault and ends the session. */
+        snprintf(c->proto_err, sizeof c->proto_err, "sent GOAWAY %s: %.*s",
+                 nghttp2_http2_strerror(f->goaway.error_code), (int)f->goaway.opaque_data_len,
+                 (const char *)f->goaway.opaque_data);
+        c->read_dead = true;
+    }
     if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -991,7 +1000,7 @@ static void conn_flush(slim_h2conn *c) {
     }
     if (!nghttp2_session_want_write(c->ng) && (c->read_dead || !nghttp2_session_want_read(c->ng)))
         slim_h2conn_close(c, c->read_dead ? SLIM_E_TRANSPORT_PROTOCOL : SLIM_E_TRANSPORT_CONN_LOST,
-                          c->read_dead ? "HTTP/2 protocol error" : "HTTP/2 session ended");
+                          c->read_dead ? c->proto_err : "HTTP/2 session ended");
 }
 
 static void on_prepare(uv_prepare_t *h) {
@@ -1044,9 +1053,9 @@ static void io_on_read(slim_io *io, slim_bytes data, void *ud) {
     c->stats.bytes_read += data.len;
     ssize_t rv = nghttp2_session_mem_recv(c->ng, data.ptr, data.len);
     if (rv < 0) {
-        SLIM_LOGW(MOD, "connection %s: %s; closing it", c->peer,
-                  rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC ? "bad HTTP/2 connection preface"
-                                                     : nghttp2_strerror((int)rv));
+        snprintf(c->proto_err, sizeof c->proto_err, "%s",
+                 rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC ? "bad HTTP/2 connection preface"
+                                                    : nghttp2_strerror((int)rv));
         c->read_dead = true;
         (void)nghttp2_session_terminate_session(c->ng, NGHTTP2_PROTOCOL_ERROR);
     }
@@ -1077,7 +1086,7 @@ static void io_on_read_end(slim_io *io, slim_status st, void *ud) {
     if (!c->read_dead)
         slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST, "connection closed by the peer");
     else
-        slim_h2conn_close(c, SLIM_E_TRANSPORT_PROTOCOL, "HTTP/2 protocol error");
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_PROTOCOL, c->proto_err);
     conn_leave(c);
 }
 

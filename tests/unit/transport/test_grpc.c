@@ -213,10 +213,16 @@ static const slim_grpc_method methods[] = {
     {"/test.T/Echo", SLIM_GRPC_UNARY, echo_on_call, {0}, NULL},
     {"/test.T/Fail", SLIM_GRPC_UNARY, fail_on_call, {0}, NULL},
     {"/test.T/Stream", SLIM_GRPC_SERVER_STREAMING, stream_on_call, {0}, NULL},
-    {"/test.T/Bidi", SLIM_GRPC_BIDI_STREAMING, bidi_on_call,
-     {NULL, bidi_on_message, bidi_on_half_close, NULL, srv_on_close}, NULL},
-    {"/test.T/Hang", SLIM_GRPC_BIDI_STREAMING, hang_on_call,
-     {NULL, NULL, NULL, NULL, srv_on_close}, NULL},
+    {"/test.T/Bidi",
+     SLIM_GRPC_BIDI_STREAMING,
+     bidi_on_call,
+     {NULL, bidi_on_message, bidi_on_half_close, NULL, srv_on_close},
+     NULL},
+    {"/test.T/Hang",
+     SLIM_GRPC_BIDI_STREAMING,
+     hang_on_call,
+     {NULL, NULL, NULL, NULL, srv_on_close},
+     NULL},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -333,8 +339,7 @@ static slim_grpc_call *open_started(const char *method, stream_out *so) {
 
 /* Opens a call on client `c`, sends `request`, half-closes, and runs the
  * loop until the call ends. */
-static void one_shot(slim_grpc_client *c, const char *method, const char *request,
-                     stream_out *so) {
+static void one_shot(slim_grpc_client *c, const char *method, const char *request, stream_out *so) {
     slim_grpc_call_opts o = opts(method);
     slim_grpc_call *call;
     CHECK_OK(slim_grpc_client_open(c, &o, &cli_cbs, so, &call));
@@ -639,7 +644,8 @@ TEST(message_size_limits_each_side) {
      * call goes on. */
     stream_out so = {0};
     CHECK_OK(slim_grpc_client_open(F.cli, &o, &cli_cbs, &so, &call));
-    CHECK_STATUS(slim_grpc_call_send(call, slim_bytes_of(big, 4097)), SLIM_E_TRANSPORT_MSG_TOO_LARGE);
+    CHECK_STATUS(slim_grpc_call_send(call, slim_bytes_of(big, 4097)),
+                 SLIM_E_TRANSPORT_MSG_TOO_LARGE);
     CHECK_EQ(slim_grpc_call_send_queued(call), 0);
     CHECK_OK(slim_grpc_call_send(call, slim_bytes_of("ok", 2)));
     RUN_UNTIL(so.messages >= 1);
