@@ -614,7 +614,9 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
     slim_h2conn *c = ud;
     nghttp2_session_consume_connection(s, len);
     slim_grpc_call *call = nghttp2_session_get_stream_user_data(s, sid);
-    if (call == NULL || call->rx_discard) {
+    if (call == NULL || call->rx_discard || c->close_requested) {
+        /* Closing (maybe asked from a callback of this very read): the
+         * remaining input is dropped, no more deliveries. */
         nghttp2_session_consume_stream(s, sid, len);
         return 0;
     }
@@ -819,7 +821,7 @@ static void client_response_ready(slim_grpc_call *call, const nghttp2_frame *f) 
                   (unsigned)call->conn->cfg->max_header_list_size);
         return;
     }
-    if (f->headers.cat != NGHTTP2_HCAT_RESPONSE)
+    if (f->headers.cat != NGHTTP2_HCAT_RESPONSE || call->local_set)
         return;
     if (call->http_status != 200) {
         call_fail(call, slim_grpc_code_to_status(slim_grpc_code_from_http(call->http_status)), true,
@@ -852,7 +854,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
         return 0;
     }
     slim_grpc_call *call = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-    if (call == NULL)
+    if (call == NULL || c->close_requested)
         return 0;
     if (f->hd.type == NGHTTP2_HEADERS) {
         if (call->is_server && f->headers.cat == NGHTTP2_HCAT_REQUEST)

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SVC "/interop.Test/"
+#define SVC     "/interop.Test/"
 #define MAX_MSG SLIM_GRPC_DEFAULT_MAX_MESSAGE_SIZE
 
 static uv_loop_t loop;
@@ -117,8 +117,7 @@ static void c_on_close(slim_grpc_call *call, const slim_grpc_result *res, void *
     o->call = NULL;
 }
 
-static const slim_grpc_call_cbs cbs = {c_on_headers, c_on_message, NULL, c_on_writable,
-                                       c_on_close};
+static const slim_grpc_call_cbs cbs = {c_on_headers, c_on_message, NULL, c_on_writable, c_on_close};
 
 static void open_call(call_out *o, const char *method, const slim_grpc_md *md,
                       uint64_t timeout_ms) {

@@ -171,7 +171,9 @@ static void fail_on_call(slim_grpc_call *call, slim_bytes req, void *ud) {
     slim_grpc_md trl = SLIM_GRPC_MD_INIT;
     slim_grpc_md_add(&trl, "x-why-bin", slim_bytes_of(why, sizeof why));
     slim_grpc_call_finish(call, SLIM_E_GRPC_FAILED_PRECONDITION,
-                          "bad 100% \xc3\xbcnic\xc3\xb6" "de\nline", &trl);
+                          "bad 100% \xc3\xbcnic\xc3\xb6"
+                          "de\nline",
+                          &trl);
     slim_grpc_md_cleanup(&trl);
 }
 
@@ -213,10 +215,14 @@ static void connections_on_call(slim_grpc_call *call, slim_bytes req, void *ud) 
 }
 
 /* Initializers (not const objects: C wants constant expressions here). */
-#define BIDI_CBS {NULL, bidi_on_message, bidi_on_half_close, bidi_on_writable, bidi_on_close}
-#define SINK_CBS {NULL, sink_on_message, sink_on_half_close, NULL, free_data_on_close}
-#define HANG_CBS {NULL, NULL, NULL, NULL, hang_on_close}
-#define NO_CBS {NULL, NULL, NULL, NULL, NULL}
+#define BIDI_CBS                                                                                   \
+    { NULL, bidi_on_message, bidi_on_half_close, bidi_on_writable, bidi_on_close }
+#define SINK_CBS                                                                                   \
+    { NULL, sink_on_message, sink_on_half_close, NULL, free_data_on_close }
+#define HANG_CBS                                                                                   \
+    { NULL, NULL, NULL, NULL, hang_on_close }
+#define NO_CBS                                                                                     \
+    { NULL, NULL, NULL, NULL, NULL }
 
 static const slim_grpc_method methods[] = {
     {SVC "Unary", SLIM_GRPC_UNARY, unary_on_call, NO_CBS, NULL},

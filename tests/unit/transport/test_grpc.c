@@ -35,6 +35,7 @@ typedef struct srv_state {
     int echoed;
     slim_grpc_call *paused_call;
     bool pause_on_call;
+    bool free_server_in_handler;
     int writable;
 } srv_state;
 
@@ -151,6 +152,12 @@ static void fail_on_call(slim_grpc_call *call, slim_bytes req, void *ud) {
 /* Server streaming: request is "<count>"; sends "item-<i>" count times. */
 static void stream_on_call(slim_grpc_call *call, slim_bytes req, void *ud) {
     (void)ud;
+    if (S.free_server_in_handler) {
+        slim_grpc_server_free(F.srv);
+        F.srv = NULL;
+        CHECK_STATUS(slim_grpc_call_send(call, req), SLIM_E_CLOSED);
+        return;
+    }
     char text[16] = {0};
     memcpy(text, req.ptr, req.len < 15 ? req.len : 15);
     int n = atoi(text);
@@ -855,6 +862,103 @@ TEST(listen_unix_removes_stale_socket) {
     CHECK(stat(path, &sb) != 0); /* removed at free */
 }
 
+TEST(max_concurrent_streams_refuses_extra_streams) {
+    slim_grpc_config scfg = {0};
+    scfg.max_concurrent_streams = 2;
+    fixture_up(&scfg, NULL, methods, N_METHODS);
+    /* Opened before the server's SETTINGS arrive, so the client sends all
+     * three; the server refuses the one over its limit. */
+    stream_out so[3] = {{0}};
+    slim_grpc_call *calls[3];
+    for (int i = 0; i < 3; i++)
+        calls[i] = open_on(F.cli, "/test.T/Hang", &so[i]);
+    RUN_UNTIL(so[2].closed);
+    CHECK_STATUS(so[2].status, SLIM_E_GRPC_UNAVAILABLE); /* REFUSED_STREAM */
+    CHECK(!so[0].closed && !so[1].closed);
+    RUN_UNTIL(S.calls == 2);
+    for (int i = 0; i < 2; i++) {
+        slim_grpc_call_cancel(calls[i]);
+        RUN_UNTIL(so[i].closed);
+    }
+    for (int i = 0; i < 3; i++)
+        stream_out_cleanup(&so[i]);
+    fixture_down();
+}
+
+TEST(max_header_list_size_is_enforced) {
+    slim_grpc_config scfg = {0};
+    scfg.max_header_list_size = 1024;
+    fixture_up(&scfg, NULL, methods, N_METHODS);
+    char big[2000];
+    memset(big, 'h', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    slim_grpc_md md = SLIM_GRPC_MD_INIT;
+    CHECK_OK(slim_grpc_md_add_str(&md, "x-big", big));
+    slim_grpc_call_opts o = {"/test.T/Echo", &md, 0};
+    unary_out out = {0};
+    CHECK_OK(slim_grpc_client_unary(F.cli, &o, slim_bytes_of("x", 1), on_unary, &out));
+    slim_grpc_md_cleanup(&md);
+    RUN_UNTIL(out.done);
+    CHECK_STATUS(out.status, SLIM_E_GRPC_RESOURCE_EXHAUSTED);
+    CHECK(strstr(out.message, "1024") != NULL);
+    unary_out_cleanup(&out);
+    out = (unary_out){0};
+    o.metadata = NULL;
+    CHECK_OK(slim_grpc_client_unary(F.cli, &o, slim_bytes_of("x", 1), on_unary, &out));
+    RUN_UNTIL(out.done);
+    CHECK_STATUS(out.status, SLIM_OK);
+    unary_out_cleanup(&out);
+    fixture_down();
+}
+
+/* Freeing the client or the server from inside a callback of one of their
+ * calls: the other calls still get on_close, nothing is touched after. */
+static int reentrant_closes;
+
+static void free_client_on_message(slim_grpc_call *call, slim_bytes msg, void *data) {
+    cli_on_message(call, msg, data);
+    slim_grpc_client_free(F.cli);
+    F.cli = NULL;
+}
+
+static void count_close(slim_grpc_call *call, const slim_grpc_result *res, void *data) {
+    cli_on_close(call, res, data);
+    reentrant_closes++;
+}
+
+TEST(free_from_inside_callbacks) {
+    fixture_up(NULL, NULL, methods, N_METHODS);
+    reentrant_closes = 0;
+    static const slim_grpc_call_cbs freeing = {NULL, free_client_on_message, NULL, NULL,
+                                               count_close};
+    static const slim_grpc_call_cbs counting = {NULL, cli_on_message, NULL, NULL, count_close};
+    stream_out a = {0}, b = {0};
+    slim_grpc_call_opts o = opts("/test.T/Bidi");
+    slim_grpc_call *ca, *cb;
+    CHECK_OK(slim_grpc_client_open(F.cli, &o, &counting, &b, &cb));
+    CHECK_OK(slim_grpc_client_open(F.cli, &o, &freeing, &a, &ca));
+    /* Both echoes may arrive in one read: the free stops the rest. */
+    CHECK_OK(slim_grpc_call_send(cb, slim_bytes_of("b", 1)));
+    CHECK_OK(slim_grpc_call_send(ca, slim_bytes_of("a", 1)));
+    RUN_UNTIL(reentrant_closes == 2);
+    CHECK(a.closed && b.closed);
+    CHECK_STATUS(a.status, SLIM_E_GRPC_CANCELLED);
+    CHECK_STATUS(b.status, SLIM_E_GRPC_CANCELLED);
+    CHECK_EQ(a.messages, 1);
+    stream_out_cleanup(&a);
+    stream_out_cleanup(&b);
+
+    /* Now the server, from its handler. */
+    CHECK_OK(slim_grpc_client_new(&F.loop, F.addr, NULL, NULL, NULL, &F.cli));
+    S.free_server_in_handler = true;
+    stream_out c = {0};
+    one_shot(F.cli, "/test.T/Stream", "5", &c);
+    CHECK_STATUS(c.status, SLIM_E_GRPC_UNAVAILABLE);
+    CHECK(F.srv == NULL);
+    stream_out_cleanup(&c);
+    fixture_down();
+}
+
 TEST_MAIN(TEST_ENTRY(unary_echo_with_metadata),
           TEST_ENTRY(error_status_trailers_only_percent_encoded),
           TEST_ENTRY(unknown_method_is_unimplemented), TEST_ENTRY(header_check_refuses_calls),
@@ -864,4 +968,6 @@ TEST_MAIN(TEST_ENTRY(unary_echo_with_metadata),
           TEST_ENTRY(message_size_limits_each_side), TEST_ENTRY(client_deadline_expires),
           TEST_ENTRY(cancel_from_client), TEST_ENTRY(server_free_ends_client_calls),
           TEST_ENTRY(client_free_cancels_calls), TEST_ENTRY(connect_refused),
-          TEST_ENTRY(listen_ipv6_port_zero_and_names), TEST_ENTRY(listen_unix_removes_stale_socket))
+          TEST_ENTRY(listen_ipv6_port_zero_and_names), TEST_ENTRY(listen_unix_removes_stale_socket),
+          TEST_ENTRY(max_concurrent_streams_refuses_extra_streams),
+          TEST_ENTRY(max_header_list_size_is_enforced), TEST_ENTRY(free_from_inside_callbacks))
