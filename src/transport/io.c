@@ -7,6 +7,8 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,7 +103,26 @@ static void stream_close(slim_io *io) {
 
 static const slim_io_ops stream_ops = {stream_start, stream_write, stream_close};
 
+/* libuv writes with writev(), so a write to a peer that has gone raises
+ * SIGPIPE, whose default action ends the process. The first pipe created
+ * sets SIGPIPE to ignored when it is still at its default (a process that
+ * installed its own disposition keeps it); writes then fail with EPIPE and
+ * only that connection closes. */
+static void ignore_sigpipe_once(void) {
+    static atomic_flag done = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&done))
+        return;
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
 static slim_status stream_new(uv_loop_t *loop, bool unix_socket, slim_io **out) {
+    ignore_sigpipe_once();
     stream_io *s = slim_calloc(1, sizeof *s);
     if (s == NULL)
         return SLIM_E_NOMEM;

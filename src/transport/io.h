@@ -64,7 +64,11 @@ static inline void slim_io_close(slim_io *io) {
     io->ops->close(io);
 }
 
-/* ---- The plain libuv stream pipe ---- */
+/* ---- The plain libuv stream pipe ----
+ *
+ * Creating the first one sets SIGPIPE to ignored if it is still at its
+ * default disposition, so that a write to a vanished peer fails with EPIPE
+ * instead of ending the process (libuv does not suppress the signal). */
 
 /* A pipe around a not yet connected TCP or Unix-socket handle. The caller
  * connects or accepts into slim_io_stream(io), then calls slim_io_start().

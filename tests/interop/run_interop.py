@@ -308,7 +308,7 @@ def slim_client_mode(binary):
 # ---- raw sockets -> our server ---------------------------------------------
 
 PREFACE = b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
-DATA, HEADERS, RST_STREAM, SETTINGS, GOAWAY = 0, 1, 3, 4, 7
+DATA, HEADERS, RST_STREAM, SETTINGS, GOAWAY, WINDOW_UPDATE = 0, 1, 3, 4, 7, 8
 END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
 
 
@@ -444,6 +444,21 @@ def closes_mid_message(ch, addr):
     check(seen, 'server ended the call otherwise')
 
 
+def vanishes_while_server_writes(ch, addr):
+    # The peer asks for a large stream and leaves without reading: the
+    # server's writes then fail with EPIPE/ECONNRESET, which must close that
+    # connection only (and never raise SIGPIPE in the server).
+    s = raw_connect(addr)
+    big_window = (4).to_bytes(2, 'big') + (0x7fffffff).to_bytes(4, 'big')  # INITIAL_WINDOW_SIZE
+    s.sendall(PREFACE + frame(SETTINGS, 0, 0, big_window) +
+              frame(WINDOW_UPDATE, 0, 0, (0x7fff0000).to_bytes(4, 'big')) +
+              frame(HEADERS, END_HEADERS, 1, request_headers(SVC.encode() + b'ServerStream')) +
+              frame(DATA, END_STREAM, 1, b'\x00\x00\x00\x00\x06200000'))
+    read_until(s, lambda t, f, sid: t == DATA and sid == 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
+    s.close()  # with unread data and linger 0: an RST
+
+
 def bad_input_mode(binary):
     proc, (addr,) = start_slim_server(binary)
     print('server listening on', addr, flush=True)
@@ -465,7 +480,8 @@ def bad_input_mode(binary):
 
             cases = [after_each(c) for c in (
                 garbage_instead_of_preface, bad_preface, garbage_after_preface, truncated_frame,
-                connect_and_vanish, compressed_message, server_deadline, closes_mid_message)]
+                connect_and_vanish, compressed_message, server_deadline, closes_mid_message,
+                vanishes_while_server_writes)]
             failed = run_cases(cases, ch, addr)
             survivor.send(b'after')
             check(survivor.recv() == b'after', 'survivor echo after the bad peers')

@@ -5,6 +5,7 @@
 #include "test.h"
 #include "transport/grpc.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -377,6 +378,10 @@ TEST(unary_echo_with_metadata) {
     CHECK_MEM(v.ptr, "hello world", 11);
     CHECK_EQ(F.state, SLIM_GRPC_READY);
     unary_out_cleanup(&out);
+    /* Sockets exist now: a write to a vanished peer must not kill us. */
+    struct sigaction sa;
+    CHECK_EQ(sigaction(SIGPIPE, NULL, &sa), 0);
+    CHECK(sa.sa_handler == SIG_IGN);
 
     /* Trailers come back through a streaming call's on_close. */
     md = (slim_grpc_md)SLIM_GRPC_MD_INIT;
