@@ -43,11 +43,16 @@ typedef struct slim_grpc_call slim_grpc_call;
 
 /* ---- Configuration ---- */
 
-/* Limits and windows. A zero field takes the default shown. */
+/* Limits and windows. A zero field takes the default shown.
+ *
+ * Memory: per connection, the received bytes the transport holds are at most
+ * max_concurrent_streams x (stream_window + max_message_size) (backlogs of
+ * paused calls plus partial messages); queued output at most
+ * send_queue_limit (+ one message) per call, plus write_batch. */
 typedef struct slim_grpc_config {
     size_t max_message_size;         /* 4 MiB: largest message sent or received */
     size_t send_queue_limit;         /* 4 MiB: per call, see Backpressure above */
-    uint32_t max_concurrent_streams; /* 1000: streams the peer may open to us */
+    uint32_t max_concurrent_streams; /* 100: streams the peer may open to us */
     uint32_t max_header_list_size;   /* 16 KiB: largest header block we accept */
     uint32_t stream_window;          /* 1 MiB: HTTP/2 receive window per stream */
     uint32_t connection_window;      /* 16 MiB: HTTP/2 receive window per connection */
@@ -56,7 +61,7 @@ typedef struct slim_grpc_config {
 
 #define SLIM_GRPC_DEFAULT_MAX_MESSAGE_SIZE       (4u * 1024u * 1024u)
 #define SLIM_GRPC_DEFAULT_SEND_QUEUE_LIMIT       (4u * 1024u * 1024u)
-#define SLIM_GRPC_DEFAULT_MAX_CONCURRENT_STREAMS 1000u
+#define SLIM_GRPC_DEFAULT_MAX_CONCURRENT_STREAMS 100u
 #define SLIM_GRPC_DEFAULT_MAX_HEADER_LIST_SIZE   (16u * 1024u)
 #define SLIM_GRPC_DEFAULT_STREAM_WINDOW          (1u * 1024u * 1024u)
 #define SLIM_GRPC_DEFAULT_CONNECTION_WINDOW      (16u * 1024u * 1024u)

@@ -701,7 +701,8 @@ static void client_header(slim_h2conn *c, slim_grpc_call *call, nghttp2_headers_
     } else if (str_eq(n, "grpc-message")) {
         call->rx_message.len = 0;
         (void)slim_grpc_percent_decode(v, &call->rx_message);
-    } else if (n.len > 0 && n.ptr[0] != ':' && !(n.len >= 5 && memcmp(n.ptr, "grpc-", 5) == 0)) {
+    } else if (n.len > 0 && n.ptr[0] != ':' && !(n.len >= 5 && memcmp(n.ptr, "grpc-", 5) == 0) &&
+               !str_eq(n, "content-length")) {
         add_custom(c, cat == NGHTTP2_HCAT_HEADERS ? &call->trailers : &call->md, n, v);
     }
 }
