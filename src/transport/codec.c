@@ -217,16 +217,14 @@ slim_status slim_grpc_deframe(slim_grpc_deframer *d, slim_bytes in, size_t *used
         size_t take = d->need - d->body.len;
         if (take > avail)
             take = avail;
-        if (d->body.len == 0) {
-            slim_status st = slim_buf_reserve(&d->body, d->need);
-            if (st != SLIM_OK) {
-                d->failed = st;
-                *used = pos;
-                return st;
-            }
+        /* Grown with the bytes that arrive, not with the announced length,
+         * so a prefix alone cannot make us allocate max_size. */
+        slim_status st = slim_buf_append(&d->body, in.ptr + pos, take);
+        if (st != SLIM_OK) {
+            d->failed = st;
+            *used = pos;
+            return st;
         }
-        memcpy(d->body.data + d->body.len, in.ptr + pos, take);
-        d->body.len += take;
         pos += take;
         if (d->body.len == d->need) {
             *msg = slim_buf_view(&d->body);

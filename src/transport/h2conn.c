@@ -34,6 +34,8 @@
 #define USER_AGENT "grpc-c-slim/" SLIM_VERSION_STRING
 /* Compact a send queue once this many sent bytes sit at its front. */
 #define TXQ_COMPACT_AT (64u * 1024u)
+/* Keep an emptied send queue's buffer up to this size. */
+#define TXQ_KEEP_CAP (1024u * 1024u)
 
 struct slim_grpc_call {
     slim_h2conn *conn;
@@ -959,6 +961,8 @@ static int on_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *fra
     call->tx_promised -= length;
     if (call->tx_off == call->txq.len) {
         call->txq.len = call->tx_off = 0;
+        if (call->txq.cap > TXQ_KEEP_CAP)
+            slim_buf_cleanup(&call->txq); /* a burst is over: give its memory back */
     } else if (call->tx_off >= TXQ_COMPACT_AT && call->tx_off >= call->txq.len / 2 &&
                call->tx_promised == 0) {
         slim_buf_consume(&call->txq, call->tx_off);

@@ -171,6 +171,16 @@ TEST(deframe_checks_size_on_the_prefix) {
                  SLIM_E_GRPC_RESOURCE_EXHAUSTED);
     slim_grpc_deframer_cleanup(&d);
 
+    /* Within the limit, memory follows the bytes received, not the prefix. */
+    slim_grpc_deframer_init(&d, 4u * 1024 * 1024);
+    slim_grpc_prefix_write(prefix, 4u * 1024 * 1024);
+    uint8_t some[100] = {0};
+    CHECK_OK(slim_grpc_deframe(&d, slim_bytes_of(prefix, 5), &used, &have, &msg));
+    CHECK_OK(slim_grpc_deframe(&d, slim_bytes_of(some, sizeof some), &used, &have, &msg));
+    CHECK(!have);
+    CHECK_INT(d.body.cap, <=, 1024);
+    slim_grpc_deframer_cleanup(&d);
+
     /* Exactly the limit is fine. */
     slim_grpc_deframer_init(&d, 3);
     uint8_t in[8];
