@@ -16,12 +16,7 @@
 
 typedef struct stream_io {
     slim_io base;
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
+    slim_uv_stream h;
     uv_write_t wreq;
     bool writing;
     bool closing;
@@ -126,8 +121,7 @@ static slim_status stream_new(uv_loop_t *loop, bool unix_socket, slim_io **out) 
     stream_io *s = slim_calloc(1, sizeof *s);
     if (s == NULL)
         return SLIM_E_NOMEM;
-    int rc = unix_socket ? uv_pipe_init(loop, &s->h.pipe, 0) : uv_tcp_init(loop, &s->h.tcp);
-    if (rc != 0) {
+    if (slim_uv_stream_init(loop, &s->h, unix_socket) != 0) {
         slim_free(s);
         return SLIM_E_IO;
     }

@@ -15,9 +15,23 @@
 
 #include "slim/status.h"
 
+#include <stdbool.h>
 #include <uv.h>
 
 typedef struct slim_io slim_io;
+
+/* A libuv stream handle of either socket kind (listeners and pipes). */
+typedef union slim_uv_stream {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+} slim_uv_stream;
+
+/* uv_pipe_init or uv_tcp_init; the libuv result. */
+static inline int slim_uv_stream_init(uv_loop_t *loop, slim_uv_stream *h, bool unix_socket) {
+    return unix_socket ? uv_pipe_init(loop, &h->pipe, 0) : uv_tcp_init(loop, &h->tcp);
+}
 
 /* What a pipe tells its user; all on the loop thread. */
 typedef struct slim_io_events {

@@ -24,12 +24,7 @@
 #define LISTEN_BACKLOG 128
 
 typedef struct listener {
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
+    slim_uv_stream h;
     slim_grpc_server *srv; /* NULL once detached from a server */
     struct listener *next;
     bool is_unix;
@@ -286,8 +281,7 @@ slim_status slim_grpc_server_listen(slim_grpc_server *srv, const char *endpoint,
     if (li == NULL)
         return SLIM_E_NOMEM;
     li->is_unix = ep.kind == SLIM_ENDPOINT_UNIX;
-    int rc =
-        li->is_unix ? uv_pipe_init(srv->loop, &li->h.pipe, 0) : uv_tcp_init(srv->loop, &li->h.tcp);
+    int rc = slim_uv_stream_init(srv->loop, &li->h, li->is_unix);
     if (rc != 0) {
         slim_free(li);
         return SLIM_E_TRANSPORT_LISTEN;
