@@ -137,7 +137,7 @@ slim_status slim_grpc_call_close_send(slim_grpc_call *call);
 
 /* Server: sends the response headers now, with `md` (may be NULL; copied).
  * Without it they go out with the first message or the status.
- * E_STATE when already sent or on a client call, E_INVALID_ARG, E_NOMEM. */
+ * E_STATE when already sent or on a client call, E_CLOSED, E_NOMEM. */
 slim_status slim_grpc_call_send_headers(slim_grpc_call *call, const slim_grpc_md *md);
 
 /* Server: ends the call with a status after the queued messages. `st` is
@@ -226,7 +226,8 @@ void slim_grpc_server_set_header_check(slim_grpc_server *srv, slim_grpc_header_c
  * bound ("127.0.0.1:41873", "unix:///path") is written to `bound` when it is
  * not NULL. Errors: E_TRANSPORT_BAD_ENDPOINT, E_TRANSPORT_RESOLVE,
  * E_TRANSPORT_LISTEN (in use, permission, ...; logged with the reason),
- * E_UNSUPPORTED (https:// until TLS lands), E_BUFFER_SMALL, E_NOMEM. */
+ * E_UNSUPPORTED (https:// until TLS lands), E_BUFFER_SMALL, E_NOMEM,
+ * E_STATE after slim_grpc_server_free. */
 slim_status slim_grpc_server_listen(slim_grpc_server *srv, const char *endpoint, char *bound,
                                     size_t bound_cap);
 

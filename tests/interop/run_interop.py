@@ -263,7 +263,7 @@ def g_hang(req, ctx):
 
 def g_last_hang(req, ctx):
     r = Observed.hang_remaining
-    if r is not None and 0 < r <= 0.2:
+    if r is not None and 0 < r <= 1.0:
         return b'deadline-seen'
     return b'time_remaining=%r' % r
 
