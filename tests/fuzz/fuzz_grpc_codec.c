@@ -30,9 +30,8 @@ static void deframe(const uint8_t *data, size_t size) {
             size_t used;
             bool have;
             slim_bytes msg;
-            slim_status st =
-                slim_grpc_deframe(&d, slim_bytes_of(data + pos + off, piece - off), &used, &have,
-                                  &msg);
+            slim_status st = slim_grpc_deframe(&d, slim_bytes_of(data + pos + off, piece - off),
+                                               &used, &have, &msg);
             if (used > piece - off)
                 abort();
             off += used;
