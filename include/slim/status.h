@@ -90,7 +90,31 @@ extern "C" {
     XX(E_ROUTER_NO_ROUTE, -602, "no route to the destination")                                     \
     XX(E_ROUTER_UNKNOWN_CONNECTION, -603, "unknown connection")                                    \
     XX(E_ROUTER_TTL_EXPIRED, -604, "ttl expired")                                                  \
-    XX(E_ROUTER_LINK_REFUSED, -605, "link negotiation failed")
+    XX(E_ROUTER_LINK_REFUSED, -605, "link negotiation failed")                                     \
+    /* transport: -500 - c is gRPC status code c (1..16), see slim_grpc_code_to_status() */        \
+    XX(E_GRPC_CANCELLED, -501, "gRPC CANCELLED: the call was cancelled")                           \
+    XX(E_GRPC_UNKNOWN, -502, "gRPC UNKNOWN: unknown error")                                        \
+    XX(E_GRPC_INVALID_ARGUMENT, -503, "gRPC INVALID_ARGUMENT: invalid argument")                   \
+    XX(E_GRPC_DEADLINE_EXCEEDED, -504, "gRPC DEADLINE_EXCEEDED: deadline exceeded")                \
+    XX(E_GRPC_NOT_FOUND, -505, "gRPC NOT_FOUND: not found")                                        \
+    XX(E_GRPC_ALREADY_EXISTS, -506, "gRPC ALREADY_EXISTS: already exists")                         \
+    XX(E_GRPC_PERMISSION_DENIED, -507, "gRPC PERMISSION_DENIED: permission denied")                \
+    XX(E_GRPC_RESOURCE_EXHAUSTED, -508, "gRPC RESOURCE_EXHAUSTED: resource exhausted")             \
+    XX(E_GRPC_FAILED_PRECONDITION, -509, "gRPC FAILED_PRECONDITION: failed precondition")          \
+    XX(E_GRPC_ABORTED, -510, "gRPC ABORTED: aborted")                                              \
+    XX(E_GRPC_OUT_OF_RANGE, -511, "gRPC OUT_OF_RANGE: out of range")                               \
+    XX(E_GRPC_UNIMPLEMENTED, -512, "gRPC UNIMPLEMENTED: not implemented")                          \
+    XX(E_GRPC_INTERNAL, -513, "gRPC INTERNAL: internal error")                                     \
+    XX(E_GRPC_UNAVAILABLE, -514, "gRPC UNAVAILABLE: service unavailable")                          \
+    XX(E_GRPC_DATA_LOSS, -515, "gRPC DATA_LOSS: data loss")                                        \
+    XX(E_GRPC_UNAUTHENTICATED, -516, "gRPC UNAUTHENTICATED: not authenticated")                    \
+    XX(E_TRANSPORT_MSG_TOO_LARGE, -530, "message larger than the gRPC maximum message size")       \
+    XX(E_TRANSPORT_BAD_ENDPOINT, -531, "endpoint is not host:port, [v6]:port or unix://path")      \
+    XX(E_TRANSPORT_RESOLVE, -532, "host name resolution failed")                                   \
+    XX(E_TRANSPORT_CONNECT, -533, "connection could not be established")                           \
+    XX(E_TRANSPORT_LISTEN, -534, "cannot listen on the endpoint")                                  \
+    XX(E_TRANSPORT_PROTOCOL, -535, "HTTP/2 protocol error on the connection")                      \
+    XX(E_TRANSPORT_CONN_LOST, -536, "connection closed by the peer or by an I/O error")
 
 typedef enum slim_status {
 #define SLIM_STATUS_ENUM(name, code, msg) SLIM_##name = (code),

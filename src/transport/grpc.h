@@ -1,0 +1,299 @@
+/*
+ * gRPC over HTTP/2 on one libuv loop: a server that dispatches calls by
+ * method path, and a client holding one HTTP/2 connection (h2c, prior
+ * knowledge) on which it opens streams and makes unary calls.
+ *
+ * Messages are byte views; protobuf stays above this layer.
+ *
+ * Threads: every function here must be called on the loop thread, and every
+ * callback runs on it. Nothing blocks: sends are queued and written by one
+ * coalesced socket write per loop iteration (a uv_prepare flush right before
+ * the loop polls).
+ *
+ * Handles:
+ *   slim_grpc_server  listeners plus the connections they accepted.
+ *   slim_grpc_client  one outgoing HTTP/2 connection.
+ *   slim_grpc_call    one stream, on either side. It is created by the
+ *                     transport (server) or by slim_grpc_client_open(), and
+ *                     freed by the transport right after its on_close
+ *                     callback returns. on_close is called exactly once for
+ *                     every call the user has seen, including when the
+ *                     connection fails or its server/client is freed.
+ *
+ * Backpressure:
+ *   - sending: slim_grpc_call_send() returns SLIM_E_QUEUE_FULL when the
+ *     call's queue holds send_queue_limit bytes or more; on_writable follows
+ *     once it has drained below half of that.
+ *   - receiving: a message counts as consumed when on_message returns, and
+ *     only consumed bytes reopen the peer's HTTP/2 stream window. A user that
+ *     cannot keep up calls slim_grpc_call_pause(); the peer then stalls once
+ *     the window (stream_window bytes) is full.
+ */
+#ifndef SLIM_TRANSPORT_GRPC_H
+#define SLIM_TRANSPORT_GRPC_H
+
+#include "transport/codec.h"
+#include "transport/md.h"
+
+#include <uv.h>
+
+typedef struct slim_grpc_server slim_grpc_server;
+typedef struct slim_grpc_client slim_grpc_client;
+typedef struct slim_grpc_call slim_grpc_call;
+
+/* ---- Configuration ---- */
+
+/* Limits and windows. A zero field takes the default shown.
+ *
+ * Memory: per connection, the received bytes the transport holds are at most
+ * max_concurrent_streams x (stream_window + max_message_size) (backlogs of
+ * paused calls plus partial messages); queued output at most
+ * send_queue_limit (+ one message) per call, plus write_batch. */
+typedef struct slim_grpc_config {
+    size_t max_message_size;         /* 4 MiB: largest message sent or received */
+    size_t send_queue_limit;         /* 4 MiB: per call, see Backpressure above */
+    uint32_t max_concurrent_streams; /* 100: streams the peer may open to us */
+    uint32_t max_header_list_size;   /* 16 KiB: largest header block we accept */
+    uint32_t stream_window;          /* 1 MiB: HTTP/2 receive window per stream */
+    uint32_t connection_window;      /* 16 MiB: HTTP/2 receive window per connection */
+    size_t write_batch;              /* 256 KiB: bytes gathered for one socket write */
+} slim_grpc_config;
+
+#define SLIM_GRPC_DEFAULT_MAX_MESSAGE_SIZE       (4u * 1024u * 1024u)
+#define SLIM_GRPC_DEFAULT_SEND_QUEUE_LIMIT       (4u * 1024u * 1024u)
+#define SLIM_GRPC_DEFAULT_MAX_CONCURRENT_STREAMS 100u
+#define SLIM_GRPC_DEFAULT_MAX_HEADER_LIST_SIZE   (16u * 1024u)
+#define SLIM_GRPC_DEFAULT_STREAM_WINDOW          (1u * 1024u * 1024u)
+#define SLIM_GRPC_DEFAULT_CONNECTION_WINDOW      (16u * 1024u * 1024u)
+#define SLIM_GRPC_DEFAULT_WRITE_BATCH            (256u * 1024u)
+
+/* Copies `in` (NULL for all defaults) into *out with every zero field
+ * replaced by its default. Windows are capped at 2^31-1 as HTTP/2 requires. */
+void slim_grpc_config_resolve(const slim_grpc_config *in, slim_grpc_config *out);
+
+/* ---- Calls ---- */
+
+/* How a call ended, as given to on_close. Every view borrows from the call
+ * and is valid only until on_close returns. */
+typedef struct slim_grpc_result {
+    slim_status status;           /* SLIM_OK, or E_GRPC_<CODE> (slim_grpc_code_to_status) */
+    int code;                     /* the gRPC status code */
+    slim_str message;             /* decoded grpc-message or a local explanation; may be empty */
+    const slim_grpc_md *trailers; /* client: trailing metadata (empty if none); server: NULL */
+    bool local; /* produced here (deadline, cancel, limit, connection loss), not by the peer */
+} slim_grpc_result;
+
+/* Events of one call. Any may be NULL. `data` is the call's user data
+ * (slim_grpc_call_data()). A callback may call any function of this API,
+ * including ones that end this call or free its server or client; the
+ * effects that would end the call are applied after the callback returns. */
+typedef struct slim_grpc_call_cbs {
+    /* Client: the response headers arrived; read them with
+     * slim_grpc_call_metadata(). Not called for a trailers-only response. */
+    void (*on_headers)(slim_grpc_call *call, void *data);
+    /* A message arrived. `msg` is borrowed until the callback returns. */
+    void (*on_message)(slim_grpc_call *call, slim_bytes msg, void *data);
+    /* Server: the client finished sending (half-close). The call stays open
+     * until the server finishes it. */
+    void (*on_half_close)(slim_grpc_call *call, void *data);
+    /* The send queue drained below half of send_queue_limit after a send
+     * returned SLIM_E_QUEUE_FULL. */
+    void (*on_writable)(slim_grpc_call *call, void *data);
+    /* The call is over; `res` says how. The handle is freed after return. */
+    void (*on_close)(slim_grpc_call *call, const slim_grpc_result *res, void *data);
+} slim_grpc_call_cbs;
+
+/* The user data of a call (initially the method's `ud` on a server, the
+ * `data` given to slim_grpc_client_open() on a client). */
+void *slim_grpc_call_data(const slim_grpc_call *call);
+void slim_grpc_call_set_data(slim_grpc_call *call, void *data);
+
+/* Server: the request headers (custom metadata only: no pseudo-headers,
+ * te, content-type or grpc-*). Client: the response headers, empty until
+ * on_headers. Borrowed from the call; valid until on_close returns. */
+const slim_grpc_md *slim_grpc_call_metadata(const slim_grpc_call *call);
+
+/* Server: the method path ("/pkg.Service/Method") and :authority. Borrowed;
+ * valid until on_close returns. Client: the path it was opened with. */
+slim_str slim_grpc_call_method(const slim_grpc_call *call);
+slim_str slim_grpc_call_authority(const slim_grpc_call *call);
+
+/* The peer's address ("127.0.0.1:5000", "[::1]:5000", "unix"). Borrowed. */
+const char *slim_grpc_call_peer(const slim_grpc_call *call);
+
+/* Queues one message. Never blocks and never writes synchronously; the bytes
+ * are copied. Errors (nothing is queued and the call carries on):
+ *   E_TRANSPORT_MSG_TOO_LARGE  msg.len > max_message_size
+ *   E_QUEUE_FULL               the queue holds send_queue_limit bytes or more;
+ *                              on_writable follows when it drains
+ *   E_STATE                    after close_send/finish on this side
+ *   E_CLOSED                   the call already ended (status pending)
+ *   E_NOMEM */
+slim_status slim_grpc_call_send(slim_grpc_call *call, slim_bytes msg);
+
+/* Client: half-close (no more messages from this side). Queued messages are
+ * still sent. E_STATE when already half-closed or on a server call. */
+slim_status slim_grpc_call_close_send(slim_grpc_call *call);
+
+/* Server: sends the response headers now, with `md` (may be NULL; copied).
+ * Without it they go out with the first message or the status.
+ * E_STATE when already sent or on a client call, E_CLOSED, E_NOMEM. */
+slim_status slim_grpc_call_send_headers(slim_grpc_call *call, const slim_grpc_md *md);
+
+/* Server: ends the call with a status after the queued messages. `st` is
+ * mapped with slim_grpc_status_to_code(); `message` (may be NULL) is sent
+ * percent-encoded as grpc-message; `trailers` (may be NULL) is copied. When
+ * no headers were sent yet, the response is trailers-only. E_STATE when
+ * already finished or on a client call, E_CLOSED, E_NOMEM. */
+slim_status slim_grpc_call_finish(slim_grpc_call *call, slim_status st, const char *message,
+                                  const slim_grpc_md *trailers);
+
+/* Either side: abandons the call (RST_STREAM CANCEL). on_close follows with
+ * E_GRPC_CANCELLED (local). A no-op on a call that already ended. */
+void slim_grpc_call_cancel(slim_grpc_call *call);
+
+/* Stops/restarts on_message deliveries. While paused, received bytes wait in
+ * the call and the peer's stream window is not reopened. After resume the
+ * waiting messages are delivered from the loop (not from inside resume). */
+void slim_grpc_call_pause(slim_grpc_call *call);
+void slim_grpc_call_resume(slim_grpc_call *call);
+
+/* Bytes queued for sending and not yet handed to the socket layer. */
+size_t slim_grpc_call_send_queued(const slim_grpc_call *call);
+/* Bytes received and not yet delivered (waiting while paused). */
+size_t slim_grpc_call_recv_backlog(const slim_grpc_call *call);
+
+/* Counters of one HTTP/2 connection. */
+typedef struct slim_grpc_conn_stats {
+    uint64_t socket_writes; /* slim_io_write calls */
+    uint64_t bytes_written;
+    uint64_t bytes_read;
+    uint64_t msgs_sent;     /* messages queued by slim_grpc_call_send */
+    uint64_t msgs_received; /* messages delivered or buffered for delivery */
+    uint64_t flushes;       /* loop iterations that flushed */
+} slim_grpc_conn_stats;
+
+/* The counters of the connection carrying `call`. */
+void slim_grpc_call_conn_stats(const slim_grpc_call *call, slim_grpc_conn_stats *out);
+
+/* ---- Server ---- */
+
+typedef enum slim_grpc_kind {
+    SLIM_GRPC_UNARY = 0,            /* one request, one response */
+    SLIM_GRPC_SERVER_STREAMING = 1, /* one request, a stream of responses */
+    SLIM_GRPC_CLIENT_STREAMING = 2, /* a stream of requests, one response */
+    SLIM_GRPC_BIDI_STREAMING = 3,   /* streams both ways */
+} slim_grpc_kind;
+
+/* A method the server answers. */
+typedef struct slim_grpc_method {
+    const char *path; /* "/pkg.Service/Method"; copied */
+    slim_grpc_kind kind;
+    /* A call started. UNARY and SERVER_STREAMING: called once the request
+     * message and the client's half-close arrived, with `request` borrowed
+     * until return (a call without exactly one request message is answered
+     * INTERNAL without reaching the handler). The streaming-request kinds:
+     * called when the headers arrived, `request` empty; messages follow
+     * through cbs.on_message. The handler answers with send/finish, now or
+     * later. */
+    void (*on_call)(slim_grpc_call *call, slim_bytes request, void *ud);
+    slim_grpc_call_cbs cbs; /* later events of the call */
+    void *ud;               /* given to on_call; the call's initial data */
+} slim_grpc_method;
+
+/* Checks a call's headers before dispatch (authentication, later). Read the
+ * method and metadata from `call`. Return SLIM_OK to accept; any other status
+ * answers the call trailers-only with slim_grpc_status_to_code(status) and
+ * *message (optional, NUL-terminated, copied before the check returns). The
+ * call is never seen by a handler when refused. */
+typedef slim_status (*slim_grpc_header_check)(slim_grpc_call *call, void *ud, const char **message);
+
+/* A server on `loop` with `cfg` (NULL for defaults; copied). E_NOMEM. */
+slim_status slim_grpc_server_new(uv_loop_t *loop, const slim_grpc_config *cfg,
+                                 slim_grpc_server **out);
+
+/* Registers a method (copied). E_EXISTS for a path already registered,
+ * E_INVALID_ARG for a path not starting with '/' or no on_call, E_NOMEM. */
+slim_status slim_grpc_server_add_method(slim_grpc_server *srv, const slim_grpc_method *m);
+
+/* Installs the header check (NULL removes it). */
+void slim_grpc_server_set_header_check(slim_grpc_server *srv, slim_grpc_header_check fn, void *ud);
+
+/* Listens on an endpoint: "host:port", "[v6]:port", port 0 for any free
+ * port, or "unix:///path" (a stale socket file nobody listens on is
+ * removed; any other existing file is an error). Host names are resolved
+ * synchronously here, as listening is a start-up step. The address actually
+ * bound ("127.0.0.1:41873", "unix:///path") is written to `bound` when it is
+ * not NULL. Errors: E_TRANSPORT_BAD_ENDPOINT, E_TRANSPORT_RESOLVE,
+ * E_TRANSPORT_LISTEN (in use, permission, ...; logged with the reason),
+ * E_UNSUPPORTED (https:// until TLS lands), E_BUFFER_SMALL, E_NOMEM,
+ * E_STATE after slim_grpc_server_free. */
+slim_status slim_grpc_server_listen(slim_grpc_server *srv, const char *endpoint, char *bound,
+                                    size_t bound_cap);
+
+/* Number of open connections. */
+size_t slim_grpc_server_connections(const slim_grpc_server *srv);
+
+/* Stops listening, closes every connection (open calls end with
+ * E_GRPC_UNAVAILABLE, local) and removes Unix socket files it created.
+ * Memory is released from libuv close callbacks: keep running the loop
+ * until it has no more handles. NULL is a no-op. */
+void slim_grpc_server_free(slim_grpc_server *srv);
+
+/* ---- Client ---- */
+
+typedef enum slim_grpc_conn_state {
+    SLIM_GRPC_CONNECTING = 0,
+    SLIM_GRPC_READY = 1,  /* socket connected; HTTP/2 preface sent */
+    SLIM_GRPC_CLOSED = 2, /* the connection ended; see `why` */
+} slim_grpc_conn_state;
+
+/* Connection state changes. `why` is SLIM_OK for READY; for CLOSED the cause
+ * (E_TRANSPORT_RESOLVE, E_TRANSPORT_CONNECT, E_TRANSPORT_CONN_LOST,
+ * E_TRANSPORT_PROTOCOL, E_CANCELLED when freed by the user). */
+typedef void (*slim_grpc_state_cb)(slim_grpc_client *c, slim_grpc_conn_state state, slim_status why,
+                                   void *ud);
+
+/* Options of one outgoing call. */
+typedef struct slim_grpc_call_opts {
+    const char *method;           /* "/pkg.Service/Method" */
+    const slim_grpc_md *metadata; /* request metadata, may be NULL; copied */
+    uint64_t timeout_ms;          /* 0 = none; sent as grpc-timeout and enforced here */
+} slim_grpc_call_opts;
+
+/* A client for `target` ("http://host:port", "host:port", "[v6]:port",
+ * "unix:///path"). Resolution (uv_getaddrinfo) and connection start at once
+ * and finish asynchronously; calls may be opened right away and go out when
+ * connected. `cb` (may be NULL) reports state changes. E_TRANSPORT_BAD_ENDPOINT,
+ * E_UNSUPPORTED (https://), E_NOMEM. */
+slim_status slim_grpc_client_new(uv_loop_t *loop, const char *target, const slim_grpc_config *cfg,
+                                 slim_grpc_state_cb cb, void *ud, slim_grpc_client **out);
+
+/* Opens a call (a stream): sends the request headers with opts->metadata and
+ * the grpc-timeout. Events go to cbs (copied) with `data`. *out is valid
+ * until on_close returns. E_CLOSED when the connection has ended,
+ * E_INVALID_ARG (no method or it does not start with '/'), E_NOMEM. */
+slim_status slim_grpc_client_open(slim_grpc_client *c, const slim_grpc_call_opts *opts,
+                                  const slim_grpc_call_cbs *cbs, void *data, slim_grpc_call **out);
+
+/* The result of a unary call: `res` as for on_close; `response` is the
+ * response message (empty unless res->status is SLIM_OK) and `headers` the
+ * response headers. All borrowed until the callback returns. */
+typedef void (*slim_grpc_unary_cb)(const slim_grpc_result *res, slim_bytes response,
+                                   const slim_grpc_md *headers, void *ud);
+
+/* Makes a unary call: sends `request`, half-closes, and calls `cb` once with
+ * the outcome (a reply without exactly one message is E_GRPC_INTERNAL).
+ * Errors as for open and send; on error `cb` is not called. */
+slim_status slim_grpc_client_unary(slim_grpc_client *c, const slim_grpc_call_opts *opts,
+                                   slim_bytes request, slim_grpc_unary_cb cb, void *ud);
+
+/* The connection's counters (zeros before it connects). */
+void slim_grpc_client_stats(const slim_grpc_client *c, slim_grpc_conn_stats *out);
+
+/* Closes the connection: open calls end with E_GRPC_CANCELLED (local), the
+ * state callback is not called any more. Memory is released from libuv
+ * callbacks: keep running the loop. NULL is a no-op. */
+void slim_grpc_client_free(slim_grpc_client *c);
+
+#endif

@@ -1,0 +1,3 @@
+# src/transport: the gRPC codec (framing, grpc-timeout, percent-encoding,
+# base64, metadata from the wire, endpoints).
+slim_fuzz_target(fuzz_grpc_codec ${CMAKE_CURRENT_LIST_DIR}/fuzz_grpc_codec.c)
