@@ -1,6 +1,9 @@
 #include "core/util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 void slim_memzero(void *p, size_t n) {
     if (p == NULL || n == 0)
@@ -55,5 +58,33 @@ slim_status slim_hex_decode(const char *hex, size_t len, uint8_t *out, size_t ca
         out[i / 2] = (uint8_t)(hi << 4 | lo);
     }
     *out_len = len / 2;
+    return SLIM_OK;
+}
+
+slim_status slim_random_bytes(void *buf, size_t n) {
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return SLIM_E_IO;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return SLIM_OK;
+}
+
+slim_status slim_uuid_v4(char out[37]) {
+    uint8_t b[16];
+    slim_status st = slim_random_bytes(b, sizeof b);
+    if (st != SLIM_OK)
+        return st;
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
     return SLIM_OK;
 }

@@ -28,4 +28,10 @@ slim_status slim_hex_decode(const char *hex, size_t len, uint8_t *out, size_t ca
 /* The value of one hex digit, or -1. */
 int slim_hex_digit(char c);
 
+/* Fills buf with n bytes from the kernel's CSPRNG (getrandom). E_IO. */
+slim_status slim_random_bytes(void *buf, size_t n);
+
+/* Writes a random (version 4) UUID in text form and a NUL. E_IO. */
+slim_status slim_uuid_v4(char out[37]);
+
 #endif

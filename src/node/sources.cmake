@@ -1,1 +1,1 @@
-list(APPEND SLIM_SOURCES src/node/config.c)
+list(APPEND SLIM_SOURCES src/node/config.c src/node/node.c)

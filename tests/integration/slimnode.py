@@ -8,6 +8,7 @@ generated Python stubs).
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -101,7 +102,7 @@ class Node:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([os.environ["SLIM_BIN"], "--config", self.config],
                                      stdout=subprocess.PIPE, stderr=self.log,
-                                     env=dict(os.environ, **(env or {})))
+                                     env=dict(os.environ, SLIM_LOG="info", **(env or {})))
         self.port = None
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -122,6 +123,20 @@ class Node:
     def _drain(self):
         for line in self.proc.stdout:
             self.stdout_lines.append(line.decode(errors="replace"))
+
+    def counters(self, timeout=10):
+        """Asks for the counters (SIGUSR1) and returns the logged line as a dict
+        of the numbers it names."""
+        before = self.stderr().count("counters:")
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.stderr()
+            if text.count("counters:") > before:
+                line = [ln for ln in text.splitlines() if "counters:" in ln][-1]
+                return _parse_counters(line)
+            time.sleep(0.05)
+        raise AssertionError("no counters logged")
 
     def stderr(self):
         self.log.flush()
@@ -145,11 +160,30 @@ class Node:
         self.log.close()
 
 
+def _parse_counters(line):
+    """'counters: connections 2, ..., in 5, ...; dropped: ttl 1, ...' -> dict
+    with keys like 'in', 'dropped ttl', 'queue full'."""
+    out = {}
+    body = line.split("counters:", 1)[1]
+    section = ""
+    for part in re.split(r"[,;]", body):
+        part = part.strip()
+        if part.startswith("dropped:"):
+            section = "dropped "
+            part = part[len("dropped:"):].strip()
+        m = re.match(r"([a-z ]+?) (\d+)(?: \((\w+) (\d+)\))?$", part)
+        if m:
+            out[section + m.group(1)] = int(m.group(2))
+            if m.group(3):
+                out[m.group(3)] = int(m.group(4))
+    return out
+
+
 class Link:
     """One OpenChannel stream to a node, from grpcio. Sends a Link first
     (unless link=False) and checks the reply."""
 
-    def __init__(self, port, conn_type=EDGE, link=True, node_id="test-client"):
+    def __init__(self, port, conn_type=EDGE, link=True, node_id="test-client", read=True):
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.out = queue.Queue()
         self.inbox = queue.Queue()
@@ -158,7 +192,8 @@ class Link:
         rpc = self.channel.stream_stream(METHOD, request_serializer=None,
                                          response_deserializer=None)
         self.call = rpc(self._requests())
-        threading.Thread(target=self._reader, daemon=True).start()
+        if read:
+            threading.Thread(target=self._reader, daemon=True).start()
         self.link_id = str(uuid.uuid4())
         if link:
             m = pb.Message()
@@ -169,7 +204,7 @@ class Link:
             ln.connection_type = conn_type
             ln.node_id = node_id
             self.send(m)
-            reply = self.recv(10)
+            reply = self.recv(10) if read else pb.Message.FromString(next(self.call))
             assert reply.HasField("link"), reply
             assert reply.link.link_negotiation.is_reply
             assert reply.link.link_negotiation.link_id == self.link_id

@@ -173,15 +173,85 @@ class BadInput(NodeTest):
         self.assertEqual(a.recv().publish.msg.app_payload.blob, b"last")
 
 
+class SlowConsumer(NodeTest):
+    extra = "      slow_consumer_timeout: 2s\n"
+
+    def test_reader_that_never_reads_is_cut_off(self):
+        fast = self.link()
+        slow = self.link(read=False)
+        fast.subscribe("agntcy/ns/chan", sub_id=1)
+        slow.send(subscribe("agntcy/ns/chan"))
+        pub = self.link()
+        time.sleep(0.2)  # let the subscriptions land before the flood
+        blob = b"x" * 1024
+        for k in range(12000):  # ~12 MiB: past the window and the 4 MiB queue
+            pub.send(publish("agntcy/ns/p", "agntcy/ns/chan", blob, fanout=256,
+                             message_id=k))
+        # The fast reader gets everything; the node stays responsive.
+        for _ in range(12000):
+            fast.recv(20)
+        other = self.link()
+        self.assertTrue(other.subscribe("agntcy/ns/other", sub_id=2).success)
+        counters = self.node.counters()
+        self.assertGreater(counters.get("dropped queue full", 0), 0, counters)
+        deadline = time.time() + 15
+        while "closing a slow consumer" not in self.node.stderr():
+            self.assertLess(time.time(), deadline, self.node.stderr()[-2000:])
+            time.sleep(0.1)
+
+
+class Limits(NodeTest):
+    def test_message_over_the_slim_limit_is_dropped_link_stays_up(self):
+        a, b = self.link(), self.link()
+        b.subscribe("agntcy/ns/b", sub_id=1)
+        # over the SLIM limit (4 MiB - 64 KiB), under the gRPC limit (4 MiB)
+        a.send(publish("agntcy/ns/a", "agntcy/ns/b", b"y" * (4 * 1024 * 1024 - 40 * 1024)))
+        a.send(publish("agntcy/ns/a", "agntcy/ns/b", b"small"))
+        self.assertEqual(b.recv().publish.msg.app_payload.blob, b"small")
+        self.assertEqual(self.node.counters()["dropped too large"], 1)
+
+
 class Lifecycle(unittest.TestCase):
-    def test_sigterm_exits_zero(self):
+    def test_sigterm_drains_and_exits_zero(self):
         node = Node()
         link = Link(node.port)
         link.subscribe("agntcy/ns/x", sub_id=1)
         node.signal(signal.SIGTERM)
+        link.done.wait(10)
+        self.assertIsNotNone(link.error)
+        self.assertEqual(link.error.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("shutting down", link.error.details())
         self.assertEqual(node.wait(30), 0)
         link.close()
         node.close()
+
+    def test_drain_timeout_resets_what_remains(self):
+        node = Node(extra_top="runtime: {drain_timeout: 1s}\n")
+        # a stream that never negotiates and never reads keeps its call open
+        stuck = Link(node.port, link=False, read=False)
+        time.sleep(0.3)
+        node.signal(signal.SIGTERM)
+        self.assertEqual(node.wait(30), 0)
+        self.assertIn("node: shutting down", node.stderr())
+        stuck.close()
+        node.close()
+
+    def test_bad_config_exits_one(self):
+        import os
+        import subprocess
+        import tempfile
+        path = os.path.join(tempfile.mkdtemp(), "bad.yaml")
+        with open(path, "w") as f:
+            f.write("services:\n  slim/0:\n    dataplane:\n      servers:\n"
+                    "        - endpoint: 127.0.0.1:0\n")
+        r = subprocess.run([os.environ["SLIM_BIN"], "-c", path], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bad.yaml:5: services.slim/0.dataplane.servers[0].tls: missing server "
+                      "cert and key", r.stderr)
+        r = subprocess.run([os.environ["SLIM_BIN"], "--check-config", "-c", path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
 
 
 if __name__ == "__main__":

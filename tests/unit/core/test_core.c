@@ -265,9 +265,24 @@ TEST(rcbuf_shares_and_frees) {
     test_alloc_uninstall();
 }
 
-TEST_MAIN(TEST_ENTRY(rcbuf_shares_and_frees), TEST_ENTRY(hmap_insert_find_remove_iterate),
-          TEST_ENTRY(status_table_is_consistent), TEST_ENTRY(allocator_hook_fails_on_request),
-          TEST_ENTRY(buf_append_and_grow), TEST_ENTRY(buf_reports_nomem_and_keeps_contents),
-          TEST_ENTRY(reader_is_bounds_checked), TEST_ENTRY(log_levels_and_sink),
-          TEST_ENTRY(monotonic_time_advances), TEST_ENTRY(memzero_and_ct_equal),
-          TEST_ENTRY(hex_round_trip))
+TEST(random_and_uuid) {
+    uint8_t a[32] = {0}, b[32] = {0};
+    CHECK_OK(slim_random_bytes(a, sizeof a));
+    CHECK_OK(slim_random_bytes(b, sizeof b));
+    CHECK(memcmp(a, b, sizeof a) != 0);
+    char u[37], v[37];
+    CHECK_OK(slim_uuid_v4(u));
+    CHECK_OK(slim_uuid_v4(v));
+    CHECK_EQ(strlen(u), 36);
+    CHECK(strcmp(u, v) != 0);
+    CHECK_EQ(u[8], '-');
+    CHECK_EQ(u[14], '4');
+    CHECK(strchr("89ab", u[19]) != NULL);
+}
+
+TEST_MAIN(TEST_ENTRY(random_and_uuid), TEST_ENTRY(rcbuf_shares_and_frees),
+          TEST_ENTRY(hmap_insert_find_remove_iterate), TEST_ENTRY(status_table_is_consistent),
+          TEST_ENTRY(allocator_hook_fails_on_request), TEST_ENTRY(buf_append_and_grow),
+          TEST_ENTRY(buf_reports_nomem_and_keeps_contents), TEST_ENTRY(reader_is_bounds_checked),
+          TEST_ENTRY(log_levels_and_sink), TEST_ENTRY(monotonic_time_advances),
+          TEST_ENTRY(memzero_and_ct_equal), TEST_ENTRY(hex_round_trip))

@@ -1,0 +1,55 @@
+/*
+ * The SLIM node: the data-plane gRPC server, the links it dials, and the
+ * forwarder between them, on one libuv loop.
+ *
+ * Each data-plane stream (one OpenChannel call, either accepted or dialled)
+ * is one forwarder connection. Messages arrive from the transport, go
+ * through slim_fwd_input(), and whatever the forwarder sends goes back out
+ * through the transport. The node adds what needs a clock: the link
+ * negotiation deadline, the slow-consumer policy, and draining at shutdown.
+ *
+ * Every function runs on the loop thread.
+ */
+#ifndef SLIM_NODE_NODE_H
+#define SLIM_NODE_NODE_H
+
+#include "node/config.h"
+#include "router/forwarder.h"
+
+#include <uv.h>
+
+typedef struct slim_node slim_node;
+
+typedef struct slim_node_callbacks {
+    /* A listener is bound: kind is "dataplane", addr e.g. "127.0.0.1:41873". */
+    void (*listening)(const char *kind, const char *addr, void *ud);
+    /* Shutdown finished (after slim_node_shutdown); `leftover` connections
+     * were still open at the drain deadline and were reset. */
+    void (*stopped)(size_t leftover, void *ud);
+    void *ud;
+} slim_node_callbacks;
+
+/* Creates a node on loop for cfg (borrowed until slim_node_free). E_NOMEM. */
+slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
+                          const slim_node_callbacks *cbs, slim_node **out);
+
+/* Binds every data-plane server of the config and starts dialling its
+ * clients. Errors from the transport (E_TRANSPORT_LISTEN, ...), logged with
+ * the endpoint. */
+slim_status slim_node_start(slim_node *n);
+
+/* Stops accepting, ends open streams with UNAVAILABLE "node shutting down"
+ * after their queued messages, and calls cbs->stopped when every stream is
+ * gone or after drain_ms, whichever comes first. */
+void slim_node_shutdown(slim_node *n, uint64_t drain_ms);
+
+/* Logs the counters at info level (SIGUSR1). */
+void slim_node_log_counters(const slim_node *n);
+void slim_node_counters(const slim_node *n, slim_fwd_counters *out);
+size_t slim_node_connections(const slim_node *n);
+
+/* Frees the node; its libuv handles close asynchronously, so run the loop
+ * until it has nothing left. NULL is a no-op. */
+void slim_node_free(slim_node *n);
+
+#endif
