@@ -73,8 +73,7 @@ static void close_walk(uv_handle_t *h, void *ud) {
 static void on_stopped(size_t leftover, void *ud) {
     app *a = ud;
     if (leftover > 0)
-        SLIM_LOGW("slim", "stopped with %zu connection(s) reset at the drain deadline",
-                  leftover);
+        SLIM_LOGW("slim", "stopped with %zu connection(s) reset at the drain deadline", leftover);
     else
         SLIM_LOGI("slim", "stopped");
     uv_signal_stop(&a->sigterm);
@@ -101,8 +100,10 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
-        {"version", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = getenv("CONFIG");

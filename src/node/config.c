@@ -156,6 +156,15 @@ static slim_status dataplane(walk *w, slim_cfg_node *svc, const char *path, slim
                                 w->err)) != SLIM_OK)
             return st;
     }
+    if ((n = slim_cfg_get(dp, "duplicate_filter")) != NULL) {
+        slim_cfg_path(kp, sizeof kp, p, "duplicate_filter");
+        if ((st = slim_cfg_bool(w->doc, n, kp, &c->duplicate_filter, w->err)) != SLIM_OK)
+            return st;
+        if (!c->duplicate_filter)
+            note(w, n, kp,
+                 "the duplicate filter is off: messages that loop are stopped by the "
+                 "ttl only (for tests)");
+    }
     /* Token settings in this block are unused upstream too. */
     slim_cfg_mark_used(slim_cfg_get(dp, "token_provider"));
     slim_cfg_mark_used(slim_cfg_get(dp, "token_verifier"));
@@ -299,6 +308,7 @@ slim_status slim_node_config_parse(const slim_cfg_doc *doc, slim_node_config *ou
     out->slow_consumer_timeout_ms = 10000;
     out->max_subscriptions_per_conn = SLIM_ROUTER_DEFAULT_MAX_SUBS;
     out->max_message_size = SLIM_FWD_DEFAULT_MAX_MESSAGE;
+    out->duplicate_filter = true;
     walk w = {doc, err, warn, ud};
     slim_status st = tracing(&w, doc->root, out);
     if (st == SLIM_OK)

@@ -13,7 +13,8 @@
  *
  * Our additions, under dataplane (see docs/configuration.md):
  *   slow_consumer_timeout (10s), max_subscriptions_per_connection (100000),
- *   max_message_size (bytes of one SLIM message; 4 MiB - 64 KiB).
+ *   max_message_size (bytes of one SLIM message; 4 MiB - 64 KiB),
+ *   duplicate_filter (true; false only for tests of the TTL loop guard).
  */
 #ifndef SLIM_NODE_CONFIG_H
 #define SLIM_NODE_CONFIG_H
@@ -36,7 +37,8 @@ typedef struct slim_node_config {
     uint64_t slow_consumer_timeout_ms;
     uint64_t max_subscriptions_per_conn;
     uint64_t max_message_size;
-    bool has_controller; /* a controller section was present (not implemented) */
+    bool duplicate_filter; /* default true; false only to test TTL loop protection */
+    bool has_controller;   /* a controller section was present (not implemented) */
 } slim_node_config;
 
 /* Loads and checks a node config file. warn (may be NULL) hears about

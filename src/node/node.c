@@ -16,15 +16,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MOD "node"
+#define MOD              "node"
 #define DATAPLANE_METHOD "/dataplane.proto.v1.DataPlaneService/OpenChannel"
-#define SWEEP_MS 250
+#define SWEEP_MS         250
 
 typedef struct node_conn {
     slim_hnode node;
     uint64_t id;
     slim_node *owner;
-    slim_grpc_call *call; /* NULL once the call ended */
+    slim_grpc_call *call;     /* NULL once the call ended */
     slim_grpc_client *client; /* dialled links: the connection carrying the call */
     size_t client_index;      /* dialled links: which dataplane.clients entry */
     bool dialled;
@@ -115,8 +115,16 @@ static void fwd_linked(void *ud, uint64_t id, slim_conn_kind kind, const char *p
     slim_node *n = ud;
     node_conn *c = find(n, id);
     SLIM_LOGI(MOD, "connection %llu from %s linked as %s%s%s", (unsigned long long)id,
-              c ? c->peer : "?", slim_conn_kind_name(kind), peer_node && *peer_node ? ", node " : "",
-              peer_node ? peer_node : "");
+              c ? c->peer : "?", slim_conn_kind_name(kind),
+              peer_node && *peer_node ? ", node " : "", peer_node ? peer_node : "");
+}
+
+static uint64_t fwd_random(void *ud) {
+    (void)ud;
+    uint64_t v = 0;
+    if (slim_random_bytes(&v, sizeof v) != SLIM_OK)
+        v = slim_now_ns() * 0x9e3779b97f4a7c15ull; /* getrandom failing is near impossible */
+    return v;
 }
 
 /* ---- transport callbacks (accepted and dialled calls alike) ---- */
@@ -338,7 +346,8 @@ static void sweep(uv_timer_t *t) {
     else if (n->draining && now >= n->drain_deadline_ms) {
         size_t left = n->conns.count;
         SLIM_LOGW(MOD, "drain timeout: resetting %zu connection(s) still open", left);
-        for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
+        for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h;
+             h = slim_hmap_next(&n->conns, &it)) {
             node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
             SLIM_LOGW(MOD, "  connection %llu from %s (%zu subscriptions)",
                       (unsigned long long)c->id, c->peer,
@@ -365,8 +374,10 @@ slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
         .announce = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE,
         .max_message_size = cfg->max_message_size,
         .max_subscriptions_per_conn = cfg->max_subscriptions_per_conn,
+        .propagate = true,
+        .dedupe = cfg->duplicate_filter,
     };
-    static const slim_fwd_ops ops = {fwd_send, fwd_close, fwd_linked, NULL};
+    static const slim_fwd_ops ops = {fwd_send, fwd_close, fwd_linked, NULL, fwd_random};
     slim_status st = slim_hmap_init(&n->conns, 64);
     if (st == SLIM_OK)
         st = slim_fwd_new(&fc, &ops, n, &n->fwd);
@@ -467,26 +478,26 @@ static void log_counters(const slim_node *n, slim_log_level level) {
     slim_fwd_counters_get(n->fwd, &c);
     slim_router_stats_get(slim_fwd_router(n->fwd), &rs);
     slim_log(level, MOD,
-              "counters: connections %zu, subscriptions %zu, in %llu, out %llu, publish %llu "
-              "(matched %llu), subscribe %llu, unsubscribe %llu, acks %llu, errors sent %llu "
-              "(suppressed %llu); dropped: ttl %llu, no route %llu, queue full %llu, too large "
-              "%llu, malformed %llu, other %llu; links refused %llu",
-              n->conns.count, rs.subscriptions, (unsigned long long)c.messages_in,
-              (unsigned long long)c.messages_out, (unsigned long long)c.publish_in,
-              (unsigned long long)c.publish_matched, (unsigned long long)c.subscribe_in,
-              (unsigned long long)c.unsubscribe_in, (unsigned long long)c.acks_sent,
-              (unsigned long long)c.errors_sent, (unsigned long long)c.errors_suppressed,
-              (unsigned long long)c.drop_ttl, (unsigned long long)c.drop_no_route,
-              (unsigned long long)c.drop_queue_full, (unsigned long long)c.drop_too_large,
-              (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other,
-              (unsigned long long)c.links_refused);
+             "counters: connections %zu, subscriptions %zu, in %llu, out %llu, publish %llu "
+             "(matched %llu), subscribe %llu, unsubscribe %llu, acks %llu, errors sent %llu "
+             "(suppressed %llu); dropped: ttl %llu, no route %llu, queue full %llu, too large "
+             "%llu, malformed %llu, other %llu; links refused %llu",
+             n->conns.count, rs.subscriptions, (unsigned long long)c.messages_in,
+             (unsigned long long)c.messages_out, (unsigned long long)c.publish_in,
+             (unsigned long long)c.publish_matched, (unsigned long long)c.subscribe_in,
+             (unsigned long long)c.unsubscribe_in, (unsigned long long)c.acks_sent,
+             (unsigned long long)c.errors_sent, (unsigned long long)c.errors_suppressed,
+             (unsigned long long)c.drop_ttl, (unsigned long long)c.drop_no_route,
+             (unsigned long long)c.drop_queue_full, (unsigned long long)c.drop_too_large,
+             (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other,
+             (unsigned long long)c.links_refused);
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
         const node_conn *nc = SLIM_CONTAINER_OF(h, node_conn, node);
         if (nc->call != NULL)
             slim_log(level, MOD, "  connection %llu %s: queued %zu bytes, %zu subscriptions",
-                      (unsigned long long)nc->id, nc->peer, slim_grpc_call_send_queued(nc->call),
-                      slim_router_conn_subscription_count(slim_fwd_router(n->fwd), nc->id));
+                     (unsigned long long)nc->id, nc->peer, slim_grpc_call_send_queued(nc->call),
+                     slim_router_conn_subscription_count(slim_fwd_router(n->fwd), nc->id));
     }
 }
 

@@ -43,6 +43,9 @@ typedef struct slim_fwd_ops {
     void (*linked)(void *ud, uint64_t conn, slim_conn_kind kind, const char *peer_node_id);
     /* A SubscriptionAck arrived for a subscription this side sent. Optional. */
     void (*subscription_ack)(void *ud, uint64_t conn, uint64_t id, bool success, const char *error);
+    /* A random 64-bit value (fresh subscription ids when propagating).
+     * Required when propagation is on. */
+    uint64_t (*random64)(void *ud);
 } slim_fwd_ops;
 
 typedef struct slim_fwd_config {
@@ -54,6 +57,13 @@ typedef struct slim_fwd_config {
     size_t max_message_size;           /* larger messages are dropped; 0 = 4 MiB - 64 KiB */
     size_t max_subscriptions_per_conn; /* 0 = SLIM_ROUTER_DEFAULT_MAX_SUBS */
     uint32_t error_interval_ms;        /* error replies per (conn, name); 0 = 1000 */
+    /* Node-to-node propagation of subscriptions (docs/protocol.md): on for a
+     * node, off for the router embedded in an application. */
+    bool propagate;
+    /* Drop a Publish from a NODE link already seen within dedupe_window_ms,
+     * keyed by (source, session id, message type, message id). */
+    bool dedupe;
+    uint32_t dedupe_window_ms; /* 0 = 500 */
 } slim_fwd_config;
 
 #define SLIM_FWD_DEFAULT_MAX_MESSAGE (4u * 1024u * 1024u - 64u * 1024u)
@@ -73,9 +83,13 @@ typedef struct slim_fwd_counters {
     uint64_t drop_no_route;
     uint64_t drop_queue_full;
     uint64_t drop_too_large;
-    uint64_t drop_malformed; /* undecodable or missing required fields */
-    uint64_t drop_other;     /* stray Link or ack, send failures */
-    uint64_t links_refused;  /* connections closed during negotiation */
+    uint64_t drop_malformed;  /* undecodable or missing required fields */
+    uint64_t drop_other;      /* stray Link or ack, send failures */
+    uint64_t drop_duplicate;  /* publishes the duplicate filter caught */
+    uint64_t links_refused;   /* connections closed during negotiation */
+    uint64_t subs_propagated; /* (un)subscriptions sent to other nodes */
+    uint64_t subs_seen;       /* propagated (un)subscriptions not relayed again */
+    uint64_t subs_replayed;   /* subscriptions sent to a node link when it came up */
 } slim_fwd_counters;
 
 /* Creates a forwarder. ops and ud are borrowed until slim_fwd_free().

@@ -21,6 +21,8 @@ typedef struct service_rec service_rec;
 typedef struct sub_rec {
     conn_rec *conn;
     ident_rec *ident;
+    uint64_t *reasons; /* see router.h; usually one */
+    uint32_t nreasons, reasons_cap;
     struct sub_rec *ident_prev, *ident_next;
     struct sub_rec *conn_prev, *conn_next;
 } sub_rec;
@@ -183,12 +185,23 @@ slim_status slim_router_conn_add(slim_router *r, uint64_t id, slim_conn_kind kin
 }
 
 slim_status slim_router_conn_remove(slim_router *r, uint64_t id, size_t *removed) {
+    return slim_router_conn_remove_each(r, id, NULL, NULL, removed);
+}
+
+slim_status slim_router_conn_remove_each(slim_router *r, uint64_t id,
+                                         void (*fn)(const slim_name *name, const uint64_t *reasons,
+                                                    size_t n, void *ud),
+                                         void *ud, size_t *removed) {
     conn_rec *c = find_conn(r, id);
     if (c == NULL)
         return SLIM_E_ROUTER_UNKNOWN_CONNECTION;
     size_t n = c->nsubs;
-    while (c->subs_head != NULL)
-        drop_sub(r, c->subs_head);
+    while (c->subs_head != NULL) {
+        sub_rec *s = c->subs_head;
+        if (fn != NULL)
+            fn(&s->ident->name, s->reasons, s->nreasons, ud);
+        drop_sub(r, s);
+    }
     slim_hmap_remove(&r->conns, &c->node);
     slim_free(c);
     if (removed != NULL)
@@ -206,13 +219,17 @@ slim_status slim_router_conn_kind(const slim_router *r, uint64_t id, slim_conn_k
 
 /* ---- subscriptions ---- */
 
-slim_status slim_router_subscribe(slim_router *r, uint64_t conn, const slim_name *name) {
+/* Finds or creates conn's subscription to name. */
+static slim_status get_sub(slim_router *r, uint64_t conn, const slim_name *name, sub_rec **out) {
     conn_rec *c = find_conn(r, conn);
     if (c == NULL)
         return SLIM_E_ROUTER_UNKNOWN_CONNECTION;
     ident_rec *id = find_ident(r, name);
-    if (id != NULL && find_sub(id, c) != NULL)
+    sub_rec *found = id != NULL ? find_sub(id, c) : NULL;
+    if (found != NULL) {
+        *out = found;
         return SLIM_OK;
+    }
     if (c->nsubs >= r->max_subs)
         return SLIM_E_ROUTER_SUBSCRIPTION_LIMIT;
 
@@ -266,7 +283,93 @@ slim_status slim_router_subscribe(slim_router *r, uint64_t conn, const slim_name
     c->subs_tail = s;
     c->nsubs++;
     r->nsubs++;
+    *out = s;
     return SLIM_OK;
+}
+
+slim_status slim_router_subscribe(slim_router *r, uint64_t conn, const slim_name *name) {
+    sub_rec *s;
+    return get_sub(r, conn, name, &s);
+}
+
+static long reason_index(const sub_rec *s, uint64_t reason) {
+    for (uint32_t i = 0; i < s->nreasons; i++)
+        if (s->reasons[i] == reason)
+            return (long)i;
+    return -1;
+}
+
+slim_status slim_router_subscribe_reason(slim_router *r, uint64_t conn, const slim_name *name,
+                                         uint64_t reason) {
+    if (reason == 0)
+        return SLIM_E_INVALID_ARG;
+    sub_rec *s;
+    bool existed = slim_router_is_subscribed(r, conn, name);
+    slim_status st = get_sub(r, conn, name, &s);
+    if (st != SLIM_OK || reason_index(s, reason) >= 0)
+        return st;
+    if (s->nreasons == s->reasons_cap) {
+        uint32_t cap = s->reasons_cap ? s->reasons_cap * 2 : 1;
+        uint64_t *p = slim_realloc(s->reasons, cap * sizeof *p);
+        if (p == NULL) {
+            if (!existed)
+                drop_sub(r, s);
+            return SLIM_E_NOMEM;
+        }
+        s->reasons = p;
+        s->reasons_cap = cap;
+    }
+    s->reasons[s->nreasons++] = reason;
+    return SLIM_OK;
+}
+
+slim_status slim_router_unsubscribe_reason(slim_router *r, uint64_t conn, const slim_name *name,
+                                           uint64_t reason, bool *removed) {
+    conn_rec *c = find_conn(r, conn);
+    if (c == NULL)
+        return SLIM_E_ROUTER_UNKNOWN_CONNECTION;
+    ident_rec *id = find_ident(r, name);
+    sub_rec *s = id ? find_sub(id, c) : NULL;
+    long i = s ? reason_index(s, reason) : -1;
+    if (i < 0)
+        return SLIM_E_ROUTER_NO_SUCH_SUBSCRIPTION;
+    s->reasons[i] = s->reasons[--s->nreasons];
+    bool gone = s->nreasons == 0;
+    if (gone)
+        drop_sub(r, s);
+    if (removed != NULL)
+        *removed = gone;
+    return SLIM_OK;
+}
+
+void slim_router_reasons(const slim_router *r, uint64_t conn, const slim_name *name,
+                         const uint64_t **reasons, size_t *n) {
+    const conn_rec *c = find_conn(r, conn);
+    const ident_rec *id = c ? find_ident(r, name) : NULL;
+    const sub_rec *s = id ? find_sub(id, c) : NULL;
+    *reasons = s ? s->reasons : NULL;
+    *n = s ? s->nreasons : 0;
+}
+
+bool slim_router_reason_held(const slim_router *r, const slim_name *name, uint64_t reason,
+                             uint64_t except) {
+    const ident_rec *id = find_ident(r, name);
+    for (const sub_rec *s = id ? id->head : NULL; s != NULL; s = s->ident_next)
+        if (s->conn->id != except && reason_index(s, reason) >= 0)
+            return true;
+    return false;
+}
+
+void slim_router_foreach(const slim_router *r,
+                         void (*fn)(uint64_t conn, const slim_name *name, const uint64_t *reasons,
+                                    size_t n, void *ud),
+                         void *ud) {
+    slim_hmap_iter it;
+    for (slim_hnode *n = slim_hmap_first(&r->conns, &it); n; n = slim_hmap_next(&r->conns, &it)) {
+        const conn_rec *c = SLIM_CONTAINER_OF(n, conn_rec, node);
+        for (const sub_rec *s = c->subs_head; s != NULL; s = s->conn_next)
+            fn(c->id, &s->ident->name, s->reasons, s->nreasons, ud);
+    }
 }
 
 /* Unlinks and frees a subscription, and its ident and service when empty. */
@@ -292,6 +395,7 @@ static void drop_sub(slim_router *r, sub_rec *s) {
         id->tail = s->ident_prev;
     id->nsubs--;
     r->nsubs--;
+    slim_free(s->reasons);
     slim_free(s);
     if (id->nsubs > 0)
         return;
@@ -433,10 +537,12 @@ size_t slim_router_conn_subscription_count(const slim_router *r, uint64_t conn) 
 }
 
 void slim_router_conn_foreach(const slim_router *r, uint64_t conn,
-                              void (*fn)(const slim_name *name, void *ud), void *ud) {
+                              void (*fn)(const slim_name *name, const uint64_t *reasons, size_t n,
+                                         void *ud),
+                              void *ud) {
     const conn_rec *c = find_conn(r, conn);
     if (c == NULL)
         return;
     for (const sub_rec *s = c->subs_head; s != NULL; s = s->conn_next)
-        fn(&s->ident->name, ud);
+        fn(&s->ident->name, s->reasons, s->nreasons, ud);
 }

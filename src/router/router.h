@@ -49,6 +49,12 @@ slim_status slim_router_conn_add(slim_router *r, uint64_t conn, slim_conn_kind k
 /* Removes a connection and all its subscriptions; *removed_subs (may be
  * NULL) receives how many. E_ROUTER_UNKNOWN_CONNECTION. */
 slim_status slim_router_conn_remove(slim_router *r, uint64_t conn, size_t *removed_subs);
+/* The same, calling fn (may be NULL) for each subscription just before it
+ * goes, with its reasons. fn must not change the router. */
+slim_status slim_router_conn_remove_each(slim_router *r, uint64_t conn,
+                                         void (*fn)(const slim_name *name, const uint64_t *reasons,
+                                                    size_t n, void *ud),
+                                         void *ud, size_t *removed_subs);
 /* The kind of a connection. E_ROUTER_UNKNOWN_CONNECTION. */
 slim_status slim_router_conn_kind(const slim_router *r, uint64_t conn, slim_conn_kind *out);
 
@@ -56,9 +62,41 @@ slim_status slim_router_conn_kind(const slim_router *r, uint64_t conn, slim_conn
  * pair that exists already succeeds and changes nothing.
  * Errors: E_ROUTER_UNKNOWN_CONNECTION, E_ROUTER_SUBSCRIPTION_LIMIT, E_NOMEM. */
 slim_status slim_router_subscribe(slim_router *r, uint64_t conn, const slim_name *name);
-/* Removes a subscription. E_ROUTER_NO_SUCH_SUBSCRIPTION,
+/* Removes a subscription, whatever its reasons. E_ROUTER_NO_SUCH_SUBSCRIPTION,
  * E_ROUTER_UNKNOWN_CONNECTION. */
 slim_status slim_router_unsubscribe(slim_router *r, uint64_t conn, const slim_name *name);
+
+/*
+ * Reasons. A subscription learnt from another node exists because some
+ * application somewhere subscribed; the propagated message carries that
+ * subscription's id, and the subscription records it as a reason. The same
+ * (name, connection) can have several reasons (several applications behind
+ * the link); it goes away when its last reason is withdrawn.
+ */
+
+/* Adds `reason` (non-zero) to conn's subscription to name, creating the
+ * subscription if needed. Errors as slim_router_subscribe, E_INVALID_ARG. */
+slim_status slim_router_subscribe_reason(slim_router *r, uint64_t conn, const slim_name *name,
+                                         uint64_t reason);
+/* Withdraws `reason`; the subscription goes when no reason is left (then
+ * *removed is true; removed may be NULL). E_ROUTER_NO_SUCH_SUBSCRIPTION when
+ * the subscription or the reason is unknown, E_ROUTER_UNKNOWN_CONNECTION. */
+slim_status slim_router_unsubscribe_reason(slim_router *r, uint64_t conn, const slim_name *name,
+                                           uint64_t reason, bool *removed);
+/* The reasons of conn's subscription to name (borrowed until the next change
+ * of the router); *n = 0 when it has none or does not exist. */
+void slim_router_reasons(const slim_router *r, uint64_t conn, const slim_name *name,
+                         const uint64_t **reasons, size_t *n);
+/* True when some connection other than `except` holds `reason` for name. */
+bool slim_router_reason_held(const slim_router *r, const slim_name *name, uint64_t reason,
+                             uint64_t except);
+
+/* Calls fn for every subscription, connection by connection. fn must not
+ * change the router. */
+void slim_router_foreach(const slim_router *r,
+                         void (*fn)(uint64_t conn, const slim_name *name, const uint64_t *reasons,
+                                    size_t n, void *ud),
+                         void *ud);
 /* True when conn holds exactly this subscription. */
 bool slim_router_is_subscribed(const slim_router *r, uint64_t conn, const slim_name *name);
 
@@ -92,6 +130,8 @@ size_t slim_router_conn_subscription_count(const slim_router *r, uint64_t conn);
 /* Calls fn for each subscription of conn, in the order they were made.
  * fn must not change the router. */
 void slim_router_conn_foreach(const slim_router *r, uint64_t conn,
-                              void (*fn)(const slim_name *name, void *ud), void *ud);
+                              void (*fn)(const slim_name *name, const uint64_t *reasons, size_t n,
+                                         void *ud),
+                              void *ud);
 
 #endif

@@ -64,7 +64,14 @@ static void reset_sent(void) {
     full_conn = UINT64_MAX;
 }
 
-static const slim_fwd_ops ops = {t_send, t_close, t_linked, t_ack};
+static uint64_t next_random = 1000;
+
+static uint64_t t_random(void *ud) {
+    (void)ud;
+    return next_random++;
+}
+
+static const slim_fwd_ops ops = {t_send, t_close, t_linked, t_ack, t_random};
 
 static slim_fwd *mk(size_t max_subs) {
     slim_fwd_config cfg = {
@@ -492,9 +499,168 @@ TEST(allocation_failures_do_not_leak) {
     test_alloc_uninstall();
 }
 
-TEST_MAIN(TEST_ENTRY(accepted_link_negotiation), TEST_ENTRY(dialled_link_negotiation),
-          TEST_ENTRY(subscription_acks), TEST_ENTRY(publish_one_to_one_decrements_ttl),
-          TEST_ENTRY(ttl_exhaustion_drops), TEST_ENTRY(unmatched_publish_gets_rate_limited_error),
+static slim_fwd *mk_node(void) {
+    slim_fwd_config cfg = {
+        .node_id = "slim/n",
+        .version = "0.1.0",
+        .announce = REMOTE,
+        .propagate = true,
+        .dedupe = true,
+    };
+    slim_fwd *f = NULL;
+    if (slim_fwd_new(&cfg, &ops, NULL, &f) != SLIM_OK)
+        TEST_FAIL_AT("fwd_new failed");
+    reset_sent();
+    return f;
+}
+
+/* The (un)subscriptions in sends[], as "conn:S|U:id:ttl" strings. */
+static int find_sub_sent(uint64_t conn, bool unsub, uint64_t *id, uint32_t *ttl) {
+    for (int i = 0; i < nsent; i++) {
+        if (sends[i].conn != conn)
+            continue;
+        slim_msg *m = NULL;
+        if (slim_wire_decode(slim_rcbuf_view(sends[i].buf), SIZE_MAX, &m) != SLIM_OK)
+            continue;
+        slim_msg_kind k = slim_wire_kind(m);
+        bool match = unsub ? k == SLIM_MSG_UNSUBSCRIBE : k == SLIM_MSG_SUBSCRIBE;
+        if (match) {
+            *id = unsub ? m->unsubscribe->subscription_id : m->subscribe->subscription_id;
+            *ttl = slim_wire_header(m)->ttl;
+        }
+        slim_wire_free(m);
+        if (match)
+            return i;
+    }
+    return -1;
+}
+
+TEST(subscriptions_propagate_between_nodes) {
+    slim_fwd *f = mk_node();
+    accept_conn(f, 1, EDGE);
+    accept_conn(f, 2, REMOTE);
+    accept_conn(f, 3, REMOTE);
+    uint64_t id = 0;
+    uint32_t ttl = 0;
+    /* an application's subscription goes to every node link, fresh id, ttl 8 */
+    next_random = 5000;
+    CHECK_OK(input(f, 1, sub_msg("o/n/x", 0, false, 8), 0));
+    CHECK(find_sub_sent(2, false, &id, &ttl) >= 0);
+    CHECK_U64(id, 5000);
+    CHECK_EQ(ttl, 8);
+    CHECK(find_sub_sent(3, false, &id, &ttl) >= 0);
+    CHECK_U64(id, 5000);
+    CHECK_EQ(nsent, 2);
+    reset_sent();
+    /* its own subscription coming back round a loop is not installed */
+    slim_name x = nm("o/n/x");
+    CHECK_OK(input(f, 2, sub_msg("o/n/x", 5000, false, 6), 0));
+    CHECK(!slim_router_is_subscribed(slim_fwd_router(f), 2, &x));
+    reset_sent();
+    /* a node's subscription: installed, relayed to the other node links only */
+    CHECK_OK(input(f, 2, sub_msg("o/n/y", 77, false, 6), 0));
+    slim_name y = nm("o/n/y");
+    CHECK(slim_router_is_subscribed(slim_fwd_router(f), 2, &y));
+    CHECK(find_sub_sent(3, false, &id, &ttl) >= 0);
+    CHECK_U64(id, 77);
+    CHECK_EQ(ttl, 5); /* decremented on the way in */
+    CHECK(find_sub_sent(1, false, &id, &ttl) < 0);
+    CHECK(find_sub_sent(2, false, &id, &ttl) < 0);
+    reset_sent();
+    /* the same id from another link: installed, acknowledged, not relayed */
+    CHECK_OK(input(f, 3, sub_msg("o/n/y", 77, false, 6), 0));
+    CHECK(slim_router_is_subscribed(slim_fwd_router(f), 3, &y));
+    CHECK_EQ(nsent, 1); /* just the ack */
+    slim_fwd_counters c;
+    slim_fwd_counters_get(f, &c);
+    CHECK_EQ(c.subs_seen, 1);
+    reset_sent();
+    /* the withdrawal follows the same path */
+    CHECK_OK(input(f, 2, sub_msg("o/n/y", 77, true, 6), 0));
+    CHECK(!slim_router_is_subscribed(slim_fwd_router(f), 2, &y));
+    CHECK(find_sub_sent(3, true, &id, &ttl) >= 0);
+    CHECK_U64(id, 77);
+    reset_sent();
+    CHECK_OK(input(f, 3, sub_msg("o/n/y", 77, true, 6), 0));
+    CHECK(!slim_router_is_subscribed(slim_fwd_router(f), 3, &y));
+    CHECK_EQ(nsent, 1); /* ack only */
+    reset_sent();
+    /* a node link that comes up gets what this node holds */
+    CHECK_OK(slim_fwd_conn_open(f, 4, SLIM_FWD_ACCEPTED, NULL));
+    CHECK_OK(input(f, 4, link_msg("l4", false, REMOTE), 0));
+    CHECK(find_sub_sent(4, false, &id, &ttl) >= 0);
+    CHECK_U64(id, 5000);
+    slim_fwd_counters_get(f, &c);
+    CHECK_EQ(c.subs_replayed, 1);
+    reset_sent();
+    /* the application leaves: its subscription is withdrawn everywhere */
+    slim_fwd_conn_close(f, 1);
+    CHECK(find_sub_sent(2, true, &id, &ttl) >= 0);
+    CHECK_U64(id, 5000);
+    CHECK(find_sub_sent(3, true, &id, &ttl) >= 0);
+    CHECK(find_sub_sent(4, true, &id, &ttl) >= 0);
+    reset_sent();
+    slim_fwd_free(f);
+}
+
+TEST(two_applications_one_name) {
+    slim_fwd *f = mk_node();
+    accept_conn(f, 1, EDGE);
+    accept_conn(f, 2, EDGE);
+    accept_conn(f, 9, REMOTE);
+    CHECK_OK(input(f, 1, sub_msg("o/n/x", 41, false, 8), 0));
+    CHECK_OK(input(f, 2, sub_msg("o/n/x", 42, false, 8), 0));
+    reset_sent();
+    uint64_t id;
+    uint32_t ttl;
+    /* the first leaves: only its id is withdrawn */
+    CHECK_OK(input(f, 1, sub_msg("o/n/x", 0, true, 8), 0));
+    CHECK(find_sub_sent(9, true, &id, &ttl) >= 0);
+    CHECK_U64(id, 41);
+    reset_sent();
+    /* the far side, by reasons: withdrawing 41 keeps 42 */
+    slim_fwd *g = mk_node();
+    accept_conn(g, 5, REMOTE);
+    CHECK_OK(input(g, 5, sub_msg("o/n/x", 41, false, 7), 0));
+    CHECK_OK(input(g, 5, sub_msg("o/n/x", 42, false, 7), 0));
+    CHECK_OK(input(g, 5, sub_msg("o/n/x", 41, true, 7), 0));
+    slim_name x = nm("o/n/x");
+    CHECK(slim_router_is_subscribed(slim_fwd_router(g), 5, &x));
+    CHECK_OK(input(g, 5, sub_msg("o/n/x", 42, true, 7), 0));
+    CHECK(!slim_router_is_subscribed(slim_fwd_router(g), 5, &x));
+    reset_sent();
+    slim_fwd_free(g);
+    slim_fwd_free(f);
+}
+
+TEST(duplicate_filter_on_node_links) {
+    slim_fwd *f = mk_node();
+    accept_conn(f, 1, REMOTE);
+    accept_conn(f, 2, EDGE);
+    CHECK_OK(input(f, 2, sub_msg("o/n/b", 0, false, 8), 0));
+    reset_sent();
+    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/b", 1, 8), 100));
+    CHECK_STATUS(input(f, 1, pub_msg("o/n/a", "o/n/b", 1, 8), 200), SLIM_E_ROUTER_DUPLICATE);
+    CHECK_EQ(nsent, 1);
+    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/b", 1, 8), 900)); /* after the window */
+    CHECK_EQ(nsent, 2);
+    /* applications are not filtered: their retransmissions go through */
+    accept_conn(f, 3, EDGE);
+    CHECK_OK(input(f, 3, pub_msg("o/n/a", "o/n/b", 1, 8), 1000));
+    CHECK_OK(input(f, 3, pub_msg("o/n/a", "o/n/b", 1, 8), 1001));
+    CHECK_EQ(nsent, 2);
+    slim_fwd_counters c;
+    slim_fwd_counters_get(f, &c);
+    CHECK_EQ(c.drop_duplicate, 1);
+    reset_sent();
+    slim_fwd_free(f);
+}
+
+TEST_MAIN(TEST_ENTRY(subscriptions_propagate_between_nodes), TEST_ENTRY(two_applications_one_name),
+          TEST_ENTRY(duplicate_filter_on_node_links), TEST_ENTRY(accepted_link_negotiation),
+          TEST_ENTRY(dialled_link_negotiation), TEST_ENTRY(subscription_acks),
+          TEST_ENTRY(publish_one_to_one_decrements_ttl), TEST_ENTRY(ttl_exhaustion_drops),
+          TEST_ENTRY(unmatched_publish_gets_rate_limited_error),
           TEST_ENTRY(broadcast_shares_one_buffer_and_counts_full_queues),
           TEST_ENTRY(bad_messages_are_dropped_and_counted),
           TEST_ENTRY(local_delivery_and_recv_from), TEST_ENTRY(allocation_failures_do_not_leak))

@@ -223,8 +223,10 @@ TEST(subscribe_unsubscribe_bookkeeping) {
     slim_router_free(r);
 }
 
-static void count_cb(const slim_name *n, void *ud) {
+static void count_cb(const slim_name *n, const uint64_t *reasons, size_t nr, void *ud) {
     (void)n;
+    (void)reasons;
+    (void)nr;
     (*(size_t *)ud)++;
 }
 
@@ -284,7 +286,38 @@ TEST(allocation_failure_leaves_tables_consistent) {
     test_alloc_uninstall();
 }
 
-TEST_MAIN(TEST_ENTRY(anycast_round_robin_is_even),
+TEST(reasons_keep_a_subscription_alive) {
+    slim_router *r = mk();
+    slim_name x = nm("o/n/x");
+    CHECK_OK(slim_router_conn_add(r, 1, SLIM_CONN_NODE));
+    CHECK_OK(slim_router_conn_add(r, 2, SLIM_CONN_NODE));
+    CHECK_STATUS(slim_router_subscribe_reason(r, 1, &x, 0), SLIM_E_INVALID_ARG);
+    CHECK_OK(slim_router_subscribe_reason(r, 1, &x, 11));
+    CHECK_OK(slim_router_subscribe_reason(r, 1, &x, 22));
+    CHECK_OK(slim_router_subscribe_reason(r, 1, &x, 22)); /* no duplicate reasons */
+    CHECK_OK(slim_router_subscribe_reason(r, 2, &x, 11));
+    const uint64_t *rs;
+    size_t n;
+    slim_router_reasons(r, 1, &x, &rs, &n);
+    CHECK_EQ(n, 2);
+    CHECK(slim_router_reason_held(r, &x, 11, 1)); /* conn 2 holds it */
+    CHECK(!slim_router_reason_held(r, &x, 22, 1));
+    bool removed = true;
+    CHECK_OK(slim_router_unsubscribe_reason(r, 1, &x, 11, &removed));
+    CHECK(!removed);
+    CHECK(slim_router_is_subscribed(r, 1, &x));
+    CHECK_STATUS(slim_router_unsubscribe_reason(r, 1, &x, 11, &removed),
+                 SLIM_E_ROUTER_NO_SUCH_SUBSCRIPTION);
+    CHECK_OK(slim_router_unsubscribe_reason(r, 1, &x, 22, &removed));
+    CHECK(removed);
+    CHECK(!slim_router_is_subscribed(r, 1, &x));
+    size_t seen = 0;
+    slim_router_conn_remove_each(r, 2, count_cb, &seen, NULL);
+    CHECK_EQ(seen, 1);
+    slim_router_free(r);
+}
+
+TEST_MAIN(TEST_ENTRY(reasons_keep_a_subscription_alive), TEST_ENTRY(anycast_round_robin_is_even),
           TEST_ENTRY(anycast_prefers_local_and_edge_over_node),
           TEST_ENTRY(broadcast_reaches_every_kind_once),
           TEST_ENTRY(specific_id_matches_only_that_id), TEST_ENTRY(never_back_to_incoming),
