@@ -481,7 +481,8 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              "counters: connections %zu, subscriptions %zu, in %llu, out %llu, publish %llu "
              "(matched %llu), subscribe %llu, unsubscribe %llu, acks %llu, errors sent %llu "
              "(suppressed %llu); dropped: ttl %llu, no route %llu, queue full %llu, too large "
-             "%llu, malformed %llu, other %llu; links refused %llu",
+             "%llu, malformed %llu, duplicate %llu, other %llu; links refused %llu; "
+             "subscriptions propagated %llu, seen %llu, replayed %llu",
              n->conns.count, rs.subscriptions, (unsigned long long)c.messages_in,
              (unsigned long long)c.messages_out, (unsigned long long)c.publish_in,
              (unsigned long long)c.publish_matched, (unsigned long long)c.subscribe_in,
@@ -489,8 +490,10 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              (unsigned long long)c.errors_sent, (unsigned long long)c.errors_suppressed,
              (unsigned long long)c.drop_ttl, (unsigned long long)c.drop_no_route,
              (unsigned long long)c.drop_queue_full, (unsigned long long)c.drop_too_large,
-             (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other,
-             (unsigned long long)c.links_refused);
+             (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_duplicate,
+             (unsigned long long)c.drop_other, (unsigned long long)c.links_refused,
+             (unsigned long long)c.subs_propagated, (unsigned long long)c.subs_seen,
+             (unsigned long long)c.subs_replayed);
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
         const node_conn *nc = SLIM_CONTAINER_OF(h, node_conn, node);

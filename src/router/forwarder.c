@@ -572,7 +572,10 @@ static slim_status publish(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim
             return SLIM_E_NAME_COMPONENT_TOO_LONG;
         }
     }
-    if (f->dedupe && fc->kind == SLIM_CONN_NODE && duplicate(f, p, now)) {
+    /* Every publish is remembered, so a copy of an application's message
+     * that comes back round a loop is caught too; only copies from other
+     * nodes are checked (an application's own retransmissions pass). */
+    if (f->dedupe && duplicate(f, p, now) && fc->kind == SLIM_CONN_NODE) {
         f->c.drop_duplicate++;
         return SLIM_E_ROUTER_DUPLICATE;
     }
@@ -779,7 +782,8 @@ static slim_status from_app(slim_fwd *f, uint64_t target, const slim_name *name,
     slim_router_reasons(f->router, target, name, &rs, &n);
     uint64_t reasons[8];
     size_t keep = n < 8 ? n : 8; /* an application subscription has one */
-    memcpy(reasons, rs, keep * sizeof *reasons);
+    if (keep > 0)
+        memcpy(reasons, rs, keep * sizeof *reasons);
     slim_status st = slim_router_unsubscribe(f->router, target, name);
     if (st != SLIM_OK)
         return st;

@@ -157,25 +157,28 @@ class Node:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.log.close()
 
 
 def _parse_counters(line):
-    """'counters: connections 2, ..., in 5, ...; dropped: ttl 1, ...' -> dict
-    with keys like 'in', 'dropped ttl', 'queue full'."""
+    """'counters: connections 2, ..., in 5; dropped: ttl 1, ...; links refused 0; ...'
+    -> dict with keys like 'in', 'dropped ttl', 'replayed'."""
     out = {}
     body = line.split("counters:", 1)[1]
-    section = ""
-    for part in re.split(r"[,;]", body):
-        part = part.strip()
-        if part.startswith("dropped:"):
-            section = "dropped "
-            part = part[len("dropped:"):].strip()
-        m = re.match(r"([a-z ]+?) (\d+)(?: \((\w+) (\d+)\))?$", part)
-        if m:
-            out[section + m.group(1)] = int(m.group(2))
-            if m.group(3):
-                out[m.group(3)] = int(m.group(4))
+    for chunk in body.split(";"):
+        chunk = chunk.strip()
+        prefix = ""
+        if chunk.startswith("dropped:"):
+            prefix = "dropped "
+            chunk = chunk[len("dropped:"):]
+        for part in chunk.split(","):
+            m = re.match(r"\s*([a-z ]+?) (\d+)(?: \((\w+) (\d+)\))?$", part)
+            if m:
+                out[prefix + m.group(1)] = int(m.group(2))
+                if m.group(3):
+                    out[m.group(3)] = int(m.group(4))
     return out
 
 
@@ -188,6 +191,7 @@ class Link:
         self.out = queue.Queue()
         self.inbox = queue.Queue()
         self.error = None
+        self.raw_log = []  # every received message as bytes, in order
         self.done = threading.Event()
         rpc = self.channel.stream_stream(METHOD, request_serializer=None,
                                          response_deserializer=None)
@@ -220,6 +224,7 @@ class Link:
     def _reader(self):
         try:
             for raw in self.call:
+                self.raw_log.append(raw)
                 self.inbox.put(pb.Message.FromString(raw))
         except grpc.RpcError as e:
             self.error = e

@@ -613,6 +613,10 @@ TEST(two_applications_one_name) {
     reset_sent();
     uint64_t id;
     uint32_t ttl;
+    /* withdrawing what was never there: a named error, nothing sent */
+    CHECK_STATUS(input(f, 1, sub_msg("o/n/none", 0, true, 8), 0),
+                 SLIM_E_ROUTER_NO_SUCH_SUBSCRIPTION);
+    CHECK_EQ(nsent, 0);
     /* the first leaves: only its id is withdrawn */
     CHECK_OK(input(f, 1, sub_msg("o/n/x", 0, true, 8), 0));
     CHECK(find_sub_sent(9, true, &id, &ttl) >= 0);
