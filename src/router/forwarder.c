@@ -610,14 +610,13 @@ static slim_status publish(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim
         bool is_local = out->how == SLIM_FWD_LOCAL;
         slim_rcbuf **slot = is_local ? &local : &remote;
         if (*slot == NULL) {
-            f->scratch.len = 0;
-            st = slim_wire_publish_egress(msg, p, ttl, is_local ? &fc->id : NULL, &f->scratch);
-            if (st == SLIM_OK && (*slot = slim_rcbuf_copy(f->scratch.data, f->scratch.len)) == NULL)
-                st = SLIM_E_NOMEM;
-            if (st != SLIM_OK) {
+            const uint64_t *in = is_local ? &fc->id : NULL;
+            *slot = slim_rcbuf_new(slim_wire_publish_egress_size(msg, p, ttl, in));
+            if (*slot == NULL) {
                 f->c.drop_other++;
                 continue;
             }
+            slim_wire_publish_egress_write(msg, p, ttl, in, (*slot)->data);
         }
         (void)send_buf(f, outs[i], *slot);
     }

@@ -10,13 +10,12 @@
  *   EncodedName { component_0..2 = 1..3, name_id = 4 }
  *   NameId      { id_0 = 1, id_1 = 2 }
  *   StringName  { str_component_0..2 = 1..3 }
- * Wire types were checked by the structural scan before any of this runs,
- * and the scan refused repeated message fields and oneof conflicts, so the
- * walkers below only pick fields by number. As in protobuf, the last
- * occurrence of a singular scalar field wins.
+ * As in protobuf, the last occurrence of a singular scalar field wins.
  */
 #include "wire/fastpath.h"
 #include "wire/pbscan.h"
+
+#include <string.h>
 
 enum {
     F_MSG_PUBLISH = 3,
@@ -32,50 +31,120 @@ enum {
     F_HDR_ERROR = 10,
 };
 
-/* Reads a Name; false when it has no EncodedName. Strings are optional. */
-static bool read_name(slim_bytes v, slim_name *out, slim_str text[3]) {
-    slim_reader r, er, ir;
-    slim_pb_field f, g, h;
-    bool have = false;
-    slim_name n = {{0, 0, 0}, {UINT64_MAX, UINT64_MAX}};
+/* Each walker below reads one message level with slim_pb_next_checked()
+ * (which checks wire types and repetitions against the schema), picks the
+ * fields routing needs, and scans every other nested message, so one pass
+ * both validates the whole message and reads it. */
+
+#define D(name) (&dataplane__proto__v1__##name##__descriptor)
+
+static bool node_local(uint32_t number) {
+    return number >= F_HDR_TTL && number <= F_HDR_INCOMING_CONN;
+}
+
+/* Scans a nested message field that the walker does not interpret. */
+static slim_status other(const slim_pb_field *f, const ProtobufCFieldDescriptor *fd) {
+    if (fd == NULL || fd->type != PROTOBUF_C_TYPE_MESSAGE)
+        return SLIM_OK;
+    return slim_pb_scan_nested(f->bytes, fd->descriptor);
+}
+
+static slim_status walk_name_id(slim_bytes v, slim_id *id) {
+    slim_reader r;
+    slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
+    uint64_t seen = 0;
+    *id = (slim_id){0, 0};
+    slim_reader_init(&r, v);
+    while (slim_reader_remaining(&r) > 0) {
+        slim_status st = slim_pb_next_checked(&r, D(name_id), &seen, &f, &fd);
+        if (st != SLIM_OK)
+            return st;
+        if (f.number == 1 && fd != NULL)
+            id->hi = f.value;
+        else if (f.number == 2 && fd != NULL)
+            id->lo = f.value;
+    }
+    return SLIM_OK;
+}
+
+static slim_status walk_encoded(slim_bytes v, slim_name *n) {
+    slim_reader r;
+    slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
+    uint64_t seen = 0;
+    slim_status st = SLIM_OK;
+    *n = (slim_name){{0, 0, 0}, {UINT64_MAX, UINT64_MAX}};
+    slim_reader_init(&r, v);
+    while (st == SLIM_OK && slim_reader_remaining(&r) > 0) {
+        if ((st = slim_pb_next_checked(&r, D(encoded_name), &seen, &f, &fd)) != SLIM_OK)
+            break;
+        if (fd == NULL)
+            continue;
+        if (f.number >= 1 && f.number <= 3)
+            n->component[f.number - 1] = f.value;
+        else if (f.number == 4)
+            st = walk_name_id(f.bytes, &n->id);
+    }
+    return st;
+}
+
+static slim_status walk_strings(slim_bytes v, slim_str text[3]) {
+    slim_reader r;
+    slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
+    uint64_t seen = 0;
+    slim_reader_init(&r, v);
+    while (slim_reader_remaining(&r) > 0) {
+        slim_status st = slim_pb_next_checked(&r, D(string_name), &seen, &f, &fd);
+        if (st != SLIM_OK)
+            return st;
+        if (fd != NULL && text != NULL && f.number >= 1 && f.number <= 3)
+            text[f.number - 1] = (slim_str){(const char *)f.bytes.ptr, f.bytes.len};
+    }
+    return SLIM_OK;
+}
+
+/* A Name; *have is false when it has no EncodedName. Strings are optional. */
+static slim_status walk_name(slim_bytes v, slim_name *out, slim_str text[3], bool *have) {
+    slim_reader r;
+    slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
+    uint64_t seen = 0;
+    slim_status st = SLIM_OK;
+    *have = false;
+    *out = (slim_name){{0, 0, 0}, {UINT64_MAX, UINT64_MAX}};
     if (text != NULL)
         for (int i = 0; i < 3; i++)
             text[i] = (slim_str){"", 0};
     slim_reader_init(&r, v);
-    while (slim_reader_remaining(&r) > 0 && slim_pb_next(&r, &f) == SLIM_OK) {
+    while (st == SLIM_OK && slim_reader_remaining(&r) > 0) {
+        if ((st = slim_pb_next_checked(&r, D(name), &seen, &f, &fd)) != SLIM_OK)
+            break;
+        if (fd == NULL)
+            continue;
         if (f.number == 1) {
-            have = true;
-            slim_reader_init(&er, f.bytes);
-            while (slim_reader_remaining(&er) > 0 && slim_pb_next(&er, &g) == SLIM_OK) {
-                if (g.number >= 1 && g.number <= 3) {
-                    n.component[g.number - 1] = g.value;
-                } else if (g.number == 4) {
-                    n.id = (slim_id){0, 0};
-                    slim_reader_init(&ir, g.bytes);
-                    while (slim_reader_remaining(&ir) > 0 && slim_pb_next(&ir, &h) == SLIM_OK) {
-                        if (h.number == 1)
-                            n.id.hi = h.value;
-                        else if (h.number == 2)
-                            n.id.lo = h.value;
-                    }
-                }
-            }
-        } else if (f.number == 2 && text != NULL) {
-            slim_reader_init(&er, f.bytes);
-            while (slim_reader_remaining(&er) > 0 && slim_pb_next(&er, &g) == SLIM_OK)
-                if (g.number >= 1 && g.number <= 3)
-                    text[g.number - 1] = (slim_str){(const char *)g.bytes.ptr, g.bytes.len};
+            *have = true;
+            st = walk_encoded(f.bytes, out);
+        } else if (f.number == 2) {
+            st = walk_strings(f.bytes, text);
         }
     }
-    *out = n;
-    return have;
+    return st;
 }
 
-static void read_session(slim_bytes v, slim_peek *p) {
+static slim_status walk_session(slim_bytes v, slim_peek *p) {
     slim_reader r;
     slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
+    uint64_t seen = 0;
     slim_reader_init(&r, v);
-    while (slim_reader_remaining(&r) > 0 && slim_pb_next(&r, &f) == SLIM_OK) {
+    while (slim_reader_remaining(&r) > 0) {
+        slim_status st = slim_pb_next_checked(&r, D(session_header), &seen, &f, &fd);
+        if (st != SLIM_OK)
+            return st;
+        if (fd == NULL)
+            continue;
         uint32_t x = (uint32_t)f.value;
         switch (f.number) {
         case 1:
@@ -94,20 +163,42 @@ static void read_session(slim_bytes v, slim_peek *p) {
             break;
         }
     }
+    return SLIM_OK;
 }
 
-static slim_status read_header(slim_bytes v, slim_peek *p, const char **what) {
+static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
     slim_reader r;
     slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
+    uint64_t seen = 0;
     bool src = false, dst = false;
+    slim_status st = SLIM_OK;
+    uint32_t last = 0;
+    bool cut_open = false;
+    p->hdr_ordered = true;
+    p->cut_start = p->cut_end = v.len;
     slim_reader_init(&r, v);
-    while (slim_reader_remaining(&r) > 0 && slim_pb_next(&r, &f) == SLIM_OK) {
+    while (st == SLIM_OK && slim_reader_remaining(&r) > 0) {
+        if ((st = slim_pb_next_checked(&r, D(slimheader), &seen, &f, &fd)) != SLIM_OK)
+            break;
+        /* Where the node-local fields sit, for a two-copy egress. */
+        if (f.number < last)
+            p->hdr_ordered = false;
+        last = f.number;
+        if (f.number >= F_HDR_TTL && !cut_open) {
+            cut_open = true;
+            p->cut_start = p->cut_end = f.start;
+        }
+        if (node_local(f.number))
+            p->cut_end = r.pos;
+        if (fd == NULL)
+            continue;
         switch (f.number) {
         case F_HDR_SOURCE:
-            src = read_name(f.bytes, &p->source, NULL);
+            st = walk_name(f.bytes, &p->source, NULL, &src);
             break;
         case F_HDR_DESTINATION:
-            dst = read_name(f.bytes, &p->destination, p->dst_text);
+            st = walk_name(f.bytes, &p->destination, p->dst_text, &dst);
             break;
         case F_HDR_FANOUT:
             p->fanout = (uint32_t)f.value;
@@ -126,6 +217,8 @@ static slim_status read_header(slim_bytes v, slim_peek *p, const char **what) {
             break;
         }
     }
+    if (st != SLIM_OK)
+        return st;
     if (!src || !dst) {
         if (what != NULL)
             *what = !src ? "header.source" : "header.destination";
@@ -134,66 +227,82 @@ static slim_status read_header(slim_bytes v, slim_peek *p, const char **what) {
     return SLIM_OK;
 }
 
+static slim_status walk_publish(slim_bytes v, slim_peek *p, const char **what) {
+    slim_reader r;
+    slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
+    uint64_t seen = 0;
+    bool have_header = false;
+    slim_bytes hdr = {NULL, 0};
+    slim_status st = SLIM_OK;
+    slim_reader_init(&r, v);
+    while (st == SLIM_OK && slim_reader_remaining(&r) > 0) {
+        if ((st = slim_pb_next_checked(&r, D(publish), &seen, &f, &fd)) != SLIM_OK)
+            break;
+        if (fd == NULL)
+            continue;
+        if (f.number == F_PUB_HEADER) {
+            have_header = true;
+            hdr = f.bytes;
+            p->hdr_start = f.start;
+            p->hdr_value = f.value_off;
+            p->hdr_end = r.pos;
+        } else if (f.number == F_PUB_SESSION) {
+            p->has_session = true;
+            st = walk_session(f.bytes, p);
+        } else {
+            st = other(&f, fd);
+        }
+    }
+    if (st == SLIM_E_TRUNCATED)
+        st = SLIM_E_WIRE_MALFORMED;
+    if (st != SLIM_OK)
+        return st;
+    if (!have_header) {
+        if (what != NULL)
+            *what = "header";
+        return SLIM_E_WIRE_MISSING_FIELD;
+    }
+    st = walk_header(hdr, p, what);
+    return st == SLIM_E_TRUNCATED ? SLIM_E_WIRE_MALFORMED : st;
+}
+
 slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, const char **what) {
     if (msg.len > max_size)
         return SLIM_E_TOO_LARGE;
-    slim_status st = slim_pb_scan(msg, &dataplane__proto__v1__message__descriptor);
-    if (st != SLIM_OK)
-        return st;
     slim_peek p = {0};
     slim_reader r;
     slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
+    uint64_t seen = 0;
     slim_bytes publish = {NULL, 0};
     slim_reader_init(&r, msg);
-    while (slim_reader_remaining(&r) > 0 && slim_pb_next(&r, &f) == SLIM_OK) {
-        if (f.number >= 1 && f.number <= 6 && f.number != 4)
-            p.kind = (slim_msg_kind)f.number;
+    while (slim_reader_remaining(&r) > 0) {
+        slim_status st = slim_pb_next_checked(&r, D(message), &seen, &f, &fd);
+        if (st != SLIM_OK)
+            return st;
+        if (fd == NULL)
+            continue;
+        if (f.number != 4)
+            p.kind = (slim_msg_kind)f.number; /* the message_type oneof */
         if (f.number == F_MSG_PUBLISH) {
             publish = f.bytes;
             p.pub_start = f.start;
             p.pub_value = f.value_off;
             p.pub_end = r.pos;
+        } else if ((st = other(&f, fd)) != SLIM_OK) {
+            return st;
         }
     }
     if (p.kind == SLIM_MSG_NONE)
         return SLIM_E_WIRE_UNKNOWN_TYPE;
     if (p.kind == SLIM_MSG_PUBLISH) {
-        bool have_header = false;
-        slim_reader_init(&r, publish);
-        while (slim_reader_remaining(&r) > 0 && slim_pb_next(&r, &f) == SLIM_OK) {
-            if (f.number == F_PUB_HEADER) {
-                have_header = true;
-                p.hdr_start = f.start;
-                p.hdr_value = f.value_off;
-                p.hdr_end = r.pos;
-            } else if (f.number == F_PUB_SESSION) {
-                p.has_session = true;
-                read_session(f.bytes, &p);
-            }
-        }
-        if (!have_header) {
-            if (what != NULL)
-                *what = "header";
-            return SLIM_E_WIRE_MISSING_FIELD;
-        }
-        slim_bytes hdr = {publish.ptr + p.hdr_value, p.hdr_end - p.hdr_value};
-        st = read_header(hdr, &p, what);
+        slim_status st = walk_publish(publish, &p, what);
         if (st != SLIM_OK)
             return st;
     }
     *out = p;
     return SLIM_OK;
-}
-
-static slim_status put_varint(slim_buf *b, uint64_t v) {
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    return slim_buf_append(b, tmp, n);
 }
 
 /* Varint fields the egress header gets instead of fields 6-9: the ttl and,
@@ -216,10 +325,6 @@ static void make_inserts(inserts *ins, uint32_t ttl, const uint64_t *incoming) {
     }
 }
 
-static bool node_local(uint32_t number) {
-    return number >= F_HDR_TTL && number <= F_HDR_INCOMING_CONN;
-}
-
 /* Size of the rewritten header value. */
 static size_t header_size(slim_bytes hdr, const inserts *ins) {
     slim_reader r;
@@ -238,54 +343,112 @@ static size_t header_size(slim_bytes hdr, const inserts *ins) {
     return n;
 }
 
-static void put_field(slim_buf *out, uint32_t number, uint64_t value) {
-    slim_buf_append_u8(out, (uint8_t)(number << 3 | SLIM_PB_VARINT));
-    put_varint(out, value);
+/* Size of the inserted fields and of the header with them. */
+static size_t inserts_size(const inserts *ins) {
+    size_t n = 0;
+    for (int i = 0; i < ins->n; i++)
+        n += 1 + slim_pb_varint_size(ins->value[i]);
+    return n;
+}
+
+static size_t egress_header_size(slim_bytes hdr, const slim_peek *p, const inserts *ins) {
+    if (p->hdr_ordered)
+        return hdr.len - (p->cut_end - p->cut_start) + inserts_size(ins);
+    return header_size(hdr, ins);
+}
+
+typedef struct sizes {
+    size_t hdr, pub, total;
+} sizes;
+
+static sizes egress_sizes(slim_bytes msg, const slim_peek *p, const inserts *ins) {
+    slim_bytes pub = {msg.ptr + p->pub_value, p->pub_end - p->pub_value};
+    slim_bytes hdr = {pub.ptr + p->hdr_value, p->hdr_end - p->hdr_value};
+    sizes z;
+    z.hdr = egress_header_size(hdr, p, ins);
+    z.pub = (pub.len - (p->hdr_end - p->hdr_start)) + 1 + slim_pb_varint_size(z.hdr) + z.hdr;
+    z.total = p->pub_start + 1 + slim_pb_varint_size(z.pub) + z.pub + (msg.len - p->pub_end);
+    return z;
+}
+
+static uint8_t *put(uint8_t *o, const void *src, size_t n) {
+    if (n > 0)
+        memcpy(o, src, n);
+    return o + n;
+}
+
+static uint8_t *put_varint_raw(uint8_t *o, uint64_t v) {
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+static uint8_t *put_inserts(uint8_t *o, const inserts *ins, int from, int to) {
+    for (int i = from; i < to; i++) {
+        *o++ = (uint8_t)(ins->number[i] << 3 | SLIM_PB_VARINT);
+        o = put_varint_raw(o, ins->value[i]);
+    }
+    return o;
+}
+
+size_t slim_wire_publish_egress_size(slim_bytes msg, const slim_peek *p, uint32_t ttl,
+                                     const uint64_t *incoming) {
+    inserts ins;
+    make_inserts(&ins, ttl, incoming);
+    return egress_sizes(msg, p, &ins).total;
+}
+
+void slim_wire_publish_egress_write(slim_bytes msg, const slim_peek *p, uint32_t ttl,
+                                    const uint64_t *incoming, uint8_t *o) {
+    inserts ins;
+    make_inserts(&ins, ttl, incoming);
+    sizes z = egress_sizes(msg, p, &ins);
+    slim_bytes pub = {msg.ptr + p->pub_value, p->pub_end - p->pub_value};
+    slim_bytes hdr = {pub.ptr + p->hdr_value, p->hdr_end - p->hdr_value};
+    o = put(o, msg.ptr, p->pub_start);
+    *o++ = (F_MSG_PUBLISH << 3) | SLIM_PB_LEN;
+    o = put_varint_raw(o, z.pub);
+    o = put(o, pub.ptr, p->hdr_start);
+    *o++ = (F_PUB_HEADER << 3) | SLIM_PB_LEN;
+    o = put_varint_raw(o, z.hdr);
+    if (p->hdr_ordered) {
+        /* Canonical order: everything before field 6, our fields, the rest. */
+        o = put(o, hdr.ptr, p->cut_start);
+        o = put_inserts(o, &ins, 0, ins.n);
+        o = put(o, hdr.ptr + p->cut_end, hdr.len - p->cut_end);
+    } else {
+        /* Any order: copy field by field, each inserted field before the
+         * first field with a higher number. */
+        slim_reader r;
+        slim_pb_field f;
+        int next = 0;
+        slim_reader_init(&r, hdr);
+        while (slim_reader_remaining(&r) > 0) {
+            size_t before = r.pos;
+            if (slim_pb_next(&r, &f) != SLIM_OK)
+                break;
+            while (next < ins.n && f.number > ins.number[next]) {
+                o = put_inserts(o, &ins, next, next + 1);
+                next++;
+            }
+            if (!node_local(f.number))
+                o = put(o, hdr.ptr + before, r.pos - before);
+        }
+        o = put_inserts(o, &ins, next, ins.n);
+    }
+    o = put(o, pub.ptr + p->hdr_end, pub.len - p->hdr_end);
+    put(o, msg.ptr + p->pub_end, msg.len - p->pub_end);
 }
 
 slim_status slim_wire_publish_egress(slim_bytes msg, const slim_peek *p, uint32_t ttl,
                                      const uint64_t *incoming, slim_buf *out) {
-    inserts ins;
-    make_inserts(&ins, ttl, incoming);
-    slim_bytes pub = {msg.ptr + p->pub_value, p->pub_end - p->pub_value};
-    slim_bytes hdr = {pub.ptr + p->hdr_value, p->hdr_end - p->hdr_value};
-    size_t new_hdr = header_size(hdr, &ins);
-    size_t new_pub =
-        (pub.len - (p->hdr_end - p->hdr_start)) + 1 + slim_pb_varint_size(new_hdr) + new_hdr;
-    size_t total =
-        p->pub_start + 1 + slim_pb_varint_size(new_pub) + new_pub + (msg.len - p->pub_end);
-    size_t base = out->len;
-    slim_status st = slim_buf_reserve(out, total);
-    if (st != SLIM_OK)
-        return st;
-    /* Reserved above, so the appends below cannot fail. */
-    slim_buf_append(out, msg.ptr, p->pub_start);
-    slim_buf_append_u8(out, (F_MSG_PUBLISH << 3) | SLIM_PB_LEN);
-    put_varint(out, new_pub);
-    slim_buf_append(out, pub.ptr, p->hdr_start);
-    slim_buf_append_u8(out, (F_PUB_HEADER << 3) | SLIM_PB_LEN);
-    put_varint(out, new_hdr);
-
-    /* Copy the header in order, placing each inserted field before the
-     * first field with a higher number (canonical order). */
-    slim_reader r;
-    slim_pb_field f;
-    int next = 0;
-    slim_reader_init(&r, hdr);
-    while (slim_reader_remaining(&r) > 0) {
-        size_t before = r.pos;
-        if (slim_pb_next(&r, &f) != SLIM_OK)
-            break;
-        while (next < ins.n && f.number > ins.number[next]) {
-            put_field(out, ins.number[next], ins.value[next]);
-            next++;
-        }
-        if (!node_local(f.number))
-            slim_buf_append(out, hdr.ptr + before, r.pos - before);
-    }
-    for (; next < ins.n; next++)
-        put_field(out, ins.number[next], ins.value[next]);
-    slim_buf_append(out, pub.ptr + p->hdr_end, pub.len - p->hdr_end);
-    slim_buf_append(out, msg.ptr + p->pub_end, msg.len - p->pub_end);
-    return out->len - base == total ? SLIM_OK : SLIM_E_INTERNAL;
+    size_t n = slim_wire_publish_egress_size(msg, p, ttl, incoming);
+    uint8_t *dst;
+    slim_status st = slim_buf_append_zeros(out, n, &dst);
+    if (st == SLIM_OK)
+        slim_wire_publish_egress_write(msg, p, ttl, incoming, dst);
+    return st;
 }

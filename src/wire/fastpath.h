@@ -42,6 +42,10 @@ typedef struct slim_peek {
     size_t pub_value;          /* offset of the publish value in the message */
     size_t hdr_start, hdr_end; /* the header field within the publish value */
     size_t hdr_value;          /* offset of the header value within the publish value */
+    /* Within the header value: the node-local fields (6-9) occupy
+     * [cut_start, cut_end) when the header is in field order (canonical). */
+    bool hdr_ordered;
+    size_t cut_start, cut_end;
 } slim_peek;
 
 /* Classifies and validates one encoded Message. Errors as for
@@ -56,5 +60,12 @@ slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, cons
  * application in this process, never onto a gRPC link. E_NOMEM. */
 slim_status slim_wire_publish_egress(slim_bytes msg, const slim_peek *p, uint32_t ttl,
                                      const uint64_t *incoming, slim_buf *out);
+
+/* The same in two steps, for writing straight into a buffer of the right
+ * size: the size of the egress form, then the bytes (exactly that many). */
+size_t slim_wire_publish_egress_size(slim_bytes msg, const slim_peek *p, uint32_t ttl,
+                                     const uint64_t *incoming);
+void slim_wire_publish_egress_write(slim_bytes msg, const slim_peek *p, uint32_t ttl,
+                                    const uint64_t *incoming, uint8_t *out);
 
 #endif

@@ -1,6 +1,6 @@
 #include "wire/pbscan.h"
 
-slim_status slim_pb_read_varint(slim_reader *r, uint64_t *out) {
+slim_status slim_pb_read_varint_slow(slim_reader *r, uint64_t *out) {
     uint64_t v = 0;
     size_t pos = r->pos;
     for (int shift = 0; shift < 70; shift += 7) {
@@ -19,7 +19,7 @@ slim_status slim_pb_read_varint(slim_reader *r, uint64_t *out) {
     return SLIM_E_WIRE_MALFORMED;
 }
 
-slim_status slim_pb_next(slim_reader *r, slim_pb_field *f) {
+slim_status slim_pb_next_slow(slim_reader *r, slim_pb_field *f) {
     size_t start = r->pos;
     uint64_t key;
     slim_status st = slim_pb_read_varint(r, &key);
@@ -89,6 +89,15 @@ fail:
     return st;
 }
 
+/* The descriptor of field `number`. Our messages number their fields 1..n
+ * without gaps, so the direct index almost always hits; otherwise search. */
+static const ProtobufCFieldDescriptor *field_of(const ProtobufCMessageDescriptor *d,
+                                                uint32_t number) {
+    if (number - 1 < d->n_fields && d->fields[number - 1].id == number)
+        return &d->fields[number - 1];
+    return protobuf_c_message_descriptor_get_field(d, number);
+}
+
 /* The wire type a field of this protobuf-c type is encoded with. */
 static int expected_wire_type(const ProtobufCFieldDescriptor *fd) {
     switch (fd->type) {
@@ -131,33 +140,44 @@ static bool duplicate(const ProtobufCMessageDescriptor *d, const ProtobufCFieldD
     return false;
 }
 
+slim_status slim_pb_next_checked(slim_reader *r, const ProtobufCMessageDescriptor *d,
+                                 uint64_t *seen, slim_pb_field *f,
+                                 const ProtobufCFieldDescriptor **fdp) {
+    slim_status st = slim_pb_next(r, f);
+    if (st != SLIM_OK)
+        return st;
+    const ProtobufCFieldDescriptor *fd = d ? field_of(d, f->number) : NULL;
+    *fdp = fd;
+    if (fd == NULL)
+        return SLIM_OK; /* unknown fields are skipped, as protobuf does */
+    int want = expected_wire_type(fd);
+    bool packed = fd->label == PROTOBUF_C_LABEL_REPEATED && want != SLIM_PB_LEN &&
+                  f->wire_type == SLIM_PB_LEN;
+    if (f->wire_type != want && !packed)
+        return SLIM_E_WIRE_MALFORMED;
+    if (duplicate(d, fd, seen))
+        return SLIM_E_WIRE_MALFORMED;
+    return SLIM_OK;
+}
+
+slim_status slim_pb_scan_nested(slim_bytes msg, const ProtobufCMessageDescriptor *d) {
+    slim_status st = slim_pb_scan(msg, d);
+    return st == SLIM_E_TRUNCATED ? SLIM_E_WIRE_MALFORMED : st; /* a nested length that lies */
+}
+
 slim_status slim_pb_scan(slim_bytes msg, const ProtobufCMessageDescriptor *d) {
     slim_reader r;
     slim_reader_init(&r, msg);
     slim_pb_field f;
+    const ProtobufCFieldDescriptor *fd;
     uint64_t seen = 0;
     while (slim_reader_remaining(&r) > 0) {
-        slim_status st = slim_pb_next(&r, &f);
+        slim_status st = slim_pb_next_checked(&r, d, &seen, &f, &fd);
         if (st != SLIM_OK)
             return st;
-        const ProtobufCFieldDescriptor *fd =
-            d ? protobuf_c_message_descriptor_get_field(d, f.number) : NULL;
-        if (fd == NULL)
-            continue; /* unknown fields are skipped, as protobuf does */
-        int want = expected_wire_type(fd);
-        bool packed = fd->label == PROTOBUF_C_LABEL_REPEATED && want != SLIM_PB_LEN &&
-                      f.wire_type == SLIM_PB_LEN;
-        if (f.wire_type != want && !packed)
-            return SLIM_E_WIRE_MALFORMED;
-        if (duplicate(d, fd, &seen))
-            return SLIM_E_WIRE_MALFORMED;
-        if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
         /* The schema has no recursive types, so the depth is bounded. */
-        st = slim_pb_scan(f.bytes, fd->descriptor);
-        if (st == SLIM_E_TRUNCATED)
-            st = SLIM_E_WIRE_MALFORMED; /* a nested length that lies */
-        if (st != SLIM_OK)
+        if (fd != NULL && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+            (st = slim_pb_scan_nested(f.bytes, fd->descriptor)) != SLIM_OK)
             return st;
     }
     return SLIM_OK;

@@ -30,11 +30,42 @@ typedef struct slim_pb_field {
 /* Reads a base-128 varint of at most 10 bytes. E_TRUNCATED when the input
  * ends inside it, E_WIRE_MALFORMED when it is longer than 10 bytes or
  * overflows 64 bits. */
-slim_status slim_pb_read_varint(slim_reader *r, uint64_t *out);
+slim_status slim_pb_read_varint_slow(slim_reader *r, uint64_t *out);
+static inline slim_status slim_pb_read_varint(slim_reader *r, uint64_t *out) {
+    /* Most varints on the routing path (tags, small lengths) are one byte. */
+    if (r->pos < r->len && r->ptr[r->pos] < 0x80) {
+        *out = r->ptr[r->pos++];
+        return SLIM_OK;
+    }
+    return slim_pb_read_varint_slow(r, out);
+}
 
 /* Reads the next field. E_TRUNCATED when the input ends inside the field,
  * E_WIRE_MALFORMED for field number 0, a group or an unknown wire type. */
-slim_status slim_pb_next(slim_reader *r, slim_pb_field *f);
+slim_status slim_pb_next_slow(slim_reader *r, slim_pb_field *f);
+static inline slim_status slim_pb_next(slim_reader *r, slim_pb_field *f) {
+    /* Fast path: a one-byte tag (fields 1-15) with a one-byte varint or a
+     * one-byte length, the shape of nearly every field on the routing path. */
+    size_t pos = r->pos;
+    if (pos + 2 <= r->len) {
+        uint8_t key = r->ptr[pos], b = r->ptr[pos + 1];
+        if (key < 0x80 && key >= 8 && b < 0x80) {
+            uint8_t wt = key & 7;
+            if (wt == SLIM_PB_VARINT || (wt == SLIM_PB_LEN && pos + 2 + b <= r->len)) {
+                f->start = pos;
+                f->number = key >> 3;
+                f->wire_type = wt;
+                f->value = b;
+                f->value_off = pos + (wt == SLIM_PB_LEN ? 2 : 1);
+                f->bytes.ptr = wt == SLIM_PB_LEN ? r->ptr + pos + 2 : NULL;
+                f->bytes.len = wt == SLIM_PB_LEN ? b : 0;
+                r->pos = pos + 2 + (wt == SLIM_PB_LEN ? b : 0);
+                return SLIM_OK;
+            }
+        }
+    }
+    return slim_pb_next_slow(r, f);
+}
 
 /* Walks every field of a message of type d, checking that each known field
  * has the wire type its declared type needs and descending into the fields
@@ -45,6 +76,19 @@ slim_status slim_pb_next(slim_reader *r, slim_pb_field *f);
  * number 0 in a multi-byte tag), tells truncation from garbage, and lets the
  * forwarding path validate a message without decoding it. */
 slim_status slim_pb_scan(slim_bytes msg, const ProtobufCMessageDescriptor *d);
+
+/* One step of slim_pb_scan(): reads the next field of a message of type d
+ * and checks its wire type and repetition (`seen` starts at 0 for each
+ * message), without descending. *fd receives the field's descriptor, NULL
+ * for a field the schema does not know. Lets a caller walk the fields it
+ * interprets itself and scan the others. */
+slim_status slim_pb_next_checked(slim_reader *r, const ProtobufCMessageDescriptor *d,
+                                 uint64_t *seen, slim_pb_field *f,
+                                 const ProtobufCFieldDescriptor **fd);
+
+/* slim_pb_scan() of a nested message: a truncation inside it means its
+ * length lied, which is reported as E_WIRE_MALFORMED. */
+slim_status slim_pb_scan_nested(slim_bytes msg, const ProtobufCMessageDescriptor *d);
 
 /* Number of bytes the varint encoding of v takes (1..10). */
 size_t slim_pb_varint_size(uint64_t v);

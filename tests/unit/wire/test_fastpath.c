@@ -166,5 +166,27 @@ TEST(peek_reads_names_with_absent_id_as_any) {
     slim_wire_free(m);
 }
 
-TEST_MAIN(TEST_ENTRY(egress_equals_full_reencode), TEST_ENTRY(peek_other_kinds_and_errors),
+TEST(egress_of_a_header_out_of_field_order) {
+    /* publish{header{ttl: 5, source{name{component_0: 1}},
+     *                destination{name{component_0: 2}}}}, ttl first */
+    uint8_t raw[64];
+    size_t n;
+    CHECK_OK(slim_hex_decode("1a100a0e30050a040a02080112040a020802", 36, raw, sizeof raw, &n));
+    slim_peek p;
+    CHECK_OK(slim_wire_peek(slim_bytes_of(raw, n), 1 << 20, &p, NULL));
+    CHECK(!p.hdr_ordered);
+    CHECK_EQ(p.ttl, 5);
+    slim_buf fast = SLIM_BUF_INIT, ref = SLIM_BUF_INIT;
+    uint64_t in_conn = 3;
+    CHECK_OK(slim_wire_publish_egress(slim_bytes_of(raw, n), &p, 4, &in_conn, &fast));
+    reference_egress(slim_bytes_of(raw, n), 4, &in_conn, &ref);
+    CHECK_EQ(fast.len, ref.len);
+    if (fast.len == ref.len)
+        CHECK_MEM(fast.data, ref.data, ref.len);
+    slim_buf_cleanup(&fast);
+    slim_buf_cleanup(&ref);
+}
+
+TEST_MAIN(TEST_ENTRY(egress_of_a_header_out_of_field_order),
+          TEST_ENTRY(egress_equals_full_reencode), TEST_ENTRY(peek_other_kinds_and_errors),
           TEST_ENTRY(peek_reads_names_with_absent_id_as_any))

@@ -1,0 +1,643 @@
+/*
+ * Load generators for the node benchmark (bench/node/run.sh drives them).
+ *
+ *   bench_node slim-pubsub PORT NSUBS NMSGS SIZE   one publisher -> node -> NSUBS subscribers
+ *   bench_node slim-rr     PORT N SIZE             request/reply through the node, 1 in flight
+ *   bench_node nats-pubsub PORT NSUBS NMSGS SIZE   the same against nats-server (text protocol)
+ *   bench_node nats-rr     PORT N SIZE
+ *   bench_node relay-rr    N SIZE                  request/reply through a raw-TCP relay
+ *
+ * Subscribers run in a child process (one libuv loop or poll loop for all
+ * of them) and count messages without parsing them, as the NATS harness
+ * counts bytes; the publisher runs in the parent. Each mode prints one line
+ * "RESULT key=value ..." that run.sh collects.
+ *
+ * SLIM clients speak gRPC through our transport: a Link first, a Subscribe
+ * with an id (waiting for its ack), then pre-encoded Publish messages.
+ */
+#include "core/time.h"
+#include "core/util.h"
+#include "transport/grpc.h"
+#include "wire/wire.h"
+
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define METHOD "/dataplane.proto.v1.DataPlaneService/OpenChannel"
+
+static void die(const char *what) {
+    fprintf(stderr, "bench_node: %s\n", what);
+    exit(2);
+}
+
+/* ---- SLIM messages, encoded once ---- */
+
+static slim_name make_name(const char *text) {
+    slim_name n;
+    if (slim_name_parse(text, strlen(text), &n, NULL) != SLIM_OK)
+        die("bad name");
+    return n;
+}
+
+static slim_buf encode(slim_msg *m) {
+    slim_buf b = SLIM_BUF_INIT;
+    if (m == NULL || slim_wire_encode(m, SIZE_MAX, &b) != SLIM_OK)
+        die("encode");
+    slim_wire_free(m);
+    return b;
+}
+
+static slim_buf link_msg(void) {
+    char id[37];
+    slim_uuid_v4(id);
+    slim_wire_link_spec s = {
+        .link_id = id,
+        .slim_version = "0.1.0",
+        .connection_type = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE,
+        .node_id = "bench"};
+    slim_msg *m = NULL;
+    slim_wire_link_negotiation_new(&s, &m);
+    return encode(m);
+}
+
+static slim_buf sub_msg(const char *name, uint64_t id) {
+    slim_name src = make_name("bench/load/client"), dst = make_name(name);
+    slim_wire_header_spec h = {.source = {&src, NULL}, .destination = {&dst, NULL}, .fanout = 1};
+    slim_msg *m = NULL;
+    slim_wire_subscribe_new(&h, id, false, &m);
+    return encode(m);
+}
+
+static slim_buf pub_msg(const char *dst_name, uint32_t fanout, size_t size) {
+    slim_name src = make_name("bench/load/pub"), dst = make_name(dst_name);
+    slim_wire_header_spec h = {.source = {&src, NULL}, .destination = {&dst, NULL}, .fanout = fanout};
+    slim_wire_session_spec s = {.session_type = 1, .message_type = 1, .session_id = 1};
+    uint8_t *payload = malloc(size ? size : 1);
+    memset(payload, 'x', size);
+    slim_msg *m = NULL;
+    slim_wire_publish_new(&h, &s, &m);
+    slim_wire_set_app_payload(m, "msg", slim_bytes_of(payload, size));
+    free(payload);
+    return encode(m);
+}
+
+/* ---- a SLIM client connection on a libuv loop ---- */
+
+typedef struct sclient {
+    slim_grpc_client *client;
+    slim_grpc_call *call;
+    int stage;             /* 0 link sent, 1 subscribe sent, 2 ready */
+    bool subscriber;       /* counts publishes after its ack */
+    long received;
+    uint64_t first_ns, last_ns;
+    bool writable_wait;
+    struct bench *b;
+} sclient;
+
+typedef struct bench {
+    uv_loop_t loop;
+    sclient *clients;
+    int n;
+    int ready;
+    long target; /* publishes each subscriber expects */
+    int done;
+    /* publisher */
+    slim_buf pub;
+    long to_send, sent;
+    /* request/reply */
+    bool rr;
+    slim_buf reply;
+    double *lat;
+    long rounds, round;
+    uint64_t t_sent;
+    int ready_fd;
+    uv_timer_t idle;
+    uint64_t last_activity_ns;
+} bench;
+
+static void pump(sclient *c);
+
+static void on_msg(slim_grpc_call *call, slim_bytes msg, void *data) {
+    (void)msg;
+    sclient *c = data;
+    bench *b = c->b;
+    if (c->stage == 0) { /* the link reply */
+        c->stage = c->subscriber ? 1 : 2;
+        if (!c->subscriber && ++b->ready == b->n && b->ready_fd >= 0)
+            (void)!write(b->ready_fd, "r", 1);
+        return;
+    }
+    if (c->stage == 1) { /* the subscription ack */
+        c->stage = 2;
+        if (++b->ready == b->n && b->ready_fd >= 0)
+            (void)!write(b->ready_fd, "r", 1);
+        return;
+    }
+    uint64_t now = slim_now_ns();
+    b->last_activity_ns = now;
+    if (b->rr) {
+        if (c->subscriber && b->reply.len > 0) { /* responder: answer */
+            slim_grpc_call_send(call, slim_buf_view(&b->reply));
+            return;
+        }
+        /* requester: one round done */
+        b->lat[b->round++] = (double)(now - b->t_sent) / 1000.0;
+        if (b->round < b->rounds) {
+            b->t_sent = slim_now_ns();
+            slim_grpc_call_send(call, slim_buf_view(&b->pub));
+        } else {
+            uv_stop(&b->loop);
+        }
+        return;
+    }
+    if (c->received == 0)
+        c->first_ns = now;
+    c->last_ns = now;
+    if (++c->received == b->target && ++b->done == b->n)
+        uv_stop(&b->loop);
+}
+
+static void on_writable(slim_grpc_call *call, void *data) {
+    (void)call;
+    sclient *c = data;
+    c->writable_wait = false;
+    pump(c);
+}
+
+static void on_close(slim_grpc_call *call, const slim_grpc_result *res, void *data) {
+    (void)call;
+    sclient *c = data;
+    c->call = NULL;
+    if (res->status != SLIM_OK && res->status != SLIM_E_GRPC_CANCELLED)
+        fprintf(stderr, "bench_node: stream closed: %s %.*s\n", slim_status_str(res->status),
+                (int)res->message.len, res->message.ptr);
+}
+
+static const slim_grpc_call_cbs cbs = {NULL, on_msg, NULL, on_writable, on_close};
+
+static void sclient_open(bench *b, sclient *c, int port, const char *sub_name, uint64_t sub_id) {
+    char target[64];
+    snprintf(target, sizeof target, "http://127.0.0.1:%d", port);
+    c->b = b;
+    slim_grpc_config gc = {.send_queue_limit = 8u << 20};
+    if (slim_grpc_client_new(&b->loop, target, &gc, NULL, NULL, &c->client) != SLIM_OK)
+        die("client");
+    slim_grpc_call_opts o = {.method = METHOD};
+    if (slim_grpc_client_open(c->client, &o, &cbs, c, &c->call) != SLIM_OK)
+        die("open");
+    slim_buf l = link_msg();
+    slim_grpc_call_send(c->call, slim_buf_view(&l));
+    slim_buf_cleanup(&l);
+    if (sub_name != NULL) {
+        c->subscriber = true;
+        slim_buf s = sub_msg(sub_name, sub_id);
+        slim_grpc_call_send(c->call, slim_buf_view(&s));
+        slim_buf_cleanup(&s);
+    }
+}
+
+/* Publisher: keeps the queue full until everything is queued. */
+static void pump(sclient *c) {
+    bench *b = c->b;
+    while (b->sent < b->to_send && !c->writable_wait) {
+        slim_status st = slim_grpc_call_send(c->call, slim_buf_view(&b->pub));
+        if (st == SLIM_E_QUEUE_FULL) {
+            c->writable_wait = true;
+            return;
+        }
+        if (st != SLIM_OK)
+            die("publish send");
+        b->sent++;
+    }
+}
+
+static void idle_check(uv_timer_t *t) {
+    bench *b = t->data;
+    if (b->last_activity_ns != 0 && slim_now_ns() - b->last_activity_ns > 3000000000ull)
+        uv_stop(&b->loop); /* nothing for 3 s: messages were dropped */
+}
+
+static void close_all(bench *b) {
+    for (int i = 0; i < b->n; i++) {
+        if (b->clients[i].call != NULL)
+            slim_grpc_call_cancel(b->clients[i].call);
+        slim_grpc_client_free(b->clients[i].client);
+    }
+    if (!uv_is_closing((uv_handle_t *)&b->idle))
+        uv_close((uv_handle_t *)&b->idle, NULL);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
+}
+
+static void wait_ready(bench *b) {
+    while (b->ready < b->n)
+        if (uv_run(&b->loop, UV_RUN_ONCE) == 0)
+            die("loop ended before the clients were ready");
+}
+
+static int slim_pubsub(int port, int nsubs, long nmsgs, size_t size) {
+    int ready[2], result[2];
+    if (pipe(ready) || pipe(result))
+        die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        bench b = {.n = nsubs, .target = nmsgs, .ready_fd = ready[1]};
+        uv_loop_init(&b.loop);
+        b.clients = calloc((size_t)nsubs, sizeof *b.clients);
+        for (int i = 0; i < nsubs; i++)
+            sclient_open(&b, &b.clients[i], port, "bench/load/topic", (uint64_t)i + 1);
+        uv_timer_init(&b.loop, &b.idle);
+        b.idle.data = &b;
+        uv_timer_start(&b.idle, idle_check, 500, 500);
+        uv_run(&b.loop, UV_RUN_DEFAULT);
+        uint64_t first = UINT64_MAX, last = 0;
+        long total = 0;
+        for (int i = 0; i < nsubs; i++) {
+            total += b.clients[i].received;
+            if (b.clients[i].received > 0 && b.clients[i].first_ns < first)
+                first = b.clients[i].first_ns;
+            if (b.clients[i].last_ns > last)
+                last = b.clients[i].last_ns;
+        }
+        double secs = last > first ? (double)(last - first) / 1e9 : 1e-9;
+        char line[256];
+        int n = snprintf(line, sizeof line, "%ld %.6f\n", total, secs);
+        (void)!write(result[1], line, (size_t)n);
+        close_all(&b);
+        free(b.clients);
+        _exit(0);
+    }
+    char c;
+    if (read(ready[0], &c, 1) != 1)
+        die("subscribers did not get ready");
+    bench b = {.n = 1, .to_send = nmsgs, .ready_fd = -1};
+    uv_loop_init(&b.loop);
+    b.clients = calloc(1, sizeof *b.clients);
+    b.pub = pub_msg("bench/load/topic", nsubs > 1 ? 256 : 1, size);
+    sclient_open(&b, &b.clients[0], port, NULL, 0);
+    uv_timer_init(&b.loop, &b.idle);
+    wait_ready(&b);
+    uint64_t t0 = slim_now_ns();
+    pump(&b.clients[0]);
+    while (b.sent < b.to_send || slim_grpc_call_send_queued(b.clients[0].call) > 0)
+        uv_run(&b.loop, UV_RUN_ONCE);
+    double pub_secs = (double)(slim_now_ns() - t0) / 1e9;
+    char line[256] = {0};
+    if (read(result[0], line, sizeof line - 1) <= 0)
+        die("no result from the subscribers");
+    waitpid(pid, NULL, 0);
+    long got = 0;
+    double secs = 0;
+    sscanf(line, "%ld %lf", &got, &secs);
+    printf("RESULT system=slim mode=pubsub subs=%d msgs=%ld size=%zu pub_rate=%.0f "
+           "deliveries=%ld delivery_rate=%.0f lost=%ld\n",
+           nsubs, nmsgs, size, (double)nmsgs / pub_secs, got, (double)got / secs,
+           (long)nsubs * nmsgs - got);
+    slim_buf_cleanup(&b.pub);
+    close_all(&b);
+    free(b.clients);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void print_latency(const char *system, double *lat, long n, size_t size) {
+    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    printf("RESULT system=%s mode=rr rounds=%ld size=%zu p50_us=%.1f p99_us=%.1f\n", system, n,
+           size, lat[n / 2], lat[(long)((double)n * 0.99)]);
+}
+
+static int slim_rr(int port, long n, size_t size) {
+    int ready[2];
+    if (pipe(ready))
+        die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) { /* responder */
+        bench b = {.n = 1, .rr = true, .ready_fd = ready[1]};
+        uv_loop_init(&b.loop);
+        b.clients = calloc(1, sizeof *b.clients);
+        b.reply = pub_msg("bench/rr/client", 1, size);
+        sclient_open(&b, &b.clients[0], port, "bench/rr/server", 1);
+        uv_timer_init(&b.loop, &b.idle);
+        b.idle.data = &b;
+        uv_timer_start(&b.idle, idle_check, 500, 500);
+        uv_run(&b.loop, UV_RUN_DEFAULT);
+        slim_buf_cleanup(&b.reply);
+        close_all(&b);
+        free(b.clients);
+        _exit(0);
+    }
+    char c;
+    if (read(ready[0], &c, 1) != 1)
+        die("responder did not get ready");
+    bench b = {.n = 1, .rr = true, .ready_fd = -1, .rounds = n + 100};
+    uv_loop_init(&b.loop);
+    b.clients = calloc(1, sizeof *b.clients);
+    b.lat = calloc((size_t)b.rounds, sizeof *b.lat);
+    b.pub = pub_msg("bench/rr/server", 1, size);
+    sclient_open(&b, &b.clients[0], port, "bench/rr/client", 1);
+    uv_timer_init(&b.loop, &b.idle);
+    wait_ready(&b);
+    b.t_sent = slim_now_ns();
+    slim_grpc_call_send(b.clients[0].call, slim_buf_view(&b.pub));
+    uv_run(&b.loop, UV_RUN_DEFAULT);
+    print_latency("slim", b.lat + 100, n, size); /* the first 100 warm up */
+    free(b.lat);
+    slim_buf_cleanup(&b.pub);
+    close_all(&b);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    free(b.clients);
+    return 0;
+}
+
+/* ---- NATS text protocol, raw sockets ---- */
+
+static int tcp_connect(int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0)
+        die("connect");
+    int one = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return s;
+}
+
+static void write_all(int s, const void *p, size_t n) {
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(s, c, n);
+        if (w <= 0)
+            die("write");
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static void read_all(int s, void *p, size_t n) {
+    char *c = p;
+    while (n > 0) {
+        ssize_t r = read(s, c, n);
+        if (r <= 0)
+            die("read");
+        c += r;
+        n -= (size_t)r;
+    }
+}
+
+/* CONNECT, then PING/PONG to know the server has processed what we sent. */
+static int nats_connect(int port) {
+    int s = tcp_connect(port);
+    char info[4096];
+    if (read(s, info, sizeof info) <= 0)
+        die("no INFO from nats-server");
+    const char *c = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
+    write_all(s, c, strlen(c));
+    return s;
+}
+
+static void nats_sync(int s) {
+    write_all(s, "PING\r\n", 6);
+    char buf[4096];
+    size_t have = 0;
+    for (;;) {
+        ssize_t r = read(s, buf + have, sizeof buf - have - 1);
+        if (r <= 0)
+            die("nats sync");
+        have += (size_t)r;
+        buf[have] = '\0';
+        if (strstr(buf, "PONG") != NULL)
+            return;
+        if (have > sizeof buf / 2)
+            have = 0;
+    }
+}
+
+static int nats_pubsub(int port, int nsubs, long nmsgs, size_t size) {
+    int ready[2], result[2];
+    if (pipe(ready) || pipe(result))
+        die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int *s = calloc((size_t)nsubs, sizeof *s);
+        struct pollfd *pf = calloc((size_t)nsubs, sizeof *pf);
+        long *got = calloc((size_t)nsubs, sizeof *got);
+        for (int i = 0; i < nsubs; i++) {
+            s[i] = nats_connect(port);
+            write_all(s[i], "SUB bench 1\r\n", 13);
+            nats_sync(s[i]);
+            pf[i] = (struct pollfd){.fd = s[i], .events = POLLIN};
+        }
+        (void)!write(ready[1], "r", 1);
+        char hdr[64];
+        long per = (long)snprintf(hdr, sizeof hdr, "MSG bench 1 %zu\r\n", size) + (long)size + 2;
+        long need = per * nmsgs, total = 0, done = 0;
+        uint64_t first = 0, last = 0;
+        char *buf = malloc(1 << 20);
+        while (done < nsubs) {
+            int r = poll(pf, (nfds_t)nsubs, 3000);
+            if (r <= 0)
+                break; /* quiet for 3 s */
+            for (int i = 0; i < nsubs; i++) {
+                if (!(pf[i].revents & POLLIN))
+                    continue;
+                ssize_t n = read(s[i], buf, 1 << 20);
+                if (n <= 0) {
+                    pf[i].fd = -1;
+                    done++;
+                    continue;
+                }
+                uint64_t now = slim_now_ns();
+                if (first == 0)
+                    first = now;
+                last = now;
+                got[i] += n;
+                total += n;
+                if (got[i] >= need) {
+                    pf[i].fd = -1;
+                    done++;
+                }
+            }
+        }
+        double secs = last > first ? (double)(last - first) / 1e9 : 1e-9;
+        char line[128];
+        int n = snprintf(line, sizeof line, "%ld %.6f\n", total / per, secs);
+        (void)!write(result[1], line, (size_t)n);
+        _exit(0);
+    }
+    char c;
+    if (read(ready[0], &c, 1) != 1)
+        die("nats subscribers did not get ready");
+    int s = nats_connect(port);
+    char one[64];
+    int hl = snprintf(one, sizeof one, "PUB bench %zu\r\n", size);
+    size_t ol = (size_t)hl + size + 2;
+    size_t per = 65536 / ol ? 65536 / ol : 1;
+    char *batch = malloc(per * ol);
+    for (size_t i = 0; i < per; i++) {
+        memcpy(batch + i * ol, one, (size_t)hl);
+        memset(batch + i * ol + hl, 'x', size);
+        memcpy(batch + i * ol + hl + size, "\r\n", 2);
+    }
+    uint64_t t0 = slim_now_ns();
+    for (long sent = 0; sent < nmsgs;) {
+        long k = nmsgs - sent < (long)per ? nmsgs - sent : (long)per;
+        write_all(s, batch, (size_t)k * ol);
+        sent += k;
+    }
+    nats_sync(s);
+    double pub_secs = (double)(slim_now_ns() - t0) / 1e9;
+    char line[128] = {0};
+    if (read(result[0], line, sizeof line - 1) <= 0)
+        die("no result from the nats subscribers");
+    waitpid(pid, NULL, 0);
+    long got = 0;
+    double secs = 0;
+    sscanf(line, "%ld %lf", &got, &secs);
+    printf("RESULT system=nats mode=pubsub subs=%d msgs=%ld size=%zu pub_rate=%.0f "
+           "deliveries=%ld delivery_rate=%.0f lost=%ld\n",
+           nsubs, nmsgs, size, (double)nmsgs / pub_secs, got, (double)got / secs,
+           (long)nsubs * nmsgs - got);
+    free(batch);
+    close(s);
+    return 0;
+}
+
+static int nats_rr(int port, long n, size_t size) {
+    char hdr[64];
+    size_t inlen = (size_t)snprintf(hdr, sizeof hdr, "MSG x 1 %zu\r\n", size) + size + 2;
+    char *in = malloc(inlen);
+    char *req = malloc(size + 64), *rep = malloc(size + 64);
+    int rl = snprintf(req, 64, "PUB a %zu\r\n", size);
+    memset(req + rl, 'y', size);
+    memcpy(req + rl + size, "\r\n", 2);
+    size_t reql = (size_t)rl + size + 2;
+    memcpy(rep, req, reql);
+    rep[4] = 'b';
+    int ready[2];
+    if (pipe(ready))
+        die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int s = nats_connect(port);
+        write_all(s, "SUB a 1\r\n", 9);
+        nats_sync(s);
+        (void)!write(ready[1], "r", 1);
+        for (;;) {
+            read_all(s, in, inlen);
+            write_all(s, rep, reql);
+        }
+    }
+    char c;
+    if (read(ready[0], &c, 1) != 1)
+        die("nats responder did not get ready");
+    int s = nats_connect(port);
+    write_all(s, "SUB b 1\r\n", 9);
+    nats_sync(s);
+    long rounds = n + 100;
+    double *lat = calloc((size_t)rounds, sizeof *lat);
+    for (long i = 0; i < rounds; i++) {
+        uint64_t t = slim_now_ns();
+        write_all(s, req, reql);
+        read_all(s, in, inlen);
+        lat[i] = (double)(slim_now_ns() - t) / 1000.0;
+    }
+    print_latency("nats", lat + 100, n, size);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    free(lat);
+    return 0;
+}
+
+/* ---- raw-TCP relay: the floor for request/reply through one hop ---- */
+
+static int relay_rr(long n, size_t size) {
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 4) ||
+        getsockname(ls, (struct sockaddr *)&a, &al))
+        die("relay listen");
+    int port = ntohs(a.sin_port);
+    size_t frame = 5 + size;
+    pid_t relay = fork();
+    if (relay == 0) { /* the relay: forwards whole frames between two peers */
+        int p[2];
+        for (int i = 0; i < 2; i++) {
+            p[i] = accept(ls, NULL, NULL);
+            int one = 1;
+            setsockopt(p[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        struct pollfd pf[2] = {{.fd = p[0], .events = POLLIN}, {.fd = p[1], .events = POLLIN}};
+        char *buf = malloc(frame);
+        for (;;) {
+            if (poll(pf, 2, -1) <= 0)
+                _exit(0);
+            for (int i = 0; i < 2; i++) {
+                if (pf[i].revents & (POLLHUP | POLLERR))
+                    _exit(0);
+                if (pf[i].revents & POLLIN) {
+                    read_all(p[i], buf, frame);
+                    write_all(p[1 - i], buf, frame);
+                }
+            }
+        }
+    }
+    pid_t echo = fork();
+    if (echo == 0) {
+        int s = tcp_connect(port);
+        char *buf = malloc(frame);
+        for (;;) {
+            read_all(s, buf, frame);
+            write_all(s, buf, frame);
+        }
+    }
+    int s = tcp_connect(port);
+    char *buf = calloc(1, frame);
+    buf[4] = (char)(size & 0xff);
+    long rounds = n + 100;
+    double *lat = calloc((size_t)rounds, sizeof *lat);
+    for (long i = 0; i < rounds; i++) {
+        uint64_t t = slim_now_ns();
+        write_all(s, buf, frame);
+        read_all(s, buf, frame);
+        lat[i] = (double)(slim_now_ns() - t) / 1000.0;
+    }
+    print_latency("relay", lat + 100, n, size);
+    kill(echo, SIGTERM);
+    kill(relay, SIGTERM);
+    waitpid(echo, NULL, 0);
+    waitpid(relay, NULL, 0);
+    free(lat);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        die("usage: see the comment at the top of bench_node.c");
+    const char *m = argv[1];
+    if (strcmp(m, "slim-pubsub") == 0 && argc == 6)
+        return slim_pubsub(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), (size_t)atol(argv[5]));
+    if (strcmp(m, "nats-pubsub") == 0 && argc == 6)
+        return nats_pubsub(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), (size_t)atol(argv[5]));
+    if (strcmp(m, "slim-rr") == 0 && argc == 5)
+        return slim_rr(atoi(argv[2]), atol(argv[3]), (size_t)atol(argv[4]));
+    if (strcmp(m, "nats-rr") == 0 && argc == 5)
+        return nats_rr(atoi(argv[2]), atol(argv[3]), (size_t)atol(argv[4]));
+    if (strcmp(m, "relay-rr") == 0 && argc == 4)
+        return relay_rr(atol(argv[2]), (size_t)atol(argv[3]));
+    die("unknown mode or wrong arguments");
+    return 2;
+}
