@@ -77,7 +77,8 @@ static slim_buf sub_msg(const char *name, uint64_t id) {
 
 static slim_buf pub_msg(const char *dst_name, uint32_t fanout, size_t size) {
     slim_name src = make_name("bench/load/pub"), dst = make_name(dst_name);
-    slim_wire_header_spec h = {.source = {&src, NULL}, .destination = {&dst, NULL}, .fanout = fanout};
+    slim_wire_header_spec h = {
+        .source = {&src, NULL}, .destination = {&dst, NULL}, .fanout = fanout};
     slim_wire_session_spec s = {.session_type = 1, .message_type = 1, .session_id = 1};
     uint8_t *payload = malloc(size ? size : 1);
     memset(payload, 'x', size);
@@ -93,8 +94,8 @@ static slim_buf pub_msg(const char *dst_name, uint32_t fanout, size_t size) {
 typedef struct sclient {
     slim_grpc_client *client;
     slim_grpc_call *call;
-    int stage;             /* 0 link sent, 1 subscribe sent, 2 ready */
-    bool subscriber;       /* counts publishes after its ack */
+    int stage;       /* 0 link sent, 1 subscribe sent, 2 ready */
+    bool subscriber; /* counts publishes after its ack */
     long received;
     uint64_t first_ns, last_ns;
     bool writable_wait;

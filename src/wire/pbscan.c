@@ -1,8 +1,45 @@
 #include "wire/pbscan.h"
 
+#include <string.h>
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the varint fast path reads eight bytes as a little-endian word"
+#endif
+
 slim_status slim_pb_read_varint_slow(slim_reader *r, uint64_t *out) {
-    uint64_t v = 0;
     size_t pos = r->pos;
+    const uint8_t *p = r->ptr + pos;
+    if (r->len - pos >= 10) {
+        /* At least ten bytes: find the last byte from the continuation bits
+         * of the first eight, then gather the 7-bit groups without a loop. */
+        uint64_t x;
+        memcpy(&x, p, 8); /* little-endian hosts only (x86_64, aarch64) */
+        uint64_t stops = ~x & 0x8080808080808080ull;
+        size_t len;
+        if (stops != 0) {
+            len = (size_t)(__builtin_ctzll(stops) >> 3) + 1;
+            if (len < 8)
+                x &= (1ull << (8 * len)) - 1;
+        } else if (p[8] < 0x80) {
+            len = 9;
+        } else if (p[9] <= 1) {
+            len = 10;
+        } else {
+            return SLIM_E_WIRE_MALFORMED; /* more than 64 bits, or an 11th byte */
+        }
+        x &= 0x7f7f7f7f7f7f7f7full;
+        x = ((x & 0x7f007f007f007f00ull) >> 1) | (x & 0x007f007f007f007full);
+        x = ((x & 0x3fff00003fff0000ull) >> 2) | (x & 0x00003fff00003fffull);
+        x = ((x & 0x0fffffff00000000ull) >> 4) | (x & 0x000000000fffffffull);
+        if (len >= 9)
+            x |= (uint64_t)(p[8] & 0x7f) << 56;
+        if (len == 10)
+            x |= (uint64_t)p[9] << 63;
+        r->pos = pos + len;
+        *out = x;
+        return SLIM_OK;
+    }
+    uint64_t v = 0;
     for (int shift = 0; shift < 70; shift += 7) {
         if (pos >= r->len)
             return SLIM_E_TRUNCATED;
@@ -127,16 +164,19 @@ static bool duplicate(const ProtobufCMessageDescriptor *d, const ProtobufCFieldD
     size_t idx = (size_t)(fd - d->fields);
     if (idx >= 64 || fd->label == PROTOBUF_C_LABEL_REPEATED)
         return false;
+    uint64_t others = *seen & ~(1ull << idx);
     bool again = (*seen >> idx) & 1;
     *seen |= 1ull << idx;
     if (again)
         return fd->type == PROTOBUF_C_TYPE_MESSAGE;
     if (!(fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
         return false;
-    for (unsigned i = 0; i < d->n_fields && i < 64; i++)
-        if (i != idx && ((*seen >> i) & 1) && (d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            d->fields[i].quantifier_offset == fd->quantifier_offset)
+    for (; others != 0; others &= others - 1) { /* fields seen so far */
+        const ProtobufCFieldDescriptor *o = &d->fields[__builtin_ctzll(others)];
+        if ((o->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            o->quantifier_offset == fd->quantifier_offset)
             return true;
+    }
     return false;
 }
 

@@ -426,7 +426,63 @@ TEST(text_format) {
     slim_wire_free(m);
 }
 
-TEST_MAIN(TEST_ENTRY(subscribe_round_trip), TEST_ENTRY(unsubscribe_and_ack_and_link),
+/* Encodes v as a varint into out (returns its length). */
+static size_t put_varint(uint8_t *out, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+TEST(varints_of_every_length) {
+    uint64_t x = 0x243f6a8885a308d3ull;
+    for (int i = 0; i < 4000; i++) {
+        uint64_t v;
+        if (i < 64)
+            v = 1ull << i;
+        else if (i < 128)
+            v = (1ull << (i - 64)) - 1;
+        else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v = x >> (x % 64);
+        }
+        for (size_t pad = 0; pad < 12; pad += 11) { /* short input and roomy input */
+            uint8_t buf[32];
+            memset(buf, 0xee, sizeof buf);
+            size_t n = put_varint(buf, v);
+            slim_reader r;
+            slim_reader_init(&r, slim_bytes_of(buf, n + pad));
+            uint64_t got = 0;
+            slim_status st = slim_pb_read_varint(&r, &got);
+            if (st != SLIM_OK || got != v || r.pos != n)
+                TEST_FAIL_AT("v=%llu pad=%zu: %s got %llu pos %zu", (unsigned long long)v, pad,
+                             slim_status_name(st), (unsigned long long)got, r.pos);
+        }
+    }
+    /* padded zero (ten bytes), an 11-byte varint, and 2 in the tenth byte */
+    static const uint8_t zero10[16] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    static const uint8_t long11[16] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                       0x80, 0x80, 0x80, 0x80, 0x00};
+    static const uint8_t big[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+    for (size_t room = 10; room <= 16; room += 6) {
+        slim_reader r;
+        uint64_t v = 1;
+        slim_reader_init(&r, slim_bytes_of(zero10, room));
+        CHECK_OK(slim_pb_read_varint(&r, &v));
+        CHECK_U64(v, 0);
+        CHECK_EQ(r.pos, 10);
+        slim_reader_init(&r, slim_bytes_of(long11, room < 11 ? 11 : room));
+        CHECK_STATUS(slim_pb_read_varint(&r, &v), SLIM_E_WIRE_MALFORMED);
+        slim_reader_init(&r, slim_bytes_of(big, room));
+        CHECK_STATUS(slim_pb_read_varint(&r, &v), SLIM_E_WIRE_MALFORMED);
+    }
+}
+
+TEST_MAIN(TEST_ENTRY(varints_of_every_length), TEST_ENTRY(subscribe_round_trip),
+          TEST_ENTRY(unsubscribe_and_ack_and_link),
           TEST_ENTRY(publish_with_app_payload_and_metadata),
           TEST_ENTRY(publish_with_command_payload), TEST_ENTRY(size_limits),
           TEST_ENTRY(truncated_and_garbage_input), TEST_ENTRY(validate_reports_missing_fields),
