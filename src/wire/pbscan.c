@@ -103,9 +103,14 @@ slim_status slim_pb_next_slow(slim_reader *r, slim_pb_field *f) {
         break;
     case SLIM_PB_LEN: {
         uint64_t n;
+        size_t len_at = r->pos;
         st = slim_pb_read_varint(r, &n);
         if (st != SLIM_OK)
             break;
+        if (r->pos - len_at > 5) {
+            st = SLIM_E_WIRE_MALFORMED; /* a length is a 32-bit varint: 5 bytes at most */
+            break;
+        }
         f->value = n;
         f->value_off = r->pos;
         if (n > slim_reader_remaining(r)) {

@@ -279,7 +279,9 @@ TEST(truncated_and_garbage_input) {
         {"08ffffffffffffffffff02", SLIM_E_WIRE_MALFORMED},  /* varint over 64 bits */
         {"0a040a000a00", SLIM_E_WIRE_MALFORMED},            /* header given twice */
         {"0a001a00", SLIM_E_WIRE_MALFORMED},                /* subscribe and publish */
-        {"3200f8ceffff8700", SLIM_E_WIRE_MALFORMED},        /* 6-byte tag */
+        {"3200f8ceffff8700", SLIM_E_WIRE_MALFORMED},
+        {"32002280808080808080800022", SLIM_E_WIRE_MALFORMED},
+        /* 9-byte length */ /* 6-byte tag */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t raw[64];
