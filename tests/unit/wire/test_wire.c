@@ -275,7 +275,7 @@ TEST(truncated_and_garbage_input) {
         {"3801", SLIM_E_WIRE_UNKNOWN_TYPE},                 /* only an unknown field */
         {"2a00", SLIM_OK},                                  /* empty Link: decodes */
         {"22080a01611203626262", SLIM_E_WIRE_UNKNOWN_TYPE}, /* metadata only */
-        {"0affffffffffffffffff01", SLIM_E_TRUNCATED},       /* 2^63-ish length */
+        {"0affffffffffffffffff01", SLIM_E_WIRE_MALFORMED},  /* 10-byte length */
         {"08ffffffffffffffffff02", SLIM_E_WIRE_MALFORMED},  /* varint over 64 bits */
         {"0a040a000a00", SLIM_E_WIRE_MALFORMED},            /* header given twice */
         {"0a001a00", SLIM_E_WIRE_MALFORMED},                /* subscribe and publish */
