@@ -38,8 +38,7 @@ static slim_status tracing(walk *w, slim_cfg_node *root, slim_node_config *c) {
                                  "expected error, warn, info, debug or trace, found \"%s\"", s);
         c->has_log_level = true;
     }
-    static const char *const cosmetic[] = {"display_thread_names", "display_thread_ids",
-                                           "filter"};
+    static const char *const cosmetic[] = {"display_thread_names", "display_thread_ids", "filter"};
     for (size_t i = 0; i < sizeof cosmetic / sizeof cosmetic[0]; i++)
         slim_cfg_mark_used(slim_cfg_get(t, cosmetic[i]));
     slim_cfg_node *otel = slim_cfg_get(t, "opentelemetry");
@@ -47,8 +46,8 @@ static slim_status tracing(walk *w, slim_cfg_node *root, slim_node_config *c) {
         slim_cfg_mark_used(otel);
         slim_cfg_node *en = slim_cfg_get(otel, "enabled");
         bool on = false;
-        if (en != NULL && slim_cfg_bool(w->doc, en, "tracing.opentelemetry.enabled", &on,
-                                        w->err) != SLIM_OK)
+        if (en != NULL &&
+            slim_cfg_bool(w->doc, en, "tracing.opentelemetry.enabled", &on, w->err) != SLIM_OK)
             return SLIM_E_INVALID_ARG;
         if (on)
             note(w, en, "tracing.opentelemetry.enabled",
@@ -73,8 +72,7 @@ static slim_status runtime(walk *w, slim_cfg_node *root, slim_node_config *c) {
     slim_cfg_mark_used(slim_cfg_get(r, "thread_name"));
     slim_cfg_node *d = slim_cfg_get(r, "drain_timeout");
     if (d != NULL && d->kind != SLIM_CFG_NULL)
-        st = slim_cfg_duration_ms(w->doc, d, "runtime.drain_timeout", &c->drain_timeout_ms,
-                                  w->err);
+        st = slim_cfg_duration_ms(w->doc, d, "runtime.drain_timeout", &c->drain_timeout_ms, w->err);
     return st;
 }
 
@@ -96,10 +94,10 @@ static slim_status endpoints(walk *w, slim_cfg_node *map, const char *path, cons
         char ip[512];
         slim_cfg_path_index(ip, sizeof ip, p, done);
         void *slot = arr + done * size;
-        st = server ? slim_server_config_parse(w->doc, list->items[done], ip, slot, w->warn,
-                                               w->ud, w->err)
-                    : slim_client_config_parse(w->doc, list->items[done], ip, slot, w->warn,
-                                               w->ud, w->err);
+        st = server ? slim_server_config_parse(w->doc, list->items[done], ip, slot, w->warn, w->ud,
+                                               w->err)
+                    : slim_client_config_parse(w->doc, list->items[done], ip, slot, w->warn, w->ud,
+                                               w->err);
         if (st != SLIM_OK)
             break;
     }
@@ -184,8 +182,7 @@ static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const ch
                          "expected one of shared_secret, static_jwt, jwt or none");
 }
 
-static slim_status controller(walk *w, slim_cfg_node *svc, const char *path,
-                              slim_node_config *c) {
+static slim_status controller(walk *w, slim_cfg_node *svc, const char *path, slim_node_config *c) {
     slim_cfg_node *ctl = slim_cfg_get(svc, "controller");
     char p[512];
     slim_cfg_path(p, sizeof p, path, "controller");
@@ -288,7 +285,6 @@ static slim_status services(walk *w, slim_cfg_node *root, slim_node_config *c) {
         return st;
     return controller(w, svc, p, c);
 }
-
 
 static void on_unknown(const char *path, unsigned line, void *ud) {
     walk *w = ud;
