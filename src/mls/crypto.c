@@ -112,6 +112,32 @@ static slim_status label_and_value(slim_buf *b, const char *label, slim_bytes va
     return slim_mls_tls_writer_status(&w);
 }
 
+size_t slim_mls_sign_content_begin(slim_mls_tls_writer *w, const char *label) {
+    put_mls_label(w, str_bytes(label));
+    return slim_mls_tls_vec_begin(w);
+}
+
+slim_status slim_mls_sign_content(const slim_mls_suite *s, const slim_mls_sig_key *sk,
+                                  slim_bytes sign_content, slim_buf *sig) {
+    if (slim_mls_sig_key_scheme(sk) != s->sig)
+        return SLIM_E_MLS_BAD_KEY;
+    return slim_mls_sig_key_sign(sk, sign_content, sig);
+}
+
+slim_status slim_mls_verify_content(const slim_mls_suite *s, const slim_mls_sig_key *pk,
+                                    slim_bytes sign_content, slim_bytes sig) {
+    if (slim_mls_sig_key_scheme(pk) != s->sig)
+        return SLIM_E_MLS_BAD_KEY;
+    return slim_mls_sig_key_verify(pk, sign_content, sig);
+}
+
+slim_status slim_mls_verify_content_raw(const slim_mls_suite *s, slim_bytes pk,
+                                        slim_bytes sign_content, slim_bytes sig) {
+    if (pk.len != s->sig_npk)
+        return SLIM_E_MLS_BAD_KEY;
+    return slim_mls_sig_verify(s->sig, pk, sign_content, sig);
+}
+
 slim_status slim_mls_expand_with_label(const slim_mls_suite *s, slim_bytes secret,
                                        const char *label, slim_bytes context, uint8_t *out,
                                        size_t len) {
@@ -211,6 +237,55 @@ slim_status slim_mls_verify_with_label(const slim_mls_suite *s, slim_bytes pk, c
         st = slim_mls_verify_with_label_key(s, k, label, content, sig);
     slim_mls_sig_key_free(k);
     return st;
+}
+
+/* Builds SignContent{label, TBS} in b. */
+static slim_status tbs_content(slim_buf *b, const char *label, slim_mls_tbs_fn tbs,
+                               const void *obj) {
+    slim_mls_tls_writer w;
+    slim_mls_tls_writer_init(&w, b);
+    size_t mark = slim_mls_sign_content_begin(&w, label);
+    tbs(&w, obj);
+    slim_mls_tls_vec_end(&w, mark);
+    return slim_mls_tls_writer_status(&w);
+}
+
+slim_status slim_mls_sign_tbs(const slim_mls_suite *s, const slim_mls_sig_key *sk,
+                              const char *label, slim_mls_tbs_fn tbs, const void *obj,
+                              slim_buf *sig, slim_bytes *view) {
+    slim_buf b = SLIM_BUF_INIT;
+    size_t start = sig->len;
+    slim_status st = tbs_content(&b, label, tbs, obj);
+    if (st == SLIM_OK)
+        st = slim_mls_sign_content(s, sk, slim_buf_view(&b), sig);
+    if (st == SLIM_OK)
+        *view = slim_bytes_of(sig->data + start, sig->len - start);
+    slim_buf_cleanup(&b);
+    return st;
+}
+
+/* Verifies with a prepared key, or with raw key bytes when pk is NULL. */
+static slim_status verify_tbs(const slim_mls_suite *s, const slim_mls_sig_key *pk, slim_bytes raw,
+                              const char *label, slim_mls_tbs_fn tbs, const void *obj,
+                              slim_bytes sig) {
+    slim_buf b = SLIM_BUF_INIT;
+    slim_status st = tbs_content(&b, label, tbs, obj);
+    if (st == SLIM_OK)
+        st = pk != NULL ? slim_mls_verify_content(s, pk, slim_buf_view(&b), sig)
+                        : slim_mls_verify_content_raw(s, raw, slim_buf_view(&b), sig);
+    slim_buf_cleanup(&b);
+    return st;
+}
+
+slim_status slim_mls_verify_tbs(const slim_mls_suite *s, slim_bytes pk, const char *label,
+                                slim_mls_tbs_fn tbs, const void *obj, slim_bytes sig) {
+    return verify_tbs(s, NULL, pk, label, tbs, obj, sig);
+}
+
+slim_status slim_mls_verify_tbs_key(const slim_mls_suite *s, const slim_mls_sig_key *pk,
+                                    const char *label, slim_mls_tbs_fn tbs, const void *obj,
+                                    slim_bytes sig) {
+    return verify_tbs(s, pk, slim_bytes_of(NULL, 0), label, tbs, obj, sig);
 }
 
 slim_status slim_mls_signature_key_generate(const slim_mls_suite *s, const slim_mls_rng *rng,

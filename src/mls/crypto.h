@@ -24,6 +24,7 @@
 #include "mls/pkey.h"
 #include "mls/primitives.h"
 #include "mls/rng.h"
+#include "mls/tls.h"
 #include "slim/status.h"
 
 #define SLIM_MLS_SUITE_X25519_AES128GCM_SHA256_ED25519 0x0001
@@ -146,6 +147,47 @@ slim_status slim_mls_sign_with_label_key(const slim_mls_suite *s, const slim_mls
                                          const char *label, slim_bytes content, slim_buf *sig);
 slim_status slim_mls_verify_with_label_key(const slim_mls_suite *s, const slim_mls_sig_key *pk,
                                            const char *label, slim_bytes content, slim_bytes sig);
+
+/* SignContent built in place, for hot paths whose Content is itself an
+ * encoding (e.g. FramedContentTBS): writes label<V> = "MLS 1.0 " + label
+ * and opens the content vector. The caller writes Content, closes it with
+ * slim_mls_tls_vec_end(w, mark) and signs or verifies the whole buffer
+ * with slim_mls_sign_content / slim_mls_verify_content. Returns the mark. */
+size_t slim_mls_sign_content_begin(slim_mls_tls_writer *w, const char *label);
+
+/* Signs / verifies a SignContent built as above with a prepared key.
+ * E_MLS_BAD_KEY when the key's scheme is not the suite's; verify also
+ * E_MLS_BAD_SIGNATURE. */
+slim_status slim_mls_sign_content(const slim_mls_suite *s, const slim_mls_sig_key *sk,
+                                  slim_bytes sign_content, slim_buf *sig);
+slim_status slim_mls_verify_content(const slim_mls_suite *s, const slim_mls_sig_key *pk,
+                                    slim_bytes sign_content, slim_bytes sig);
+
+/* The same verification with a public key given as bytes (imported for
+ * this one call). E_MLS_BAD_KEY for a key of the wrong size. */
+slim_status slim_mls_verify_content_raw(const slim_mls_suite *s, slim_bytes pk,
+                                        slim_bytes sign_content, slim_bytes sig);
+
+/* Writes a to-be-signed structure (LeafNodeTBS, KeyPackageTBS, ...) from
+ * `obj`; returns the writer's status. */
+typedef slim_status (*slim_mls_tbs_fn)(slim_mls_tls_writer *w, const void *obj);
+
+/* SignWithLabel(sk, label, TBS) where `tbs` writes the TBS from `obj`
+ * straight into the SignContent (no intermediate copy). The signature is
+ * appended to `sig` and *view set to it (a view into sig). */
+slim_status slim_mls_sign_tbs(const slim_mls_suite *s, const slim_mls_sig_key *sk,
+                              const char *label, slim_mls_tbs_fn tbs, const void *obj,
+                              slim_buf *sig, slim_bytes *view);
+
+/* VerifyWithLabel(pk, label, TBS, sig) with pk as bytes. E_MLS_BAD_KEY,
+ * E_MLS_BAD_SIGNATURE. */
+slim_status slim_mls_verify_tbs(const slim_mls_suite *s, slim_bytes pk, const char *label,
+                                slim_mls_tbs_fn tbs, const void *obj, slim_bytes sig);
+
+/* The same with a prepared verification key. */
+slim_status slim_mls_verify_tbs_key(const slim_mls_suite *s, const slim_mls_sig_key *pk,
+                                    const char *label, slim_mls_tbs_fn tbs, const void *obj,
+                                    slim_bytes sig);
 
 /* A fresh signature key pair: sk[0..sig_nsk), pk[0..sig_npk). */
 slim_status slim_mls_signature_key_generate(const slim_mls_suite *s, const slim_mls_rng *rng,
