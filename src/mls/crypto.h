@@ -96,6 +96,24 @@ slim_status slim_mls_expand_with_label_bytes(const slim_mls_suite *s, slim_bytes
                                              slim_bytes label, slim_bytes context, uint8_t *out,
                                              size_t len);
 
+/* The same with prepared primitives (mls/primitives.h; p from
+ * slim_mls_suite_prepare, or NULL for the plain path): the KDFLabel is fed
+ * to HMAC in pieces, without a buffer. For the per-message path. */
+slim_status slim_mls_expand_with_label_prepared(const slim_mls_suite *s, const slim_mls_prepared *p,
+                                                slim_bytes secret, const char *label,
+                                                slim_bytes context, uint8_t *out, size_t len);
+
+/* ExpandWithLabel of one secret and context under n labels (at most
+ * SLIM_MLS_EXPAND_MAX_LABELS): outs[i][0..lens[i]) for labels[i]. With
+ * prepared primitives the HMAC key is set up once for all of them (a
+ * ratchet step's key, nonce and next secret; the sender-data key and
+ * nonce); p may be NULL. On failure every output is wiped. */
+#define SLIM_MLS_EXPAND_MAX_LABELS 4
+slim_status slim_mls_expand_labels_prepared(const slim_mls_suite *s, const slim_mls_prepared *p,
+                                            slim_bytes secret, slim_bytes context, size_t n,
+                                            const char *const *labels, uint8_t *const *outs,
+                                            const size_t *lens);
+
 /* out[0..Nh) = DeriveSecret(secret, label) = ExpandWithLabel(secret, label,
  * "", Nh). */
 slim_status slim_mls_derive_secret(const slim_mls_suite *s, slim_bytes secret, const char *label,
@@ -106,6 +124,12 @@ slim_status slim_mls_derive_secret(const slim_mls_suite *s, slim_bytes secret, c
 slim_status slim_mls_derive_tree_secret(const slim_mls_suite *s, slim_bytes secret,
                                         const char *label, uint32_t generation, uint8_t *out,
                                         size_t len);
+
+/* DeriveTreeSecret with prepared primitives (p may be NULL). */
+slim_status slim_mls_derive_tree_secret_prepared(const slim_mls_suite *s,
+                                                 const slim_mls_prepared *p, slim_bytes secret,
+                                                 const char *label, uint32_t generation,
+                                                 uint8_t *out, size_t len);
 
 /*
  * struct {
@@ -235,5 +259,15 @@ slim_status slim_mls_suite_seal(const slim_mls_suite *s, slim_bytes key, slim_by
                                 slim_bytes aad, slim_bytes pt, slim_buf *ct);
 slim_status slim_mls_suite_open(const slim_mls_suite *s, slim_bytes key, slim_bytes nonce,
                                 slim_bytes aad, slim_bytes ct, slim_buf *pt);
+
+/* Prepared primitives for the suite's hash and AEAD (free with
+ * slim_mls_prepared_free), and the AEAD through them (p may be NULL). */
+slim_status slim_mls_suite_prepare(const slim_mls_suite *s, slim_mls_prepared **out);
+slim_status slim_mls_suite_seal_prepared(const slim_mls_suite *s, const slim_mls_prepared *p,
+                                         slim_bytes key, slim_bytes nonce, slim_bytes aad,
+                                         slim_bytes pt, slim_buf *ct);
+slim_status slim_mls_suite_open_prepared(const slim_mls_suite *s, const slim_mls_prepared *p,
+                                         slim_bytes key, slim_bytes nonce, slim_bytes aad,
+                                         slim_bytes ct, slim_buf *pt);
 
 #endif

@@ -96,8 +96,8 @@ typedef struct slim_mls_proposal {
         uint32_t remove;
         slim_mls_psk_id psk;
         slim_mls_reinit reinit;
-        slim_bytes external_init;               /* kem_output */
-        slim_mls_vec group_context_extensions;  /* Extension each */
+        slim_bytes external_init;              /* kem_output */
+        slim_mls_vec group_context_extensions; /* Extension each */
     } u;
 } slim_mls_proposal;
 

@@ -45,9 +45,24 @@ typedef struct content_tbs {
     const slim_mls_framed_content *fc;
 } content_tbs;
 
+/* About how many bytes fc's content takes encoded: exact enough for
+ * application data, the per-message case, so the buffers on that path
+ * are allocated once instead of grown (and copied) step by step. */
+static size_t content_size_hint(const slim_mls_framed_content *fc) {
+    if (fc->content_type == SLIM_MLS_CONTENT_APPLICATION)
+        return fc->u.application_data.len + 4;
+    return 512;
+}
+
 static slim_status write_content_tbs(slim_mls_tls_writer *w, const void *obj) {
     const content_tbs *t = obj;
-    return slim_mls_framed_content_tbs_write(w, t->wire_format, t->fc, t->ctx->group_context);
+    const slim_mls_framed_content *fc = t->fc;
+    size_t hint = 64 + fc->group_id.len + fc->authenticated_data.len + content_size_hint(fc) +
+                  t->ctx->group_context.len;
+    slim_status st = slim_buf_reserve(w->buf, hint);
+    if (st != SLIM_OK)
+        return slim_mls_tls_writer_fail(w, st);
+    return slim_mls_framed_content_tbs_write(w, t->wire_format, fc, t->ctx->group_context);
 }
 
 slim_status slim_mls_content_sign(const slim_mls_framing_ctx *ctx, uint16_t wire_format,
@@ -280,14 +295,15 @@ static slim_status seal_sender_data(const slim_mls_framing_ctx *ctx,
     uint8_t key[SLIM_MLS_MAX_AEAD_KEY], nonce[SLIM_MLS_MAX_AEAD_NONCE];
     uint8_t plain[SLIM_MLS_SENDER_DATA_SIZE];
     slim_mls_sender_data_encode(sd, plain);
-    slim_status st = slim_mls_sender_data_key_nonce(s, ctx->sender_data_secret, ct, key, nonce);
+    const slim_mls_prepared *p = slim_mls_secret_tree_prepared(ctx->secret_tree);
+    slim_status st = slim_mls_sender_data_key_nonce(s, p, ctx->sender_data_secret, ct, key, nonce);
     if (st == SLIM_OK)
         st = build_aad(scratch, pm, false, sizeof plain + s->nt);
     size_t aad_len = scratch->len;
     if (st == SLIM_OK)
-        st = slim_mls_suite_seal(s, slim_bytes_of(key, s->nk), slim_bytes_of(nonce, s->nn),
-                                 slim_bytes_of(scratch->data, aad_len),
-                                 slim_bytes_of(plain, sizeof plain), scratch);
+        st = slim_mls_suite_seal_prepared(
+            s, p, slim_bytes_of(key, s->nk), slim_bytes_of(nonce, s->nn),
+            slim_bytes_of(scratch->data, aad_len), slim_bytes_of(plain, sizeof plain), scratch);
     if (st == SLIM_OK)
         memcpy(esd, scratch->data + aad_len, SLIM_MLS_SENDER_DATA_SIZE + s->nt);
     slim_memzero(key, sizeof key);
@@ -321,11 +337,17 @@ slim_status slim_mls_private_message_protect(const slim_mls_framing_ctx *ctx,
     memset(&rk, 0, sizeof rk);
     size_t start = out->len;
 
-    /* PrivateMessageContent with its padding. */
+    /* PrivateMessageContent with its padding, in a buffer allocated once
+     * (growing it would leave copies of the plaintext in freed memory). */
+    size_t block = ctx->padding_block ? ctx->padding_block : SLIM_MLS_PADDING_BLOCK;
+    st = slim_buf_reserve(&pt, content_size_hint(fc) + ac->auth.signature.len +
+                                   ac->auth.confirmation_tag.len + 8 + block);
     slim_mls_tls_writer w;
     slim_mls_tls_writer_init(&w, &pt);
-    slim_mls_private_content_encode(&w, fc, &ac->auth, 0);
-    st = slim_mls_tls_writer_status(&w);
+    if (st == SLIM_OK) {
+        slim_mls_private_content_encode(&w, fc, &ac->auth, 0);
+        st = slim_mls_tls_writer_status(&w);
+    }
     if (st == SLIM_OK)
         st = slim_buf_append_zeros(&pt, slim_mls_padding_for(pt.len, ctx->padding_block), NULL);
     if (st == SLIM_OK)
@@ -345,6 +367,9 @@ slim_status slim_mls_private_message_protect(const slim_mls_framing_ctx *ctx,
     /* The message up to the ciphertext, with room for the sender data. */
     size_t esd_len = SLIM_MLS_SENDER_DATA_SIZE + s->nt;
     size_t ct_len = pt.len + s->nt;
+    st = slim_buf_reserve(out, 32 + pm.group_id.len + pm.authenticated_data.len + esd_len + ct_len);
+    if (st != SLIM_OK)
+        goto done;
     slim_mls_tls_writer_init(&w, out);
     slim_mls_tls_put_u16(&w, SLIM_MLS_VERSION_MLS10);
     slim_mls_tls_put_u16(&w, SLIM_MLS_WIRE_PRIVATE_MESSAGE);
@@ -358,9 +383,10 @@ slim_status slim_mls_private_message_protect(const slim_mls_framing_ctx *ctx,
         st = slim_mls_tls_put_varint(&w, ct_len);
     size_t ct_at = out->len;
     if (st == SLIM_OK)
-        st = slim_mls_suite_seal(s, slim_bytes_of(rk.key, rk.key_len),
-                                 slim_bytes_of(rk.nonce, rk.nonce_len), slim_buf_view(&scratch),
-                                 slim_buf_view(&pt), out);
+        st = slim_mls_suite_seal_prepared(s, slim_mls_secret_tree_prepared(ctx->secret_tree),
+                                          slim_bytes_of(rk.key, rk.key_len),
+                                          slim_bytes_of(rk.nonce, rk.nonce_len),
+                                          slim_buf_view(&scratch), slim_buf_view(&pt), out);
     if (st == SLIM_OK)
         st = seal_sender_data(ctx, &pm, slim_bytes_of(out->data + ct_at, ct_len), &sd, &scratch,
                               out->data + esd_at);
@@ -401,15 +427,16 @@ static slim_status open_sender_data(const slim_mls_framing_ctx *ctx,
                                     slim_mls_sender_data *sd) {
     const slim_mls_suite *s = ctx->suite;
     uint8_t key[SLIM_MLS_MAX_AEAD_KEY], nonce[SLIM_MLS_MAX_AEAD_NONCE];
+    const slim_mls_prepared *p = slim_mls_secret_tree_prepared(ctx->secret_tree);
     slim_status st =
-        slim_mls_sender_data_key_nonce(s, ctx->sender_data_secret, pm->ciphertext, key, nonce);
+        slim_mls_sender_data_key_nonce(s, p, ctx->sender_data_secret, pm->ciphertext, key, nonce);
     if (st == SLIM_OK)
         st = build_aad(scratch, pm, false, pm->encrypted_sender_data.len);
     size_t aad_len = scratch->len;
     if (st == SLIM_OK) {
-        st = slim_mls_suite_open(s, slim_bytes_of(key, s->nk), slim_bytes_of(nonce, s->nn),
-                                 slim_bytes_of(scratch->data, aad_len), pm->encrypted_sender_data,
-                                 scratch);
+        st = slim_mls_suite_open_prepared(
+            s, p, slim_bytes_of(key, s->nk), slim_bytes_of(nonce, s->nn),
+            slim_bytes_of(scratch->data, aad_len), pm->encrypted_sender_data, scratch);
         if (st == SLIM_E_MLS_AEAD_OPEN)
             st = SLIM_E_MLS_SENDER_DATA_DECRYPT;
     }
@@ -468,9 +495,10 @@ slim_status slim_mls_private_message_unprotect(const slim_mls_framing_ctx *ctx,
         rk.nonce[i] ^= sd.reuse_guard[i];
     st = build_aad(&scratch, pm, true, 0);
     if (st == SLIM_OK) {
-        st = slim_mls_suite_open(s, slim_bytes_of(rk.key, rk.key_len),
-                                 slim_bytes_of(rk.nonce, rk.nonce_len), slim_buf_view(&scratch),
-                                 pm->ciphertext, plaintext);
+        st = slim_mls_suite_open_prepared(s, slim_mls_secret_tree_prepared(ctx->secret_tree),
+                                          slim_bytes_of(rk.key, rk.key_len),
+                                          slim_bytes_of(rk.nonce, rk.nonce_len),
+                                          slim_buf_view(&scratch), pm->ciphertext, plaintext);
         if (st == SLIM_E_MLS_AEAD_OPEN)
             st = SLIM_E_MLS_CONTENT_DECRYPT;
     }

@@ -131,8 +131,10 @@ slim_status slim_mls_public_message_protect(const slim_mls_framing_ctx *ctx,
 
 /* Writes ac as an MLSMessage(PrivateMessage) to `out`. ac->wire_format
  * must be private_message and the sender a member. Consumes the sender's
- * next generation of the ratchet of its content type. Errors as above plus
- * the secret tree's, E_MLS_RNG. Nothing is appended on failure. */
+ * next generation of the ratchet of its content type. `rng` gives only the
+ * 4-byte reuse guard: a slim_mls_rng_pool over the default source is the
+ * fast choice (see mls/rng.h). Errors as above plus the secret tree's,
+ * E_MLS_RNG. Nothing is appended on failure. */
 slim_status slim_mls_private_message_protect(const slim_mls_framing_ctx *ctx,
                                              const slim_mls_authenticated_content *ac,
                                              const slim_mls_rng *rng, slim_buf *out);

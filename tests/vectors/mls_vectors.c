@@ -487,7 +487,7 @@ static void run_secret_tree(check *c, json_t *e, char *desc, size_t dlen) {
     slim_bytes sds = hexf(c, sd, "sender_data_secret"), ct = hexf(c, sd, "ciphertext");
     slim_bytes want_key = hexf(c, sd, "key"), want_nonce = hexf(c, sd, "nonce");
     if (!c->failed &&
-        ok(c, "sender data key", slim_mls_sender_data_key_nonce(s, sds, ct, key, nonce))) {
+        ok(c, "sender data key", slim_mls_sender_data_key_nonce(s, NULL, sds, ct, key, nonce))) {
         expect(c, "sender_data key", key, s->nk, want_key);
         expect(c, "sender_data nonce", nonce, s->nn, want_nonce);
     }
