@@ -213,7 +213,7 @@ TEST(leaf_nodes_key_packages_and_credentials_round_trip) {
     for (uint8_t src = 1; src <= 3; src++) {
         slim_mls_leaf_node ln = sample_leaf(&a, src);
         slim_buf *b;
-    ENCODE_INTO(&a, slim_mls_leaf_node_encode, &ln, b);
+        ENCODE_INTO(&a, slim_mls_leaf_node_encode, &ln, b);
         ROUND_TRIP(slim_mls_leaf_node, slim_mls_leaf_node_decode, slim_mls_leaf_node_encode,
                    slim_buf_view(b), SLIM_OK);
     }
@@ -289,7 +289,9 @@ TEST(commit_with_all_seven_proposal_types_round_trips) {
     for (int path = 0; path < 2; path++) {
         slim_mls_commit c = sample_commit(&a, path);
         slim_buf *b;
-    ENCODE_INTO(&a, slim_mls_commit_encode, &c, b);
+        ENCODE_INTO(&a, slim_mls_commit_encode, &c, b);
+        if (path)
+            write_fuzz_seed("fuzz_mls_message", "commit", 6, slim_buf_view(b));
         ROUND_TRIP(slim_mls_commit, slim_mls_commit_decode, slim_mls_commit_encode,
                    slim_buf_view(b), path ? SLIM_OK : SLIM_E_MLS_COMMIT_PATH_MISSING);
         /* Walk the list: the types come back in order. */
@@ -319,6 +321,10 @@ TEST(commit_with_all_seven_proposal_types_round_trips) {
             slim_mls_proposal q;
             CHECK_OK(slim_mls_proposal_body_decode(&r, p.proposal.type, &q));
             CHECK_OK(slim_mls_tls_reader_finish(&r));
+            char name[32];
+            snprintf(name, sizeof name, "proposal-%u", p.proposal.type);
+            write_fuzz_seed("fuzz_mls_message", name, (uint8_t)(7 + p.proposal.type),
+                            slim_buf_view(&body));
             slim_buf_cleanup(&body);
         }
     }
@@ -411,6 +417,7 @@ TEST(ratchet_tree_rules) {
     slim_mls_vec nodes;
     slim_buf *t = sample_tree(&a, false);
     CHECK_OK(decode_tree(slim_buf_view(t), &nodes));
+    write_fuzz_seed("fuzz_mls_message", "ratchet-tree", 4, slim_buf_view(t));
     CHECK_EQ(nodes.count, 5);
     slim_mls_tls_reader it;
     slim_mls_tls_reader_init(&it, nodes.body);
@@ -461,7 +468,8 @@ TEST(parent_node_unmerged_leaves_sorted) {
         slim_buf um = SLIM_BUF_INIT, b = SLIM_BUF_INIT;
         for (size_t j = 0; j < cases[i].n; j++)
             CHECK_OK(slim_buf_append_u32(&um, cases[i].v[j]));
-        slim_mls_parent_node p = {slim_bytes_of(key32, 32), slim_bytes_of(NULL, 0),
+        slim_mls_parent_node p = {slim_bytes_of(key32, 32),
+                                  slim_bytes_of(NULL, 0),
                                   {slim_buf_view(&um), (uint32_t)cases[i].n}};
         slim_mls_tls_writer w;
         slim_mls_tls_writer_init(&w, &b);
@@ -619,23 +627,26 @@ static slim_status message_round_trip(slim_bytes in) {
 
 TEST(mls_messages_of_every_wire_format_round_trip) {
     arena a = {0};
-    for (uint8_t ct = 1; ct <= 3; ct++) {
-        CHECK_OK(message_round_trip(
-            slim_buf_view(sample_message(&a, SLIM_MLS_WIRE_PUBLIC_MESSAGE, ct))));
-        CHECK_OK(message_round_trip(
-            slim_buf_view(sample_message(&a, SLIM_MLS_WIRE_PRIVATE_MESSAGE, ct))));
+    static const char *const names[] = {"",        "public",     "private",
+                                        "welcome", "group-info", "key-package"};
+    char name[64];
+    for (uint16_t wf = 1; wf <= 5; wf++) {
+        for (uint8_t ct = 1; ct <= (wf <= 2 ? 3 : 1); ct++) {
+            slim_bytes m = slim_buf_view(sample_message(&a, wf, wf <= 2 ? ct : 0));
+            CHECK_OK(message_round_trip(m));
+            snprintf(name, sizeof name, "%s-%u", names[wf], ct);
+            write_fuzz_seed("fuzz_mls_message", name, 0, m);
+        }
     }
-    for (uint16_t wf = 3; wf <= 5; wf++)
-        CHECK_OK(message_round_trip(slim_buf_view(sample_message(&a, wf, 0))));
 
     /* Welcome lookup by KeyPackageRef. */
     slim_mls_message m;
-    CHECK_OK(slim_mls_message_decode(slim_buf_view(sample_message(&a, SLIM_MLS_WIRE_WELCOME, 0)),
-                                     &m));
+    CHECK_OK(
+        slim_mls_message_decode(slim_buf_view(sample_message(&a, SLIM_MLS_WIRE_WELCOME, 0)), &m));
     slim_mls_encrypted_group_secrets egs;
     bool found;
-    CHECK_OK(slim_mls_welcome_find_secrets(&m.u.welcome, slim_bytes_of(key32 + 1, 31), &egs,
-                                           &found));
+    CHECK_OK(
+        slim_mls_welcome_find_secrets(&m.u.welcome, slim_bytes_of(key32 + 1, 31), &egs, &found));
     CHECK(found && egs.encrypted_group_secrets.ciphertext.len == 60);
     CHECK_OK(slim_mls_welcome_find_secrets(&m.u.welcome, slim_bytes_of(key32, 31), &egs, &found));
     CHECK(!found);
@@ -649,10 +660,12 @@ TEST(mls_messages_of_every_wire_format_round_trip) {
                           .psk_nonce = slim_bytes_of(key32, 32)};
     slim_mls_psk_id_encode(&w, &id);
     for (int path = 0; path < 2; path++) {
-        slim_mls_group_secrets gs = {slim_bytes_of(key32, 32), path, slim_bytes_of(key32, 32),
-                                     {slim_buf_view(psks), 1}};
+        slim_mls_group_secrets gs = {
+            slim_bytes_of(key32, 32), path, slim_bytes_of(key32, 32), {slim_buf_view(psks), 1}};
         slim_buf *b;
-    ENCODE_INTO(&a, slim_mls_group_secrets_encode, &gs, b);
+        ENCODE_INTO(&a, slim_mls_group_secrets_encode, &gs, b);
+        write_fuzz_seed("fuzz_mls_message", path ? "group-secrets-path" : "group-secrets", 5,
+                        slim_buf_view(b));
         ROUND_TRIP(slim_mls_group_secrets, slim_mls_group_secrets_decode,
                    slim_mls_group_secrets_encode, slim_buf_view(b), SLIM_OK);
     }
@@ -830,6 +843,7 @@ TEST(authenticated_content_and_transcript_input) {
     ac.auth.confirmation_tag = slim_bytes_of(key32, 32);
     slim_buf *b;
     ENCODE_INTO(&a, slim_mls_authenticated_content_encode, &ac, b);
+    write_fuzz_seed("fuzz_mls_message", "authenticated-content", 7, slim_buf_view(b));
     ROUND_TRIP(slim_mls_authenticated_content, slim_mls_authenticated_content_decode,
                slim_mls_authenticated_content_encode, slim_buf_view(b), SLIM_OK);
     /* ConfirmedTranscriptHashInput is AuthenticatedContent minus the tag. */
@@ -970,10 +984,10 @@ TEST(leaf_node_key_package_and_group_info_signatures) {
         uint8_t ref[32], want[32];
         CHECK_OK(slim_mls_key_package_ref(s, &kp, ref));
         slim_buf *enc;
-    ENCODE_INTO(&a, slim_mls_key_package_encode, &kp, enc);
+        ENCODE_INTO(&a, slim_mls_key_package_encode, &kp, enc);
         static const char label[] = "MLS 1.0 KeyPackage Reference";
-        CHECK_OK(slim_mls_ref_hash(s, slim_bytes_of(label, sizeof label - 1), slim_buf_view(enc),
-                                   want));
+        CHECK_OK(
+            slim_mls_ref_hash(s, slim_bytes_of(label, sizeof label - 1), slim_buf_view(enc), want));
         CHECK_MEM(ref, want, 32);
         kp.init_key = slim_bytes_of(key32, 32);
         CHECK_STATUS(slim_mls_key_package_verify(s, &kp), SLIM_E_MLS_BAD_SIGNATURE);

@@ -5,6 +5,7 @@
  * allocation failures; and the primitives the per-message path relies on
  * (prepared HKDF, RNG pool). */
 #include "core/alloc.h"
+#include "fuzz/mls_fixture.h"
 #include "mls/protect.h"
 #include "mls_test_util.h"
 
@@ -58,12 +59,9 @@ static void group_init(group *g, uint16_t suite, uint64_t epoch) {
     memset(g->sds, 0x22, 32);
     memset(g->mkey, 0x33, 32);
     uint8_t hash[32] = {4};
-    slim_mls_group_context gc = {SLIM_MLS_VERSION_MLS10,
-                                 suite,
-                                 slim_bytes_of("test group", 10),
-                                 epoch,
-                                 slim_bytes_of(hash, 32),
-                                 slim_bytes_of(hash, 32),
+    slim_mls_group_context gc = {SLIM_MLS_VERSION_MLS10,          suite,
+                                 slim_bytes_of("test group", 10), epoch,
+                                 slim_bytes_of(hash, 32),         slim_bytes_of(hash, 32),
                                  slim_bytes_of(NULL, 0)};
     CHECK_OK(slim_mls_group_context_encode(&gc, &g->gc));
 }
@@ -233,64 +231,16 @@ TEST(round_trips_for_every_content_and_sender) {
 
 /* ---- refusals ----------------------------------------------------------- */
 
-/* Seals `plaintext` as a PrivateMessage from `leaf` with the sender's next
- * key, without any of protect's checks: for messages protect would never
- * make. */
+/* Messages protect would never make (mls_fixture_seal_raw). */
 static void seal_raw(member *m, uint32_t leaf, uint8_t type, slim_bytes plaintext, slim_buf *out) {
-    const slim_mls_suite *s = m->ctx.suite;
-    slim_mls_ratchet_key rk;
-    CHECK_OK(slim_mls_secret_tree_next(m->tree, leaf,
-                                       type == SLIM_MLS_CONTENT_APPLICATION
-                                           ? SLIM_MLS_RATCHET_APPLICATION
-                                           : SLIM_MLS_RATCHET_HANDSHAKE,
-                                       &rk));
-    slim_mls_private_message pm = {m->ctx.group_id, m->ctx.epoch, type, slim_bytes_of("x", 1),
-                                   slim_bytes_of(NULL, 0), slim_bytes_of(NULL, 0)};
-    slim_buf aad = SLIM_BUF_INIT, ct = SLIM_BUF_INIT, esd = SLIM_BUF_INIT;
-    slim_mls_tls_writer w;
-    slim_mls_tls_writer_init(&w, &aad);
-    slim_mls_private_content_aad_write(&w, &pm);
-    CHECK_OK(slim_mls_suite_seal(s, slim_bytes_of(rk.key, rk.key_len),
-                                 slim_bytes_of(rk.nonce, rk.nonce_len), slim_buf_view(&aad),
-                                 plaintext, &ct));
-    slim_mls_sender_data sd = {leaf, rk.generation, {0, 0, 0, 0}};
-    uint8_t sdb[12], key[16], nonce[12];
-    slim_mls_sender_data_encode(&sd, sdb);
-    CHECK_OK(slim_mls_sender_data_key_nonce(s, NULL, m->ctx.sender_data_secret, slim_buf_view(&ct),
-                                            key, nonce));
-    aad.len = 0;
-    slim_mls_tls_writer_init(&w, &aad);
-    slim_mls_sender_data_aad_write(&w, &pm);
-    CHECK_OK(slim_mls_suite_seal(s, slim_bytes_of(key, 16), slim_bytes_of(nonce, 12),
-                                 slim_buf_view(&aad), slim_bytes_of(sdb, 12), &esd));
-    pm.encrypted_sender_data = slim_buf_view(&esd);
-    pm.ciphertext = slim_buf_view(&ct);
-    slim_mls_message msg;
-    memset(&msg, 0, sizeof msg);
-    msg.version = SLIM_MLS_VERSION_MLS10;
-    msg.wire_format = SLIM_MLS_WIRE_PRIVATE_MESSAGE;
-    msg.u.private_message = pm;
-    CHECK_OK(slim_mls_message_encode(&msg, out));
-    slim_buf_cleanup(&aad);
-    slim_buf_cleanup(&ct);
-    slim_buf_cleanup(&esd);
+    CHECK_OK(mls_fixture_seal_raw(&m->ctx, leaf, type, slim_bytes_of("x", 1), plaintext, out));
 }
 
-/* The PrivateMessageContent of application data signed by `key` as if from
- * `leaf`, with `pad` bytes of padding of value `pad_byte`. */
+/* Application data "hello" from `leaf` signed with `key`, with padding. */
 static void app_plaintext(member *m, uint32_t leaf, const slim_mls_sig_key *key, size_t pad,
                           uint8_t pad_byte, slim_buf *out) {
-    slim_mls_framed_content fc = content(m, SLIM_MLS_SENDER_MEMBER, leaf, 1);
-    fc.authenticated_data = slim_bytes_of("x", 1);
-    slim_buf sig = SLIM_BUF_INIT;
-    CHECK_OK(slim_mls_content_sign(&m->ctx, SLIM_MLS_WIRE_PRIVATE_MESSAGE, &fc, key, &sig));
-    slim_mls_auth_data auth = {slim_buf_view(&sig), slim_bytes_of(NULL, 0)};
-    slim_mls_tls_writer w;
-    slim_mls_tls_writer_init(&w, out);
-    CHECK_OK(slim_mls_private_content_encode(&w, &fc, &auth, 0));
-    for (size_t i = 0; i < pad; i++)
-        CHECK_OK(slim_buf_append_u8(out, i == pad / 2 ? pad_byte : 0));
-    slim_buf_cleanup(&sig);
+    CHECK_OK(mls_fixture_app_plaintext(&m->ctx, key, leaf, slim_bytes_of("x", 1),
+                                       slim_bytes_of("hello", 5), pad, pad_byte, out));
 }
 
 TEST(unprotect_refusals_are_named) {
@@ -710,7 +660,8 @@ TEST(prepared_hkdf_matches_openssl_hkdf) {
     uint8_t prk[32], info[10], okm[42], want[42];
     HEXV(prk, "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5");
     HEXV(info, "f0f1f2f3f4f5f6f7f8f9");
-    HEXV(want, "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    HEXV(want,
+         "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
     slim_bytes part = slim_bytes_of(info, 10);
     CHECK_OK(slim_mls_prepared_hkdf_expand(p, slim_bytes_of(prk, 32), &part, 1, okm, 42));
     CHECK_MEM(okm, want, 42);
@@ -730,18 +681,18 @@ TEST(prepared_hkdf_matches_openssl_hkdf) {
     uint8_t *const o1[3] = {k1, n1, s1}, *const o2[3] = {k2, n2, s2};
     const size_t lens[3] = {16, 12, 32};
     slim_bytes ctx = slim_bytes_of("\x00\x00\x00\x07", 4);
-    CHECK_OK(slim_mls_expand_labels_prepared(s, p, slim_bytes_of(prk, 32), ctx, 3, labels, o1,
-                                             lens));
-    CHECK_OK(slim_mls_expand_labels_prepared(s, NULL, slim_bytes_of(prk, 32), ctx, 3, labels, o2,
-                                             lens));
+    CHECK_OK(
+        slim_mls_expand_labels_prepared(s, p, slim_bytes_of(prk, 32), ctx, 3, labels, o1, lens));
+    CHECK_OK(
+        slim_mls_expand_labels_prepared(s, NULL, slim_bytes_of(prk, 32), ctx, 3, labels, o2, lens));
     CHECK_MEM(k1, k2, 16);
     CHECK_MEM(n1, n2, 12);
     CHECK_MEM(s1, s2, 32);
     CHECK_OK(slim_mls_expand_with_label(s, slim_bytes_of(prk, 32), "nonce", ctx, n2, 12));
     CHECK_MEM(n1, n2, 12);
-    CHECK_STATUS(slim_mls_expand_labels_prepared(s, p, slim_bytes_of(prk, 32), ctx, 5, labels, o1,
-                                                 lens),
-                 SLIM_E_INVALID_ARG);
+    CHECK_STATUS(
+        slim_mls_expand_labels_prepared(s, p, slim_bytes_of(prk, 32), ctx, 5, labels, o1, lens),
+        SLIM_E_INVALID_ARG);
     /* The prepared AEAD interoperates with the plain one. */
     slim_buf ct = SLIM_BUF_INIT, pt = SLIM_BUF_INIT;
     CHECK_OK(slim_mls_suite_seal_prepared(s, p, slim_bytes_of(k1, 16), slim_bytes_of(n1, 12),
@@ -799,10 +750,76 @@ TEST(rng_pool_hands_out_each_byte_once) {
     slim_mls_rng_pool_cleanup(&pool);
 }
 
+/* The fixed group of the fuzz targets: its messages unprotect, and they
+ * are the seeds of fuzz_mls_unprotect. */
+TEST(fixture_messages_unprotect) {
+    for (uint16_t id = 1; id <= 2; id++) {
+        mls_fixture f;
+        CHECK_OK(mls_fixture_init(&f, id));
+        slim_mls_framing_ctx tx, rx;
+        CHECK_OK(mls_fixture_member(&f, &tx));
+        char name[64];
+        uint8_t suite_bit = (uint8_t)(id - 1);
+        /* Mode 0: whole messages, each checked by a fresh receiver. */
+        for (int i = 0; i < 4; i++) {
+            slim_buf out = SLIM_BUF_INIT;
+            const char *what;
+            if (i == 0) {
+                what = "application";
+                CHECK_OK(slim_mls_protect_application(&tx, 1, f.sk[1], slim_bytes_of("ad", 2),
+                                                      slim_bytes_of("fuzz me", 7), &test_rng,
+                                                      &out));
+            } else {
+                uint16_t wf = i == 1 ? SLIM_MLS_WIRE_PRIVATE_MESSAGE : SLIM_MLS_WIRE_PUBLIC_MESSAGE;
+                uint8_t type = i == 3 ? SLIM_MLS_CONTENT_COMMIT : SLIM_MLS_CONTENT_PROPOSAL;
+                what = i == 1 ? "private-proposal" : i == 2 ? "public-proposal" : "public-commit";
+                member m = {tx, tx.secret_tree};
+                slim_mls_framed_content fc = content(&m, SLIM_MLS_SENDER_MEMBER, 2, type);
+                CHECK_OK(protect(&m, wf, &fc, f.sk[2], &out));
+            }
+            CHECK_OK(mls_fixture_member(&f, &rx));
+            slim_mls_authenticated_content ac;
+            slim_buf plain = SLIM_BUF_INIT;
+            CHECK_OK(slim_mls_unprotect(&rx, slim_buf_view(&out), &plain, &ac));
+            snprintf(name, sizeof name, "suite%u-%s", id, what);
+            write_fuzz_seed("fuzz_mls_unprotect", name, suite_bit, slim_buf_view(&out));
+            slim_mls_secret_tree_free(rx.secret_tree);
+            slim_buf_cleanup_secret(&plain);
+            slim_buf_cleanup(&out);
+        }
+        /* Mode 1: [leaf][content type][ad length][ad][plaintext]. */
+        for (size_t pad = 0; pad <= 40; pad += 40) {
+            slim_buf seed = SLIM_BUF_INIT, msg = SLIM_BUF_INIT;
+            CHECK_OK(slim_buf_append(&seed,
+                                     "\x03\x00\x02"
+                                     "ad",
+                                     5));
+            CHECK_OK(mls_fixture_app_plaintext(&tx, f.sk[3], 3, slim_bytes_of("ad", 2),
+                                               slim_bytes_of("sealed", 6), pad, 0, &seed));
+            CHECK_OK(mls_fixture_seal_raw(&tx, 3, SLIM_MLS_CONTENT_APPLICATION,
+                                          slim_bytes_of("ad", 2),
+                                          slim_bytes_of(seed.data + 5, seed.len - 5), &msg));
+            CHECK_OK(mls_fixture_member(&f, &rx));
+            slim_mls_authenticated_content ac;
+            slim_buf plain = SLIM_BUF_INIT;
+            CHECK_OK(slim_mls_unprotect(&rx, slim_buf_view(&msg), &plain, &ac));
+            snprintf(name, sizeof name, "suite%u-sealed-pad%zu", id, pad);
+            write_fuzz_seed("fuzz_mls_unprotect", name, (uint8_t)(suite_bit | 2),
+                            slim_buf_view(&seed));
+            slim_mls_secret_tree_free(rx.secret_tree);
+            slim_buf_cleanup_secret(&plain);
+            slim_buf_cleanup(&seed);
+            slim_buf_cleanup(&msg);
+        }
+        slim_mls_secret_tree_free(tx.secret_tree);
+        mls_fixture_free(&f);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(round_trips_for_every_content_and_sender),
           TEST_ENTRY(unprotect_refusals_are_named), TEST_ENTRY(protect_refusals_are_named),
           TEST_ENTRY(failed_unprotect_keeps_the_key_success_uses_it),
           TEST_ENTRY(out_of_order_delivery_and_ratchet_types), TEST_ENTRY(padding_policy),
           TEST_ENTRY(rng_failure_keeps_the_ratchet), TEST_ENTRY(allocation_failures_are_clean),
           TEST_ENTRY(prepared_hkdf_matches_openssl_hkdf),
-          TEST_ENTRY(rng_pool_hands_out_each_byte_once))
+          TEST_ENTRY(rng_pool_hands_out_each_byte_once), TEST_ENTRY(fixture_messages_unprotect))
