@@ -29,7 +29,7 @@ typedef struct mls_fixture {
 } mls_fixture;
 
 static inline slim_status mls_fixture_sender_key(void *arg, const slim_mls_framed_content *c,
-                                          const slim_mls_sig_key **key) {
+                                                 const slim_mls_sig_key **key) {
     const mls_fixture *f = arg;
     if (c->sender.type != SLIM_MLS_SENDER_MEMBER || c->sender.index >= MLS_FIXTURE_LEAVES)
         return SLIM_E_MLS_NO_SENDER_KEY;
@@ -57,9 +57,9 @@ static inline slim_status mls_fixture_init(mls_fixture *f, uint16_t suite) {
     memset(f->sds, 0x22, 32);
     memset(f->mkey, 0x33, 32);
     uint8_t hash[32] = {0};
-    slim_mls_group_context gc = {SLIM_MLS_VERSION_MLS10,  suite,
+    slim_mls_group_context gc = {SLIM_MLS_VERSION_MLS10,   suite,
                                  slim_bytes_of("fuzz", 4), 1,
-                                 slim_bytes_of(hash, 32), slim_bytes_of(hash, 32),
+                                 slim_bytes_of(hash, 32),  slim_bytes_of(hash, 32),
                                  slim_bytes_of(NULL, 0)};
     if (st == SLIM_OK)
         st = slim_mls_group_context_encode(&gc, &f->gc);
@@ -105,8 +105,8 @@ static inline slim_status mls_fixture_seal_raw(const slim_mls_framing_ctx *ctx, 
                                                &rk);
     if (st != SLIM_OK)
         return st;
-    slim_mls_private_message pm = {ctx->group_id,          ctx->epoch, type, ad,
-                                   slim_bytes_of(NULL, 0), slim_bytes_of(NULL, 0)};
+    slim_mls_private_message pm = {
+        ctx->group_id, ctx->epoch, type, ad, slim_bytes_of(NULL, 0), slim_bytes_of(NULL, 0)};
     slim_buf aad = SLIM_BUF_INIT, ct = SLIM_BUF_INIT, esd = SLIM_BUF_INIT;
     slim_mls_tls_writer w;
     slim_mls_tls_writer_init(&w, &aad);

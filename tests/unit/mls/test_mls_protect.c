@@ -243,6 +243,20 @@ static void app_plaintext(member *m, uint32_t leaf, const slim_mls_sig_key *key,
                                        slim_bytes_of("hello", 5), pad, pad_byte, out));
 }
 
+/* Application data from `leaf` signed with `key` and padded, sealed by tx
+ * and unprotected by rx: the status. */
+static slim_status sealed_app(member *tx, member *rx, uint32_t leaf, const slim_mls_sig_key *key,
+                              size_t pad, uint8_t pad_byte) {
+    slim_buf pt = SLIM_BUF_INIT, out = SLIM_BUF_INIT;
+    slim_mls_authenticated_content ac;
+    app_plaintext(tx, leaf, key, pad, pad_byte, &pt);
+    seal_raw(tx, leaf, SLIM_MLS_CONTENT_APPLICATION, slim_buf_view(&pt), &out);
+    slim_status st = unprotect(rx, slim_buf_view(&out), &ac);
+    slim_buf_cleanup(&out);
+    slim_buf_cleanup(&pt);
+    return st;
+}
+
 TEST(unprotect_refusals_are_named) {
     for (uint16_t id = 1; id <= 2; id++) {
         group g;
@@ -250,7 +264,7 @@ TEST(unprotect_refusals_are_named) {
         member tx, rx;
         member_init(&tx, &g, LEAVES);
         member_init(&rx, &g, LEAVES);
-        slim_buf out = SLIM_BUF_INIT, pt = SLIM_BUF_INIT;
+        slim_buf out = SLIM_BUF_INIT;
         slim_mls_authenticated_content ac;
         slim_mls_framed_content fc;
 
@@ -299,11 +313,7 @@ TEST(unprotect_refusals_are_named) {
 
         /* A bad signature: private (signed by another member) and public
          * (a flipped signature byte). */
-        app_plaintext(&tx, 1, g.sk[0], 0, 0, &pt);
-        seal_raw(&tx, 1, 1, slim_buf_view(&pt), &out);
-        CHECK_STATUS(unprotect(&rx, slim_buf_view(&out), &ac), SLIM_E_MLS_BAD_SIGNATURE);
-        slim_buf_cleanup(&out);
-        slim_buf_cleanup(&pt);
+        CHECK_STATUS(sealed_app(&tx, &rx, 1, g.sk[0], 0, 0), SLIM_E_MLS_BAD_SIGNATURE);
         fc = content(&tx, SLIM_MLS_SENDER_MEMBER, 1, SLIM_MLS_CONTENT_PROPOSAL);
         CHECK_OK(protect(&tx, SLIM_MLS_WIRE_PUBLIC_MESSAGE, &fc, g.sk[1], &out));
         slim_mls_message m;
@@ -325,18 +335,9 @@ TEST(unprotect_refusals_are_named) {
         CHECK_STATUS(unprotect(&rx, slim_buf_view(&out), &ac), SLIM_E_MLS_BAD_SIGNATURE);
         slim_buf_cleanup(&out);
 
-        /* Non-zero padding. */
-        app_plaintext(&tx, 1, g.sk[1], 20, 0x80, &pt);
-        seal_raw(&tx, 1, 1, slim_buf_view(&pt), &out);
-        CHECK_STATUS(unprotect(&rx, slim_buf_view(&out), &ac), SLIM_E_MLS_BAD_PADDING);
-        slim_buf_cleanup(&out);
-        slim_buf_cleanup(&pt);
-        /* Zero padding of any length is fine. */
-        app_plaintext(&tx, 1, g.sk[1], 300, 0, &pt);
-        seal_raw(&tx, 1, 1, slim_buf_view(&pt), &out);
-        CHECK_OK(unprotect(&rx, slim_buf_view(&out), &ac));
-        slim_buf_cleanup(&out);
-        slim_buf_cleanup(&pt);
+        /* Non-zero padding; zero padding of any length is fine. */
+        CHECK_STATUS(sealed_app(&tx, &rx, 1, g.sk[1], 20, 0x80), SLIM_E_MLS_BAD_PADDING);
+        CHECK_OK(sealed_app(&tx, &rx, 1, g.sk[1], 300, 0));
         /* Content that does not parse. */
         seal_raw(&tx, 1, 1, slim_bytes_of("\x45", 1), &out);
         CHECK_STATUS(unprotect(&rx, slim_buf_view(&out), &ac), SLIM_E_MLS_TRUNCATED);
