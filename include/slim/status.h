@@ -60,6 +60,22 @@ extern "C" {
     XX(E_MLS_VECTOR_TOO_LONG, -307, "MLS vector is longer than that field allows")                 \
     XX(E_MLS_WRITER_NESTING, -308, "MLS vector writes closed out of order")                        \
     XX(E_MLS_BAD_VALUE, -309, "MLS field holds a value its structure does not allow")              \
+    XX(E_MLS_BAD_VERSION, -310, "MLS protocol version is not mls10")                               \
+    XX(E_MLS_UNKNOWN_WIRE_FORMAT, -311, "MLSMessage wire format is reserved or unknown")           \
+    XX(E_MLS_BAD_CONTENT_TYPE, -312, "content type is not application, proposal or commit")        \
+    XX(E_MLS_BAD_SENDER_TYPE, -313, "sender type is reserved or unknown")                          \
+    XX(E_MLS_UNKNOWN_PROPOSAL_TYPE, -314,                                                          \
+       "proposal type is reserved or unknown (body unparsable)")                                   \
+    XX(E_MLS_BAD_PROPOSAL_OR_REF, -315, "ProposalOrRef type is neither proposal nor reference")    \
+    XX(E_MLS_BAD_LEAF_NODE_SOURCE, -316, "LeafNode source is reserved or unknown")                 \
+    XX(E_MLS_WRONG_LEAF_NODE_SOURCE, -317, "LeafNode source is not the one its place requires")    \
+    XX(E_MLS_BAD_NODE_TYPE, -318, "ratchet tree node type is unknown or wrong for its position")   \
+    XX(E_MLS_TREE_TRAILING_BLANK, -319, "ratchet tree vector ends with a blank node")              \
+    XX(E_MLS_UNMERGED_NOT_SORTED, -329, "unmerged_leaves not in strictly increasing order")        \
+    XX(E_MLS_DUPLICATE_EXTENSION, -330, "extension list holds two extensions of one type")         \
+    XX(E_MLS_COMMIT_PATH_MISSING, -331, "Commit has no UpdatePath but its proposals require one")  \
+    XX(E_MLS_BAD_CREDENTIAL_TYPE, -332, "credential type is reserved (0)")                         \
+    XX(E_MLS_SUITE_MISMATCH, -333, "structure is for another cipher suite than the one in use")    \
     XX(E_MLS_UNKNOWN_SUITE, -320, "MLS cipher suite not supported (only 1 and 2 are)")             \
     XX(E_MLS_BAD_KEY, -321, "key has the wrong length or is not a valid key for the suite")        \
     XX(E_MLS_BAD_SIGNATURE, -322, "signature does not verify")                                     \
@@ -84,6 +100,19 @@ extern "C" {
     XX(E_MLS_GENERATION_TOO_FAR, -381, "ratchet generation jumps more than 1024 ahead")            \
     XX(E_MLS_GENERATION_EXHAUSTED, -382, "ratchet reached its last 32-bit generation")             \
     XX(E_MLS_PSK_COUNT, -390, "more PSKs than a uint16 count allows")                              \
+    XX(E_MLS_WRONG_GROUP, -400, "message group_id does not match the group")                       \
+    XX(E_MLS_WRONG_EPOCH, -401, "message epoch does not match the group")                          \
+    XX(E_MLS_SENDER_DATA_DECRYPT, -402, "PrivateMessage sender data does not decrypt")             \
+    XX(E_MLS_CONTENT_DECRYPT, -403, "PrivateMessage content does not decrypt")                     \
+    XX(E_MLS_BAD_MEMBERSHIP_TAG, -404, "PublicMessage membership tag mismatch")                    \
+    XX(E_MLS_SENDER_OUTSIDE_TREE, -405, "sender leaf index is outside the ratchet tree")           \
+    XX(E_MLS_SENDER_BLANK, -406, "sender leaf is blank (no member there)")                         \
+    XX(E_MLS_BAD_PADDING, -407, "PrivateMessage padding holds a non-zero byte")                    \
+    XX(E_MLS_APPLICATION_IN_PUBLIC, -408, "application data may only be sent as a PrivateMessage") \
+    XX(E_MLS_SENDER_NOT_ALLOWED, -409, "sender type not allowed for this content or wire format")  \
+    XX(E_MLS_NOT_FRAMED, -410, "MLSMessage wire format is not the one this operation handles")     \
+    XX(E_MLS_BAD_SENDER_DATA, -411, "decrypted PrivateMessage SenderData is malformed")            \
+    XX(E_MLS_NO_SENDER_KEY, -412, "no signature key known for the message sender")                 \
     /* router and node */                                                                          \
     XX(E_ROUTER_NO_SUCH_SUBSCRIPTION, -600, "no such subscription")                                \
     XX(E_ROUTER_SUBSCRIPTION_LIMIT, -601, "subscription limit reached")                            \

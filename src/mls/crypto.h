@@ -24,6 +24,7 @@
 #include "mls/pkey.h"
 #include "mls/primitives.h"
 #include "mls/rng.h"
+#include "mls/tls.h"
 #include "slim/status.h"
 
 #define SLIM_MLS_SUITE_X25519_AES128GCM_SHA256_ED25519 0x0001
@@ -95,6 +96,24 @@ slim_status slim_mls_expand_with_label_bytes(const slim_mls_suite *s, slim_bytes
                                              slim_bytes label, slim_bytes context, uint8_t *out,
                                              size_t len);
 
+/* The same with prepared primitives (mls/primitives.h; p from
+ * slim_mls_suite_prepare, or NULL for the plain path): the KDFLabel is fed
+ * to HMAC in pieces, without a buffer. For the per-message path. */
+slim_status slim_mls_expand_with_label_prepared(const slim_mls_suite *s, const slim_mls_prepared *p,
+                                                slim_bytes secret, const char *label,
+                                                slim_bytes context, uint8_t *out, size_t len);
+
+/* ExpandWithLabel of one secret and context under n labels (at most
+ * SLIM_MLS_EXPAND_MAX_LABELS): outs[i][0..lens[i]) for labels[i]. With
+ * prepared primitives the HMAC key is set up once for all of them (a
+ * ratchet step's key, nonce and next secret; the sender-data key and
+ * nonce); p may be NULL. On failure every output is wiped. */
+#define SLIM_MLS_EXPAND_MAX_LABELS 4
+slim_status slim_mls_expand_labels_prepared(const slim_mls_suite *s, const slim_mls_prepared *p,
+                                            slim_bytes secret, slim_bytes context, size_t n,
+                                            const char *const *labels, uint8_t *const *outs,
+                                            const size_t *lens);
+
 /* out[0..Nh) = DeriveSecret(secret, label) = ExpandWithLabel(secret, label,
  * "", Nh). */
 slim_status slim_mls_derive_secret(const slim_mls_suite *s, slim_bytes secret, const char *label,
@@ -105,6 +124,12 @@ slim_status slim_mls_derive_secret(const slim_mls_suite *s, slim_bytes secret, c
 slim_status slim_mls_derive_tree_secret(const slim_mls_suite *s, slim_bytes secret,
                                         const char *label, uint32_t generation, uint8_t *out,
                                         size_t len);
+
+/* DeriveTreeSecret with prepared primitives (p may be NULL). */
+slim_status slim_mls_derive_tree_secret_prepared(const slim_mls_suite *s,
+                                                 const slim_mls_prepared *p, slim_bytes secret,
+                                                 const char *label, uint32_t generation,
+                                                 uint8_t *out, size_t len);
 
 /*
  * struct {
@@ -146,6 +171,47 @@ slim_status slim_mls_sign_with_label_key(const slim_mls_suite *s, const slim_mls
                                          const char *label, slim_bytes content, slim_buf *sig);
 slim_status slim_mls_verify_with_label_key(const slim_mls_suite *s, const slim_mls_sig_key *pk,
                                            const char *label, slim_bytes content, slim_bytes sig);
+
+/* SignContent built in place, for hot paths whose Content is itself an
+ * encoding (e.g. FramedContentTBS): writes label<V> = "MLS 1.0 " + label
+ * and opens the content vector. The caller writes Content, closes it with
+ * slim_mls_tls_vec_end(w, mark) and signs or verifies the whole buffer
+ * with slim_mls_sign_content / slim_mls_verify_content. Returns the mark. */
+size_t slim_mls_sign_content_begin(slim_mls_tls_writer *w, const char *label);
+
+/* Signs / verifies a SignContent built as above with a prepared key.
+ * E_MLS_BAD_KEY when the key's scheme is not the suite's; verify also
+ * E_MLS_BAD_SIGNATURE. */
+slim_status slim_mls_sign_content(const slim_mls_suite *s, const slim_mls_sig_key *sk,
+                                  slim_bytes sign_content, slim_buf *sig);
+slim_status slim_mls_verify_content(const slim_mls_suite *s, const slim_mls_sig_key *pk,
+                                    slim_bytes sign_content, slim_bytes sig);
+
+/* The same verification with a public key given as bytes (imported for
+ * this one call). E_MLS_BAD_KEY for a key of the wrong size. */
+slim_status slim_mls_verify_content_raw(const slim_mls_suite *s, slim_bytes pk,
+                                        slim_bytes sign_content, slim_bytes sig);
+
+/* Writes a to-be-signed structure (LeafNodeTBS, KeyPackageTBS, ...) from
+ * `obj`; returns the writer's status. */
+typedef slim_status (*slim_mls_tbs_fn)(slim_mls_tls_writer *w, const void *obj);
+
+/* SignWithLabel(sk, label, TBS) where `tbs` writes the TBS from `obj`
+ * straight into the SignContent (no intermediate copy). The signature is
+ * appended to `sig` and *view set to it (a view into sig). */
+slim_status slim_mls_sign_tbs(const slim_mls_suite *s, const slim_mls_sig_key *sk,
+                              const char *label, slim_mls_tbs_fn tbs, const void *obj,
+                              slim_buf *sig, slim_bytes *view);
+
+/* VerifyWithLabel(pk, label, TBS, sig) with pk as bytes. E_MLS_BAD_KEY,
+ * E_MLS_BAD_SIGNATURE. */
+slim_status slim_mls_verify_tbs(const slim_mls_suite *s, slim_bytes pk, const char *label,
+                                slim_mls_tbs_fn tbs, const void *obj, slim_bytes sig);
+
+/* The same with a prepared verification key. */
+slim_status slim_mls_verify_tbs_key(const slim_mls_suite *s, const slim_mls_sig_key *pk,
+                                    const char *label, slim_mls_tbs_fn tbs, const void *obj,
+                                    slim_bytes sig);
 
 /* A fresh signature key pair: sk[0..sig_nsk), pk[0..sig_npk). */
 slim_status slim_mls_signature_key_generate(const slim_mls_suite *s, const slim_mls_rng *rng,
@@ -193,5 +259,15 @@ slim_status slim_mls_suite_seal(const slim_mls_suite *s, slim_bytes key, slim_by
                                 slim_bytes aad, slim_bytes pt, slim_buf *ct);
 slim_status slim_mls_suite_open(const slim_mls_suite *s, slim_bytes key, slim_bytes nonce,
                                 slim_bytes aad, slim_bytes ct, slim_buf *pt);
+
+/* Prepared primitives for the suite's hash and AEAD (free with
+ * slim_mls_prepared_free), and the AEAD through them (p may be NULL). */
+slim_status slim_mls_suite_prepare(const slim_mls_suite *s, slim_mls_prepared **out);
+slim_status slim_mls_suite_seal_prepared(const slim_mls_suite *s, const slim_mls_prepared *p,
+                                         slim_bytes key, slim_bytes nonce, slim_bytes aad,
+                                         slim_bytes pt, slim_buf *ct);
+slim_status slim_mls_suite_open_prepared(const slim_mls_suite *s, const slim_mls_prepared *p,
+                                         slim_bytes key, slim_bytes nonce, slim_bytes aad,
+                                         slim_bytes ct, slim_buf *pt);
 
 #endif

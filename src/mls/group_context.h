@@ -69,8 +69,13 @@ typedef struct slim_mls_group_context {
 slim_status slim_mls_group_context_encode(const slim_mls_group_context *gc, slim_buf *out);
 
 /* Decodes a whole GroupContext from `in` (views borrow `in`). Codec errors,
- * E_MLS_BAD_VALUE for a version other than mls10, malformed extensions,
- * E_MLS_TRAILING_BYTES. */
+ * E_MLS_BAD_VERSION for a version other than mls10, malformed extensions,
+ * E_MLS_DUPLICATE_EXTENSION, E_MLS_TRAILING_BYTES. */
 slim_status slim_mls_group_context_decode(slim_bytes in, slim_mls_group_context *gc);
+
+/* The same two as steps of a larger structure (e.g. GroupInfo): write to
+ * or read from a TLS writer/reader; errors are the reader's/writer's. */
+slim_status slim_mls_group_context_write(slim_mls_tls_writer *w, const slim_mls_group_context *gc);
+slim_status slim_mls_group_context_read(slim_mls_tls_reader *r, slim_mls_group_context *gc);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * OpenSSL 3.0 EVP wrappers for hash, HMAC, HKDF and AEAD. Every OpenSSL
- * object is created and freed inside one call, so there is no shared state.
+ * object is created and freed inside one call, so there is no shared state;
+ * a slim_mls_prepared (end of file) keeps only keyless setup between calls.
  */
 #include "mls/primitives.h"
+#include "core/alloc.h"
 #include "core/util.h"
 
 #include <limits.h>
@@ -175,9 +177,9 @@ size_t slim_mls_aead_tag_size(slim_mls_aead_alg alg) {
 
 /* Runs one AEAD operation. For sealing, `in` is the plaintext and the tag
  * is written after the ciphertext; for opening, `in` is ciphertext||tag. */
-static slim_status aead_run(slim_mls_aead_alg alg, int enc, slim_bytes key, slim_bytes nonce,
-                            slim_bytes aad, slim_bytes in, slim_buf *out) {
-    const EVP_CIPHER *cipher = cipher_of(alg);
+static slim_status aead_run(slim_mls_aead_alg alg, const EVP_CIPHER *cipher, int enc,
+                            slim_bytes key, slim_bytes nonce, slim_bytes aad, slim_bytes in,
+                            slim_buf *out) {
     if (cipher == NULL || key.len != slim_mls_aead_key_size(alg) ||
         nonce.len != slim_mls_aead_nonce_size(alg))
         return SLIM_E_INVALID_ARG;
@@ -235,10 +237,128 @@ done:
 
 slim_status slim_mls_aead_seal(slim_mls_aead_alg alg, slim_bytes key, slim_bytes nonce,
                                slim_bytes aad, slim_bytes pt, slim_buf *out) {
-    return aead_run(alg, 1, key, nonce, aad, pt, out);
+    return aead_run(alg, cipher_of(alg), 1, key, nonce, aad, pt, out);
 }
 
 slim_status slim_mls_aead_open(slim_mls_aead_alg alg, slim_bytes key, slim_bytes nonce,
                                slim_bytes aad, slim_bytes ct, slim_buf *out) {
-    return aead_run(alg, 0, key, nonce, aad, ct, out);
+    return aead_run(alg, cipher_of(alg), 0, key, nonce, aad, ct, out);
+}
+
+/* ---- prepared primitives -------------------------------------------- */
+
+struct slim_mls_prepared {
+    slim_mls_hash_alg hash;
+    slim_mls_aead_alg aead;
+    EVP_MAC_CTX *hmac;  /* the hash set, never keyed: copied for each use */
+    EVP_CIPHER *cipher; /* fetched once */
+};
+
+static const char *cipher_name(slim_mls_aead_alg alg) {
+    switch (alg) {
+    case SLIM_MLS_AEAD_AES128GCM:
+        return "AES-128-GCM";
+    case SLIM_MLS_AEAD_CHACHA20POLY1305:
+        return "ChaCha20-Poly1305";
+    }
+    return NULL;
+}
+
+slim_status slim_mls_prepared_new(slim_mls_hash_alg hash, slim_mls_aead_alg aead,
+                                  slim_mls_prepared **out) {
+    const char *md = md_name(hash), *cn = cipher_name(aead);
+    if (md == NULL || cn == NULL)
+        return SLIM_E_INVALID_ARG;
+    slim_mls_prepared *p = slim_calloc(1, sizeof *p);
+    if (p == NULL)
+        return SLIM_E_NOMEM;
+    p->hash = hash;
+    p->aead = aead;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    p->hmac = mac == NULL ? NULL : EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac); /* the context keeps its own reference */
+    p->cipher = EVP_CIPHER_fetch(NULL, cn, NULL);
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (p->hmac == NULL || p->cipher == NULL || EVP_MAC_CTX_set_params(p->hmac, params) != 1) {
+        slim_mls_prepared_free(p);
+        return SLIM_E_MLS_CRYPTO;
+    }
+    *out = p;
+    return SLIM_OK;
+}
+
+void slim_mls_prepared_free(slim_mls_prepared *p) {
+    if (p == NULL)
+        return;
+    EVP_MAC_CTX_free(p->hmac);
+    EVP_CIPHER_free(p->cipher);
+    slim_free(p);
+}
+
+/* One HKDF-Expand output with the HMAC context c, keyed with the PRK:
+ * each block restarts c with that key (EVP_MAC_init without a key). */
+static slim_status expand_one(EVP_MAC_CTX *c, size_t nh, const slim_mls_expand_out *o) {
+    uint8_t t[SLIM_MLS_MAX_HASH];
+    size_t tlen = 0, done = 0;
+    slim_status st = SLIM_OK;
+    if (o->len == 0 || o->len > 255 * nh)
+        return SLIM_E_MLS_KDF_LENGTH;
+    for (uint8_t i = 1; done < o->len && st == SLIM_OK; i++) {
+        size_t ol = 0, j = 0;
+        st = SLIM_E_MLS_CRYPTO;
+        if (EVP_MAC_init(c, NULL, 0, NULL) != 1 || (tlen > 0 && EVP_MAC_update(c, t, tlen) != 1))
+            break;
+        while (j < o->n &&
+               (o->parts[j].len == 0 || EVP_MAC_update(c, o->parts[j].ptr, o->parts[j].len) == 1))
+            j++;
+        if (j == o->n && EVP_MAC_update(c, &i, 1) == 1 && EVP_MAC_final(c, t, &ol, nh) == 1 &&
+            ol == nh) {
+            size_t take = o->len - done < nh ? o->len - done : nh;
+            memcpy(o->out + done, t, take);
+            done += take;
+            tlen = nh;
+            st = SLIM_OK;
+        }
+    }
+    slim_memzero(t, sizeof t);
+    return st;
+}
+
+slim_status slim_mls_prepared_hkdf_expand_many(const slim_mls_prepared *p, slim_bytes prk,
+                                               const slim_mls_expand_out *outs, size_t n_outs) {
+    size_t nh = slim_mls_hash_size(p->hash);
+    /* As in slim_mls_hmac: an empty key is the same as one zero byte. */
+    static const uint8_t zero[1] = {0};
+    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(p->hmac);
+    slim_status st = SLIM_E_MLS_CRYPTO;
+    if (c != NULL &&
+        EVP_MAC_init(c, prk.len > 0 ? prk.ptr : zero, prk.len > 0 ? prk.len : 1, NULL) == 1)
+        st = SLIM_OK;
+    for (size_t k = 0; k < n_outs && st == SLIM_OK; k++)
+        st = expand_one(c, nh, &outs[k]);
+    EVP_MAC_CTX_free(c); /* OpenSSL wipes the keyed state */
+    if (st != SLIM_OK) {
+        for (size_t k = 0; k < n_outs; k++)
+            slim_memzero(outs[k].out, outs[k].len);
+    }
+    return st;
+}
+
+slim_status slim_mls_prepared_hkdf_expand(const slim_mls_prepared *p, slim_bytes prk,
+                                          const slim_bytes *parts, size_t n, uint8_t *out,
+                                          size_t len) {
+    slim_mls_expand_out o = {parts, n, out, len};
+    return slim_mls_prepared_hkdf_expand_many(p, prk, &o, 1);
+}
+
+slim_status slim_mls_prepared_seal(const slim_mls_prepared *p, slim_bytes key, slim_bytes nonce,
+                                   slim_bytes aad, slim_bytes pt, slim_buf *out) {
+    return aead_run(p->aead, p->cipher, 1, key, nonce, aad, pt, out);
+}
+
+slim_status slim_mls_prepared_open(const slim_mls_prepared *p, slim_bytes key, slim_bytes nonce,
+                                   slim_bytes aad, slim_bytes ct, slim_buf *out) {
+    return aead_run(p->aead, p->cipher, 0, key, nonce, aad, ct, out);
 }

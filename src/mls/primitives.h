@@ -82,4 +82,55 @@ slim_status slim_mls_aead_seal(slim_mls_aead_alg alg, slim_bytes key, slim_bytes
 slim_status slim_mls_aead_open(slim_mls_aead_alg alg, slim_bytes key, slim_bytes nonce,
                                slim_bytes aad, slim_bytes ct, slim_buf *out);
 
+/* ---- prepared primitives -------------------------------------------- */
+
+/*
+ * OpenSSL 3 spends about as long fetching an algorithm and setting up its
+ * context as on a short HMAC or an AES-GCM of a kilobyte. A
+ * slim_mls_prepared holds what can be set up once for a hash and an AEAD:
+ * an HMAC context with the hash chosen but no key, and the fetched cipher.
+ * Each operation works on a fresh copy of the HMAC context (or a fresh
+ * cipher context) that it frees, and OpenSSL wipes, before returning, so
+ * no key outlives the call that used it (RFC 9420 §9.2 deletion holds).
+ *
+ * Owned by the caller (a secret tree owns one per epoch); read-only after
+ * creation, used by one thread at a time. Not a cache of secrets.
+ */
+typedef struct slim_mls_prepared slim_mls_prepared;
+
+/* E_INVALID_ARG for an unknown algorithm, E_MLS_CRYPTO, E_NOMEM. */
+slim_status slim_mls_prepared_new(slim_mls_hash_alg hash, slim_mls_aead_alg aead,
+                                  slim_mls_prepared **out);
+
+/* NULL is a no-op. */
+void slim_mls_prepared_free(slim_mls_prepared *p);
+
+/* out[0..len) = HKDF-Expand(prk, info, len) (RFC 5869 §2.3), where info is
+ * parts[0] || ... || parts[n-1]: T(i) = HMAC(prk, T(i-1) || info || i),
+ * computed with OpenSSL's HMAC so the info needs no buffer of its own.
+ * E_MLS_KDF_LENGTH when len is 0 or above 255*Nh. */
+slim_status slim_mls_prepared_hkdf_expand(const slim_mls_prepared *p, slim_bytes prk,
+                                          const slim_bytes *parts, size_t n, uint8_t *out,
+                                          size_t len);
+
+/* One output of slim_mls_prepared_hkdf_expand_many: info in n parts. */
+typedef struct slim_mls_expand_out {
+    const slim_bytes *parts;
+    size_t n;
+    uint8_t *out;
+    size_t len;
+} slim_mls_expand_out;
+
+/* Several HKDF-Expand outputs under one prk (e.g. a ratchet's key, nonce
+ * and next secret): the HMAC key is set up once for all of them. On
+ * failure every output is wiped. */
+slim_status slim_mls_prepared_hkdf_expand_many(const slim_mls_prepared *p, slim_bytes prk,
+                                               const slim_mls_expand_out *outs, size_t n_outs);
+
+/* The AEAD of slim_mls_aead_seal / _open with the prepared cipher. */
+slim_status slim_mls_prepared_seal(const slim_mls_prepared *p, slim_bytes key, slim_bytes nonce,
+                                   slim_bytes aad, slim_bytes pt, slim_buf *out);
+slim_status slim_mls_prepared_open(const slim_mls_prepared *p, slim_bytes key, slim_bytes nonce,
+                                   slim_bytes aad, slim_bytes ct, slim_buf *out);
+
 #endif

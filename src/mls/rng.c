@@ -1,7 +1,9 @@
-/* Default random source on OpenSSL's RAND_bytes. */
+/* Default random source on OpenSSL's RAND_bytes, and the small-draw pool. */
 #include "mls/rng.h"
+#include "core/util.h"
 
 #include <limits.h>
+#include <string.h>
 #include <openssl/rand.h>
 
 static slim_status openssl_fill(void *ctx, uint8_t *out, size_t n) {
@@ -28,4 +30,39 @@ slim_status slim_mls_rng_fill(const slim_mls_rng *rng, uint8_t *out, size_t n) {
     if (n == 0)
         return SLIM_OK;
     return rng->fill(rng->ctx, out, n);
+}
+
+/* Requests of this size or more bypass the pool. */
+#define POOL_DIRECT (SLIM_MLS_RNG_POOL / 4)
+
+static slim_status pool_fill(void *ctx, uint8_t *out, size_t n) {
+    slim_mls_rng_pool *p = ctx;
+    if (n >= POOL_DIRECT)
+        return slim_mls_rng_fill(p->source, out, n);
+    if (p->left < n) {
+        slim_status st = slim_mls_rng_fill(p->source, p->bytes, sizeof p->bytes);
+        if (st != SLIM_OK) {
+            slim_memzero(p->bytes, sizeof p->bytes);
+            p->left = 0;
+            return st;
+        }
+        p->left = sizeof p->bytes;
+    }
+    uint8_t *from = p->bytes + sizeof p->bytes - p->left;
+    memcpy(out, from, n);
+    slim_memzero(from, n);
+    p->left -= n;
+    return SLIM_OK;
+}
+
+void slim_mls_rng_pool_init(slim_mls_rng_pool *p, const slim_mls_rng *source) {
+    memset(p, 0, sizeof *p);
+    p->rng.fill = pool_fill;
+    p->rng.ctx = p;
+    p->source = source;
+}
+
+void slim_mls_rng_pool_cleanup(slim_mls_rng_pool *p) {
+    slim_memzero(p->bytes, sizeof p->bytes);
+    p->left = 0;
 }

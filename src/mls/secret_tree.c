@@ -31,6 +31,7 @@ typedef struct leaf_state {
 
 struct slim_mls_secret_tree {
     const slim_mls_suite *suite;
+    slim_mls_prepared *prep; /* HMAC and AEAD set up once for the epoch */
     uint32_t n_leaves;
     uint8_t **nodes;     /* width entries: a node secret or NULL */
     leaf_state **leaves; /* n_leaves entries: NULL until derived */
@@ -78,6 +79,11 @@ slim_status slim_mls_secret_tree_new(const slim_mls_suite *suite, slim_bytes enc
         slim_mls_secret_tree_free(t);
         return SLIM_E_NOMEM;
     }
+    st = slim_mls_suite_prepare(suite, &t->prep);
+    if (st != SLIM_OK) {
+        slim_mls_secret_tree_free(t);
+        return st;
+    }
     memcpy(t->nodes[root], encryption_secret.ptr, suite->nh);
     *out = t;
     return SLIM_OK;
@@ -102,11 +108,16 @@ void slim_mls_secret_tree_free(slim_mls_secret_tree *t) {
         }
         slim_free(t->leaves);
     }
+    slim_mls_prepared_free(t->prep);
     slim_free(t);
 }
 
 uint32_t slim_mls_secret_tree_leaves(const slim_mls_secret_tree *t) {
     return t->n_leaves;
+}
+
+const slim_mls_prepared *slim_mls_secret_tree_prepared(const slim_mls_secret_tree *t) {
+    return t->prep;
 }
 
 /* tree_node_[N]_secret -> ExpandWithLabel(., "tree", "left"/"right", Nh)
@@ -121,9 +132,11 @@ static slim_status split_node(slim_mls_secret_tree *t, uint32_t node) {
     slim_status st = ls != NULL && rs != NULL ? SLIM_OK : SLIM_E_NOMEM;
     slim_bytes parent = slim_bytes_of(t->nodes[node], s->nh);
     if (st == SLIM_OK)
-        st = slim_mls_expand_with_label(s, parent, "tree", slim_bytes_of("left", 4), ls, s->nh);
+        st = slim_mls_expand_with_label_prepared(s, t->prep, parent, "tree",
+                                                 slim_bytes_of("left", 4), ls, s->nh);
     if (st == SLIM_OK)
-        st = slim_mls_expand_with_label(s, parent, "tree", slim_bytes_of("right", 5), rs, s->nh);
+        st = slim_mls_expand_with_label_prepared(s, t->prep, parent, "tree",
+                                                 slim_bytes_of("right", 5), rs, s->nh);
     if (st != SLIM_OK) {
         free_secret(&ls, s->nh);
         free_secret(&rs, s->nh);
@@ -163,11 +176,13 @@ static slim_status derive_leaf(slim_mls_secret_tree *t, uint32_t leaf) {
     if (ls == NULL)
         return SLIM_E_NOMEM;
     slim_bytes secret = slim_bytes_of(t->nodes[target], s->nh);
-    slim_status st = slim_mls_expand_with_label(s, secret, "handshake", slim_bytes_of(NULL, 0),
-                                                ls->r[SLIM_MLS_RATCHET_HANDSHAKE].secret, s->nh);
+    slim_status st =
+        slim_mls_expand_with_label_prepared(s, t->prep, secret, "handshake", slim_bytes_of(NULL, 0),
+                                            ls->r[SLIM_MLS_RATCHET_HANDSHAKE].secret, s->nh);
     if (st == SLIM_OK)
-        st = slim_mls_expand_with_label(s, secret, "application", slim_bytes_of(NULL, 0),
-                                        ls->r[SLIM_MLS_RATCHET_APPLICATION].secret, s->nh);
+        st = slim_mls_expand_with_label_prepared(s, t->prep, secret, "application",
+                                                 slim_bytes_of(NULL, 0),
+                                                 ls->r[SLIM_MLS_RATCHET_APPLICATION].secret, s->nh);
     if (st != SLIM_OK) {
         slim_memzero(ls, sizeof *ls);
         slim_free(ls);
@@ -192,17 +207,21 @@ static slim_status ratchet_of(slim_mls_secret_tree *t, uint32_t leaf, slim_mls_r
 
 /* key/nonce of generation j = next_gen, then secret_[j+1]; the old secret
  * is overwritten (deleted). */
-static slim_status ratchet_step(const slim_mls_suite *s, ratchet *r, uint8_t *key, uint8_t *nonce) {
+static slim_status ratchet_step(const slim_mls_suite *s, const slim_mls_prepared *p, ratchet *r,
+                                uint8_t *key, uint8_t *nonce) {
     if (r->next_gen > UINT32_MAX)
         return SLIM_E_MLS_GENERATION_EXHAUSTED;
     uint32_t j = (uint32_t)r->next_gen;
     slim_bytes secret = slim_bytes_of(r->secret, s->nh);
     uint8_t next[SLIM_MLS_MAX_HASH];
-    slim_status st = slim_mls_derive_tree_secret(s, secret, "key", j, key, s->nk);
-    if (st == SLIM_OK)
-        st = slim_mls_derive_tree_secret(s, secret, "nonce", j, nonce, s->nn);
-    if (st == SLIM_OK)
-        st = slim_mls_derive_tree_secret(s, secret, "secret", j, next, s->nh);
+    /* DeriveTreeSecret(secret, label, j, len) for the three labels: one
+     * ExpandWithLabel context, uint32(j), so one HMAC key set-up. */
+    uint8_t ctx[4] = {(uint8_t)(j >> 24), (uint8_t)(j >> 16), (uint8_t)(j >> 8), (uint8_t)j};
+    static const char *const labels[3] = {"key", "nonce", "secret"};
+    uint8_t *const outs[3] = {key, nonce, next};
+    const size_t lens[3] = {s->nk, s->nn, s->nh};
+    slim_status st =
+        slim_mls_expand_labels_prepared(s, p, secret, slim_bytes_of(ctx, 4), 3, labels, outs, lens);
     if (st == SLIM_OK) {
         memcpy(r->secret, next, s->nh);
         r->next_gen++;
@@ -232,7 +251,7 @@ slim_status slim_mls_secret_tree_next(slim_mls_secret_tree *t, uint32_t leaf,
         return st;
     uint32_t gen = (uint32_t)r->next_gen;
     kept_key k;
-    st = ratchet_step(t->suite, r, k.key, k.nonce);
+    st = ratchet_step(t->suite, t->prep, r, k.key, k.nonce);
     if (st == SLIM_OK)
         fill_out(t->suite, gen, k.key, k.nonce, out);
     slim_memzero(&k, sizeof k);
@@ -323,7 +342,7 @@ slim_status slim_mls_secret_tree_get(slim_mls_secret_tree *t, uint32_t leaf,
     for (size_t i = 0; i < adding; i++) {
         kept_key k;
         k.generation = (uint32_t)r->next_gen;
-        st = ratchet_step(s, r, k.key, k.nonce);
+        st = ratchet_step(s, t->prep, r, k.key, k.nonce);
         if (st == SLIM_OK && i >= skip_new)
             r->kept[r->n_kept++] = k;
         slim_memzero(&k, sizeof k);
@@ -359,18 +378,15 @@ slim_status slim_mls_secret_tree_take(slim_mls_secret_tree *t, uint32_t leaf,
     return st;
 }
 
-slim_status slim_mls_sender_data_key_nonce(const slim_mls_suite *suite,
+slim_status slim_mls_sender_data_key_nonce(const slim_mls_suite *suite, const slim_mls_prepared *p,
                                            slim_bytes sender_data_secret, slim_bytes ciphertext,
                                            uint8_t *key, uint8_t *nonce) {
     slim_bytes sample = ciphertext;
     if (sample.len > suite->nh)
         sample.len = suite->nh;
-    slim_status st =
-        slim_mls_expand_with_label(suite, sender_data_secret, "key", sample, key, suite->nk);
-    if (st == SLIM_OK)
-        st = slim_mls_expand_with_label(suite, sender_data_secret, "nonce", sample, nonce,
-                                        suite->nn);
-    if (st != SLIM_OK)
-        slim_memzero(key, suite->nk);
-    return st;
+    static const char *const labels[2] = {"key", "nonce"};
+    uint8_t *const outs[2] = {key, nonce};
+    const size_t lens[2] = {suite->nk, suite->nn};
+    return slim_mls_expand_labels_prepared(suite, p, sender_data_secret, sample, 2, labels, outs,
+                                           lens);
 }

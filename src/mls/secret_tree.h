@@ -62,6 +62,11 @@ void slim_mls_secret_tree_free(slim_mls_secret_tree *t);
 
 uint32_t slim_mls_secret_tree_leaves(const slim_mls_secret_tree *t);
 
+/* The prepared primitives the tree derives its keys with (mls/primitives.h,
+ * owned by the tree): the framing layer uses them for the rest of the
+ * epoch's per-message work (sender data, AEAD). */
+const slim_mls_prepared *slim_mls_secret_tree_prepared(const slim_mls_secret_tree *t);
+
 /* Sending: the key/nonce of the ratchet's next generation; the ratchet
  * moves past it and keeps nothing. E_MLS_TREE_INDEX for a leaf outside the
  * tree, E_MLS_GENERATION_EXHAUSTED after generation 2^32-1, E_NOMEM. */
@@ -92,9 +97,10 @@ slim_status slim_mls_secret_tree_take(slim_mls_secret_tree *t, uint32_t leaf,
  * sender_data_key = ExpandWithLabel(sender_data_secret, "key", sample, AEAD.Nk)
  * sender_data_nonce = ExpandWithLabel(sender_data_secret, "nonce", sample, AEAD.Nn)
  *
- * Writes key[0..Nk) and nonce[0..Nn).
+ * Writes key[0..Nk) and nonce[0..Nn). p: prepared primitives of the suite
+ * (e.g. slim_mls_secret_tree_prepared), or NULL.
  */
-slim_status slim_mls_sender_data_key_nonce(const slim_mls_suite *suite,
+slim_status slim_mls_sender_data_key_nonce(const slim_mls_suite *suite, const slim_mls_prepared *p,
                                            slim_bytes sender_data_secret, slim_bytes ciphertext,
                                            uint8_t *key, uint8_t *nonce);
 

@@ -290,3 +290,68 @@ slim_status slim_mls_tls_get_optional(slim_mls_tls_reader *r, bool *present) {
     *present = b == 1;
     return SLIM_OK;
 }
+
+/* ---- encoded vectors ------------------------------------------------ */
+
+slim_status slim_mls_tls_get_vec(slim_mls_tls_reader *r, slim_mls_tls_elem_fn elem, void *arg,
+                                 slim_mls_vec *out) {
+    slim_mls_vec v = {slim_bytes_of(NULL, 0), 0};
+    slim_mls_tls_reader sub;
+    if (slim_mls_tls_get_vector(r, &sub) != SLIM_OK)
+        return r->st;
+    v.body = slim_mls_tls_reader_rest(&sub);
+    while (slim_mls_tls_reader_more(&sub)) {
+        size_t before = slim_mls_tls_reader_remaining(&sub);
+        if (elem(&sub, arg) != SLIM_OK)
+            break;
+        /* An element that reads nothing would loop forever. */
+        if (slim_mls_tls_reader_remaining(&sub) == before) {
+            slim_mls_tls_reader_fail(&sub, SLIM_E_MLS_BAD_VALUE);
+            break;
+        }
+        v.count++;
+    }
+    if (slim_mls_tls_end_vector(r, &sub) == SLIM_OK)
+        *out = v;
+    return r->st;
+}
+
+slim_status slim_mls_tls_put_vec(slim_mls_tls_writer *w, const slim_mls_vec *v) {
+    return slim_mls_tls_put_opaque(w, v->body);
+}
+
+slim_status slim_mls_tls_elem_u16(slim_mls_tls_reader *r, void *arg) {
+    (void)arg;
+    uint16_t v;
+    return slim_mls_tls_get_u16(r, &v);
+}
+
+slim_status slim_mls_tls_elem_u32(slim_mls_tls_reader *r, void *arg) {
+    (void)arg;
+    uint32_t v;
+    return slim_mls_tls_get_u32(r, &v);
+}
+
+slim_status slim_mls_tls_elem_opaque(slim_mls_tls_reader *r, void *arg) {
+    (void)arg;
+    slim_bytes v;
+    return slim_mls_tls_get_opaque(r, &v);
+}
+
+uint16_t slim_mls_vec_u16(const slim_mls_vec *v, uint32_t i) {
+    const uint8_t *p = v->body.ptr + 2 * (size_t)i;
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+uint32_t slim_mls_vec_u32(const slim_mls_vec *v, uint32_t i) {
+    const uint8_t *p = v->body.ptr + 4 * (size_t)i;
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+bool slim_mls_vec_has_u16(const slim_mls_vec *v, uint16_t value) {
+    for (uint32_t i = 0; i < v->count; i++) {
+        if (slim_mls_vec_u16(v, i) == value)
+            return true;
+    }
+    return false;
+}

@@ -183,6 +183,56 @@ slim_status slim_mls_tls_end_vector(slim_mls_tls_reader *r, const slim_mls_tls_r
  * a value other than 0 or 1. */
 slim_status slim_mls_tls_get_optional(slim_mls_tls_reader *r, bool *present);
 
+/* ---- encoded vectors ------------------------------------------------ */
+
+/*
+ * A vector `T x<V>` kept in its encoded form: `body` is what follows the
+ * length header (the elements' encodings, back to back) and `count` the
+ * number of elements. This is how the struct codecs of src/mls represent
+ * lists, so decoding never allocates.
+ *
+ * Decoders fill both fields after checking every element; `body` is then a
+ * view into the decoder's input (borrowed: valid while that input is).
+ * Encoders write `body` as opaque<V> and ignore `count`, so a list to be
+ * sent is built by encoding its elements into a slim_buf and pointing
+ * `body` at it. Walk the elements with a reader on `body`:
+ *
+ *     slim_mls_tls_reader it;
+ *     slim_mls_tls_reader_init(&it, v.body);
+ *     while (slim_mls_tls_reader_more(&it)) { X x; slim_mls_x_decode(&it, &x); ... }
+ *
+ * which cannot fail on a body a decoder accepted.
+ */
+typedef struct slim_mls_vec {
+    slim_bytes body;
+    uint32_t count;
+} slim_mls_vec;
+
+/* Reads one element from r and checks it; returns r's status. */
+typedef slim_status (*slim_mls_tls_elem_fn)(slim_mls_tls_reader *r, void *arg);
+
+/* Reads a vector `T x<V>` whose elements `elem` checks one by one; *out
+ * gets the body and the count. Errors of the header, of an element,
+ * E_MLS_BAD_VALUE for an element that consumes no byte. */
+slim_status slim_mls_tls_get_vec(slim_mls_tls_reader *r, slim_mls_tls_elem_fn elem, void *arg,
+                                 slim_mls_vec *out);
+
+/* Writes v->body as opaque<V>. */
+slim_status slim_mls_tls_put_vec(slim_mls_tls_writer *w, const slim_mls_vec *v);
+
+/* Element checkers for `uint16 x<V>` and `uint32 x<V>` (arg unused). */
+slim_status slim_mls_tls_elem_u16(slim_mls_tls_reader *r, void *arg);
+slim_status slim_mls_tls_elem_u32(slim_mls_tls_reader *r, void *arg);
+/* Element checker for `opaque x<V>` elements inside a vector. */
+slim_status slim_mls_tls_elem_opaque(slim_mls_tls_reader *r, void *arg);
+
+/* Element i of a checked `uint16 x<V>` / `uint32 x<V>` (i < count). */
+uint16_t slim_mls_vec_u16(const slim_mls_vec *v, uint32_t i);
+uint32_t slim_mls_vec_u32(const slim_mls_vec *v, uint32_t i);
+
+/* True when the checked `uint16 x<V>` holds `value`. */
+bool slim_mls_vec_has_u16(const slim_mls_vec *v, uint16_t value);
+
 /* ---- whole values ---------------------------------------------------- */
 
 /* Encodes a length header alone into out[0..4); *n receives 1, 2 or 4.

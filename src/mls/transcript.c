@@ -31,20 +31,3 @@ slim_status slim_mls_confirmation_tag_verify(const slim_mls_suite *suite,
                                              slim_bytes confirmed_transcript_hash, slim_bytes tag) {
     return slim_mls_suite_mac_verify(suite, confirmation_key, confirmed_transcript_hash, tag);
 }
-
-slim_status slim_mls_transcript_split(const slim_mls_suite *suite, slim_bytes authenticated_content,
-                                      slim_bytes *confirmed_input, slim_bytes *confirmation_tag) {
-    uint8_t hdr[4];
-    size_t n;
-    slim_status st = slim_mls_tls_varint_encode(suite->nh, hdr, &n);
-    if (st != SLIM_OK)
-        return st;
-    if (authenticated_content.len < n + suite->nh)
-        return SLIM_E_MLS_TRUNCATED;
-    size_t body = authenticated_content.len - suite->nh - n;
-    if (memcmp(authenticated_content.ptr + body, hdr, n) != 0)
-        return SLIM_E_MLS_BAD_VALUE;
-    *confirmed_input = slim_bytes_of(authenticated_content.ptr, body);
-    *confirmation_tag = slim_bytes_of(authenticated_content.ptr + body + n, suite->nh);
-    return SLIM_OK;
-}

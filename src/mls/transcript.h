@@ -18,8 +18,8 @@
  * confirmation_tag = MAC(confirmation_key, confirmed_transcript_hash)
  *
  * The hashes of epoch 0 are empty strings. The functions take the encoded
- * ConfirmedTranscriptHashInput; building it from a Commit is the framing
- * layer's job. Pure.
+ * ConfirmedTranscriptHashInput; slim_mls_confirmed_transcript_input_encode
+ * (mls/framing.h) builds it from a decoded AuthenticatedContent. Pure.
  */
 #ifndef SLIM_MLS_TRANSCRIPT_H
 #define SLIM_MLS_TRANSCRIPT_H
@@ -45,15 +45,5 @@ slim_status slim_mls_confirmation_tag(const slim_mls_suite *suite, slim_bytes co
 slim_status slim_mls_confirmation_tag_verify(const slim_mls_suite *suite,
                                              slim_bytes confirmation_key,
                                              slim_bytes confirmed_transcript_hash, slim_bytes tag);
-
-/* Splits an encoded AuthenticatedContent of a commit into the
- * ConfirmedTranscriptHashInput (everything before the final field) and the
- * final `MAC confirmation_tag` (opaque<V>) whose body is Nh bytes, as the
- * suite's MAC produces. Views borrow `authenticated_content`.
- * E_MLS_TRUNCATED when it is too short, E_MLS_BAD_VALUE when the bytes
- * before the tag are not its minimal length header. (The framing layer,
- * which decodes AuthenticatedContent, may split it itself.) */
-slim_status slim_mls_transcript_split(const slim_mls_suite *suite, slim_bytes authenticated_content,
-                                      slim_bytes *confirmed_input, slim_bytes *confirmation_tag);
 
 #endif

@@ -1,2 +1,7 @@
 # MLS codec fuzz target (seed corpus in corpus/fuzz_mls_tls/).
 slim_fuzz_target(fuzz_mls_tls fuzz_mls_tls.c)
+# MLS structure decoding (seed corpus in corpus/fuzz_mls_message/) and
+# Public/PrivateMessage unprotect with a fixed group (corpus/fuzz_mls_unprotect/).
+# The seeds are written by the unit tests: see docs/mls.md.
+slim_fuzz_target(fuzz_mls_message fuzz_mls_message.c)
+slim_fuzz_target(fuzz_mls_unprotect fuzz_mls_unprotect.c)

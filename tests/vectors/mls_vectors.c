@@ -4,7 +4,7 @@
  * Checks one file of the MLS interop vectors (mlswg/mls-implementations)
  * or the RFC 9180 HPKE vectors against src/mls. Kinds: hpke, tree-math,
  * crypto-basics, secret-tree, key-schedule, psk_secret, transcript-hashes,
- * deserialization. Prints one line per entry and a final line
+ * deserialization, messages, message-protection. Prints one line per entry and a final line
  * "N passed, N failed"; exits 0 when all passed, 1 on any failure or bad
  * input, and 77 (ctest's skip code) when the file does not exist, unless
  * the environment has CI=true, where a missing file is a failure.
@@ -15,9 +15,11 @@
 #include "core/buf.h"
 #include "core/util.h"
 #include "mls/crypto.h"
+#include "mls/framing.h"
 #include "mls/group_context.h"
 #include "mls/hpke.h"
 #include "mls/key_schedule.h"
+#include "mls/protect.h"
 #include "mls/psk.h"
 #include "mls/secret_tree.h"
 #include "mls/tls.h"
@@ -485,7 +487,7 @@ static void run_secret_tree(check *c, json_t *e, char *desc, size_t dlen) {
     slim_bytes sds = hexf(c, sd, "sender_data_secret"), ct = hexf(c, sd, "ciphertext");
     slim_bytes want_key = hexf(c, sd, "key"), want_nonce = hexf(c, sd, "nonce");
     if (!c->failed &&
-        ok(c, "sender data key", slim_mls_sender_data_key_nonce(s, sds, ct, key, nonce))) {
+        ok(c, "sender data key", slim_mls_sender_data_key_nonce(s, NULL, sds, ct, key, nonce))) {
         expect(c, "sender_data key", key, s->nk, want_key);
         expect(c, "sender_data nonce", nonce, s->nn, want_nonce);
     }
@@ -674,17 +676,32 @@ static void run_transcript_hashes(check *c, json_t *e, char *desc, size_t dlen) 
     const slim_mls_suite *s = suitef(c, e);
     snprintf(desc, dlen, "suite %u", s ? s->id : 0);
     slim_bytes key = hexf(c, e, "confirmation_key");
-    slim_bytes ac = hexf(c, e, "authenticated_content");
+    slim_bytes acb = hexf(c, e, "authenticated_content");
     slim_bytes interim_before = hexf(c, e, "interim_transcript_hash_before");
     slim_bytes want_confirmed = hexf(c, e, "confirmed_transcript_hash_after");
     slim_bytes want_interim = hexf(c, e, "interim_transcript_hash_after");
     if (c->failed)
         return;
-    slim_bytes input, tag;
-    if (!ok(c, "split AuthenticatedContent", slim_mls_transcript_split(s, ac, &input, &tag)))
+    /* Decode the AuthenticatedContent; it must re-encode to its bytes. */
+    slim_mls_authenticated_content ac;
+    slim_mls_tls_reader r;
+    slim_mls_tls_reader_init(&r, acb);
+    slim_mls_authenticated_content_decode(&r, &ac);
+    if (!ok(c, "decode AuthenticatedContent", slim_mls_tls_reader_finish(&r)))
         return;
+    slim_buf back = SLIM_BUF_INIT, input = SLIM_BUF_INIT;
+    slim_mls_tls_writer w;
+    slim_mls_tls_writer_init(&w, &back);
+    slim_mls_authenticated_content_encode(&w, &ac);
+    if (ok(c, "encode AuthenticatedContent", slim_mls_tls_writer_status(&w)))
+        expect_buf(c, "AuthenticatedContent round trip", &back, acb);
+    slim_bytes tag = ac.auth.confirmation_tag;
     uint8_t confirmed[SLIM_MLS_MAX_HASH], interim[SLIM_MLS_MAX_HASH], mac[SLIM_MLS_MAX_HASH];
-    if (ok(c, "confirmed hash", slim_mls_transcript_confirmed(s, interim_before, input, confirmed)))
+    if (!c->failed &&
+        ok(c, "ConfirmedTranscriptHashInput",
+           slim_mls_confirmed_transcript_input_encode(&ac, &input)) &&
+        ok(c, "confirmed hash",
+           slim_mls_transcript_confirmed(s, interim_before, slim_buf_view(&input), confirmed)))
         expect(c, "confirmed_transcript_hash_after", confirmed, s->nh, want_confirmed);
     if (!c->failed &&
         ok(c, "confirmation tag", slim_mls_confirmation_tag(s, key, want_confirmed, mac)))
@@ -695,6 +712,341 @@ static void run_transcript_hashes(check *c, json_t *e, char *desc, size_t dlen) 
     if (!c->failed &&
         ok(c, "interim hash", slim_mls_transcript_interim(s, want_confirmed, tag, interim)))
         expect(c, "interim_transcript_hash_after", interim, s->nh, want_interim);
+    slim_buf_cleanup(&back);
+    slim_buf_cleanup(&input);
+}
+
+/* ---- messages ------------------------------------------------------- */
+
+/* How one field of messages.json is read and written again. */
+typedef enum msg_kind {
+    K_MLS_MESSAGE,
+    K_RATCHET_TREE,
+    K_GROUP_SECRETS,
+    K_PROPOSAL_BODY,
+    K_COMMIT,
+} msg_kind;
+
+static const struct {
+    const char *field;
+    msg_kind kind;
+    uint16_t arg;         /* wire format, or proposal type */
+    uint8_t content_type; /* for public messages: the content type it carries */
+} msg_fields[] = {
+    {"mls_welcome", K_MLS_MESSAGE, SLIM_MLS_WIRE_WELCOME, 0},
+    {"mls_group_info", K_MLS_MESSAGE, SLIM_MLS_WIRE_GROUP_INFO, 0},
+    {"mls_key_package", K_MLS_MESSAGE, SLIM_MLS_WIRE_KEY_PACKAGE, 0},
+    {"ratchet_tree", K_RATCHET_TREE, 0, 0},
+    {"group_secrets", K_GROUP_SECRETS, 0, 0},
+    {"add_proposal", K_PROPOSAL_BODY, SLIM_MLS_PROPOSAL_ADD, 0},
+    {"update_proposal", K_PROPOSAL_BODY, SLIM_MLS_PROPOSAL_UPDATE, 0},
+    {"remove_proposal", K_PROPOSAL_BODY, SLIM_MLS_PROPOSAL_REMOVE, 0},
+    {"pre_shared_key_proposal", K_PROPOSAL_BODY, SLIM_MLS_PROPOSAL_PSK, 0},
+    {"re_init_proposal", K_PROPOSAL_BODY, SLIM_MLS_PROPOSAL_REINIT, 0},
+    {"external_init_proposal", K_PROPOSAL_BODY, SLIM_MLS_PROPOSAL_EXTERNAL_INIT, 0},
+    {"group_context_extensions_proposal", K_PROPOSAL_BODY,
+     SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS, 0},
+    {"commit", K_COMMIT, 0, 0},
+    {"public_message_application", K_MLS_MESSAGE, SLIM_MLS_WIRE_PUBLIC_MESSAGE,
+     SLIM_MLS_CONTENT_APPLICATION},
+    {"public_message_proposal", K_MLS_MESSAGE, SLIM_MLS_WIRE_PUBLIC_MESSAGE,
+     SLIM_MLS_CONTENT_PROPOSAL},
+    {"public_message_commit", K_MLS_MESSAGE, SLIM_MLS_WIRE_PUBLIC_MESSAGE, SLIM_MLS_CONTENT_COMMIT},
+    {"private_message", K_MLS_MESSAGE, SLIM_MLS_WIRE_PRIVATE_MESSAGE, 0},
+};
+
+/* The cipher suite a message names, where it names one (for the line). */
+static uint16_t message_suite(const slim_mls_message *m) {
+    switch (m->wire_format) {
+    case SLIM_MLS_WIRE_WELCOME:
+        return m->u.welcome.cipher_suite;
+    case SLIM_MLS_WIRE_GROUP_INFO:
+        return m->u.group_info.group_context.cipher_suite;
+    case SLIM_MLS_WIRE_KEY_PACKAGE:
+        return m->u.key_package.cipher_suite;
+    }
+    return 0;
+}
+
+/* Decodes `in` as the field says and writes it again into `out`. */
+static slim_status message_round_trip(size_t f, slim_bytes in, slim_buf *out, uint16_t *suite,
+                                      char *why, size_t wlen) {
+    slim_mls_tls_reader r;
+    slim_mls_tls_writer w;
+    slim_mls_tls_reader_init(&r, in);
+    slim_mls_tls_writer_init(&w, out);
+    switch (msg_fields[f].kind) {
+    case K_MLS_MESSAGE: {
+        slim_mls_message m;
+        slim_status st = slim_mls_message_decode(in, &m);
+        if (st != SLIM_OK)
+            return st;
+        if (m.wire_format != msg_fields[f].arg) {
+            snprintf(why, wlen, "wire format %u", m.wire_format);
+            return SLIM_E_MLS_BAD_VALUE;
+        }
+        if (msg_fields[f].content_type != 0 &&
+            m.u.public_message.content.content_type != msg_fields[f].content_type) {
+            snprintf(why, wlen, "content type %u", m.u.public_message.content.content_type);
+            return SLIM_E_MLS_BAD_VALUE;
+        }
+        *suite = message_suite(&m);
+        return slim_mls_message_encode(&m, out);
+    }
+    case K_RATCHET_TREE: {
+        slim_mls_vec nodes;
+        slim_mls_ratchet_tree_decode(&r, &nodes);
+        slim_status st = slim_mls_tls_reader_finish(&r);
+        if (st != SLIM_OK)
+            return st;
+        /* Write it again node by node, not just as the body it came in. */
+        slim_mls_tls_reader it;
+        slim_mls_tls_reader_init(&it, nodes.body);
+        size_t mark = slim_mls_tls_vec_begin(&w);
+        bool more = true, present;
+        uint32_t n = 0;
+        while (more) {
+            slim_mls_node node;
+            st = slim_mls_ratchet_tree_next(&it, &present, &node, &more);
+            if (st != SLIM_OK)
+                return st;
+            if (more) {
+                slim_mls_ratchet_tree_put(&w, present ? &node : NULL);
+                n++;
+            }
+        }
+        slim_mls_tls_vec_end(&w, mark);
+        if (n != nodes.count) {
+            snprintf(why, wlen, "walked %u nodes of %u", n, nodes.count);
+            return SLIM_E_MLS_BAD_VALUE;
+        }
+        return slim_mls_tls_writer_status(&w);
+    }
+    case K_GROUP_SECRETS: {
+        slim_mls_group_secrets gs;
+        slim_mls_group_secrets_decode(&r, &gs);
+        slim_status st = slim_mls_tls_reader_finish(&r);
+        if (st != SLIM_OK)
+            return st;
+        slim_mls_group_secrets_encode(&w, &gs);
+        return slim_mls_tls_writer_status(&w);
+    }
+    case K_PROPOSAL_BODY: {
+        slim_mls_proposal p;
+        slim_mls_proposal_body_decode(&r, msg_fields[f].arg, &p);
+        slim_status st = slim_mls_tls_reader_finish(&r);
+        if (st != SLIM_OK)
+            return st;
+        slim_mls_proposal_body_encode(&w, &p);
+        return slim_mls_tls_writer_status(&w);
+    }
+    case K_COMMIT: {
+        slim_mls_commit cm;
+        slim_mls_commit_decode(&r, &cm);
+        slim_status st = slim_mls_tls_reader_finish(&r);
+        if (st != SLIM_OK)
+            return st;
+        slim_mls_commit_encode(&w, &cm);
+        return slim_mls_tls_writer_status(&w);
+    }
+    }
+    return SLIM_E_INTERNAL;
+}
+
+static void run_messages(check *c, json_t *e, char *desc, size_t dlen) {
+    uint16_t suite = 0;
+    for (size_t f = 0; f < SLIM_ARRAY_LEN(msg_fields) && !c->failed; f++) {
+        slim_bytes in = hexf(c, e, msg_fields[f].field);
+        if (c->failed)
+            break;
+        slim_buf out = SLIM_BUF_INIT;
+        char why[64] = "";
+        uint16_t s = 0;
+        slim_status st = message_round_trip(f, in, &out, &s, why, sizeof why);
+        if (st != SLIM_OK)
+            fail(c, "%s: %s (%s) %s", msg_fields[f].field, slim_status_name(st),
+                 slim_status_str(st), why);
+        else
+            expect_buf(c, msg_fields[f].field, &out, in);
+        if (s != 0 && suite == 0)
+            suite = s;
+        slim_buf_cleanup(&out);
+    }
+    snprintf(desc, dlen, "suite %u, %zu structures", suite, SLIM_ARRAY_LEN(msg_fields));
+}
+
+/* ---- message-protection --------------------------------------------- */
+
+/* The signature key of every member of the 2-leaf test group. */
+static slim_status vector_sender_key(void *arg, const slim_mls_framed_content *content,
+                                     const slim_mls_sig_key **key) {
+    if (content->sender.type != SLIM_MLS_SENDER_MEMBER)
+        return SLIM_E_MLS_NO_SENDER_KEY;
+    *key = arg;
+    return SLIM_OK;
+}
+
+/* Compares an unprotected content with the raw value of the vector. */
+static void expect_content(check *c, const char *what, const slim_mls_framed_content *fc,
+                           uint8_t want_type, slim_bytes want) {
+    if (c->failed)
+        return;
+    if (fc->content_type != want_type) {
+        fail(c, "%s: content type %u, want %u", what, fc->content_type, want_type);
+        return;
+    }
+    if (fc->sender.type != SLIM_MLS_SENDER_MEMBER || fc->sender.index != 1) {
+        fail(c, "%s: sender %u/%u, want member 1", what, fc->sender.type, fc->sender.index);
+        return;
+    }
+    slim_buf b = SLIM_BUF_INIT;
+    slim_mls_tls_writer w;
+    slim_mls_tls_writer_init(&w, &b);
+    if (want_type == SLIM_MLS_CONTENT_APPLICATION)
+        slim_mls_tls_put_raw(&w, fc->u.application_data);
+    else
+        slim_mls_content_body_encode(&w, fc);
+    if (ok(c, what, slim_mls_tls_writer_status(&w)))
+        expect_buf(c, what, &b, want);
+    slim_buf_cleanup(&b);
+}
+
+/* Fills fc with the raw vector value as content of `type` from leaf 1. */
+static slim_status content_from_raw(const slim_mls_framing_ctx *ctx, uint8_t type, slim_bytes raw,
+                                    slim_mls_framed_content *fc) {
+    memset(fc, 0, sizeof *fc);
+    fc->group_id = ctx->group_id;
+    fc->epoch = ctx->epoch;
+    fc->sender.type = SLIM_MLS_SENDER_MEMBER;
+    fc->sender.index = 1;
+    fc->authenticated_data = slim_bytes_of("vector", 6);
+    if (type == SLIM_MLS_CONTENT_APPLICATION) {
+        fc->content_type = type;
+        fc->u.application_data = raw;
+        return SLIM_OK;
+    }
+    slim_mls_tls_reader r;
+    slim_mls_tls_reader_init(&r, raw);
+    slim_mls_content_body_decode(&r, type, fc);
+    return slim_mls_tls_reader_finish(&r);
+}
+
+static void run_message_protection(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    snprintf(desc, dlen, "suite %u", s ? s->id : 0);
+    slim_mls_group_context gc = {
+        .version = SLIM_MLS_VERSION_MLS10,
+        .cipher_suite = s ? s->id : 0,
+        .group_id = hexf(c, e, "group_id"),
+        .epoch = numf(c, e, "epoch"),
+        .tree_hash = hexf(c, e, "tree_hash"),
+        .confirmed_transcript_hash = hexf(c, e, "confirmed_transcript_hash"),
+    };
+    slim_bytes sig_priv = hexf(c, e, "signature_priv"), sig_pub = hexf(c, e, "signature_pub");
+    slim_bytes enc_secret = hexf(c, e, "encryption_secret");
+    slim_bytes sds = hexf(c, e, "sender_data_secret");
+    slim_bytes mkey = hexf(c, e, "membership_key");
+    if (c->failed)
+        return;
+    static const struct {
+        const char *raw, *pub, *priv;
+        uint8_t type;
+    } cases[] = {
+        {"proposal", "proposal_pub", "proposal_priv", SLIM_MLS_CONTENT_PROPOSAL},
+        {"commit", "commit_pub", "commit_priv", SLIM_MLS_CONTENT_COMMIT},
+        {"application", NULL, "application_priv", SLIM_MLS_CONTENT_APPLICATION},
+    };
+
+    slim_buf gcb = SLIM_BUF_INIT, plain = SLIM_BUF_INIT;
+    slim_mls_sig_key *pk = NULL, *sk = NULL;
+    slim_mls_secret_tree *rcv = NULL, *snd = NULL, *rcv2 = NULL;
+    slim_mls_framing_ctx ctx;
+    if (!ok(c, "GroupContext", slim_mls_group_context_encode(&gc, &gcb)) ||
+        !ok(c, "framing context", slim_mls_framing_init(&ctx, s, slim_buf_view(&gcb))) ||
+        !ok(c, "signature public key", slim_mls_sig_key_new(s->sig, sig_pub, false, &pk)) ||
+        !ok(c, "signature private key", slim_mls_sig_key_new(s->sig, sig_priv, true, &sk)) ||
+        !ok(c, "secret tree", slim_mls_secret_tree_new(s, enc_secret, 2, &rcv)) ||
+        !ok(c, "secret tree", slim_mls_secret_tree_new(s, enc_secret, 2, &snd)) ||
+        !ok(c, "secret tree", slim_mls_secret_tree_new(s, enc_secret, 2, &rcv2)))
+        goto done;
+    ctx.n_leaves = 2;
+    ctx.membership_key = mkey;
+    ctx.sender_data_secret = sds;
+    ctx.sender_key = vector_sender_key;
+    ctx.sender_key_arg = pk;
+    uint8_t state = 3;
+    slim_mls_rng rng = {counter_fill, &state};
+
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(cases) && !c->failed; i++) {
+        slim_bytes raw = hexf(c, e, cases[i].raw);
+        slim_mls_authenticated_content ac;
+        char what[80];
+        /* The vector's messages. */
+        if (cases[i].pub != NULL) {
+            slim_bytes msg = hexf(c, e, cases[i].pub);
+            snprintf(what, sizeof what, "unprotect %s", cases[i].pub);
+            if (!c->failed && ok(c, what, slim_mls_unprotect(&ctx, msg, &plain, &ac)))
+                expect_content(c, what, &ac.content, cases[i].type, raw);
+        }
+        /* Each vector message was made from a fresh secret tree. */
+        slim_bytes msg = hexf(c, e, cases[i].priv);
+        slim_mls_secret_tree_free(rcv);
+        rcv = NULL;
+        if (!ok(c, "secret tree", slim_mls_secret_tree_new(s, enc_secret, 2, &rcv)))
+            break;
+        ctx.secret_tree = rcv;
+        snprintf(what, sizeof what, "unprotect %s", cases[i].priv);
+        if (!c->failed && ok(c, what, slim_mls_unprotect(&ctx, msg, &plain, &ac)))
+            expect_content(c, what, &ac.content, cases[i].type, raw);
+        /* The same message again: its key is gone. */
+        snprintf(what, sizeof what, "%s a second time", cases[i].priv);
+        if (!c->failed &&
+            slim_mls_unprotect(&ctx, msg, &plain, &ac) != SLIM_E_MLS_GENERATION_REUSED)
+            fail(c, "%s: not refused as a reused generation", what);
+
+        /* Protect the raw value again, both ways, and unprotect it. */
+        for (int pub = 0; pub < 2 && !c->failed; pub++) {
+            uint16_t wf = pub ? SLIM_MLS_WIRE_PUBLIC_MESSAGE : SLIM_MLS_WIRE_PRIVATE_MESSAGE;
+            slim_mls_authenticated_content mine;
+            memset(&mine, 0, sizeof mine);
+            mine.wire_format = wf;
+            slim_buf sig = SLIM_BUF_INIT, out = SLIM_BUF_INIT;
+            uint8_t tag[SLIM_MLS_MAX_HASH];
+            memset(tag, 0x5a, sizeof tag);
+            snprintf(what, sizeof what, "protect %s as %s", cases[i].raw,
+                     pub ? "PublicMessage" : "PrivateMessage");
+            if (ok(c, what, content_from_raw(&ctx, cases[i].type, raw, &mine.content)) &&
+                ok(c, what, slim_mls_content_sign(&ctx, wf, &mine.content, sk, &sig))) {
+                mine.auth.signature = slim_buf_view(&sig);
+                mine.auth.confirmation_tag = slim_bytes_of(tag, s->nh);
+                ctx.secret_tree = snd;
+                slim_status st = pub ? slim_mls_public_message_protect(&ctx, &mine, &out)
+                                     : slim_mls_private_message_protect(&ctx, &mine, &rng, &out);
+                if (pub && cases[i].type == SLIM_MLS_CONTENT_APPLICATION) {
+                    /* Application data may not go out as a PublicMessage. */
+                    if (st != SLIM_E_MLS_APPLICATION_IN_PUBLIC)
+                        fail(c, "%s: %s, want E_MLS_APPLICATION_IN_PUBLIC", what,
+                             slim_status_name(st));
+                } else if (ok(c, what, st)) {
+                    ctx.secret_tree = rcv2;
+                    snprintf(what, sizeof what, "unprotect own %s %s", cases[i].raw,
+                             pub ? "PublicMessage" : "PrivateMessage");
+                    if (ok(c, what, slim_mls_unprotect(&ctx, slim_buf_view(&out), &plain, &ac)))
+                        expect_content(c, what, &ac.content, cases[i].type, raw);
+                }
+            }
+            slim_buf_cleanup(&sig);
+            slim_buf_cleanup(&out);
+        }
+    }
+done:
+    slim_mls_secret_tree_free(rcv);
+    slim_mls_secret_tree_free(snd);
+    slim_mls_secret_tree_free(rcv2);
+    slim_mls_sig_key_free(pk);
+    slim_mls_sig_key_free(sk);
+    slim_buf_cleanup_secret(&plain);
+    slim_buf_cleanup(&gcb);
 }
 
 /* ---- main ----------------------------------------------------------- */
@@ -713,6 +1065,8 @@ static const struct {
     {"psk_secret", run_psk_secret},
     {"transcript-hashes", run_transcript_hashes},
     {"deserialization", run_deserialization},
+    {"messages", run_messages},
+    {"message-protection", run_message_protection},
 };
 
 static int usage(void) {

@@ -259,21 +259,6 @@ TEST(transcript_and_confirmation_tag) {
     CHECK_OK(slim_mls_suite_hash(s, slim_buf_view(&cat), want));
     CHECK_MEM(interim, want, 32);
 
-    /* Splitting AuthenticatedContent at its final confirmation_tag<V>. */
-    cat.len = 0;
-    CHECK_OK(slim_buf_append(&cat, input, in.len));
-    CHECK_OK(slim_buf_append_u8(&cat, 32));
-    CHECK_OK(slim_buf_append(&cat, tag, 32));
-    slim_bytes ci, t;
-    CHECK_OK(slim_mls_transcript_split(s, slim_buf_view(&cat), &ci, &t));
-    CHECK_EQ(ci.len, in.len);
-    CHECK_MEM(ci.ptr, input, in.len);
-    CHECK_EQ(t.len, 32);
-    CHECK_MEM(t.ptr, tag, 32);
-    cat.data[in.len] = 31;
-    CHECK_STATUS(slim_mls_transcript_split(s, slim_buf_view(&cat), &ci, &t), SLIM_E_MLS_BAD_VALUE);
-    CHECK_STATUS(slim_mls_transcript_split(s, slim_bytes_of(cat.data, 32), &ci, &t),
-                 SLIM_E_MLS_TRUNCATED);
     slim_buf_cleanup(&cat);
 }
 

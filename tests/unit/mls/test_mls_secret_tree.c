@@ -167,15 +167,15 @@ TEST(sender_data_key_nonce) {
     uint8_t secret[32] = {1}, ct[40], k1[16], n1[12], k2[16], n2[12];
     memset(ct, 0xab, sizeof ct);
     /* Only the first Nh bytes of the ciphertext count. */
-    CHECK_OK(slim_mls_sender_data_key_nonce(s, slim_bytes_of(secret, 32), slim_bytes_of(ct, 40), k1,
-                                            n1));
-    CHECK_OK(slim_mls_sender_data_key_nonce(s, slim_bytes_of(secret, 32), slim_bytes_of(ct, 32), k2,
-                                            n2));
+    CHECK_OK(slim_mls_sender_data_key_nonce(s, NULL, slim_bytes_of(secret, 32),
+                                            slim_bytes_of(ct, 40), k1, n1));
+    CHECK_OK(slim_mls_sender_data_key_nonce(s, NULL, slim_bytes_of(secret, 32),
+                                            slim_bytes_of(ct, 32), k2, n2));
     CHECK_MEM(k1, k2, 16);
     CHECK_MEM(n1, n2, 12);
     /* A shorter ciphertext is used whole. */
-    CHECK_OK(
-        slim_mls_sender_data_key_nonce(s, slim_bytes_of(secret, 32), slim_bytes_of(ct, 5), k2, n2));
+    CHECK_OK(slim_mls_sender_data_key_nonce(s, NULL, slim_bytes_of(secret, 32),
+                                            slim_bytes_of(ct, 5), k2, n2));
     CHECK(memcmp(k1, k2, 16) != 0);
     uint8_t want[16];
     CHECK_OK(slim_mls_expand_with_label(s, slim_bytes_of(secret, 32), "key", slim_bytes_of(ct, 5),

@@ -368,7 +368,7 @@ TEST(group_context_round_trip) {
                  SLIM_E_MLS_TRAILING_BYTES);
     b.len--;
     b.data[1] = 2;
-    CHECK_STATUS(slim_mls_group_context_decode(slim_buf_view(&b), &back), SLIM_E_MLS_BAD_VALUE);
+    CHECK_STATUS(slim_mls_group_context_decode(slim_buf_view(&b), &back), SLIM_E_MLS_BAD_VERSION);
     b.data[1] = 1;
     CHECK_STATUS(slim_mls_group_context_decode(slim_bytes_of(b.data, b.len - 1), &back),
                  SLIM_E_MLS_VECTOR_PAST_END);
