@@ -30,6 +30,9 @@ typedef struct node_conn {
     bool dialled;
     uint64_t opened_ms;
     uint64_t full_since_ms; /* 0 when the send queue has room */
+    bool paused;            /* reading stopped: a destination of ours is full */
+    uint64_t paused_for;    /* that destination */
+    uint64_t paused_at_ms;
     char peer[64];
 } node_conn;
 
@@ -47,7 +50,15 @@ struct slim_node {
     uint64_t drain_deadline_ms;
     bool stopped;
     uint64_t last_stats_ms;
+    node_conn *input; /* the connection whose message is being forwarded */
 };
+
+/* Backpressure: when a message cannot be queued on a full connection, the
+ * connection it came from stops being read (so its sender's HTTP/2 window
+ * closes and the sender slows down) until the full one drains or this grace
+ * passes; after the grace the input resumes and further messages for the
+ * full connection are dropped, as the slow-consumer policy says. */
+#define BACKPRESSURE_GRACE_MS 200
 
 static uint64_t mix(uint64_t h) {
     h ^= h >> 33;
@@ -92,8 +103,16 @@ static slim_status fwd_send(void *ud, uint64_t id, slim_rcbuf *buf) {
         return SLIM_E_CLOSED;
     slim_status st = slim_grpc_call_send(c->call, slim_rcbuf_view(buf));
     if (st == SLIM_E_QUEUE_FULL) {
+        uint64_t now = slim_now_ms();
         if (c->full_since_ms == 0)
-            c->full_since_ms = slim_now_ms();
+            c->full_since_ms = now;
+        node_conn *in = n->input;
+        if (in != NULL && in != c && !in->paused && in->call != NULL) {
+            in->paused = true;
+            in->paused_for = c->id;
+            in->paused_at_ms = now;
+            slim_grpc_call_pause(in->call);
+        }
     } else if (st == SLIM_OK) {
         c->full_since_ms = 0;
     }
@@ -132,7 +151,9 @@ static uint64_t fwd_random(void *ud) {
 static void on_message(slim_grpc_call *call, slim_bytes msg, void *data) {
     (void)call;
     node_conn *c = data;
+    c->owner->input = c;
     slim_status st = slim_fwd_input(c->owner->fwd, c->id, msg, slim_now_ms());
+    c->owner->input = NULL;
     if (st != SLIM_OK)
         SLIM_LOGT(MOD, "connection %llu: %s", (unsigned long long)c->id, slim_status_str(st));
 }
@@ -143,10 +164,25 @@ static void on_half_close(slim_grpc_call *call, void *data) {
     (void)slim_grpc_call_finish(call, SLIM_OK, NULL, NULL);
 }
 
+/* Resumes the inputs paused for `dest` (all paused ones when dest is 0). */
+static void resume_inputs(slim_node *n, uint64_t dest, uint64_t older_than_ms) {
+    slim_hmap_iter it;
+    for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
+        node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
+        if (!c->paused || (dest != 0 && c->paused_for != dest) ||
+            (older_than_ms != 0 && c->paused_at_ms > older_than_ms))
+            continue;
+        c->paused = false;
+        if (c->call != NULL)
+            slim_grpc_call_resume(c->call);
+    }
+}
+
 static void on_writable(slim_grpc_call *call, void *data) {
     (void)call;
     node_conn *c = data;
     c->full_since_ms = 0;
+    resume_inputs(c->owner, c->id, 0);
 }
 
 static void redial_later(slim_node *n, size_t index);
@@ -160,6 +196,7 @@ static void on_close(slim_grpc_call *call, const slim_grpc_result *res, void *da
               res->status == SLIM_OK ? "ok" : slim_status_str(res->status),
               res->message.len ? ": " : "", (int)res->message.len, res->message.ptr);
     c->call = NULL;
+    resume_inputs(n, c->id, 0);
     bool dialled = c->dialled;
     size_t index = c->client_index;
     slim_grpc_client *client = c->client;
@@ -314,6 +351,8 @@ static void finish_stop(slim_node *n, size_t leftover) {
 static void sweep(uv_timer_t *t) {
     slim_node *n = t->data;
     uint64_t now = slim_now_ms();
+    if (now > BACKPRESSURE_GRACE_MS)
+        resume_inputs(n, 0, now - BACKPRESSURE_GRACE_MS);
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
         node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);

@@ -5,6 +5,7 @@ an application (or another node) does: one OpenChannel stream per link,
 starting with link negotiation.
 """
 import signal
+import threading
 import time
 import unittest
 
@@ -198,6 +199,33 @@ class SlowConsumer(NodeTest):
         while "closing a slow consumer" not in self.node.stderr():
             self.assertLess(time.time(), deadline, self.node.stderr()[-2000:])
             time.sleep(0.1)
+
+
+class Backpressure(NodeTest):
+    def test_a_burst_beyond_the_queue_is_delivered(self):
+        """A publisher far faster than its subscriber is slowed down (its
+        stream is not read while the subscriber's queue is full) instead of
+        losing what does not fit the queue."""
+        sub = self.link(read=False)
+        sub.send(subscribe("agntcy/ns/burst"))
+        pub = self.link()
+        time.sleep(0.2)
+        n, blob = 16000, b"z" * 1024  # 16 MiB: four times the 4 MiB queue
+        for k in range(n):
+            pub.send(publish("agntcy/ns/p", "agntcy/ns/burst", blob, message_id=k))
+        time.sleep(1.0)  # let the queue fill while nobody reads
+        threading.Thread(target=sub._reader, daemon=True).start()  # now read it all
+        got = 0
+        while got < n:
+            try:
+                m = sub.recv(3)
+            except AssertionError:
+                break  # quiet: whatever is missing was dropped
+            got += m.HasField("publish")
+        counters = self.node.counters()
+        lost = counters.get("dropped queue full", 0)
+        self.assertEqual(got + lost, n, counters)
+        self.assertLess(lost, n // 100, counters)
 
 
 class Limits(NodeTest):
