@@ -117,7 +117,8 @@ static void c_on_close(slim_grpc_call *call, const slim_grpc_result *res, void *
     o->call = NULL;
 }
 
-static const slim_grpc_call_cbs cbs = {c_on_headers, c_on_message, NULL, c_on_writable, c_on_close};
+static const slim_grpc_call_cbs cbs = {c_on_headers,  c_on_message, NULL,
+                                       c_on_writable, c_on_close,   NULL};
 
 static void open_call(call_out *o, const char *method, const slim_grpc_md *md,
                       uint64_t timeout_ms) {
@@ -327,10 +328,10 @@ static const test_case cases[] = {
 };
 
 static void on_state(slim_grpc_client *c, slim_grpc_conn_state st, slim_status why, void *ud) {
-    (void)c;
     (void)ud;
-    if (st == SLIM_GRPC_CLOSED)
-        fprintf(stderr, "interop_client: connection closed: %s\n", slim_status_str(why));
+    if (st == SLIM_GRPC_TRANSIENT_FAILURE || st == SLIM_GRPC_SHUTDOWN)
+        fprintf(stderr, "interop_client: %s: %s (%s)\n", slim_grpc_conn_state_name(st),
+                slim_grpc_client_why(c), slim_status_name(why));
 }
 
 int main(int argc, char **argv) {

@@ -216,13 +216,13 @@ static void connections_on_call(slim_grpc_call *call, slim_bytes req, void *ud) 
 
 /* Initializers (not const objects: C wants constant expressions here). */
 #define BIDI_CBS                                                                                   \
-    { NULL, bidi_on_message, bidi_on_half_close, bidi_on_writable, bidi_on_close }
+    { NULL, bidi_on_message, bidi_on_half_close, bidi_on_writable, bidi_on_close, NULL }
 #define SINK_CBS                                                                                   \
-    { NULL, sink_on_message, sink_on_half_close, NULL, free_data_on_close }
+    { NULL, sink_on_message, sink_on_half_close, NULL, free_data_on_close, NULL }
 #define HANG_CBS                                                                                   \
-    { NULL, NULL, NULL, NULL, hang_on_close }
+    { NULL, NULL, NULL, NULL, hang_on_close, NULL }
 #define NO_CBS                                                                                     \
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL, NULL, NULL, NULL, NULL, NULL }
 
 static const slim_grpc_method methods[] = {
     {SVC "Unary", SLIM_GRPC_UNARY, unary_on_call, NO_CBS, NULL},
