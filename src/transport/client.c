@@ -24,6 +24,9 @@
 #include <string.h>
 
 #define MOD "transport"
+/* A connection lost sooner than this after READY counts as a failed
+ * attempt (the backoff goes on) instead of restarting it. */
+#define MIN_READY_MS 1000
 
 struct slim_grpc_client {
     uv_loop_t *loop;
@@ -57,6 +60,7 @@ struct slim_grpc_client {
     bool connecting;
     int last_error;   /* libuv error of the last failed connect */
     uint64_t retries; /* failed attempts since the last READY */
+    uint64_t retries_at_ready, ready_at;
     uv_timer_t timer;
     bool timer_is_backoff;
     bool restart_pending; /* start an attempt once the last one's requests end */
@@ -196,7 +200,9 @@ static void conn_ready(void *owner, slim_h2conn *conn) {
         return;
     if (!c->timer_is_backoff)
         uv_timer_stop(&c->timer); /* the connect timeout */
+    c->retries_at_ready = c->retries;
     c->retries = 0;
+    c->ready_at = uv_now(c->loop);
     set_state(c, SLIM_GRPC_READY, SLIM_OK, "");
 }
 
@@ -246,6 +252,13 @@ static void conn_closed(void *owner, slim_h2conn *conn, slim_status why, const c
     c->conn = NULL;
     if (c->freeing) {
         maybe_release(c);
+        return;
+    }
+    if (c->state == SLIM_GRPC_READY && uv_now(c->loop) - c->ready_at < MIN_READY_MS) {
+        /* Lost right after it worked: count it as a failed attempt, so a
+         * peer that accepts and drops at once meets the backoff. */
+        c->retries = c->retries_at_ready;
+        attempt_failed(c, why, reason);
         return;
     }
     if (c->state == SLIM_GRPC_READY) {

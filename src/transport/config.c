@@ -12,8 +12,7 @@ static void resolve_u64(uint64_t *v, uint64_t def) {
         *v = def;
 }
 
-void slim_grpc_config_resolve_role(const slim_grpc_config *in, bool server,
-                                   slim_grpc_config *out) {
+void slim_grpc_config_resolve_role(const slim_grpc_config *in, bool server, slim_grpc_config *out) {
     slim_grpc_config z;
     memset(&z, 0, sizeof z);
     *out = in != NULL ? *in : z;

@@ -146,6 +146,7 @@ struct slim_h2conn {
     uint64_t idle_since_ms; /* server: the last call ended (or the connection began) */
     uint64_t age_limit_ms;  /* server: max_connection_age with its jitter */
     bool settings_seen;     /* the peer's first SETTINGS arrived */
+    bool ready_pending;     /* ... and on_ready is owed after this read */
     bool first_read_done;
     bool ping_outstanding;
     uint64_t ping_sent_ms; /* the last keepalive PING went out (0: never) */
@@ -964,9 +965,8 @@ static void control_frame(slim_h2conn *c, const nghttp2_frame *f) {
         if ((f->hd.flags & NGHTTP2_FLAG_ACK) || c->settings_seen)
             return;
         c->settings_seen = true;
-        conn_timers_update(c); /* the handshake timeout no longer applies */
-        if (c->owner.on_ready != NULL)
-            c->owner.on_ready(c->owner.owner, c);
+        c->ready_pending = true; /* reported after the frames read with it */
+        conn_timers_update(c);   /* the handshake timeout no longer applies */
         return;
     case NGHTTP2_PING:
         if ((f->hd.flags & NGHTTP2_FLAG_ACK) && c->ping_outstanding) {
@@ -1405,6 +1405,14 @@ static void io_on_read(slim_io *io, slim_bytes data, void *ud) {
                                                     : nghttp2_strerror((int)rv));
         c->read_dead = true;
         (void)nghttp2_session_terminate_session(c->ng, NGHTTP2_PROTOCOL_ERROR);
+    }
+    /* The connection works once the peer's SETTINGS came and nothing read
+     * with them ended it (a TLS port answering an h2c client sends SETTINGS
+     * and GOAWAY together). */
+    if (c->ready_pending && !c->close_requested && !c->read_dead) {
+        c->ready_pending = false;
+        if (!c->goaway_received && c->owner.on_ready != NULL)
+            c->owner.on_ready(c->owner.owner, c);
     }
     conn_schedule(c);
     conn_leave(c);

@@ -148,7 +148,12 @@ static void bio_method_init(void) {
 static void ssl_err_text(char *out, size_t cap) {
     unsigned long e = ERR_get_error();
     const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
-    if (r != NULL)
+    if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SYS)
+        snprintf(out, cap, "%s", strerror(ERR_GET_REASON(e)));
+    else if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_X509 &&
+             ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+        snprintf(out, cap, "the certificate and the key do not match");
+    else if (r != NULL)
         snprintf(out, cap, "%s", r);
     else if (e != 0)
         ERR_error_string_n(e, out, cap);
@@ -278,8 +283,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-slim_status slim_tls_ctx_new(const slim_tls_config *cfg, bool server, slim_tls_ctx **out,
-                             char *err, size_t cap) {
+slim_status slim_tls_ctx_new(const slim_tls_config *cfg, bool server, slim_tls_ctx **out, char *err,
+                             size_t cap) {
     err[0] = '\0';
     bool has_cert = cfg->cert_file != NULL || cfg->cert_pem != NULL;
     bool has_key = cfg->key_file != NULL || cfg->key_pem != NULL;
@@ -391,14 +396,11 @@ static slim_status classify(tls_io *t, char *why, size_t cap) {
     }
     int reason = first != 0 && ERR_GET_LIB(first) == ERR_LIB_SSL ? ERR_GET_REASON(first) : 0;
     const char *text = first != 0 ? ERR_reason_error_string(first) : NULL;
-    static const int rejected[] = {SSL_R_TLSV1_ALERT_UNKNOWN_CA,
-                                   SSL_R_SSLV3_ALERT_BAD_CERTIFICATE,
-                                   SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED,
-                                   SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN,
-                                   SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED,
-                                   SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE,
-                                   SSL_R_TLSV1_ALERT_ACCESS_DENIED,
-                                   SSL_R_TLSV1_ALERT_DECRYPT_ERROR};
+    static const int rejected[] = {
+        SSL_R_TLSV1_ALERT_UNKNOWN_CA,          SSL_R_SSLV3_ALERT_BAD_CERTIFICATE,
+        SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED, SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN,
+        SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED, SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE,
+        SSL_R_TLSV1_ALERT_ACCESS_DENIED,       SSL_R_TLSV1_ALERT_DECRYPT_ERROR};
     static const int version[] = {SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION,
                                   SSL_R_NO_PROTOCOLS_AVAILABLE, SSL_R_VERSION_TOO_LOW,
                                   SSL_R_VERSION_TOO_HIGH};
@@ -417,13 +419,15 @@ static slim_status classify(tls_io *t, char *why, size_t cap) {
         return SLIM_E_TLS_CERT_UNTRUSTED;
     }
     if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
-        snprintf(why, cap, "the client sent no certificate and this server requires one "
-                           "(mutual TLS)");
+        snprintf(why, cap,
+                 "the client sent no certificate and this server requires one "
+                 "(mutual TLS)");
         return SLIM_E_TLS_NO_CLIENT_CERT;
     }
     if (reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED) {
-        snprintf(why, cap, "the server requires a client certificate (mutual TLS) and none "
-                           "is configured");
+        snprintf(why, cap,
+                 "the server requires a client certificate (mutual TLS) and none "
+                 "is configured");
         return SLIM_E_TLS_NO_CLIENT_CERT;
     }
     if (is_one_of(reason, rejected, sizeof rejected / sizeof rejected[0])) {
@@ -462,8 +466,9 @@ static void tls_fail(tls_io *t, slim_status st, const char *fmt, ...) {
     vsnprintf(t->base.why, sizeof t->base.why, fmt, ap);
     va_end(ap);
     ERR_clear_error();
-    SLIM_LOGW(MOD, "TLS %s %s failed: %s (%s)", t->handshake_done ? "session with" : "handshake with",
-              t->base.peer, t->base.why, slim_status_name(st));
+    SLIM_LOGW(MOD, "TLS %s %s failed: %s (%s)",
+              t->handshake_done ? "session with" : "handshake with", t->base.peer, t->base.why,
+              slim_status_name(st));
     (void)flush_out(t);
     t->base.ev->on_read_end(&t->base, st, t->base.ud);
 }
@@ -636,7 +641,7 @@ static void answer_h2c(tls_io *t) {
     g[0] = (uint8_t)(glen >> 16);
     g[1] = (uint8_t)(glen >> 8);
     g[2] = (uint8_t)glen;
-    g[3] = 0x7;   /* GOAWAY on stream 0 */
+    g[3] = 0x7;     /* GOAWAY on stream 0 */
     g[9 + 7] = 0xc; /* last stream 0, error INADEQUATE_SECURITY */
     memcpy(g + 17, debug, sizeof debug - 1);
     (void)slim_buf_append(&t->out[t->acc], f, sizeof f);

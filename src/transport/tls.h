@@ -39,8 +39,8 @@ typedef struct slim_tls_ctx slim_tls_ctx;
  * system roots, or insecure_skip_verify) and may present a certificate for
  * mutual TLS. On error *out is untouched and `err` (cap bytes) holds the
  * cause. E_TLS_CONFIG, E_NOMEM. The context holds one reference. */
-slim_status slim_tls_ctx_new(const slim_tls_config *cfg, bool server, slim_tls_ctx **out,
-                             char *err, size_t cap);
+slim_status slim_tls_ctx_new(const slim_tls_config *cfg, bool server, slim_tls_ctx **out, char *err,
+                             size_t cap);
 
 /* References are counted (loop thread only): every TLS pipe holds one. */
 slim_tls_ctx *slim_tls_ctx_ref(slim_tls_ctx *ctx);

@@ -35,9 +35,9 @@ typedef struct slim_txseg {
 } slim_txseg;
 
 typedef struct slim_txq {
-    slim_buf buf;      /* copied framed bytes; buf.data[0] is virtual offset `base` */
+    slim_buf buf; /* copied framed bytes; buf.data[0] is virtual offset `base` */
     uint64_t base;
-    slim_txseg *segs;  /* ring; capacity a power of two */
+    slim_txseg *segs; /* ring; capacity a power of two */
     size_t cap, head, n;
     size_t pk, pk_off; /* pack position: segment (from head) and offset in it */
     size_t head_msg;   /* head segment: start of the first message not written */

@@ -1,0 +1,4 @@
+#include "fixture.h"
+TEST(placeholder) {
+}
+TEST_MAIN(TEST_ENTRY(placeholder))
