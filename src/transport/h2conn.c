@@ -120,6 +120,7 @@ struct slim_h2conn {
     nghttp2_session *ng;
     slim_io *io;
     uv_prepare_t prep;
+    uv_idle_t kick; /* keeps the next poll from blocking (see conn_schedule) */
     uv_timer_t timer;
     uint64_t timer_due; /* loop ms the deadline timer fires at, 0 when stopped */
     slim_buf wbuf;
@@ -175,9 +176,29 @@ static void conn_leave(slim_h2conn *c) {
         conn_close_now(c);
 }
 
+/* Nonzero while some connection's prepare callback runs on this thread. */
+static _Thread_local int in_prepare;
+
+static void on_kick(uv_idle_t *h) {
+    uv_idle_stop(h);
+}
+
+/* Makes the loop poll without blocking once: work scheduled, or user
+ * callbacks run, during the prepare phase would otherwise wait for the
+ * next I/O event (a prepare handle started now runs only in the next
+ * iteration, after the poll). */
+static void conn_kick(slim_h2conn *c) {
+    if (!c->closing && !uv_is_active((uv_handle_t *)&c->kick))
+        uv_idle_start(&c->kick, on_kick);
+}
+
 static void conn_schedule(slim_h2conn *c) {
-    if (!c->closing && !uv_is_active((uv_handle_t *)&c->prep))
+    if (c->closing)
+        return;
+    if (!uv_is_active((uv_handle_t *)&c->prep))
         uv_prepare_start(&c->prep, on_prepare);
+    if (in_prepare > 0)
+        conn_kick(c);
 }
 
 static void conn_mark_work(slim_h2conn *c) {
@@ -994,8 +1015,11 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
         control_frame(c, f);
         return 0;
     }
-    if (!c->ping_outstanding)
+    if (!c->ping_outstanding && !c->data_after_ack) {
+        /* The server's ping clock restarted: the floor no longer applies. */
         c->data_after_ack = true;
+        conn_timers_update(c);
+    }
     slim_grpc_call *call = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
     if (call == NULL || c->close_requested)
         return 0;
@@ -1165,8 +1189,11 @@ static void conn_flush(slim_h2conn *c) {
 static void on_prepare(uv_prepare_t *h) {
     slim_h2conn *c = h->data;
     conn_enter(c);
+    in_prepare++;
     if (c->work_pending) {
         c->work_pending = false;
+        /* User callbacks may run: let the loop come back at once. */
+        conn_kick(c);
         slim_grpc_call *call = c->calls;
         while (call != NULL && !c->close_requested) {
             slim_grpc_call *next = call->next;
@@ -1179,6 +1206,9 @@ static void on_prepare(uv_prepare_t *h) {
     conn_flush(c);
     if (!c->work_pending)
         uv_prepare_stop(h);
+    else
+        conn_kick(c);
+    in_prepare--;
     conn_leave(c);
 }
 
@@ -1555,12 +1585,14 @@ slim_status slim_h2conn_new(uv_loop_t *loop, bool is_server, bool secure,
         return ng_status(rv) == SLIM_E_NOMEM ? SLIM_E_NOMEM : SLIM_E_INTERNAL;
     }
     uv_prepare_init(loop, &c->prep);
+    uv_idle_init(loop, &c->kick);
     uv_timer_init(loop, &c->timer);
     uv_timer_init(loop, &c->ka_timer);
     c->prep.data = c;
+    c->kick.data = c;
     c->timer.data = c;
     c->ka_timer.data = c;
-    c->handles_open = 3;
+    c->handles_open = 4;
     uint64_t now = uv_now(loop);
     c->last_read_ms = c->idle_since_ms = now;
     if (is_server && cfg->max_connection_age_ms != SLIM_GRPC_OFF) {
@@ -1624,9 +1656,11 @@ static void conn_close_now(slim_h2conn *c) {
     nghttp2_session_del(c->ng);
     c->ng = NULL;
     uv_prepare_stop(&c->prep);
+    uv_idle_stop(&c->kick);
     uv_timer_stop(&c->timer);
     uv_timer_stop(&c->ka_timer);
     uv_close((uv_handle_t *)&c->prep, on_uv_closed);
+    uv_close((uv_handle_t *)&c->kick, on_uv_closed);
     uv_close((uv_handle_t *)&c->timer, on_uv_closed);
     uv_close((uv_handle_t *)&c->ka_timer, on_uv_closed);
     if (c->io != NULL)

@@ -88,7 +88,9 @@ void slim_txq_pack(slim_txq *q, uint8_t *out, size_t n) {
         size_t take = s->len - q->pk_off;
         take = take < n ? take : n;
         if (s->rc == NULL) {
-            memcpy(out, q->buf.data + (s->off - q->base) + q->pk_off, take);
+            /* The segment may start before `base` (compaction drops the
+             * written messages at its front); the pack position never does. */
+            memcpy(out, q->buf.data + (size_t)(s->off + q->pk_off - q->base), take);
         } else {
             size_t done = 0;
             if (q->pk_off < SLIM_GRPC_PREFIX_LEN) {
@@ -183,7 +185,8 @@ size_t slim_txq_take_unsent(slim_txq *q, slim_txq_unsent_fn fn, void *ud) {
             count++;
             if (fn != NULL)
                 fn(ud,
-                   slim_bytes_of(q->buf.data + (s->off - q->base) + at + SLIM_GRPC_PREFIX_LEN,
+                   slim_bytes_of(q->buf.data + (size_t)(s->off + at - q->base) +
+                                     SLIM_GRPC_PREFIX_LEN,
                                  m - SLIM_GRPC_PREFIX_LEN),
                    NULL);
             at += m;

@@ -31,14 +31,18 @@ void fx_down(void) {
     test_alloc_uninstall();
 }
 
+/* The watchdog keeps the loop alive while armed, so that a wait with
+ * nothing else to run still ends. */
 void fx_arm_(uint64_t ms) {
     FX.timed_out = false;
     uv_update_time(&FX.loop);
     uv_timer_start(&FX.watchdog, on_watchdog, ms, 0);
+    uv_ref((uv_handle_t *)&FX.watchdog);
 }
 
 void fx_disarm_(const char *what, int line) {
     uv_timer_stop(&FX.watchdog);
+    uv_unref((uv_handle_t *)&FX.watchdog);
     if (FX.timed_out) {
         TEST_FAIL_AT("timed out waiting for %s (line %d)", what, line);
         FX.timed_out = false;
@@ -50,6 +54,7 @@ void fx_run_for(uint64_t ms) {
     while (!FX.timed_out)
         uv_run(&FX.loop, UV_RUN_ONCE);
     uv_timer_stop(&FX.watchdog);
+    uv_unref((uv_handle_t *)&FX.watchdog);
     FX.timed_out = false;
 }
 

@@ -194,7 +194,8 @@ TEST(allocation_failures_leave_the_queue_intact) {
         test_alloc_fail_after(fail);
         for (unsigned i = 0; i < 12; i++) {
             size_t n = msg_of(i, m);
-            slim_status st = i % 2 ? slim_txq_push_rc(&q, rc) : slim_txq_push_copy(&q, slim_bytes_of(m, n));
+            slim_status st =
+                i % 2 ? slim_txq_push_rc(&q, rc) : slim_txq_push_copy(&q, slim_bytes_of(m, n));
             if (st == SLIM_OK)
                 ok++;
             else
