@@ -235,7 +235,7 @@ static void conn_goaway(void *owner, slim_h2conn *conn) {
     link_draining(c, conn);
     uv_timer_stop(&c->timer);
     c->retries = 0;
-    set_state(c, SLIM_GRPC_IDLE, SLIM_E_TRANSPORT_GOAWAY, "the server sent GOAWAY");
+    set_state(c, SLIM_GRPC_IDLE, SLIM_E_TRANSPORT_GOAWAY, slim_h2conn_goaway_text(conn));
     if (c->state == SLIM_GRPC_IDLE)
         begin_attempt(c);
 }

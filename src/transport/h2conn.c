@@ -1403,6 +1403,22 @@ void slim_h2conn_drain(slim_h2conn *c, bool end_calls, const char *msg, uint64_t
 
 /* ---- Pipe events ---- */
 
+/* A plaintext client's first bytes: our TLS servers answer an h2c client
+ * with a lone GOAWAY INADEQUATE_SECURITY (tls.c), which nghttp2 would only
+ * call a missing SETTINGS frame. Closes with the server's words. */
+static bool tls_port_goaway(slim_h2conn *c, slim_bytes d) {
+    if (d.len < 17 || d.ptr[3] != NGHTTP2_GOAWAY || d.ptr[13] || d.ptr[14] || d.ptr[15] ||
+        d.ptr[16] != NGHTTP2_INADEQUATE_SECURITY)
+        return false;
+    size_t len = (size_t)d.ptr[0] << 16 | (size_t)d.ptr[1] << 8 | d.ptr[2];
+    size_t dbg = len >= 8 && d.len >= 9 + len ? len - 8 : 0;
+    snprintf(c->goaway_text, sizeof c->goaway_text, "peer sent GOAWAY INADEQUATE_SECURITY: %.*s",
+             (int)(dbg < 100 ? dbg : 100), (const char *)d.ptr + 17);
+    SLIM_LOGW(MOD, "connection %s: %s", c->peer, c->goaway_text);
+    slim_h2conn_close(c, SLIM_E_TLS_PEER_REQUIRES_TLS, c->goaway_text);
+    return true;
+}
+
 static void io_on_read(slim_io *io, slim_bytes data, void *ud) {
     (void)io;
     slim_h2conn *c = ud;
@@ -1413,6 +1429,10 @@ static void io_on_read(slim_io *io, slim_bytes data, void *ud) {
     c->last_read_ms = uv_now(c->loop);
     if (!c->first_read_done) {
         c->first_read_done = true;
+        if (!c->secure && !c->is_server && tls_port_goaway(c, data)) {
+            conn_leave(c);
+            return;
+        }
         if (!c->secure && slim_tls_looks_like_record(data)) {
             /* A TLS client on our h2c port, or a TLS server our h2c client
              * dialled: say so instead of "bad preface". */
@@ -1490,6 +1510,10 @@ static void io_on_read_end(slim_io *io, slim_status st, void *ud) {
         slim_h2conn_close(c, st, io->why[0] ? io->why : slim_status_str(st)); /* TLS */
     else if (c->goaway_received)
         slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST, c->goaway_text);
+    else if (!c->is_server && !c->secure && !c->first_read_done)
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST,
+                          "connection closed by the peer before it sent anything (if that is a "
+                          "TLS port, use https://)");
     else
         slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST,
                           io->why[0] ? io->why : "connection closed by the peer");
@@ -1669,6 +1693,10 @@ static void conn_close_now(slim_h2conn *c) {
 
 bool slim_h2conn_closing(const slim_h2conn *c) {
     return c->closing || c->close_requested;
+}
+
+const char *slim_h2conn_goaway_text(const slim_h2conn *c) {
+    return c->goaway_text;
 }
 
 bool slim_h2conn_accepting(const slim_h2conn *c) {

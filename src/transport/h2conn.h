@@ -83,6 +83,9 @@ slim_status slim_h2conn_open(slim_h2conn *c, const char *authority, const slim_g
 bool slim_h2conn_closing(const slim_h2conn *c);
 /* True while new calls may start: not closing, no GOAWAY either way. */
 bool slim_h2conn_accepting(const slim_h2conn *c);
+/* What the peer's GOAWAY said ("peer sent GOAWAY <error>: <debug data>"),
+ * "" when none came. */
+const char *slim_h2conn_goaway_text(const slim_h2conn *c);
 void slim_h2conn_stats(const slim_h2conn *c, slim_grpc_conn_stats *out);
 
 /* Intrusive list links for the owner's list of connections. */

@@ -55,7 +55,10 @@ typedef struct tls_io {
     bool is_server;
     bool started, closing, failed, lower_dead;
     bool handshake_done, seen_input;
-    char name[256]; /* client: expected server name */
+    bool cert_requested; /* client: the server asked for our certificate */
+    bool has_cert;       /* client: we have one to give */
+    bool got_data;       /* application data arrived */
+    char name[256];      /* client: expected server name */
 
     /* Input for OpenSSL: the current lower read, then leftovers. */
     const uint8_t *in;
@@ -263,6 +266,16 @@ static slim_status load_ca(SSL_CTX *ctx, const char *file, const char *pem, bool
     return SLIM_OK;
 }
 
+/* Client: the server asked for a certificate (mutual TLS). Remembered so
+ * that a server that then hangs up without an alert can be explained. */
+static int cert_requested_cb(SSL *ssl, void *arg) {
+    (void)arg;
+    tls_io *t = SSL_get_app_data(ssl);
+    if (t != NULL)
+        t->cert_requested = true;
+    return 1;
+}
+
 /* Server: picks "h2" from the client's ALPN list, or refuses with a fatal
  * no_application_protocol alert. */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -342,6 +355,7 @@ slim_status slim_tls_ctx_new(const slim_tls_config *cfg, bool server, slim_tls_c
         if (st == SLIM_OK && SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn) != 0)
             st = cfg_fail(err, cap, "cannot set ALPN", NULL);
         c->skip_verify = cfg->insecure_skip_verify;
+        SSL_CTX_set_cert_cb(ctx, cert_requested_cb, NULL);
         if (st == SLIM_OK && (cfg->ca_file != NULL || cfg->ca_pem != NULL))
             st = load_ca(ctx, cfg->ca_file, cfg->ca_pem, false, err, cap);
         if (st == SLIM_OK && cfg->include_system_ca && SSL_CTX_set_default_verify_paths(ctx) != 1)
@@ -566,6 +580,7 @@ static void read_records(tls_io *t) {
         int r = SSL_read_ex(t->ssl, t->plain + have, sizeof t->plain - have, &got);
         if (r == 1) {
             have += got;
+            t->got_data = true;
             if (sizeof t->plain - have >= TLS_RECORD)
                 continue;
         }
@@ -629,22 +644,24 @@ static bool is_h2c_preface(slim_bytes data) {
     return n >= 3 && memcmp(data.ptr, preface, n) == 0;
 }
 
-/* Answers an h2c client on a TLS port in its own language: an empty
- * SETTINGS frame and a GOAWAY with INADEQUATE_SECURITY that says why. */
+/* Answers an h2c client on a TLS port in its own language: a GOAWAY with
+ * INADEQUATE_SECURITY that says why, then the connection closes. No
+ * SETTINGS comes first, so gRPC clients never consider the connection
+ * ready: they fail the call at once with UNAVAILABLE instead of retrying it
+ * on a new connection until the deadline (they retry calls a GOAWAY finds
+ * unsent). Our plaintext client recognises this first frame (h2conn.c). */
 static void answer_h2c(tls_io *t) {
     static const char debug[] = "TLS required on this port; use https://";
-    uint8_t f[9 + 9 + 8 + sizeof debug - 1];
+    uint8_t g[9 + 8 + sizeof debug - 1];
     size_t glen = 8 + sizeof debug - 1;
-    memset(f, 0, sizeof f);
-    f[3] = 0x4; /* SETTINGS, empty */
-    uint8_t *g = f + 9;
+    memset(g, 0, sizeof g);
     g[0] = (uint8_t)(glen >> 16);
     g[1] = (uint8_t)(glen >> 8);
     g[2] = (uint8_t)glen;
-    g[3] = 0x7;     /* GOAWAY on stream 0 */
-    g[9 + 7] = 0xc; /* last stream 0, error INADEQUATE_SECURITY */
+    g[3] = 0x7;     /* GOAWAY on stream 0, last stream 0 */
+    g[9 + 7] = 0xc; /* error INADEQUATE_SECURITY */
     memcpy(g + 17, debug, sizeof debug - 1);
-    (void)slim_buf_append(&t->out[t->acc], f, sizeof f);
+    (void)slim_buf_append(&t->out[t->acc], g, sizeof g);
 }
 
 static void lower_on_read(slim_io *lower, slim_bytes data, void *ud) {
@@ -695,6 +712,19 @@ static void lower_on_read_end(slim_io *lower, slim_status st, void *ud) {
     if (!t->handshake_done) {
         tls_fail(t, SLIM_E_TLS_HANDSHAKE, "the connection closed during the TLS handshake (%s)",
                  lower->why[0] ? lower->why : "end of stream");
+        return;
+    }
+    if (!t->is_server && t->cert_requested && !t->got_data) {
+        /* TLS 1.3 clients finish their handshake before the server checks
+         * their certificate; some servers then hang up without an alert. */
+        if (t->has_cert)
+            tls_fail(t, SLIM_E_TLS_CERT_REJECTED,
+                     "the server asked for a client certificate and closed the connection "
+                     "without a word: it most likely rejected ours");
+        else
+            tls_fail(t, SLIM_E_TLS_NO_CLIENT_CERT,
+                     "the server asked for a client certificate (mutual TLS), none is "
+                     "configured, and it closed the connection");
         return;
     }
     t->failed = true;
@@ -779,7 +809,9 @@ slim_status slim_io_tls_new(slim_tls_ctx *ctx, slim_io *lower, const char *name,
         return SLIM_E_NOMEM;
     }
     BIO_set_data(t->bio, t);
-    SSL_set_bio(t->ssl, t->bio, t->bio); /* one reference each: BIO_up_ref first */
+    SSL_set_bio(t->ssl, t->bio, t->bio); /* the same BIO both ways: one reference */
+    SSL_set_app_data(t->ssl, t);
+    t->has_cert = SSL_get_certificate(t->ssl) != NULL;
     t->ctx = slim_tls_ctx_ref(ctx);
     slim_status st = SLIM_OK;
     if (t->is_server) {
