@@ -24,6 +24,7 @@
 #include "core/log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -487,9 +488,19 @@ static void tls_fail(tls_io *t, slim_status st, const char *fmt, ...) {
     t->base.ev->on_read_end(&t->base, st, t->base.ud);
 }
 
-static void fail_from_openssl(tls_io *t) {
+/* The named status and cause of the OpenSSL failure that just happened,
+ * read at once (a later OpenSSL call on this thread would clear it). */
+static slim_status failure_now(tls_io *t, const char *op, int ssl_error, char *why, size_t cap) {
+    int err = errno;
+    slim_status st = classify(t, why, cap);
+    if (strcmp(why, "unknown TLS error") == 0) /* nothing queued: say what we know */
+        snprintf(why, cap, "%s failed (SSL error %d, errno %d)", op, ssl_error, err);
+    return st;
+}
+
+static void fail_from_openssl(tls_io *t, const char *op, int ssl_error) {
     char why[sizeof t->base.why];
-    slim_status st = classify(t, why, sizeof why);
+    slim_status st = failure_now(t, op, ssl_error, why, sizeof why);
     tls_fail(t, st, "%s", why);
 }
 
@@ -519,9 +530,9 @@ static slim_status flush_out(tls_io *t) {
 static bool encrypt_upper(tls_io *t) {
     size_t done = 0;
     ERR_clear_error();
-    if (SSL_write_ex(t->ssl, t->up_data.ptr, t->up_data.len, &done) != 1 ||
-        done != t->up_data.len) {
-        fail_from_openssl(t);
+    int r = SSL_write_ex(t->ssl, t->up_data.ptr, t->up_data.len, &done);
+    if (r != 1 || done != t->up_data.len) {
+        fail_from_openssl(t, "SSL_write", r != 1 ? SSL_get_error(t->ssl, r) : -1);
         return false;
     }
     t->up_encrypted = true;
@@ -578,11 +589,19 @@ static void read_records(tls_io *t) {
         size_t got = 0;
         ERR_clear_error();
         int r = SSL_read_ex(t->ssl, t->plain + have, sizeof t->plain - have, &got);
+        /* The outcome is read now: the upper pipe may write (and so touch
+         * the BIO's retry flags and the error queue) when handed the data. */
+        int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
+        slim_status fst = SLIM_OK;
+        char why[sizeof t->base.why];
         if (r == 1) {
             have += got;
             t->got_data = true;
             if (sizeof t->plain - have >= TLS_RECORD)
                 continue;
+        } else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE &&
+                   e != SSL_ERROR_ZERO_RETURN) {
+            fst = failure_now(t, "SSL_read", e, why, sizeof why);
         }
         if (have > 0) {
             t->base.ev->on_read(&t->base, slim_bytes_of(t->plain, have), t->base.ud);
@@ -592,7 +611,6 @@ static void read_records(tls_io *t) {
         }
         if (r == 1)
             continue;
-        int e = SSL_get_error(t->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
             return;
         if (e == SSL_ERROR_ZERO_RETURN) {
@@ -601,7 +619,7 @@ static void read_records(tls_io *t) {
             t->base.ev->on_read_end(&t->base, SLIM_E_TRANSPORT_CONN_LOST, t->base.ud);
             return;
         }
-        fail_from_openssl(t);
+        tls_fail(t, fst, "%s", why);
         return;
     }
 }
@@ -616,7 +634,7 @@ static void handshake_step(tls_io *t) {
                 tls_fail(t, SLIM_E_TLS_HANDSHAKE, "connection lost during the TLS handshake");
             return;
         }
-        fail_from_openssl(t);
+        fail_from_openssl(t, "SSL_do_handshake", e);
         return;
     }
     t->handshake_done = true;

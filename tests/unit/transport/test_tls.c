@@ -388,6 +388,163 @@ TEST(unusable_settings_are_refused_at_start) {
     fx_down();
 }
 
+/* ---- The TLS pipe alone, under an upper layer that writes from on_read ----
+ *
+ * An echo over two TLS pipes whose users write from inside on_read (the
+ * HTTP/2 layer never does; a raw user may): a write there must not disturb
+ * the read in progress (OpenSSL's retry state lives in the BIO both
+ * directions share). 4 MiB go round in 8 KiB pieces, the first 64 one at a
+ * time. */
+
+#include "transport/tls.h"
+
+typedef struct pipe_end {
+    slim_io *io;
+    slim_buf pending; /* waiting for the write in flight */
+    slim_buf inflight;
+    bool writing, closed, failed;
+    size_t got;
+    uint8_t next; /* expected byte value (client) */
+    size_t bad;
+    bool echo;
+} pipe_end;
+
+static void pe_write(pipe_end *p) {
+    if (p->writing || p->pending.len == 0)
+        return;
+    slim_buf t = p->inflight;
+    p->inflight = p->pending;
+    p->pending = t;
+    p->pending.len = 0;
+    p->writing = true;
+    CHECK_OK(slim_io_write(p->io, slim_buf_view(&p->inflight)));
+}
+
+static void pe_on_read(slim_io *io, slim_bytes d, void *ud) {
+    (void)io;
+    pipe_end *p = ud;
+    if (p->echo) {
+        CHECK_OK(slim_buf_append(&p->pending, d.ptr, d.len));
+        pe_write(p); /* from inside on_read */
+        return;
+    }
+    for (size_t i = 0; i < d.len; i++)
+        if (d.ptr[i] != p->next++)
+            p->bad++;
+    p->got += d.len;
+}
+
+static void pe_on_write_done(slim_io *io, slim_status st, void *ud) {
+    (void)io;
+    pipe_end *p = ud;
+    p->writing = false;
+    if (st != SLIM_OK)
+        p->failed = true;
+    else
+        pe_write(p);
+}
+
+static void pe_on_read_end(slim_io *io, slim_status st, void *ud) {
+    pipe_end *p = ud;
+    if (st != SLIM_E_TRANSPORT_CONN_LOST)
+        p->failed = true;
+    slim_io_close(io);
+}
+
+static void pe_on_closed(slim_io *io, void *ud) {
+    (void)io;
+    pipe_end *p = ud;
+    p->closed = true;
+    slim_buf_cleanup(&p->pending);
+    slim_buf_cleanup(&p->inflight);
+}
+
+static const slim_io_events pe_events = {pe_on_read, pe_on_write_done, pe_on_read_end,
+                                         pe_on_closed};
+
+static pipe_end srv_end, cli_end;
+static slim_tls_ctx *srv_ctx;
+
+static void pe_on_connection(uv_stream_t *l, int status) {
+    CHECK_EQ(status, 0);
+    slim_io *io;
+    CHECK_OK(slim_io_tcp_new(l->loop, &io));
+    CHECK_EQ(uv_accept(l, slim_io_stream(io)), 0);
+    CHECK_OK(slim_io_tls_new(srv_ctx, io, NULL, &srv_end.io));
+    srv_end.echo = true;
+    CHECK_OK(slim_io_start(srv_end.io, &pe_events, &srv_end));
+}
+
+static bool pe_connected;
+
+static void pe_on_connect(uv_connect_t *req, int status) {
+    (void)req;
+    CHECK_EQ(status, 0);
+    pe_connected = true;
+}
+
+TEST(tls_pipe_with_writes_from_on_read) {
+    fx_up();
+    memset(&srv_end, 0, sizeof srv_end);
+    memset(&cli_end, 0, sizeof cli_end);
+    char err[256];
+    slim_tls_config st = tls_cfg("server.pem", "server.key");
+    CHECK_OK(slim_tls_ctx_new(&st, true, &srv_ctx, err, sizeof err));
+    slim_tls_config ct = tls_cfg(NULL, NULL);
+    ct.ca_file = (char *)fx_cert("ca.pem");
+    slim_tls_ctx *cli_ctx;
+    CHECK_OK(slim_tls_ctx_new(&ct, false, &cli_ctx, err, sizeof err));
+    uv_tcp_t l;
+    uv_tcp_init(&FX.loop, &l);
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", 0, &sa);
+    CHECK_EQ(uv_tcp_bind(&l, (const struct sockaddr *)&sa, 0), 0);
+    CHECK_EQ(uv_listen((uv_stream_t *)&l, 4, pe_on_connection), 0);
+    int len = sizeof sa;
+    uv_tcp_getsockname(&l, (struct sockaddr *)&sa, &len);
+    slim_io *plain;
+    CHECK_OK(slim_io_tcp_new(&FX.loop, &plain));
+    uv_connect_t creq;
+    pe_connected = false;
+    CHECK_EQ(uv_tcp_connect(&creq, (uv_tcp_t *)slim_io_stream(plain), (const struct sockaddr *)&sa,
+                            pe_on_connect),
+             0);
+    FX_WAIT(pe_connected, 5000);
+    CHECK_OK(slim_io_tls_new(cli_ctx, plain, "localhost", &cli_end.io));
+    CHECK_OK(slim_io_start(cli_end.io, &pe_events, &cli_end));
+    const size_t total = 4u << 20;
+    uint8_t chunk[8192];
+    uint8_t v = 0;
+    /* One piece at a time first: the echo's write then always starts from
+     * inside on_read, right after OpenSSL ran out of input. */
+    for (int i = 0; i < 64; i++) {
+        for (size_t k = 0; k < sizeof chunk; k++)
+            chunk[k] = v++;
+        CHECK_OK(slim_buf_append(&cli_end.pending, chunk, sizeof chunk));
+        pe_write(&cli_end);
+        FX_WAIT(cli_end.got == (size_t)(i + 1) * sizeof chunk || cli_end.failed || srv_end.failed,
+                5000);
+    }
+    for (size_t sent = 64 * sizeof chunk; sent < total; sent += sizeof chunk) {
+        for (size_t i = 0; i < sizeof chunk; i++)
+            chunk[i] = v++;
+        CHECK_OK(slim_buf_append(&cli_end.pending, chunk, sizeof chunk));
+        pe_write(&cli_end);
+        if (cli_end.pending.len > (1u << 20))
+            FX_WAIT(cli_end.pending.len < (1u << 20) || cli_end.failed, 10000);
+    }
+    FX_WAIT(cli_end.got == total || cli_end.failed || srv_end.failed, 20000);
+    CHECK_U64(cli_end.got, total);
+    CHECK_EQ(cli_end.bad, 0);
+    CHECK(!cli_end.failed && !srv_end.failed);
+    slim_io_close(cli_end.io);
+    FX_WAIT(cli_end.closed && srv_end.closed, 5000);
+    uv_close((uv_handle_t *)&l, NULL);
+    slim_tls_ctx_unref(srv_ctx);
+    slim_tls_ctx_unref(cli_ctx);
+    fx_down();
+}
+
 /* ---- Versions and ALPN, with openssl s_client as the peer ---- */
 
 typedef struct proc {
@@ -465,4 +622,5 @@ TEST_MAIN(TEST_ENTRY(tls13_alpn_h2_name_and_ip_verified),
           TEST_ENTRY(mutual_tls_with_files_and_pem_text), TEST_ENTRY(bidi_volume_over_tls),
           TEST_ENTRY(wrong_ca_expired_and_wrong_name), TEST_ENTRY(mutual_tls_refusals),
           TEST_ENTRY(plaintext_against_tls_and_the_reverse),
-          TEST_ENTRY(unusable_settings_are_refused_at_start), TEST_ENTRY(versions_and_alpn))
+          TEST_ENTRY(unusable_settings_are_refused_at_start),
+          TEST_ENTRY(tls_pipe_with_writes_from_on_read), TEST_ENTRY(versions_and_alpn))
