@@ -3,7 +3,9 @@
  * separate processes (this program starts its own server as a child).
  *
  *   bench_transport [--runs R] [--n100 N] [--n1k N] [--rtt M] [--no-tls]
- *                   [--no-pin] [--only SCENARIO]
+ *                   [--no-pin] [--only SCENARIO] [--side raw|grpc|grpc-shared]
+ *
+ * (--side runs one side only, for profiling; its ratios mean nothing.)
  *
  * Scenarios, each with TLS off and on (certificates made at start with
  * tests/transport_certs.sh and the openssl CLI):
@@ -27,6 +29,10 @@
  *
  * Child mode (started by the parent): --serve raw|grpc --mode sink|echo
  * --n N --tls DIR|-   prints "listening <addr>".
+ *
+ * Built with -DBENCH_PART1 it also compiles against the transport of
+ * issue 3 (no TLS, no shared sends), to compare the copy path before and
+ * after part 2 (see docs/benchmarks.md).
  */
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -34,10 +40,12 @@
 #include "transport/io.h"
 #ifndef BENCH_PART1
 #include "transport/tls.h"
+#include "transport/txq.h"
 #endif
 
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +58,7 @@
 #define SVC_ECHO "/bench.B/Echo"
 /* Bytes the raw side gathers for one write: the transport's default
  * write batch, so both make writes of the same size. */
-#define RAW_QUEUE SLIM_GRPC_DEFAULT_WRITE_BATCH
+#define RAW_QUEUE   SLIM_GRPC_DEFAULT_WRITE_BATCH
 #define ECHO_WINDOW (1024u * 1024u)
 
 static uv_loop_t loop;
@@ -101,8 +109,8 @@ static void frames(framer *f, const uint8_t *p, size_t n, void (*fn)(void *), vo
         if (f->hdr_len < 5)
             return;
         f->hdr_len = 0;
-        f->left = (uint32_t)f->hdr[1] << 24 | (uint32_t)f->hdr[2] << 16 |
-                  (uint32_t)f->hdr[3] << 8 | f->hdr[4];
+        f->left = (uint32_t)f->hdr[1] << 24 | (uint32_t)f->hdr[2] << 16 | (uint32_t)f->hdr[3] << 8 |
+                  f->hdr[4];
         if (f->left == 0)
             fn(ud);
     }
@@ -333,11 +341,8 @@ static int serve(const char *kind) {
         slim_grpc_server *srv;
         slim_grpc_config cfg = {0};
         slim_status st = slim_grpc_server_new(&loop, &cfg, &srv);
-        slim_grpc_method m = {s_mode_echo ? SVC_ECHO : SVC_SINK,
-                              SLIM_GRPC_BIDI_STREAMING,
-                              g_on_call,
-                              {0},
-                              NULL};
+        slim_grpc_method m = {
+            s_mode_echo ? SVC_ECHO : SVC_SINK, SLIM_GRPC_BIDI_STREAMING, g_on_call, {0}, NULL};
         m.cbs.on_message = g_on_message;
         m.cbs.on_half_close = g_on_half_close;
         m.cbs.on_close = g_on_close;
@@ -384,7 +389,9 @@ typedef struct client_run {
     double *rtt; /* SC_PING */
     double sent_at;
     uint8_t *msg;
+#ifndef BENCH_PART1
     slim_rcbuf *rc;
+#endif
     /* gRPC */
     slim_grpc_client *cli;
     slim_grpc_call *call;
@@ -598,8 +605,8 @@ static child spawn(const char *kind, scenario sc, unsigned long n, bool tls) {
         close(fds[1]);
         char nbuf[32];
         snprintf(nbuf, sizeof nbuf, "%lu", n);
-        execl(self, self, "--serve", kind, "--mode", sc == SC_ONE_WAY ? "sink" : "echo", "--n", nbuf,
-              "--tls", tls ? s_certs : "-", "--pin", do_pin ? "1" : "-", (char *)NULL);
+        execl(self, self, "--serve", kind, "--mode", sc == SC_ONE_WAY ? "sink" : "echo", "--n",
+              nbuf, "--tls", tls ? s_certs : "-", "--pin", do_pin ? "1" : "-", (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -633,7 +640,14 @@ static double median(double *v, int n) {
 typedef struct result {
     double rate;     /* msg/s */
     double p50, p99; /* us, SC_PING */
+    double user_ns;  /* the client's user CPU per message */
 } result;
+
+static double user_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6;
+}
 
 /* One run of one side ("raw", "grpc", "grpc-shared"). */
 static result one_run(const char *side, scenario sc, size_t size, unsigned long n, bool tls) {
@@ -655,13 +669,16 @@ static result one_run(const char *side, scenario sc, size_t size, unsigned long 
 #endif
     if (sc == SC_PING)
         c.rtt = malloc(n * sizeof(double));
+    double u0 = user_s();
     if (raw)
         run_raw(&c, ch.addr);
     else
         run_grpc(&c, ch.addr, tls);
+    double u1 = user_s();
     reap(ch);
     result r = {0};
     r.rate = (double)n / (c.t1 - c.t0);
+    r.user_ns = (u1 - u0) * 1e9 / (double)n;
     if (sc == SC_PING) {
         qsort(c.rtt, n, sizeof(double), cmp_double);
         r.p50 = c.rtt[n / 2] * 1e6;
@@ -677,17 +694,131 @@ static result one_run(const char *side, scenario sc, size_t size, unsigned long 
 
 static int runs = 5;
 
+#ifndef BENCH_PART1
+/* ---- The send queue alone: part 2's against part 1's ----
+ *
+ * Part 1 kept a call's queue as one contiguous buffer of framed copies,
+ * memmoved down once 64 KiB had been sent and that was half of it. Here it
+ * is reimplemented as it was, beside slim_txq (chunks, segments, hand-back
+ * positions), with the same pattern: queue up to 4 MiB, pack 256 KiB per
+ * "write", release it, queue again. ns per message, median of R runs. */
+
+typedef struct p1q {
+    slim_buf b;
+    size_t off;
+} p1q;
+
+static void p1_push(p1q *q, const uint8_t *m, size_t n) {
+    if (slim_buf_reserve(&q->b, 5 + n) != SLIM_OK)
+        die("out of memory", SLIM_E_NOMEM);
+    uint8_t *o = q->b.data + q->b.len;
+    o[0] = 0;
+    o[1] = (uint8_t)(n >> 24);
+    o[2] = (uint8_t)(n >> 16);
+    o[3] = (uint8_t)(n >> 8);
+    o[4] = (uint8_t)n;
+    memcpy(o + 5, m, n);
+    q->b.len += 5 + n;
+}
+
+static void p1_pack(p1q *q, uint8_t *out, size_t n) {
+    memcpy(out, q->b.data + q->off, n);
+    q->off += n;
+    if (q->off == q->b.len) {
+        q->b.len = q->off = 0;
+    } else if (q->off >= 64 * 1024 && q->off >= q->b.len / 2) {
+        slim_buf_consume(&q->b, q->off);
+        q->off = 0;
+    }
+}
+
+static double queue_run(bool part2, size_t size, unsigned long n, bool shared) {
+    uint8_t *msg = malloc(size);
+    memset(msg, 0xab, size);
+    uint8_t *wbuf = malloc(SLIM_GRPC_DEFAULT_WRITE_BATCH);
+    slim_rcbuf *rc = slim_rcbuf_copy(msg, size);
+    slim_txq q2;
+    slim_txq_init(&q2);
+    p1q q1;
+    memset(&q1, 0, sizeof q1);
+    size_t framed = 5 + size;
+    unsigned long sent = 0;
+    double t0 = now_s();
+    while (sent < n) {
+        while (sent < n) { /* fill to the 4 MiB queue limit */
+            size_t pending = part2 ? (size_t)slim_txq_pending(&q2) : q1.b.len - q1.off;
+            if (pending >= SLIM_GRPC_DEFAULT_SEND_QUEUE_LIMIT)
+                break;
+            if (!part2)
+                p1_push(&q1, msg, size);
+            else if (shared)
+                (void)slim_txq_push_rc(&q2, rc);
+            else
+                (void)slim_txq_push_copy(&q2, slim_bytes_of(msg, size));
+            sent++;
+        }
+        /* "write" until half of it is gone, as on_writable would ask */
+        for (;;) {
+            size_t pending = part2 ? (size_t)slim_txq_pending(&q2) : q1.b.len - q1.off;
+            if (pending < SLIM_GRPC_DEFAULT_SEND_QUEUE_LIMIT / 2 && sent < n)
+                break;
+            if (pending == 0)
+                break;
+            size_t k =
+                pending < SLIM_GRPC_DEFAULT_WRITE_BATCH ? pending : SLIM_GRPC_DEFAULT_WRITE_BATCH;
+            if (part2) {
+                slim_txq_pack(&q2, wbuf, k);
+                slim_txq_written(&q2);
+            } else {
+                p1_pack(&q1, wbuf, k);
+            }
+        }
+    }
+    double t = now_s() - t0;
+    (void)framed;
+    slim_txq_cleanup(&q2);
+    slim_buf_cleanup(&q1.b);
+    slim_rcbuf_unref(rc);
+    free(wbuf);
+    free(msg);
+    return t * 1e9 / (double)n;
+}
+
+static void queue_bench(void) {
+    printf("send queue alone (push to 4 MiB, pack 256 KiB writes), ns per message, median of %d:\n",
+           runs);
+    size_t sizes[2] = {100, 1024};
+    for (int k = 0; k < 2; k++) {
+        double a[16], b[16], c[16];
+        unsigned long n = sizes[k] == 100 ? 20000000ul : 4000000ul;
+        for (int r = 0; r < runs; r++) {
+            a[r] = queue_run(false, sizes[k], n, false);
+            b[r] = queue_run(true, sizes[k], n, false);
+            c[r] = queue_run(true, sizes[k], n, true);
+        }
+        printf("  %4zu B: part 1 buffer %.1f ns   part 2 copies %.1f ns   part 2 shared %.1f ns\n",
+               sizes[k], median(a, runs), median(b, runs), median(c, runs));
+    }
+}
+#endif
+static const char *only_side; /* --side: run just that one (for profiling) */
+
 /* R alternating runs of each side; prints the medians and the ratios. */
 static void scenario_row(const char *name, scenario sc, size_t size, unsigned long n, bool tls,
                          bool with_shared) {
     const char *sides[3] = {"raw", "grpc", "grpc-shared"};
     int nsides = with_shared ? 3 : 2;
-    double rate[3][16], p50[3][16], p99[3][16];
+    double rate[3][16], p50[3][16], p99[3][16], user[3][16];
     for (int r = 0; r < runs; r++) {
         for (int k = 0; k < nsides; k++) {
             int s = (r % 2 == 0) ? k : nsides - 1 - k; /* alternate the order */
+            if (only_side != NULL && strcmp(only_side, sides[s]) != 0) {
+                rate[s][r] = p50[s][r] = p99[s][r] = user[s][r] = 1;
+                continue;
+            }
             result res = one_run(sides[s], sc, size, n, tls);
             rate[s][r] = res.rate;
+            user[s][r] = res.user_ns;
             p50[s][r] = res.p50;
             p99[s][r] = res.p99;
         }
@@ -707,11 +838,16 @@ static void scenario_row(const char *name, scenario sc, size_t size, unsigned lo
             double sr = median(rate[2], runs);
             printf("   gRPC shared %6.3f M (%.2f)", sr / 1e6, sr / rr);
         }
+        printf("\n%-24s client user CPU per message: raw %.0f ns, gRPC %.0f ns", "",
+               median(user[0], runs), median(user[1], runs));
+        if (with_shared)
+            printf(", gRPC shared %.0f ns", median(user[2], runs));
         printf("\n");
     }
     fflush(stdout);
 }
 
+#ifndef BENCH_PART1
 static void remove_certs(void) {
     if (s_certs[0] != '\0') {
         char cmd[400];
@@ -719,6 +855,7 @@ static void remove_certs(void) {
         (void)system(cmd);
     }
 }
+#endif
 
 int main(int argc, char **argv) {
     self = "/proc/self/exe";
@@ -761,9 +898,18 @@ int main(int argc, char **argv) {
             do_pin = false;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--side") == 0 && i + 1 < argc)
+            only_side = argv[++i];
+#ifndef BENCH_PART1
+        else if (strcmp(argv[i], "--queue") == 0) {
+            queue_bench();
+            return 0;
+        }
+#endif
         else {
             fprintf(stderr, "usage: bench_transport [--runs R] [--n100 N] [--n1k N] [--rtt M] "
-                            "[--no-tls] [--no-pin] [--only one-way|echo|ping-pong]\n");
+                            "[--no-tls] [--no-pin] [--only one-way|echo|ping-pong] "
+                            "[--side raw|grpc|grpc-shared]\n");
             return 2;
         }
     }
