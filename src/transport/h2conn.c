@@ -7,9 +7,9 @@
  *   connection and start its uv_prepare handle; right before the loop polls,
  *   the prepare callback runs nghttp2_session_send(), which gathers every
  *   pending frame into `wbuf`, and hands `wbuf` to the pipe as one write.
- *   While that write is in flight nothing else is gathered; its completion
- *   schedules the next flush. DATA frames use NGHTTP2_DATA_FLAG_NO_COPY: the
- *   message bytes go from the call's queue straight into `wbuf`.
+ *   While that write is in flight nothing else is gathered; when it
+ *   completes, what was queued meanwhile is gathered and written at once. DATA frames use
+ * NGHTTP2_DATA_FLAG_NO_COPY: the message bytes go from the call's queue straight into `wbuf`.
  * - Flow control. Automatic WINDOW_UPDATE is off. The connection window is
  *   given back as soon as bytes arrive (so one slow call cannot stall the
  *   others); the stream window only as the bytes are consumed: handed to
@@ -1494,10 +1494,14 @@ static void io_on_write_done(slim_io *io, slim_status st, void *ud) {
         return;
     conn_enter(c);
     conn_written(c, st == SLIM_OK);
-    if (st != SLIM_OK)
+    if (st != SLIM_OK) {
         slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST, "socket write failed");
-    else
+    } else {
+        /* What was queued while this write was in flight goes out now, as
+         * one write, rather than after another turn of the loop. */
+        conn_flush(c);
         conn_schedule(c);
+    }
     conn_leave(c);
 }
 
