@@ -33,8 +33,23 @@ static void bidi_on_call(slim_grpc_call *call, slim_bytes req, void *ud) {
     (void)ud;
 }
 
+/* Answers "<:authority> <x-node header>". */
+static void who_on_call(slim_grpc_call *call, slim_bytes req, void *ud) {
+    (void)req;
+    (void)ud;
+    slim_str a = slim_grpc_call_authority(call);
+    slim_bytes node = {(const uint8_t *)"-", 1};
+    slim_grpc_md_get(slim_grpc_call_metadata(call), "x-node", &node);
+    char out[300];
+    int n = snprintf(out, sizeof out, "%.*s %.*s", (int)a.len, a.ptr, (int)node.len,
+                     (const char *)node.ptr);
+    slim_grpc_call_send(call, slim_bytes_of(out, (size_t)n));
+    slim_grpc_call_finish(call, SLIM_OK, NULL, NULL);
+}
+
 static const slim_grpc_method methods[] = {
     {"/t.T/Echo", SLIM_GRPC_UNARY, echo_on_call, {0}, NULL},
+    {"/t.T/Who", SLIM_GRPC_UNARY, who_on_call, {0}, NULL},
     {"/t.T/Bidi",
      SLIM_GRPC_BIDI_STREAMING,
      bidi_on_call,
@@ -388,6 +403,80 @@ TEST(unusable_settings_are_refused_at_start) {
     fx_down();
 }
 
+/* ---- SLIM YAML, parsed by the config model, straight into the transport ---- */
+
+static slim_cfg_doc *yaml(const char *text) {
+    slim_cfg_doc *d = NULL;
+    slim_cfg_error err;
+    slim_status st = slim_cfg_load_string(text, strlen(text), "t.yaml", &d, &err);
+    if (st != SLIM_OK)
+        TEST_FAIL_AT("yaml: %s", err.msg);
+    return d;
+}
+
+TEST(slim_yaml_configs_go_straight_to_the_transport) {
+    fx_up();
+    char text[2048];
+    snprintf(text, sizeof text,
+             "s:\n"
+             "  endpoint: \"127.0.0.1:0\"\n"
+             "  tls:\n"
+             "    source: {type: file, cert: \"%s\", key: \"%s\"}\n"
+             "    client_ca: {type: file, path: \"%s\"}\n"
+             "  keepalive: {time: 50ms, timeout: 2s}\n"
+             "  max_concurrent_streams: 10\n",
+             fx_cert("server.pem"), fx_cert("server.key"), fx_cert("ca.pem"));
+    slim_cfg_doc *d = yaml(text);
+    slim_server_config sc;
+    slim_cfg_error err;
+    CHECK_OK(slim_server_config_parse(d, slim_cfg_get(d->root, "s"), "s", &sc, NULL, NULL, &err));
+    slim_cfg_free(d);
+    CHECK_OK(slim_grpc_server_new(&FX.loop, NULL, &srv));
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        CHECK_OK(slim_grpc_server_add_method(srv, &methods[i]));
+    CHECK_OK(slim_grpc_server_listen_config(srv, &sc, addr, sizeof addr));
+    slim_server_config_cleanup(&sc);
+    snprintf(port, sizeof port, "%s", strrchr(addr, ':') + 1);
+
+    snprintf(text, sizeof text,
+             "c:\n"
+             "  endpoint: \"https://localhost:%s\"\n"
+             "  origin: \"https://slim.example:443\"\n"
+             "  tls:\n"
+             "    ca_source: {type: file, path: \"%s\"}\n"
+             "    source: {type: file, cert: \"%s\", key: \"%s\"}\n"
+             "    include_system_ca_certs_pool: false\n"
+             "  keepalive: {http2_keepalive: 30s, timeout: 5s}\n"
+             "  backoff: {type: fixed_interval, interval: 10ms, max_attempts: 0}\n"
+             "  headers: {x-node: node-a}\n",
+             port, fx_cert("ca.pem"), fx_cert("client.pem"), fx_cert("client.key"));
+    d = yaml(text);
+    slim_client_config cc;
+    CHECK_OK(slim_client_config_parse(d, slim_cfg_get(d->root, "c"), "c", &cc, NULL, NULL, &err));
+    slim_cfg_free(d);
+    fx_states st = {0};
+    slim_grpc_client *cli;
+    CHECK_OK(slim_grpc_client_new_config(&FX.loop, &cc, NULL, fx_on_state, &st, &cli));
+    slim_client_config_cleanup(&cc); /* read at creation, not kept */
+    unary_out o = {0};
+    slim_grpc_call_opts opts = {"/t.T/Who", NULL, 0};
+    CHECK_OK(slim_grpc_client_unary(cli, &opts, slim_bytes_of("", 0), on_unary, &o));
+    FX_WAIT(o.done, 10000);
+    CHECK_STATUS(o.status, SLIM_OK);
+    CHECK_STR(o.resp, "slim.example:443 node-a"); /* origin and headers applied */
+    /* The server pings every 50 ms (its keepalive.time); the connection
+     * stays up and calls keep working. */
+    fx_run_for(300);
+    memset(&o, 0, sizeof o);
+    CHECK_OK(slim_grpc_client_unary(cli, &opts, slim_bytes_of("", 0), on_unary, &o));
+    FX_WAIT(o.done, 10000);
+    CHECK_STATUS(o.status, SLIM_OK);
+    CHECK_EQ(st.n, 1); /* READY, nothing else */
+    slim_grpc_client_free(cli);
+    server_down();
+    fx_down();
+}
+
 /* ---- The TLS pipe alone, under an upper layer that writes from on_read ----
  *
  * An echo over two TLS pipes whose users write from inside on_read (the
@@ -623,4 +712,5 @@ TEST_MAIN(TEST_ENTRY(tls13_alpn_h2_name_and_ip_verified),
           TEST_ENTRY(wrong_ca_expired_and_wrong_name), TEST_ENTRY(mutual_tls_refusals),
           TEST_ENTRY(plaintext_against_tls_and_the_reverse),
           TEST_ENTRY(unusable_settings_are_refused_at_start),
+          TEST_ENTRY(slim_yaml_configs_go_straight_to_the_transport),
           TEST_ENTRY(tls_pipe_with_writes_from_on_read), TEST_ENTRY(versions_and_alpn))
