@@ -70,14 +70,14 @@ slim_status slim_pb_next(slim_reader *r, slim_pb_field *f) {
         st = slim_pb_read_varint(r, &n);
         if (st != SLIM_OK)
             break;
-        if (r->pos - at > 5) {
-            st = SLIM_E_WIRE_MALFORMED; /* protobuf-c takes 5 bytes at most here too */
-            break;
-        }
         f->value = n;
         f->value_off = r->pos;
         if (n > slim_reader_remaining(r)) {
             st = SLIM_E_TRUNCATED;
+            break;
+        }
+        if (r->pos - at > 5) {
+            st = SLIM_E_WIRE_MALFORMED; /* protobuf-c takes 5 bytes at most here too */
             break;
         }
         st = slim_reader_bytes(r, (size_t)n, &f->bytes);
