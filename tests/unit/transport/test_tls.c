@@ -153,6 +153,12 @@ static const char *https(const char *host) {
     return url;
 }
 
+/* A client config for https://host:port trusting `ca`. */
+static void tls_client(slim_client_config *cc, const char *host, const char *ca) {
+    fx_client_config(cc, https(host));
+    cc->tls.ca_file = (char *)fx_cert(ca);
+}
+
 /* ---- Working setups ---- */
 
 TEST(tls13_alpn_h2_name_and_ip_verified) {
@@ -161,12 +167,10 @@ TEST(tls13_alpn_h2_name_and_ip_verified) {
     slim_tls_config t = tls_cfg("server.pem", "server.key");
     server_up(&t);
     slim_client_config cc;
-    fx_client_config(&cc, https("localhost"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "localhost", "ca.pem");
     echo_through(&cc); /* DNS SAN */
     wait_log("TLSv1.3");
-    fx_client_config(&cc, https("127.0.0.1"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "127.0.0.1", "ca.pem");
     echo_through(&cc); /* IP SAN */
     server_down();
     fx_logs_release();
@@ -178,8 +182,7 @@ TEST(server_name_override_and_skip_verify) {
     slim_tls_config t = tls_cfg("wrongname.pem", "wrongname.key");
     server_up(&t);
     slim_client_config cc;
-    fx_client_config(&cc, https("127.0.0.1"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "127.0.0.1", "ca.pem");
     cc.tls.server_name = "other.example";
     echo_through(&cc);
     fx_client_config(&cc, https("localhost"));
@@ -208,8 +211,7 @@ TEST(mutual_tls_with_files_and_pem_text) {
     t.client_ca_file = (char *)fx_cert("ca.pem");
     server_up(&t);
     slim_client_config cc;
-    fx_client_config(&cc, https("localhost"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "localhost", "ca.pem");
     cc.tls.cert_file = (char *)fx_cert("client.pem");
     cc.tls.key_file = (char *)fx_cert("client.key");
     echo_through(&cc);
@@ -260,8 +262,7 @@ TEST(bidi_volume_over_tls) {
     slim_tls_config t = tls_cfg("server.pem", "server.key");
     server_up(&t);
     slim_client_config cc;
-    fx_client_config(&cc, https("localhost"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "localhost", "ca.pem");
     slim_grpc_client *cli;
     CHECK_OK(slim_grpc_client_new_config(&FX.loop, &cc, NULL, NULL, NULL, &cli));
     static const slim_grpc_call_cbs cbs = {NULL, b_on_message, NULL, NULL, b_on_close, NULL};
@@ -294,8 +295,7 @@ TEST(wrong_ca_expired_and_wrong_name) {
     slim_tls_config t = tls_cfg("server.pem", "server.key");
     server_up(&t);
     slim_client_config cc;
-    fx_client_config(&cc, https("localhost"));
-    cc.tls.ca_file = (char *)fx_cert("other-ca.pem");
+    tls_client(&cc, "localhost", "other-ca.pem");
     refused(&cc, SLIM_E_TLS_CERT_UNTRUSTED, "server certificate verify failed");
     CHECK(fx_logs_have("E_TLS_CERT_UNTRUSTED"));
     /* The client's alert tells the server why. */
@@ -305,19 +305,16 @@ TEST(wrong_ca_expired_and_wrong_name) {
 
     t = tls_cfg("expired.pem", "expired.key");
     server_up(&t);
-    fx_client_config(&cc, https("localhost"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "localhost", "ca.pem");
     refused(&cc, SLIM_E_TLS_CERT_EXPIRED, "certificate has expired");
     CHECK(fx_logs_have("E_TLS_CERT_EXPIRED"));
     server_down();
 
     t = tls_cfg("wrongname.pem", "wrongname.key");
     server_up(&t);
-    fx_client_config(&cc, https("localhost"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "localhost", "ca.pem");
     refused(&cc, SLIM_E_TLS_CERT_NAME_MISMATCH, "hostname mismatch (expected localhost)");
-    fx_client_config(&cc, https("127.0.0.1"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "127.0.0.1", "ca.pem");
     refused(&cc, SLIM_E_TLS_CERT_NAME_MISMATCH, "IP address mismatch");
     CHECK(fx_logs_have("E_TLS_CERT_NAME_MISMATCH"));
     server_down();
@@ -332,13 +329,11 @@ TEST(mutual_tls_refusals) {
     t.client_ca_file = (char *)fx_cert("ca.pem");
     server_up(&t);
     slim_client_config cc;
-    fx_client_config(&cc, https("localhost"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "localhost", "ca.pem");
     refused(&cc, SLIM_E_TLS_NO_CLIENT_CERT, "requires a client certificate");
     wait_log("the client sent no certificate and this server requires one (mutual TLS) "
              "(E_TLS_NO_CLIENT_CERT)");
-    fx_client_config(&cc, https("localhost"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "localhost", "ca.pem");
     cc.tls.cert_file = (char *)fx_cert("other-client.pem");
     cc.tls.key_file = (char *)fx_cert("other-client.key");
     refused(&cc, SLIM_E_TLS_CERT_REJECTED, "the peer rejected our certificate");
@@ -365,8 +360,7 @@ TEST(plaintext_against_tls_and_the_reverse) {
 
     /* A TLS client against an h2c server. */
     server_up(NULL);
-    fx_client_config(&cc, https("127.0.0.1"));
-    cc.tls.ca_file = (char *)fx_cert("ca.pem");
+    tls_client(&cc, "127.0.0.1", "ca.pem");
     refused(&cc, SLIM_E_TLS_PLAINTEXT_PEER, "the server answered in plaintext");
     wait_log("a TLS client on a plaintext port");
     server_down();
