@@ -181,7 +181,7 @@ static void on_close(slim_grpc_call *call, const slim_grpc_result *res, void *da
                 (int)res->message.len, res->message.ptr);
 }
 
-static const slim_grpc_call_cbs cbs = {NULL, on_msg, NULL, on_writable, on_close};
+static const slim_grpc_call_cbs cbs = {NULL, on_msg, NULL, on_writable, on_close, NULL};
 
 static void sclient_open(bench *b, sclient *c, int port, const char *sub_name, uint64_t sub_id) {
     char target[64];

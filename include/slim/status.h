@@ -144,7 +144,21 @@ extern "C" {
     XX(E_TRANSPORT_CONNECT, -533, "connection could not be established")                           \
     XX(E_TRANSPORT_LISTEN, -534, "cannot listen on the endpoint")                                  \
     XX(E_TRANSPORT_PROTOCOL, -535, "HTTP/2 protocol error on the connection")                      \
-    XX(E_TRANSPORT_CONN_LOST, -536, "connection closed by the peer or by an I/O error")
+    XX(E_TRANSPORT_CONN_LOST, -536, "connection closed by the peer or by an I/O error")            \
+    XX(E_TRANSPORT_KEEPALIVE, -537, "peer did not acknowledge a keepalive ping in time")           \
+    XX(E_TRANSPORT_TIMEOUT, -538, "connection not established within the connect timeout")         \
+    XX(E_TRANSPORT_GOAWAY, -539, "peer sent GOAWAY: the connection takes no new calls")            \
+    XX(E_TLS_CONFIG, -540, "TLS settings unusable: certificate, key or CA could not be loaded")    \
+    XX(E_TLS_HANDSHAKE, -541, "TLS handshake failed")                                              \
+    XX(E_TLS_CERT_UNTRUSTED, -542, "TLS: peer certificate not signed by a trusted CA")             \
+    XX(E_TLS_CERT_EXPIRED, -543, "TLS: peer certificate expired or not yet valid")                 \
+    XX(E_TLS_CERT_NAME_MISMATCH, -544, "TLS: peer certificate does not match the expected name")   \
+    XX(E_TLS_NO_CLIENT_CERT, -545, "TLS: mutual TLS requires a client certificate, none was sent") \
+    XX(E_TLS_CERT_REJECTED, -546, "TLS: the peer rejected our certificate")                        \
+    XX(E_TLS_ALPN, -547, "TLS: peer did not negotiate ALPN h2")                                    \
+    XX(E_TLS_PLAINTEXT_PEER, -548, "TLS: peer sent plaintext on a TLS connection")                 \
+    XX(E_TLS_PEER_REQUIRES_TLS, -549, "peer expects TLS on a connection this side made plaintext") \
+    XX(E_TLS_VERSION, -550, "TLS: no protocol version in common with the peer")
 
 typedef enum slim_status {
 #define SLIM_STATUS_ENUM(name, code, msg) SLIM_##name = (code),

@@ -327,6 +327,16 @@ static slim_status backoff(ctx *c, slim_cfg_node *map, const char *path, slim_ba
     const char *type = type_of(c, n, p, &st);
     if (type == NULL)
         return st;
+    /* A type given without some of its keys takes upstream's defaults for
+     * that type (exponential: 100, factor 1, max_delay 1s, no jitter;
+     * fixed_interval: 1s), not those of an absent backoff block. */
+    uint64_t attempts = b->max_attempts;
+    memset(b, 0, sizeof *b);
+    b->base_ms = 100;
+    b->factor = 1;
+    b->max_delay_ms = 1000;
+    b->interval_ms = 1000;
+    b->max_attempts = attempts;
     if (strcmp(type, "exponential") == 0) {
         b->type = SLIM_BACKOFF_EXPONENTIAL;
         if ((st = millis(c, n, p, "base", &b->base_ms)) != SLIM_OK ||
@@ -424,11 +434,13 @@ void slim_client_config_defaults(slim_client_config *c) {
     tls_defaults(&c->tls);
     c->keepalive = (slim_client_keepalive){
         .http2_keepalive_ms = 60000, .timeout_ms = 10000, .tcp_keepalive_ms = 60000};
-    c->backoff = (slim_backoff_config){.type = SLIM_BACKOFF_EXPONENTIAL,
+    /* Without a backoff block upstream reconnects every 2 s, forever
+     * (crates/config/src/client.rs default_backoff at cece03f79). */
+    c->backoff = (slim_backoff_config){.type = SLIM_BACKOFF_FIXED_INTERVAL,
                                        .base_ms = 100,
                                        .factor = 1,
                                        .max_delay_ms = 1000,
-                                       .interval_ms = 1000,
+                                       .interval_ms = 2000,
                                        .max_attempts = UINT64_MAX};
 }
 

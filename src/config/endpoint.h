@@ -57,13 +57,18 @@ typedef enum slim_backoff_type {
     SLIM_BACKOFF_FIXED_INTERVAL = 1,
 } slim_backoff_type;
 
+/* Reconnection delays, as upstream's tokio-retry strategies compute them:
+ * exponential gives min(max_delay, factor * base^(n+1)) ms before retry n
+ * (n = 0, 1, ...), times a random fraction in [0, 1) when jitter is on;
+ * fixed_interval gives interval; max_attempts retries at most. Without a
+ * backoff block: fixed_interval 2 s, forever (upstream's default). */
 typedef struct slim_backoff_config {
     slim_backoff_type type;
-    uint64_t base_ms;      /* exponential: first delay (default 100 ms) */
-    uint64_t factor;       /* exponential: multiplier (default 1... see docs) */
+    uint64_t base_ms;      /* exponential: base (default 100) */
+    uint64_t factor;       /* exponential: multiplier (default 1) */
     uint64_t max_delay_ms; /* exponential: cap (default 1 s) */
-    bool jitter;           /* exponential: randomise delays */
-    uint64_t interval_ms;  /* fixed_interval: delay (default 1 s) */
+    bool jitter;           /* exponential: randomise delays (default false) */
+    uint64_t interval_ms;  /* fixed_interval: delay (default 1 s; 2 s without a block) */
     uint64_t max_attempts; /* UINT64_MAX = forever (default) */
 } slim_backoff_config;
 

@@ -1,8 +1,14 @@
 /*
  * The node glues the transport (src/transport) to the forwarder
- * (src/router/forwarder.c). Connections are tracked in a hash map by the
- * forwarder's connection id; a 250 ms sweep timer applies the time-based
- * policies (negotiation deadline, slow consumers, drain deadline).
+ * (src/router/forwarder.c).
+ *
+ * Every data-plane stream is a node_conn, keyed by the forwarder's
+ * connection id: accepted streams come from the gRPC server; dialled ones
+ * from a node_link, one per `dataplane.clients` entry, which owns a
+ * reconnecting gRPC client and opens a new stream whenever its connection
+ * is (again) READY. A 250 ms sweep applies what needs a clock: the link
+ * negotiation deadline, backpressure grace, slow consumers and the drain
+ * deadline.
  */
 #include "node/node.h"
 #include "core/alloc.h"
@@ -19,15 +25,23 @@
 #define MOD              "node"
 #define DATAPLANE_METHOD "/dataplane.proto.v1.DataPlaneService/OpenChannel"
 #define SWEEP_MS         250
+#define REOPEN_MS        1000 /* a dialled stream that ended on a live connection */
+
+/* Backpressure: when a message cannot be queued on a full connection, the
+ * connection it came from stops being read (so its sender's HTTP/2 window
+ * closes and the sender slows down) until the full one drains or this grace
+ * passes; after the grace the input resumes and further messages for the
+ * full connection are dropped, as the slow-consumer policy says. */
+#define BACKPRESSURE_GRACE_MS 200
+
+typedef struct node_link node_link;
 
 typedef struct node_conn {
     slim_hnode node;
     uint64_t id;
     slim_node *owner;
-    slim_grpc_call *call;     /* NULL once the call ended */
-    slim_grpc_client *client; /* dialled links: the connection carrying the call */
-    size_t client_index;      /* dialled links: which dataplane.clients entry */
-    bool dialled;
+    slim_grpc_call *call; /* NULL once the call ended */
+    node_link *link;      /* dialled streams: the link that opened it */
     uint64_t opened_ms;
     uint64_t full_since_ms; /* 0 when the send queue has room */
     bool paused;            /* reading stopped: a destination of ours is full */
@@ -36,29 +50,35 @@ typedef struct node_conn {
     char peer[64];
 } node_conn;
 
+struct node_link {
+    slim_node *owner;
+    const slim_client_config *cfg;
+    slim_grpc_client *client;
+    node_conn *conn; /* the current stream, NULL when none */
+    uv_timer_t reopen;
+};
+
 struct slim_node {
     uv_loop_t *loop;
     const slim_node_config *cfg;
     slim_node_callbacks cbs;
     slim_fwd *fwd;
     slim_grpc_server *server;
+    node_link *links;
+    size_t n_links;
     slim_hmap conns;
     uint64_t next_id;
     uv_timer_t sweep;
-    bool sweep_started;
+    int open_handles; /* timers still to close before the node's memory goes */
+    bool freeing;
     bool draining;
+    bool server_drained;
     uint64_t drain_deadline_ms;
     bool stopped;
     uint64_t last_stats_ms;
+    uint64_t unsent;  /* messages queued on streams that ended before writing them */
     node_conn *input; /* the connection whose message is being forwarded */
 };
-
-/* Backpressure: when a message cannot be queued on a full connection, the
- * connection it came from stops being read (so its sender's HTTP/2 window
- * closes and the sender slows down) until the full one drains or this grace
- * passes; after the grace the input resumes and further messages for the
- * full connection are dropped, as the slow-consumer policy says. */
-#define BACKPRESSURE_GRACE_MS 200
 
 static uint64_t mix(uint64_t h) {
     h ^= h >> 33;
@@ -76,13 +96,13 @@ static node_conn *find(const slim_node *n, uint64_t id) {
     return h ? SLIM_CONTAINER_OF(h, node_conn, node) : NULL;
 }
 
-static node_conn *conn_new(slim_node *n, bool dialled) {
+static node_conn *conn_new(slim_node *n, node_link *link) {
     node_conn *c = slim_calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
     c->id = ++n->next_id;
     c->owner = n;
-    c->dialled = dialled;
+    c->link = link;
     c->opened_ms = slim_now_ms();
     slim_hmap_insert(&n->conns, &c->node, mix(c->id));
     return c;
@@ -94,6 +114,25 @@ static void conn_drop(slim_node *n, node_conn *c) {
     slim_free(c);
 }
 
+static void check_stopped(slim_node *n);
+
+/* ---- backpressure ---- */
+
+/* Resumes the inputs paused for `dest` (any destination when dest is 0)
+ * that were paused at or before `older_than_ms` (any time when 0). */
+static void resume_inputs(slim_node *n, uint64_t dest, uint64_t older_than_ms) {
+    slim_hmap_iter it;
+    for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
+        node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
+        if (!c->paused || (dest != 0 && c->paused_for != dest) ||
+            (older_than_ms != 0 && c->paused_at_ms > older_than_ms))
+            continue;
+        c->paused = false;
+        if (c->call != NULL)
+            slim_grpc_call_resume(c->call);
+    }
+}
+
 /* ---- forwarder callbacks ---- */
 
 static slim_status fwd_send(void *ud, uint64_t id, slim_rcbuf *buf) {
@@ -101,7 +140,7 @@ static slim_status fwd_send(void *ud, uint64_t id, slim_rcbuf *buf) {
     node_conn *c = find(n, id);
     if (c == NULL || c->call == NULL)
         return SLIM_E_CLOSED;
-    slim_status st = slim_grpc_call_send(c->call, slim_rcbuf_view(buf));
+    slim_status st = slim_grpc_call_send_rc(c->call, buf);
     if (st == SLIM_E_QUEUE_FULL) {
         uint64_t now = slim_now_ms();
         if (c->full_since_ms == 0)
@@ -124,7 +163,7 @@ static void fwd_close(void *ud, uint64_t id, slim_status why, const char *detail
     node_conn *c = find(n, id);
     if (c == NULL || c->call == NULL)
         return;
-    if (c->dialled)
+    if (c->link != NULL)
         slim_grpc_call_cancel(c->call);
     else
         (void)slim_grpc_call_finish(c->call, why, detail, NULL);
@@ -133,8 +172,8 @@ static void fwd_close(void *ud, uint64_t id, slim_status why, const char *detail
 static void fwd_linked(void *ud, uint64_t id, slim_conn_kind kind, const char *peer_node) {
     slim_node *n = ud;
     node_conn *c = find(n, id);
-    SLIM_LOGI(MOD, "connection %llu from %s linked as %s%s%s", (unsigned long long)id,
-              c ? c->peer : "?", slim_conn_kind_name(kind),
+    SLIM_LOGI(MOD, "connection %llu %s %s linked as %s%s%s", (unsigned long long)id,
+              c && c->link ? "to" : "from", c ? c->peer : "?", slim_conn_kind_name(kind),
               peer_node && *peer_node ? ", node " : "", peer_node ? peer_node : "");
 }
 
@@ -146,11 +185,13 @@ static uint64_t fwd_random(void *ud) {
     return v;
 }
 
-/* ---- transport callbacks (accepted and dialled calls alike) ---- */
+/* ---- transport callbacks (accepted and dialled streams alike) ---- */
 
 static void on_message(slim_grpc_call *call, slim_bytes msg, void *data) {
     (void)call;
     node_conn *c = data;
+    if (c == NULL)
+        return; /* refused before it got a node_conn */
     c->owner->input = c;
     slim_status st = slim_fwd_input(c->owner->fwd, c->id, msg, slim_now_ms());
     c->owner->input = NULL;
@@ -159,67 +200,77 @@ static void on_message(slim_grpc_call *call, slim_bytes msg, void *data) {
 }
 
 static void on_half_close(slim_grpc_call *call, void *data) {
-    (void)data;
-    /* The peer is done sending: end the stream from our side too. */
-    (void)slim_grpc_call_finish(call, SLIM_OK, NULL, NULL);
-}
-
-/* Resumes the inputs paused for `dest` (all paused ones when dest is 0). */
-static void resume_inputs(slim_node *n, uint64_t dest, uint64_t older_than_ms) {
-    slim_hmap_iter it;
-    for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
-        node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
-        if (!c->paused || (dest != 0 && c->paused_for != dest) ||
-            (older_than_ms != 0 && c->paused_at_ms > older_than_ms))
-            continue;
-        c->paused = false;
-        if (c->call != NULL)
-            slim_grpc_call_resume(c->call);
-    }
+    if (data != NULL) /* the peer is done sending: end the stream from our side too */
+        (void)slim_grpc_call_finish(call, SLIM_OK, NULL, NULL);
 }
 
 static void on_writable(slim_grpc_call *call, void *data) {
     (void)call;
     node_conn *c = data;
+    if (c == NULL)
+        return;
     c->full_since_ms = 0;
     resume_inputs(c->owner, c->id, 0);
 }
 
-static void redial_later(slim_node *n, size_t index);
-static void log_counters(const slim_node *n, slim_log_level level);
+static void on_unsent(slim_grpc_call *call, slim_bytes msg, slim_rcbuf *rc, void *data) {
+    (void)call;
+    (void)msg;
+    (void)rc;
+    node_conn *c = data;
+    if (c != NULL)
+        c->owner->unsent++;
+}
+
+static void link_open_later(node_link *l);
 
 static void on_close(slim_grpc_call *call, const slim_grpc_result *res, void *data) {
     (void)call;
     node_conn *c = data;
+    if (c == NULL)
+        return;
     slim_node *n = c->owner;
-    SLIM_LOGI(MOD, "connection %llu from %s closed: %s%s%.*s", (unsigned long long)c->id, c->peer,
+    SLIM_LOGI(MOD, "connection %llu %s %s closed: %s%s%.*s", (unsigned long long)c->id,
+              c->link ? "to" : "from", c->peer,
               res->status == SLIM_OK ? "ok" : slim_status_str(res->status),
               res->message.len ? ": " : "", (int)res->message.len, res->message.ptr);
+    if (res->unsent > 0)
+        SLIM_LOGD(MOD, "connection %llu: %zu queued message(s) never written",
+                  (unsigned long long)c->id, res->unsent);
     c->call = NULL;
     resume_inputs(n, c->id, 0);
-    bool dialled = c->dialled;
-    size_t index = c->client_index;
-    slim_grpc_client *client = c->client;
+    node_link *l = c->link;
     conn_drop(n, c);
-    if (dialled) {
-        slim_grpc_client_free(client);
-        if (!n->draining)
-            redial_later(n, index);
+    if (l != NULL) {
+        l->conn = NULL;
+        /* A stream that ends on a live connection is reopened after a pause;
+         * a lost connection reconnects (with the link's backoff) and READY
+         * opens the next stream. */
+        if (!n->draining && slim_grpc_client_state(l->client) == SLIM_GRPC_READY)
+            link_open_later(l);
     }
+    check_stopped(n);
 }
+
+static const slim_grpc_call_cbs call_cbs = {
+    .on_message = on_message,
+    .on_half_close = on_half_close,
+    .on_writable = on_writable,
+    .on_close = on_close,
+    .on_unsent = on_unsent,
+};
 
 static void on_call(slim_grpc_call *call, slim_bytes request, void *ud) {
     (void)request;
     slim_node *n = ud;
+    slim_grpc_call_set_data(call, NULL);
     if (n->draining) {
         (void)slim_grpc_call_finish(call, SLIM_E_GRPC_UNAVAILABLE, "node shutting down", NULL);
-        slim_grpc_call_set_data(call, NULL);
         return;
     }
-    node_conn *c = conn_new(n, false);
+    node_conn *c = conn_new(n, NULL);
     if (c == NULL) {
         (void)slim_grpc_call_finish(call, SLIM_E_GRPC_RESOURCE_EXHAUSTED, "out of memory", NULL);
-        slim_grpc_call_set_data(call, NULL);
         return;
     }
     c->call = call;
@@ -232,112 +283,63 @@ static void on_call(slim_grpc_call *call, slim_bytes request, void *ud) {
         SLIM_LOGD(MOD, "connection %llu accepted from %s", (unsigned long long)c->id, c->peer);
 }
 
-/* Calls the server refused before they got a node_conn carry no data. */
-static void on_message_guard(slim_grpc_call *call, slim_bytes msg, void *data) {
-    if (data != NULL)
-        on_message(call, msg, data);
-}
-
-static void on_half_close_guard(slim_grpc_call *call, void *data) {
-    if (data != NULL)
-        on_half_close(call, data);
-}
-
-static void on_writable_guard(slim_grpc_call *call, void *data) {
-    if (data != NULL)
-        on_writable(call, data);
-}
-
-static void on_close_guard(slim_grpc_call *call, const slim_grpc_result *res, void *data) {
-    if (data != NULL)
-        on_close(call, res, data);
-}
-
-static const slim_grpc_call_cbs call_cbs = {
-    .on_message = on_message_guard,
-    .on_half_close = on_half_close_guard,
-    .on_writable = on_writable_guard,
-    .on_close = on_close_guard,
-};
-
 /* ---- dialled links ---- */
 
-static void client_state(slim_grpc_client *cl, slim_grpc_conn_state state, slim_status why,
-                         void *ud) {
-    (void)cl;
-    node_conn *c = ud;
-    if (state == SLIM_GRPC_READY)
-        SLIM_LOGI(MOD, "link %llu to %s connected", (unsigned long long)c->id, c->peer);
-    else if (state == SLIM_GRPC_CLOSED)
-        SLIM_LOGW(MOD, "link %llu to %s: %s", (unsigned long long)c->id, c->peer,
-                  slim_status_str(why));
-}
-
-static slim_status dial(slim_node *n, size_t index) {
-    const slim_client_config *cc = &n->cfg->clients[index];
-    node_conn *c = conn_new(n, true);
+/* Opens a data-plane stream on the link's client and starts negotiation. */
+static void link_open(node_link *l) {
+    slim_node *n = l->owner;
+    if (l->conn != NULL || n->draining)
+        return;
+    node_conn *c = conn_new(n, l);
     if (c == NULL)
-        return SLIM_E_NOMEM;
-    c->client_index = index;
-    snprintf(c->peer, sizeof c->peer, "%s", cc->endpoint);
-    slim_grpc_config gc = {.max_message_size = n->cfg->max_message_size + 64 * 1024};
-    slim_status st = slim_grpc_client_new(n->loop, cc->endpoint, &gc, client_state, c, &c->client);
+        return;
+    snprintf(c->peer, sizeof c->peer, "%s", l->cfg->endpoint);
+    slim_grpc_call_opts opts = {.method = DATAPLANE_METHOD};
+    char link_id[SLIM_ID_TEXT_LEN + 1];
+    slim_status st = slim_grpc_client_open(l->client, &opts, &call_cbs, c, &c->call);
     if (st == SLIM_OK) {
-        slim_grpc_call_opts opts = {.method = DATAPLANE_METHOD};
-        st = slim_grpc_client_open(c->client, &opts, &call_cbs, c, &c->call);
+        l->conn = c;
+        st = l->cfg->link_id ? (snprintf(link_id, sizeof link_id, "%s", l->cfg->link_id), SLIM_OK)
+                             : slim_uuid_v4(link_id);
     }
-    char link_id[37];
-    if (st == SLIM_OK)
-        st = cc->link_id ? (snprintf(link_id, sizeof link_id, "%s", cc->link_id), SLIM_OK)
-                         : slim_uuid_v4(link_id);
     if (st == SLIM_OK)
         st = slim_fwd_conn_open(n->fwd, c->id, SLIM_FWD_DIALLED, link_id);
-    if (st != SLIM_OK) {
-        SLIM_LOGW(MOD, "cannot dial %s: %s", cc->endpoint, slim_status_str(st));
-        if (c->call != NULL) {
-            slim_grpc_call_cancel(c->call); /* on_close frees c and the client */
-            return st;
-        }
-        slim_grpc_client_free(c->client);
-        conn_drop(n, c);
-        return st;
-    }
-    SLIM_LOGI(MOD, "dialling %s (link %llu)", cc->endpoint, (unsigned long long)c->id);
-    return SLIM_OK;
-}
-
-typedef struct redial {
-    uv_timer_t timer;
-    slim_node *node;
-    size_t index;
-} redial;
-
-static void redial_closed(uv_handle_t *h) {
-    slim_free(h->data);
-}
-
-static void redial_fire(uv_timer_t *t) {
-    redial *r = t->data;
-    if (!r->node->draining)
-        (void)dial(r->node, r->index);
-    uv_close((uv_handle_t *)&r->timer, redial_closed);
-}
-
-static void redial_later(slim_node *n, size_t index) {
-    redial *r = slim_calloc(1, sizeof *r);
-    if (r == NULL)
+    if (st == SLIM_OK) {
+        SLIM_LOGI(MOD, "link %llu to %s: stream opened", (unsigned long long)c->id, c->peer);
         return;
-    r->node = n;
-    r->index = index;
-    uv_timer_init(n->loop, &r->timer);
-    r->timer.data = r;
-    uint64_t delay = n->cfg->clients[index].backoff.type == SLIM_BACKOFF_FIXED_INTERVAL
-                         ? n->cfg->clients[index].backoff.interval_ms
-                         : n->cfg->clients[index].backoff.max_delay_ms;
-    uv_timer_start(&r->timer, redial_fire, delay ? delay : 1000, 0);
+    }
+    SLIM_LOGW(MOD, "link to %s: cannot open a stream: %s", l->cfg->endpoint, slim_status_str(st));
+    if (c->call != NULL) {
+        slim_grpc_call_cancel(c->call); /* on_close drops c */
+        return;
+    }
+    conn_drop(n, c);
+    link_open_later(l);
 }
 
-/* ---- periodic policies ---- */
+static void reopen_fire(uv_timer_t *t) {
+    link_open(t->data);
+}
+
+static void link_open_later(node_link *l) {
+    uv_timer_start(&l->reopen, reopen_fire, REOPEN_MS, 0);
+}
+
+static void link_state(slim_grpc_client *cl, slim_grpc_conn_state state, slim_status why,
+                       void *ud) {
+    (void)cl;
+    node_link *l = ud;
+    if (state == SLIM_GRPC_READY) {
+        SLIM_LOGI(MOD, "link to %s: connected", l->cfg->endpoint);
+        link_open(l);
+    } else if (state == SLIM_GRPC_TRANSIENT_FAILURE || state == SLIM_GRPC_SHUTDOWN) {
+        SLIM_LOGW(MOD, "link to %s: %s: %s%s", l->cfg->endpoint, slim_grpc_conn_state_name(state),
+                  slim_status_str(why),
+                  state == SLIM_GRPC_SHUTDOWN ? " (no more attempts)" : ", retrying");
+    }
+}
+
+/* ---- shutdown ---- */
 
 static void finish_stop(slim_node *n, size_t leftover) {
     if (n->stopped)
@@ -347,6 +349,22 @@ static void finish_stop(slim_node *n, size_t leftover) {
     if (n->cbs.stopped != NULL)
         n->cbs.stopped(leftover, n->cbs.ud);
 }
+
+static void check_stopped(slim_node *n) {
+    if (n->draining && n->server_drained && n->conns.count == 0)
+        finish_stop(n, 0);
+}
+
+static void server_drained(slim_grpc_server *srv, void *ud) {
+    (void)srv;
+    slim_node *n = ud;
+    n->server_drained = true;
+    check_stopped(n);
+}
+
+/* ---- periodic policies ---- */
+
+static void log_counters(const slim_node *n, slim_log_level level);
 
 static void sweep(uv_timer_t *t) {
     slim_node *n = t->data;
@@ -358,7 +376,7 @@ static void sweep(uv_timer_t *t) {
         node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
         if (c->call == NULL)
             continue;
-        if (!c->dialled && !slim_fwd_conn_ready(n->fwd, c->id) &&
+        if (c->link == NULL && !slim_fwd_conn_ready(n->fwd, c->id) &&
             now - c->opened_ms > n->cfg->servers[0].negotiation_timeout_ms) {
             SLIM_LOGW(MOD, "connection %llu from %s: no link negotiation within %llu ms, closing",
                       (unsigned long long)c->id, c->peer,
@@ -368,9 +386,9 @@ static void sweep(uv_timer_t *t) {
         } else if (c->full_since_ms != 0 &&
                    now - c->full_since_ms > n->cfg->slow_consumer_timeout_ms) {
             SLIM_LOGW(MOD,
-                      "connection %llu from %s: send queue full for more than %llu ms, "
+                      "connection %llu %s %s: send queue full for more than %llu ms, "
                       "closing a slow consumer",
-                      (unsigned long long)c->id, c->peer,
+                      (unsigned long long)c->id, c->link ? "to" : "from", c->peer,
                       (unsigned long long)n->cfg->slow_consumer_timeout_ms);
             c->full_since_ms = 0;
             slim_grpc_call_cancel(c->call);
@@ -380,16 +398,16 @@ static void sweep(uv_timer_t *t) {
         n->last_stats_ms = now;
         log_counters(n, SLIM_LOG_DEBUG);
     }
-    if (n->draining && n->conns.count == 0)
-        finish_stop(n, 0);
-    else if (n->draining && now >= n->drain_deadline_ms) {
+    /* The transport resets what is left at its drain deadline; this is the
+     * backstop in case something outlives it. */
+    if (n->draining && now >= n->drain_deadline_ms + 1000) {
         size_t left = n->conns.count;
-        SLIM_LOGW(MOD, "drain timeout: resetting %zu connection(s) still open", left);
+        SLIM_LOGW(MOD, "drain deadline passed with %zu stream(s) still open:", left);
         for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h;
              h = slim_hmap_next(&n->conns, &it)) {
             node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
-            SLIM_LOGW(MOD, "  connection %llu from %s (%zu subscriptions)",
-                      (unsigned long long)c->id, c->peer,
+            SLIM_LOGW(MOD, "  connection %llu %s %s (%zu subscriptions)", (unsigned long long)c->id,
+                      c->link ? "to" : "from", c->peer,
                       slim_router_conn_subscription_count(slim_fwd_router(n->fwd), c->id));
         }
         finish_stop(n, left);
@@ -397,6 +415,14 @@ static void sweep(uv_timer_t *t) {
 }
 
 /* ---- lifecycle ---- */
+
+static void handle_closed(uv_handle_t *h) {
+    slim_node *n = h->data;
+    if (--n->open_handles == 0 && n->freeing) {
+        slim_free(n->links);
+        slim_free(n);
+    }
+}
 
 slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
                           const slim_node_callbacks *cbs, slim_node **out) {
@@ -417,17 +443,12 @@ slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
         .dedupe = cfg->duplicate_filter,
     };
     static const slim_fwd_ops ops = {fwd_send, fwd_close, fwd_linked, NULL, fwd_random};
+    slim_grpc_config gc = {.max_message_size = cfg->max_message_size + 64 * 1024};
     slim_status st = slim_hmap_init(&n->conns, 64);
     if (st == SLIM_OK)
         st = slim_fwd_new(&fc, &ops, n, &n->fwd);
-    if (st == SLIM_OK) {
-        slim_grpc_config gc = {.max_message_size = cfg->max_message_size + 64 * 1024};
-        if (cfg->n_servers > 0) {
-            gc.max_concurrent_streams = cfg->servers[0].max_concurrent_streams;
-            gc.max_header_list_size = cfg->servers[0].max_header_list_size;
-        }
+    if (st == SLIM_OK)
         st = slim_grpc_server_new(loop, &gc, &n->server);
-    }
     if (st == SLIM_OK) {
         slim_grpc_method m = {.path = DATAPLANE_METHOD,
                               .kind = SLIM_GRPC_BIDI_STREAMING,
@@ -436,13 +457,29 @@ slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
                               .ud = n};
         st = slim_grpc_server_add_method(n->server, &m);
     }
+    if (st == SLIM_OK && cfg->n_clients > 0 &&
+        (n->links = slim_calloc(cfg->n_clients, sizeof *n->links)) == NULL)
+        st = SLIM_E_NOMEM;
     if (st != SLIM_OK) {
-        slim_node_free(n);
+        slim_fwd_free(n->fwd);
+        slim_grpc_server_free(n->server);
+        slim_hmap_cleanup(&n->conns);
+        slim_free(n->links);
+        slim_free(n);
         return st;
     }
+    n->n_links = cfg->n_clients;
     uv_timer_init(loop, &n->sweep);
     n->sweep.data = n;
-    n->sweep_started = true;
+    n->open_handles = 1;
+    for (size_t i = 0; i < n->n_links; i++) {
+        node_link *l = &n->links[i];
+        l->owner = n;
+        l->cfg = &cfg->clients[i];
+        uv_timer_init(loop, &l->reopen);
+        l->reopen.data = l;
+        n->open_handles++;
+    }
     *out = n;
     return SLIM_OK;
 }
@@ -450,13 +487,8 @@ slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
 slim_status slim_node_start(slim_node *n) {
     for (size_t i = 0; i < n->cfg->n_servers; i++) {
         const slim_server_config *sc = &n->cfg->servers[i];
-        if (!sc->tls.insecure) {
-            SLIM_LOGE(MOD, "%s: TLS listeners are not available yet; set tls.insecure: true",
-                      sc->endpoint);
-            return SLIM_E_UNSUPPORTED;
-        }
         char bound[128];
-        slim_status st = slim_grpc_server_listen(n->server, sc->endpoint, bound, sizeof bound);
+        slim_status st = slim_grpc_server_listen_config(n->server, sc, bound, sizeof bound);
         if (st != SLIM_OK) {
             SLIM_LOGE(MOD, "cannot listen on %s: %s", sc->endpoint, slim_status_str(st));
             return st;
@@ -464,14 +496,19 @@ slim_status slim_node_start(slim_node *n) {
         if (n->cbs.listening != NULL)
             n->cbs.listening("dataplane", bound, n->cbs.ud);
     }
-    for (size_t i = 0; i < n->cfg->n_clients; i++) {
-        if (!n->cfg->clients[i].tls.insecure) {
-            SLIM_LOGE(MOD, "%s: TLS clients are not available yet; use http://",
-                      n->cfg->clients[i].endpoint);
-            return SLIM_E_UNSUPPORTED;
+    for (size_t i = 0; i < n->n_links; i++) {
+        node_link *l = &n->links[i];
+        /* Node links are our own protocol: ping on schedule, without the
+         * floor grpcio servers need, so a dead node is noticed in time. */
+        slim_grpc_config base = {.max_message_size = n->cfg->max_message_size + 64 * 1024,
+                                 .keepalive_min_interval_ms = SLIM_GRPC_OFF};
+        slim_status st =
+            slim_grpc_client_new_config(n->loop, l->cfg, &base, link_state, l, &l->client);
+        if (st != SLIM_OK) {
+            SLIM_LOGE(MOD, "cannot dial %s: %s", l->cfg->endpoint, slim_status_str(st));
+            return st;
         }
-        if (dial(n, i) != SLIM_OK)
-            redial_later(n, i);
+        link_open(l); /* goes out when the connection is READY */
     }
     uv_timer_start(&n->sweep, sweep, SWEEP_MS, SWEEP_MS);
     return SLIM_OK;
@@ -482,21 +519,18 @@ void slim_node_shutdown(slim_node *n, uint64_t drain_ms) {
         return;
     n->draining = true;
     n->drain_deadline_ms = slim_now_ms() + drain_ms;
-    SLIM_LOGI(MOD, "shutting down: %zu connection(s) to drain within %llu ms", n->conns.count,
+    SLIM_LOGI(MOD, "shutting down: %zu stream(s) to drain within %llu ms", n->conns.count,
               (unsigned long long)drain_ms);
-    slim_hmap_iter it;
-    for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
-        node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
-        if (c->call == NULL)
-            continue;
-        if (c->dialled)
-            slim_grpc_call_cancel(c->call);
-        else
-            (void)slim_grpc_call_finish(c->call, SLIM_E_GRPC_UNAVAILABLE, "node shutting down",
-                                        NULL);
+    /* Our own links first: ending them withdraws nothing anyone needs. */
+    for (size_t i = 0; i < n->n_links; i++) {
+        uv_timer_stop(&n->links[i].reopen);
+        if (n->links[i].conn != NULL && n->links[i].conn->call != NULL)
+            slim_grpc_call_cancel(n->links[i].conn->call);
     }
+    slim_grpc_server_shutdown(n->server, drain_ms, server_drained, n);
     if (!uv_is_active((uv_handle_t *)&n->sweep))
         uv_timer_start(&n->sweep, sweep, SWEEP_MS, SWEEP_MS);
+    check_stopped(n);
 }
 
 void slim_node_counters(const slim_node *n, slim_fwd_counters *out) {
@@ -520,8 +554,8 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              "counters: connections %zu, subscriptions %zu, in %llu, out %llu, publish %llu "
              "(matched %llu), subscribe %llu, unsubscribe %llu, acks %llu, errors sent %llu "
              "(suppressed %llu); dropped: ttl %llu, no route %llu, queue full %llu, too large "
-             "%llu, malformed %llu, duplicate %llu, other %llu; links refused %llu; "
-             "subscriptions propagated %llu, seen %llu, replayed %llu",
+             "%llu, malformed %llu, duplicate %llu, other %llu, unsent %llu; links refused "
+             "%llu; subscriptions propagated %llu, seen %llu, replayed %llu",
              n->conns.count, rs.subscriptions, (unsigned long long)c.messages_in,
              (unsigned long long)c.messages_out, (unsigned long long)c.publish_in,
              (unsigned long long)c.publish_matched, (unsigned long long)c.subscribe_in,
@@ -530,48 +564,40 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              (unsigned long long)c.drop_ttl, (unsigned long long)c.drop_no_route,
              (unsigned long long)c.drop_queue_full, (unsigned long long)c.drop_too_large,
              (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_duplicate,
-             (unsigned long long)c.drop_other, (unsigned long long)c.links_refused,
-             (unsigned long long)c.subs_propagated, (unsigned long long)c.subs_seen,
-             (unsigned long long)c.subs_replayed);
+             (unsigned long long)c.drop_other, (unsigned long long)n->unsent,
+             (unsigned long long)c.links_refused, (unsigned long long)c.subs_propagated,
+             (unsigned long long)c.subs_seen, (unsigned long long)c.subs_replayed);
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
         const node_conn *nc = SLIM_CONTAINER_OF(h, node_conn, node);
         if (nc->call != NULL)
-            slim_log(level, MOD, "  connection %llu %s: queued %zu bytes, %zu subscriptions",
-                     (unsigned long long)nc->id, nc->peer, slim_grpc_call_send_queued(nc->call),
+            slim_log(level, MOD, "  connection %llu %s %s: queued %zu bytes, %zu subscriptions",
+                     (unsigned long long)nc->id, nc->link ? "to" : "from", nc->peer,
+                     slim_grpc_call_send_queued(nc->call),
                      slim_router_conn_subscription_count(slim_fwd_router(n->fwd), nc->id));
     }
-}
-
-static void sweep_closed(uv_handle_t *h) {
-    slim_free(h->data);
 }
 
 void slim_node_free(slim_node *n) {
     if (n == NULL)
         return;
-    /* Freeing the server ends its calls; their on_close drops the conns. */
-    slim_grpc_server_free(n->server);
     n->draining = true;
-    slim_hmap_iter it;
-    for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
-        node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
-        if (c->dialled) {
-            slim_grpc_client *cl = c->client;
-            c->client = NULL;
-            c->dialled = false; /* on_close must not free the client again */
-            slim_grpc_client_free(cl);
-        }
+    /* Freeing the server and the clients ends their calls; on_close drops
+     * the connections. */
+    slim_grpc_server_free(n->server);
+    for (size_t i = 0; i < n->n_links; i++) {
+        slim_grpc_client_free(n->links[i].client);
+        n->links[i].client = NULL;
     }
-    /* Anything left has had its call freed without our seeing on_close. */
+    slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it))
         conn_drop(n, SLIM_CONTAINER_OF(h, node_conn, node));
     slim_fwd_free(n->fwd);
     slim_hmap_cleanup(&n->conns);
-    if (n->sweep_started) {
-        n->sweep.data = n;
-        uv_close((uv_handle_t *)&n->sweep, sweep_closed);
-    } else {
-        slim_free(n);
+    n->freeing = true;
+    uv_close((uv_handle_t *)&n->sweep, handle_closed);
+    for (size_t i = 0; i < n->n_links; i++) {
+        n->links[i].reopen.data = n;
+        uv_close((uv_handle_t *)&n->links[i].reopen, handle_closed);
     }
 }

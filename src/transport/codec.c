@@ -54,11 +54,18 @@ slim_grpc_code slim_grpc_status_to_code(slim_status st) {
     case SLIM_E_TRANSPORT_RESOLVE:
     case SLIM_E_TRANSPORT_CONNECT:
     case SLIM_E_TRANSPORT_CONN_LOST:
+    case SLIM_E_TRANSPORT_KEEPALIVE:
+    case SLIM_E_TRANSPORT_TIMEOUT:
+    case SLIM_E_TRANSPORT_GOAWAY:
         return SLIM_GRPC_UNAVAILABLE;
     case SLIM_E_INTERNAL:
     case SLIM_E_TRANSPORT_PROTOCOL:
         return SLIM_GRPC_INTERNAL;
     default:
+        /* TLS failures: the connection could not be (kept) secured, which
+         * gRPC reports as UNAVAILABLE. */
+        if (st <= SLIM_E_TLS_CONFIG && st >= SLIM_E_TLS_VERSION)
+            return SLIM_GRPC_UNAVAILABLE;
         return SLIM_GRPC_UNKNOWN;
     }
 }

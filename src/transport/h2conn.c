@@ -7,9 +7,9 @@
  *   connection and start its uv_prepare handle; right before the loop polls,
  *   the prepare callback runs nghttp2_session_send(), which gathers every
  *   pending frame into `wbuf`, and hands `wbuf` to the pipe as one write.
- *   While that write is in flight nothing else is gathered; its completion
- *   schedules the next flush. DATA frames use NGHTTP2_DATA_FLAG_NO_COPY: the
- *   message bytes go from the call's queue straight into `wbuf`.
+ *   While that write is in flight nothing else is gathered; when it
+ *   completes, what was queued meanwhile is gathered and written at once. DATA frames use
+ * NGHTTP2_DATA_FLAG_NO_COPY: the message bytes go from the call's queue straight into `wbuf`.
  * - Flow control. Automatic WINDOW_UPDATE is off. The connection window is
  *   given back as soon as bytes arrive (so one slow call cannot stall the
  *   others); the stream window only as the bytes are consumed: handed to
@@ -19,11 +19,25 @@
  * - Lifetime. A call is freed only by call_finalize(), which runs its
  *   on_close first. Finalization happens when nghttp2 closes the stream (or,
  *   if received bytes still wait for a paused user, once they are
- *   delivered), or when the connection closes.
+ *   delivered; or, if its last bytes are in the socket write in flight,
+ *   once that write completed), or when the connection closes.
+ * - Unsent messages. A call's queue (txq.h) keeps what was packed until the
+ *   write carrying it completes: calls with bytes in the write in flight are
+ *   on the `wdirty` list, released when the write completes. A call that
+ *   ends hands what is left back through on_unsent.
+ * - Keepalive, handshake timeout, idle and age limits and the drain
+ *   deadline share one timer (`ka_timer`), re-armed to the earliest of them
+ *   when something changes and re-checked when it fires (reads only record
+ *   their time; the timer notices them).
+ * - Drain. GOAWAY announces the last stream processed; nghttp2 then refuses
+ *   newer streams. The connection closes when no call is left and all is
+ *   written, or at the drain deadline.
  */
 #include "transport/h2conn.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "transport/tls.h"
+#include "transport/txq.h"
 
 #include <nghttp2/nghttp2.h>
 #include <stdarg.h>
@@ -32,10 +46,8 @@
 
 #define MOD        "transport"
 #define USER_AGENT "grpc-c-slim/" SLIM_VERSION_STRING
-/* Compact a send queue once this many sent bytes sit at its front. */
-#define TXQ_COMPACT_AT (64u * 1024u)
-/* Keep an emptied send queue's buffer up to this size. */
-#define TXQ_KEEP_CAP (1024u * 1024u)
+/* Keep an emptied receive backlog's buffer up to this size. */
+#define BACKLOG_KEEP_CAP (64u * 1024u)
 
 struct slim_grpc_call {
     slim_h2conn *conn;
@@ -61,13 +73,17 @@ struct slim_grpc_call {
     uint64_t deadline; /* loop time in ms, 0 when none */
 
     /* Sending. */
-    slim_buf txq;       /* framed messages */
-    size_t tx_off;      /* first byte not yet handed to nghttp2 */
-    size_t tx_promised; /* bytes promised to nghttp2 for a DATA frame not yet packed */
-    bool headers_sent;  /* server: response HEADERS submitted */
-    bool tx_eos;        /* close_send or finish: no more messages */
-    bool tx_eos_sent;   /* END_STREAM went out */
-    bool deferred;      /* the data source returned NGHTTP2_ERR_DEFERRED */
+    slim_txq txq;
+    size_t tx_promised;    /* bytes promised to nghttp2 for a DATA frame not yet packed */
+    uint64_t tx_cut;       /* nothing past this queue position is sent (UINT64_MAX: all) */
+    bool in_write;         /* bytes of this call are in the socket write in flight */
+    slim_grpc_call *wnext; /* link in the connection's wdirty list */
+    bool finalize_pending; /* ended; finalize once the write in flight completes */
+    size_t unsent;         /* messages handed back */
+    bool headers_sent;     /* server: response HEADERS submitted */
+    bool tx_eos;           /* close_send or finish: no more messages */
+    bool tx_eos_sent;      /* END_STREAM went out */
+    bool deferred;         /* the data source returned NGHTTP2_ERR_DEFERRED */
     bool want_writable, notify_writable;
     bool finished;    /* server: the status is decided */
     bool status_sent; /* server: trailers (or trailers-only) went out */
@@ -97,12 +113,14 @@ struct slim_grpc_call {
 struct slim_h2conn {
     uv_loop_t *loop;
     bool is_server;
+    bool secure;
     const slim_grpc_config *cfg;
     slim_h2conn_owner owner;
     slim_h2conn_link link;
     nghttp2_session *ng;
     slim_io *io;
     uv_prepare_t prep;
+    uv_idle_t kick; /* keeps the next poll from blocking (see conn_schedule) */
     uv_timer_t timer;
     uint64_t timer_due; /* loop ms the deadline timer fires at, 0 when stopped */
     slim_buf wbuf;
@@ -114,16 +132,38 @@ struct slim_h2conn {
     bool read_dead;      /* input is no longer processed (protocol error) */
     char proto_err[128]; /* what the peer did wrong, for the close log line */
     slim_status close_why;
-    char close_reason[160];
+    char close_reason[224];
     int handles_open;
     slim_grpc_call *calls;
+    slim_grpc_call *wdirty; /* calls with bytes in the write in flight */
     slim_grpc_conn_stats stats;
     char peer[64];
+
+    /* Keepalive, limits, drain (see the design notes). */
+    uv_timer_t ka_timer;
+    uint64_t ka_due;        /* loop ms the ka_timer fires at, 0 when stopped */
+    uint64_t attach_ms;     /* the pipe was attached (0: not yet) */
+    uint64_t last_read_ms;  /* last bytes received */
+    uint64_t idle_since_ms; /* server: the last call ended (or the connection began) */
+    uint64_t age_limit_ms;  /* server: max_connection_age with its jitter */
+    bool settings_seen;     /* the peer's first SETTINGS arrived */
+    bool ready_pending;     /* ... and on_ready is owed after this read */
+    bool first_read_done;
+    bool ping_outstanding;
+    uint64_t ping_sent_ms; /* the last keepalive PING went out (0: never) */
+    uint64_t ping_seq;
+    bool data_after_ack; /* client: HEADERS/DATA received since the last PING ACK */
+    bool goaway_sent, goaway_received;
+    bool draining;           /* closes once no call is left */
+    uint64_t drain_deadline; /* loop ms; 0: none */
+    char drain_msg[96];
+    char goaway_text[160]; /* what the peer's GOAWAY said */
 };
 
 static void on_prepare(uv_prepare_t *h);
 static void on_deadline(uv_timer_t *t);
 static void conn_close_now(slim_h2conn *c);
+static void conn_timers_update(slim_h2conn *c);
 
 /* ---- Connection plumbing ---- */
 
@@ -136,9 +176,29 @@ static void conn_leave(slim_h2conn *c) {
         conn_close_now(c);
 }
 
+/* Nonzero while some connection's prepare callback runs on this thread. */
+static _Thread_local int in_prepare;
+
+static void on_kick(uv_idle_t *h) {
+    uv_idle_stop(h);
+}
+
+/* Makes the loop poll without blocking once: work scheduled, or user
+ * callbacks run, during the prepare phase would otherwise wait for the
+ * next I/O event (a prepare handle started now runs only in the next
+ * iteration, after the poll). */
+static void conn_kick(slim_h2conn *c) {
+    if (!c->closing && !uv_is_active((uv_handle_t *)&c->kick))
+        uv_idle_start(&c->kick, on_kick);
+}
+
 static void conn_schedule(slim_h2conn *c) {
-    if (!c->closing && !uv_is_active((uv_handle_t *)&c->prep))
+    if (c->closing)
+        return;
+    if (!uv_is_active((uv_handle_t *)&c->prep))
         uv_prepare_start(&c->prep, on_prepare);
+    if (in_prepare > 0)
+        conn_kick(c);
 }
 
 static void conn_mark_work(slim_h2conn *c) {
@@ -155,7 +215,14 @@ static void conn_arm_deadline(slim_h2conn *c, uint64_t due) {
 }
 
 static size_t txq_pending(const slim_grpc_call *call) {
-    return call->txq.len - call->tx_off;
+    return (size_t)slim_txq_pending(&call->txq);
+}
+
+/* Bytes that may still be offered to nghttp2 (a failed server call sends
+ * nothing past its cut). */
+static size_t txq_sendable(const slim_grpc_call *call) {
+    uint64_t end = call->txq.total < call->tx_cut ? call->txq.total : call->tx_cut;
+    return end > call->txq.packed ? (size_t)(end - call->txq.packed) : 0;
 }
 
 static size_t backlog_len(const slim_grpc_call *call) {
@@ -171,6 +238,8 @@ static slim_grpc_call *call_new(slim_h2conn *c, bool is_server) {
     call->conn = c;
     call->is_server = is_server;
     call->rx_code = -1;
+    call->tx_cut = UINT64_MAX;
+    slim_txq_init(&call->txq);
     slim_grpc_md_init(&call->md);
     slim_grpc_md_init(&call->trailers);
     slim_grpc_md_init(&call->finish_md);
@@ -179,11 +248,14 @@ static slim_grpc_call *call_new(slim_h2conn *c, bool is_server) {
 }
 
 static void call_link(slim_h2conn *c, slim_grpc_call *call) {
+    bool first = c->calls == NULL;
     call->prev = NULL;
     call->next = c->calls;
     if (c->calls != NULL)
         c->calls->prev = call;
     c->calls = call;
+    if (first)
+        conn_timers_update(c); /* a client starts pinging; a server is no longer idle */
 }
 
 static void call_unlink(slim_h2conn *c, slim_grpc_call *call) {
@@ -194,6 +266,10 @@ static void call_unlink(slim_h2conn *c, slim_grpc_call *call) {
     if (call->next != NULL)
         call->next->prev = call->prev;
     call->prev = call->next = NULL;
+    if (c->calls == NULL && !c->closing) {
+        c->idle_since_ms = uv_now(c->loop);
+        conn_timers_update(c);
+    }
 }
 
 static void call_free(slim_grpc_call *call) {
@@ -202,7 +278,7 @@ static void call_free(slim_grpc_call *call) {
     slim_grpc_md_cleanup(&call->md);
     slim_grpc_md_cleanup(&call->trailers);
     slim_buf_cleanup(&call->rx_message);
-    slim_buf_cleanup(&call->txq);
+    slim_txq_cleanup(&call->txq);
     slim_buf_cleanup(&call->finish_msg);
     slim_grpc_md_cleanup(&call->finish_md);
     slim_grpc_deframer_cleanup(&call->deframer);
@@ -233,6 +309,7 @@ static slim_str buf_str(const slim_buf *b) {
 static void call_result(slim_grpc_call *call, slim_grpc_result *res) {
     memset(res, 0, sizeof *res);
     res->trailers = call->is_server ? NULL : &call->trailers;
+    res->unsent = call->unsent;
     int code;
     if (call->local_set) {
         res->local = true;
@@ -257,6 +334,10 @@ static void call_result(slim_grpc_call *call, slim_grpc_result *res) {
         code = slim_grpc_code_from_http(call->http_status);
         snprintf(call->local_msg, sizeof call->local_msg, "HTTP status %d without grpc-status",
                  call->http_status);
+    } else if (call->close_code == NGHTTP2_REFUSED_STREAM && call->conn->goaway_received) {
+        code = SLIM_GRPC_UNAVAILABLE;
+        snprintf(call->local_msg, sizeof call->local_msg,
+                 "not started: the server sent GOAWAY (%.140s)", call->conn->goaway_text);
     } else if (call->close_code != 0) {
         code = slim_grpc_code_from_h2_error(call->close_code);
         snprintf(call->local_msg, sizeof call->local_msg,
@@ -271,9 +352,27 @@ static void call_result(slim_grpc_call *call, slim_grpc_result *res) {
     res->status = slim_grpc_code_to_status(code);
 }
 
+static void hand_back(void *ud, slim_bytes msg, slim_rcbuf *rc) {
+    slim_grpc_call *call = ud;
+    if (call->cbs.on_unsent != NULL)
+        call->cbs.on_unsent(call, msg, rc, call->data);
+}
+
 static void call_finalize(slim_grpc_call *call) {
     slim_h2conn *c = call->conn;
+    if (call->in_write && !c->closing) {
+        /* Its last bytes are in the write in flight: whether they were
+         * written is known when it completes. */
+        call->finalize_pending = true;
+        return;
+    }
     call_unlink(c, call);
+    if (!slim_txq_empty(&call->txq)) {
+        call->unsent = slim_txq_take_unsent(&call->txq, call->visible ? hand_back : NULL, call);
+        if (call->unsent > 0)
+            SLIM_LOGD(MOD, "%s: call %s ended with %zu message(s) not written", c->peer,
+                      call->path.len > 0 ? (const char *)call->path.data : "?", call->unsent);
+    }
     if (call->visible && call->cbs.on_close != NULL) {
         slim_grpc_result res;
         call_result(call, &res);
@@ -293,17 +392,26 @@ typedef struct nvlist {
     slim_buf scratch;
 } nvlist;
 
-static slim_status nv_begin(nvlist *l, size_t fixed, const slim_grpc_md *md, size_t scratch) {
-    l->n = 0;
-    l->cap = fixed + slim_grpc_md_count(md);
-    slim_buf_init(&l->scratch);
+static size_t bin_scratch(const slim_grpc_md *md) {
+    size_t n = 0;
     for (size_t i = 0; i < slim_grpc_md_count(md); i++) {
         slim_str name;
         slim_bytes value;
         slim_grpc_md_at(md, i, &name, &value);
         if (slim_grpc_header_is_bin(name))
-            scratch += slim_base64_len(value.len);
+            n += slim_base64_len(value.len);
     }
+    return n;
+}
+
+/* Room for `fixed` fields plus the entries of `md` and `md2` (either may
+ * be NULL). */
+static slim_status nv_begin(nvlist *l, size_t fixed, const slim_grpc_md *md, size_t scratch,
+                            const slim_grpc_md *md2) {
+    l->n = 0;
+    l->cap = fixed + slim_grpc_md_count(md) + slim_grpc_md_count(md2);
+    slim_buf_init(&l->scratch);
+    scratch += bin_scratch(md) + bin_scratch(md2);
     l->nv = slim_malloc(l->cap * sizeof *l->nv);
     if (l->nv == NULL || slim_buf_reserve(&l->scratch, scratch + 1) != SLIM_OK) {
         slim_free(l->nv);
@@ -356,7 +464,7 @@ static int submit_status(slim_h2conn *c, slim_grpc_call *call, bool trailers_onl
     char code[4];
     snprintf(code, sizeof code, "%d", call->finish_code);
     nvlist l;
-    if (nv_begin(&l, 5, &call->finish_md, call->finish_msg.len * 3) != SLIM_OK)
+    if (nv_begin(&l, 5, &call->finish_md, call->finish_msg.len * 3, NULL) != SLIM_OK)
         return NGHTTP2_ERR_NOMEM;
     if (trailers_only) {
         NV_LIT(&l, ":status", "200");
@@ -381,7 +489,7 @@ static ssize_t on_data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_
 
 static int submit_response_headers(slim_h2conn *c, slim_grpc_call *call, const slim_grpc_md *md) {
     nvlist l;
-    if (nv_begin(&l, 3, md, 0) != SLIM_OK)
+    if (nv_begin(&l, 3, md, 0, NULL) != SLIM_OK)
         return NGHTTP2_ERR_NOMEM;
     NV_LIT(&l, ":status", "200");
     NV_LIT(&l, "content-type", "application/grpc");
@@ -479,8 +587,9 @@ static void call_fail(slim_grpc_call *call, slim_status st, bool reset, const ch
     if (call->stream_closed || c->ng == NULL || c->closing)
         return;
     if (call->is_server && !reset && !call->finished) {
-        /* Drop what is queued but not promised to nghttp2; send the status. */
-        call->txq.len = call->tx_off + call->tx_promised;
+        /* Send nothing queued past what nghttp2 was promised (it is handed
+         * back when the call ends); send the status. */
+        call->tx_cut = call->txq.packed + call->tx_promised;
         const char *m = call->local_msg;
         if (server_finish(c, call, slim_grpc_status_to_code(st), slim_str_of(m, strlen(m)), NULL) ==
             SLIM_OK)
@@ -602,7 +711,7 @@ static void call_process(slim_h2conn *c, slim_grpc_call *call) {
     if (backlog_len(call) > 0)
         return;
     call->backlog.len = call->backlog_off = 0;
-    if (call->backlog.cap > TXQ_COMPACT_AT)
+    if (call->backlog.cap > BACKLOG_KEEP_CAP)
         slim_buf_cleanup(&call->backlog);
     if (call->rx_eos && !call->rx_eos_done && !call->rx_discard)
         call_rx_eos_deliver(c, call);
@@ -848,13 +957,68 @@ static void call_rx_eos(slim_h2conn *c, slim_grpc_call *call) {
         call_rx_eos_deliver(c, call);
 }
 
+static void goaway_received(slim_h2conn *c, const nghttp2_goaway *g) {
+    c->stats.goaways_received++;
+    c->stats.last_goaway_error = g->error_code;
+    c->goaway_received = true;
+    snprintf(c->goaway_text, sizeof c->goaway_text, "peer sent GOAWAY %s%s%.*s",
+             nghttp2_http2_strerror(g->error_code), g->opaque_data_len > 0 ? ": " : "",
+             (int)(g->opaque_data_len < 100 ? g->opaque_data_len : 100),
+             g->opaque_data_len > 0 ? (const char *)g->opaque_data : "");
+    if (g->error_code == NGHTTP2_INADEQUATE_SECURITY && !c->secure) {
+        /* Our TLS server answers an h2c client so (see tls.h). */
+        SLIM_LOGW(MOD, "connection %s: %s (use https://)", c->peer, c->goaway_text);
+        slim_h2conn_close(c, SLIM_E_TLS_PEER_REQUIRES_TLS, c->goaway_text);
+        return;
+    }
+    if (g->error_code != NGHTTP2_NO_ERROR)
+        SLIM_LOGW(MOD, "connection %s: %s", c->peer, c->goaway_text);
+    else
+        SLIM_LOGD(MOD, "connection %s: %s", c->peer, c->goaway_text);
+    if (c->owner.on_goaway != NULL)
+        c->owner.on_goaway(c->owner.owner, c);
+}
+
+/* SETTINGS, PING and GOAWAY from the peer. */
+static void control_frame(slim_h2conn *c, const nghttp2_frame *f) {
+    switch (f->hd.type) {
+    case NGHTTP2_SETTINGS:
+        if ((f->hd.flags & NGHTTP2_FLAG_ACK) || c->settings_seen)
+            return;
+        c->settings_seen = true;
+        c->ready_pending = true; /* reported after the frames read with it */
+        conn_timers_update(c);   /* the handshake timeout no longer applies */
+        return;
+    case NGHTTP2_PING:
+        if ((f->hd.flags & NGHTTP2_FLAG_ACK) && c->ping_outstanding) {
+            uint64_t seq;
+            memcpy(&seq, f->ping.opaque_data, sizeof seq);
+            if (seq != c->ping_seq)
+                return;
+            c->ping_outstanding = false;
+            c->data_after_ack = false;
+            c->stats.ping_acks++;
+            conn_timers_update(c);
+        }
+        return;
+    case NGHTTP2_GOAWAY:
+        goaway_received(c, &f->goaway);
+        return;
+    default:
+        return;
+    }
+}
+
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
     slim_h2conn *c = ud;
     if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) {
-        if (f->hd.type == NGHTTP2_GOAWAY)
-            SLIM_LOGD(MOD, "%s: GOAWAY received (error %u)", c->peer,
-                      (unsigned)f->goaway.error_code);
+        control_frame(c, f);
         return 0;
+    }
+    if (!c->ping_outstanding && !c->data_after_ack) {
+        /* The server's ping clock restarted: the floor no longer applies. */
+        c->data_after_ack = true;
+        conn_timers_update(c);
     }
     slim_grpc_call *call = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
     if (call == NULL || c->close_requested)
@@ -872,6 +1036,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
 
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
     slim_h2conn *c = ud;
+    if (f->hd.type == NGHTTP2_GOAWAY)
+        c->goaway_sent = true;
     if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
         c->proto_err[0] == '\0') {
         /* nghttp2 found the peer at fault and ends the session. */
@@ -921,7 +1087,7 @@ static ssize_t on_data_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_
     (void)buf;
     slim_h2conn *c = ud;
     slim_grpc_call *call = src->ptr;
-    size_t avail = txq_pending(call) - call->tx_promised;
+    size_t avail = txq_sendable(call) - call->tx_promised;
     size_t n = avail < length ? avail : length;
     if (n == 0 && !call->tx_eos) {
         call->deferred = true;
@@ -954,19 +1120,15 @@ static int on_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *fra
     (void)slim_buf_append(&c->wbuf, framehd, 9);
     if (pad > 0)
         (void)slim_buf_append_u8(&c->wbuf, (uint8_t)(pad - 1));
-    (void)slim_buf_append(&c->wbuf, call->txq.data + call->tx_off, length);
+    slim_txq_pack(&call->txq, c->wbuf.data + c->wbuf.len, length); /* room reserved */
+    c->wbuf.len += length;
     if (pad > 1)
         (void)slim_buf_append_zeros(&c->wbuf, pad - 1, NULL);
-    call->tx_off += length;
     call->tx_promised -= length;
-    if (call->tx_off == call->txq.len) {
-        call->txq.len = call->tx_off = 0;
-        if (call->txq.cap > TXQ_KEEP_CAP)
-            slim_buf_cleanup(&call->txq); /* a burst is over: give its memory back */
-    } else if (call->tx_off >= TXQ_COMPACT_AT && call->tx_off >= call->txq.len / 2 &&
-               call->tx_promised == 0) {
-        slim_buf_consume(&call->txq, call->tx_off);
-        call->tx_off = 0;
+    if (!call->in_write) {
+        call->in_write = true;
+        call->wnext = c->wdirty;
+        c->wdirty = call;
     }
     if (call->want_writable && txq_pending(call) < c->cfg->send_queue_limit / 2) {
         call->want_writable = false;
@@ -1005,16 +1167,33 @@ static void conn_flush(slim_h2conn *c) {
         }
         return;
     }
-    if (!nghttp2_session_want_write(c->ng) && (c->read_dead || !nghttp2_session_want_read(c->ng)))
-        slim_h2conn_close(c, c->read_dead ? SLIM_E_TRANSPORT_PROTOCOL : SLIM_E_TRANSPORT_CONN_LOST,
-                          c->read_dead ? c->proto_err : "HTTP/2 session ended");
+    if (nghttp2_session_want_write(c->ng))
+        return;
+    if (c->read_dead) {
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_PROTOCOL, c->proto_err);
+        return;
+    }
+    /* After GOAWAY either way nghttp2 stops wanting to read once no stream
+     * is left; calls may still wait for a paused user, or for the write
+     * that carried their last bytes. */
+    if (c->calls != NULL || (!c->draining && nghttp2_session_want_read(c->ng)))
+        return;
+    if (c->goaway_sent)
+        slim_h2conn_close(c, SLIM_E_CLOSED, c->drain_msg);
+    else if (c->goaway_received)
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_GOAWAY, c->goaway_text);
+    else
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST, "HTTP/2 session ended");
 }
 
 static void on_prepare(uv_prepare_t *h) {
     slim_h2conn *c = h->data;
     conn_enter(c);
+    in_prepare++;
     if (c->work_pending) {
         c->work_pending = false;
+        /* User callbacks may run: let the loop come back at once. */
+        conn_kick(c);
         slim_grpc_call *call = c->calls;
         while (call != NULL && !c->close_requested) {
             slim_grpc_call *next = call->next;
@@ -1027,6 +1206,9 @@ static void on_prepare(uv_prepare_t *h) {
     conn_flush(c);
     if (!c->work_pending)
         uv_prepare_stop(h);
+    else
+        conn_kick(c);
+    in_prepare--;
     conn_leave(c);
 }
 
@@ -1049,7 +1231,193 @@ static void on_deadline(uv_timer_t *t) {
     conn_leave(c);
 }
 
+/* ---- Keepalive, limits and drain ---- */
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* The earlier of two due times, 0 meaning "none". */
+static uint64_t due_min(uint64_t a, uint64_t b) {
+    if (a == 0)
+        return b;
+    return b == 0 || a < b ? a : b;
+}
+
+/* When the next keepalive PING may go, 0 when none is wanted. */
+static uint64_t ping_due(const slim_h2conn *c) {
+    const slim_grpc_config *cfg = c->cfg;
+    if (!c->settings_seen || c->ping_outstanding || c->draining ||
+        cfg->keepalive_time_ms == SLIM_GRPC_OFF ||
+        !(c->is_server || c->calls != NULL || cfg->keepalive_while_idle))
+        return 0;
+    uint64_t due = sat_add(c->last_read_ms, cfg->keepalive_time_ms);
+    /* gRPC servers' ping policy (see grpc.h): no second ping within the
+     * floor unless the server sent data after acknowledging the first. */
+    if (!c->is_server && !c->data_after_ack && c->ping_sent_ms != 0 &&
+        cfg->keepalive_min_interval_ms != SLIM_GRPC_OFF) {
+        uint64_t floor = sat_add(c->ping_sent_ms, cfg->keepalive_min_interval_ms);
+        due = floor > due ? floor : due;
+    }
+    return due;
+}
+
+static void on_ka_timer(uv_timer_t *t);
+
+static void conn_timers_update(slim_h2conn *c) {
+    if (c->closing || c->close_requested)
+        return;
+    const slim_grpc_config *cfg = c->cfg;
+    uint64_t due = 0;
+    if (c->attach_ms != 0 && !c->settings_seen && cfg->handshake_timeout_ms != SLIM_GRPC_OFF)
+        due = sat_add(c->attach_ms, cfg->handshake_timeout_ms);
+    if (c->ping_outstanding)
+        due = due_min(due, sat_add(c->ping_sent_ms, cfg->keepalive_timeout_ms));
+    else
+        due = due_min(due, ping_due(c));
+    if (c->is_server && c->attach_ms != 0 && !c->draining) {
+        if (c->calls == NULL && cfg->max_connection_idle_ms != SLIM_GRPC_OFF)
+            due = due_min(due, sat_add(c->idle_since_ms, cfg->max_connection_idle_ms));
+        if (c->age_limit_ms != SLIM_GRPC_OFF)
+            due = due_min(due, sat_add(c->attach_ms, c->age_limit_ms));
+    }
+    due = due_min(due, c->drain_deadline);
+    if (due == c->ka_due)
+        return;
+    c->ka_due = due;
+    if (due == 0) {
+        uv_timer_stop(&c->ka_timer);
+        return;
+    }
+    uint64_t now = uv_now(c->loop);
+    uv_timer_start(&c->ka_timer, on_ka_timer, due > now ? due - now : 0, 0);
+}
+
+static void send_ping(slim_h2conn *c, uint64_t now) {
+    uint64_t seq = ++c->ping_seq;
+    uint8_t opaque[8];
+    memcpy(opaque, &seq, sizeof opaque);
+    if (nghttp2_submit_ping(c->ng, NGHTTP2_FLAG_NONE, opaque) != 0)
+        return;
+    c->ping_outstanding = true;
+    c->ping_sent_ms = now;
+    c->stats.pings_sent++;
+    SLIM_LOGT(MOD, "connection %s: keepalive ping %llu", c->peer, (unsigned long long)seq);
+}
+
+/* The drain deadline passed: what is left is reset, and said so. */
+static void drain_expired(slim_h2conn *c) {
+    size_t n = 0;
+    for (slim_grpc_call *call = c->calls; call != NULL; call = call->next) {
+        if (call->stream_closed)
+            continue;
+        n++;
+        SLIM_LOGW(MOD, "connection %s: %s: drain timeout, resetting call %s (%zu bytes unsent)",
+                  c->peer, c->drain_msg, call->path.len > 0 ? (const char *)call->path.data : "?",
+                  (size_t)(call->txq.total - call->txq.packed));
+    }
+    char reason[sizeof c->close_reason];
+    snprintf(reason, sizeof reason, "%s: drain timeout, %zu call(s) reset", c->drain_msg, n);
+    slim_h2conn_close(c, SLIM_E_CLOSED, reason);
+}
+
+static void on_ka_timer(uv_timer_t *t) {
+    slim_h2conn *c = t->data;
+    const slim_grpc_config *cfg = c->cfg;
+    conn_enter(c);
+    c->ka_due = 0;
+    uint64_t now = uv_now(c->loop);
+    char reason[160];
+    if (c->attach_ms != 0 && !c->settings_seen && cfg->handshake_timeout_ms != SLIM_GRPC_OFF &&
+        now >= sat_add(c->attach_ms, cfg->handshake_timeout_ms)) {
+        snprintf(reason, sizeof reason,
+                 "no HTTP/2 SETTINGS from the peer within %llu ms of connecting (TLS or HTTP/2 "
+                 "handshake stalled)",
+                 (unsigned long long)cfg->handshake_timeout_ms);
+        SLIM_LOGW(MOD, "connection %s: %s", c->peer, reason);
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_TIMEOUT, reason);
+    } else if (c->ping_outstanding && now >= sat_add(c->ping_sent_ms, cfg->keepalive_timeout_ms)) {
+        snprintf(reason, sizeof reason,
+                 "keepalive ping not acknowledged within %llu ms: the peer is gone or stuck",
+                 (unsigned long long)cfg->keepalive_timeout_ms);
+        SLIM_LOGW(MOD, "connection %s: %s", c->peer, reason);
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_KEEPALIVE, reason);
+    } else if (c->drain_deadline != 0 && now >= c->drain_deadline) {
+        drain_expired(c);
+    } else {
+        uint64_t due = ping_due(c);
+        if (due != 0 && now >= due)
+            send_ping(c, now);
+        if (c->is_server && !c->draining && c->attach_ms != 0) {
+            if (c->calls == NULL && cfg->max_connection_idle_ms != SLIM_GRPC_OFF &&
+                now >= sat_add(c->idle_since_ms, cfg->max_connection_idle_ms)) {
+                SLIM_LOGD(MOD, "connection %s: idle for %llu ms, closing", c->peer,
+                          (unsigned long long)cfg->max_connection_idle_ms);
+                slim_h2conn_drain(c, false, "max connection idle reached", SLIM_GRPC_OFF);
+            } else if (c->age_limit_ms != SLIM_GRPC_OFF &&
+                       now >= sat_add(c->attach_ms, c->age_limit_ms)) {
+                SLIM_LOGD(MOD, "connection %s: max connection age reached, draining", c->peer);
+                slim_h2conn_drain(c, false, "max connection age reached",
+                                  cfg->max_connection_age_grace_ms);
+            }
+        }
+    }
+    conn_timers_update(c);
+    conn_schedule(c);
+    conn_leave(c);
+}
+
+void slim_h2conn_drain(slim_h2conn *c, bool end_calls, const char *msg, uint64_t timeout_ms) {
+    if (slim_h2conn_closing(c))
+        return;
+    conn_enter(c);
+    if (!c->draining) {
+        c->draining = true;
+        snprintf(c->drain_msg, sizeof c->drain_msg, "%s", msg);
+        if (!c->goaway_sent) {
+            int32_t last = c->is_server ? nghttp2_session_get_last_proc_stream_id(c->ng) : 0;
+            (void)nghttp2_submit_goaway(c->ng, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR,
+                                        (const uint8_t *)msg, strlen(msg));
+        }
+    }
+    if (end_calls && c->is_server) {
+        for (slim_grpc_call *call = c->calls; call != NULL; call = call->next) {
+            if (call->finished || call->stream_closed || call->local_set)
+                continue;
+            if (call->visible)
+                (void)server_finish(c, call, SLIM_GRPC_UNAVAILABLE, slim_str_of(msg, strlen(msg)),
+                                    NULL);
+            else
+                server_reject(c, call, SLIM_GRPC_UNAVAILABLE, msg);
+        }
+    }
+    if (timeout_ms != SLIM_GRPC_OFF) {
+        uint64_t d = sat_add(uv_now(c->loop), timeout_ms);
+        if (c->drain_deadline == 0 || d < c->drain_deadline)
+            c->drain_deadline = d;
+    }
+    conn_timers_update(c);
+    conn_schedule(c);
+    conn_leave(c);
+}
+
 /* ---- Pipe events ---- */
+
+/* A plaintext client's first bytes: our TLS servers answer an h2c client
+ * with a lone GOAWAY INADEQUATE_SECURITY (tls.c), which nghttp2 would only
+ * call a missing SETTINGS frame. Closes with the server's words. */
+static bool tls_port_goaway(slim_h2conn *c, slim_bytes d) {
+    if (d.len < 17 || d.ptr[3] != NGHTTP2_GOAWAY || d.ptr[13] || d.ptr[14] || d.ptr[15] ||
+        d.ptr[16] != NGHTTP2_INADEQUATE_SECURITY)
+        return false;
+    size_t len = (size_t)d.ptr[0] << 16 | (size_t)d.ptr[1] << 8 | d.ptr[2];
+    size_t dbg = len >= 8 && d.len >= 9 + len ? len - 8 : 0;
+    snprintf(c->goaway_text, sizeof c->goaway_text, "peer sent GOAWAY INADEQUATE_SECURITY: %.*s",
+             (int)(dbg < 100 ? dbg : 100), (const char *)d.ptr + 17);
+    SLIM_LOGW(MOD, "connection %s: %s", c->peer, c->goaway_text);
+    slim_h2conn_close(c, SLIM_E_TLS_PEER_REQUIRES_TLS, c->goaway_text);
+    return true;
+}
 
 static void io_on_read(slim_io *io, slim_bytes data, void *ud) {
     (void)io;
@@ -1058,6 +1426,28 @@ static void io_on_read(slim_io *io, slim_bytes data, void *ud) {
         return;
     conn_enter(c);
     c->stats.bytes_read += data.len;
+    c->last_read_ms = uv_now(c->loop);
+    if (!c->first_read_done) {
+        c->first_read_done = true;
+        if (!c->secure && !c->is_server && tls_port_goaway(c, data)) {
+            conn_leave(c);
+            return;
+        }
+        if (!c->secure && slim_tls_looks_like_record(data)) {
+            /* A TLS client on our h2c port, or a TLS server our h2c client
+             * dialled: say so instead of "bad preface". */
+            if (c->is_server)
+                SLIM_LOGW(MOD,
+                          "connection %s: a TLS client on a plaintext port (it should use "
+                          "http://)",
+                          c->peer);
+            slim_h2conn_close(c, SLIM_E_TLS_PEER_REQUIRES_TLS,
+                              c->is_server ? "TLS client on a plaintext port (use http://)"
+                                           : "the server speaks TLS: use https://");
+            conn_leave(c);
+            return;
+        }
+    }
     ssize_t rv = nghttp2_session_mem_recv(c->ng, data.ptr, data.len);
     if (rv < 0) {
         snprintf(c->proto_err, sizeof c->proto_err, "%s",
@@ -1066,8 +1456,33 @@ static void io_on_read(slim_io *io, slim_bytes data, void *ud) {
         c->read_dead = true;
         (void)nghttp2_session_terminate_session(c->ng, NGHTTP2_PROTOCOL_ERROR);
     }
+    /* The connection works once the peer's SETTINGS came and nothing read
+     * with them ended it (a TLS port answering an h2c client sends SETTINGS
+     * and GOAWAY together). */
+    if (c->ready_pending && !c->close_requested && !c->read_dead) {
+        c->ready_pending = false;
+        if (!c->goaway_received && c->owner.on_ready != NULL)
+            c->owner.on_ready(c->owner.owner, c);
+    }
     conn_schedule(c);
     conn_leave(c);
+}
+
+/* The write in flight completed: what it carried is released; calls that
+ * ended meanwhile are finalized now. */
+static void conn_written(slim_h2conn *c, bool ok) {
+    slim_grpc_call *list = c->wdirty;
+    c->wdirty = NULL;
+    while (list != NULL) {
+        slim_grpc_call *call = list;
+        list = call->wnext;
+        call->wnext = NULL;
+        call->in_write = false;
+        if (ok)
+            slim_txq_written(&call->txq);
+        if (call->finalize_pending && ok)
+            call_finalize(call);
+    }
 }
 
 static void io_on_write_done(slim_io *io, slim_status st, void *ud) {
@@ -1078,22 +1493,34 @@ static void io_on_write_done(slim_io *io, slim_status st, void *ud) {
     if (c->closing)
         return;
     conn_enter(c);
-    if (st != SLIM_OK)
+    conn_written(c, st == SLIM_OK);
+    if (st != SLIM_OK) {
         slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST, "socket write failed");
-    else
+    } else {
+        /* What was queued while this write was in flight goes out now, as
+         * one write, rather than after another turn of the loop. */
+        conn_flush(c);
         conn_schedule(c);
+    }
     conn_leave(c);
 }
 
 static void io_on_read_end(slim_io *io, slim_status st, void *ud) {
-    (void)io;
-    (void)st;
     slim_h2conn *c = ud;
     conn_enter(c);
-    if (!c->read_dead)
-        slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST, "connection closed by the peer");
-    else
+    if (c->read_dead)
         slim_h2conn_close(c, SLIM_E_TRANSPORT_PROTOCOL, c->proto_err);
+    else if (st != SLIM_E_TRANSPORT_CONN_LOST)
+        slim_h2conn_close(c, st, io->why[0] ? io->why : slim_status_str(st)); /* TLS */
+    else if (c->goaway_received)
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST, c->goaway_text);
+    else if (!c->is_server && !c->secure && !c->first_read_done)
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST,
+                          "connection closed by the peer before it sent anything (if that is a "
+                          "TLS port, use https://)");
+    else
+        slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST,
+                          io->why[0] ? io->why : "connection closed by the peer");
     conn_leave(c);
 }
 
@@ -1103,7 +1530,7 @@ static void conn_handle_closed(slim_h2conn *c) {
     slim_h2conn_owner owner = c->owner;
     slim_status why = c->close_why;
     if (owner.on_closed != NULL)
-        owner.on_closed(owner.owner, c, why);
+        owner.on_closed(owner.owner, c, why, c->close_reason);
     slim_buf_cleanup(&c->wbuf);
     slim_free(c);
 }
@@ -1122,14 +1549,17 @@ static const slim_io_events conn_io_events = {io_on_read, io_on_write_done, io_o
 
 /* ---- Connection life ---- */
 
-slim_status slim_h2conn_new(uv_loop_t *loop, bool is_server, const slim_grpc_config *cfg,
-                            const slim_h2conn_owner *owner, slim_h2conn **out) {
+slim_status slim_h2conn_new(uv_loop_t *loop, bool is_server, bool secure,
+                            const slim_grpc_config *cfg, const slim_h2conn_owner *owner,
+                            slim_h2conn **out) {
     slim_h2conn *c = slim_calloc(1, sizeof *c);
     if (c == NULL)
         return SLIM_E_NOMEM;
     c->loop = loop;
     c->is_server = is_server;
+    c->secure = secure;
     c->cfg = cfg;
+    c->data_after_ack = true;
     c->owner = *owner;
     snprintf(c->peer, sizeof c->peer, "%s", "(connecting)");
 
@@ -1183,10 +1613,25 @@ slim_status slim_h2conn_new(uv_loop_t *loop, bool is_server, const slim_grpc_con
         return ng_status(rv) == SLIM_E_NOMEM ? SLIM_E_NOMEM : SLIM_E_INTERNAL;
     }
     uv_prepare_init(loop, &c->prep);
+    uv_idle_init(loop, &c->kick);
     uv_timer_init(loop, &c->timer);
+    uv_timer_init(loop, &c->ka_timer);
     c->prep.data = c;
+    c->kick.data = c;
     c->timer.data = c;
-    c->handles_open = 2;
+    c->ka_timer.data = c;
+    c->handles_open = 4;
+    uint64_t now = uv_now(loop);
+    c->last_read_ms = c->idle_since_ms = now;
+    if (is_server && cfg->max_connection_age_ms != SLIM_GRPC_OFF) {
+        /* +-10% so that connections made together do not all go at once
+         * (gRPC A9). The jitter needs no quality: hrtime bits will do. */
+        uint64_t age = cfg->max_connection_age_ms, span = age / 5;
+        uint64_t r = span > 0 ? (uv_hrtime() ^ (uintptr_t)c) % (span + 1) : 0;
+        c->age_limit_ms = age - age / 10 + r;
+    } else {
+        c->age_limit_ms = SLIM_GRPC_OFF;
+    }
     *out = c;
     return SLIM_OK;
 }
@@ -1195,7 +1640,9 @@ void slim_h2conn_attach(slim_h2conn *c, slim_io *io) {
     c->io = io;
     c->handles_open++;
     snprintf(c->peer, sizeof c->peer, "%s", io->peer);
+    c->attach_ms = c->last_read_ms = uv_now(c->loop);
     conn_enter(c);
+    conn_timers_update(c);
     if (slim_io_start(io, &conn_io_events, c) != SLIM_OK)
         slim_h2conn_close(c, SLIM_E_TRANSPORT_CONN_LOST, "socket unusable");
     else
@@ -1208,7 +1655,7 @@ void slim_h2conn_close(slim_h2conn *c, slim_status why, const char *reason) {
         return;
     c->close_requested = true;
     c->close_why = why;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    snprintf(c->close_reason, sizeof c->close_reason, "%.220s", reason);
     if (c->depth == 0)
         conn_close_now(c);
 }
@@ -1223,24 +1670,41 @@ static void conn_close_now(slim_h2conn *c) {
     if (call_st == SLIM_OK || call_st == SLIM_E_GRPC_UNKNOWN)
         call_st = SLIM_E_GRPC_UNAVAILABLE;
     c->depth++; /* user callbacks below must not re-enter the close */
+    /* Whatever the write in flight carried counts as not written. */
+    for (slim_grpc_call *call = c->wdirty; call != NULL; call = call->wnext)
+        call->in_write = false;
+    c->wdirty = NULL;
     while (c->calls != NULL) {
         slim_grpc_call *call = c->calls;
-        call_set_local(call, call_st, "%s", c->close_reason);
+        if (!call->stream_closed || call->backlog.len > call->backlog_off)
+            call_set_local(call, call_st, "%s", c->close_reason);
         call_finalize(call);
     }
     c->depth--;
     nghttp2_session_del(c->ng);
     c->ng = NULL;
     uv_prepare_stop(&c->prep);
+    uv_idle_stop(&c->kick);
     uv_timer_stop(&c->timer);
+    uv_timer_stop(&c->ka_timer);
     uv_close((uv_handle_t *)&c->prep, on_uv_closed);
+    uv_close((uv_handle_t *)&c->kick, on_uv_closed);
     uv_close((uv_handle_t *)&c->timer, on_uv_closed);
+    uv_close((uv_handle_t *)&c->ka_timer, on_uv_closed);
     if (c->io != NULL)
         slim_io_close(c->io);
 }
 
 bool slim_h2conn_closing(const slim_h2conn *c) {
     return c->closing || c->close_requested;
+}
+
+const char *slim_h2conn_goaway_text(const slim_h2conn *c) {
+    return c->goaway_text;
+}
+
+bool slim_h2conn_accepting(const slim_h2conn *c) {
+    return !slim_h2conn_closing(c) && !c->goaway_sent && !c->goaway_received && !c->draining;
 }
 
 void slim_h2conn_stats(const slim_h2conn *c, slim_grpc_conn_stats *out) {
@@ -1253,11 +1717,12 @@ slim_h2conn_link *slim_h2conn_links(slim_h2conn *c) {
 
 /* ---- Client calls ---- */
 
-slim_status slim_h2conn_open(slim_h2conn *c, const char *authority, const slim_grpc_call_opts *opts,
-                             const slim_grpc_call_cbs *cbs, void *data, slim_grpc_call **out) {
+slim_status slim_h2conn_open(slim_h2conn *c, const char *authority, const slim_grpc_md *extra,
+                             const slim_grpc_call_opts *opts, const slim_grpc_call_cbs *cbs,
+                             void *data, slim_grpc_call **out) {
     if (opts == NULL || opts->method == NULL || opts->method[0] != '/')
         return SLIM_E_INVALID_ARG;
-    if (slim_h2conn_closing(c))
+    if (!slim_h2conn_accepting(c))
         return SLIM_E_CLOSED;
     slim_grpc_call *call = call_new(c, false);
     if (call == NULL)
@@ -1274,12 +1739,15 @@ slim_status slim_h2conn_open(slim_h2conn *c, const char *authority, const slim_g
 
     char timeout[16];
     nvlist l;
-    if (nv_begin(&l, 10, opts->metadata, 0) != SLIM_OK) {
+    if (nv_begin(&l, 10, opts->metadata, 0, extra) != SLIM_OK) {
         call_free(call);
         return SLIM_E_NOMEM;
     }
     NV_LIT(&l, ":method", "POST");
-    NV_LIT(&l, ":scheme", "http");
+    if (c->secure)
+        NV_LIT(&l, ":scheme", "https");
+    else
+        NV_LIT(&l, ":scheme", "http");
     nv_add(&l, ":path", 5, call->path.data, call->path.len);
     nv_add(&l, ":authority", 10, call->authority.data, call->authority.len);
     if (opts->timeout_ms > 0) {
@@ -1290,6 +1758,8 @@ slim_status slim_h2conn_open(slim_h2conn *c, const char *authority, const slim_g
     NV_LIT(&l, "content-type", "application/grpc");
     NV_LIT(&l, "user-agent", USER_AGENT);
     NV_LIT(&l, "grpc-accept-encoding", "identity");
+    if (extra != NULL)
+        nv_add_md(&l, extra);
     nv_add_md(&l, opts->metadata);
     nghttp2_data_provider prd;
     prd.source.ptr = call;
@@ -1354,37 +1824,51 @@ void slim_grpc_call_conn_stats(const slim_grpc_call *call, slim_grpc_conn_stats 
     *out = call->conn->stats;
 }
 
-slim_status slim_grpc_call_send(slim_grpc_call *call, slim_bytes msg) {
+/* The checks both sends make before queueing a message of `len` bytes. */
+static slim_status send_check(slim_grpc_call *call, size_t len) {
     slim_h2conn *c = call->conn;
     if (call_ended(call))
         return SLIM_E_CLOSED;
     if (call->tx_eos)
         return SLIM_E_STATE;
-    if (msg.len > c->cfg->max_message_size)
+    if (len > c->cfg->max_message_size)
         return SLIM_E_TRANSPORT_MSG_TOO_LARGE;
     if (txq_pending(call) >= c->cfg->send_queue_limit) {
         call->want_writable = true;
         return SLIM_E_QUEUE_FULL;
     }
-    slim_status st = slim_buf_reserve(&call->txq, SLIM_GRPC_PREFIX_LEN + msg.len);
-    if (st != SLIM_OK)
-        return st;
-    if (call->is_server && !call->headers_sent) {
-        st = ng_status(submit_response_headers(c, call, NULL));
-        if (st != SLIM_OK)
-            return st;
-    }
-    slim_grpc_prefix_write(call->txq.data + call->txq.len, (uint32_t)msg.len);
-    if (msg.len > 0)
-        memcpy(call->txq.data + call->txq.len + SLIM_GRPC_PREFIX_LEN, msg.ptr, msg.len);
-    call->txq.len += SLIM_GRPC_PREFIX_LEN + msg.len;
+    if (call->is_server && !call->headers_sent)
+        return ng_status(submit_response_headers(c, call, NULL));
+    return SLIM_OK;
+}
+
+/* A message was queued: wake its DATA provider and the flush. */
+static void send_queued(slim_grpc_call *call) {
+    slim_h2conn *c = call->conn;
     c->stats.msgs_sent++;
     if (call->deferred) {
         call->deferred = false;
         nghttp2_session_resume_data(c->ng, call->stream_id);
     }
     conn_schedule(c);
-    return SLIM_OK;
+}
+
+slim_status slim_grpc_call_send(slim_grpc_call *call, slim_bytes msg) {
+    slim_status st = send_check(call, msg.len);
+    if (st == SLIM_OK)
+        st = slim_txq_push_copy(&call->txq, msg);
+    if (st == SLIM_OK)
+        send_queued(call);
+    return st;
+}
+
+slim_status slim_grpc_call_send_rc(slim_grpc_call *call, slim_rcbuf *msg) {
+    slim_status st = send_check(call, msg->len);
+    if (st == SLIM_OK)
+        st = slim_txq_push_rc(&call->txq, msg);
+    if (st == SLIM_OK)
+        send_queued(call);
+    return st;
 }
 
 slim_status slim_grpc_call_close_send(slim_grpc_call *call) {

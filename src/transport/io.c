@@ -43,6 +43,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     if (n == 0)
         return; /* EAGAIN */
     uv_read_stop(st);
+    snprintf(s->base.why, sizeof s->base.why, "%s",
+             n == UV_EOF ? "connection closed by the peer" : uv_strerror((int)n));
     s->base.ev->on_read_end(&s->base, SLIM_E_TRANSPORT_CONN_LOST, s->base.ud);
 }
 
@@ -148,6 +150,14 @@ slim_status slim_io_start(slim_io *io, const slim_io_events *ev, void *ud) {
     io->ev = ev;
     io->ud = ud;
     return io->ops->start(io);
+}
+
+void slim_io_tcp_keepalive(slim_io *io, uint64_t ms) {
+    stream_io *s = (stream_io *)io;
+    if (ms == 0 || s->h.handle.type != UV_TCP)
+        return;
+    uint64_t secs = (ms + 999) / 1000;
+    (void)uv_tcp_keepalive(&s->h.tcp, 1, secs > 0x7fffffff ? 0x7fffffffu : (unsigned)secs);
 }
 
 void slim_io_name_peer(slim_io *io) {

@@ -3,9 +3,9 @@
  * with one write in flight at a time.
  *
  * The HTTP/2 connection (h2conn.c) reads and writes only through this
- * interface, so a TLS layer (issue 4) can be written as another slim_io that
- * wraps a plain one: it decrypts what its lower pipe reads before calling
- * on_read, and encrypts what it is asked to write before writing below.
+ * interface. TLS (tls.h) is another slim_io that wraps a plain one: it
+ * decrypts what its lower pipe reads before calling on_read, and encrypts
+ * what it is asked to write before writing below.
  *
  * The plain implementation here sits on a libuv stream (TCP or Unix
  * socket). Everything runs on the loop thread.
@@ -41,7 +41,8 @@ typedef struct slim_io_events {
      * failed (E_TRANSPORT_CONN_LOST); its buffer may be reused. */
     void (*on_write_done)(slim_io *io, slim_status st, void *ud);
     /* The peer closed its side (E_TRANSPORT_CONN_LOST with "end of stream")
-     * or reading failed. No more on_read follows. */
+     * or reading failed; a layer that knows more (TLS) gives a more precise
+     * status and writes the cause into io->why. No more on_read follows. */
     void (*on_read_end)(slim_io *io, slim_status st, void *ud);
     /* The pipe finished closing after slim_io_close(); its memory is gone
      * when this returns. */
@@ -59,6 +60,7 @@ struct slim_io {
     const slim_io_events *ev;
     void *ud;
     char peer[64]; /* "ip:port", "[v6]:port" or "unix"; for logs */
+    char why[192]; /* cause of the last failure reported, "" when none */
 };
 
 /* Begins delivering events to ev/ud and starts reading. E_TRANSPORT_CONN_LOST
@@ -98,5 +100,9 @@ uv_stream_t *slim_io_stream(slim_io *io);
 
 /* Fills io->peer from the connected socket (TCP: address and port). */
 void slim_io_name_peer(slim_io *io);
+
+/* Turns on TCP keepalive probes after `ms` of silence on a connected plain
+ * TCP pipe (no-op for Unix sockets and for ms == 0). */
+void slim_io_tcp_keepalive(slim_io *io, uint64_t ms);
 
 #endif

@@ -1,7 +1,12 @@
 /*
  * gRPC server: listeners (TCP and Unix sockets), the method table, and the
  * list of accepted connections. Each accepted socket becomes a plain pipe
- * and an h2conn; everything protocol-related happens in h2conn.c.
+ * (wrapped in TLS on a TLS listener) and an h2conn; everything
+ * protocol-related happens in h2conn.c.
+ *
+ * Each listener has a profile: the transport settings and TLS context of
+ * the connections it accepts (SLIM configures them per listener). Profiles
+ * live until the server is released, so connections may borrow them.
  *
  * The method table is a short array searched linearly: a node registers a
  * handful of methods, and lookups happen once per call, not per message.
@@ -9,6 +14,7 @@
 #include "transport/grpc.h"
 #include "transport/endpoint.h"
 #include "transport/h2conn.h"
+#include "transport/tls.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
@@ -23,10 +29,17 @@
 #define MOD            "transport"
 #define LISTEN_BACKLOG 128
 
+typedef struct profile {
+    slim_grpc_config cfg;
+    slim_tls_ctx *tls; /* NULL: plaintext */
+    struct profile *next;
+} profile;
+
 typedef struct listener {
     slim_uv_stream h;
     slim_grpc_server *srv; /* NULL once detached from a server */
     struct listener *next;
+    const profile *prof;
     bool is_unix;
     char unix_path[SLIM_ENDPOINT_PATH_MAX + 1]; /* socket file to remove at free */
 } listener;
@@ -34,6 +47,8 @@ typedef struct listener {
 struct slim_grpc_server {
     uv_loop_t *loop;
     slim_grpc_config cfg;
+    profile plain;              /* listeners without settings of their own */
+    profile *profiles;          /* the others */
     slim_grpc_method **methods; /* each allocated alone: calls point at them */
     size_t n_methods;
     slim_grpc_header_check check;
@@ -43,34 +58,11 @@ struct slim_grpc_server {
     slim_h2conn *conns;
     size_t n_conns;
     bool freeing;
+    bool shutting_down, shutdown_reported;
+    slim_grpc_shutdown_cb shutdown_cb;
+    void *shutdown_ud;
+    int busy; /* inside a user callback: do not release */
 };
-
-void slim_grpc_config_resolve(const slim_grpc_config *in, slim_grpc_config *out) {
-    slim_grpc_config z;
-    memset(&z, 0, sizeof z);
-    *out = in != NULL ? *in : z;
-    if (out->max_message_size == 0)
-        out->max_message_size = SLIM_GRPC_DEFAULT_MAX_MESSAGE_SIZE;
-    if (out->max_message_size > UINT32_MAX)
-        out->max_message_size = UINT32_MAX;
-    if (out->send_queue_limit == 0)
-        out->send_queue_limit = SLIM_GRPC_DEFAULT_SEND_QUEUE_LIMIT;
-    if (out->max_concurrent_streams == 0)
-        out->max_concurrent_streams = SLIM_GRPC_DEFAULT_MAX_CONCURRENT_STREAMS;
-    if (out->max_header_list_size == 0)
-        out->max_header_list_size = SLIM_GRPC_DEFAULT_MAX_HEADER_LIST_SIZE;
-    if (out->stream_window == 0)
-        out->stream_window = SLIM_GRPC_DEFAULT_STREAM_WINDOW;
-    if (out->connection_window == 0)
-        out->connection_window = SLIM_GRPC_DEFAULT_CONNECTION_WINDOW;
-    if (out->write_batch == 0)
-        out->write_batch = SLIM_GRPC_DEFAULT_WRITE_BATCH;
-    const uint32_t max_window = 0x7fffffffu;
-    if (out->stream_window > max_window)
-        out->stream_window = max_window;
-    if (out->connection_window > max_window)
-        out->connection_window = max_window;
-}
 
 /* ---- Connections ---- */
 
@@ -90,8 +82,14 @@ static slim_status run_check(void *owner, slim_grpc_call *call, const char **mes
 }
 
 static void maybe_release(slim_grpc_server *srv) {
-    if (!srv->freeing || srv->listeners_open > 0 || srv->n_conns > 0)
+    if (!srv->freeing || srv->listeners_open > 0 || srv->n_conns > 0 || srv->busy > 0)
         return;
+    while (srv->profiles != NULL) {
+        profile *p = srv->profiles;
+        srv->profiles = p->next;
+        slim_tls_ctx_unref(p->tls);
+        slim_free(p);
+    }
     for (size_t i = 0; i < srv->n_methods; i++) {
         slim_free((void *)srv->methods[i]->path);
         slim_free(srv->methods[i]);
@@ -100,8 +98,22 @@ static void maybe_release(slim_grpc_server *srv) {
     slim_free(srv);
 }
 
-static void conn_closed(void *owner, slim_h2conn *c, slim_status why) {
+/* The shutdown finished once no connection is left. */
+static void maybe_shutdown_done(slim_grpc_server *srv) {
+    if (!srv->shutting_down || srv->shutdown_reported || srv->n_conns > 0)
+        return;
+    srv->shutdown_reported = true;
+    SLIM_LOGD(MOD, "server shutdown complete");
+    if (srv->shutdown_cb != NULL) {
+        srv->busy++;
+        srv->shutdown_cb(srv, srv->shutdown_ud);
+        srv->busy--;
+    }
+}
+
+static void conn_closed(void *owner, slim_h2conn *c, slim_status why, const char *reason) {
     (void)why;
+    (void)reason;
     slim_grpc_server *srv = owner;
     slim_h2conn_link *l = slim_h2conn_links(c);
     if (l->prev != NULL)
@@ -111,13 +123,14 @@ static void conn_closed(void *owner, slim_h2conn *c, slim_status why) {
     if (l->next != NULL)
         slim_h2conn_links(l->next)->prev = l->prev;
     srv->n_conns--;
+    maybe_shutdown_done(srv);
     maybe_release(srv);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
     listener *li = server->data;
     slim_grpc_server *srv = li->srv;
-    if (srv == NULL || srv->freeing)
+    if (srv == NULL || srv->freeing || srv->shutting_down)
         return;
     if (status < 0) {
         SLIM_LOGW(MOD, "accept failed: %s", uv_strerror(status));
@@ -135,9 +148,17 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     slim_io_name_peer(io);
-    slim_h2conn_owner owner = {find_method, run_check, conn_closed, srv};
+    const profile *prof = li->prof;
+    if (prof->tls != NULL) {
+        st = slim_io_tls_new(prof->tls, io, NULL, &io); /* closes io on error */
+        if (st != SLIM_OK) {
+            SLIM_LOGW(MOD, "cannot start TLS for a connection: %s", slim_status_str(st));
+            return;
+        }
+    }
+    slim_h2conn_owner owner = {find_method, run_check, NULL, NULL, conn_closed, srv};
     slim_h2conn *c;
-    st = slim_h2conn_new(server->loop, true, &srv->cfg, &owner, &c);
+    st = slim_h2conn_new(server->loop, true, prof->tls != NULL, &prof->cfg, &owner, &c);
     if (st != SLIM_OK) {
         SLIM_LOGW(MOD, "cannot serve %s: %s", io->peer, slim_status_str(st));
         slim_io_close(io);
@@ -257,16 +278,66 @@ static slim_status bound_name(listener *li, const slim_endpoint *ep, char *out, 
     return out != NULL ? slim_endpoint_format(&b, out, cap) : SLIM_OK;
 }
 
+/* The profile of a new listener: the server's own, or a new one with its
+ * settings and TLS context. */
+static slim_status make_profile(slim_grpc_server *srv, const char *endpoint,
+                                const slim_tls_config *tls, const slim_grpc_config *cfg,
+                                const profile **out) {
+    bool secure = tls != NULL && !tls->insecure;
+    if (!secure && cfg == NULL) {
+        *out = &srv->plain;
+        return SLIM_OK;
+    }
+    profile *p = slim_calloc(1, sizeof *p);
+    if (p == NULL)
+        return SLIM_E_NOMEM;
+    slim_grpc_config_resolve_role(cfg != NULL ? cfg : &srv->cfg, true, &p->cfg);
+    if (secure) {
+        char err[256];
+        slim_status st = slim_tls_ctx_new(tls, true, &p->tls, err, sizeof err);
+        if (st != SLIM_OK) {
+            SLIM_LOGW(MOD, "cannot listen on %s with TLS: %s", endpoint, err);
+            slim_free(p);
+            return st;
+        }
+    }
+    p->next = srv->profiles;
+    srv->profiles = p;
+    *out = p;
+    return SLIM_OK;
+}
+
 slim_status slim_grpc_server_listen(slim_grpc_server *srv, const char *endpoint, char *bound,
                                     size_t bound_cap) {
-    if (srv->freeing)
+    return slim_grpc_server_listen_tls(srv, endpoint, NULL, NULL, bound, bound_cap);
+}
+
+slim_status slim_grpc_server_listen_config(slim_grpc_server *srv, const slim_server_config *sc,
+                                           char *bound, size_t bound_cap) {
+    if (sc == NULL || sc->endpoint == NULL)
+        return SLIM_E_INVALID_ARG;
+    slim_grpc_config cfg;
+    slim_grpc_config_from_server(sc, &srv->cfg, &cfg);
+    return slim_grpc_server_listen_tls(srv, sc->endpoint, &sc->tls, &cfg, bound, bound_cap);
+}
+
+slim_status slim_grpc_server_listen_tls(slim_grpc_server *srv, const char *endpoint,
+                                        const slim_tls_config *tls, const slim_grpc_config *cfg,
+                                        char *bound, size_t bound_cap) {
+    if (srv->freeing || srv->shutting_down)
         return SLIM_E_STATE;
     slim_endpoint ep;
     slim_status st = slim_endpoint_parse(endpoint, &ep);
     if (st != SLIM_OK)
         return st;
-    if (ep.tls)
-        return SLIM_E_UNSUPPORTED;
+    if (ep.tls && (tls == NULL || tls->insecure)) {
+        SLIM_LOGW(MOD, "cannot listen on %s: an https:// endpoint needs TLS settings", endpoint);
+        return SLIM_E_TLS_CONFIG;
+    }
+    const profile *prof;
+    st = make_profile(srv, endpoint, tls, cfg, &prof);
+    if (st != SLIM_OK)
+        return st;
     struct sockaddr_storage addr;
     if (ep.kind == SLIM_ENDPOINT_TCP) {
         st = resolve_listen(srv->loop, &ep, &addr);
@@ -281,6 +352,7 @@ slim_status slim_grpc_server_listen(slim_grpc_server *srv, const char *endpoint,
     if (li == NULL)
         return SLIM_E_NOMEM;
     li->is_unix = ep.kind == SLIM_ENDPOINT_UNIX;
+    li->prof = prof;
     int rc = slim_uv_stream_init(srv->loop, &li->h, li->is_unix);
     if (rc != 0) {
         slim_free(li);
@@ -321,7 +393,8 @@ slim_status slim_grpc_server_new(uv_loop_t *loop, const slim_grpc_config *cfg,
     if (srv == NULL)
         return SLIM_E_NOMEM;
     srv->loop = loop;
-    slim_grpc_config_resolve(cfg, &srv->cfg);
+    slim_grpc_config_resolve_role(cfg, true, &srv->cfg);
+    srv->plain.cfg = srv->cfg;
     *out = srv;
     return SLIM_OK;
 }
@@ -357,16 +430,42 @@ size_t slim_grpc_server_connections(const slim_grpc_server *srv) {
     return srv->n_conns;
 }
 
-void slim_grpc_server_free(slim_grpc_server *srv) {
-    if (srv == NULL || srv->freeing)
-        return;
-    srv->freeing = true;
+static void close_listeners(slim_grpc_server *srv) {
     for (listener *li = srv->listeners; li != NULL; li = li->next) {
         if (li->unix_path[0] != '\0')
             unlink(li->unix_path);
         uv_close(&li->h.handle, on_listener_closed);
     }
     srv->listeners = NULL;
+}
+
+void slim_grpc_server_shutdown(slim_grpc_server *srv, uint64_t drain_timeout_ms,
+                               slim_grpc_shutdown_cb done, void *ud) {
+    if (srv->freeing || srv->shutting_down)
+        return;
+    srv->shutting_down = true;
+    srv->shutdown_cb = done;
+    srv->shutdown_ud = ud;
+    close_listeners(srv);
+    SLIM_LOGI(MOD, "server shutting down: draining %zu connection(s) for up to %llu ms",
+              srv->n_conns, (unsigned long long)drain_timeout_ms);
+    srv->busy++; /* a drain may close connections (and call back) at once */
+    for (slim_h2conn *c = srv->conns, *next; c != NULL; c = next) {
+        next = slim_h2conn_links(c)->next;
+        slim_h2conn_drain(c, true, "server shutting down", drain_timeout_ms);
+    }
+    srv->busy--;
+    maybe_shutdown_done(srv);
+    maybe_release(srv);
+}
+
+void slim_grpc_server_free(slim_grpc_server *srv) {
+    if (srv == NULL || srv->freeing)
+        return;
+    srv->freeing = true;
+    if (!srv->shutting_down)
+        close_listeners(srv);
+    srv->shutting_down = srv->shutdown_reported = true; /* no shutdown callback any more */
     for (slim_h2conn *c = srv->conns; c != NULL; c = slim_h2conn_links(c)->next)
         slim_h2conn_close(c, SLIM_E_CLOSED, "server shutting down");
     maybe_release(srv);

@@ -1,12 +1,16 @@
-# gRPC over HTTP/2 on libuv + nghttp2 (issue 3).
+# gRPC over HTTP/2 on libuv + nghttp2 (issue 3); TLS on OpenSSL (issue 4).
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
+find_package(OpenSSL 3 REQUIRED)
 list(APPEND SLIM_SOURCES
   src/transport/client.c
   src/transport/codec.c
+  src/transport/config.c
   src/transport/endpoint.c
   src/transport/h2conn.c
   src/transport/io.c
   src/transport/md.c
-  src/transport/server.c)
-list(APPEND SLIM_LIBS PkgConfig::LIBUV PkgConfig::NGHTTP2)
+  src/transport/server.c
+  src/transport/tls.c
+  src/transport/txq.c)
+list(APPEND SLIM_LIBS PkgConfig::LIBUV PkgConfig::NGHTTP2 OpenSSL::SSL)

@@ -82,11 +82,13 @@ def publish(src, dst, payload=b"", fanout=1, ttl=8, session_id=1, message_id=1):
 class Node:
     """A `slim` process with a generated config; stops on close()."""
 
-    def __init__(self, extra_dataplane="", clients=(), extra_top="", node_name="0", env=None):
+    def __init__(self, extra_dataplane="", clients=(), extra_top="", node_name="0", env=None,
+                 server_tls="{insecure: true}", client_yaml=None):
         self.dir = tempfile.mkdtemp(prefix="slim-node-")
         self.config = os.path.join(self.dir, "config.yaml")
-        client_yaml = "".join(
-            f"        - endpoint: \"http://127.0.0.1:{p}\"\n" for p in clients)
+        if client_yaml is None:
+            client_yaml = "".join(
+                f"        - endpoint: \"http://127.0.0.1:{p}\"\n" for p in clients)
         with open(self.config, "w") as f:
             f.write(extra_top)
             f.write("services:\n"
@@ -94,7 +96,7 @@ class Node:
                     "    dataplane:\n"
                     "      servers:\n"
                     "        - endpoint: \"127.0.0.1:0\"\n"
-                    "          tls: {insecure: true}\n")
+                    f"          tls: {server_tls}\n")
             if client_yaml:
                 f.write("      clients:\n" + client_yaml)
             f.write(extra_dataplane)
@@ -186,8 +188,12 @@ class Link:
     """One OpenChannel stream to a node, from grpcio. Sends a Link first
     (unless link=False) and checks the reply."""
 
-    def __init__(self, port, conn_type=EDGE, link=True, node_id="test-client", read=True):
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    def __init__(self, port, conn_type=EDGE, link=True, node_id="test-client", read=True,
+                 credentials=None, host="127.0.0.1", wait=20):
+        if credentials is None:
+            self.channel = grpc.insecure_channel(f"{host}:{port}")
+        else:
+            self.channel = grpc.secure_channel(f"{host}:{port}", credentials)
         self.out = queue.Queue()
         self.inbox = queue.Queue()
         self.error = None
@@ -208,7 +214,7 @@ class Link:
             ln.connection_type = conn_type
             ln.node_id = node_id
             self.send(m)
-            reply = self.recv(10) if read else pb.Message.FromString(next(self.call))
+            reply = self.recv(wait) if read else pb.Message.FromString(next(self.call))
             assert reply.HasField("link"), reply
             assert reply.link.link_negotiation.is_reply
             assert reply.link.link_negotiation.link_id == self.link_id
@@ -262,3 +268,17 @@ class Link:
         self.out.put(None)
         self.call.cancel()
         self.channel.close()
+
+
+def make_certs():
+    """Test certificates (CA, server for localhost/127.0.0.1, client) in a
+    temporary folder, made by tests/transport_certs.sh with openssl."""
+    d = tempfile.mkdtemp(prefix="slim-certs-")
+    script = os.path.join(os.path.dirname(__file__), "..", "transport_certs.sh")
+    subprocess.run(["sh", script, d], check=True, capture_output=True, timeout=60)
+    return d
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()

@@ -2,10 +2,15 @@
  * Interop test client: our gRPC client against the grpcio server that
  * run_interop.py starts (service "interop.Test", see run_interop.py).
  *
- *   interop_client <target> [case...]
+ *   interop_client [--ca F] [--cert F --key F] [--name N]
+ *                  [--expect-fail STATUS] <target> [case...]
  *
- * Runs every case (or the named ones), prints one line per case and exits
- * non-zero when any check failed. The loop is torn down fully at the end.
+ * Runs every case of the default list (or the named ones, which may also
+ * name the keepalive cases), prints one line per case and exits non-zero
+ * when any check failed. https:// targets use TLS with the CA and client
+ * certificate given. --expect-fail runs no case: the one connection
+ * attempt must fail with that status (E_TLS_CERT_UNTRUSTED, ...). The loop
+ * is torn down fully at the end.
  */
 #include "test.h"
 #include "transport/grpc.h"
@@ -21,6 +26,7 @@ static uv_timer_t watchdog;
 static bool timed_out;
 static slim_grpc_client *cli;
 static const char *target;
+static slim_client_config ccfg; /* strings borrowed from argv */
 
 static void on_watchdog(uv_timer_t *t) {
     (void)t;
@@ -117,7 +123,8 @@ static void c_on_close(slim_grpc_call *call, const slim_grpc_result *res, void *
     o->call = NULL;
 }
 
-static const slim_grpc_call_cbs cbs = {c_on_headers, c_on_message, NULL, c_on_writable, c_on_close};
+static const slim_grpc_call_cbs cbs = {c_on_headers,  c_on_message, NULL,
+                                       c_on_writable, c_on_close,   NULL};
 
 static void open_call(call_out *o, const char *method, const slim_grpc_md *md,
                       uint64_t timeout_ms) {
@@ -314,6 +321,113 @@ TEST(oversized_receive_ends_that_call_only) {
     CHECK(unary_resp_is("after"));
 }
 
+/* ---- Keepalive against grpcio's ping policy ----
+ *
+ * grpcio servers (gRPC core) allow a client one PING per 5 minutes while
+ * they send no data, and send GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+ * after the third that comes sooner. These cases use a 100 ms keepalive on
+ * a silent stream: the first shows the client stays connected (it pings
+ * once, then waits for the 5 minute floor), the second is the control: the
+ * same client without the floor is thrown out. */
+
+typedef struct ka_states {
+    bool idle, failed;
+    slim_status why;
+} ka_states;
+
+static void ka_on_state(slim_grpc_client *c, slim_grpc_conn_state st, slim_status why, void *ud) {
+    (void)c;
+    ka_states *k = ud;
+    if (st == SLIM_GRPC_IDLE)
+        k->idle = true;
+    if (st == SLIM_GRPC_TRANSIENT_FAILURE || st == SLIM_GRPC_SHUTDOWN)
+        k->failed = true;
+    if (st != SLIM_GRPC_READY && st != SLIM_GRPC_CONNECTING)
+        k->why = why;
+}
+
+static uv_timer_t pause_timer;
+static bool paused_done;
+
+static void on_pause_timer(uv_timer_t *t) {
+    (void)t;
+    paused_done = true;
+}
+
+/* Runs the loop for `ms`. */
+static void run_for(uint64_t ms) {
+    paused_done = false;
+    uv_timer_start(&pause_timer, on_pause_timer, ms, 0);
+    RUN_UNTIL(paused_done);
+}
+
+static slim_grpc_client *keepalive_client(uint64_t floor_ms, ka_states *k) {
+    slim_grpc_config base = {0};
+    base.keepalive_min_interval_ms = floor_ms; /* 0: the default 5 min */
+    slim_client_config cc = ccfg;
+    cc.keepalive.http2_keepalive_ms = 100;
+    cc.keepalive.timeout_ms = 5000;
+    slim_grpc_client *c;
+    CHECK_OK(slim_grpc_client_new_config(&loop, &cc, &base, ka_on_state, k, &c));
+    return c;
+}
+
+static void ka_open(slim_grpc_client *c, call_out *o) {
+    memset(o, 0, sizeof *o);
+    slim_grpc_call_opts opts = {SVC "Bidi", NULL, 0};
+    CHECK_OK(slim_grpc_client_open(c, &opts, &cbs, o, &o->call));
+}
+
+TEST(keepalive_respects_grpc_ping_policy) {
+    ka_states k = {0};
+    slim_grpc_client *c = keepalive_client(0, &k);
+    call_out o;
+    ka_open(c, &o);
+    send_str(&o, "a");
+    RUN_UNTIL(o.messages == 1 || o.closed);
+    run_for(1500); /* silent: a client pinging every 100 ms gets GOAWAY in ~0.4 s */
+    slim_grpc_conn_stats st;
+    slim_grpc_client_stats(c, &st);
+    CHECK_EQ(st.pings_sent, 1); /* one, then the 5 minute floor */
+    CHECK_EQ(st.ping_acks, 1);
+    CHECK_EQ(st.goaways_received, 0);
+    CHECK(!k.idle && !k.failed);
+    CHECK(!o.closed);
+    if (!o.closed) {
+        send_str(&o, "b");
+        RUN_UNTIL(o.messages == 2 || o.closed);
+        CHECK_OK(slim_grpc_call_close_send(o.call));
+        RUN_UNTIL(o.closed);
+    }
+    CHECK_STATUS(o.status, SLIM_OK);
+    CHECK(last_is(&o, "done:2"));
+    out_cleanup(&o);
+    slim_grpc_client_free(c);
+}
+
+TEST(keepalive_without_the_floor_gets_too_many_pings) {
+    ka_states k = {0};
+    slim_grpc_client *c = keepalive_client(SLIM_GRPC_OFF, &k);
+    call_out o;
+    ka_open(c, &o);
+    send_str(&o, "a");
+    RUN_UNTIL(o.messages == 1 || o.closed);
+    RUN_UNTIL(k.idle || k.failed || o.closed);
+    RUN_UNTIL(o.closed);
+    CHECK_STATUS(o.status, SLIM_E_GRPC_UNAVAILABLE);
+    CHECK(strstr(slim_grpc_client_why(c), "ENHANCE_YOUR_CALM") != NULL);
+    CHECK(strstr(slim_grpc_client_why(c), "too_many_pings") != NULL);
+    fprintf(stderr, "interop_client: as expected: %s; the call: %s\n", slim_grpc_client_why(c),
+            o.message);
+    out_cleanup(&o);
+    slim_grpc_client_free(c);
+}
+
+static const test_case keepalive_cases[] = {
+    TEST_ENTRY(keepalive_respects_grpc_ping_policy),
+    TEST_ENTRY(keepalive_without_the_floor_gets_too_many_pings),
+};
+
 static const test_case cases[] = {
     TEST_ENTRY(unary_with_metadata),
     TEST_ENTRY(unary_helper_and_concurrency),
@@ -327,26 +441,85 @@ static const test_case cases[] = {
 };
 
 static void on_state(slim_grpc_client *c, slim_grpc_conn_state st, slim_status why, void *ud) {
-    (void)c;
     (void)ud;
-    if (st == SLIM_GRPC_CLOSED)
-        fprintf(stderr, "interop_client: connection closed: %s\n", slim_status_str(why));
+    if (st == SLIM_GRPC_TRANSIENT_FAILURE || st == SLIM_GRPC_SHUTDOWN)
+        fprintf(stderr, "interop_client: %s: %s (%s)\n", slim_grpc_conn_state_name(st),
+                slim_grpc_client_why(c), slim_status_name(why));
+}
+
+static bool failed_done;
+static slim_status failed_why;
+
+static void on_state_expect_fail(slim_grpc_client *c, slim_grpc_conn_state st, slim_status why,
+                                 void *ud) {
+    (void)ud;
+    if (st == SLIM_GRPC_READY)
+        fprintf(stderr, "interop_client: READY, but a failure was expected\n");
+    if (st == SLIM_GRPC_SHUTDOWN || st == SLIM_GRPC_READY) {
+        failed_done = true;
+        failed_why = st == SLIM_GRPC_READY ? SLIM_OK : why;
+        fprintf(stderr, "interop_client: %s: %s (%s)\n", slim_grpc_conn_state_name(st),
+                slim_grpc_client_why(c), slim_status_name(why));
+    }
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: interop_client [--ca F] [--cert F --key F] [--name N] "
+                    "[--expect-fail STATUS] <target> [case...]\n");
+    return 2;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: interop_client <target> [case...]\n");
-        return 2;
+    const char *expect_fail = NULL;
+    slim_client_config_defaults(&ccfg);
+    ccfg.tls.include_system_ca = false;
+    ccfg.backoff.max_attempts = 0; /* one connection: a failure is final */
+    int a = 1;
+    for (; a + 1 < argc && strncmp(argv[a], "--", 2) == 0; a += 2) {
+        if (strcmp(argv[a], "--ca") == 0)
+            ccfg.tls.ca_file = argv[a + 1];
+        else if (strcmp(argv[a], "--cert") == 0)
+            ccfg.tls.cert_file = argv[a + 1];
+        else if (strcmp(argv[a], "--key") == 0)
+            ccfg.tls.key_file = argv[a + 1];
+        else if (strcmp(argv[a], "--name") == 0)
+            ccfg.tls.server_name = argv[a + 1];
+        else if (strcmp(argv[a], "--expect-fail") == 0)
+            expect_fail = argv[a + 1];
+        else
+            return usage();
     }
-    target = argv[1];
+    if (a >= argc)
+        return usage();
+    target = argv[a];
+    ccfg.endpoint = (char *)target;
+    ccfg.tls.insecure = strncmp(target, "https://", 8) != 0;
     uv_loop_init(&loop);
     uv_timer_init(&loop, &watchdog);
     uv_unref((uv_handle_t *)&watchdog);
-    if (slim_grpc_client_new(&loop, target, NULL, on_state, NULL, &cli) != SLIM_OK)
-        return 2;
-    /* test_run filters by the names after argv[1]. */
-    int rc = test_run(cases, sizeof cases / sizeof cases[0], argc - 1, argv + 1);
+    uv_timer_init(&loop, &pause_timer);
+    uv_unref((uv_handle_t *)&pause_timer);
+    int rc;
+    if (expect_fail != NULL) {
+        if (slim_grpc_client_new_config(&loop, &ccfg, NULL, on_state_expect_fail, NULL, &cli) !=
+            SLIM_OK)
+            return 2;
+        RUN_UNTIL(failed_done);
+        rc = strcmp(slim_status_name(failed_why), expect_fail) == 0 ? 0 : 1;
+        printf("%s expected %s, got %s\n", rc == 0 ? "ok  " : "FAIL", expect_fail,
+               slim_status_name(failed_why));
+    } else {
+        if (slim_grpc_client_new_config(&loop, &ccfg, NULL, on_state, NULL, &cli) != SLIM_OK)
+            return 2;
+        /* test_run filters by the names after the target; the keepalive
+         * cases run only when named. */
+        bool ka = argc > a + 1 && strncmp(argv[a + 1], "keepalive", 9) == 0;
+        rc = ka ? test_run(keepalive_cases, sizeof keepalive_cases / sizeof keepalive_cases[0],
+                           argc - a, argv + a)
+                : test_run(cases, sizeof cases / sizeof cases[0], argc - a, argv + a);
+    }
     slim_grpc_client_free(cli);
+    uv_close((uv_handle_t *)&pause_timer, NULL);
     slim_buf_cleanup(&unary_resp);
     uv_close((uv_handle_t *)&watchdog, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);

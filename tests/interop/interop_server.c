@@ -2,7 +2,11 @@
  * Interop test server: our gRPC server with the methods of the service
  * "interop.Test" that run_interop.py calls with grpcio and with raw sockets.
  *
- *   interop_server [endpoint...]     (default 127.0.0.1:0)
+ *   interop_server [--cert F --key F [--client-ca F]] [endpoint...]
+ *                                    (default 127.0.0.1:0)
+ *
+ * With --cert and --key every endpoint serves TLS 1.3 (ALPN h2); with
+ * --client-ca too, mutual TLS.
  *
  * Prints "listening <address>" per endpoint once bound, then serves until
  * SIGTERM or SIGINT, tears everything down and exits 0 (1 on a start-up
@@ -216,13 +220,13 @@ static void connections_on_call(slim_grpc_call *call, slim_bytes req, void *ud) 
 
 /* Initializers (not const objects: C wants constant expressions here). */
 #define BIDI_CBS                                                                                   \
-    { NULL, bidi_on_message, bidi_on_half_close, bidi_on_writable, bidi_on_close }
+    { NULL, bidi_on_message, bidi_on_half_close, bidi_on_writable, bidi_on_close, NULL }
 #define SINK_CBS                                                                                   \
-    { NULL, sink_on_message, sink_on_half_close, NULL, free_data_on_close }
+    { NULL, sink_on_message, sink_on_half_close, NULL, free_data_on_close, NULL }
 #define HANG_CBS                                                                                   \
-    { NULL, NULL, NULL, NULL, hang_on_close }
+    { NULL, NULL, NULL, NULL, hang_on_close, NULL }
 #define NO_CBS                                                                                     \
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL, NULL, NULL, NULL, NULL, NULL }
 
 static const slim_grpc_method methods[] = {
     {SVC "Unary", SLIM_GRPC_UNARY, unary_on_call, NO_CBS, NULL},
@@ -247,6 +251,23 @@ static void on_signal(uv_signal_t *s, int signum) {
 }
 
 int main(int argc, char **argv) {
+    slim_tls_config tls;
+    memset(&tls, 0, sizeof tls);
+    tls.version = SLIM_TLS_1_3;
+    tls.insecure = true;
+    while (argc > 2 && strncmp(argv[1], "--", 2) == 0) {
+        if (strcmp(argv[1], "--cert") == 0)
+            tls.cert_file = argv[2];
+        else if (strcmp(argv[1], "--key") == 0)
+            tls.key_file = argv[2];
+        else if (strcmp(argv[1], "--client-ca") == 0)
+            tls.client_ca_file = argv[2];
+        else
+            return 2;
+        tls.insecure = tls.cert_file == NULL;
+        argc -= 2;
+        argv += 2;
+    }
     uv_loop_init(&loop);
     if (slim_grpc_server_new(&loop, NULL, &srv) != SLIM_OK)
         return 1;
@@ -258,7 +279,7 @@ int main(int argc, char **argv) {
     int n = argc > 1 ? argc - 1 : 1;
     for (int i = 0; i < n; i++) {
         char bound[160];
-        slim_status st = slim_grpc_server_listen(srv, eps[i], bound, sizeof bound);
+        slim_status st = slim_grpc_server_listen_tls(srv, eps[i], &tls, NULL, bound, sizeof bound);
         if (st != SLIM_OK) {
             fprintf(stderr, "interop_server: cannot listen on %s: %s\n", eps[i],
                     slim_status_str(st));

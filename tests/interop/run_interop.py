@@ -6,6 +6,12 @@ Run with Debian's /usr/bin/python3 (it has grpcio):
   run_interop.py slim-server BIN   grpcio client -> our server (BIN = interop_server)
   run_interop.py slim-client BIN   our client (BIN = interop_client) -> grpcio server
   run_interop.py bad-input   BIN   raw sockets -> our server (BIN = interop_server)
+  run_interop.py tls-slim-server BIN CERTS   grpcio -> our server over TLS and mTLS
+  run_interop.py tls-slim-client BIN CERTS   our client -> grpcio server over TLS and mTLS
+  run_interop.py keepalive BIN     our client's keepalive -> grpcio's default ping policy
+
+CERTS is tests/transport_certs.sh: certificates are made at test time with
+the openssl command-line tool, into a temporary folder removed at the end.
 
 Every mode prints one line per case and exits non-zero when a case failed.
 Servers bind port 0; the driver reads the "listening <address>" line
@@ -14,9 +20,11 @@ polls for a state change (each with a 20 s cap).
 """
 import os
 import queue
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent import futures
@@ -84,8 +92,9 @@ def expect_error(fn, code):
 
 # ---- our server, started as a child process ------------------------------
 
-def start_slim_server(binary, *endpoints):
-    proc = subprocess.Popen([binary, *endpoints], stdout=subprocess.PIPE, text=True)
+def start_slim_server(binary, *endpoints, options=(), stderr=None):
+    proc = subprocess.Popen([binary, *options, *endpoints], stdout=subprocess.PIPE, text=True,
+                            stderr=stderr)
     addrs = []
     for _ in endpoints or [None]:
         line = proc.stdout.readline()
@@ -277,7 +286,7 @@ def g_big(req, ctx):
     return b'z' * (MAX + 1)
 
 
-def grpcio_server():
+def grpcio_server(start=True):
     h = grpc.method_handlers_generic_handler('interop.Test', {
         'Unary': grpc.unary_unary_rpc_method_handler(g_unary),
         'ServerStream': grpc.unary_stream_rpc_method_handler(g_server_stream),
@@ -289,6 +298,8 @@ def grpcio_server():
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     server.add_generic_rpc_handlers((h,))
+    if not start:
+        return server, None
     port = server.add_insecure_port('127.0.0.1:0')
     server.start()
     return server, '127.0.0.1:%d' % port
@@ -491,8 +502,194 @@ def bad_input_mode(binary):
     return failed
 
 
+# ---- TLS: certificates made at test time ----------------------------------
+
+class Certs:
+    def __init__(self, script):
+        self.dir = tempfile.mkdtemp(prefix='slim-interop-certs-')
+        subprocess.run(['sh', script, self.dir], check=True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def read(self, name):
+        with open(self.path(name), 'rb') as f:
+            return f.read()
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class LogFile:
+    """A server's stderr, to check the lines it logs."""
+
+    def __init__(self):
+        self.f = tempfile.NamedTemporaryFile('w+', prefix='slim-interop-log-', delete=False)
+
+    def text(self):
+        with open(self.f.name) as f:
+            return f.read()
+
+    def wait_for(self, needle):
+        poll(lambda: needle in self.text(), 'server log line %r' % needle)
+
+    def cleanup(self):
+        self.f.close()
+        os.unlink(self.f.name)
+
+
+def tls_channel(certs, port, client=None, ca='ca.pem'):
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=certs.read(ca),
+        private_key=certs.read(client + '.key') if client else None,
+        certificate_chain=certs.read(client + '.pem') if client else None)
+    return grpc.secure_channel('localhost:%s' % port, creds)
+
+
+def tls_slim_server_mode(binary, script):
+    """grpcio client -> our server, TLS then mutual TLS, and refusals."""
+    certs, log = Certs(script), LogFile()
+    failed = 0
+    try:
+        cases = [unary_with_metadata, concurrent_unary, server_streaming,
+                 bidi_ten_thousand_each_way_with_half_close, client_streaming_half_close,
+                 unknown_method, error_status_trailers_only]
+        proc, (addr,) = start_slim_server(
+            binary, options=['--cert', certs.path('server.pem'), '--key', certs.path('server.key')],
+            stderr=log.f)
+        port = addr.rsplit(':', 1)[1]
+        print('TLS server listening on', addr, flush=True)
+        try:
+            with tls_channel(certs, port) as ch:
+                failed += run_cases(cases, ch, addr)
+
+            def plaintext_client_is_refused(ch, addr):
+                with grpc.insecure_channel(addr) as plain:
+                    e = expect_error(lambda: unary(plain, 'Unary', b'x'),
+                                     grpc.StatusCode.UNAVAILABLE)
+                    print('    grpcio says:', e.details(), flush=True)
+                log.wait_for('plaintext peer on a TLS port')
+                log.wait_for('(E_TLS_PLAINTEXT_PEER)')
+
+            def wrong_ca_is_refused(ch, addr):
+                with tls_channel(certs, port, ca='other-ca.pem') as bad:
+                    expect_error(lambda: unary(bad, 'Unary', b'x'), grpc.StatusCode.UNAVAILABLE)
+                # grpcio hangs up without an alert; our server says so.
+                log.wait_for('the connection closed during the TLS handshake')
+
+            failed += run_cases([plaintext_client_is_refused, wrong_ca_is_refused], None, addr)
+        finally:
+            stop_slim_server(proc)
+
+        proc, (addr,) = start_slim_server(
+            binary, options=['--cert', certs.path('server.pem'), '--key', certs.path('server.key'),
+                             '--client-ca', certs.path('ca.pem')], stderr=log.f)
+        port = addr.rsplit(':', 1)[1]
+        print('mTLS server listening on', addr, flush=True)
+        try:
+            with tls_channel(certs, port, client='client') as ch:
+                failed += run_cases([unary_with_metadata, server_streaming,
+                                     bidi_ten_thousand_each_way_with_half_close], ch, addr)
+
+            def missing_client_certificate(ch, addr):
+                with tls_channel(certs, port) as bad:
+                    expect_error(lambda: unary(bad, 'Unary', b'x'), grpc.StatusCode.UNAVAILABLE)
+                log.wait_for('the client sent no certificate and this server requires one')
+                log.wait_for('(E_TLS_NO_CLIENT_CERT)')
+
+            def client_certificate_from_another_ca(ch, addr):
+                with tls_channel(certs, port, client='other-client') as bad:
+                    expect_error(lambda: unary(bad, 'Unary', b'x'), grpc.StatusCode.UNAVAILABLE)
+                log.wait_for('client certificate verify failed')
+                log.wait_for('(E_TLS_CERT_UNTRUSTED)')
+
+            failed += run_cases([missing_client_certificate, client_certificate_from_another_ca],
+                                None, addr)
+        finally:
+            stop_slim_server(proc)
+    finally:
+        certs.cleanup()
+        log.cleanup()
+    return failed
+
+
+def grpcio_tls_server(certs, mutual):
+    server, _ = grpcio_server(start=False)
+    creds = grpc.ssl_server_credentials([(certs.read('server.key'), certs.read('server.pem'))],
+                                        root_certificates=certs.read('ca.pem') if mutual else None,
+                                        require_client_auth=mutual)
+    port = server.add_secure_port('127.0.0.1:0', creds)
+    server.start()
+    return server, port
+
+
+def run_client(binary, *args):
+    rc = subprocess.run([binary, *args], timeout=600).returncode
+    print('interop_client', ' '.join(args[:-1] if args else ()), 'exited with', rc, flush=True)
+    return 0 if rc == 0 else 1
+
+
+def tls_slim_client_mode(binary, script):
+    """our client -> grpcio server, TLS then mutual TLS, and refusals."""
+    certs = Certs(script)
+    failed = 0
+    try:
+        server, port = grpcio_tls_server(certs, mutual=False)
+        target = 'https://localhost:%d' % port
+        print('grpcio TLS server listening on', target, flush=True)
+        try:
+            failed += run_client(binary, '--ca', certs.path('ca.pem'), target)
+            failed += run_client(binary, '--ca', certs.path('other-ca.pem'),
+                                 '--expect-fail', 'E_TLS_CERT_UNTRUSTED', target)
+            # Plaintext our side, TLS grpcio's: grpcio hangs up without a
+            # word, so the client can only say so (and hint at https://).
+            failed += run_client(binary, '--expect-fail', 'E_TRANSPORT_CONN_LOST',
+                                 'http://127.0.0.1:%d' % port)
+        finally:
+            server.stop(None)
+        # TLS our side, plaintext grpcio's.
+        server, addr = grpcio_server()
+        try:
+            failed += run_client(binary, '--ca', certs.path('ca.pem'), '--expect-fail',
+                                 'E_TLS_PLAINTEXT_PEER', 'https://' + addr)
+        finally:
+            server.stop(None)
+        server, port = grpcio_tls_server(certs, mutual=True)
+        target = 'https://localhost:%d' % port
+        print('grpcio mTLS server listening on', target, flush=True)
+        try:
+            failed += run_client(binary, '--ca', certs.path('ca.pem'), '--cert',
+                                 certs.path('client.pem'), '--key', certs.path('client.key'),
+                                 target, 'unary_with_metadata', 'server_streaming',
+                                 'bidi_ten_thousand_each_way_with_half_close')
+            failed += run_client(binary, '--ca', certs.path('ca.pem'), '--expect-fail',
+                                 'E_TLS_NO_CLIENT_CERT', target)
+            failed += run_client(binary, '--ca', certs.path('ca.pem'), '--cert',
+                                 certs.path('other-client.pem'), '--key',
+                                 certs.path('other-client.key'), '--expect-fail',
+                                 'E_TLS_CERT_REJECTED', target)
+        finally:
+            server.stop(None)
+    finally:
+        certs.cleanup()
+    return failed
+
+
+def keepalive_mode(binary):
+    """our client's keepalive against grpcio's default ping policy."""
+    server, addr = grpcio_server()
+    print('grpcio server (default ping policy) listening on', addr, flush=True)
+    try:
+        return run_client(binary, 'http://' + addr, 'keepalive_respects_grpc_ping_policy',
+                          'keepalive_without_the_floor_gets_too_many_pings')
+    finally:
+        server.stop(None)
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ('slim-server', 'slim-client', 'bad-input'):
+    modes = {'slim-server': 3, 'slim-client': 3, 'bad-input': 3, 'keepalive': 3,
+             'tls-slim-server': 4, 'tls-slim-client': 4}
+    if len(sys.argv) < 3 or modes.get(sys.argv[1]) != len(sys.argv):
         print(__doc__, file=sys.stderr)
         return 2
     mode, binary = sys.argv[1], sys.argv[2]
@@ -500,6 +697,12 @@ def main():
         return 1 if slim_server_mode(binary) else 0
     if mode == 'slim-client':
         return slim_client_mode(binary)
+    if mode == 'keepalive':
+        return keepalive_mode(binary)
+    if mode == 'tls-slim-server':
+        return 1 if tls_slim_server_mode(binary, sys.argv[3]) else 0
+    if mode == 'tls-slim-client':
+        return 1 if tls_slim_client_mode(binary, sys.argv[3]) else 0
     return 1 if bad_input_mode(binary) else 0
 
 

@@ -187,6 +187,34 @@ TEST(client_settings) {
     slim_client_config_cleanup(&c);
 }
 
+/* Backoff defaults as upstream's code has them at cece03f79: no block means
+ * fixed_interval 2 s forever; a type given alone takes that type's defaults. */
+TEST(client_backoff_defaults) {
+    slim_client_config c;
+    slim_cfg_error err;
+    CHECK_OK(client("c: {endpoint: 'http://127.0.0.1:1'}\n", &c, &err));
+    CHECK_EQ(c.backoff.type, SLIM_BACKOFF_FIXED_INTERVAL);
+    CHECK_EQ(c.backoff.interval_ms, 2000);
+    CHECK_U64(c.backoff.max_attempts, UINT64_MAX);
+    slim_client_config_cleanup(&c);
+    CHECK_OK(
+        client("c: {endpoint: 'http://127.0.0.1:1', backoff: {type: exponential}}\n", &c, &err));
+    CHECK_EQ(c.backoff.type, SLIM_BACKOFF_EXPONENTIAL);
+    CHECK_EQ(c.backoff.base_ms, 100);
+    CHECK_EQ(c.backoff.factor, 1);
+    CHECK_EQ(c.backoff.max_delay_ms, 1000);
+    CHECK(!c.backoff.jitter);
+    CHECK_U64(c.backoff.max_attempts, UINT64_MAX);
+    slim_client_config_cleanup(&c);
+    CHECK_OK(client("c: {endpoint: 'http://127.0.0.1:1', backoff: {type: fixed_interval, "
+                    "max_attempts: 0}}\n",
+                    &c, &err));
+    CHECK_EQ(c.backoff.type, SLIM_BACKOFF_FIXED_INTERVAL);
+    CHECK_EQ(c.backoff.interval_ms, 1000);
+    CHECK_EQ(c.backoff.max_attempts, 0);
+    slim_client_config_cleanup(&c);
+}
+
 TEST(client_errors) {
     slim_client_config c;
     slim_cfg_error err;
@@ -237,4 +265,5 @@ TEST(allocation_failure) {
 
 TEST_MAIN(TEST_ENTRY(server_current_tls_spelling),
           TEST_ENTRY(server_flattened_spelling_and_insecure), TEST_ENTRY(server_errors),
-          TEST_ENTRY(client_settings), TEST_ENTRY(client_errors), TEST_ENTRY(allocation_failure))
+          TEST_ENTRY(client_settings), TEST_ENTRY(client_backoff_defaults),
+          TEST_ENTRY(client_errors), TEST_ENTRY(allocation_failure))

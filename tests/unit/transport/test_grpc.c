@@ -24,6 +24,8 @@ typedef struct fixture {
     slim_grpc_conn_state state;
     slim_status state_why;
     int state_changes;
+    slim_grpc_conn_state states[16]; /* the first changes, in order */
+    slim_status whys[16];
 } fixture;
 
 static fixture F;
@@ -52,6 +54,10 @@ static void on_state(slim_grpc_client *c, slim_grpc_conn_state st, slim_status w
     (void)ud;
     F.state = st;
     F.state_why = why;
+    if (F.state_changes < 16) {
+        F.states[F.state_changes] = st;
+        F.whys[F.state_changes] = why;
+    }
     F.state_changes++;
 }
 
@@ -224,12 +230,12 @@ static const slim_grpc_method methods[] = {
     {"/test.T/Bidi",
      SLIM_GRPC_BIDI_STREAMING,
      bidi_on_call,
-     {NULL, bidi_on_message, bidi_on_half_close, NULL, srv_on_close},
+     {NULL, bidi_on_message, bidi_on_half_close, NULL, srv_on_close, NULL},
      NULL},
     {"/test.T/Hang",
      SLIM_GRPC_BIDI_STREAMING,
      hang_on_call,
-     {NULL, NULL, NULL, NULL, srv_on_close},
+     {NULL, NULL, NULL, NULL, srv_on_close, NULL},
      NULL},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
@@ -309,8 +315,8 @@ static void cli_on_close(slim_grpc_call *call, const slim_grpc_result *res, void
         CHECK_OK(slim_grpc_md_append(&o->trailers, res->trailers));
 }
 
-static const slim_grpc_call_cbs cli_cbs = {cli_on_headers, cli_on_message, NULL, cli_on_writable,
-                                           cli_on_close};
+static const slim_grpc_call_cbs cli_cbs = {cli_on_headers,  cli_on_message, NULL,
+                                           cli_on_writable, cli_on_close,   NULL};
 
 static void stream_out_cleanup(stream_out *o) {
     slim_buf_cleanup(&o->last);
@@ -746,10 +752,15 @@ TEST(server_free_ends_client_calls) {
     CHECK_STATUS(S.last_close, SLIM_E_GRPC_UNAVAILABLE);
     RUN_UNTIL(so.closed);
     CHECK_STATUS(so.status, SLIM_E_GRPC_UNAVAILABLE);
-    RUN_UNTIL(F.state == SLIM_GRPC_CLOSED);
-    CHECK_STATUS(F.state_why, SLIM_E_TRANSPORT_CONN_LOST);
+    /* READY, then the loss; the connection lived less than a second, so
+     * the client waits for the backoff (2 s) before trying again. */
+    RUN_UNTIL(F.state_changes >= 2);
+    CHECK_EQ(F.states[0], SLIM_GRPC_READY);
+    CHECK_EQ(F.states[1], SLIM_GRPC_TRANSIENT_FAILURE);
+    CHECK_STATUS(F.whys[1], SLIM_E_TRANSPORT_CONN_LOST);
+    /* Waiting for the next attempt: calls fail at once. */
     slim_grpc_call_opts o = opts("/test.T/Hang");
-    CHECK_STATUS(slim_grpc_client_open(F.cli, &o, &cli_cbs, &so, &call), SLIM_E_CLOSED);
+    CHECK_STATUS(slim_grpc_client_open(F.cli, &o, &cli_cbs, &so, &call), SLIM_E_GRPC_UNAVAILABLE);
     stream_out_cleanup(&so);
     fixture_down();
 }
@@ -784,8 +795,9 @@ TEST(connect_refused) {
     (void)open_on(F.cli, "/test.T/Echo", &so);
     RUN_UNTIL(so.closed);
     CHECK_STATUS(so.status, SLIM_E_GRPC_UNAVAILABLE);
-    RUN_UNTIL(F.state == SLIM_GRPC_CLOSED);
+    RUN_UNTIL(F.state == SLIM_GRPC_TRANSIENT_FAILURE);
     CHECK_STATUS(F.state_why, SLIM_E_TRANSPORT_CONNECT);
+    CHECK(strstr(slim_grpc_client_why(F.cli), "cannot connect") != NULL);
     stream_out_cleanup(&so);
     fixture_down();
 }
@@ -821,7 +833,7 @@ TEST(listen_ipv6_port_zero_and_names) {
     CHECK_STATUS(slim_grpc_server_listen(F.srv, bound, NULL, 0), SLIM_E_TRANSPORT_LISTEN);
     CHECK_STATUS(slim_grpc_server_listen(F.srv, "nohost", NULL, 0), SLIM_E_TRANSPORT_BAD_ENDPOINT);
     CHECK_STATUS(slim_grpc_server_listen(F.srv, "https://127.0.0.1:0", NULL, 0),
-                 SLIM_E_UNSUPPORTED);
+                 SLIM_E_TLS_CONFIG); /* https:// needs TLS settings */
     fixture_down();
 }
 
@@ -934,9 +946,10 @@ static void count_close(slim_grpc_call *call, const slim_grpc_result *res, void 
 TEST(free_from_inside_callbacks) {
     fixture_up(NULL, NULL, methods, N_METHODS);
     reentrant_closes = 0;
-    static const slim_grpc_call_cbs freeing = {NULL, free_client_on_message, NULL, NULL,
-                                               count_close};
-    static const slim_grpc_call_cbs counting = {NULL, cli_on_message, NULL, NULL, count_close};
+    static const slim_grpc_call_cbs freeing = {
+        NULL, free_client_on_message, NULL, NULL, count_close, NULL};
+    static const slim_grpc_call_cbs counting = {NULL, cli_on_message, NULL,
+                                                NULL, count_close,    NULL};
     stream_out a = {0}, b = {0};
     slim_grpc_call_opts o = opts("/test.T/Bidi");
     slim_grpc_call *ca, *cb;
