@@ -27,11 +27,16 @@
 #define SWEEP_MS         250
 #define REOPEN_MS        1000 /* a dialled stream that ended on a live connection */
 
-/* Backpressure: when a message cannot be queued on a full connection, the
- * connection it came from stops being read (so its sender's HTTP/2 window
- * closes and the sender slows down) until the full one drains or this grace
- * passes; after the grace the input resumes and further messages for the
- * full connection are dropped, as the slow-consumer policy says. */
+/* Backpressure: when a message meets a full connection, the connection it
+ * came from stops being read (so its sender's HTTP/2 window closes and the
+ * sender slows down) and the message is queued past the limit, up to twice
+ * it. The input resumes when the full connection drains below half, or
+ * after this grace (letting a message through to its other destinations);
+ * a message that meets the still-full connection pauses it again. So a
+ * publisher goes at the pace of its slowest subscriber until that one is
+ * closed as a slow consumer (full for slow_consumer_timeout). Messages for
+ * a connection at twice the limit, or that come from no pausable input (the
+ * node itself, or the full connection), are dropped and counted. */
 #define BACKPRESSURE_GRACE_MS 200
 
 typedef struct node_link node_link;
@@ -146,11 +151,16 @@ static slim_status fwd_send(void *ud, uint64_t id, slim_rcbuf *buf) {
         if (c->full_since_ms == 0)
             c->full_since_ms = now;
         node_conn *in = n->input;
-        if (in != NULL && in != c && !in->paused && in->call != NULL) {
-            in->paused = true;
-            in->paused_for = c->id;
-            in->paused_at_ms = now;
-            slim_grpc_call_pause(in->call);
+        if (in != NULL && in != c && in->call != NULL) {
+            /* The input stops here, so the message that met the limit can
+             * go past it (bounded by the transport) instead of being lost. */
+            if (!in->paused) {
+                in->paused = true;
+                in->paused_for = c->id;
+                in->paused_at_ms = now;
+                slim_grpc_call_pause(in->call);
+            }
+            st = slim_grpc_call_send_rc_forced(c->call, buf);
         }
     } else if (st == SLIM_OK) {
         c->full_since_ms = 0;

@@ -61,7 +61,8 @@ typedef struct slim_grpc_call slim_grpc_call;
  * Memory: per connection, the received bytes the transport holds are at most
  * max_concurrent_streams x (stream_window + max_message_size) (backlogs of
  * paused calls plus partial messages); queued output at most
- * send_queue_limit (+ one message) per call, plus write_batch.
+ * send_queue_limit (+ one message) per call, twice that with forced sends,
+ * plus write_batch.
  *
  * Keepalive: a side sends an HTTP/2 PING after keepalive_time_ms without
  * receiving anything, and closes the connection (E_TRANSPORT_KEEPALIVE)
@@ -203,6 +204,14 @@ slim_status slim_grpc_call_send(slim_grpc_call *call, slim_bytes msg);
  * as slim_grpc_call_send(); on error no reference is taken. For one message
  * broadcast on many calls. */
 slim_status slim_grpc_call_send_rc(slim_grpc_call *call, slim_rcbuf *msg);
+
+/* As slim_grpc_call_send_rc(), but a queue at or past send_queue_limit
+ * still takes the message while it holds less than twice that limit
+ * (E_QUEUE_FULL beyond). For a caller that stops reading its own input when
+ * a send meets the limit: the message that met it is queued instead of
+ * lost, and the overshoot stays bounded. on_writable follows as after
+ * E_QUEUE_FULL. */
+slim_status slim_grpc_call_send_rc_forced(slim_grpc_call *call, slim_rcbuf *msg);
 
 /* Client: half-close (no more messages from this side). Queued messages are
  * still sent. E_STATE when already half-closed or on a server call. */

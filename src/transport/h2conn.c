@@ -1825,7 +1825,9 @@ void slim_grpc_call_conn_stats(const slim_grpc_call *call, slim_grpc_conn_stats 
 }
 
 /* The checks both sends make before queueing a message of `len` bytes. */
-static slim_status send_check(slim_grpc_call *call, size_t len) {
+/* `limit`: the queue size at which the send is refused (send_queue_limit,
+ * or twice that for a forced send). */
+static slim_status send_check(slim_grpc_call *call, size_t len, size_t limit) {
     slim_h2conn *c = call->conn;
     if (call_ended(call))
         return SLIM_E_CLOSED;
@@ -1833,10 +1835,10 @@ static slim_status send_check(slim_grpc_call *call, size_t len) {
         return SLIM_E_STATE;
     if (len > c->cfg->max_message_size)
         return SLIM_E_TRANSPORT_MSG_TOO_LARGE;
-    if (txq_pending(call) >= c->cfg->send_queue_limit) {
-        call->want_writable = true;
+    if (txq_pending(call) >= c->cfg->send_queue_limit)
+        call->want_writable = true; /* on_writable once below half, forced or not */
+    if (txq_pending(call) >= limit)
         return SLIM_E_QUEUE_FULL;
-    }
     if (call->is_server && !call->headers_sent)
         return ng_status(submit_response_headers(c, call, NULL));
     return SLIM_OK;
@@ -1854,7 +1856,7 @@ static void send_queued(slim_grpc_call *call) {
 }
 
 slim_status slim_grpc_call_send(slim_grpc_call *call, slim_bytes msg) {
-    slim_status st = send_check(call, msg.len);
+    slim_status st = send_check(call, msg.len, call->conn->cfg->send_queue_limit);
     if (st == SLIM_OK)
         st = slim_txq_push_copy(&call->txq, msg);
     if (st == SLIM_OK)
@@ -1862,13 +1864,21 @@ slim_status slim_grpc_call_send(slim_grpc_call *call, slim_bytes msg) {
     return st;
 }
 
-slim_status slim_grpc_call_send_rc(slim_grpc_call *call, slim_rcbuf *msg) {
-    slim_status st = send_check(call, msg->len);
+static slim_status send_rc(slim_grpc_call *call, slim_rcbuf *msg, size_t limit) {
+    slim_status st = send_check(call, msg->len, limit);
     if (st == SLIM_OK)
         st = slim_txq_push_rc(&call->txq, msg);
     if (st == SLIM_OK)
         send_queued(call);
     return st;
+}
+
+slim_status slim_grpc_call_send_rc(slim_grpc_call *call, slim_rcbuf *msg) {
+    return send_rc(call, msg, call->conn->cfg->send_queue_limit);
+}
+
+slim_status slim_grpc_call_send_rc_forced(slim_grpc_call *call, slim_rcbuf *msg) {
+    return send_rc(call, msg, 2 * call->conn->cfg->send_queue_limit);
 }
 
 slim_status slim_grpc_call_close_send(slim_grpc_call *call) {

@@ -779,6 +779,14 @@ TEST(one_shared_buffer_on_many_calls_with_the_same_limits) {
     CHECK_EQ(accepted, 8); /* 8 x 1005 >= 8000 */
     CHECK_STATUS(slim_grpc_call_send(paused, slim_bytes_of(rc->data, rc->len)), SLIM_E_QUEUE_FULL);
     CHECK_EQ(atomic_load(&rc->refs), 1 + 8);
+    /* Forced sends go past the limit up to twice it: 8 x 1005 more. */
+    int forced = 0;
+    while ((last = slim_grpc_call_send_rc_forced(paused, rc)) == SLIM_OK)
+        forced++;
+    CHECK_STATUS(last, SLIM_E_QUEUE_FULL);
+    CHECK_EQ(forced, 8); /* 16 x 1005 >= 16000 */
+    CHECK_EQ(slim_grpc_call_send_queued(paused), 16 * 1005);
+    CHECK_EQ(atomic_load(&rc->refs), 1 + 16);
     FX_WAIT(kp.writable, 5000); /* the window takes them */
     slim_grpc_client_free(cli); /* calls end at once: references dropped */
     CHECK_EQ(atomic_load(&rc->refs), 1);
