@@ -177,13 +177,19 @@ class BadInput(NodeTest):
 class SlowConsumer(NodeTest):
     extra = "      slow_consumer_timeout: 2s\n"
 
-    def test_reader_that_never_reads_is_cut_off(self):
+    def fast_slow_and_publisher(self):
+        """Two subscribers of agntcy/ns/chan, one that never reads, and a
+        publisher."""
         fast = self.link()
         slow = self.link(read=False)
         fast.subscribe("agntcy/ns/chan", sub_id=1)
         slow.send(subscribe("agntcy/ns/chan"))
         pub = self.link()
         time.sleep(0.2)  # let the subscriptions land before the flood
+        return fast, pub
+
+    def test_reader_that_never_reads_is_cut_off(self):
+        fast, pub = self.fast_slow_and_publisher()
         blob = b"x" * 1024
         for k in range(12000):  # ~12 MiB: past the window and the 4 MiB queue
             pub.send(publish("agntcy/ns/p", "agntcy/ns/chan", blob, fanout=256,
@@ -196,12 +202,7 @@ class SlowConsumer(NodeTest):
         self.wait_for_slow_consumer_close()
 
     def test_messages_past_twice_the_queue_limit_are_dropped(self):
-        fast = self.link()
-        slow = self.link(read=False)
-        fast.subscribe("agntcy/ns/chan", sub_id=1)
-        slow.send(subscribe("agntcy/ns/chan"))
-        pub = self.link()
-        time.sleep(0.2)
+        fast, pub = self.fast_slow_and_publisher()
         # 3 MiB each: the slow queue (4 MiB, 8 MiB forced) and the HTTP/2
         # windows on the way to the slow reader fill with a few of them
         blob = b"x" * (3 << 20)
