@@ -19,6 +19,7 @@
  *
  *   bench_mls [iterations per run]
  */
+#include "bench_args.h"
 #include "core/time.h"
 #include "mls/protect.h"
 
@@ -160,9 +161,16 @@ static int bench_suite(uint16_t id, long iters) {
 }
 
 int main(int argc, char **argv) {
-    long iters = argc > 1 ? atol(argv[1]) : 2000;
-    if (iters <= 0)
-        iters = 2000;
+    long iters;
+    int rc = bench_iterations(argc, argv,
+                              "usage: bench_mls [ITERATIONS]   (default 2000)\n\n"
+                              "PrivateMessage protect + unprotect of a 1 KiB application\n"
+                              "message for cipher suites 1 and 2, beside one sign + verify of\n"
+                              "the suite's signature scheme (the floor); alternating runs,\n"
+                              "medians.\n",
+                              2000, &iters);
+    if (rc >= 0)
+        return rc;
     printf("MLS 1 KiB application message; %ld iterations x %d alternating runs, medians\n", iters,
            RUNS);
     for (uint16_t id = 1; id <= 2; id++) {

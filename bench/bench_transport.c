@@ -907,10 +907,15 @@ int main(int argc, char **argv) {
         }
 #endif
         else {
-            fprintf(stderr, "usage: bench_transport [--runs R] [--n100 N] [--n1k N] [--rtt M] "
-                            "[--no-tls] [--no-pin] [--only one-way|echo|ping-pong] "
-                            "[--side raw|grpc|grpc-shared]\n");
-            return 2;
+            bool help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+            fprintf(help ? stdout : stderr,
+                    "usage: bench_transport [--runs R] [--n100 N] [--n1k N] [--rtt M] "
+                    "[--no-tls] [--no-pin] [--only one-way|echo|ping-pong] "
+                    "[--side raw|grpc|grpc-shared] [--queue]\n\n"
+                    "gRPC streams of src/transport against raw TCP with the same framing:\n"
+                    "one-way, echo and ping-pong, 100 B and 1 KiB, TLS off and on; alternating\n"
+                    "runs, medians. --queue measures the send queue alone.\n");
+            return help ? 0 : 2;
         }
     }
     if (runs < 1 || runs > 16)

@@ -6,6 +6,7 @@
  *
  *   bench_wire [iterations]
  */
+#include "bench_args.h"
 #include "core/time.h"
 #include "wire/wire.h"
 
@@ -24,7 +25,14 @@ static double median5(double v[5]) {
 }
 
 int main(int argc, char **argv) {
-    long iters = argc > 1 ? atol(argv[1]) : 200000;
+    long iters;
+    int rc = bench_iterations(argc, argv,
+                              "usage: bench_wire [ITERATIONS]   (default 200000)\n\n"
+                              "Full protobuf-c decode and encode of a Publish with a 1 KiB\n"
+                              "payload, and name parsing; prints the median of 5 runs.\n",
+                              200000, &iters);
+    if (rc >= 0)
+        return rc;
     slim_name src, dst;
     slim_name_parts sp, dp;
     const char *s = "agntcy/ns/alice/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";

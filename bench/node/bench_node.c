@@ -1,5 +1,5 @@
 /*
- * Load generators for the node benchmark (bench/node/run.sh drives them).
+ * Load generators for the node benchmark (bench/node/run.py drives them).
  *
  *   bench_node slim-pubsub PORT NSUBS NMSGS SIZE   one publisher -> node -> NSUBS subscribers
  *   bench_node slim-rr     PORT N SIZE             request/reply through the node, 1 in flight
@@ -10,11 +10,12 @@
  * Subscribers run in a child process (one libuv loop or poll loop for all
  * of them) and count messages without parsing them, as the NATS harness
  * counts bytes; the publisher runs in the parent. Each mode prints one line
- * "RESULT key=value ..." that run.sh collects.
+ * "RESULT key=value ..." that run.py collects.
  *
  * SLIM clients speak gRPC through our transport: a Link first, a Subscribe
  * with an id (waiting for its ack), then pre-encoded Publish messages.
  */
+#include "../bench_args.h"
 #include "core/time.h"
 #include "core/util.h"
 #include "transport/grpc.h"
@@ -625,20 +626,62 @@ static int relay_rr(long n, size_t size) {
     return 0;
 }
 
+static const char usage[] =
+    "usage: bench_node slim-pubsub PORT NSUBS NMSGS SIZE   publisher -> node -> NSUBS subscribers\n"
+    "       bench_node nats-pubsub PORT NSUBS NMSGS SIZE   the same through nats-server\n"
+    "       bench_node slim-rr     PORT N SIZE             request/reply through the node\n"
+    "       bench_node nats-rr     PORT N SIZE             the same through nats-server\n"
+    "       bench_node relay-rr    N SIZE                  the same through a raw-TCP relay\n"
+    "\n"
+    "Load generators for bench/node/run.py; each prints one RESULT line.\n";
+
+typedef struct arg {
+    const char *name;
+    long max;
+} arg;
+
+#define ARG_PORT                                                                                   \
+    { "PORT", 65535 }
+#define ARG_COUNT(n)                                                                               \
+    { n, 1000000000 }
+#define ARG_SIZE                                                                                   \
+    { "SIZE", 4 << 20 }
+
+/* Checks the numeric arguments of a mode (argv[2..]) into out[]. */
+static bool numbers(int argc, char **argv, const arg *args, long *out) {
+    for (int i = 2; i < argc; i++)
+        if (!bench_count(argv[i], args[i - 2].name, 1, args[i - 2].max, &out[i - 2]))
+            return false;
+    return true;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2)
-        die("usage: see the comment at the top of bench_node.c");
-    const char *m = argv[1];
-    if (strcmp(m, "slim-pubsub") == 0 && argc == 6)
-        return slim_pubsub(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), (size_t)atol(argv[5]));
-    if (strcmp(m, "nats-pubsub") == 0 && argc == 6)
-        return nats_pubsub(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), (size_t)atol(argv[5]));
-    if (strcmp(m, "slim-rr") == 0 && argc == 5)
-        return slim_rr(atoi(argv[2]), atol(argv[3]), (size_t)atol(argv[4]));
-    if (strcmp(m, "nats-rr") == 0 && argc == 5)
-        return nats_rr(atoi(argv[2]), atol(argv[3]), (size_t)atol(argv[4]));
-    if (strcmp(m, "relay-rr") == 0 && argc == 4)
-        return relay_rr(atol(argv[2]), (size_t)atol(argv[3]));
-    die("unknown mode or wrong arguments");
-    return 2;
+    static const arg pubsub[] = {ARG_PORT, {"NSUBS", 100000}, ARG_COUNT("NMSGS"), ARG_SIZE};
+    static const arg rr[] = {ARG_PORT, ARG_COUNT("N"), ARG_SIZE};
+    static const arg relay[] = {ARG_COUNT("N"), ARG_SIZE};
+    if (bench_help_asked(argc, argv)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    const char *m = argc > 1 ? argv[1] : "";
+    long v[4];
+    bool is_pubsub = strcmp(m, "slim-pubsub") == 0 || strcmp(m, "nats-pubsub") == 0;
+    bool is_rr = strcmp(m, "slim-rr") == 0 || strcmp(m, "nats-rr") == 0;
+    bool is_relay = strcmp(m, "relay-rr") == 0;
+    int want = is_pubsub ? 6 : is_rr ? 5 : is_relay ? 4 : -1;
+    if (argc != want) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (!numbers(argc, argv, is_pubsub ? pubsub : is_rr ? rr : relay, v))
+        return 2;
+    if (strcmp(m, "slim-pubsub") == 0)
+        return slim_pubsub((int)v[0], (int)v[1], v[2], (size_t)v[3]);
+    if (strcmp(m, "nats-pubsub") == 0)
+        return nats_pubsub((int)v[0], (int)v[1], v[2], (size_t)v[3]);
+    if (strcmp(m, "slim-rr") == 0)
+        return slim_rr((int)v[0], v[1], (size_t)v[2]);
+    if (strcmp(m, "nats-rr") == 0)
+        return nats_rr((int)v[0], v[1], (size_t)v[2]);
+    return relay_rr(v[0], (size_t)v[1]);
 }
