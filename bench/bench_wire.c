@@ -8,6 +8,7 @@
  */
 #include "bench_args.h"
 #include "core/time.h"
+#include "wire/fastpath.h"
 #include "wire/wire.h"
 
 #include <stdio.h>
@@ -29,7 +30,8 @@ int main(int argc, char **argv) {
     int rc = bench_iterations(argc, argv,
                               "usage: bench_wire [ITERATIONS]   (default 200000)\n\n"
                               "Full protobuf-c decode and encode of a Publish with a 1 KiB\n"
-                              "payload, and name parsing; prints the median of 5 runs.\n",
+                              "payload, the node's validating peek of the same bytes, and\n"
+                              "name parsing; prints the median of 5 runs.\n",
                               200000, &iters);
     if (rc >= 0)
         return rc;
@@ -50,7 +52,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "setup failed\n");
         return 1;
     }
-    double dec[5], en[5], parse[5];
+    double dec[5], en[5], parse[5], peek[5];
     for (int run = 0; run < 5; run++) {
         uint64_t t0 = slim_now_ns();
         for (long i = 0; i < iters; i++) {
@@ -73,6 +75,14 @@ int main(int argc, char **argv) {
             if (slim_name_parse(s, strlen(s), &n, NULL) != SLIM_OK)
                 return 1;
         uint64_t t3 = slim_now_ns();
+        for (long i = 0; i < iters; i++) {
+            slim_peek p;
+            if (slim_wire_peek(slim_buf_view(&enc), SLIM_WIRE_DEFAULT_MAX_SIZE, &p, NULL) !=
+                SLIM_OK)
+                return 1;
+        }
+        uint64_t t4 = slim_now_ns();
+        peek[run] = (double)(t4 - t3) / (double)iters;
         dec[run] = (double)(t1 - t0) / (double)iters;
         en[run] = (double)(t2 - t1) / (double)iters;
         parse[run] = (double)(t3 - t2) / (double)iters;
@@ -81,6 +91,7 @@ int main(int argc, char **argv) {
            iters);
     printf("decode (protobuf-c, full tree)  %8.1f ns/msg (median)\n", median5(dec));
     printf("encode (protobuf-c)             %8.1f ns/msg (median)\n", median5(en));
+    printf("peek (node fast path, validates) %7.1f ns/msg (median)\n", median5(peek));
     printf("name parse + 3 XXH64            %8.1f ns/name (median)\n", median5(parse));
     slim_wire_free(m);
     slim_buf_cleanup(&enc);

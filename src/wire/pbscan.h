@@ -44,27 +44,37 @@ static inline slim_status slim_pb_read_varint(slim_reader *r, uint64_t *out) {
  * E_WIRE_MALFORMED for field number 0, a group or an unknown wire type. */
 slim_status slim_pb_next_slow(slim_reader *r, slim_pb_field *f);
 static inline slim_status slim_pb_next(slim_reader *r, slim_pb_field *f) {
-    /* Fast path: a one-byte tag (fields 1-15) with a one-byte varint or a
-     * one-byte length, the shape of nearly every field on the routing path. */
+    /* Fast path: a one-byte tag (fields 1-15) with a varint value or a
+     * length-delimited value, the shape of nearly every field on the routing
+     * path. Anything else, and every error, goes through the slow path,
+     * which tells truncation from malformed input. */
     size_t pos = r->pos;
-    if (pos + 2 <= r->len) {
-        uint8_t key = r->ptr[pos], b = r->ptr[pos + 1];
-        if (key < 0x80 && key >= 8 && b < 0x80) {
-            uint8_t wt = key & 7;
-            if (wt == SLIM_PB_VARINT || (wt == SLIM_PB_LEN && pos + 2 + b <= r->len)) {
-                f->start = pos;
-                f->number = key >> 3;
-                f->wire_type = wt;
-                f->value = b;
-                f->value_off = pos + (wt == SLIM_PB_LEN ? 2 : 1);
-                f->bytes.ptr = wt == SLIM_PB_LEN ? r->ptr + pos + 2 : NULL;
-                f->bytes.len = wt == SLIM_PB_LEN ? b : 0;
-                r->pos = pos + 2 + (wt == SLIM_PB_LEN ? b : 0);
-                return SLIM_OK;
-            }
-        }
+    if (pos + 2 > r->len)
+        return slim_pb_next_slow(r, f);
+    uint8_t key = r->ptr[pos], wt = key & 7;
+    if (key >= 0x80 || key < 8 || (wt != SLIM_PB_VARINT && wt != SLIM_PB_LEN))
+        return slim_pb_next_slow(r, f);
+    uint64_t v;
+    r->pos = pos + 1;
+    if (slim_pb_read_varint(r, &v) != SLIM_OK ||
+        (wt == SLIM_PB_LEN && (r->pos - pos > 6 || v > r->len - r->pos))) {
+        r->pos = pos;
+        return slim_pb_next_slow(r, f);
     }
-    return slim_pb_next_slow(r, f);
+    f->start = pos;
+    f->number = key >> 3;
+    f->wire_type = wt;
+    f->value = v;
+    f->value_off = wt == SLIM_PB_LEN ? r->pos : pos + 1;
+    if (wt == SLIM_PB_LEN) {
+        f->bytes.ptr = r->ptr + r->pos;
+        f->bytes.len = (size_t)v;
+        r->pos += (size_t)v;
+    } else {
+        f->bytes.ptr = NULL;
+        f->bytes.len = 0;
+    }
+    return SLIM_OK;
 }
 
 /* Walks every field of a message of type d, checking that each known field
