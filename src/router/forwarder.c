@@ -18,8 +18,8 @@
 #define MOD              "router"
 #define LINK_ID_MAX      64
 #define RATE_ENTRIES_MAX 4096
-#define SEEN_MAX         65536 /* propagated subscription ids remembered */
-#define DEDUPE_MAX       65536 /* publishes remembered by the duplicate filter */
+#define SEEN_MAX         65536 /* default: propagated subscription ids remembered */
+#define DEDUPE_MAX       65536 /* default: publishes remembered by the duplicate filter */
 
 typedef enum { PENDING, READY } conn_state;
 
@@ -269,8 +269,8 @@ slim_status slim_fwd_new(const slim_fwd_config *cfg, const slim_fwd_ops *ops, vo
     if (f->node_id == NULL || f->version == NULL || slim_router_new(&rc, &f->router) != SLIM_OK ||
         slim_hmap_init(&f->conns, 16) != SLIM_OK || slim_hmap_init(&f->rates, 64) != SLIM_OK ||
         slim_hmap_init(&f->seen, 64) != SLIM_OK || slim_hmap_init(&f->dups, 64) != SLIM_OK ||
-        ring_init(&f->seen_ring, SEEN_MAX) != SLIM_OK ||
-        ring_init(&f->dup_ring, DEDUPE_MAX) != SLIM_OK) {
+        ring_init(&f->seen_ring, cfg->seen_max ? cfg->seen_max : SEEN_MAX) != SLIM_OK ||
+        ring_init(&f->dup_ring, cfg->dedupe_max ? cfg->dedupe_max : DEDUPE_MAX) != SLIM_OK) {
         slim_fwd_free(f);
         return SLIM_E_NOMEM;
     }

@@ -64,6 +64,11 @@ typedef struct slim_fwd_config {
      * keyed by (source, session id, message type, message id). */
     bool dedupe;
     uint32_t dedupe_window_ms; /* 0 = 500 */
+    /* Sizes of the bounded sets: propagated subscription ids seen, and
+     * publishes the duplicate filter remembers; the oldest entry goes when
+     * one is full. 0 = 65536 each. */
+    uint32_t seen_max;
+    uint32_t dedupe_max;
 } slim_fwd_config;
 
 #define SLIM_FWD_DEFAULT_MAX_MESSAGE (4u * 1024u * 1024u - 64u * 1024u)
