@@ -170,8 +170,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 .slim_version = "1.0.0",
                 .is_reply = (b & 2) != 0,
                 .connection_type =
-                    (b & 4) ? DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE
-                            : DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE,
+                    (b & 4)
+                        ? DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE
+                        : DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE,
                 .node_id = (b & 8) ? "slim/fuzz" : "slim/peer",
             };
             slim_msg *m = NULL;
@@ -191,10 +192,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 4: { /* Publish */
             slim_wire_header_spec h = header(&s, &src, &dst);
             uint8_t b = take(&s);
-            slim_wire_session_spec ss = {.session_type = 1,
-                                         .message_type = 1,
-                                         .session_id = b & 3,
-                                         .message_id = b >> 2};
+            slim_wire_session_spec ss = {
+                .session_type = 1, .message_type = 1, .session_id = b & 3, .message_id = b >> 2};
             slim_msg *m = NULL;
             (void)slim_wire_publish_new(&h, &ss, &m);
             size_t len = (size_t)take(&s) * 32; /* some past max_message_size */
