@@ -131,78 +131,15 @@ fail:
     return st;
 }
 
-/* The descriptor of field `number`. Our messages number their fields 1..n
- * without gaps, so the direct index almost always hits; otherwise search. */
-static const ProtobufCFieldDescriptor *field_of(const ProtobufCMessageDescriptor *d,
-                                                uint32_t number) {
-    if (number - 1 < d->n_fields && d->fields[number - 1].id == number)
-        return &d->fields[number - 1];
-    return protobuf_c_message_descriptor_get_field(d, number);
-}
-
-/* The wire type a field of this protobuf-c type is encoded with. */
-static int expected_wire_type(const ProtobufCFieldDescriptor *fd) {
-    switch (fd->type) {
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return SLIM_PB_FIXED64;
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-        return SLIM_PB_FIXED32;
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_BYTES:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return SLIM_PB_LEN;
-    default:
-        return SLIM_PB_VARINT;
-    }
-}
-
-/* Refuses what protobuf would merge or silently override in ways decoders
- * disagree on: a singular message field given twice (protobuf-c fails on
- * some of those merges where other runtimes accept them), and two different
- * members of one oneof. `seen` has a bit per field index of d. */
-static bool duplicate(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *fd,
-                      uint64_t *seen) {
-    size_t idx = (size_t)(fd - d->fields);
-    if (idx >= 64 || fd->label == PROTOBUF_C_LABEL_REPEATED)
-        return false;
-    uint64_t others = *seen & ~(1ull << idx);
-    bool again = (*seen >> idx) & 1;
-    *seen |= 1ull << idx;
-    if (again)
-        return fd->type == PROTOBUF_C_TYPE_MESSAGE;
-    if (!(fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
-        return false;
-    for (; others != 0; others &= others - 1) { /* fields seen so far */
+bool slim_pb_oneof_taken(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *fd,
+                         uint64_t others) {
+    for (; others != 0; others &= others - 1) {
         const ProtobufCFieldDescriptor *o = &d->fields[__builtin_ctzll(others)];
         if ((o->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
             o->quantifier_offset == fd->quantifier_offset)
             return true;
     }
     return false;
-}
-
-slim_status slim_pb_next_checked(slim_reader *r, const ProtobufCMessageDescriptor *d,
-                                 uint64_t *seen, slim_pb_field *f,
-                                 const ProtobufCFieldDescriptor **fdp) {
-    slim_status st = slim_pb_next(r, f);
-    if (st != SLIM_OK)
-        return st;
-    const ProtobufCFieldDescriptor *fd = d ? field_of(d, f->number) : NULL;
-    *fdp = fd;
-    if (fd == NULL)
-        return SLIM_OK; /* unknown fields are skipped, as protobuf does */
-    int want = expected_wire_type(fd);
-    bool packed = fd->label == PROTOBUF_C_LABEL_REPEATED && want != SLIM_PB_LEN &&
-                  f->wire_type == SLIM_PB_LEN;
-    if (f->wire_type != want && !packed)
-        return SLIM_E_WIRE_MALFORMED;
-    if (duplicate(d, fd, seen))
-        return SLIM_E_WIRE_MALFORMED;
-    return SLIM_OK;
 }
 
 slim_status slim_pb_scan_nested(slim_bytes msg, const ProtobufCMessageDescriptor *d) {

@@ -87,20 +87,90 @@ static inline slim_status slim_pb_next(slim_reader *r, slim_pb_field *f) {
  * forwarding path validate a message without decoding it. */
 slim_status slim_pb_scan(slim_bytes msg, const ProtobufCMessageDescriptor *d);
 
-/* One step of slim_pb_scan(): reads the next field of a message of type d
- * and checks its wire type and repetition (`seen` starts at 0 for each
- * message), without descending. *fd receives the field's descriptor, NULL
- * for a field the schema does not know. Lets a caller walk the fields it
- * interprets itself and scan the others. */
-slim_status slim_pb_next_checked(slim_reader *r, const ProtobufCMessageDescriptor *d,
-                                 uint64_t *seen, slim_pb_field *f,
-                                 const ProtobufCFieldDescriptor **fd);
-
 /* slim_pb_scan() of a nested message: a truncation inside it means its
  * length lied, which is reported as E_WIRE_MALFORMED. */
 slim_status slim_pb_scan_nested(slim_bytes msg, const ProtobufCMessageDescriptor *d);
 
 /* Number of bytes the varint encoding of v takes (1..10). */
 size_t slim_pb_varint_size(uint64_t v);
+
+/* ---- one checked step, inline: the forwarding path runs it for every
+ * field of every message ---- */
+
+/* The descriptor of field `number`. Our messages number their fields 1..n
+ * without gaps, so the direct index almost always hits; otherwise search. */
+static inline const ProtobufCFieldDescriptor *slim_pb_field_of(const ProtobufCMessageDescriptor *d,
+                                                               uint32_t number) {
+    if (number - 1 < d->n_fields && d->fields[number - 1].id == number)
+        return &d->fields[number - 1];
+    return protobuf_c_message_descriptor_get_field(d, number);
+}
+
+/* The wire type a field of this protobuf-c type is encoded with. */
+static inline int slim_pb_expected_wire_type(const ProtobufCFieldDescriptor *fd) {
+    switch (fd->type) {
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return SLIM_PB_FIXED64;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return SLIM_PB_FIXED32;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return SLIM_PB_LEN;
+    default:
+        return SLIM_PB_VARINT;
+    }
+}
+
+/* True when another member of fd's oneof is among the fields `others` (a
+ * bit per field index of d). */
+bool slim_pb_oneof_taken(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *fd,
+                         uint64_t others);
+
+/* Refuses what protobuf would merge or silently override in ways decoders
+ * disagree on: a singular message field given twice (protobuf-c fails on
+ * some of those merges where other runtimes accept them), and two different
+ * members of one oneof. `seen` has a bit per field index of d. */
+static inline bool slim_pb_duplicate(const ProtobufCMessageDescriptor *d,
+                                     const ProtobufCFieldDescriptor *fd, uint64_t *seen) {
+    size_t idx = (size_t)(fd - d->fields);
+    if (idx >= 64 || fd->label == PROTOBUF_C_LABEL_REPEATED)
+        return false;
+    uint64_t others = *seen & ~(1ull << idx);
+    bool again = (*seen >> idx) & 1;
+    *seen |= 1ull << idx;
+    if (again)
+        return fd->type == PROTOBUF_C_TYPE_MESSAGE;
+    return (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && slim_pb_oneof_taken(d, fd, others);
+}
+
+/* One step of slim_pb_scan(): reads the next field of a message of type d
+ * and checks its wire type and repetition (`seen` starts at 0 for each
+ * message), without descending. *fd receives the field's descriptor, NULL
+ * for a field the schema does not know. Lets a caller walk the fields it
+ * interprets itself and scan the others. */
+static inline slim_status slim_pb_next_checked(slim_reader *r, const ProtobufCMessageDescriptor *d,
+                                               uint64_t *seen, slim_pb_field *f,
+                                               const ProtobufCFieldDescriptor **fdp) {
+    slim_status st = slim_pb_next(r, f);
+    if (st != SLIM_OK)
+        return st;
+    const ProtobufCFieldDescriptor *fd = d ? slim_pb_field_of(d, f->number) : NULL;
+    *fdp = fd;
+    if (fd == NULL)
+        return SLIM_OK; /* unknown fields are skipped, as protobuf does */
+    int want = slim_pb_expected_wire_type(fd);
+    bool packed = fd->label == PROTOBUF_C_LABEL_REPEATED && want != SLIM_PB_LEN &&
+                  f->wire_type == SLIM_PB_LEN;
+    if (f->wire_type != want && !packed)
+        return SLIM_E_WIRE_MALFORMED;
+    if (slim_pb_duplicate(d, fd, seen))
+        return SLIM_E_WIRE_MALFORMED;
+    return SLIM_OK;
+}
 
 #endif
