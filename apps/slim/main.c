@@ -103,8 +103,8 @@ static void on_signal(uv_signal_t *s, int signum) {
  * swing by megabytes as subscribers catch up. With glibc's default 128 KiB
  * trim threshold the heap top is given back and faulted in again over and
  * over (page faults showed in the node's profile); keeping up to 64 MiB of
- * freed heap raised the delivered rate of the node benchmark by 8 % (100 B)
- * to 20 % (1 KiB). A GLIBC_TUNABLES set by the user wins. */
+ * freed heap raised the 1 KiB delivered rate of the node benchmark by about
+ * a third (docs/benchmarks.md). A GLIBC_TUNABLES set by the user wins. */
 static void tune_malloc(void) {
     if (getenv("GLIBC_TUNABLES") != NULL)
         return;

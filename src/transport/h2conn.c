@@ -1824,9 +1824,9 @@ void slim_grpc_call_conn_stats(const slim_grpc_call *call, slim_grpc_conn_stats 
     *out = call->conn->stats;
 }
 
-/* The checks both sends make before queueing a message of `len` bytes. */
-/* `limit`: the queue size at which the send is refused (send_queue_limit,
- * or twice that for a forced send). */
+/* The checks every send makes before queueing a message of `len` bytes;
+ * `limit` is the queue size at which it is refused (send_queue_limit, or
+ * twice that for a forced send). */
 static slim_status send_check(slim_grpc_call *call, size_t len, size_t limit) {
     slim_h2conn *c = call->conn;
     if (call_ended(call))
