@@ -8,7 +8,9 @@
  *   - every message decodes;
  *   - a forwarded publish (not an error reply) never goes back on the
  *     connection it came from, carries ttl >= 1, and carries none of the
- *     node-local fields on a gRPC connection. */
+ *     node-local fields on a gRPC connection;
+ *   - one input gives each connection at most one copy of a publish and at
+ *     most one error reply. */
 #include "router/forwarder.h"
 
 #include <stdlib.h>
@@ -32,7 +34,8 @@ typedef struct model {
     bool open[NCONN + 1];
     bool local[NCONN + 1];
     bool full[NCONN + 1];
-    uint64_t input_conn; /* the connection being processed, 0 outside input */
+    uint8_t published[NCONN + 1]; /* during one input: 1 a publish, 2 an error sent */
+    uint64_t input_conn;          /* the connection being processed, 0 outside input */
 } model;
 
 static model M;
@@ -45,6 +48,12 @@ static slim_status f_send(void *ud, uint64_t conn, slim_rcbuf *buf) {
     if (slim_wire_decode(slim_rcbuf_view(buf), SIZE_MAX, &m) != SLIM_OK)
         abort(); /* the forwarder wrote something undecodable */
     slim_pb_header *h = slim_wire_header(m);
+    if (slim_wire_kind(m) == SLIM_MSG_PUBLISH && h != NULL) {
+        uint8_t bit = h->error ? 2 : 1;
+        if (M.published[conn] & bit)
+            abort(); /* a second copy from one input */
+        M.published[conn] |= bit;
+    }
     if (slim_wire_kind(m) == SLIM_MSG_PUBLISH && h != NULL && !h->error) {
         if (conn == M.input_conn)
             abort(); /* a publish went back where it came from */
@@ -91,12 +100,17 @@ static uint64_t pick_conn(script *s) {
     return take(s) % NCONN + 1;
 }
 
+static void input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t now) {
+    memset(M.published, 0, sizeof M.published);
+    M.input_conn = conn;
+    (void)slim_fwd_input(f, conn, msg, now);
+    M.input_conn = 0;
+}
+
 static void feed(slim_fwd *f, uint64_t conn, slim_msg *m, uint64_t now) {
     slim_buf b = SLIM_BUF_INIT;
     if (m != NULL && slim_wire_encode(m, SIZE_MAX, &b) == SLIM_OK) {
-        M.input_conn = conn;
-        (void)slim_fwd_input(f, conn, slim_buf_view(&b), now);
-        M.input_conn = 0;
+        input(f, conn, slim_buf_view(&b), now);
     }
     slim_buf_cleanup(&b);
     slim_wire_free(m);
@@ -215,9 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             size_t n = take(&s);
             if (n > s.n)
                 n = s.n;
-            M.input_conn = conn;
-            (void)slim_fwd_input(f, conn, slim_bytes_of(s.p, n), now);
-            M.input_conn = 0;
+            input(f, conn, slim_bytes_of(s.p, n), now);
             s.p += n;
             s.n -= n;
             break;
