@@ -81,6 +81,22 @@ static void check_counts(const slim_router *r, const model *m) {
     expect(st.connections == conns && st.subscriptions == total);
 }
 
+/* Checks the status of a subscribe of connection c (model entry s) and
+ * applies it to the model; true when it succeeded. */
+static bool subscribed(model *m, int c, sub_model *s, slim_status st) {
+    if (!m->conn[c]) {
+        expect(st == SLIM_E_ROUTER_UNKNOWN_CONNECTION);
+        return false;
+    }
+    if (!s->on && count(m, c) >= MAXSUBS) {
+        expect(st == SLIM_E_ROUTER_SUBSCRIPTION_LIMIT);
+        return false;
+    }
+    expect(st == SLIM_OK);
+    s->on = true;
+    return true;
+}
+
 static uint8_t take(const uint8_t **p, size_t *n) {
     if (*n == 0)
         return 0;
@@ -191,26 +207,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         case 2: /* plain subscribe */
             st = slim_router_subscribe(r, (uint64_t)c, &nm);
-            if (!m.conn[c])
-                expect(st == SLIM_E_ROUTER_UNKNOWN_CONNECTION);
-            else if (!s->on && count(&m, c) >= MAXSUBS)
-                expect(st == SLIM_E_ROUTER_SUBSCRIPTION_LIMIT);
-            else {
-                expect(st == SLIM_OK);
-                s->on = true;
-            }
+            (void)subscribed(&m, c, s, st);
             break;
         case 3: /* subscribe with a reason */
             st = slim_router_subscribe_reason(r, (uint64_t)c, &nm, reason);
-            if (!m.conn[c])
-                expect(st == SLIM_E_ROUTER_UNKNOWN_CONNECTION);
-            else if (!s->on && count(&m, c) >= MAXSUBS)
-                expect(st == SLIM_E_ROUTER_SUBSCRIPTION_LIMIT);
-            else {
-                expect(st == SLIM_OK);
-                s->on = true;
+            if (subscribed(&m, c, s, st))
                 s->reasons |= (uint8_t)(1u << (reason - 1));
-            }
             break;
         case 4: /* plain unsubscribe */
             st = slim_router_unsubscribe(r, (uint64_t)c, &nm);
