@@ -28,17 +28,25 @@ typedef struct model {
 
 static const char *const services[] = {"o/n/a", "o/n/b", "o/m/a"};
 
-static slim_name name_of(int service, uint64_t id) {
-    slim_name n;
-    (void)slim_name_parse(services[service], strlen(services[service]), &n, NULL);
-    if (id != 0)
-        n.id = (slim_id){0, id};
-    return n;
+/* NAMES[s][id]: service s with the "any" id (0) or a specific id 1 or 2,
+ * parsed once. */
+static slim_name NAMES[3][3];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    for (int s = 0; s < 3; s++)
+        for (uint64_t id = 0; id < 3; id++) {
+            (void)slim_name_parse(services[s], strlen(services[s]), &NAMES[s][id], NULL);
+            if (id != 0)
+                NAMES[s][id].id = (slim_id){0, id};
+        }
+    return 0;
 }
 
 /* Model name index k: service k / 2, id any (k even) or 1 (k odd). */
-static slim_name model_name(int k) {
-    return name_of(k / 2, (uint64_t)(k & 1));
+static const slim_name *model_name(int k) {
+    return &NAMES[k / 2][k & 1];
 }
 
 static size_t count(const model *m, int c) {
@@ -62,11 +70,11 @@ static void check_counts(const slim_router *r, const model *m) {
         total += count(m, c);
         expect(slim_router_conn_subscription_count(r, (uint64_t)c) == count(m, c));
         for (int k = 0; k < NNAME; k++) {
-            slim_name nm = model_name(k);
-            expect(slim_router_is_subscribed(r, (uint64_t)c, &nm) == m->sub[c][k].on);
+            const slim_name *nm = model_name(k);
+            expect(slim_router_is_subscribed(r, (uint64_t)c, nm) == m->sub[c][k].on);
             const uint64_t *reasons;
             size_t n;
-            slim_router_reasons(r, (uint64_t)c, &nm, &reasons, &n);
+            slim_router_reasons(r, (uint64_t)c, nm, &reasons, &n);
             uint8_t got = 0;
             for (size_t i = 0; i < n; i++) {
                 expect(reasons[i] >= 1 && reasons[i] <= NREASON);
@@ -107,10 +115,10 @@ static uint8_t take(const uint8_t **p, size_t *n) {
 static void check_match(slim_router *r, const model *m, uint8_t a, uint8_t b) {
     int service = a % 3;
     uint64_t id = (a / 3) % 3; /* any, 1 or 2 */
-    slim_name dst = name_of(service, id);
+    const slim_name *dst = &NAMES[service][id];
     uint64_t in = b % (NCONN + 1); /* 0: no incoming connection */
     bool has_in = in != 0 && m->conn[in];
-    slim_route_query q = {.destination = &dst,
+    slim_route_query q = {.destination = dst,
                           .fanout = (b & 0x80) ? 1 : ((b & 0x40) ? 0 : 256),
                           .incoming = in,
                           .has_incoming = has_in};
@@ -179,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int c = a % NCONN + 1;
         int k = (a / NCONN) % NNAME;
         uint64_t reason = (uint64_t)(op >> 4) % NREASON + 1;
-        slim_name nm = model_name(k);
+        const slim_name *nm = model_name(k);
         sub_model *s = &m.sub[c][k];
         slim_status st;
         switch (op % 8) {
@@ -206,16 +214,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             break;
         }
         case 2: /* plain subscribe */
-            st = slim_router_subscribe(r, (uint64_t)c, &nm);
+            st = slim_router_subscribe(r, (uint64_t)c, nm);
             (void)subscribed(&m, c, s, st);
             break;
         case 3: /* subscribe with a reason */
-            st = slim_router_subscribe_reason(r, (uint64_t)c, &nm, reason);
+            st = slim_router_subscribe_reason(r, (uint64_t)c, nm, reason);
             if (subscribed(&m, c, s, st))
                 s->reasons |= (uint8_t)(1u << (reason - 1));
             break;
         case 4: /* plain unsubscribe */
-            st = slim_router_unsubscribe(r, (uint64_t)c, &nm);
+            st = slim_router_unsubscribe(r, (uint64_t)c, nm);
             if (!m.conn[c])
                 expect(st == SLIM_E_ROUTER_UNKNOWN_CONNECTION);
             else if (!s->on)
@@ -227,7 +235,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             break;
         case 5: { /* withdraw a reason */
             bool removed = false;
-            st = slim_router_unsubscribe_reason(r, (uint64_t)c, &nm, reason, &removed);
+            st = slim_router_unsubscribe_reason(r, (uint64_t)c, nm, reason, &removed);
             if (!m.conn[c])
                 expect(st == SLIM_E_ROUTER_UNKNOWN_CONNECTION);
             else if (!s->on || !(s->reasons & (1u << (reason - 1))))
