@@ -34,6 +34,7 @@
  * issue 3 (no TLS, no shared sends), to compare the copy path before and
  * after part 2 (see docs/benchmarks.md).
  */
+#include "bench_args.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "transport/grpc.h"
@@ -880,18 +881,30 @@ int main(int argc, char **argv) {
         }
         return serve(kind);
     }
-    unsigned long n100 = 2000000, n1k = 1000000, nrtt = 20000;
+    static const char usage[] =
+        "usage: bench_transport [--runs R] [--n100 N] [--n1k N] [--rtt M] "
+        "[--no-tls] [--no-pin] [--only one-way|echo|ping-pong] "
+        "[--side raw|grpc|grpc-shared] [--queue]\n\n"
+        "gRPC streams of src/transport against raw TCP with the same framing:\n"
+        "one-way, echo and ping-pong, 100 B and 1 KiB, TLS off and on; alternating\n"
+        "runs, medians. --queue measures the send queue alone.\n";
+    if (bench_help_asked(argc, argv)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    long n100 = 2000000, n1k = 1000000, nrtt = 20000, nruns = runs;
     bool tls_too = true;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
+        bool ok = true;
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
-            runs = atoi(argv[++i]);
+            ok = bench_count(argv[++i], "--runs", 1, 16, &nruns);
         else if (strcmp(argv[i], "--n100") == 0 && i + 1 < argc)
-            n100 = strtoul(argv[++i], NULL, 10);
+            ok = bench_count(argv[++i], "--n100", 1, 1000000000, &n100);
         else if (strcmp(argv[i], "--n1k") == 0 && i + 1 < argc)
-            n1k = strtoul(argv[++i], NULL, 10);
+            ok = bench_count(argv[++i], "--n1k", 1, 1000000000, &n1k);
         else if (strcmp(argv[i], "--rtt") == 0 && i + 1 < argc)
-            nrtt = strtoul(argv[++i], NULL, 10);
+            ok = bench_count(argv[++i], "--rtt", 1, 1000000000, &nrtt);
         else if (strcmp(argv[i], "--no-tls") == 0)
             tls_too = false;
         else if (strcmp(argv[i], "--no-pin") == 0)
@@ -906,20 +919,14 @@ int main(int argc, char **argv) {
             return 0;
         }
 #endif
-        else {
-            bool help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
-            fprintf(help ? stdout : stderr,
-                    "usage: bench_transport [--runs R] [--n100 N] [--n1k N] [--rtt M] "
-                    "[--no-tls] [--no-pin] [--only one-way|echo|ping-pong] "
-                    "[--side raw|grpc|grpc-shared] [--queue]\n\n"
-                    "gRPC streams of src/transport against raw TCP with the same framing:\n"
-                    "one-way, echo and ping-pong, 100 B and 1 KiB, TLS off and on; alternating\n"
-                    "runs, medians. --queue measures the send queue alone.\n");
-            return help ? 0 : 2;
+        else
+            ok = false;
+        if (!ok) {
+            fputs(usage, stderr);
+            return 2;
         }
     }
-    if (runs < 1 || runs > 16)
-        runs = 5;
+    runs = (int)nruns;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 2)
         do_pin = false;
@@ -940,7 +947,7 @@ int main(int argc, char **argv) {
 #else
     tls_too = false;
 #endif
-    printf("bench_transport: median of %d alternating runs; %lu x 100 B, %lu x 1 KiB, %lu round "
+    printf("bench_transport: median of %d alternating runs; %ld x 100 B, %ld x 1 KiB, %ld round "
            "trips; %s\n",
            runs, n100, n1k, nrtt, do_pin ? "client on CPU 0, server on CPU 1" : "not pinned");
     for (int t = 0; t < (tls_too ? 2 : 1); t++) {
@@ -950,16 +957,16 @@ int main(int argc, char **argv) {
         if (!tls)
             s_certs[0] = '\0';
         if (only == NULL || strcmp(only, "one-way") == 0) {
-            scenario_row("one-way", SC_ONE_WAY, 100, n100, tls, !tls);
-            scenario_row("one-way", SC_ONE_WAY, 1024, n1k, tls, !tls);
+            scenario_row("one-way", SC_ONE_WAY, 100, (unsigned long)n100, tls, !tls);
+            scenario_row("one-way", SC_ONE_WAY, 1024, (unsigned long)n1k, tls, !tls);
         }
         if (only == NULL || strcmp(only, "echo") == 0) {
-            scenario_row("echo", SC_ECHO, 100, n100 / 2, tls, false);
-            scenario_row("echo", SC_ECHO, 1024, n1k / 2, tls, false);
+            scenario_row("echo", SC_ECHO, 100, (unsigned long)n100 / 2, tls, false);
+            scenario_row("echo", SC_ECHO, 1024, (unsigned long)n1k / 2, tls, false);
         }
         if (only == NULL || strcmp(only, "ping-pong") == 0) {
-            scenario_row("ping-pong", SC_PING, 100, nrtt, tls, false);
-            scenario_row("ping-pong", SC_PING, 1024, nrtt, tls, false);
+            scenario_row("ping-pong", SC_PING, 100, (unsigned long)nrtt, tls, false);
+            scenario_row("ping-pong", SC_PING, 1024, (unsigned long)nrtt, tls, false);
         }
         snprintf(s_certs, sizeof s_certs, "%s", certs_saved);
     }

@@ -640,13 +640,6 @@ typedef struct arg {
     long max;
 } arg;
 
-#define ARG_PORT                                                                                   \
-    { "PORT", 65535 }
-#define ARG_COUNT(n)                                                                               \
-    { n, 1000000000 }
-#define ARG_SIZE                                                                                   \
-    { "SIZE", 4 << 20 }
-
 /* Checks the numeric arguments of a mode (argv[2..]) into out[]. */
 static bool numbers(int argc, char **argv, const arg *args, long *out) {
     for (int i = 2; i < argc; i++)
@@ -656,9 +649,10 @@ static bool numbers(int argc, char **argv, const arg *args, long *out) {
 }
 
 int main(int argc, char **argv) {
-    static const arg pubsub[] = {ARG_PORT, {"NSUBS", 100000}, ARG_COUNT("NMSGS"), ARG_SIZE};
-    static const arg rr[] = {ARG_PORT, ARG_COUNT("N"), ARG_SIZE};
-    static const arg relay[] = {ARG_COUNT("N"), ARG_SIZE};
+    static const arg pubsub[] = {
+        {"PORT", 65535}, {"NSUBS", 100000}, {"NMSGS", 1000000000}, {"SIZE", 4 << 20}};
+    static const arg rr[] = {{"PORT", 65535}, {"N", 1000000000}, {"SIZE", 4 << 20}};
+    static const arg relay[] = {{"N", 1000000000}, {"SIZE", 4 << 20}};
     if (bench_help_asked(argc, argv)) {
         fputs(usage, stdout);
         return 0;
