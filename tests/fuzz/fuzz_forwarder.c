@@ -11,6 +11,7 @@
  *     node-local fields on a gRPC connection;
  *   - one input gives each connection at most one copy of a publish and at
  *     most one error reply. */
+#include "core/buf.h"
 #include "router/forwarder.h"
 #include "slim/log.h"
 
@@ -19,16 +20,11 @@
 
 #define NCONN 6
 
-typedef struct script {
-    const uint8_t *p;
-    size_t n;
-} script;
-
-static uint8_t take(script *s) {
-    if (s->n == 0)
-        return 0;
-    s->n--;
-    return *s->p++;
+/* The next byte of the script; 0 once it is used up. */
+static uint8_t take(slim_reader *s) {
+    uint8_t b = 0;
+    (void)slim_reader_u8(s, &b);
+    return b;
 }
 
 typedef struct model {
@@ -86,7 +82,7 @@ static uint64_t f_random(void *ud) {
 static const slim_fwd_ops ops = {f_send, f_close, NULL, NULL, f_random};
 
 /* One of four names, with the "any" id or one of two specific ids. */
-static slim_name pick_name(script *s) {
+static slim_name pick_name(slim_reader *s) {
     static const char *const texts[] = {"o/n/a", "o/n/b", "o/x/a", "p/n/c"};
     uint8_t b = take(s);
     slim_name n;
@@ -97,7 +93,7 @@ static slim_name pick_name(script *s) {
     return n;
 }
 
-static uint64_t pick_conn(script *s) {
+static uint64_t pick_conn(slim_reader *s) {
     return take(s) % NCONN + 1;
 }
 
@@ -117,7 +113,7 @@ static void feed(slim_fwd *f, uint64_t conn, slim_msg *m, uint64_t now) {
     slim_wire_free(m);
 }
 
-static slim_wire_header_spec header(script *s, slim_name *src, slim_name *dst) {
+static slim_wire_header_spec header(slim_reader *s, slim_name *src, slim_name *dst) {
     *src = pick_name(s);
     *dst = pick_name(s);
     uint8_t b = take(s);
@@ -147,7 +143,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    script s = {data, size};
+    slim_reader s;
+    slim_reader_init(&s, slim_bytes_of(data, size));
     memset(&M, 0, sizeof M);
     next_random = 0;
     slim_fwd_config cfg = {
@@ -165,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (slim_fwd_new(&cfg, &ops, NULL, &f) != SLIM_OK)
         return 0;
     uint64_t now = 0;
-    while (s.n > 0) {
+    while (slim_reader_remaining(&s) > 0) {
         uint8_t op = take(&s);
         uint64_t conn = pick_conn(&s);
         slim_name src, dst;
@@ -238,11 +235,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         case 6: { /* raw bytes */
             size_t n = take(&s);
-            if (n > s.n)
-                n = s.n;
-            input(f, conn, slim_bytes_of(s.p, n), now);
-            s.p += n;
-            s.n -= n;
+            slim_bytes raw;
+            if (n > slim_reader_remaining(&s))
+                n = slim_reader_remaining(&s);
+            (void)slim_reader_bytes(&s, n, &raw);
+            input(f, conn, raw, now);
             break;
         }
         default: /* a queue fills or drains; time passes */

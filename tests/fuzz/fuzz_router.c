@@ -5,6 +5,7 @@
  * of each call, subscription counts, reasons, and for a match the exact set
  * of connections of a broadcast, or for an anycast one connection among the
  * candidates that respects LOCAL/EDGE before NODE. */
+#include "core/buf.h"
 #include "router/router.h"
 
 #include <stdlib.h>
@@ -105,11 +106,11 @@ static bool subscribed(model *m, int c, sub_model *s, slim_status st) {
     return true;
 }
 
-static uint8_t take(const uint8_t **p, size_t *n) {
-    if (*n == 0)
-        return 0;
-    (*n)--;
-    return *(*p)++;
+/* The next byte of the script; 0 once it is used up. */
+static uint8_t take(slim_reader *s) {
+    uint8_t b = 0;
+    (void)slim_reader_u8(s, &b);
+    return b;
 }
 
 static void check_match(slim_router *r, const model *m, uint8_t a, uint8_t b) {
@@ -180,10 +181,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     model m;
     memset(&m, 0, sizeof m);
-    const uint8_t *p = data;
-    size_t left = size;
-    while (left > 0) {
-        uint8_t op = take(&p, &left), a = take(&p, &left);
+    slim_reader script;
+    slim_reader_init(&script, slim_bytes_of(data, size));
+    while (slim_reader_remaining(&script) > 0) {
+        uint8_t op = take(&script), a = take(&script);
         int c = a % NCONN + 1;
         int k = (a / NCONN) % NNAME;
         uint64_t reason = (uint64_t)(op >> 4) % NREASON + 1;
@@ -249,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             break;
         }
         default: /* match */
-            check_match(r, &m, a, take(&p, &left));
+            check_match(r, &m, a, take(&script));
             break;
         }
         check_counts(r, &m);
