@@ -218,7 +218,10 @@ slim_status slim_grpc_call_send_rc_forced(slim_grpc_call *call, slim_rcbuf *msg)
 slim_status slim_grpc_call_close_send(slim_grpc_call *call);
 
 /* Server: sends the response headers now, with `md` (may be NULL; copied).
- * Without it they go out with the first message or the status.
+ * Only useful inside on_call: a client- or bidi-streaming call gets plain
+ * response headers as soon as on_call returns (clients such as tonic wait
+ * for them before sending), other calls with their first message or the
+ * status.
  * E_STATE when already sent or on a client call, E_CLOSED, E_NOMEM. */
 slim_status slim_grpc_call_send_headers(slim_grpc_call *call, const slim_grpc_md *md);
 

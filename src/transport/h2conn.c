@@ -691,6 +691,20 @@ static void call_rx_eos_deliver(slim_h2conn *c, slim_grpc_call *call) {
         call->cbs.on_half_close(call, call->data);
 }
 
+/* A streaming call was accepted: its response HEADERS go out now unless the
+ * handler already sent them or ended the call. Clients may wait for them
+ * before sending their first message (tonic, upstream SLIM's client, does),
+ * so waiting for our first message would leave both sides waiting. */
+static void accept_streaming(slim_h2conn *c, slim_grpc_call *call) {
+    if (call->headers_sent || call->finished || call->local_set || call->stream_closed ||
+        c->closing)
+        return;
+    if (submit_response_headers(c, call, NULL) != 0)
+        nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    conn_schedule(c);
+}
+
 /* Delivers what waits in the backlog (after resume), then the half-close,
  * then finalizes a call whose stream is already closed. */
 static void call_process(slim_h2conn *c, slim_grpc_call *call) {
@@ -917,6 +931,7 @@ static void server_request_ready(slim_h2conn *c, slim_grpc_call *call) {
     if (m->kind == SLIM_GRPC_BIDI_STREAMING || m->kind == SLIM_GRPC_CLIENT_STREAMING) {
         call->visible = true;
         m->on_call(call, slim_bytes_of(NULL, 0), call->data);
+        accept_streaming(c, call);
     }
 }
 

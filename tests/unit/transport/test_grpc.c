@@ -710,6 +710,28 @@ TEST(message_size_limits_each_side) {
     fixture_down();
 }
 
+/* A client that waits for the response headers before sending anything
+ * (tonic, upstream SLIM's Rust client, does this on OpenChannel) gets them
+ * as soon as the server accepts the call, from a handler that sends
+ * nothing. Without that, each side would wait for the other. */
+TEST(streaming_call_gets_headers_before_any_message) {
+    fixture_up(NULL, NULL, methods, N_METHODS);
+    stream_out so = {0};
+    slim_grpc_call *call = open_on(F.cli, "/test.T/Hang", &so);
+    RUN_UNTIL(so.headers);
+    CHECK(so.headers);
+    CHECK_EQ(S.calls, 1);
+    CHECK_EQ(so.messages, 0);
+    CHECK(!so.closed);
+    slim_grpc_conn_stats cs;
+    slim_grpc_client_stats(F.cli, &cs);
+    CHECK_EQ(cs.msgs_sent, 0);
+    slim_grpc_call_cancel(call);
+    RUN_UNTIL(so.closed && S.closed);
+    stream_out_cleanup(&so);
+    fixture_down();
+}
+
 TEST(client_deadline_expires) {
     fixture_up(NULL, NULL, methods, N_METHODS);
     stream_out so = {0};
@@ -983,9 +1005,11 @@ TEST_MAIN(TEST_ENTRY(unary_echo_with_metadata),
           TEST_ENTRY(server_streaming), TEST_ENTRY(bidi_ten_thousand_each_way_and_half_close),
           TEST_ENTRY(writes_are_coalesced_per_loop_iteration),
           TEST_ENTRY(backpressure_queue_full_window_and_writable),
-          TEST_ENTRY(message_size_limits_each_side), TEST_ENTRY(client_deadline_expires),
-          TEST_ENTRY(cancel_from_client), TEST_ENTRY(server_free_ends_client_calls),
-          TEST_ENTRY(client_free_cancels_calls), TEST_ENTRY(connect_refused),
-          TEST_ENTRY(listen_ipv6_port_zero_and_names), TEST_ENTRY(listen_unix_removes_stale_socket),
+          TEST_ENTRY(message_size_limits_each_side),
+          TEST_ENTRY(streaming_call_gets_headers_before_any_message),
+          TEST_ENTRY(client_deadline_expires), TEST_ENTRY(cancel_from_client),
+          TEST_ENTRY(server_free_ends_client_calls), TEST_ENTRY(client_free_cancels_calls),
+          TEST_ENTRY(connect_refused), TEST_ENTRY(listen_ipv6_port_zero_and_names),
+          TEST_ENTRY(listen_unix_removes_stale_socket),
           TEST_ENTRY(max_concurrent_streams_refuses_extra_streams),
           TEST_ENTRY(max_header_list_size_is_enforced), TEST_ENTRY(free_from_inside_callbacks))
