@@ -22,6 +22,12 @@ for p in $PACKAGES; do
     fi
 done
 
+# Node.js and npm run upstream SLIM's own SDK in tests/interop/upstream.
+# Debian's packages are added only where no node or npm is on the PATH, so
+# an existing (newer) install is left alone.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
 if [ -z "$missing" ]; then
     exit 0
 fi

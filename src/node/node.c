@@ -298,6 +298,19 @@ static void on_call(slim_grpc_call *call, slim_bytes request, void *ud) {
 
 /* ---- dialled links ---- */
 
+/* What a dialled link announces: `connection_type` of its config, REMOTE
+ * unless it says otherwise. */
+static Dataplane__Proto__V1__LinkConnectionType announce_type(slim_link_type t) {
+    switch (t) {
+    case SLIM_LINK_TYPE_PEER:
+        return DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_PEER;
+    case SLIM_LINK_TYPE_EDGE:
+        return DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE;
+    default:
+        return DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE;
+    }
+}
+
 /* Opens a data-plane stream on the link's client and starts negotiation. */
 static void link_open(node_link *l) {
     slim_node *n = l->owner;
@@ -316,7 +329,7 @@ static void link_open(node_link *l) {
                              : slim_uuid_v4(link_id);
     }
     if (st == SLIM_OK)
-        st = slim_fwd_conn_open(n->fwd, c->id, SLIM_FWD_DIALLED, link_id);
+        st = slim_fwd_conn_dial(n->fwd, c->id, link_id, announce_type(l->cfg->connection_type));
     if (st == SLIM_OK) {
         SLIM_LOGI(MOD, "link %llu to %s: stream opened", (unsigned long long)c->id, c->peer);
         return;

@@ -398,7 +398,20 @@ static void mark_ready(slim_fwd *f, fwd_conn *fc, slim_conn_kind kind, const cha
         replay(f, fc->id);
 }
 
+static slim_status conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id,
+                             Dataplane__Proto__V1__LinkConnectionType announce);
+
 slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id) {
+    return conn_open(f, conn, how, link_id, f->announce);
+}
+
+slim_status slim_fwd_conn_dial(slim_fwd *f, uint64_t conn, const char *link_id,
+                               Dataplane__Proto__V1__LinkConnectionType type) {
+    return conn_open(f, conn, SLIM_FWD_DIALLED, link_id, type);
+}
+
+static slim_status conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id,
+                             Dataplane__Proto__V1__LinkConnectionType announce) {
     if (find_conn(f, conn) != NULL)
         return SLIM_E_EXISTS;
     if (how == SLIM_FWD_DIALLED && (link_id == NULL || strlen(link_id) > LINK_ID_MAX))
@@ -421,7 +434,7 @@ slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, co
          * right after our Link can already be routed back over it. */
         st = slim_router_conn_add(f->router, conn, SLIM_CONN_NODE);
         if (st == SLIM_OK)
-            st = send_link(f, conn, link_id, false, f->announce);
+            st = send_link(f, conn, link_id, false, announce);
     }
     if (st != SLIM_OK)
         forget(f, fc);
@@ -437,6 +450,17 @@ void slim_fwd_conn_close(slim_fwd *f, uint64_t conn) {
 bool slim_fwd_conn_ready(const slim_fwd *f, uint64_t conn) {
     const fwd_conn *fc = find_conn(f, conn);
     return fc != NULL && fc->state == READY;
+}
+
+static Dataplane__Proto__V1__LinkConnectionType
+echo_type(Dataplane__Proto__V1__LinkConnectionType asked) {
+    switch (asked) {
+    case DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_PEER:
+    case DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE:
+        return asked;
+    default:
+        return DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE;
+    }
 }
 
 static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim_peek *p) {
@@ -466,9 +490,10 @@ static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const sl
                 : SLIM_CONN_NODE;
         snprintf(fc->link_id, sizeof fc->link_id, "%s", ln->link_id);
         st = slim_router_conn_add(f->router, fc->id, kind);
+        /* The reply echoes the type the peer asked for, as upstream's
+         * nodes do: a peer dialling as PEER expects PEER back. */
         if (st == SLIM_OK)
-            st = send_link(f, fc->id, fc->link_id, true,
-                           DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE);
+            st = send_link(f, fc->id, fc->link_id, true, echo_type(ln->connection_type));
         if (st != SLIM_OK) {
             slim_wire_free(m);
             return refuse(f, fc, "cannot answer the link: %s", slim_status_str(st));
@@ -889,11 +914,13 @@ static slim_status subscription(slim_fwd *f, fwd_conn *fc, slim_bytes msg) {
         st = unsub ? slim_router_unsubscribe(f->router, target, &name)
                    : slim_router_subscribe(f->router, target, &name);
     if (st == SLIM_OK && h->_forward_to_case && h->forward_to != fc->id) {
-        /* Also pass the subscription on, with the node-local fields gone. */
+        /* Also pass the subscription on, with the node-local fields and
+         * the previous hop's header MAC gone. */
         uint64_t to = h->forward_to;
         h->_recv_from_case = DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM__NOT_SET;
         h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
         h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN__NOT_SET;
+        h->_header_mac_case = DATAPLANE__PROTO__V1__SLIMHEADER___HEADER_MAC__NOT_SET;
         if (find_conn(f, to) != NULL)
             (void)send_msg(f, to, m);
         else

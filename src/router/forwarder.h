@@ -108,6 +108,11 @@ void slim_fwd_free(slim_fwd *f);
  * is ready immediately with kind LOCAL. E_EXISTS, E_NOMEM, or the status of
  * sending the Link. */
 slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id);
+/* slim_fwd_conn_open(SLIM_FWD_DIALLED) announcing this side as `type`
+ * instead of the configured `announce` (a node's link configured with
+ * connection_type: peer, say). */
+slim_status slim_fwd_conn_dial(slim_fwd *f, uint64_t conn, const char *link_id,
+                               Dataplane__Proto__V1__LinkConnectionType type);
 /* Forgets a connection and its subscriptions (the transport closed it). */
 void slim_fwd_conn_close(slim_fwd *f, uint64_t conn);
 /* True once negotiation finished (always for local connections). */

@@ -3,7 +3,8 @@
  *   Message     { publish = 3 }
  *   Publish     { header = 1, session = 2 }
  *   SLIMHeader  { source = 1, destination = 2, fanout = 4, ttl = 6,
- *                 recv_from = 7, forward_to = 8, incoming_conn = 9, error = 10 }
+ *                 recv_from = 7, forward_to = 8, incoming_conn = 9, error = 10,
+ *                 header_mac = 11 }
  *   SessionHeader { session_type = 1, session_message_type = 2,
  *                   session_id = 3, message_id = 4 }
  *   Name        { name = 1 (EncodedName), str_name = 2 (StringName) }
@@ -29,6 +30,7 @@ enum {
     F_HDR_FORWARD_TO = 8,
     F_HDR_INCOMING_CONN = 9,
     F_HDR_ERROR = 10,
+    F_HDR_MAC = 11,
 };
 
 /* Each walker below reads one message level with slim_pb_next_checked()
@@ -38,8 +40,12 @@ enum {
 
 #define D(name) (&dataplane__proto__v1__##name##__descriptor)
 
-static bool node_local(uint32_t number) {
-    return number >= F_HDR_TTL && number <= F_HDR_INCOMING_CONN;
+/* The header fields the egress form rewrites: the ttl, the node-local
+ * fields, the per-hop header MAC (it authenticates one link and means
+ * nothing on the next) and, because it sits between them in field order,
+ * the error flag, which is written back as it was. */
+static bool rewritten(uint32_t number) {
+    return number >= F_HDR_TTL && number <= F_HDR_MAC;
 }
 
 /* Scans a nested message field that the walker does not interpret. */
@@ -194,7 +200,7 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
     while (st == SLIM_OK && slim_reader_remaining(&r) > 0) {
         if ((st = slim_pb_next_checked(&r, D(slimheader), &seen, &f, &fd)) != SLIM_OK)
             break;
-        /* Where the node-local fields sit, for a two-copy egress. */
+        /* Where the rewritten fields sit, for a two-copy egress. */
         if (f.number < last)
             p->hdr_ordered = false;
         last = f.number;
@@ -202,7 +208,7 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
             cut_open = true;
             p->cut_start = p->cut_end = f.start;
         }
-        if (node_local(f.number))
+        if (rewritten(f.number))
             p->cut_end = r.pos;
         if (fd == NULL)
             continue;
@@ -224,6 +230,7 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
             p->forward_to = f.value;
             break;
         case F_HDR_ERROR:
+            p->has_error = true;
             p->error = f.value != 0;
             break;
         default:
@@ -318,15 +325,16 @@ slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, cons
     return SLIM_OK;
 }
 
-/* Varint fields the egress header gets instead of fields 6-9: the ttl and,
- * for delivery to a local application, the incoming connection. */
+/* Varint fields the egress header gets instead of fields 6-11, in field
+ * order: the ttl, for delivery to a local application the incoming
+ * connection, and the error flag when the input had one. */
 typedef struct inserts {
-    uint32_t number[2];
-    uint64_t value[2];
+    uint32_t number[3];
+    uint64_t value[3];
     int n;
 } inserts;
 
-static void make_inserts(inserts *ins, uint32_t ttl, const uint64_t *incoming) {
+static void make_inserts(inserts *ins, const slim_peek *p, uint32_t ttl, const uint64_t *incoming) {
     ins->n = 0;
     if (ttl != 0) {
         ins->number[ins->n] = F_HDR_TTL;
@@ -335,6 +343,10 @@ static void make_inserts(inserts *ins, uint32_t ttl, const uint64_t *incoming) {
     if (incoming != NULL) {
         ins->number[ins->n] = F_HDR_INCOMING_CONN;
         ins->value[ins->n++] = *incoming;
+    }
+    if (p->has_error) {
+        ins->number[ins->n] = F_HDR_ERROR;
+        ins->value[ins->n++] = p->error;
     }
 }
 
@@ -350,7 +362,7 @@ static size_t header_size(slim_bytes hdr, const inserts *ins) {
         size_t before = r.pos;
         if (slim_pb_next(&r, &f) != SLIM_OK)
             break;
-        if (!node_local(f.number))
+        if (!rewritten(f.number))
             n += r.pos - before;
     }
     return n;
@@ -410,14 +422,14 @@ static uint8_t *put_inserts(uint8_t *o, const inserts *ins, int from, int to) {
 size_t slim_wire_publish_egress_size(slim_bytes msg, const slim_peek *p, uint32_t ttl,
                                      const uint64_t *incoming) {
     inserts ins;
-    make_inserts(&ins, ttl, incoming);
+    make_inserts(&ins, p, ttl, incoming);
     return egress_sizes(msg, p, &ins).total;
 }
 
 void slim_wire_publish_egress_write(slim_bytes msg, const slim_peek *p, uint32_t ttl,
                                     const uint64_t *incoming, uint8_t *o) {
     inserts ins;
-    make_inserts(&ins, ttl, incoming);
+    make_inserts(&ins, p, ttl, incoming);
     sizes z = egress_sizes(msg, p, &ins);
     slim_bytes pub = {msg.ptr + p->pub_value, p->pub_end - p->pub_value};
     slim_bytes hdr = {pub.ptr + p->hdr_value, p->hdr_end - p->hdr_value};
@@ -447,7 +459,7 @@ void slim_wire_publish_egress_write(slim_bytes msg, const slim_peek *p, uint32_t
                 o = put_inserts(o, &ins, next, next + 1);
                 next++;
             }
-            if (!node_local(f.number))
+            if (!rewritten(f.number))
                 o = put(o, hdr.ptr + before, r.pos - before);
         }
         o = put_inserts(o, &ins, next, ins.n);

@@ -12,9 +12,10 @@
  *
  * slim_wire_publish_egress() writes the message as it leaves a node: ttl set
  * to the given value, the node-local fields recv_from, forward_to and
- * incoming_conn removed, every other byte copied as received. For input in
- * canonical field order the result equals decoding, changing those fields
- * and re-encoding.
+ * incoming_conn removed, and the per-hop header_mac removed (it belongs to
+ * the link the message came in on), every other byte copied as received.
+ * For input in canonical field order the result equals decoding, changing
+ * those fields and re-encoding.
  */
 #ifndef SLIM_WIRE_FASTPATH_H
 #define SLIM_WIRE_FASTPATH_H
@@ -31,7 +32,8 @@ typedef struct slim_peek {
     uint32_t ttl;
     bool has_forward_to;
     uint64_t forward_to;
-    bool error; /* the error field is present and true */
+    bool has_error; /* the error field is present ... */
+    bool error;     /* ... and true */
     bool has_session;
     uint32_t session_type;
     uint32_t message_type;
@@ -42,8 +44,9 @@ typedef struct slim_peek {
     size_t pub_value;          /* offset of the publish value in the message */
     size_t hdr_start, hdr_end; /* the header field within the publish value */
     size_t hdr_value;          /* offset of the header value within the publish value */
-    /* Within the header value: the node-local fields (6-9) occupy
-     * [cut_start, cut_end) when the header is in field order (canonical). */
+    /* Within the header value: the fields the egress form rewrites (6-11:
+     * ttl, node-local fields, error, header_mac) occupy [cut_start, cut_end)
+     * when the header is in field order (canonical). */
     bool hdr_ordered;
     size_t cut_start, cut_end;
 } slim_peek;

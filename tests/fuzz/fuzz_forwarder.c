@@ -58,6 +58,8 @@ static slim_status f_send(void *ud, uint64_t conn, slim_rcbuf *buf) {
             abort();
         if (!M.local[conn] && (h->_recv_from_case || h->_forward_to_case || h->_incoming_conn_case))
             abort(); /* node-local fields on a gRPC link */
+        if (h->_header_mac_case)
+            abort(); /* the previous hop's header MAC passed on */
     }
     slim_wire_free(m);
     return M.full[conn] ? SLIM_E_QUEUE_FULL : SLIM_OK;

@@ -28,7 +28,7 @@ static void check_fast_path(const uint8_t *data, size_t size) {
         abort();
     slim_pb_header *h = slim_wire_header(e);
     if (h == NULL || h->ttl != 7 || h->_recv_from_case || h->_forward_to_case ||
-        h->_incoming_conn_case)
+        h->_incoming_conn_case || h->_header_mac_case)
         abort();
     slim_name d;
     if (slim_wire_name_get(h->destination, &d) != SLIM_OK || !slim_name_equal(&d, &p.destination))

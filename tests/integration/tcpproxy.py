@@ -1,6 +1,8 @@
 """A TCP proxy for tests: forwards one local port to a target and can cut
 every connection through it and refuse new ones, then let them through
-again, to simulate a link that breaks and comes back."""
+again, to simulate a link that breaks and comes back. With `record` set it
+also keeps every byte that crosses it (both directions), to check what an
+observer on the path could read."""
 import socket
 import threading
 
@@ -17,6 +19,8 @@ class Proxy:
         self.socks = []
         self.open = True
         self.closed = False
+        self.record = False
+        self._seen = bytearray()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -44,6 +48,9 @@ class Proxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if self.record:
+                    with self.lock:
+                        self._seen += data
                 dst.sendall(data)
         except OSError:
             pass
@@ -64,6 +71,11 @@ class Proxy:
                 except OSError:
                     pass
             self.socks = []
+
+    def recorded(self):
+        """The bytes that crossed so far (when `record` is set)."""
+        with self.lock:
+            return bytes(self._seen)
 
     def restore(self):
         with self.lock:

@@ -114,6 +114,7 @@ static slim_msg *link_msg(const char *id, bool reply, Dataplane__Proto__V1__Link
 
 #define EDGE   DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE
 #define REMOTE DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE
+#define PEER   DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_PEER
 
 /* An accepted connection that negotiated as `type`; drops the reply. */
 static void accept_conn(slim_fwd *f, uint64_t conn, Dataplane__Proto__V1__LinkConnectionType type) {
@@ -152,6 +153,15 @@ static slim_msg *decode_sent(int i) {
     return m;
 }
 
+/* The connection_type of sent message i, a Link; -1 when it is not one. */
+static int sent_link_type(int i) {
+    slim_msg *m = decode_sent(i);
+    const slim_pb_link_negotiation *ln = m ? slim_wire_link_negotiation(m) : NULL;
+    int type = ln != NULL ? (int)ln->connection_type : -1;
+    slim_wire_free(m);
+    return type;
+}
+
 TEST(accepted_link_negotiation) {
     slim_fwd *f = mk(0);
     CHECK_OK(slim_fwd_conn_open(f, 1, SLIM_FWD_ACCEPTED, NULL));
@@ -169,6 +179,7 @@ TEST(accepted_link_negotiation) {
         CHECK_STR(ln->link_id, "abc-123");
         CHECK_STR(ln->slim_version, "0.1.0");
         CHECK_STR(ln->node_id, "slim/test");
+        CHECK_EQ(ln->connection_type, EDGE); /* echoed */
     }
     slim_wire_free(r);
     slim_conn_kind k;
@@ -180,6 +191,15 @@ TEST(accepted_link_negotiation) {
     CHECK_OK(slim_fwd_conn_open(f, 2, SLIM_FWD_ACCEPTED, NULL));
     CHECK_OK(input(f, 2, link_msg("x", false, REMOTE), 0));
     CHECK_EQ(linked_kind, SLIM_CONN_NODE);
+    CHECK_EQ(sent_link_type(0), REMOTE);
+    reset_sent();
+
+    /* a peer node (upstream's mesh links): routed as a node, PEER echoed,
+     * as upstream's nodes expect before they exchange subscriptions */
+    CHECK_OK(slim_fwd_conn_open(f, 6, SLIM_FWD_ACCEPTED, NULL));
+    CHECK_OK(input(f, 6, link_msg("y", false, PEER), 0));
+    CHECK_EQ(linked_kind, SLIM_CONN_NODE);
+    CHECK_EQ(sent_link_type(0), PEER);
     reset_sent();
 
     /* a first message that is not a Link closes the stream */
@@ -217,6 +237,13 @@ TEST(dialled_link_negotiation) {
     CHECK_OK(slim_fwd_conn_open(f, 8, SLIM_FWD_DIALLED, "my-link"));
     CHECK_OK(input(f, 8, link_msg("my-link", true, REMOTE), 0));
     CHECK(slim_fwd_conn_ready(f, 8));
+    CHECK_EQ(linked_kind, SLIM_CONN_NODE);
+    reset_sent();
+    /* a link configured as a peer announces PEER */
+    CHECK_OK(slim_fwd_conn_dial(f, 9, "peer-link", PEER));
+    CHECK_EQ(sent_link_type(0), PEER);
+    CHECK_OK(input(f, 9, link_msg("peer-link", true, PEER), 0));
+    CHECK(slim_fwd_conn_ready(f, 9));
     CHECK_EQ(linked_kind, SLIM_CONN_NODE);
     reset_sent();
     slim_fwd_free(f);

@@ -5,7 +5,8 @@
 #include "core/util.h"
 #include "wire/fastpath.h"
 
-/* The reference: decode, set ttl, drop node-local fields, encode. */
+/* The reference: decode, set ttl, drop node-local fields and the per-hop
+ * header MAC, encode. */
 static void reference_egress(slim_bytes in, uint32_t ttl, const uint64_t *incoming, slim_buf *out) {
     slim_msg *m = NULL;
     if (slim_wire_decode(in, 1 << 24, &m) != SLIM_OK) {
@@ -17,6 +18,7 @@ static void reference_egress(slim_bytes in, uint32_t ttl, const uint64_t *incomi
     h->_recv_from_case = DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM__NOT_SET;
     h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
     h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN__NOT_SET;
+    h->_header_mac_case = DATAPLANE__PROTO__V1__SLIMHEADER___HEADER_MAC__NOT_SET;
     if (incoming != NULL) {
         h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN_INCOMING_CONN;
         h->incoming_conn = *incoming;
@@ -26,8 +28,10 @@ static void reference_egress(slim_bytes in, uint32_t ttl, const uint64_t *incomi
     slim_wire_free(m);
 }
 
-static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool incoming, bool error,
-                       bool strings, bool metadata, size_t payload) {
+/* error: 0 absent, 1 false, 2 true. mac: header_mac and e2e_header_sig set
+ * (the first must go, the second stay). */
+static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool incoming, int error,
+                       bool strings, bool metadata, bool mac, size_t payload) {
     slim_name_parts sp, dp;
     slim_name src, dst;
     slim_name_parse("agntcy/ns/alice/5", 17, &src, &sp);
@@ -41,8 +45,8 @@ static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool in
                                .recv_from = 3,
                                .has_forward_to = forward_to,
                                .forward_to = 300,
-                               .has_error = error,
-                               .error = true};
+                               .has_error = error != 0,
+                               .error = error == 2};
     slim_wire_session_spec s = {
         .session_type = 2, .message_type = 4, .session_id = 77, .message_id = 900};
     static uint8_t blob[70000];
@@ -57,7 +61,21 @@ static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool in
     }
     if (metadata)
         CHECK_OK(slim_wire_metadata_set(m, "k", "v"));
+    static uint8_t tag[32] = {1, 2, 3}, sig[64] = {4, 5, 6};
+    if (mac) {
+        slim_pb_header *hh = slim_wire_header(m);
+        hh->_header_mac_case = DATAPLANE__PROTO__V1__SLIMHEADER___HEADER_MAC_HEADER_MAC;
+        hh->header_mac = (ProtobufCBinaryData){sizeof tag, tag};
+        hh->_e2e_header_sig_case = DATAPLANE__PROTO__V1__SLIMHEADER___E2E_HEADER_SIG_E2E_HEADER_SIG;
+        hh->e2e_header_sig = (ProtobufCBinaryData){sizeof sig, sig};
+    }
     CHECK_OK(slim_wire_encode(m, 1 << 24, &enc));
+    if (mac) { /* the static buffers are not the message's to free */
+        slim_pb_header *hh = slim_wire_header(m);
+        hh->_header_mac_case = DATAPLANE__PROTO__V1__SLIMHEADER___HEADER_MAC__NOT_SET;
+        hh->_e2e_header_sig_case = DATAPLANE__PROTO__V1__SLIMHEADER___E2E_HEADER_SIG__NOT_SET;
+        hh->header_mac.data = hh->e2e_header_sig.data = NULL;
+    }
 
     slim_peek p;
     CHECK_OK(slim_wire_peek(slim_buf_view(&enc), 1 << 24, &p, NULL));
@@ -69,7 +87,8 @@ static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool in
     CHECK_EQ(p.has_forward_to, forward_to);
     if (forward_to)
         CHECK_U64(p.forward_to, 300);
-    CHECK_EQ(p.error, error);
+    CHECK_EQ(p.has_error, error != 0);
+    CHECK_EQ(p.error, error == 2);
     CHECK(p.has_session);
     CHECK_EQ(p.session_type, 2);
     CHECK_EQ(p.message_type, 4);
@@ -86,9 +105,9 @@ static void check_case(uint32_t ttl_in, bool recv_from, bool forward_to, bool in
         reference_egress(slim_buf_view(&enc), out_ttls[i], stamp, &ref);
         if (fast.len != ref.len || memcmp(fast.data, ref.data, fast.len) != 0)
             TEST_FAIL_AT("egress differs from decode+encode: ttl %u->%u rf=%d ft=%d ic=%d "
-                         "err=%d str=%d md=%d payload=%zu (%zu vs %zu bytes)",
+                         "err=%d str=%d md=%d mac=%d payload=%zu (%zu vs %zu bytes)",
                          ttl_in, out_ttls[i], recv_from, forward_to, incoming, error, strings,
-                         metadata, payload, fast.len, ref.len);
+                         metadata, mac, payload, fast.len, ref.len);
     }
     slim_wire_free(m);
     slim_buf_cleanup(&enc);
@@ -100,9 +119,9 @@ TEST(egress_equals_full_reencode) {
     static const uint32_t ttls[] = {0, 1, 8, 127, 128, 129, 1000};
     static const size_t sizes[] = {0, 100, 1024, 65536};
     for (size_t t = 0; t < sizeof ttls / sizeof ttls[0]; t++)
-        for (int bits = 0; bits < 64; bits++)
-            check_case(ttls[t], bits & 1, bits & 2, bits & 4, bits & 8, bits & 16, bits & 32,
-                       sizes[(size_t)bits % 4]);
+        for (int bits = 0; bits < 96; bits++)
+            check_case(ttls[t], bits & 1, bits & 2, bits & 4, (bits >> 3) % 3, bits & 16, bits & 32,
+                       bits & 64, sizes[(size_t)bits % 4]);
 }
 
 static slim_status peek_hex(const char *hex, slim_peek *p, const char **what) {
