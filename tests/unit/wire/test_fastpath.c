@@ -18,6 +18,8 @@ static void reference_egress(slim_bytes in, uint32_t ttl, const uint64_t *incomi
     h->_recv_from_case = DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM__NOT_SET;
     h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
     h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN__NOT_SET;
+    /* Not sent, but still the message's to free. */
+    Dataplane__Proto__V1__SLIMHeader__HeaderMacCase mac_case = h->_header_mac_case;
     h->_header_mac_case = DATAPLANE__PROTO__V1__SLIMHEADER___HEADER_MAC__NOT_SET;
     if (incoming != NULL) {
         h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN_INCOMING_CONN;
@@ -25,6 +27,7 @@ static void reference_egress(slim_bytes in, uint32_t ttl, const uint64_t *incomi
     }
     if (slim_wire_encode(m, 1 << 24, out) != SLIM_OK)
         TEST_FAIL_AT("reference encode failed");
+    h->_header_mac_case = mac_case;
     slim_wire_free(m);
 }
 
