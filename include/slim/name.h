@@ -94,7 +94,9 @@ SLIM_API slim_status slim_name_format_hashes(const slim_name *name, char *buf, s
 SLIM_API bool slim_name_equal(const slim_name *a, const slim_name *b);
 /* Total order on the numeric parts: <0, 0, >0. */
 SLIM_API int slim_name_compare(const slim_name *a, const slim_name *b);
-/* A 64-bit hash of the numeric parts, for hash tables. */
+/* A 64-bit hash of the numeric parts, for hash tables: keyed with a
+ * per-process random key (so a peer cannot choose names that collide), hence
+ * different in every process; never put it on the wire. */
 SLIM_API uint64_t slim_name_hash(const slim_name *name);
 /* True when the three component hashes match (ids ignored). */
 SLIM_API bool slim_name_same_service(const slim_name *a, const slim_name *b);

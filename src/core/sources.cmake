@@ -2,6 +2,7 @@ list(APPEND SLIM_SOURCES
   src/core/alloc.c
   src/core/buf.c
   src/core/hmap.c
+  src/core/khash.c
   src/core/log.c
   src/core/rcbuf.c
   src/core/status.c

@@ -5,6 +5,7 @@
  * through Rust's `Hash for str`, which appends a 0xFF byte after the UTF-8.
  */
 #include "slim/name.h"
+#include "core/khash.h"
 #include "core/util.h"
 
 #define XXH_STATIC_LINKING_ONLY
@@ -205,14 +206,9 @@ int slim_name_compare(const slim_name *a, const slim_name *b) {
 }
 
 uint64_t slim_name_hash(const slim_name *name) {
-    /* The components are already uniform hashes; fold them with a
-     * multiply-xorshift so that ids differing in one bit spread. */
-    uint64_t h = name->component[0];
-    const uint64_t parts[4] = {name->component[1], name->component[2], name->id.hi, name->id.lo};
-    for (int i = 0; i < 4; i++) {
-        h ^= parts[i] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-    }
-    return h;
+    /* Keyed: a peer chooses names, and must not be able to choose ones that
+     * share a bucket. */
+    const uint64_t w[5] = {name->component[0], name->component[1], name->component[2], name->id.hi,
+                           name->id.lo};
+    return slim_khash_words(w, 5);
 }

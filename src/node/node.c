@@ -13,6 +13,7 @@
 #include "node/node.h"
 #include "core/alloc.h"
 #include "core/hmap.h"
+#include "core/khash.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "core/util.h"
@@ -85,19 +86,12 @@ struct slim_node {
     node_conn *input; /* the connection whose message is being forwarded */
 };
 
-static uint64_t mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
 static int conn_eq(const slim_hnode *n, const void *key) {
     return SLIM_CONTAINER_OF(n, node_conn, node)->id == *(const uint64_t *)key;
 }
 
 static node_conn *find(const slim_node *n, uint64_t id) {
-    slim_hnode *h = slim_hmap_find(&n->conns, mix(id), conn_eq, &id);
+    slim_hnode *h = slim_hmap_find(&n->conns, slim_khash_u64(id), conn_eq, &id);
     return h ? SLIM_CONTAINER_OF(h, node_conn, node) : NULL;
 }
 
@@ -109,7 +103,7 @@ static node_conn *conn_new(slim_node *n, node_link *link) {
     c->owner = n;
     c->link = link;
     c->opened_ms = slim_now_ms();
-    slim_hmap_insert(&n->conns, &c->node, mix(c->id));
+    slim_hmap_insert(&n->conns, &c->node, slim_khash_u64(c->id));
     return c;
 }
 
@@ -581,7 +575,8 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              "(matched %llu), subscribe %llu, unsubscribe %llu, acks %llu, errors sent %llu "
              "(suppressed %llu); dropped: ttl %llu, no route %llu, queue full %llu, too large "
              "%llu, malformed %llu, duplicate %llu, other %llu, unsent %llu; links refused "
-             "%llu; subscriptions propagated %llu, seen %llu, replayed %llu",
+             "%llu; subscriptions propagated %llu, seen %llu, replayed %llu; forward to ignored "
+             "%llu",
              n->conns.count, rs.subscriptions, (unsigned long long)c.messages_in,
              (unsigned long long)c.messages_out, (unsigned long long)c.publish_in,
              (unsigned long long)c.publish_matched, (unsigned long long)c.subscribe_in,
@@ -592,7 +587,8 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_duplicate,
              (unsigned long long)c.drop_other, (unsigned long long)n->unsent,
              (unsigned long long)c.links_refused, (unsigned long long)c.subs_propagated,
-             (unsigned long long)c.subs_seen, (unsigned long long)c.subs_replayed);
+             (unsigned long long)c.subs_seen, (unsigned long long)c.subs_replayed,
+             (unsigned long long)c.forward_to_ignored);
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
         const node_conn *nc = SLIM_CONTAINER_OF(h, node_conn, node);

@@ -9,6 +9,7 @@
 #include "router/forwarder.h"
 #include "core/alloc.h"
 #include "core/hmap.h"
+#include "core/khash.h"
 #include "core/log.h"
 #include "wire/fastpath.h"
 
@@ -44,7 +45,7 @@ typedef struct seen_entry {
 /* A publish the duplicate filter remembers. */
 typedef struct dup_entry {
     slim_hnode node;
-    slim_name source;
+    slim_name source, destination;
     uint32_t session_id, message_type, message_id;
     uint64_t at_ms;
     uint32_t slot;
@@ -84,19 +85,12 @@ struct slim_fwd {
     ring seen_ring, dup_ring;
 };
 
-static uint64_t mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
 static int conn_eq(const slim_hnode *n, const void *key) {
     return SLIM_CONTAINER_OF(n, fwd_conn, node)->id == *(const uint64_t *)key;
 }
 
 static fwd_conn *find_conn(const slim_fwd *f, uint64_t id) {
-    slim_hnode *n = slim_hmap_find(&f->conns, mix(id), conn_eq, &id);
+    slim_hnode *n = slim_hmap_find(&f->conns, slim_khash_u64(id), conn_eq, &id);
     return n ? SLIM_CONTAINER_OF(n, fwd_conn, node) : NULL;
 }
 
@@ -168,7 +162,8 @@ static int seen_eq(const slim_hnode *n, const void *key) {
 }
 
 static uint64_t seen_hash(uint64_t id, bool unsub) {
-    return mix(id ^ (unsub ? 0x5bd1e995ull : 0));
+    const uint64_t w[2] = {id, unsub};
+    return slim_khash_words(w, 2);
 }
 
 static seen_entry *seen_find(const slim_fwd *f, uint64_t id, bool unsub) {
@@ -204,15 +199,28 @@ static void seen_forget(slim_fwd *f, uint64_t id, bool unsub) {
 }
 
 static uint64_t dup_hash(const slim_peek *p) {
-    return mix(slim_name_hash(&p->source) ^ mix(((uint64_t)p->session_id << 32 | p->message_id) ^
-                                                ((uint64_t)p->message_type << 56)));
+    const slim_name *s = &p->source, *d = &p->destination;
+    const uint64_t w[12] = {s->component[0],
+                            s->component[1],
+                            s->component[2],
+                            s->id.hi,
+                            s->id.lo,
+                            d->component[0],
+                            d->component[1],
+                            d->component[2],
+                            d->id.hi,
+                            d->id.lo,
+                            (uint64_t)p->session_id << 32 | p->message_id,
+                            p->message_type};
+    return slim_khash_words(w, 12);
 }
 
 static int dup_eq(const slim_hnode *n, const void *key) {
     const dup_entry *e = (const dup_entry *)n;
     const slim_peek *p = key;
     return e->session_id == p->session_id && e->message_id == p->message_id &&
-           e->message_type == p->message_type && slim_name_equal(&e->source, &p->source);
+           e->message_type == p->message_type && slim_name_equal(&e->source, &p->source) &&
+           slim_name_equal(&e->destination, &p->destination);
 }
 
 /* True when the publish was seen within the window; remembers it. */
@@ -228,6 +236,7 @@ static bool duplicate(slim_fwd *f, const slim_peek *p, uint64_t now) {
     if (e == NULL)
         return false;
     e->source = p->source;
+    e->destination = p->destination;
     e->session_id = p->session_id;
     e->message_id = p->message_id;
     e->message_type = p->message_type;
@@ -422,7 +431,7 @@ static slim_status conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, cons
     fc->id = conn;
     fc->how = how;
     fc->state = PENDING;
-    slim_hmap_insert(&f->conns, &fc->node, mix(conn));
+    slim_hmap_insert(&f->conns, &fc->node, slim_khash_u64(conn));
     slim_status st = SLIM_OK;
     if (how == SLIM_FWD_LOCAL) {
         st = slim_router_conn_add(f->router, conn, SLIM_CONN_LOCAL);
@@ -525,7 +534,9 @@ static void format_name(const slim_peek *p, char *buf, size_t cap) {
 /* True when an error reply to (conn, name) may go out now. */
 static bool rate_allows(slim_fwd *f, uint64_t conn, const slim_name *name, uint64_t now) {
     rate_key k = {conn, name};
-    uint64_t h = mix(conn ^ slim_name_hash(name));
+    const uint64_t w[6] = {conn,        name->component[0], name->component[1], name->component[2],
+                           name->id.hi, name->id.lo};
+    uint64_t h = slim_khash_words(w, 6);
     slim_hnode *n = slim_hmap_find(&f->rates, h, rate_eq, &k);
     if (n != NULL) {
         rate_entry *e = SLIM_CONTAINER_OF(n, rate_entry, node);
@@ -597,18 +608,29 @@ static slim_status publish(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim
             return SLIM_E_NAME_COMPONENT_TOO_LONG;
         }
     }
-    /* Every publish is remembered, so a copy of an application's message
-     * that comes back round a loop is caught too; only copies from other
-     * nodes are checked (an application's own retransmissions pass). */
-    if (f->dedupe && duplicate(f, p, now) && fc->kind == SLIM_CONN_NODE) {
+    /* Only a broadcast can reach a node twice (round a loop of links); a
+     * publish for one destination cannot, and a message id of 0 is what
+     * clients that do not number their messages send, so neither is
+     * checked. Every candidate is remembered, so a copy of an
+     * application's message that comes back round a loop is caught too;
+     * only copies from other nodes are dropped (an application's own
+     * retransmissions pass). */
+    if (f->dedupe && p->fanout != 1 && p->message_id != 0 && duplicate(f, p, now) &&
+        fc->kind == SLIM_CONN_NODE) {
         f->c.drop_duplicate++;
         return SLIM_E_ROUTER_DUPLICATE;
     }
+    /* forward_to names one of this node's connections: only an application
+     * in this process may choose where a message goes; from a gRPC peer it
+     * would let anyone reach any connection without a subscription. */
+    bool forward_to = p->has_forward_to && fc->how == SLIM_FWD_LOCAL;
+    if (p->has_forward_to && !forward_to)
+        f->c.forward_to_ignored++;
     slim_route_query q = {.destination = &p->destination,
                           .fanout = p->fanout,
                           .incoming = fc->id,
                           .has_incoming = true,
-                          .has_forward_to = p->has_forward_to,
+                          .has_forward_to = forward_to,
                           .forward_to = p->forward_to};
     const uint64_t *outs;
     size_t n;
@@ -913,7 +935,9 @@ static slim_status subscription(slim_fwd *f, fwd_conn *fc, slim_bytes msg) {
     else
         st = unsub ? slim_router_unsubscribe(f->router, target, &name)
                    : slim_router_subscribe(f->router, target, &name);
-    if (st == SLIM_OK && h->_forward_to_case && h->forward_to != fc->id) {
+    if (h->_forward_to_case && fc->how != SLIM_FWD_LOCAL) {
+        f->c.forward_to_ignored++; /* as for a publish: only LOCAL may */
+    } else if (st == SLIM_OK && h->_forward_to_case && h->forward_to != fc->id) {
         /* Also pass the subscription on, with the node-local fields and
          * the previous hop's header MAC gone. */
         uint64_t to = h->forward_to;

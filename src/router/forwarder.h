@@ -88,13 +88,14 @@ typedef struct slim_fwd_counters {
     uint64_t drop_no_route;
     uint64_t drop_queue_full;
     uint64_t drop_too_large;
-    uint64_t drop_malformed;  /* undecodable or missing required fields */
-    uint64_t drop_other;      /* stray Link or ack, send failures */
-    uint64_t drop_duplicate;  /* publishes the duplicate filter caught */
-    uint64_t links_refused;   /* connections closed during negotiation */
-    uint64_t subs_propagated; /* (un)subscriptions sent to other nodes */
-    uint64_t subs_seen;       /* propagated (un)subscriptions not relayed again */
-    uint64_t subs_replayed;   /* subscriptions sent to a node link when it came up */
+    uint64_t drop_malformed;     /* undecodable or missing required fields */
+    uint64_t drop_other;         /* stray Link or ack, send failures */
+    uint64_t drop_duplicate;     /* publishes the duplicate filter caught */
+    uint64_t forward_to_ignored; /* forward_to from a gRPC peer (only LOCAL may) */
+    uint64_t links_refused;      /* connections closed during negotiation */
+    uint64_t subs_propagated;    /* (un)subscriptions sent to other nodes */
+    uint64_t subs_seen;          /* propagated (un)subscriptions not relayed again */
+    uint64_t subs_replayed;      /* subscriptions sent to a node link when it came up */
 } slim_fwd_counters;
 
 /* Creates a forwarder. ops and ud are borrowed until slim_fwd_free().

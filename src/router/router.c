@@ -11,6 +11,7 @@
 #include "router/router.h"
 #include "core/alloc.h"
 #include "core/hmap.h"
+#include "core/khash.h"
 
 #include <string.h>
 
@@ -77,15 +78,8 @@ const char *slim_conn_kind_name(slim_conn_kind k) {
 
 /* ---- hashing and lookup ---- */
 
-static uint64_t mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
 static uint64_t service_hash(const uint64_t c[3]) {
-    return mix(c[0] ^ mix(c[1] ^ mix(c[2])));
+    return slim_khash_words(c, 3);
 }
 
 static int conn_eq(const slim_hnode *n, const void *key) {
@@ -103,7 +97,7 @@ static int service_eq(const slim_hnode *n, const void *key) {
 }
 
 static conn_rec *find_conn(const slim_router *r, uint64_t id) {
-    slim_hnode *n = slim_hmap_find(&r->conns, mix(id), conn_eq, &id);
+    slim_hnode *n = slim_hmap_find(&r->conns, slim_khash_u64(id), conn_eq, &id);
     return n ? SLIM_CONTAINER_OF(n, conn_rec, node) : NULL;
 }
 
@@ -180,7 +174,7 @@ slim_status slim_router_conn_add(slim_router *r, uint64_t id, slim_conn_kind kin
         return SLIM_E_NOMEM;
     c->id = id;
     c->kind = kind;
-    slim_hmap_insert(&r->conns, &c->node, mix(id));
+    slim_hmap_insert(&r->conns, &c->node, slim_khash_u64(id));
     return SLIM_OK;
 }
 

@@ -126,6 +126,25 @@ class Chain(MultiNode):
         sub.expect_nothing(0.5)
 
 
+    def test_message_id_zero_is_not_a_duplicate(self):
+        """Clients that do not number their messages leave the message id
+        at 0: ten of them through a chain of three nodes all arrive, one to
+        one and as broadcasts."""
+        a = self.node("a")
+        b = self.node("b", clients=[a.port])
+        c = self.node("c", clients=[b.port])
+        pub, sub = self.link(a), self.link(c)
+        sub.subscribe("agntcy/ns/z", sub_id=1)
+        wait_route(pub, sub, "agntcy/ns/p", "agntcy/ns/z")
+        for fanout in (1, 256):
+            for k in range(10):
+                pub.send(publish("agntcy/ns/p", "agntcy/ns/z", b"z%d-%d" % (fanout, k),
+                                 fanout=fanout, session_id=1, message_id=0))
+        got = count_payloads(sub, b"z")
+        want = {b"z%d-%d" % (f, k): 1 for f in (1, 256) for k in range(10)}
+        self.assertEqual(got, want)
+
+
 class Triangle(MultiNode):
     def test_each_subscriber_gets_each_message_once(self):
         a = self.node("a")

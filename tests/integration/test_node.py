@@ -108,6 +108,28 @@ class Routing(NodeTest):
         a.send(publish("agntcy/ns/alice/5", "agntcy/ns/nobody", b"x"))
         a.expect_nothing(0.3)
 
+    def test_forward_to_from_a_client_reaches_nobody(self):
+        """forward_to names a connection of the node; connection ids are
+        small integers, so a client that could use it would reach anyone.
+        Only an application inside the node's process may: from a gRPC
+        client it is ignored (and counted)."""
+        attacker = self.link()
+        victims = [self.link() for _ in range(3)]
+        victims[0].subscribe("agntcy/ns/victim", sub_id=1)
+        for to in range(0, 33):
+            m = publish("agntcy/ns/attacker", "agntcy/ns/nobody", b"pushed %d" % to)
+            m.publish.header.forward_to = to
+            attacker.send(m)
+            s = subscribe("agntcy/ns/planted", sub_id=0)
+            s.subscribe.header.forward_to = to
+            attacker.send(s)
+        for v in victims:
+            v.expect_nothing(0.5)
+        c = self.node.counters()
+        self.assertEqual(c["forward to ignored"], 66, c)
+        # the subscriptions still count for the attacker itself, nowhere else
+        self.assertEqual(c["subscriptions"], 2, c)
+
     def test_subscription_acks(self):
         a = self.link()
         self.assertTrue(a.subscribe("agntcy/ns/x", sub_id=1).success)

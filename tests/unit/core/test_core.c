@@ -4,6 +4,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/hmap.h"
+#include "core/khash.h"
 #include "core/log.h"
 #include "core/rcbuf.h"
 #include "core/time.h"
@@ -265,6 +266,43 @@ TEST(rcbuf_shares_and_frees) {
     test_alloc_uninstall();
 }
 
+/* SipHash against values computed elsewhere: SipHash-2-4 from the paper
+ * (key 00..0f: the empty message, and 00..0e as in its appendix), and
+ * SipHash-1-3 under the all-zero key from CPython 3.11, whose bytes hash is
+ * exactly that when PYTHONHASHSEED=0:
+ *   PYTHONHASHSEED=0 python3 -c 'print(hash(bytes(range(15))) & (2**64-1))' */
+TEST(siphash_matches_published_and_python_values) {
+    uint8_t k[16], msg[40], zero[16] = {0};
+    for (int i = 0; i < 16; i++)
+        k[i] = (uint8_t)i;
+    for (int i = 0; i < 40; i++)
+        msg[i] = (uint8_t)i;
+    CHECK_U64(slim_siphash(k, 2, 4, msg, 0), 0x726fdb47dd0e0e31ull);
+    CHECK_U64(slim_siphash(k, 2, 4, msg, 15), 0xa129ca6149be45e5ull);
+    CHECK_U64(slim_siphash(zero, 1, 3, "a", 1), 4644417185603328019ull);
+    CHECK_U64(slim_siphash(zero, 1, 3, msg, 15), 17514137373579004394ull);
+    CHECK_U64(slim_siphash(zero, 1, 3, msg, 8), 16921169381604339434ull);
+    CHECK_U64(slim_siphash(zero, 1, 3, msg, 40), 10789553897545236998ull);
+}
+
+TEST(khash_is_keyed_and_words_equal_bytes) {
+    uint64_t words[5] = {1, 0x8000000000000000ull, 3, 0xffffffffffffffffull, 42};
+    uint8_t bytes[40];
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 8; j++)
+            bytes[i * 8 + j] = (uint8_t)(words[i] >> (8 * j));
+    for (size_t n = 0; n <= 5; n++)
+        CHECK_U64(slim_khash_words(words, n), slim_khash(bytes, n * 8));
+    uint8_t key[16] = {0};
+    slim_khash_set_key(key);
+    CHECK_U64(slim_khash(bytes, 15), slim_siphash(key, 1, 3, bytes, 15));
+    uint64_t a = slim_khash_u64(7);
+    key[3] = 1;
+    slim_khash_set_key(key);
+    CHECK(slim_khash_u64(7) != a);
+    CHECK_U64(slim_khash_u64(7), slim_siphash(key, 1, 3, "\x07\0\0\0\0\0\0\0", 8));
+}
+
 TEST(random_and_uuid) {
     uint8_t a[32] = {0}, b[32] = {0};
     CHECK_OK(slim_random_bytes(a, sizeof a));
@@ -280,9 +318,11 @@ TEST(random_and_uuid) {
     CHECK(strchr("89ab", u[19]) != NULL);
 }
 
-TEST_MAIN(TEST_ENTRY(random_and_uuid), TEST_ENTRY(rcbuf_shares_and_frees),
-          TEST_ENTRY(hmap_insert_find_remove_iterate), TEST_ENTRY(status_table_is_consistent),
-          TEST_ENTRY(allocator_hook_fails_on_request), TEST_ENTRY(buf_append_and_grow),
-          TEST_ENTRY(buf_reports_nomem_and_keeps_contents), TEST_ENTRY(reader_is_bounds_checked),
-          TEST_ENTRY(log_levels_and_sink), TEST_ENTRY(monotonic_time_advances),
-          TEST_ENTRY(memzero_and_ct_equal), TEST_ENTRY(hex_round_trip))
+TEST_MAIN(TEST_ENTRY(siphash_matches_published_and_python_values),
+          TEST_ENTRY(khash_is_keyed_and_words_equal_bytes), TEST_ENTRY(random_and_uuid),
+          TEST_ENTRY(rcbuf_shares_and_frees), TEST_ENTRY(hmap_insert_find_remove_iterate),
+          TEST_ENTRY(status_table_is_consistent), TEST_ENTRY(allocator_hook_fails_on_request),
+          TEST_ENTRY(buf_append_and_grow), TEST_ENTRY(buf_reports_nomem_and_keeps_contents),
+          TEST_ENTRY(reader_is_bounds_checked), TEST_ENTRY(log_levels_and_sink),
+          TEST_ENTRY(monotonic_time_advances), TEST_ENTRY(memzero_and_ct_equal),
+          TEST_ENTRY(hex_round_trip))

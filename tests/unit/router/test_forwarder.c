@@ -132,18 +132,23 @@ static slim_msg *sub_msg(const char *name, uint64_t id, bool unsub, uint32_t ttl
     return m;
 }
 
-static slim_msg *pub_msg(const char *src_t, const char *dst_t, uint32_t fanout, uint32_t ttl) {
+static slim_msg *pub_msg_id(const char *src_t, const char *dst_t, uint32_t fanout, uint32_t ttl,
+                            uint32_t message_id) {
     slim_name_parts dp;
     slim_name src = nm(src_t), dst;
     slim_name_parse(dst_t, strlen(dst_t), &dst, &dp);
     slim_wire_header_spec h = {
         .source = {&src, NULL}, .destination = {&dst, dp.component}, .fanout = fanout, .ttl = ttl};
     slim_wire_session_spec s = {
-        .session_type = 1, .message_type = 1, .session_id = 5, .message_id = 6};
+        .session_type = 1, .message_type = 1, .session_id = 5, .message_id = message_id};
     slim_msg *m = NULL;
     slim_wire_publish_new(&h, &s, &m);
     slim_wire_set_app_payload(m, "msg", slim_bytes_of("hi", 2));
     return m;
+}
+
+static slim_msg *pub_msg(const char *src_t, const char *dst_t, uint32_t fanout, uint32_t ttl) {
+    return pub_msg_id(src_t, dst_t, fanout, ttl, 6);
 }
 
 static slim_msg *decode_sent(int i) {
@@ -669,17 +674,31 @@ TEST(duplicate_filter_on_node_links) {
     accept_conn(f, 1, REMOTE);
     accept_conn(f, 2, EDGE);
     CHECK_OK(input(f, 2, sub_msg("o/n/b", 0, false, 8), 0));
+    CHECK_OK(input(f, 2, sub_msg("o/n/c", 0, false, 8), 0));
     reset_sent();
-    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/b", 1, 8), 100));
-    CHECK_STATUS(input(f, 1, pub_msg("o/n/a", "o/n/b", 1, 8), 200), SLIM_E_ROUTER_DUPLICATE);
+    /* a broadcast seen twice within the window */
+    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/b", 256, 8), 100));
+    CHECK_STATUS(input(f, 1, pub_msg("o/n/a", "o/n/b", 256, 8), 200), SLIM_E_ROUTER_DUPLICATE);
     CHECK_EQ(nsent, 1);
-    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/b", 1, 8), 900)); /* after the window */
+    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/b", 256, 8), 900)); /* after the window */
     CHECK_EQ(nsent, 2);
+    /* the same ids to another destination (a group sender's per-member
+     * copies) are distinct messages */
+    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/c", 256, 8), 901));
+    CHECK_EQ(nsent, 3);
+    /* a single-destination publish cannot come round a loop: not checked */
+    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/b", 1, 8), 1000));
+    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/b", 1, 8), 1001));
+    CHECK_EQ(nsent, 5);
+    /* nor is message id 0, which clients that do not number send */
+    CHECK_OK(input(f, 1, pub_msg_id("o/n/a", "o/n/b", 256, 8, 0), 1002));
+    CHECK_OK(input(f, 1, pub_msg_id("o/n/a", "o/n/b", 256, 8, 0), 1003));
+    CHECK_EQ(nsent, 7);
     /* applications are not filtered: their retransmissions go through */
     accept_conn(f, 3, EDGE);
-    CHECK_OK(input(f, 3, pub_msg("o/n/a", "o/n/b", 1, 8), 1000));
-    CHECK_OK(input(f, 3, pub_msg("o/n/a", "o/n/b", 1, 8), 1001));
-    CHECK_EQ(nsent, 2);
+    CHECK_OK(input(f, 3, pub_msg("o/n/a", "o/n/b", 256, 8), 1100));
+    CHECK_OK(input(f, 3, pub_msg("o/n/a", "o/n/b", 256, 8), 1101));
+    CHECK_EQ(nsent, 2); /* accept_conn cleared the record */
     slim_fwd_counters c;
     slim_fwd_counters_get(f, &c);
     CHECK_EQ(c.drop_duplicate, 1);
@@ -687,11 +706,55 @@ TEST(duplicate_filter_on_node_links) {
     slim_fwd_free(f);
 }
 
+/* forward_to picks an output connection without any subscription: only an
+ * application in the same process may use it. From gRPC peers (EDGE and
+ * NODE) it is ignored and counted, on publishes and subscriptions. */
+TEST(forward_to_only_from_local) {
+    slim_fwd *f = mk_node();
+    accept_conn(f, 1, EDGE);
+    accept_conn(f, 2, EDGE);
+    accept_conn(f, 3, REMOTE);
+    CHECK_OK(slim_fwd_conn_open(f, 4, SLIM_FWD_LOCAL, NULL));
+    reset_sent();
+    for (uint64_t to = 0; to <= 8; to++) {
+        slim_msg *m = pub_msg("o/n/a", "o/n/nobody", 1, 8);
+        slim_wire_header(m)->_forward_to_case =
+            DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO_FORWARD_TO;
+        slim_wire_header(m)->forward_to = to;
+        CHECK_STATUS(input(f, to % 2 ? 1 : 3, m, 0), SLIM_E_ROUTER_NO_ROUTE);
+    }
+    for (int i = 0; i < nsent; i++) /* only error replies to the EDGE sender */
+        CHECK_EQ(sends[i].conn, 1);
+    reset_sent();
+    slim_msg *s = sub_msg("o/n/x", 0, false, 8);
+    slim_wire_header(s)->_forward_to_case =
+        DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO_FORWARD_TO;
+    slim_wire_header(s)->forward_to = 2;
+    CHECK_OK(input(f, 1, s, 0));
+    for (int i = 0; i < nsent; i++)
+        CHECK(sends[i].conn != 2);
+    reset_sent();
+    /* from the process itself it is honoured */
+    slim_msg *m = pub_msg("o/n/a", "o/n/nobody", 1, 8);
+    slim_wire_header(m)->_forward_to_case =
+        DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO_FORWARD_TO;
+    slim_wire_header(m)->forward_to = 2;
+    CHECK_OK(input(f, 4, m, 0));
+    CHECK_EQ(nsent, 1);
+    if (nsent == 1)
+        CHECK_EQ(sends[0].conn, 2);
+    slim_fwd_counters c;
+    slim_fwd_counters_get(f, &c);
+    CHECK_EQ(c.forward_to_ignored, 10);
+    reset_sent();
+    slim_fwd_free(f);
+}
+
 TEST_MAIN(TEST_ENTRY(subscriptions_propagate_between_nodes), TEST_ENTRY(two_applications_one_name),
-          TEST_ENTRY(duplicate_filter_on_node_links), TEST_ENTRY(accepted_link_negotiation),
-          TEST_ENTRY(dialled_link_negotiation), TEST_ENTRY(subscription_acks),
-          TEST_ENTRY(publish_one_to_one_decrements_ttl), TEST_ENTRY(ttl_exhaustion_drops),
-          TEST_ENTRY(unmatched_publish_gets_rate_limited_error),
+          TEST_ENTRY(duplicate_filter_on_node_links), TEST_ENTRY(forward_to_only_from_local),
+          TEST_ENTRY(accepted_link_negotiation), TEST_ENTRY(dialled_link_negotiation),
+          TEST_ENTRY(subscription_acks), TEST_ENTRY(publish_one_to_one_decrements_ttl),
+          TEST_ENTRY(ttl_exhaustion_drops), TEST_ENTRY(unmatched_publish_gets_rate_limited_error),
           TEST_ENTRY(broadcast_shares_one_buffer_and_counts_full_queues),
           TEST_ENTRY(bad_messages_are_dropped_and_counted),
           TEST_ENTRY(local_delivery_and_recv_from), TEST_ENTRY(allocation_failures_do_not_leak))
