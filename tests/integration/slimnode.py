@@ -140,6 +140,31 @@ class Node:
             time.sleep(0.05)
         raise AssertionError("no counters logged")
 
+    def wait_counter(self, key, at_least, timeout=10):
+        """Polls the counters until counters[key] >= at_least; returns them."""
+        deadline = time.time() + timeout
+        while True:
+            c = self.counters()
+            if c.get(key, 0) >= at_least:
+                return c
+            if time.time() > deadline:
+                raise AssertionError(f"counter {key!r} stayed below {at_least}: {c}")
+            time.sleep(0.05)
+
+    def queued(self):
+        """Asks for the counters and returns the bytes queued per connection
+        (from the per-connection lines after the counters line)."""
+        self.counters()
+        lines = self.stderr().splitlines()
+        last = max(i for i, ln in enumerate(lines) if "counters:" in ln)
+        out = []
+        for ln in lines[last + 1:]:
+            m = re.search(r"connection \d+ .*: queued (\d+) bytes", ln)
+            if not m:
+                break
+            out.append(int(m.group(1)))
+        return out
+
     def stderr(self):
         self.log.flush()
         with open(self.log_path, "rb") as f:

@@ -207,7 +207,7 @@ class SlowConsumer(NodeTest):
         fast.subscribe("agntcy/ns/chan", sub_id=1)
         slow.send(subscribe("agntcy/ns/chan"))
         pub = self.link()
-        time.sleep(0.2)  # let the subscriptions land before the flood
+        self.node.wait_counter("subscribe", 2)  # both landed before the flood
         return fast, pub
 
     def test_reader_that_never_reads_is_cut_off(self):
@@ -252,11 +252,16 @@ class Backpressure(NodeTest):
         sub = self.link(read=False)
         sub.send(subscribe("agntcy/ns/burst"))
         pub = self.link()
-        time.sleep(0.2)
+        self.node.wait_counter("subscribe", 1)
         n, blob = 16000, b"z" * 1024  # 16 MiB: four times the 4 MiB queue
         for k in range(n):
             pub.send(publish("agntcy/ns/p", "agntcy/ns/burst", blob, message_id=k))
-        time.sleep(1.0)  # let the queue fill while nobody reads
+        # wait until the subscriber's queue holds its limit (4 MiB) while
+        # nobody reads, so the burst really meets a full queue
+        deadline = time.time() + 20
+        while max(self.node.queued() or [0]) < 4 << 20:
+            self.assertLess(time.time(), deadline, self.node.queued())
+            time.sleep(0.1)
         threading.Thread(target=sub._reader, daemon=True).start()  # now read it all
         got = 0
         while got < n:
@@ -296,13 +301,28 @@ class Lifecycle(unittest.TestCase):
         node.close()
 
     def test_drain_timeout_resets_what_remains(self):
+        """With drain_timeout 1s, a stream whose end cannot be delivered (its
+        reader stopped with megabytes queued for it) holds the exit back
+        about a second, not the 10 s default, and is then reset."""
         node = Node(extra_top="runtime: {drain_timeout: 1s}\n")
-        # a stream that never negotiates and never reads keeps its call open
-        stuck = Link(node.port, link=False, read=False)
-        time.sleep(0.3)
+        stuck = Link(node.port, read=False)
+        stuck.send(subscribe("agntcy/ns/stuck"))
+        pub = Link(node.port)
+        node.wait_counter("subscribe", 1)
+        for k in range(12000):  # 12 MiB: past grpcio's windows, into our queue
+            pub.send(publish("agntcy/ns/p", "agntcy/ns/stuck", b"s" * 1024, message_id=k))
+        deadline = time.time() + 20
+        while max(node.queued() or [0]) < 1 << 20:
+            self.assertLess(time.time(), deadline, node.queued())
+            time.sleep(0.1)
+        start = time.time()
         node.signal(signal.SIGTERM)
         self.assertEqual(node.wait(30), 0)
-        self.assertIn("node: shutting down", node.stderr())
+        took = time.time() - start
+        self.assertGreaterEqual(took, 0.9)
+        self.assertLess(took, 4.0)
+        self.assertIn("to drain within 1000 ms", node.stderr())
+        pub.close()
         stuck.close()
         node.close()
 

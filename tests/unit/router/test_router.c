@@ -82,10 +82,16 @@ TEST(anycast_prefers_local_and_edge_over_node) {
     CHECK_OK(slim_router_conn_add(r, 4, SLIM_CONN_NODE));
     for (uint64_t c = 1; c <= 4; c++)
         CHECK_OK(slim_router_subscribe(r, c, &n));
+    /* the near candidates (LOCAL 3 and EDGE 2) take turns; the nodes never */
+    int near[5] = {0};
     for (int i = 0; i < 20; i++) {
         int64_t c = one(r, "o/n/s", 1, -1);
         CHECK(c == 2 || c == 3);
+        if (c >= 1 && c <= 4)
+            near[c]++;
     }
+    CHECK_EQ(near[2], 10);
+    CHECK_EQ(near[3], 10);
     /* from the edge app: the local one is the only near candidate left */
     for (int i = 0; i < 5; i++)
         CHECK_EQ(one(r, "o/n/s", 1, 2), 3);
@@ -271,15 +277,27 @@ TEST(allocation_failure_leaves_tables_consistent) {
             st = slim_router_subscribe(r, 1, &b);
         if (st != SLIM_OK && st != SLIM_E_NOMEM)
             TEST_FAIL_AT("k=%ld: %s", k, slim_status_name(st));
+        test_alloc_fail_after(0);
         if (r != NULL) {
-            /* whatever was installed is consistent and routable */
-            size_t want = slim_router_conn_subscription_count(r, 1);
+            /* whatever was installed routes, and nothing else does */
+            size_t routable = 0;
+            slim_conn_kind kind;
+            bool have_conn = slim_router_conn_kind(r, 1, &kind) == SLIM_OK;
+            const char *names[] = {"o/n/a/1", "o/n/b"};
+            const slim_name *subs[] = {&a, &b};
+            for (int i = 0; i < 2; i++) {
+                int64_t c = one(r, names[i], 1, -1);
+                bool installed = have_conn && slim_router_is_subscribed(r, 1, subs[i]);
+                CHECK_EQ(c, installed ? 1 : -1);
+                routable += c == 1;
+            }
+            CHECK_EQ(one(r, "o/n/a/2", 1, -1), -1); /* another id of a: never */
             slim_router_stats s;
             slim_router_stats_get(r, &s);
-            CHECK_EQ(s.subscriptions, want);
+            CHECK_EQ(s.subscriptions, routable);
+            CHECK_EQ(slim_router_conn_subscription_count(r, 1), routable);
         }
         slim_router_free(r);
-        test_alloc_fail_after(0);
         if (test_alloc_live() != 0)
             TEST_FAIL_AT("k=%ld: %ld allocations leaked", k, test_alloc_live());
     }
