@@ -498,6 +498,9 @@ slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *nod
         (v = 0, st = opt_uint(&c, node, path, "max_header_list_size", UINT32_MAX, &v)) == SLIM_OK)
         out->max_header_list_size = (uint32_t)v;
     if (st == SLIM_OK &&
+        (v = 0, st = opt_uint(&c, node, path, "max_connections", UINT32_MAX, &v)) == SLIM_OK)
+        out->max_connections = (uint32_t)v;
+    if (st == SLIM_OK &&
         (v = 0, st = opt_uint(&c, node, path, "max_frame_size", 4096, &v)) == SLIM_OK)
         out->max_message_size = v * 1024 * 1024;
     if (st == SLIM_OK)

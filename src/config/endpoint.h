@@ -82,6 +82,7 @@ typedef struct slim_server_config {
     slim_tls_config tls;
     uint32_t max_concurrent_streams; /* 0 = transport default */
     uint32_t max_header_list_size;   /* 0 = transport default */
+    uint32_t max_connections;        /* open connections; 0 = transport default (10 000) */
     uint64_t max_message_size;       /* bytes; from max_frame_size (MiB); 0 = default */
     slim_server_keepalive keepalive;
     uint64_t negotiation_timeout_ms; /* link negotiation must finish in time (5 s) */

@@ -7,8 +7,10 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,4 +99,59 @@ void slim_log(slim_log_level level, const char *module, const char *fmt, ...) {
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+static _Atomic int unlimited;
+
+void slim_log_set_unlimited(int on) {
+    atomic_store(&unlimited, on);
+}
+
+int slim_log_limit_take(slim_log_limit *l, uint32_t burst, uint32_t *suppressed) {
+    if (atomic_load_explicit(&unlimited, memory_order_relaxed)) {
+        *suppressed = 0;
+        return 1;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec;
+    uint64_t second = atomic_load(&l->second);
+    if (second != now && atomic_compare_exchange_strong(&l->second, &second, now))
+        atomic_store(&l->count, 0);
+    if (atomic_fetch_add(&l->count, 1) >= burst) {
+        atomic_fetch_add(&l->suppressed, 1);
+        return 0;
+    }
+    *suppressed = atomic_exchange(&l->suppressed, 0);
+    return 1;
+}
+
+const char *slim_log_escape(const void *s, size_t len, char *out, size_t cap) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = s;
+    size_t o = 0;
+    if (cap < 4) {
+        if (cap > 0)
+            out[0] = '\0';
+        return out;
+    }
+    for (size_t i = 0; i < len; i++) {
+        bool plain = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\';
+        size_t need = plain ? 1 : 4;
+        if (o + need > cap - 4) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (plain) {
+            out[o++] = (char)p[i];
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[p[i] >> 4];
+            out[o++] = hex[p[i] & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
 }

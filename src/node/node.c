@@ -176,9 +176,12 @@ static void fwd_close(void *ud, uint64_t id, slim_status why, const char *detail
 static void fwd_linked(void *ud, uint64_t id, slim_conn_kind kind, const char *peer_node) {
     slim_node *n = ud;
     node_conn *c = find(n, id);
+    char node_id[160] = "";
+    if (peer_node != NULL)
+        slim_log_escape(peer_node, strlen(peer_node), node_id, sizeof node_id);
     SLIM_LOGI(MOD, "connection %llu %s %s linked as %s%s%s", (unsigned long long)id,
               c && c->link ? "to" : "from", c ? c->peer : "?", slim_conn_kind_name(kind),
-              peer_node && *peer_node ? ", node " : "", peer_node ? peer_node : "");
+              node_id[0] ? ", node " : "", node_id);
 }
 
 static uint64_t fwd_random(void *ud) {
@@ -237,10 +240,12 @@ static void on_close(slim_grpc_call *call, const slim_grpc_result *res, void *da
     if (c == NULL)
         return;
     slim_node *n = c->owner;
-    SLIM_LOGI(MOD, "connection %llu %s %s closed: %s%s%.*s", (unsigned long long)c->id,
+    char why[256];
+    slim_log_escape(res->message.ptr, res->message.len, why, sizeof why);
+    SLIM_LOGI(MOD, "connection %llu %s %s closed: %s%s%s", (unsigned long long)c->id,
               c->link ? "to" : "from", c->peer,
               res->status == SLIM_OK ? "ok" : slim_status_str(res->status),
-              res->message.len ? ": " : "", (int)res->message.len, res->message.ptr);
+              res->message.len ? ": " : "", why);
     if (res->unsent > 0)
         SLIM_LOGD(MOD, "connection %llu: %zu queued message(s) never written",
                   (unsigned long long)c->id, res->unsent);
@@ -398,18 +403,20 @@ static void sweep(uv_timer_t *t) {
             continue;
         if (c->link == NULL && !slim_fwd_conn_ready(n->fwd, c->id) &&
             now - c->opened_ms > n->cfg->servers[0].negotiation_timeout_ms) {
-            SLIM_LOGW(MOD, "connection %llu from %s: no link negotiation within %llu ms, closing",
-                      (unsigned long long)c->id, c->peer,
-                      (unsigned long long)n->cfg->servers[0].negotiation_timeout_ms);
+            SLIM_LOGW_LIMITED(MOD,
+                              "connection %llu from %s: no link negotiation within %llu ms, "
+                              "closing",
+                              (unsigned long long)c->id, c->peer,
+                              (unsigned long long)n->cfg->servers[0].negotiation_timeout_ms);
             (void)slim_grpc_call_finish(c->call, SLIM_E_GRPC_DEADLINE_EXCEEDED,
                                         "link negotiation timed out", NULL);
         } else if (c->full_since_ms != 0 &&
                    now - c->full_since_ms > n->cfg->slow_consumer_timeout_ms) {
-            SLIM_LOGW(MOD,
-                      "connection %llu %s %s: send queue full for more than %llu ms, "
-                      "closing a slow consumer",
-                      (unsigned long long)c->id, c->link ? "to" : "from", c->peer,
-                      (unsigned long long)n->cfg->slow_consumer_timeout_ms);
+            SLIM_LOGW_LIMITED(MOD,
+                              "connection %llu %s %s: send queue full for more than %llu ms, "
+                              "closing a slow consumer",
+                              (unsigned long long)c->id, c->link ? "to" : "from", c->peer,
+                              (unsigned long long)n->cfg->slow_consumer_timeout_ms);
             c->full_since_ms = 0;
             slim_grpc_call_cancel(c->call);
         }
@@ -463,7 +470,11 @@ slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
         .dedupe = cfg->duplicate_filter,
     };
     static const slim_fwd_ops ops = {fwd_send, fwd_close, fwd_linked, NULL, fwd_random};
-    slim_grpc_config gc = {.max_message_size = cfg->max_message_size + 64 * 1024};
+    /* Each data-plane stream is a connection of its own (upstream's
+     * clients open one per HTTP/2 connection): a low stream cap keeps what
+     * one TCP connection can hold bounded (docs/configuration.md). */
+    slim_grpc_config gc = {.max_message_size = cfg->max_message_size + 64 * 1024,
+                           .max_concurrent_streams = SLIM_NODE_DEFAULT_STREAMS};
     slim_status st = slim_hmap_init(&n->conns, 64);
     if (st == SLIM_OK)
         st = slim_fwd_new(&fc, &ops, n, &n->fwd);
@@ -576,7 +587,7 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              "(suppressed %llu); dropped: ttl %llu, no route %llu, queue full %llu, too large "
              "%llu, malformed %llu, duplicate %llu, other %llu, unsent %llu; links refused "
              "%llu; subscriptions propagated %llu, seen %llu, replayed %llu; forward to ignored "
-             "%llu",
+             "%llu; connections refused %llu",
              n->conns.count, rs.subscriptions, (unsigned long long)c.messages_in,
              (unsigned long long)c.messages_out, (unsigned long long)c.publish_in,
              (unsigned long long)c.publish_matched, (unsigned long long)c.subscribe_in,
@@ -588,7 +599,8 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              (unsigned long long)c.drop_other, (unsigned long long)n->unsent,
              (unsigned long long)c.links_refused, (unsigned long long)c.subs_propagated,
              (unsigned long long)c.subs_seen, (unsigned long long)c.subs_replayed,
-             (unsigned long long)c.forward_to_ignored);
+             (unsigned long long)c.forward_to_ignored,
+             (unsigned long long)slim_grpc_server_refused(n->server));
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
         const node_conn *nc = SLIM_CONTAINER_OF(h, node_conn, node);

@@ -18,6 +18,10 @@
 
 #include <uv.h>
 
+/* Streams one HTTP/2 connection may open on a data-plane listener, unless
+ * its max_concurrent_streams says otherwise. */
+#define SLIM_NODE_DEFAULT_STREAMS 16
+
 typedef struct slim_node slim_node;
 
 typedef struct slim_node_callbacks {

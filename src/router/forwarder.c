@@ -375,7 +375,7 @@ static slim_status refuse(slim_fwd *f, fwd_conn *fc, const char *fmt, const char
     snprintf(detail, sizeof detail, fmt, arg);
     uint64_t id = fc->id;
     f->c.links_refused++;
-    SLIM_LOGW(MOD, "connection %llu: link refused: %s", (unsigned long long)id, detail);
+    SLIM_LOGW_LIMITED(MOD, "connection %llu: link refused: %s", (unsigned long long)id, detail);
     forget(f, fc);
     f->ops.close(f->ud, id, SLIM_E_INVALID_ARG, detail);
     return SLIM_E_ROUTER_LINK_REFUSED;
@@ -507,8 +507,13 @@ static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const sl
             slim_wire_free(m);
             return refuse(f, fc, "cannot answer the link: %s", slim_status_str(st));
         }
-        SLIM_LOGD(MOD, "connection %llu: linked as %s, link %s, peer node \"%s\"",
-                  (unsigned long long)fc->id, slim_conn_kind_name(kind), fc->link_id, ln->node_id);
+        if (slim_log_enabled(SLIM_LOG_DEBUG)) {
+            char lid[LINK_ID_MAX * 4 + 4], nid[160];
+            SLIM_LOGD(MOD, "connection %llu: linked as %s, link %s, peer node \"%s\"",
+                      (unsigned long long)fc->id, slim_conn_kind_name(kind),
+                      slim_log_escape(fc->link_id, strlen(fc->link_id), lid, sizeof lid),
+                      slim_log_escape(ln->node_id, strlen(ln->node_id), nid, sizeof nid));
+        }
         mark_ready(f, fc, kind, ln->node_id);
     } else {
         if (!ln->is_reply || strcmp(ln->link_id, fc->link_id) != 0) {

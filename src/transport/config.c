@@ -32,6 +32,8 @@ void slim_grpc_config_resolve_role(const slim_grpc_config *in, bool server, slim
         out->connection_window = SLIM_GRPC_DEFAULT_CONNECTION_WINDOW;
     if (out->write_batch == 0)
         out->write_batch = SLIM_GRPC_DEFAULT_WRITE_BATCH;
+    if (out->max_connections == 0)
+        out->max_connections = SLIM_GRPC_DEFAULT_MAX_CONNECTIONS;
     const uint32_t max_window = 0x7fffffffu;
     if (out->stream_window > max_window)
         out->stream_window = max_window;
@@ -71,6 +73,8 @@ void slim_grpc_config_from_server(const slim_server_config *sc, const slim_grpc_
         c.max_concurrent_streams = sc->max_concurrent_streams;
     if (sc->max_header_list_size != 0)
         c.max_header_list_size = sc->max_header_list_size;
+    if (sc->max_connections != 0)
+        c.max_connections = sc->max_connections;
     const slim_server_keepalive *k = &sc->keepalive;
     c.keepalive_time_ms = dur(k->time_ms);
     c.keepalive_timeout_ms = dur(k->timeout_ms);

@@ -90,6 +90,8 @@ typedef struct slim_grpc_config {
     uint64_t max_connection_age_grace_ms; /* server: 5 min ... then calls reset, close */
     uint64_t handshake_timeout_ms;        /* 20 s: from the socket connecting to the peer's
                                              first SETTINGS (TLS included) */
+    uint32_t max_connections;             /* server: 10 000 open connections per listener;
+                                             more are closed as soon as accepted */
 } slim_grpc_config;
 
 #define SLIM_GRPC_DEFAULT_MAX_MESSAGE_SIZE        (4u * 1024u * 1024u)
@@ -108,6 +110,7 @@ typedef struct slim_grpc_config {
 #define SLIM_GRPC_DEFAULT_MAX_CONNECTION_AGE_MS   7200000u
 #define SLIM_GRPC_DEFAULT_MAX_CONNECTION_GRACE_MS 300000u
 #define SLIM_GRPC_DEFAULT_HANDSHAKE_TIMEOUT_MS    20000u
+#define SLIM_GRPC_DEFAULT_MAX_CONNECTIONS         10000u
 
 /* Copies `in` (NULL for all defaults) into *out with every zero field
  * replaced by its default (the server's where the two differ; see
@@ -338,6 +341,9 @@ slim_status slim_grpc_server_listen_config(slim_grpc_server *srv, const slim_ser
 
 /* Number of open connections. */
 size_t slim_grpc_server_connections(const slim_grpc_server *srv);
+/* Connections closed at once because their listener had max_connections
+ * open (a warning says so, at most once a second per listener). */
+uint64_t slim_grpc_server_refused(const slim_grpc_server *srv);
 
 /* Graceful shutdown. Stops listening (Unix socket files are removed), sends
  * GOAWAY on every connection so no new call starts, and ends every open call

@@ -976,18 +976,18 @@ static void goaway_received(slim_h2conn *c, const nghttp2_goaway *g) {
     c->stats.goaways_received++;
     c->stats.last_goaway_error = g->error_code;
     c->goaway_received = true;
-    snprintf(c->goaway_text, sizeof c->goaway_text, "peer sent GOAWAY %s%s%.*s",
-             nghttp2_http2_strerror(g->error_code), g->opaque_data_len > 0 ? ": " : "",
-             (int)(g->opaque_data_len < 100 ? g->opaque_data_len : 100),
-             g->opaque_data_len > 0 ? (const char *)g->opaque_data : "");
+    char dbg[104];
+    slim_log_escape(g->opaque_data, g->opaque_data_len, dbg, sizeof dbg);
+    snprintf(c->goaway_text, sizeof c->goaway_text, "peer sent GOAWAY %s%s%s",
+             nghttp2_http2_strerror(g->error_code), g->opaque_data_len > 0 ? ": " : "", dbg);
     if (g->error_code == NGHTTP2_INADEQUATE_SECURITY && !c->secure) {
         /* Our TLS server answers an h2c client so (see tls.h). */
-        SLIM_LOGW(MOD, "connection %s: %s (use https://)", c->peer, c->goaway_text);
+        SLIM_LOGW_LIMITED(MOD, "connection %s: %s (use https://)", c->peer, c->goaway_text);
         slim_h2conn_close(c, SLIM_E_TLS_PEER_REQUIRES_TLS, c->goaway_text);
         return;
     }
     if (g->error_code != NGHTTP2_NO_ERROR)
-        SLIM_LOGW(MOD, "connection %s: %s", c->peer, c->goaway_text);
+        SLIM_LOGW_LIMITED(MOD, "connection %s: %s", c->peer, c->goaway_text);
     else
         SLIM_LOGD(MOD, "connection %s: %s", c->peer, c->goaway_text);
     if (c->owner.on_goaway != NULL)
@@ -1327,9 +1327,12 @@ static void drain_expired(slim_h2conn *c) {
         if (call->stream_closed)
             continue;
         n++;
-        SLIM_LOGW(MOD, "connection %s: %s: drain timeout, resetting call %s (%zu bytes unsent)",
-                  c->peer, c->drain_msg, call->path.len > 0 ? (const char *)call->path.data : "?",
-                  (size_t)(call->txq.total - call->txq.packed));
+        char path[64];
+        slim_log_escape(call->path.data, call->path.len, path, sizeof path);
+        SLIM_LOGW_LIMITED(MOD,
+                          "connection %s: %s: drain timeout, resetting call %s (%zu bytes unsent)",
+                          c->peer, c->drain_msg, call->path.len > 0 ? path : "?",
+                          (size_t)(call->txq.total - call->txq.packed));
     }
     char reason[sizeof c->close_reason];
     snprintf(reason, sizeof reason, "%s: drain timeout, %zu call(s) reset", c->drain_msg, n);
@@ -1349,13 +1352,13 @@ static void on_ka_timer(uv_timer_t *t) {
                  "no HTTP/2 SETTINGS from the peer within %llu ms of connecting (TLS or HTTP/2 "
                  "handshake stalled)",
                  (unsigned long long)cfg->handshake_timeout_ms);
-        SLIM_LOGW(MOD, "connection %s: %s", c->peer, reason);
+        SLIM_LOGW_LIMITED(MOD, "connection %s: %s", c->peer, reason);
         slim_h2conn_close(c, SLIM_E_TRANSPORT_TIMEOUT, reason);
     } else if (c->ping_outstanding && now >= sat_add(c->ping_sent_ms, cfg->keepalive_timeout_ms)) {
         snprintf(reason, sizeof reason,
                  "keepalive ping not acknowledged within %llu ms: the peer is gone or stuck",
                  (unsigned long long)cfg->keepalive_timeout_ms);
-        SLIM_LOGW(MOD, "connection %s: %s", c->peer, reason);
+        SLIM_LOGW_LIMITED(MOD, "connection %s: %s", c->peer, reason);
         slim_h2conn_close(c, SLIM_E_TRANSPORT_KEEPALIVE, reason);
     } else if (c->drain_deadline != 0 && now >= c->drain_deadline) {
         drain_expired(c);
@@ -1427,9 +1430,11 @@ static bool tls_port_goaway(slim_h2conn *c, slim_bytes d) {
         return false;
     size_t len = (size_t)d.ptr[0] << 16 | (size_t)d.ptr[1] << 8 | d.ptr[2];
     size_t dbg = len >= 8 && d.len >= 9 + len ? len - 8 : 0;
-    snprintf(c->goaway_text, sizeof c->goaway_text, "peer sent GOAWAY INADEQUATE_SECURITY: %.*s",
-             (int)(dbg < 100 ? dbg : 100), (const char *)d.ptr + 17);
-    SLIM_LOGW(MOD, "connection %s: %s", c->peer, c->goaway_text);
+    char text[104];
+    slim_log_escape(d.ptr + 17, dbg, text, sizeof text);
+    snprintf(c->goaway_text, sizeof c->goaway_text, "peer sent GOAWAY INADEQUATE_SECURITY: %s",
+             text);
+    SLIM_LOGW_LIMITED(MOD, "connection %s: %s", c->peer, c->goaway_text);
     slim_h2conn_close(c, SLIM_E_TLS_PEER_REQUIRES_TLS, c->goaway_text);
     return true;
 }
@@ -1452,10 +1457,10 @@ static void io_on_read(slim_io *io, slim_bytes data, void *ud) {
             /* A TLS client on our h2c port, or a TLS server our h2c client
              * dialled: say so instead of "bad preface". */
             if (c->is_server)
-                SLIM_LOGW(MOD,
-                          "connection %s: a TLS client on a plaintext port (it should use "
-                          "http://)",
-                          c->peer);
+                SLIM_LOGW_LIMITED(MOD,
+                                  "connection %s: a TLS client on a plaintext port (it should use "
+                                  "http://)",
+                                  c->peer);
             slim_h2conn_close(c, SLIM_E_TLS_PEER_REQUIRES_TLS,
                               c->is_server ? "TLS client on a plaintext port (use http://)"
                                            : "the server speaks TLS: use https://");
@@ -1678,7 +1683,7 @@ void slim_h2conn_close(slim_h2conn *c, slim_status why, const char *reason) {
 static void conn_close_now(slim_h2conn *c) {
     c->closing = true;
     if (c->close_why == SLIM_E_TRANSPORT_PROTOCOL)
-        SLIM_LOGW(MOD, "connection %s closed: %s", c->peer, c->close_reason);
+        SLIM_LOGW_LIMITED(MOD, "connection %s closed: %s", c->peer, c->close_reason);
     else
         SLIM_LOGD(MOD, "connection %s closed: %s", c->peer, c->close_reason);
     slim_status call_st = slim_grpc_code_to_status(slim_grpc_status_to_code(c->close_why));

@@ -91,6 +91,7 @@ void slim_h2conn_stats(const slim_h2conn *c, slim_grpc_conn_stats *out);
 /* Intrusive list links for the owner's list of connections. */
 typedef struct slim_h2conn_link {
     slim_h2conn *prev, *next;
+    void *tag; /* the owner's (the server: the listener profile it came from) */
 } slim_h2conn_link;
 
 slim_h2conn_link *slim_h2conn_links(slim_h2conn *c);

@@ -29,17 +29,23 @@
 #define MOD            "transport"
 #define LISTEN_BACKLOG 128
 
+/* One per listener; it lives as long as the server, so connections can
+ * count themselves out after their listener closed. */
 typedef struct profile {
     slim_grpc_config cfg;
     slim_tls_ctx *tls; /* NULL: plaintext */
     struct profile *next;
+    size_t open;      /* connections accepted on it and still open */
+    uint64_t refused; /* closed at once: `open` was at cfg.max_connections */
+    uint64_t warned_ms;
+    char endpoint[96];
 } profile;
 
 typedef struct listener {
     slim_uv_stream h;
     slim_grpc_server *srv; /* NULL once detached from a server */
     struct listener *next;
-    const profile *prof;
+    profile *prof;
     bool is_unix;
     char unix_path[SLIM_ENDPOINT_PATH_MAX + 1]; /* socket file to remove at free */
 } listener;
@@ -47,8 +53,7 @@ typedef struct listener {
 struct slim_grpc_server {
     uv_loop_t *loop;
     slim_grpc_config cfg;
-    profile plain;              /* listeners without settings of their own */
-    profile *profiles;          /* the others */
+    profile *profiles;          /* one per listener */
     slim_grpc_method **methods; /* each allocated alone: calls point at them */
     size_t n_methods;
     slim_grpc_header_check check;
@@ -116,6 +121,7 @@ static void conn_closed(void *owner, slim_h2conn *c, slim_status why, const char
     (void)reason;
     slim_grpc_server *srv = owner;
     slim_h2conn_link *l = slim_h2conn_links(c);
+    ((profile *)l->tag)->open--;
     if (l->prev != NULL)
         slim_h2conn_links(l->prev)->next = l->next;
     else
@@ -133,14 +139,14 @@ static void on_connection(uv_stream_t *server, int status) {
     if (srv == NULL || srv->freeing || srv->shutting_down)
         return;
     if (status < 0) {
-        SLIM_LOGW(MOD, "accept failed: %s", uv_strerror(status));
+        SLIM_LOGW_LIMITED(MOD, "accept failed: %s", uv_strerror(status));
         return;
     }
     slim_io *io;
     slim_status st =
         li->is_unix ? slim_io_unix_new(server->loop, &io) : slim_io_tcp_new(server->loop, &io);
     if (st != SLIM_OK) {
-        SLIM_LOGW(MOD, "cannot accept a connection: %s", slim_status_str(st));
+        SLIM_LOGW_LIMITED(MOD, "cannot accept a connection: %s", slim_status_str(st));
         return;
     }
     if (uv_accept(server, slim_io_stream(io)) != 0) {
@@ -148,11 +154,26 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     slim_io_name_peer(io);
-    const profile *prof = li->prof;
+    profile *prof = li->prof;
+    if (prof->open >= prof->cfg.max_connections) {
+        /* Accepted and closed at once, so the backlog does not fill with
+         * connections that would only time out. */
+        prof->refused++;
+        uint64_t now = uv_now(server->loop);
+        if (prof->warned_ms == 0 || now - prof->warned_ms >= 1000) {
+            prof->warned_ms = now;
+            SLIM_LOGW(MOD,
+                      "listener %s: %zu connections open (max_connections); refusing new ones "
+                      "(%llu refused so far)",
+                      prof->endpoint, prof->open, (unsigned long long)prof->refused);
+        }
+        slim_io_close(io);
+        return;
+    }
     if (prof->tls != NULL) {
         st = slim_io_tls_new(prof->tls, io, NULL, &io); /* closes io on error */
         if (st != SLIM_OK) {
-            SLIM_LOGW(MOD, "cannot start TLS for a connection: %s", slim_status_str(st));
+            SLIM_LOGW_LIMITED(MOD, "cannot start TLS for a connection: %s", slim_status_str(st));
             return;
         }
     }
@@ -160,12 +181,14 @@ static void on_connection(uv_stream_t *server, int status) {
     slim_h2conn *c;
     st = slim_h2conn_new(server->loop, true, prof->tls != NULL, &prof->cfg, &owner, &c);
     if (st != SLIM_OK) {
-        SLIM_LOGW(MOD, "cannot serve %s: %s", io->peer, slim_status_str(st));
+        SLIM_LOGW_LIMITED(MOD, "cannot serve %s: %s", io->peer, slim_status_str(st));
         slim_io_close(io);
         return;
     }
     slim_h2conn_link *l = slim_h2conn_links(c);
     l->prev = NULL;
+    l->tag = prof;
+    prof->open++;
     l->next = srv->conns;
     if (srv->conns != NULL)
         slim_h2conn_links(srv->conns)->prev = c;
@@ -278,19 +301,16 @@ static slim_status bound_name(listener *li, const slim_endpoint *ep, char *out, 
     return out != NULL ? slim_endpoint_format(&b, out, cap) : SLIM_OK;
 }
 
-/* The profile of a new listener: the server's own, or a new one with its
- * settings and TLS context. */
+/* The profile of a new listener: its settings (the server's unless it has
+ * its own), TLS context and connection count. */
 static slim_status make_profile(slim_grpc_server *srv, const char *endpoint,
                                 const slim_tls_config *tls, const slim_grpc_config *cfg,
-                                const profile **out) {
+                                profile **out) {
     bool secure = tls != NULL && !tls->insecure;
-    if (!secure && cfg == NULL) {
-        *out = &srv->plain;
-        return SLIM_OK;
-    }
     profile *p = slim_calloc(1, sizeof *p);
     if (p == NULL)
         return SLIM_E_NOMEM;
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
     slim_grpc_config_resolve_role(cfg != NULL ? cfg : &srv->cfg, true, &p->cfg);
     if (secure) {
         char err[256];
@@ -334,7 +354,7 @@ slim_status slim_grpc_server_listen_tls(slim_grpc_server *srv, const char *endpo
         SLIM_LOGW(MOD, "cannot listen on %s: an https:// endpoint needs TLS settings", endpoint);
         return SLIM_E_TLS_CONFIG;
     }
-    const profile *prof;
+    profile *prof;
     st = make_profile(srv, endpoint, tls, cfg, &prof);
     if (st != SLIM_OK)
         return st;
@@ -370,6 +390,8 @@ slim_status slim_grpc_server_listen_tls(slim_grpc_server *srv, const char *endpo
     }
     if (rc == 0)
         st = bound_name(li, &ep, bound, bound_cap);
+    if (rc == 0 && st == SLIM_OK) /* for its warnings: the port actually bound */
+        (void)bound_name(li, &ep, prof->endpoint, sizeof prof->endpoint);
     if (rc != 0 || st != SLIM_OK) {
         SLIM_LOGW(MOD, "cannot listen on %s: %s", endpoint,
                   rc != 0 ? uv_strerror(rc) : slim_status_str(st));
@@ -394,7 +416,6 @@ slim_status slim_grpc_server_new(uv_loop_t *loop, const slim_grpc_config *cfg,
         return SLIM_E_NOMEM;
     srv->loop = loop;
     slim_grpc_config_resolve_role(cfg, true, &srv->cfg);
-    srv->plain.cfg = srv->cfg;
     *out = srv;
     return SLIM_OK;
 }
@@ -428,6 +449,13 @@ void slim_grpc_server_set_header_check(slim_grpc_server *srv, slim_grpc_header_c
 
 size_t slim_grpc_server_connections(const slim_grpc_server *srv) {
     return srv->n_conns;
+}
+
+uint64_t slim_grpc_server_refused(const slim_grpc_server *srv) {
+    uint64_t n = 0;
+    for (const profile *p = srv->profiles; p != NULL; p = p->next)
+        n += p->refused;
+    return n;
 }
 
 static void close_listeners(slim_grpc_server *srv) {

@@ -481,9 +481,9 @@ static void tls_fail(tls_io *t, slim_status st, const char *fmt, ...) {
     vsnprintf(t->base.why, sizeof t->base.why, fmt, ap);
     va_end(ap);
     ERR_clear_error();
-    SLIM_LOGW(MOD, "TLS %s %s failed: %s (%s)",
-              t->handshake_done ? "session with" : "handshake with", t->base.peer, t->base.why,
-              slim_status_name(st));
+    SLIM_LOGW_LIMITED(MOD, "TLS %s %s failed: %s (%s)",
+                      t->handshake_done ? "session with" : "handshake with", t->base.peer,
+                      t->base.why, slim_status_name(st));
     (void)flush_out(t);
     t->base.ev->on_read_end(&t->base, st, t->base.ud);
 }

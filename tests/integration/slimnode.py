@@ -215,10 +215,13 @@ class Link:
 
     def __init__(self, port, conn_type=EDGE, link=True, node_id="test-client", read=True,
                  credentials=None, host="127.0.0.1", wait=20):
+        # Each Link its own TCP connection, as each application has (grpcio
+        # would otherwise share one connection among channels to a target).
+        opts = [("grpc.use_local_subchannel_pool", 1)]
         if credentials is None:
-            self.channel = grpc.insecure_channel(f"{host}:{port}")
+            self.channel = grpc.insecure_channel(f"{host}:{port}", options=opts)
         else:
-            self.channel = grpc.secure_channel(f"{host}:{port}", credentials)
+            self.channel = grpc.secure_channel(f"{host}:{port}", credentials, options=opts)
         self.out = queue.Queue()
         self.inbox = queue.Queue()
         self.error = None

@@ -286,6 +286,24 @@ class Limits(NodeTest):
         self.assertEqual(self.node.counters()["dropped too large"], 1)
 
 
+class ConnectionCap(unittest.TestCase):
+    def test_connections_past_max_connections_are_refused(self):
+        node = Node(server_tls="{insecure: true}\n          max_connections: 2")
+        self.addCleanup(node.close)
+        links = [Link(node.port) for _ in range(2)]
+        for link in links:
+            self.addCleanup(link.close)
+        with self.assertRaises(AssertionError):
+            extra = Link(node.port, wait=3)
+            self.addCleanup(extra.close)
+        c = node.counters()
+        self.assertGreaterEqual(c["connections refused"], 1, c)
+        self.assertEqual(c["connections"], 2, c)
+        self.assertIn("(max_connections); refusing new ones", node.stderr())
+        # the two that fit still work
+        self.assertTrue(links[0].subscribe("agntcy/ns/cap", sub_id=1).success)
+
+
 class Lifecycle(unittest.TestCase):
     def test_sigterm_drains_and_exits_zero(self):
         node = Node()

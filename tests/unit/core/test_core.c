@@ -303,6 +303,34 @@ TEST(khash_is_keyed_and_words_equal_bytes) {
     CHECK_U64(slim_khash_u64(7), slim_siphash(key, 1, 3, "\x07\0\0\0\0\0\0\0", 8));
 }
 
+TEST(log_escape_makes_peer_text_printable) {
+    char out[32];
+    CHECK_STR(slim_log_escape("node-1", 6, out, sizeof out), "node-1");
+    CHECK_STR(slim_log_escape("a\nb\x1b[31m\\", 9, out, sizeof out), "a\\x0ab\\x1b[31m\\x5c");
+    CHECK_STR(slim_log_escape("\xc3\xa9", 2, out, sizeof out), "\\xc3\\xa9");
+    CHECK_STR(slim_log_escape(NULL, 0, out, sizeof out), "");
+    char small[8];
+    CHECK_STR(slim_log_escape("abcdefghij", 10, small, sizeof small), "abcd...");
+    CHECK_STR(slim_log_escape("\n\n\n", 3, small, sizeof small), "\\x0a...");
+}
+
+TEST(log_limit_allows_a_burst_per_second) {
+    slim_log_limit l = {0};
+    uint32_t sup = 99;
+    int allowed = 0;
+    for (int i = 0; i < 100; i++)
+        allowed += slim_log_limit_take(&l, 5, &sup);
+    /* 100 tries within (at most) two seconds: 5 or 10 go out */
+    CHECK(allowed == 5 || allowed == 10);
+    CHECK_EQ(sup, 0);
+    /* the next second: the first line out reports what was left out */
+    atomic_store(&l.second, 0);
+    CHECK(slim_log_limit_take(&l, 5, &sup));
+    CHECK_EQ(sup, 100 - (uint32_t)allowed);
+    CHECK(slim_log_limit_take(&l, 5, &sup));
+    CHECK_EQ(sup, 0);
+}
+
 TEST(random_and_uuid) {
     uint8_t a[32] = {0}, b[32] = {0};
     CHECK_OK(slim_random_bytes(a, sizeof a));
@@ -319,7 +347,9 @@ TEST(random_and_uuid) {
 }
 
 TEST_MAIN(TEST_ENTRY(siphash_matches_published_and_python_values),
-          TEST_ENTRY(khash_is_keyed_and_words_equal_bytes), TEST_ENTRY(random_and_uuid),
+          TEST_ENTRY(khash_is_keyed_and_words_equal_bytes),
+          TEST_ENTRY(log_escape_makes_peer_text_printable),
+          TEST_ENTRY(log_limit_allows_a_burst_per_second), TEST_ENTRY(random_and_uuid),
           TEST_ENTRY(rcbuf_shares_and_frees), TEST_ENTRY(hmap_insert_find_remove_iterate),
           TEST_ENTRY(status_table_is_consistent), TEST_ENTRY(allocator_hook_fails_on_request),
           TEST_ENTRY(buf_append_and_grow), TEST_ENTRY(buf_reports_nomem_and_keeps_contents),

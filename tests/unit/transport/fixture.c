@@ -102,6 +102,7 @@ static void sink(slim_log_level level, const char *line, void *ud) {
 void fx_logs_capture(void) {
     saved_level = slim_log_get_level();
     slim_log_set_level(SLIM_LOG_DEBUG);
+    slim_log_set_unlimited(1); /* every line, to find the one a test looks for */
     slim_log_set_sink(sink, NULL);
 }
 
@@ -124,6 +125,7 @@ void fx_logs_clear(void) {
 
 void fx_logs_release(void) {
     slim_log_set_sink(NULL, NULL);
+    slim_log_set_unlimited(0);
     slim_log_set_level(saved_level);
     fx_logs_clear();
 }

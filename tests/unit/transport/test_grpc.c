@@ -924,6 +924,45 @@ TEST(max_concurrent_streams_refuses_extra_streams) {
     fixture_down();
 }
 
+/* A listener keeps at most max_connections open: one more is closed as
+ * soon as it is accepted (and counted); when one closes, a new one fits. */
+TEST(max_connections_per_listener) {
+    slim_grpc_config scfg = {0};
+    scfg.max_connections = 2;
+    fixture_up(&scfg, NULL, methods, N_METHODS);
+    slim_grpc_client *cli[3] = {F.cli, NULL, NULL};
+    stream_out so[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        if (i > 0)
+            CHECK_OK(slim_grpc_client_new(&F.loop, F.addr, NULL, NULL, NULL, &cli[i]));
+        open_on(cli[i], "/test.T/Hang", &so[i]);
+        if (i < 2)
+            RUN_UNTIL(S.calls == i + 1);
+    }
+    RUN_UNTIL(so[2].closed);
+    CHECK_STATUS(so[2].status, SLIM_E_GRPC_UNAVAILABLE);
+    CHECK_EQ(S.calls, 2);
+    CHECK_EQ(slim_grpc_server_connections(F.srv), 2);
+    CHECK_U64(slim_grpc_server_refused(F.srv), 1);
+    slim_grpc_client_free(cli[2]); /* (it would retry, and be refused, every 2 s) */
+    /* one leaves: the next fits */
+    slim_grpc_client_free(cli[1]);
+    RUN_UNTIL(so[1].closed && slim_grpc_server_connections(F.srv) == 1);
+    slim_grpc_client *next = NULL;
+    CHECK_OK(slim_grpc_client_new(&F.loop, F.addr, NULL, NULL, NULL, &next));
+    stream_out again = {0};
+    open_on(next, "/test.T/Hang", &again);
+    RUN_UNTIL(S.calls == 3 || again.closed);
+    CHECK_EQ(S.calls, 3);
+    CHECK_U64(slim_grpc_server_refused(F.srv), 1);
+    slim_grpc_client_free(next);
+    RUN_UNTIL(again.closed);
+    for (int i = 0; i < 3; i++)
+        stream_out_cleanup(&so[i]);
+    stream_out_cleanup(&again);
+    fixture_down();
+}
+
 TEST(max_header_list_size_is_enforced) {
     slim_grpc_config scfg = {0};
     scfg.max_header_list_size = 1024;
@@ -1012,4 +1051,5 @@ TEST_MAIN(TEST_ENTRY(unary_echo_with_metadata),
           TEST_ENTRY(connect_refused), TEST_ENTRY(listen_ipv6_port_zero_and_names),
           TEST_ENTRY(listen_unix_removes_stale_socket),
           TEST_ENTRY(max_concurrent_streams_refuses_extra_streams),
-          TEST_ENTRY(max_header_list_size_is_enforced), TEST_ENTRY(free_from_inside_callbacks))
+          TEST_ENTRY(max_connections_per_listener), TEST_ENTRY(max_header_list_size_is_enforced),
+          TEST_ENTRY(free_from_inside_callbacks))
