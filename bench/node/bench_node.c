@@ -12,13 +12,20 @@
  * counts bytes; the publisher runs in the parent. Each mode prints one line
  * "RESULT key=value ..." that run.py collects.
  *
- * SLIM clients speak gRPC through our transport: a Link first, a Subscribe
- * with an id (waiting for its ack), then pre-encoded Publish messages.
+ * SLIM clients speak gRPC through our transport: a Link first (with a
+ * header MAC key, unless SLIM_BENCH_MAC=off), then once the node answered,
+ * a Subscribe with an id (waiting for its ack) and pre-encoded Publish
+ * messages. With a link key each client tags its message once: the tag
+ * covers the routing header only, which is the same for every message it
+ * sends, so the per-message cost measured is the node's (checking and
+ * signing), not the load generator's.
  */
 #include "../bench_args.h"
 #include "core/time.h"
 #include "core/util.h"
+#include "router/hdrmac.h"
 #include "transport/grpc.h"
+#include "wire/fastpath.h"
 #include "wire/wire.h"
 
 #include <arpa/inet.h>
@@ -55,14 +62,15 @@ static slim_buf encode(slim_msg *m) {
     return b;
 }
 
-static slim_buf link_msg(void) {
-    char id[37];
-    slim_uuid_v4(id);
+static bool use_mac = true; /* SLIM_BENCH_MAC=off: no key offered */
+
+static slim_buf link_msg(const char *id, const uint8_t *pk) {
     slim_wire_link_spec s = {
         .link_id = id,
         .slim_version = "0.1.0",
         .connection_type = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE,
-        .node_id = "bench"};
+        .node_id = "bench",
+        .public_key = slim_bytes_of(pk, use_mac ? SLIM_HDRMAC_KEY_SIZE : 0)};
     slim_msg *m = NULL;
     slim_wire_link_negotiation_new(&s, &m);
     return encode(m);
@@ -97,6 +105,11 @@ typedef struct sclient {
     slim_grpc_call *call;
     int stage;       /* 0 link sent, 1 subscribe sent, 2 ready */
     bool subscriber; /* counts publishes after its ack */
+    char link_id[37];
+    uint8_t sk[SLIM_HDRMAC_KEY_SIZE];
+    slim_buf sub;  /* the Subscribe to send once the link is up (subscribers) */
+    slim_buf out;  /* the message it sends, tagged for its link */
+    slim_bytes in; /* ... as built, untagged */
     long received;
     uint64_t first_ns, last_ns;
     bool writable_wait;
@@ -126,11 +139,58 @@ typedef struct bench {
 
 static void pump(sclient *c);
 
+/* `in` tagged with key k (or copied when k is NULL). */
+static slim_buf tagged(slim_bytes in, const slim_hdrmac_key *k) {
+    slim_buf out = SLIM_BUF_INIT, fields = SLIM_BUF_INIT;
+    slim_peek p;
+    uint8_t tag[SLIM_HDRMAC_TAG_SIZE];
+    if (in.len == 0)
+        return out;
+    if (k == NULL) {
+        if (slim_buf_append(&out, in.ptr, in.len) != SLIM_OK)
+            die("out of memory");
+        return out;
+    }
+    if (slim_wire_peek(in, SIZE_MAX, &p, NULL) != SLIM_OK ||
+        slim_wire_mac_fields(&p, NULL, false, &fields) != SLIM_OK)
+        die("tag");
+    slim_hdrmac_tag(k, slim_buf_view(&fields), tag);
+    if (slim_wire_egress(in, &p, p.ttl, NULL, tag, &out) != SLIM_OK)
+        die("tag");
+    slim_buf_cleanup(&fields);
+    return out;
+}
+
+/* The node's Link reply: derive the link key when it sent one, tag what
+ * this client will send, and subscribe. */
+static void link_up(sclient *c, slim_bytes msg) {
+    slim_msg *m = NULL;
+    const slim_pb_link_negotiation *ln = NULL;
+    if (slim_wire_decode(msg, SIZE_MAX, &m) != SLIM_OK ||
+        (ln = slim_wire_link_negotiation(m)) == NULL)
+        die("no link reply");
+    slim_hdrmac_key key;
+    bool has_key =
+        use_mac && ln->link_ecdh_public_key.len == SLIM_HDRMAC_KEY_SIZE &&
+        slim_hdrmac_derive(
+            c->sk, slim_bytes_of(ln->link_ecdh_public_key.data, ln->link_ecdh_public_key.len),
+            c->link_id, &key) == SLIM_OK;
+    if (use_mac && !has_key)
+        die("the node sent no header MAC key");
+    slim_wire_free(m);
+    c->out = tagged(c->in, has_key ? &key : NULL);
+    if (c->subscriber) {
+        slim_buf s = tagged(slim_buf_view(&c->sub), has_key ? &key : NULL);
+        slim_grpc_call_send(c->call, slim_buf_view(&s));
+        slim_buf_cleanup(&s);
+    }
+}
+
 static void on_msg(slim_grpc_call *call, slim_bytes msg, void *data) {
-    (void)msg;
     sclient *c = data;
     bench *b = c->b;
     if (c->stage == 0) { /* the link reply */
+        link_up(c, msg);
         c->stage = c->subscriber ? 1 : 2;
         if (!c->subscriber && ++b->ready == b->n && b->ready_fd >= 0)
             (void)!write(b->ready_fd, "r", 1);
@@ -146,14 +206,14 @@ static void on_msg(slim_grpc_call *call, slim_bytes msg, void *data) {
     b->last_activity_ns = now;
     if (b->rr) {
         if (c->subscriber && b->reply.len > 0) { /* responder: answer */
-            slim_grpc_call_send(call, slim_buf_view(&b->reply));
+            slim_grpc_call_send(call, slim_buf_view(&c->out));
             return;
         }
         /* requester: one round done */
         b->lat[b->round++] = (double)(now - b->t_sent) / 1000.0;
         if (b->round < b->rounds) {
             b->t_sent = slim_now_ns();
-            slim_grpc_call_send(call, slim_buf_view(&b->pub));
+            slim_grpc_call_send(call, slim_buf_view(&c->out));
         } else {
             uv_stop(&b->loop);
         }
@@ -184,24 +244,30 @@ static void on_close(slim_grpc_call *call, const slim_grpc_result *res, void *da
 
 static const slim_grpc_call_cbs cbs = {NULL, on_msg, NULL, on_writable, on_close, NULL};
 
-static void sclient_open(bench *b, sclient *c, int port, const char *sub_name, uint64_t sub_id) {
+/* Opens a client that will send `sends` (tagged for its link once it is
+ * up) and, with sub_name, subscribe to it first. */
+static void sclient_open(bench *b, sclient *c, int port, const char *sub_name, uint64_t sub_id,
+                         const slim_buf *sends) {
     char target[64];
     snprintf(target, sizeof target, "http://127.0.0.1:%d", port);
     c->b = b;
+    c->in = sends != NULL ? slim_buf_view(sends) : slim_bytes_of(NULL, 0);
     slim_grpc_config gc = {.send_queue_limit = 8u << 20};
     if (slim_grpc_client_new(&b->loop, target, &gc, NULL, NULL, &c->client) != SLIM_OK)
         die("client");
     slim_grpc_call_opts o = {.method = METHOD};
     if (slim_grpc_client_open(c->client, &o, &cbs, c, &c->call) != SLIM_OK)
         die("open");
-    slim_buf l = link_msg();
+    uint8_t pk[SLIM_HDRMAC_KEY_SIZE];
+    slim_uuid_v4(c->link_id);
+    if (slim_hdrmac_keypair(c->sk, pk) != SLIM_OK)
+        die("key pair");
+    slim_buf l = link_msg(c->link_id, pk);
     slim_grpc_call_send(c->call, slim_buf_view(&l));
     slim_buf_cleanup(&l);
     if (sub_name != NULL) {
         c->subscriber = true;
-        slim_buf s = sub_msg(sub_name, sub_id);
-        slim_grpc_call_send(c->call, slim_buf_view(&s));
-        slim_buf_cleanup(&s);
+        c->sub = sub_msg(sub_name, sub_id);
     }
 }
 
@@ -209,7 +275,7 @@ static void sclient_open(bench *b, sclient *c, int port, const char *sub_name, u
 static void pump(sclient *c) {
     bench *b = c->b;
     while (b->sent < b->to_send && !c->writable_wait) {
-        slim_status st = slim_grpc_call_send(c->call, slim_buf_view(&b->pub));
+        slim_status st = slim_grpc_call_send(c->call, slim_buf_view(&c->out));
         if (st == SLIM_E_QUEUE_FULL) {
             c->writable_wait = true;
             return;
@@ -231,6 +297,8 @@ static void close_all(bench *b) {
         if (b->clients[i].call != NULL)
             slim_grpc_call_cancel(b->clients[i].call);
         slim_grpc_client_free(b->clients[i].client);
+        slim_buf_cleanup(&b->clients[i].sub);
+        slim_buf_cleanup(&b->clients[i].out);
     }
     if (!uv_is_closing((uv_handle_t *)&b->idle))
         uv_close((uv_handle_t *)&b->idle, NULL);
@@ -254,7 +322,7 @@ static int slim_pubsub(int port, int nsubs, long nmsgs, size_t size) {
         uv_loop_init(&b.loop);
         b.clients = calloc((size_t)nsubs, sizeof *b.clients);
         for (int i = 0; i < nsubs; i++)
-            sclient_open(&b, &b.clients[i], port, "bench/load/topic", (uint64_t)i + 1);
+            sclient_open(&b, &b.clients[i], port, "bench/load/topic", (uint64_t)i + 1, NULL);
         uv_timer_init(&b.loop, &b.idle);
         b.idle.data = &b;
         uv_timer_start(&b.idle, idle_check, 500, 500);
@@ -283,7 +351,7 @@ static int slim_pubsub(int port, int nsubs, long nmsgs, size_t size) {
     uv_loop_init(&b.loop);
     b.clients = calloc(1, sizeof *b.clients);
     b.pub = pub_msg("bench/load/topic", nsubs > 1 ? 256 : 1, size);
-    sclient_open(&b, &b.clients[0], port, NULL, 0);
+    sclient_open(&b, &b.clients[0], port, NULL, 0, &b.pub);
     uv_timer_init(&b.loop, &b.idle);
     wait_ready(&b);
     uint64_t t0 = slim_now_ns();
@@ -329,7 +397,7 @@ static int slim_rr(int port, long n, size_t size) {
         uv_loop_init(&b.loop);
         b.clients = calloc(1, sizeof *b.clients);
         b.reply = pub_msg("bench/rr/client", 1, size);
-        sclient_open(&b, &b.clients[0], port, "bench/rr/server", 1);
+        sclient_open(&b, &b.clients[0], port, "bench/rr/server", 1, &b.reply);
         uv_timer_init(&b.loop, &b.idle);
         b.idle.data = &b;
         uv_timer_start(&b.idle, idle_check, 500, 500);
@@ -347,11 +415,11 @@ static int slim_rr(int port, long n, size_t size) {
     b.clients = calloc(1, sizeof *b.clients);
     b.lat = calloc((size_t)b.rounds, sizeof *b.lat);
     b.pub = pub_msg("bench/rr/server", 1, size);
-    sclient_open(&b, &b.clients[0], port, "bench/rr/client", 1);
+    sclient_open(&b, &b.clients[0], port, "bench/rr/client", 1, &b.pub);
     uv_timer_init(&b.loop, &b.idle);
     wait_ready(&b);
     b.t_sent = slim_now_ns();
-    slim_grpc_call_send(b.clients[0].call, slim_buf_view(&b.pub));
+    slim_grpc_call_send(b.clients[0].call, slim_buf_view(&b.clients[0].out));
     uv_run(&b.loop, UV_RUN_DEFAULT);
     print_latency("slim", b.lat + 100, n, size); /* the first 100 warm up */
     free(b.lat);
@@ -633,7 +701,9 @@ static const char usage[] =
     "       bench_node nats-rr     PORT N SIZE             the same through nats-server\n"
     "       bench_node relay-rr    N SIZE                  the same through a raw-TCP relay\n"
     "\n"
-    "Load generators for bench/node/run.py; each prints one RESULT line.\n";
+    "Load generators for bench/node/run.py; each prints one RESULT line.\n"
+    "SLIM clients offer a header MAC key and tag what they send; SLIM_BENCH_MAC=off:\n"
+    "no key (for a node with require_header_mac: false).\n";
 
 typedef struct arg {
     const char *name;
@@ -657,6 +727,8 @@ int main(int argc, char **argv) {
         fputs(usage, stdout);
         return 0;
     }
+    const char *mac = getenv("SLIM_BENCH_MAC");
+    use_mac = mac == NULL || strcmp(mac, "off") != 0;
     const char *m = argc > 1 ? argv[1] : "";
     long v[4];
     bool is_pubsub = strcmp(m, "slim-pubsub") == 0 || strcmp(m, "nats-pubsub") == 0;

@@ -125,17 +125,12 @@ static slim_status auth(ctx *c, slim_cfg_node *map, const char *path) {
                          kind ? kind : "?");
 }
 
-/* ---- per-hop header MACs: not implemented, so never required ---- */
+/* ---- per-hop header MACs (default on, as upstream) ---- */
 
-static slim_status header_mac(ctx *c, slim_cfg_node *map, const char *path) {
-    bool require = false;
-    slim_status st = opt_bool(c, map, path, "require_header_mac", &require);
-    if (st == SLIM_OK && require)
-        st = slim_cfg_fail(c->err, c->doc, slim_cfg_get(map, "require_header_mac"), path,
-                           "require_header_mac: true asks for per-hop header MACs, which this "
-                           "implementation does not provide; set it to false");
-    ignored(c, map, path, "link_hmac_poll_interval_ms", "header MACs are not implemented");
-    return st;
+static slim_status header_mac(ctx *c, slim_cfg_node *map, const char *path, bool *require) {
+    ignored(c, map, path, "link_hmac_poll_interval_ms",
+            "the link key is ready when negotiation ends; nothing polls for it");
+    return opt_bool(c, map, path, "require_header_mac", require);
 }
 
 /* ---- TLS ---- */
@@ -427,6 +422,7 @@ void slim_server_config_defaults(slim_server_config *c) {
         .max_connection_age_grace_ms = 300000,
     };
     c->negotiation_timeout_ms = 5000;
+    c->require_header_mac = true;
 }
 
 void slim_client_config_defaults(slim_client_config *c) {
@@ -442,6 +438,7 @@ void slim_client_config_defaults(slim_client_config *c) {
                                        .max_delay_ms = 1000,
                                        .interval_ms = 2000,
                                        .max_attempts = UINT64_MAX};
+    c->require_header_mac = true;
 }
 
 void slim_server_config_cleanup(slim_server_config *c) {
@@ -506,7 +503,7 @@ slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *nod
     if (st == SLIM_OK)
         st = string_map(&c, node, path, "metadata", &out->metadata, &out->n_metadata);
     if (st == SLIM_OK)
-        st = header_mac(&c, node, path);
+        st = header_mac(&c, node, path, &out->require_header_mac);
     if (st == SLIM_OK) {
         uint64_t secs = out->negotiation_timeout_ms / 1000;
         slim_cfg_node *nt = slim_cfg_get(node, "negotiation_timeout_secs");
@@ -583,7 +580,7 @@ slim_status slim_client_config_parse(const slim_cfg_doc *doc, slim_cfg_node *nod
     if (st == SLIM_OK)
         st = string_map(&c, node, path, "headers", &out->headers, &out->n_headers);
     if (st == SLIM_OK)
-        st = header_mac(&c, node, path);
+        st = header_mac(&c, node, path, &out->require_header_mac);
     if (st == SLIM_OK) {
         char *type = NULL;
         st = opt_string(&c, node, path, "connection_type", &type);

@@ -8,9 +8,8 @@
  * and the older flattened one (`tls: {cert_file, key_file, ca_file}`).
  *
  * Keys we do not implement are sorted in two kinds. Security-relevant ones
- * (authentication, SPIRE sources, a proxy, `require_header_mac: true`) make
- * the parse fail,
- * so a config never runs less secure than it says. The others (buffer
+ * (authentication, SPIRE sources, a proxy) make the parse fail, so a
+ * config never runs less secure than it says. The others (buffer
  * sizes, reload intervals, compression "None") are accepted with a warning.
  * The transport turns this model into its runtime options.
  */
@@ -86,6 +85,7 @@ typedef struct slim_server_config {
     uint64_t max_message_size;       /* bytes; from max_frame_size (MiB); 0 = default */
     slim_server_keepalive keepalive;
     uint64_t negotiation_timeout_ms; /* link negotiation must finish in time (5 s) */
+    bool require_header_mac;         /* peers must agree on a header MAC key (true) */
     slim_kv *metadata;               /* string-valued metadata entries */
     size_t n_metadata;
 } slim_server_config;
@@ -107,7 +107,8 @@ typedef struct slim_client_config {
     char *origin;                /* :authority override */
     char *link_id;               /* link id to announce (else a fresh UUID) */
     slim_link_type connection_type;
-    slim_kv *headers; /* extra request headers */
+    bool require_header_mac; /* the peer must agree on a header MAC key (true) */
+    slim_kv *headers;        /* extra request headers */
     size_t n_headers;
 } slim_client_config;
 

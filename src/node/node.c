@@ -53,6 +53,7 @@ typedef struct node_conn {
     bool paused;            /* reading stopped: a destination of ours is full */
     uint64_t paused_for;    /* that destination */
     uint64_t paused_at_ms;
+    uint64_t negotiation_ms; /* accepted: its listener's negotiation_timeout */
     char peer[64];
 } node_conn;
 
@@ -288,7 +289,11 @@ static void on_call(slim_grpc_call *call, slim_bytes request, void *ud) {
     c->call = call;
     snprintf(c->peer, sizeof c->peer, "%s", slim_grpc_call_peer(call));
     slim_grpc_call_set_data(call, c);
-    slim_status st = slim_fwd_conn_open(n->fwd, c->id, SLIM_FWD_ACCEPTED, NULL);
+    /* The listener's own settings (every node listener has a config). */
+    const slim_server_config *sc = slim_grpc_call_server_config(call);
+    slim_fwd_link_opts opts = {.require_header_mac = sc == NULL || sc->require_header_mac};
+    c->negotiation_ms = sc != NULL ? sc->negotiation_timeout_ms : 5000;
+    slim_status st = slim_fwd_conn_open_opts(n->fwd, c->id, SLIM_FWD_ACCEPTED, NULL, &opts);
     if (st != SLIM_OK)
         (void)slim_grpc_call_finish(call, SLIM_E_GRPC_INTERNAL, slim_status_str(st), NULL);
     else
@@ -328,7 +333,10 @@ static void link_open(node_link *l) {
                              : slim_uuid_v4(link_id);
     }
     if (st == SLIM_OK)
-        st = slim_fwd_conn_dial(n->fwd, c->id, link_id, announce_type(l->cfg->connection_type));
+        st = slim_fwd_conn_open_opts(
+            n->fwd, c->id, SLIM_FWD_DIALLED, link_id,
+            &(slim_fwd_link_opts){.announce = announce_type(l->cfg->connection_type),
+                                  .require_header_mac = l->cfg->require_header_mac});
     if (st == SLIM_OK) {
         SLIM_LOGI(MOD, "link %llu to %s: stream opened", (unsigned long long)c->id, c->peer);
         return;
@@ -402,12 +410,12 @@ static void sweep(uv_timer_t *t) {
         if (c->call == NULL)
             continue;
         if (c->link == NULL && !slim_fwd_conn_ready(n->fwd, c->id) &&
-            now - c->opened_ms > n->cfg->servers[0].negotiation_timeout_ms) {
+            now - c->opened_ms > c->negotiation_ms) {
             SLIM_LOGW_LIMITED(MOD,
                               "connection %llu from %s: no link negotiation within %llu ms, "
                               "closing",
                               (unsigned long long)c->id, c->peer,
-                              (unsigned long long)n->cfg->servers[0].negotiation_timeout_ms);
+                              (unsigned long long)c->negotiation_ms);
             (void)slim_grpc_call_finish(c->call, SLIM_E_GRPC_DEADLINE_EXCEEDED,
                                         "link negotiation timed out", NULL);
         } else if (c->full_since_ms != 0 &&
@@ -587,7 +595,7 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              "(suppressed %llu); dropped: ttl %llu, no route %llu, queue full %llu, too large "
              "%llu, malformed %llu, duplicate %llu, other %llu, unsent %llu; links refused "
              "%llu; subscriptions propagated %llu, seen %llu, replayed %llu; forward to ignored "
-             "%llu; connections refused %llu",
+             "%llu; connections refused %llu; dropped header mac %llu",
              n->conns.count, rs.subscriptions, (unsigned long long)c.messages_in,
              (unsigned long long)c.messages_out, (unsigned long long)c.publish_in,
              (unsigned long long)c.publish_matched, (unsigned long long)c.subscribe_in,
@@ -600,7 +608,8 @@ static void log_counters(const slim_node *n, slim_log_level level) {
              (unsigned long long)c.links_refused, (unsigned long long)c.subs_propagated,
              (unsigned long long)c.subs_seen, (unsigned long long)c.subs_replayed,
              (unsigned long long)c.forward_to_ignored,
-             (unsigned long long)slim_grpc_server_refused(n->server));
+             (unsigned long long)slim_grpc_server_refused(n->server),
+             (unsigned long long)c.drop_header_mac);
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
         const node_conn *nc = SLIM_CONTAINER_OF(h, node_conn, node);

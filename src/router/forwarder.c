@@ -1,6 +1,6 @@
 /*
  * See forwarder.h. Publishes take the fast path: slim_wire_peek() reads and
- * validates, slim_wire_publish_egress() writes the outgoing bytes once per
+ * validates, slim_wire_egress() writes the outgoing bytes once per
  * kind of output (gRPC links never carry incoming_conn; local applications
  * get it as their reply handle), and every output connection gets a
  * reference to the same buffer. Subscriptions, links and acks are rare and
@@ -11,6 +11,8 @@
 #include "core/hmap.h"
 #include "core/khash.h"
 #include "core/log.h"
+#include "core/util.h"
+#include "router/hdrmac.h"
 #include "wire/fastpath.h"
 
 #include <stdio.h>
@@ -31,6 +33,14 @@ typedef struct fwd_conn {
     conn_state state;
     slim_conn_kind kind;
     char link_id[LINK_ID_MAX + 1];
+    /* Header MAC (docs/protocol.md): the link type (announced when we
+     * dialled, asked for when we accepted), the policy, our ephemeral key
+     * until the peer's reply, and the link key once both sides agreed. */
+    Dataplane__Proto__V1__LinkConnectionType type;
+    bool strict;
+    bool has_sk, has_key;
+    uint8_t sk[SLIM_HDRMAC_KEY_SIZE];
+    slim_hdrmac_key key;
 } fwd_conn;
 
 /* A propagated (un)subscription id this node has processed. */
@@ -83,7 +93,23 @@ struct slim_fwd {
     slim_name self_name; /* source of the subscriptions this node sends */
     slim_hmap seen, dups;
     ring seen_ring, dup_ring;
+    bool require_mac;
+    slim_buf macbuf; /* the fields a header MAC covers, per message */
+    bool macbuf_in;  /* ... as received, for the message being handled */
 };
+
+/* Tags are used on REMOTE and EDGE links that agreed on a key; PEER links
+ * (nodes of one mesh) and applications in this process go without, as in
+ * upstream. */
+static bool mac_type(const fwd_conn *c) {
+    return c->how != SLIM_FWD_LOCAL &&
+           (c->type == DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE ||
+            c->type == DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE);
+}
+
+static bool mac_out(const fwd_conn *c) {
+    return c->has_key && mac_type(c);
+}
 
 static int conn_eq(const slim_hnode *n, const void *key) {
     return SLIM_CONTAINER_OF(n, fwd_conn, node)->id == *(const uint64_t *)key;
@@ -269,6 +295,7 @@ slim_status slim_fwd_new(const slim_fwd_config *cfg, const slim_fwd_ops *ops, vo
     f->node_id = dup_or_empty(cfg->node_id);
     f->version = dup_or_empty(cfg->version);
     f->propagate = cfg->propagate;
+    f->require_mac = cfg->require_header_mac;
     f->dedupe = cfg->dedupe;
     f->dedupe_window_ms = cfg->dedupe_window_ms ? cfg->dedupe_window_ms : 500;
     if (cfg->propagate && ops->random64 == NULL) {
@@ -315,6 +342,7 @@ void slim_fwd_free(slim_fwd *f) {
     slim_hmap_cleanup(&f->dups);
     slim_router_free(f->router);
     slim_buf_cleanup(&f->scratch);
+    slim_buf_cleanup(&f->macbuf);
     slim_free(f->node_id);
     slim_free(f->version);
     slim_free(f);
@@ -322,8 +350,9 @@ void slim_fwd_free(slim_fwd *f) {
 
 /* ---- sending ---- */
 
-/* Hands buf to conn; counts the outcome. Does not consume the caller's ref. */
-static slim_status send_buf(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
+/* Hands buf to conn as it is; counts the outcome. Does not consume the
+ * caller's ref. */
+static slim_status send_raw(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
     slim_status st = f->ops.send(f->ud, conn, buf);
     if (st == SLIM_OK)
         f->c.messages_out++;
@@ -331,6 +360,67 @@ static slim_status send_buf(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
         f->c.drop_queue_full++;
     else
         f->c.drop_other++;
+    return st;
+}
+
+/* The fields a header MAC covers, for the egress form with `ttl` (into
+ * f->macbuf), computed once per message however many links need a tag.
+ * `arrived`: p is the message being handled, whose fields as received
+ * may already be in f->macbuf. */
+static slim_status mac_fields(slim_fwd *f, const slim_peek *p, uint32_t ttl, bool arrived,
+                              bool *done) {
+    if (*done)
+        return SLIM_OK;
+    if (arrived && f->macbuf_in && !p->has_recv_from && !p->has_forward_to && f->macbuf.len >= 4) {
+        /* The fields checked on arrival, but for the ttl at their end. */
+        uint8_t *t = f->macbuf.data + f->macbuf.len - 4;
+        t[0] = (uint8_t)ttl;
+        t[1] = (uint8_t)(ttl >> 8);
+        t[2] = (uint8_t)(ttl >> 16);
+        t[3] = (uint8_t)(ttl >> 24);
+        f->macbuf_in = false;
+        *done = true;
+        return SLIM_OK;
+    }
+    f->macbuf_in = false;
+    f->macbuf.len = 0;
+    slim_status st = slim_wire_mac_fields(p, &ttl, true, &f->macbuf);
+    *done = st == SLIM_OK;
+    return st;
+}
+
+/* A copy of peeked `msg` in its egress form for one link that takes tags:
+ * ttl set, node-local fields gone, this link's tag over the fields in
+ * f->macbuf. NULL when out of memory. */
+static slim_rcbuf *tagged_copy(const fwd_conn *out, slim_fwd *f, slim_bytes msg, const slim_peek *p,
+                               uint32_t ttl) {
+    uint8_t tag[SLIM_HDRMAC_TAG_SIZE];
+    slim_hdrmac_tag(&out->key, slim_buf_view(&f->macbuf), tag);
+    slim_rcbuf *b = slim_rcbuf_new(slim_wire_egress_size(msg, p, ttl, NULL, true));
+    if (b != NULL)
+        slim_wire_egress_write(msg, p, ttl, NULL, tag, b->data);
+    return b;
+}
+
+/* Hands a message this node made to conn: as it is, or with the link's
+ * header MAC when the link takes tags. Does not consume the caller's ref. */
+static slim_status send_buf(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
+    const fwd_conn *out = find_conn(f, conn);
+    slim_peek p;
+    bool done = false;
+    if (out == NULL || !mac_out(out) ||
+        slim_wire_peek(slim_rcbuf_view(buf), SIZE_MAX, &p, NULL) != SLIM_OK || !p.has_header)
+        return send_raw(f, conn, buf);
+    slim_bytes msg = slim_rcbuf_view(buf);
+    slim_rcbuf *t = NULL;
+    if (mac_fields(f, &p, p.ttl, false, &done) == SLIM_OK)
+        t = tagged_copy(out, f, msg, &p, p.ttl);
+    if (t == NULL) {
+        f->c.drop_other++;
+        return SLIM_E_NOMEM;
+    }
+    slim_status st = send_raw(f, conn, t);
+    slim_rcbuf_unref(t);
     return st;
 }
 
@@ -367,6 +457,8 @@ static void forget(slim_fwd *f, fwd_conn *fc) {
         (void)slim_router_conn_remove(f->router, fc->id, NULL);
     rates_clear(f, fc->id, false);
     slim_hmap_remove(&f->conns, &fc->node);
+    slim_memzero(fc->sk, sizeof fc->sk);
+    slim_hdrmac_key_clear(&fc->key);
     slim_free(fc);
 }
 
@@ -382,12 +474,13 @@ static slim_status refuse(slim_fwd *f, fwd_conn *fc, const char *fmt, const char
 }
 
 static slim_status send_link(slim_fwd *f, uint64_t conn, const char *link_id, bool reply,
-                             Dataplane__Proto__V1__LinkConnectionType type) {
+                             Dataplane__Proto__V1__LinkConnectionType type, const uint8_t *pk) {
     slim_wire_link_spec spec = {.link_id = link_id,
                                 .slim_version = f->version,
                                 .is_reply = reply,
                                 .connection_type = type,
-                                .node_id = f->node_id};
+                                .node_id = f->node_id,
+                                .public_key = slim_bytes_of(pk, pk ? SLIM_HDRMAC_KEY_SIZE : 0)};
     slim_msg *m = NULL;
     slim_status st = slim_wire_link_negotiation_new(&spec, &m);
     if (st == SLIM_OK)
@@ -407,20 +500,13 @@ static void mark_ready(slim_fwd *f, fwd_conn *fc, slim_conn_kind kind, const cha
         replay(f, fc->id);
 }
 
-static slim_status conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id,
-                             Dataplane__Proto__V1__LinkConnectionType announce);
-
 slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id) {
-    return conn_open(f, conn, how, link_id, f->announce);
+    slim_fwd_link_opts o = {.announce = f->announce, .require_header_mac = f->require_mac};
+    return slim_fwd_conn_open_opts(f, conn, how, link_id, &o);
 }
 
-slim_status slim_fwd_conn_dial(slim_fwd *f, uint64_t conn, const char *link_id,
-                               Dataplane__Proto__V1__LinkConnectionType type) {
-    return conn_open(f, conn, SLIM_FWD_DIALLED, link_id, type);
-}
-
-static slim_status conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id,
-                             Dataplane__Proto__V1__LinkConnectionType announce) {
+slim_status slim_fwd_conn_open_opts(slim_fwd *f, uint64_t conn, slim_fwd_link how,
+                                    const char *link_id, const slim_fwd_link_opts *opts) {
     if (find_conn(f, conn) != NULL)
         return SLIM_E_EXISTS;
     if (how == SLIM_FWD_DIALLED && (link_id == NULL || strlen(link_id) > LINK_ID_MAX))
@@ -431,6 +517,8 @@ static slim_status conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, cons
     fc->id = conn;
     fc->how = how;
     fc->state = PENDING;
+    fc->type = opts->announce;
+    fc->strict = opts->require_header_mac;
     slim_hmap_insert(&f->conns, &fc->node, slim_khash_u64(conn));
     slim_status st = SLIM_OK;
     if (how == SLIM_FWD_LOCAL) {
@@ -442,8 +530,13 @@ static slim_status conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, cons
         /* The peer is a node: its kind is known now, so subscriptions sent
          * right after our Link can already be routed back over it. */
         st = slim_router_conn_add(f->router, conn, SLIM_CONN_NODE);
+        /* A fresh ephemeral key in every request, as upstream's clients
+         * send: the peer may use it whatever our policy. */
+        uint8_t pk[SLIM_HDRMAC_KEY_SIZE];
+        if (st == SLIM_OK && (st = slim_hdrmac_keypair(fc->sk, pk)) == SLIM_OK)
+            fc->has_sk = true;
         if (st == SLIM_OK)
-            st = send_link(f, conn, link_id, false, announce);
+            st = send_link(f, conn, link_id, false, fc->type, pk);
     }
     if (st != SLIM_OK)
         forget(f, fc);
@@ -498,11 +591,27 @@ static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const sl
                 ? SLIM_CONN_EDGE
                 : SLIM_CONN_NODE;
         snprintf(fc->link_id, sizeof fc->link_id, "%s", ln->link_id);
+        fc->type = echo_type(ln->connection_type);
+        /* A key offered: ours back and the link key; none offered: none,
+         * unless the policy needs one. */
+        uint8_t pk[SLIM_HDRMAC_KEY_SIZE];
+        slim_bytes peer = {ln->link_ecdh_public_key.data, ln->link_ecdh_public_key.len};
+        if (peer.len == SLIM_HDRMAC_KEY_SIZE && slim_hdrmac_keypair(fc->sk, pk) == SLIM_OK)
+            fc->has_key = slim_hdrmac_derive(fc->sk, peer, fc->link_id, &fc->key) == SLIM_OK;
+        slim_memzero(fc->sk, sizeof fc->sk);
+        if (fc->strict && !fc->has_key) {
+            slim_wire_free(m);
+            return refuse(f, fc, "%s",
+                          peer.len == 0 ? "require_header_mac is on and the peer offered no "
+                                          "header MAC key (link_ecdh_public_key)"
+                                        : "require_header_mac is on and the peer's header MAC "
+                                          "key is unusable");
+        }
         st = slim_router_conn_add(f->router, fc->id, kind);
         /* The reply echoes the type the peer asked for, as upstream's
          * nodes do: a peer dialling as PEER expects PEER back. */
         if (st == SLIM_OK)
-            st = send_link(f, fc->id, fc->link_id, true, echo_type(ln->connection_type));
+            st = send_link(f, fc->id, fc->link_id, true, fc->type, fc->has_key ? pk : NULL);
         if (st != SLIM_OK) {
             slim_wire_free(m);
             return refuse(f, fc, "cannot answer the link: %s", slim_status_str(st));
@@ -519,6 +628,17 @@ static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const sl
         if (!ln->is_reply || strcmp(ln->link_id, fc->link_id) != 0) {
             slim_wire_free(m);
             return refuse(f, fc, "%s", "expected the reply to our link negotiation");
+        }
+        slim_bytes peer = {ln->link_ecdh_public_key.data, ln->link_ecdh_public_key.len};
+        if (fc->has_sk && peer.len == SLIM_HDRMAC_KEY_SIZE)
+            fc->has_key = slim_hdrmac_derive(fc->sk, peer, fc->link_id, &fc->key) == SLIM_OK;
+        slim_memzero(fc->sk, sizeof fc->sk);
+        fc->has_sk = false;
+        if (fc->strict && !fc->has_key) {
+            slim_wire_free(m);
+            return refuse(f, fc, "%s",
+                          "require_header_mac is on and the peer's reply carried no usable "
+                          "header MAC key (the peer does not speak header MACs)");
         }
         mark_ready(f, fc, SLIM_CONN_NODE, ln->node_id);
     }
@@ -652,25 +772,39 @@ static slim_status publish(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim
     }
     f->c.publish_matched++;
 
-    /* One shared copy for gRPC links, one for local applications (which
-     * also carries the incoming connection as a reply handle). */
+    /* One shared copy for gRPC links without tags, one for local
+     * applications (which also carries the incoming connection as a reply
+     * handle), and one per link that takes tags (its own key). */
     slim_rcbuf *remote = NULL, *local = NULL;
+    bool fields = false;
     for (size_t i = 0; i < n; i++) {
         const fwd_conn *out = find_conn(f, outs[i]);
         if (out == NULL)
             continue;
+        if (mac_out(out)) {
+            slim_rcbuf *t = NULL;
+            if (mac_fields(f, p, ttl, true, &fields) == SLIM_OK)
+                t = tagged_copy(out, f, msg, p, ttl);
+            if (t == NULL) {
+                f->c.drop_other++;
+                continue;
+            }
+            (void)send_raw(f, outs[i], t);
+            slim_rcbuf_unref(t);
+            continue;
+        }
         bool is_local = out->how == SLIM_FWD_LOCAL;
         slim_rcbuf **slot = is_local ? &local : &remote;
         if (*slot == NULL) {
             const uint64_t *in = is_local ? &fc->id : NULL;
-            *slot = slim_rcbuf_new(slim_wire_publish_egress_size(msg, p, ttl, in));
+            *slot = slim_rcbuf_new(slim_wire_egress_size(msg, p, ttl, in, false));
             if (*slot == NULL) {
                 f->c.drop_other++;
                 continue;
             }
-            slim_wire_publish_egress_write(msg, p, ttl, in, (*slot)->data);
+            slim_wire_egress_write(msg, p, ttl, in, NULL, (*slot)->data);
         }
-        (void)send_buf(f, outs[i], *slot);
+        (void)send_raw(f, outs[i], *slot);
     }
     slim_rcbuf_unref(remote);
     slim_rcbuf_unref(local);
@@ -962,6 +1096,49 @@ out:
     return st;
 }
 
+/* ---- header MAC on arrival ---- */
+
+/* Upstream's rules (docs/protocol.md, "Header MAC"): on a REMOTE or EDGE
+ * link, a message with a tag is checked against the link key; without a
+ * key or without a tag it passes only where the policy allows. */
+static slim_status mac_ingress(slim_fwd *f, fwd_conn *fc, const slim_peek *p) {
+    if (!mac_type(fc) || !p->has_header)
+        return SLIM_OK;
+    bool tagged = p->has_mac && p->mac.len > 0;
+    const char *why = NULL;
+    if (!tagged && p->kind != SLIM_MSG_PUBLISH) {
+        if (!fc->strict)
+            return SLIM_OK;
+        why = "untagged subscription";
+    } else if (!fc->has_key) {
+        if (fc->strict)
+            why = "no link key";
+        else if (!tagged)
+            return SLIM_OK;
+        else
+            why = "tag on a link without a key";
+    } else if (!tagged) {
+        why = "missing tag";
+    } else {
+        f->macbuf.len = 0;
+        slim_status st = slim_wire_mac_fields(p, NULL, false, &f->macbuf);
+        if (st != SLIM_OK) {
+            f->c.drop_other++;
+            return st;
+        }
+        if (slim_hdrmac_check(&fc->key, slim_buf_view(&f->macbuf), p->mac)) {
+            f->macbuf_in = true;
+            return SLIM_OK;
+        }
+        why = "wrong tag";
+    }
+    f->c.drop_header_mac++;
+    SLIM_LOGW_LIMITED(MOD, "connection %llu: %s dropped: header MAC: %s",
+                      (unsigned long long)fc->id,
+                      p->kind == SLIM_MSG_PUBLISH ? "publish" : "subscription", why);
+    return SLIM_E_ROUTER_HEADER_MAC;
+}
+
 /* ---- entry point ---- */
 
 slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t now_ms) {
@@ -971,6 +1148,7 @@ slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t 
         return SLIM_E_ROUTER_UNKNOWN_CONNECTION;
     }
     f->c.messages_in++;
+    f->macbuf_in = false;
     slim_peek p;
     const char *what = NULL;
     slim_status st = slim_wire_peek(msg, f->max_message, &p, &what);
@@ -987,6 +1165,8 @@ slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t 
     }
     if (fc->state == PENDING)
         return negotiate(f, fc, msg, &p);
+    if ((st = mac_ingress(f, fc, &p)) != SLIM_OK)
+        return st;
     switch (p.kind) {
     case SLIM_MSG_PUBLISH:
         return publish(f, fc, msg, &p, now_ms);

@@ -69,7 +69,22 @@ typedef struct slim_fwd_config {
      * one is full. 0 = 65536 each. */
     uint32_t seen_max;
     uint32_t dedupe_max;
+    /* require_header_mac of connections opened with slim_fwd_conn_open(). */
+    bool require_header_mac;
 } slim_fwd_config;
+
+/* How one gRPC link negotiates (docs/protocol.md, "Links" and "Header MAC"). */
+typedef struct slim_fwd_link_opts {
+    /* Dialled links: the connection type announced (REMOTE, PEER, or EDGE
+     * for an application). Ignored for accepted links, whose type is the
+     * one the peer asks for. */
+    Dataplane__Proto__V1__LinkConnectionType announce;
+    /* Upstream's require_header_mac: the negotiation must agree on a link
+     * key, and on REMOTE and EDGE links every Publish, Subscribe and
+     * Unsubscribe must carry a valid per-hop tag. Off: tags are used when
+     * the peer offers a key, and untagged (un)subscriptions are accepted. */
+    bool require_header_mac;
+} slim_fwd_link_opts;
 
 #define SLIM_FWD_DEFAULT_MAX_MESSAGE (4u * 1024u * 1024u - 64u * 1024u)
 
@@ -92,6 +107,7 @@ typedef struct slim_fwd_counters {
     uint64_t drop_other;         /* stray Link or ack, send failures */
     uint64_t drop_duplicate;     /* publishes the duplicate filter caught */
     uint64_t forward_to_ignored; /* forward_to from a gRPC peer (only LOCAL may) */
+    uint64_t drop_header_mac;    /* header MAC missing or wrong */
     uint64_t links_refused;      /* connections closed during negotiation */
     uint64_t subs_propagated;    /* (un)subscriptions sent to other nodes */
     uint64_t subs_seen;          /* propagated (un)subscriptions not relayed again */
@@ -109,11 +125,10 @@ void slim_fwd_free(slim_fwd *f);
  * is ready immediately with kind LOCAL. E_EXISTS, E_NOMEM, or the status of
  * sending the Link. */
 slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id);
-/* slim_fwd_conn_open(SLIM_FWD_DIALLED) announcing this side as `type`
- * instead of the configured `announce` (a node's link configured with
- * connection_type: peer, say). */
-slim_status slim_fwd_conn_dial(slim_fwd *f, uint64_t conn, const char *link_id,
-                               Dataplane__Proto__V1__LinkConnectionType type);
+/* slim_fwd_conn_open() with options of its own instead of the configured
+ * announce and require_header_mac. */
+slim_status slim_fwd_conn_open_opts(slim_fwd *f, uint64_t conn, slim_fwd_link how,
+                                    const char *link_id, const slim_fwd_link_opts *opts);
 /* Forgets a connection and its subscriptions (the transport closed it). */
 void slim_fwd_conn_close(slim_fwd *f, uint64_t conn);
 /* True once negotiation finished (always for local connections). */

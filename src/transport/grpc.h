@@ -341,6 +341,11 @@ slim_status slim_grpc_server_listen_config(slim_grpc_server *srv, const slim_ser
 
 /* Number of open connections. */
 size_t slim_grpc_server_connections(const slim_grpc_server *srv);
+
+/* Server calls: the configuration of the listener the call came in on when
+ * that listener was made with slim_grpc_server_listen_config() (borrowed
+ * from its caller), else NULL. */
+const slim_server_config *slim_grpc_call_server_config(const slim_grpc_call *call);
 /* Connections closed at once because their listener had max_connections
  * open (a warning says so, at most once a second per listener). */
 uint64_t slim_grpc_server_refused(const slim_grpc_server *srv);

@@ -1808,6 +1808,10 @@ static bool call_ended(const slim_grpc_call *call) {
     return call->local_set || call->stream_closed || slim_h2conn_closing(call->conn);
 }
 
+slim_h2conn *slim_h2conn_of(const slim_grpc_call *call) {
+    return call->conn;
+}
+
 void *slim_grpc_call_data(const slim_grpc_call *call) {
     return call->data;
 }

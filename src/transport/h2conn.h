@@ -96,4 +96,7 @@ typedef struct slim_h2conn_link {
 
 slim_h2conn_link *slim_h2conn_links(slim_h2conn *c);
 
+/* The connection a call belongs to. */
+slim_h2conn *slim_h2conn_of(const slim_grpc_call *call);
+
 #endif

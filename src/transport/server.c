@@ -39,6 +39,7 @@ typedef struct profile {
     uint64_t refused; /* closed at once: `open` was at cfg.max_connections */
     uint64_t warned_ms;
     char endpoint[96];
+    const slim_server_config *sc; /* borrowed; NULL unless listen_config */
 } profile;
 
 typedef struct listener {
@@ -332,18 +333,28 @@ slim_status slim_grpc_server_listen(slim_grpc_server *srv, const char *endpoint,
     return slim_grpc_server_listen_tls(srv, endpoint, NULL, NULL, bound, bound_cap);
 }
 
+static slim_status listen_any(slim_grpc_server *srv, const char *endpoint,
+                              const slim_tls_config *tls, const slim_grpc_config *cfg,
+                              const slim_server_config *sc, char *bound, size_t bound_cap);
+
 slim_status slim_grpc_server_listen_config(slim_grpc_server *srv, const slim_server_config *sc,
                                            char *bound, size_t bound_cap) {
     if (sc == NULL || sc->endpoint == NULL)
         return SLIM_E_INVALID_ARG;
     slim_grpc_config cfg;
     slim_grpc_config_from_server(sc, &srv->cfg, &cfg);
-    return slim_grpc_server_listen_tls(srv, sc->endpoint, &sc->tls, &cfg, bound, bound_cap);
+    return listen_any(srv, sc->endpoint, &sc->tls, &cfg, sc, bound, bound_cap);
 }
 
 slim_status slim_grpc_server_listen_tls(slim_grpc_server *srv, const char *endpoint,
                                         const slim_tls_config *tls, const slim_grpc_config *cfg,
                                         char *bound, size_t bound_cap) {
+    return listen_any(srv, endpoint, tls, cfg, NULL, bound, bound_cap);
+}
+
+static slim_status listen_any(slim_grpc_server *srv, const char *endpoint,
+                              const slim_tls_config *tls, const slim_grpc_config *cfg,
+                              const slim_server_config *sc, char *bound, size_t bound_cap) {
     if (srv->freeing || srv->shutting_down)
         return SLIM_E_STATE;
     slim_endpoint ep;
@@ -358,6 +369,7 @@ slim_status slim_grpc_server_listen_tls(slim_grpc_server *srv, const char *endpo
     st = make_profile(srv, endpoint, tls, cfg, &prof);
     if (st != SLIM_OK)
         return st;
+    prof->sc = sc;
     struct sockaddr_storage addr;
     if (ep.kind == SLIM_ENDPOINT_TCP) {
         st = resolve_listen(srv->loop, &ep, &addr);
@@ -449,6 +461,11 @@ void slim_grpc_server_set_header_check(slim_grpc_server *srv, slim_grpc_header_c
 
 size_t slim_grpc_server_connections(const slim_grpc_server *srv) {
     return srv->n_conns;
+}
+
+const slim_server_config *slim_grpc_call_server_config(const slim_grpc_call *call) {
+    const profile *p = slim_h2conn_links(slim_h2conn_of(call))->tag;
+    return p != NULL ? p->sc : NULL;
 }
 
 uint64_t slim_grpc_server_refused(const slim_grpc_server *srv) {

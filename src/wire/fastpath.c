@@ -1,7 +1,8 @@
 /*
  * Field numbers used here come from proto/data-plane/v1/data_plane.proto:
- *   Message     { publish = 3 }
+ *   Message     { subscribe = 1, unsubscribe = 2, publish = 3 }
  *   Publish     { header = 1, session = 2 }
+ *   Subscribe, Unsubscribe { header = 1, subscription_id = 2 }
  *   SLIMHeader  { source = 1, destination = 2, fanout = 4, ttl = 6,
  *                 recv_from = 7, forward_to = 8, incoming_conn = 9, error = 10,
  *                 header_mac = 11 }
@@ -19,6 +20,7 @@
 #include <string.h>
 
 enum {
+    F_MSG_SUBSCRIBE = 1,
     F_MSG_PUBLISH = 3,
     F_PUB_HEADER = 1,
     F_PUB_SESSION = 2,
@@ -81,10 +83,10 @@ static slim_status walk_name_id(slim_bytes v, slim_id *id) {
     return SLIM_OK;
 }
 
-static slim_status walk_encoded(slim_bytes v, slim_name *n) {
+static slim_status walk_encoded(slim_bytes v, slim_name *n, bool *have_id) {
     slim_reader r;
     slim_pb_field f;
-    bool have_id = false;
+    *have_id = false;
     *n = (slim_name){{0, 0, 0}, {UINT64_MAX, UINT64_MAX}};
     slim_reader_init(&r, v);
     while (slim_reader_remaining(&r) > 0) {
@@ -96,9 +98,9 @@ static slim_status walk_encoded(slim_bytes v, slim_name *n) {
                 return SLIM_E_WIRE_MALFORMED;
             n->component[f.number - 1] = f.value;
         } else if (f.number == 4) {
-            if (f.wire_type != SLIM_PB_LEN || have_id)
+            if (f.wire_type != SLIM_PB_LEN || *have_id)
                 return SLIM_E_WIRE_MALFORMED;
-            have_id = true;
+            *have_id = true;
             if ((st = walk_name_id(f.bytes, &n->id)) != SLIM_OK)
                 return st;
         }
@@ -117,23 +119,20 @@ static slim_status walk_strings(slim_bytes v, slim_str text[3]) {
         if (f.number >= 1 && f.number <= 3) {
             if (f.wire_type != SLIM_PB_LEN)
                 return SLIM_E_WIRE_MALFORMED;
-            if (text != NULL)
-                text[f.number - 1] = (slim_str){(const char *)f.bytes.ptr, f.bytes.len};
+            text[f.number - 1] = (slim_str){(const char *)f.bytes.ptr, f.bytes.len};
         }
     }
     return SLIM_OK;
 }
 
-/* A Name; *have is false when it has no EncodedName. Strings are optional. */
-static slim_status walk_name(slim_bytes v, slim_name *out, slim_str text[3], bool *have) {
+/* A Name: its hashes and id into out, the rest of what it looked like into
+ * w (a name without an EncodedName keeps the default hashes, and
+ * w->has_encoded is false). */
+static slim_status walk_name(slim_bytes v, slim_name *out, slim_peek_name *w) {
     slim_reader r;
     slim_pb_field f;
-    bool have_str = false;
-    *have = false;
+    *w = (slim_peek_name){.present = true, .text = {{"", 0}, {"", 0}, {"", 0}}};
     *out = (slim_name){{0, 0, 0}, {UINT64_MAX, UINT64_MAX}};
-    if (text != NULL)
-        for (int i = 0; i < 3; i++)
-            text[i] = (slim_str){"", 0};
     slim_reader_init(&r, v);
     while (slim_reader_remaining(&r) > 0) {
         slim_status st = slim_pb_next(&r, &f);
@@ -141,11 +140,12 @@ static slim_status walk_name(slim_bytes v, slim_name *out, slim_str text[3], boo
             return st;
         if (f.number != 1 && f.number != 2)
             continue;
-        bool *seen = f.number == 1 ? have : &have_str;
+        bool *seen = f.number == 1 ? &w->has_encoded : &w->has_strings;
         if (f.wire_type != SLIM_PB_LEN || *seen)
             return SLIM_E_WIRE_MALFORMED;
         *seen = true;
-        st = f.number == 1 ? walk_encoded(f.bytes, out) : walk_strings(f.bytes, text);
+        st =
+            f.number == 1 ? walk_encoded(f.bytes, out, &w->has_id) : walk_strings(f.bytes, w->text);
         if (st != SLIM_OK)
             return st;
     }
@@ -214,16 +214,26 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
             continue;
         switch (f.number) {
         case F_HDR_SOURCE:
-            st = walk_name(f.bytes, &p->source, NULL, &src);
+            st = walk_name(f.bytes, &p->source, &p->src_wire);
+            src = p->src_wire.has_encoded;
             break;
         case F_HDR_DESTINATION:
-            st = walk_name(f.bytes, &p->destination, p->dst_text, &dst);
+            st = walk_name(f.bytes, &p->destination, &p->dst_wire);
+            dst = p->dst_wire.has_encoded;
+            memcpy(p->dst_text, p->dst_wire.text, sizeof p->dst_text);
+            break;
+        case 3:
+            p->identity = f.bytes;
             break;
         case F_HDR_FANOUT:
             p->fanout = (uint32_t)f.value;
             break;
         case F_HDR_TTL:
             p->ttl = (uint32_t)f.value;
+            break;
+        case F_HDR_RECV_FROM:
+            p->has_recv_from = true;
+            p->recv_from = f.value;
             break;
         case F_HDR_FORWARD_TO:
             p->has_forward_to = true;
@@ -233,12 +243,18 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
             p->has_error = true;
             p->error = f.value != 0;
             break;
+        case F_HDR_MAC:
+            p->has_mac = true;
+            p->mac = f.bytes;
+            break;
         default:
             break;
         }
     }
     if (st != SLIM_OK)
         return st;
+    p->has_source = src;
+    p->has_destination = dst;
     if (!src || !dst) {
         if (what != NULL)
             *what = !src ? "header.source" : "header.destination";
@@ -247,27 +263,34 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
     return SLIM_OK;
 }
 
-static slim_status walk_publish(slim_bytes v, slim_peek *p, const char **what) {
+/* A Publish, Subscribe or Unsubscribe (their header is field 1; a
+ * Publish's session header field 2). A Publish needs a header with both
+ * names; the others are checked in full by whoever handles them, so a
+ * missing header is only noted (has_header) for them. */
+static slim_status walk_routed(slim_bytes v, slim_peek *p, const char **what) {
     slim_reader r;
     slim_pb_field f;
     const ProtobufCFieldDescriptor *fd;
     uint64_t seen = 0;
-    bool have_header = false;
+    bool is_pub = p->kind == SLIM_MSG_PUBLISH;
+    const ProtobufCMessageDescriptor *d = is_pub                          ? D(publish)
+                                          : p->kind == SLIM_MSG_SUBSCRIBE ? D(subscribe)
+                                                                          : D(unsubscribe);
     slim_bytes hdr = {NULL, 0};
     slim_status st = SLIM_OK;
     slim_reader_init(&r, v);
     while (st == SLIM_OK && slim_reader_remaining(&r) > 0) {
-        if ((st = slim_pb_next_checked(&r, D(publish), &seen, &f, &fd)) != SLIM_OK)
+        if ((st = slim_pb_next_checked(&r, d, &seen, &f, &fd)) != SLIM_OK)
             break;
         if (fd == NULL)
             continue;
         if (f.number == F_PUB_HEADER) {
-            have_header = true;
+            p->has_header = true;
             hdr = f.bytes;
             p->hdr_start = f.start;
             p->hdr_value = f.value_off;
             p->hdr_end = r.pos;
-        } else if (f.number == F_PUB_SESSION) {
+        } else if (is_pub && f.number == F_PUB_SESSION) {
             p->has_session = true;
             st = walk_session(f.bytes, p);
         } else {
@@ -278,12 +301,16 @@ static slim_status walk_publish(slim_bytes v, slim_peek *p, const char **what) {
         st = SLIM_E_WIRE_MALFORMED;
     if (st != SLIM_OK)
         return st;
-    if (!have_header) {
+    if (!p->has_header) {
+        if (!is_pub)
+            return SLIM_OK;
         if (what != NULL)
             *what = "header";
         return SLIM_E_WIRE_MISSING_FIELD;
     }
     st = walk_header(hdr, p, what);
+    if (st == SLIM_E_WIRE_MISSING_FIELD && !is_pub)
+        st = SLIM_OK;
     return st == SLIM_E_TRUNCATED ? SLIM_E_WIRE_MALFORMED : st;
 }
 
@@ -295,7 +322,7 @@ slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, cons
     slim_pb_field f;
     const ProtobufCFieldDescriptor *fd;
     uint64_t seen = 0;
-    slim_bytes publish = {NULL, 0};
+    slim_bytes routed = {NULL, 0};
     slim_reader_init(&r, msg);
     while (slim_reader_remaining(&r) > 0) {
         slim_status st = slim_pb_next_checked(&r, D(message), &seen, &f, &fd);
@@ -305,8 +332,8 @@ slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, cons
             continue;
         if (f.number != 4)
             p.kind = (slim_msg_kind)f.number; /* the message_type oneof */
-        if (f.number == F_MSG_PUBLISH) {
-            publish = f.bytes;
+        if (f.number >= F_MSG_SUBSCRIBE && f.number <= F_MSG_PUBLISH) {
+            routed = f.bytes;
             p.pub_start = f.start;
             p.pub_value = f.value_off;
             p.pub_end = r.pos;
@@ -316,8 +343,8 @@ slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, cons
     }
     if (p.kind == SLIM_MSG_NONE)
         return SLIM_E_WIRE_UNKNOWN_TYPE;
-    if (p.kind == SLIM_MSG_PUBLISH) {
-        slim_status st = walk_publish(publish, &p, what);
+    if (p.kind >= SLIM_MSG_SUBSCRIBE && p.kind <= SLIM_MSG_PUBLISH) {
+        slim_status st = walk_routed(routed, &p, what);
         if (st != SLIM_OK)
             return st;
     }
@@ -325,17 +352,21 @@ slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, cons
     return SLIM_OK;
 }
 
-/* Varint fields the egress header gets instead of fields 6-11, in field
+/* The fields the egress header gets instead of fields 6-11, in field
  * order: the ttl, for delivery to a local application the incoming
- * connection, and the error flag when the input had one. */
+ * connection, the error flag when the input had one (varints), and the
+ * header MAC of the next hop when there is one (32 bytes). */
 typedef struct inserts {
-    uint32_t number[3];
-    uint64_t value[3];
+    uint32_t number[4];
+    uint64_t value[4];
+    const uint8_t *mac; /* for the field SLIM_HDR_MAC */
     int n;
 } inserts;
 
-static void make_inserts(inserts *ins, const slim_peek *p, uint32_t ttl, const uint64_t *incoming) {
+static void make_inserts(inserts *ins, const slim_peek *p, uint32_t ttl, const uint64_t *incoming,
+                         const uint8_t *mac) {
     ins->n = 0;
+    ins->mac = mac;
     if (ttl != 0) {
         ins->number[ins->n] = F_HDR_TTL;
         ins->value[ins->n++] = ttl;
@@ -348,15 +379,31 @@ static void make_inserts(inserts *ins, const slim_peek *p, uint32_t ttl, const u
         ins->number[ins->n] = F_HDR_ERROR;
         ins->value[ins->n++] = p->error;
     }
+    if (mac != NULL) {
+        ins->number[ins->n] = F_HDR_MAC;
+        ins->value[ins->n++] = SLIM_WIRE_MAC_SIZE;
+    }
+}
+
+static size_t insert_size(const inserts *ins, int i) {
+    if (ins->number[i] == F_HDR_MAC)
+        return 2 + SLIM_WIRE_MAC_SIZE; /* tag, length 32, bytes */
+    return 1 + slim_pb_varint_size(ins->value[i]);
+}
+
+/* Size of the inserted fields. */
+static size_t inserts_size(const inserts *ins) {
+    size_t n = 0;
+    for (int i = 0; i < ins->n; i++)
+        n += insert_size(ins, i);
+    return n;
 }
 
 /* Size of the rewritten header value. */
 static size_t header_size(slim_bytes hdr, const inserts *ins) {
     slim_reader r;
     slim_pb_field f;
-    size_t n = 0;
-    for (int i = 0; i < ins->n; i++)
-        n += 1 + slim_pb_varint_size(ins->value[i]);
+    size_t n = inserts_size(ins);
     slim_reader_init(&r, hdr);
     while (slim_reader_remaining(&r) > 0) {
         size_t before = r.pos;
@@ -365,14 +412,6 @@ static size_t header_size(slim_bytes hdr, const inserts *ins) {
         if (!rewritten(f.number))
             n += r.pos - before;
     }
-    return n;
-}
-
-/* Size of the inserted fields and of the header with them. */
-static size_t inserts_size(const inserts *ins) {
-    size_t n = 0;
-    for (int i = 0; i < ins->n; i++)
-        n += 1 + slim_pb_varint_size(ins->value[i]);
     return n;
 }
 
@@ -413,28 +452,35 @@ static uint8_t *put_varint_raw(uint8_t *o, uint64_t v) {
 
 static uint8_t *put_inserts(uint8_t *o, const inserts *ins, int from, int to) {
     for (int i = from; i < to; i++) {
+        if (ins->number[i] == F_HDR_MAC) {
+            *o++ = (uint8_t)(F_HDR_MAC << 3 | SLIM_PB_LEN);
+            *o++ = SLIM_WIRE_MAC_SIZE;
+            o = put(o, ins->mac, SLIM_WIRE_MAC_SIZE);
+            continue;
+        }
         *o++ = (uint8_t)(ins->number[i] << 3 | SLIM_PB_VARINT);
         o = put_varint_raw(o, ins->value[i]);
     }
     return o;
 }
 
-size_t slim_wire_publish_egress_size(slim_bytes msg, const slim_peek *p, uint32_t ttl,
-                                     const uint64_t *incoming) {
+size_t slim_wire_egress_size(slim_bytes msg, const slim_peek *p, uint32_t ttl,
+                             const uint64_t *incoming, bool with_mac) {
+    static const uint8_t none[SLIM_WIRE_MAC_SIZE];
     inserts ins;
-    make_inserts(&ins, p, ttl, incoming);
+    make_inserts(&ins, p, ttl, incoming, with_mac ? none : NULL);
     return egress_sizes(msg, p, &ins).total;
 }
 
-void slim_wire_publish_egress_write(slim_bytes msg, const slim_peek *p, uint32_t ttl,
-                                    const uint64_t *incoming, uint8_t *o) {
+void slim_wire_egress_write(slim_bytes msg, const slim_peek *p, uint32_t ttl,
+                            const uint64_t *incoming, const uint8_t *mac, uint8_t *o) {
     inserts ins;
-    make_inserts(&ins, p, ttl, incoming);
+    make_inserts(&ins, p, ttl, incoming, mac);
     sizes z = egress_sizes(msg, p, &ins);
     slim_bytes pub = {msg.ptr + p->pub_value, p->pub_end - p->pub_value};
     slim_bytes hdr = {pub.ptr + p->hdr_value, p->hdr_end - p->hdr_value};
     o = put(o, msg.ptr, p->pub_start);
-    *o++ = (F_MSG_PUBLISH << 3) | SLIM_PB_LEN;
+    *o++ = (uint8_t)((uint32_t)p->kind << 3 | SLIM_PB_LEN);
     o = put_varint_raw(o, z.pub);
     o = put(o, pub.ptr, p->hdr_start);
     *o++ = (F_PUB_HEADER << 3) | SLIM_PB_LEN;
@@ -468,12 +514,96 @@ void slim_wire_publish_egress_write(slim_bytes msg, const slim_peek *p, uint32_t
     put(o, msg.ptr + p->pub_end, msg.len - p->pub_end);
 }
 
-slim_status slim_wire_publish_egress(slim_bytes msg, const slim_peek *p, uint32_t ttl,
-                                     const uint64_t *incoming, slim_buf *out) {
-    size_t n = slim_wire_publish_egress_size(msg, p, ttl, incoming);
+slim_status slim_wire_egress(slim_bytes msg, const slim_peek *p, uint32_t ttl,
+                             const uint64_t *incoming, const uint8_t *mac, slim_buf *out) {
+    size_t n = slim_wire_egress_size(msg, p, ttl, incoming, mac != NULL);
     uint8_t *dst;
     slim_status st = slim_buf_append_zeros(out, n, &dst);
     if (st == SLIM_OK)
-        slim_wire_publish_egress_write(msg, p, ttl, incoming, dst);
+        slim_wire_egress_write(msg, p, ttl, incoming, mac, dst);
     return st;
+}
+
+/* ---- the header MAC's input ---- */
+
+/* The preimage is little-endian and length-prefixed (docs/protocol.md,
+ * "Header MAC"). Its fixed parts take at most 144 bytes (two names of 44
+ * bytes and three string lengths each, identity length, fanout, recv_from,
+ * forward_to, error, ttl) and its strings are copied from the header, so
+ * MAC_FIXED_MAX + the length of the strings always suffices: it is written into
+ * space reserved once, with plain stores. */
+#define MAC_FIXED_MAX 160
+static uint8_t *w_u32(uint8_t *o, uint32_t v) {
+    o[0] = (uint8_t)v;
+    o[1] = (uint8_t)(v >> 8);
+    o[2] = (uint8_t)(v >> 16);
+    o[3] = (uint8_t)(v >> 24);
+    return o + 4;
+}
+
+static uint8_t *w_u64(uint8_t *o, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        o[i] = (uint8_t)(v >> (8 * i));
+    return o + 8;
+}
+
+static uint8_t *w_lp(uint8_t *o, slim_bytes s) {
+    o = w_u32(o, (uint32_t)s.len);
+    return put(o, s.ptr, s.len);
+}
+
+/* A name: presence byte, then the presence byte of its hashes, the three
+ * hashes and its optional id, then the presence byte of its strings and
+ * the three strings. */
+static uint8_t *w_name(uint8_t *o, const slim_name *n, const slim_peek_name *w) {
+    if (!w->present) {
+        *o++ = 0;
+        return o;
+    }
+    *o++ = 1;
+    *o++ = w->has_encoded;
+    if (w->has_encoded) {
+        for (int i = 0; i < 3; i++)
+            o = w_u64(o, n->component[i]);
+        *o++ = w->has_id;
+        if (w->has_id) {
+            o = w_u64(o, n->id.hi);
+            o = w_u64(o, n->id.lo);
+        }
+    }
+    *o++ = w->has_strings;
+    for (int i = 0; w->has_strings && i < 3; i++)
+        o = w_lp(o, slim_bytes_of(w->text[i].ptr, w->text[i].len));
+    return o;
+}
+
+slim_status slim_wire_mac_fields(const slim_peek *p, const uint32_t *ttl, bool clear_node_local,
+                                 slim_buf *out) {
+    if (!p->has_header)
+        return SLIM_E_WIRE_MISSING_FIELD;
+    bool rf = p->has_recv_from && !clear_node_local;
+    bool ft = p->has_forward_to && !clear_node_local;
+    size_t strings = p->identity.len;
+    for (int i = 0; i < 3; i++)
+        strings += p->src_wire.text[i].len + p->dst_wire.text[i].len;
+    uint8_t *o;
+    slim_status st = slim_buf_append_zeros(out, strings + MAC_FIXED_MAX, &o);
+    if (st != SLIM_OK)
+        return st;
+    o = w_name(o, &p->source, &p->src_wire);
+    o = w_name(o, &p->destination, &p->dst_wire);
+    o = w_lp(o, p->identity);
+    o = w_u32(o, p->fanout);
+    *o++ = rf;
+    if (rf)
+        o = w_u64(o, p->recv_from);
+    *o++ = ft;
+    if (ft)
+        o = w_u64(o, p->forward_to);
+    *o++ = p->has_error;
+    if (p->has_error)
+        *o++ = p->error;
+    o = w_u32(o, ttl != NULL ? *ttl : p->ttl);
+    out->len = (size_t)(o - out->data);
+    return SLIM_OK;
 }

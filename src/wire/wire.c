@@ -444,6 +444,15 @@ slim_status slim_wire_link_negotiation_new(const slim_wire_link_spec *spec, slim
     l->link_negotiation = n;
     n->is_reply = spec->is_reply;
     n->connection_type = spec->connection_type;
+    if (spec->public_key.len > 0) {
+        n->link_ecdh_public_key.data = slim_malloc(spec->public_key.len);
+        if (n->link_ecdh_public_key.data == NULL) {
+            slim_wire_free(m);
+            return SLIM_E_NOMEM;
+        }
+        memcpy(n->link_ecdh_public_key.data, spec->public_key.ptr, spec->public_key.len);
+        n->link_ecdh_public_key.len = spec->public_key.len;
+    }
     if (set_str(&n->link_id, spec->link_id) != SLIM_OK ||
         set_str(&n->slim_version, spec->slim_version) != SLIM_OK ||
         set_str(&n->node_id, spec->node_id) != SLIM_OK) {

@@ -147,6 +147,7 @@ typedef struct slim_wire_link_spec {
     bool is_reply;
     Dataplane__Proto__V1__LinkConnectionType connection_type;
     const char *node_id;
+    slim_bytes public_key; /* link_ecdh_public_key; left out when empty */
 } slim_wire_link_spec;
 
 slim_status slim_wire_link_negotiation_new(const slim_wire_link_spec *spec, slim_msg **out);

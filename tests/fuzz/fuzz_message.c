@@ -21,7 +21,7 @@ static void check_fast_path(const uint8_t *data, size_t size) {
     if (p.kind != SLIM_MSG_PUBLISH)
         return;
     slim_buf out = SLIM_BUF_INIT;
-    if (slim_wire_publish_egress(slim_bytes_of(data, size), &p, 7, NULL, &out) != SLIM_OK)
+    if (slim_wire_egress(slim_bytes_of(data, size), &p, 7, NULL, NULL, &out) != SLIM_OK)
         abort();
     slim_msg *e = NULL;
     if (slim_wire_decode(slim_buf_view(&out), SIZE_MAX, &e) != SLIM_OK)

@@ -4,7 +4,15 @@ stubs generated from our proto.
 
 Environment (set by ctest): SLIM_BIN (the node binary), SLIM_PYDIR (the
 generated Python stubs).
+
+Header MACs: a Link offers an X25519 key in its negotiation (unless
+mac=False), derives the link key when the node answers with one, tags every
+Publish/Subscribe/Unsubscribe it sends and checks the tag of everything it
+receives. The MAC is computed here from the layout in
+docs/protocol.md ("Header MAC"), with Python's hmac and hashlib and
+python3-cryptography's X25519, independently of the node's C code.
 """
+import hmac
 import os
 import queue
 import re
@@ -20,12 +28,16 @@ sys.path.insert(0, os.environ["SLIM_PYDIR"])
 
 import grpc  # noqa: E402
 import xxhash  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import x25519  # noqa: E402
 from data_plane.v1 import data_plane_pb2 as pb  # noqa: E402
+from hdrmac_ref import MAC_HKDF_INFO, header_mac, hkdf_sha256, routed_header  # noqa: E402
 
 METHOD = "/dataplane.proto.v1.DataPlaneService/OpenChannel"
 ANY = 2**64 - 1
 EDGE = pb.LINK_CONNECTION_TYPE_EDGE
 REMOTE = pb.LINK_CONNECTION_TYPE_REMOTE
+PEER = pb.LINK_CONNECTION_TYPE_PEER
 
 
 def component_hash(s):
@@ -214,7 +226,7 @@ class Link:
     (unless link=False) and checks the reply."""
 
     def __init__(self, port, conn_type=EDGE, link=True, node_id="test-client", read=True,
-                 credentials=None, host="127.0.0.1", wait=20):
+                 credentials=None, host="127.0.0.1", wait=20, mac=True):
         # Each Link its own TCP connection, as each application has (grpcio
         # would otherwise share one connection among channels to a target).
         opts = [("grpc.use_local_subchannel_pool", 1)]
@@ -227,6 +239,9 @@ class Link:
         self.error = None
         self.raw_log = []  # every received message as bytes, in order
         self.done = threading.Event()
+        self.mac_key = None  # the link key, once negotiated
+        self.mac_errors = []  # received messages whose tag was missing or wrong
+        self.tags = conn_type in (EDGE, REMOTE)
         rpc = self.channel.stream_stream(METHOD, request_serializer=None,
                                          response_deserializer=None)
         self.call = rpc(self._requests())
@@ -241,12 +256,20 @@ class Link:
             ln.is_reply = False
             ln.connection_type = conn_type
             ln.node_id = node_id
+            sk = x25519.X25519PrivateKey.generate()
+            if mac:
+                ln.link_ecdh_public_key = sk.public_key().public_bytes(
+                    serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             self.send(m)
             reply = self.recv(wait) if read else pb.Message.FromString(next(self.call))
             assert reply.HasField("link"), reply
             assert reply.link.link_negotiation.is_reply
             assert reply.link.link_negotiation.link_id == self.link_id
             self.reply = reply.link.link_negotiation
+            peer = self.reply.link_ecdh_public_key
+            if mac and len(peer) == 32:
+                shared = sk.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
+                self.mac_key = hkdf_sha256(self.link_id.encode(), shared, MAC_HKDF_INFO)
 
     def _requests(self):
         while True:
@@ -259,26 +282,51 @@ class Link:
         try:
             for raw in self.call:
                 self.raw_log.append(raw)
-                self.inbox.put(pb.Message.FromString(raw))
+                m = pb.Message.FromString(raw)
+                h = routed_header(m)
+                if self.mac_key is not None and self.tags and h is not None:
+                    tag = h.header_mac
+                    h2 = type(h)()
+                    h2.CopyFrom(h)
+                    h2.ClearField("header_mac")
+                    if not hmac.compare_digest(tag, header_mac(self.mac_key, self.link_id, h2)):
+                        self.mac_errors.append(m)
+                        continue
+                self.inbox.put(m)
         except grpc.RpcError as e:
             self.error = e
         finally:
             self.done.set()
 
-    def send(self, m):
-        self.out.put(m if isinstance(m, bytes) else m.SerializeToString())
+    def send(self, m, tag=True):
+        """Sends a message (bytes go as they are). On a link with a key, a
+        Publish/Subscribe/Unsubscribe gets its header MAC unless tag=False
+        or it already has one."""
+        if not isinstance(m, bytes):
+            h = routed_header(m)
+            if tag and self.mac_key is not None and self.tags and h is not None \
+                    and not h.HasField("header_mac"):
+                h.header_mac = header_mac(self.mac_key, self.link_id, h)
+            m = m.SerializeToString()
+        self.out.put(m)
 
     def recv(self, timeout=5):
         try:
-            return self.inbox.get(timeout=timeout)
+            m = self.inbox.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"nothing received within {timeout}s (stream error: "
-                                 f"{self.error})") from None
+                                 f"{self.error}; messages with a bad header MAC: "
+                                 f"{len(self.mac_errors)})") from None
+        if self.mac_errors:
+            raise AssertionError(f"the node sent a bad header MAC: {self.mac_errors[0]}")
+        return m
 
     def expect_nothing(self, wait=0.5):
         try:
             m = self.inbox.get(timeout=wait)
         except queue.Empty:
+            if self.mac_errors:
+                raise AssertionError(f"the node sent a bad header MAC: {self.mac_errors[0]}")
             return
         raise AssertionError(f"unexpected message: {m}")
 

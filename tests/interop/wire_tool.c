@@ -6,8 +6,17 @@
  *                            "ERR <status name>"
  *   wire_tool samples        print "<name> <hex>" for messages built with the
  *                            C builders, for Python to decode and check
+ *   wire_tool mac SECRET LINK_ID
+ *                            for each hex message on stdin: the header MAC
+ *                            of the message as received, under the link key
+ *                            SECRET (hex) of link LINK_ID: "OK <tag hex>"
+ *   wire_tool egress-mac SECRET LINK_ID TTL
+ *                            for each hex message: its egress form with ttl
+ *                            TTL, tagged for that link: "OK <message hex>"
  */
 #include "core/util.h"
+#include "router/hdrmac.h"
+#include "wire/fastpath.h"
 #include "wire/text.h"
 #include "wire/wire.h"
 
@@ -152,11 +161,62 @@ static int samples(void) {
     return rc;
 }
 
+/* The header MAC commands: one hex message per line. */
+static int mac_lines(const char *secret_hex, const char *link_id, const char *ttl_text) {
+    static char line[1 << 16];
+    static uint8_t raw[1 << 15];
+    uint8_t secret[SLIM_HDRMAC_KEY_SIZE];
+    size_t n = 0;
+    slim_hdrmac_key key;
+    if (slim_hex_decode(secret_hex, strlen(secret_hex), secret, sizeof secret, &n) != SLIM_OK ||
+        n != sizeof secret || slim_hdrmac_key_init(secret, link_id, &key) != SLIM_OK) {
+        fprintf(stderr, "wire_tool: bad secret or link id\n");
+        return 2;
+    }
+    uint32_t ttl = ttl_text != NULL ? (uint32_t)strtoul(ttl_text, NULL, 10) : 0;
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        size_t len = strcspn(line, "\r\n");
+        slim_peek p;
+        slim_buf fields = SLIM_BUF_INIT, out = SLIM_BUF_INIT;
+        slim_status st = slim_hex_decode(line, len, raw, sizeof raw, &n);
+        slim_bytes msg = slim_bytes_of(raw, n);
+        if (st == SLIM_OK)
+            st = slim_wire_peek(msg, sizeof raw, &p, NULL);
+        if (st == SLIM_OK)
+            st = slim_wire_mac_fields(&p, ttl_text ? &ttl : NULL, ttl_text != NULL, &fields);
+        uint8_t tag[SLIM_HDRMAC_TAG_SIZE];
+        if (st == SLIM_OK) {
+            slim_hdrmac_tag(&key, slim_buf_view(&fields), tag);
+            if (ttl_text != NULL)
+                st = slim_wire_egress(msg, &p, ttl, NULL, tag, &out);
+        }
+        if (st != SLIM_OK) {
+            printf("ERR %s\n", slim_status_name(st));
+        } else {
+            printf("OK ");
+            if (ttl_text != NULL)
+                print_hex(out.data, out.len);
+            else
+                print_hex(tag, sizeof tag);
+            printf("\n");
+        }
+        fflush(stdout);
+        slim_buf_cleanup(&fields);
+        slim_buf_cleanup(&out);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "decode") == 0)
         return decode_lines(argc >= 3 ? (size_t)strtoull(argv[2], NULL, 10) : (1u << 21));
     if (argc == 2 && strcmp(argv[1], "samples") == 0)
         return samples();
-    fprintf(stderr, "usage: wire_tool decode [MAX] | samples\n");
+    if (argc == 4 && strcmp(argv[1], "mac") == 0)
+        return mac_lines(argv[2], argv[3], NULL);
+    if (argc == 5 && strcmp(argv[1], "egress-mac") == 0)
+        return mac_lines(argv[2], argv[3], argv[4]);
+    fprintf(stderr, "usage: wire_tool decode [MAX] | samples | mac SECRET LINK_ID | "
+                    "egress-mac SECRET LINK_ID TTL\n");
     return 2;
 }

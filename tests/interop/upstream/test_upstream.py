@@ -10,10 +10,10 @@ Python stubs, for slimnode.py), SLIM_UPSTREAM_MODULES (the node_modules
 folder install.sh filled).
 
 Header MAC: upstream's apps and nodes require a per-hop header MAC by
-default (require_header_mac: true). Our node does not speak it yet (issue
-"The SLIM node, part 3"), so every upstream program here runs with it off;
-HEADER_MAC below says so, and the suite prints it. When our node speaks it,
-this becomes "on" (upstream's default) and the programs keep their defaults.
+default (require_header_mac: true), and so do our nodes. HEADER_MAC = "on"
+runs every upstream program with its defaults; "off" would switch the MAC
+off in the upstream programs (our nodes keep theirs on, and then refuse
+them). The suite prints which.
 """
 import json
 import os
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "integration"))
 import slimnode  # noqa: E402
 from tcpproxy import Proxy  # noqa: E402
 
-HEADER_MAC = "off"
+HEADER_MAC = "on"
 APP = os.path.join(HERE, "upstream_app.mjs")
 COUNT = 5  # messages each sender sends
 

@@ -86,9 +86,12 @@ function nameText(n) {
     return n.components().join('/');
 }
 
+// With the MAC on, the SDK's defaults are kept (require_header_mac: true);
+// off is set explicitly.
 function clientConfig(endpoint, headerMac) {
     const cfg = slim.newInsecureClientConfig(endpoint);
-    cfg.requireHeaderMac = headerMac;
+    if (!headerMac)
+        cfg.requireHeaderMac = false;
     return cfg;
 }
 
@@ -249,7 +252,8 @@ async function server(args) {
     } else {
         slim.initializeWithDefaults();
         const cfg = slim.newInsecureServerConfig(args.listen);
-        cfg.requireHeaderMac = args.headerMac;
+        if (!args.headerMac)
+            cfg.requireHeaderMac = false;
         await slim.getGlobalService().runServerAsync(cfg);
     }
     emit({ event: 'ready', listen: args.listen });

@@ -121,12 +121,15 @@ TEST(server_errors) {
     CHECK_STATUS(server("s: {endpoint: x:1, tls: {insecure: true}, http2_only: false}\n", &s, &err),
                  SLIM_E_INVALID_ARG);
     CHECK_STATUS(
-        server("s: {endpoint: x:1, tls: {insecure: true}, require_header_mac: true}\n", &s, &err),
+        server("s: {endpoint: x:1, tls: {insecure: true}, require_header_mac: maybe}\n", &s, &err),
         SLIM_E_INVALID_ARG);
-    CHECK(strstr(err.msg, "require_header_mac: true asks for per-hop header MACs") != NULL);
+    CHECK_OK(server("s: {endpoint: x:1, tls: {insecure: true}}\n", &s, &err));
+    CHECK(s.require_header_mac); /* upstream's default */
+    slim_server_config_cleanup(&s);
     CHECK_OK(server("s: {endpoint: x:1, tls: {insecure: true}, require_header_mac: false, "
                     "negotiation_timeout_secs: 2}\n",
                     &s, &err));
+    CHECK(!s.require_header_mac);
     CHECK_EQ(s.negotiation_timeout_ms, 2000);
     slim_server_config_cleanup(&s);
 }
@@ -232,8 +235,14 @@ TEST(client_errors) {
     CHECK_STATUS(client("c: {endpoint: 'http://a:1', tls: {ca_source: {type: file}}}\n", &c, &err),
                  SLIM_E_INVALID_ARG);
     CHECK(strstr(err.msg, "c.tls.ca_source: needs a path") != NULL);
-    CHECK_STATUS(client("c: {endpoint: 'http://a:1', require_header_mac: true}\n", &c, &err),
+    CHECK_STATUS(client("c: {endpoint: 'http://a:1', require_header_mac: 7}\n", &c, &err),
                  SLIM_E_INVALID_ARG);
+    CHECK_OK(client("c: {endpoint: 'http://a:1'}\n", &c, &err));
+    CHECK(c.require_header_mac);
+    slim_client_config_cleanup(&c);
+    CHECK_OK(client("c: {endpoint: 'http://a:1', require_header_mac: false}\n", &c, &err));
+    CHECK(!c.require_header_mac);
+    slim_client_config_cleanup(&c);
     CHECK_STATUS(client("c: {endpoint: 'http://a:1', connection_type: sideways}\n", &c, &err),
                  SLIM_E_INVALID_ARG);
     CHECK_OK(client("c: {endpoint: 'http://a:1', connection_type: peer}\n", &c, &err));

@@ -245,7 +245,8 @@ TEST(dialled_link_negotiation) {
     CHECK_EQ(linked_kind, SLIM_CONN_NODE);
     reset_sent();
     /* a link configured as a peer announces PEER */
-    CHECK_OK(slim_fwd_conn_dial(f, 9, "peer-link", PEER));
+    CHECK_OK(slim_fwd_conn_open_opts(f, 9, SLIM_FWD_DIALLED, "peer-link",
+                                     &(slim_fwd_link_opts){.announce = PEER}));
     CHECK_EQ(sent_link_type(0), PEER);
     CHECK_OK(input(f, 9, link_msg("peer-link", true, PEER), 0));
     CHECK(slim_fwd_conn_ready(f, 9));
