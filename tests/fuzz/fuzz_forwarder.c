@@ -58,8 +58,8 @@ static slim_status f_send(void *ud, uint64_t conn, slim_rcbuf *buf) {
             abort();
         if (!M.local[conn] && (h->_recv_from_case || h->_forward_to_case || h->_incoming_conn_case))
             abort(); /* node-local fields on a gRPC link */
-        if (h->_header_mac_case)
-            abort(); /* the previous hop's header MAC passed on */
+        if (h->_header_mac_case && (M.local[conn] || h->header_mac.len != 32))
+            abort(); /* a received tag passed on, or one on a local delivery */
     }
     slim_wire_free(m);
     return M.full[conn] ? SLIM_E_QUEUE_FULL : SLIM_OK;
@@ -169,13 +169,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint64_t conn = pick_conn(&s);
         slim_name src, dst;
         switch (op % 8) {
-        case 0: { /* open */
-            slim_fwd_link how = (slim_fwd_link)(take(&s) % 3);
+        case 0: { /* open (with require_header_mac or not) */
+            uint8_t b = take(&s);
+            slim_fwd_link how = (slim_fwd_link)(b % 3);
+            slim_fwd_link_opts o = {
+                .announce = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE,
+                .require_header_mac = (b & 4) != 0};
             if (M.open[conn])
                 break;
             M.open[conn] = true; /* a dialled link sends its Link at once */
             M.local[conn] = how == SLIM_FWD_LOCAL;
-            if (slim_fwd_conn_open(f, conn, how, "link-fuzz") != SLIM_OK) {
+            if (slim_fwd_conn_open_opts(f, conn, how, "link-fuzz", &o) != SLIM_OK) {
                 slim_fwd_conn_close(f, conn);
                 M.open[conn] = false;
             }
@@ -187,9 +191,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 M.open[conn] = false;
             }
             break;
-        case 2: { /* Link */
+        case 2: { /* Link, with a header MAC key or not */
             uint8_t b = take(&s);
+            static const uint8_t pk[32] = {9}; /* X25519's base point: a valid key */
             slim_wire_link_spec ls = {
+                .public_key = slim_bytes_of(pk, (b & 16) ? sizeof pk : 0),
                 .link_id = (b & 1) ? "link-fuzz" : "other",
                 .slim_version = "1.0.0",
                 .is_reply = (b & 2) != 0,
