@@ -168,7 +168,9 @@ slim_status slim_mls_commit_path_required(const slim_mls_commit *c, bool *requir
         return SLIM_OK;
     }
     while (slim_mls_tls_reader_more(&it)) {
+        /* Zeroed: gcc -O2 cannot see that decode writes p on success. */
         slim_mls_proposal_or_ref p;
+        memset(&p, 0, sizeof p);
         if (slim_mls_proposal_or_ref_decode(&it, &p) != SLIM_OK)
             break;
         if (p.type == SLIM_MLS_PROPOSAL_OR_REF_PROPOSAL &&
