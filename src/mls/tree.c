@@ -154,9 +154,9 @@ static slim_status grow(slim_mls_tree *t, uint32_t need) {
     if (need <= t->cap)
         return SLIM_OK;
     size_t nh = t->suite->nh;
-    uint32_t cap = t->cap > need / 2 ? 2 * t->cap + 1 : need;
-    if (cap < need)
-        cap = need;
+    /* Doubling, but never past the largest width (2^32 - 1 slots). */
+    uint64_t want = 2 * (uint64_t)t->cap + 1;
+    uint32_t cap = want > need && want <= UINT32_MAX ? (uint32_t)want : need;
     tnode **nodes = slim_realloc(t->nodes, (size_t)cap * sizeof *nodes);
     if (nodes == NULL)
         return SLIM_E_NOMEM;
@@ -416,7 +416,9 @@ static slim_status resolve(const slim_mls_tree *t, uint32_t x, const uint32_t *e
         const slim_mls_vec *u = &b->v.u.parent.unmerged_leaves;
         for (uint32_t i = 0; i < u->count && st == SLIM_OK; i++) {
             uint32_t leaf = slim_mls_vec_u32(u, i);
-            if (!excluded(leaf, ex, n_ex))
+            /* A leaf outside the tree (an invalid tree, refused by
+             * validation) has no slot to name. */
+            if (leaf < t->n_leaves && !excluded(leaf, ex, n_ex))
                 st = slim_mls_index_list_push(out, 2 * leaf);
         }
         return st;
@@ -655,8 +657,11 @@ slim_status slim_mls_tree_parent_hash(slim_mls_tree *t, uint32_t parent_slot, ui
 }
 
 /* The parent_hash a node carries: a parent's field, a commit leaf's
- * field; other leaves carry none (NULL). */
+ * field; other leaves and blank slots (a blank unmerged leaf of an
+ * invalid tree) carry none (NULL). */
 static const slim_bytes *carried_parent_hash(const tnode *b) {
+    if (b == NULL)
+        return NULL;
     if (b->v.type == SLIM_MLS_NODE_PARENT)
         return &b->v.u.parent.parent_hash;
     if (b->v.u.leaf.source == SLIM_MLS_LEAF_SOURCE_COMMIT)

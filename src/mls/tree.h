@@ -126,7 +126,8 @@ slim_status slim_mls_index_list_push(slim_mls_index_list *l, uint32_t x);
 /*
  * The resolution of slot `node` (§4.1.1): the node itself and its unmerged
  * leaves when it is not blank; nothing for a blank leaf; the resolutions of
- * the children, left first, for a blank parent. Node indices are appended
+ * the children, left first, for a blank parent. (An unmerged leaf outside
+ * the tree, which only an invalid tree has, is left out.) Node indices are appended
  * to `out` (cleared first). Leaves in `exclude` (leaf indices, any order,
  * n_exclude of them) are left out: the leaves a Commit adds (§7.6).
  * E_MLS_TREE_INDEX, E_NOMEM.

@@ -160,8 +160,8 @@ slim_status slim_mls_tree_priv_check(const slim_mls_tree_priv *priv, const slim_
     if (ln == NULL)
         return SLIM_E_MLS_TREE_LEAF_BLANK;
     uint8_t pk[SLIM_MLS_MAX_DH_PUBLIC];
-    slim_status st = slim_mls_hpke_public_key(s->hpke.kem_id,
-                                              slim_bytes_of(priv->leaf_sk, s->kem_nsk), pk);
+    slim_status st =
+        slim_mls_hpke_public_key(s->hpke.kem_id, slim_bytes_of(priv->leaf_sk, s->kem_nsk), pk);
     if (st != SLIM_OK)
         return st;
     if (!same(ln->encryption_key, pk, s->kem_npk))
@@ -303,10 +303,9 @@ slim_status slim_mls_treekem_path_begin(slim_mls_tree *tree, uint32_t leaf,
         st = path_parent_hashes(tree, path->copath, keys, path->n, ph, ph_len, leaf_ph,
                                 &leaf_ph_len);
     if (st == SLIM_OK)
-        st = slim_mls_leaf_node_build(s, p, SLIM_MLS_LEAF_SOURCE_COMMIT,
-                                      slim_bytes_of(path->leaf_pk, s->kem_npk),
-                                      slim_bytes_of(leaf_ph, leaf_ph_len), group_id, leaf,
-                                      &path->leaf_node);
+        st = slim_mls_leaf_node_build(
+            s, p, SLIM_MLS_LEAF_SOURCE_COMMIT, slim_bytes_of(path->leaf_pk, s->kem_npk),
+            slim_bytes_of(leaf_ph, leaf_ph_len), group_id, leaf, &path->leaf_node);
     slim_mls_leaf_node ln;
     if (st == SLIM_OK) {
         slim_mls_tls_reader r;

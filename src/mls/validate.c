@@ -148,8 +148,8 @@ static bool same(slim_bytes a, slim_bytes b) {
 /* One leaf against the members of `tree` (other than `replaces`). */
 static slim_status check_against_group(const slim_mls_tree *tree, const slim_mls_leaf_node *ln,
                                        uint32_t replaces) {
-    const slim_mls_leaf_node *old = replaces == SLIM_MLS_NO_LEAF ? NULL
-                                                                 : slim_mls_tree_leaf(tree, replaces);
+    const slim_mls_leaf_node *old =
+        replaces == SLIM_MLS_NO_LEAF ? NULL : slim_mls_tree_leaf(tree, replaces);
     if (old != NULL && same(old->encryption_key, ln->encryption_key))
         return SLIM_E_MLS_ENCRYPTION_KEY_UNCHANGED;
     uint32_t n_leaves = slim_mls_tree_leaf_count(tree);
@@ -355,7 +355,8 @@ slim_status slim_mls_tree_validate(slim_mls_tree *tree, const slim_mls_validatio
     if (tree_hash.len > 0) {
         uint8_t h[SLIM_MLS_MAX_HASH];
         st = slim_mls_tree_hash(tree, h);
-        if (st == SLIM_OK && (tree_hash.len != v->suite->nh || memcmp(h, tree_hash.ptr, v->suite->nh) != 0))
+        if (st == SLIM_OK &&
+            (tree_hash.len != v->suite->nh || memcmp(h, tree_hash.ptr, v->suite->nh) != 0))
             st = SLIM_E_MLS_TREE_HASH_MISMATCH;
     }
     if (st == SLIM_OK)

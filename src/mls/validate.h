@@ -57,7 +57,7 @@ typedef slim_status (*slim_mls_credential_fn)(void *arg, const slim_mls_credenti
 typedef struct slim_mls_validation {
     const slim_mls_suite *suite;
     slim_bytes group_id;
-    slim_bytes group_extensions;      /* body of GroupContext.extensions */
+    slim_bytes group_extensions;       /* body of GroupContext.extensions */
     slim_mls_credential_fn credential; /* required */
     void *credential_arg;
     uint64_t now;          /* seconds since the Unix epoch */
