@@ -34,6 +34,10 @@ struct slim_mls_tree {
     tnode **nodes;
     uint8_t *hash;    /* cap * Nh: the cached tree hash of each slot */
     uint8_t *hash_ok; /* cap flags: hash[i] is current */
+    /* 2 * cap: the first 8 bytes of each slot's encryption key and (for
+     * leaves) signature key, 0 when blank, so the uniqueness scans read
+     * one contiguous array instead of every node block. */
+    uint64_t *prefix;
     uint64_t hashed;
 };
 
@@ -145,6 +149,7 @@ void slim_mls_tree_free(slim_mls_tree *t) {
     slim_free(t->nodes);
     slim_free(t->hash);
     slim_free(t->hash_ok);
+    slim_free(t->prefix);
     slim_free(t);
 }
 
@@ -169,9 +174,14 @@ static slim_status grow(slim_mls_tree *t, uint32_t need) {
     if (ok == NULL)
         return SLIM_E_NOMEM;
     t->hash_ok = ok;
+    uint64_t *prefix = slim_realloc(t->prefix, 2 * (size_t)cap * sizeof *prefix);
+    if (prefix == NULL)
+        return SLIM_E_NOMEM;
+    t->prefix = prefix;
     for (uint32_t i = t->cap; i < cap; i++) {
         nodes[i] = NULL;
         ok[i] = 0;
+        prefix[2 * (size_t)i] = prefix[2 * (size_t)i + 1] = 0;
     }
     t->cap = cap;
     return SLIM_OK;
@@ -194,6 +204,7 @@ slim_status slim_mls_tree_clone(const slim_mls_tree *t, slim_mls_tree **out) {
     if (w > 0) {
         memcpy(c->hash, t->hash, (size_t)w * t->suite->nh);
         memcpy(c->hash_ok, t->hash_ok, w);
+        memcpy(c->prefix, t->prefix, 2 * (size_t)w * sizeof *c->prefix);
     }
     *out = c;
     return SLIM_OK;
@@ -210,10 +221,32 @@ static void forget(slim_mls_tree *t, uint32_t x) {
     }
 }
 
+/* The first 8 bytes of a key (zero-padded), to compare most keys with
+ * one integer comparison. */
+static uint64_t key_prefix(slim_bytes k) {
+    uint64_t v = 0;
+    if (k.len > 0)
+        memcpy(&v, k.ptr, k.len < sizeof v ? k.len : sizeof v);
+    return v;
+}
+
+/* Records the key prefixes of slot x (holding b, or blank). */
+static void set_prefix(slim_mls_tree *t, uint32_t x, const tnode *b) {
+    uint64_t *p = &t->prefix[2 * (size_t)x];
+    p[0] = p[1] = 0;
+    if (b != NULL && b->v.type == SLIM_MLS_NODE_LEAF) {
+        p[0] = key_prefix(b->v.u.leaf.encryption_key);
+        p[1] = key_prefix(b->v.u.leaf.signature_key);
+    } else if (b != NULL) {
+        p[0] = key_prefix(b->v.u.parent.encryption_key);
+    }
+}
+
 /* Puts block b (owned by the caller's reference) into slot x. */
 static void put(slim_mls_tree *t, uint32_t x, tnode *b) {
     tnode_unref(t->nodes[x]);
     t->nodes[x] = b;
+    set_prefix(t, x, b);
     forget(t, x);
 }
 
@@ -256,6 +289,8 @@ slim_status slim_mls_tree_decode(const slim_mls_suite *suite, slim_bytes in, sli
         st = slim_mls_tls_reader_status(&it);
         if (st == SLIM_OK)
             st = tnode_from_encoded(slim_bytes_of(start.ptr, start.len - end.len), &t->nodes[i]);
+        if (st == SLIM_OK)
+            set_prefix(t, i, t->nodes[i]);
     }
     if (st != SLIM_OK) {
         slim_mls_tree_free(t);
@@ -343,6 +378,35 @@ slim_bytes slim_mls_tree_encryption_key(const slim_mls_tree *t, uint32_t node) {
     if (n == NULL)
         return slim_bytes_of(NULL, 0);
     return n->type == SLIM_MLS_NODE_LEAF ? n->u.leaf.encryption_key : n->u.parent.encryption_key;
+}
+
+uint32_t slim_mls_tree_find_key(const slim_mls_tree *t, slim_mls_tree_key kind,
+                                const slim_bytes *keys, size_t n, uint32_t skip_leaf) {
+    uint64_t pre[2 * SLIM_MLS_TREE_MAX_DEPTH + 2];
+    size_t m = n < SLIM_ARRAY_LEN(pre) ? n : SLIM_ARRAY_LEN(pre);
+    for (size_t i = 0; i < m; i++)
+        pre[i] = key_prefix(keys[i]);
+    bool sig = kind == SLIM_MLS_TREE_SIGNATURE_KEY;
+    uint32_t step = sig ? 2 : 1;
+    for (uint32_t x = 0; x < width(t->n_leaves); x += step) {
+        uint64_t kp = t->prefix[2 * (size_t)x + sig];
+        size_t i = 0;
+        while (i < m && pre[i] != kp)
+            i++;
+        if (i == m && m == n)
+            continue; /* no prefix matches: the common case, no block read */
+        const tnode *b = t->nodes[x];
+        if (b == NULL || (level(x) == 0 && x / 2 == skip_leaf))
+            continue;
+        slim_bytes k = sig                               ? b->v.u.leaf.signature_key
+                       : b->v.type == SLIM_MLS_NODE_LEAF ? b->v.u.leaf.encryption_key
+                                                         : b->v.u.parent.encryption_key;
+        for (i = 0; i < n; i++) {
+            if (keys[i].len == k.len && k.len > 0 && memcmp(keys[i].ptr, k.ptr, k.len) == 0)
+                return x;
+        }
+    }
+    return UINT32_MAX;
 }
 
 uint32_t slim_mls_tree_member_count(const slim_mls_tree *t) {
@@ -878,6 +942,7 @@ static void truncate(slim_mls_tree *t) {
             tnode_unref(t->nodes[x]);
             t->nodes[x] = NULL;
             t->hash_ok[x] = 0;
+            set_prefix(t, x, NULL);
         }
         t->n_leaves = half;
     }

@@ -105,6 +105,19 @@ slim_bytes slim_mls_tree_leaf_bytes(const slim_mls_tree *t, uint32_t leaf);
 /* The HPKE public key of a node, empty when blank or outside. */
 slim_bytes slim_mls_tree_encryption_key(const slim_mls_tree *t, uint32_t node);
 
+/* Which key slim_mls_tree_find_key looks at. */
+typedef enum slim_mls_tree_key {
+    SLIM_MLS_TREE_ENCRYPTION_KEY, /* of every node, leaves and parents */
+    SLIM_MLS_TREE_SIGNATURE_KEY,  /* of every leaf */
+} slim_mls_tree_key;
+
+/* The first slot holding, as its key of `kind`, one of keys[0..n) (not
+ * counting leaf `skip_leaf`, e.g. the member a new leaf replaces;
+ * UINT32_MAX for none), or UINT32_MAX when no slot does. One pass over
+ * the tree whatever n: the uniqueness checks of §7.3 and §12.4.2. */
+uint32_t slim_mls_tree_find_key(const slim_mls_tree *t, slim_mls_tree_key kind,
+                                const slim_bytes *keys, size_t n, uint32_t skip_leaf);
+
 /* Number of non-blank leaves. */
 uint32_t slim_mls_tree_member_count(const slim_mls_tree *t);
 

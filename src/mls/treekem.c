@@ -420,23 +420,8 @@ static slim_status path_nodes(const slim_mls_update_path *path, slim_mls_update_
     return slim_mls_tls_reader_finish(&r);
 }
 
-/* E_MLS_DUPLICATE_ENCRYPTION_KEY when `key` is a node's key in the tree
- * or one of others[0..n). */
-static slim_status key_is_new(const slim_mls_tree *tree, slim_bytes key, const slim_bytes *others,
-                              size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (same(key, others[i].ptr, others[i].len))
-            return SLIM_E_MLS_DUPLICATE_ENCRYPTION_KEY;
-    }
-    for (uint32_t x = 0; x < slim_mls_tree_node_count(tree); x++) {
-        slim_bytes k = slim_mls_tree_encryption_key(tree, x);
-        if (k.ptr != NULL && same(key, k.ptr, k.len))
-            return SLIM_E_MLS_DUPLICATE_ENCRYPTION_KEY;
-    }
-    return SLIM_OK;
-}
-
-/* The checks of slim_mls_treekem_path_merge on the path's nodes. */
+/* The checks of slim_mls_treekem_path_merge on the path's nodes; keys
+ * gets the leaf's key, then the nodes'. */
 static slim_status check_path_nodes(const slim_mls_tree *tree, const slim_mls_update_path *path,
                                     const slim_mls_update_path_node *upn, const uint32_t *copath,
                                     size_t n, const uint32_t *exclude, size_t n_exclude,
@@ -446,17 +431,25 @@ static slim_status check_path_nodes(const slim_mls_tree *tree, const slim_mls_up
     slim_status st = SLIM_OK;
     keys[0] = path->leaf_node.encryption_key;
     for (size_t i = 0; i < n && st == SLIM_OK; i++) {
+        keys[i + 1] = upn[i].encryption_key;
         if (upn[i].encryption_key.len != s->kem_npk)
             st = SLIM_E_MLS_BAD_KEY;
-        if (st == SLIM_OK)
-            st = key_is_new(tree, upn[i].encryption_key, keys, i + 1);
-        keys[i + 1] = upn[i].encryption_key;
+        for (size_t j = 0; j <= i && st == SLIM_OK; j++) {
+            if (same(keys[j], keys[i + 1].ptr, keys[i + 1].len))
+                st = SLIM_E_MLS_DUPLICATE_ENCRYPTION_KEY;
+        }
         if (st == SLIM_OK)
             st = slim_mls_tree_resolution(tree, copath[i], exclude, n_exclude, &res);
         if (st == SLIM_OK && res.len != upn[i].encrypted_path_secret.count)
             st = SLIM_E_MLS_PATH_CIPHERTEXT_COUNT;
     }
     slim_mls_index_list_cleanup(&res);
+    /* One pass over the tree for all the path's keys (the leaf's was
+     * checked by leaf validation). */
+    if (st == SLIM_OK && n > 0 &&
+        slim_mls_tree_find_key(tree, SLIM_MLS_TREE_ENCRYPTION_KEY, keys + 1, n, UINT32_MAX) !=
+            UINT32_MAX)
+        st = SLIM_E_MLS_DUPLICATE_ENCRYPTION_KEY;
     return st;
 }
 

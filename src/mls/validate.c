@@ -161,15 +161,12 @@ static slim_status check_against_group(const slim_mls_tree *tree, const slim_mls
             !slim_mls_vec_has_u16(&ln->capabilities.credentials, m->credential.type))
             return SLIM_E_MLS_CREDENTIAL_UNSUPPORTED;
     }
-    for (uint32_t x = 0; x < slim_mls_tree_node_count(tree); x++) {
-        if (same(slim_mls_tree_encryption_key(tree, x), ln->encryption_key))
-            return SLIM_E_MLS_DUPLICATE_ENCRYPTION_KEY;
-    }
-    for (uint32_t l = 0; l < n_leaves; l++) {
-        const slim_mls_leaf_node *m = slim_mls_tree_leaf(tree, l);
-        if (m != NULL && l != replaces && same(m->signature_key, ln->signature_key))
-            return SLIM_E_MLS_DUPLICATE_SIGNATURE_KEY;
-    }
+    if (slim_mls_tree_find_key(tree, SLIM_MLS_TREE_ENCRYPTION_KEY, &ln->encryption_key, 1,
+                               UINT32_MAX) != UINT32_MAX)
+        return SLIM_E_MLS_DUPLICATE_ENCRYPTION_KEY;
+    if (slim_mls_tree_find_key(tree, SLIM_MLS_TREE_SIGNATURE_KEY, &ln->signature_key, 1,
+                               replaces) != UINT32_MAX)
+        return SLIM_E_MLS_DUPLICATE_SIGNATURE_KEY;
     return SLIM_OK;
 }
 
