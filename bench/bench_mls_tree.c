@@ -37,6 +37,7 @@
  *                                 (x3 at 100, x10 at 10); default 20
  */
 #include "bench_args.h"
+#include "bench_stats.h"
 #include "core/time.h"
 #include "mls/group_context.h"
 #include "mls/member.h"
@@ -45,25 +46,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define RUNS 5
-
-static uint64_t cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v) {
-    qsort(v, RUNS, sizeof v[0], cmp_double);
-    return v[RUNS / 2];
-}
 
 #define FAIL_IF(cond, what)                                                                        \
     do {                                                                                           \
@@ -186,15 +170,23 @@ static void group_free(group *g) {
     slim_mls_tree_priv_cleanup(&g->far_priv);
 }
 
+/* Step 1 of the committer's path on a clone of the tree: *t and *path
+ * for the caller to free. */
+static void begin_path(group *g, slim_mls_tree **t, slim_mls_path **path) {
+    *t = NULL;
+    *path = NULL;
+    OK(slim_mls_tree_clone(g->tree, t));
+    OK(slim_mls_treekem_path_begin(*t, g->committer, &g->m[g->committer].params,
+                                   slim_bytes_of(GROUP_ID, sizeof GROUP_ID - 1),
+                                   slim_mls_rng_default(), path));
+}
+
 /* One UpdatePath from the committer: its encoding into `up`, the context
  * into `ctx`, the commit secret into commit. */
 static void create_path(group *g, slim_buf *up, slim_buf *ctx, uint8_t *commit) {
-    slim_mls_tree *t = NULL;
-    slim_mls_path *path = NULL;
-    OK(slim_mls_tree_clone(g->tree, &t));
-    OK(slim_mls_treekem_path_begin(t, g->committer, &g->m[g->committer].params,
-                                   slim_bytes_of(GROUP_ID, sizeof GROUP_ID - 1),
-                                   slim_mls_rng_default(), &path));
+    slim_mls_tree *t;
+    slim_mls_path *path;
+    begin_path(g, &t, &path);
     group_context(g, t, ctx);
     up->len = 0;
     OK(slim_mls_treekem_path_seal(t, path, slim_buf_view(ctx), NULL, 0, slim_mls_rng_default(),
@@ -213,8 +205,8 @@ static void process_path(group *g, const slim_mls_update_path *p, const slim_mls
     group_context(g, t, ctx);
     slim_mls_tree_priv mine = *priv;
     uint8_t commit[SLIM_MLS_MAX_HASH];
-    OK(slim_mls_treekem_path_decrypt(t, g->committer, p, slim_buf_view(ctx), NULL, 0, &mine,
-                                     commit, NULL));
+    OK(slim_mls_treekem_path_decrypt(t, g->committer, p, slim_buf_view(ctx), NULL, 0, &mine, commit,
+                                     NULL));
     FAIL_IF(memcmp(commit, want, g->s->nh) != 0, "commit secret agreement");
     slim_mls_tree_priv_cleanup(&mine);
     slim_mls_tree_free(t);
@@ -242,7 +234,7 @@ static void print_row(uint32_t n, const measure *m) {
     double cpu[RUNS], wall[RUNS];
     memcpy(cpu, m->cpu, sizeof cpu);
     memcpy(wall, m->wall, sizeof wall);
-    double c = median(cpu), w = median(wall);
+    double c = bench_median(cpu, RUNS), w = bench_median(wall, RUNS);
     const slim_mls_pkey_counts *o = &m->ops;
     double est = (double)o->dh * floor_of.dh + (double)o->derive_pub * floor_of.derive +
                  (double)o->sign * floor_of.sign + (double)o->verify * floor_of.verify;
@@ -260,8 +252,8 @@ static void print_row(uint32_t n, const measure *m) {
  * signing with a prepared key). */
 static void measure_floor(const slim_mls_suite *s, long iters) {
     const slim_mls_rng *rng = slim_mls_rng_default();
-    slim_mls_dh_group grp = s->hpke.kem_id == SLIM_MLS_HPKE_KEM_X25519_SHA256 ? SLIM_MLS_DH_X25519
-                                                                              : SLIM_MLS_DH_P256;
+    slim_mls_dh_group grp =
+        s->hpke.kem_id == SLIM_MLS_HPKE_KEM_X25519_SHA256 ? SLIM_MLS_DH_X25519 : SLIM_MLS_DH_P256;
     uint8_t sk[SLIM_MLS_MAX_DH_PRIVATE], pk[SLIM_MLS_MAX_DH_PUBLIC], out[SLIM_MLS_MAX_DH_SECRET];
     uint8_t ssk[SLIM_MLS_MAX_SIG_PRIVATE], spk[SLIM_MLS_MAX_SIG_PUBLIC];
     OK(slim_mls_suite_generate_key_pair(s, rng, sk, pk));
@@ -275,7 +267,7 @@ static void measure_floor(const slim_mls_suite *s, long iters) {
     double t[4][RUNS];
     for (int run = 0; run < RUNS; run++) {
         for (int what = 0; what < 4; what++) {
-            uint64_t c0 = cpu_ns();
+            uint64_t c0 = bench_cpu_ns();
             for (long i = 0; i < iters; i++) {
                 slim_buf sig2 = SLIM_BUF_INIT;
                 switch (what) {
@@ -295,13 +287,13 @@ static void measure_floor(const slim_mls_suite *s, long iters) {
                 }
                 slim_buf_cleanup(&sig2);
             }
-            t[what][run] = (double)(cpu_ns() - c0) / (double)iters;
+            t[what][run] = (double)(bench_cpu_ns() - c0) / (double)iters;
         }
     }
-    floor_of.dh = median(t[0]);
-    floor_of.derive = median(t[1]);
-    floor_of.sign = median(t[2]);
-    floor_of.verify = median(t[3]);
+    floor_of.dh = bench_median(t[0], RUNS);
+    floor_of.derive = bench_median(t[1], RUNS);
+    floor_of.sign = bench_median(t[2], RUNS);
+    floor_of.verify = bench_median(t[3], RUNS);
     printf("  one public-key operation (CPU): dh %.1f us, derive %.1f us, sign %.1f us, verify "
            "%.1f us\n",
            floor_of.dh / 1e3, floor_of.derive / 1e3, floor_of.sign / 1e3, floor_of.verify / 1e3);
@@ -315,7 +307,7 @@ typedef struct clock_mark {
 } clock_mark;
 
 static void mark(clock_mark *c) {
-    c->cpu = cpu_ns();
+    c->cpu = bench_cpu_ns();
     c->wall = slim_now_ns();
     slim_mls_pkey_counts_get(&c->ops);
 }
@@ -388,12 +380,9 @@ static void bench_hash(group *g, long iters) {
         double cpu = 0, wall = 0, hashes = 0;
         slim_mls_pkey_counts ops = {0, 0, 0, 0};
         for (long i = 0; i < iters; i++) {
-            slim_mls_tree *t = NULL;
-            slim_mls_path *path = NULL;
-            OK(slim_mls_tree_clone(g->tree, &t));
-            OK(slim_mls_treekem_path_begin(t, g->committer, &g->m[g->committer].params,
-                                           slim_bytes_of(GROUP_ID, sizeof GROUP_ID - 1),
-                                           slim_mls_rng_default(), &path));
+            slim_mls_tree *t;
+            slim_mls_path *path;
+            begin_path(g, &t, &path);
             before = slim_mls_tree_hashes_computed(t);
             mark(&c);
             OK(slim_mls_tree_hash(t, h));
