@@ -83,8 +83,8 @@ static inline void tg_make_member(tgroup *g, size_t i) {
     tmember *m = &g->m[i];
     memset(m, 0, sizeof *m);
     CHECK_OK(slim_mls_signature_key_generate(g->s, &g->rng, m->sig_sk, m->sig_pk));
-    CHECK_OK(slim_mls_sig_key_new(g->s->sig, slim_bytes_of(m->sig_sk, g->s->sig_nsk), true,
-                                  &m->signer));
+    CHECK_OK(
+        slim_mls_sig_key_new(g->s->sig, slim_bytes_of(m->sig_sk, g->s->sig_nsk), true, &m->signer));
     snprintf(m->id, sizeof m->id, "member-%zu", i);
     m->params.credential.type = SLIM_MLS_CREDENTIAL_BASIC;
     m->params.credential.body = slim_bytes_of(m->id, strlen(m->id));
@@ -199,9 +199,8 @@ static inline void tg_commit(tgroup *g, size_t c, slim_buf *up_out) {
     slim_buf ctx = SLIM_BUF_INIT, up = SLIM_BUF_INIT, want = SLIM_BUF_INIT, got = SLIM_BUF_INIT;
     g->epoch++;
     CHECK_OK(slim_mls_tree_clone(cm->tree, &t));
-    CHECK_OK(slim_mls_treekem_path_begin(t, cm->leaf, &cm->params,
-                                         slim_bytes_of(g->group_id, sizeof g->group_id), &g->rng,
-                                         &path));
+    CHECK_OK(slim_mls_treekem_path_begin(
+        t, cm->leaf, &cm->params, slim_bytes_of(g->group_id, sizeof g->group_id), &g->rng, &path));
     if (path == NULL) {
         slim_mls_tree_free(t);
         return;

@@ -233,11 +233,11 @@ TEST(filtered_direct_paths_of_the_rfc_figure) {
         uint32_t fdp[3], copath[3];
         size_t n;
     } want[] = {
-        {0, {1, 7}, {2, 11}, 2},          /* A: T, W (copath B, Y) */
-        {1, {1, 7}, {0, 11}, 2},          /* B: T, W (copath A, Y) */
-        {4, {9, 11, 7}, {10, 13, 3}, 3},  /* E: X, Y, W */
-        {5, {9, 11, 7}, {8, 13, 3}, 3},   /* F: X, Y, W */
-        {6, {11, 7}, {9, 3}, 2},          /* G: Y, W */
+        {0, {1, 7}, {2, 11}, 2},         /* A: T, W (copath B, Y) */
+        {1, {1, 7}, {0, 11}, 2},         /* B: T, W (copath A, Y) */
+        {4, {9, 11, 7}, {10, 13, 3}, 3}, /* E: X, Y, W */
+        {5, {9, 11, 7}, {8, 13, 3}, 3},  /* F: X, Y, W */
+        {6, {11, 7}, {9, 3}, 2},         /* G: Y, W */
     };
     for (size_t i = 0; i < SLIM_ARRAY_LEN(want); i++) {
         uint32_t fdp[SLIM_MLS_TREE_MAX_DEPTH], cp[SLIM_MLS_TREE_MAX_DEPTH];
@@ -316,8 +316,8 @@ TEST(a_path_update_rehashes_only_the_path) {
     slim_mls_tree *c = NULL;
     slim_mls_path *path = NULL;
     CHECK_OK(slim_mls_tree_clone(t, &c));
-    CHECK_OK(slim_mls_treekem_path_begin(c, 3, &g.m[3].params, slim_bytes_of("g", 1), &g.rng,
-                                         &path));
+    CHECK_OK(
+        slim_mls_treekem_path_begin(c, 3, &g.m[3].params, slim_bytes_of("g", 1), &g.rng, &path));
     before = slim_mls_tree_hashes_computed(c);
     CHECK_OK(slim_mls_tree_hash(c, h));
     /* After the path of leaf 3: the leaf and its 4 ancestors. */

@@ -188,9 +188,8 @@ TEST(new_members_are_excluded_and_join_with_the_common_ancestors_secret) {
         slim_mls_path *path = NULL;
         slim_buf ctx = SLIM_BUF_INIT, up = SLIM_BUF_INIT;
         g.epoch++;
-        CHECK_OK(slim_mls_treekem_path_begin(t, 1, &g.m[1].params,
-                                             slim_bytes_of(g.group_id, sizeof g.group_id), &g.rng,
-                                             &path));
+        CHECK_OK(slim_mls_treekem_path_begin(
+            t, 1, &g.m[1].params, slim_bytes_of(g.group_id, sizeof g.group_id), &g.rng, &path));
         tg_context(&g, t, &ctx);
         CHECK_OK(slim_mls_treekem_path_seal(t, path, slim_buf_view(&ctx), ex, 2, &g.rng, &up));
         forged f;
@@ -368,8 +367,8 @@ TEST(forged_update_paths_are_refused_and_change_nothing) {
         slim_buf leaf = SLIM_BUF_INIT;
         slim_mls_leaf_node old = *slim_mls_tree_leaf(g.m[5].tree, 2);
         CHECK_OK(slim_mls_leaf_node_build(s, &g.m[2].params, SLIM_MLS_LEAF_SOURCE_COMMIT,
-                                          old.encryption_key, a.p.leaf_node.parent_hash,
-                                          v.group_id, 2, &leaf));
+                                          old.encryption_key, a.p.leaf_node.parent_hash, v.group_id,
+                                          2, &leaf));
         slim_mls_leaf_node kept;
         slim_mls_tls_reader_init(&r, slim_buf_view(&leaf));
         CHECK_OK(slim_mls_leaf_node_decode(&r, &kept));
@@ -401,9 +400,9 @@ static void expect_decrypt_refused(tgroup *g, size_t j, slim_mls_tree *merged, u
                                    slim_status want) {
     slim_mls_tree_priv before = g->m[j].priv;
     uint8_t commit[SLIM_MLS_MAX_HASH];
-    CHECK_STATUS(slim_mls_treekem_path_decrypt(merged, sender, p, ctx, NULL, 0, &g->m[j].priv,
-                                               commit, NULL),
-                 want);
+    CHECK_STATUS(
+        slim_mls_treekem_path_decrypt(merged, sender, p, ctx, NULL, 0, &g->m[j].priv, commit, NULL),
+        want);
     CHECK(memcmp(&before, &g->m[j].priv, sizeof before) == 0);
     slim_mls_tree_priv_cleanup(&before);
 }
@@ -443,7 +442,8 @@ TEST(decryption_refusals_leave_the_private_state_alone) {
             CHECK_OK(slim_mls_update_path_node_encode(&w, &na));
         }
         encode_path(&x, &a.p.leaf_node, slim_buf_view(&nodes), a.p.nodes.count);
-        expect_decrypt_refused(&g, 0, t, 3, &x.p, slim_buf_view(&ctx2), SLIM_E_MLS_PATH_KEY_MISMATCH);
+        expect_decrypt_refused(&g, 0, t, 3, &x.p, slim_buf_view(&ctx2),
+                               SLIM_E_MLS_PATH_KEY_MISMATCH);
         /* A tree where the path was not merged. */
         expect_decrypt_refused(&g, 0, g.m[0].tree, 3, &a.p, slim_buf_view(&ctx), SLIM_E_STATE);
         /* A state that holds no key the path encrypts to: no node keys,
@@ -529,8 +529,8 @@ TEST(update_paths_run_out_of_memory_cleanly) {
         test_alloc_fail_after(n);
         slim_status st = slim_mls_tree_clone(g.m[2].tree, &t);
         if (st == SLIM_OK) {
-            st = slim_mls_treekem_path_begin(t, 2, &g.m[2].params, slim_bytes_of("oom", 3),
-                                             &g.rng, &path);
+            st = slim_mls_treekem_path_begin(t, 2, &g.m[2].params, slim_bytes_of("oom", 3), &g.rng,
+                                             &path);
             if (st != SLIM_OK) {
                 /* All or nothing: the clone is the committer's tree. */
                 test_alloc_fail_after(0);
@@ -630,7 +630,8 @@ TEST(key_packages_carry_their_keys_and_validate) {
         uint8_t pk[SLIM_MLS_MAX_DH_PUBLIC];
         CHECK_OK(slim_mls_hpke_public_key(s->hpke.kem_id,
                                           slim_bytes_of(k->keys.init_priv, s->kem_nsk), pk));
-        CHECK(k->kpv.init_key.len == s->kem_npk && memcmp(pk, k->kpv.init_key.ptr, s->kem_npk) == 0);
+        CHECK(k->kpv.init_key.len == s->kem_npk &&
+              memcmp(pk, k->kpv.init_key.ptr, s->kem_npk) == 0);
         CHECK_OK(slim_mls_hpke_public_key(s->hpke.kem_id,
                                           slim_bytes_of(k->keys.encryption_priv, s->kem_nsk), pk));
         CHECK_MEM(pk, k->kpv.leaf_node.encryption_key.ptr, s->kem_npk);
@@ -689,7 +690,8 @@ TEST(key_packages_carry_their_keys_and_validate) {
         bad.extensions.count = 1;
         sb.len = 0;
         CHECK_OK(slim_mls_key_package_sign(s, &bad, k->signer, &sb));
-        CHECK_STATUS(slim_mls_key_package_validate(&v, NULL, &bad), SLIM_E_MLS_UNSUPPORTED_EXTENSION);
+        CHECK_STATUS(slim_mls_key_package_validate(&v, NULL, &bad),
+                     SLIM_E_MLS_UNSUPPORTED_EXTENSION);
         /* A leaf that is not a key_package leaf. */
         bad = k->kpv;
         bad.leaf_node.source = SLIM_MLS_LEAF_SOURCE_UPDATE;
@@ -753,9 +755,9 @@ TEST(update_leaves_are_validated_against_the_leaf_they_replace) {
                  SLIM_E_MLS_WRONG_LEAF_NODE_SOURCE);
     CHECK_STATUS(slim_mls_leaf_node_validate(&v, t, &ln, SLIM_MLS_LEAF_SOURCE_UPDATE, 2, 2),
                  SLIM_E_MLS_LEAF_BAD_SIGNATURE);
-    CHECK_STATUS(slim_mls_leaf_node_validate(&v, t, &ln, SLIM_MLS_LEAF_SOURCE_UPDATE, 1,
-                                             SLIM_MLS_NO_LEAF),
-                 SLIM_E_MLS_DUPLICATE_SIGNATURE_KEY);
+    CHECK_STATUS(
+        slim_mls_leaf_node_validate(&v, t, &ln, SLIM_MLS_LEAF_SOURCE_UPDATE, 1, SLIM_MLS_NO_LEAF),
+        SLIM_E_MLS_DUPLICATE_SIGNATURE_KEY);
     /* An Update that keeps the old encryption key. */
     b.len = 0;
     CHECK_OK(slim_mls_leaf_node_build(s, &g.m[1].params, SLIM_MLS_LEAF_SOURCE_UPDATE,
