@@ -743,30 +743,33 @@ TEST(capability_credential_and_lifetime_rules_are_enforced) {
         p.credential = m2->params.credential;
 
         /* required_capabilities the members lack: a non-default extension,
-         * then a credential type. */
+         * a credential type, a non-default proposal; then only default
+         * types and the credential type in use, which every member has. */
         slim_buf gext = SLIM_BUF_INIT, rcb = SLIM_BUF_INIT;
-        const uint16_t want_ext = 0x0a0a;
-        for (int round = 0; round < 2; round++) {
+        const uint16_t required[4][3] = {
+            {0x0a0a, 0x0002, basic}, /* extension, proposal, credential */
+            {0x0001, 0x0002, x509},
+            {0x0001, 0x0b0b, basic},
+            {0x0005, 0x0007, basic},
+        };
+        for (int round = 0; round < 4; round++) {
             rcb.len = gext.len = 0;
             slim_mls_tls_writer_init(&w, &rcb);
-            size_t mark = slim_mls_tls_vec_begin(&w);
-            if (round == 0)
-                slim_mls_tls_put_u16(&w, want_ext);
-            slim_mls_tls_vec_end(&w, mark);
-            mark = slim_mls_tls_vec_begin(&w);
-            slim_mls_tls_put_u16(&w, 0x0002); /* a default proposal: no requirement */
-            slim_mls_tls_vec_end(&w, mark);
-            mark = slim_mls_tls_vec_begin(&w);
-            if (round == 1)
-                slim_mls_tls_put_u16(&w, x509);
-            slim_mls_tls_vec_end(&w, mark);
+            for (int list = 0; list < 3; list++) {
+                size_t mark = slim_mls_tls_vec_begin(&w);
+                slim_mls_tls_put_u16(&w, required[round][list]);
+                slim_mls_tls_vec_end(&w, mark);
+            }
             CHECK_OK(slim_mls_tls_writer_status(&w));
             slim_mls_tls_writer_init(&w, &gext);
             slim_mls_extension rc = {SLIM_MLS_EXT_REQUIRED_CAPABILITIES, slim_buf_view(&rcb)};
             CHECK_OK(slim_mls_extension_encode(&w, &rc));
             slim_mls_validation vr = v;
             vr.group_extensions = slim_buf_view(&gext);
-            expect_refused(base, &vr, none, SLIM_E_MLS_MISSING_REQUIRED_CAPABILITY);
+            if (round < 3)
+                expect_refused(base, &vr, none, SLIM_E_MLS_MISSING_REQUIRED_CAPABILITY);
+            else
+                CHECK_OK(slim_mls_tree_validate(base, &vr, none));
         }
 
         /* Lifetimes of key_package leaves: not yet valid at `now`, then
