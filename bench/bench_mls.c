@@ -20,31 +20,15 @@
  *   bench_mls [iterations per run]
  */
 #include "bench_args.h"
+#include "bench_stats.h"
 #include "core/time.h"
 #include "mls/protect.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define RUNS 5
-
-static uint64_t cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double v[RUNS]) {
-    qsort(v, RUNS, sizeof v[0], cmp_double);
-    return v[RUNS / 2];
-}
 
 /* The member at leaf 0 of a 2-member group sends to the member at leaf 1;
  * each has its own secret tree, as two processes would. */
@@ -115,7 +99,7 @@ static int bench_suite(uint16_t id, long iters) {
     for (int run = 0; run < RUNS; run++) {
         for (int what = 0; what < 3; what++) {
             const slim_mls_rng *rng = what == 1 ? &pool.rng : slim_mls_rng_default();
-            uint64_t c0 = cpu_ns(), w0 = slim_now_ns();
+            uint64_t c0 = bench_cpu_ns(), w0 = slim_now_ns();
             for (long i = 0; i < iters; i++) {
                 if (what == 0) {
                     sig.len = 0;
@@ -132,13 +116,15 @@ static int bench_suite(uint16_t id, long iters) {
                     ac.content.u.application_data.len != sizeof payload)
                     return -1;
             }
-            cpu[what][run] = (double)(cpu_ns() - c0) / (double)iters;
+            cpu[what][run] = (double)(bench_cpu_ns() - c0) / (double)iters;
             wall[what][run] = (double)(slim_now_ns() - w0) / (double)iters;
         }
         msg_len = msg.len;
     }
-    double fc = median(cpu[0]), mc = median(cpu[1]), rc = median(cpu[2]);
-    double fw = median(wall[0]), mw = median(wall[1]), rw = median(wall[2]);
+    double fc = bench_median(cpu[0], RUNS), mc = bench_median(cpu[1], RUNS),
+           rc = bench_median(cpu[2], RUNS);
+    double fw = bench_median(wall[0], RUNS), mw = bench_median(wall[1], RUNS),
+           rw = bench_median(wall[2], RUNS);
     printf("suite %u %s (%zu bytes on the wire)\n", id, s->name, msg_len);
     printf("                                        CPU time             wall clock\n");
     printf("  floor: sign+verify 1 KiB         %7.1f us %7.0f/s   %7.1f us %7.0f/s\n", fc / 1e3,

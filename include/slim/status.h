@@ -113,6 +113,48 @@ extern "C" {
     XX(E_MLS_NOT_FRAMED, -410, "MLSMessage wire format is not the one this operation handles")     \
     XX(E_MLS_BAD_SENDER_DATA, -411, "decrypted PrivateMessage SenderData is malformed")            \
     XX(E_MLS_NO_SENDER_KEY, -412, "no signature key known for the message sender")                 \
+    /* MLS ratchet tree, TreeKEM, leaf node and KeyPackage validation */                           \
+    XX(E_MLS_TREE_HASH_MISMATCH, -420,                                                             \
+       "ratchet tree hash differs from the one the group agreed on")                               \
+    XX(E_MLS_PARENT_HASH_INVALID, -421,                                                            \
+       "parent node is not parent-hash valid (no single child chain was signed with it)")          \
+    XX(E_MLS_UNMERGED_LEAF_INVALID, -422,                                                          \
+       "unmerged leaf is blank or not below the parent node that lists it")                        \
+    XX(E_MLS_UNMERGED_LEAF_MISSING, -423,                                                          \
+       "node between an unmerged leaf and the ancestor listing it does not list it")               \
+    XX(E_MLS_DUPLICATE_ENCRYPTION_KEY, -424,                                                       \
+       "HPKE encryption key appears in two nodes of the tree")                                     \
+    XX(E_MLS_DUPLICATE_SIGNATURE_KEY, -425,                                                        \
+       "two members of the group have the same signature key")                                     \
+    XX(E_MLS_LEAF_BAD_SIGNATURE, -426,                                                             \
+       "leaf node signature does not verify (LeafNodeTBS with its group and leaf index)")          \
+    XX(E_MLS_CREDENTIAL_REJECTED, -427, "the application's credential check refused a credential") \
+    XX(E_MLS_CREDENTIAL_UNSUPPORTED, -428,                                                         \
+       "a credential type in use in the group is not supported by every member")                   \
+    XX(E_MLS_MISSING_REQUIRED_CAPABILITY, -429,                                                    \
+       "leaf node does not support a capability the group requires (required_capabilities)")       \
+    XX(E_MLS_UNSUPPORTED_EXTENSION, -430,                                                          \
+       "leaf node or KeyPackage carries an extension its capabilities do not list")                \
+    XX(E_MLS_UNSUPPORTED_VERSION_OR_SUITE, -431,                                                   \
+       "leaf capabilities do not list the group's protocol version or cipher suite")               \
+    XX(E_MLS_LIFETIME_INVALID, -432, "current time is outside the leaf node's lifetime")           \
+    XX(E_MLS_LIFETIME_TOO_LONG, -433, "leaf node lifetime is longer than the application allows")  \
+    XX(E_MLS_INIT_KEY_REUSED, -434, "KeyPackage init_key equals its leaf node's encryption key")   \
+    XX(E_MLS_ENCRYPTION_KEY_UNCHANGED, -435,                                                       \
+       "new leaf node keeps the encryption key of the leaf it replaces")                           \
+    XX(E_MLS_TREE_LEAF_BLANK, -436, "ratchet tree leaf is blank (no member there)")                \
+    XX(E_MLS_PATH_LENGTH, -437,                                                                    \
+       "UpdatePath node count differs from the sender's filtered direct path")                     \
+    XX(E_MLS_PATH_CIPHERTEXT_COUNT, -438,                                                          \
+       "UpdatePath node has not one ciphertext per node of its copath resolution")                 \
+    XX(E_MLS_PATH_PARENT_HASH, -439, "UpdatePath leaf parent_hash does not match the path")        \
+    XX(E_MLS_PATH_KEY_MISMATCH, -440,                                                              \
+       "key derived from the decrypted path secret differs from the UpdatePath's public key")      \
+    XX(E_MLS_PATH_NO_KEY, -441,                                                                    \
+       "this member holds no private key that the UpdatePath encrypts to")                         \
+    XX(E_MLS_PATH_DECRYPT, -442, "the UpdatePath path secret for this member does not decrypt")    \
+    XX(E_MLS_PRIVATE_KEY_MISMATCH, -443, "private key does not match the public key in the tree")  \
+    XX(E_MLS_PATH_FROM_SELF, -444, "a member cannot process its own UpdatePath")                   \
     /* router and node */                                                                          \
     XX(E_ROUTER_NO_SUCH_SUBSCRIPTION, -600, "no such subscription")                                \
     XX(E_ROUTER_SUBSCRIPTION_LIMIT, -601, "subscription limit reached")                            \

@@ -21,6 +21,21 @@
 #define P256_SCALAR 32
 #define P256_POINT  65
 
+/* This thread's operation counts (see pkey.h). */
+static _Thread_local slim_mls_pkey_counts counts;
+
+void slim_mls_pkey_counts_get(slim_mls_pkey_counts *out) {
+    *out = counts;
+}
+
+void slim_mls_pkey_counts_reset(void) {
+    memset(&counts, 0, sizeof counts);
+}
+
+uint64_t slim_mls_pkey_counts_total(const slim_mls_pkey_counts *c) {
+    return c->dh + c->derive_pub + c->sign + c->verify;
+}
+
 size_t slim_mls_dh_private_size(slim_mls_dh_group g) {
     switch (g) {
     case SLIM_MLS_DH_X25519:
@@ -207,6 +222,7 @@ slim_status slim_mls_dh_check_private(slim_mls_dh_group g, slim_bytes sk) {
 }
 
 slim_status slim_mls_dh_public(slim_mls_dh_group g, slim_bytes sk, uint8_t *pk) {
+    counts.derive_pub++;
     switch (g) {
     case SLIM_MLS_DH_X25519:
         return raw_public(EVP_PKEY_X25519, sk, pk);
@@ -217,6 +233,7 @@ slim_status slim_mls_dh_public(slim_mls_dh_group g, slim_bytes sk, uint8_t *pk) 
 }
 
 slim_status slim_mls_dh(slim_mls_dh_group g, slim_bytes sk, slim_bytes pk, uint8_t *out) {
+    counts.dh++;
     EVP_PKEY *mine = NULL, *peer = NULL;
     slim_status st;
     switch (g) {
@@ -267,6 +284,7 @@ done:
 /* ---- signatures ----------------------------------------------------- */
 
 slim_status slim_mls_sig_public(slim_mls_sig_scheme s, slim_bytes sk, uint8_t *pk) {
+    counts.derive_pub++;
     switch (s) {
     case SLIM_MLS_SIG_ED25519:
         return raw_public(EVP_PKEY_ED25519, sk, pk);
@@ -347,6 +365,7 @@ static const EVP_MD *sig_md(slim_mls_sig_scheme s) {
 }
 
 slim_status slim_mls_sig_key_sign(const slim_mls_sig_key *k, slim_bytes msg, slim_buf *sig) {
+    counts.sign++;
     if (!k->has_private)
         return SLIM_E_INVALID_ARG;
     size_t max = slim_mls_sig_max_size(k->scheme);
@@ -369,6 +388,7 @@ slim_status slim_mls_sig_key_sign(const slim_mls_sig_key *k, slim_bytes msg, sli
 }
 
 slim_status slim_mls_sig_key_verify(const slim_mls_sig_key *k, slim_bytes msg, slim_bytes sig) {
+    counts.verify++;
     if (k->has_private)
         return SLIM_E_INVALID_ARG;
     slim_status st = SLIM_E_MLS_CRYPTO;

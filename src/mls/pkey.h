@@ -23,6 +23,12 @@
  *
  * Pure and thread-safe. Private key bytes that pass through OpenSSL live
  * in objects freed with their clear-free functions.
+ *
+ * Operation counts. Each thread counts the public-key operations it runs
+ * here (slim_mls_pkey_counts_get), so benchmarks can report them beside
+ * their times. This thread-local tally is the module's one piece of
+ * mutable state besides its arguments: it is only ever read by the
+ * caller and never changes what a function computes.
  */
 #ifndef SLIM_MLS_PKEY_H
 #define SLIM_MLS_PKEY_H
@@ -109,5 +115,26 @@ slim_mls_sig_scheme slim_mls_sig_key_scheme(const slim_mls_sig_key *k);
  * signing key. */
 slim_status slim_mls_sig_key_sign(const slim_mls_sig_key *k, slim_bytes msg, slim_buf *sig);
 slim_status slim_mls_sig_key_verify(const slim_mls_sig_key *k, slim_bytes msg, slim_bytes sig);
+
+/* Public-key operations run by the calling thread since it started or
+ * last reset its counts. Every call is counted, failed ones included. */
+typedef struct slim_mls_pkey_counts {
+    uint64_t dh;         /* Diffie-Hellman: slim_mls_dh */
+    uint64_t derive_pub; /* public key from a private key (a fixed-base scalar
+                          * multiplication): slim_mls_dh_public,
+                          * slim_mls_sig_public, key generation and
+                          * HPKE DeriveKeyPair */
+    uint64_t sign;       /* signatures made */
+    uint64_t verify;     /* signatures verified */
+} slim_mls_pkey_counts;
+
+/* *out = this thread's counts. */
+void slim_mls_pkey_counts_get(slim_mls_pkey_counts *out);
+
+/* Sets this thread's counts to zero. */
+void slim_mls_pkey_counts_reset(void);
+
+/* The sum of the four counts. */
+uint64_t slim_mls_pkey_counts_total(const slim_mls_pkey_counts *c);
 
 #endif

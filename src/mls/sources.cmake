@@ -9,6 +9,7 @@ list(APPEND SLIM_SOURCES
   src/mls/key_package.c
   src/mls/key_schedule.c
   src/mls/leaf_node.c
+  src/mls/member.c
   src/mls/nodes.c
   src/mls/pkey.c
   src/mls/primitives.c
@@ -19,6 +20,9 @@ list(APPEND SLIM_SOURCES
   src/mls/secret_tree.c
   src/mls/tls.c
   src/mls/transcript.c
+  src/mls/tree.c
   src/mls/tree_math.c
+  src/mls/treekem.c
+  src/mls/validate.c
   src/mls/welcome.c)
 list(APPEND SLIM_LIBS OpenSSL::Crypto)

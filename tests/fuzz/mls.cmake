@@ -5,3 +5,6 @@ slim_fuzz_target(fuzz_mls_tls fuzz_mls_tls.c)
 # The seeds are written by the unit tests: see docs/mls.md.
 slim_fuzz_target(fuzz_mls_message fuzz_mls_message.c)
 slim_fuzz_target(fuzz_mls_unprotect fuzz_mls_unprotect.c)
+# Ratchet-tree decoding and validation (seeds in corpus/fuzz_mls_tree/, written
+# by test_mls_tree: see docs/mls.md).
+slim_fuzz_target(fuzz_mls_tree fuzz_mls_tree.c)

@@ -4,7 +4,8 @@
  * Checks one file of the MLS interop vectors (mlswg/mls-implementations)
  * or the RFC 9180 HPKE vectors against src/mls. Kinds: hpke, tree-math,
  * crypto-basics, secret-tree, key-schedule, psk_secret, transcript-hashes,
- * deserialization, messages, message-protection. Prints one line per entry and a final line
+ * deserialization, messages, message-protection, tree-validation,
+ * tree-operations, treekem. Prints one line per entry and a final line
  * "N passed, N failed"; exits 0 when all passed, 1 on any failure or bad
  * input, and 77 (ctest's skip code) when the file does not exist, unless
  * the environment has CI=true, where a missing file is a failure.
@@ -25,6 +26,8 @@
 #include "mls/tls.h"
 #include "mls/transcript.h"
 #include "mls/tree_math.h"
+#include "mls/treekem.h"
+#include "mls/validate.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -69,9 +72,9 @@ static json_t *field(check *c, json_t *obj, const char *key) {
     return v;
 }
 
-/* A hex field as bytes (freed with the entry); empty on error. */
-static slim_bytes hexf(check *c, json_t *obj, const char *key) {
-    json_t *v = field(c, obj, key);
+/* A hex string value as bytes (freed with the entry); empty on error.
+ * `key` names it in failures. */
+static slim_bytes hexv(check *c, json_t *v, const char *key) {
     if (v == NULL || !json_is_string(v)) {
         if (v != NULL)
             fail(c, "field \"%s\" is not a string", key);
@@ -98,6 +101,11 @@ static slim_bytes hexf(check *c, json_t *obj, const char *key) {
     }
     c->allocs[c->n_allocs++] = p;
     return slim_bytes_of(p, n);
+}
+
+/* A hex field as bytes (freed with the entry); empty on error. */
+static slim_bytes hexf(check *c, json_t *obj, const char *key) {
+    return hexv(c, field(c, obj, key), key);
 }
 
 static uint64_t numf(check *c, json_t *obj, const char *key) {
@@ -1049,6 +1057,342 @@ done:
     slim_buf_cleanup(&gcb);
 }
 
+/* ---- ratchet trees: tree-validation, tree-operations, treekem -------- */
+
+/* Accepts every credential: the vectors carry basic credentials of
+ * arbitrary identities. */
+static slim_status accept_credential(void *arg, const slim_mls_credential *cred,
+                                     slim_bytes signature_key) {
+    (void)arg;
+    (void)cred;
+    (void)signature_key;
+    return SLIM_OK;
+}
+
+/* A decoded tree, or NULL after a failure. */
+static slim_mls_tree *tree_of(check *c, const slim_mls_suite *s, slim_bytes enc, const char *what) {
+    slim_mls_tree *t = NULL;
+    char w[96];
+    snprintf(w, sizeof w, "decode %s", what);
+    if (!ok(c, w, slim_mls_tree_decode(s, enc, &t)))
+        return NULL;
+    return t;
+}
+
+/* Compares the tree's encoding with `want` and its root hash with
+ * `want_hash` (skipped when empty). */
+static void expect_tree(check *c, slim_mls_tree *t, const char *what, slim_bytes want,
+                        slim_bytes want_hash) {
+    slim_buf b = SLIM_BUF_INIT;
+    char w[96];
+    snprintf(w, sizeof w, "encode %s", what);
+    if (want.ptr != NULL && ok(c, w, slim_mls_tree_encode(t, &b)))
+        expect_buf(c, w, &b, want);
+    uint8_t h[SLIM_MLS_MAX_HASH];
+    snprintf(w, sizeof w, "tree hash %s", what);
+    if (want_hash.ptr != NULL && ok(c, w, slim_mls_tree_hash(t, h)))
+        expect(c, w, h, slim_mls_tree_suite(t)->nh, want_hash);
+    slim_buf_cleanup(&b);
+}
+
+static slim_mls_validation permissive(const slim_mls_suite *s, slim_bytes group_id) {
+    slim_mls_validation v;
+    memset(&v, 0, sizeof v);
+    v.suite = s;
+    v.group_id = group_id;
+    v.credential = accept_credential;
+    return v;
+}
+
+static void run_tree_validation(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    slim_bytes enc = hexf(c, e, "tree"), gid = hexf(c, e, "group_id");
+    json_t *res = field(c, e, "resolutions"), *hashes = field(c, e, "tree_hashes");
+    if (c->failed)
+        return;
+    slim_mls_tree *t = tree_of(c, s, enc, "tree");
+    if (t == NULL)
+        return;
+    uint32_t w = slim_mls_tree_node_count(t);
+    snprintf(desc, dlen, "suite %u, %u leaves, %u members", s->id, slim_mls_tree_leaf_count(t),
+             slim_mls_tree_member_count(t));
+    if (json_array_size(res) != w || json_array_size(hashes) != w)
+        fail(c, "resolutions/tree_hashes have %zu/%zu entries, the tree %u nodes",
+             json_array_size(res), json_array_size(hashes), w);
+    slim_mls_index_list got = SLIM_MLS_INDEX_LIST_INIT;
+    for (uint32_t x = 0; x < w && !c->failed; x++) {
+        json_t *want = json_array_get(res, x);
+        if (!ok(c, "resolution", slim_mls_tree_resolution(t, x, NULL, 0, &got)))
+            break;
+        bool same = json_array_size(want) == got.len;
+        for (size_t i = 0; same && i < got.len; i++)
+            same = json_integer_value(json_array_get(want, i)) == (json_int_t)got.v[i];
+        if (!same)
+            fail(c, "resolution of node %u differs (%zu entries, want %zu)", x, got.len,
+                 json_array_size(want));
+        uint8_t h[SLIM_MLS_MAX_HASH];
+        char what[64];
+        snprintf(what, sizeof what, "tree hash of node %u", x);
+        slim_bytes hw = hexv(c, json_array_get(hashes, x), "tree_hashes[]");
+        if (ok(c, what, slim_mls_tree_node_hash(t, x, h)))
+            expect(c, what, h, s->nh, hw);
+    }
+    slim_mls_index_list_cleanup(&got);
+    uint32_t bad = 0;
+    slim_status st = slim_mls_tree_verify_parent_hashes(t, &bad);
+    if (st != SLIM_OK && !c->failed)
+        fail(c, "parent hashes: %s at node %u", slim_status_name(st), bad);
+    for (uint32_t l = 0; l < slim_mls_tree_leaf_count(t) && !c->failed; l++) {
+        const slim_mls_leaf_node *ln = slim_mls_tree_leaf(t, l);
+        char what[64];
+        snprintf(what, sizeof what, "signature of leaf %u", l);
+        if (ln != NULL)
+            ok(c, what, slim_mls_leaf_node_verify(s, ln, gid, l));
+    }
+    /* The whole of the joiner's validation accepts the tree, and the
+     * tree re-encodes to the bytes it came from. */
+    slim_mls_validation v = permissive(s, gid);
+    uint8_t root[SLIM_MLS_MAX_HASH];
+    if (!c->failed && ok(c, "root hash", slim_mls_tree_hash(t, root)))
+        ok(c, "tree validation", slim_mls_tree_validate(t, &v, slim_bytes_of(root, s->nh)));
+    if (!c->failed)
+        expect_tree(c, t, "tree", enc, slim_bytes_of(NULL, 0));
+    slim_mls_tree_free(t);
+}
+
+static void run_tree_operations(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    slim_bytes before = hexf(c, e, "tree_before"), after = hexf(c, e, "tree_after");
+    slim_bytes hb = hexf(c, e, "tree_hash_before"), ha = hexf(c, e, "tree_hash_after");
+    slim_bytes prop = hexf(c, e, "proposal");
+    uint32_t sender = (uint32_t)numf(c, e, "proposal_sender");
+    if (c->failed)
+        return;
+    slim_mls_proposal p;
+    slim_mls_tls_reader r;
+    slim_mls_tls_reader_init(&r, prop);
+    slim_mls_proposal_decode(&r, &p);
+    if (!ok(c, "decode proposal", slim_mls_tls_reader_finish(&r)))
+        return;
+    snprintf(desc, dlen, "suite %u, proposal type %u from %u", s->id, p.type, sender);
+    slim_mls_tree *t = tree_of(c, s, before, "tree_before");
+    if (t == NULL)
+        return;
+    expect_tree(c, t, "before", before, hb);
+    switch (c->failed ? 0 : p.type) {
+    case 0:
+        break;
+    case SLIM_MLS_PROPOSAL_ADD:
+        ok(c, "add", slim_mls_tree_add(t, &p.u.add.leaf_node, NULL));
+        break;
+    case SLIM_MLS_PROPOSAL_UPDATE:
+        ok(c, "update", slim_mls_tree_update(t, sender, &p.u.update));
+        break;
+    case SLIM_MLS_PROPOSAL_REMOVE:
+        ok(c, "remove", slim_mls_tree_remove(t, p.u.remove));
+        break;
+    default:
+        fail(c, "proposal type %u is not a tree operation", p.type);
+    }
+    if (!c->failed)
+        expect_tree(c, t, "after", after, ha);
+    slim_mls_tree_free(t);
+}
+
+/* The treekem vector's GroupContext with the given tree hash. */
+static slim_status treekem_context(const slim_mls_suite *s, json_t *e, check *c, slim_mls_tree *t,
+                                   slim_buf *out) {
+    slim_mls_group_context gc;
+    memset(&gc, 0, sizeof gc);
+    uint8_t th[SLIM_MLS_MAX_HASH];
+    gc.version = SLIM_MLS_VERSION_MLS10;
+    gc.cipher_suite = s->id;
+    gc.group_id = hexf(c, e, "group_id");
+    gc.epoch = numf(c, e, "epoch");
+    gc.confirmed_transcript_hash = hexf(c, e, "confirmed_transcript_hash");
+    slim_status st = slim_mls_tree_hash(t, th);
+    gc.tree_hash = slim_bytes_of(th, s->nh);
+    out->len = 0;
+    return st == SLIM_OK ? slim_mls_group_context_encode(&gc, out) : st;
+}
+
+typedef struct treekem_member {
+    bool present;
+    slim_mls_tree_priv priv;
+    slim_bytes sig_priv;
+} treekem_member;
+
+/* The private states of leaves_private, checked against the tree. */
+static treekem_member *treekem_members(check *c, json_t *e, slim_mls_tree *t) {
+    uint32_t n = slim_mls_tree_leaf_count(t);
+    treekem_member *m = calloc(n, sizeof *m);
+    json_t *lp = field(c, e, "leaves_private");
+    size_t i;
+    json_t *x;
+    if (m == NULL || lp == NULL)
+        return m;
+    json_array_foreach(lp, i, x) {
+        uint32_t leaf = (uint32_t)numf(c, x, "index");
+        slim_bytes enc = hexf(c, x, "encryption_priv");
+        slim_bytes sig = hexf(c, x, "signature_priv");
+        json_t *ps = field(c, x, "path_secrets");
+        if (c->failed || leaf >= n ||
+            !ok(c, "private state", slim_mls_tree_priv_init(&m[leaf].priv, t, leaf, enc))) {
+            fail(c, "leaves_private[%zu] unusable", i);
+            break;
+        }
+        m[leaf].present = true;
+        m[leaf].sig_priv = sig;
+        size_t j;
+        json_t *y;
+        json_array_foreach(ps, j, y) {
+            uint32_t node = (uint32_t)numf(c, y, "node");
+            slim_bytes secret = hexf(c, y, "path_secret");
+            char what[64];
+            snprintf(what, sizeof what, "leaf %u path secret of node %u", leaf, node);
+            if (c->failed ||
+                !ok(c, what, slim_mls_tree_priv_set_node_secret(&m[leaf].priv, t, node, secret)))
+                break;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "leaf %u private state", leaf);
+        if (!c->failed)
+            ok(c, what, slim_mls_tree_priv_check(&m[leaf].priv, t));
+    }
+    return m;
+}
+
+/* Processes `path` from `sender` with every member's private state:
+ * each gets want_secrets[j] (when given) and the commit secret
+ * `want_commit`. `tree` is the tree before the path. */
+static void treekem_process(check *c, const slim_mls_suite *s, json_t *e, slim_mls_tree *tree,
+                            const treekem_member *m, uint32_t sender, slim_bytes path_bytes,
+                            json_t *want_secrets, slim_bytes want_commit, slim_bytes want_hash,
+                            const char *label) {
+    slim_mls_update_path path;
+    slim_mls_tls_reader r;
+    slim_mls_tls_reader_init(&r, path_bytes);
+    slim_mls_update_path_decode(&r, &path);
+    char what[96];
+    snprintf(what, sizeof what, "%s: decode", label);
+    if (!ok(c, what, slim_mls_tls_reader_finish(&r)))
+        return;
+    slim_mls_tree *t = NULL;
+    if (!ok(c, "clone", slim_mls_tree_clone(tree, &t)))
+        return;
+    slim_mls_validation v = permissive(s, hexf(c, e, "group_id"));
+    snprintf(what, sizeof what, "%s: merge", label);
+    slim_buf ctx = SLIM_BUF_INIT;
+    if (ok(c, what, slim_mls_treekem_path_merge(t, &v, sender, &path, NULL, 0)) &&
+        ok(c, "group context", treekem_context(s, e, c, t, &ctx)))
+        expect_tree(c, t, label, slim_bytes_of(NULL, 0), want_hash);
+    for (uint32_t j = 0; j < slim_mls_tree_leaf_count(t) && !c->failed; j++) {
+        if (j == sender || slim_mls_tree_leaf(t, j) == NULL)
+            continue;
+        if (!m[j].present) {
+            fail(c, "%s: no private state for member %u", label, j);
+            break;
+        }
+        slim_mls_tree_priv p = m[j].priv;
+        uint8_t commit[SLIM_MLS_MAX_HASH], secret[SLIM_MLS_MAX_HASH];
+        snprintf(what, sizeof what, "%s: member %u decrypts", label, j);
+        if (ok(c, what,
+               slim_mls_treekem_path_decrypt(t, sender, &path, slim_buf_view(&ctx), NULL, 0, &p,
+                                             commit, secret))) {
+            snprintf(what, sizeof what, "%s: commit secret of member %u", label, j);
+            expect(c, what, commit, s->nh, want_commit);
+            json_t *ws = want_secrets != NULL ? json_array_get(want_secrets, j) : NULL;
+            if (ws != NULL) {
+                slim_bytes w = hexv(c, ws, "path_secrets[]");
+                snprintf(what, sizeof what, "%s: path secret of member %u", label, j);
+                expect(c, what, secret, s->nh, w);
+            }
+            snprintf(what, sizeof what, "%s: member %u state after", label, j);
+            if (!c->failed)
+                ok(c, what, slim_mls_tree_priv_check(&p, t));
+        }
+        slim_mls_tree_priv_cleanup(&p);
+    }
+    slim_buf_cleanup(&ctx);
+    slim_mls_tree_free(t);
+}
+
+/* Creates a new UpdatePath from `sender` with its leaf's parameters and
+ * checks that every other member reaches its commit secret. */
+static void treekem_create(check *c, const slim_mls_suite *s, json_t *e, slim_mls_tree *tree,
+                           const treekem_member *m, uint32_t sender) {
+    const slim_mls_leaf_node *old = slim_mls_tree_leaf(tree, sender);
+    if (old == NULL || !m[sender].present) {
+        fail(c, "no leaf or private state for sender %u", sender);
+        return;
+    }
+    slim_mls_sig_key *signer = NULL;
+    if (!ok(c, "signature key", slim_mls_sig_key_new(s->sig, m[sender].sig_priv, true, &signer)))
+        return;
+    slim_mls_leaf_params p = {.credential = old->credential,
+                              .signature_key = old->signature_key,
+                              .signer = signer,
+                              .capabilities = &old->capabilities,
+                              .extensions = old->extensions};
+    slim_mls_tree *t = NULL;
+    slim_mls_path *path = NULL;
+    slim_buf ctx = SLIM_BUF_INIT, up = SLIM_BUF_INIT;
+    uint8_t counter = 1;
+    slim_mls_rng rng = {counter_fill, &counter};
+    if (ok(c, "clone", slim_mls_tree_clone(tree, &t)) &&
+        ok(c, "path begin",
+           slim_mls_treekem_path_begin(t, sender, &p, hexf(c, e, "group_id"), &rng, &path)) &&
+        ok(c, "group context", treekem_context(s, e, c, t, &ctx)) &&
+        ok(c, "path seal",
+           slim_mls_treekem_path_seal(t, path, slim_buf_view(&ctx), NULL, 0, &rng, &up))) {
+        uint8_t commit[SLIM_MLS_MAX_HASH], th[SLIM_MLS_MAX_HASH];
+        slim_mls_path_commit_secret(path, commit);
+        if (ok(c, "new tree hash", slim_mls_tree_hash(t, th)))
+            treekem_process(c, s, e, tree, m, sender, slim_buf_view(&up), NULL,
+                            slim_bytes_of(commit, s->nh), slim_bytes_of(th, s->nh), "new path");
+    }
+    slim_mls_path_free(path);
+    slim_mls_tree_free(t);
+    slim_buf_cleanup(&ctx);
+    slim_buf_cleanup(&up);
+    slim_mls_sig_key_free(signer);
+}
+
+static void run_treekem(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    slim_bytes enc = hexf(c, e, "ratchet_tree");
+    json_t *ups = field(c, e, "update_paths");
+    if (c->failed)
+        return;
+    slim_mls_tree *t = tree_of(c, s, enc, "ratchet_tree");
+    if (t == NULL)
+        return;
+    snprintf(desc, dlen, "suite %u, %u leaves, %u members, %zu paths", s->id,
+             slim_mls_tree_leaf_count(t), slim_mls_tree_member_count(t), json_array_size(ups));
+    ok(c, "parent hashes", slim_mls_tree_verify_parent_hashes(t, NULL));
+    treekem_member *m = treekem_members(c, e, t);
+    size_t i;
+    json_t *u;
+    json_array_foreach(ups, i, u) {
+        if (c->failed || m == NULL)
+            break;
+        uint32_t sender = (uint32_t)numf(c, u, "sender");
+        slim_bytes path = hexf(c, u, "update_path"), commit = hexf(c, u, "commit_secret");
+        slim_bytes th = hexf(c, u, "tree_hash_after");
+        char label[48];
+        snprintf(label, sizeof label, "update_paths[%zu] from %u", i, sender);
+        if (!c->failed)
+            treekem_process(c, s, e, t, m, sender, path, field(c, u, "path_secrets"), commit, th,
+                            label);
+        if (!c->failed)
+            treekem_create(c, s, e, t, m, sender);
+    }
+    for (uint32_t l = 0; m != NULL && l < slim_mls_tree_leaf_count(t); l++)
+        slim_mls_tree_priv_cleanup(&m[l].priv);
+    free(m);
+    slim_mls_tree_free(t);
+}
+
 /* ---- main ----------------------------------------------------------- */
 
 typedef void (*run_fn)(check *, json_t *, char *, size_t);
@@ -1067,6 +1411,9 @@ static const struct {
     {"deserialization", run_deserialization},
     {"messages", run_messages},
     {"message-protection", run_message_protection},
+    {"tree-validation", run_tree_validation},
+    {"tree-operations", run_tree_operations},
+    {"treekem", run_treekem},
 };
 
 static int usage(void) {
