@@ -20,7 +20,8 @@
 static const char DOMAIN[] = "SLIM-DP-HDR-v1"; /* and its NUL: 15 bytes */
 static const char HKDF_INFO[] = "SLIM-DP-inter-node-hmac-v1";
 
-slim_status slim_hdrmac_keypair(uint8_t sk[SLIM_HDRMAC_KEY_SIZE], uint8_t pk[SLIM_HDRMAC_KEY_SIZE]) {
+slim_status slim_hdrmac_keypair(uint8_t sk[SLIM_HDRMAC_KEY_SIZE],
+                                uint8_t pk[SLIM_HDRMAC_KEY_SIZE]) {
     slim_status st = slim_random_bytes(sk, SLIM_HDRMAC_KEY_SIZE);
     if (st == SLIM_OK)
         st = slim_mls_dh_public(SLIM_MLS_DH_X25519, slim_bytes_of(sk, SLIM_HDRMAC_KEY_SIZE), pk);
