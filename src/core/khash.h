@@ -12,6 +12,9 @@
  * The values are for placement only: they differ between processes and are
  * never sent anywhere. (Name hashes on the wire are XXH64, see name.h.)
  *
+ * Keys this process chooses itself (connection ids) need no key: they go
+ * through slim_mix64, a cheap bijective mixer.
+ *
  * Thread-safe: the key is set once, on first use.
  */
 #ifndef SLIM_CORE_KHASH_H
@@ -29,6 +32,17 @@ uint64_t slim_khash_words(const uint64_t *w, size_t n);
 
 static inline uint64_t slim_khash_u64(uint64_t v) {
     return slim_khash_words(&v, 1);
+}
+
+/* Spreads the bits of a key this process chose (a connection id) for table
+ * placement; never for keys a peer chooses. */
+static inline uint64_t slim_mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
 }
 
 /* Replaces the process key (tests and fuzz targets that need the same

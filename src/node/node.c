@@ -92,7 +92,7 @@ static int conn_eq(const slim_hnode *n, const void *key) {
 }
 
 static node_conn *find(const slim_node *n, uint64_t id) {
-    slim_hnode *h = slim_hmap_find(&n->conns, slim_khash_u64(id), conn_eq, &id);
+    slim_hnode *h = slim_hmap_find(&n->conns, slim_mix64(id), conn_eq, &id);
     return h ? SLIM_CONTAINER_OF(h, node_conn, node) : NULL;
 }
 
@@ -104,7 +104,7 @@ static node_conn *conn_new(slim_node *n, node_link *link) {
     c->owner = n;
     c->link = link;
     c->opened_ms = slim_now_ms();
-    slim_hmap_insert(&n->conns, &c->node, slim_khash_u64(c->id));
+    slim_hmap_insert(&n->conns, &c->node, slim_mix64(c->id));
     return c;
 }
 

@@ -116,7 +116,7 @@ static int conn_eq(const slim_hnode *n, const void *key) {
 }
 
 static fwd_conn *find_conn(const slim_fwd *f, uint64_t id) {
-    slim_hnode *n = slim_hmap_find(&f->conns, slim_khash_u64(id), conn_eq, &id);
+    slim_hnode *n = slim_hmap_find(&f->conns, slim_mix64(id), conn_eq, &id);
     return n ? SLIM_CONTAINER_OF(n, fwd_conn, node) : NULL;
 }
 
@@ -519,7 +519,7 @@ slim_status slim_fwd_conn_open_opts(slim_fwd *f, uint64_t conn, slim_fwd_link ho
     fc->state = PENDING;
     fc->type = opts->announce;
     fc->strict = opts->require_header_mac;
-    slim_hmap_insert(&f->conns, &fc->node, slim_khash_u64(conn));
+    slim_hmap_insert(&f->conns, &fc->node, slim_mix64(conn));
     slim_status st = SLIM_OK;
     if (how == SLIM_FWD_LOCAL) {
         st = slim_router_conn_add(f->router, conn, SLIM_CONN_LOCAL);

@@ -97,7 +97,7 @@ static int service_eq(const slim_hnode *n, const void *key) {
 }
 
 static conn_rec *find_conn(const slim_router *r, uint64_t id) {
-    slim_hnode *n = slim_hmap_find(&r->conns, slim_khash_u64(id), conn_eq, &id);
+    slim_hnode *n = slim_hmap_find(&r->conns, slim_mix64(id), conn_eq, &id);
     return n ? SLIM_CONTAINER_OF(n, conn_rec, node) : NULL;
 }
 
@@ -174,7 +174,7 @@ slim_status slim_router_conn_add(slim_router *r, uint64_t id, slim_conn_kind kin
         return SLIM_E_NOMEM;
     c->id = id;
     c->kind = kind;
-    slim_hmap_insert(&r->conns, &c->node, slim_khash_u64(id));
+    slim_hmap_insert(&r->conns, &c->node, slim_mix64(id));
     return SLIM_OK;
 }
 
