@@ -13,6 +13,7 @@
 #include "mls/pkey.h"
 #include "mls/primitives.h"
 
+#include <openssl/crypto.h>
 #include <string.h>
 
 #define BLOCK 64
@@ -99,7 +100,7 @@ bool slim_hdrmac_check(const slim_hdrmac_key *k, slim_bytes fields, slim_bytes t
         return false;
     uint8_t want[SLIM_HDRMAC_TAG_SIZE];
     slim_hdrmac_tag(k, fields, want);
-    return slim_ct_equal(want, tag.ptr, sizeof want) == 1;
+    return CRYPTO_memcmp(want, tag.ptr, sizeof want) == 0;
 }
 
 void slim_hdrmac_key_clear(slim_hdrmac_key *k) {

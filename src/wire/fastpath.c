@@ -534,16 +534,22 @@ slim_status slim_wire_egress(slim_bytes msg, const slim_peek *p, uint32_t ttl,
  * space reserved once, with plain stores. */
 #define MAC_FIXED_MAX 160
 static uint8_t *w_u32(uint8_t *o, uint32_t v) {
-    o[0] = (uint8_t)v;
-    o[1] = (uint8_t)(v >> 8);
-    o[2] = (uint8_t)(v >> 16);
-    o[3] = (uint8_t)(v >> 24);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(o, &v, 4);
+#else
+    for (int i = 0; i < 4; i++)
+        o[i] = (uint8_t)(v >> (8 * i));
+#endif
     return o + 4;
 }
 
 static uint8_t *w_u64(uint8_t *o, uint64_t v) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(o, &v, 8);
+#else
     for (int i = 0; i < 8; i++)
         o[i] = (uint8_t)(v >> (8 * i));
+#endif
     return o + 8;
 }
 
