@@ -35,9 +35,10 @@ def main():
         print("alice -> publish to agntcy/ns/carol: 'anyone?'")
         err = alice.recv()
         print(f"alice <- error from the node: {err.publish.msg.app_payload.blob.decode()!r}")
-        counters = node.counters()
-        print(f"node counters: {counters['publish']} publishes, {counters['matched']} matched, "
-              f"{counters['dropped no route']} without a route")
+        pubs = node.metric("slim_messages_received_total", kind="publish")
+        matched = node.metric("slim_publish_matched_total")
+        no_route = node.metric("slim_messages_dropped_total", reason="no_route")
+        print(f"node counters: {pubs} publishes, {matched} matched, {no_route} without a route")
         bob.close()
         alice.close()
     finally:

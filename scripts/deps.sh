@@ -10,7 +10,7 @@ build-essential cmake pkg-config git
 clang-14 libclang-rt-14-dev clang-format
 libuv1-dev libnghttp2-dev libssl-dev openssl
 libprotobuf-c-dev protobuf-c-compiler protobuf-compiler protobuf-compiler-grpc
-libxxhash-dev libyaml-dev libjansson-dev libjwt-dev libsqlite3-dev
+libxxhash-dev libyaml-dev libjansson-dev libjwt-dev libsqlite3-dev libmicrohttpd-dev
 python3 python3-grpcio python3-protobuf python3-pytest python3-xxhash python3-cryptography
 nats-server
 "

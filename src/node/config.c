@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 #include "router/forwarder.h"
 #include "router/router.h"
+#include "transport/endpoint.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -74,6 +75,28 @@ static slim_status runtime(walk *w, slim_cfg_node *root, slim_node_config *c) {
     if (d != NULL && d->kind != SLIM_CFG_NULL)
         st = slim_cfg_duration_ms(w->doc, d, "runtime.drain_timeout", &c->drain_timeout_ms, w->err);
     return st;
+}
+
+/* metrics: {endpoint: "host:port"} (ours): the /metrics listener. */
+static slim_status metrics(walk *w, slim_cfg_node *root, slim_node_config *c) {
+    slim_cfg_node *m = slim_cfg_get(root, "metrics");
+    slim_status st = slim_cfg_expect(w->doc, m, "metrics", SLIM_CFG_MAP, w->err);
+    if (st != SLIM_OK || m == NULL)
+        return st;
+    slim_cfg_node *e = slim_cfg_get(m, "endpoint");
+    if (e == NULL)
+        return slim_cfg_fail(w->err, w->doc, m, "metrics",
+                             "needs an endpoint, such as \"127.0.0.1:9464\"");
+    const char *s;
+    if ((st = slim_cfg_string(w->doc, e, "metrics.endpoint", &s, w->err)) != SLIM_OK)
+        return st;
+    slim_endpoint ep;
+    if (slim_endpoint_parse(s, &ep) != SLIM_OK || ep.kind != SLIM_ENDPOINT_TCP || ep.tls)
+        return slim_cfg_fail(w->err, w->doc, e, "metrics.endpoint",
+                             "\"%s\": expected host:port (port 0: any free port)", s);
+    if ((c->metrics_endpoint = dup(s)) == NULL)
+        return SLIM_E_NOMEM;
+    return SLIM_OK;
 }
 
 /* A list of ServerConfig or ClientConfig at `key` of map. */
@@ -314,6 +337,8 @@ slim_status slim_node_config_parse(const slim_cfg_doc *doc, slim_node_config *ou
     if (st == SLIM_OK)
         st = runtime(&w, doc->root, out);
     if (st == SLIM_OK)
+        st = metrics(&w, doc->root, out);
+    if (st == SLIM_OK)
         st = services(&w, doc->root, out);
     if (st != SLIM_OK) {
         slim_node_config_cleanup(out);
@@ -345,5 +370,6 @@ void slim_node_config_cleanup(slim_node_config *c) {
     slim_free(c->service);
     slim_free(c->node_id);
     slim_free(c->group_name);
+    slim_free(c->metrics_endpoint);
     memset(c, 0, sizeof *c);
 }

@@ -3,6 +3,7 @@
  *
  *   tracing:  {log_level: info}
  *   runtime:  {n_cores: 0, drain_timeout: 10s}
+ *   metrics:  {endpoint: "127.0.0.1:9464"}   # ours; off when absent
  *   services:
  *     slim/0:
  *       node_id: a                 # optional; the node id becomes slim/a
@@ -37,8 +38,9 @@ typedef struct slim_node_config {
     uint64_t slow_consumer_timeout_ms;
     uint64_t max_subscriptions_per_conn;
     uint64_t max_message_size;
-    bool duplicate_filter; /* default true; false only to test TTL loop protection */
-    bool has_controller;   /* a controller section was present (not implemented) */
+    bool duplicate_filter;  /* default true; false only to test TTL loop protection */
+    bool has_controller;    /* a controller section was present (not implemented) */
+    char *metrics_endpoint; /* metrics.endpoint: /metrics and /healthz; NULL: off */
 } slim_node_config;
 
 /* Loads and checks a node config file. warn (may be NULL) hears about

@@ -11,6 +11,8 @@
  * deadline.
  */
 #include "node/node.h"
+#include "node/metrics.h"
+#include "node/stats.h"
 #include "core/alloc.h"
 #include "core/hmap.h"
 #include "core/khash.h"
@@ -85,6 +87,7 @@ struct slim_node {
     uint64_t last_stats_ms;
     uint64_t unsent;  /* messages queued on streams that ended before writing them */
     node_conn *input; /* the connection whose message is being forwarded */
+    slim_metrics *metrics;
 };
 
 static int conn_eq(const slim_hnode *n, const void *key) {
@@ -523,6 +526,8 @@ slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
     return SLIM_OK;
 }
 
+static void render_metrics(void *ud, slim_buf *out);
+
 slim_status slim_node_start(slim_node *n) {
     for (size_t i = 0; i < n->cfg->n_servers; i++) {
         const slim_server_config *sc = &n->cfg->servers[i];
@@ -549,6 +554,18 @@ slim_status slim_node_start(slim_node *n) {
         }
         link_open(l); /* goes out when the connection is READY */
     }
+    if (n->cfg->metrics_endpoint != NULL) {
+        char bound[128];
+        slim_status st = slim_metrics_new(n->loop, n->cfg->metrics_endpoint, render_metrics, n,
+                                          bound, sizeof bound, &n->metrics);
+        if (st != SLIM_OK) {
+            SLIM_LOGE(MOD, "cannot serve metrics on %s: %s", n->cfg->metrics_endpoint,
+                      slim_status_str(st));
+            return st;
+        }
+        if (n->cbs.listening != NULL)
+            n->cbs.listening("metrics", bound, n->cbs.ud);
+    }
     uv_timer_start(&n->sweep, sweep, SWEEP_MS, SWEEP_MS);
     return SLIM_OK;
 }
@@ -572,10 +589,6 @@ void slim_node_shutdown(slim_node *n, uint64_t drain_ms) {
     check_stopped(n);
 }
 
-void slim_node_counters(const slim_node *n, slim_fwd_counters *out) {
-    slim_fwd_counters_get(n->fwd, out);
-}
-
 size_t slim_node_connections(const slim_node *n) {
     return n->conns.count;
 }
@@ -584,32 +597,42 @@ void slim_node_log_counters(const slim_node *n) {
     log_counters(n, SLIM_LOG_INFO);
 }
 
+void slim_node_stats_get(const slim_node *n, slim_node_stats *out) {
+    *out =
+        (slim_node_stats){.connections = n->conns.count, .unsent = n->unsent, .links = n->n_links};
+    slim_fwd_counters_get(n->fwd, &out->fwd);
+    slim_router_stats_get(slim_fwd_router(n->fwd), &out->router);
+    slim_grpc_server_stats_get(n->server, &out->server);
+    const slim_router *r = slim_fwd_router(n->fwd);
+    slim_hmap_iter it;
+    for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
+        const node_conn *c = SLIM_CONTAINER_OF(h, node_conn, node);
+        if (c->call == NULL)
+            continue;
+        slim_conn_kind k;
+        if (slim_fwd_conn_ready(n->fwd, c->id) && slim_router_conn_kind(r, c->id, &k) == SLIM_OK)
+            out->by_kind[k]++;
+        else
+            out->by_kind[SLIM_CONN_NODE + 1]++;
+        uint64_t q = slim_grpc_call_send_queued(c->call);
+        out->queued_bytes += q;
+        if (q > out->queued_max)
+            out->queued_max = q;
+        if (c->link != NULL)
+            out->links_up++;
+    }
+}
+
+static void render_metrics(void *ud, slim_buf *out) {
+    slim_node_stats s;
+    slim_node_stats_get(ud, &s);
+    (void)slim_node_stats_prometheus(&s, slim_version(), out);
+}
+
 static void log_counters(const slim_node *n, slim_log_level level) {
-    slim_fwd_counters c;
-    slim_router_stats rs;
-    slim_fwd_counters_get(n->fwd, &c);
-    slim_router_stats_get(slim_fwd_router(n->fwd), &rs);
-    slim_log(level, MOD,
-             "counters: connections %zu, subscriptions %zu, in %llu, out %llu, publish %llu "
-             "(matched %llu), subscribe %llu, unsubscribe %llu, acks %llu, errors sent %llu "
-             "(suppressed %llu); dropped: ttl %llu, no route %llu, queue full %llu, too large "
-             "%llu, malformed %llu, duplicate %llu, other %llu, unsent %llu; links refused "
-             "%llu; subscriptions propagated %llu, seen %llu, replayed %llu; forward to ignored "
-             "%llu; connections refused %llu; dropped header mac %llu",
-             n->conns.count, rs.subscriptions, (unsigned long long)c.messages_in,
-             (unsigned long long)c.messages_out, (unsigned long long)c.publish_in,
-             (unsigned long long)c.publish_matched, (unsigned long long)c.subscribe_in,
-             (unsigned long long)c.unsubscribe_in, (unsigned long long)c.acks_sent,
-             (unsigned long long)c.errors_sent, (unsigned long long)c.errors_suppressed,
-             (unsigned long long)c.drop_ttl, (unsigned long long)c.drop_no_route,
-             (unsigned long long)c.drop_queue_full, (unsigned long long)c.drop_too_large,
-             (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_duplicate,
-             (unsigned long long)c.drop_other, (unsigned long long)n->unsent,
-             (unsigned long long)c.links_refused, (unsigned long long)c.subs_propagated,
-             (unsigned long long)c.subs_seen, (unsigned long long)c.subs_replayed,
-             (unsigned long long)c.forward_to_ignored,
-             (unsigned long long)slim_grpc_server_refused(n->server),
-             (unsigned long long)c.drop_header_mac);
+    slim_node_stats s;
+    slim_node_stats_get(n, &s);
+    slim_node_stats_log(&s, level);
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&n->conns, &it); h; h = slim_hmap_next(&n->conns, &it)) {
         const node_conn *nc = SLIM_CONTAINER_OF(h, node_conn, node);
@@ -625,6 +648,8 @@ void slim_node_free(slim_node *n) {
     if (n == NULL)
         return;
     n->draining = true;
+    slim_metrics_free(n->metrics);
+    n->metrics = NULL;
     /* Freeing the server and the clients ends their calls; on_close drops
      * the connections. */
     slim_grpc_server_free(n->server);

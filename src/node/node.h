@@ -23,6 +23,7 @@
 #define SLIM_NODE_DEFAULT_STREAMS 16
 
 typedef struct slim_node slim_node;
+struct slim_node_stats;
 
 typedef struct slim_node_callbacks {
     /* A listener is bound: kind is "dataplane", addr e.g. "127.0.0.1:41873". */
@@ -49,7 +50,8 @@ void slim_node_shutdown(slim_node *n, uint64_t drain_ms);
 
 /* Logs the counters at info level (SIGUSR1). */
 void slim_node_log_counters(const slim_node *n);
-void slim_node_counters(const slim_node *n, slim_fwd_counters *out);
+/* Every counter of the node (the /metrics page renders this). */
+void slim_node_stats_get(const slim_node *n, struct slim_node_stats *out);
 size_t slim_node_connections(const slim_node *n);
 
 /* Frees the node; its libuv handles close asynchronously, so run the loop

@@ -354,9 +354,13 @@ void slim_fwd_free(slim_fwd *f) {
  * caller's ref. */
 static slim_status send_raw(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
     slim_status st = f->ops.send(f->ud, conn, buf);
-    if (st == SLIM_OK)
+    if (st == SLIM_OK) {
+        unsigned kind = buf->len > 0 && buf->data[0] < 0x80 ? buf->data[0] >> 3 : 0;
+        if (kind > SLIM_MSG_SUBSCRIPTION_ACK || kind == 4) /* 4: the metadata field */
+            kind = 0;
         f->c.messages_out++;
-    else if (st == SLIM_E_QUEUE_FULL)
+        f->c.out_by_kind[kind]++;
+    } else if (st == SLIM_E_QUEUE_FULL)
         f->c.drop_queue_full++;
     else
         f->c.drop_other++;
@@ -1163,6 +1167,7 @@ slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t 
                   slim_status_str(st), what ? ": " : "", what ? what : "");
         return st;
     }
+    f->c.in_by_kind[p.kind <= SLIM_MSG_SUBSCRIPTION_ACK ? p.kind : 0]++;
     if (fc->state == PENDING)
         return negotiate(f, fc, msg, &p);
     if ((st = mac_ingress(f, fc, &p)) != SLIM_OK)

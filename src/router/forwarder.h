@@ -108,10 +108,15 @@ typedef struct slim_fwd_counters {
     uint64_t drop_duplicate;     /* publishes the duplicate filter caught */
     uint64_t forward_to_ignored; /* forward_to from a gRPC peer (only LOCAL may) */
     uint64_t drop_header_mac;    /* header MAC missing or wrong */
-    uint64_t links_refused;      /* connections closed during negotiation */
-    uint64_t subs_propagated;    /* (un)subscriptions sent to other nodes */
-    uint64_t subs_seen;          /* propagated (un)subscriptions not relayed again */
-    uint64_t subs_replayed;      /* subscriptions sent to a node link when it came up */
+    /* messages_out by kind: [SLIM_MSG_SUBSCRIBE .. SLIM_MSG_SUBSCRIPTION_ACK],
+     * read from the first field of what was sent; [0] when it is not the
+     * kind (a peer's message that puts its metadata first). */
+    uint64_t out_by_kind[SLIM_MSG_SUBSCRIPTION_ACK + 1];
+    uint64_t in_by_kind[SLIM_MSG_SUBSCRIPTION_ACK + 1]; /* decodable input by kind */
+    uint64_t links_refused;                             /* connections closed during negotiation */
+    uint64_t subs_propagated;                           /* (un)subscriptions sent to other nodes */
+    uint64_t subs_seen;     /* propagated (un)subscriptions not relayed again */
+    uint64_t subs_replayed; /* subscriptions sent to a node link when it came up */
 } slim_fwd_counters;
 
 /* Creates a forwarder. ops and ud are borrowed until slim_fwd_free().

@@ -346,9 +346,17 @@ size_t slim_grpc_server_connections(const slim_grpc_server *srv);
  * that listener was made with slim_grpc_server_listen_config() (borrowed
  * from its caller), else NULL. */
 const slim_server_config *slim_grpc_call_server_config(const slim_grpc_call *call);
-/* Connections closed at once because their listener had max_connections
- * open (a warning says so, at most once a second per listener). */
-uint64_t slim_grpc_server_refused(const slim_grpc_server *srv);
+/* Counters of a server, over all its listeners. */
+typedef struct slim_grpc_server_stats {
+    size_t open;         /* connections open now */
+    uint64_t accepted;   /* connections accepted and served */
+    uint64_t refused;    /* closed at once: their listener had max_connections open (a
+                            warning says so, at most once a second per listener) */
+    uint64_t tls_failed; /* connections that ended on a TLS error (handshake, certificate,
+                            ALPN, plaintext on a TLS port or the reverse) */
+} slim_grpc_server_stats;
+
+void slim_grpc_server_stats_get(const slim_grpc_server *srv, slim_grpc_server_stats *out);
 
 /* Graceful shutdown. Stops listening (Unix socket files are removed), sends
  * GOAWAY on every connection so no new call starts, and ends every open call

@@ -63,6 +63,7 @@ struct slim_grpc_server {
     size_t listeners_open;
     slim_h2conn *conns;
     size_t n_conns;
+    uint64_t accepted, tls_failed;
     bool freeing;
     bool shutting_down, shutdown_reported;
     slim_grpc_shutdown_cb shutdown_cb;
@@ -117,10 +118,15 @@ static void maybe_shutdown_done(slim_grpc_server *srv) {
     }
 }
 
+static bool tls_error(slim_status st) {
+    return st <= SLIM_E_TLS_CONFIG && st >= SLIM_E_TLS_VERSION;
+}
+
 static void conn_closed(void *owner, slim_h2conn *c, slim_status why, const char *reason) {
-    (void)why;
     (void)reason;
     slim_grpc_server *srv = owner;
+    if (tls_error(why))
+        srv->tls_failed++;
     slim_h2conn_link *l = slim_h2conn_links(c);
     ((profile *)l->tag)->open--;
     if (l->prev != NULL)
@@ -190,6 +196,7 @@ static void on_connection(uv_stream_t *server, int status) {
     l->prev = NULL;
     l->tag = prof;
     prof->open++;
+    srv->accepted++;
     l->next = srv->conns;
     if (srv->conns != NULL)
         slim_h2conn_links(srv->conns)->prev = c;
@@ -468,11 +475,11 @@ const slim_server_config *slim_grpc_call_server_config(const slim_grpc_call *cal
     return p != NULL ? p->sc : NULL;
 }
 
-uint64_t slim_grpc_server_refused(const slim_grpc_server *srv) {
-    uint64_t n = 0;
+void slim_grpc_server_stats_get(const slim_grpc_server *srv, slim_grpc_server_stats *out) {
+    *out = (slim_grpc_server_stats){
+        .open = srv->n_conns, .accepted = srv->accepted, .tls_failed = srv->tls_failed};
     for (const profile *p = srv->profiles; p != NULL; p = p->next)
-        n += p->refused;
-    return n;
+        out->refused += p->refused;
 }
 
 static void close_listeners(slim_grpc_server *srv) {

@@ -16,12 +16,12 @@ import hmac
 import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.environ["SLIM_PYDIR"])
@@ -102,6 +102,7 @@ class Node:
             client_yaml = "".join(
                 f"        - endpoint: \"http://127.0.0.1:{p}\"\n" for p in clients)
         with open(self.config, "w") as f:
+            f.write('metrics: {endpoint: "127.0.0.1:0"}\n')
             f.write(extra_top)
             f.write("services:\n"
                     f"  slim/{node_name}:\n"
@@ -117,17 +118,18 @@ class Node:
         self.proc = subprocess.Popen([os.environ["SLIM_BIN"], "--config", self.config],
                                      stdout=subprocess.PIPE, stderr=self.log,
                                      env=dict(os.environ, SLIM_LOG="info", **(env or {})))
-        self.port = None
+        self.port = self.metrics_port = None
         deadline = time.time() + 20
-        while time.time() < deadline:
+        while time.time() < deadline and self.metrics_port is None:
             line = self.proc.stdout.readline().decode()
             if not line:
                 break
-            m = re.match(r"listening dataplane 127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-                break
-        if self.port is None:
+            m = re.match(r"listening (dataplane|metrics) 127\.0\.0\.1:(\d+)", line)
+            if m and m.group(1) == "dataplane" and self.port is None:
+                self.port = int(m.group(2))
+            elif m and m.group(1) == "metrics":
+                self.metrics_port = int(m.group(2))
+        if self.port is None or self.metrics_port is None:
             self.close()
             raise RuntimeError("node did not start: " + self.stderr())
         # Keep draining stdout so the node never blocks on a full pipe.
@@ -139,43 +141,35 @@ class Node:
             self.stdout_lines.append(line.decode(errors="replace"))
 
     def counters(self, timeout=10):
-        """Asks for the counters (SIGUSR1) and returns the logged line as a dict
-        of the numbers it names."""
-        before = self.stderr().count("counters:")
-        self.proc.send_signal(signal.SIGUSR1)
+        """The node's /metrics page as a dict: 'slim_subscriptions' ->
+        value, 'slim_messages_dropped_total{reason="ttl"}' -> value."""
         deadline = time.time() + timeout
-        while time.time() < deadline:
-            text = self.stderr()
-            if text.count("counters:") > before:
-                line = [ln for ln in text.splitlines() if "counters:" in ln][-1]
-                return _parse_counters(line)
-            time.sleep(0.05)
-        raise AssertionError("no counters logged")
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                            timeout=5) as r:
+                    return parse_metrics(r.read().decode())
+            except OSError as e:
+                if time.time() > deadline:
+                    raise AssertionError(f"/metrics did not answer: {e}") from None
+                time.sleep(0.05)
 
-    def wait_counter(self, key, at_least, timeout=10):
-        """Polls the counters until counters[key] >= at_least; returns them."""
+    def metric(self, name, **labels):
+        """One series, such as metric("slim_messages_dropped_total",
+        reason="ttl"); 0 when the page does not have it."""
+        return self.counters().get(series(name, **labels), 0)
+
+    def wait_counter(self, name, at_least, timeout=10, **labels):
+        """Polls /metrics until the series reaches at_least; returns the page."""
+        key = series(name, **labels)
         deadline = time.time() + timeout
         while True:
             c = self.counters()
             if c.get(key, 0) >= at_least:
                 return c
             if time.time() > deadline:
-                raise AssertionError(f"counter {key!r} stayed below {at_least}: {c}")
+                raise AssertionError(f"{key} stayed below {at_least}: {c.get(key)}")
             time.sleep(0.05)
-
-    def queued(self):
-        """Asks for the counters and returns the bytes queued per connection
-        (from the per-connection lines after the counters line)."""
-        self.counters()
-        lines = self.stderr().splitlines()
-        last = max(i for i, ln in enumerate(lines) if "counters:" in ln)
-        out = []
-        for ln in lines[last + 1:]:
-            m = re.search(r"connection \d+ .*: queued (\d+) bytes", ln)
-            if not m:
-                break
-            out.append(int(m.group(1)))
-        return out
 
     def stderr(self):
         self.log.flush()
@@ -201,23 +195,24 @@ class Node:
         self.log.close()
 
 
-def _parse_counters(line):
-    """'counters: connections 2, ..., in 5; dropped: ttl 1, ...; links refused 0; ...'
-    -> dict with keys like 'in', 'dropped ttl', 'replayed'."""
+def series(name, **labels):
+    """The key of one series in parse_metrics' dict."""
+    if not labels:
+        return name
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def parse_metrics(text):
+    """Prometheus text format -> {series: number} (labels sorted by name)."""
     out = {}
-    body = line.split("counters:", 1)[1]
-    for chunk in body.split(";"):
-        chunk = chunk.strip()
-        prefix = ""
-        if chunk.startswith("dropped:"):
-            prefix = "dropped "
-            chunk = chunk[len("dropped:"):]
-        for part in chunk.split(","):
-            m = re.match(r"\s*([a-z ]+?) (\d+)(?: \((\w+) (\d+)\))?$", part)
-            if m:
-                out[prefix + m.group(1)] = int(m.group(2))
-                if m.group(3):
-                    out[m.group(3)] = int(m.group(4))
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, value = line.rsplit(" ", 1)
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$", key)
+        assert m, line
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"', m.group(2) or ""))
+        out[series(m.group(1), **labels)] = float(value) if "." in value else int(value)
     return out
 
 

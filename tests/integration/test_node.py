@@ -8,6 +8,8 @@ import signal
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 import grpc
 
@@ -126,9 +128,9 @@ class Routing(NodeTest):
         for v in victims:
             v.expect_nothing(0.5)
         c = self.node.counters()
-        self.assertEqual(c["forward to ignored"], 66, c)
+        self.assertEqual(c["slim_forward_to_ignored_total"], 66)
         # the subscriptions still count for the attacker itself, nowhere else
-        self.assertEqual(c["subscriptions"], 2, c)
+        self.assertEqual(c["slim_subscriptions"], 2)
 
     def test_subscription_acks(self):
         a = self.link()
@@ -207,7 +209,7 @@ class SlowConsumer(NodeTest):
         fast.subscribe("agntcy/ns/chan", sub_id=1)
         slow.send(subscribe("agntcy/ns/chan"))
         pub = self.link()
-        self.node.wait_counter("subscribe", 2)  # both landed before the flood
+        self.node.wait_counter("slim_messages_received_total", 2, kind="subscribe")  # both landed before the flood
         return fast, pub
 
     def test_reader_that_never_reads_is_cut_off(self):
@@ -234,7 +236,7 @@ class SlowConsumer(NodeTest):
         for _ in range(n):
             self.assertEqual(len(fast.recv(20).publish.msg.app_payload.blob), len(blob))
         counters = self.node.counters()
-        self.assertGreater(counters.get("dropped queue full", 0), 0, counters)
+        self.assertGreater(counters.get('slim_messages_dropped_total{reason="queue_full"}', 0), 0)
         self.wait_for_slow_consumer_close()
 
     def wait_for_slow_consumer_close(self):
@@ -252,15 +254,15 @@ class Backpressure(NodeTest):
         sub = self.link(read=False)
         sub.send(subscribe("agntcy/ns/burst"))
         pub = self.link()
-        self.node.wait_counter("subscribe", 1)
+        self.node.wait_counter("slim_messages_received_total", 1, kind="subscribe")
         n, blob = 16000, b"z" * 1024  # 16 MiB: four times the 4 MiB queue
         for k in range(n):
             pub.send(publish("agntcy/ns/p", "agntcy/ns/burst", blob, message_id=k))
         # wait until the subscriber's queue holds its limit (4 MiB) while
         # nobody reads, so the burst really meets a full queue
         deadline = time.time() + 20
-        while max(self.node.queued() or [0]) < 4 << 20:
-            self.assertLess(time.time(), deadline, self.node.queued())
+        while self.node.metric("slim_send_queue_bytes_max") < 4 << 20:
+            self.assertLess(time.time(), deadline, self.node.metric("slim_send_queue_bytes_max"))
             time.sleep(0.1)
         threading.Thread(target=sub._reader, daemon=True).start()  # now read it all
         got = 0
@@ -271,8 +273,8 @@ class Backpressure(NodeTest):
                 break  # quiet: whatever is missing was dropped
             got += m.HasField("publish")
         counters = self.node.counters()
-        self.assertEqual(got, n, counters)
-        self.assertEqual(counters.get("dropped queue full", 0), 0, counters)
+        self.assertEqual(got, n)
+        self.assertEqual(counters.get('slim_messages_dropped_total{reason="queue_full"}', 0), 0)
 
 
 class Limits(NodeTest):
@@ -283,7 +285,7 @@ class Limits(NodeTest):
         a.send(publish("agntcy/ns/a", "agntcy/ns/b", b"y" * (4 * 1024 * 1024 - 40 * 1024)))
         a.send(publish("agntcy/ns/a", "agntcy/ns/b", b"small"))
         self.assertEqual(b.recv().publish.msg.app_payload.blob, b"small")
-        self.assertEqual(self.node.counters()["dropped too large"], 1)
+        self.assertEqual(self.node.metric("slim_messages_dropped_total", reason="too_large"), 1)
 
 
 class ConnectionCap(unittest.TestCase):
@@ -296,12 +298,66 @@ class ConnectionCap(unittest.TestCase):
         with self.assertRaises(AssertionError):
             extra = Link(node.port, wait=3)
             self.addCleanup(extra.close)
-        c = node.counters()
-        self.assertGreaterEqual(c["connections refused"], 1, c)
-        self.assertEqual(c["connections"], 2, c)
+        self.assertGreaterEqual(node.metric("slim_connections_refused_total"), 1)
+        self.assertEqual(node.metric("slim_connections", kind="edge"), 2)
         self.assertIn("(max_connections); refusing new ones", node.stderr())
         # the two that fit still work
         self.assertTrue(links[0].subscribe("agntcy/ns/cap", sub_id=1).success)
+
+
+class Metrics(NodeTest):
+    def get(self, path):
+        url = f"http://127.0.0.1:{self.node.metrics_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, r.headers.get("Content-Type"), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, None, e.read().decode()
+
+    def test_metrics_page_follows_the_prometheus_conventions(self):
+        status, ctype, text = self.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
+        typed = {}
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                _, _, name, kind = line.split(" ")
+                typed[name] = kind
+                self.assertTrue(name.startswith("slim_"), name)
+                self.assertEqual(name.endswith("_total"), kind == "counter", line)
+            elif not line.startswith("#"):
+                self.assertIn(line.split("{")[0].split(" ")[0], typed, line)
+        for name in ("slim_messages_received_total", "slim_messages_dropped_total",
+                     "slim_connections", "slim_tls_handshakes_failed_total",
+                     "slim_link_negotiations_failed_total", "slim_send_queue_bytes"):
+            self.assertIn(name, typed)
+
+    def test_counters_follow_the_traffic(self):
+        before = self.node.counters()
+        a, b = self.link(), self.link()
+        b.subscribe("agntcy/ns/b", sub_id=1)
+        for i in range(7):
+            a.send(publish("agntcy/ns/a", "agntcy/ns/b", b"m%d" % i))
+        for _ in range(7):
+            b.recv()
+        after = self.node.counters()
+        pub = 'slim_messages_received_total{kind="publish"}'
+        self.assertEqual(after[pub] - before[pub], 7)
+        self.assertEqual(after["slim_publish_matched_total"], 7)
+        self.assertEqual(after['slim_connections{kind="edge"}'], 2)
+        self.assertEqual(after['slim_messages_sent_total{kind="link"}'], 2)
+        self.assertEqual(after['slim_messages_sent_total{kind="subscription_ack"}'], 1)
+
+    def test_healthz_and_unknown_paths(self):
+        self.assertEqual(self.get("/healthz")[0:3:2], (200, "ok\n"))
+        self.assertEqual(self.get("/nothing")[0], 404)
+
+    def test_sigusr1_still_logs(self):
+        self.node.signal(signal.SIGUSR1)
+        deadline = time.time() + 5
+        while "counters: connections" not in self.node.stderr():
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
 
 
 class Lifecycle(unittest.TestCase):
@@ -326,12 +382,12 @@ class Lifecycle(unittest.TestCase):
         stuck = Link(node.port, read=False)
         stuck.send(subscribe("agntcy/ns/stuck"))
         pub = Link(node.port)
-        node.wait_counter("subscribe", 1)
+        node.wait_counter("slim_messages_received_total", 1, kind="subscribe")
         for k in range(12000):  # 12 MiB: past grpcio's windows, into our queue
             pub.send(publish("agntcy/ns/p", "agntcy/ns/stuck", b"s" * 1024, message_id=k))
         deadline = time.time() + 20
-        while max(node.queued() or [0]) < 1 << 20:
-            self.assertLess(time.time(), deadline, node.queued())
+        while node.metric("slim_send_queue_bytes_max") < 1 << 20:
+            self.assertLess(time.time(), deadline, node.metric("slim_send_queue_bytes_max"))
             time.sleep(0.1)
         start = time.time()
         node.signal(signal.SIGTERM)

@@ -144,6 +144,11 @@ TEST(errors_name_line_and_key) {
          "    controller:\n      token_provider: {magic: 1}\n",
          "node.yaml:6: services.slim/0.controller.token_provider: expected one of shared_secret, "
          "static_jwt, jwt or none"},
+        {"metrics: {}\n", "node.yaml:1: metrics: needs an endpoint, such as \"127.0.0.1:9464\""},
+        {"metrics: {endpoint: 'unix:///tmp/m'}\n",
+         "node.yaml:1: metrics.endpoint: \"unix:///tmp/m\": expected host:port (port 0: any free "
+         "port)"},
+        {"metrics: [1]\n", "node.yaml:1: metrics: expected a mapping, found a list"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         slim_status st = parse(bad[i].yaml, &c, &err);
@@ -156,5 +161,21 @@ TEST(errors_name_line_and_key) {
     CHECK_STATUS(slim_node_config_load("/nonexistent/node.yaml", &f, NULL, NULL, &err), SLIM_E_IO);
 }
 
-TEST_MAIN(TEST_ENTRY(standalone_node_sample), TEST_ENTRY(managed_node_sample),
-          TEST_ENTRY(substitution_and_unknown_keys), TEST_ENTRY(errors_name_line_and_key))
+TEST(metrics_endpoint) {
+    slim_node_config c;
+    slim_cfg_error err;
+    CHECK_OK(parse("metrics: {endpoint: '127.0.0.1:0'}\nservices:\n  slim/0:\n    dataplane:\n"
+                   "      clients: [{endpoint: 'http://a:1'}]\n",
+                   &c, &err));
+    CHECK_STR(c.metrics_endpoint, "127.0.0.1:0");
+    slim_node_config_cleanup(&c);
+    CHECK_OK(parse("services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: "
+                   "'http://a:1'}]\n",
+                   &c, &err));
+    CHECK(c.metrics_endpoint == NULL); /* off unless asked for */
+    slim_node_config_cleanup(&c);
+}
+
+TEST_MAIN(TEST_ENTRY(metrics_endpoint), TEST_ENTRY(standalone_node_sample),
+          TEST_ENTRY(managed_node_sample), TEST_ENTRY(substitution_and_unknown_keys),
+          TEST_ENTRY(errors_name_line_and_key))

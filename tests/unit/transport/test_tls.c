@@ -339,6 +339,13 @@ TEST(mutual_tls_refusals) {
     refused(&cc, SLIM_E_TLS_CERT_REJECTED, "the peer rejected our certificate");
     wait_log("client certificate verify failed: unable to get local issuer certificate "
              "(E_TLS_CERT_UNTRUSTED)");
+    /* both ended on a TLS error, and the server counted them */
+    slim_grpc_server_stats ss;
+    slim_grpc_server_stats_get(srv, &ss);
+    while (ss.open > 0 && uv_run(&FX.loop, UV_RUN_ONCE) != 0)
+        slim_grpc_server_stats_get(srv, &ss);
+    CHECK_U64(ss.tls_failed, 2);
+    CHECK_U64(ss.accepted, 2);
     server_down();
     fx_logs_release();
     fx_down();
