@@ -38,9 +38,10 @@ static void usage(FILE *f) {
                "\n"
                "The node prints one line per bound listener on stdout, for example\n"
                "\"listening dataplane 127.0.0.1:46357\". SIGTERM or SIGINT drain it within\n"
-               "runtime.drain_timeout and stop it; SIGUSR1 logs its counters. The log level\n"
+               "runtime.drain_timeout and stop it; SIGUSR1 logs its counters, which are also\n"
+               "served on /metrics when the configuration has metrics.endpoint. The log level\n"
                "comes from tracing.log_level, or SLIM_LOG when that is unset.\n"
-               "See docs/configuration.md.\n");
+               "See docs/configuration.md and docs/metrics.md.\n");
 }
 
 static int warnings;
