@@ -30,16 +30,16 @@
  * Child mode (started by the parent): --serve raw|grpc --mode sink|echo
  * --n N --tls DIR|-   prints "listening <addr>".
  *
- * Built with -DBENCH_PART1 it also compiles against the transport of
- * issue 3 (no TLS, no shared sends), to compare the copy path before and
- * after part 2 (see docs/benchmarks.md).
+ * Built with -DBENCH_FIRST_TRANSPORT it also compiles against the first
+ * version of the transport (commit ba67669: no TLS, no shared sends), to
+ * compare the copy path before and after they came (see docs/benchmarks.md).
  */
 #include "bench_args.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "transport/grpc.h"
 #include "transport/io.h"
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
 #include "transport/tls.h"
 #include "transport/txq.h"
 #endif
@@ -226,7 +226,7 @@ static void raw_srv_data(raw_conn *r, slim_bytes d) {
         die("out of memory", SLIM_E_NOMEM);
 }
 
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
 static slim_tls_ctx *tls_ctx(bool server) {
     if (s_certs[0] == '\0')
         return NULL;
@@ -254,7 +254,7 @@ static slim_tls_ctx *tls_ctx(bool server) {
 #endif
 
 static void raw_start(slim_io *io, bool server, raw_conn *r) {
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
     slim_tls_ctx *t = tls_ctx(server);
     if (t != NULL) {
         slim_status st = slim_io_tls_new(t, io, "localhost", &io);
@@ -349,7 +349,7 @@ static int serve(const char *kind) {
         m.cbs.on_close = g_on_close;
         if (st == SLIM_OK)
             st = slim_grpc_server_add_method(srv, &m);
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
         char cert[300], key[300];
         slim_tls_config t;
         memset(&t, 0, sizeof t);
@@ -390,7 +390,7 @@ typedef struct client_run {
     double *rtt; /* SC_PING */
     double sent_at;
     uint8_t *msg;
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
     slim_rcbuf *rc;
 #endif
     /* gRPC */
@@ -420,7 +420,7 @@ static void finish(client_run *c) {
 static void g_pump(client_run *c) {
     while (can_send(c)) {
         slim_status st;
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
         if (c->shared)
             st = slim_grpc_call_send_rc(c->call, c->rc);
         else
@@ -476,7 +476,7 @@ static void run_grpc(client_run *c, const char *addr, bool tls) {
     char target[200];
     snprintf(target, sizeof target, "%s://%s", tls ? "https" : "http", addr);
     slim_status st;
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
     slim_client_config cc;
     slim_client_config_defaults(&cc);
     cc.endpoint = target;
@@ -662,7 +662,7 @@ static result one_run(const char *side, scenario sc, size_t size, unsigned long 
     c.shared = strcmp(side, "grpc-shared") == 0;
     c.msg = malloc(size);
     memset(c.msg, 0xab, size);
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
     if (c.shared) {
         c.rc = slim_rcbuf_new(size);
         memset(c.rc->data, 0xab, size);
@@ -686,7 +686,7 @@ static result one_run(const char *side, scenario sc, size_t size, unsigned long 
         r.p99 = c.rtt[(size_t)((double)n * 0.99)] * 1e6;
         free(c.rtt);
     }
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
     slim_rcbuf_unref(c.rc);
 #endif
     free(c.msg);
@@ -695,10 +695,10 @@ static result one_run(const char *side, scenario sc, size_t size, unsigned long 
 
 static int runs = 5;
 
-#ifndef BENCH_PART1
-/* ---- The send queue alone: part 2's against part 1's ----
+#ifndef BENCH_FIRST_TRANSPORT
+/* ---- The send queue alone: today's against the first version's ----
  *
- * Part 1 kept a call's queue as one contiguous buffer of framed copies,
+ * The first version kept a call's queue as one contiguous buffer of framed copies,
  * memmoved down once 64 KiB had been sent and that was half of it. Here it
  * is reimplemented as it was, beside slim_txq (chunks, segments, hand-back
  * positions), with the same pattern: queue up to 4 MiB, pack 256 KiB per
@@ -797,8 +797,8 @@ static void queue_bench(void) {
             b[r] = queue_run(true, sizes[k], n, false);
             c[r] = queue_run(true, sizes[k], n, true);
         }
-        printf("  %4zu B: part 1 buffer %.1f ns   part 2 copies %.1f ns   part 2 shared %.1f ns\n",
-               sizes[k], median(a, runs), median(b, runs), median(c, runs));
+        printf("  %4zu B: first version %.1f ns   copies %.1f ns   shared %.1f ns\n", sizes[k],
+               median(a, runs), median(b, runs), median(c, runs));
     }
 }
 #endif
@@ -848,7 +848,7 @@ static void scenario_row(const char *name, scenario sc, size_t size, unsigned lo
     fflush(stdout);
 }
 
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
 static void remove_certs(void) {
     if (s_certs[0] != '\0') {
         char cmd[400];
@@ -913,7 +913,7 @@ int main(int argc, char **argv) {
             only = argv[++i];
         else if (strcmp(argv[i], "--side") == 0 && i + 1 < argc)
             only_side = argv[++i];
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
         else if (strcmp(argv[i], "--queue") == 0) {
             queue_bench();
             return 0;
@@ -933,7 +933,7 @@ int main(int argc, char **argv) {
     if (do_pin)
         pin(0);
     uv_loop_init(&loop);
-#ifndef BENCH_PART1
+#ifndef BENCH_FIRST_TRANSPORT
     if (tls_too) {
         snprintf(s_certs, sizeof s_certs, "/tmp/slim-bench-certs-XXXXXX");
         if (mkdtemp(s_certs) == NULL)

@@ -88,8 +88,8 @@ static bool fresh_page(slim_metrics *m, char **out, size_t *len) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **state) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **state) {
     (void)version;
     (void)upload_data;
     (void)upload_size;
@@ -130,7 +130,8 @@ static slim_status resolve(const char *endpoint, struct sockaddr_storage *addr) 
     slim_status st = slim_endpoint_parse(endpoint, &ep);
     if (st != SLIM_OK || ep.kind != SLIM_ENDPOINT_TCP || ep.tls)
         return SLIM_E_TRANSPORT_BAD_ENDPOINT;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char port[8];
@@ -164,8 +165,8 @@ slim_status slim_metrics_new(uv_loop_t *loop, const char *endpoint, slim_metrics
         flags |= MHD_USE_IPv6;
     m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
                                  (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-                                 (unsigned)MAX_CLIENT, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)10, MHD_OPTION_END);
+                                 (unsigned)MAX_CLIENT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                                 MHD_OPTION_END);
     if (m->daemon == NULL) {
         SLIM_LOGE(MOD, "cannot listen on %s for metrics", endpoint);
         uv_close((uv_handle_t *)&m->wake, on_closed);

@@ -23,7 +23,8 @@ static void emit(page *p, const char *fmt, ...) {
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (p->st == SLIM_OK && n > 0)
-        p->st = slim_buf_append(p->out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        p->st =
+            slim_buf_append(p->out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static void head(page *p, const char *name, const char *type, const char *help) {
@@ -35,8 +36,8 @@ static void one(page *p, const char *name, const char *type, const char *help, u
     emit(p, "%s %llu\n", name, (unsigned long long)v);
 }
 
-static const char *const kind_names[] = {"unknown", "subscribe",        "unsubscribe", "publish",
-                                         "unknown", "link", "subscription_ack"};
+static const char *const kind_names[] = {"unknown", "subscribe", "unsubscribe",     "publish",
+                                         "unknown", "link",      "subscription_ack"};
 
 static void by_kind(page *p, const char *name, const char *help, const uint64_t *v) {
     head(p, name, "counter", help);
@@ -93,8 +94,7 @@ slim_status slim_node_stats_prometheus(const slim_node_stats *s, const char *ver
         "forward_to fields from gRPC peers, ignored (only applications in this process may "
         "choose the output connection).",
         c->forward_to_ignored);
-    one(&p, "slim_subscription_acks_sent_total", "counter", "SubscriptionAcks sent.",
-        c->acks_sent);
+    one(&p, "slim_subscription_acks_sent_total", "counter", "SubscriptionAcks sent.", c->acks_sent);
 
     one(&p, "slim_subscriptions", "gauge", "Subscriptions held: (name, connection) pairs.",
         s->router.subscriptions);

@@ -10,11 +10,11 @@
  * coalesced socket write per loop iteration (a uv_prepare flush right before
  * the loop polls).
  *
- * Part 2 adds TLS (tls.h; https:// targets, TLS listeners), keepalive pings,
- * graceful shutdown with GOAWAY, connection age and idle limits, client
- * connection states with reconnection and backoff, shared zero-copy sends,
- * and the hand-back of messages that were queued but never written. The
- * SLIM configuration model (config/endpoint.h) is accepted as is:
+ * Besides plaintext h2c: TLS (tls.h; https:// targets, TLS listeners),
+ * keepalive pings, graceful shutdown with GOAWAY, connection age and idle
+ * limits, client connection states with reconnection and backoff, shared
+ * zero-copy sends, and the hand-back of messages that were queued but never
+ * written. The SLIM configuration model (config/endpoint.h) is accepted as is:
  * slim_grpc_server_listen_config() and slim_grpc_client_new_config().
  *
  * Handles:

@@ -1,4 +1,4 @@
-# gRPC over HTTP/2 on libuv + nghttp2 (issue 3); TLS on OpenSSL (issue 4).
+# gRPC over HTTP/2 on libuv + nghttp2; TLS on OpenSSL.
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
 find_package(OpenSSL 3 REQUIRED)

@@ -1,4 +1,4 @@
-/* Shared fixture of the part 2 transport tests (see fixture.h). */
+/* Shared fixture of the in-process transport tests (see fixture.h). */
 #include "fixture.h"
 #include "core/log.h"
 

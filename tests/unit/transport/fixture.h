@@ -1,5 +1,5 @@
 /*
- * Shared fixture of the in-process transport tests of part 2 (TLS,
+ * Shared fixture of the in-process transport tests of TLS,
  * keepalive, drain, reconnection): one loop with a watchdog, waits with a
  * cap, client state recording, log capture, and certificates made by
  * tests/transport_certs.sh into a temporary folder. Every test ends with

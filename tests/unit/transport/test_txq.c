@@ -1,4 +1,4 @@
-/* Unit tests for the pure parts of part 2: the per-call send queue
+/* Unit tests for the pure parts of the transport: the per-call send queue
  * (src/transport/txq.c), upstream's backoff delays and the mapping from the
  * SLIM config model to transport settings (src/transport/config.c). */
 #include "test.h"
