@@ -577,6 +577,10 @@ slim_status slim_client_config_parse(const slim_cfg_doc *doc, slim_cfg_node *nod
         st = opt_string(&c, node, path, "server_name", &out->tls.server_name);
     if (st == SLIM_OK)
         st = opt_string(&c, node, path, "link_id", &out->link_id);
+    if (st == SLIM_OK && out->link_id != NULL &&
+        (out->link_id[0] == '\0' || strlen(out->link_id) > SLIM_LINK_ID_MAX))
+        st = slim_cfg_fail(err, doc, slim_cfg_get(node, "link_id"), path,
+                           "link_id: 1 to %d characters", SLIM_LINK_ID_MAX);
     if (st == SLIM_OK)
         st = string_map(&c, node, path, "headers", &out->headers, &out->n_headers);
     if (st == SLIM_OK)

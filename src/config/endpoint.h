@@ -17,6 +17,7 @@
 #define SLIM_CONFIG_ENDPOINT_H
 
 #include "config/cfg.h"
+#include "wire/link_type.h"
 
 typedef enum slim_tls_version {
     SLIM_TLS_1_2 = 12, /* TLS 1.2 and 1.3 allowed */
@@ -89,13 +90,6 @@ typedef struct slim_server_config {
     slim_kv *metadata;               /* string-valued metadata entries */
     size_t n_metadata;
 } slim_server_config;
-
-typedef enum slim_link_type {
-    SLIM_LINK_TYPE_UNSET = 0, /* the dialling program decides */
-    SLIM_LINK_TYPE_EDGE,      /* an application dialling its node */
-    SLIM_LINK_TYPE_PEER,      /* a replica of the same deployment */
-    SLIM_LINK_TYPE_REMOTE,    /* another node */
-} slim_link_type;
 
 typedef struct slim_client_config {
     char *endpoint; /* "http://host:port" or "https://host:port" */

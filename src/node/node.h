@@ -1,12 +1,7 @@
 /*
- * The SLIM node: the data-plane gRPC server, the links it dials, and the
- * forwarder between them, on one libuv loop.
- *
- * Each data-plane stream (one OpenChannel call, either accepted or dialled)
- * is one forwarder connection. Messages arrive from the transport, go
- * through slim_fwd_input(), and whatever the forwarder sends goes back out
- * through the transport. The node adds what needs a clock: the link
- * negotiation deadline, the slow-consumer policy, and draining at shutdown.
+ * The SLIM node: the data-plane gRPC server and the links it dials around
+ * one hub (src/link/hub.h: the forwarder and its streams), on one libuv
+ * loop, with draining at shutdown and the counters (SIGUSR1, /metrics).
  *
  * Every function runs on the loop thread.
  */

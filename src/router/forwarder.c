@@ -19,7 +19,6 @@
 #include <string.h>
 
 #define MOD              "router"
-#define LINK_ID_MAX      64
 #define RATE_ENTRIES_MAX 4096
 #define SEEN_MAX         65536 /* default: propagated subscription ids remembered */
 #define DEDUPE_MAX       65536 /* default: publishes remembered by the duplicate filter */
@@ -32,11 +31,11 @@ typedef struct fwd_conn {
     slim_fwd_link how;
     conn_state state;
     slim_conn_kind kind;
-    char link_id[LINK_ID_MAX + 1];
+    char link_id[SLIM_LINK_ID_MAX + 1];
     /* Header MAC (docs/protocol.md): the link type (announced when we
      * dialled, asked for when we accepted), the policy, our ephemeral key
      * until the peer's reply, and the link key once both sides agreed. */
-    Dataplane__Proto__V1__LinkConnectionType type;
+    slim_link_type type;
     bool strict;
     bool has_sk, has_key;
     uint8_t sk[SLIM_HDRMAC_KEY_SIZE];
@@ -80,7 +79,7 @@ struct slim_fwd {
     void *ud;
     char *node_id;
     char *version;
-    Dataplane__Proto__V1__LinkConnectionType announce;
+    slim_link_type announce;
     size_t max_message;
     uint32_t error_interval_ms;
     slim_router *router;
@@ -103,8 +102,8 @@ struct slim_fwd {
  * upstream. */
 static bool mac_type(const fwd_conn *c) {
     return c->how != SLIM_FWD_LOCAL &&
-           (c->type == DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE ||
-            c->type == DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE);
+           (c->type == SLIM_LINK_TYPE_REMOTE || c->type == SLIM_LINK_TYPE_UNSET ||
+            c->type == SLIM_LINK_TYPE_EDGE);
 }
 
 static bool mac_out(const fwd_conn *c) {
@@ -478,7 +477,7 @@ static slim_status refuse(slim_fwd *f, fwd_conn *fc, const char *fmt, const char
 }
 
 static slim_status send_link(slim_fwd *f, uint64_t conn, const char *link_id, bool reply,
-                             Dataplane__Proto__V1__LinkConnectionType type, const uint8_t *pk) {
+                             slim_link_type type, const uint8_t *pk) {
     slim_wire_link_spec spec = {.link_id = link_id,
                                 .slim_version = f->version,
                                 .is_reply = reply,
@@ -513,7 +512,7 @@ slim_status slim_fwd_conn_open_opts(slim_fwd *f, uint64_t conn, slim_fwd_link ho
                                     const char *link_id, const slim_fwd_link_opts *opts) {
     if (find_conn(f, conn) != NULL)
         return SLIM_E_EXISTS;
-    if (how == SLIM_FWD_DIALLED && (link_id == NULL || strlen(link_id) > LINK_ID_MAX))
+    if (how == SLIM_FWD_DIALLED && (link_id == NULL || strlen(link_id) > SLIM_LINK_ID_MAX))
         return SLIM_E_INVALID_ARG;
     fwd_conn *fc = slim_calloc(1, sizeof *fc);
     if (fc == NULL)
@@ -558,15 +557,10 @@ bool slim_fwd_conn_ready(const slim_fwd *f, uint64_t conn) {
     return fc != NULL && fc->state == READY;
 }
 
-static Dataplane__Proto__V1__LinkConnectionType
-echo_type(Dataplane__Proto__V1__LinkConnectionType asked) {
-    switch (asked) {
-    case DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_PEER:
-    case DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE:
-        return asked;
-    default:
-        return DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE;
-    }
+/* The type an accepted link gets: what the peer asked for (PEER, EDGE or
+ * REMOTE; anything else reads as REMOTE). */
+static slim_link_type echo_type(slim_link_type asked) {
+    return asked == SLIM_LINK_TYPE_UNSET ? SLIM_LINK_TYPE_REMOTE : asked;
 }
 
 static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim_peek *p) {
@@ -585,17 +579,14 @@ static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const sl
         return refuse(f, fc, "%s", "Link without a negotiation payload");
     }
     if (fc->how == SLIM_FWD_ACCEPTED) {
-        if (ln->is_reply || ln->link_id[0] == '\0' || strlen(ln->link_id) > LINK_ID_MAX) {
+        if (ln->is_reply || ln->link_id[0] == '\0' || strlen(ln->link_id) > SLIM_LINK_ID_MAX) {
             slim_wire_free(m);
             return refuse(f, fc, "%s", "expected a link negotiation request with a link_id");
         }
         slim_conn_kind kind =
-            ln->connection_type ==
-                    DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE
-                ? SLIM_CONN_EDGE
-                : SLIM_CONN_NODE;
+            slim_wire_link_type(ln) == SLIM_LINK_TYPE_EDGE ? SLIM_CONN_EDGE : SLIM_CONN_NODE;
         snprintf(fc->link_id, sizeof fc->link_id, "%s", ln->link_id);
-        fc->type = echo_type(ln->connection_type);
+        fc->type = echo_type(slim_wire_link_type(ln));
         /* A key offered: ours back and the link key; none offered: none,
          * unless the policy needs one. */
         uint8_t pk[SLIM_HDRMAC_KEY_SIZE];
@@ -621,7 +612,7 @@ static slim_status negotiate(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const sl
             return refuse(f, fc, "cannot answer the link: %s", slim_status_str(st));
         }
         if (slim_log_enabled(SLIM_LOG_DEBUG)) {
-            char lid[LINK_ID_MAX * 4 + 4], nid[160];
+            char lid[SLIM_LINK_ID_MAX * 4 + 4], nid[160];
             SLIM_LOGD(MOD, "connection %llu: linked as %s, link %s, peer node \"%s\"",
                       (unsigned long long)fc->id, slim_conn_kind_name(kind),
                       slim_log_escape(fc->link_id, strlen(fc->link_id), lid, sizeof lid),
@@ -1084,10 +1075,7 @@ static slim_status subscription(slim_fwd *f, fwd_conn *fc, slim_bytes msg) {
         /* Also pass the subscription on, with the node-local fields and
          * the previous hop's header MAC gone. */
         uint64_t to = h->forward_to;
-        h->_recv_from_case = DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM__NOT_SET;
-        h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
-        h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN__NOT_SET;
-        h->_header_mac_case = DATAPLANE__PROTO__V1__SLIMHEADER___HEADER_MAC__NOT_SET;
+        slim_wire_header_clear_hop(h);
         if (find_conn(f, to) != NULL)
             (void)send_msg(f, to, m);
         else

@@ -29,6 +29,11 @@ typedef enum slim_fwd_link {
     SLIM_FWD_DIALLED,  /* a gRPC stream this side opened: send our Link first */
 } slim_fwd_link;
 
+/* The callbacks run from inside slim_fwd_input() and the other calls that
+ * send (while the forwarder walks its match results and uses its scratch
+ * buffers): none of them may call back into the same forwarder. Closing a
+ * connection from `send` or `close` must wait until the call returns
+ * (the transport defers it anyway). */
 typedef struct slim_fwd_ops {
     /* Queues one encoded Message on conn. On SLIM_OK the callee has taken a
      * reference to buf (and drops it once written). SLIM_E_QUEUE_FULL means
@@ -52,8 +57,8 @@ typedef struct slim_fwd_config {
     const char *node_id; /* sent in link negotiation; copied */
     const char *version; /* our semver, sent in link negotiation; copied */
     /* How this side announces itself when it dials: EDGE for an application,
-     * REMOTE for a node. */
-    Dataplane__Proto__V1__LinkConnectionType announce;
+     * REMOTE for a node (UNSET: REMOTE). */
+    slim_link_type announce;
     size_t max_message_size;           /* larger messages are dropped; 0 = 4 MiB - 64 KiB */
     size_t max_subscriptions_per_conn; /* 0 = SLIM_ROUTER_DEFAULT_MAX_SUBS */
     uint32_t error_interval_ms;        /* error replies per (conn, name); 0 = 1000 */
@@ -76,9 +81,9 @@ typedef struct slim_fwd_config {
 /* How one gRPC link negotiates (docs/protocol.md, "Links" and "Header MAC"). */
 typedef struct slim_fwd_link_opts {
     /* Dialled links: the connection type announced (REMOTE, PEER, or EDGE
-     * for an application). Ignored for accepted links, whose type is the
-     * one the peer asks for. */
-    Dataplane__Proto__V1__LinkConnectionType announce;
+     * for an application; UNSET: REMOTE). Ignored for accepted links, whose
+     * type is the one the peer asks for. */
+    slim_link_type announce;
     /* Upstream's require_header_mac: the negotiation must agree on a link
      * key, and on REMOTE and EDGE links every Publish, Subscribe and
      * Unsubscribe must carry a valid per-hop tag. Off: tags are used when

@@ -425,6 +425,17 @@ slim_status slim_wire_subscription_ack_new(uint64_t subscription_id, bool succes
     return SLIM_OK;
 }
 
+static Dataplane__Proto__V1__LinkConnectionType link_type_to_pb(slim_link_type t) {
+    switch (t) {
+    case SLIM_LINK_TYPE_EDGE:
+        return DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE;
+    case SLIM_LINK_TYPE_PEER:
+        return DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_PEER;
+    default:
+        return DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE;
+    }
+}
+
 slim_status slim_wire_link_negotiation_new(const slim_wire_link_spec *spec, slim_msg **out) {
     if (spec == NULL || out == NULL)
         return SLIM_E_INVALID_ARG;
@@ -443,7 +454,7 @@ slim_status slim_wire_link_negotiation_new(const slim_wire_link_spec *spec, slim
     l->link_type_case = DATAPLANE__PROTO__V1__LINK__LINK_TYPE_LINK_NEGOTIATION;
     l->link_negotiation = n;
     n->is_reply = spec->is_reply;
-    n->connection_type = spec->connection_type;
+    n->connection_type = link_type_to_pb(spec->connection_type);
     if (spec->public_key.len > 0) {
         n->link_ecdh_public_key.data = slim_malloc(spec->public_key.len);
         if (n->link_ecdh_public_key.data == NULL) {
@@ -461,6 +472,28 @@ slim_status slim_wire_link_negotiation_new(const slim_wire_link_spec *spec, slim
     }
     *out = m;
     return SLIM_OK;
+}
+
+slim_link_type slim_wire_link_type(const slim_pb_link_negotiation *ln) {
+    switch (ln->connection_type) {
+    case DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE:
+        return SLIM_LINK_TYPE_EDGE;
+    case DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_PEER:
+        return SLIM_LINK_TYPE_PEER;
+    default:
+        return SLIM_LINK_TYPE_REMOTE;
+    }
+}
+
+void slim_wire_header_clear_hop(slim_pb_header *h) {
+    h->_recv_from_case = DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM__NOT_SET;
+    h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
+    h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN__NOT_SET;
+    if (h->_header_mac_case) { /* decoded bytes: the message's to free */
+        slim_free(h->header_mac.data);
+        h->header_mac = (ProtobufCBinaryData){0, NULL};
+    }
+    h->_header_mac_case = DATAPLANE__PROTO__V1__SLIMHEADER___HEADER_MAC__NOT_SET;
 }
 
 const slim_pb_link_negotiation *slim_wire_link_negotiation(const slim_msg *m) {

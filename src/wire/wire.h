@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "slim/name.h"
+#include "wire/link_type.h"
 #include "data-plane/v1/data_plane.pb-c.h"
 
 /* Short names for the generated types. */
@@ -145,7 +146,7 @@ typedef struct slim_wire_link_spec {
     const char *link_id;
     const char *slim_version;
     bool is_reply;
-    Dataplane__Proto__V1__LinkConnectionType connection_type;
+    slim_link_type connection_type;
     const char *node_id;
     slim_bytes public_key; /* link_ecdh_public_key; left out when empty */
 } slim_wire_link_spec;
@@ -154,6 +155,15 @@ slim_status slim_wire_link_negotiation_new(const slim_wire_link_spec *spec, slim
 
 /* The negotiation payload of a Link message, or NULL. Borrowed from m. */
 const slim_pb_link_negotiation *slim_wire_link_negotiation(const slim_msg *m);
+
+/* The connection type a negotiation payload announces (an unknown value
+ * reads as REMOTE, as upstream reads it). */
+slim_link_type slim_wire_link_type(const slim_pb_link_negotiation *ln);
+
+/* Clears the fields of a header that belong to one hop: recv_from,
+ * forward_to, incoming_conn, header_mac (before passing a decoded message
+ * on). */
+void slim_wire_header_clear_hop(slim_pb_header *h);
 
 /* ---- Metadata ---- */
 

@@ -172,9 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 0: { /* open (with require_header_mac or not) */
             uint8_t b = take(&s);
             slim_fwd_link how = (slim_fwd_link)(b % 3);
-            slim_fwd_link_opts o = {
-                .announce = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE,
-                .require_header_mac = (b & 4) != 0};
+            slim_fwd_link_opts o = {.announce = SLIM_LINK_TYPE_REMOTE,
+                                    .require_header_mac = (b & 4) != 0};
             if (M.open[conn])
                 break;
             M.open[conn] = true; /* a dialled link sends its Link at once */
@@ -199,10 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 .link_id = (b & 1) ? "link-fuzz" : "other",
                 .slim_version = "1.0.0",
                 .is_reply = (b & 2) != 0,
-                .connection_type =
-                    (b & 4)
-                        ? DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE
-                        : DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE,
+                .connection_type = (b & 4) ? SLIM_LINK_TYPE_REMOTE : SLIM_LINK_TYPE_EDGE,
                 .node_id = (b & 8) ? "slim/fuzz" : "slim/peer",
             };
             slim_msg *m = NULL;

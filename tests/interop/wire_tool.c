@@ -151,12 +151,11 @@ static int samples(void) {
 
     rc |= emit("ack", &m, slim_wire_subscription_ack_new(7, false, "no such subscription", &m));
 
-    slim_wire_link_spec ls = {
-        .link_id = "3b0f4a52-1c9e-4f7a-9a43-2d7f7a1e5b60",
-        .slim_version = "0.1.0",
-        .is_reply = false,
-        .connection_type = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE,
-        .node_id = "slim/0"};
+    slim_wire_link_spec ls = {.link_id = "3b0f4a52-1c9e-4f7a-9a43-2d7f7a1e5b60",
+                              .slim_version = "0.1.0",
+                              .is_reply = false,
+                              .connection_type = SLIM_LINK_TYPE_EDGE,
+                              .node_id = "slim/0"};
     rc |= emit("link", &m, slim_wire_link_negotiation_new(&ls, &m));
     return rc;
 }

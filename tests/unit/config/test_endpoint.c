@@ -245,6 +245,11 @@ TEST(client_errors) {
     slim_client_config_cleanup(&c);
     CHECK_STATUS(client("c: {endpoint: 'http://a:1', connection_type: sideways}\n", &c, &err),
                  SLIM_E_INVALID_ARG);
+    CHECK_STATUS(client("c: {endpoint: 'http://a:1', link_id: "
+                        "'0123456789012345678901234567890123456789012345678901234567890123x'}\n",
+                        &c, &err),
+                 SLIM_E_INVALID_ARG);
+    CHECK(strstr(err.msg, "link_id: 1 to 64 characters") != NULL);
     CHECK_OK(client("c: {endpoint: 'http://a:1', connection_type: peer}\n", &c, &err));
     CHECK_EQ(c.connection_type, SLIM_LINK_TYPE_PEER);
     slim_client_config_cleanup(&c);

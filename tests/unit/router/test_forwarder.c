@@ -77,7 +77,7 @@ static slim_fwd *mk(size_t max_subs) {
     slim_fwd_config cfg = {
         .node_id = "slim/test",
         .version = "0.1.0",
-        .announce = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE,
+        .announce = SLIM_LINK_TYPE_REMOTE,
         .max_message_size = 8192,
         .max_subscriptions_per_conn = max_subs,
     };
@@ -104,7 +104,7 @@ static slim_status input(slim_fwd *f, uint64_t conn, slim_msg *m, uint64_t now) 
     return st;
 }
 
-static slim_msg *link_msg(const char *id, bool reply, Dataplane__Proto__V1__LinkConnectionType t) {
+static slim_msg *link_msg(const char *id, bool reply, slim_link_type t) {
     slim_wire_link_spec s = {
         .link_id = id, .slim_version = "9.9.9", .is_reply = reply, .connection_type = t};
     slim_msg *m = NULL;
@@ -112,12 +112,12 @@ static slim_msg *link_msg(const char *id, bool reply, Dataplane__Proto__V1__Link
     return m;
 }
 
-#define EDGE   DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE
-#define REMOTE DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE
-#define PEER   DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_PEER
+#define EDGE   SLIM_LINK_TYPE_EDGE
+#define REMOTE SLIM_LINK_TYPE_REMOTE
+#define PEER   SLIM_LINK_TYPE_PEER
 
 /* An accepted connection that negotiated as `type`; drops the reply. */
-static void accept_conn(slim_fwd *f, uint64_t conn, Dataplane__Proto__V1__LinkConnectionType type) {
+static void accept_conn(slim_fwd *f, uint64_t conn, slim_link_type type) {
     CHECK_OK(slim_fwd_conn_open(f, conn, SLIM_FWD_ACCEPTED, NULL));
     CHECK_OK(input(f, conn, link_msg("link-1", false, type), 0));
     CHECK(slim_fwd_conn_ready(f, conn));
@@ -162,7 +162,7 @@ static slim_msg *decode_sent(int i) {
 static int sent_link_type(int i) {
     slim_msg *m = decode_sent(i);
     const slim_pb_link_negotiation *ln = m ? slim_wire_link_negotiation(m) : NULL;
-    int type = ln != NULL ? (int)ln->connection_type : -1;
+    int type = ln != NULL ? (int)slim_wire_link_type(ln) : -1;
     slim_wire_free(m);
     return type;
 }
@@ -184,7 +184,7 @@ TEST(accepted_link_negotiation) {
         CHECK_STR(ln->link_id, "abc-123");
         CHECK_STR(ln->slim_version, "0.1.0");
         CHECK_STR(ln->node_id, "slim/test");
-        CHECK_EQ(ln->connection_type, EDGE); /* echoed */
+        CHECK_EQ(slim_wire_link_type(ln), EDGE); /* echoed */
     }
     slim_wire_free(r);
     slim_conn_kind k;
@@ -234,7 +234,7 @@ TEST(dialled_link_negotiation) {
     slim_msg *r = decode_sent(0);
     const slim_pb_link_negotiation *ln = r ? slim_wire_link_negotiation(r) : NULL;
     CHECK(ln != NULL && !ln->is_reply && strcmp(ln->link_id, "my-link") == 0 &&
-          ln->connection_type == REMOTE);
+          slim_wire_link_type(ln) == REMOTE);
     slim_wire_free(r);
     CHECK_STATUS(input(f, 7, link_msg("other", true, REMOTE), 0), SLIM_E_ROUTER_LINK_REFUSED);
     CHECK_EQ(nclosed, 1);

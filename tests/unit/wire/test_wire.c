@@ -98,7 +98,7 @@ TEST(unsubscribe_and_ack_and_link) {
         .link_id = "6f1b1c2e-0000-4000-8000-000000000001",
         .slim_version = "0.1.0",
         .is_reply = true,
-        .connection_type = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE,
+        .connection_type = SLIM_LINK_TYPE_EDGE,
         .node_id = "slim/0",
     };
     CHECK_OK(slim_wire_link_negotiation_new(&ls, &m));
@@ -110,7 +110,9 @@ TEST(unsubscribe_and_ack_and_link) {
         CHECK_STR(ln->slim_version, "0.1.0");
         CHECK_STR(ln->node_id, "slim/0");
         CHECK(ln->is_reply);
-        CHECK_EQ(ln->connection_type, ls.connection_type);
+        CHECK_EQ(ln->connection_type,
+                 DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE);
+        CHECK_EQ(slim_wire_link_type(ln), SLIM_LINK_TYPE_EDGE);
         CHECK_OK(slim_wire_validate(d, NULL));
     }
     slim_wire_free(m);

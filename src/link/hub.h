@@ -1,0 +1,94 @@
+/*
+ * A hub: one forwarder (src/router) and the gRPC streams bound to it, on one
+ * libuv loop. Both a node and, later, every application process run one:
+ * the node hands it the streams its server accepts, and either can dial
+ * links to nodes.
+ *
+ * Every data-plane stream (one OpenChannel call) is one forwarder
+ * connection. Messages arrive from the transport, go through
+ * slim_fwd_input(), and whatever the forwarder sends goes out through the
+ * transport. The hub adds what needs a clock: the link negotiation
+ * deadline of accepted streams, backpressure (an input paused while a
+ * destination's queue is over its limit, see BACKPRESSURE in hub.c) and the
+ * slow-consumer policy.
+ *
+ * A dialled link (slim_hub_dial) owns a gRPC client that reconnects with
+ * its configured backoff, and opens a new stream whenever its connection
+ * is (again) ready; the forwarder replays this side's subscriptions on it.
+ *
+ * Every function runs on the loop thread.
+ */
+#ifndef SLIM_LINK_HUB_H
+#define SLIM_LINK_HUB_H
+
+#include "config/endpoint.h"
+#include "router/forwarder.h"
+#include "slim/log.h"
+#include "transport/grpc.h"
+
+#include <uv.h>
+
+#define SLIM_DATAPLANE_METHOD "/dataplane.proto.v1.DataPlaneService/OpenChannel"
+
+typedef struct slim_hub slim_hub;
+
+typedef struct slim_hub_config {
+    slim_fwd_config fwd;               /* the forwarder's settings (copied) */
+    uint64_t slow_consumer_timeout_ms; /* a queue full this long closes its stream; 0 = 10 s */
+} slim_hub_config;
+
+typedef struct slim_hub_callbacks {
+    /* A stream ended; `open` streams are left. Optional. */
+    void (*stream_closed)(size_t open, void *ud);
+    void *ud;
+} slim_hub_callbacks;
+
+/* Creates a hub and its forwarder. E_NOMEM, or the forwarder's errors. */
+slim_status slim_hub_new(uv_loop_t *loop, const slim_hub_config *cfg,
+                         const slim_hub_callbacks *cbs, slim_hub **out);
+
+/* The stream callbacks to give the server's OpenChannel method: every call
+ * it accepts must then be handed over with slim_hub_accept(). */
+void slim_hub_call_cbs(slim_grpc_call_cbs *out);
+
+/* Binds an OpenChannel call the server accepted: it becomes a forwarder
+ * connection that must finish link negotiation within negotiation_ms.
+ * opts: the listener's policy (require_header_mac). On error the call is
+ * finished with a status saying why. */
+void slim_hub_accept(slim_hub *h, slim_grpc_call *call, const slim_fwd_link_opts *opts,
+                     uint64_t negotiation_ms);
+
+/* Dials the node at cc (borrowed until slim_hub_free), with base transport
+ * settings (may be NULL), announcing cc->connection_type (UNSET: the
+ * forwarder's `announce`). E_NOMEM, the transport's errors. */
+slim_status slim_hub_dial(slim_hub *h, const slim_client_config *cc, const slim_grpc_config *base);
+
+/* Stops reopening dialled streams and cancels them (shutdown: our own
+ * links end first, their loss withdraws nothing anyone needs). */
+void slim_hub_stop_links(slim_hub *h);
+
+/* The forwarder, for what the hub does not wrap (counters, the router). */
+slim_fwd *slim_hub_fwd(slim_hub *h);
+
+/* Streams open (accepted and dialled). */
+size_t slim_hub_streams(const slim_hub *h);
+
+/* What the hub can say about its streams. */
+typedef struct slim_hub_stats {
+    size_t by_kind[SLIM_CONN_NODE + 2]; /* [SLIM_CONN_*], [last]: still negotiating */
+    uint64_t unsent;                    /* queued messages of streams that ended */
+    uint64_t queued_bytes, queued_max;  /* send queues: total and largest */
+    size_t links, links_up;             /* dialled links, and those with a stream */
+} slim_hub_stats;
+
+void slim_hub_stats_get(const slim_hub *h, slim_hub_stats *out);
+
+/* Logs every open stream (peer, queued bytes, subscriptions) at `level`. */
+void slim_hub_log_streams(const slim_hub *h, slim_log_level level);
+
+/* Frees the hub: its clients, streams and forwarder now, its libuv handles
+ * asynchronously (run the loop until it has nothing left). NULL is a
+ * no-op. */
+void slim_hub_free(slim_hub *h);
+
+#endif

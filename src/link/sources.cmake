@@ -1,0 +1,1 @@
+list(APPEND SLIM_SOURCES src/link/hub.c)
