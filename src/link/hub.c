@@ -72,8 +72,8 @@ struct slim_hub {
     uv_timer_t sweep;
     int open_handles; /* handles still to close before the hub's memory goes */
     bool freeing;
-    uint64_t unsent;  /* messages queued on streams that ended before writing them */
-    hub_conn *input;  /* the connection whose message is being forwarded */
+    uint64_t unsent; /* messages queued on streams that ended before writing them */
+    hub_conn *input; /* the connection whose message is being forwarded */
 };
 
 static int conn_eq(const slim_hnode *n, const void *key) {
@@ -457,8 +457,8 @@ void slim_hub_log_streams(const slim_hub *h, slim_log_level level) {
 
 /* ---- life ---- */
 
-slim_status slim_hub_new(uv_loop_t *loop, const slim_hub_config *cfg,
-                         const slim_hub_callbacks *cbs, slim_hub **out) {
+slim_status slim_hub_new(uv_loop_t *loop, const slim_hub_config *cfg, const slim_hub_callbacks *cbs,
+                         slim_hub **out) {
     slim_hub *h = slim_calloc(1, sizeof *h);
     if (h == NULL)
         return SLIM_E_NOMEM;

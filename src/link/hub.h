@@ -44,8 +44,8 @@ typedef struct slim_hub_callbacks {
 } slim_hub_callbacks;
 
 /* Creates a hub and its forwarder. E_NOMEM, or the forwarder's errors. */
-slim_status slim_hub_new(uv_loop_t *loop, const slim_hub_config *cfg,
-                         const slim_hub_callbacks *cbs, slim_hub **out);
+slim_status slim_hub_new(uv_loop_t *loop, const slim_hub_config *cfg, const slim_hub_callbacks *cbs,
+                         slim_hub **out);
 
 /* The stream callbacks to give the server's OpenChannel method: every call
  * it accepts must then be handed over with slim_hub_accept(). */

@@ -3,99 +3,23 @@
  * validates, slim_wire_egress() writes the outgoing bytes once per
  * kind of output (gRPC links never carry incoming_conn; local applications
  * get it as their reply handle), and every output connection gets a
- * reference to the same buffer. Subscriptions, links and acks are rare and
- * are decoded in full.
+ * reference to the same buffer (links that take header MACs get their own
+ * tagged copy). Subscriptions, links and acks are rare and are decoded in
+ * full. What only a node among nodes does (propagation between nodes, the
+ * seen set, the duplicate filter) is in mesh.c.
  */
-#include "router/forwarder.h"
+#include "router/fwd_int.h"
 #include "core/alloc.h"
-#include "core/hmap.h"
 #include "core/khash.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "router/hdrmac.h"
-#include "wire/fastpath.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define MOD              "router"
 #define RATE_ENTRIES_MAX 4096
 #define SEEN_MAX         65536 /* default: propagated subscription ids remembered */
 #define DEDUPE_MAX       65536 /* default: publishes remembered by the duplicate filter */
-
-typedef enum { PENDING, READY } conn_state;
-
-typedef struct fwd_conn {
-    slim_hnode node;
-    uint64_t id;
-    slim_fwd_link how;
-    conn_state state;
-    slim_conn_kind kind;
-    char link_id[SLIM_LINK_ID_MAX + 1];
-    /* Header MAC (docs/protocol.md): the link type (announced when we
-     * dialled, asked for when we accepted), the policy, our ephemeral key
-     * until the peer's reply, and the link key once both sides agreed. */
-    slim_link_type type;
-    bool strict;
-    bool has_sk, has_key;
-    uint8_t sk[SLIM_HDRMAC_KEY_SIZE];
-    slim_hdrmac_key key;
-} fwd_conn;
-
-/* A propagated (un)subscription id this node has processed. */
-typedef struct seen_entry {
-    slim_hnode node;
-    uint64_t id;
-    bool unsub;
-    bool self; /* this node originated it */
-    uint32_t slot;
-} seen_entry;
-
-/* A publish the duplicate filter remembers. */
-typedef struct dup_entry {
-    slim_hnode node;
-    slim_name source, destination;
-    uint32_t session_id, message_type, message_id;
-    uint64_t at_ms;
-    uint32_t slot;
-} dup_entry;
-
-/* A bounded FIFO of hash-map entries: the oldest goes when it is full. */
-typedef struct ring {
-    slim_hnode **slots;
-    uint32_t cap, head;
-} ring;
-
-/* Last error reply sent to (conn, destination). */
-typedef struct rate_entry {
-    slim_hnode node;
-    uint64_t conn;
-    slim_name name;
-    uint64_t last_ms;
-} rate_entry;
-
-struct slim_fwd {
-    slim_fwd_ops ops;
-    void *ud;
-    char *node_id;
-    char *version;
-    slim_link_type announce;
-    size_t max_message;
-    uint32_t error_interval_ms;
-    slim_router *router;
-    slim_hmap conns;
-    slim_hmap rates;
-    slim_buf scratch;
-    slim_fwd_counters c;
-    bool propagate, dedupe;
-    uint32_t dedupe_window_ms;
-    slim_name self_name; /* source of the subscriptions this node sends */
-    slim_hmap seen, dups;
-    ring seen_ring, dup_ring;
-    bool require_mac;
-    slim_buf macbuf; /* the fields a header MAC covers, per message */
-    bool macbuf_in;  /* ... as received, for the message being handled */
-};
 
 /* Tags are used on REMOTE and EDGE links that agreed on a key; PEER links
  * (nodes of one mesh) and applications in this process go without, as in
@@ -141,136 +65,6 @@ static void rates_clear(slim_fwd *f, uint64_t only_conn, bool all) {
     }
 }
 
-/* ---- bounded remembered sets ---- */
-
-static slim_status ring_init(ring *r, uint32_t cap) {
-    r->slots = slim_calloc(cap, sizeof *r->slots);
-    r->cap = cap;
-    r->head = 0;
-    return r->slots ? SLIM_OK : SLIM_E_NOMEM;
-}
-
-/* Entries stored in rings are allocated with their hnode first, so the node
- * pointer is the allocation. */
-static void ring_cleanup(ring *r, slim_hmap *m) {
-    for (uint32_t i = 0; r->slots != NULL && i < r->cap; i++) {
-        if (r->slots[i] != NULL) {
-            slim_hmap_remove(m, r->slots[i]);
-            slim_free(r->slots[i]);
-        }
-    }
-    slim_free(r->slots);
-    r->slots = NULL;
-}
-
-/* Puts n in the next slot, evicting the oldest entry when full. */
-static uint32_t ring_put(ring *r, slim_hmap *m, slim_hnode *n) {
-    uint32_t slot = r->head;
-    if (r->slots[slot] != NULL) {
-        slim_hmap_remove(m, r->slots[slot]);
-        slim_free(r->slots[slot]);
-    }
-    r->slots[slot] = n;
-    r->head = (r->head + 1) % r->cap;
-    return slot;
-}
-
-typedef struct seen_key {
-    uint64_t id;
-    bool unsub;
-} seen_key;
-
-static int seen_eq(const slim_hnode *n, const void *key) {
-    const seen_entry *e = (const seen_entry *)n;
-    const seen_key *k = key;
-    return e->id == k->id && e->unsub == k->unsub;
-}
-
-static uint64_t seen_hash(uint64_t id, bool unsub) {
-    const uint64_t w[2] = {id, unsub};
-    return slim_khash_words(w, 2);
-}
-
-static seen_entry *seen_find(const slim_fwd *f, uint64_t id, bool unsub) {
-    seen_key k = {id, unsub};
-    return (seen_entry *)slim_hmap_find(&f->seen, seen_hash(id, unsub), seen_eq, &k);
-}
-
-/* Remembers (id, kind); an allocation failure only means a relay may be
- * repeated, which the receivers absorb. */
-static void seen_mark(slim_fwd *f, uint64_t id, bool unsub, bool self) {
-    seen_entry *e = seen_find(f, id, unsub);
-    if (e != NULL) {
-        e->self = e->self || self;
-        return;
-    }
-    e = slim_calloc(1, sizeof *e);
-    if (e == NULL)
-        return;
-    e->id = id;
-    e->unsub = unsub;
-    e->self = self;
-    slim_hmap_insert(&f->seen, &e->node, seen_hash(id, unsub));
-    e->slot = ring_put(&f->seen_ring, &f->seen, &e->node);
-}
-
-static void seen_forget(slim_fwd *f, uint64_t id, bool unsub) {
-    seen_entry *e = seen_find(f, id, unsub);
-    if (e == NULL)
-        return;
-    slim_hmap_remove(&f->seen, &e->node);
-    f->seen_ring.slots[e->slot] = NULL;
-    slim_free(e);
-}
-
-static uint64_t dup_hash(const slim_peek *p) {
-    const slim_name *s = &p->source, *d = &p->destination;
-    const uint64_t w[12] = {s->component[0],
-                            s->component[1],
-                            s->component[2],
-                            s->id.hi,
-                            s->id.lo,
-                            d->component[0],
-                            d->component[1],
-                            d->component[2],
-                            d->id.hi,
-                            d->id.lo,
-                            (uint64_t)p->session_id << 32 | p->message_id,
-                            p->message_type};
-    return slim_khash_words(w, 12);
-}
-
-static int dup_eq(const slim_hnode *n, const void *key) {
-    const dup_entry *e = (const dup_entry *)n;
-    const slim_peek *p = key;
-    return e->session_id == p->session_id && e->message_id == p->message_id &&
-           e->message_type == p->message_type && slim_name_equal(&e->source, &p->source) &&
-           slim_name_equal(&e->destination, &p->destination);
-}
-
-/* True when the publish was seen within the window; remembers it. */
-static bool duplicate(slim_fwd *f, const slim_peek *p, uint64_t now) {
-    uint64_t h = dup_hash(p);
-    dup_entry *e = (dup_entry *)slim_hmap_find(&f->dups, h, dup_eq, p);
-    if (e != NULL) {
-        bool dup = now - e->at_ms <= f->dedupe_window_ms && now >= e->at_ms;
-        e->at_ms = now;
-        return dup;
-    }
-    e = slim_calloc(1, sizeof *e);
-    if (e == NULL)
-        return false;
-    e->source = p->source;
-    e->destination = p->destination;
-    e->session_id = p->session_id;
-    e->message_id = p->message_id;
-    e->message_type = p->message_type;
-    e->at_ms = now;
-    slim_hmap_insert(&f->dups, &e->node, h);
-    e->slot = ring_put(&f->dup_ring, &f->dups, &e->node);
-    return false;
-}
-
 /* ---- lifecycle ---- */
 
 static char *dup_or_empty(const char *s) {
@@ -304,8 +98,9 @@ slim_status slim_fwd_new(const slim_fwd_config *cfg, const slim_fwd_ops *ops, vo
     if (f->node_id == NULL || f->version == NULL || slim_router_new(&rc, &f->router) != SLIM_OK ||
         slim_hmap_init(&f->conns, 16) != SLIM_OK || slim_hmap_init(&f->rates, 64) != SLIM_OK ||
         slim_hmap_init(&f->seen, 64) != SLIM_OK || slim_hmap_init(&f->dups, 64) != SLIM_OK ||
-        ring_init(&f->seen_ring, cfg->seen_max ? cfg->seen_max : SEEN_MAX) != SLIM_OK ||
-        ring_init(&f->dup_ring, cfg->dedupe_max ? cfg->dedupe_max : DEDUPE_MAX) != SLIM_OK) {
+        slim_fwd__ring_init(&f->seen_ring, cfg->seen_max ? cfg->seen_max : SEEN_MAX) != SLIM_OK ||
+        slim_fwd__ring_init(&f->dup_ring, cfg->dedupe_max ? cfg->dedupe_max : DEDUPE_MAX) !=
+            SLIM_OK) {
         slim_fwd_free(f);
         return SLIM_E_NOMEM;
     }
@@ -333,8 +128,8 @@ void slim_fwd_free(slim_fwd *f) {
     }
     if (f->rates.buckets != NULL)
         rates_clear(f, 0, true);
-    ring_cleanup(&f->seen_ring, &f->seen);
-    ring_cleanup(&f->dup_ring, &f->dups);
+    slim_fwd__ring_cleanup(&f->seen_ring, &f->seen);
+    slim_fwd__ring_cleanup(&f->dup_ring, &f->dups);
     slim_hmap_cleanup(&f->conns);
     slim_hmap_cleanup(&f->rates);
     slim_hmap_cleanup(&f->seen);
@@ -407,7 +202,7 @@ static slim_rcbuf *tagged_copy(const fwd_conn *out, slim_fwd *f, slim_bytes msg,
 
 /* Hands a message this node made to conn: as it is, or with the link's
  * header MAC when the link takes tags. Does not consume the caller's ref. */
-static slim_status send_buf(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
+slim_status slim_fwd__send_buf(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
     const fwd_conn *out = find_conn(f, conn);
     slim_peek p;
     bool done = false;
@@ -435,7 +230,7 @@ static slim_status send_msg(slim_fwd *f, uint64_t conn, const slim_msg *m) {
     slim_rcbuf *b = slim_rcbuf_copy(f->scratch.data, f->scratch.len);
     if (b == NULL)
         return SLIM_E_NOMEM;
-    st = send_buf(f, conn, b);
+    st = slim_fwd__send_buf(f, conn, b);
     slim_rcbuf_unref(b);
     return st;
 }
@@ -451,11 +246,9 @@ static void send_ack(slim_fwd *f, uint64_t conn, uint64_t id, slim_status result
 
 /* ---- connections and link negotiation ---- */
 
-static void withdraw_conn(slim_fwd *f, uint64_t conn);
-
 static void forget(slim_fwd *f, fwd_conn *fc) {
     if (f->propagate)
-        withdraw_conn(f, fc->id);
+        slim_fwd__withdraw_conn(f, fc->id);
     else
         (void)slim_router_conn_remove(f->router, fc->id, NULL);
     rates_clear(f, fc->id, false);
@@ -492,15 +285,13 @@ static slim_status send_link(slim_fwd *f, uint64_t conn, const char *link_id, bo
     return st;
 }
 
-static void replay(slim_fwd *f, uint64_t to);
-
 static void mark_ready(slim_fwd *f, fwd_conn *fc, slim_conn_kind kind, const char *peer) {
     fc->state = READY;
     fc->kind = kind;
     if (f->ops.linked != NULL)
         f->ops.linked(f->ud, fc->id, kind, peer);
     if (f->propagate && kind == SLIM_CONN_NODE)
-        replay(f, fc->id);
+        slim_fwd__replay(f, fc->id);
 }
 
 slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, const char *link_id) {
@@ -735,7 +526,7 @@ static slim_status publish(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim
      * application's message that comes back round a loop is caught too;
      * only copies from other nodes are dropped (an application's own
      * retransmissions pass). */
-    if (f->dedupe && p->fanout != 1 && p->message_id != 0 && duplicate(f, p, now) &&
+    if (f->dedupe && p->fanout != 1 && p->message_id != 0 && slim_fwd__duplicate(f, p, now) &&
         fc->kind == SLIM_CONN_NODE) {
         f->c.drop_duplicate++;
         return SLIM_E_ROUTER_DUPLICATE;
@@ -819,197 +610,6 @@ static slim_status check_name_text(const slim_pb_name *n) {
     return SLIM_OK;
 }
 
-/* ---- propagation between nodes ---- */
-
-/* An encoded (Un)Subscribe from this node for name, with `id`. */
-static slim_rcbuf *sub_message(slim_fwd *f, const slim_name *name, const slim_str *text,
-                               uint64_t id, bool unsub, uint32_t ttl) {
-    slim_wire_header_spec h = {
-        .source = {&f->self_name, NULL}, .destination = {name, text}, .fanout = 1, .ttl = ttl};
-    slim_msg *m = NULL;
-    slim_rcbuf *b = NULL;
-    f->scratch.len = 0;
-    if (slim_wire_subscribe_new(&h, id, unsub, &m) == SLIM_OK &&
-        slim_wire_encode(m, SIZE_MAX, &f->scratch) == SLIM_OK)
-        b = slim_rcbuf_copy(f->scratch.data, f->scratch.len);
-    slim_wire_free(m);
-    return b;
-}
-
-/* Sends (un)subscription `id` for name to every ready node link but
- * `except` (when has_except). */
-static void propagate(slim_fwd *f, const slim_name *name, const slim_str *text, uint64_t id,
-                      bool unsub, uint32_t ttl, bool has_except, uint64_t except) {
-    slim_rcbuf *b = NULL;
-    slim_hmap_iter it;
-    for (slim_hnode *n = slim_hmap_first(&f->conns, &it); n; n = slim_hmap_next(&f->conns, &it)) {
-        const fwd_conn *c = SLIM_CONTAINER_OF(n, fwd_conn, node);
-        if (c->state != READY || c->kind != SLIM_CONN_NODE || (has_except && c->id == except))
-            continue;
-        if (b == NULL && (b = sub_message(f, name, text, id, unsub, ttl)) == NULL) {
-            f->c.drop_other++;
-            return;
-        }
-        if (send_buf(f, c->id, b) == SLIM_OK)
-            f->c.subs_propagated++;
-    }
-    slim_rcbuf_unref(b);
-}
-
-/* A new node link gets every subscription this node holds elsewhere. */
-typedef struct replay_ctx {
-    slim_fwd *f;
-    uint64_t to;
-} replay_ctx;
-
-static void replay_one(uint64_t conn, const slim_name *name, const uint64_t *reasons, size_t n,
-                       void *ud) {
-    replay_ctx *rc = ud;
-    if (conn == rc->to)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        slim_rcbuf *b = sub_message(rc->f, name, NULL, reasons[i], false, SLIM_WIRE_DEFAULT_TTL);
-        if (b == NULL) {
-            rc->f->c.drop_other++;
-            continue;
-        }
-        if (send_buf(rc->f, rc->to, b) == SLIM_OK)
-            rc->f->c.subs_replayed++;
-        slim_rcbuf_unref(b);
-    }
-}
-
-static void replay(slim_fwd *f, uint64_t to) {
-    replay_ctx rc = {f, to};
-    slim_router_foreach(f->router, replay_one, &rc);
-}
-
-/* The subscriptions a vanished connection held are withdrawn from the other
- * nodes, each reason once nothing else on this node holds it. */
-typedef struct withdrawn {
-    slim_name name;
-    uint64_t reason;
-} withdrawn;
-
-typedef struct withdraw_ctx {
-    withdrawn *items;
-    size_t n, cap;
-    bool failed;
-} withdraw_ctx;
-
-static void collect_withdrawn(const slim_name *name, const uint64_t *reasons, size_t n, void *ud) {
-    withdraw_ctx *w = ud;
-    for (size_t i = 0; i < n; i++) {
-        if (w->n == w->cap) {
-            size_t cap = w->cap ? w->cap * 2 : 16;
-            withdrawn *p = slim_realloc(w->items, cap * sizeof *p);
-            if (p == NULL) {
-                w->failed = true;
-                return;
-            }
-            w->items = p;
-            w->cap = cap;
-        }
-        w->items[w->n++] = (withdrawn){*name, reasons[i]};
-    }
-}
-
-static void withdraw_conn(slim_fwd *f, uint64_t conn) {
-    withdraw_ctx w = {0};
-    if (slim_router_conn_remove_each(f->router, conn, collect_withdrawn, &w, NULL) != SLIM_OK)
-        return;
-    if (w.failed)
-        SLIM_LOGW(MOD,
-                  "connection %llu: out of memory listing its subscriptions; some stay "
-                  "advertised to other nodes",
-                  (unsigned long long)conn);
-    for (size_t i = 0; i < w.n; i++) {
-        if (slim_router_reason_held(f->router, &w.items[i].name, w.items[i].reason, conn))
-            continue;
-        seen_forget(f, w.items[i].reason, false);
-        seen_mark(f, w.items[i].reason, true, true);
-        propagate(f, &w.items[i].name, NULL, w.items[i].reason, true, SLIM_WIRE_DEFAULT_TTL, false,
-                  0);
-    }
-    slim_free(w.items);
-}
-
-static uint64_t fresh_id(slim_fwd *f) {
-    uint64_t id;
-    do
-        id = f->ops.random64(f->ud);
-    while (id == 0);
-    return id;
-}
-
-/* A (un)subscription from an application on this node. */
-static slim_status from_app(slim_fwd *f, uint64_t target, const slim_name *name,
-                            const slim_str *text, uint64_t id, bool unsub) {
-    if (!unsub) {
-        if (slim_router_is_subscribed(f->router, target, name))
-            return SLIM_OK;
-        uint64_t pid = id ? id : fresh_id(f);
-        slim_status st = slim_router_subscribe_reason(f->router, target, name, pid);
-        if (st != SLIM_OK)
-            return st;
-        seen_forget(f, pid, true);
-        seen_mark(f, pid, false, true);
-        propagate(f, name, text, pid, false, SLIM_WIRE_DEFAULT_TTL, false, 0);
-        return SLIM_OK;
-    }
-    const uint64_t *rs;
-    size_t n;
-    slim_router_reasons(f->router, target, name, &rs, &n);
-    uint64_t reasons[8];
-    size_t keep = n < 8 ? n : 8; /* an application subscription has one */
-    if (keep > 0)
-        memcpy(reasons, rs, keep * sizeof *reasons);
-    slim_status st = slim_router_unsubscribe(f->router, target, name);
-    if (st != SLIM_OK)
-        return st;
-    for (size_t i = 0; i < keep; i++) {
-        if (slim_router_reason_held(f->router, name, reasons[i], target))
-            continue;
-        seen_forget(f, reasons[i], false);
-        seen_mark(f, reasons[i], true, true);
-        propagate(f, name, text, reasons[i], true, SLIM_WIRE_DEFAULT_TTL, false, 0);
-    }
-    return SLIM_OK;
-}
-
-/* A (un)subscription another node propagated to this one. */
-static slim_status from_node(slim_fwd *f, fwd_conn *fc, const slim_name *name, const slim_str *text,
-                             uint64_t id, bool unsub, uint32_t ttl) {
-    if (!unsub) {
-        uint64_t rid = id ? id : fresh_id(f);
-        const seen_entry *se = seen_find(f, rid, false);
-        if (se != NULL && se->self)
-            return SLIM_OK; /* our own subscription came back round a loop */
-        slim_status st = slim_router_subscribe_reason(f->router, fc->id, name, rid);
-        if (st != SLIM_OK)
-            return st;
-        if (se != NULL) {
-            f->c.subs_seen++;
-            return SLIM_OK;
-        }
-        seen_forget(f, rid, true);
-        seen_mark(f, rid, false, false);
-        propagate(f, name, text, rid, false, ttl, true, fc->id);
-        return SLIM_OK;
-    }
-    if (id == 0)
-        return slim_router_unsubscribe(f->router, fc->id, name);
-    slim_status st = slim_router_unsubscribe_reason(f->router, fc->id, name, id, NULL);
-    if (seen_find(f, id, true) != NULL) {
-        f->c.subs_seen++;
-        return st;
-    }
-    seen_forget(f, id, false);
-    seen_mark(f, id, true, false);
-    propagate(f, name, text, id, true, ttl, true, fc->id);
-    return st;
-}
-
 static slim_status subscription(slim_fwd *f, fwd_conn *fc, slim_bytes msg) {
     slim_msg *m = NULL;
     slim_status st = slim_wire_decode(msg, f->max_message, &m);
@@ -1063,9 +663,9 @@ static slim_status subscription(slim_fwd *f, fwd_conn *fc, slim_bytes msg) {
     if (target != fc->id && slim_router_conn_kind(f->router, target, &target_kind) != SLIM_OK)
         target_kind = SLIM_CONN_NODE; /* unknown: the router refuses it below */
     if (f->propagate && fc->kind == SLIM_CONN_NODE)
-        st = from_node(f, fc, &name, tp, id, unsub, h->ttl);
+        st = slim_fwd__from_node(f, fc, &name, tp, id, unsub, h->ttl);
     else if (f->propagate && target_kind != SLIM_CONN_NODE)
-        st = from_app(f, target, &name, tp, id, unsub);
+        st = slim_fwd__from_app(f, target, &name, tp, id, unsub);
     else
         st = unsub ? slim_router_unsubscribe(f->router, target, &name)
                    : slim_router_subscribe(f->router, target, &name);

@@ -1,1 +1,1 @@
-list(APPEND SLIM_SOURCES src/router/forwarder.c src/router/hdrmac.c src/router/router.c)
+list(APPEND SLIM_SOURCES src/router/forwarder.c src/router/mesh.c src/router/hdrmac.c src/router/router.c)
