@@ -500,8 +500,11 @@ static void error_reply(slim_fwd *f, fwd_conn *fc, const slim_peek *p, uint64_t 
     slim_wire_free(m);
 }
 
+/* `ready`, when not NULL, holds msg already in its egress form for gRPC
+ * links (no node-local fields, no tag, the ttl it will leave with): it goes
+ * to those links as it is, shared, instead of a rewritten copy. */
 static slim_status publish(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim_peek *p,
-                           uint64_t now) {
+                           uint64_t now, slim_rcbuf *ready) {
     f->c.publish_in++;
     uint32_t ttl = p->ttl;
     if (fc->how != SLIM_FWD_LOCAL) {
@@ -561,7 +564,8 @@ static slim_status publish(slim_fwd *f, fwd_conn *fc, slim_bytes msg, const slim
     /* One shared copy for gRPC links without tags, one for local
      * applications (which also carries the incoming connection as a reply
      * handle), and one per link that takes tags (its own key). */
-    slim_rcbuf *remote = NULL, *local = NULL;
+    slim_rcbuf *remote = ready != NULL && ttl == p->ttl ? slim_rcbuf_ref(ready) : NULL;
+    slim_rcbuf *local = NULL;
     bool fields = false;
     for (size_t i = 0; i < n; i++) {
         const fwd_conn *out = find_conn(f, outs[i]);
@@ -762,7 +766,7 @@ slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t 
         return st;
     switch (p.kind) {
     case SLIM_MSG_PUBLISH:
-        return publish(f, fc, msg, &p, now_ms);
+        return publish(f, fc, msg, &p, now_ms, NULL);
     case SLIM_MSG_SUBSCRIBE:
     case SLIM_MSG_UNSUBSCRIBE:
         return subscription(f, fc, msg);
@@ -788,4 +792,34 @@ void slim_fwd_counters_get(const slim_fwd *f, slim_fwd_counters *out) {
 
 const slim_router *slim_fwd_router(const slim_fwd *f) {
     return f->router;
+}
+
+/* ---- an application in this process ---- */
+
+slim_status slim_fwd_publish_local(slim_fwd *f, uint64_t conn, const slim_wire_publish_values *v,
+                                   uint64_t now_ms) {
+    fwd_conn *fc = find_conn(f, conn);
+    if (fc == NULL)
+        return SLIM_E_ROUTER_UNKNOWN_CONNECTION;
+    if (fc->how != SLIM_FWD_LOCAL || v == NULL || v->header.source.name == NULL ||
+        v->header.destination.name == NULL)
+        return SLIM_E_INVALID_ARG;
+    size_t n = slim_wire_publish_values_size(v);
+    if (n > f->max_message) {
+        f->c.drop_too_large++;
+        return SLIM_E_TOO_LARGE;
+    }
+    slim_rcbuf *b = slim_rcbuf_new(n);
+    if (b == NULL) {
+        f->c.drop_other++;
+        return SLIM_E_NOMEM;
+    }
+    slim_peek p;
+    slim_wire_publish_values_write(v, b->data, &p);
+    f->c.messages_in++;
+    f->c.in_by_kind[SLIM_MSG_PUBLISH]++;
+    f->c.publish_local++;
+    slim_status st = publish(f, fc, slim_rcbuf_view(b), &p, now_ms, b);
+    slim_rcbuf_unref(b);
+    return st;
 }

@@ -17,6 +17,7 @@
 #define SLIM_ROUTER_FORWARDER_H
 
 #include "core/rcbuf.h"
+#include "wire/fastpath.h"
 #include "wire/wire.h"
 #include "router/router.h"
 
@@ -113,6 +114,7 @@ typedef struct slim_fwd_counters {
     uint64_t drop_duplicate;     /* publishes the duplicate filter caught */
     uint64_t forward_to_ignored; /* forward_to from a gRPC peer (only LOCAL may) */
     uint64_t drop_header_mac;    /* header MAC missing or wrong */
+    uint64_t publish_local;      /* publishes given as values (slim_fwd_publish_local) */
     /* messages_out by kind: [SLIM_MSG_SUBSCRIBE .. SLIM_MSG_SUBSCRIPTION_ACK],
      * read from the first field of what was sent; [0] when it is not the
      * kind (a peer's message that puts its metadata first). */
@@ -139,6 +141,16 @@ slim_status slim_fwd_conn_open(slim_fwd *f, uint64_t conn, slim_fwd_link how, co
  * announce and require_header_mac. */
 slim_status slim_fwd_conn_open_opts(slim_fwd *f, uint64_t conn, slim_fwd_link how,
                                     const char *link_id, const slim_fwd_link_opts *opts);
+/* A publish from the application behind LOCAL connection `conn`, given as
+ * values: written once in its wire form and routed as slim_fwd_input()
+ * routes the same bytes, but without a peek (the values are the routing
+ * fields) and without a copy for the gRPC links that take no header MAC
+ * (they share the written buffer). E_ROUTER_UNKNOWN_CONNECTION,
+ * E_INVALID_ARG (not a LOCAL connection, names missing), E_TOO_LARGE, and
+ * the statuses of slim_fwd_input() for a publish. */
+slim_status slim_fwd_publish_local(slim_fwd *f, uint64_t conn, const slim_wire_publish_values *v,
+                                   uint64_t now_ms);
+
 /* Forgets a connection and its subscriptions (the transport closed it). */
 void slim_fwd_conn_close(slim_fwd *f, uint64_t conn);
 /* True once negotiation finished (always for local connections). */

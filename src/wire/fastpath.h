@@ -109,4 +109,24 @@ void slim_wire_egress_write(slim_bytes msg, const slim_peek *p, uint32_t ttl,
 slim_status slim_wire_mac_fields(const slim_peek *p, const uint32_t *ttl, bool clear_node_local,
                                  slim_buf *out);
 
+/* ---- A publish written from values (src/wire/direct.c) ---- */
+
+/* A Publish with an application payload, as values. header.ttl 0 means
+ * SLIM_WIRE_DEFAULT_TTL; header.recv_from is ignored; header.forward_to is
+ * a routing instruction for the router and is not written. */
+typedef struct slim_wire_publish_values {
+    slim_wire_header_spec header;
+    slim_wire_session_spec session;
+    const char *payload_type; /* may be NULL: none */
+    slim_bytes payload;
+} slim_wire_publish_values;
+
+/* The bytes of the Message, and writing them into out (exactly that many):
+ * the same bytes protobuf-c writes for the same message, already in egress
+ * form (no node-local fields, no header MAC). *p is filled as slim_wire_peek
+ * would fill it from those bytes (its views point into out), plus
+ * forward_to from the values. */
+size_t slim_wire_publish_values_size(const slim_wire_publish_values *v);
+void slim_wire_publish_values_write(const slim_wire_publish_values *v, uint8_t *out, slim_peek *p);
+
 #endif

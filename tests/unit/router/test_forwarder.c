@@ -454,6 +454,73 @@ TEST(bad_messages_are_dropped_and_counted) {
     slim_fwd_free(f);
 }
 
+/* The in-process path: an application in this process hands a publish as
+ * values. It is written once: the gRPC links without tags all get that
+ * very buffer (no copy), whose bytes are the message protobuf-c would
+ * encode; a local subscriber gets its own copy with incoming_conn. */
+TEST(in_process_publish_without_encode_peek_or_copy) {
+    slim_fwd *f = mk(0);
+    CHECK_OK(slim_fwd_conn_open(f, 0, SLIM_FWD_LOCAL, NULL));
+    CHECK_OK(slim_fwd_conn_open(f, 5, SLIM_FWD_LOCAL, NULL));
+    accept_conn(f, 1, EDGE);
+    accept_conn(f, 2, REMOTE);
+    CHECK_OK(input(f, 1, sub_msg("o/n/chan", 0, false, 8), 0));
+    CHECK_OK(input(f, 2, sub_msg("o/n/chan", 0, false, 8), 0));
+    CHECK_OK(input(f, 5, sub_msg("o/n/chan", 0, false, 8), 0));
+    reset_sent();
+    slim_name src = nm("o/n/app/3"), dst;
+    slim_name_parts dp;
+    slim_name_parse("o/n/chan", 8, &dst, &dp);
+    slim_wire_publish_values v = {
+        .header = {.source = {&src, NULL}, .destination = {&dst, dp.component}, .fanout = 256},
+        .session = {.session_type = 2, .message_type = 1, .session_id = 9, .message_id = 4},
+        .payload_type = "msg",
+        .payload = slim_bytes_of("hello", 5),
+    };
+    CHECK_OK(slim_fwd_publish_local(f, 0, &v, 0));
+    CHECK_EQ(nsent, 3);
+    slim_rcbuf *remote = NULL;
+    for (int i = 0; i < nsent; i++) {
+        slim_msg *d = decode_sent(i);
+        const slim_pb_header *h = d ? slim_wire_header(d) : NULL;
+        CHECK(h != NULL);
+        if (h != NULL && sends[i].conn == 5) {
+            CHECK(h->_incoming_conn_case);
+            CHECK_U64(h->incoming_conn, 0);
+        } else if (h != NULL) {
+            CHECK(!h->_incoming_conn_case);
+            if (remote == NULL)
+                remote = sends[i].buf;
+            CHECK(sends[i].buf == remote); /* the same buffer for both links */
+        }
+        slim_wire_free(d);
+    }
+    /* the shared bytes are what protobuf-c writes for the same message */
+    slim_msg *m = NULL;
+    slim_buf ref = SLIM_BUF_INIT;
+    CHECK_OK(slim_wire_publish_new(&v.header, &v.session, &m));
+    CHECK_OK(slim_wire_set_app_payload(m, "msg", v.payload));
+    CHECK_OK(slim_wire_encode(m, SIZE_MAX, &ref));
+    CHECK(remote != NULL && remote->len == ref.len && memcmp(remote->data, ref.data, ref.len) == 0);
+    slim_buf_cleanup(&ref);
+    slim_wire_free(m);
+    reset_sent();
+    /* forward_to from the process itself is honoured: only connection 2 */
+    v.header.has_forward_to = true;
+    v.header.forward_to = 2;
+    CHECK_OK(slim_fwd_publish_local(f, 0, &v, 0));
+    CHECK_EQ(nsent, 1);
+    CHECK_EQ(sends[0].conn, 2);
+    reset_sent();
+    /* only for applications in this process */
+    CHECK_STATUS(slim_fwd_publish_local(f, 1, &v, 0), SLIM_E_INVALID_ARG);
+    CHECK_STATUS(slim_fwd_publish_local(f, 77, &v, 0), SLIM_E_ROUTER_UNKNOWN_CONNECTION);
+    slim_fwd_counters c;
+    slim_fwd_counters_get(f, &c);
+    CHECK_EQ(c.publish_local, 2);
+    slim_fwd_free(f);
+}
+
 TEST(local_delivery_and_recv_from) {
     slim_fwd *f = mk(0);
     CHECK_OK(slim_fwd_conn_open(f, 0, SLIM_FWD_LOCAL, NULL));
@@ -758,4 +825,6 @@ TEST_MAIN(TEST_ENTRY(subscriptions_propagate_between_nodes), TEST_ENTRY(two_appl
           TEST_ENTRY(ttl_exhaustion_drops), TEST_ENTRY(unmatched_publish_gets_rate_limited_error),
           TEST_ENTRY(broadcast_shares_one_buffer_and_counts_full_queues),
           TEST_ENTRY(bad_messages_are_dropped_and_counted),
-          TEST_ENTRY(local_delivery_and_recv_from), TEST_ENTRY(allocation_failures_do_not_leak))
+          TEST_ENTRY(local_delivery_and_recv_from),
+          TEST_ENTRY(in_process_publish_without_encode_peek_or_copy),
+          TEST_ENTRY(allocation_failures_do_not_leak))
