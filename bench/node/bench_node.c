@@ -65,12 +65,11 @@ static slim_buf encode(slim_msg *m) {
 static bool use_mac = true; /* SLIM_BENCH_MAC=off: no key offered */
 
 static slim_buf link_msg(const char *id, const uint8_t *pk) {
-    slim_wire_link_spec s = {
-        .link_id = id,
-        .slim_version = "0.1.0",
-        .connection_type = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_EDGE,
-        .node_id = "bench",
-        .public_key = slim_bytes_of(pk, use_mac ? SLIM_HDRMAC_KEY_SIZE : 0)};
+    slim_wire_link_spec s = {.link_id = id,
+                             .slim_version = "0.1.0",
+                             .connection_type = SLIM_LINK_TYPE_EDGE,
+                             .node_id = "bench",
+                             .public_key = slim_bytes_of(pk, use_mac ? SLIM_HDRMAC_KEY_SIZE : 0)};
     slim_msg *m = NULL;
     slim_wire_link_negotiation_new(&s, &m);
     return encode(m);
