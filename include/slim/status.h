@@ -162,7 +162,8 @@ extern "C" {
        "Commit names by reference a proposal this member did not receive in the epoch")            \
     XX(E_MLS_UPDATE_FROM_COMMITTER, -452, "Commit holds an Update proposal of its own committer")  \
     XX(E_MLS_REMOVES_COMMITTER, -453, "Commit holds a Remove proposal of its own committer")       \
-    XX(E_MLS_DUPLICATE_LEAF_CHANGE, -454, "Commit holds two Update or Remove proposals for a leaf") \
+    XX(E_MLS_DUPLICATE_LEAF_CHANGE, -454,                                                          \
+       "Commit holds two Update or Remove proposals for a leaf")                                   \
     XX(E_MLS_DUPLICATE_PSK, -455, "Commit holds two PreSharedKey proposals of one PreSharedKeyID") \
     XX(E_MLS_DUPLICATE_GCE, -456, "Commit holds more than one GroupContextExtensions proposal")    \
     XX(E_MLS_REINIT_NOT_ALONE, -457, "Commit holds a ReInit proposal together with other ones")    \
