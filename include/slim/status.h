@@ -179,7 +179,6 @@ extern "C" {
     XX(E_MLS_PSK_BAD_USAGE, -463,                                                                  \
        "resumption PSK of usage reinit or branch outside a reinitialization or branch Welcome, "   \
        "or not the only one there")                                                                \
-    XX(E_MLS_REINIT_VERSION, -464, "ReInit proposal names a protocol version below the group's")   \
     XX(E_MLS_CONFIRMATION_TAG, -465,                                                               \
        "confirmation tag of the Commit or GroupInfo does not match the new epoch's")               \
     XX(E_MLS_COMMIT_FROM_SELF, -466,                                                               \

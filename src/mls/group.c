@@ -603,7 +603,7 @@ slim_status slim_mls__proposal_check(const slim_mls_group *g, const slim_mls_pro
     case SLIM_MLS_PROPOSAL_PSK:
         return slim_mls__psk_id_check(g->suite, &p->u.psk);
     case SLIM_MLS_PROPOSAL_REINIT:
-        return p->u.reinit.version < g->gc.version ? SLIM_E_MLS_REINIT_VERSION : SLIM_OK;
+        return p->u.reinit.version < g->gc.version ? SLIM_E_MLS_BAD_VERSION : SLIM_OK;
     case SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS:
         v.group_extensions = p->u.group_context_extensions.body;
         for (uint32_t l = 0; l < slim_mls_tree_leaf_count(g->tree); l++) {
@@ -863,7 +863,12 @@ slim_status slim_mls_group_receive(slim_mls_group *g, slim_bytes message, const 
     slim_mls_authenticated_content ac;
     slim_mls_received r;
     memset(&r, 0, sizeof r);
+    /* A handshake PrivateMessage's key is erased only once the message
+     * was acted on: a failure of ours (out of memory) must leave it. */
+    uint32_t generation = 0;
     st = slim_mls__framing(k, g->opts.padding_block, &sk, &ctx);
+    ctx.keep_key = type != SLIM_MLS_CONTENT_APPLICATION;
+    ctx.generation = &generation;
     if (st == SLIM_OK)
         st = pub ? slim_mls_public_message_unprotect(&ctx, &m, &ac)
                  : slim_mls_private_message_unprotect(&ctx, &m, &plaintext, &ac);
@@ -890,6 +895,9 @@ slim_status slim_mls_group_receive(slim_mls_group *g, slim_bytes message, const 
         if (st == SLIM_OK)
             st = slim_mls__commit_process(g, &ac, env, &r);
     }
+    if (st == SLIM_OK && !pub && ctx.keep_key)
+        st = slim_mls_secret_tree_erase(k->st, r.sender.index, SLIM_MLS_RATCHET_HANDSHAKE,
+                                        generation);
     slim_buf_cleanup_secret(&plaintext);
     if (st != SLIM_OK) {
         slim_mls_received_cleanup(&r);

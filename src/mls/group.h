@@ -269,7 +269,7 @@ void slim_mls_commit_output_cleanup(slim_mls_commit_output *o);
  * E_MLS_DUPLICATE_PSK, E_MLS_DUPLICATE_GCE, E_MLS_REINIT_NOT_ALONE,
  * E_MLS_EXTERNAL_INIT_MISPLACED; single proposals (§12.1):
  * E_MLS_REMOVE_BLANK, E_MLS_PSK_BAD_NONCE, E_MLS_PSK_BAD_USAGE,
- * E_MLS_PSK_NOT_FOUND, E_MLS_REINIT_VERSION, KeyPackage and leaf
+ * E_MLS_PSK_NOT_FOUND, E_MLS_BAD_VERSION (a ReInit to an earlier version), KeyPackage and leaf
  * validation (mls/validate.h: signatures, capabilities, lifetimes,
  * duplicate keys, i.e. the same client twice or a member added again),
  * E_MLS_UNSUPPORTED_GROUP_EXTENSION, E_MLS_MISSING_REQUIRED_CAPABILITY

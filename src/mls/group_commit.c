@@ -290,7 +290,7 @@ static slim_status apply(const base *b, const item *it, size_t n, bool external,
             a->kem_output = p->u.external_init;
         } else if (p->type == SLIM_MLS_PROPOSAL_REINIT) {
             if (p->u.reinit.version < b->gc.version)
-                st = SLIM_E_MLS_REINIT_VERSION;
+                st = SLIM_E_MLS_BAD_VERSION;
             a->reinit = &p->u.reinit;
         }
     }
