@@ -14,6 +14,7 @@
  */
 #include "mls_test_util.h"
 
+#include "fuzz/mls_group_fuzz.h"
 #include "mls_group_fixture.h"
 #include "mls/extensions.h"
 #include "mls/transcript.h"
@@ -1560,6 +1561,112 @@ TEST(commit_process_and_join_run_out_of_memory_cleanly) {
     gw_free(&w);
 }
 
+/* ---- the fuzz targets' fixture and seeds ------------------------------------------------ */
+
+/* [uint16 length][message] appended to a sequence. */
+static void seq_add(slim_buf *seq, const slim_buf *msg) {
+    CHECK_OK(slim_buf_append_u16(seq, (uint16_t)msg->len));
+    CHECK_OK(slim_buf_append(seq, msg->data, msg->len));
+}
+
+/* The fixture of fuzz_mls_welcome and fuzz_mls_commit works as those
+ * targets assume (genuine inputs go through every mode); with
+ * SLIM_FUZZ_SEED_DIR set, the seeds are written from it. */
+TEST(group_fuzz_fixture_and_seeds) {
+    for (uint16_t suite = 1; suite <= 2; suite++) {
+        gfuzz f;
+        gfuzz_init(&f, suite);
+        uint8_t sb = (uint8_t)(suite - 1);
+        char name[64];
+        slim_bytes none = slim_bytes_of(NULL, 0);
+        slim_mls_group *r = NULL;
+        /* Welcome modes. */
+        CHECK_OK(gfuzz_join_r(&f, slim_buf_view(&f.welcome), none, &r));
+        slim_mls_group_free(r);
+        CHECK_STATUS(gfuzz_join_r(&f, slim_buf_view(&f.welcome_bare), none, &r),
+                     SLIM_E_MLS_NO_RATCHET_TREE);
+        CHECK_OK(gfuzz_join_r(&f, slim_buf_view(&f.welcome_bare), slim_buf_view(&f.tree), &r));
+        slim_mls_group_free(r);
+        slim_buf wrapped = SLIM_BUF_INIT;
+        CHECK_OK(gfuzz_wrap(&f, slim_buf_view(&f.group_info), slim_buf_view(&f.group_secrets),
+                            &wrapped));
+        CHECK_OK(gfuzz_join_r(&f, slim_buf_view(&wrapped), none, &r));
+        slim_mls_group_free(r);
+        snprintf(name, sizeof name, "suite%u-welcome", suite);
+        write_fuzz_seed("fuzz_mls_welcome", name, sb, slim_buf_view(&f.welcome));
+        snprintf(name, sizeof name, "suite%u-welcome-tree-given", suite);
+        write_fuzz_seed("fuzz_mls_welcome", name, sb | 2, slim_buf_view(&f.welcome_bare));
+        snprintf(name, sizeof name, "suite%u-group-info", suite);
+        write_fuzz_seed("fuzz_mls_welcome", name, sb | 4, slim_buf_view(&f.group_info));
+        snprintf(name, sizeof name, "suite%u-group-secrets", suite);
+        write_fuzz_seed("fuzz_mls_welcome", name, sb | 6, slim_buf_view(&f.group_secrets));
+        /* Commit modes: the three proposals and the commit, read by a
+         * fresh R, agree with a member that processes the same. */
+        slim_buf seq = SLIM_BUF_INIT;
+        for (size_t i = 0; i < FZ_PROPOSALS; i++)
+            seq_add(&seq, &f.proposals[i]);
+        seq_add(&seq, &f.commit);
+        CHECK_OK(gfuzz_join_r(&f, slim_buf_view(&f.welcome), none, &r));
+        slim_mls_received got;
+        for (size_t i = 0; i < FZ_PROPOSALS; i++) {
+            CHECK_OK(slim_mls_group_receive(r, slim_buf_view(&f.proposals[i]), &f.w.env, &got));
+            slim_mls_received_cleanup(&got);
+        }
+        CHECK_OK(slim_mls_group_receive(r, slim_buf_view(&f.commit), &f.w.env, &got));
+        slim_mls_received other;
+        CHECK_OK(slim_mls_group_receive(f.w.m[FZ_C].g, slim_buf_view(&f.commit), &f.w.env, &other));
+        CHECK(got.group != NULL && other.group != NULL &&
+              gf_same(slim_mls_group_epoch_authenticator(got.group),
+                      slim_mls_group_epoch_authenticator(other.group)));
+        slim_mls_received_cleanup(&got);
+        slim_mls_received_cleanup(&other);
+        slim_mls_group_free(r);
+        snprintf(name, sizeof name, "suite%u-proposals-and-commit", suite);
+        write_fuzz_seed("fuzz_mls_commit", name, sb, slim_buf_view(&seq));
+        seq.len = 0;
+        seq_add(&seq, &f.commit);
+        snprintf(name, sizeof name, "suite%u-commit-alone", suite);
+        write_fuzz_seed("fuzz_mls_commit", name, sb, slim_buf_view(&seq));
+        /* The genuine list behind flags (path, genuine proposals first). */
+        seq.len = 0;
+        CHECK_OK(slim_buf_append_u8(&seq, 1));
+        CHECK_OK(slim_buf_append(&seq, f.list.data, f.list.len));
+        snprintf(name, sizeof name, "suite%u-list", suite);
+        write_fuzz_seed("fuzz_mls_commit", name, sb | 2, slim_buf_view(&seq));
+        /* A list with one proposal of each type by value (Update and
+         * ExternalInit are refused there: the fuzzer starts from them). */
+        seq.len = 0;
+        CHECK_OK(slim_buf_append_u8(&seq, 1));
+        slim_mls_proposal_spec specs[6];
+        memset(specs, 0, sizeof specs);
+        gf_new_key_package(&f.w.m[FZ_R], &f.w.rng);
+        specs[0].type = SLIM_MLS_PROPOSAL_ADD;
+        specs[0].key_package = slim_buf_view(&f.w.m[FZ_R].kp);
+        specs[1].type = SLIM_MLS_PROPOSAL_REMOVE;
+        specs[1].removed = 0;
+        specs[2].type = SLIM_MLS_PROPOSAL_PSK;
+        specs[2].psk_type = SLIM_MLS_PSK_RESUMPTION;
+        specs[2].psk_epoch = 2;
+        specs[3].type = SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS;
+        specs[4].type = SLIM_MLS_PROPOSAL_REINIT;
+        specs[4].reinit.group_id = slim_bytes_of("next", 4);
+        specs[4].reinit.version = 1;
+        specs[4].reinit.cipher_suite = suite;
+        specs[5].type = SLIM_MLS_PROPOSAL_UPDATE;
+        for (size_t i = 0; i < 6; i++) {
+            slim_mls_built_proposal b;
+            CHECK_OK(slim_mls__proposal_build(f.w.s, f.w.m[FZ_B].g, &specs[i], &f.w.env, &b));
+            list_value(&seq, &b.p);
+            slim_mls__built_proposal_cleanup(&b);
+        }
+        snprintf(name, sizeof name, "suite%u-list-by-value", suite);
+        write_fuzz_seed("fuzz_mls_commit", name, sb | 2, slim_buf_view(&seq));
+        slim_buf_cleanup(&seq);
+        slim_buf_cleanup(&wrapped);
+        gfuzz_free(&f);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(create_add_and_join_both_suites),
           TEST_ENTRY(commits_of_every_proposal_type_by_value_and_by_reference),
           TEST_ENTRY(psks_external_and_resumption), TEST_ENTRY(external_commits_join_and_resync),
@@ -1570,4 +1677,5 @@ TEST_MAIN(TEST_ENTRY(create_add_and_join_both_suites),
           TEST_ENTRY(commit_refusals_of_the_committer),
           TEST_ENTRY(commit_refusals_of_the_receivers), TEST_ENTRY(external_commit_refusals),
           TEST_ENTRY(proposal_refusals), TEST_ENTRY(welcome_refusals),
-          TEST_ENTRY(commit_process_and_join_run_out_of_memory_cleanly))
+          TEST_ENTRY(commit_process_and_join_run_out_of_memory_cleanly),
+          TEST_ENTRY(group_fuzz_fixture_and_seeds))
