@@ -649,7 +649,13 @@ static size_t select_pending(const slim_mls_group *g, item *it, size_t n) {
             take = !list_has_type(it, n, p->type);
             break;
         case SLIM_MLS_PROPOSAL_ADD:
-            take = !list_has_client(it, n, p->u.add.leaf_node.signature_key);
+            /* Not a client added twice, nor one already in the group
+             * (a Remove of it in the same list is not looked for: the
+             * Add waits for the next epoch). */
+            take = !list_has_client(it, n, p->u.add.leaf_node.signature_key) &&
+                   slim_mls_tree_find_key(g->tree, SLIM_MLS_TREE_SIGNATURE_KEY,
+                                          &p->u.add.leaf_node.signature_key, 1,
+                                          UINT32_MAX) == UINT32_MAX;
             break;
         case SLIM_MLS_PROPOSAL_REINIT:
             if (reinit == SIZE_MAX)

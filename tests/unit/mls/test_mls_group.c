@@ -972,6 +972,64 @@ TEST(states_are_values) {
     gw_free(&w);
 }
 
+/* The number of ProposalOrRefs in a Commit message. */
+static uint32_t commit_size(slim_bytes commit) {
+    slim_mls_message m;
+    CHECK_OK(slim_mls_message_decode(commit, &m));
+    return m.wire_format == SLIM_MLS_WIRE_PUBLIC_MESSAGE
+               ? m.u.public_message.content.u.commit.proposals.count
+               : 0;
+}
+
+TEST(pending_proposals_that_would_fail_are_left_out) {
+    gworld w;
+    world(&w, 1, 4);
+    /* Kept by everyone: the committer's own Update, a Remove of the
+     * committer, two Updates of member 2 (the later one counts), an Add of
+     * a client already in the group, a ReInit, and a valid Remove of
+     * member 3. */
+    slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_UPDATE);
+    CHECK_OK(gw_propose(&w, 0, &p, PUB, NULL));
+    CHECK_OK(gw_propose(&w, 2, &p, PRIV, NULL));
+    CHECK_OK(gw_propose(&w, 2, &p, PUB, NULL));
+    p = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    p.removed = leaf_of(&w, 0);
+    CHECK_OK(gw_propose(&w, 1, &p, PUB, NULL));
+    p = typed(SLIM_MLS_PROPOSAL_ADD);
+    gf_new_key_package(&w.m[1], &w.rng);
+    p.key_package = slim_buf_view(&w.m[1].kp);
+    CHECK_OK(gw_propose(&w, 3, &p, PUB, NULL));
+    p = typed(SLIM_MLS_PROPOSAL_REINIT);
+    p.reinit.group_id = slim_bytes_of("other", 5);
+    p.reinit.version = 1;
+    p.reinit.cipher_suite = 1;
+    CHECK_OK(gw_propose(&w, 1, &p, PUB, NULL));
+    p = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    p.removed = leaf_of(&w, 3);
+    CHECK_OK(gw_propose(&w, 2, &p, PUB, NULL));
+    CHECK_EQ(w.m[0].g->n_props, 7);
+    slim_mls_commit_spec cs = spec_of(NULL, 0, PUB);
+    cs.include_pending = true;
+    slim_buf commit = SLIM_BUF_INIT;
+    CHECK_OK(gw_commit(&w, 0, &cs, &commit, NULL));
+    /* The later Update of member 2 and the Remove of member 3. */
+    CHECK_EQ(commit_size(slim_buf_view(&commit)), 2);
+    CHECK(!gw_in(&w, 3) && !slim_mls_group_ended(w.m[0].g));
+    check_agree(&w, 2);
+    /* A ReInit on its own is taken. */
+    p = typed(SLIM_MLS_PROPOSAL_REINIT);
+    p.reinit.group_id = slim_bytes_of("other", 5);
+    p.reinit.version = 1;
+    p.reinit.cipher_suite = 1;
+    CHECK_OK(gw_propose(&w, 1, &p, PUB, NULL));
+    commit.len = 0;
+    CHECK_OK(gw_commit(&w, 2, &cs, &commit, NULL));
+    CHECK_EQ(commit_size(slim_buf_view(&commit)), 1);
+    CHECK(gw_agree(&w, 3) && slim_mls_group_ended(w.m[0].g));
+    slim_buf_cleanup(&commit);
+    gw_free(&w);
+}
+
 /* ---- refusals ------------------------------------------------------------------- */
 
 TEST(commit_refusals_of_the_committer) {
@@ -1674,6 +1732,7 @@ TEST_MAIN(TEST_ENTRY(create_add_and_join_both_suites),
           TEST_ENTRY(reinit_ends_the_group_and_the_new_group_follows),
           TEST_ENTRY(removed_members_get_no_state),
           TEST_ENTRY(past_epochs_are_kept_as_asked_then_erased), TEST_ENTRY(states_are_values),
+          TEST_ENTRY(pending_proposals_that_would_fail_are_left_out),
           TEST_ENTRY(commit_refusals_of_the_committer),
           TEST_ENTRY(commit_refusals_of_the_receivers), TEST_ENTRY(external_commit_refusals),
           TEST_ENTRY(proposal_refusals), TEST_ENTRY(welcome_refusals),
