@@ -533,10 +533,16 @@ static slim_status commit_create(const base *b, const item *it, size_t n, applie
     }
     if (st == SLIM_OK) {
         es_state = es;
-        slim_mls_state_parts parts = {
-            b->client, b->opts,   slim_buf_view(&gc),        a->tree,
-            &priv,     &es_state, slim_bytes_of(tag, s->nh), slim_bytes_of(interim, s->nh),
-            b->g,      a->reinit};
+        slim_mls_state_parts parts = {.client = b->client,
+                                      .opts = b->opts,
+                                      .gc = slim_buf_view(&gc),
+                                      .tree = a->tree,
+                                      .priv = &priv,
+                                      .secrets = &es_state,
+                                      .confirmation_tag = slim_bytes_of(tag, s->nh),
+                                      .interim = slim_bytes_of(interim, s->nh),
+                                      .prev = b->g,
+                                      .reinit = a->reinit};
         a->tree = NULL; /* taken, also on failure */
         st = slim_mls__state_new(&parts, &res.group);
     }
@@ -849,10 +855,16 @@ static slim_status commit_finish(const slim_mls_group *g, const slim_mls_authent
         st = slim_mls_transcript_interim(s, slim_bytes_of(confirmed, s->nh),
                                          ac->auth.confirmation_tag, interim);
     if (st == SLIM_OK) {
-        slim_mls_state_parts parts = {
-            g->client, &g->opts, slim_buf_view(&gc),        a->tree,
-            &priv,     &es,      ac->auth.confirmation_tag, slim_bytes_of(interim, s->nh),
-            g,         a->reinit};
+        slim_mls_state_parts parts = {.client = g->client,
+                                      .opts = &g->opts,
+                                      .gc = slim_buf_view(&gc),
+                                      .tree = a->tree,
+                                      .priv = &priv,
+                                      .secrets = &es,
+                                      .confirmation_tag = ac->auth.confirmation_tag,
+                                      .interim = slim_bytes_of(interim, s->nh),
+                                      .prev = g,
+                                      .reinit = a->reinit};
         a->tree = NULL;
         st = slim_mls__state_new(&parts, &out->group);
         out->reinit = a->reinit != NULL;

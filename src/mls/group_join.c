@@ -117,10 +117,14 @@ slim_status slim_mls_group_create(slim_mls_client *c, slim_bytes group_id, slim_
         st = slim_mls_transcript_interim(s, slim_bytes_of(NULL, 0), slim_bytes_of(tag, s->nh),
                                          interim);
     if (st == SLIM_OK) {
-        slim_mls_state_parts parts = {
-            c,     opts, slim_buf_view(&gcb),       tree,
-            &priv, &es,  slim_bytes_of(tag, s->nh), slim_bytes_of(interim, s->nh),
-            NULL,  NULL};
+        slim_mls_state_parts parts = {.client = c,
+                                      .opts = opts,
+                                      .gc = slim_buf_view(&gcb),
+                                      .tree = tree,
+                                      .priv = &priv,
+                                      .secrets = &es,
+                                      .confirmation_tag = slim_bytes_of(tag, s->nh),
+                                      .interim = slim_bytes_of(interim, s->nh)};
         tree = NULL;
         st = slim_mls__state_new(&parts, out);
     }
@@ -424,10 +428,14 @@ slim_status slim_mls_group_join(const slim_mls_join_params *p, slim_bytes welcom
         st = slim_mls_transcript_interim(s, gi->group_context.confirmed_transcript_hash,
                                          gi->confirmation_tag, interim);
     if (st == SLIM_OK) {
-        slim_mls_state_parts parts = {
-            p->client, opts,       slim_buf_view(&gcb),  tree,
-            &priv,     &w.secrets, gi->confirmation_tag, slim_bytes_of(interim, s->nh),
-            NULL,      NULL};
+        slim_mls_state_parts parts = {.client = p->client,
+                                      .opts = opts,
+                                      .gc = slim_buf_view(&gcb),
+                                      .tree = tree,
+                                      .priv = &priv,
+                                      .secrets = &w.secrets,
+                                      .confirmation_tag = gi->confirmation_tag,
+                                      .interim = slim_bytes_of(interim, s->nh)};
         tree = NULL;
         st = slim_mls__state_new(&parts, out);
     }

@@ -238,6 +238,28 @@ static void refused(gworld *w, size_t j, slim_bytes msg, slim_status want, size_
  */
 typedef void (*gi_edit)(slim_mls_group_info *gi, slim_buf *store, void *arg);
 
+/* The joiner's part of a Welcome: the message decoded into *m, its
+ * KeyPackage and KeyPackageRef, its GroupSecrets decrypted into gsb (the
+ * caller wipes it) and decoded into *gs. */
+static void open_secrets_of(gworld *w, size_t joiner, slim_bytes welcome, slim_mls_message *m,
+                            slim_mls_key_package *kp, uint8_t *ref, slim_buf *gsb,
+                            slim_mls_group_secrets *gs) {
+    const slim_mls_suite *s = w->s;
+    CHECK_OK(slim_mls_message_decode(welcome, m));
+    CHECK_OK(slim_mls__key_package_view(slim_buf_view(&w->m[joiner].kp), kp));
+    CHECK_OK(slim_mls_key_package_ref(s, kp, ref));
+    slim_mls_encrypted_group_secrets egs;
+    bool found = false;
+    CHECK_OK(slim_mls_welcome_find_secrets(&m->u.welcome, slim_bytes_of(ref, s->nh), &egs, &found));
+    CHECK_OK(slim_mls_decrypt_with_label(s, slim_bytes_of(w->m[joiner].keys.init_priv, s->kem_nsk),
+                                         "Welcome", m->u.welcome.encrypted_group_info,
+                                         egs.encrypted_group_secrets.kem_output,
+                                         egs.encrypted_group_secrets.ciphertext, gsb));
+    slim_mls_tls_reader r;
+    slim_mls_tls_reader_init(&r, slim_buf_view(gsb));
+    CHECK_OK(slim_mls_group_secrets_decode(&r, gs));
+}
+
 /* The Welcome with the joiner's GroupSecrets naming the PSKs `psks`
  * (an encoded PreSharedKeyID list of n) instead, encrypted again to the
  * same GroupInfo ciphertext. */
@@ -245,24 +267,12 @@ static void rewrap_psks(gworld *w, size_t joiner, slim_bytes welcome, slim_bytes
                         slim_buf *out) {
     const slim_mls_suite *s = w->s;
     slim_mls_message m;
-    CHECK_OK(slim_mls_message_decode(welcome, &m));
     slim_mls_key_package kp;
-    CHECK_OK(slim_mls__key_package_view(slim_buf_view(&w->m[joiner].kp), &kp));
     uint8_t ref[SLIM_MLS_MAX_HASH];
-    CHECK_OK(slim_mls_key_package_ref(s, &kp, ref));
-    slim_mls_encrypted_group_secrets egs;
-    bool found = false;
-    CHECK_OK(slim_mls_welcome_find_secrets(&m.u.welcome, slim_bytes_of(ref, s->nh), &egs, &found));
     slim_buf gsb = SLIM_BUF_INIT, gs2 = SLIM_BUF_INIT, kem = SLIM_BUF_INIT, ct = SLIM_BUF_INIT;
     slim_buf list = SLIM_BUF_INIT;
-    CHECK_OK(slim_mls_decrypt_with_label(s, slim_bytes_of(w->m[joiner].keys.init_priv, s->kem_nsk),
-                                         "Welcome", m.u.welcome.encrypted_group_info,
-                                         egs.encrypted_group_secrets.kem_output,
-                                         egs.encrypted_group_secrets.ciphertext, &gsb));
     slim_mls_group_secrets gs;
-    slim_mls_tls_reader r;
-    slim_mls_tls_reader_init(&r, slim_buf_view(&gsb));
-    CHECK_OK(slim_mls_group_secrets_decode(&r, &gs));
+    open_secrets_of(w, joiner, welcome, &m, &kp, ref, &gsb, &gs);
     gs.psks.body = psks;
     gs.psks.count = n;
     slim_mls_tls_writer tw;
@@ -295,23 +305,12 @@ static void reforge_welcome_key(gworld *w, size_t joiner, size_t signer, slim_by
                                 slim_buf *out) {
     const slim_mls_suite *s = w->s;
     slim_mls_message m;
-    CHECK_OK(slim_mls_message_decode(welcome, &m));
     slim_mls_key_package kp;
-    CHECK_OK(slim_mls__key_package_view(slim_buf_view(&w->m[joiner].kp), &kp));
     uint8_t ref[SLIM_MLS_MAX_HASH];
-    CHECK_OK(slim_mls_key_package_ref(s, &kp, ref));
-    slim_mls_encrypted_group_secrets egs;
-    bool found = false;
-    CHECK_OK(slim_mls_welcome_find_secrets(&m.u.welcome, slim_bytes_of(ref, s->nh), &egs, &found));
     slim_buf gsb = SLIM_BUF_INIT, gib = SLIM_BUF_INIT, store = SLIM_BUF_INIT, sig = SLIM_BUF_INIT;
-    CHECK_OK(slim_mls_decrypt_with_label(s, slim_bytes_of(w->m[joiner].keys.init_priv, s->kem_nsk),
-                                         "Welcome", m.u.welcome.encrypted_group_info,
-                                         egs.encrypted_group_secrets.kem_output,
-                                         egs.encrypted_group_secrets.ciphertext, &gsb));
     slim_mls_group_secrets gs;
+    open_secrets_of(w, joiner, welcome, &m, &kp, ref, &gsb, &gs);
     slim_mls_tls_reader r;
-    slim_mls_tls_reader_init(&r, slim_buf_view(&gsb));
-    CHECK_OK(slim_mls_group_secrets_decode(&r, &gs));
     uint8_t psk0[SLIM_MLS_MAX_HASH], ws[SLIM_MLS_MAX_HASH], key[16], nonce[12];
     slim_mls_psk psks[4];
     slim_mls_tls_reader pr;
