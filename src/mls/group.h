@@ -295,8 +295,8 @@ typedef struct slim_mls_received {
     uint8_t proposal_ref[SLIM_MLS_MAX_HASH]; /* proposal: its ProposalRef (Nh bytes) */
     slim_mls_group *group; /* commit: the new epoch's state (the caller's); NULL when removed */
     bool removed;          /* commit: it removed this member */
-    bool reinit;           /* commit: it holds a ReInit, group->... ended (see
-                            * slim_mls_group_reinit_params on the new state) */
+    bool reinit;           /* commit: it holds a ReInit; the new state has ended and
+                            * slim_mls_group_reinit_params on it names the new group */
 } slim_mls_received;
 
 /* Frees and wipes (the new group included, unless the caller took it and
