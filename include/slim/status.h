@@ -155,6 +155,50 @@ extern "C" {
     XX(E_MLS_PATH_DECRYPT, -442, "the UpdatePath path secret for this member does not decrypt")    \
     XX(E_MLS_PRIVATE_KEY_MISMATCH, -443, "private key does not match the public key in the tree")  \
     XX(E_MLS_PATH_FROM_SELF, -444, "a member cannot process its own UpdatePath")                   \
+    /* MLS group: proposals, commits, Welcome, GroupInfo, the group state */                       \
+    XX(E_MLS_GROUP_ENDED, -450,                                                                    \
+       "the group was reinitialized (a ReInit was committed): it sends nothing more")              \
+    XX(E_MLS_PROPOSAL_NOT_FOUND, -451,                                                             \
+       "Commit names by reference a proposal this member did not receive in the epoch")            \
+    XX(E_MLS_UPDATE_FROM_COMMITTER, -452, "Commit holds an Update proposal of its own committer")  \
+    XX(E_MLS_REMOVES_COMMITTER, -453, "Commit holds a Remove proposal of its own committer")       \
+    XX(E_MLS_DUPLICATE_LEAF_CHANGE, -454,                                                          \
+       "Commit holds two Update or Remove proposals for a leaf")                                   \
+    XX(E_MLS_DUPLICATE_PSK, -455, "Commit holds two PreSharedKey proposals of one PreSharedKeyID") \
+    XX(E_MLS_DUPLICATE_GCE, -456, "Commit holds more than one GroupContextExtensions proposal")    \
+    XX(E_MLS_REINIT_NOT_ALONE, -457, "Commit holds a ReInit proposal together with other ones")    \
+    XX(E_MLS_EXTERNAL_INIT_MISPLACED, -458,                                                        \
+       "ExternalInit proposal outside the proposal list of an external Commit")                    \
+    XX(E_MLS_EXTERNAL_COMMIT_INVALID, -459,                                                        \
+       "external Commit does not hold exactly one ExternalInit, at most one Remove and PSKs, "     \
+       "all by value, with a path")                                                                \
+    XX(E_MLS_REMOVE_BLANK, -460, "Remove proposal names a blank leaf or one outside the tree")     \
+    XX(E_MLS_PSK_NOT_FOUND, -461,                                                                  \
+       "a pre-shared key named by a proposal or a Welcome is not available to this member")        \
+    XX(E_MLS_PSK_BAD_NONCE, -462, "PreSharedKeyID psk_nonce is not KDF.Nh bytes long")             \
+    XX(E_MLS_PSK_BAD_USAGE, -463,                                                                  \
+       "resumption PSK of usage reinit or branch outside a reinitialization or branch Welcome, "   \
+       "or not the only one there")                                                                \
+    XX(E_MLS_CONFIRMATION_TAG, -465,                                                               \
+       "confirmation tag of the Commit or GroupInfo does not match the new epoch's")               \
+    XX(E_MLS_COMMIT_FROM_SELF, -466,                                                               \
+       "a member cannot process its own Commit: its creation returned the new state")              \
+    XX(E_MLS_WELCOME_NOT_FOR_US, -467, "Welcome holds no group secrets for this KeyPackage")       \
+    XX(E_MLS_WELCOME_DECRYPT, -468,                                                                \
+       "Welcome group secrets do not decrypt with the KeyPackage's init key")                      \
+    XX(E_MLS_GROUP_INFO_DECRYPT, -469, "Welcome GroupInfo does not decrypt with the welcome key")  \
+    XX(E_MLS_GROUP_INFO_SIGNER, -470, "GroupInfo signer leaf is blank or outside the tree")        \
+    XX(E_MLS_NO_RATCHET_TREE, -471,                                                                \
+       "no ratchet tree: the GroupInfo carries none and the caller gave none")                     \
+    XX(E_MLS_NOT_IN_TREE, -472, "the joiner's KeyPackage leaf is not in the group's ratchet tree") \
+    XX(E_MLS_UNSUPPORTED_GROUP_EXTENSION, -473,                                                    \
+       "a GroupContext extension is not listed in a member's capabilities")                        \
+    XX(E_MLS_MISSING_EXTERNAL_PUB, -474,                                                           \
+       "GroupInfo has no external_pub extension: the group allows no external join")               \
+    XX(E_MLS_RESYNC_IDENTITY, -475,                                                                \
+       "external Commit removes a member whose credential is not the joiner's")                    \
+    XX(E_MLS_REINIT_MISMATCH, -476,                                                                \
+       "reinit or branch Welcome does not match the group it resumes")                             \
     /* router and node */                                                                          \
     XX(E_ROUTER_NO_SUCH_SUBSCRIPTION, -600, "no such subscription")                                \
     XX(E_ROUTER_SUBSCRIPTION_LIMIT, -601, "subscription limit reached")                            \

@@ -8,7 +8,7 @@
  * into the decoder's input, lists are slim_mls_vec (mls/tls.h): nothing is
  * allocated and nothing needs freeing, but a decoded value is valid only
  * while the input bytes are alive and unchanged. A component that keeps a
- * LeafNode (e.g. the ratchet tree of part 3) keeps the bytes it was decoded
+ * LeafNode (e.g. the ratchet tree) keeps the bytes it was decoded
  * from next to it. The same structs are the input of the encoders, so a
  * LeafNode read from a KeyPackage can be written into a tree or a Commit
  * without conversion.

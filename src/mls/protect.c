@@ -507,8 +507,11 @@ slim_status slim_mls_private_message_unprotect(const slim_mls_framing_ctx *ctx,
                                              &ac.auth);
     if (st == SLIM_OK)
         st = verify_either(ctx, SLIM_MLS_WIRE_PRIVATE_MESSAGE, fc, key, raw, ac.auth.signature);
-    /* Only a message that passed every check uses up its key. */
-    if (st == SLIM_OK)
+    /* Only a message that passed every check uses up its key (or the
+     * caller does, when it asked to keep it). */
+    if (st == SLIM_OK && ctx->keep_key && ctx->generation != NULL)
+        *ctx->generation = sd.generation;
+    else if (st == SLIM_OK)
         st = slim_mls_secret_tree_erase(ctx->secret_tree, sd.leaf_index,
                                         ratchet_for(pm->content_type), sd.generation);
 done:

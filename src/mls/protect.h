@@ -94,6 +94,13 @@ typedef struct slim_mls_framing_ctx {
     size_t padding_block;              /* 0: SLIM_MLS_PADDING_BLOCK */
     slim_mls_sender_key_fn sender_key;
     void *sender_key_arg;
+    /* Receiving a PrivateMessage: when set, a message that passes every
+     * check leaves its key in the secret tree and its generation in
+     * *generation; the caller erases the key (slim_mls_secret_tree_erase)
+     * once it has acted on the message, so a failure of its own (a Commit
+     * it cannot apply for want of memory) does not lose the key. */
+    bool keep_key;
+    uint32_t *generation;
 } slim_mls_framing_ctx;
 
 /* Zeroes *ctx and sets suite, group_context, group_id and epoch from the

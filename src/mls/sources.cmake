@@ -1,9 +1,13 @@
 # MLS (RFC 9420) and HPKE (RFC 9180) on OpenSSL 3.0 primitives.
 find_package(OpenSSL 3 REQUIRED)
 list(APPEND SLIM_SOURCES
+  src/mls/client.c
   src/mls/crypto.c
   src/mls/extensions.c
   src/mls/framing.c
+  src/mls/group.c
+  src/mls/group_commit.c
+  src/mls/group_join.c
   src/mls/group_context.c
   src/mls/hpke.c
   src/mls/key_package.c

@@ -96,6 +96,23 @@ static slim_status check_required(const slim_mls_required_capabilities *rc,
     return SLIM_OK;
 }
 
+/* E_MLS_UNSUPPORTED_GROUP_EXTENSION unless every non-default extension of
+ * the GroupContext is listed in c (§13.4: GroupContext extensions are
+ * mandatory for every member). */
+static slim_status check_group_extensions(const slim_mls_validation *v,
+                                          const slim_mls_capabilities *c) {
+    slim_mls_tls_reader r;
+    slim_mls_tls_reader_init(&r, v->group_extensions);
+    while (slim_mls_tls_reader_more(&r)) {
+        slim_mls_extension e;
+        if (slim_mls_extension_decode(&r, &e) != SLIM_OK)
+            break;
+        if (!default_extension(e.type) && !slim_mls_vec_has_u16(&c->extensions, e.type))
+            return SLIM_E_MLS_UNSUPPORTED_GROUP_EXTENSION;
+    }
+    return slim_mls_tls_reader_status(&r);
+}
+
 static slim_status check_lifetime(const slim_mls_validation *v, const slim_mls_lifetime *lt) {
     if (v->max_lifetime != 0 &&
         (lt->not_after < lt->not_before || lt->not_after - lt->not_before > v->max_lifetime))
@@ -122,6 +139,8 @@ static slim_status check_leaf(const slim_mls_validation *v,
         !slim_mls_vec_has_u16(&c->cipher_suites, s->id))
         return SLIM_E_MLS_UNSUPPORTED_VERSION_OR_SUITE;
     slim_status st = rc != NULL ? check_required(rc, c) : SLIM_OK;
+    if (st == SLIM_OK)
+        st = check_group_extensions(v, c);
     if (st == SLIM_OK) {
         set_list(scratch, &c->extensions, true);
         st = extensions_listed(ln->extensions.body, scratch);
@@ -199,6 +218,18 @@ slim_status slim_mls_leaf_node_validate(const slim_mls_validation *v, const slim
     if (st == SLIM_OK && tree != NULL)
         st = check_against_group(tree, ln, replaces);
     slim_free(scratch);
+    return st;
+}
+
+slim_status slim_mls_leaf_node_supports_group(const slim_mls_validation *v,
+                                              const slim_mls_leaf_node *ln) {
+    slim_mls_required_capabilities rc;
+    bool have_rc = false;
+    slim_status st = required_caps(v, &rc, &have_rc);
+    if (st == SLIM_OK && have_rc)
+        st = check_required(&rc, &ln->capabilities);
+    if (st == SLIM_OK)
+        st = check_group_extensions(v, &ln->capabilities);
     return st;
 }
 

@@ -17,6 +17,8 @@
  *   key sizes        the suite's KEM and signature   E_MLS_BAD_KEY
  *   capabilities     list mls10 and the suite        E_MLS_UNSUPPORTED_VERSION_OR_SUITE
  *                    cover required_capabilities     E_MLS_MISSING_REQUIRED_CAPABILITY
+ *                    list each non-default extension E_MLS_UNSUPPORTED_GROUP_EXTENSION
+ *                    of the GroupContext (§13.4)
  *                    list each non-default extension E_MLS_UNSUPPORTED_EXTENSION
  *                    of the leaf
  *                    list the leaf's credential type E_MLS_CREDENTIAL_UNSUPPORTED
@@ -78,6 +80,14 @@ typedef struct slim_mls_validation {
 slim_status slim_mls_leaf_node_validate(const slim_mls_validation *v, const slim_mls_tree *tree,
                                         const slim_mls_leaf_node *ln, uint8_t source,
                                         uint32_t leaf_index, uint32_t replaces);
+
+/* Whether a member's leaf supports the group's GroupContext extensions:
+ * required_capabilities covered (E_MLS_MISSING_REQUIRED_CAPABILITY) and
+ * every non-default extension listed (E_MLS_UNSUPPORTED_GROUP_EXTENSION).
+ * No signature is checked: for the leaves already in the tree when a
+ * GroupContextExtensions proposal changes the extensions (§12.1.7). */
+slim_status slim_mls_leaf_node_supports_group(const slim_mls_validation *v,
+                                              const slim_mls_leaf_node *ln);
 
 /*
  * Validates a KeyPackage for the group (§10.1): version mls10

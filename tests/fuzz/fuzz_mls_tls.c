@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the MLS TLS codec (src/mls/tls) and the struct codecs
- * built on it in part 1 (GroupContext, Extension, PreSharedKeyID).
+ * built on it (GroupContext, Extension, PreSharedKeyID).
  *
  * The first input byte picks what the rest is decoded as:
  *   0  a generic structure: a sequence of tagged items (u8, u16, u32, u64,

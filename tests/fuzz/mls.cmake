@@ -8,3 +8,10 @@ slim_fuzz_target(fuzz_mls_unprotect fuzz_mls_unprotect.c)
 # Ratchet-tree decoding and validation (seeds in corpus/fuzz_mls_tree/, written
 # by test_mls_tree: see docs/mls.md).
 slim_fuzz_target(fuzz_mls_tree fuzz_mls_tree.c)
+# The group layer: joining from a Welcome (whole messages, GroupInfos and
+# GroupSecrets sealed for the joiner) and processing proposals and commits
+# (whole messages, and commits of mutated proposal lists) with the fixed
+# group of mls_group_fuzz.h. Seeds in corpus/fuzz_mls_welcome/ and
+# corpus/fuzz_mls_commit/, written by test_mls_group (see docs/mls.md).
+slim_fuzz_target(fuzz_mls_welcome fuzz_mls_welcome.c)
+slim_fuzz_target(fuzz_mls_commit fuzz_mls_commit.c)

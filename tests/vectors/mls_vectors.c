@@ -5,7 +5,9 @@
  * or the RFC 9180 HPKE vectors against src/mls. Kinds: hpke, tree-math,
  * crypto-basics, secret-tree, key-schedule, psk_secret, transcript-hashes,
  * deserialization, messages, message-protection, tree-validation,
- * tree-operations, treekem. Prints one line per entry and a final line
+ * tree-operations, treekem, welcome, and passive-client (the mlswg
+ * "passive client" scenario format; any file of that format: ours come
+ * from tests/vectors/mls_passive_gen.c). Prints one line per entry and a final line
  * "N passed, N failed"; exits 0 when all passed, 1 on any failure or bad
  * input, and 77 (ctest's skip code) when the file does not exist, unless
  * the environment has CI=true, where a missing file is a failure.
@@ -17,6 +19,7 @@
 #include "core/util.h"
 #include "mls/crypto.h"
 #include "mls/framing.h"
+#include "mls/group.h"
 #include "mls/group_context.h"
 #include "mls/hpke.h"
 #include "mls/key_schedule.h"
@@ -35,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define SKIP_CODE 77
 
@@ -1393,6 +1397,224 @@ static void run_treekem(check *c, json_t *e, char *desc, size_t dlen) {
     slim_mls_tree_free(t);
 }
 
+/* ---- welcome -------------------------------------------------------- */
+
+/* The steps of welcome.json (§12.4.3.1): the secrets found by the
+ * KeyPackageRef and decrypted with init_priv, the GroupInfo decrypted
+ * with the welcome key, the key schedule from the joiner secret and the
+ * confirmation tag (slim_mls_welcome_open), then the GroupInfo signature
+ * with signer_pub (the file has no tree to take the key from). */
+static void run_welcome(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    slim_bytes init_priv = hexf(c, e, "init_priv"), kp = hexf(c, e, "key_package");
+    slim_bytes signer = hexf(c, e, "signer_pub"), welcome = hexf(c, e, "welcome");
+    if (c->failed)
+        return;
+    snprintf(desc, dlen, "suite %u", s->id);
+    slim_mls_message m;
+    if (!ok(c, "decode key_package", slim_mls_message_decode(kp, &m)))
+        return;
+    if (m.wire_format != SLIM_MLS_WIRE_KEY_PACKAGE) {
+        fail(c, "key_package is not an MLSMessage(KeyPackage)");
+        return;
+    }
+    slim_mls_welcome_info w;
+    if (!ok(c, "open the Welcome",
+            slim_mls_welcome_open(s, welcome, kp, init_priv, NULL, NULL, &w)))
+        return;
+    ok(c, "GroupInfo signature", slim_mls_group_info_verify(s, &w.group_info, signer));
+    slim_mls_welcome_info_cleanup(&w);
+}
+
+/* ---- passive-client ------------------------------------------------- */
+
+/* pub(priv) of the suite's KEM equals `want`. */
+static void expect_kem_pub(check *c, const slim_mls_suite *s, const char *what, slim_bytes priv,
+                           slim_bytes want) {
+    uint8_t pk[SLIM_MLS_MAX_DH_PUBLIC];
+    if (priv.len != s->kem_nsk) {
+        fail(c, "%s has %zu bytes, not %zu", what, priv.len, s->kem_nsk);
+        return;
+    }
+    if (ok(c, what, slim_mls_hpke_public_key(s->hpke.kem_id, priv, pk)))
+        expect(c, what, pk, s->kem_npk, want);
+}
+
+/* A client made from the joiner's KeyPackage leaf and signature key. */
+static slim_mls_client *passive_client(check *c, const slim_mls_suite *s,
+                                       const slim_mls_key_package *kp, slim_bytes sig_priv) {
+    slim_buf caps = SLIM_BUF_INIT;
+    slim_mls_tls_writer w;
+    slim_mls_tls_writer_init(&w, &caps);
+    slim_mls_capabilities_encode(&w, &kp->leaf_node.capabilities);
+    slim_mls_client_params p;
+    memset(&p, 0, sizeof p);
+    p.suite = s->id;
+    p.signature_priv = sig_priv;
+    p.credential = kp->leaf_node.credential;
+    p.capabilities = slim_buf_view(&caps);
+    p.leaf_extensions = kp->leaf_node.extensions;
+    p.lifetime = kp->leaf_node.lifetime;
+    p.credential_check = accept_credential;
+    slim_mls_client *cl = NULL;
+    if (ok(c, "encode capabilities", slim_mls_tls_writer_status(&w)))
+        ok(c, "client from signature_priv", slim_mls_client_new(&p, &cl));
+    slim_buf_cleanup(&caps);
+    return cl;
+}
+
+/* The external_psks of an entry as a table (freed by the caller). */
+static slim_mls_external_psk *passive_psks(check *c, json_t *e, size_t *n) {
+    json_t *arr = field(c, e, "external_psks");
+    *n = 0;
+    if (arr == NULL)
+        return NULL;
+    if (!json_is_array(arr)) {
+        fail(c, "external_psks is not an array");
+        return NULL;
+    }
+    slim_mls_external_psk *t = calloc(json_array_size(arr) + 1, sizeof *t);
+    if (t == NULL) {
+        fail(c, "out of memory");
+        return NULL;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        t[i].id = hexf(c, v, "psk_id");
+        t[i].secret = hexf(c, v, "psk");
+    }
+    *n = json_array_size(arr);
+    return t;
+}
+
+/* Applies one epoch: its proposals received, then its commit; *g is
+ * replaced by the new state. */
+static void passive_epoch(check *c, json_t *ep, size_t k, slim_mls_group **g,
+                          const slim_mls_env *env) {
+    char what[96];
+    json_t *props = field(c, ep, "proposals");
+    slim_bytes commit = hexf(c, ep, "commit"), want = hexf(c, ep, "epoch_authenticator");
+    if (c->failed)
+        return;
+    if (!json_is_array(props)) {
+        fail(c, "epochs[%zu].proposals is not an array", k);
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(props, i, v) {
+        slim_bytes msg = hexv(c, v, "proposals[]");
+        slim_mls_received r;
+        snprintf(what, sizeof what, "epochs[%zu].proposals[%zu]", k, i);
+        if (c->failed || !ok(c, what, slim_mls_group_receive(*g, msg, env, &r)))
+            return;
+        if (r.content_type != SLIM_MLS_CONTENT_PROPOSAL)
+            fail(c, "%s is not a proposal", what);
+        slim_mls_received_cleanup(&r);
+    }
+    slim_mls_received r;
+    snprintf(what, sizeof what, "epochs[%zu].commit", k);
+    if (!ok(c, what, slim_mls_group_receive(*g, commit, env, &r)))
+        return;
+    if (r.group == NULL) {
+        fail(c, "%s: no new state (%s)", what, r.removed ? "removed" : "not a commit");
+    } else {
+        slim_mls_group_free(*g);
+        *g = r.group;
+        r.group = NULL;
+        snprintf(what, sizeof what, "epochs[%zu].epoch_authenticator", k);
+        slim_bytes ea = slim_mls_group_epoch_authenticator(*g);
+        expect(c, what, ea.ptr, ea.len, want);
+    }
+    slim_mls_received_cleanup(&r);
+}
+
+/*
+ * The mlswg passive-client scenario: the private keys match the
+ * KeyPackage, the client joins from the Welcome (tree from the Welcome or
+ * `ratchet_tree`, PSKs from external_psks), its epoch authenticator is
+ * the initial one, and after each epoch's commit (with the proposals it
+ * references received first) the epoch authenticator is the epoch's.
+ * Lifetimes of received leaves are not checked (RECOMMENDED only, and the
+ * files are replayed long after they were made).
+ */
+static void run_passive_client(check *c, json_t *e, char *desc, size_t dlen) {
+    const slim_mls_suite *s = suitef(c, e);
+    slim_bytes kpm = hexf(c, e, "key_package"), sig_priv = hexf(c, e, "signature_priv");
+    slim_bytes enc_priv = hexf(c, e, "encryption_priv"), init_priv = hexf(c, e, "init_priv");
+    slim_bytes welcome = hexf(c, e, "welcome");
+    slim_bytes initial = hexf(c, e, "initial_epoch_authenticator");
+    json_t *tree = field(c, e, "ratchet_tree"), *epochs = field(c, e, "epochs");
+    if (c->failed)
+        return;
+    if (!json_is_array(epochs)) {
+        fail(c, "epochs is not an array");
+        return;
+    }
+    slim_bytes tree_bytes =
+        json_is_null(tree) ? slim_bytes_of(NULL, 0) : hexv(c, tree, "ratchet_tree");
+    snprintf(desc, dlen, "suite %u, tree %s, %zu epochs", s->id,
+             json_is_null(tree) ? "in the Welcome" : "given", json_array_size(epochs));
+    size_t n_psks = 0;
+    slim_mls_external_psk *psks = passive_psks(c, e, &n_psks);
+    slim_mls_message m;
+    if (c->failed || !ok(c, "decode key_package", slim_mls_message_decode(kpm, &m))) {
+        free(psks);
+        return;
+    }
+    if (m.wire_format != SLIM_MLS_WIRE_KEY_PACKAGE)
+        fail(c, "key_package is not an MLSMessage(KeyPackage)");
+    const slim_mls_key_package *kp = &m.u.key_package;
+    uint8_t pk[SLIM_MLS_MAX_SIG_PUBLIC];
+    if (!c->failed && sig_priv.len != s->sig_nsk)
+        fail(c, "signature_priv has %zu bytes, not %zu", sig_priv.len, s->sig_nsk);
+    if (!c->failed && ok(c, "signature_priv", slim_mls_signature_public_key(s, sig_priv, pk)))
+        expect(c, "signature key of signature_priv", pk, s->sig_npk, kp->leaf_node.signature_key);
+    expect_kem_pub(c, s, "encryption key of encryption_priv", enc_priv,
+                   kp->leaf_node.encryption_key);
+    expect_kem_pub(c, s, "init key of init_priv", init_priv, kp->init_key);
+    slim_mls_client *cl = c->failed ? NULL : passive_client(c, s, kp, sig_priv);
+    slim_mls_key_package_keys keys;
+    memset(&keys, 0, sizeof keys);
+    keys.len = s->kem_nsk;
+    if (!c->failed) {
+        memcpy(keys.init_priv, init_priv.ptr, s->kem_nsk);
+        memcpy(keys.encryption_priv, enc_priv.ptr, s->kem_nsk);
+    }
+    slim_mls_group_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.max_resumption_psks = UINT32_MAX; /* resumption PSKs may name any earlier epoch */
+    slim_mls_env env;
+    memset(&env, 0, sizeof env);
+    env.now = (uint64_t)time(NULL);
+    env.psks = psks;
+    env.n_psks = n_psks;
+    slim_mls_join_params jp;
+    memset(&jp, 0, sizeof jp);
+    jp.client = cl;
+    jp.key_package = kpm;
+    jp.keys = &keys;
+    jp.ratchet_tree = tree_bytes;
+    jp.opts = &opts;
+    slim_mls_group *g = NULL;
+    if (!c->failed && ok(c, "join from the Welcome", slim_mls_group_join(&jp, welcome, &env, &g))) {
+        slim_bytes ea = slim_mls_group_epoch_authenticator(g);
+        expect(c, "initial_epoch_authenticator", ea.ptr, ea.len, initial);
+    }
+    size_t k;
+    json_t *ep;
+    json_array_foreach(epochs, k, ep) {
+        if (c->failed)
+            break;
+        passive_epoch(c, ep, k, &g, &env);
+    }
+    slim_mls_group_free(g);
+    slim_mls_client_free(cl);
+    slim_mls_key_package_keys_cleanup(&keys);
+    free(psks);
+}
+
 /* ---- main ----------------------------------------------------------- */
 
 typedef void (*run_fn)(check *, json_t *, char *, size_t);
@@ -1414,6 +1636,8 @@ static const struct {
     {"tree-validation", run_tree_validation},
     {"tree-operations", run_tree_operations},
     {"treekem", run_treekem},
+    {"welcome", run_welcome},
+    {"passive-client", run_passive_client},
 };
 
 static int usage(void) {
