@@ -246,12 +246,10 @@ slim_status slim_mls_key_package_validate(const slim_mls_validation *v, const sl
     u16set *scratch;
     slim_status st = scratch_new(&scratch);
     /* A KeyPackage's leaf carries no group context in its signature. */
+    /* The KeyPackage's own extensions are for whoever adds it, and unknown
+     * ones are ignored (§13): only its leaf's must be in its capabilities. */
     if (st == SLIM_OK)
         st = leaf_alone(v, &kp->leaf_node, SLIM_MLS_LEAF_SOURCE_KEY_PACKAGE, 0, scratch);
-    if (st == SLIM_OK) {
-        set_list(scratch, &kp->leaf_node.capabilities.extensions, true);
-        st = extensions_listed(kp->extensions.body, scratch);
-    }
     slim_free(scratch);
     if (st == SLIM_OK)
         st = slim_mls_key_package_verify(v->suite, kp);

@@ -93,8 +93,7 @@ slim_status slim_mls_leaf_node_supports_group(const slim_mls_validation *v,
  * Validates a KeyPackage for the group (§10.1): version mls10
  * (E_MLS_BAD_VERSION) and the group's suite (E_MLS_SUITE_MISMATCH), the
  * init key's size (E_MLS_BAD_KEY), its leaf as a key_package leaf joining
- * `tree` (may be NULL), the KeyPackage extensions listed in the leaf's
- * capabilities (E_MLS_UNSUPPORTED_EXTENSION), the signature
+ * `tree` (may be NULL), the signature
  * (E_MLS_BAD_SIGNATURE) and an init key other than the leaf's encryption
  * key (E_MLS_INIT_KEY_REUSED).
  */

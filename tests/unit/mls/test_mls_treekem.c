@@ -679,7 +679,9 @@ TEST(key_packages_carry_their_keys_and_validate) {
         slim_buf sb = SLIM_BUF_INIT;
         CHECK_OK(slim_mls_key_package_sign(s, &bad, k->signer, &sb));
         CHECK_STATUS(slim_mls_key_package_validate(&v, NULL, &bad), SLIM_E_MLS_INIT_KEY_REUSED);
-        /* A KeyPackage extension its leaf's capabilities do not list. */
+        /* A KeyPackage extension its leaf's capabilities do not list is
+         * accepted (§13: unknown KeyPackage extensions are ignored; only
+         * the leaf's own must be listed, checked in test_mls_tree). */
         slim_buf eb = SLIM_BUF_INIT;
         slim_mls_tls_writer wr;
         slim_mls_tls_writer_init(&wr, &eb);
@@ -690,8 +692,7 @@ TEST(key_packages_carry_their_keys_and_validate) {
         bad.extensions.count = 1;
         sb.len = 0;
         CHECK_OK(slim_mls_key_package_sign(s, &bad, k->signer, &sb));
-        CHECK_STATUS(slim_mls_key_package_validate(&v, NULL, &bad),
-                     SLIM_E_MLS_UNSUPPORTED_EXTENSION);
+        CHECK_OK(slim_mls_key_package_validate(&v, NULL, &bad));
         /* A leaf that is not a key_package leaf. */
         bad = k->kpv;
         bad.leaf_node.source = SLIM_MLS_LEAF_SOURCE_UPDATE;
