@@ -40,8 +40,6 @@ enum {
  * fields routing needs, and scans every other nested message, so one pass
  * both validates the whole message and reads it. */
 
-#define D(name) (&dataplane__proto__v1__##name##__descriptor)
-
 /* The header fields the egress form rewrites: the ttl, the node-local
  * fields, the per-hop header MAC (it authenticates one link and means
  * nothing on the next) and, because it sits between them in field order,
@@ -51,10 +49,10 @@ static bool rewritten(uint32_t number) {
 }
 
 /* Scans a nested message field that the walker does not interpret. */
-static slim_status other(const slim_pb_field *f, const ProtobufCFieldDescriptor *fd) {
-    if (fd == NULL || fd->type != PROTOBUF_C_TYPE_MESSAGE)
+static slim_status other(const slim_pb_field *f, const slim_pb_rule *ru) {
+    if (ru == NULL || ru->sub == NULL)
         return SLIM_OK;
-    return slim_pb_scan_nested(f->bytes, fd->descriptor);
+    return slim_pb_scan_nested(f->bytes, ru->sub);
 }
 
 /* The name walkers run twice per forwarded message, so they check their
@@ -62,23 +60,45 @@ static slim_status other(const slim_pb_field *f, const ProtobufCFieldDescriptor 
  * (wire type of each known field, a nested message at most once, unknown
  * fields skipped) in a fraction of the work. */
 
+/* The usual shape of a name's numeric fields, read without filling a
+ * slim_pb_field: a one-byte tag of a varint field, then its value. *number
+ * is 0 when the next field has another shape (the caller reads it with
+ * slim_pb_next, which also reports errors the same way). */
+static inline slim_status next_varint(slim_reader *r, uint32_t *number, uint64_t *value) {
+    uint8_t key = r->ptr[r->pos];
+    *number = 0;
+    if (key >= 0x80 || key < 8 || (key & 7) != SLIM_PB_VARINT)
+        return SLIM_OK;
+    r->pos++;
+    slim_status st = slim_pb_read_varint(r, value);
+    if (st == SLIM_OK)
+        *number = key >> 3;
+    return st;
+}
+
 static slim_status walk_name_id(slim_bytes v, slim_id *id) {
     slim_reader r;
     slim_pb_field f;
     *id = (slim_id){0, 0};
     slim_reader_init(&r, v);
     while (slim_reader_remaining(&r) > 0) {
-        slim_status st = slim_pb_next(&r, &f);
-        if (st != SLIM_OK)
-            return st;
-        if (f.number == 1 || f.number == 2) {
+        uint32_t number;
+        uint64_t x;
+        slim_status st = next_varint(&r, &number, &x);
+        if (st == SLIM_OK && number == 0 && (st = slim_pb_next(&r, &f)) == SLIM_OK) {
+            if (f.number > 2)
+                continue;
             if (f.wire_type != SLIM_PB_VARINT)
                 return SLIM_E_WIRE_MALFORMED;
-            if (f.number == 1)
-                id->hi = f.value;
-            else
-                id->lo = f.value;
+            number = f.number;
+            x = f.value;
         }
+        if (st != SLIM_OK)
+            return st;
+        if (number == 1)
+            id->hi = x;
+        else if (number == 2)
+            id->lo = x;
     }
     return SLIM_OK;
 }
@@ -90,20 +110,32 @@ static slim_status walk_encoded(slim_bytes v, slim_name *n, bool *have_id) {
     *n = (slim_name){{0, 0, 0}, {UINT64_MAX, UINT64_MAX}};
     slim_reader_init(&r, v);
     while (slim_reader_remaining(&r) > 0) {
-        slim_status st = slim_pb_next(&r, &f);
-        if (st != SLIM_OK)
-            return st;
-        if (f.number >= 1 && f.number <= 3) {
+        uint32_t number;
+        uint64_t x;
+        slim_status st = next_varint(&r, &number, &x);
+        if (st == SLIM_OK && number == 0 && (st = slim_pb_next(&r, &f)) == SLIM_OK) {
+            if (f.number == 4) {
+                if (f.wire_type != SLIM_PB_LEN || *have_id)
+                    return SLIM_E_WIRE_MALFORMED;
+                *have_id = true;
+                st = walk_name_id(f.bytes, &n->id);
+                if (st != SLIM_OK)
+                    return st;
+                continue;
+            }
+            if (f.number > 3)
+                continue;
             if (f.wire_type != SLIM_PB_VARINT)
                 return SLIM_E_WIRE_MALFORMED;
-            n->component[f.number - 1] = f.value;
-        } else if (f.number == 4) {
-            if (f.wire_type != SLIM_PB_LEN || *have_id)
-                return SLIM_E_WIRE_MALFORMED;
-            *have_id = true;
-            if ((st = walk_name_id(f.bytes, &n->id)) != SLIM_OK)
-                return st;
+            number = f.number;
+            x = f.value;
         }
+        if (st != SLIM_OK)
+            return st;
+        if (number == 4)
+            return SLIM_E_WIRE_MALFORMED; /* name_id is a message, not a varint */
+        if (number >= 1 && number <= 3)
+            n->component[number - 1] = x;
     }
     return SLIM_OK;
 }
@@ -152,17 +184,17 @@ static slim_status walk_name(slim_bytes v, slim_name *out, slim_peek_name *w) {
     return SLIM_OK;
 }
 
-static slim_status walk_session(slim_bytes v, slim_peek *p) {
+static slim_status walk_session(slim_bytes v, const slim_pb_schema *s, slim_peek *p) {
     slim_reader r;
     slim_pb_field f;
-    const ProtobufCFieldDescriptor *fd;
+    const slim_pb_rule *ru;
     uint64_t seen = 0;
     slim_reader_init(&r, v);
     while (slim_reader_remaining(&r) > 0) {
-        slim_status st = slim_pb_next_checked(&r, D(session_header), &seen, &f, &fd);
+        slim_status st = slim_pb_next_checked(&r, s, &seen, &f, &ru);
         if (st != SLIM_OK)
             return st;
-        if (fd == NULL)
+        if (ru == NULL)
             continue;
         uint32_t x = (uint32_t)f.value;
         switch (f.number) {
@@ -185,10 +217,11 @@ static slim_status walk_session(slim_bytes v, slim_peek *p) {
     return SLIM_OK;
 }
 
-static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
+static slim_status walk_header(slim_bytes v, const slim_pb_schema *s, slim_peek *p,
+                               const char **what) {
     slim_reader r;
     slim_pb_field f;
-    const ProtobufCFieldDescriptor *fd;
+    const slim_pb_rule *ru;
     uint64_t seen = 0;
     bool src = false, dst = false;
     slim_status st = SLIM_OK;
@@ -198,7 +231,7 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
     p->cut_start = p->cut_end = v.len;
     slim_reader_init(&r, v);
     while (st == SLIM_OK && slim_reader_remaining(&r) > 0) {
-        if ((st = slim_pb_next_checked(&r, D(slimheader), &seen, &f, &fd)) != SLIM_OK)
+        if ((st = slim_pb_next_checked(&r, s, &seen, &f, &ru)) != SLIM_OK)
             break;
         /* Where the rewritten fields sit, for a two-copy egress. */
         if (f.number < last)
@@ -210,7 +243,7 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
         }
         if (rewritten(f.number))
             p->cut_end = r.pos;
-        if (fd == NULL)
+        if (ru == NULL)
             continue;
         switch (f.number) {
         case F_HDR_SOURCE:
@@ -267,34 +300,34 @@ static slim_status walk_header(slim_bytes v, slim_peek *p, const char **what) {
  * Publish's session header field 2). A Publish needs a header with both
  * names; the others are checked in full by whoever handles them, so a
  * missing header is only noted (has_header) for them. */
-static slim_status walk_routed(slim_bytes v, slim_peek *p, const char **what) {
+static slim_status walk_routed(slim_bytes v, const slim_pb_schema *s, slim_peek *p,
+                               const char **what) {
     slim_reader r;
     slim_pb_field f;
-    const ProtobufCFieldDescriptor *fd;
+    const slim_pb_rule *ru;
     uint64_t seen = 0;
     bool is_pub = p->kind == SLIM_MSG_PUBLISH;
-    const ProtobufCMessageDescriptor *d = is_pub                          ? D(publish)
-                                          : p->kind == SLIM_MSG_SUBSCRIBE ? D(subscribe)
-                                                                          : D(unsubscribe);
     slim_bytes hdr = {NULL, 0};
+    const slim_pb_schema *hdr_schema = NULL;
     slim_status st = SLIM_OK;
     slim_reader_init(&r, v);
     while (st == SLIM_OK && slim_reader_remaining(&r) > 0) {
-        if ((st = slim_pb_next_checked(&r, d, &seen, &f, &fd)) != SLIM_OK)
+        if ((st = slim_pb_next_checked(&r, s, &seen, &f, &ru)) != SLIM_OK)
             break;
-        if (fd == NULL)
+        if (ru == NULL)
             continue;
         if (f.number == F_PUB_HEADER) {
             p->has_header = true;
             hdr = f.bytes;
+            hdr_schema = ru->sub;
             p->hdr_start = f.start;
             p->hdr_value = f.value_off;
             p->hdr_end = r.pos;
         } else if (is_pub && f.number == F_PUB_SESSION) {
             p->has_session = true;
-            st = walk_session(f.bytes, p);
+            st = walk_session(f.bytes, ru->sub, p);
         } else {
-            st = other(&f, fd);
+            st = other(&f, ru);
         }
     }
     if (st == SLIM_E_TRUNCATED)
@@ -308,7 +341,7 @@ static slim_status walk_routed(slim_bytes v, slim_peek *p, const char **what) {
             *what = "header";
         return SLIM_E_WIRE_MISSING_FIELD;
     }
-    st = walk_header(hdr, p, what);
+    st = walk_header(hdr, hdr_schema, p, what);
     if (st == SLIM_E_WIRE_MISSING_FIELD && !is_pub)
         st = SLIM_OK;
     return st == SLIM_E_TRUNCATED ? SLIM_E_WIRE_MALFORMED : st;
@@ -317,38 +350,46 @@ static slim_status walk_routed(slim_bytes v, slim_peek *p, const char **what) {
 slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, const char **what) {
     if (msg.len > max_size)
         return SLIM_E_TOO_LARGE;
-    slim_peek p = {0};
+    const slim_pb_schema *s = slim_wire_message_schema();
+    if (s == NULL)
+        return SLIM_E_INTERNAL;
+    /* Filled in place: a local copy zeroed and then copied out cost more
+     * than the rest of a short message's walk. memset's size is hidden
+     * from the compiler, which would otherwise inline a slow `rep stos`
+     * instead of calling the C library's vector version. */
+    slim_peek *p = out;
+    size_t size = sizeof *p;
+    __asm__("" : "+r"(size));
+    memset(p, 0, size);
     slim_reader r;
     slim_pb_field f;
-    const ProtobufCFieldDescriptor *fd;
+    const slim_pb_rule *ru;
+    const slim_pb_schema *routed_schema = NULL;
     uint64_t seen = 0;
     slim_bytes routed = {NULL, 0};
     slim_reader_init(&r, msg);
     while (slim_reader_remaining(&r) > 0) {
-        slim_status st = slim_pb_next_checked(&r, D(message), &seen, &f, &fd);
+        slim_status st = slim_pb_next_checked(&r, s, &seen, &f, &ru);
         if (st != SLIM_OK)
             return st;
-        if (fd == NULL)
+        if (ru == NULL)
             continue;
         if (f.number != 4)
-            p.kind = (slim_msg_kind)f.number; /* the message_type oneof */
+            p->kind = (slim_msg_kind)f.number; /* the message_type oneof */
         if (f.number >= F_MSG_SUBSCRIBE && f.number <= F_MSG_PUBLISH) {
             routed = f.bytes;
-            p.pub_start = f.start;
-            p.pub_value = f.value_off;
-            p.pub_end = r.pos;
-        } else if ((st = other(&f, fd)) != SLIM_OK) {
+            routed_schema = ru->sub;
+            p->pub_start = f.start;
+            p->pub_value = f.value_off;
+            p->pub_end = r.pos;
+        } else if ((st = other(&f, ru)) != SLIM_OK) {
             return st;
         }
     }
-    if (p.kind == SLIM_MSG_NONE)
+    if (p->kind == SLIM_MSG_NONE)
         return SLIM_E_WIRE_UNKNOWN_TYPE;
-    if (p.kind >= SLIM_MSG_SUBSCRIBE && p.kind <= SLIM_MSG_PUBLISH) {
-        slim_status st = walk_routed(routed, &p, what);
-        if (st != SLIM_OK)
-            return st;
-    }
-    *out = p;
+    if (p->kind >= SLIM_MSG_SUBSCRIBE && p->kind <= SLIM_MSG_PUBLISH)
+        return walk_routed(routed, routed_schema, p, what);
     return SLIM_OK;
 }
 

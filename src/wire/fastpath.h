@@ -81,7 +81,8 @@ typedef struct slim_peek {
 /* Classifies and validates one encoded Message. Errors as for
  * slim_wire_decode(): E_TOO_LARGE, E_TRUNCATED, E_WIRE_MALFORMED,
  * E_WIRE_UNKNOWN_TYPE; and for a Publish, E_WIRE_MISSING_FIELD when the
- * header or its source or destination name is absent (*what names it). */
+ * header or its source or destination name is absent (*what names it).
+ * *out is meaningful only when the result is OK. */
 slim_status slim_wire_peek(slim_bytes msg, size_t max_size, slim_peek *out, const char **what);
 
 /* Appends the egress form of a peeked message with a header (see above);

@@ -131,35 +131,104 @@ fail:
     return st;
 }
 
-bool slim_pb_oneof_taken(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *fd,
-                         uint64_t others) {
-    for (; others != 0; others &= others - 1) {
-        const ProtobufCFieldDescriptor *o = &d->fields[__builtin_ctzll(others)];
-        if ((o->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            o->quantifier_offset == fd->quantifier_offset)
-            return true;
+/* The wire type a field of this protobuf-c type is encoded with. */
+static uint8_t expected_wire_type(const ProtobufCFieldDescriptor *fd) {
+    switch (fd->type) {
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return SLIM_PB_FIXED64;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return SLIM_PB_FIXED32;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return SLIM_PB_LEN;
+    default:
+        return SLIM_PB_VARINT;
     }
-    return false;
 }
 
-slim_status slim_pb_scan_nested(slim_bytes msg, const ProtobufCMessageDescriptor *d) {
-    slim_status st = slim_pb_scan(msg, d);
+const slim_pb_schema *slim_pb_schema_find(const slim_pb_schema_set *set,
+                                          const ProtobufCMessageDescriptor *d) {
+    for (size_t i = 0; i < set->ntypes; i++)
+        if (set->types[i].d == d)
+            return &set->types[i];
+    return NULL;
+}
+
+/* Adds d's schema (and, depth first, those of its message fields). A type
+ * is entered before its fields are, so a recursive schema terminates. */
+static slim_status schema_add(slim_pb_schema_set *set, const ProtobufCMessageDescriptor *d,
+                              const slim_pb_schema **out) {
+    if ((*out = slim_pb_schema_find(set, d)) != NULL)
+        return SLIM_OK;
+    uint32_t max = 0;
+    for (unsigned i = 0; i < d->n_fields; i++)
+        if (d->fields[i].id > max)
+            max = d->fields[i].id;
+    if (max > 64 || set->ntypes == SLIM_PB_SCHEMA_TYPES ||
+        SLIM_PB_SCHEMA_RULES - set->nrules < (size_t)max + 1)
+        return SLIM_E_INVALID_ARG;
+    slim_pb_schema *s = &set->types[set->ntypes++];
+    slim_pb_rule *rules = &set->rules[set->nrules];
+    set->nrules += max + 1;
+    *s = (slim_pb_schema){.d = d, .rules = rules, .max = max};
+    for (uint32_t n = 0; n <= max; n++)
+        rules[n] = (slim_pb_rule){.wire_type = SLIM_PB_NO_FIELD};
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        bool repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
+        if (!repeated && i >= 64)
+            return SLIM_E_INVALID_ARG;
+        slim_pb_rule *ru = &rules[fd->id];
+        ru->wire_type = expected_wire_type(fd);
+        ru->packable = repeated && ru->wire_type != SLIM_PB_LEN;
+        ru->bit = repeated ? 0 : 1ull << i;
+        for (unsigned j = 0; j < d->n_fields; j++) {
+            const ProtobufCFieldDescriptor *o = &d->fields[j];
+            if (j != i && (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+                (o->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+                o->quantifier_offset == fd->quantifier_offset)
+                ru->conflicts |= 1ull << j;
+        }
+    }
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[i];
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        slim_status st = schema_add(set, fd->descriptor, &rules[fd->id].sub);
+        if (st != SLIM_OK)
+            return st;
+    }
+    *out = s;
+    return SLIM_OK;
+}
+
+slim_status slim_pb_schema_build(slim_pb_schema_set *set, const ProtobufCMessageDescriptor *root,
+                                 const slim_pb_schema **out) {
+    return schema_add(set, root, out);
+}
+
+slim_status slim_pb_scan_nested(slim_bytes msg, const slim_pb_schema *s) {
+    slim_status st = slim_pb_scan(msg, s);
     return st == SLIM_E_TRUNCATED ? SLIM_E_WIRE_MALFORMED : st; /* a nested length that lies */
 }
 
-slim_status slim_pb_scan(slim_bytes msg, const ProtobufCMessageDescriptor *d) {
+slim_status slim_pb_scan(slim_bytes msg, const slim_pb_schema *s) {
     slim_reader r;
     slim_reader_init(&r, msg);
     slim_pb_field f;
-    const ProtobufCFieldDescriptor *fd;
+    const slim_pb_rule *ru;
     uint64_t seen = 0;
     while (slim_reader_remaining(&r) > 0) {
-        slim_status st = slim_pb_next_checked(&r, d, &seen, &f, &fd);
+        slim_status st = slim_pb_next_checked(&r, s, &seen, &f, &ru);
         if (st != SLIM_OK)
             return st;
-        /* The schema has no recursive types, so the depth is bounded. */
-        if (fd != NULL && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
-            (st = slim_pb_scan_nested(f.bytes, fd->descriptor)) != SLIM_OK)
+        if (ru != NULL && ru->sub != NULL &&
+            (st = slim_pb_scan_nested(f.bytes, ru->sub)) != SLIM_OK)
             return st;
     }
     return SLIM_OK;

@@ -77,19 +77,69 @@ static inline slim_status slim_pb_next(slim_reader *r, slim_pb_field *f) {
     return SLIM_OK;
 }
 
-/* Walks every field of a message of type d, checking that each known field
- * has the wire type its declared type needs and descending into the fields
- * declared as messages; OK when the whole tree is well formed. Unknown fields
- * are skipped. A singular message field given twice, or two members of one
- * oneof, are refused: protobuf would merge or override them, and runtimes
- * disagree on those cases. This catches what protobuf-c lets through on some paths (field
- * number 0 in a multi-byte tag), tells truncation from garbage, and lets the
- * forwarding path validate a message without decoding it. */
-slim_status slim_pb_scan(slim_bytes msg, const ProtobufCMessageDescriptor *d);
+/* ---- checking a message against its schema ----
+ *
+ * What the scan checks of each field of a known type: its wire type (a
+ * repeated scalar may also come packed, length-delimited), that a singular
+ * message field comes at most once and that two members of one oneof do not
+ * both come (protobuf would merge or override those, and runtimes disagree
+ * on how). Unknown fields are skipped, as protobuf does. The rules of a
+ * message type are a table indexed by field number, made once from its
+ * protobuf-c descriptor, so checking a field costs a few loads and compares. */
+
+#define SLIM_PB_NO_FIELD 0xff /* slim_pb_rule.wire_type of a number the type lacks */
+
+struct slim_pb_schema;
+
+typedef struct slim_pb_rule {
+    const struct slim_pb_schema *sub; /* the nested message's type, or NULL */
+    uint64_t bit;                     /* the field's bit in `seen`; 0 for repeated fields */
+    uint64_t conflicts;               /* the bits of the other members of its oneof */
+    uint8_t wire_type;                /* the one its type needs, or SLIM_PB_NO_FIELD */
+    bool packable;                    /* a repeated scalar: SLIM_PB_LEN accepted too */
+} slim_pb_rule;
+
+typedef struct slim_pb_schema {
+    const ProtobufCMessageDescriptor *d;
+    const slim_pb_rule *rules; /* by field number, 0..max */
+    uint32_t max;
+} slim_pb_schema;
+
+/* The schemas of a message type and of every type reachable from it, in
+ * storage the caller provides (a static one, filled once). */
+#define SLIM_PB_SCHEMA_TYPES 64
+#define SLIM_PB_SCHEMA_RULES 1024
+typedef struct slim_pb_schema_set {
+    slim_pb_schema types[SLIM_PB_SCHEMA_TYPES];
+    slim_pb_rule rules[SLIM_PB_SCHEMA_RULES];
+    size_t ntypes, nrules;
+} slim_pb_schema_set;
+
+/* Fills set (zeroed by the caller) with root's schema and those of the
+ * types under it; *out gets root's. E_INVALID_ARG when a type has a field
+ * number over 64 or a field index of 64 or more among its singular fields,
+ * or when the set is too small. */
+slim_status slim_pb_schema_build(slim_pb_schema_set *set, const ProtobufCMessageDescriptor *root,
+                                 const slim_pb_schema **out);
+
+/* The schema of type d within set, NULL when it is not there. */
+const slim_pb_schema *slim_pb_schema_find(const slim_pb_schema_set *set,
+                                          const ProtobufCMessageDescriptor *d);
+
+/* The data-plane Message's schema (src/wire/wire.c), made on first use;
+ * NULL only if the generated code outgrew slim_pb_schema_set. */
+const slim_pb_schema *slim_wire_message_schema(void);
+
+/* Walks every field of a message of type s, checking each as above and
+ * descending into nested messages; OK when the whole tree is well formed.
+ * This also catches what protobuf-c lets through on some paths (field
+ * number 0 in a multi-byte tag), tells truncation from garbage, and lets
+ * the forwarding path validate a message without decoding it. */
+slim_status slim_pb_scan(slim_bytes msg, const slim_pb_schema *s);
 
 /* slim_pb_scan() of a nested message: a truncation inside it means its
  * length lied, which is reported as E_WIRE_MALFORMED. */
-slim_status slim_pb_scan_nested(slim_bytes msg, const ProtobufCMessageDescriptor *d);
+slim_status slim_pb_scan_nested(slim_bytes msg, const slim_pb_schema *s);
 
 /* Number of bytes the varint encoding of v takes (1..10). */
 size_t slim_pb_varint_size(uint64_t v);
@@ -97,79 +147,28 @@ size_t slim_pb_varint_size(uint64_t v);
 /* ---- one checked step, inline: the forwarding path runs it for every
  * field of every message ---- */
 
-/* The descriptor of field `number`. Our messages number their fields 1..n
- * without gaps, so the direct index almost always hits; otherwise search. */
-static inline const ProtobufCFieldDescriptor *slim_pb_field_of(const ProtobufCMessageDescriptor *d,
-                                                               uint32_t number) {
-    if (number - 1 < d->n_fields && d->fields[number - 1].id == number)
-        return &d->fields[number - 1];
-    return protobuf_c_message_descriptor_get_field(d, number);
-}
-
-/* The wire type a field of this protobuf-c type is encoded with. */
-static inline int slim_pb_expected_wire_type(const ProtobufCFieldDescriptor *fd) {
-    switch (fd->type) {
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return SLIM_PB_FIXED64;
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-        return SLIM_PB_FIXED32;
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_BYTES:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return SLIM_PB_LEN;
-    default:
-        return SLIM_PB_VARINT;
-    }
-}
-
-/* True when another member of fd's oneof is among the fields `others` (a
- * bit per field index of d). */
-bool slim_pb_oneof_taken(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *fd,
-                         uint64_t others);
-
-/* Refuses what protobuf would merge or silently override in ways decoders
- * disagree on: a singular message field given twice (protobuf-c fails on
- * some of those merges where other runtimes accept them), and two different
- * members of one oneof. `seen` has a bit per field index of d. */
-static inline bool slim_pb_duplicate(const ProtobufCMessageDescriptor *d,
-                                     const ProtobufCFieldDescriptor *fd, uint64_t *seen) {
-    size_t idx = (size_t)(fd - d->fields);
-    if (idx >= 64 || fd->label == PROTOBUF_C_LABEL_REPEATED)
-        return false;
-    uint64_t others = *seen & ~(1ull << idx);
-    bool again = (*seen >> idx) & 1;
-    *seen |= 1ull << idx;
-    if (again)
-        return fd->type == PROTOBUF_C_TYPE_MESSAGE;
-    return (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && slim_pb_oneof_taken(d, fd, others);
-}
-
-/* One step of slim_pb_scan(): reads the next field of a message of type d
- * and checks its wire type and repetition (`seen` starts at 0 for each
- * message), without descending. *fd receives the field's descriptor, NULL
- * for a field the schema does not know. Lets a caller walk the fields it
- * interprets itself and scan the others. */
-static inline slim_status slim_pb_next_checked(slim_reader *r, const ProtobufCMessageDescriptor *d,
+/* One step of slim_pb_scan(): reads the next field of a message of type s
+ * and checks it (`seen` starts at 0 for each message), without descending.
+ * *rule receives the field's rule, NULL for a field the type does not
+ * have. Lets a caller walk the fields it interprets itself and scan the
+ * others. */
+static inline slim_status slim_pb_next_checked(slim_reader *r, const slim_pb_schema *s,
                                                uint64_t *seen, slim_pb_field *f,
-                                               const ProtobufCFieldDescriptor **fdp) {
+                                               const slim_pb_rule **rule) {
     slim_status st = slim_pb_next(r, f);
     if (st != SLIM_OK)
         return st;
-    const ProtobufCFieldDescriptor *fd = d ? slim_pb_field_of(d, f->number) : NULL;
-    *fdp = fd;
-    if (fd == NULL)
-        return SLIM_OK; /* unknown fields are skipped, as protobuf does */
-    int want = slim_pb_expected_wire_type(fd);
-    bool packed = fd->label == PROTOBUF_C_LABEL_REPEATED && want != SLIM_PB_LEN &&
-                  f->wire_type == SLIM_PB_LEN;
-    if (f->wire_type != want && !packed)
+    const slim_pb_rule *ru = f->number <= s->max ? &s->rules[f->number] : NULL;
+    if (ru != NULL && ru->wire_type == SLIM_PB_NO_FIELD)
+        ru = NULL;
+    *rule = ru;
+    if (ru == NULL)
+        return SLIM_OK;
+    if (f->wire_type != ru->wire_type && !(ru->packable && f->wire_type == SLIM_PB_LEN))
         return SLIM_E_WIRE_MALFORMED;
-    if (slim_pb_duplicate(d, fd, seen))
+    if ((*seen & ru->conflicts) != 0 || ((*seen & ru->bit) != 0 && ru->sub != NULL))
         return SLIM_E_WIRE_MALFORMED;
+    *seen |= ru->bit;
     return SLIM_OK;
 }
 

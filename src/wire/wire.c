@@ -11,7 +11,26 @@
 #include "wire/pbscan.h"
 #include "core/alloc.h"
 
+#include <pthread.h>
 #include <string.h>
+
+/* The data-plane Message's schema: made once per process from protobuf-c's
+ * descriptors and never changed (a documented exception to "no static
+ * state", like the descriptors themselves). */
+static slim_pb_schema_set schema_set;
+static const slim_pb_schema *message_schema;
+static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
+
+static void schema_init(void) {
+    if (slim_pb_schema_build(&schema_set, &dataplane__proto__v1__message__descriptor,
+                             &message_schema) != SLIM_OK)
+        message_schema = NULL;
+}
+
+const slim_pb_schema *slim_wire_message_schema(void) {
+    pthread_once(&schema_once, schema_init);
+    return message_schema;
+}
 
 static void *pb_alloc(void *ud, size_t size) {
     (void)ud;
@@ -30,7 +49,10 @@ slim_status slim_wire_decode(slim_bytes in, size_t max_size, slim_msg **out) {
         return SLIM_E_INVALID_ARG;
     if (in.len > max_size)
         return SLIM_E_TOO_LARGE;
-    slim_status st = slim_pb_scan(in, &dataplane__proto__v1__message__descriptor);
+    const slim_pb_schema *schema = slim_wire_message_schema();
+    if (schema == NULL)
+        return SLIM_E_INTERNAL;
+    slim_status st = slim_pb_scan(in, schema);
     if (st != SLIM_OK)
         return st;
     static const uint8_t empty = 0;

@@ -152,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     slim_fwd_config cfg = {
         .node_id = "slim/fuzz",
         .version = "0.1.0",
-        .announce = DATAPLANE__PROTO__V1__LINK_CONNECTION_TYPE__LINK_CONNECTION_TYPE_REMOTE,
+        .announce = SLIM_LINK_TYPE_REMOTE,
         .max_message_size = 4096,
         .max_subscriptions_per_conn = 8,
         .propagate = true,

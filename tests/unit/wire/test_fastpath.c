@@ -193,6 +193,11 @@ TEST(peek_reads_names_with_absent_id_as_any) {
     CHECK_OK(slim_wire_name_get(slim_wire_header(m)->destination, &d));
     CHECK(slim_name_equal(&d, &p.destination));
     slim_wire_free(m);
+    /* The first with name_id sent as a varint: refused, as protobuf-c does. */
+    CHECK_STATUS(peek_hex("1a100a0e0a040a02080112060a0408022001", &p, NULL), SLIM_E_WIRE_MALFORMED);
+    CHECK_OK(slim_hex_decode("1a100a0e0a040a02080112060a0408022001", 36, raw, sizeof raw, &n));
+    m = NULL;
+    CHECK_STATUS(slim_wire_decode(slim_bytes_of(raw, n), 100, &m), SLIM_E_WIRE_MALFORMED);
 }
 
 TEST(egress_of_a_header_out_of_field_order) {

@@ -406,6 +406,98 @@ TEST(field_walker) {
     CHECK_EQ(slim_pb_varint_size(UINT64_MAX), 10);
 }
 
+/* A schema made from a descriptor written here by hand, so each rule is
+ * checked on a type that has it (the data-plane types have no repeated
+ * scalar and no oneof of a message and a string):
+ *   message Sub { uint32 v = 1; }
+ *   message T { uint32 a = 1; repeated uint32 b = 2;
+ *               oneof o { Sub x = 3; string y = 5; } Sub z = 4; } */
+static const ProtobufCFieldDescriptor sub_fields[] = {
+    {.name = "v", .id = 1, .label = PROTOBUF_C_LABEL_NONE, .type = PROTOBUF_C_TYPE_UINT32},
+};
+static const ProtobufCMessageDescriptor sub_desc = {.magic = PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+                                                    .name = "Sub",
+                                                    .n_fields = 1,
+                                                    .fields = sub_fields};
+static const ProtobufCFieldDescriptor t_fields[] = {
+    {.name = "a", .id = 1, .label = PROTOBUF_C_LABEL_NONE, .type = PROTOBUF_C_TYPE_UINT32},
+    {.name = "b", .id = 2, .label = PROTOBUF_C_LABEL_REPEATED, .type = PROTOBUF_C_TYPE_UINT32},
+    {.name = "x",
+     .id = 3,
+     .label = PROTOBUF_C_LABEL_NONE,
+     .type = PROTOBUF_C_TYPE_MESSAGE,
+     .quantifier_offset = 8,
+     .descriptor = &sub_desc,
+     .flags = PROTOBUF_C_FIELD_FLAG_ONEOF},
+    {.name = "z",
+     .id = 4,
+     .label = PROTOBUF_C_LABEL_NONE,
+     .type = PROTOBUF_C_TYPE_MESSAGE,
+     .descriptor = &sub_desc},
+    {.name = "y",
+     .id = 5,
+     .label = PROTOBUF_C_LABEL_NONE,
+     .type = PROTOBUF_C_TYPE_STRING,
+     .quantifier_offset = 8,
+     .flags = PROTOBUF_C_FIELD_FLAG_ONEOF},
+};
+static const ProtobufCMessageDescriptor t_desc = {
+    .magic = PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, .name = "T", .n_fields = 5, .fields = t_fields};
+
+TEST(schema_rules) {
+    static slim_pb_schema_set set;
+    memset(&set, 0, sizeof set);
+    const slim_pb_schema *t = NULL;
+    CHECK_OK(slim_pb_schema_build(&set, &t_desc, &t));
+    CHECK_EQ(set.ntypes, 2);
+    CHECK(slim_pb_schema_find(&set, &sub_desc) == t->rules[3].sub);
+    CHECK(t->rules[4].sub == t->rules[3].sub);
+    static const struct {
+        const char *hex;
+        slim_status want;
+    } cases[] = {
+        {"", SLIM_OK},
+        {"08010802", SLIM_OK},                 /* a scalar twice: the last wins */
+        {"0a00", SLIM_E_WIRE_MALFORMED},       /* a scalar sent length-delimited */
+        {"10031004", SLIM_OK},                 /* repeated, one by one */
+        {"12020304", SLIM_OK},                 /* repeated, packed */
+        {"1500000000", SLIM_E_WIRE_MALFORMED}, /* repeated, fixed32 */
+        {"1a050801", SLIM_E_TRUNCATED},        /* x's length runs past the end */
+        {"1a001a00", SLIM_E_WIRE_MALFORMED},   /* a singular message twice */
+        {"22002200", SLIM_E_WIRE_MALFORMED},   /* z twice */
+        {"1a002a00", SLIM_E_WIRE_MALFORMED},   /* two members of the oneof */
+        {"2a001a00", SLIM_E_WIRE_MALFORMED},   /* ... in either order */
+        {"2a002a0161", SLIM_OK},               /* one scalar member twice */
+        {"1a0208012200", SLIM_OK},             /* x and z, both valid */
+        {"1a020a00", SLIM_E_WIRE_MALFORMED},   /* inside x: v length-delimited */
+        {"1a020a05", SLIM_E_WIRE_MALFORMED},   /* inside x: a length that lies */
+        {"3a00480150", SLIM_E_TRUNCATED},      /* unknown 7 and 9, then a cut tag */
+        {"3a004801", SLIM_OK},                 /* unknown fields 7 and 9: skipped */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t raw[32];
+        size_t n;
+        CHECK_OK(slim_hex_decode(cases[i].hex, strlen(cases[i].hex), raw, sizeof raw, &n));
+        slim_status st = slim_pb_scan(slim_bytes_of(raw, n), t);
+        if (st != cases[i].want)
+            TEST_FAIL_AT("%s: got %s, want %s", cases[i].hex, slim_status_name(st),
+                         slim_status_name(cases[i].want));
+    }
+    /* A type with a field number over 64 is refused, not half built. */
+    static const ProtobufCFieldDescriptor big_fields[] = {
+        {.name = "w", .id = 65, .label = PROTOBUF_C_LABEL_NONE, .type = PROTOBUF_C_TYPE_UINT32},
+    };
+    static const ProtobufCMessageDescriptor big_desc = {.magic =
+                                                            PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+                                                        .name = "Big",
+                                                        .n_fields = 1,
+                                                        .fields = big_fields};
+    memset(&set, 0, sizeof set);
+    CHECK_STATUS(slim_pb_schema_build(&set, &big_desc, &t), SLIM_E_INVALID_ARG);
+    /* The data-plane schema is made, and covers every type under Message. */
+    CHECK(slim_wire_message_schema() != NULL);
+}
+
 TEST(text_format) {
     slim_msg *m = NULL;
     CHECK_OK(slim_wire_subscription_ack_new(5, false, "bad \"name\"\n\x01", &m));
@@ -491,4 +583,4 @@ TEST_MAIN(TEST_ENTRY(varints_of_every_length), TEST_ENTRY(subscribe_round_trip),
           TEST_ENTRY(publish_with_command_payload), TEST_ENTRY(size_limits),
           TEST_ENTRY(truncated_and_garbage_input), TEST_ENTRY(validate_reports_missing_fields),
           TEST_ENTRY(builders_survive_allocation_failure), TEST_ENTRY(field_walker),
-          TEST_ENTRY(text_format))
+          TEST_ENTRY(schema_rules), TEST_ENTRY(text_format))
