@@ -1,0 +1,278 @@
+/*
+ * The session layer of one application: every session it holds, as one
+ * pure object (the way one HTTP/2 session object holds all its streams).
+ *
+ * Pure: no I/O, clock, thread, lock or log. Bytes and `now` go in; what to
+ * send, what to tell the application and the next deadline come out:
+ *
+ *   - slim_sessions_input(): an encoded Message that the app's embedded
+ *     router delivered on the app's LOCAL connection (a Publish with
+ *     incoming_conn set by the router, a SubscriptionAck, or an error
+ *     publish from a node);
+ *   - the application's calls: open, publish, close;
+ *   - slim_sessions_expire(now) once now >= slim_sessions_deadline().
+ *
+ * Calls change state and queue outputs; they never call out, except for the
+ * ops of the config (random numbers, identity), which must not call
+ * slim_sessions_* themselves. The owner pulls the outputs with
+ * slim_sessions_next() until it returns false, after every call:
+ *
+ *     while (slim_sessions_next(ss, &o))
+ *         switch (o.kind) {
+ *         case SLIM_SOUT_SEND: ... hand o.bytes to the router's LOCAL conn
+ *         default:             ... copy what the app needs into its queues
+ *         }
+ *     arm a timer at slim_sessions_deadline(ss)
+ *
+ * Views in an output live until the next slim_sessions_* call on ss.
+ *
+ * Returned statuses are about the call itself (E_INVALID_ARG, E_CLOSED for
+ * a handle that is gone, E_QUEUE_FULL, E_NOMEM...). What happens later
+ * arrives as outputs: an operation started with a non-zero `op` ends with
+ * exactly one SLIM_SOUT_DONE for it, unless the call returned an error (then
+ * there is none). Each session ends with exactly one SLIM_SOUT_CLOSED; after
+ * it the handle is dead and calls with it return E_CLOSED. Handles are
+ * local, start at 1 and are never reused; the wire session id (u32) is in
+ * slim_session_info.
+ *
+ * The protocol on the wire is upstream SLIM's (docs/sessions.md, from
+ * ../shared/spec/session-protocol-head.md): point-to-point sessions with
+ * DISCOVERY, JOIN, WELCOME, acknowledged data with retransmission,
+ * heartbeats and close. Group sessions and MLS plug in later behind the
+ * same calls.
+ *
+ * One thread at a time.
+ */
+#ifndef SLIM_SESSION_SESSIONS_H
+#define SLIM_SESSION_SESSIONS_H
+
+#include "core/buf.h"
+#include "slim/name.h"
+#include "slim/status.h"
+#include "wire/wire.h"
+
+typedef struct slim_sessions slim_sessions;
+
+/* A name as sessions use it: the numeric form and, when known, its three
+ * text components (upstream sends both). As an argument it is borrowed for
+ * the call (the core copies what it keeps); in an output it is a view. */
+typedef struct slim_sname {
+    slim_name name;
+    slim_str text[3]; /* all empty when unknown */
+} slim_sname;
+
+/* One metadata entry (views). */
+typedef struct slim_kv {
+    slim_str key;
+    slim_str value;
+} slim_kv;
+
+/* Session types, numbered as the Python API's PySessionType. */
+typedef enum slim_session_type {
+    SLIM_SESSION_ANYCAST = 0,   /* point-to-point, no fixed peer: each message to any instance */
+    SLIM_SESSION_UNICAST = 1,   /* point-to-point: discovery picks one instance, then sticks */
+    SLIM_SESSION_MULTICAST = 2, /* a group (later issue): E_UNSUPPORTED for now */
+} slim_session_type;
+
+/* Wire session ids are u32 in [0, SLIM_SESSION_ID_MAX); this asks for a
+ * random free one. */
+#define SLIM_SESSION_ID_ANY 0xffffffffu
+#define SLIM_SESSION_ID_MAX 4294966295u
+
+/* Retransmission timeouts below this are raised to it: it is larger than
+ * the nodes' duplicate window (docs/protocol.md), so a retransmission is
+ * never taken for a duplicate. */
+#define SLIM_SESSION_MIN_TIMEOUT_MS 600
+
+typedef struct slim_session_config {
+    slim_session_type type;
+    /* UNICAST: the name to discover (an id picks that instance; id any
+     * lets the nodes pick one). ANYCAST: the default destination of
+     * publish (any instance of it, per message). */
+    slim_sname peer;
+    /* Reliable when both are non-zero (upstream's rule): every message is
+     * acknowledged, retransmitted every timeout_ms, and reported
+     * undelivered at the (max_retries + 1)-th expiry; delivery is in order.
+     * Otherwise fire and forget, in arrival order. Control messages
+     * (discovery, join, welcome, close) are always retransmitted: with
+     * these values, or 1000 ms and 10 when they are zero. */
+    uint32_t timeout_ms;
+    uint32_t max_retries;
+    bool mls; /* later issue: E_UNSUPPORTED for now */
+    const slim_kv *metadata; /* sent in JOIN_REQUEST; may be NULL */
+    size_t metadata_len;
+    uint32_t session_id; /* SLIM_SESSION_ID_ANY: pick */
+} slim_session_config;
+
+/* What the core asks its owner for. None may call slim_sessions_*. */
+typedef struct slim_sessions_ops {
+    void *ud;
+    /* A uniformly random 64-bit value (ids, nonces). Required. */
+    uint64_t (*random64)(void *ud);
+    /* Stamps m, about to be sent, with a fresh identity token (header
+     * identity) and, for command messages (session message types 5-20),
+     * the sender's signature (header e2e_header_sig) over the header AAD.
+     * Required. */
+    slim_status (*stamp)(void *ud, slim_msg *m);
+    /* Checks the identity token of m and, when need_sig, its signature
+     * (with the public key the token carries). SLIM_OK or the reason.
+     * Required. */
+    slim_status (*verify)(void *ud, const slim_msg *m, bool need_sig);
+} slim_sessions_ops;
+
+typedef struct slim_sessions_config {
+    /* This app's name; its id is the app id (from the identity). Copied. */
+    slim_sname local;
+    uint32_t max_sessions;          /* 0 = 1024 */
+    uint32_t heartbeat_ms;          /* 0 = 10 000 (upstream); tests shorten it */
+    uint32_t heartbeat_misses;      /* a peer silent this many periods is gone; 0 = 3 */
+    uint32_t subscription_ack_ms;   /* route/subscription answers; 0 = 10 000 */
+    size_t max_message_size;        /* 0 = SLIM_WIRE_DEFAULT_MAX_SIZE */
+} slim_sessions_config;
+
+/* Creates the session layer. ops is copied. E_INVALID_ARG (a required op
+ * missing, local name without text), E_NOMEM. */
+slim_status slim_sessions_new(const slim_sessions_config *cfg, const slim_sessions_ops *ops,
+                              slim_sessions **out);
+
+/* Frees everything at once, sending nothing (close sessions first for a
+ * polite exit). NULL is a no-op. */
+void slim_sessions_free(slim_sessions *ss);
+
+/* ---- inputs ---- */
+
+/* One encoded Message delivered on the app's LOCAL connection at now_ms.
+ * SLIM_OK when it was taken, else why it was dropped (counted; for logs).
+ * A message for no session of ours, with a bad identity, or malformed, is
+ * dropped and counted, never delivered. */
+slim_status slim_sessions_input(slim_sessions *ss, slim_bytes msg, uint64_t now_ms);
+
+/* Runs the timers due at now_ms. */
+void slim_sessions_expire(slim_sessions *ss, uint64_t now_ms);
+
+/* The earliest time expire must be called; UINT64_MAX when no timer runs. */
+uint64_t slim_sessions_deadline(const slim_sessions *ss);
+
+/* ---- the application's calls ---- */
+
+/* The names this app answers for besides its own (added at creation):
+ * a JOIN_REQUEST or DISCOVERY_REQUEST to any of them (any id, or ours) is
+ * taken, to any other name dropped. The client adds every name it
+ * subscribes. Borrowed for the call. E_NOMEM; remove: E_NOT_FOUND. */
+slim_status slim_sessions_add_name(slim_sessions *ss, const slim_sname *name);
+slim_status slim_sessions_remove_name(slim_sessions *ss, const slim_sname *name);
+
+/* Opens a session from cfg (borrowed for the call). *session gets its
+ * handle at once. ANYCAST: ready at once (DONE(op) follows immediately).
+ * UNICAST: discovery and join run; DONE(op) when the peer has joined, or
+ * with the failure (E_SESSION_...: nobody answered, refused...), after
+ * which the session also gets CLOSED. E_INVALID_ARG (bad config),
+ * E_UNSUPPORTED (MULTICAST, mls), E_EXISTS (session id in use),
+ * E_LIMIT (max_sessions). */
+slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg, uint64_t op,
+                               uint64_t now_ms, uint64_t *session);
+
+/* How a publish is addressed. */
+typedef enum slim_publish_mode {
+    SLIM_PUBLISH_DEFAULT,     /* UNICAST: the peer; ANYCAST: the configured peer name */
+    SLIM_PUBLISH_TO,          /* reply: to `to`, forward_to = `conn` (from a message's context) */
+    SLIM_PUBLISH_DESTINATION, /* ANYCAST only: any instance of `to` */
+} slim_publish_mode;
+
+typedef struct slim_publish {
+    slim_publish_mode mode;
+    slim_sname to;   /* TO, DESTINATION */
+    uint64_t conn;   /* TO: the input connection of the message replied to */
+    slim_bytes payload;
+    slim_str payload_type; /* empty: "msg" */
+    const slim_kv *metadata;
+    size_t metadata_len;
+} slim_publish;
+
+/* Queues one message (everything in p is copied). On SLIM_OK it is queued
+ * and *message_id (may be NULL) gets its wire id; that is the completion
+ * (there is no DONE). A reliable message that is never acknowledged is
+ * reported later by SLIM_SOUT_UNDELIVERED naming it. A UNICAST session
+ * whose join has not finished keeps its messages (in the same bounded
+ * window) and sends them once the peer has joined. E_CLOSED,
+ * E_INVALID_ARG (mode not allowed for the type, as the Python API's
+ * errors), E_TOO_LARGE, E_QUEUE_FULL (the unacknowledged window is full:
+ * try again later). */
+slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const slim_publish *p,
+                                  uint64_t now_ms, uint32_t *message_id);
+
+/* Closes a session: tells the peer (and waits for its answer, bounded by
+ * the control retransmissions), then CLOSED. DONE(op) when that is over
+ * (SLIM_OK even if the peer never answered: it is gone either way).
+ * E_CLOSED. */
+slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op,
+                                uint64_t now_ms);
+
+/* ---- outputs ---- */
+
+typedef enum slim_sout_kind {
+    SLIM_SOUT_SEND = 1, /* bytes: an encoded Message for the router's LOCAL connection */
+    SLIM_SOUT_NEW,      /* a peer opened `session` (listen_for_session) */
+    SLIM_SOUT_MESSAGE,  /* application data for `session`: payload in bytes, ctx */
+    SLIM_SOUT_DONE,     /* operation `op` (of `session`) ended: status, detail */
+    SLIM_SOUT_UNDELIVERED, /* reliable message `message_id` of `session` was never acknowledged */
+    SLIM_SOUT_LOST,     /* `session`'s peer no longer has message `message_id`: a gap, in order */
+    SLIM_SOUT_CLOSED,   /* `session` ended: status (SLIM_OK: closed by us or the peer), detail */
+} slim_sout_kind;
+
+/* Where a received message came from (views). */
+typedef struct slim_msg_ctx {
+    slim_sname source;
+    slim_sname destination;
+    slim_str payload_type;
+    const slim_kv *metadata;
+    size_t metadata_len;
+    uint64_t input_conn; /* the router connection it arrived on (for SLIM_PUBLISH_TO) */
+    uint32_t message_id;
+} slim_msg_ctx;
+
+typedef struct slim_sout {
+    slim_sout_kind kind;
+    uint64_t session;   /* 0 for SEND of no session */
+    uint64_t op;        /* DONE */
+    slim_status status; /* DONE, UNDELIVERED, CLOSED */
+    const char *detail; /* DONE, UNDELIVERED, CLOSED: the cause in words */
+    slim_bytes bytes;   /* SEND, MESSAGE */
+    slim_msg_ctx ctx;   /* MESSAGE */
+    uint32_t message_id; /* UNDELIVERED, LOST */
+} slim_sout;
+
+/* The next output, false when none is queued. */
+bool slim_sessions_next(slim_sessions *ss, slim_sout *out);
+
+/* ---- inspection ---- */
+
+typedef struct slim_session_info {
+    uint32_t id; /* the wire session id */
+    slim_session_type type;
+    bool initiator;          /* we opened it */
+    bool ready;              /* UNICAST: joined; ANYCAST: always */
+    slim_sname local;        /* our name, with our id */
+    slim_sname peer;         /* UNICAST: the peer (with its id once joined); ANYCAST: configured */
+    const slim_kv *metadata; /* the session's metadata */
+    size_t metadata_len;
+    uint32_t timeout_ms, max_retries;
+} slim_session_info;
+
+/* Views valid until the next call on ss. E_CLOSED. */
+slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_session_info *out);
+
+typedef struct slim_sessions_counters {
+    uint64_t sessions_open;      /* current */
+    uint64_t messages_in, messages_out; /* application data */
+    uint64_t retransmissions;
+    uint64_t drop_identity;      /* identity or signature refused */
+    uint64_t drop_unknown;       /* for no session of ours */
+    uint64_t drop_malformed;
+    uint64_t drop_duplicate;     /* data already delivered */
+    uint64_t undelivered;
+} slim_sessions_counters;
+
+void slim_sessions_counters_get(const slim_sessions *ss, slim_sessions_counters *out);
+
+#endif
