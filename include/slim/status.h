@@ -208,6 +208,8 @@ extern "C" {
     XX(E_ROUTER_LINK_REFUSED, -605, "link negotiation failed")                                     \
     XX(E_ROUTER_DUPLICATE, -606, "duplicate message")                                              \
     XX(E_ROUTER_HEADER_MAC, -607, "header MAC missing or wrong")                                   \
+    /* applications (src/client): -760..-799 (sessions: -700..-759) */                             \
+    XX(E_APP_REFUSED, -760, "refused by the app's router or the node")                             \
     /* transport: -500 - c is gRPC status code c (1..16), see slim_grpc_code_to_status() */        \
     XX(E_GRPC_CANCELLED, -501, "gRPC CANCELLED: the call was cancelled")                           \
     XX(E_GRPC_UNKNOWN, -502, "gRPC UNKNOWN: unknown error")                                        \

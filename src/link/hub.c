@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MOD       "node"
+#define MOD       "link"
 #define SWEEP_MS  250
 #define REOPEN_MS 1000 /* a dialled stream that ended on a live connection */
 
@@ -33,7 +33,7 @@
  * hub itself, or the full connection), are dropped and counted. */
 #define BACKPRESSURE_GRACE_MS 200
 
-typedef struct hub_link hub_link;
+typedef struct slim_hub_link hub_link;
 
 typedef struct hub_conn {
     slim_hnode node;
@@ -47,15 +47,21 @@ typedef struct hub_conn {
     uint64_t paused_for;    /* that destination */
     uint64_t paused_at_ms;
     uint64_t negotiation_ms; /* accepted: its listener's negotiation_timeout */
+    slim_hub_local_fn local; /* a LOCAL connection: where its messages go */
+    void *local_ud;
     char peer[64];
 } hub_conn;
 
-struct hub_link {
+struct slim_hub_link {
     slim_hub *owner;
-    const slim_client_config *cfg;
+    char *endpoint, *link_id; /* copied from the client config */
+    slim_link_type connection_type;
+    bool require_header_mac;
+    slim_hub_link_cbs cbs;
     slim_grpc_client *client;
     hub_conn *conn; /* the current stream, NULL when none */
     uv_timer_t reopen;
+    bool closing;
     hub_link *next;
 };
 
@@ -125,6 +131,8 @@ static void resume_inputs(slim_hub *h, uint64_t dest, uint64_t older_than_ms) {
 static slim_status fwd_send(void *ud, uint64_t id, slim_rcbuf *buf) {
     slim_hub *h = ud;
     hub_conn *c = find(h, id);
+    if (c != NULL && c->local != NULL)
+        return c->local(c->local_ud, buf);
     if (c == NULL || c->call == NULL)
         return SLIM_E_CLOSED;
     slim_status st = slim_grpc_call_send_rc(c->call, buf);
@@ -170,6 +178,15 @@ static void fwd_linked(void *ud, uint64_t id, slim_conn_kind kind, const char *p
     SLIM_LOGI(MOD, "connection %llu %s %s linked as %s%s%s", (unsigned long long)id,
               c && c->link ? "to" : "from", c ? c->peer : "?", slim_conn_kind_name(kind),
               node_id[0] ? ", node " : "", node_id);
+    if (c != NULL && c->link != NULL && c->link->cbs.up != NULL)
+        c->link->cbs.up(c->link->cbs.ud, id);
+}
+
+static void fwd_subscription_ack(void *ud, uint64_t conn, uint64_t id, bool success,
+                                 const char *error) {
+    slim_hub *h = ud;
+    if (h->cbs.subscription_ack != NULL)
+        h->cbs.subscription_ack(conn, id, success, error, h->cbs.ud);
 }
 
 static uint64_t fwd_random(void *ud) {
@@ -240,13 +257,17 @@ static void on_close(slim_grpc_call *call, const slim_grpc_result *res, void *da
     c->call = NULL;
     resume_inputs(h, c->id, 0);
     hub_link *l = c->link;
+    uint64_t id = c->id;
     conn_drop(h, c);
     if (l != NULL) {
         l->conn = NULL;
+        if (l->cbs.down != NULL && !h->freeing && !l->closing)
+            l->cbs.down(l->cbs.ud, id, res->status, why);
         /* A stream that ends on a live connection is reopened after a pause;
          * a lost connection reconnects (with the link's backoff) and READY
          * opens the next stream. */
-        if (!h->links_stopped && slim_grpc_client_state(l->client) == SLIM_GRPC_READY)
+        if (!h->links_stopped && !l->closing &&
+            slim_grpc_client_state(l->client) == SLIM_GRPC_READY)
             link_open_later(l);
     }
     if (h->cbs.stream_closed != NULL && !h->freeing)
@@ -297,10 +318,10 @@ static void link_open(hub_link *l) {
     hub_conn *c = conn_new(h, l);
     if (c == NULL)
         return;
-    snprintf(c->peer, sizeof c->peer, "%s", l->cfg->endpoint);
+    snprintf(c->peer, sizeof c->peer, "%s", l->endpoint);
     slim_grpc_call_opts opts = {.method = SLIM_DATAPLANE_METHOD};
     char fresh[SLIM_ID_TEXT_LEN + 1];
-    const char *link_id = l->cfg->link_id;
+    const char *link_id = l->link_id;
     slim_status st = slim_grpc_client_open(l->client, &opts, &call_cbs, c, &c->call);
     if (st == SLIM_OK) {
         l->conn = c;
@@ -308,15 +329,15 @@ static void link_open(hub_link *l) {
             link_id = fresh;
     }
     if (st == SLIM_OK) {
-        slim_fwd_link_opts fo = {.announce = l->cfg->connection_type,
-                                 .require_header_mac = l->cfg->require_header_mac};
+        slim_fwd_link_opts fo = {.announce = l->connection_type,
+                                 .require_header_mac = l->require_header_mac};
         st = slim_fwd_conn_open_opts(h->fwd, c->id, SLIM_FWD_DIALLED, link_id, &fo);
     }
     if (st == SLIM_OK) {
         SLIM_LOGI(MOD, "link %llu to %s: stream opened", (unsigned long long)c->id, c->peer);
         return;
     }
-    SLIM_LOGW(MOD, "link to %s: cannot open a stream: %s", l->cfg->endpoint, slim_status_str(st));
+    SLIM_LOGW(MOD, "link to %s: cannot open a stream: %s", l->endpoint, slim_status_str(st));
     if (c->call != NULL) {
         slim_grpc_call_cancel(c->call); /* on_close drops c */
         return;
@@ -338,25 +359,46 @@ static void link_state(slim_grpc_client *cl, slim_grpc_conn_state state, slim_st
     (void)cl;
     hub_link *l = ud;
     if (state == SLIM_GRPC_READY) {
-        SLIM_LOGI(MOD, "link to %s: connected", l->cfg->endpoint);
+        SLIM_LOGI(MOD, "link to %s: connected", l->endpoint);
         link_open(l);
     } else if (state == SLIM_GRPC_TRANSIENT_FAILURE || state == SLIM_GRPC_SHUTDOWN) {
-        SLIM_LOGW(MOD, "link to %s: %s: %s%s", l->cfg->endpoint, slim_grpc_conn_state_name(state),
-                  slim_status_str(why),
+        const char *text = slim_grpc_client_why(l->client);
+        SLIM_LOGW(MOD, "link to %s: %s: %s%s", l->endpoint, slim_grpc_conn_state_name(state),
+                  text[0] ? text : slim_status_str(why),
                   state == SLIM_GRPC_SHUTDOWN ? " (no more attempts)" : ", retrying");
+        if (l->cbs.failed != NULL && !l->closing)
+            l->cbs.failed(l->cbs.ud, why, text[0] ? text : slim_status_str(why),
+                          state == SLIM_GRPC_SHUTDOWN);
     }
 }
 
-slim_status slim_hub_dial(slim_hub *h, const slim_client_config *cc, const slim_grpc_config *base) {
+static void link_free(hub_link *l) {
+    slim_free(l->endpoint);
+    slim_free(l->link_id);
+    slim_free(l);
+}
+
+slim_status slim_hub_dial_link(slim_hub *h, const slim_client_config *cc,
+                               const slim_grpc_config *base, const slim_hub_link_cbs *cbs,
+                               slim_hub_link **out) {
     hub_link *l = slim_calloc(1, sizeof *l);
     if (l == NULL)
         return SLIM_E_NOMEM;
     l->owner = h;
-    l->cfg = cc;
+    l->endpoint = slim_strndup(cc->endpoint, strlen(cc->endpoint));
+    l->link_id = cc->link_id != NULL ? slim_strndup(cc->link_id, strlen(cc->link_id)) : NULL;
+    l->connection_type = cc->connection_type;
+    l->require_header_mac = cc->require_header_mac;
+    if (cbs != NULL)
+        l->cbs = *cbs;
+    if (l->endpoint == NULL || (cc->link_id != NULL && l->link_id == NULL)) {
+        link_free(l);
+        return SLIM_E_NOMEM;
+    }
     slim_status st = slim_grpc_client_new_config(h->loop, cc, base, link_state, l, &l->client);
     if (st != SLIM_OK) {
         SLIM_LOGE(MOD, "cannot dial %s: %s", cc->endpoint, slim_status_str(st));
-        slim_free(l);
+        link_free(l);
         return st;
     }
     uv_timer_init(h->loop, &l->reopen);
@@ -366,7 +408,59 @@ slim_status slim_hub_dial(slim_hub *h, const slim_client_config *cc, const slim_
     h->links = l;
     h->n_links++;
     link_open(l); /* goes out when the connection is READY */
+    if (out != NULL)
+        *out = l;
     return SLIM_OK;
+}
+
+slim_status slim_hub_dial(slim_hub *h, const slim_client_config *cc, const slim_grpc_config *base) {
+    return slim_hub_dial_link(h, cc, base, NULL, NULL);
+}
+
+uint64_t slim_hub_link_conn(const slim_hub_link *l) {
+    return l->conn != NULL ? l->conn->id : 0;
+}
+
+static void link_closed(uv_handle_t *hd);
+
+void slim_hub_link_close(slim_hub *h, slim_hub_link *l) {
+    for (hub_link **p = &h->links; *p != NULL; p = &(*p)->next) {
+        if (*p != l)
+            continue;
+        *p = l->next;
+        h->n_links--;
+        break;
+    }
+    l->closing = true;
+    uv_timer_stop(&l->reopen);
+    /* Freeing the client ends its call; on_close drops the stream. */
+    slim_grpc_client_free(l->client);
+    l->client = NULL;
+    uv_close((uv_handle_t *)&l->reopen, link_closed);
+}
+
+/* ---- local connections ---- */
+
+slim_status slim_hub_local_open(slim_hub *h, slim_hub_local_fn fn, void *ud, uint64_t *conn) {
+    hub_conn *c = conn_new(h, NULL);
+    if (c == NULL)
+        return SLIM_E_NOMEM;
+    c->local = fn;
+    c->local_ud = ud;
+    snprintf(c->peer, sizeof c->peer, "local");
+    slim_status st = slim_fwd_conn_open(h->fwd, c->id, SLIM_FWD_LOCAL, NULL);
+    if (st != SLIM_OK) {
+        conn_drop(h, c);
+        return st;
+    }
+    *conn = c->id;
+    return SLIM_OK;
+}
+
+void slim_hub_local_close(slim_hub *h, uint64_t conn) {
+    hub_conn *c = find(h, conn);
+    if (c != NULL && c->local != NULL)
+        conn_drop(h, c);
 }
 
 void slim_hub_stop_links(slim_hub *h) {
@@ -466,7 +560,8 @@ slim_status slim_hub_new(uv_loop_t *loop, const slim_hub_config *cfg, const slim
     if (cbs != NULL)
         h->cbs = *cbs;
     h->slow_consumer_ms = cfg->slow_consumer_timeout_ms ? cfg->slow_consumer_timeout_ms : 10000;
-    static const slim_fwd_ops ops = {fwd_send, fwd_close, fwd_linked, NULL, fwd_random};
+    static const slim_fwd_ops ops = {fwd_send, fwd_close, fwd_linked, fwd_subscription_ack,
+                                     fwd_random};
     slim_status st = slim_hmap_init(&h->conns, 64);
     if (st == SLIM_OK)
         st = slim_fwd_new(&cfg->fwd, &ops, h, &h->fwd);
@@ -493,7 +588,7 @@ static void handle_closed(uv_handle_t *hd) {
 static void link_closed(uv_handle_t *hd) {
     hub_link *l = hd->data;
     slim_hub *h = l->owner;
-    slim_free(l);
+    link_free(l);
     if (--h->open_handles == 0 && h->freeing)
         slim_free(h);
 }

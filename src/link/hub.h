@@ -40,8 +40,34 @@ typedef struct slim_hub_config {
 typedef struct slim_hub_callbacks {
     /* A stream ended; `open` streams are left. Optional. */
     void (*stream_closed)(size_t open, void *ud);
+    /* A SubscriptionAck came back on connection conn for a subscription
+     * this side sent there (id), from inside the forwarder: must not call
+     * into the hub or its forwarder. Optional. */
+    void (*subscription_ack)(uint64_t conn, uint64_t id, bool success, const char *error, void *ud);
     void *ud;
 } slim_hub_callbacks;
+
+/* A dialled link. */
+typedef struct slim_hub_link slim_hub_link;
+
+/* What a dialled link tells its owner. `up` runs from inside the forwarder
+ * (it must not call into the hub or its forwarder; note it and act
+ * later); the others from the transport. All optional. */
+typedef struct slim_hub_link_cbs {
+    /* A stream finished link negotiation: conn is its forwarder connection. */
+    void (*up)(void *ud, uint64_t conn);
+    /* The stream conn ended (the link reopens one when it can). */
+    void (*down)(void *ud, uint64_t conn, slim_status why, const char *detail);
+    /* The connection failed; `final` when the backoff gave up (no more
+     * attempts), else it retries. */
+    void (*failed)(void *ud, slim_status why, const char *detail, bool final);
+    void *ud;
+} slim_hub_link_cbs;
+
+/* Where the messages for a LOCAL connection go: an application in this
+ * process. Called from inside the forwarder (the same rule as `up`); on
+ * SLIM_OK the callee has taken a reference to buf. */
+typedef slim_status (*slim_hub_local_fn)(void *ud, slim_rcbuf *buf);
 
 /* Creates a hub and its forwarder. E_NOMEM, or the forwarder's errors. */
 slim_status slim_hub_new(uv_loop_t *loop, const slim_hub_config *cfg, const slim_hub_callbacks *cbs,
@@ -58,10 +84,31 @@ void slim_hub_call_cbs(slim_grpc_call_cbs *out);
 void slim_hub_accept(slim_hub *h, slim_grpc_call *call, const slim_fwd_link_opts *opts,
                      uint64_t negotiation_ms);
 
-/* Dials the node at cc (borrowed until slim_hub_free), with base transport
+/* Dials the node at cc (read now, not kept), with base transport
  * settings (may be NULL), announcing cc->connection_type (UNSET: the
  * forwarder's `announce`). E_NOMEM, the transport's errors. */
 slim_status slim_hub_dial(slim_hub *h, const slim_client_config *cc, const slim_grpc_config *base);
+
+/* slim_hub_dial() with callbacks (cbs copied; may be NULL), giving the
+ * link's handle (may be NULL). What it needs of cc is copied. */
+slim_status slim_hub_dial_link(slim_hub *h, const slim_client_config *cc,
+                               const slim_grpc_config *base, const slim_hub_link_cbs *cbs,
+                               slim_hub_link **out);
+
+/* The forwarder connection of the link's current stream, 0 when none. */
+uint64_t slim_hub_link_conn(const slim_hub_link *l);
+
+/* Closes a link: its stream ends (the forwarder forgets its
+ * subscriptions), it stops reconnecting, and its memory goes with the
+ * loop's next turns. No callback of it runs after this. */
+void slim_hub_link_close(slim_hub *h, slim_hub_link *l);
+
+/* Opens a LOCAL forwarder connection for an application in this process:
+ * what the forwarder sends it goes to fn(ud, buf). *conn gets its id; the
+ * application hands its own messages to slim_fwd_input() on it.
+ * E_NOMEM. */
+slim_status slim_hub_local_open(slim_hub *h, slim_hub_local_fn fn, void *ud, uint64_t *conn);
+void slim_hub_local_close(slim_hub *h, uint64_t conn);
 
 /* Stops reopening dialled streams and cancels them (shutdown: our own
  * links end first, their loss withdraws nothing anyone needs). */

@@ -1,0 +1,198 @@
+/*
+ * A SLIM application: a name, an identity, connections to nodes, and
+ * sessions with other applications (docs/client.md).
+ *
+ * Each slim_app runs one loop thread of its own with an embedded router
+ * (as upstream's apps do): the application is a LOCAL connection of that
+ * router, and the nodes it connects to are gRPC links of it.
+ *
+ * Threads. Every function may be called from any thread. Calls post their
+ * work to the app's loop thread; no user code ever runs on a library
+ * thread.
+ *
+ * Two forms for everything that waits. The blocking form takes a timeout
+ * in milliseconds (negative: no limit; 0: do not wait) and returns the
+ * result, or SLIM_E_TIMEOUT (the operation itself goes on and its result
+ * is discarded). The `_async` form returns at once with an operation id
+ * (*op; may be NULL when the caller does not want to hear back); the
+ * result comes later as a SLIM_EVENT_OP_DONE event with that id, unless
+ * the call itself returned an error, in which case no event follows.
+ *
+ * Events. slim_app_fd() is a file descriptor that is readable while an
+ * event waits; slim_app_next_event() takes them one at a time. A C program
+ * can block in next_event; an event loop (Python's asyncio) watches the fd
+ * and drains next_event(0) until SLIM_E_TIMEOUT.
+ *
+ * Queues. Messages wait in a queue per session (bounded: the oldest are
+ * kept, newer ones are dropped and counted, and a SLIM_EVENT_DROPPED says
+ * how many); events wait in one queue per app (bounded likewise).
+ */
+#ifndef SLIM_APP_H
+#define SLIM_APP_H
+
+#include "slim/common.h"
+#include "slim/name.h"
+#include "slim/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct slim_app slim_app;
+typedef uint64_t slim_op;         /* names one pending asynchronous operation; never 0 */
+typedef uint64_t slim_session_id; /* a session of this app; never 0, never reused */
+typedef uint64_t slim_conn_id;    /* a connection of this app's router; never 0 */
+
+/* ---- identity ---- */
+
+typedef enum slim_identity_kind {
+    SLIM_IDENTITY_SHARED_SECRET = 1, /* upstream's shared-secret tokens (docs/identity.md) */
+} slim_identity_kind;
+
+/* How the app proves who it is (provider) and checks others (verifier).
+ * Strings are copied. A shared secret shorter than 32 characters is
+ * accepted with a warning in the log (upstream's early examples use
+ * "secret"); it never travels. */
+typedef struct slim_identity_config {
+    slim_identity_kind kind;
+    const char *id;     /* provider: the configured id; the app id derives from it */
+    const char *secret; /* the shared secret */
+} slim_identity_config;
+
+/* ---- creating an app ---- */
+
+/* Settings; zero means the default. */
+typedef struct slim_app_options {
+    uint32_t max_sessions;     /* 1024 */
+    uint32_t session_queue;    /* messages waiting per session: 4096 */
+    uint32_t event_queue;      /* events waiting: 65536 */
+    uint32_t heartbeat_ms;     /* session heartbeats: 10 000 (upstream) */
+    uint32_t max_message_size; /* bytes: 4 MiB */
+} slim_app_options;
+
+/* Creates an app named `name` ("org/namespace/service"; its id comes from
+ * the provider's identity) and starts its thread. opts may be NULL.
+ * E_INVALID_ARG (a name that does not parse, a missing secret), E_NOMEM,
+ * E_IO (a thread or descriptor could not be made). */
+SLIM_API slim_status slim_app_new(const char *name, const slim_identity_config *provider,
+                                  const slim_identity_config *verifier,
+                                  const slim_app_options *opts, slim_app **out);
+
+/* Stops the app: sessions end (peers are told, for at most timeout_ms),
+ * links close, the thread exits, then everything is freed. No other call
+ * may run on app concurrently or after. NULL is a no-op. */
+SLIM_API void slim_app_free(slim_app *app, int64_t timeout_ms);
+
+/* The app's full name (with its id). Any thread. */
+SLIM_API void slim_app_name(const slim_app *app, slim_name *out);
+
+/* Writes "org/ns/service/<uuid>" into buf (see slim_name_format). */
+SLIM_API slim_status slim_app_name_text(const slim_app *app, char *buf, size_t cap);
+
+/* ---- events ---- */
+
+typedef enum slim_event_kind {
+    SLIM_EVENT_OP_DONE = 1,    /* `op` finished: status, detail, and what it made */
+    SLIM_EVENT_SESSION_CLOSED, /* `session` ended: status (SLIM_OK: closed normally), detail */
+    SLIM_EVENT_UNDELIVERED, /* reliable message `message_id` of `session` was never acknowledged */
+    SLIM_EVENT_DROPPED,     /* `count` messages of `session` (0: events) dropped, queue full */
+    SLIM_EVENT_CONNECTION,  /* `conn` went down (status) or came back (SLIM_OK) */
+} slim_event_kind;
+
+typedef struct slim_message slim_message;
+
+typedef struct slim_event {
+    slim_event_kind kind;
+    slim_op op;
+    slim_status status;
+    slim_session_id session; /* OP_DONE of open, listen; and session events */
+    slim_conn_id conn;       /* OP_DONE of connect; CONNECTION */
+    uint32_t message_id;     /* OP_DONE of publish; UNDELIVERED */
+    uint64_t count;          /* DROPPED */
+    slim_message *message;   /* OP_DONE of get_message: the caller's to free */
+    char detail[256];        /* the cause in words, or "" */
+} slim_event;
+
+/* Readable while an event waits (level-triggered). Owned by the app. */
+SLIM_API int slim_app_fd(const slim_app *app);
+
+/* Takes the next event, waiting up to timeout_ms. E_TIMEOUT when none
+ * came. One consumer at a time. */
+SLIM_API slim_status slim_app_next_event(slim_app *app, int64_t timeout_ms, slim_event *ev);
+
+/* ---- connections ---- */
+
+/* A connection to a node (or to another app's server), with the keys of
+ * SLIM's client config (the `clients:` entries of a node's YAML). Zero
+ * fields take upstream's defaults; strings are copied. */
+typedef struct slim_client_options {
+    const char *endpoint;             /* "http://host:port" (plain) or "https://host:port" (TLS) */
+    const char *ca_file;              /* TLS: CAs to trust (else the system's) */
+    const char *cert_file, *key_file; /* TLS client certificate (mTLS) */
+    const char *server_name;          /* TLS: name to verify instead of the host */
+    bool insecure_skip_verify;        /* TLS: accept any certificate */
+    const char *link_id;              /* announced link id (else a fresh UUID) */
+} slim_client_options;
+
+/* Connects to a node: the call completes when the link is negotiated and
+ * the app's own name is subscribed over it; *conn identifies it for
+ * subscribe/route calls and disconnect (and becomes the default
+ * connection for them). The link reconnects by itself with the configured
+ * backoff. E_INVALID_ARG (no endpoint), E_TIMEOUT, the transport's errors
+ * (in the event's detail: "cannot connect to http://...: connection
+ * refused"). */
+SLIM_API slim_status slim_app_connect(slim_app *app, const slim_client_options *o,
+                                      int64_t timeout_ms, slim_conn_id *conn);
+SLIM_API slim_status slim_app_connect_async(slim_app *app, const slim_client_options *o,
+                                            slim_op *op);
+/* The same with the whole client config as JSON text (the keys a node's
+ * YAML `clients:` entry takes: endpoint, tls, keepalive, backoff, ...). */
+SLIM_API slim_status slim_app_connect_json(slim_app *app, const char *json, int64_t timeout_ms,
+                                           slim_conn_id *conn);
+SLIM_API slim_status slim_app_connect_json_async(slim_app *app, const char *json, slim_op *op);
+
+/* Closes a connection (its subscriptions and routes go with it).
+ * E_NOT_FOUND. */
+SLIM_API slim_status slim_app_disconnect(slim_app *app, slim_conn_id conn, int64_t timeout_ms);
+SLIM_API slim_status slim_app_disconnect_async(slim_app *app, slim_conn_id conn, slim_op *op);
+
+/* Listens for other apps and nodes, with a server config as JSON text (the
+ * keys of a node's YAML `servers:` entry: endpoint, tls, ...), as
+ * upstream's example node is an app that does this. Completes once
+ * listening. E_EXISTS (already listening there), E_INVALID_ARG, E_IO. */
+SLIM_API slim_status slim_app_run_server(slim_app *app, const char *json, int64_t timeout_ms);
+SLIM_API slim_status slim_app_run_server_async(slim_app *app, const char *json, slim_op *op);
+/* Stops the server listening on `endpoint` (as given). E_NOT_FOUND. */
+SLIM_API slim_status slim_app_stop_server(slim_app *app, const char *endpoint, int64_t timeout_ms);
+SLIM_API slim_status slim_app_stop_server_async(slim_app *app, const char *endpoint, slim_op *op);
+
+/* ---- names and routes ---- */
+
+/* Subscribes `name` ("org/ns/service" or with an id) on connection conn
+ * (0: the last connected): messages for it reach this app. Completes when
+ * the node acknowledged it. E_NOT_FOUND (no such connection, or none yet),
+ * E_INVALID_ARG (name), the node's refusal. */
+SLIM_API slim_status slim_app_subscribe(slim_app *app, const char *name, slim_conn_id conn,
+                                        int64_t timeout_ms);
+SLIM_API slim_status slim_app_subscribe_async(slim_app *app, const char *name, slim_conn_id conn,
+                                              slim_op *op);
+SLIM_API slim_status slim_app_unsubscribe(slim_app *app, const char *name, slim_conn_id conn,
+                                          int64_t timeout_ms);
+SLIM_API slim_status slim_app_unsubscribe_async(slim_app *app, const char *name, slim_conn_id conn,
+                                                slim_op *op);
+/* Routes `name` through conn (0: the last connected) in this app's router:
+ * messages this app sends to it go there. Completes at once (local). */
+SLIM_API slim_status slim_app_set_route(slim_app *app, const char *name, slim_conn_id conn,
+                                        int64_t timeout_ms);
+SLIM_API slim_status slim_app_set_route_async(slim_app *app, const char *name, slim_conn_id conn,
+                                              slim_op *op);
+SLIM_API slim_status slim_app_remove_route(slim_app *app, const char *name, slim_conn_id conn,
+                                           int64_t timeout_ms);
+SLIM_API slim_status slim_app_remove_route_async(slim_app *app, const char *name, slim_conn_id conn,
+                                                 slim_op *op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * Inside a slim_app (include/slim/app.h): shared by the files of
+ * src/client. Two sides:
+ *
+ *   - the callers' side (any thread): the API functions parse and check
+ *     their arguments, then post a command and, for the blocking forms,
+ *     wait for its result;
+ *   - the loop thread: owns the hub (router + links), the servers, the
+ *     session layer; runs the commands and completes their operations.
+ *
+ * They meet under one mutex (`mu`): the command queue, the operation
+ * table, the event queue and the per-session message queues. The loop
+ * holds it only to move items in and out, never while it works.
+ *
+ * Completing an operation (op_complete) hands its result to whoever
+ * waits: a blocked caller (through `cond`), or the event queue, or nobody
+ * (fire and forget, or a caller that gave up waiting).
+ */
+#ifndef SLIM_CLIENT_APP_INT_H
+#define SLIM_CLIENT_APP_INT_H
+
+#include "config/endpoint.h"
+#include "core/hmap.h"
+#include "core/rcbuf.h"
+#include "link/hub.h"
+#include "slim/app.h"
+#include "transport/grpc.h"
+
+#include <uv.h>
+
+/* ---- commands (callers -> loop) ---- */
+
+typedef enum cmd_kind {
+    CMD_CONNECT = 1,
+    CMD_DISCONNECT,
+    CMD_RUN_SERVER,
+    CMD_STOP_SERVER,
+    CMD_SUBSCRIBE,
+    CMD_UNSUBSCRIBE,
+    CMD_SET_ROUTE,
+    CMD_REMOVE_ROUTE,
+    CMD_STOP,
+} cmd_kind;
+
+typedef struct app_cmd {
+    struct app_cmd *next;
+    cmd_kind kind;
+    slim_op op;
+    slim_conn_id conn;
+    char *text;            /* endpoint (STOP_SERVER), name text (subscriptions) */
+    slim_name name;        /* subscriptions: the parsed name ... */
+    slim_str parts[3];     /* ... and its components (views into text) */
+    slim_client_config cc; /* CONNECT (owned) */
+    slim_server_config sc; /* RUN_SERVER (owned) */
+} app_cmd;
+
+/* ---- operations ---- */
+
+typedef enum op_mode {
+    OP_EVENT,   /* the result becomes an event */
+    OP_WAIT,    /* a caller waits for it */
+    OP_DISCARD, /* nobody wants it (a caller gave up) */
+} op_mode;
+
+typedef struct op_rec {
+    slim_hnode node;
+    slim_op id;
+    op_mode mode;
+    bool done;
+    slim_event result; /* OP_WAIT: filled when done */
+} op_rec;
+
+/* ---- the loop side ---- */
+
+typedef struct app_conn {
+    struct app_conn *next;
+    slim_app *app;
+    slim_conn_id id;
+    slim_hub_link *link;
+    uint64_t fwd;         /* forwarder connection of the current stream; 0: down */
+    slim_op connect_op;   /* the connect waiting for the first stream, 0 once done */
+    uint64_t connect_sub; /* the subscription of our name that completes it */
+    bool up_pending;      /* `up` happened inside the forwarder: act on it */
+    bool ever_up;
+    bool dead; /* to remove (a connect that failed) */
+    char *endpoint;
+} app_conn;
+
+typedef struct app_server {
+    struct app_server *next;
+    char *endpoint; /* as configured */
+    slim_server_config sc;
+    slim_grpc_server *server;
+} app_server;
+
+/* A subscription or route this app sent, waiting for its answers: the
+ * local router's (always) and, with forward_to, the node's. */
+typedef struct app_sub {
+    struct app_sub *next;
+    uint64_t id;
+    slim_op op;
+    slim_conn_id conn;       /* app connection; 0 for the connect of `owner` */
+    app_conn *owner;         /* a connect's own-name subscription */
+    uint64_t fwd;            /* the forwarder connection it went over (forward_to) */
+    bool local_done, remote; /* remote: a node answers too */
+    uint64_t deadline_ms;
+} app_sub;
+
+struct slim_app {
+    /* fixed at creation */
+    slim_name name;
+    char *name_text[3];
+    slim_str name_parts[3];
+    char *provider_id;
+    slim_app_options opts;
+
+    /* shared, under mu */
+    uv_mutex_t mu;
+    uv_cond_t cond;
+    app_cmd *cmd_head, *cmd_tail;
+    size_t n_cmds;
+    slim_hmap ops;
+    slim_op next_op;
+    slim_event *events; /* ring of opts.event_queue */
+    size_t ev_head, ev_count;
+    uint64_t ev_dropped;
+    int efd;
+    bool stopping, stopped;
+
+    /* loop thread only */
+    uv_thread_t thread;
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t tick;
+    slim_hub *hub;
+    uint64_t local;     /* our LOCAL connection */
+    slim_rcbuf **inbox; /* what the router sent us, to handle after its call */
+    size_t n_inbox, cap_inbox;
+    app_conn *conns;
+    slim_conn_id next_conn, last_conn;
+    app_server *servers;
+    app_sub *subs;
+    bool deferred;     /* link callbacks left work for pump() */
+    app_cmd *stop_cmd; /* made at creation, so stopping cannot fail */
+};
+
+/* Completes op with its result (kind, op and detail are filled here; the
+ * other fields from r). Any thread; takes mu. */
+void slim_app__complete(slim_app *app, slim_op op, slim_status st, const char *detail,
+                        const slim_event *r);
+
+/* Queues an event that is no operation's result. Loop thread; takes mu. */
+void slim_app__event(slim_app *app, const slim_event *ev);
+
+/* Loop side of the commands of src/client/conn.c. */
+void slim_app__run_conn_cmd(slim_app *app, app_cmd *c);
+/* The router's answers to this app's subscriptions (LOCAL connection). */
+bool slim_app__local_ack(slim_app *app, const slim_msg *m);
+/* Work left by link callbacks, then timeouts (tick). */
+void slim_app__conn_work(slim_app *app);
+void slim_app__conn_tick(slim_app *app, uint64_t now_ms);
+/* Closes links and servers (loop thread, at stop). */
+void slim_app__conn_stop(slim_app *app);
+/* The hub's subscription_ack callback. */
+void slim_app__remote_ack(uint64_t conn, uint64_t id, bool success, const char *error, void *ud);
+
+void slim_app__cmd_free(app_cmd *c);
+
+/* Posting a command (callers): the async form (op may be NULL: nobody
+ * hears back) and the blocking form (result in *out, may be NULL). Both
+ * take c, also on error. */
+slim_status slim_app__post_async(slim_app *app, app_cmd *c, slim_op *op);
+slim_status slim_app__post_wait(slim_app *app, app_cmd *c, int64_t timeout_ms, slim_event *out);
+
+/* Handles what the router sent this app and what callbacks left, until
+ * nothing is left (loop thread). */
+void slim_app__pump(slim_app *app);
+
+#endif

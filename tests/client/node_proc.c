@@ -1,0 +1,144 @@
+#include "node_proc.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms) {
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+bool test_node_start(test_node *n, const char *dataplane_extra) {
+    memset(n, 0, sizeof *n);
+    n->pid = -1;
+    const char *bin = getenv("SLIM_BIN");
+    if (bin == NULL)
+        return false;
+    snprintf(n->dir, sizeof n->dir, "/tmp/slim-test-XXXXXX");
+    if (mkdtemp(n->dir) == NULL)
+        return false;
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "%s/config.yaml", n->dir);
+    FILE *f = fopen(cfg, "w");
+    if (f == NULL)
+        return false;
+    fprintf(f,
+            "metrics: {endpoint: \"127.0.0.1:0\"}\n"
+            "services:\n"
+            "  slim/0:\n"
+            "    dataplane:\n"
+            "      servers:\n"
+            "        - endpoint: \"127.0.0.1:0\"\n"
+            "          tls: {insecure: true}\n"
+            "%s",
+            dataplane_extra != NULL ? dataplane_extra : "");
+    fclose(f);
+    int p[2];
+    if (pipe(p) != 0)
+        return false;
+    n->pid = fork();
+    if (n->pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        char log[128];
+        snprintf(log, sizeof log, "%s/node.log", n->dir);
+        FILE *l = freopen(log, "w", stderr);
+        (void)l;
+        execl(bin, bin, "--config", cfg, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    n->out_fd = p[0];
+    /* Read lines until both listeners are known (or 20 s). */
+    char buf[4096];
+    size_t len = 0;
+    time_t deadline = time(NULL) + 20;
+    while ((n->port == 0 || n->metrics_port == 0) && time(NULL) < deadline &&
+           len < sizeof buf - 1) {
+        ssize_t r = read(n->out_fd, buf + len, sizeof buf - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = 0;
+        const char *d = strstr(buf, "listening dataplane 127.0.0.1:");
+        const char *m = strstr(buf, "listening metrics 127.0.0.1:");
+        if (d != NULL)
+            n->port = atoi(d + strlen("listening dataplane 127.0.0.1:"));
+        if (m != NULL)
+            n->metrics_port = atoi(m + strlen("listening metrics 127.0.0.1:"));
+    }
+    if (n->port == 0 || n->metrics_port == 0) {
+        test_node_stop(n);
+        return false;
+    }
+    return true;
+}
+
+void test_node_stop(test_node *n) {
+    if (n->pid > 0) {
+        kill(n->pid, SIGTERM);
+        int status;
+        waitpid(n->pid, &status, 0);
+        n->pid = -1;
+    }
+    if (n->out_fd > 0)
+        close(n->out_fd);
+    n->out_fd = 0;
+    if (n->dir[0] != 0) {
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", n->dir);
+        n->dir[0] = 0;
+    }
+}
+
+double test_node_metric(const test_node *n, const char *series) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)n->metrics_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(s);
+        return -1;
+    }
+    const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(s, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        close(s);
+        return -1;
+    }
+    static char body[1 << 20];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof body - 1 && (r = read(s, body + len, sizeof body - 1 - len)) > 0)
+        len += (size_t)r;
+    close(s);
+    body[len] = 0;
+    size_t sl = strlen(series);
+    for (char *line = body; line != NULL && *line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp(line, series, sl) == 0)
+            return atof(line + sl);
+    }
+    return -1;
+}
+
+bool test_node_wait_metric(const test_node *n, const char *series, double want, int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (test_node_metric(n, series) == want)
+            return true;
+        sleep_ms(20);
+    }
+    return false;
+}

@@ -1,0 +1,35 @@
+/*
+ * Test helper: a real `slim` node process (the binary in $SLIM_BIN) on
+ * loopback with a generated config, its data-plane and metrics ports, and
+ * its counters read from /metrics.
+ */
+#ifndef SLIM_TEST_NODE_PROC_H
+#define SLIM_TEST_NODE_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct test_node {
+    pid_t pid;
+    int port;         /* data plane */
+    int metrics_port; /* /metrics */
+    int out_fd;       /* its stdout (drained by nothing: it prints little) */
+    char dir[64];
+} test_node;
+
+/* Starts a node; `dataplane_extra` is YAML appended under `dataplane:`
+ * (indented 6 spaces), may be "". False when it did not start. */
+bool test_node_start(test_node *n, const char *dataplane_extra);
+
+/* Stops it (SIGTERM, then waits) and removes its files. */
+void test_node_stop(test_node *n);
+
+/* The value of the first /metrics series whose line starts with `series`
+ * (e.g. "slim_subscriptions " or "slim_connections{kind=\"edge\"}"), -1
+ * when it cannot be read. */
+double test_node_metric(const test_node *n, const char *series);
+
+/* Polls test_node_metric until it equals want (true) or timeout_ms passes. */
+bool test_node_wait_metric(const test_node *n, const char *series, double want, int timeout_ms);
+
+#endif
