@@ -496,12 +496,17 @@ class FaultProxy:
                 return
             self.closed = True
         self.server.stop(None).wait(timeout)
+        deadline = time.monotonic() + timeout
         with self.lock:
             streams = list(self.streams.values())
         for s in streams:
-            s._app_done()
-        stuck = [s.no for s in streams if not s.join(timeout)]
+            s._app_done()  # the handlers' response streams end here
         self.executor.shutdown(wait=True)
+        with self.lock:  # now complete: no handler runs any more
+            streams = list(self.streams.values())
+        for s in streams:
+            s._app_done()
+        stuck = [s.no for s in streams if not s.join(max(0.0, deadline - time.monotonic()))]
         with self.lock:
             self._reap()
         if stuck:
