@@ -580,13 +580,27 @@ class Script(WithNode):
         send_ids(a, range(1, 21))
         b.expect_nothing(0.3)
         a.send(publish(B, B, b"to b", message_id=77))  # dropped too: to_node
+
+        def counters():  # SIGUSR1: the proxy prints them and goes on
+            proc.send_signal(signal.SIGUSR1)
+            line = proc.stdout.readline()
+            self.assertTrue(line.startswith("counters "), line)
+            return json.loads(line[len("counters "):])
+
+        deadline = time.time() + 10
+        while counters()["to_node"]["dropped"] < 21:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
         self.assertEqual(proc.returncode, 0)
-        counters = [ln for ln in out.splitlines() if ln.startswith("counters ")]
-        c = json.loads(counters[-1][len("counters "):])
+        last = out.splitlines()[-1]
+        self.assertTrue(last.startswith("counters "), out)
+        c = json.loads(last[len("counters "):])
         self.assertEqual(c["to_node"]["dropped"], 21)
-        self.assertEqual(c["to_app"]["control"], 3)
+        self.assertEqual(c["to_node"]["forwarded"], 0)
+        self.assertEqual(c["to_app"]["control"], 3)  # two Link replies, one ack
+        self.assertEqual(c["streams"], 2)
 
 
 if __name__ == "__main__":
