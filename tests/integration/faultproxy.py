@@ -44,6 +44,7 @@ Library:
         link = Link(p.port)              # slimnode.Link, through the proxy
         ...
         p.counters()["to_node"]["dropped"]
+        p.set_faults(to_app=Faults(drop=0.5))  # from the next message on
 
 Script (prints `listening faultproxy 127.0.0.1:PORT` and `seed N`; on
 SIGINT/SIGTERM it stops and prints `counters {json}`, on SIGUSR1 it prints
@@ -163,11 +164,10 @@ class _Pipe:
     `limit` messages are held (the reader stops, and so does its sender,
     through HTTP/2 flow control)."""
 
-    def __init__(self, proxy, direction, stream_no, faults, limit):
+    def __init__(self, proxy, direction, stream_no, limit):
         self.proxy = proxy
         self.direction = direction
         self.stream_no = stream_no
-        self.faults = faults
         self.limit = limit
         self.cv = threading.Condition()
         self.heap = []  # (due, seq, raw, is_publish)
@@ -193,15 +193,18 @@ class _Pipe:
                 self.proxy._count(self.direction, unsent=len(delays) if delays else 0)
                 return False
             now = time.monotonic()
+            faults = self.proxy.faults[self.direction]  # set_faults() may change them
             if delays is None:
                 self._push(now, raw, False)
-            elif self.faults.reorder_window > 1:
+            elif faults.reorder_window > 1:
                 if not self.window:
-                    self.window_deadline = now + self.faults.reorder_hold_ms / 1000
+                    self.window_deadline = now + faults.reorder_hold_ms / 1000
                 self.window += [(raw, d) for d in delays]
-                if len(self.window) >= self.faults.reorder_window:
+                if len(self.window) >= faults.reorder_window:
                     self._release(now)
             else:
+                if self.window:  # reordering was switched off
+                    self._release(now)
                 for d in delays:
                     self._push(now + d, raw, True)
             self.cv.notify_all()
@@ -277,7 +280,7 @@ class _Stream:
         self.no = no
         self.context = context
         self.cancelled = False
-        self.pipes = {d: _Pipe(proxy, d, no, proxy.faults[d], proxy.queue_limit)
+        self.pipes = {d: _Pipe(proxy, d, no, proxy.queue_limit)
                       for d in DIRECTIONS}
         self.rngs = {d: random.Random(f"faultproxy/{proxy.seed}/{d}/{no}") for d in DIRECTIONS}
         self.index = {d: 0 for d in DIRECTIONS}
@@ -389,8 +392,8 @@ class FaultProxy:
     a stream before its reader waits. max_streams: concurrent streams (each
     takes a thread of the server's pool); more are refused.
 
-    port / address: where it listens. counters(), pending(), decisions(),
-    close() (also on leaving a with block)."""
+    port / address: where it listens. set_faults(), counters(), pending(),
+    wait_idle(), decisions(), close() (also on leaving a with block)."""
 
     def __init__(self, upstream, seed=0, faults=None, to_node=None, to_app=None,
                  listen="127.0.0.1:0", record=False, queue_limit=10000, max_streams=32):
@@ -452,6 +455,18 @@ class FaultProxy:
             with self.lock:
                 self._decisions[direction].append(
                     (stream_no, index, verdict, tuple(round(d * 1000, 3) for d in delays)))
+
+    def set_faults(self, faults=None, to_node=None, to_app=None):
+        """Changes the settings, for the Publishes read from now on (on
+        every stream): faults for both directions, to_node / to_app for
+        one. A run replays when the change happens at the same message."""
+        with self.lock:
+            if faults is not None:
+                self.faults = {d: faults for d in DIRECTIONS}
+            if to_node is not None:
+                self.faults = dict(self.faults, **{TO_NODE: to_node})
+            if to_app is not None:
+                self.faults = dict(self.faults, **{TO_APP: to_app})
 
     def counters(self):
         """{'to_node': {...}, 'to_app': {...}, 'streams': n}, a snapshot.

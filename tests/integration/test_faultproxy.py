@@ -106,6 +106,23 @@ class Transparent(WithNode):
         self.assertEqual(c["streams"], 2)
 
 
+class Switch(WithNode):
+    def test_faults_switched_on_and_off(self):
+        p = self.proxy(faults=NONE)
+        b = self.receiver()
+        a = self.link(p.port)
+        send_ids(a, range(1, 51))
+        self.assertEqual(ids_of(b, 50), list(range(1, 51)))
+        p.set_faults(to_node=Faults(drop=1.0, dup=0))
+        send_ids(a, range(51, 101))
+        b.expect_nothing(0.3)
+        p.set_faults(NONE)
+        send_ids(a, range(101, 111))
+        self.assertEqual(ids_of(b, 10), list(range(101, 111)))
+        c = p.counters()["to_node"]
+        self.assertEqual((c["publishes"], c["dropped"], c["forwarded"]), (110, 50, 60))
+
+
 class Rates(WithNode):
     def test_default_rates_over_5000_publishes(self):
         n = 5000
