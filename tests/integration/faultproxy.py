@@ -15,8 +15,8 @@ its own settings:
   jitter; with lo == hi, order is kept;
 - reorder: copies are held in a window of up to `reorder_window` and, when
   it is full (or its oldest copy has waited `reorder_hold_ms`, so that a
-  quiet stream does not stall), released together in a shuffled order. A
-  copy never moves further than the window's size from its place.
+  quiet stream does not stall), released together in a shuffled order.
+  Without delay jitter, a copy moves fewer than `reorder_window` places.
 
 Link, Subscribe, Unsubscribe, SubscriptionAck (and anything it does not
 recognise) pass untouched, at once, and in their order. They may overtake
