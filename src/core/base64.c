@@ -93,13 +93,18 @@ static size_t data_len(slim_str in, int flags) {
     return len;
 }
 
+/* Bytes held by `data` data characters (a multiple of 4, plus 2 or 3). */
+static size_t decoded_size(size_t data) {
+    return data / 4 * 3 + (data % 4 ? data % 4 - 1 : 0);
+}
+
 slim_status slim_b64_decode_to(slim_str in, int flags, uint8_t *out, size_t cap, size_t *out_len) {
     if (in.ptr == NULL && in.len > 0)
         return SLIM_E_INVALID_ARG;
     size_t len = data_len(in, flags);
     if (len == SIZE_MAX)
         return SLIM_E_INVALID_ARG;
-    size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+    size_t n = decoded_size(len);
     /* Check every character and the unused low bits before writing. */
     uint32_t acc = 0;
     size_t bits = 0;
@@ -131,18 +136,17 @@ slim_status slim_b64_decode_to(slim_str in, int flags, uint8_t *out, size_t cap,
 }
 
 slim_status slim_b64_decode(slim_str in, int flags, slim_buf *out) {
-    size_t len = data_len(in, flags);
-    if (len == SIZE_MAX)
-        return SLIM_E_INVALID_ARG;
-    size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-    if (n == 0)
-        return slim_b64_decode_to(in, flags, NULL, 0, &n);
-    slim_status st = slim_buf_reserve(out, n);
-    if (st != SLIM_OK)
+    /* A first pass without room validates the text (and reports its
+     * size), so a refused text does not grow the buffer either. */
+    size_t n = 0;
+    slim_status st = slim_b64_decode_to(in, flags, NULL, 0, &n);
+    if (st != SLIM_E_BUFFER_SMALL)
+        return st; /* refused, or nothing to decode */
+    n = decoded_size(data_len(in, flags));
+    if ((st = slim_buf_reserve(out, n)) != SLIM_OK)
         return st;
-    size_t got;
-    st = slim_b64_decode_to(in, flags, out->data + out->len, n, &got);
+    st = slim_b64_decode_to(in, flags, out->data + out->len, n, &n);
     if (st == SLIM_OK)
-        out->len += got;
+        out->len += n;
     return st;
 }

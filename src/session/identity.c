@@ -502,8 +502,10 @@ static slim_status split_token(slim_str t, token_parts *p) {
 static slim_status claims_pubkey(slim_str claims, uint8_t *pk, size_t *pk_len) {
     slim_buf json = SLIM_BUF_INIT;
     slim_status st = slim_b64_decode(claims, SLIM_B64_URL, &json);
-    if (st != SLIM_OK)
+    if (st != SLIM_OK) {
+        slim_buf_cleanup(&json); /* it may have grown before the refusal */
         return st == SLIM_E_INVALID_ARG ? SLIM_E_IDENTITY_BAD_BASE64 : st;
+    }
     if (json.len == 0) { /* no claims: upstream reads them as {} */
         slim_buf_cleanup(&json);
         return SLIM_E_IDENTITY_NO_PUBKEY;

@@ -98,7 +98,7 @@ typedef struct slim_session_config {
      * these values, or 1000 ms and 10 when they are zero. */
     uint32_t timeout_ms;
     uint32_t max_retries;
-    bool mls; /* later issue: E_UNSUPPORTED for now */
+    bool mls;                /* later issue: E_UNSUPPORTED for now */
     const slim_kv *metadata; /* sent in JOIN_REQUEST; may be NULL */
     size_t metadata_len;
     uint32_t session_id; /* SLIM_SESSION_ID_ANY: pick */
@@ -123,11 +123,11 @@ typedef struct slim_sessions_ops {
 typedef struct slim_sessions_config {
     /* This app's name; its id is the app id (from the identity). Copied. */
     slim_sname local;
-    uint32_t max_sessions;          /* 0 = 1024 */
-    uint32_t heartbeat_ms;          /* 0 = 10 000 (upstream); tests shorten it */
-    uint32_t heartbeat_misses;      /* a peer silent this many periods is gone; 0 = 3 */
-    uint32_t subscription_ack_ms;   /* route/subscription answers; 0 = 10 000 */
-    size_t max_message_size;        /* 0 = SLIM_WIRE_DEFAULT_MAX_SIZE */
+    uint32_t max_sessions;        /* 0 = 1024 */
+    uint32_t heartbeat_ms;        /* 0 = 10 000 (upstream); tests shorten it */
+    uint32_t heartbeat_misses;    /* a peer silent this many periods is gone; 0 = 3 */
+    uint32_t subscription_ack_ms; /* route/subscription answers; 0 = 10 000 */
+    size_t max_message_size;      /* 0 = SLIM_WIRE_DEFAULT_MAX_SIZE */
 } slim_sessions_config;
 
 /* Creates the session layer. ops is copied. E_INVALID_ARG (a required op
@@ -181,8 +181,8 @@ typedef enum slim_publish_mode {
 
 typedef struct slim_publish {
     slim_publish_mode mode;
-    slim_sname to;   /* TO, DESTINATION */
-    uint64_t conn;   /* TO: the input connection of the message replied to */
+    slim_sname to; /* TO, DESTINATION */
+    uint64_t conn; /* TO: the input connection of the message replied to */
     slim_bytes payload;
     slim_str payload_type; /* empty: "msg" */
     const slim_kv *metadata;
@@ -205,19 +205,18 @@ slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const sli
  * the control retransmissions), then CLOSED. DONE(op) when that is over
  * (SLIM_OK even if the peer never answered: it is gone either way).
  * E_CLOSED. */
-slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op,
-                                uint64_t now_ms);
+slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op, uint64_t now_ms);
 
 /* ---- outputs ---- */
 
 typedef enum slim_sout_kind {
-    SLIM_SOUT_SEND = 1, /* bytes: an encoded Message for the router's LOCAL connection */
-    SLIM_SOUT_NEW,      /* a peer opened `session` (listen_for_session) */
-    SLIM_SOUT_MESSAGE,  /* application data for `session`: payload in bytes, ctx */
-    SLIM_SOUT_DONE,     /* operation `op` (of `session`) ended: status, detail */
+    SLIM_SOUT_SEND = 1,    /* bytes: an encoded Message for the router's LOCAL connection */
+    SLIM_SOUT_NEW,         /* a peer opened `session` (listen_for_session) */
+    SLIM_SOUT_MESSAGE,     /* application data for `session`: payload in bytes, ctx */
+    SLIM_SOUT_DONE,        /* operation `op` (of `session`) ended: status, detail */
     SLIM_SOUT_UNDELIVERED, /* reliable message `message_id` of `session` was never acknowledged */
-    SLIM_SOUT_LOST,     /* `session`'s peer no longer has message `message_id`: a gap, in order */
-    SLIM_SOUT_CLOSED,   /* `session` ended: status (SLIM_OK: closed by us or the peer), detail */
+    SLIM_SOUT_LOST,   /* `session`'s peer no longer has message `message_id`: a gap, in order */
+    SLIM_SOUT_CLOSED, /* `session` ended: status (SLIM_OK: closed by us or the peer), detail */
 } slim_sout_kind;
 
 /* Where a received message came from (views). */
@@ -233,12 +232,12 @@ typedef struct slim_msg_ctx {
 
 typedef struct slim_sout {
     slim_sout_kind kind;
-    uint64_t session;   /* 0 for SEND of no session */
-    uint64_t op;        /* DONE */
-    slim_status status; /* DONE, UNDELIVERED, CLOSED */
-    const char *detail; /* DONE, UNDELIVERED, CLOSED: the cause in words */
-    slim_bytes bytes;   /* SEND, MESSAGE */
-    slim_msg_ctx ctx;   /* MESSAGE */
+    uint64_t session;    /* 0 for SEND of no session */
+    uint64_t op;         /* DONE */
+    slim_status status;  /* DONE, UNDELIVERED, CLOSED */
+    const char *detail;  /* DONE, UNDELIVERED, CLOSED: the cause in words */
+    slim_bytes bytes;    /* SEND, MESSAGE */
+    slim_msg_ctx ctx;    /* MESSAGE */
     uint32_t message_id; /* UNDELIVERED, LOST */
 } slim_sout;
 
@@ -263,13 +262,13 @@ typedef struct slim_session_info {
 slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_session_info *out);
 
 typedef struct slim_sessions_counters {
-    uint64_t sessions_open;      /* current */
+    uint64_t sessions_open;             /* current */
     uint64_t messages_in, messages_out; /* application data */
     uint64_t retransmissions;
-    uint64_t drop_identity;      /* identity or signature refused */
-    uint64_t drop_unknown;       /* for no session of ours */
+    uint64_t drop_identity; /* identity or signature refused */
+    uint64_t drop_unknown;  /* for no session of ours */
     uint64_t drop_malformed;
-    uint64_t drop_duplicate;     /* data already delivered */
+    uint64_t drop_duplicate; /* data already delivered */
     uint64_t undelivered;
 } slim_sessions_counters;
 

@@ -5,7 +5,9 @@
  * Formats are checked against independent code in
  * tests/interop/test_identity_interop.py. */
 #include "test.h"
+#include "core/base64.h"
 #include "core/util.h"
+#include "mls/primitives.h"
 #include "mls/pkey.h"
 #include "session/identity.h"
 
@@ -714,6 +716,67 @@ TEST(allocation_failure) {
     slim_identity_free(proto_id);
 }
 
+/* "svc_x:T0:nonce:<claims>:<mac>" with the right MAC, claims given as
+ * JSON text (encoded here) or, when raw, as the field itself. */
+static char *token_with_claims(const char *claims, bool raw) {
+    slim_buf t = SLIM_BUF_INIT;
+    CHECK_OK(slim_buf_append(&t, "svc_x:1800000000:BwcHBwcHBwcHBwcH:", 34));
+    if (raw)
+        CHECK_OK(slim_buf_append(&t, claims, strlen(claims)));
+    else
+        CHECK_OK(slim_b64_encode(slim_bytes_of(claims, strlen(claims)), SLIM_B64_URL, &t));
+    uint8_t mac[32];
+    CHECK_OK(slim_mls_hmac(SLIM_MLS_HASH_SHA256, slim_bytes_of(SECRET, strlen(SECRET)),
+                           slim_buf_view(&t), mac));
+    CHECK_OK(slim_buf_append_u8(&t, ':'));
+    CHECK_OK(slim_b64_encode(slim_bytes_of(mac, 32), SLIM_B64_URL, &t));
+    char *s = malloc(t.len + 1);
+    memcpy(s, t.data, t.len);
+    s[t.len] = '\0';
+    slim_buf_cleanup(&t);
+    return s;
+}
+
+TEST(pubkey_errors_are_named_and_leak_nothing) {
+    static const struct {
+        const char *claims;
+        bool raw;
+        slim_status want;
+    } cases[] = {
+        {"", true, SLIM_E_IDENTITY_NO_PUBKEY},
+        {"e30=", true, SLIM_E_IDENTITY_BAD_BASE64}, /* padded */
+        {"e30+", true, SLIM_E_IDENTITY_BAD_BASE64}, /* standard alphabet */
+        {"e30", true, SLIM_E_IDENTITY_NO_PUBKEY},   /* {} */
+        {"{", false, SLIM_E_IDENTITY_BAD_CLAIMS},
+        {"{\"pubkey\":\"AA==\"} x", false, SLIM_E_IDENTITY_BAD_CLAIMS},
+        {"[\"pubkey\"]", false, SLIM_E_IDENTITY_NO_PUBKEY},
+        {"{\"pubkey\":null}", false, SLIM_E_IDENTITY_NO_PUBKEY},
+        {"{\"custom_claims\":{\"pubkey\":\"AA==\"}}", false, SLIM_E_IDENTITY_NO_PUBKEY},
+        {"{\"pubkey\":\"AA\"}", false, SLIM_E_IDENTITY_BAD_BASE64},
+        {"{\"pubkey\":\"AA==\"}", false, SLIM_E_IDENTITY_BAD_PUBKEY},
+        {"{\"pubkey\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}", false, SLIM_OK},
+    };
+    test_alloc_install();
+    slim_identity_verifier *v = new_verifier(NULL);
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(cases); i++) {
+        char *t = token_with_claims(cases[i].claims, cases[i].raw);
+        slim_bytes pk;
+        for (int k = 0; k < 2; k++) { /* the second answer comes from the cache */
+            slim_status got = slim_identity_verifier_pubkey(v, S(t), T0, &pk);
+            if (got != cases[i].want)
+                TEST_FAIL_AT("claims \"%s\": got %s, want %s", cases[i].claims,
+                             slim_status_name(got), slim_status_name(cases[i].want));
+        }
+        if (cases[i].want == SLIM_OK)
+            CHECK_EQ(pk.len, 32); /* 32 zero bytes: an Ed25519 key's length */
+        free(t);
+    }
+    CHECK_U64(stats_of(v).claims_parsed, SLIM_ARRAY_LEN(cases));
+    slim_identity_verifier_free(v);
+    CHECK_EQ(test_alloc_live(), 0);
+    test_alloc_uninstall();
+}
+
 TEST_MAIN(TEST_ENTRY(app_id_matches_upstream), TEST_ENTRY(provider_id_keys_and_signature),
           TEST_ENTRY(verify_signature_shapes), TEST_ENTRY(token_reused_until_half_validity),
           TEST_ENTRY(time_window_and_claims), TEST_ENTRY(second_check_is_a_lookup),
@@ -721,4 +784,4 @@ TEST_MAIN(TEST_ENTRY(app_id_matches_upstream), TEST_ENTRY(provider_id_keys_and_s
           TEST_ENTRY(pubkey_is_read_once), TEST_ENTRY(bad_tokens_get_named_statuses),
           TEST_ENTRY(bad_ids_and_secrets), TEST_ENTRY(header_aad_known_bytes),
           TEST_ENTRY(stamp_and_check_messages), TEST_ENTRY(random_source_failure),
-          TEST_ENTRY(allocation_failure))
+          TEST_ENTRY(allocation_failure), TEST_ENTRY(pubkey_errors_are_named_and_leak_nothing))
