@@ -208,8 +208,23 @@ extern "C" {
     XX(E_ROUTER_LINK_REFUSED, -605, "link negotiation failed")                                     \
     XX(E_ROUTER_DUPLICATE, -606, "duplicate message")                                              \
     XX(E_ROUTER_HEADER_MAC, -607, "header MAC missing or wrong")                                   \
-    /* applications (src/client): -760..-799 (sessions: -700..-759) */                             \
-    XX(E_APP_REFUSED, -760, "refused by the app's router or the node")                             \
+    /* session identity: shared-secret tokens and header signatures (760-779) */                   \
+    XX(E_IDENTITY_MALFORMED, -760, "identity token is not id:timestamp:nonce:claims:mac")          \
+    XX(E_IDENTITY_EXPIRED, -761, "identity token is older than its validity window")               \
+    XX(E_IDENTITY_NOT_YET_VALID, -762,                                                             \
+       "identity token is dated further ahead than the allowed clock skew")                        \
+    XX(E_IDENTITY_BAD_MAC, -763, "identity token MAC does not match: not made with our secret")    \
+    XX(E_IDENTITY_BAD_BASE64, -764, "identity token field is not valid base64")                    \
+    XX(E_IDENTITY_BAD_CLAIMS, -765, "identity token claims are not valid JSON")                    \
+    XX(E_IDENTITY_NO_PUBKEY, -766, "identity token claims carry no pubkey string")                 \
+    XX(E_IDENTITY_BAD_PUBKEY, -767,                                                                \
+       "identity pubkey is not a P-256 (33 or 65 bytes) or Ed25519 (32 bytes) public key")         \
+    XX(E_IDENTITY_NO_SIGNATURE, -768, "command message carries no e2e_header_sig")                 \
+    XX(E_IDENTITY_BAD_SIGNATURE, -769, "e2e_header_sig does not verify under the sender's pubkey") \
+    XX(E_IDENTITY_BAD_ID, -770, "identity id is empty, not UTF-8, or holds a ':' or white space")  \
+    XX(E_IDENTITY_NO_SECRET, -771, "identity shared secret is empty")                              \
+    /* applications (src/client): -780..-799 (sessions: -700..-759) */                             \
+    XX(E_APP_REFUSED, -780, "refused by the app's router or the node")                             \
     /* transport: -500 - c is gRPC status code c (1..16), see slim_grpc_code_to_status() */        \
     XX(E_GRPC_CANCELLED, -501, "gRPC CANCELLED: the call was cancelled")                           \
     XX(E_GRPC_UNKNOWN, -502, "gRPC UNKNOWN: unknown error")                                        \

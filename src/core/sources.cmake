@@ -1,5 +1,6 @@
 list(APPEND SLIM_SOURCES
   src/core/alloc.c
+  src/core/base64.c
   src/core/buf.c
   src/core/hmap.c
   src/core/khash.c

@@ -3,6 +3,7 @@
  * views and appends to a slim_buf; none keeps a pointer to its input.
  */
 #include "transport/codec.h"
+#include "core/base64.h"
 #include "core/util.h"
 
 #include <string.h>
@@ -365,88 +366,14 @@ slim_status slim_grpc_percent_decode(slim_str in, slim_buf *out) {
 
 /* ---- base64 ---- */
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
+/* gRPC "-bin" values: standard alphabet, sent unpadded, read padded or
+ * not (core/base64.h). */
 slim_status slim_base64_encode(slim_bytes in, slim_buf *out) {
-    if (in.len > (SIZE_MAX / 4) * 3 - 2)
-        return SLIM_E_OVERFLOW;
-    size_t n = slim_base64_len(in.len);
-    if (n == 0)
-        return SLIM_OK;
-    slim_status st = slim_buf_reserve(out, n);
-    if (st != SLIM_OK)
-        return st;
-    uint8_t *o = out->data + out->len;
-    size_t i = 0;
-    for (; i + 3 <= in.len; i += 3) {
-        uint32_t v = (uint32_t)in.ptr[i] << 16 | (uint32_t)in.ptr[i + 1] << 8 | in.ptr[i + 2];
-        *o++ = (uint8_t)b64_alphabet[v >> 18];
-        *o++ = (uint8_t)b64_alphabet[(v >> 12) & 63];
-        *o++ = (uint8_t)b64_alphabet[(v >> 6) & 63];
-        *o++ = (uint8_t)b64_alphabet[v & 63];
-    }
-    size_t rest = in.len - i;
-    if (rest > 0) {
-        uint32_t v = (uint32_t)in.ptr[i] << 16 | (rest == 2 ? (uint32_t)in.ptr[i + 1] << 8 : 0);
-        *o++ = (uint8_t)b64_alphabet[v >> 18];
-        *o++ = (uint8_t)b64_alphabet[(v >> 12) & 63];
-        if (rest == 2)
-            *o++ = (uint8_t)b64_alphabet[(v >> 6) & 63];
-    }
-    out->len += n;
-    return SLIM_OK;
+    return slim_b64_encode(in, 0, out);
 }
 
 slim_status slim_base64_decode(slim_str in, slim_buf *out) {
-    size_t len = in.len;
-    /* Up to two '=' may pad the last quantum to a multiple of 4. */
-    if (len % 4 == 0 && len > 0 && in.ptr[len - 1] == '=') {
-        len--;
-        if (in.ptr[len - 1] == '=')
-            len--;
-    }
-    if (len % 4 == 1)
-        return SLIM_E_INVALID_ARG;
-    size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
-    if (n == 0)
-        return SLIM_OK;
-    slim_status st = slim_buf_reserve(out, n);
-    if (st != SLIM_OK)
-        return st;
-    uint8_t *o = out->data + out->len;
-    uint32_t acc = 0;
-    size_t bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value(in.ptr[i]);
-        if (v < 0)
-            return SLIM_E_INVALID_ARG;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            *o++ = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (acc != 0) /* the unused low bits of the last character must be zero */
-        return SLIM_E_INVALID_ARG;
-    out->len += n;
-    return SLIM_OK;
+    return slim_b64_decode(in, SLIM_B64_PAD_OPTIONAL, out);
 }
 
 /* ---- Header rules ---- */

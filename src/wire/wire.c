@@ -525,6 +525,130 @@ const slim_pb_link_negotiation *slim_wire_link_negotiation(const slim_msg *m) {
     return m->link->link_negotiation;
 }
 
+/* ---- End-to-end header integrity ---- */
+
+/* A name as upstream re-encodes it: the same values in fresh structs, so
+ * unknown fields kept by protobuf-c's decoder are not packed. */
+typedef struct aad_name {
+    slim_pb_name name;
+    Dataplane__Proto__V1__EncodedName encoded;
+    Dataplane__Proto__V1__NameId id;
+    Dataplane__Proto__V1__StringName text;
+} aad_name;
+
+static slim_pb_name *aad_name_copy(const slim_pb_name *in, aad_name *a) {
+    dataplane__proto__v1__name__init(&a->name);
+    dataplane__proto__v1__encoded_name__init(&a->encoded);
+    dataplane__proto__v1__name_id__init(&a->id);
+    dataplane__proto__v1__string_name__init(&a->text);
+    if (in->name != NULL) {
+        a->encoded.component_0 = in->name->component_0;
+        a->encoded.component_1 = in->name->component_1;
+        a->encoded.component_2 = in->name->component_2;
+        if (in->name->name_id != NULL) {
+            a->id.id_0 = in->name->name_id->id_0;
+            a->id.id_1 = in->name->name_id->id_1;
+            a->encoded.name_id = &a->id;
+        }
+        a->name.name = &a->encoded;
+    }
+    if (in->str_name != NULL) {
+        a->text.str_component_0 = in->str_name->str_component_0;
+        a->text.str_component_1 = in->str_name->str_component_1;
+        a->text.str_component_2 = in->str_name->str_component_2;
+        a->name.str_name = &a->text;
+    }
+    return &a->name;
+}
+
+/* v when the enum knows it, else 0 (prost's accessor falls back to the
+ * default for unknown values). */
+static int known_enum(const ProtobufCEnumDescriptor *d, int v) {
+    return protobuf_c_enum_descriptor_get_value(d, v) != NULL ? v : 0;
+}
+
+slim_status slim_wire_header_aad(const slim_msg *m, slim_buf *out) {
+    if (m == NULL || out == NULL || slim_wire_kind(m) != SLIM_MSG_PUBLISH || m->publish == NULL)
+        return SLIM_E_INVALID_ARG;
+    const Dataplane__Proto__V1__Publish *p = m->publish;
+    const slim_pb_header *h = p->header;
+    const slim_pb_session *s = p->session;
+    if (h == NULL || h->source == NULL || h->destination == NULL || s == NULL)
+        return SLIM_E_WIRE_MISSING_FIELD;
+    aad_name src, dst;
+    Dataplane__Proto__V1__HeaderIntegrityAad aad = DATAPLANE__PROTO__V1__HEADER_INTEGRITY_AAD__INIT;
+    aad.version = 1;
+    aad.source = aad_name_copy(h->source, &src);
+    aad.destination = aad_name_copy(h->destination, &dst);
+    aad.identity = h->identity;
+    aad.session_type = (Dataplane__Proto__V1__SessionType)known_enum(
+        &dataplane__proto__v1__session_type__descriptor, (int)s->session_type);
+    aad.session_message_type = (Dataplane__Proto__V1__SessionMessageType)known_enum(
+        &dataplane__proto__v1__session_message_type__descriptor, (int)s->session_message_type);
+    aad.session_id = s->session_id;
+    aad.message_id = s->message_id;
+    const slim_pb_content *c = p->msg;
+    if (c != NULL &&
+        c->content_type_case == DATAPLANE__PROTO__V1__CONTENT__CONTENT_TYPE_APP_PAYLOAD &&
+        c->app_payload != NULL)
+        aad.payload_type = c->app_payload->payload_type;
+    size_t n = dataplane__proto__v1__header_integrity_aad__get_packed_size(&aad);
+    uint8_t *dst_bytes;
+    slim_status st = slim_buf_append_zeros(out, n, &dst_bytes);
+    if (st != SLIM_OK)
+        return st;
+    if (dataplane__proto__v1__header_integrity_aad__pack(&aad, dst_bytes) != n) {
+        out->len -= n;
+        return SLIM_E_INTERNAL;
+    }
+    return SLIM_OK;
+}
+
+static slim_status header_of(slim_msg *m, slim_pb_header **h) {
+    if (m == NULL)
+        return SLIM_E_INVALID_ARG;
+    *h = slim_wire_header(m);
+    return *h != NULL ? SLIM_OK : SLIM_E_WIRE_MISSING_FIELD;
+}
+
+slim_status slim_wire_set_identity(slim_msg *m, slim_str token) {
+    slim_pb_header *h;
+    slim_status st = header_of(m, &h);
+    if (st != SLIM_OK)
+        return st;
+    if (token.ptr == NULL && token.len > 0)
+        return SLIM_E_INVALID_ARG;
+    char *copy = (char *)protobuf_c_empty_string;
+    if (token.len > 0 && (copy = slim_strndup(token.ptr, token.len)) == NULL)
+        return SLIM_E_NOMEM;
+    if (h->identity != NULL && h->identity != protobuf_c_empty_string)
+        slim_free(h->identity);
+    h->identity = copy;
+    return SLIM_OK;
+}
+
+slim_status slim_wire_set_header_sig(slim_msg *m, slim_bytes sig) {
+    slim_pb_header *h;
+    slim_status st = header_of(m, &h);
+    if (st != SLIM_OK)
+        return st;
+    uint8_t *copy = NULL;
+    if (sig.len > 0) {
+        if (sig.ptr == NULL)
+            return SLIM_E_INVALID_ARG;
+        if ((copy = slim_malloc(sig.len)) == NULL)
+            return SLIM_E_NOMEM;
+        memcpy(copy, sig.ptr, sig.len);
+    }
+    if (h->_e2e_header_sig_case)
+        slim_free(h->e2e_header_sig.data);
+    h->e2e_header_sig = (ProtobufCBinaryData){sig.len, copy};
+    h->_e2e_header_sig_case = sig.ptr != NULL
+                                  ? DATAPLANE__PROTO__V1__SLIMHEADER___E2E_HEADER_SIG_E2E_HEADER_SIG
+                                  : DATAPLANE__PROTO__V1__SLIMHEADER___E2E_HEADER_SIG__NOT_SET;
+    return SLIM_OK;
+}
+
 /* ---- Metadata ---- */
 
 typedef Dataplane__Proto__V1__Message__MetadataEntry meta_entry;

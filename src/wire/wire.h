@@ -165,6 +165,45 @@ slim_link_type slim_wire_link_type(const slim_pb_link_negotiation *ln);
  * on). */
 void slim_wire_header_clear_hop(slim_pb_header *h);
 
+/* ---- End-to-end header integrity (session layer) ---- */
+
+/* True for the session message types whose content is a CommandPayload:
+ * 5 (DISCOVERY_REQUEST) to 20 (REJOIN_REPLY). These are the messages a
+ * sender signs (e2e_header_sig) and that MLS never encrypts. */
+static inline bool slim_wire_is_command_type(int session_message_type) {
+    return session_message_type >= 5 && session_message_type <= 20;
+}
+
+/* Appends the header AAD of a Publish: the protobuf encoding of
+ *
+ *   HeaderIntegrityAad{ version = 1, source, destination, identity,
+ *                       session_type, session_message_type, session_id,
+ *                       message_id, payload_type }
+ *
+ * taken from m as upstream SLIM builds it (crates/session mls_state.rs
+ * build_aad): the two names as they stand in the header (both forms,
+ * name_id included), the header's identity, the session header's fields,
+ * and the payload_type of an ApplicationPayload ("" for a command or no
+ * content). Standard protobuf rules, so the bytes equal any other
+ * encoder's: fields in number order, default values left out, and, as
+ * upstream's decoder does, unknown fields of the names dropped and enum
+ * values the schema does not know read as 0. This is what e2e_header_sig
+ * signs and what MLS binds into its AEAD.
+ * E_INVALID_ARG when m is not a Publish; E_WIRE_MISSING_FIELD without a
+ * header, source, destination or session header; E_NOMEM (nothing
+ * appended on error). */
+slim_status slim_wire_header_aad(const slim_msg *m, slim_buf *out);
+
+/* Sets the identity token of m's header to a copy of token (empty: no
+ * identity). E_INVALID_ARG (m NULL), E_WIRE_MISSING_FIELD (no header),
+ * E_NOMEM (m unchanged). */
+slim_status slim_wire_set_identity(slim_msg *m, slim_str token);
+
+/* Sets e2e_header_sig of m's header to a copy of sig, or removes the
+ * field when sig.ptr is NULL (an empty non-NULL sig is sent as a present,
+ * empty field). Errors as slim_wire_set_identity. */
+slim_status slim_wire_set_header_sig(slim_msg *m, slim_bytes sig);
+
 /* ---- Metadata ---- */
 
 /* Sets key to value (copies both), replacing an existing entry. */

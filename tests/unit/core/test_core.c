@@ -2,6 +2,7 @@
  * logging, time, memzero, constant-time compare, hex. */
 #include "test.h"
 #include "core/alloc.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/hmap.h"
 #include "core/khash.h"
@@ -346,6 +347,86 @@ TEST(random_and_uuid) {
     CHECK(strchr("89ab", u[19]) != NULL);
 }
 
+/* RFC 4648 §10 vectors, the URL-safe alphabet, and the strict decoding
+ * rules (those of Rust's base64 crate, which upstream's tokens use). */
+TEST(base64_alphabets_padding_and_strictness) {
+    static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *padded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(plain); i++) {
+        slim_buf a = SLIM_BUF_INIT, b = SLIM_BUF_INIT, d = SLIM_BUF_INIT;
+        slim_bytes in = slim_bytes_of(plain[i], strlen(plain[i]));
+        CHECK_OK(slim_b64_encode(in, SLIM_B64_PAD, &a));
+        CHECK_OK(slim_b64_encode(in, SLIM_B64_URL, &b));
+        CHECK_EQ(a.len, strlen(padded[i]));
+        CHECK_EQ(a.len, slim_b64_encoded_len(in.len, SLIM_B64_PAD));
+        CHECK_MEM(a.data, padded[i], a.len);
+        size_t bare = strcspn(padded[i], "=");
+        CHECK_EQ(b.len, bare);
+        CHECK_MEM(b.data, padded[i], bare);
+        slim_str ps = {padded[i], strlen(padded[i])}, bs = {padded[i], bare};
+        CHECK_OK(slim_b64_decode(ps, SLIM_B64_PAD, &d));
+        CHECK_OK(slim_b64_decode(ps, SLIM_B64_PAD_OPTIONAL, &d));
+        CHECK_OK(slim_b64_decode(bs, SLIM_B64_PAD_OPTIONAL | SLIM_B64_URL, &d));
+        CHECK_OK(slim_b64_decode(bs, 0, &d));
+        CHECK_EQ(d.len, 4 * in.len);
+        for (size_t k = 0; k < 4; k++)
+            CHECK_MEM(d.data + k * in.len, in.ptr, in.len);
+        slim_buf_cleanup(&a), slim_buf_cleanup(&b), slim_buf_cleanup(&d);
+    }
+    static const uint8_t high[] = {0xfb, 0xff, 0xbf};
+    slim_buf e = SLIM_BUF_INIT;
+    CHECK_OK(slim_b64_encode(slim_bytes_of(high, 3), 0, &e));
+    CHECK_OK(slim_b64_encode(slim_bytes_of(high, 3), SLIM_B64_URL, &e));
+    CHECK_MEM(e.data, "+/+/-_-_", 8);
+    slim_buf_cleanup(&e);
+    static const struct {
+        const char *text;
+        int flags;
+        slim_status want;
+    } cases[] = {
+        {"Zg==", 0, SLIM_E_INVALID_ARG},                    /* padding not allowed */
+        {"Zg", SLIM_B64_PAD, SLIM_E_INVALID_ARG},           /* padding required */
+        {"Zg=", SLIM_B64_PAD_OPTIONAL, SLIM_E_INVALID_ARG}, /* incomplete padding */
+        {"Zm8==", SLIM_B64_PAD_OPTIONAL, SLIM_E_INVALID_ARG},
+        {"Zm9v====", SLIM_B64_PAD, SLIM_E_INVALID_ARG},
+        {"Zm9v=", SLIM_B64_PAD_OPTIONAL, SLIM_E_INVALID_ARG},
+        {"====", SLIM_B64_PAD, SLIM_E_INVALID_ARG},
+        {"Z===", SLIM_B64_PAD, SLIM_E_INVALID_ARG},
+        {"Zm=v", SLIM_B64_PAD, SLIM_E_INVALID_ARG}, /* '=' inside */
+        {"Z", 0, SLIM_E_INVALID_ARG},               /* 6 bits: no byte */
+        {"Zm9vY", 0, SLIM_E_INVALID_ARG},
+        {"Zh", 0, SLIM_E_INVALID_ARG}, /* non-zero unused bits */
+        {"Zh==", SLIM_B64_PAD, SLIM_E_INVALID_ARG},
+        {"Zm9=", SLIM_B64_PAD, SLIM_E_INVALID_ARG},
+        {"-_8", 0, SLIM_E_INVALID_ARG},            /* URL-safe characters */
+        {"+/8", SLIM_B64_URL, SLIM_E_INVALID_ARG}, /* standard characters */
+        {"Zm9 v", 0, SLIM_E_INVALID_ARG},
+        {"Zm9v\n", 0, SLIM_E_INVALID_ARG},
+        {"+/8", 0, SLIM_OK},
+        {"-_8", SLIM_B64_URL, SLIM_OK},
+        {"Zm8=", SLIM_B64_PAD | SLIM_B64_URL, SLIM_OK},
+    };
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(cases); i++) {
+        slim_buf d = SLIM_BUF_INIT;
+        slim_status got =
+            slim_b64_decode((slim_str){cases[i].text, strlen(cases[i].text)}, cases[i].flags, &d);
+        if (got != cases[i].want)
+            TEST_FAIL_AT("\"%s\" flags %d: got %s, want %s", cases[i].text, cases[i].flags,
+                         slim_status_name(got), slim_status_name(cases[i].want));
+        if (got != SLIM_OK)
+            CHECK_EQ(d.len, 0);
+        slim_buf_cleanup(&d);
+    }
+    uint8_t small[2];
+    size_t n = 9;
+    CHECK_STATUS(slim_b64_decode_to((slim_str){"Zm9v", 4}, 0, small, sizeof small, &n),
+                 SLIM_E_BUFFER_SMALL);
+    CHECK_EQ(n, 9);
+    CHECK_OK(slim_b64_decode_to((slim_str){"Zm8", 3}, 0, small, sizeof small, &n));
+    CHECK_EQ(n, 2);
+    CHECK_MEM(small, "fo", 2);
+}
+
 TEST_MAIN(TEST_ENTRY(siphash_matches_published_and_python_values),
           TEST_ENTRY(khash_is_keyed_and_words_equal_bytes),
           TEST_ENTRY(log_escape_makes_peer_text_printable),
@@ -355,4 +436,4 @@ TEST_MAIN(TEST_ENTRY(siphash_matches_published_and_python_values),
           TEST_ENTRY(buf_append_and_grow), TEST_ENTRY(buf_reports_nomem_and_keeps_contents),
           TEST_ENTRY(reader_is_bounds_checked), TEST_ENTRY(log_levels_and_sink),
           TEST_ENTRY(monotonic_time_advances), TEST_ENTRY(memzero_and_ct_equal),
-          TEST_ENTRY(hex_round_trip))
+          TEST_ENTRY(hex_round_trip), TEST_ENTRY(base64_alphabets_padding_and_strictness))

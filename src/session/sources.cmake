@@ -1,0 +1,6 @@
+# The session layer (pure: bytes and time in, bytes and events out).
+# identity.c: shared-secret tokens, app ids and header signatures; the
+# claims JSON is read and written with jansson.
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+list(APPEND SLIM_SOURCES src/session/identity.c)
+list(APPEND SLIM_LIBS PkgConfig::JANSSON)
