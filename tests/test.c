@@ -34,9 +34,11 @@ int test_run(const test_case *cases, size_t n, int argc, char **argv) {
 
 static long fail_countdown;
 static long live;
+static long attempts;
 
 static void *t_malloc(size_t size, void *ud) {
     (void)ud;
+    attempts++;
     if (fail_countdown > 0 && --fail_countdown == 0)
         return NULL;
     void *p = malloc(size);
@@ -47,6 +49,7 @@ static void *t_malloc(size_t size, void *ud) {
 
 static void *t_realloc(void *ptr, size_t size, void *ud) {
     (void)ud;
+    attempts++;
     if (fail_countdown > 0 && --fail_countdown == 0)
         return NULL;
     void *p = realloc(ptr, size);
@@ -66,6 +69,7 @@ void test_alloc_install(void) {
     static const slim_allocator a = {t_malloc, t_realloc, t_free, NULL};
     fail_countdown = 0;
     live = 0;
+    attempts = 0;
     slim_set_allocator(&a);
 }
 
@@ -75,6 +79,10 @@ void test_alloc_fail_after(long n) {
 
 long test_alloc_live(void) {
     return live;
+}
+
+long test_alloc_attempts(void) {
+    return attempts;
 }
 
 void test_alloc_uninstall(void) {

@@ -92,7 +92,8 @@ int test_run(const test_case *cases, size_t n, int argc, char **argv);
  * use it to drive every out-of-memory path of a function. */
 void test_alloc_install(void);
 void test_alloc_fail_after(long n);
-long test_alloc_live(void); /* allocations not yet freed */
+long test_alloc_live(void);     /* allocations not yet freed */
+long test_alloc_attempts(void); /* allocations and reallocations asked for since install */
 void test_alloc_uninstall(void);
 
 #endif

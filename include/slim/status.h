@@ -208,6 +208,31 @@ extern "C" {
     XX(E_ROUTER_LINK_REFUSED, -605, "link negotiation failed")                                     \
     XX(E_ROUTER_DUPLICATE, -606, "duplicate message")                                              \
     XX(E_ROUTER_HEADER_MAC, -607, "header MAC missing or wrong")                                   \
+    /* sessions (-700 .. -739) */                                                                  \
+    XX(E_SESSION_DISCOVERY_FAILED, -700, "session discovery: no instance of the peer answered")    \
+    XX(E_SESSION_JOIN_FAILED, -701, "session join: the discovered peer did not answer the join")   \
+    XX(E_SESSION_WELCOME_FAILED, -702, "session join: the peer did not acknowledge the welcome")   \
+    XX(E_SESSION_NO_ROUTE, -703, "session: the node has no route to the peer")                     \
+    XX(E_SESSION_ROUTE_REFUSED, -704, "session: the router refused the route to the peer")         \
+    XX(E_SESSION_ROUTE_TIMEOUT, -705, "session: the router did not acknowledge the route in time") \
+    XX(E_SESSION_UNDELIVERED, -706,                                                                \
+       "message not acknowledged by the peer after every retransmission")                          \
+    XX(E_SESSION_PEER_GONE, -707, "session peer stopped sending heartbeats: presumed gone")        \
+    XX(E_SESSION_CLOSED_UNACKED, -708, "session ended before the message was acknowledged")        \
+    XX(E_SESSION_IDLE, -709, "anycast session ended: nothing received for its idle time")          \
+    XX(E_SESSION_CLOSING, -710, "session is closing: it takes no new messages or calls")           \
+    XX(E_SESSION_EXPECTED_ANYCAST, -711, "unexpected session type: expected ANYCAST")              \
+    XX(E_SESSION_EXPECTED_UNICAST, -712, "unexpected session type: expected UNICAST or MULTICAST") \
+    XX(E_SESSION_NO_DESTINATION, -713, "either name or message_ctx must be provided for publish")  \
+    XX(E_SESSION_LIMIT, -714, "too many sessions open (max_sessions)")                             \
+    XX(E_SESSION_BAD_ID, -715, "session id out of range (0 to 4294966294)")                        \
+    XX(E_SESSION_UNKNOWN, -716, "message for no session of this application")                      \
+    XX(E_SESSION_NOT_OURS, -717, "message for a name this application does not answer for")        \
+    XX(E_SESSION_DUPLICATE, -718, "duplicate message: already delivered or buffered")              \
+    XX(E_SESSION_UNEXPECTED, -719, "session message not expected in the session's state")          \
+    XX(E_SESSION_LOST, -720, "message lost: the sender no longer has it")                          \
+    XX(E_SESSION_WRONG_PEER, -721, "session message from a name that is not the session's peer")   \
+    XX(E_SESSION_NODE_ERROR, -722, "error report from a node about a message of a session")        \
     /* session identity: shared-secret tokens and header signatures (760-779) */                   \
     XX(E_IDENTITY_MALFORMED, -760, "identity token is not id:timestamp:nonce:claims:mac")          \
     XX(E_IDENTITY_EXPIRED, -761, "identity token is older than its validity window")               \

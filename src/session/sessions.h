@@ -87,8 +87,9 @@ typedef enum slim_session_type {
 typedef struct slim_session_config {
     slim_session_type type;
     /* UNICAST: the name to discover (an id picks that instance; id any
-     * lets the nodes pick one). ANYCAST: the default destination of
-     * publish (any instance of it, per message). */
+     * lets the nodes pick one); text required. ANYCAST: the default
+     * destination of publish (any instance of it, per message), or none
+     * when its text is empty (then only TO and DESTINATION publish). */
     slim_sname peer;
     /* Reliable when both are non-zero (upstream's rule): every message is
      * acknowledged, retransmitted every timeout_ms, and reported
@@ -112,7 +113,12 @@ typedef struct slim_sessions_ops {
     /* Stamps m, about to be sent, with a fresh identity token (header
      * identity) and, for command messages (session message types 5-20),
      * the sender's signature (header e2e_header_sig) over the header AAD.
-     * Required. */
+     * m comes with neither (the core clears them before every send, a
+     * retransmission included); the op sets header->identity to a
+     * NUL-terminated string and header->e2e_header_sig (with its case) to
+     * bytes, both from slim_malloc: slim_wire_free releases them. An error
+     * drops that one send (counted in send_failures; what is retransmitted
+     * is tried again). Required. */
     slim_status (*stamp)(void *ud, slim_msg *m);
     /* Checks the identity token of m and, when need_sig, its signature
      * (with the public key the token carries). SLIM_OK or the reason.
@@ -128,6 +134,19 @@ typedef struct slim_sessions_config {
     uint32_t heartbeat_misses;    /* a peer silent this many periods is gone; 0 = 3 */
     uint32_t subscription_ack_ms; /* route/subscription answers; 0 = 10 000 */
     size_t max_message_size;      /* 0 = SLIM_WIRE_DEFAULT_MAX_SIZE */
+    /* An ANYCAST session a peer opens (its first message creates it here)
+     * sends reliably when both are non-zero, as slim_session_config says;
+     * 0 and 0: fire and forget (the Python API's default). */
+    uint32_t anycast_timeout_ms;
+    uint32_t anycast_max_retries;
+    /* Such a session ends (CLOSED, E_SESSION_IDLE) after this long without
+     * a message from anyone; 0 = 60 000. */
+    uint32_t idle_ms;
+    /* Outputs queued and not yet pulled above which input and publish are
+     * refused with E_QUEUE_FULL (a refused input counts as lost on the
+     * network: it is retransmitted); timers and closes still queue theirs.
+     * 0 = 65 536. */
+    uint32_t max_backlog;
 } slim_sessions_config;
 
 /* Creates the session layer. ops is copied. E_INVALID_ARG (a required op
@@ -142,9 +161,15 @@ void slim_sessions_free(slim_sessions *ss);
 /* ---- inputs ---- */
 
 /* One encoded Message delivered on the app's LOCAL connection at now_ms.
- * SLIM_OK when it was taken, else why it was dropped (counted; for logs).
- * A message for no session of ours, with a bad identity, or malformed, is
- * dropped and counted, never delivered. */
+ * SLIM_OK when it was taken, else why it was dropped (counted; for logs):
+ * E_QUEUE_FULL (backlog), the wire statuses (malformed), the status of
+ * ops.verify (identity refused), E_SESSION_UNKNOWN (no session of ours),
+ * E_SESSION_NOT_OURS (a name we do not answer for), E_SESSION_WRONG_PEER,
+ * E_SESSION_UNEXPECTED (not expected in the session's state),
+ * E_SESSION_DUPLICATE (data already delivered or buffered; acknowledged
+ * again), E_SESSION_LIMIT, E_UNSUPPORTED (MULTICAST), E_NOMEM. A message
+ * for no session of ours, with a bad identity, or malformed, is never
+ * delivered. */
 slim_status slim_sessions_input(slim_sessions *ss, slim_bytes msg, uint64_t now_ms);
 
 /* Runs the timers due at now_ms. */
@@ -165,10 +190,13 @@ slim_status slim_sessions_remove_name(slim_sessions *ss, const slim_sname *name)
 /* Opens a session from cfg (borrowed for the call). *session gets its
  * handle at once. ANYCAST: ready at once (DONE(op) follows immediately).
  * UNICAST: discovery and join run; DONE(op) when the peer has joined, or
- * with the failure (E_SESSION_...: nobody answered, refused...), after
- * which the session also gets CLOSED. E_INVALID_ARG (bad config),
- * E_UNSUPPORTED (MULTICAST, mls), E_EXISTS (session id in use),
- * E_LIMIT (max_sessions). */
+ * with the failure (E_SESSION_DISCOVERY_FAILED, E_SESSION_JOIN_FAILED,
+ * E_SESSION_WELCOME_FAILED, E_SESSION_NO_ROUTE, E_SESSION_ROUTE_REFUSED,
+ * E_SESSION_ROUTE_TIMEOUT; E_CANCELLED when closed first), after which
+ * the session also gets CLOSED with the same status. E_INVALID_ARG (bad
+ * config: UNICAST without a peer, names without text), E_UNSUPPORTED
+ * (MULTICAST, mls), E_SESSION_BAD_ID, E_EXISTS (session id in use),
+ * E_SESSION_LIMIT (max_sessions), E_QUEUE_FULL (backlog), E_NOMEM. */
 slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg, uint64_t op,
                                uint64_t now_ms, uint64_t *session);
 
@@ -191,20 +219,31 @@ typedef struct slim_publish {
 
 /* Queues one message (everything in p is copied). On SLIM_OK it is queued
  * and *message_id (may be NULL) gets its wire id; that is the completion
- * (there is no DONE). A reliable message that is never acknowledged is
- * reported later by SLIM_SOUT_UNDELIVERED naming it. A UNICAST session
- * whose join has not finished keeps its messages (in the same bounded
- * window) and sends them once the peer has joined. E_CLOSED,
- * E_INVALID_ARG (mode not allowed for the type, as the Python API's
- * errors), E_TOO_LARGE, E_QUEUE_FULL (the unacknowledged window is full:
- * try again later). */
+ * (there is no DONE). A reliable message ends either acknowledged (nothing
+ * more is said) or with exactly one SLIM_SOUT_UNDELIVERED naming it (never
+ * acknowledged after every retransmission, or the session ended first),
+ * always before the session's CLOSED. A UNICAST session whose join has
+ * not finished keeps its messages (in the same bounded window) and sends
+ * them once the peer has joined. Errors: E_CLOSED,
+ * E_SESSION_CLOSING (close was called), E_SESSION_EXPECTED_ANYCAST
+ * (DESTINATION on a UNICAST session), E_SESSION_NO_DESTINATION (DEFAULT
+ * on an ANYCAST session without a peer), E_INVALID_ARG (TO a name that is
+ * not the UNICAST peer, a bad mode, names without text), E_TOO_LARGE,
+ * E_QUEUE_FULL (the unacknowledged window of 512 messages is full, or the
+ * backlog: try again later), E_NOMEM. */
 slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const slim_publish *p,
                                   uint64_t now_ms, uint32_t *message_id);
 
-/* Closes a session: tells the peer (and waits for its answer, bounded by
- * the control retransmissions), then CLOSED. DONE(op) when that is over
- * (SLIM_OK even if the peer never answered: it is gone either way).
- * E_CLOSED. */
+/* Closes a session: first waits until its reliable messages are
+ * acknowledged or reported undelivered (publish then close delivers),
+ * then tells the peer (UNICAST initiator: GROUP_CLOSE; UNICAST joiner and
+ * ANYCAST session a peer opened: LEAVE_REQUEST; ANYCAST opener: a
+ * GROUP_CLOSE to every instance that answered it) and waits for its
+ * answer, bounded by the control retransmissions, then CLOSED (SLIM_OK).
+ * A UNICAST open still discovering or joining is abandoned: DONE of the
+ * open with E_CANCELLED. DONE(op) when that is over (SLIM_OK even if the
+ * peer never answered: it is gone either way). E_CLOSED,
+ * E_SESSION_CLOSING (already closing), E_NOMEM. */
 slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op, uint64_t now_ms);
 
 /* ---- outputs ---- */
@@ -215,8 +254,9 @@ typedef enum slim_sout_kind {
     SLIM_SOUT_MESSAGE,     /* application data for `session`: payload in bytes, ctx */
     SLIM_SOUT_DONE,        /* operation `op` (of `session`) ended: status, detail */
     SLIM_SOUT_UNDELIVERED, /* reliable message `message_id` of `session` was never acknowledged */
-    SLIM_SOUT_LOST,   /* `session`'s peer no longer has message `message_id`: a gap, in order */
-    SLIM_SOUT_CLOSED, /* `session` ended: status (SLIM_OK: closed by us or the peer), detail */
+    SLIM_SOUT_LOST,        /* `session`'s peer no longer has message `message_id`, or never
+                            * answered for it: a gap, in order (status E_SESSION_LOST) */
+    SLIM_SOUT_CLOSED,      /* `session` ended: status (SLIM_OK: closed by us or the peer), detail */
 } slim_sout_kind;
 
 /* Where a received message came from (views). */
@@ -234,8 +274,8 @@ typedef struct slim_sout {
     slim_sout_kind kind;
     uint64_t session;    /* 0 for SEND of no session */
     uint64_t op;         /* DONE */
-    slim_status status;  /* DONE, UNDELIVERED, CLOSED */
-    const char *detail;  /* DONE, UNDELIVERED, CLOSED: the cause in words */
+    slim_status status;  /* DONE, UNDELIVERED, LOST, CLOSED */
+    const char *detail;  /* DONE, UNDELIVERED, LOST, CLOSED: the cause in words; NULL otherwise */
     slim_bytes bytes;    /* SEND, MESSAGE */
     slim_msg_ctx ctx;    /* MESSAGE */
     uint32_t message_id; /* UNDELIVERED, LOST */
@@ -251,6 +291,7 @@ typedef struct slim_session_info {
     slim_session_type type;
     bool initiator;          /* we opened it */
     bool ready;              /* UNICAST: joined; ANYCAST: always */
+    bool reliable;           /* acknowledged and retransmitted data */
     slim_sname local;        /* our name, with our id */
     slim_sname peer;         /* UNICAST: the peer (with its id once joined); ANYCAST: configured */
     const slim_kv *metadata; /* the session's metadata */
@@ -264,12 +305,23 @@ slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_s
 typedef struct slim_sessions_counters {
     uint64_t sessions_open;             /* current */
     uint64_t messages_in, messages_out; /* application data */
-    uint64_t retransmissions;
-    uint64_t drop_identity; /* identity or signature refused */
-    uint64_t drop_unknown;  /* for no session of ours */
+    uint64_t retransmissions;           /* data and control messages sent again */
+    uint64_t drop_identity;             /* identity or signature refused */
+    uint64_t drop_unknown;              /* for no session of ours, or a name we do not answer for */
     uint64_t drop_malformed;
     uint64_t drop_duplicate; /* data already delivered */
     uint64_t undelivered;
+    uint64_t drop_unexpected; /* not expected in the session's state, or from another peer */
+    uint64_t drop_backlog;    /* inputs refused with E_QUEUE_FULL */
+    uint64_t drop_limit;      /* sessions a peer would have opened past max_sessions */
+    uint64_t drop_nomem;      /* inputs dropped for want of memory */
+    uint64_t send_failures;   /* sends lost to stamp, encoding or memory failures */
+    uint64_t node_errors;     /* error publishes from nodes taken */
+    uint64_t lost;            /* LOST outputs */
+    uint64_t rtx_requests;    /* RTX_REQUESTs sent */
+    uint64_t rtx_replies;     /* RTX_REPLYs sent */
+    uint64_t heartbeats;      /* HEARTBEATs sent */
+    uint64_t peers_gone;      /* sessions ended by missed heartbeats */
 } slim_sessions_counters;
 
 void slim_sessions_counters_get(const slim_sessions *ss, slim_sessions_counters *out);

@@ -2,5 +2,10 @@
 # identity.c: shared-secret tokens, app ids and header signatures; the
 # claims JSON is read and written with jansson.
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
-list(APPEND SLIM_SOURCES src/session/identity.c)
+list(APPEND SLIM_SOURCES
+  src/session/identity.c
+  src/session/sessions.c
+  src/session/ss_data.c
+  src/session/ss_msg.c
+  src/session/ss_p2p.c)
 list(APPEND SLIM_LIBS PkgConfig::JANSSON)

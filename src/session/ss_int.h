@@ -1,0 +1,433 @@
+/*
+ * Inside the session core (sessions.h): the types the files of
+ * src/session share, and their internal functions.
+ *
+ *   sessions.c  the object: names, handles, the output queue, the timer
+ *               heap, input dispatch, the application's calls;
+ *   ss_msg.c    building, stamping and queueing the messages we send;
+ *   ss_p2p.c    the life of a point-to-point session: discovery, routes,
+ *               join, welcome, heartbeats, close, control retransmission;
+ *   ss_data.c   application data: the send window with acknowledgements
+ *               and retransmission, the receiver's reorder buffer with
+ *               RTX, and the duplicate filter of unordered sessions.
+ *
+ * Everything runs on the caller's thread; nothing here calls out except
+ * the ops of the config.
+ */
+#ifndef SLIM_SESSION_SS_INT_H
+#define SLIM_SESSION_SS_INT_H
+
+#include "session/sessions.h"
+#include "core/hmap.h"
+
+/* Sizes (docs/sessions.md explains each). */
+#define SS_WINDOW              512u /* unacknowledged messages per session (upstream's producer ring) */
+#define SS_RX_SPAN             1024u /* ids a reorder buffer holds ahead of the next expected one */
+#define SS_SEEN_BITS           1024u /* ids behind the highest one the duplicate filter remembers */
+#define SS_MAX_SOURCES         16u   /* duplicate filters per session (one per sender) */
+#define SS_MAX_INSTANCES       64u /* instances an ANYCAST opener remembers (to tell them at close) */
+#define SS_TOMBSTONES          256u /* sessions remembered after they end */
+#define SS_TOMBSTONE_MS        60000u
+#define SS_SEQ_MASK            0x7fffffffu /* data ids run 1 .. 2^31-1, then 0 (upstream) */
+#define SS_DEFAULT_CTL_TIMEOUT 1000u
+#define SS_DEFAULT_CTL_RETRIES 10u
+
+/* Session message types, short. */
+enum {
+    T_MSG = 1,
+    T_MSG_ACK = 2,
+    T_RTX_REQUEST = 3,
+    T_RTX_REPLY = 4,
+    T_DISCOVERY_REQUEST = 5,
+    T_DISCOVERY_REPLY = 6,
+    T_JOIN_REQUEST = 7,
+    T_JOIN_REPLY = 8,
+    T_LEAVE_REQUEST = 9,
+    T_LEAVE_REPLY = 10,
+    T_GROUP_UPDATE = 11,
+    T_GROUP_WELCOME = 12,
+    T_GROUP_CLOSE = 13,
+    T_GROUP_PROPOSAL = 14,
+    T_GROUP_ACK = 15,
+    T_GROUP_NACK = 16,
+    T_HEARTBEAT = 17,
+    T_UPDATE_PARTICIPANT_STATE = 18,
+    T_REJOIN_REQUEST = 19,
+    T_REJOIN_REPLY = 20,
+};
+#define SS_P2P       DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_POINT_TO_POINT
+#define SS_MULTICAST DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_MULTICAST
+
+/* Metadata keys upstream uses. */
+#define SS_KEY_LEAVING    "LEAVING_SESSION"
+#define SS_KEY_PUBLISH_TO "PUBLISH_TO"
+#define SS_VAL_TRUE       "TRUE"
+
+/* A name the core keeps: the numeric form and its text when known. */
+typedef struct ss_name {
+    slim_name name;
+    char *text[3]; /* owned, NUL-terminated; all NULL when unknown */
+} ss_name;
+
+/* Why an output says what it says; the detail text is written when the
+ * output is pulled (sessions.c: detail()). */
+typedef enum ss_reason {
+    R_NONE,
+    R_OPEN_OK,
+    R_DISCOVERY_FAILED,
+    R_JOIN_FAILED,
+    R_WELCOME_FAILED,
+    R_NO_ROUTE,
+    R_ROUTE_REFUSED,
+    R_ROUTE_TIMEOUT,
+    R_OPEN_CANCELLED,
+    R_UNDELIVERED,
+    R_UNDELIVERED_ENDED,
+    R_LOST_SENDER,
+    R_LOST_RTX,
+    R_CLOSED_LOCAL,
+    R_CLOSED_BY_PEER,
+    R_PEER_LEFT,
+    R_PEER_GONE,
+    R_IDLE,
+    R_CLOSE_DONE,
+    R_CLOSE_UNANSWERED,
+    R_NOMEM,
+} ss_reason;
+
+struct ss_sess;
+
+/* One queued output. SEND and MESSAGE own their bytes or message. */
+typedef struct ss_out {
+    struct ss_out *next;
+    slim_sout_kind kind;
+    ss_reason reason;
+    struct ss_sess *sess; /* for the detail text; NULL for SEND */
+    uint64_t handle;
+    uint64_t op;
+    slim_status status;
+    uint32_t message_id;
+    uint32_t arg;
+    uint8_t *bytes; /* SEND: the encoded message (slim_malloc) */
+    size_t len;
+    slim_msg *msg; /* MESSAGE: the decoded message the views point into */
+    slim_kv *kv;   /* MESSAGE: its metadata as views */
+    size_t nkv;
+} ss_out;
+
+/* Timers of one kind in one session, all with the same period, so they
+ * expire in the order they were set: a FIFO. An entry is stale when the
+ * thing it times has gone or was re-armed; stale entries are skipped. */
+typedef struct ss_tq_ent {
+    uint64_t when;
+    uint32_t id;
+} ss_tq_ent;
+
+typedef struct ss_tq {
+    ss_tq_ent *e;
+    uint32_t head, len, cap;
+} ss_tq;
+
+/* A control message waiting for its answer. */
+typedef enum ss_purpose {
+    P_DISCOVERY,
+    P_JOIN,
+    P_WELCOME,
+    P_CLOSE, /* GROUP_CLOSE to the peer or one ANYCAST instance */
+    P_LEAVE, /* our LEAVE_REQUEST */
+} ss_purpose;
+
+typedef struct ss_ctl {
+    slim_msg *msg; /* the request, sent again on expiry */
+    uint32_t id;
+    uint8_t type;    /* the request's session message type */
+    uint8_t purpose; /* ss_purpose */
+    bool any_id;     /* the answer may come from any instance of `from` */
+    slim_name from;  /* who must answer */
+    uint64_t deadline;
+    uint32_t tries; /* expiries so far */
+} ss_ctl;
+
+/* A message in the send window. */
+typedef struct ss_tx {
+    slim_msg *msg;       /* NULL once acknowledged or given up */
+    ss_out *undelivered; /* reliable: its UNDELIVERED output, ready */
+    uint64_t deadline;
+    uint32_t tries;
+    bool sent;
+} ss_tx;
+
+/* A message slot in the reorder buffer. */
+typedef struct ss_rx {
+    ss_out *out;           /* MESSAGE (arrived) or LOST (given up); NULL: missing */
+    uint64_t rtx_deadline; /* missing: when the RTX_REQUEST is due again */
+    uint32_t rtx_tries;
+} ss_rx;
+
+/* An instance that answered an ANYCAST opener, and the connection it
+ * answered on (messages to it go there: there is no route to it). */
+typedef struct ss_inst {
+    ss_name n;
+    uint64_t conn; /* UINT64_MAX: unknown */
+} ss_inst;
+
+/* The duplicate filter of an unordered session for one sender. */
+typedef struct ss_seen {
+    slim_name src;
+    uint64_t used; /* for replacing the least recently used */
+    uint32_t high;
+    bool init;
+    uint64_t bits[SS_SEEN_BITS / 64];
+} ss_seen;
+
+/* A route the session layer installed in the router (Subscribe with
+ * recv_from), shared by the sessions with the same peer and connection:
+ * the router keeps one entry per (name, connection), so only the last
+ * user may remove it. */
+typedef struct ss_route {
+    struct ss_route *next;
+    slim_name name;
+    ss_name local, peer; /* for the (un)subscription's names */
+    uint64_t conn;
+    uint64_t sub_id;
+    uint32_t refs;
+    bool acked;
+    bool failed;
+} ss_route;
+
+typedef enum ss_state {
+    S_DISCOVER, /* initiator: DISCOVERY_REQUEST out */
+    S_ROUTE,    /* waiting for the router to take the route to the peer */
+    S_JOIN,     /* initiator: JOIN_REQUEST out */
+    S_WELCOME,  /* initiator: GROUP_WELCOME out */
+    S_JOINED,   /* joiner: JOIN_REPLY sent, waiting for the welcome */
+    S_READY,
+    S_DRAIN,   /* close called: waiting for our unacknowledged messages */
+    S_CLOSING, /* close messages out, waiting for their answers */
+    S_DEAD,    /* ended: CLOSED queued (or ended silently) */
+} ss_state;
+
+typedef struct ss_sess {
+    slim_hnode by_handle, by_id;
+    uint64_t handle;
+    uint32_t id;
+    slim_session_type type;
+    ss_state state;
+    bool initiator;
+    bool announced; /* the application knows the handle (open, or NEW) */
+    bool in_ids;    /* linked in by_id */
+    bool reliable;
+    bool from_anycast;                    /* ANYCAST session a peer's message opened */
+    uint32_t timeout_ms, max_retries;     /* data */
+    uint32_t ctl_timeout_ms, ctl_retries; /* control messages */
+    ss_name local, peer;
+    bool peer_known; /* UNICAST: the peer's full name is learnt */
+    uint64_t conn;   /* the connection the peer answers on; UINT64_MAX: unknown */
+    ss_route *route;
+    uint64_t route_deadline; /* S_ROUTE */
+    uint32_t join_id;        /* joiner: the JOIN_REQUEST id to echo */
+    slim_kv *meta;           /* views into meta_store */
+    size_t nmeta;
+    char *meta_store;
+    /* what the application is owed */
+    uint64_t open_op, close_op;
+    ss_out *open_done, *close_done, *closed;
+    /* control messages waiting for answers */
+    ss_ctl *ctl;
+    uint32_t nctl, ctl_cap;
+    /* send window: ids tx_base .. tx_base + tx_count - 1 */
+    uint32_t last_id;
+    ss_tx *tx;
+    uint32_t tx_cap, tx_head, tx_count, tx_base;
+    ss_tq tx_tq;
+    /* reorder buffer (UNICAST reliable): ids rx_next .. rx_next + rx_count - 1 */
+    ss_rx *rx;
+    uint32_t rx_cap, rx_head, rx_count, rx_next;
+    uint64_t rx_conn; /* connection of the latest data from the peer */
+    ss_tq rx_tq;
+    /* duplicate filters (unordered sessions) */
+    ss_seen *seen;
+    uint32_t nseen;
+    uint64_t seen_clock;
+    /* heartbeats (UNICAST, once ready) */
+    uint64_t hb_next;
+    uint32_t hb_missed;
+    bool hb_active;         /* something went to the peer this period */
+    uint64_t join_deadline; /* joiner waiting for the welcome */
+    uint64_t idle_deadline; /* ANYCAST session a peer opened */
+    /* ANYCAST opener: instances that answered */
+    ss_inst *inst;
+    uint32_t ninst;
+    /* scheduling */
+    size_t heap_idx; /* SIZE_MAX: not in the heap */
+    uint64_t deadline;
+    /* how it ended */
+    slim_status end_status;
+    ss_reason end_reason;
+    uint32_t end_arg;
+} ss_sess;
+
+typedef struct ss_tomb {
+    uint32_t id;
+    slim_name peer;
+    bool anycast; /* a peer's ANYCAST session */
+    uint64_t until;
+} ss_tomb;
+
+typedef struct ss_appname {
+    ss_name n; /* id ignored */
+} ss_appname;
+
+struct slim_sessions {
+    slim_sessions_ops ops;
+    ss_name local;
+    uint32_t max_sessions, heartbeat_ms, heartbeat_misses, sub_ack_ms, idle_ms, max_backlog;
+    uint32_t any_timeout_ms, any_max_retries;
+    size_t max_message;
+    ss_appname *names;
+    uint32_t nnames, names_cap;
+    slim_hmap by_handle, by_id;
+    uint64_t next_handle;
+    uint32_t nsessions; /* not dead */
+    ss_sess **heap;
+    size_t heap_len, heap_cap;
+    ss_route *routes;
+    ss_tomb tombs[SS_TOMBSTONES];
+    uint32_t tomb_next;
+    /* outputs */
+    ss_out *out_head, *out_tail;
+    uint32_t out_len;
+    ss_out *cur;    /* the output last returned by next(), freed at the next call */
+    ss_sess *grave; /* ended sessions the application never saw */
+    char detail[3 * SLIM_NAME_COMPONENT_MAX + 512];
+    slim_sessions_counters c;
+};
+
+/* ---- sessions.c ---- */
+void ss_out_push(slim_sessions *ss, ss_out *o);
+/* Queues the output waiting in *slot (if any) with this outcome. */
+void ss_out_settle(slim_sessions *ss, ss_out **slot, slim_status st, ss_reason why, uint32_t arg);
+ss_out *ss_out_new(slim_sout_kind kind, ss_sess *s);
+void ss_out_free(ss_out *o);
+void ss_reschedule(slim_sessions *ss, ss_sess *s);
+bool ss_is_our_name(const slim_sessions *ss, const slim_name *n, const ss_appname **which);
+uint32_t ss_random_id(slim_sessions *ss);
+void ss_tomb_add(slim_sessions *ss, uint32_t id, const slim_name *peer, bool anycast, uint64_t now);
+/* Ends s: pending DONEs, UNDELIVERED for unacknowledged messages, then
+ * CLOSED (if the application knows it), routes released. */
+void ss_end(slim_sessions *ss, ss_sess *s, slim_status st, ss_reason why, uint32_t arg,
+            uint64_t now);
+
+/* ---- names ---- */
+slim_status ss_name_set(ss_name *dst, const slim_name *n, const slim_str *text);
+slim_status ss_name_from_pb(ss_name *dst, const slim_pb_name *pb);
+void ss_name_clear(ss_name *n);
+bool ss_name_has_text(const ss_name *n);
+/* The wire form: text views in `tmp`. */
+slim_wire_name ss_name_wire(const ss_name *n, slim_str tmp[3]);
+void ss_name_view(const ss_name *n, slim_sname *out);
+
+/* ---- ss_msg.c ---- */
+typedef struct ss_hdr {
+    slim_wire_name src;
+    slim_wire_name dst;
+    uint8_t type;
+    uint32_t sid;
+    uint32_t mid;
+    bool has_forward_to;
+    uint64_t forward_to;
+    bool error;
+} ss_hdr;
+
+/* A Publish with header and session header, no content. */
+slim_status ss_msg_new(const ss_hdr *h, slim_msg **out);
+/* A Publish with an ApplicationPayload. */
+slim_status ss_msg_app(const ss_hdr *h, const char *payload_type, slim_bytes blob, slim_msg **out);
+/* A Publish whose content is the CommandPayload for h->type, empty. The
+ * inner payload is returned in *inner (borrowed from *out) for filling. */
+slim_status ss_msg_cmd(const ss_hdr *h, slim_msg **out, void **inner);
+void *ss_pb_new(const ProtobufCMessageDescriptor *d);
+/* The wire form of a decoded name (views into pb, *tmp and text). */
+slim_wire_name ss_pb_wire(const slim_pb_name *pb, slim_name *tmp, slim_str text[3]);
+/* Stamps m and queues it as a SEND of s (handle 0 for none). The message
+ * stays the caller's. Failures are counted. */
+slim_status ss_send(slim_sessions *ss, uint64_t handle, slim_msg *m);
+/* Encodes and queues m without stamping (subscriptions for the router). */
+slim_status ss_send_plain(slim_sessions *ss, uint64_t handle, slim_msg *m);
+/* Builds, sends and frees: for replies and one-shot messages. */
+slim_status ss_send_new(slim_sessions *ss, uint64_t handle, slim_msg *m);
+/* Reading a decoded Publish. */
+uint32_t ss_msg_type(const slim_msg *m);
+uint32_t ss_msg_sid(const slim_msg *m);
+uint32_t ss_msg_mid(const slim_msg *m);
+bool ss_msg_source(const slim_msg *m, slim_name *out);
+bool ss_msg_dest(const slim_msg *m, slim_name *out);
+bool ss_msg_in_conn(const slim_msg *m, uint64_t *conn);
+const Dataplane__Proto__V1__ApplicationPayload *ss_msg_app_payload(const slim_msg *m);
+const slim_pb_command *ss_msg_command(const slim_msg *m);
+bool ss_is_command(uint32_t type);
+
+/* ---- ss_p2p.c ---- */
+slim_status ss_p2p_open(slim_sessions *ss, ss_sess *s, uint64_t now);
+slim_status ss_p2p_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t now);
+void ss_p2p_expire(slim_sessions *ss, ss_sess *s, uint64_t now);
+slim_status ss_p2p_close(slim_sessions *ss, ss_sess *s, uint64_t now);
+/* The session's send window emptied while draining: go on closing. */
+void ss_p2p_drained(slim_sessions *ss, ss_sess *s, uint64_t now);
+void ss_p2p_node_error(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now);
+void ss_p2p_route_ack(slim_sessions *ss, ss_route *r, bool ok, uint64_t now);
+slim_status ss_p2p_discovery_reply(slim_sessions *ss, slim_msg *m, const ss_appname *ours);
+/* A joiner session, linked, in S_ROUTE: installs the route to the
+ * initiator, then answers the JOIN_REQUEST. */
+void ss_p2p_joiner_new(slim_sessions *ss, ss_sess *s, uint64_t now);
+slim_status ss_p2p_tomb_answer(slim_sessions *ss, const slim_msg *m);
+void ss_route_release(slim_sessions *ss, ss_sess *s);
+void ss_route_free_all(slim_sessions *ss);
+void ss_ctl_clear(ss_sess *s);
+void ss_note_sent(ss_sess *s); /* traffic to the peer this heartbeat period */
+void ss_note_heard(slim_sessions *ss, ss_sess *s, uint64_t now);
+uint64_t ss_p2p_deadline(const ss_sess *s);
+
+/* ---- ss_data.c ---- */
+slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p, uint64_t now,
+                            uint32_t *message_id);
+slim_status ss_data_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t now);
+void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now);
+/* Sends what waited for the join. */
+void ss_data_flush(slim_sessions *ss, ss_sess *s, uint64_t now);
+/* Reports every unacknowledged reliable message undelivered. */
+void ss_data_end(slim_sessions *ss, ss_sess *s);
+void ss_data_free(ss_sess *s);
+bool ss_data_unacked(const ss_sess *s);
+uint64_t ss_data_deadline(const ss_sess *s);
+
+/* Makes room for `need` entries of `size` bytes in a ring of *cap entries
+ * whose `count` live ones start at *head (they move to the front); the
+ * capacity doubles, up to `max`. E_NOMEM. */
+slim_status ss_ring_room(void **ring, size_t size, uint32_t *cap, uint32_t *head, uint32_t count,
+                         uint32_t need, uint32_t max);
+
+/* ---- timer FIFOs ---- */
+slim_status ss_tq_reserve(ss_tq *q, uint32_t n);
+/* Appends; when the FIFO is full, first drops its stale entries (live()
+ * says which are not). Callers size the FIFO at twice the entries that can
+ * be live at once, so there is always room after that. */
+void ss_tq_push(ss_tq *q, uint64_t when, uint32_t id,
+                bool (*live)(const void *ctx, const ss_tq_ent *e), const void *ctx);
+bool ss_tq_peek(const ss_tq *q, ss_tq_ent *out);
+void ss_tq_pop(ss_tq *q);
+void ss_tq_free(ss_tq *q);
+
+/* Sequence arithmetic on data ids (31 bits). */
+static inline uint32_t ss_seq_add(uint32_t a, uint32_t n) {
+    return (a + n) & SS_SEQ_MASK;
+}
+static inline uint32_t ss_seq_diff(uint32_t a, uint32_t b) {
+    return (a - b) & SS_SEQ_MASK;
+}
+
+static inline uint32_t ss_ctl_timeout(const ss_sess *s) {
+    return s->ctl_timeout_ms;
+}
+
+#endif

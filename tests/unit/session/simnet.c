@@ -1,0 +1,508 @@
+/* The simulated network of simnet.h. */
+#include "simnet.h"
+#include "core/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SS_UNUSED(x) (void)(x)
+
+static uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *s = x;
+    return x;
+}
+
+static double unit(simnet *n) {
+    return (double)(xorshift(&n->rng) >> 11) / (double)(1ull << 53);
+}
+
+/* Room for one more element in a malloc'd array. */
+static bool grow(void **arr, size_t *cap, size_t len, size_t size, size_t first) {
+    if (len < *cap)
+        return true;
+    size_t c = *cap ? *cap * 2 : first;
+    void *p = realloc(*arr, c * size);
+    if (p == NULL)
+        return false;
+    *arr = p;
+    *cap = c;
+    return true;
+}
+
+/* ---- the ops of each application ---- */
+
+static uint64_t op_random(void *ud) {
+    sim_app *a = ud;
+    return xorshift(&a->rng);
+}
+
+static bool is_command(const slim_msg *m) {
+    if (slim_wire_kind(m) != SLIM_MSG_PUBLISH || m->publish->session == NULL)
+        return false;
+    uint32_t t = m->publish->session->session_message_type;
+    return t >= 5 && t <= 20;
+}
+
+static slim_status op_stamp(void *ud, slim_msg *m) {
+    sim_app *a = ud;
+    slim_pb_header *h = slim_wire_header(m);
+    char tok[64];
+    snprintf(tok, sizeof tok, "%s:%s", a->bad_token ? "bad" : "tok", a->text[2]);
+    h->identity = slim_strndup(tok, strlen(tok));
+    if (h->identity == NULL) {
+        h->identity = (char *)protobuf_c_empty_string;
+        return SLIM_E_NOMEM;
+    }
+    if (is_command(m) && !a->no_sig) {
+        char sig[64];
+        int len = snprintf(sig, sizeof sig, "sig:%s", a->text[2]);
+        uint8_t *b = slim_malloc((size_t)len);
+        if (b == NULL)
+            return SLIM_E_NOMEM;
+        memcpy(b, sig, (size_t)len);
+        h->e2e_header_sig.data = b;
+        h->e2e_header_sig.len = (size_t)len;
+        h->_e2e_header_sig_case = DATAPLANE__PROTO__V1__SLIMHEADER___E2E_HEADER_SIG_E2E_HEADER_SIG;
+    }
+    return SLIM_OK;
+}
+
+static slim_status op_verify(void *ud, const slim_msg *m, bool need_sig) {
+    sim_app *a = ud;
+    const slim_pb_header *h = slim_wire_header(m);
+    if (a->refuse_all || h == NULL || strncmp(h->identity, "tok:", 4) != 0)
+        return SLIM_E_GRPC_UNAUTHENTICATED;
+    if (need_sig && is_command(m) &&
+        (!h->_e2e_header_sig_case || h->e2e_header_sig.len < 4 ||
+         memcmp(h->e2e_header_sig.data, "sig:", 4) != 0))
+        return SLIM_E_GRPC_UNAUTHENTICATED;
+    return SLIM_OK;
+}
+
+/* ---- setup ---- */
+
+void sim_init(simnet *n, uint64_t seed) {
+    memset(n, 0, sizeof *n);
+    n->now = 1000;
+    n->rng = seed ? seed : 1;
+    n->delay_min = 1;
+    n->delay_max = 1;
+    n->dump_dir = getenv("SLIM_SESSION_DUMP");
+}
+
+void sim_free(simnet *n) {
+    for (int i = 0; i < n->napps; i++) {
+        slim_sessions_free(n->apps[i].ss);
+        free(n->apps[i].recs);
+    }
+    for (size_t i = 0; i < n->nev; i++)
+        free(n->ev[i].bytes);
+    free(n->ev);
+    free(n->routes);
+    memset(n, 0, sizeof *n);
+}
+
+static slim_name make_name(const char *c0, const char *c1, const char *c2, slim_id id) {
+    slim_str t[3] = {{c0, strlen(c0)}, {c1, strlen(c1)}, {c2, strlen(c2)}};
+    slim_name nm;
+    memset(&nm, 0, sizeof nm);
+    (void)slim_name_from_strings(t, id, &nm);
+    return nm;
+}
+
+slim_sname sim_service(const char *c0, const char *c1, const char *c2) {
+    slim_sname s;
+    memset(&s, 0, sizeof s);
+    s.name = make_name(c0, c1, c2, slim_id_any());
+    s.text[0] = (slim_str){c0, strlen(c0)};
+    s.text[1] = (slim_str){c1, strlen(c1)};
+    s.text[2] = (slim_str){c2, strlen(c2)};
+    return s;
+}
+
+slim_sname sim_sname(const simnet *n, int a) {
+    const sim_app *p = &n->apps[a];
+    slim_sname s;
+    memset(&s, 0, sizeof s);
+    s.name = p->name;
+    for (int i = 0; i < 3; i++)
+        s.text[i] = (slim_str){p->text[i], strlen(p->text[i])};
+    return s;
+}
+
+int sim_app_add(simnet *n, const char *c0, const char *c1, const char *c2, uint64_t hi, uint64_t lo,
+                const slim_sessions_config *cfg, slim_status *st) {
+    if (n->napps == SIM_MAX_APPS)
+        return -1;
+    int i = n->napps;
+    sim_app *a = &n->apps[i];
+    memset(a, 0, sizeof *a);
+    snprintf(a->text[0], sizeof a->text[0], "%s", c0);
+    snprintf(a->text[1], sizeof a->text[1], "%s", c1);
+    snprintf(a->text[2], sizeof a->text[2], "%s", c2);
+    a->name = make_name(c0, c1, c2, (slim_id){hi, lo});
+    a->conn = 100 + (uint64_t)i;
+    a->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1) ^ n->rng;
+    slim_sessions_config c;
+    if (cfg != NULL)
+        c = *cfg;
+    else
+        memset(&c, 0, sizeof c);
+    c.local = sim_sname(n, i);
+    slim_sessions_ops ops = {a, op_random, op_stamp, op_verify};
+    slim_status s = slim_sessions_new(&c, &ops, &a->ss);
+    if (st != NULL)
+        *st = s;
+    if (s != SLIM_OK)
+        return -1;
+    n->napps++;
+    return i;
+}
+
+slim_status sim_app_name(simnet *n, int a, const char *c0, const char *c1, const char *c2) {
+    sim_app *p = &n->apps[a];
+    if (p->nextra == SIM_MAX_NAMES)
+        return SLIM_E_INVALID_ARG;
+    slim_sname s = sim_service(c0, c1, c2);
+    slim_status st = slim_sessions_add_name(p->ss, &s);
+    if (st == SLIM_OK)
+        p->extra[p->nextra++] = s.name;
+    return st;
+}
+
+/* ---- recording ---- */
+
+static void record(simnet *n, sim_app *a, const slim_sout *o) {
+    if (!grow((void **)&a->recs, &a->caprecs, a->nrecs, sizeof *a->recs, 64))
+        return;
+    sim_rec *r = &a->recs[a->nrecs++];
+    memset(r, 0, sizeof *r);
+    r->kind = o->kind;
+    r->session = o->session;
+    r->op = o->op;
+    r->status = o->status;
+    r->message_id = o->message_id;
+    r->at = n->now;
+    if (o->detail != NULL)
+        snprintf(r->detail, sizeof r->detail, "%s", o->detail);
+    if (o->kind == SLIM_SOUT_MESSAGE) {
+        r->len = o->bytes.len < sizeof r->payload ? o->bytes.len : sizeof r->payload;
+        if (r->len)
+            memcpy(r->payload, o->bytes.ptr, r->len);
+        r->source = o->ctx.source.name;
+        r->input_conn = o->ctx.input_conn;
+        r->message_id = o->ctx.message_id;
+    }
+}
+
+/* ---- the router ---- */
+
+static void ev_push(simnet *n, uint64_t when, int to, uint8_t *bytes, size_t len) {
+    if (!grow((void **)&n->ev, &n->capev, n->nev, sizeof *n->ev, 256)) {
+        free(bytes);
+        return;
+    }
+    /* a binary heap by (when, seq) */
+    size_t i = n->nev++;
+    sim_ev ev = {when, n->seq++, to, bytes, len};
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (n->ev[p].when < ev.when || (n->ev[p].when == ev.when && n->ev[p].seq < ev.seq))
+            break;
+        n->ev[i] = n->ev[p];
+        i = p;
+    }
+    n->ev[i] = ev;
+}
+
+static sim_ev ev_pop(simnet *n) {
+    sim_ev top = n->ev[0];
+    sim_ev last = n->ev[--n->nev];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const sim_ev *best = &last;
+        if (l < n->nev && (n->ev[l].when < best->when ||
+                           (n->ev[l].when == best->when && n->ev[l].seq < best->seq))) {
+            m = l;
+            best = &n->ev[l];
+        }
+        if (r < n->nev && (n->ev[r].when < best->when ||
+                           (n->ev[r].when == best->when && n->ev[r].seq < best->seq)))
+            m = r;
+        if (m == i)
+            break;
+        n->ev[i] = n->ev[m];
+        i = m;
+    }
+    if (n->nev > 0)
+        n->ev[i] = last;
+    return top;
+}
+
+/* Encodes m with plain malloc (the network's own memory). */
+static uint8_t *encode(const slim_msg *m, size_t *len) {
+    size_t sz = dataplane__proto__v1__message__get_packed_size(m);
+    uint8_t *b = malloc(sz ? sz : 1);
+    if (b != NULL)
+        *len = dataplane__proto__v1__message__pack(m, b);
+    return b;
+}
+
+static void deliver(simnet *n, int from, int to, slim_msg *m, bool impaired) {
+    slim_pb_header *h = slim_wire_header(m);
+    if (h != NULL) {
+        slim_wire_header_clear_hop(h);
+        if (from >= 0) {
+            h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN_INCOMING_CONN;
+            h->incoming_conn = n->apps[from].conn;
+        }
+    }
+    int copies = 1;
+    if (impaired) {
+        if ((from >= 0 && n->partition[from][to]) ||
+            (n->filter != NULL && n->filter(n, from, to, m)) || unit(n) < n->loss) {
+            n->dropped++;
+            return;
+        }
+        if (unit(n) < n->dup)
+            copies = 2;
+    }
+    for (int c = 0; c < copies; c++) {
+        size_t len = 0;
+        uint8_t *b = encode(m, &len);
+        if (b == NULL)
+            return;
+        uint32_t span = n->delay_max > n->delay_min ? n->delay_max - n->delay_min : 0;
+        uint64_t d = n->delay_min + (span ? xorshift(&n->rng) % (span + 1) : 0);
+        if (!impaired)
+            d = 1;
+        ev_push(n, n->now + d, to, b, len);
+    }
+}
+
+static bool serves(const sim_app *a, const slim_name *d) {
+    if (!slim_id_is_any(d->id) && !slim_id_equal(d->id, a->name.id))
+        return false;
+    if (slim_name_same_service(&a->name, d))
+        return true;
+    for (int i = 0; i < a->nextra; i++)
+        if (slim_name_same_service(&a->extra[i], d))
+            return true;
+    return false;
+}
+
+static int app_by_conn(const simnet *n, uint64_t conn) {
+    for (int i = 0; i < n->napps; i++)
+        if (n->apps[i].conn == conn)
+            return i;
+    return -1;
+}
+
+static bool has_route(const simnet *n, int a, const slim_name *d) {
+    for (size_t i = 0; i < n->nroutes; i++)
+        if (n->routes[i].app == a && slim_name_equal(&n->routes[i].name, d))
+            return true;
+    return false;
+}
+
+static void error_back(simnet *n, int from, const slim_msg *m) {
+    const slim_pb_header *h = m->publish->header;
+    const slim_pb_session *s = m->publish->session;
+    if (!n->node_errors || h->_error_case || s == NULL)
+        return;
+    slim_name src, dst;
+    if (slim_wire_name_get(h->source, &src) != SLIM_OK ||
+        slim_wire_name_get(h->destination, &dst) != SLIM_OK)
+        return;
+    slim_wire_header_spec hs = {
+        .source = {&dst, NULL},
+        .destination = {&src, NULL},
+        .fanout = 1,
+        .ttl = 8,
+        .has_error = true,
+        .error = true,
+    };
+    slim_wire_session_spec ss = {s->session_type, s->session_message_type, s->session_id,
+                                 s->message_id};
+    slim_msg *e = NULL;
+    if (slim_wire_publish_new(&hs, &ss, &e) == SLIM_OK &&
+        slim_wire_set_app_payload(e, "slim.error", slim_bytes_of("no route", 8)) == SLIM_OK) {
+        n->errors_sent++;
+        deliver(n, -1, from, e, false);
+    }
+    slim_wire_free(e);
+}
+
+static void dump(simnet *n, int from, slim_bytes b) {
+    if (n->dump_dir == NULL)
+        return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%06u-%s.bin", n->dump_dir, n->dumped++, n->apps[from].text[2]);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return;
+    if (b.len)
+        fwrite(b.ptr, 1, b.len, f);
+    fclose(f);
+}
+
+static void route_change(simnet *n, int from, slim_msg *m) {
+    bool unsub = slim_wire_kind(m) == SLIM_MSG_UNSUBSCRIBE;
+    uint64_t id = unsub ? m->unsubscribe->subscription_id : m->subscribe->subscription_id;
+    slim_pb_header *h = slim_wire_header(m);
+    slim_name d;
+    bool ok = h != NULL && h->_recv_from_case && slim_wire_name_get(h->destination, &d) == SLIM_OK;
+    if (ok && !unsub && !n->refuse_routes) {
+        if (!grow((void **)&n->routes, &n->caproutes, n->nroutes, sizeof *n->routes, 16))
+            return;
+        n->routes[n->nroutes++] = (sim_route){from, d, h->recv_from, id};
+    } else if (ok && unsub) {
+        ok = false;
+        for (size_t i = 0; i < n->nroutes; i++)
+            if (n->routes[i].app == from && n->routes[i].sub_id == id &&
+                slim_name_equal(&n->routes[i].name, &d) && n->routes[i].conn == h->recv_from) {
+                n->routes[i] = n->routes[--n->nroutes];
+                ok = true;
+                break;
+            }
+    } else {
+        ok = false;
+    }
+    if (id == 0)
+        return;
+    slim_msg *ack = NULL;
+    if (slim_wire_subscription_ack_new(id, ok, ok ? NULL : "refused", &ack) == SLIM_OK)
+        deliver(n, -1, from, ack, false);
+    slim_wire_free(ack);
+}
+
+static void from_app(simnet *n, int from, slim_bytes b) {
+    n->sent++;
+    dump(n, from, b);
+    slim_msg *m = NULL;
+    if (slim_wire_decode(b, 1 << 24, &m) != SLIM_OK) {
+        n->undecodable++;
+        return;
+    }
+    switch (slim_wire_kind(m)) {
+    case SLIM_MSG_SUBSCRIBE:
+    case SLIM_MSG_UNSUBSCRIBE:
+        route_change(n, from, m);
+        break;
+    case SLIM_MSG_PUBLISH: {
+        slim_pb_header *h = m->publish->header;
+        slim_name d;
+        if (h == NULL || slim_wire_name_get(h->destination, &d) != SLIM_OK)
+            break;
+        int to = -1;
+        if (h->_forward_to_case) {
+            to = app_by_conn(n, h->forward_to);
+        } else if (slim_id_is_any(d.id) || n->loose_routes || has_route(n, from, &d)) {
+            int cand[SIM_MAX_APPS], nc = 0;
+            for (int i = 0; i < n->napps; i++)
+                if (i != from && serves(&n->apps[i], &d))
+                    cand[nc++] = i;
+            if (nc > 0)
+                to = cand[n->rr++ % (uint32_t)nc];
+        }
+        if (to < 0)
+            error_back(n, from, m);
+        else
+            deliver(n, from, to, m, true);
+        break;
+    }
+    default:
+        break;
+    }
+    slim_wire_free(m);
+}
+
+/* ---- driving ---- */
+
+void sim_pump(simnet *n, int a) {
+    sim_app *p = &n->apps[a];
+    slim_sout o;
+    while (slim_sessions_next(p->ss, &o)) {
+        if (o.kind == SLIM_SOUT_SEND)
+            from_app(n, a, o.bytes);
+        else
+            record(n, p, &o);
+    }
+}
+
+void sim_pump_all(simnet *n) {
+    for (int i = 0; i < n->napps; i++)
+        sim_pump(n, i);
+}
+
+bool sim_step(simnet *n, uint64_t until) {
+    sim_pump_all(n);
+    uint64_t next = UINT64_MAX;
+    if (n->nev > 0)
+        next = n->ev[0].when;
+    for (int i = 0; i < n->napps; i++) {
+        uint64_t d = slim_sessions_deadline(n->apps[i].ss);
+        if (d < next)
+            next = d;
+    }
+    if (next > until) {
+        if (n->now < until)
+            n->now = until;
+        return false;
+    }
+    if (next > n->now)
+        n->now = next;
+    while (n->nev > 0 && n->ev[0].when <= n->now) {
+        sim_ev e = ev_pop(n);
+        n->delivered++;
+        (void)slim_sessions_input(n->apps[e.to].ss, slim_bytes_of(e.bytes, e.len), n->now);
+        free(e.bytes);
+        sim_pump(n, e.to);
+    }
+    for (int i = 0; i < n->napps; i++)
+        if (slim_sessions_deadline(n->apps[i].ss) <= n->now) {
+            slim_sessions_expire(n->apps[i].ss, n->now);
+            sim_pump(n, i);
+        }
+    return true;
+}
+
+void sim_run(simnet *n, uint64_t until, bool (*done)(simnet *n, void *ud), void *ud) {
+    for (;;) {
+        sim_pump_all(n);
+        if (done != NULL && done(n, ud))
+            return;
+        if (!sim_step(n, until))
+            return;
+    }
+}
+
+size_t sim_count(const simnet *n, int a, slim_sout_kind kind, uint64_t session) {
+    size_t c = 0;
+    const sim_app *p = &n->apps[a];
+    for (size_t i = 0; i < p->nrecs; i++)
+        c += p->recs[i].kind == kind && (session == 0 || p->recs[i].session == session);
+    return c;
+}
+
+const sim_rec *sim_find(const simnet *n, int a, slim_sout_kind kind, uint64_t session,
+                        size_t from) {
+    const sim_app *p = &n->apps[a];
+    for (size_t i = from; i < p->nrecs; i++)
+        if (p->recs[i].kind == kind && (session == 0 || p->recs[i].session == session))
+            return &p->recs[i];
+    return NULL;
+}
+
+size_t sim_routes(const simnet *n, int a) {
+    size_t c = 0;
+    for (size_t i = 0; i < n->nroutes; i++)
+        c += n->routes[i].app == a;
+    return c;
+}

@@ -1,0 +1,1086 @@
+/*
+ * The session core (src/session) on a simulated network (simnet.h):
+ * applications with their own slim_sessions, a tiny router between them,
+ * a fake clock, and seeded loss, duplication, reordering and delay.
+ */
+#include "test.h"
+#include "simnet.h"
+#include "core/alloc.h"
+
+#include <stdarg.h>
+
+/* ---- helpers ---- */
+
+static slim_session_config cfg_of(slim_session_type type, slim_sname peer, uint32_t timeout,
+                                  uint32_t retries) {
+    slim_session_config c;
+    memset(&c, 0, sizeof c);
+    c.type = type;
+    c.peer = peer;
+    c.timeout_ms = timeout;
+    c.max_retries = retries;
+    c.session_id = SLIM_SESSION_ID_ANY;
+    return c;
+}
+
+static slim_publish pub_default(const char *text) {
+    slim_publish p;
+    memset(&p, 0, sizeof p);
+    p.mode = SLIM_PUBLISH_DEFAULT;
+    p.payload = slim_bytes_of(text, strlen(text));
+    return p;
+}
+
+typedef struct wait_done {
+    int app;
+    uint64_t op;
+} wait_done;
+
+static bool done_seen(simnet *n, void *ud) {
+    const wait_done *w = ud;
+    const sim_app *a = &n->apps[w->app];
+    for (size_t i = 0; i < a->nrecs; i++)
+        if (a->recs[i].kind == SLIM_SOUT_DONE && a->recs[i].op == w->op)
+            return true;
+    return false;
+}
+
+static const sim_rec *done_rec(const simnet *n, int app, uint64_t op) {
+    const sim_app *a = &n->apps[app];
+    for (size_t i = 0; i < a->nrecs; i++)
+        if (a->recs[i].kind == SLIM_SOUT_DONE && a->recs[i].op == op)
+            return &a->recs[i];
+    return NULL;
+}
+
+/* Opens a session of app a and runs until its DONE; returns the handle. */
+static uint64_t open_wait(simnet *n, int a, const slim_session_config *c, uint64_t op,
+                          slim_status want) {
+    uint64_t h = 0;
+    CHECK_OK(slim_sessions_open(n->apps[a].ss, c, op, n->now, &h));
+    wait_done w = {a, op};
+    sim_run(n, n->now + 120000, done_seen, &w);
+    const sim_rec *r = done_rec(n, a, op);
+    CHECK(r != NULL);
+    if (r != NULL)
+        CHECK_STATUS(r->status, want);
+    return h;
+}
+
+typedef struct wait_kind {
+    int app;
+    slim_sout_kind kind;
+    uint64_t session;
+    size_t count;
+} wait_kind;
+
+static bool kind_seen(simnet *n, void *ud) {
+    const wait_kind *w = ud;
+    return sim_count(n, w->app, w->kind, w->session) >= w->count;
+}
+
+static void run_until_kind(simnet *n, int app, slim_sout_kind kind, uint64_t session, size_t count,
+                           uint64_t limit) {
+    wait_kind w = {app, kind, session, count};
+    sim_run(n, n->now + limit, kind_seen, &w);
+}
+
+/* The session the application at index `app` learnt with NEW (the k-th). */
+static uint64_t new_session(const simnet *n, int app, size_t k) {
+    const sim_app *a = &n->apps[app];
+    for (size_t i = 0; i < a->nrecs; i++)
+        if (a->recs[i].kind == SLIM_SOUT_NEW && k-- == 0)
+            return a->recs[i].session;
+    return 0;
+}
+
+/* Messages of a session at an app, checked to be "<tag><i>" for i = 0.. in
+ * order; returns how many. */
+static size_t check_in_order(const simnet *n, int app, uint64_t session, const char *tag) {
+    const sim_app *a = &n->apps[app];
+    size_t k = 0, bad = 0;
+    for (size_t i = 0; i < a->nrecs; i++) {
+        const sim_rec *r = &a->recs[i];
+        if (r->kind != SLIM_SOUT_MESSAGE || r->session != session)
+            continue;
+        char want[48];
+        int len = snprintf(want, sizeof want, "%s%zu", tag, k);
+        if ((size_t)len != r->len || memcmp(want, r->payload, r->len) != 0)
+            bad++;
+        k++;
+    }
+    CHECK_EQ(bad, 0);
+    return k;
+}
+
+static slim_status publish_n(simnet *n, int app, uint64_t s, const char *tag, size_t i,
+                             uint32_t *mid) {
+    char text[48];
+    snprintf(text, sizeof text, "%s%zu", tag, i);
+    slim_publish p = pub_default(text);
+    return slim_sessions_publish(n->apps[app].ss, s, &p, n->now, mid);
+}
+
+static void check_clean(simnet *n) {
+    for (int i = 0; i < n->napps && getenv("DBG"); i++)
+        for (uint64_t h = 1; h < 64; h++) {
+            slim_session_info info;
+            if (slim_sessions_info(n->apps[i].ss, h, &info) == SLIM_OK)
+                printf("open: app %d handle %llu id %u type %d init %d ready %d\n", i,
+                       (unsigned long long)h, info.id, info.type, info.initiator, info.ready);
+        }
+    for (int i = 0; i < n->napps; i++) {
+        slim_sessions_counters c;
+        slim_sessions_counters_get(n->apps[i].ss, &c);
+        CHECK_EQ(c.sessions_open, 0);
+        CHECK_EQ(sim_routes(n, i), 0);
+        CHECK_U64(slim_sessions_deadline(n->apps[i].ss), UINT64_MAX);
+    }
+}
+
+/* Each session of each app: at most one CLOSED, nothing after it. */
+static void check_closed_last(const simnet *n) {
+    for (int a = 0; a < n->napps; a++) {
+        const sim_app *p = &n->apps[a];
+        for (size_t i = 0; i < p->nrecs; i++) {
+            if (p->recs[i].kind != SLIM_SOUT_CLOSED)
+                continue;
+            for (size_t j = i + 1; j < p->nrecs; j++)
+                if (p->recs[j].session == p->recs[i].session) {
+                    TEST_FAIL_AT("app %d: output %d of session %llu after its CLOSED", a,
+                                 (int)p->recs[j].kind, (unsigned long long)p->recs[i].session);
+                    break;
+                }
+        }
+    }
+}
+
+/* Lets the network settle, checks nothing is left open, frees it. */
+static void teardown(simnet *n, uint64_t settle_ms) {
+    sim_run(n, n->now + settle_ms, NULL, NULL);
+    check_clean(n);
+    check_closed_last(n);
+    sim_free(n);
+}
+
+static slim_sname ALICE_SVC, BOB_SVC, NOBODY_SVC;
+
+static void names_init(void) {
+    ALICE_SVC = sim_service("org", "ns", "alice");
+    BOB_SVC = sim_service("org", "ns", "bob");
+    NOBODY_SVC = sim_service("org", "ns", "nobody");
+}
+
+/* alice (index 0) and `bobs` instances of org/ns/bob (1..bobs). */
+static void setup(simnet *n, uint64_t seed, int bobs, const slim_sessions_config *cfg) {
+    names_init();
+    sim_init(n, seed);
+    CHECK_EQ(sim_app_add(n, "org", "ns", "alice", 0xa11ce, 1, cfg, NULL), 0);
+    for (int i = 1; i <= bobs; i++)
+        CHECK_EQ(sim_app_add(n, "org", "ns", "bob", 0xb0b, (uint64_t)i, cfg, NULL), i);
+}
+
+/* ---- unicast ---- */
+
+TEST(unicast_setup_sticks_to_one_instance) {
+    simnet n;
+    setup(&n, 7, 3, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 1000, 5);
+    uint64_t s = open_wait(&n, 0, &c, 42, SLIM_OK);
+    const sim_rec *d = done_rec(&n, 0, 42);
+    CHECK(d != NULL && strstr(d->detail, "open with org/ns/bob/") != NULL);
+    slim_session_info info;
+    CHECK_OK(slim_sessions_info(n.apps[0].ss, s, &info));
+    CHECK(info.ready && info.initiator && info.reliable);
+    CHECK_EQ(info.type, SLIM_SESSION_UNICAST);
+    int chosen = -1;
+    for (int i = 1; i <= 3; i++)
+        if (slim_name_equal(&info.peer.name, &n.apps[i].name))
+            chosen = i;
+    CHECK(chosen > 0);
+    if (chosen < 0) {
+        sim_free(&n);
+        return;
+    }
+    CHECK_EQ(sim_count(&n, chosen, SLIM_SOUT_NEW, 0), 1);
+    uint64_t peer_s = new_session(&n, chosen, 0);
+    uint32_t wire_id = info.id;
+    CHECK_OK(slim_sessions_info(n.apps[chosen].ss, peer_s, &info));
+    CHECK_EQ(info.id, wire_id);
+    CHECK(!info.initiator && info.ready && info.reliable);
+    CHECK_EQ(info.timeout_ms, 1000);
+    CHECK_EQ(info.max_retries, 5);
+    /* 1000 messages, published as the window allows. */
+    size_t sent = 0;
+    while (sent < 1000 || sim_count(&n, chosen, SLIM_SOUT_MESSAGE, 0) < 1000) {
+        while (sent < 1000) {
+            slim_status st = publish_n(&n, 0, s, "m", sent, NULL);
+            if (st == SLIM_E_QUEUE_FULL)
+                break;
+            CHECK_OK(st);
+            sent++;
+        }
+        if (!sim_step(&n, n.now + 60000))
+            break;
+    }
+    CHECK_EQ(check_in_order(&n, chosen, peer_s, "m"), 1000);
+    for (int i = 1; i <= 3; i++)
+        if (i != chosen) {
+            CHECK_EQ(n.apps[i].nrecs, 0);
+        }
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    /* Close tells the peer. */
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 43, n.now));
+    run_until_kind(&n, 0, SLIM_SOUT_CLOSED, s, 1, 60000);
+    run_until_kind(&n, chosen, SLIM_SOUT_CLOSED, peer_s, 1, 60000);
+    const sim_rec *cl = sim_find(&n, chosen, SLIM_SOUT_CLOSED, peer_s, 0);
+    CHECK(cl != NULL);
+    if (cl != NULL) {
+        CHECK_STATUS(cl->status, SLIM_OK);
+        CHECK(strstr(cl->detail, "closed by org/ns/alice") != NULL);
+    }
+    d = done_rec(&n, 0, 43);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    CHECK_STATUS(slim_sessions_info(n.apps[0].ss, s, &info), SLIM_E_CLOSED);
+    CHECK_STATUS(publish_n(&n, 0, s, "x", 0, NULL), SLIM_E_CLOSED);
+    teardown(&n, 5000);
+}
+
+/* Both ways, 10 000 messages each, under 10 % loss, 5 % duplication and
+ * delays of 1-40 ms (reordering). */
+TEST(reliable_exactly_once_in_order_under_loss) {
+    simnet n;
+    setup(&n, 1234, 1, NULL);
+    n.loss = 0.10;
+    n.dup = 0.05;
+    n.delay_min = 1;
+    n.delay_max = 40;
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 800, 12);
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 60000);
+    uint64_t bs = new_session(&n, 1, 0);
+    CHECK(bs != 0);
+    const size_t N = 10000;
+    size_t a_sent = 0, b_sent = 0;
+    uint64_t start = n.now;
+    while (n.now - start < 3600000) {
+        while (a_sent < N && publish_n(&n, 0, s, "a", a_sent, NULL) == SLIM_OK)
+            a_sent++;
+        while (bs && b_sent < N && publish_n(&n, 1, bs, "b", b_sent, NULL) == SLIM_OK)
+            b_sent++;
+        if (a_sent == N && b_sent == N && sim_count(&n, 1, SLIM_SOUT_MESSAGE, 0) == N &&
+            sim_count(&n, 0, SLIM_SOUT_MESSAGE, 0) == N)
+            break;
+        if (!sim_step(&n, n.now + 60000))
+            break;
+    }
+    CHECK_EQ(check_in_order(&n, 1, bs, "a"), N);
+    CHECK_EQ(check_in_order(&n, 0, s, "b"), N);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_UNDELIVERED, 0), 0);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_LOST, 0), 0);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_LOST, 0), 0);
+    slim_sessions_counters ca, cb;
+    slim_sessions_counters_get(n.apps[0].ss, &ca);
+    slim_sessions_counters_get(n.apps[1].ss, &cb);
+    CHECK(ca.retransmissions > 0 && cb.retransmissions > 0);
+    CHECK(ca.drop_duplicate > 0 && cb.drop_duplicate > 0);
+    CHECK(ca.rtx_requests > 0 && cb.rtx_replies > 0);
+    printf("  lossy: %.1f s simulated, retransmissions %llu/%llu, rtx %llu/%llu, dups %llu/%llu\n",
+           (double)(n.now - start) / 1000.0, (unsigned long long)ca.retransmissions,
+           (unsigned long long)cb.retransmissions, (unsigned long long)ca.rtx_requests,
+           (unsigned long long)cb.rtx_requests, (unsigned long long)ca.drop_duplicate,
+           (unsigned long long)cb.drop_duplicate);
+    /* The peer closes; publish-then-close drained first. */
+    CHECK_OK(publish_n(&n, 1, bs, "b", N, NULL));
+    CHECK_OK(slim_sessions_close(n.apps[1].ss, bs, 9, n.now));
+    CHECK_STATUS(publish_n(&n, 1, bs, "b", N + 1, NULL), SLIM_E_SESSION_CLOSING);
+    CHECK_STATUS(slim_sessions_close(n.apps[1].ss, bs, 10, n.now), SLIM_E_SESSION_CLOSING);
+    run_until_kind(&n, 0, SLIM_SOUT_CLOSED, s, 1, 120000);
+    run_until_kind(&n, 1, SLIM_SOUT_CLOSED, bs, 1, 120000);
+    CHECK_EQ(check_in_order(&n, 0, s, "b"), N + 1);
+    const sim_rec *cl = sim_find(&n, 0, SLIM_SOUT_CLOSED, s, 0);
+    CHECK(cl != NULL && cl->status == SLIM_OK && strstr(cl->detail, "left session") != NULL);
+    teardown(&n, 60000);
+}
+
+/* Unreliable: fire and forget, arrival order, copies never twice. */
+TEST(unreliable_no_duplicates) {
+    simnet n;
+    setup(&n, 99, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    slim_session_info info;
+    CHECK_OK(slim_sessions_info(n.apps[0].ss, s, &info));
+    CHECK(!info.reliable);
+    n.dup = 0.5;
+    for (size_t i = 0; i < 300; i++)
+        CHECK_OK(publish_n(&n, 0, s, "u", i, NULL));
+    sim_run(&n, n.now + 5000, NULL, NULL);
+    CHECK_EQ(check_in_order(&n, 1, new_session(&n, 1, 0), "u"), 300);
+    slim_sessions_counters cb;
+    slim_sessions_counters_get(n.apps[1].ss, &cb);
+    CHECK(cb.drop_duplicate > 50);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 30000);
+}
+
+/* ---- anycast ---- */
+
+TEST(anycast_spreads_over_instances) {
+    simnet n;
+    setup(&n, 5, 3, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, BOB_SVC, 1000, 5);
+    uint64_t s = 0;
+    CHECK_OK(slim_sessions_open(n.apps[0].ss, &c, 77, n.now, &s));
+    sim_pump_all(&n);
+    const sim_rec *d = done_rec(&n, 0, 77);
+    CHECK(d != NULL && d->status == SLIM_OK && strstr(d->detail, "anycast session") != NULL);
+    uint32_t mids[300];
+    for (size_t i = 0; i < 300; i++)
+        CHECK_OK(publish_n(&n, 0, s, "any", i, &mids[i]));
+    CHECK_EQ(mids[0], 1);
+    CHECK_EQ(mids[299], 300);
+    sim_run(&n, n.now + 10000, NULL, NULL);
+    size_t total = 0;
+    bool seen[300] = {false};
+    for (int i = 1; i <= 3; i++) {
+        CHECK_EQ(sim_count(&n, i, SLIM_SOUT_NEW, 0), 1);
+        size_t got = sim_count(&n, i, SLIM_SOUT_MESSAGE, 0);
+        CHECK(got >= 50); /* spread */
+        total += got;
+        const sim_app *a = &n.apps[i];
+        for (size_t k = 0; k < a->nrecs; k++)
+            if (a->recs[k].kind == SLIM_SOUT_MESSAGE) {
+                unsigned v = 0;
+                CHECK(sscanf((const char *)a->recs[k].payload, "any%u", &v) == 1 && v < 300);
+                if (v < 300) {
+                    CHECK(!seen[v]);
+                    seen[v] = true;
+                }
+            }
+        slim_session_info info;
+        CHECK_OK(slim_sessions_info(a->ss, new_session(&n, i, 0), &info));
+        CHECK_EQ(info.type, SLIM_SESSION_ANYCAST);
+        CHECK(!info.initiator);
+    }
+    CHECK_EQ(total, 300);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    /* DESTINATION on ANYCAST, and the publish modes refused by type. */
+    slim_publish p = pub_default("to-one");
+    p.mode = SLIM_PUBLISH_DESTINATION;
+    p.to = sim_sname(&n, 2);
+    n.loose_routes = true; /* the application would set a route to that instance */
+    CHECK_OK(slim_sessions_publish(n.apps[0].ss, s, &p, n.now, NULL));
+    sim_run(&n, n.now + 2000, NULL, NULL);
+    n.loose_routes = false;
+    const sim_app *b2 = &n.apps[2];
+    CHECK(b2->nrecs > 0 && b2->recs[b2->nrecs - 1].len == 6 &&
+          memcmp(b2->recs[b2->nrecs - 1].payload, "to-one", 6) == 0);
+    /* Closing tells every instance that answered. */
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 78, n.now));
+    for (int i = 1; i <= 3; i++)
+        run_until_kind(&n, i, SLIM_SOUT_CLOSED, 0, 1, 30000);
+    run_until_kind(&n, 0, SLIM_SOUT_CLOSED, s, 1, 30000);
+    for (int i = 1; i <= 3; i++) {
+        const sim_rec *cl = sim_find(&n, i, SLIM_SOUT_CLOSED, 0, 0);
+        CHECK(cl != NULL && cl->status == SLIM_OK);
+    }
+    d = done_rec(&n, 0, 78);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    teardown(&n, 5000);
+}
+
+/* A session a peer's anycast message opened ends when idle; its own close
+ * tells the opener, which goes on. */
+TEST(anycast_receiver_idle_and_leave) {
+    slim_sessions_config cfg = {.idle_ms = 5000};
+    simnet n;
+    setup(&n, 11, 2, &cfg);
+    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, BOB_SVC, 0, 0);
+    uint64_t s = 0;
+    CHECK_OK(slim_sessions_open(n.apps[0].ss, &c, 0, n.now, &s));
+    CHECK_OK(publish_n(&n, 0, s, "x", 0, NULL));
+    CHECK_OK(publish_n(&n, 0, s, "x", 1, NULL));
+    sim_run(&n, n.now + 1000, NULL, NULL);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, 0) + sim_count(&n, 2, SLIM_SOUT_MESSAGE, 0), 2);
+    /* bob1 leaves, bob2 idles out. */
+    uint64_t b1 = new_session(&n, 1, 0), b2 = new_session(&n, 2, 0);
+    CHECK(b1 != 0 && b2 != 0);
+    CHECK_OK(slim_sessions_close(n.apps[1].ss, b1, 5, n.now));
+    run_until_kind(&n, 1, SLIM_SOUT_CLOSED, b1, 1, 20000);
+    const sim_rec *d = done_rec(&n, 1, 5);
+    CHECK(d != NULL && d->status == SLIM_OK && strstr(d->detail, "closed") != NULL);
+    run_until_kind(&n, 2, SLIM_SOUT_CLOSED, b2, 1, 20000);
+    const sim_rec *cl = sim_find(&n, 2, SLIM_SOUT_CLOSED, b2, 0);
+    CHECK(cl != NULL && cl->status == SLIM_E_SESSION_IDLE &&
+          strstr(cl->detail, "nothing received for 5000 ms") != NULL);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_CLOSED, 0), 0); /* the opener goes on */
+    CHECK_OK(publish_n(&n, 0, s, "x", 2, NULL));
+    sim_run(&n, n.now + 1000, NULL, NULL);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_NEW, 0) + sim_count(&n, 2, SLIM_SOUT_NEW, 0), 3);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 20000);
+}
+
+/* ---- request/reply ---- */
+
+static void request_reply(slim_session_type type) {
+    simnet n;
+    setup(&n, 21, 2, NULL);
+    slim_session_config c = cfg_of(type, BOB_SVC, 1000, 3);
+    uint64_t s = type == SLIM_SESSION_UNICAST ? open_wait(&n, 0, &c, 1, SLIM_OK) : 0;
+    if (type == SLIM_SESSION_ANYCAST)
+        CHECK_OK(slim_sessions_open(n.apps[0].ss, &c, 0, n.now, &s));
+    CHECK_OK(publish_n(&n, 0, s, "req", 0, NULL));
+    int server = -1;
+    for (int t = 0; t < 100 && server < 0; t++) {
+        sim_step(&n, n.now + 1000);
+        for (int i = 1; i <= 2; i++)
+            if (sim_count(&n, i, SLIM_SOUT_MESSAGE, 0) > 0)
+                server = i;
+    }
+    CHECK(server > 0);
+    if (server < 0) {
+        sim_free(&n);
+        return;
+    }
+    const sim_rec *req = sim_find(&n, server, SLIM_SOUT_MESSAGE, 0, 0);
+    CHECK(slim_name_equal(&req->source, &n.apps[0].name));
+    CHECK_EQ(req->input_conn, n.apps[0].conn);
+    slim_publish p = pub_default("reply0");
+    p.mode = SLIM_PUBLISH_TO;
+    p.to.name = req->source; /* the context of the request */
+    p.conn = req->input_conn;
+    CHECK_OK(slim_sessions_publish(n.apps[server].ss, req->session, &p, n.now, NULL));
+    run_until_kind(&n, 0, SLIM_SOUT_MESSAGE, s, 1, 5000);
+    const sim_rec *rep = sim_find(&n, 0, SLIM_SOUT_MESSAGE, s, 0);
+    CHECK(rep != NULL && rep->len == 6 && memcmp(rep->payload, "reply0", 6) == 0);
+    if (rep != NULL)
+        CHECK(slim_name_equal(&rep->source, &n.apps[server].name));
+    /* DEFAULT from the server's side goes back to the opener as well. */
+    CHECK_OK(
+        slim_sessions_publish(n.apps[server].ss, req->session, &(slim_publish){0}, n.now, NULL));
+    run_until_kind(&n, 0, SLIM_SOUT_MESSAGE, s, 2, 5000);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_MESSAGE, s), 2);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 60000);
+}
+
+TEST(request_reply_anycast) {
+    request_reply(SLIM_SESSION_ANYCAST);
+}
+
+TEST(request_reply_unicast) {
+    request_reply(SLIM_SESSION_UNICAST);
+}
+
+/* ---- a name nobody serves ---- */
+
+TEST(unicast_discovery_fails_after_retries) {
+    simnet n;
+    setup(&n, 3, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, NOBODY_SVC, 1000, 3);
+    uint64_t t0 = n.now;
+    uint64_t s = 0;
+    CHECK_OK(slim_sessions_open(n.apps[0].ss, &c, 5, t0, &s));
+    CHECK_OK(publish_n(&n, 0, s, "early", 0, NULL)); /* waits for the join */
+    wait_done w = {0, 5};
+    sim_run(&n, t0 + 60000, done_seen, &w);
+    const sim_rec *d = done_rec(&n, 0, 5);
+    CHECK(d != NULL);
+    if (d != NULL) {
+        CHECK_STATUS(d->status, SLIM_E_SESSION_DISCOVERY_FAILED);
+        CHECK_EQ(d->at - t0, 4000); /* (max_retries + 1) x timeout */
+        CHECK(strstr(d->detail, "discovery of org/ns/nobody") != NULL);
+        CHECK(strstr(d->detail, "after 3 retries") != NULL);
+    }
+    sim_pump_all(&n);
+    const sim_rec *u = sim_find(&n, 0, SLIM_SOUT_UNDELIVERED, s, 0);
+    CHECK(u != NULL && u->message_id == 1 && u->status == SLIM_E_SESSION_CLOSED_UNACKED);
+    const sim_rec *cl = sim_find(&n, 0, SLIM_SOUT_CLOSED, s, 0);
+    CHECK(cl != NULL && cl->status == SLIM_E_SESSION_DISCOVERY_FAILED);
+    teardown(&n, 0);
+}
+
+TEST(unicast_discovery_node_error_fails_at_once) {
+    simnet n;
+    setup(&n, 3, 1, NULL);
+    n.node_errors = true;
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, NOBODY_SVC, 1000, 10);
+    uint64_t t0 = n.now;
+    open_wait(&n, 0, &c, 5, SLIM_E_SESSION_NO_ROUTE);
+    const sim_rec *d = done_rec(&n, 0, 5);
+    CHECK(d != NULL && d->at - t0 < 100);
+    CHECK(d != NULL && strstr(d->detail, "no route") != NULL);
+    slim_sessions_counters ca;
+    slim_sessions_counters_get(n.apps[0].ss, &ca);
+    CHECK_EQ(ca.node_errors, 1);
+    teardown(&n, 0);
+}
+
+TEST(anycast_undelivered_after_retries) {
+    simnet n;
+    setup(&n, 3, 1, NULL);
+    n.node_errors = true; /* data errors do not cut retries short */
+    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, NOBODY_SVC, 1000, 3);
+    uint64_t s = 0;
+    CHECK_OK(slim_sessions_open(n.apps[0].ss, &c, 0, n.now, &s));
+    uint64_t t0 = n.now;
+    uint32_t mid = 0;
+    CHECK_OK(publish_n(&n, 0, s, "lost", 0, &mid));
+    run_until_kind(&n, 0, SLIM_SOUT_UNDELIVERED, s, 1, 60000);
+    const sim_rec *u = sim_find(&n, 0, SLIM_SOUT_UNDELIVERED, s, 0);
+    CHECK(u != NULL);
+    if (u != NULL) {
+        CHECK_EQ(u->message_id, mid);
+        CHECK_STATUS(u->status, SLIM_E_SESSION_UNDELIVERED);
+        CHECK_EQ(u->at - t0, 4000);
+        char want[64];
+        snprintf(want, sizeof want, "message %u of session", mid);
+        CHECK(strstr(u->detail, want) != NULL);
+        CHECK(strstr(u->detail, "after 3 retries") != NULL);
+    }
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 1000);
+}
+
+/* ---- heartbeats ---- */
+
+TEST(heartbeat_loss_ends_both_sides) {
+    slim_sessions_config cfg = {.heartbeat_ms = 1000};
+    simnet n;
+    setup(&n, 8, 1, &cfg);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 5000);
+    uint64_t bs = new_session(&n, 1, 0);
+    /* Idle but alive: heartbeats keep it. */
+    sim_run(&n, n.now + 20000, NULL, NULL);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_CLOSED, 0), 0);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_CLOSED, 0), 0);
+    slim_sessions_counters ca;
+    slim_sessions_counters_get(n.apps[0].ss, &ca);
+    CHECK(ca.heartbeats >= 15);
+    uint64_t cut = n.now;
+    n.partition[0][1] = n.partition[1][0] = true;
+    run_until_kind(&n, 0, SLIM_SOUT_CLOSED, s, 1, 20000);
+    run_until_kind(&n, 1, SLIM_SOUT_CLOSED, bs, 1, 20000);
+    const sim_rec *a = sim_find(&n, 0, SLIM_SOUT_CLOSED, s, 0);
+    const sim_rec *b = sim_find(&n, 1, SLIM_SOUT_CLOSED, bs, 0);
+    CHECK(a != NULL && b != NULL);
+    if (a != NULL && b != NULL) {
+        CHECK_STATUS(a->status, SLIM_E_SESSION_PEER_GONE);
+        CHECK_STATUS(b->status, SLIM_E_SESSION_PEER_GONE);
+        CHECK(a->at - cut <= 3000 && b->at - cut <= 3000);
+        CHECK(a->at - cut >= 2000 && b->at - cut >= 2000);
+        CHECK(strstr(a->detail, "org/ns/bob/") != NULL &&
+              strstr(a->detail, "silent for 3 heartbeat periods") != NULL);
+    }
+    teardown(&n, 0);
+}
+
+/* ---- closing ---- */
+
+TEST(close_by_joiner_and_during_join) {
+    simnet n;
+    setup(&n, 12, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 700, 2);
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 5000);
+    uint64_t bs = new_session(&n, 1, 0);
+    CHECK_OK(slim_sessions_close(n.apps[1].ss, bs, 2, n.now));
+    run_until_kind(&n, 0, SLIM_SOUT_CLOSED, s, 1, 10000);
+    run_until_kind(&n, 1, SLIM_SOUT_CLOSED, bs, 1, 10000);
+    const sim_rec *cl = sim_find(&n, 0, SLIM_SOUT_CLOSED, s, 0);
+    CHECK(cl != NULL && cl->status == SLIM_OK && strstr(cl->detail, "left session") != NULL);
+    const sim_rec *d = done_rec(&n, 1, 2);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    /* A close before the join finishes cancels the open. */
+    uint64_t s2 = 0;
+    CHECK_OK(slim_sessions_open(n.apps[0].ss, &c, 3, n.now, &s2));
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s2, 4, n.now));
+    sim_pump_all(&n);
+    d = done_rec(&n, 0, 3);
+    CHECK(d != NULL && d->status == SLIM_E_CANCELLED && strstr(d->detail, "cancelled") != NULL);
+    d = done_rec(&n, 0, 4);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    CHECK(sim_find(&n, 0, SLIM_SOUT_CLOSED, s2, 0) != NULL);
+    /* The close never answered: DONE still OK, after the retries. */
+    uint64_t s3 = open_wait(&n, 0, &c, 5, SLIM_OK);
+    n.partition[0][1] = n.partition[1][0] = true;
+    uint64_t t0 = n.now;
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s3, 6, n.now));
+    wait_done w = {0, 6};
+    sim_run(&n, n.now + 30000, done_seen, &w);
+    d = done_rec(&n, 0, 6);
+    CHECK(d != NULL && d->status == SLIM_OK && d->at - t0 == 2100 &&
+          strstr(d->detail, "did not answer the close after 2 retries") != NULL);
+    sim_run(&n, n.now + 60000, NULL, NULL); /* bob: heartbeats say alice is gone */
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_CLOSED, 0), 2);
+    teardown(&n, 0);
+}
+
+/* A late GROUP_CLOSE copy after the peer ended its side is still answered
+ * (the tombstone), so the closer does not wait for its retries. */
+static int drop_first_ack;
+static bool filter_first_group_ack(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    (void)to;
+    if (from == 1 && slim_wire_kind(m) == SLIM_MSG_PUBLISH &&
+        m->publish->session->session_message_type == 15 && drop_first_ack-- > 0)
+        return true;
+    return false;
+}
+
+TEST(close_answer_lost_is_answered_again) {
+    simnet n;
+    setup(&n, 13, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 1000, 5);
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 5000);
+    drop_first_ack = 1;
+    n.filter = filter_first_group_ack;
+    uint64_t t0 = n.now;
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 2, n.now));
+    wait_done w = {0, 2};
+    sim_run(&n, n.now + 30000, done_seen, &w);
+    const sim_rec *d = done_rec(&n, 0, 2);
+    CHECK(d != NULL && d->status == SLIM_OK && strstr(d->detail, "did not answer") == NULL);
+    CHECK(d != NULL && d->at - t0 < 1100);
+    teardown(&n, 5000);
+}
+
+/* ---- loss reported in order ---- */
+
+static bool drop_msg1(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    (void)to;
+    if (from != 0 || slim_wire_kind(m) != SLIM_MSG_PUBLISH)
+        return false;
+    uint32_t t = m->publish->session->session_message_type;
+    return (t == 1 || t == 4) && m->publish->session->message_id == 1;
+}
+
+TEST(lost_messages_reported_in_place) {
+    simnet n;
+    setup(&n, 14, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 600, 2);
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 5000);
+    uint64_t bs = new_session(&n, 1, 0);
+    n.filter = drop_msg1; /* message 1 and every RTX_REPLY for it */
+    CHECK_OK(publish_n(&n, 0, s, "m", 0, NULL));
+    CHECK_OK(publish_n(&n, 0, s, "m", 1, NULL));
+    run_until_kind(&n, 1, SLIM_SOUT_LOST, bs, 1, 30000);
+    run_until_kind(&n, 0, SLIM_SOUT_UNDELIVERED, s, 1, 30000);
+    const sim_app *b = &n.apps[1];
+    /* LOST(1) then message 2, in that order */
+    const sim_rec *l = sim_find(&n, 1, SLIM_SOUT_LOST, bs, 0);
+    CHECK(l != NULL && l->message_id == 1 && l->status == SLIM_E_SESSION_LOST);
+    size_t li = l ? (size_t)(l - b->recs) : 0;
+    const sim_rec *m2 = sim_find(&n, 1, SLIM_SOUT_MESSAGE, bs, 0);
+    CHECK(m2 != NULL && m2->message_id == 2 && (size_t)(m2 - b->recs) > li);
+    const sim_rec *u = sim_find(&n, 0, SLIM_SOUT_UNDELIVERED, s, 0);
+    CHECK(u != NULL && u->message_id == 1 && strstr(u->detail, "after 2 retries") != NULL);
+    n.filter = NULL;
+    /* The stream goes on. */
+    CHECK_OK(publish_n(&n, 0, s, "m", 2, NULL));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, bs, 2, 5000);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, bs), 2);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 20000);
+}
+
+/* The sender no longer has it: an error RTX_REPLY, LOST at once. */
+static bool drop_alice_to_bob(simnet *n, int from, int to, const slim_msg *m) {
+    (void)m;
+    return n->filter_ud != NULL && from == 0 && to == 1;
+}
+
+TEST(lost_by_rtx_error_reply) {
+    simnet n;
+    setup(&n, 15, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 600, 1);
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 5000);
+    uint64_t bs = new_session(&n, 1, 0);
+    n.filter = drop_alice_to_bob;
+    n.filter_ud = &n;
+    CHECK_OK(publish_n(&n, 0, s, "m", 0, NULL));
+    run_until_kind(&n, 0, SLIM_SOUT_UNDELIVERED, s, 1, 5000);
+    n.filter_ud = NULL;
+    uint64_t t0 = n.now;
+    CHECK_OK(publish_n(&n, 0, s, "m", 1, NULL));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, bs, 1, 5000);
+    const sim_rec *l = sim_find(&n, 1, SLIM_SOUT_LOST, bs, 0);
+    CHECK(l != NULL && l->message_id == 1 && strstr(l->detail, "no longer has it") != NULL);
+    CHECK(l != NULL && l->at - t0 < 100);
+    slim_sessions_counters ca;
+    slim_sessions_counters_get(n.apps[0].ss, &ca);
+    CHECK_EQ(ca.rtx_replies, 1);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 20000);
+}
+
+/* ---- identity ---- */
+
+TEST(identity_failure_drops_and_counts) {
+    simnet n;
+    setup(&n, 16, 1, NULL);
+    /* A discovery without a signature is not answered. */
+    n.apps[0].no_sig = true;
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 600, 1);
+    open_wait(&n, 0, &c, 1, SLIM_E_SESSION_DISCOVERY_FAILED);
+    slim_sessions_counters cb;
+    slim_sessions_counters_get(n.apps[1].ss, &cb);
+    CHECK_EQ(cb.drop_identity, 2);
+    n.apps[0].no_sig = false;
+    /* A session up, then alice's tokens go bad: dropped, never delivered. */
+    uint64_t s = open_wait(&n, 0, &c, 2, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 5000);
+    n.apps[0].bad_token = true;
+    CHECK_OK(publish_n(&n, 0, s, "forged", 0, NULL));
+    run_until_kind(&n, 0, SLIM_SOUT_UNDELIVERED, s, 1, 10000);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, 0), 0);
+    slim_sessions_counters_get(n.apps[1].ss, &cb);
+    CHECK(cb.drop_identity >= 4);
+    n.apps[0].bad_token = false;
+    CHECK_OK(publish_n(&n, 0, s, "good", 1, NULL));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, 0, 1, 5000);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, 0), 1);
+    /* A JOIN_REQUEST with a bad token creates nothing. */
+    n.apps[0].bad_token = true;
+    open_wait(&n, 0, &c, 3, SLIM_E_SESSION_DISCOVERY_FAILED);
+    n.apps[0].bad_token = false;
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 20000);
+}
+
+/* ---- names ---- */
+
+TEST(names_the_app_answers_for) {
+    simnet n;
+    setup(&n, 17, 1, NULL);
+    slim_sname other = sim_service("org", "ns", "bob-alias");
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, other, 600, 1);
+    /* Served by the router but not a name bob answers for: dropped. */
+    n.apps[1].extra[n.apps[1].nextra++] = other.name;
+    open_wait(&n, 0, &c, 1, SLIM_E_SESSION_DISCOVERY_FAILED);
+    slim_sessions_counters cb;
+    slim_sessions_counters_get(n.apps[1].ss, &cb);
+    CHECK_EQ(cb.drop_unknown, 2);
+    CHECK_OK(slim_sessions_add_name(n.apps[1].ss, &other));
+    CHECK_OK(slim_sessions_add_name(n.apps[1].ss, &other)); /* twice is fine */
+    uint64_t s = open_wait(&n, 0, &c, 2, SLIM_OK);
+    slim_session_info info;
+    CHECK_OK(slim_sessions_info(n.apps[0].ss, s, &info));
+    CHECK(info.peer.text[2].len == 9 && memcmp(info.peer.text[2].ptr, "bob-alias", 9) == 0);
+    CHECK(slim_id_equal(info.peer.name.id, n.apps[1].name.id));
+    uint64_t bs = new_session(&n, 1, 0);
+    CHECK_OK(slim_sessions_info(n.apps[1].ss, bs, &info));
+    CHECK(slim_name_same_service(&info.local.name, &other.name));
+    CHECK_OK(slim_sessions_remove_name(n.apps[1].ss, &other));
+    CHECK_STATUS(slim_sessions_remove_name(n.apps[1].ss, &other), SLIM_E_NOT_FOUND);
+    slim_sname own = sim_sname(&n, 1);
+    CHECK_STATUS(slim_sessions_remove_name(n.apps[1].ss, &own), SLIM_E_INVALID_ARG);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 20000);
+}
+
+/* ---- refusals leave the state usable ---- */
+
+TEST(refusals_leave_state_usable) {
+    slim_sessions_config cfg = {.max_sessions = 2};
+    simnet n;
+    setup(&n, 18, 1, &cfg);
+    slim_sessions *a = n.apps[0].ss;
+    uint64_t h = 0;
+    slim_session_config c = cfg_of(SLIM_SESSION_MULTICAST, BOB_SVC, 0, 0);
+    CHECK_STATUS(slim_sessions_open(a, &c, 1, n.now, &h), SLIM_E_UNSUPPORTED);
+    c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
+    c.mls = true;
+    CHECK_STATUS(slim_sessions_open(a, &c, 1, n.now, &h), SLIM_E_UNSUPPORTED);
+    c = cfg_of(SLIM_SESSION_UNICAST, (slim_sname){0}, 0, 0);
+    CHECK_STATUS(slim_sessions_open(a, &c, 1, n.now, &h), SLIM_E_INVALID_ARG);
+    c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
+    c.session_id = SLIM_SESSION_ID_MAX;
+    CHECK_STATUS(slim_sessions_open(a, &c, 1, n.now, &h), SLIM_E_SESSION_BAD_ID);
+    c.session_id = 7;
+    uint64_t s7 = open_wait(&n, 0, &c, 2, SLIM_OK);
+    CHECK_STATUS(slim_sessions_open(a, &c, 3, n.now, &h), SLIM_E_EXISTS);
+    c = cfg_of(SLIM_SESSION_ANYCAST, (slim_sname){0}, 0, 0);
+    uint64_t any = 0;
+    CHECK_OK(slim_sessions_open(a, &c, 0, n.now, &any));
+    CHECK_STATUS(slim_sessions_open(a, &c, 0, n.now, &h), SLIM_E_SESSION_LIMIT);
+    slim_publish p = pub_default("x");
+    CHECK_STATUS(slim_sessions_publish(a, any, &p, n.now, NULL), SLIM_E_SESSION_NO_DESTINATION);
+    p.mode = SLIM_PUBLISH_DESTINATION;
+    p.to = BOB_SVC;
+    CHECK_STATUS(slim_sessions_publish(a, s7, &p, n.now, NULL), SLIM_E_SESSION_EXPECTED_ANYCAST);
+    p.mode = SLIM_PUBLISH_TO;
+    p.to = ALICE_SVC;
+    CHECK_STATUS(slim_sessions_publish(a, s7, &p, n.now, NULL), SLIM_E_INVALID_ARG);
+    p.mode = (slim_publish_mode)9;
+    CHECK_STATUS(slim_sessions_publish(a, s7, &p, n.now, NULL), SLIM_E_INVALID_ARG);
+    CHECK_STATUS(slim_sessions_publish(a, 999, &p, n.now, NULL), SLIM_E_CLOSED);
+    CHECK_STATUS(slim_sessions_close(a, 999, 0, n.now), SLIM_E_CLOSED);
+    slim_session_info info;
+    CHECK_STATUS(slim_sessions_info(a, 999, &info), SLIM_E_CLOSED);
+    uint8_t big[2048];
+    memset(big, 'b', sizeof big);
+    /* Garbage and stray inputs. */
+    CHECK(slim_sessions_input(a, slim_bytes_of("\xff\xff\xff", 3), n.now) != SLIM_OK);
+    CHECK(slim_sessions_input(a, slim_bytes_of(big, sizeof big), n.now) != SLIM_OK);
+    CHECK_STATUS(slim_sessions_input(a, slim_bytes_of(NULL, 0), n.now), SLIM_E_WIRE_UNKNOWN_TYPE);
+    /* Still works. */
+    p = pub_default("still");
+    CHECK_OK(slim_sessions_publish(a, s7, &p, n.now, NULL));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, 0, 1, 5000);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, 0), 1);
+    /* Route refused: the open fails with the reason, and the next works
+     * (while s7 held the route to bob, a second session shared it). */
+    CHECK_OK(slim_sessions_close(a, any, 0, n.now));
+    CHECK_OK(slim_sessions_close(a, s7, 0, n.now));
+    sim_run(&n, n.now + 20000, NULL, NULL);
+    CHECK_EQ(sim_routes(&n, 0), 0);
+    n.refuse_routes = true;
+    c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
+    open_wait(&n, 0, &c, 4, SLIM_E_SESSION_ROUTE_REFUSED);
+    const sim_rec *d = done_rec(&n, 0, 4);
+    CHECK(d != NULL && strstr(d->detail, "refused by the router") != NULL);
+    n.refuse_routes = false;
+    sim_run(&n, n.now + 20000, NULL, NULL);
+    uint64_t s8 = open_wait(&n, 0, &c, 5, SLIM_OK);
+    CHECK_OK(slim_sessions_close(a, s8, 0, n.now));
+    sim_run(&n, n.now + 20000, NULL, NULL);
+    /* The window: 512 unacknowledged messages, then E_QUEUE_FULL. */
+    c = cfg_of(SLIM_SESSION_ANYCAST, NOBODY_SVC, 1000, 1);
+    CHECK_OK(slim_sessions_open(a, &c, 0, n.now, &any));
+    size_t k = 0;
+    while (publish_n(&n, 0, any, "w", k, NULL) == SLIM_OK)
+        k++;
+    CHECK_EQ(k, 512);
+    CHECK_STATUS(publish_n(&n, 0, any, "w", k, NULL), SLIM_E_QUEUE_FULL);
+    sim_run(&n, n.now + 5000, NULL, NULL);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, any), 512);
+    CHECK_OK(publish_n(&n, 0, any, "w", k, NULL));
+    CHECK_OK(slim_sessions_close(a, any, 0, n.now));
+    sim_run(&n, n.now + 20000, NULL, NULL);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, any), 513);
+    teardown(&n, 0);
+}
+
+/* The backlog bound: inputs and publishes refused while outputs wait. */
+TEST(backlog_refuses_input_and_publish) {
+    slim_sessions_config cfg = {.max_backlog = 4};
+    simnet n;
+    setup(&n, 19, 1, &cfg);
+    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, BOB_SVC, 0, 0);
+    uint64_t s = 0;
+    slim_sessions *a = n.apps[0].ss;
+    CHECK_OK(slim_sessions_open(a, &c, 0, n.now, &s));
+    slim_publish p = pub_default("b");
+    int ok = 0;
+    while (slim_sessions_publish(a, s, &p, n.now, NULL) == SLIM_OK)
+        ok++;
+    CHECK_EQ(ok, 4);
+    CHECK_STATUS(slim_sessions_input(a, slim_bytes_of(NULL, 0), n.now), SLIM_E_QUEUE_FULL);
+    slim_sessions_counters ca;
+    slim_sessions_counters_get(a, &ca);
+    CHECK_EQ(ca.drop_backlog, 1);
+    sim_run(&n, n.now + 1000, NULL, NULL);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, 0), 4);
+    CHECK_OK(slim_sessions_publish(a, s, &p, n.now, NULL));
+    CHECK_OK(slim_sessions_close(a, s, 0, n.now));
+    teardown(&n, 120000);
+}
+
+TEST(config_and_args) {
+    slim_sessions *ss = NULL;
+    slim_sessions_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    slim_sessions_ops ops = {0};
+    CHECK_STATUS(slim_sessions_new(&cfg, &ops, &ss), SLIM_E_INVALID_ARG);
+    CHECK_STATUS(slim_sessions_new(NULL, &ops, &ss), SLIM_E_INVALID_ARG);
+    CHECK(ss == NULL);
+    slim_sessions_free(NULL);
+    CHECK(!slim_sessions_next(NULL, NULL));
+    CHECK_U64(slim_sessions_deadline(NULL), UINT64_MAX);
+    /* a local name without its text is refused */
+    simnet n;
+    sim_init(&n, 1);
+    slim_status st = SLIM_OK;
+    CHECK_EQ(sim_app_add(&n, "", "ns", "x", 1, 1, NULL, &st), -1);
+    CHECK_STATUS(st, SLIM_E_INVALID_ARG);
+    sim_free(&n);
+}
+
+/* ---- allocation failures ---- */
+
+/* A short scenario touching most paths: open, join, data both ways with
+ * loss, a gap, close. */
+static void short_scenario(void) {
+    slim_sessions_config cfg = {.heartbeat_ms = 2000};
+    simnet n;
+    names_init();
+    sim_init(&n, 31);
+    n.loss = 0.15;
+    n.delay_max = 20;
+    if (sim_app_add(&n, "org", "ns", "alice", 0xa11ce, 1, &cfg, NULL) < 0 ||
+        sim_app_add(&n, "org", "ns", "bob", 0xb0b, 1, &cfg, NULL) < 0) {
+        sim_free(&n);
+        return;
+    }
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 600, 4);
+    uint64_t s = 0, any = 0;
+    bool opened = slim_sessions_open(n.apps[0].ss, &c, 1, n.now, &s) == SLIM_OK;
+    slim_session_config ca = cfg_of(SLIM_SESSION_ANYCAST, BOB_SVC, 600, 2);
+    bool opened_any = slim_sessions_open(n.apps[0].ss, &ca, 2, n.now, &any) == SLIM_OK;
+    for (int i = 0; i < 6; i++) {
+        if (opened)
+            (void)publish_n(&n, 0, s, "o", (size_t)i, NULL);
+        if (opened_any)
+            (void)publish_n(&n, 0, any, "a", (size_t)i, NULL);
+        sim_run(&n, n.now + 400, NULL, NULL);
+        uint64_t bs = new_session(&n, 1, 0);
+        if (bs != 0)
+            (void)publish_n(&n, 1, bs, "r", (size_t)i, NULL);
+    }
+    if (opened)
+        (void)slim_sessions_close(n.apps[0].ss, s, 3, n.now);
+    if (opened_any)
+        (void)slim_sessions_close(n.apps[0].ss, any, 4, n.now);
+    sim_run(&n, n.now + 30000, NULL, NULL);
+    check_closed_last(&n);
+    sim_free(&n);
+}
+
+TEST(allocation_failures) {
+    test_alloc_install();
+    short_scenario();
+    long total = test_alloc_attempts();
+    CHECK_EQ(test_alloc_live(), 0);
+    CHECK(total > 500);
+    long step = total > 20000 ? total / 20000 : 1;
+    printf("  allocation failures: %ld allocations, failing every %ld\n", total, step);
+    for (long k = 1; k <= total; k += step) {
+        test_alloc_install();
+        test_alloc_fail_after(k);
+        short_scenario();
+        test_alloc_fail_after(0);
+        if (test_alloc_live() != 0) {
+            TEST_FAIL_AT("allocation %ld of %ld failing leaks %ld blocks", k, total,
+                         test_alloc_live());
+            break;
+        }
+    }
+    test_alloc_uninstall();
+}
+
+/* ---- the scenario whose SENDs check_session_wire.py decodes ---- */
+
+static bool drop_first_msg3(simnet *n, int from, int to, const slim_msg *m) {
+    (void)to;
+    int *once = n->filter_ud;
+    if (from == 0 && slim_wire_kind(m) == SLIM_MSG_PUBLISH &&
+        m->publish->session->session_message_type == 1 && m->publish->session->message_id == 3 &&
+        *once) {
+        *once = 0;
+        return true;
+    }
+    return false;
+}
+
+static bool drop_msg6(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    (void)to;
+    if (from != 0 || slim_wire_kind(m) != SLIM_MSG_PUBLISH)
+        return false;
+    uint32_t t = m->publish->session->session_message_type;
+    return m->publish->session->message_id == 6 &&
+           (t == 1 || (t == 4 && !m->publish->header->_error_case));
+}
+
+TEST(wire_scenario) {
+    slim_sessions_config cfg = {.heartbeat_ms = 1000};
+    simnet n;
+    setup(&n, 41, 2, &cfg);
+    /* unicast, reliable, with metadata; a gap to make RTX; heartbeats */
+    slim_kv meta[1] = {{{"k", 1}, {"v", 1}}};
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 1000, 3);
+    c.metadata = meta;
+    c.metadata_len = 1;
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 5000);
+    int once = 1;
+    n.filter = drop_first_msg3;
+    n.filter_ud = &once;
+    for (size_t i = 0; i < 5; i++)
+        CHECK_OK(publish_n(&n, 0, s, "w", i, NULL));
+    sim_run(&n, n.now + 4000, NULL, NULL); /* heartbeats too */
+    n.filter = NULL;
+    int peer = sim_count(&n, 1, SLIM_SOUT_NEW, 0) ? 1 : 2;
+    uint64_t bs = new_session(&n, peer, 0);
+    CHECK_EQ(check_in_order(&n, peer, bs, "w"), 5);
+    /* a reply with TO */
+    const sim_rec *req = sim_find(&n, peer, SLIM_SOUT_MESSAGE, bs, 0);
+    slim_publish p = pub_default("re");
+    p.mode = SLIM_PUBLISH_TO;
+    p.to.name = req->source;
+    p.conn = req->input_conn;
+    CHECK_OK(slim_sessions_publish(n.apps[peer].ss, bs, &p, n.now, NULL));
+    sim_run(&n, n.now + 500, NULL, NULL);
+    /* an error RTX_REPLY and a LOST: message 6 never gets through, alice
+     * gives it up, then bob, who found the gap later, asks for it */
+    n.filter = drop_msg6;
+    CHECK_OK(publish_n(&n, 0, s, "w", 5, NULL));
+    sim_run(&n, n.now + 2500, NULL, NULL);
+    CHECK_OK(publish_n(&n, 0, s, "w", 6, NULL));
+    run_until_kind(&n, peer, SLIM_SOUT_LOST, bs, 1, 10000);
+    n.filter = NULL;
+    CHECK(sim_find(&n, peer, SLIM_SOUT_LOST, bs, 0) != NULL);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, s), 1);
+    /* unreliable unicast closed by the joiner (LEAVE_REQUEST) */
+    slim_session_config cu = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
+    uint64_t su = open_wait(&n, 0, &cu, 2, SLIM_OK);
+    CHECK_OK(publish_n(&n, 0, su, "u", 0, NULL));
+    sim_run(&n, n.now + 500, NULL, NULL);
+    for (int i = 1; i <= 2; i++) {
+        uint64_t x = 0;
+        for (size_t k = 0; (x = new_session(&n, i, k)) != 0; k++)
+            if (i != peer || x != bs)
+                (void)slim_sessions_close(n.apps[i].ss, x, 0, n.now);
+    }
+    sim_run(&n, n.now + 3000, NULL, NULL);
+    /* anycast both ways, closed by the opener (GROUP_CLOSE per instance) */
+    slim_session_config cany = cfg_of(SLIM_SESSION_ANYCAST, BOB_SVC, 1000, 2);
+    uint64_t sa = 0;
+    CHECK_OK(slim_sessions_open(n.apps[0].ss, &cany, 0, n.now, &sa));
+    for (size_t i = 0; i < 4; i++)
+        CHECK_OK(publish_n(&n, 0, sa, "a", i, NULL));
+    sim_run(&n, n.now + 500, NULL, NULL);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, sa, 0, n.now));
+    /* the reliable unicast closed by its initiator (GROUP_CLOSE) */
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    sim_run(&n, n.now + 10000, NULL, NULL);
+    /* discovery of nobody with node errors */
+    n.node_errors = true;
+    slim_session_config cn = cfg_of(SLIM_SESSION_UNICAST, NOBODY_SVC, 0, 0);
+    open_wait(&n, 0, &cn, 3, SLIM_E_SESSION_NO_ROUTE);
+    teardown(&n, 10000);
+}
+
+TEST_MAIN(TEST_ENTRY(unicast_setup_sticks_to_one_instance),
+          TEST_ENTRY(reliable_exactly_once_in_order_under_loss),
+          TEST_ENTRY(unreliable_no_duplicates), TEST_ENTRY(anycast_spreads_over_instances),
+          TEST_ENTRY(anycast_receiver_idle_and_leave), TEST_ENTRY(request_reply_anycast),
+          TEST_ENTRY(request_reply_unicast), TEST_ENTRY(unicast_discovery_fails_after_retries),
+          TEST_ENTRY(unicast_discovery_node_error_fails_at_once),
+          TEST_ENTRY(anycast_undelivered_after_retries), TEST_ENTRY(heartbeat_loss_ends_both_sides),
+          TEST_ENTRY(close_by_joiner_and_during_join),
+          TEST_ENTRY(close_answer_lost_is_answered_again),
+          TEST_ENTRY(lost_messages_reported_in_place), TEST_ENTRY(lost_by_rtx_error_reply),
+          TEST_ENTRY(identity_failure_drops_and_counts), TEST_ENTRY(names_the_app_answers_for),
+          TEST_ENTRY(refusals_leave_state_usable), TEST_ENTRY(backlog_refuses_input_and_publish),
+          TEST_ENTRY(config_and_args), TEST_ENTRY(allocation_failures), TEST_ENTRY(wire_scenario))
