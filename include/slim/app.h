@@ -94,9 +94,10 @@ SLIM_API slim_status slim_app_name_text(const slim_app *app, char *buf, size_t c
 typedef enum slim_event_kind {
     SLIM_EVENT_OP_DONE = 1,    /* `op` finished: status, detail, and what it made */
     SLIM_EVENT_SESSION_CLOSED, /* `session` ended: status (SLIM_OK: closed normally), detail */
-    SLIM_EVENT_UNDELIVERED, /* reliable message `message_id` of `session` was never acknowledged */
-    SLIM_EVENT_DROPPED,     /* `count` messages of `session` (0: events) dropped, queue full */
-    SLIM_EVENT_CONNECTION,  /* `conn` went down (status) or came back (SLIM_OK) */
+    SLIM_EVENT_UNDELIVERED,  /* reliable message `message_id` of `session` was never acknowledged */
+    SLIM_EVENT_DROPPED,      /* `count` messages of `session` (0: events) dropped, queue full */
+    SLIM_EVENT_CONNECTION,   /* `conn` went down (status) or came back (SLIM_OK) */
+    SLIM_EVENT_MESSAGE_LOST, /* the peer of `session` no longer has message `message_id` */
 } slim_event_kind;
 
 typedef struct slim_message slim_message;

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #define MOD     "app"
 #define TICK_MS 250
@@ -52,7 +51,7 @@ static void efd_set(slim_app *app, bool readable) {
 }
 
 /* Under mu. Drops the event (counted) when the queue is full. */
-static void push_event(slim_app *app, const slim_event *ev) {
+void slim_app__push_event(slim_app *app, const slim_event *ev) {
     size_t cap = app->opts.event_queue;
     if (app->ev_count == cap) {
         app->ev_dropped++;
@@ -66,7 +65,7 @@ static void push_event(slim_app *app, const slim_event *ev) {
 
 void slim_app__event(slim_app *app, const slim_event *ev) {
     uv_mutex_lock(&app->mu);
-    push_event(app, ev);
+    slim_app__push_event(app, ev);
     uv_mutex_unlock(&app->mu);
 }
 
@@ -83,7 +82,7 @@ void slim_app__complete(slim_app *app, slim_op op, slim_status st, const char *d
     op_rec *o = op_find(app, op);
     if (o != NULL) {
         if (o->mode == OP_EVENT)
-            push_event(app, &ev);
+            slim_app__push_event(app, &ev);
         if (o->mode == OP_WAIT) {
             o->result = ev; /* the waiter frees the record */
             o->done = true;
@@ -102,6 +101,12 @@ void slim_app__cmd_free(app_cmd *c) {
     if (c == NULL)
         return;
     slim_free(c->text);
+    for (size_t i = 0; i < 2 * c->s.md_len; i++)
+        slim_free(c->s.md[i]);
+    slim_free(c->s.md);
+    slim_free(c->s.to_text);
+    slim_free(c->s.payload_type);
+    slim_free(c->s.payload);
     slim_client_config_cleanup(&c->cc);
     slim_server_config_cleanup(&c->sc);
     slim_free(c);
@@ -146,6 +151,20 @@ static slim_status post(slim_app *app, app_cmd *c, op_mode mode, slim_op *op) {
 
 slim_status slim_app__post_async(slim_app *app, app_cmd *c, slim_op *op) {
     return post(app, c, op != NULL ? OP_EVENT : OP_DISCARD, op);
+}
+
+bool slim_app__wait(slim_app *app, int64_t timeout_ms, uint64_t deadline) {
+    if (timeout_ms == 0 || app->stopped)
+        return false;
+    if (timeout_ms < 0) {
+        uv_cond_wait(&app->cond, &app->mu);
+        return true;
+    }
+    uint64_t now = slim_now_ns();
+    if (now >= deadline)
+        return false;
+    (void)uv_cond_timedwait(&app->cond, &app->mu, deadline - now);
+    return true;
 }
 
 /* Posts c and waits up to timeout_ms for its result (*out, may be NULL). */
@@ -214,16 +233,8 @@ slim_status slim_app_next_event(slim_app *app, int64_t timeout_ms, slim_event *e
             uv_mutex_unlock(&app->mu);
             return SLIM_OK;
         }
-        if (timeout_ms == 0 || app->stopped)
+        if (!slim_app__wait(app, timeout_ms, deadline))
             break;
-        if (timeout_ms < 0) {
-            uv_cond_wait(&app->cond, &app->mu);
-            continue;
-        }
-        uint64_t now = slim_now_ns();
-        if (now >= deadline)
-            break;
-        (void)uv_cond_timedwait(&app->cond, &app->mu, deadline - now);
     }
     uv_mutex_unlock(&app->mu);
     return SLIM_E_TIMEOUT;
@@ -246,14 +257,19 @@ static slim_status local_deliver(void *ud, slim_rcbuf *buf) {
     return SLIM_OK;
 }
 
-/* One message for this app from its router. */
+/* One message for this app from its router: an answer to one of our
+ * subscriptions (a SubscriptionAck, field 6, comes first in what routers
+ * write), or for the sessions. */
 static void take(slim_app *app, slim_bytes bytes) {
-    slim_msg *m = NULL;
-    if (slim_wire_decode(bytes, SIZE_MAX, &m) != SLIM_OK)
-        return;
-    if (slim_wire_kind(m) == SLIM_MSG_SUBSCRIPTION_ACK)
-        (void)slim_app__local_ack(app, m);
-    slim_wire_free(m);
+    if (bytes.len > 0 && bytes.ptr[0] == 0x32) {
+        slim_msg *m = NULL;
+        bool ours = slim_wire_decode(bytes, SIZE_MAX, &m) == SLIM_OK &&
+                    slim_wire_kind(m) == SLIM_MSG_SUBSCRIPTION_ACK && slim_app__local_ack(app, m);
+        slim_wire_free(m);
+        if (ours)
+            return;
+    }
+    slim_app__sessions_input(app, bytes);
 }
 
 /* Handles everything pending until nothing is: what the router sent us
@@ -264,6 +280,7 @@ static void pump(slim_app *app) {
             app->deferred = false;
             slim_app__conn_work(app);
         }
+        slim_app__sessions_drain(app); /* may deliver more to us */
         if (app->n_inbox == 0 && !app->deferred)
             return;
         /* Taking a message may make the router send more: work on a copy. */
@@ -302,21 +319,43 @@ static void on_wake(uv_async_t *a) {
         if (c == NULL)
             break;
         if (c->kind == CMD_STOP) {
-            slim_app__complete(app, c->op, SLIM_OK, NULL, NULL);
+            /* Sessions tell their peers first, for at most the timeout. */
+            int64_t t = c->timeout_ms;
             slim_app__cmd_free(c);
-            stop_loop(app);
+            if (slim_app__sessions_close_all(app) || t == 0) {
+                stop_loop(app);
+            } else {
+                app->stop_deadline_ms = t > 0 ? slim_now_ms() + (uint64_t)t : UINT64_MAX;
+                pump(app);
+            }
             return;
         }
-        slim_app__run_conn_cmd(app, c);
+        if (c->kind >= CMD_SESSION_CREATE && c->kind <= CMD_PUBLISH)
+            slim_app__run_session_cmd(app, c);
+        else
+            slim_app__run_conn_cmd(app, c);
         slim_app__cmd_free(c);
         pump(app);
     }
     pump(app);
 }
 
+/* After each turn's I/O: what the router delivered to us meanwhile (from
+ * node links) is handled before the loop sleeps again. */
+static void on_check(uv_check_t *c) {
+    slim_app *app = c->data;
+    if (app->n_inbox > 0 || app->deferred)
+        pump(app);
+}
+
 static void on_tick(uv_timer_t *t) {
     slim_app *app = t->data;
-    slim_app__conn_tick(app, slim_now_ms());
+    uint64_t now = slim_now_ms();
+    if (app->stop_deadline_ms != 0 && (app->all_closed || now >= app->stop_deadline_ms)) {
+        stop_loop(app);
+        return;
+    }
+    slim_app__conn_tick(app, now);
     pump(app);
 }
 
@@ -332,8 +371,12 @@ static void stop_loop(slim_app *app) {
     slim_hub_local_close(app->hub, app->local);
     slim_hub_free(app->hub);
     app->hub = NULL;
+    slim_sessions_free(app->ss);
+    app->ss = NULL;
     uv_timer_stop(&app->tick);
     uv_close((uv_handle_t *)&app->tick, closed_cb);
+    uv_close((uv_handle_t *)&app->ss_timer, closed_cb);
+    uv_close((uv_handle_t *)&app->check, closed_cb);
     uv_close((uv_handle_t *)&app->wake, closed_cb);
 }
 
@@ -346,34 +389,18 @@ static void thread_main(void *arg) {
     uv_mutex_unlock(&app->mu);
 }
 
-/* ---- identity (shared secret) ---- */
-
-/* "<id>_<8 random alphanumerics>", as upstream's shared-secret provider. */
-static slim_status provider_id(const char *id, char **out) {
-    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    uint8_t r[8];
-    slim_status st = slim_random_bytes(r, sizeof r);
-    if (st != SLIM_OK)
-        return st;
-    size_t n = strlen(id);
-    char *s = slim_malloc(n + 10);
-    if (s == NULL)
-        return SLIM_E_NOMEM;
-    memcpy(s, id, n);
-    s[n] = '_';
-    for (int i = 0; i < 8; i++)
-        s[n + 1 + i] = alnum[r[i] % (sizeof alnum - 1)];
-    s[n + 9] = 0;
-    *out = s;
-    return SLIM_OK;
-}
-
 /* ---- life ---- */
 
 static void app_free_memory(slim_app *app) {
     for (int i = 0; i < 3; i++)
         slim_free(app->name_text[i]);
-    slim_free(app->provider_id);
+    slim_identity_free(app->identity);
+    slim_identity_verifier_free(app->verifier);
+    slim_hmap_iter si;
+    for (slim_hnode *n = slim_hmap_first(&app->sessions, &si); n;
+         n = slim_hmap_next(&app->sessions, &si))
+        slim_app__session_free(SLIM_CONTAINER_OF(n, app_session, node));
+    slim_hmap_cleanup(&app->sessions);
     slim_free(app->events);
     slim_free(app->inbox);
     slim_app__cmd_free(app->stop_cmd);
@@ -410,7 +437,7 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         return st;
     if (parts.has_id)
         return SLIM_E_INVALID_ARG; /* the id comes from the identity */
-    if (strlen(provider->secret) < 32)
+    if (slim_identity_secret_is_weak((slim_str){provider->secret, strlen(provider->secret)}))
         SLIM_LOGW(MOD, "the shared secret of %s is shorter than 32 characters", name);
     slim_app *app = slim_calloc(1, sizeof *app);
     if (app == NULL)
@@ -431,15 +458,31 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         else
             app->name_parts[i] = (slim_str){app->name_text[i], parts.component[i].len};
     }
+    slim_str secret = {provider->secret, strlen(provider->secret)};
     if (st == SLIM_OK)
-        st = provider_id(provider->id, &app->provider_id);
+        st = slim_identity_new((slim_str){provider->id, strlen(provider->id)}, secret, NULL,
+                               &app->identity);
+    if (st == SLIM_OK)
+        st = slim_identity_verifier_new((slim_str){verifier->secret, strlen(verifier->secret)},
+                                        NULL, &app->verifier);
     if (st == SLIM_OK) {
-        XXH128_hash_t h = XXH3_128bits(app->provider_id, strlen(app->provider_id));
         app->name = parsed;
-        app->name.id = (slim_id){h.high64, h.low64};
+        app->name.id = slim_identity_app_id(app->identity);
         app->events = slim_calloc(o->event_queue, sizeof *app->events);
         if (app->events == NULL)
             st = SLIM_E_NOMEM;
+    }
+    if (st == SLIM_OK)
+        st = slim_hmap_init(&app->sessions, 64);
+    if (st == SLIM_OK) {
+        slim_sessions_config sc = {.local = {.name = app->name},
+                                   .max_sessions = o->max_sessions,
+                                   .heartbeat_ms = o->heartbeat_ms,
+                                   .max_message_size = o->max_message_size + 64 * 1024};
+        memcpy(sc.local.text, app->name_parts, sizeof sc.local.text);
+        slim_sessions_ops ops;
+        slim_app__sessions_ops(app, &ops);
+        st = slim_sessions_new(&sc, &ops, &app->ss);
     }
     if (st == SLIM_OK && (app->stop_cmd = slim_calloc(1, sizeof *app->stop_cmd)) == NULL)
         st = SLIM_E_NOMEM;
@@ -463,7 +506,11 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
     app->wake.data = app;
     uv_timer_init(&app->loop, &app->tick);
     app->tick.data = app;
-    slim_hub_config hc = {.fwd = {.node_id = app->provider_id,
+    uv_timer_init(&app->loop, &app->ss_timer);
+    app->ss_timer.data = app;
+    uv_check_init(&app->loop, &app->check);
+    app->check.data = app;
+    slim_hub_config hc = {.fwd = {.node_id = slim_identity_id(app->identity).ptr,
                                   .version = slim_version(),
                                   .announce = SLIM_LINK_TYPE_EDGE,
                                   .max_message_size = o->max_message_size,
@@ -472,12 +519,20 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
     st = slim_hub_new(&app->loop, &hc, &hcb, &app->hub);
     if (st == SLIM_OK)
         st = slim_hub_local_open(app->hub, local_deliver, app, &app->local);
-    if (st == SLIM_OK && uv_thread_create(&app->thread, thread_main, app) != 0)
-        st = SLIM_E_IO;
+    if (st == SLIM_OK) {
+        /* Started before the thread: libuv handles belong to one thread. */
+        uv_timer_start(&app->tick, on_tick, TICK_MS, TICK_MS);
+        uv_check_start(&app->check, on_check);
+        if (uv_thread_create(&app->thread, thread_main, app) != 0)
+            st = SLIM_E_IO;
+    }
     if (st != SLIM_OK) {
         if (app->hub != NULL)
             slim_hub_free(app->hub);
+        slim_sessions_free(app->ss);
         uv_close((uv_handle_t *)&app->tick, closed_cb);
+        uv_close((uv_handle_t *)&app->ss_timer, closed_cb);
+        uv_close((uv_handle_t *)&app->check, closed_cb);
         uv_close((uv_handle_t *)&app->wake, closed_cb);
         uv_run(&app->loop, UV_RUN_DEFAULT);
         uv_loop_close(&app->loop);
@@ -486,7 +541,6 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         app_free_memory(app);
         return st;
     }
-    uv_timer_start(&app->tick, on_tick, TICK_MS, TICK_MS);
     *out = app;
     return SLIM_OK;
 }
@@ -494,12 +548,12 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
 void slim_app_free(slim_app *app, int64_t timeout_ms) {
     if (app == NULL)
         return;
-    (void)timeout_ms; /* sessions (which tell their peers) come with the session layer */
     /* The stop command goes last, past the queue's bound; nothing more is
      * accepted after it. */
     uv_mutex_lock(&app->mu);
     app_cmd *c = app->stop_cmd;
     app->stop_cmd = NULL;
+    c->timeout_ms = timeout_ms;
     app->stopping = true;
     enqueue(app, c);
     uv_mutex_unlock(&app->mu);

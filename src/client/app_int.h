@@ -21,6 +21,9 @@
 
 #include "config/endpoint.h"
 #include "core/hmap.h"
+#include "session/identity.h"
+#include "session/sessions.h"
+#include "slim/session.h"
 #include "core/rcbuf.h"
 #include "link/hub.h"
 #include "slim/app.h"
@@ -39,8 +42,32 @@ typedef enum cmd_kind {
     CMD_UNSUBSCRIBE,
     CMD_SET_ROUTE,
     CMD_REMOVE_ROUTE,
+    CMD_SESSION_CREATE,
+    CMD_SESSION_DELETE,
+    CMD_PUBLISH,
     CMD_STOP,
 } cmd_kind;
+
+/* Metadata entries accepted per call. */
+#define SLIM_APP_MAX_METADATA 64
+
+/* What a session command carries (all owned). */
+typedef struct cmd_session {
+    slim_session_id session;
+    slim_session_type type;
+    uint32_t timeout_ms, max_retries;
+    bool mls;
+    char **md; /* key, value, key, value... */
+    size_t md_len;
+    slim_publish_mode mode;
+    char *to_text; /* peer (create), destination (publish), source replied to (publish_to) */
+    slim_name to;
+    slim_str to_parts[3]; /* views into to_text */
+    uint64_t conn;        /* publish_to: the input connection */
+    char *payload_type;
+    uint8_t *payload;
+    size_t payload_len;
+} cmd_session;
 
 typedef struct app_cmd {
     struct app_cmd *next;
@@ -52,6 +79,8 @@ typedef struct app_cmd {
     slim_str parts[3];     /* ... and its components (views into text) */
     slim_client_config cc; /* CONNECT (owned) */
     slim_server_config sc; /* RUN_SERVER (owned) */
+    cmd_session s;         /* session commands */
+    int64_t timeout_ms;    /* STOP: how long sessions get to close */
 } app_cmd;
 
 /* ---- operations ---- */
@@ -86,6 +115,20 @@ typedef struct app_conn {
     char *endpoint;
 } app_conn;
 
+/* A session as the callers see it (under mu). */
+typedef struct app_session {
+    slim_hnode node;
+    slim_session_id id;
+    slim_session_info *info;
+    slim_message **q; /* ring of received messages, q_cap = opts.session_queue */
+    size_t q_head, q_count, q_cap;
+    uint64_t dropped; /* since the last DROPPED event */
+    slim_op *getters; /* get_message_async calls waiting, oldest first */
+    size_t n_getters, cap_getters;
+    int waiting; /* blocking get_message calls inside */
+    bool closed;
+} app_session;
+
 typedef struct app_server {
     struct app_server *next;
     char *endpoint; /* as configured */
@@ -99,9 +142,11 @@ typedef struct app_sub {
     struct app_sub *next;
     uint64_t id;
     slim_op op;
-    slim_conn_id conn;       /* app connection; 0 for the connect of `owner` */
-    app_conn *owner;         /* a connect's own-name subscription */
-    uint64_t fwd;            /* the forwarder connection it went over (forward_to) */
+    slim_conn_id conn; /* app connection; 0 for the connect of `owner` */
+    app_conn *owner;   /* a connect's own-name subscription */
+    uint64_t fwd;      /* the forwarder connection it went over (forward_to) */
+    char *name_text;   /* a subscription: the name, for the session layer */
+    bool unsub;
     bool local_done, remote; /* remote: a node answers too */
     uint64_t deadline_ms;
 } app_sub;
@@ -111,7 +156,6 @@ struct slim_app {
     slim_name name;
     char *name_text[3];
     slim_str name_parts[3];
-    char *provider_id;
     slim_app_options opts;
 
     /* shared, under mu */
@@ -126,6 +170,11 @@ struct slim_app {
     uint64_t ev_dropped;
     int efd;
     bool stopping, stopped;
+    slim_hmap sessions;            /* app_session by id */
+    slim_session_id listen_q[128]; /* sessions peers opened, not listened for yet */
+    size_t lq_head, lq_count;
+    slim_op listeners[128]; /* listen_async calls waiting */
+    size_t n_listeners;
 
     /* loop thread only */
     uv_thread_t thread;
@@ -140,7 +189,15 @@ struct slim_app {
     slim_conn_id next_conn, last_conn;
     app_server *servers;
     app_sub *subs;
-    bool deferred;     /* link callbacks left work for pump() */
+    bool deferred; /* link callbacks left work for pump() */
+    slim_identity *identity;
+    slim_identity_verifier *verifier;
+    slim_sessions *ss;
+    uv_timer_t ss_timer;
+    uv_check_t check;   /* runs the pump after each turn's I/O */
+    bool drops_pending; /* some session dropped messages: say so */
+    bool closing_all, all_closed;
+    uint64_t stop_deadline_ms;
     app_cmd *stop_cmd; /* made at creation, so stopping cannot fail */
 };
 
@@ -151,6 +208,18 @@ void slim_app__complete(slim_app *app, slim_op op, slim_status st, const char *d
 
 /* Queues an event that is no operation's result. Loop thread; takes mu. */
 void slim_app__event(slim_app *app, const slim_event *ev);
+/* The same under mu. */
+void slim_app__push_event(slim_app *app, const slim_event *ev);
+
+/* src/client/session.c */
+app_session *slim_app__session_find(slim_app *app, slim_session_id id); /* under mu */
+void slim_app__run_session_cmd(slim_app *app, app_cmd *c);
+void slim_app__session_free(app_session *s);
+void slim_app__sessions_drain(slim_app *app);
+void slim_app__sessions_input(slim_app *app, slim_bytes msg);
+bool slim_app__sessions_close_all(slim_app *app);
+/* The core's ops, for slim_sessions_new. */
+void slim_app__sessions_ops(slim_app *app, slim_sessions_ops *ops);
 
 /* Loop side of the commands of src/client/conn.c. */
 void slim_app__run_conn_cmd(slim_app *app, app_cmd *c);
@@ -170,6 +239,11 @@ void slim_app__cmd_free(app_cmd *c);
  * hears back) and the blocking form (result in *out, may be NULL). Both
  * take c, also on error. */
 slim_status slim_app__post_async(slim_app *app, app_cmd *c, slim_op *op);
+/* Under mu: waits once for app->cond, until deadline (slim_now_ns() +
+ * timeout_ms when that is positive; a negative timeout waits forever).
+ * false when the caller should stop: timeout 0, the app stopped, or the
+ * deadline passed. The caller re-checks its condition and calls again. */
+bool slim_app__wait(slim_app *app, int64_t timeout_ms, uint64_t deadline);
 slim_status slim_app__post_wait(slim_app *app, app_cmd *c, int64_t timeout_ms, slim_event *out);
 
 /* Handles what the router sent this app and what callbacks left, until

@@ -117,6 +117,18 @@ static void sub_done(slim_app *app, app_sub *s, slim_status st, const char *deta
             *p = s->next;
             break;
         }
+    if (st == SLIM_OK && s->name_text != NULL && app->ss != NULL) {
+        /* The session layer answers for the names we subscribe. */
+        slim_sname n = {0};
+        slim_name_parts parts;
+        if (slim_name_parse(s->name_text, strlen(s->name_text), &n.name, &parts) == SLIM_OK) {
+            memcpy(n.text, parts.component, sizeof n.text);
+            if (s->unsub)
+                (void)slim_sessions_remove_name(app->ss, &n);
+            else
+                (void)slim_sessions_add_name(app->ss, &n);
+        }
+    }
     if (s->owner != NULL) {
         app_conn *c = s->owner;
         slim_op op = c->connect_op;
@@ -136,6 +148,7 @@ static void sub_done(slim_app *app, app_sub *s, slim_status st, const char *deta
     } else {
         slim_app__complete(app, s->op, st, detail, NULL);
     }
+    slim_free(s->name_text);
     slim_free(s);
 }
 
@@ -378,8 +391,14 @@ static void sub_cmd(slim_app *app, app_cmd *cmd) {
     bool unsub = cmd->kind == CMD_UNSUBSCRIBE || cmd->kind == CMD_REMOVE_ROUTE;
     bool route = cmd->kind == CMD_SET_ROUTE || cmd->kind == CMD_REMOVE_ROUTE;
     slim_status st = start_sub(app, cmd->op, c, NULL, &cmd->name, cmd->parts, unsub, route);
-    if (st != SLIM_OK)
+    if (st != SLIM_OK) {
         slim_app__complete(app, cmd->op, st, NULL, NULL);
+        return;
+    }
+    if (!route && app->subs != NULL) { /* start_sub put it first */
+        app->subs->name_text = slim_strndup(cmd->text, strlen(cmd->text));
+        app->subs->unsub = unsub;
+    }
 }
 
 void slim_app__run_conn_cmd(slim_app *app, app_cmd *cmd) {

@@ -40,8 +40,8 @@
 #define P256_SK     32
 #define P256_PK     65
 
-static void resolve(const slim_identity_config *cfg, slim_identity_config *out) {
-    slim_identity_config c = {0};
+static void resolve(const slim_identity_params *cfg, slim_identity_params *out) {
+    slim_identity_params c = {0};
     if (cfg != NULL)
         c = *cfg;
     if (c.validity_s == 0)
@@ -211,7 +211,7 @@ static slim_status make_claims(const uint8_t *pk, size_t pk_len, slim_buf *claim
     return st;
 }
 
-slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_identity_config *cfg,
+slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_identity_params *cfg,
                               slim_identity **out) {
     if (out == NULL || (secret.ptr == NULL && secret.len > 0))
         return SLIM_E_INVALID_ARG;
@@ -221,7 +221,7 @@ slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_iden
         return SLIM_E_IDENTITY_NO_SECRET;
     if (base_id.len > SIZE_MAX / 2)
         return SLIM_E_TOO_LARGE;
-    slim_identity_config c;
+    slim_identity_params c;
     resolve(cfg, &c);
     slim_identity *id = slim_calloc(1, sizeof *id);
     if (id == NULL)
@@ -566,13 +566,13 @@ struct slim_identity_verifier {
     slim_buf aad;
 };
 
-slim_status slim_identity_verifier_new(slim_str secret, const slim_identity_config *cfg,
+slim_status slim_identity_verifier_new(slim_str secret, const slim_identity_params *cfg,
                                        slim_identity_verifier **out) {
     if (out == NULL || (secret.ptr == NULL && secret.len > 0))
         return SLIM_E_INVALID_ARG;
     if (secret.len == 0)
         return SLIM_E_IDENTITY_NO_SECRET;
-    slim_identity_config c;
+    slim_identity_params c;
     resolve(cfg, &c);
     slim_identity_verifier *v = slim_calloc(1, sizeof *v);
     if (v == NULL)

@@ -50,7 +50,7 @@
 #define SLIM_IDENTITY_MAX_PUBKEY    65
 #define SLIM_IDENTITY_MAX_SIGNATURE 72
 
-typedef struct slim_identity_config {
+typedef struct slim_identity_params {
     /* Token lifetime in seconds; 0 = SLIM_IDENTITY_VALIDITY_S. Provider
      * and verifier must agree: the verifier refuses older tokens, the
      * provider renews its token after half of it. */
@@ -64,7 +64,7 @@ typedef struct slim_identity_config {
      * verifier's cache hash seed. NULL = OpenSSL's (slim_mls_rng_default).
      * Borrowed for the object's life. */
     const slim_mls_rng *rng;
-} slim_identity_config;
+} slim_identity_params;
 
 /* True when the secret is shorter than SLIM_IDENTITY_MIN_SECRET bytes.
  * Upstream refuses such secrets; we accept them (its earlier examples use
@@ -92,7 +92,7 @@ typedef struct slim_identity slim_identity;
  * upstream refuses; also a NUL, which a protobuf-c string cannot carry),
  * E_IDENTITY_NO_SECRET (empty secret), E_MLS_RNG,
  * E_MLS_CRYPTO, E_NOMEM. */
-slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_identity_config *cfg,
+slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_identity_params *cfg,
                               slim_identity **out);
 
 /* Wipes the secret and the private key and frees. NULL is a no-op. */
@@ -138,7 +138,7 @@ typedef struct slim_identity_verifier slim_identity_verifier;
 
 /* A verifier for tokens made with `secret` (copied). cfg may be NULL.
  * E_IDENTITY_NO_SECRET, E_MLS_RNG (cache seed), E_NOMEM. */
-slim_status slim_identity_verifier_new(slim_str secret, const slim_identity_config *cfg,
+slim_status slim_identity_verifier_new(slim_str secret, const slim_identity_params *cfg,
                                        slim_identity_verifier **out);
 
 /* Wipes the secret and frees. NULL is a no-op. */

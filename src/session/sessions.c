@@ -377,7 +377,7 @@ static void sess_link(slim_sessions *ss, ss_sess *s) {
 }
 
 /* Copies metadata into one block of storage. */
-static slim_status meta_copy(ss_sess *s, const slim_kv *kv, size_t n) {
+static slim_status meta_copy(ss_sess *s, const slim_ss_kv *kv, size_t n) {
     if (n == 0)
         return SLIM_OK;
     size_t total = 0;
@@ -408,7 +408,7 @@ static slim_status meta_copy(ss_sess *s, const slim_kv *kv, size_t n) {
 static slim_status meta_from_msg(ss_sess *s, const slim_msg *m) {
     if (m->n_metadata == 0)
         return SLIM_OK;
-    slim_kv *kv = slim_calloc(m->n_metadata, sizeof *kv);
+    slim_ss_kv *kv = slim_calloc(m->n_metadata, sizeof *kv);
     if (kv == NULL)
         return SLIM_E_NOMEM;
     for (size_t i = 0; i < m->n_metadata; i++) {
@@ -1174,7 +1174,7 @@ bool slim_sessions_next(slim_sessions *ss, slim_sout *out) {
 
 /* ---- inspection ---- */
 
-slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_session_info *out) {
+slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_ss_info *out) {
     if (ss == NULL || out == NULL)
         return SLIM_E_INVALID_ARG;
     const ss_sess *s = find_handle(ss, session);

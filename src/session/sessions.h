@@ -33,7 +33,7 @@
  * there is none). Each session ends with exactly one SLIM_SOUT_CLOSED; after
  * it the handle is dead and calls with it return E_CLOSED. Handles are
  * local, start at 1 and are never reused; the wire session id (u32) is in
- * slim_session_info.
+ * slim_ss_info.
  *
  * The protocol on the wire is upstream SLIM's (docs/sessions.md, from
  * ../shared/spec/session-protocol-head.md): point-to-point sessions with
@@ -48,6 +48,7 @@
 
 #include "core/buf.h"
 #include "slim/name.h"
+#include "slim/session.h"
 #include "slim/status.h"
 #include "wire/wire.h"
 
@@ -62,17 +63,12 @@ typedef struct slim_sname {
 } slim_sname;
 
 /* One metadata entry (views). */
-typedef struct slim_kv {
+typedef struct slim_ss_kv {
     slim_str key;
     slim_str value;
-} slim_kv;
+} slim_ss_kv;
 
-/* Session types, numbered as the Python API's PySessionType. */
-typedef enum slim_session_type {
-    SLIM_SESSION_ANYCAST = 0,   /* point-to-point, no fixed peer: each message to any instance */
-    SLIM_SESSION_UNICAST = 1,   /* point-to-point: discovery picks one instance, then sticks */
-    SLIM_SESSION_MULTICAST = 2, /* a group (later issue): E_UNSUPPORTED for now */
-} slim_session_type;
+/* Session types: slim_session_type of include/slim/session.h. */
 
 /* Wire session ids are u32 in [0, SLIM_SESSION_ID_MAX); this asks for a
  * random free one. */
@@ -99,8 +95,8 @@ typedef struct slim_session_config {
      * these values, or 1000 ms and 10 when they are zero. */
     uint32_t timeout_ms;
     uint32_t max_retries;
-    bool mls;                /* later issue: E_UNSUPPORTED for now */
-    const slim_kv *metadata; /* sent in JOIN_REQUEST; may be NULL */
+    bool mls;                   /* later issue: E_UNSUPPORTED for now */
+    const slim_ss_kv *metadata; /* sent in JOIN_REQUEST; may be NULL */
     size_t metadata_len;
     uint32_t session_id; /* SLIM_SESSION_ID_ANY: pick */
 } slim_session_config;
@@ -213,7 +209,7 @@ typedef struct slim_publish {
     uint64_t conn; /* TO: the input connection of the message replied to */
     slim_bytes payload;
     slim_str payload_type; /* empty: "msg" */
-    const slim_kv *metadata;
+    const slim_ss_kv *metadata;
     size_t metadata_len;
 } slim_publish;
 
@@ -264,7 +260,7 @@ typedef struct slim_msg_ctx {
     slim_sname source;
     slim_sname destination;
     slim_str payload_type;
-    const slim_kv *metadata;
+    const slim_ss_kv *metadata;
     size_t metadata_len;
     uint64_t input_conn; /* the router connection it arrived on (for SLIM_PUBLISH_TO) */
     uint32_t message_id;
@@ -286,21 +282,21 @@ bool slim_sessions_next(slim_sessions *ss, slim_sout *out);
 
 /* ---- inspection ---- */
 
-typedef struct slim_session_info {
+typedef struct slim_ss_info {
     uint32_t id; /* the wire session id */
     slim_session_type type;
-    bool initiator;          /* we opened it */
-    bool ready;              /* UNICAST: joined; ANYCAST: always */
-    bool reliable;           /* acknowledged and retransmitted data */
-    slim_sname local;        /* our name, with our id */
-    slim_sname peer;         /* UNICAST: the peer (with its id once joined); ANYCAST: configured */
-    const slim_kv *metadata; /* the session's metadata */
+    bool initiator;   /* we opened it */
+    bool ready;       /* UNICAST: joined; ANYCAST: always */
+    bool reliable;    /* acknowledged and retransmitted data */
+    slim_sname local; /* our name, with our id */
+    slim_sname peer;  /* UNICAST: the peer (with its id once joined); ANYCAST: configured */
+    const slim_ss_kv *metadata; /* the session's metadata */
     size_t metadata_len;
     uint32_t timeout_ms, max_retries;
-} slim_session_info;
+} slim_ss_info;
 
 /* Views valid until the next call on ss. E_CLOSED. */
-slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_session_info *out);
+slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_ss_info *out);
 
 typedef struct slim_sessions_counters {
     uint64_t sessions_open;             /* current */

@@ -123,7 +123,7 @@ static void tx_send(slim_sessions *ss, ss_sess *s, ss_tx *t, uint32_t id, uint64
     }
 }
 
-static slim_status add_metadata(slim_msg *m, const slim_kv *kv, size_t n) {
+static slim_status add_metadata(slim_msg *m, const slim_ss_kv *kv, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (kv[i].key.len == strlen(SS_KEY_PUBLISH_TO) &&
             memcmp(kv[i].key.ptr, SS_KEY_PUBLISH_TO, kv[i].key.len) == 0)

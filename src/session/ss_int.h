@@ -110,8 +110,8 @@ typedef struct ss_out {
     uint32_t arg;
     uint8_t *bytes; /* SEND: the encoded message (slim_malloc) */
     size_t len;
-    slim_msg *msg; /* MESSAGE: the decoded message the views point into */
-    slim_kv *kv;   /* MESSAGE: its metadata as views */
+    slim_msg *msg;  /* MESSAGE: the decoded message the views point into */
+    slim_ss_kv *kv; /* MESSAGE: its metadata as views */
     size_t nkv;
 } ss_out;
 
@@ -226,7 +226,7 @@ typedef struct ss_sess {
     ss_route *route;
     uint64_t route_deadline; /* S_ROUTE */
     uint32_t join_id;        /* joiner: the JOIN_REQUEST id to echo */
-    slim_kv *meta;           /* views into meta_store */
+    slim_ss_kv *meta;        /* views into meta_store */
     size_t nmeta;
     char *meta_store;
     /* what the application is owed */

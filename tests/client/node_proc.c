@@ -142,3 +142,58 @@ bool test_node_wait_metric(const test_node *n, const char *series, double want, 
     }
     return false;
 }
+
+bool test_proxy_start(test_proxy *p, int upstream_port, const char *args) {
+    memset(p, 0, sizeof *p);
+    p->pid = -1;
+    const char *script = getenv("SLIM_FAULTPROXY");
+    if (script == NULL)
+        return false;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "exec /usr/bin/python3 %s --listen 127.0.0.1:0 --upstream 127.0.0.1:%d %s", script,
+             upstream_port, args != NULL ? args : "");
+    int fds[2];
+    if (pipe(fds) != 0)
+        return false;
+    p->pid = fork();
+    if (p->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    p->out_fd = fds[0];
+    char buf[1024];
+    size_t len = 0;
+    time_t deadline = time(NULL) + 20;
+    while (p->port == 0 && time(NULL) < deadline && len < sizeof buf - 1) {
+        ssize_t r = read(p->out_fd, buf + len, sizeof buf - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = 0;
+        const char *l = strstr(buf, "listening faultproxy 127.0.0.1:");
+        if (l != NULL)
+            p->port = atoi(l + strlen("listening faultproxy 127.0.0.1:"));
+    }
+    if (p->port == 0) {
+        test_proxy_stop(p);
+        return false;
+    }
+    return true;
+}
+
+void test_proxy_stop(test_proxy *p) {
+    if (p->pid > 0) {
+        kill(p->pid, SIGTERM);
+        int status;
+        waitpid(p->pid, &status, 0);
+        p->pid = -1;
+    }
+    if (p->out_fd > 0)
+        close(p->out_fd);
+    p->out_fd = 0;
+}

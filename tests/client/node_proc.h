@@ -32,4 +32,16 @@ double test_node_metric(const test_node *n, const char *series);
 /* Polls test_node_metric until it equals want (true) or timeout_ms passes. */
 bool test_node_wait_metric(const test_node *n, const char *series, double want, int timeout_ms);
 
+/* A fault-injecting proxy (tests/integration/faultproxy.py, path in
+ * $SLIM_FAULTPROXY) in front of a node's data plane: `args` are its extra
+ * command-line options ("--seed 7 --drop 0.1 ..."). */
+typedef struct test_proxy {
+    pid_t pid;
+    int port;
+    int out_fd;
+} test_proxy;
+
+bool test_proxy_start(test_proxy *p, int upstream_port, const char *args);
+void test_proxy_stop(test_proxy *p);
+
 #endif

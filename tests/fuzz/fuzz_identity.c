@@ -31,7 +31,7 @@ static const char SECRET[] = "fuzzing secret of thirty-two bytes";
 static slim_identity_verifier *verifier(void) {
     static slim_identity_verifier *v;
     if (v == NULL) {
-        slim_identity_config cfg = {.cache_max = 64};
+        slim_identity_params cfg = {.cache_max = 64};
         if (slim_identity_verifier_new((slim_str){SECRET, sizeof SECRET - 1}, &cfg, &v) != SLIM_OK)
             abort();
     }

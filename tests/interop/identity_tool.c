@@ -81,7 +81,7 @@ static void run(char **a, int n) {
     slim_status st = SLIM_E_INVALID_ARG;
     const char *cmd = n > 0 ? a[0] : "";
     if (strcmp(cmd, "new") == 0 && arg_hex(a[1], &x) && arg_hex(a[2], &y) && arg_u64(a[3], &num)) {
-        slim_identity_config cfg = {.validity_s = (uint32_t)num};
+        slim_identity_params cfg = {.validity_s = (uint32_t)num};
         slim_identity *next;
         if ((st = slim_identity_new(str_of(&x), str_of(&y), &cfg, &next)) == SLIM_OK) {
             slim_identity_free(ident);

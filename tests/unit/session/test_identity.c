@@ -47,13 +47,13 @@ static void trng_init(trng *t, uint64_t seed) {
     t->fail = false;
 }
 
-static slim_identity *new_identity(const char *base, const slim_identity_config *cfg) {
+static slim_identity *new_identity(const char *base, const slim_identity_params *cfg) {
     slim_identity *id = NULL;
     CHECK_OK(slim_identity_new(S(base), S(SECRET), cfg, &id));
     return id;
 }
 
-static slim_identity_verifier *new_verifier(const slim_identity_config *cfg) {
+static slim_identity_verifier *new_verifier(const slim_identity_params *cfg) {
     slim_identity_verifier *v = NULL;
     CHECK_OK(slim_identity_verifier_new(S(SECRET), cfg, &v));
     return v;
@@ -99,7 +99,7 @@ TEST(app_id_matches_upstream) {
 TEST(provider_id_keys_and_signature) {
     trng t;
     trng_init(&t, 42);
-    slim_identity_config cfg = {.rng = &t.rng};
+    slim_identity_params cfg = {.rng = &t.rng};
     slim_identity *id = new_identity("agntcy/ns/alice", &cfg);
     slim_str s = slim_identity_id(id);
     CHECK_EQ(s.len, strlen("agntcy/ns/alice") + 9);
@@ -113,7 +113,7 @@ TEST(provider_id_keys_and_signature) {
     /* the same random source gives the same identity */
     trng t2;
     trng_init(&t2, 42);
-    slim_identity_config cfg2 = {.rng = &t2.rng};
+    slim_identity_params cfg2 = {.rng = &t2.rng};
     slim_identity *same = new_identity("agntcy/ns/alice", &cfg2);
     CHECK(memcmp(slim_identity_id(same).ptr, s.ptr, s.len) == 0);
     CHECK_MEM(slim_identity_public_key(same).ptr, slim_identity_public_key(id).ptr, 65);
@@ -194,7 +194,7 @@ TEST(token_reused_until_half_validity) {
     free(t0), free(t1), free(t2), free(t3), free(t4);
     slim_identity_free(id);
 
-    slim_identity_config cfg = {.validity_s = 10};
+    slim_identity_params cfg = {.validity_s = 10};
     id = new_identity("svc", &cfg);
     t0 = token_at(id, T0);
     t1 = token_at(id, T0 + 4);
@@ -233,7 +233,7 @@ TEST(time_window_and_claims) {
         slim_identity_verifier_free(v);
     }
     /* a skew and validity of our own */
-    slim_identity_config cfg = {.validity_s = 100, .clock_skew_s = 30};
+    slim_identity_params cfg = {.validity_s = 100, .clock_skew_s = 30};
     slim_identity_verifier *v = new_verifier(&cfg);
     CHECK_OK(slim_identity_verifier_check_token(v, S(t), T0 - 30, NULL));
     CHECK_STATUS(slim_identity_verifier_check_token(v, S(t), T0 - 31, NULL),
@@ -292,7 +292,7 @@ TEST(second_check_is_a_lookup) {
 }
 
 TEST(cache_is_bounded) {
-    slim_identity_config cfg = {.cache_max = 4};
+    slim_identity_params cfg = {.cache_max = 4};
     slim_identity_verifier *v = new_verifier(&cfg);
     slim_identity *id = new_identity("svc", NULL);
     char *tokens[10];
@@ -644,7 +644,7 @@ TEST(random_source_failure) {
     trng t;
     trng_init(&t, 1);
     t.fail = true;
-    slim_identity_config cfg = {.rng = &t.rng};
+    slim_identity_params cfg = {.rng = &t.rng};
     slim_identity *id = NULL;
     CHECK_STATUS(slim_identity_new(S("svc"), S(SECRET), &cfg, &id), SLIM_E_MLS_RNG);
     slim_identity_verifier *v = NULL;

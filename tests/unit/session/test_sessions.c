@@ -124,7 +124,7 @@ static slim_status publish_n(simnet *n, int app, uint64_t s, const char *tag, si
 static void check_clean(simnet *n) {
     for (int i = 0; i < n->napps && getenv("DBG"); i++)
         for (uint64_t h = 1; h < 64; h++) {
-            slim_session_info info;
+            slim_ss_info info;
             if (slim_sessions_info(n->apps[i].ss, h, &info) == SLIM_OK)
                 printf("open: app %d handle %llu id %u type %d init %d ready %d\n", i,
                        (unsigned long long)h, info.id, info.type, info.initiator, info.ready);
@@ -189,7 +189,7 @@ TEST(unicast_setup_sticks_to_one_instance) {
     uint64_t s = open_wait(&n, 0, &c, 42, SLIM_OK);
     const sim_rec *d = done_rec(&n, 0, 42);
     CHECK(d != NULL && strstr(d->detail, "open with org/ns/bob/") != NULL);
-    slim_session_info info;
+    slim_ss_info info;
     CHECK_OK(slim_sessions_info(n.apps[0].ss, s, &info));
     CHECK(info.ready && info.initiator && info.reliable);
     CHECK_EQ(info.type, SLIM_SESSION_UNICAST);
@@ -310,7 +310,7 @@ TEST(unreliable_no_duplicates) {
     setup(&n, 99, 1, NULL);
     slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
     uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
-    slim_session_info info;
+    slim_ss_info info;
     CHECK_OK(slim_sessions_info(n.apps[0].ss, s, &info));
     CHECK(!info.reliable);
     n.dup = 0.5;
@@ -359,7 +359,7 @@ TEST(anycast_spreads_over_instances) {
                     seen[v] = true;
                 }
             }
-        slim_session_info info;
+        slim_ss_info info;
         CHECK_OK(slim_sessions_info(a->ss, new_session(&n, i, 0), &info));
         CHECK_EQ(info.type, SLIM_SESSION_ANYCAST);
         CHECK(!info.initiator);
@@ -773,7 +773,7 @@ TEST(names_the_app_answers_for) {
     CHECK_OK(slim_sessions_add_name(n.apps[1].ss, &other));
     CHECK_OK(slim_sessions_add_name(n.apps[1].ss, &other)); /* twice is fine */
     uint64_t s = open_wait(&n, 0, &c, 2, SLIM_OK);
-    slim_session_info info;
+    slim_ss_info info;
     CHECK_OK(slim_sessions_info(n.apps[0].ss, s, &info));
     CHECK(info.peer.text[2].len == 9 && memcmp(info.peer.text[2].ptr, "bob-alias", 9) == 0);
     CHECK(slim_id_equal(info.peer.name.id, n.apps[1].name.id));
@@ -825,7 +825,7 @@ TEST(refusals_leave_state_usable) {
     CHECK_STATUS(slim_sessions_publish(a, s7, &p, n.now, NULL), SLIM_E_INVALID_ARG);
     CHECK_STATUS(slim_sessions_publish(a, 999, &p, n.now, NULL), SLIM_E_CLOSED);
     CHECK_STATUS(slim_sessions_close(a, 999, 0, n.now), SLIM_E_CLOSED);
-    slim_session_info info;
+    slim_ss_info info;
     CHECK_STATUS(slim_sessions_info(a, 999, &info), SLIM_E_CLOSED);
     uint8_t big[2048];
     memset(big, 'b', sizeof big);
@@ -1007,7 +1007,7 @@ TEST(wire_scenario) {
     simnet n;
     setup(&n, 41, 2, &cfg);
     /* unicast, reliable, with metadata; a gap to make RTX; heartbeats */
-    slim_kv meta[1] = {{{"k", 1}, {"v", 1}}};
+    slim_ss_kv meta[1] = {{{"k", 1}, {"v", 1}}};
     slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 1000, 3);
     c.metadata = meta;
     c.metadata_len = 1;

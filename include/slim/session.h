@@ -1,0 +1,161 @@
+/*
+ * Sessions between SLIM applications (docs/client.md): point-to-point for
+ * now (anycast and unicast); groups come later behind the same calls.
+ *
+ * The rules of include/slim/app.h apply: any thread, two forms for what
+ * waits (blocking with a timeout, or `_async` with its result as an
+ * SLIM_EVENT_OP_DONE event), nothing of the caller's kept after a call
+ * returns.
+ */
+#ifndef SLIM_SESSION_H
+#define SLIM_SESSION_H
+
+#include "slim/app.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Session types, numbered as the Python API's. */
+typedef enum slim_session_type {
+    SLIM_SESSION_ANYCAST = 0,   /* no fixed peer: each message to any instance of a name */
+    SLIM_SESSION_UNICAST = 1,   /* discovery picks one instance, then the session sticks to it */
+    SLIM_SESSION_MULTICAST = 2, /* groups: not yet (E_UNSUPPORTED) */
+} slim_session_type;
+
+/* One metadata entry. */
+typedef struct slim_metadata {
+    const char *key;
+    const char *value;
+} slim_metadata;
+
+/* How a session is made; zero fields take the defaults. */
+typedef struct slim_session_options {
+    slim_session_type type;
+    /* UNICAST: the name to discover ("org/ns/service", or with an id for
+     * that instance). ANYCAST: where slim_session_publish sends (any
+     * instance of it, per message). */
+    const char *peer;
+    /* Reliable when both are non-zero: every message is acknowledged,
+     * retransmitted every timeout_ms (at least 600 ms) and, when it never
+     * is, reported by SLIM_EVENT_UNDELIVERED after max_retries + 1
+     * timeouts; messages arrive in order. Otherwise best effort. */
+    uint32_t timeout_ms;
+    uint32_t max_retries;
+    bool mls;                      /* not yet (E_UNSUPPORTED) */
+    const slim_metadata *metadata; /* the session's metadata, sent to the peer */
+    size_t metadata_len;
+} slim_session_options;
+
+/* Creates a session. UNICAST completes once the peer has joined (it may
+ * fail: nobody answered the discovery, ...; the detail says which).
+ * ANYCAST completes at once. E_INVALID_ARG, E_UNSUPPORTED, E_LIMIT. */
+SLIM_API slim_status slim_session_create(slim_app *app, const slim_session_options *o,
+                                         int64_t timeout_ms, slim_session_id *out);
+SLIM_API slim_status slim_session_create_async(slim_app *app, const slim_session_options *o,
+                                               slim_op *op);
+
+/* Ends a session: the peer is told and, when it answers (or after the
+ * retransmissions), the session is gone; its unread messages too. E_CLOSED
+ * (already gone). */
+SLIM_API slim_status slim_session_delete(slim_app *app, slim_session_id s, int64_t timeout_ms);
+SLIM_API slim_status slim_session_delete_async(slim_app *app, slim_session_id s, slim_op *op);
+
+/* Waits for a session that another app opened with this one. */
+SLIM_API slim_status slim_app_listen(slim_app *app, int64_t timeout_ms, slim_session_id *out);
+SLIM_API slim_status slim_app_listen_async(slim_app *app, slim_op *op);
+
+/* What a session is. Free with slim_session_info_free. */
+typedef struct slim_session_info {
+    slim_session_id session;
+    uint32_t id; /* the session id on the wire (the Python API's session.id) */
+    slim_session_type type;
+    bool initiator;
+    char src[512]; /* our name, "org/ns/service/<uuid>" */
+    char dst[512]; /* UNICAST: the peer; ANYCAST: the configured name; "" if none */
+    slim_metadata *metadata;
+    size_t metadata_len;
+    uint32_t timeout_ms, max_retries;
+} slim_session_info;
+
+/* E_CLOSED when the session is gone. */
+SLIM_API slim_status slim_session_info_get(slim_app *app, slim_session_id s,
+                                           slim_session_info **out);
+SLIM_API void slim_session_info_free(slim_session_info *info);
+
+/* ---- messages ---- */
+
+/* A received message and its context, in one allocation owned by whoever
+ * got it; free with slim_message_free. */
+struct slim_message {
+    slim_session_id session;
+    slim_name source;        /* the sender, with its id */
+    const char *source_text; /* "org/ns/service/<uuid>" */
+    slim_name destination;
+    const char *destination_text;
+    const char *payload_type;
+    const slim_metadata *metadata;
+    size_t metadata_len;
+    slim_conn_id input_conn; /* the connection it came in on (for replies) */
+    uint32_t message_id;
+    slim_bytes payload;
+};
+
+SLIM_API void slim_message_free(slim_message *m);
+
+/* Optional settings of one message (NULL: payload type "msg", no
+ * metadata). */
+typedef struct slim_publish_options {
+    const char *payload_type;
+    const slim_metadata *metadata;
+    size_t metadata_len;
+} slim_publish_options;
+
+/* Sends payload on the session (UNICAST: to the peer; ANYCAST: to any
+ * instance of the configured name). Completes when the message is queued;
+ * *message_id (may be NULL) gets its id. E_CLOSED, E_INVALID_ARG ("unexpected
+ * session type" for ANYCAST without a configured name), E_TOO_LARGE,
+ * E_QUEUE_FULL (a reliable session's window is full: retry). */
+SLIM_API slim_status slim_session_publish(slim_app *app, slim_session_id s, slim_bytes payload,
+                                          const slim_publish_options *o, int64_t timeout_ms,
+                                          uint32_t *message_id);
+SLIM_API slim_status slim_session_publish_async(slim_app *app, slim_session_id s,
+                                                slim_bytes payload, const slim_publish_options *o,
+                                                slim_op *op);
+
+/* Replies to a received message (to its source, over the connection it
+ * came from). */
+SLIM_API slim_status slim_session_publish_to(slim_app *app, slim_session_id s,
+                                             const slim_message *ctx, slim_bytes payload,
+                                             const slim_publish_options *o, int64_t timeout_ms,
+                                             uint32_t *message_id);
+SLIM_API slim_status slim_session_publish_to_async(slim_app *app, slim_session_id s,
+                                                   const slim_message *ctx, slim_bytes payload,
+                                                   const slim_publish_options *o, slim_op *op);
+
+/* ANYCAST only: sends to any instance of `dest` ("org/ns/service"). */
+SLIM_API slim_status slim_session_publish_with_destination(slim_app *app, slim_session_id s,
+                                                           const char *dest, slim_bytes payload,
+                                                           const slim_publish_options *o,
+                                                           int64_t timeout_ms,
+                                                           uint32_t *message_id);
+SLIM_API slim_status slim_session_publish_with_destination_async(slim_app *app, slim_session_id s,
+                                                                 const char *dest,
+                                                                 slim_bytes payload,
+                                                                 const slim_publish_options *o,
+                                                                 slim_op *op);
+
+/* Takes the session's next message, waiting up to timeout_ms. *out is the
+ * caller's to free. E_TIMEOUT, E_CLOSED (the session ended and nothing is
+ * left to read; the close's cause came as SLIM_EVENT_SESSION_CLOSED). */
+SLIM_API slim_status slim_session_get_message(slim_app *app, slim_session_id s, int64_t timeout_ms,
+                                              slim_message **out);
+/* The same as an operation: its OP_DONE event carries the message. Calls
+ * queue up: each takes one message, in order. */
+SLIM_API slim_status slim_session_get_message_async(slim_app *app, slim_session_id s, slim_op *op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

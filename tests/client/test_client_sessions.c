@@ -1,0 +1,455 @@
+/* Point-to-point sessions between apps through real nodes: unicast sticks
+ * to one instance, anycast spreads, request/reply, what fails and when,
+ * wrong secrets, reliable sessions through a lossy proxy, the async forms,
+ * many threads, close and heartbeats. */
+#include "test.h"
+#include "core/time.h"
+#include "node_proc.h"
+#include "slim/session.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SECRET "a-shared-secret-of-at-least-32-characters"
+
+static slim_app *app_on(const char *name, const char *secret, int port, uint32_t heartbeat_ms) {
+    slim_identity_config id = {SLIM_IDENTITY_SHARED_SECRET, "test", secret};
+    slim_app_options o = {.heartbeat_ms = heartbeat_ms};
+    slim_app *app = NULL;
+    if (slim_app_new(name, &id, &id, &o, &app) != SLIM_OK)
+        return NULL;
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
+    slim_client_options c = {.endpoint = ep};
+    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK) {
+        slim_app_free(app, 0);
+        return NULL;
+    }
+    /* The client routes the names it talks to through its node, as an
+     * upstream app must (set_route): its router knows no other way. */
+    static const char *const peers[] = {"org/ns/srv", "org/ns/nobody", "org/ns/mute"};
+    for (size_t i = 0; strcmp(name, "org/ns/cli") == 0 && i < 3; i++)
+        if (slim_app_set_route(app, peers[i], 0, 5000) != SLIM_OK) {
+            slim_app_free(app, 0);
+            return NULL;
+        }
+    return app;
+}
+
+static slim_bytes text(const char *s) {
+    return (slim_bytes){(const uint8_t *)s, strlen(s)};
+}
+
+/* Waits for the event of op (other events are skipped). */
+static bool wait_op(slim_app *app, slim_op op, slim_event *ev, int timeout_ms) {
+    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
+    while (slim_now_ms() < end) {
+        struct pollfd p = {.fd = slim_app_fd(app), .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        while (slim_app_next_event(app, 0, ev) == SLIM_OK)
+            if (ev->kind == SLIM_EVENT_OP_DONE && ev->op == op)
+                return true;
+    }
+    return false;
+}
+
+/* Waits for an event of `kind` for session s. */
+static bool wait_event(slim_app *app, slim_event_kind kind, slim_session_id s, slim_event *ev,
+                       int timeout_ms) {
+    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
+    while (slim_now_ms() < end)
+        if (slim_app_next_event(app, 50, ev) == SLIM_OK && ev->kind == kind && ev->session == s)
+            return true;
+    return false;
+}
+
+static const slim_session_options RELIABLE = {
+    .type = SLIM_SESSION_UNICAST, .peer = "org/ns/srv", .timeout_ms = 1000, .max_retries = 5};
+
+TEST(unicast_sticks_and_replies) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    slim_app *srv[3], *cli = app_on("org/ns/cli", SECRET, n.port, 0);
+    for (int i = 0; i < 3; i++)
+        CHECK((srv[i] = app_on("org/ns/srv", SECRET, n.port, 0)) != NULL);
+    CHECK(cli != NULL);
+    slim_session_id s = 0;
+    CHECK_OK(slim_session_create(cli, &RELIABLE, 15000, &s));
+    slim_session_info *info = NULL;
+    CHECK_OK(slim_session_info_get(cli, s, &info));
+    CHECK_EQ(info->type, SLIM_SESSION_UNICAST);
+    CHECK(strncmp(info->dst, "org/ns/srv/", 11) == 0); /* the instance it stuck to */
+    uint32_t wire_id = info->id;
+    slim_session_info_free(info);
+    for (int i = 0; i < 1000; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "m%d", i);
+        CHECK_OK(slim_session_publish(cli, s, text(buf), NULL, 5000, NULL));
+    }
+    /* Exactly one instance has the session, and all 1000 in order. */
+    int which = -1;
+    slim_session_id ss = 0;
+    for (int i = 0; i < 3; i++) {
+        slim_session_id got;
+        if (slim_app_listen(srv[i], which < 0 ? 5000 : 500, &got) == SLIM_OK) {
+            CHECK(which < 0);
+            which = i;
+            ss = got;
+        }
+    }
+    CHECK(which >= 0);
+    CHECK_OK(slim_session_info_get(srv[which], ss, &info));
+    CHECK_EQ(info->id, wire_id);
+    CHECK(!info->initiator);
+    slim_session_info_free(info);
+    slim_message *last = NULL;
+    for (int i = 0; i < 1000; i++) {
+        slim_message *m = NULL;
+        CHECK_OK(slim_session_get_message(srv[which], ss, 5000, &m));
+        if (m == NULL)
+            break;
+        char want[32];
+        snprintf(want, sizeof want, "m%d", i);
+        CHECK_EQ(m->payload.len, strlen(want));
+        CHECK(memcmp(m->payload.ptr, want, m->payload.len) == 0);
+        CHECK(strncmp(m->source_text, "org/ns/cli/", 11) == 0);
+        CHECK(strcmp(m->payload_type, "msg") == 0);
+        slim_message_free(last);
+        last = m;
+    }
+    CHECK(last != NULL);
+    /* The reply goes back to the sender. */
+    slim_publish_options po = {.payload_type = "reply"};
+    CHECK_OK(slim_session_publish_to(srv[which], ss, last, text("pong"), &po, 5000, NULL));
+    slim_message_free(last);
+    slim_message *r = NULL;
+    CHECK_OK(slim_session_get_message(cli, s, 5000, &r));
+    CHECK(r != NULL && r->payload.len == 4 && memcmp(r->payload.ptr, "pong", 4) == 0);
+    CHECK(r != NULL && strcmp(r->payload_type, "reply") == 0);
+    slim_message_free(r);
+    /* Closing tells the peer. */
+    CHECK_OK(slim_session_delete(cli, s, 10000));
+    slim_event ev;
+    CHECK(wait_event(srv[which], SLIM_EVENT_SESSION_CLOSED, ss, &ev, 10000));
+    slim_message *none = NULL;
+    CHECK_STATUS(slim_session_get_message(srv[which], ss, 1000, &none), SLIM_E_CLOSED);
+    CHECK_STATUS(slim_session_publish(cli, s, text("late"), NULL, 1000, NULL), SLIM_E_CLOSED);
+    for (int i = 0; i < 3; i++)
+        slim_app_free(srv[i], 2000);
+    slim_app_free(cli, 2000);
+    test_node_stop(&n);
+}
+
+TEST(anycast_spreads_over_instances) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    slim_app *srv[3], *cli = app_on("org/ns/cli", SECRET, n.port, 0);
+    for (int i = 0; i < 3; i++)
+        CHECK((srv[i] = app_on("org/ns/srv", SECRET, n.port, 0)) != NULL);
+    slim_session_options o = {
+        .type = SLIM_SESSION_ANYCAST, .peer = "org/ns/srv", .timeout_ms = 1000, .max_retries = 5};
+    slim_session_id s = 0;
+    CHECK_OK(slim_session_create(cli, &o, 5000, &s));
+    for (int i = 0; i < 300; i++)
+        CHECK_OK(slim_session_publish(cli, s, text("x"), NULL, 5000, NULL));
+    int total = 0;
+    for (int i = 0; i < 3; i++) {
+        slim_session_id got;
+        CHECK_OK(slim_app_listen(srv[i], 5000, &got));
+        int count = 0;
+        slim_message *m = NULL;
+        while (slim_session_get_message(srv[i], got, 1000, &m) == SLIM_OK) {
+            count++;
+            slim_message_free(m);
+        }
+        CHECK(count > 30); /* each instance gets a fair share */
+        total += count;
+    }
+    CHECK_EQ(total, 300);
+    /* Anycast to another name with publish_with_destination; unicast-only
+     * and anycast-only calls are refused. */
+    CHECK_OK(
+        slim_session_publish_with_destination(cli, s, "org/ns/srv", text("y"), NULL, 5000, NULL));
+    for (int i = 0; i < 3; i++)
+        slim_app_free(srv[i], 2000);
+    slim_app_free(cli, 2000);
+    test_node_stop(&n);
+}
+
+TEST(what_fails_and_when) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    slim_app *cli = app_on("org/ns/cli", SECRET, n.port, 0);
+    /* Nobody subscribed the name: the node says so at once. */
+    slim_session_options o = {
+        .type = SLIM_SESSION_UNICAST, .peer = "org/ns/nobody", .timeout_ms = 600, .max_retries = 2};
+    slim_session_id s = 0;
+    uint64_t t0 = slim_now_ms();
+    slim_status st = slim_session_create(cli, &o, 15000, &s);
+    CHECK(st != SLIM_OK && st != SLIM_E_TIMEOUT);
+    CHECK(slim_now_ms() - t0 < 1500);
+    /* A name that is routed but never answers (its app holds another
+     * secret, so every request fails its identity check): the discovery
+     * fails after (max_retries + 1) x timeout. */
+    slim_app *mute = app_on("org/ns/mute", "another-secret-of-at-least-32-characters!", n.port, 0);
+    CHECK(mute != NULL);
+    o.peer = "org/ns/mute";
+    t0 = slim_now_ms();
+    slim_event ev;
+    slim_op op;
+    CHECK_OK(slim_session_create_async(cli, &o, &op));
+    CHECK(wait_op(cli, op, &ev, 15000));
+    uint64_t took = slim_now_ms() - t0;
+    CHECK(ev.status != SLIM_OK);
+    CHECK(took >= 1700 && took < 4000);
+    CHECK(strlen(ev.detail) > 0);
+    /* A reliable anycast message nobody acknowledges: UNDELIVERED after
+     * (max_retries + 1) x timeout. */
+    slim_session_options a = {
+        .type = SLIM_SESSION_ANYCAST, .peer = "org/ns/mute", .timeout_ms = 600, .max_retries = 2};
+    CHECK_OK(slim_session_create(cli, &a, 5000, &s));
+    uint32_t mid = 0;
+    t0 = slim_now_ms();
+    CHECK_OK(slim_session_publish(cli, s, text("hello?"), NULL, 5000, &mid));
+    CHECK(wait_event(cli, SLIM_EVENT_UNDELIVERED, s, &ev, 10000));
+    took = slim_now_ms() - t0;
+    CHECK_EQ(ev.message_id, mid);
+    CHECK(took >= 1700 && took < 4000);
+    /* Bad arguments are refused at once. */
+    CHECK_STATUS(
+        slim_session_create(cli, &(slim_session_options){.type = SLIM_SESSION_UNICAST}, 1000, &s),
+        SLIM_E_INVALID_ARG);
+    CHECK_STATUS(slim_session_create(
+                     cli,
+                     &(slim_session_options){.type = SLIM_SESSION_MULTICAST, .peer = "org/ns/g"},
+                     1000, &s),
+                 SLIM_E_UNSUPPORTED);
+    CHECK_STATUS(slim_session_publish(cli, 999999, text("x"), NULL, 1000, NULL), SLIM_E_CLOSED);
+    slim_app_free(mute, 1000);
+    slim_app_free(cli, 1000);
+    test_node_stop(&n);
+}
+
+/* A reader that must see count messages "<prefix><i>" in order. */
+typedef struct reader {
+    slim_app *app;
+    slim_session_id s;
+    int count;
+    const char *prefix;
+    int got, bad;
+} reader;
+
+static void *read_all(void *arg) {
+    reader *r = arg;
+    while (r->got < r->count) {
+        slim_message *m = NULL;
+        slim_status st = slim_session_get_message(r->app, r->s, 120000, &m);
+        if (st != SLIM_OK) {
+            fprintf(stderr, "  reader %s: %s after %d messages\n", r->prefix, slim_status_name(st),
+                    r->got);
+            break;
+        }
+        char want[32];
+        snprintf(want, sizeof want, "%s%d", r->prefix, r->got);
+        if (m->payload.len != strlen(want) || memcmp(m->payload.ptr, want, m->payload.len) != 0)
+            r->bad++;
+        r->got++;
+        slim_message_free(m);
+    }
+    return NULL;
+}
+
+static int publish_all(slim_app *app, slim_session_id s, int count, const char *prefix) {
+    for (int i = 0; i < count; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%s%d", prefix, i);
+        slim_status st;
+        while ((st = slim_session_publish(app, s, text(buf), NULL, 10000, NULL)) ==
+               SLIM_E_QUEUE_FULL) {
+            struct timespec t = {0, 5000000};
+            nanosleep(&t, NULL);
+        }
+        if (st != SLIM_OK)
+            return i;
+    }
+    return count;
+}
+
+typedef struct writer {
+    slim_app *app;
+    slim_session_id s;
+    int count;
+    const char *prefix;
+    int sent;
+} writer;
+
+static void *write_all(void *arg) {
+    writer *w = arg;
+    w->sent = publish_all(w->app, w->s, w->count, w->prefix);
+    return NULL;
+}
+
+/* Both ways at once: the proxy (Python) passes about a thousand messages
+ * a second, so this takes a minute or so. */
+TEST(reliable_through_a_lossy_proxy) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    test_proxy pa, pb;
+    CHECK(test_proxy_start(&pa, n.port, "--seed 11 --drop 0.10 --dup 0.05 --reorder-window 4"));
+    CHECK(test_proxy_start(&pb, n.port, "--seed 12 --drop 0.10 --dup 0.05 --reorder-window 4"));
+    slim_app *a = app_on("org/ns/cli", SECRET, pa.port, 0);
+    slim_app *b = app_on("org/ns/srv", SECRET, pb.port, 0);
+    CHECK(a != NULL && b != NULL);
+    slim_session_id sa = 0, sb = 0;
+    CHECK_OK(slim_session_create(a, &RELIABLE, 30000, &sa));
+    CHECK_OK(slim_app_listen(b, 10000, &sb));
+    enum { N = 10000 };
+    reader ra = {a, sa, N, "b", 0, 0}, rb = {b, sb, N, "a", 0, 0};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, read_all, &ra);
+    pthread_create(&tb, NULL, read_all, &rb);
+    writer wa = {a, sa, N, "a", 0}, wb = {b, sb, N, "b", 0};
+    pthread_t twa, twb;
+    pthread_create(&twa, NULL, write_all, &wa);
+    pthread_create(&twb, NULL, write_all, &wb);
+    pthread_join(twa, NULL);
+    pthread_join(twb, NULL);
+    CHECK_EQ(wa.sent, N);
+    CHECK_EQ(wb.sent, N);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_EQ(ra.got, N);
+    CHECK_EQ(rb.got, N);
+    CHECK_EQ(ra.bad, 0);
+    CHECK_EQ(rb.bad, 0);
+    /* Exactly once: nothing more arrives. */
+    slim_message *m = NULL;
+    CHECK_STATUS(slim_session_get_message(a, sa, 1500, &m), SLIM_E_TIMEOUT);
+    CHECK_STATUS(slim_session_get_message(b, sb, 100, &m), SLIM_E_TIMEOUT);
+    slim_app_free(a, 2000);
+    slim_app_free(b, 2000);
+    test_proxy_stop(&pa);
+    test_proxy_stop(&pb);
+    test_node_stop(&n);
+}
+
+TEST(async_forms_through_the_descriptor) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    slim_app *a = app_on("org/ns/cli", SECRET, n.port, 0);
+    slim_app *b = app_on("org/ns/srv", SECRET, n.port, 0);
+    slim_op lop, cop, gop, pop;
+    slim_event ev;
+    CHECK_OK(slim_app_listen_async(b, &lop));
+    CHECK_OK(slim_session_create_async(a, &RELIABLE, &cop));
+    CHECK(wait_op(a, cop, &ev, 15000));
+    CHECK_OK(ev.status);
+    slim_session_id sa = ev.session;
+    CHECK(wait_op(b, lop, &ev, 5000));
+    slim_session_id sb = ev.session;
+    CHECK(sb != 0);
+    CHECK_OK(slim_session_get_message_async(b, sb, &gop));
+    CHECK_OK(slim_session_publish_async(a, sa, text("hi"), NULL, &pop));
+    CHECK(wait_op(a, pop, &ev, 5000));
+    CHECK_OK(ev.status);
+    CHECK(ev.message_id != 0);
+    CHECK(wait_op(b, gop, &ev, 5000));
+    CHECK_OK(ev.status);
+    CHECK(ev.message != NULL && ev.message->payload.len == 2);
+    slim_message_free(ev.message);
+    /* A getter waiting when the session ends hears it. */
+    CHECK_OK(slim_session_get_message_async(b, sb, &gop));
+    CHECK_OK(slim_session_delete(a, sa, 10000));
+    CHECK(wait_op(b, gop, &ev, 10000));
+    CHECK_STATUS(ev.status, SLIM_E_CLOSED);
+    slim_app_free(a, 1000);
+    slim_app_free(b, 1000);
+    test_node_stop(&n);
+}
+
+typedef struct pub_thread {
+    slim_app *app;
+    slim_session_id s;
+    char prefix[8];
+    int sent;
+} pub_thread;
+
+static void *pub_main(void *arg) {
+    pub_thread *p = arg;
+    p->sent = publish_all(p->app, p->s, 500, p->prefix);
+    return NULL;
+}
+
+TEST(eight_threads_publish_at_once) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    slim_app *a = app_on("org/ns/cli", SECRET, n.port, 0);
+    slim_app *b = app_on("org/ns/srv", SECRET, n.port, 0);
+    slim_session_id sa, sb;
+    CHECK_OK(slim_session_create(a, &RELIABLE, 15000, &sa));
+    CHECK_OK(slim_app_listen(b, 5000, &sb));
+    pub_thread t[8];
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) {
+        t[i] = (pub_thread){a, sa, "", 0};
+        snprintf(t[i].prefix, sizeof t[i].prefix, "t%d-", i);
+        pthread_create(&th[i], NULL, pub_main, &t[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ(t[i].sent, 500);
+    }
+    /* Every thread's messages arrive, each thread's in its order. */
+    int next[8] = {0};
+    for (int k = 0; k < 4000; k++) {
+        slim_message *m = NULL;
+        CHECK_OK(slim_session_get_message(b, sb, 10000, &m));
+        if (m == NULL)
+            break;
+        int th_i = -1, seq = -1;
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.*s", (int)m->payload.len, (const char *)m->payload.ptr);
+        CHECK_EQ(sscanf(buf, "t%d-%d", &th_i, &seq), 2);
+        if (th_i >= 0 && th_i < 8) {
+            CHECK_EQ(seq, next[th_i]);
+            next[th_i] = seq + 1;
+        }
+        slim_message_free(m);
+    }
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(next[i], 500);
+    slim_app_free(a, 1000);
+    slim_app_free(b, 1000);
+    test_node_stop(&n);
+}
+
+TEST(a_vanished_peer_ends_the_session) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    /* Heartbeats every 300 ms: a peer silent for 3 of them is gone. */
+    slim_app *a = app_on("org/ns/cli", SECRET, n.port, 300);
+    slim_app *b = app_on("org/ns/srv", SECRET, n.port, 300);
+    slim_session_id sa, sb;
+    CHECK_OK(slim_session_create(a, &RELIABLE, 15000, &sa));
+    CHECK_OK(slim_app_listen(b, 5000, &sb));
+    /* Heartbeats keep an idle session up. */
+    slim_event ev;
+    CHECK(!wait_event(a, SLIM_EVENT_SESSION_CLOSED, sa, &ev, 2000));
+    /* b's node goes away (the app itself cannot say goodbye). */
+    test_node_stop(&n);
+    CHECK(wait_event(a, SLIM_EVENT_SESSION_CLOSED, sa, &ev, 10000));
+    CHECK(ev.status != SLIM_OK);
+    CHECK(strlen(ev.detail) > 0);
+    CHECK(wait_event(b, SLIM_EVENT_SESSION_CLOSED, sb, &ev, 10000));
+    slim_app_free(a, 0);
+    slim_app_free(b, 0);
+}
+
+TEST_MAIN(TEST_ENTRY(unicast_sticks_and_replies), TEST_ENTRY(anycast_spreads_over_instances),
+          TEST_ENTRY(what_fails_and_when), TEST_ENTRY(reliable_through_a_lossy_proxy),
+          TEST_ENTRY(async_forms_through_the_descriptor), TEST_ENTRY(eight_threads_publish_at_once),
+          TEST_ENTRY(a_vanished_peer_ends_the_session))
