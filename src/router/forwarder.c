@@ -90,7 +90,7 @@ slim_status slim_fwd_new(const slim_fwd_config *cfg, const slim_fwd_ops *ops, vo
     f->propagate = cfg->propagate;
     f->require_mac = cfg->require_header_mac;
     f->dedupe = cfg->dedupe;
-    f->dedupe_window_ms = cfg->dedupe_window_ms ? cfg->dedupe_window_ms : 500;
+    f->dedupe_window_ms = cfg->dedupe_window_ms ? cfg->dedupe_window_ms : SLIM_FWD_DEDUPE_WINDOW_MS;
     if (cfg->propagate && ops->random64 == NULL) {
         slim_fwd_free(f);
         return SLIM_E_INVALID_ARG;

@@ -54,6 +54,10 @@ typedef struct slim_fwd_ops {
     uint64_t (*random64)(void *ud);
 } slim_fwd_ops;
 
+/* How long a broadcast is remembered to drop its copies (docs/protocol.md,
+ * "Duplicates and loops"). */
+#define SLIM_FWD_DEDUPE_WINDOW_MS 500
+
 typedef struct slim_fwd_config {
     const char *node_id; /* sent in link negotiation; copied */
     const char *version; /* our semver, sent in link negotiation; copied */
@@ -69,7 +73,7 @@ typedef struct slim_fwd_config {
     /* Drop a Publish from a NODE link already seen within dedupe_window_ms,
      * keyed by (source, session id, message type, message id). */
     bool dedupe;
-    uint32_t dedupe_window_ms; /* 0 = 500 */
+    uint32_t dedupe_window_ms; /* 0 = SLIM_FWD_DEDUPE_WINDOW_MS */
     /* Sizes of the bounded sets: propagated subscription ids seen, and
      * publishes the duplicate filter remembers; the oldest entry goes when
      * one is full. 0 = 65536 each. */

@@ -4,6 +4,7 @@
  * a fake clock, and seeded loss, duplication, reordering and delay.
  */
 #include "test.h"
+#include "router/forwarder.h"
 #include "simnet.h"
 #include "core/alloc.h"
 
@@ -1002,6 +1003,20 @@ static bool drop_msg6(simnet *n, int from, int to, const slim_msg *m) {
            (t == 1 || (t == 4 && !m->publish->header->_error_case));
 }
 
+/* A retransmission must never look like a duplicate to the nodes: the
+ * smallest timeout is above their window, and smaller ones are raised. */
+TEST(smallest_timeout_exceeds_duplicate_window) {
+    CHECK(SLIM_SESSION_MIN_TIMEOUT_MS > SLIM_FWD_DEDUPE_WINDOW_MS);
+    simnet n;
+    setup(&n, 3, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 100, 5);
+    uint64_t s = open_wait(&n, 0, &c, 42, SLIM_OK);
+    slim_ss_info info;
+    CHECK_OK(slim_sessions_info(n.apps[0].ss, s, &info));
+    CHECK_EQ(info.timeout_ms, SLIM_SESSION_MIN_TIMEOUT_MS);
+    sim_free(&n);
+}
+
 TEST(wire_scenario) {
     slim_sessions_config cfg = {.heartbeat_ms = 1000};
     simnet n;
@@ -1083,4 +1098,5 @@ TEST_MAIN(TEST_ENTRY(unicast_setup_sticks_to_one_instance),
           TEST_ENTRY(lost_messages_reported_in_place), TEST_ENTRY(lost_by_rtx_error_reply),
           TEST_ENTRY(identity_failure_drops_and_counts), TEST_ENTRY(names_the_app_answers_for),
           TEST_ENTRY(refusals_leave_state_usable), TEST_ENTRY(backlog_refuses_input_and_publish),
-          TEST_ENTRY(config_and_args), TEST_ENTRY(allocation_failures), TEST_ENTRY(wire_scenario))
+          TEST_ENTRY(config_and_args), TEST_ENTRY(allocation_failures),
+          TEST_ENTRY(smallest_timeout_exceeds_duplicate_window), TEST_ENTRY(wire_scenario))
