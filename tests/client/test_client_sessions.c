@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SECRET "a-shared-secret-of-at-least-32-characters"
 
@@ -337,6 +338,41 @@ TEST(reliable_through_a_lossy_proxy) {
     test_node_stop(&n);
 }
 
+/* Upstream's early examples use the secret "secret": accepted, with a
+ * warning in the log, and sessions work. */
+TEST(a_short_secret_works_with_a_warning) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    char path[] = "/tmp/slim-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    slim_app *a = app_on("org/ns/cli", "secret", n.port, 0);
+    slim_app *b = app_on("org/ns/srv", "secret", n.port, 0);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char log[8192] = {0};
+    CHECK(pread(fd, log, sizeof log - 1, 0) > 0);
+    close(fd);
+    unlink(path);
+    CHECK(strstr(log, "the shared secret of org/ns/cli is shorter than 32 characters") != NULL);
+    CHECK(a != NULL && b != NULL);
+    slim_session_id sa = 0, sb = 0;
+    CHECK_OK(slim_session_create(a, &RELIABLE, 15000, &sa));
+    CHECK_OK(slim_session_publish(a, sa, text("hi"), NULL, 5000, NULL));
+    CHECK_OK(slim_app_listen(b, 5000, &sb));
+    slim_message *m = NULL;
+    CHECK_OK(slim_session_get_message(b, sb, 5000, &m));
+    CHECK(m != NULL && m->payload.len == 2 && memcmp(m->payload.ptr, "hi", 2) == 0);
+    slim_message_free(m);
+    slim_app_free(a, 2000);
+    slim_app_free(b, 2000);
+    test_node_stop(&n);
+}
+
 TEST(async_forms_through_the_descriptor) {
     test_node n;
     CHECK(test_node_start(&n, ""));
@@ -452,4 +488,5 @@ TEST(a_vanished_peer_ends_the_session) {
 TEST_MAIN(TEST_ENTRY(unicast_sticks_and_replies), TEST_ENTRY(anycast_spreads_over_instances),
           TEST_ENTRY(what_fails_and_when), TEST_ENTRY(reliable_through_a_lossy_proxy),
           TEST_ENTRY(async_forms_through_the_descriptor), TEST_ENTRY(eight_threads_publish_at_once),
-          TEST_ENTRY(a_vanished_peer_ends_the_session))
+          TEST_ENTRY(a_vanished_peer_ends_the_session),
+          TEST_ENTRY(a_short_secret_works_with_a_warning))
