@@ -44,6 +44,24 @@ static slim_bytes text(const char *s) {
     return (slim_bytes){(const uint8_t *)s, strlen(s)};
 }
 
+/* Publishes "<prefix><i>" for i < count, waiting while the window of
+ * unacknowledged messages is full; returns how many were sent. */
+static int publish_all(slim_app *app, slim_session_id s, int count, const char *prefix) {
+    for (int i = 0; i < count; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%s%d", prefix, i);
+        slim_status st;
+        while ((st = slim_session_publish(app, s, text(buf), NULL, 10000, NULL)) ==
+               SLIM_E_QUEUE_FULL) {
+            struct timespec t = {0, 5000000};
+            nanosleep(&t, NULL);
+        }
+        if (st != SLIM_OK)
+            return i;
+    }
+    return count;
+}
+
 /* Waits for the event of op (other events are skipped). */
 static bool wait_op(slim_app *app, slim_op op, slim_event *ev, int timeout_ms) {
     uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
@@ -86,11 +104,7 @@ TEST(unicast_sticks_and_replies) {
     CHECK(strncmp(info->dst, "org/ns/srv/", 11) == 0); /* the instance it stuck to */
     uint32_t wire_id = info->id;
     slim_session_info_free(info);
-    for (int i = 0; i < 1000; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "m%d", i);
-        CHECK_OK(slim_session_publish(cli, s, text(buf), NULL, 5000, NULL));
-    }
+    CHECK_EQ(publish_all(cli, s, 1000, "m"), 1000);
     /* Exactly one instance has the session, and all 1000 in order. */
     int which = -1;
     slim_session_id ss = 0;
@@ -262,22 +276,6 @@ static void *read_all(void *arg) {
         slim_message_free(m);
     }
     return NULL;
-}
-
-static int publish_all(slim_app *app, slim_session_id s, int count, const char *prefix) {
-    for (int i = 0; i < count; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%s%d", prefix, i);
-        slim_status st;
-        while ((st = slim_session_publish(app, s, text(buf), NULL, 10000, NULL)) ==
-               SLIM_E_QUEUE_FULL) {
-            struct timespec t = {0, 5000000};
-            nanosleep(&t, NULL);
-        }
-        if (st != SLIM_OK)
-            return i;
-    }
-    return count;
 }
 
 typedef struct writer {
