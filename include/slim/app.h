@@ -50,9 +50,9 @@ typedef enum slim_identity_kind {
 } slim_identity_kind;
 
 /* How the app proves who it is (provider) and checks others (verifier).
- * Strings are copied. A shared secret shorter than 32 characters is
- * accepted with a warning in the log (upstream's early examples use
- * "secret"); it never travels. */
+ * Strings are copied. A provider's shared secret shorter than 32
+ * characters is accepted with a warning in the log (upstream's early
+ * examples use "secret"); the secret never travels. */
 typedef struct slim_identity_config {
     slim_identity_kind kind;
     const char *id;     /* provider: the configured id; the app id derives from it */

@@ -248,7 +248,7 @@ extern "C" {
     XX(E_IDENTITY_BAD_SIGNATURE, -769, "e2e_header_sig does not verify under the sender's pubkey") \
     XX(E_IDENTITY_BAD_ID, -770, "identity id is empty, not UTF-8, or holds a ':' or white space")  \
     XX(E_IDENTITY_NO_SECRET, -771, "identity shared secret is empty")                              \
-    /* applications (src/client): -780..-799 (sessions: -700..-759) */                             \
+    /* applications (src/client): -780..-799 (sessions -700..-739, identity -760..-779) */         \
     XX(E_APP_REFUSED, -780, "refused by the app's router or the node")                             \
     /* transport: -500 - c is gRPC status code c (1..16), see slim_grpc_code_to_status() */        \
     XX(E_GRPC_CANCELLED, -501, "gRPC CANCELLED: the call was cancelled")                           \

@@ -510,8 +510,8 @@ static slim_status claims_pubkey(slim_str claims, uint8_t *pk, size_t *pk_len) {
         slim_buf_cleanup(&json);
         return SLIM_E_IDENTITY_NO_PUBKEY;
     }
-    /* As serde_json: any top-level value, NUL escapes allowed, integers
-     * too large for 64 bits read as floating point. */
+    /* As serde_json: any top-level value and NUL escapes allowed; every
+     * integer is read as floating point, so none is too large. */
     json_error_t err;
     json_t *root = json_loadb((const char *)json.data, json.len,
                               JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);

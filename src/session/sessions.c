@@ -1089,7 +1089,7 @@ static const char *detail(slim_sessions *ss, const ss_out *o) {
         snprintf(d, cap,
                  "message %" PRIu32 " of session %" PRIu32 " from %s: lost (no answer to "
                  "%" PRIu32 " retransmission requests)",
-                 mid, id, peer, a);
+                 mid, id, peer, a + 1);
         break;
     case R_CLOSED_LOCAL:
     case R_CLOSE_DONE:
@@ -1103,9 +1103,9 @@ static const char *detail(slim_sessions *ss, const ss_out *o) {
         break;
     case R_PEER_GONE:
         snprintf(d, cap,
-                 "session %" PRIu32 ": %s silent for %" PRIu32 " heartbeat periods (%" PRIu32
-                 " ms)",
-                 id, peer, a, a * ss->heartbeat_ms);
+                 "session %" PRIu32 ": nothing from %s for %" PRIu32 " heartbeat ticks (%" PRIu32
+                 " ms periods)",
+                 id, peer, a, ss->heartbeat_ms);
         break;
     case R_IDLE:
         snprintf(d, cap, "anycast session %" PRIu32 " from %s: nothing received for %" PRIu32 " ms",

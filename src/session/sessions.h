@@ -106,8 +106,8 @@ typedef struct slim_sessions_ops {
     void *ud;
     /* A uniformly random 64-bit value (ids, nonces). Required. */
     uint64_t (*random64)(void *ud);
-    /* Stamps m, about to be sent, with a fresh identity token (header
-     * identity) and, for command messages (session message types 5-20),
+    /* Stamps m, about to be sent, with the provider's current identity
+     * token (header identity) and, for command messages (session message types 5-20),
      * the sender's signature (header e2e_header_sig) over the header AAD.
      * m comes with neither (the core clears them before every send, a
      * retransmission included); the op sets header->identity to a
@@ -163,7 +163,7 @@ void slim_sessions_free(slim_sessions *ss);
  * E_SESSION_NOT_OURS (a name we do not answer for), E_SESSION_WRONG_PEER,
  * E_SESSION_UNEXPECTED (not expected in the session's state),
  * E_SESSION_DUPLICATE (data already delivered or buffered; acknowledged
- * again), E_SESSION_LIMIT, E_UNSUPPORTED (MULTICAST), E_NOMEM. A message
+ * again in a reliable session), E_SESSION_LIMIT, E_UNSUPPORTED (MULTICAST), E_NOMEM. A message
  * for no session of ours, with a bad identity, or malformed, is never
  * delivered. */
 slim_status slim_sessions_input(slim_sessions *ss, slim_bytes msg, uint64_t now_ms);
@@ -177,8 +177,9 @@ uint64_t slim_sessions_deadline(const slim_sessions *ss);
 /* ---- the application's calls ---- */
 
 /* The names this app answers for besides its own (added at creation):
- * a JOIN_REQUEST or DISCOVERY_REQUEST to any of them (any id, or ours) is
- * taken, to any other name dropped. The client adds every name it
+ * a JOIN_REQUEST, a DISCOVERY_REQUEST or the first message of an ANYCAST
+ * session to any of them (any id, or ours) is taken, to any other name
+ * dropped. The client adds every name it
  * subscribes. Borrowed for the call. E_NOMEM; remove: E_NOT_FOUND. */
 slim_status slim_sessions_add_name(slim_sessions *ss, const slim_sname *name);
 slim_status slim_sessions_remove_name(slim_sessions *ss, const slim_sname *name);

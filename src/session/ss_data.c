@@ -18,9 +18,9 @@
  * been lost), then goes through the reorder buffer, which delivers in id
  * order starting from 1. A gap is asked for at once with one RTX_REQUEST
  * per missing id, asked again every timeout, and reported LOST in its
- * place when the sender answers with an error or after max_retries
- * requests. A message too far ahead (SS_RX_SPAN) is dropped unacknowledged
- * and comes again later.
+ * place when the sender answers with an error or at the
+ * (max_retries + 1)-th expiry (max_retries + 1 requests in all). A message too far ahead
+ * (SS_RX_SPAN) is dropped unacknowledged and comes again later.
  *
  * Receiver, unordered (ANYCAST, and UNICAST unreliable): delivered in
  * arrival order; a duplicate filter per sender (the last SS_SEEN_BITS ids

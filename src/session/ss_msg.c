@@ -6,7 +6,7 @@
  * acknowledgements and RTX requests carry an empty ApplicationPayload, the
  * command messages (types 5-20) the CommandPayload variant of their type.
  * Every message goes through ops.stamp just before it is encoded, a
- * retransmission included, so each copy carries a fresh identity token.
+ * retransmission included, so each copy carries the current token and its own signature.
  */
 #include "session/ss_int.h"
 #include "core/alloc.h"

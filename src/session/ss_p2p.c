@@ -16,7 +16,7 @@
  * peer's first message opens one at the receiver (NEW).
  *
  * Control messages wait for their answer in s->ctl, are sent again every
- * control timeout (the same id, a fresh identity token) and fail at the
+ * control timeout (the same id, restamped) and fail at the
  * (retries + 1)-th expiry, or at once when a node reports it cannot route
  * them. Heartbeats run both ways once a UNICAST session is ready: every
  * period, a HEARTBEAT unless something else went to the peer; after

@@ -464,7 +464,7 @@ TEST(eight_threads_publish_at_once) {
 TEST(a_vanished_peer_ends_the_session) {
     test_node n;
     CHECK(test_node_start(&n, ""));
-    /* Heartbeats every 300 ms: a peer silent for 3 of them is gone. */
+    /* Heartbeats every 300 ms: a peer not heard from for 3 ticks is gone. */
     slim_app *a = app_on("org/ns/cli", SECRET, n.port, 300);
     slim_app *b = app_on("org/ns/srv", SECRET, n.port, 300);
     slim_session_id sa, sb;

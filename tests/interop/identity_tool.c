@@ -1,6 +1,6 @@
 /*
- * Drives src/session/identity and the wire AAD for test_identity_interop.py
- * and upstream/test_identity_upstream.py: one command per stdin line,
+ * Drives src/session/identity and the wire AAD for test_identity_interop.py:
+ * one command per stdin line,
  * one answer per stdout line. Arguments are hex ("-" for empty) except
  * numbers, which are decimal. Answers start with the status name
  * ("OK", "E_IDENTITY_BAD_MAC", ...), then hex or decimal values.

@@ -39,8 +39,8 @@ P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 # A DISCOVERY_REQUEST sent by upstream's SDK (@agntcy/slim-bindings
 # 2.0.0-alpha.5, core "2.0.0-alpha.8") for an app made with
 # createAppWithSecret("agntcy/ns/alice", SECRET), captured by a gRPC
-# recorder standing in for a node (upstream/test_identity_upstream.py
-# repeats this live). Its token is dated 1796300416.
+# recorder standing in for a node (the sessions between upstream apps and
+# ours in upstream/test_upstream.py are the live check). Its token is dated 1796300416.
 UPSTREAM_MSG = bytes.fromhex(
     "1aff030ae5030a4c0a3508c2d7f58beb85aace1610d1a1a6e3a4d3ddfcee011882e3daadfa91afc87b22"
     "1408d2878493dfafdbcc0c1083abe8bcb9cbb5b50e12130a0661676e74637912026e731a05616c696365"

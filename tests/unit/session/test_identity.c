@@ -455,8 +455,7 @@ TEST(bad_ids_and_secrets) {
                                 "a b",
                                 "a\tb",
                                 "a\nb",
-                                "a\xc2\xa0"
-                                "b",
+                                ("a\xc2\xa0" /* no-break space */ "b"),
                                 "\xe3\x80\x80",
                                 "\xff",
                                 "a\xc0\x80",

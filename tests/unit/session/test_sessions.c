@@ -576,7 +576,7 @@ TEST(heartbeat_loss_ends_both_sides) {
         CHECK(a->at - cut <= 3000 && b->at - cut <= 3000);
         CHECK(a->at - cut >= 2000 && b->at - cut >= 2000);
         CHECK(strstr(a->detail, "org/ns/bob/") != NULL &&
-              strstr(a->detail, "silent for 3 heartbeat periods") != NULL);
+              strstr(a->detail, "for 3 heartbeat ticks") != NULL);
     }
     teardown(&n, 0);
 }
