@@ -69,8 +69,9 @@ extern int test_failures;
 
 #define CHECK_MEM(a, b, n)                                                                         \
     do {                                                                                           \
-        if (memcmp((a), (b), (n)) != 0)                                                            \
-            TEST_FAIL_AT("%s and %s differ in their first %zu bytes", #a, #b, (size_t)(n));        \
+        size_t n_ = (size_t)(n); /* memcmp of a NULL buffer is undefined, even for 0 bytes */      \
+        if (n_ > 0 && memcmp((a), (b), n_) != 0)                                                   \
+            TEST_FAIL_AT("%s and %s differ in their first %zu bytes", #a, #b, n_);                 \
     } while (0)
 
 typedef struct test_case {
