@@ -7,7 +7,8 @@ Usage: test_upstream.py SCENARIO   (see SCENARIOS at the bottom)
 
 Environment (set by ctest): SLIM_BIN (our node), SLIM_PYDIR (generated
 Python stubs, for slimnode.py), SLIM_UPSTREAM_MODULES (the node_modules
-folder install.sh filled).
+folder install.sh filled), SLIM_P2P_BIN (examples/c/slim_p2p, an app of
+ours built on our C client library; only the p2p-* scenarios use it).
 
 Header MAC: upstream's apps and nodes require a per-hop header MAC by
 default (require_header_mac: true), and so do our nodes. HEADER_MAC = "on"
@@ -18,6 +19,7 @@ them). The suite prints which.
 import json
 import os
 import queue
+import re
 import socket
 import subprocess
 import sys
@@ -35,6 +37,15 @@ APP = os.path.join(HERE, "upstream_app.mjs")
 COUNT = 5  # messages each sender sends
 
 
+def upstream_secret():
+    """The shared secret the upstream apps hold (SECRET in upstream_app.mjs),
+    for our apps to hold the same one."""
+    with open(APP) as f:
+        m = re.search(r"^const SECRET = '([^']+)';$", f.read(), re.M)
+    assert m, f"no SECRET constant in {APP}"
+    return m.group(1)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -47,10 +58,13 @@ class Upstream:
     is kept for the failure report."""
 
     def __init__(self, label, role, *args):
+        self.start(label, ["node", APP, role, "--header-mac", HEADER_MAC, *map(str, args)],
+                   dict(os.environ, NO_COLOR="1", RUST_LOG_STYLE="never"))
+
+    def start(self, label, cmd, env):
         self.label = label
-        cmd = ["node", APP, role, "--header-mac", HEADER_MAC, *map(str, args)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, NO_COLOR="1", RUST_LOG_STYLE="never"))
+                                     env=env)
         self.events = queue.Queue()
         self.log = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -82,9 +96,11 @@ class Upstream:
             if ev["event"] in ("error", "exit"):
                 self.fail(f"waiting for '{kind}', got {ev}")
 
+    def tail(self, lines=40):
+        return "\n".join("    " + ln for ln in self.log[-lines:])
+
     def fail(self, why):
-        tail = "\n".join("    " + ln for ln in self.log[-40:])
-        raise AssertionError(f"{self.label}: {why}\n  its last output:\n{tail}")
+        raise AssertionError(f"{self.label}: {why}\n  its last output:\n{self.tail()}")
 
     def close(self):
         if self.proc.poll() is None:
@@ -94,6 +110,20 @@ class Upstream:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class Ours(Upstream):
+    """Our example app examples/c/slim_p2p (ROLE receiver or sender), built
+    on our C client library, with the upstream apps' shared secret. It
+    prints the same JSON event lines as upstream_app.mjs; our library's log
+    (stderr) goes to the failure report."""
+
+    def __init__(self, label, role, *args):
+        binary = os.environ.get("SLIM_P2P_BIN")
+        if not binary:
+            raise AssertionError("SLIM_P2P_BIN is not set (the path of examples/c/slim_p2p)")
+        self.start(label, [binary, role, "--secret", upstream_secret(), *map(str, args)],
+                   dict(os.environ, SLIM_LOG="info"))
 
 
 class Stack:
@@ -111,6 +141,9 @@ class Stack:
 
     def upstream(self, label, role, *args):
         return self.add(Upstream(label, role, *args))
+
+    def ours(self, label, role, *args):
+        return self.add(Ours(label, role, *args))
 
     def close(self):
         for item in reversed(self.items):
@@ -130,21 +163,48 @@ def expect_equal(what, got, want):
         raise AssertionError(f"{what}:\n  got  {got}\n  want {want}")
 
 
-def point_to_point(st, receiver_port, sender_port, tag=""):
-    """An upstream app (bob) waits for a session; another (alice) opens a
+def point_to_point(st, receiver_port, sender_port, tag="", receiver="upstream",
+                   sender="upstream"):
+    """An app (bob) waits for a session; another (alice) opens a
     point-to-point session to bob and sends COUNT messages, each answered.
-    Both ends check every payload, its sender and the order."""
+    Both ends check every payload, its sender and the order. receiver and
+    sender say whose app plays each: "upstream" (upstream_app.mjs, on
+    upstream's SDK) or "ours" (examples/c/slim_p2p, on our C library)."""
     bob_name, alice_name = "org/ns/bob" + tag, "org/ns/alice" + tag
-    bob = st.upstream("receiver " + bob_name, "receiver", "--name", bob_name,
-                      "--server", url(receiver_port), "--count", COUNT)
+    start = {"upstream": st.upstream, "ours": st.ours}
+    bob = start[receiver](f"receiver {bob_name} ({receiver})", "receiver", "--name", bob_name,
+                          "--server", url(receiver_port), "--count", COUNT)
     bob.wait_for("ready")
-    alice = st.upstream("sender " + alice_name, "sender", "--name", alice_name, "--to", bob_name,
-                        "--server", url(sender_port), "--count", COUNT)
+    alice = start[sender](f"sender {alice_name} ({sender})", "sender", "--name", alice_name,
+                          "--to", bob_name, "--server", url(sender_port), "--count", COUNT)
+    try:
+        check_point_to_point(bob, alice, bob_name, alice_name, receiver, sender)
+    except AssertionError as e:
+        # One side's failure is often explained by the other's output.
+        time.sleep(1)
+        raise AssertionError(f"{e}\n  meanwhile, {bob.label}:\n{bob.tail(20)}\n"
+                             f"  and {alice.label}:\n{alice.tail(20)}") from None
+
+
+def check_point_to_point(bob, alice, bob_name, alice_name, receiver, sender):
     sent = [f"msg {i} from {alice_name}" for i in range(COUNT)]
-    expect_equal(f"what {bob_name} received", recv_events(bob.wait_for("done")),
+    bob_events = bob.wait_for("done")
+    expect_equal(f"what {bob_name} ({receiver}) received", recv_events(bob_events),
                  [(alice_name, p) for p in sent])
-    expect_equal(f"what {alice_name} received", recv_events(alice.wait_for("done")),
+    expect_equal(f"what {alice_name} ({sender}) received", recv_events(alice.wait_for("done")),
                  [(bob_name, "ack:" + p) for p in sent])
+    if receiver == "ours":
+        # Our receiver waits for the sender to close the session before it
+        # is done: the close must have reached it.
+        expect_equal(f"how the session ended for {bob_name} (ours)",
+                     bob_events[-1].get("peer"), "closed")
+        sessions = [e for e in bob_events if e["event"] == "session"]
+        expect_equal(f"the session {bob_name} (ours) saw", [e.get("from") for e in sessions],
+                     [alice_name])
+    for app in (bob, alice):
+        code = app.proc.wait(timeout=30)
+        if code != 0:
+            app.fail(f"exit status {code} after its 'done'")
 
 
 def group(st, moderator_port, participant_ports, mls=True):
@@ -282,6 +342,41 @@ def sc_upstream_node_dials_ours():
         st.close()
 
 
+def sc_p2p_upstream_to_ours():
+    """An app on upstream's SDK opens a point-to-point session with an app
+    of ours (examples/c/slim_p2p on our C client library), through one node
+    of ours: upstream's sender, our receiver."""
+    st = Stack()
+    try:
+        n = st.node()
+        point_to_point(st, n.port, n.port, receiver="ours", sender="upstream")
+    finally:
+        st.close()
+
+
+def sc_p2p_ours_to_upstream():
+    """The other way: our sender (examples/c/slim_p2p) opens the session
+    with an app on upstream's SDK, through one node of ours."""
+    st = Stack()
+    try:
+        n = st.node()
+        point_to_point(st, n.port, n.port, receiver="upstream", sender="ours")
+    finally:
+        st.close()
+
+
+def sc_p2p_ours_to_ours():
+    """The baseline of the two above, without upstream's SDK: our sender and
+    our receiver (both examples/c/slim_p2p) through one node of ours. When
+    this passes and one of those fails, the difference is on the wire."""
+    st = Stack()
+    try:
+        n = st.node()
+        point_to_point(st, n.port, n.port, receiver="ours", sender="ours")
+    finally:
+        st.close()
+
+
 SCENARIOS = {
     "point-to-point": sc_point_to_point,
     "group-mls": sc_group_mls,
@@ -289,6 +384,9 @@ SCENARIOS = {
     "group-mls-chain": sc_group_mls_chain,
     "upstream-node-ours-dials": sc_upstream_node_ours_dials,
     "upstream-node-dials-ours": sc_upstream_node_dials_ours,
+    "p2p-upstream-to-ours": sc_p2p_upstream_to_ours,
+    "p2p-ours-to-upstream": sc_p2p_ours_to_upstream,
+    "p2p-ours-to-ours": sc_p2p_ours_to_ours,
 }
 
 if __name__ == "__main__":
