@@ -170,9 +170,13 @@ SLIM_API slim_status slim_app_stop_server_async(slim_app *app, const char *endpo
 /* ---- names and routes ---- */
 
 /* Subscribes `name` ("org/ns/service" or with an id) on connection conn
- * (0: the last connected): messages for it reach this app. Completes when
- * the node acknowledged it. E_NOT_FOUND (no such connection, or none yet),
- * E_INVALID_ARG (name), the node's refusal. */
+ * (0: the last connected): messages for it reach this app. Without an id
+ * the app becomes an instance of the name under its own id, so messages
+ * to any instance of it and to that id reach the app (sessions answer
+ * from that full name). Completes when the node acknowledged it.
+ * Subscriptions and routes are sent again whenever the connection comes
+ * back (a restarted node knows nothing). E_NOT_FOUND (no such connection,
+ * or none yet), E_INVALID_ARG (name), the node's refusal. */
 SLIM_API slim_status slim_app_subscribe(slim_app *app, const char *name, slim_conn_id conn,
                                         int64_t timeout_ms);
 SLIM_API slim_status slim_app_subscribe_async(slim_app *app, const char *name, slim_conn_id conn,

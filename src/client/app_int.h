@@ -101,6 +101,16 @@ typedef struct op_rec {
 
 /* ---- the loop side ---- */
 
+/* A name subscribed or routed over a connection (by a caller, or by the
+ * session layer for a peer), sent again on every new stream of it: a node
+ * that restarted knows nothing, and the old stream's routes went with it. */
+typedef struct app_kept {
+    struct app_kept *next;
+    slim_name name;
+    char *part[3]; /* its text components */
+    bool route;
+} app_kept;
+
 typedef struct app_conn {
     struct app_conn *next;
     slim_app *app;
@@ -113,6 +123,7 @@ typedef struct app_conn {
     bool ever_up;
     bool dead; /* to remove (a connect that failed) */
     char *endpoint;
+    app_kept *kept;
 } app_conn;
 
 /* A session as the callers see it (under mu). */
@@ -145,8 +156,10 @@ typedef struct app_sub {
     slim_conn_id conn; /* app connection; 0 for the connect of `owner` */
     app_conn *owner;   /* a connect's own-name subscription */
     uint64_t fwd;      /* the forwarder connection it went over (forward_to) */
-    char *name_text;   /* a subscription: the name, for the session layer */
-    bool unsub;
+    slim_name name;    /* as sent */
+    char *name_text;   /* the name as the caller gave it */
+    bool unsub, route;
+    bool replay;             /* sent again on a new stream: nobody waits, nothing to record */
     bool local_done, remote; /* remote: a node answers too */
     uint64_t deadline_ms;
 } app_sub;
@@ -227,6 +240,9 @@ void slim_app__run_conn_cmd(slim_app *app, app_cmd *c);
 bool slim_app__local_ack(slim_app *app, const slim_msg *m);
 /* Work left by link callbacks, then timeouts (tick). */
 void slim_app__conn_work(slim_app *app);
+/* Notes a Subscribe or Unsubscribe the session layer sends its router: a
+ * route over a connection's stream is kept for that connection. */
+void slim_app__route_seen(slim_app *app, slim_bytes msg);
 void slim_app__conn_tick(slim_app *app, uint64_t now_ms);
 /* Closes links and servers (loop thread, at stop). */
 void slim_app__conn_stop(slim_app *app);

@@ -40,6 +40,12 @@ static app_conn *conn_find(slim_app *app, slim_conn_id id) {
     return NULL;
 }
 
+static void kept_free(app_kept *k) {
+    for (int i = 0; i < 3; i++)
+        slim_free(k->part[i]);
+    slim_free(k);
+}
+
 static void conn_remove(slim_app *app, app_conn *c) {
     for (app_conn **p = &app->conns; *p != NULL; p = &(*p)->next)
         if (*p == c) {
@@ -50,8 +56,66 @@ static void conn_remove(slim_app *app, app_conn *c) {
         app->last_conn = app->conns != NULL ? app->conns->id : 0;
     if (c->link != NULL)
         slim_hub_link_close(app->hub, c->link);
+    while (c->kept != NULL) {
+        app_kept *k = c->kept;
+        c->kept = k->next;
+        kept_free(k);
+    }
     slim_free(c->endpoint);
     slim_free(c);
+}
+
+/* Records (or forgets, for an unsubscribe or route removal) a name
+ * subscribed or routed over c. */
+static void keep(app_conn *c, const slim_name *name, const slim_str part[3], bool route,
+                 bool forget) {
+    for (app_kept **p = &c->kept; *p != NULL; p = &(*p)->next)
+        if ((*p)->route == route && slim_name_equal(&(*p)->name, name)) {
+            if (forget) {
+                app_kept *k = *p;
+                *p = k->next;
+                kept_free(k);
+            }
+            return;
+        }
+    if (forget)
+        return;
+    app_kept *k = slim_calloc(1, sizeof *k);
+    bool ok = k != NULL;
+    for (int i = 0; ok && i < 3; i++)
+        ok = (k->part[i] = slim_strndup(part[i].ptr, part[i].len)) != NULL;
+    if (!ok) {
+        if (k != NULL)
+            kept_free(k);
+        SLIM_LOGW(MOD, "out of memory: %.*s/%.*s/%.*s will not be renewed after a reconnect",
+                  (int)part[0].len, part[0].ptr, (int)part[1].len, part[1].ptr, (int)part[2].len,
+                  part[2].ptr);
+        return;
+    }
+    k->name = *name;
+    k->route = route;
+    k->next = c->kept;
+    c->kept = k;
+}
+
+void slim_app__route_seen(slim_app *app, slim_bytes msg) {
+    /* The Message's first field: 1 Subscribe, 2 Unsubscribe (both
+     * length-delimited). Publishes, by far the most, stop here. */
+    if (msg.len == 0 || (msg.ptr[0] != 0x0a && msg.ptr[0] != 0x12))
+        return;
+    slim_msg *m = NULL;
+    if (slim_wire_decode(msg, msg.len, &m) != SLIM_OK)
+        return;
+    const slim_pb_header *h = slim_wire_header(m);
+    slim_name name;
+    slim_str part[3];
+    if (h != NULL && h->_recv_from_case == DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM_RECV_FROM &&
+        slim_wire_name_get(h->destination, &name) == SLIM_OK &&
+        slim_wire_name_strings(h->destination, part))
+        for (app_conn *c = app->conns; c != NULL; c = c->next)
+            if (c->fwd != 0 && c->fwd == h->recv_from)
+                keep(c, &name, part, true, slim_wire_kind(m) == SLIM_MSG_UNSUBSCRIBE);
+    slim_wire_free(m);
 }
 
 /* Sends a Subscribe or Unsubscribe for `name` on the LOCAL connection.
@@ -100,6 +164,8 @@ static slim_status start_sub(slim_app *app, slim_op op, app_conn *c, app_conn *o
     s->owner = owner;
     s->fwd = c->fwd;
     s->remote = !route;
+    s->route = route;
+    s->name = *name;
     s->deadline_ms = slim_now_ms() + SUB_TIMEOUT_MS;
     s->next = app->subs;
     app->subs = s;
@@ -117,11 +183,15 @@ static void sub_done(slim_app *app, app_sub *s, slim_status st, const char *deta
             *p = s->next;
             break;
         }
-    if (st == SLIM_OK && s->name_text != NULL && app->ss != NULL) {
-        /* The session layer answers for the names we subscribe. */
-        slim_sname n = {0};
-        slim_name_parts parts;
-        if (slim_name_parse(s->name_text, strlen(s->name_text), &n.name, &parts) == SLIM_OK) {
+    slim_name_parts parts;
+    if (st == SLIM_OK && s->name_text != NULL && !s->replay &&
+        slim_name_parse(s->name_text, strlen(s->name_text), &(slim_name){0}, &parts) == SLIM_OK) {
+        app_conn *c = conn_find(app, s->conn);
+        if (c != NULL)
+            keep(c, &s->name, parts.component, s->route, s->unsub);
+        if (!s->route && app->ss != NULL) {
+            /* The session layer answers for the names we subscribe. */
+            slim_sname n = {.name = s->name};
             memcpy(n.text, parts.component, sizeof n.text);
             if (s->unsub)
                 (void)slim_sessions_remove_name(app->ss, &n);
@@ -238,6 +308,21 @@ static void link_failed(void *ud, slim_status why, const char *detail, bool fina
     uv_async_send(&c->app->wake);
 }
 
+/* A new stream of c: the names subscribed and routed over it go again. */
+static void renew(slim_app *app, app_conn *c) {
+    for (app_kept *k = c->kept; k != NULL; k = k->next) {
+        slim_str part[3];
+        for (int i = 0; i < 3; i++)
+            part[i] = (slim_str){k->part[i], strlen(k->part[i])};
+        slim_status st = start_sub(app, 0, c, NULL, &k->name, part, false, k->route);
+        if (st == SLIM_OK)
+            app->subs->replay = true;
+        else
+            SLIM_LOGW(MOD, "cannot renew %s/%s/%s on %s: %s", k->part[0], k->part[1], k->part[2],
+                      c->endpoint, slim_status_str(st));
+    }
+}
+
 void slim_app__conn_work(slim_app *app) {
     for (app_conn *c = app->conns, *next; c != NULL; c = next) {
         next = c->next;
@@ -261,6 +346,7 @@ void slim_app__conn_work(slim_app *app) {
             continue;
         }
         if (!first) {
+            renew(app, c);
             slim_event ev = {.kind = SLIM_EVENT_CONNECTION, .conn = c->id, .status = SLIM_OK};
             snprintf(ev.detail, sizeof ev.detail, "connection to %s up again", c->endpoint);
             slim_app__event(app, &ev);
@@ -395,10 +481,10 @@ static void sub_cmd(slim_app *app, app_cmd *cmd) {
         slim_app__complete(app, cmd->op, st, NULL, NULL);
         return;
     }
-    if (!route && app->subs != NULL) { /* start_sub put it first */
-        app->subs->name_text = slim_strndup(cmd->text, strlen(cmd->text));
-        app->subs->unsub = unsub;
-    }
+    /* start_sub put it first */
+    app->subs->name_text = slim_strndup(cmd->text, strlen(cmd->text));
+    app->subs->unsub = unsub;
+    app->subs->route = route;
 }
 
 void slim_app__run_conn_cmd(slim_app *app, app_cmd *cmd) {
@@ -638,6 +724,9 @@ static slim_status do_sub(slim_app *app, cmd_kind kind, const char *name, slim_c
     }
     for (int i = 0; i < 3; i++)
         c->parts[i] = parts.component[i];
+    /* The app is one instance of a name it subscribes without an id. */
+    if (!parts.has_id && (kind == CMD_SUBSCRIBE || kind == CMD_UNSUBSCRIBE))
+        c->name.id = app->name.id;
     c->conn = conn;
     return run(app, c, wait, timeout_ms, op, NULL);
 }

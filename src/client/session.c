@@ -271,6 +271,8 @@ static void on_new(slim_app *app, slim_session_id id) {
 static void on_closed(slim_app *app, const slim_sout *o) {
     slim_event ev = {.kind = SLIM_EVENT_SESSION_CLOSED, .session = o->session, .status = o->status};
     snprintf(ev.detail, sizeof ev.detail, "%s", o->detail != NULL ? o->detail : "");
+    SLIM_LOGI(MOD, "session %llu ended: %s (%s)", (unsigned long long)o->session, ev.detail,
+              slim_status_name(o->status));
     uv_mutex_lock(&app->mu);
     app_session *s = slim_app__session_find(app, o->session);
     if (s != NULL) {
@@ -326,6 +328,7 @@ void slim_app__sessions_drain(slim_app *app) {
     while (slim_sessions_next(app->ss, &o)) {
         switch (o.kind) {
         case SLIM_SOUT_SEND: {
+            slim_app__route_seen(app, o.bytes);
             slim_status st =
                 slim_fwd_input(slim_hub_fwd(app->hub), app->local, o.bytes, uv_now(&app->loop));
             if (st != SLIM_OK)

@@ -17,6 +17,10 @@ static void sleep_ms(int ms) {
 }
 
 bool test_node_start(test_node *n, const char *dataplane_extra) {
+    return test_node_start_at(n, 0, dataplane_extra);
+}
+
+bool test_node_start_at(test_node *n, int port, const char *dataplane_extra) {
     memset(n, 0, sizeof *n);
     n->pid = -1;
     const char *bin = getenv("SLIM_BIN");
@@ -36,10 +40,10 @@ bool test_node_start(test_node *n, const char *dataplane_extra) {
             "  slim/0:\n"
             "    dataplane:\n"
             "      servers:\n"
-            "        - endpoint: \"127.0.0.1:0\"\n"
+            "        - endpoint: \"127.0.0.1:%d\"\n"
             "          tls: {insecure: true}\n"
             "%s",
-            dataplane_extra != NULL ? dataplane_extra : "");
+            port, dataplane_extra != NULL ? dataplane_extra : "");
     fclose(f);
     int p[2];
     if (pipe(p) != 0)
@@ -84,8 +88,16 @@ bool test_node_start(test_node *n, const char *dataplane_extra) {
 }
 
 void test_node_stop(test_node *n) {
+    test_node_signal_stop(n, SIGTERM);
+}
+
+void test_node_kill(test_node *n) {
+    test_node_signal_stop(n, SIGKILL);
+}
+
+void test_node_signal_stop(test_node *n, int sig) {
     if (n->pid > 0) {
-        kill(n->pid, SIGTERM);
+        kill(n->pid, sig);
         int status;
         waitpid(n->pid, &status, 0);
         n->pid = -1;

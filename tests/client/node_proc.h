@@ -21,8 +21,15 @@ typedef struct test_node {
  * (indented 6 spaces), may be "". False when it did not start. */
 bool test_node_start(test_node *n, const char *dataplane_extra);
 
-/* Stops it (SIGTERM, then waits) and removes its files. */
+/* The same on a given data-plane port (0: any), to restart a node where
+ * its clients reconnect. */
+bool test_node_start_at(test_node *n, int port, const char *dataplane_extra);
+
+/* Stops it (SIGTERM, then waits) and removes its files; _kill with
+ * SIGKILL (a crash: nothing is said to its peers). */
 void test_node_stop(test_node *n);
+void test_node_kill(test_node *n);
+void test_node_signal_stop(test_node *n, int sig);
 
 /* The value of the first /metrics series whose line starts with `series`
  * (e.g. "slim_subscriptions " or "slim_connections{kind=\"edge\"}"), -1

@@ -45,8 +45,10 @@ static slim_bytes text(const char *s) {
 }
 
 /* Publishes "<prefix><i>" for i < count, waiting while the window of
- * unacknowledged messages is full; returns how many were sent. */
-static int publish_all(slim_app *app, slim_session_id s, int count, const char *prefix) {
+ * unacknowledged messages is full, and pace_us after each when not 0;
+ * returns how many were sent. */
+static int publish_paced(slim_app *app, slim_session_id s, int count, const char *prefix,
+                         int pace_us) {
     for (int i = 0; i < count; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "%s%d", prefix, i);
@@ -56,10 +58,20 @@ static int publish_all(slim_app *app, slim_session_id s, int count, const char *
             struct timespec t = {0, 5000000};
             nanosleep(&t, NULL);
         }
-        if (st != SLIM_OK)
+        if (st != SLIM_OK) {
+            fprintf(stderr, "  publish %s%d: %s\n", prefix, i, slim_status_name(st));
             return i;
+        }
+        if (pace_us > 0) {
+            struct timespec t = {0, pace_us * 1000L};
+            nanosleep(&t, NULL);
+        }
     }
     return count;
+}
+
+static int publish_all(slim_app *app, slim_session_id s, int count, const char *prefix) {
+    return publish_paced(app, s, count, prefix, 0);
 }
 
 /* Waits for the event of op (other events are skipped). */
@@ -260,7 +272,7 @@ typedef struct reader {
 
 static void *read_all(void *arg) {
     reader *r = arg;
-    while (r->got < r->count) {
+    while (__atomic_load_n(&r->got, __ATOMIC_RELAXED) < r->count) {
         slim_message *m = NULL;
         slim_status st = slim_session_get_message(r->app, r->s, 120000, &m);
         if (st != SLIM_OK) {
@@ -272,7 +284,7 @@ static void *read_all(void *arg) {
         snprintf(want, sizeof want, "%s%d", r->prefix, r->got);
         if (m->payload.len != strlen(want) || memcmp(m->payload.ptr, want, m->payload.len) != 0)
             r->bad++;
-        r->got++;
+        __atomic_fetch_add(&r->got, 1, __ATOMIC_RELAXED); /* the test thread watches it */
         slim_message_free(m);
     }
     return NULL;
@@ -284,11 +296,12 @@ typedef struct writer {
     int count;
     const char *prefix;
     int sent;
+    int pace_us;
 } writer;
 
 static void *write_all(void *arg) {
     writer *w = arg;
-    w->sent = publish_all(w->app, w->s, w->count, w->prefix);
+    w->sent = publish_paced(w->app, w->s, w->count, w->prefix, w->pace_us);
     return NULL;
 }
 
@@ -311,7 +324,7 @@ TEST(reliable_through_a_lossy_proxy) {
     pthread_t ta, tb;
     pthread_create(&ta, NULL, read_all, &ra);
     pthread_create(&tb, NULL, read_all, &rb);
-    writer wa = {a, sa, N, "a", 0}, wb = {b, sb, N, "b", 0};
+    writer wa = {a, sa, N, "a", 0, 0}, wb = {b, sb, N, "b", 0, 0};
     pthread_t twa, twb;
     pthread_create(&twa, NULL, write_all, &wa);
     pthread_create(&twb, NULL, write_all, &wb);
@@ -365,6 +378,68 @@ TEST(a_short_secret_works_with_a_warning) {
     slim_message *m = NULL;
     CHECK_OK(slim_session_get_message(b, sb, 5000, &m));
     CHECK(m != NULL && m->payload.len == 2 && memcmp(m->payload.ptr, "hi", 2) == 0);
+    slim_message_free(m);
+    slim_app_free(a, 2000);
+    slim_app_free(b, 2000);
+    test_node_stop(&n);
+}
+
+/* The node dies (SIGKILL) and comes back on its port while messages flow
+ * both ways: the apps reconnect, renew their names and routes, and the
+ * reliable session delivers every message exactly once and in order. */
+TEST(a_node_restart_loses_nothing) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    int port = n.port;
+    slim_app *a = app_on("org/ns/cli", SECRET, port, 0);
+    slim_app *b = app_on("org/ns/srv", SECRET, port, 0);
+    CHECK(a != NULL && b != NULL);
+    CHECK_OK(slim_app_subscribe(b, "org/ns/alias", 0, 5000));
+    CHECK_OK(slim_app_set_route(a, "org/ns/alias", 0, 5000));
+    slim_session_options o = RELIABLE;
+    o.max_retries = 30; /* room for the restart and the reconnect's backoff */
+    slim_session_id sa = 0, sb = 0;
+    CHECK_OK(slim_session_create(a, &o, 15000, &sa));
+    CHECK_OK(slim_app_listen(b, 10000, &sb));
+    enum { N = 3000 };
+    reader ra = {a, sa, N, "b", 0, 0}, rb = {b, sb, N, "a", 0, 0};
+    writer wa = {a, sa, N, "a", 0, 1000}, wb = {b, sb, N, "b", 0, 1000};
+    pthread_t t[4];
+    pthread_create(&t[0], NULL, read_all, &ra);
+    pthread_create(&t[1], NULL, read_all, &rb);
+    pthread_create(&t[2], NULL, write_all, &wa);
+    pthread_create(&t[3], NULL, write_all, &wb);
+    uint64_t end = slim_now_ms() + 30000;
+    while (__atomic_load_n(&rb.got, __ATOMIC_RELAXED) < N / 3 && slim_now_ms() < end) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    int before = __atomic_load_n(&rb.got, __ATOMIC_RELAXED);
+    test_node_kill(&n);
+    struct timespec pause = {0, 300000000};
+    nanosleep(&pause, NULL);
+    CHECK(test_node_start_at(&n, port, ""));
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    CHECK(before < N); /* the node died during the traffic */
+    CHECK_EQ(wa.sent, N);
+    CHECK_EQ(wb.sent, N);
+    CHECK_EQ(ra.got, N);
+    CHECK_EQ(rb.got, N);
+    CHECK_EQ(ra.bad, 0);
+    CHECK_EQ(rb.bad, 0);
+    slim_message *m = NULL;
+    CHECK_STATUS(slim_session_get_message(a, sa, 1500, &m), SLIM_E_TIMEOUT);
+    CHECK_STATUS(slim_session_get_message(b, sb, 100, &m), SLIM_E_TIMEOUT);
+    /* b's extra name and a's route to it were renewed on the new node. */
+    slim_session_options alias = {
+        .type = SLIM_SESSION_UNICAST, .peer = "org/ns/alias", .timeout_ms = 1000, .max_retries = 5};
+    slim_session_id s2 = 0, s2b = 0;
+    CHECK_OK(slim_session_create(a, &alias, 15000, &s2));
+    CHECK_OK(slim_session_publish(a, s2, text("via alias"), NULL, 5000, NULL));
+    CHECK_OK(slim_app_listen(b, 5000, &s2b));
+    CHECK_OK(slim_session_get_message(b, s2b, 5000, &m));
+    CHECK(m != NULL && m->payload.len == 9 && memcmp(m->payload.ptr, "via alias", 9) == 0);
     slim_message_free(m);
     slim_app_free(a, 2000);
     slim_app_free(b, 2000);
@@ -487,4 +562,4 @@ TEST_MAIN(TEST_ENTRY(unicast_sticks_and_replies), TEST_ENTRY(anycast_spreads_ove
           TEST_ENTRY(what_fails_and_when), TEST_ENTRY(reliable_through_a_lossy_proxy),
           TEST_ENTRY(async_forms_through_the_descriptor), TEST_ENTRY(eight_threads_publish_at_once),
           TEST_ENTRY(a_vanished_peer_ends_the_session),
-          TEST_ENTRY(a_short_secret_works_with_a_warning))
+          TEST_ENTRY(a_short_secret_works_with_a_warning), TEST_ENTRY(a_node_restart_loses_nothing))
