@@ -3,6 +3,7 @@
 
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
+TSAN_BUILD  ?= build-tsan
 FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TOTAL  ?=
@@ -12,7 +13,7 @@ CTEST_ARGS  ?=
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build release run test asan fuzz format format-check clean
+.PHONY: all deps build release run test asan tsan fuzz format format-check clean
 
 all: build
 
@@ -40,6 +41,18 @@ asan: deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The client library's threads under ThreadSanitizer (clang-14). Its
+# runtime cannot map its shadow memory with the mmap randomisation of
+# recent kernels, hence setarch -R (no randomisation) for the tests.
+TSAN_TARGETS = slim test_app test_client_sessions test_sessions slim_p2p py_data-plane_v1_data_plane
+TSAN_TESTS   = ^(client\.|unit\.test_sessions|examples\.)
+tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
+		-DSLIM_TSAN=ON >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		setarch $$(uname -m) -R ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 fuzz: deps
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
