@@ -167,6 +167,28 @@ SLIM_API slim_status slim_app_run_server_async(slim_app *app, const char *json, 
 SLIM_API slim_status slim_app_stop_server(slim_app *app, const char *endpoint, int64_t timeout_ms);
 SLIM_API slim_status slim_app_stop_server_async(slim_app *app, const char *endpoint, slim_op *op);
 
+/* ---- counters ---- */
+
+/* What the app's bounded queues dropped (each queue and what happens when
+ * it is full: docs/client.md, "Bounds") and what its sessions did. Totals
+ * since the app was made. */
+typedef struct slim_app_counters {
+    uint64_t messages_dropped; /* a session's queue (session_queue) was full */
+    uint64_t events_dropped;   /* the event queue (event_queue) was full */
+    uint64_t sessions_refused; /* peers' sessions past the 128 waiting to be listened for */
+    uint64_t calls_refused;    /* calls refused with E_QUEUE_FULL: the command queue was full */
+    uint64_t sessions_open;    /* now */
+    uint64_t messages_in, messages_out; /* application data */
+    uint64_t retransmissions, undelivered, lost;
+    uint64_t drop_identity;  /* messages whose identity or signature failed */
+    uint64_t drop_malformed; /* messages that did not decode */
+    uint64_t drop_other;     /* for no session, duplicates, unexpected, over the backlog */
+} slim_app_counters;
+
+/* Copies the counters; those of the sessions are as of the loop's last
+ * pass. Safe from any thread. E_INVALID_ARG. */
+SLIM_API slim_status slim_app_counters_get(slim_app *app, slim_app_counters *out);
+
 /* ---- names and routes ---- */
 
 /* Subscribes `name` ("org/ns/service" or with an id) on connection conn

@@ -55,6 +55,7 @@ void slim_app__push_event(slim_app *app, const slim_event *ev) {
     size_t cap = app->opts.event_queue;
     if (app->ev_count == cap) {
         app->ev_dropped++;
+        app->counters.events_dropped++;
         return;
     }
     app->events[(app->ev_head + app->ev_count) % cap] = *ev;
@@ -132,6 +133,8 @@ static slim_status post(slim_app *app, app_cmd *c, op_mode mode, slim_op *op) {
     uv_mutex_lock(&app->mu);
     if (app->stopping || app->n_cmds >= MAX_COMMANDS) {
         slim_status st = app->stopping ? SLIM_E_CLOSED : SLIM_E_QUEUE_FULL;
+        if (!app->stopping)
+            app->counters.calls_refused++;
         uv_mutex_unlock(&app->mu);
         slim_free(o);
         slim_app__cmd_free(c);
@@ -202,6 +205,15 @@ slim_status slim_app__post_wait(slim_app *app, app_cmd *c, int64_t timeout_ms, s
     st = o->result.status;
     slim_free(o);
     return st;
+}
+
+slim_status slim_app_counters_get(slim_app *app, slim_app_counters *out) {
+    if (app == NULL || out == NULL)
+        return SLIM_E_INVALID_ARG;
+    uv_mutex_lock(&app->mu);
+    *out = app->counters;
+    uv_mutex_unlock(&app->mu);
+    return SLIM_OK;
 }
 
 /* ---- events (callers) ---- */

@@ -180,6 +180,7 @@ struct slim_app {
     slim_op next_op;
     slim_event *events; /* ring of opts.event_queue */
     size_t ev_head, ev_count;
+    slim_app_counters counters; /* the app's own; the sessions' copied in by the loop */
     uint64_t ev_dropped;
     int efd;
     bool stopping, stopped;

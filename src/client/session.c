@@ -222,6 +222,7 @@ static void on_message(slim_app *app, const slim_sout *o) {
     if (s == NULL || m == NULL) {
         if (s != NULL)
             s->dropped++;
+        app->counters.messages_dropped++;
         uv_mutex_unlock(&app->mu);
         slim_message_free(m);
         return;
@@ -230,6 +231,7 @@ static void on_message(slim_app *app, const slim_sout *o) {
         give_to_getter(app, s, m);
     } else if (s->q_count == s->q_cap) {
         s->dropped++; /* the oldest are kept: the newest goes */
+        app->counters.messages_dropped++;
         app->drops_pending = true;
         slim_message_free(m);
     } else {
@@ -254,6 +256,7 @@ static void on_new(slim_app *app, slim_session_id id) {
         memmove(app->listeners, app->listeners + 1, --app->n_listeners * sizeof *app->listeners);
         slim_app__push_event(app, &ev);
     } else if (app->lq_count == LISTEN_QUEUE) {
+        app->counters.sessions_refused++;
         uv_mutex_unlock(&app->mu);
         SLIM_LOGW(MOD,
                   "session %u from a peer: %d sessions already wait to be listened for, "
@@ -321,6 +324,25 @@ static void on_done(slim_app *app, const slim_sout *o) {
 static void on_timer(uv_timer_t *t);
 
 /* Drains the core's outputs, then arms its timer. */
+/* The core's counters, for slim_app_counters_get (any thread). */
+static void copy_counters(slim_app *app) {
+    slim_sessions_counters c;
+    slim_sessions_counters_get(app->ss, &c);
+    uv_mutex_lock(&app->mu);
+    slim_app_counters *a = &app->counters;
+    a->sessions_open = c.sessions_open;
+    a->messages_in = c.messages_in;
+    a->messages_out = c.messages_out;
+    a->retransmissions = c.retransmissions;
+    a->undelivered = c.undelivered;
+    a->lost = c.lost;
+    a->drop_identity = c.drop_identity;
+    a->drop_malformed = c.drop_malformed;
+    a->drop_other = c.drop_unknown + c.drop_duplicate + c.drop_unexpected + c.drop_backlog +
+                    c.drop_limit + c.drop_nomem;
+    uv_mutex_unlock(&app->mu);
+}
+
 void slim_app__sessions_drain(slim_app *app) {
     if (app->ss == NULL)
         return;
@@ -378,6 +400,7 @@ void slim_app__sessions_drain(slim_app *app) {
         }
         uv_mutex_unlock(&app->mu);
     }
+    copy_counters(app);
     uint64_t deadline = slim_sessions_deadline(app->ss);
     if (deadline == UINT64_MAX) {
         uv_timer_stop(&app->ss_timer);

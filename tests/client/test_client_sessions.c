@@ -16,11 +16,11 @@
 
 #define SECRET "a-shared-secret-of-at-least-32-characters"
 
-static slim_app *app_on(const char *name, const char *secret, int port, uint32_t heartbeat_ms) {
+static slim_app *app_on_opts(const char *name, const char *secret, int port,
+                             const slim_app_options *o) {
     slim_identity_config id = {SLIM_IDENTITY_SHARED_SECRET, "test", secret};
-    slim_app_options o = {.heartbeat_ms = heartbeat_ms};
     slim_app *app = NULL;
-    if (slim_app_new(name, &id, &id, &o, &app) != SLIM_OK)
+    if (slim_app_new(name, &id, &id, o, &app) != SLIM_OK)
         return NULL;
     char ep[64];
     snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
@@ -38,6 +38,11 @@ static slim_app *app_on(const char *name, const char *secret, int port, uint32_t
             return NULL;
         }
     return app;
+}
+
+static slim_app *app_on(const char *name, const char *secret, int port, uint32_t heartbeat_ms) {
+    slim_app_options o = {.heartbeat_ms = heartbeat_ms};
+    return app_on_opts(name, secret, port, &o);
 }
 
 static slim_bytes text(const char *s) {
@@ -452,6 +457,90 @@ TEST(a_node_restart_loses_nothing) {
     test_node_stop(&n);
 }
 
+/* Resident memory of process pid in KiB (VmRSS), -1 when unknown. */
+static long rss_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+
+/* An app that never reads: its session's queue keeps the first
+ * session_queue messages and drops the rest, counted and told in DROPPED
+ * events; the publisher, the node and the reader stay within bounds. */
+TEST(a_reader_that_never_reads_bounds_everyone) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    enum { QUEUE = 1000, N = 20000 };
+    slim_app_options ro = {.session_queue = QUEUE};
+    slim_app *a = app_on("org/ns/cli", SECRET, n.port, 0);
+    slim_app *b = app_on_opts("org/ns/srv", SECRET, n.port, &ro);
+    CHECK(a != NULL && b != NULL);
+    slim_session_id sa = 0, sb = 0;
+    CHECK_OK(slim_session_create(a, &RELIABLE, 15000, &sa));
+    CHECK_OK(slim_app_listen(b, 5000, &sb));
+    long node_before = rss_kib(n.pid), self_before = rss_kib(getpid());
+    static uint8_t kib[1024];
+    for (int i = 0; i < N; i++) {
+        snprintf((char *)kib, sizeof kib, "m%d", i);
+        slim_status st;
+        while ((st = slim_session_publish(a, sa, (slim_bytes){kib, sizeof kib}, NULL, 10000,
+                                          NULL)) == SLIM_E_QUEUE_FULL) {
+            struct timespec t = {0, 2000000};
+            nanosleep(&t, NULL);
+        }
+        CHECK_OK(st);
+        if (st != SLIM_OK)
+            break;
+    }
+    slim_app_counters c = {0};
+    uint64_t end = slim_now_ms() + 60000;
+    while (slim_now_ms() < end) {
+        CHECK_OK(slim_app_counters_get(b, &c));
+        if (c.messages_dropped + QUEUE >= N)
+            break;
+        struct timespec t = {0, 20000000};
+        nanosleep(&t, NULL);
+    }
+    CHECK_U64(c.messages_dropped, N - QUEUE);
+    CHECK_U64(c.messages_in, N);
+    /* What the reader was told: DROPPED events adding up to the same. */
+    uint64_t told = 0;
+    slim_event ev;
+    while (slim_app_next_event(b, 200, &ev) == SLIM_OK)
+        if (ev.kind == SLIM_EVENT_DROPPED && ev.session == sb)
+            told += ev.count;
+    CHECK_U64(told, N - QUEUE);
+    /* 20 MiB went through: the node grew by little, and this process (the
+     * publisher and the reader) by about the reader's 1000 KiB queue. */
+    long node_growth = rss_kib(n.pid) - node_before, self_growth = rss_kib(getpid()) - self_before;
+    fprintf(stderr, "  rss growth: node %ld KiB, apps %ld KiB\n", node_growth, self_growth);
+    CHECK(node_before > 0 && node_growth < 16 * 1024);
+    CHECK(self_before > 0 && self_growth < 16 * 1024);
+    /* The reader gets the oldest, in order. */
+    for (int i = 0; i < QUEUE; i++) {
+        slim_message *m = NULL;
+        CHECK_OK(slim_session_get_message(b, sb, 1000, &m));
+        if (m == NULL)
+            break;
+        char want[16];
+        snprintf(want, sizeof want, "m%d", i);
+        CHECK(m->payload.len == sizeof kib && strcmp((const char *)m->payload.ptr, want) == 0);
+        slim_message_free(m);
+    }
+    slim_message *m = NULL;
+    CHECK_STATUS(slim_session_get_message(b, sb, 100, &m), SLIM_E_TIMEOUT);
+    slim_app_free(a, 2000);
+    slim_app_free(b, 2000);
+    test_node_stop(&n);
+}
+
 TEST(async_forms_through_the_descriptor) {
     test_node n;
     CHECK(test_node_start(&n, ""));
@@ -568,4 +657,5 @@ TEST_MAIN(TEST_ENTRY(unicast_sticks_and_replies), TEST_ENTRY(anycast_spreads_ove
           TEST_ENTRY(what_fails_and_when), TEST_ENTRY(reliable_through_a_lossy_proxy),
           TEST_ENTRY(async_forms_through_the_descriptor), TEST_ENTRY(eight_threads_publish_at_once),
           TEST_ENTRY(a_vanished_peer_ends_the_session),
-          TEST_ENTRY(a_short_secret_works_with_a_warning), TEST_ENTRY(a_node_restart_loses_nothing))
+          TEST_ENTRY(a_short_secret_works_with_a_warning), TEST_ENTRY(a_node_restart_loses_nothing),
+          TEST_ENTRY(a_reader_that_never_reads_bounds_everyone))
