@@ -1723,7 +1723,9 @@ static slim_status verify_with(slim_jwt_verifier *v, const slim_jwt_keys *ks, co
         if (st != SLIM_E_JWT_BAD_SIGNATURE)
             return st;
     }
-    return st;
+    /* A kid none of the keys has, and none of them verifies: the key is
+     * missing (with autoresolve, the issuer may have rotated its keys). */
+    return p->kid != NULL ? SLIM_E_JWT_NO_KEY : st;
 }
 
 static slim_status fill_claims(slim_jwt_verifier *v, bool has_iss, slim_str iss, bool has_sub,

@@ -692,6 +692,7 @@ TEST(jwks_key_choice) {
         {"{\"alg\":\"ES256\"}", NULL, SLIM_OK, 2},                /* b is tried second */
         {"{\"alg\":\"ES256\",\"kid\":\"zz\"}", NULL, SLIM_OK, 2}, /* unknown kid: by alg */
         {"{\"alg\":\"ES384\"}", NULL, SLIM_E_JWT_NO_KEY, 0},
+        {"{\"alg\":\"ES256\",\"kid\":\"new\"}", NULL, SLIM_E_JWT_NO_KEY, 2}, /* a third key */
         {"{\"alg\":\"RS256\",\"kid\":\"b\"}", NULL, SLIM_E_JWT_WRONG_ALG, 0},
     };
     for (size_t i = 0; i < SLIM_ARRAY_LEN(cases); i++) {
@@ -703,6 +704,15 @@ TEST(jwks_key_choice) {
         slim_jwt_keys *own = NULL;
         if (alg != SLIM_JWT_ES256)
             signer = own = pem_keys(alg, true);
+        if (strstr(cases[i].header, "\"new\"") != NULL) { /* a key the set does not have */
+            EVP_PKEY *third = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+            p256_key = third;
+            char *j = jwk_of(SLIM_JWT_ES256, true, "ES256", NULL);
+            p256_key = saved;
+            EVP_PKEY_free(third);
+            signer = own = keys(SLIM_JWT_ES256, SLIM_JWT_KEY_JWK, j, true);
+            free(j);
+        }
         char *t = craft(cases[i].header, C, signer, alg);
         uint64_t before = vstats(v).signatures;
         slim_status got = slim_jwt_verifier_check_token(v, S(t), T0, NULL);
