@@ -44,6 +44,7 @@
 #define P256_SK        32
 #define P256_PK        65
 #define MIN_RSA_BITS   2048
+#define MAX_RSA_BITS   8192 /* larger keys only cost time */
 #define MAX_AUDIENCE   64
 #define MAX_CACHED_STR 1024 /* longer iss/sub: the token is verified each time */
 
@@ -194,20 +195,44 @@ static kind kind_of_pkey(EVP_PKEY *pk) {
     }
 }
 
-/* Checks a key of an asymmetric type: RSA at least MIN_RSA_BITS, EC
- * points on the curve and, for private keys, that both halves match. */
+static slim_status jws_sign_key(const jkey *k, slim_jwt_alg alg, slim_bytes in, slim_buf *sig);
+static slim_status jws_verify_key(const jkey *k, slim_jwt_alg alg, slim_bytes in, slim_bytes sig);
+
+/* A private key signs, and its public half verifies the signature: OpenSSL
+ * reads keys whose private numbers do not match (a damaged file) and then
+ * makes signatures nobody can verify. */
+static slim_status self_test(EVP_PKEY *pk, kind kd) {
+    static const slim_jwt_alg by_kind[] = {[KIND_RSA] = SLIM_JWT_RS256,
+                                           [KIND_EC256] = SLIM_JWT_ES256,
+                                           [KIND_EC384] = SLIM_JWT_ES384,
+                                           [KIND_ED25519] = SLIM_JWT_EDDSA};
+    jkey k = {.kind = kd, .priv = true, .pkey = pk};
+    slim_bytes in = slim_bytes_of("e30.e30", 7);
+    slim_buf sig = SLIM_BUF_INIT;
+    slim_status st = jws_sign_key(&k, by_kind[kd], in, &sig);
+    if (st == SLIM_OK)
+        st = jws_verify_key(&k, by_kind[kd], in, slim_buf_view(&sig));
+    slim_buf_cleanup(&sig);
+    return st == SLIM_E_JWT_BAD_SIGNATURE || st == SLIM_E_MLS_CRYPTO ? SLIM_E_JWT_BAD_KEY : st;
+}
+
+/* Checks a key of an asymmetric type: RSA of MIN_RSA_BITS to
+ * MAX_RSA_BITS, EC points on the curve, private keys by a self test. */
 static slim_status check_pkey(EVP_PKEY *pk, kind k, bool priv) {
-    if (k == KIND_RSA)
-        return EVP_PKEY_get_bits(pk) >= MIN_RSA_BITS ? SLIM_OK : SLIM_E_JWT_BAD_KEY;
-    if (k != KIND_EC256 && k != KIND_EC384)
-        return SLIM_OK;
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-    if (c == NULL)
-        return SLIM_E_MLS_CRYPTO;
-    int ok = priv ? EVP_PKEY_pairwise_check(c) : EVP_PKEY_public_check(c);
-    EVP_PKEY_CTX_free(c);
-    ERR_clear_error();
-    return ok == 1 ? SLIM_OK : SLIM_E_JWT_BAD_KEY;
+    if (k == KIND_RSA &&
+        (EVP_PKEY_get_bits(pk) < MIN_RSA_BITS || EVP_PKEY_get_bits(pk) > MAX_RSA_BITS))
+        return SLIM_E_JWT_BAD_KEY;
+    if (k == KIND_EC256 || k == KIND_EC384) {
+        EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+        if (c == NULL)
+            return SLIM_E_MLS_CRYPTO;
+        int ok = priv ? EVP_PKEY_pairwise_check(c) : EVP_PKEY_public_check(c);
+        EVP_PKEY_CTX_free(c);
+        ERR_clear_error();
+        if (ok != 1)
+            return SLIM_E_JWT_BAD_KEY;
+    }
+    return priv ? self_test(pk, k) : SLIM_OK;
 }
 
 /* Fills in k from an OpenSSL key (taking it) for alg (0: any). */

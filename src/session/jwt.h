@@ -10,8 +10,8 @@
  * long as the hash), ES256/ES384 (ECDSA P-256/P-384, signature as the raw
  * R || S of RFC 7518 §3.4) and EdDSA (Ed25519, RFC 8037). Keys: PEM (an
  * HMAC "PEM" key is the secret's bytes, as upstream reads it), JWK or
- * JWKS (RFC 7517). RSA keys shorter than 2048 bits are refused (RFC 7518
- * §3.3), HMAC keys must not be empty.
+ * JWKS (RFC 7517). RSA keys shorter than 2048 bits (RFC 7518 §3.3) or
+ * longer than 8192 bits are refused, HMAC keys must not be empty.
  *
  * Tokens are JWS compact serializations (RFC 7515 §7.1) of a JSON claims
  * set (RFC 7519): header {"alg", "typ":"JWT", "kid" when known}, claims

@@ -466,6 +466,18 @@ TEST(key_refusals) {
     CHECK_STATUS(slim_jwt_keys_parse(SLIM_JWT_EDDSA, SLIM_JWT_KEY_JWK, B(off), true, &k),
                  SLIM_E_JWT_BAD_KEY);
     free(off);
+    /* an RSA private key whose numbers do not match: it would sign, but
+     * nothing would verify */
+    o = jwk_obj(SLIM_JWT_RS256, true, NULL, NULL);
+    uint8_t junk[256];
+    memset(junk, 0x5a, sizeof junk);
+    set_b64(o, "d", junk, 255);
+    set_b64(o, "dp", junk, 127);
+    set_b64(o, "dq", junk, 127);
+    off = dump(o);
+    CHECK_STATUS(slim_jwt_keys_parse(SLIM_JWT_RS256, SLIM_JWT_KEY_JWK, B(off), true, &k),
+                 SLIM_E_JWT_BAD_KEY);
+    free(off);
     /* RSA shorter than 2048 bits */
     EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
     BIO *b = BIO_new(BIO_s_mem());
