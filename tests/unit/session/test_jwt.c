@@ -1019,8 +1019,9 @@ TEST(autoresolve_issuer_gate) {
     CHECK_OK(slim_jwt_verifier_check_token(v, S(good), T0 + 61, NULL)); /* cached */
     char *other = craft(H, "{\"iss\":\"https://idp.test\",\"exp\":1800000101}", sk, SLIM_JWT_ES256);
     CHECK_STATUS(slim_jwt_verifier_check_token(v, S(other), T0 + 60, NULL), SLIM_E_JWT_KEYS_NEEDED);
-    CHECK_STATUS(slim_jwt_verifier_set_keys(v, pem_keys(SLIM_JWT_ES256, false)),
-                 SLIM_E_INVALID_ARG);
+    slim_jwt_keys *unused = pem_keys(SLIM_JWT_ES256, false);
+    CHECK_STATUS(slim_jwt_verifier_set_keys(v, unused), SLIM_E_INVALID_ARG);
+    slim_jwt_keys_free(unused); /* not taken on failure */
     /* many issuers: the oldest is dropped */
     slim_jwt_verifier_params any = {.autoresolve = true};
     slim_jwt_verifier *v2 = verifier(NULL, &any);
