@@ -17,7 +17,7 @@
 #define SECRET "a-shared-secret-of-at-least-32-characters"
 
 static slim_app *app_on(const char *name, const char *secret, int port, uint32_t heartbeat_ms) {
-    slim_identity_config id = {SLIM_IDENTITY_SHARED_SECRET, "test", secret};
+    slim_identity_config id = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = "test", .secret = secret};
     slim_app_options o = {.heartbeat_ms = heartbeat_ms};
     slim_app *app = NULL;
     if (slim_app_new(name, &id, &id, &o, &app) != SLIM_OK)
