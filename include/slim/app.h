@@ -88,7 +88,7 @@ typedef struct slim_identity_config {
     const char *issuer;          /* provider: "iss"; verifier: the expected issuer */
     const char *subject;         /* provider: "sub"; verifier: the expected subject */
     const char *const *audience; /* provider: "aud"; verifier: accepted values */
-    size_t audience_len;
+    size_t audience_len;         /* at most 64 */
     bool require_iss, require_aud, require_sub; /* verifier */
     bool autoresolve;                           /* verifier: keys from the issuer's JWKS */
     const char *ca_file;                        /* autoresolve: CAs to trust */

@@ -6,7 +6,8 @@
 
 #include <string.h>
 
-#define MOD "app"
+#define MOD          "app"
+#define MAX_AUDIENCE 64 /* as src/session/jwt takes */
 
 static slim_str str_of(const char *s) {
     slim_str v = {s != NULL ? s : "", s != NULL ? strlen(s) : 0};
@@ -46,7 +47,7 @@ slim_status slim_app__identity_check(const slim_identity_config *c, bool provide
         return set(c->secret) && (!provider || set(c->id)) ? SLIM_OK : SLIM_E_INVALID_ARG;
     case SLIM_IDENTITY_JWT:
         if (format_of(c->key_format, &f) != SLIM_OK || alg_of(c->algorithm, &a) != SLIM_OK ||
-            (c->audience_len > 0 && c->audience == NULL))
+            (c->audience_len > 0 && c->audience == NULL) || c->audience_len > MAX_AUDIENCE)
             return SLIM_E_INVALID_ARG;
         for (size_t i = 0; i < c->audience_len; i++)
             if (c->audience[i] == NULL)
@@ -75,9 +76,9 @@ static slim_status jwt_keys(const slim_identity_config *c, bool sign, uint64_t n
     return slim_jwt_keys_parse(a, f, slim_bytes_of(c->key, strlen(c->key)), sign, out);
 }
 
-/* Up to 64 audience values as views. */
+/* The audience values as views (at most MAX_AUDIENCE: checked before). */
 static size_t audience(const slim_identity_config *c, slim_str *out) {
-    size_t n = c->audience_len < 64 ? c->audience_len : 64;
+    size_t n = c->audience_len < MAX_AUDIENCE ? c->audience_len : MAX_AUDIENCE;
     for (size_t i = 0; i < n; i++)
         out[i] = str_of(c->audience[i]);
     return n;
@@ -97,7 +98,7 @@ static slim_status init_provider(app_identity *id, const slim_identity_config *c
     slim_status st = jwt_keys(c, true, now, &id->signing_file, &k);
     if (st != SLIM_OK)
         return st;
-    slim_str aud[64];
+    slim_str aud[MAX_AUDIENCE];
     slim_jwt_provider_params p = {.issuer = str_of(c->issuer),
                                   .subject = str_of(c->subject),
                                   .audience = aud,
@@ -122,7 +123,7 @@ static slim_status init_verifier(app_identity *id, const slim_identity_config *c
     }
     if (st != SLIM_OK)
         return st;
-    slim_str aud[64];
+    slim_str aud[MAX_AUDIENCE];
     slim_jwt_verifier_params p = {.issuer = str_of(c->issuer),
                                   .subject = str_of(c->subject),
                                   .audience = aud,
