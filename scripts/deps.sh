@@ -11,6 +11,7 @@ clang-14 libclang-rt-14-dev clang-format
 libuv1-dev libnghttp2-dev libssl-dev openssl
 libprotobuf-c-dev protobuf-c-compiler protobuf-compiler protobuf-compiler-grpc
 libxxhash-dev libyaml-dev libjansson-dev libjwt-dev libsqlite3-dev libmicrohttpd-dev
+libcurl4-openssl-dev
 python3 python3-grpcio python3-protobuf python3-pytest python3-xxhash python3-cryptography
 nats-server
 "

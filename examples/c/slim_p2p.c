@@ -247,7 +247,8 @@ static int start(const args *a, slim_app **out) {
      * command headers are signed with the key the token carries. The app
      * id (the last part of the full name) is derived from the token's id,
      * by our library as by upstream's (docs/client.md, "An app"). */
-    slim_identity_config id = {SLIM_IDENTITY_SHARED_SECRET, a->name, a->secret};
+    slim_identity_config id = {
+        .kind = SLIM_IDENTITY_SHARED_SECRET, .id = a->name, .secret = a->secret};
     slim_app *app = NULL;
     slim_status st = slim_app_new(a->name, &id, &id, NULL, &app);
     if (st != SLIM_OK)

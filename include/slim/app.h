@@ -47,16 +47,53 @@ typedef uint64_t slim_conn_id;    /* a connection of this app's router; never 0 
 
 typedef enum slim_identity_kind {
     SLIM_IDENTITY_SHARED_SECRET = 1, /* upstream's shared-secret tokens (docs/identity.md) */
+    SLIM_IDENTITY_JWT = 2,           /* JSON Web Tokens signed with a key (docs/jwt.md) */
+    SLIM_IDENTITY_STATIC_JWT = 3,    /* provider only: a token read from a file */
 } slim_identity_kind;
 
 /* How the app proves who it is (provider) and checks others (verifier).
- * Strings are copied. A provider's shared secret shorter than 32
- * characters is accepted with a warning in the log (upstream's early
- * examples use "secret"); the secret never travels. */
+ * Strings are copied; unused fields stay zero.
+ *
+ * SHARED_SECRET: `id` (provider) and `secret`. A provider's secret shorter
+ * than 32 characters is accepted with a warning in the log (upstream's early
+ * examples use "secret"); it never travels.
+ *
+ * JWT, as upstream's PyIdentityProvider.Jwt / PyIdentityVerifier.Jwt: a
+ * key (`key` inline, or `key_file`, which is reloaded when it changes) in
+ * `key_format` "pem" (default), "jwk" or "jwks", for `algorithm` "HS256",
+ * "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+ * "ES256", "ES384" or "EdDSA" (may be NULL when the JWK says). The
+ * provider signs tokens with iss = `issuer`, sub = `subject` (the app id
+ * derives from it), aud = `audience`, valid `duration_s` (0: 3600 s), and
+ * reuses each for half of that. The verifier checks the signature, exp,
+ * and iss / aud / sub when set (required with require_*); with
+ * `autoresolve` it has no key and fetches the issuer's JWKS over HTTPS
+ * (trusting `ca_file` when set, else the system's CAs).
+ *
+ * STATIC_JWT (provider), as upstream's StaticJwt: the token in
+ * `token_file`, sent as it is and reloaded when the file changes; its
+ * "sub" gives the app id. It cannot sign command messages, so such an app
+ * can accept sessions but not open them with peers that require
+ * signatures. */
 typedef struct slim_identity_config {
     slim_identity_kind kind;
-    const char *id;     /* provider: the configured id; the app id derives from it */
-    const char *secret; /* the shared secret */
+    const char *id;     /* SHARED_SECRET provider: the configured id; the app id derives from it */
+    const char *secret; /* SHARED_SECRET: the shared secret */
+    /* JWT */
+    const char *algorithm;       /* JOSE name, see above */
+    const char *key_format;      /* "pem" (NULL), "jwk", "jwks" */
+    const char *key;             /* the key text, or NULL with key_file */
+    const char *key_file;        /* a file holding it (watched) */
+    uint32_t duration_s;         /* provider: token lifetime; 0 = 3600 */
+    const char *issuer;          /* provider: "iss"; verifier: the expected issuer */
+    const char *subject;         /* provider: "sub"; verifier: the expected subject */
+    const char *const *audience; /* provider: "aud"; verifier: accepted values */
+    size_t audience_len;         /* at most 64 */
+    bool require_iss, require_aud, require_sub; /* verifier */
+    bool autoresolve;                           /* verifier: keys from the issuer's JWKS */
+    const char *ca_file;                        /* autoresolve: CAs to trust */
+    /* STATIC_JWT */
+    const char *token_file;
 } slim_identity_config;
 
 /* ---- creating an app ---- */
@@ -72,8 +109,11 @@ typedef struct slim_app_options {
 
 /* Creates an app named `name` ("org/namespace/service"; its id comes from
  * the provider's identity) and starts its thread. opts may be NULL.
- * E_INVALID_ARG (a name that does not parse, a missing secret), E_NOMEM,
- * E_IO (a thread or descriptor could not be made). */
+ * E_INVALID_ARG (a name that does not parse, a missing secret, key or
+ * token file, an unknown algorithm or key format), the key and token
+ * errors of docs/jwt.md (E_JWT_BAD_KEY, E_JWT_KEY_MISMATCH, ...; E_IO for
+ * a file that cannot be read), E_NOMEM, E_IO (a thread or descriptor
+ * could not be made). */
 SLIM_API slim_status slim_app_new(const char *name, const slim_identity_config *provider,
                                   const slim_identity_config *verifier,
                                   const slim_app_options *opts, slim_app **out);

@@ -233,6 +233,30 @@ extern "C" {
     XX(E_SESSION_LOST, -720, "message lost: the sender no longer has it")                          \
     XX(E_SESSION_WRONG_PEER, -721, "session message from a name that is not the session's peer")   \
     XX(E_SESSION_NODE_ERROR, -722, "error report from a node about a message of a session")        \
+    /* session identity: JWT tokens and keys (-740..-759) */                                       \
+    XX(E_JWT_MALFORMED, -740, "JWT is not three '.'-separated base64url segments")                 \
+    XX(E_JWT_BAD_BASE64, -741, "JWT segment is not unpadded base64url")                            \
+    XX(E_JWT_BAD_JSON, -742, "JWT header or claims are not a JSON object")                         \
+    XX(E_JWT_BAD_ALG, -743, "JWT alg is none, unknown, or not one we verify")                      \
+    XX(E_JWT_WRONG_ALG, -744, "JWT alg is not the algorithm of the verifying key")                 \
+    XX(E_JWT_BAD_SIGNATURE, -745, "JWT signature does not verify under the key")                   \
+    XX(E_JWT_EXPIRED, -746, "JWT expired (exp is past, beyond the leeway)")                        \
+    XX(E_JWT_NOT_YET_VALID, -747,                                                                  \
+       "JWT not valid yet (nbf or iat ahead of now, beyond the leeway)")                           \
+    XX(E_JWT_ISSUER, -748, "JWT issuer (iss) is not the one expected")                             \
+    XX(E_JWT_AUDIENCE, -749, "JWT audience (aud) does not name this verifier's audience")          \
+    XX(E_JWT_SUBJECT, -750, "JWT subject (sub) is not the one expected")                           \
+    XX(E_JWT_MISSING_CLAIM, -751,                                                                  \
+       "JWT lacks a required claim (exp, or iss/aud/sub when required)")                           \
+    XX(E_JWT_BAD_CLAIM, -752, "JWT header or claim value has the wrong type")                      \
+    XX(E_JWT_BAD_KEY, -753, "JWT key is not a valid PEM, JWK or JWKS key")                         \
+    XX(E_JWT_KEY_MISMATCH, -754, "JWT key type does not fit the algorithm")                        \
+    XX(E_JWT_NO_KEY, -755, "no JWT key fits the token's kid and alg")                              \
+    XX(E_JWT_KEYS_NEEDED, -756,                                                                    \
+       "no keys known for the JWT's issuer: fetch its JWKS (autoresolve)")                         \
+    XX(E_JWT_FETCH, -757, "fetching the issuer's JWKS failed")                                     \
+    XX(E_JWT_DISCOVERY, -758,                                                                      \
+       "issuer URL or openid-configuration refused (issuer or origin mismatch)")                   \
     /* session identity: shared-secret tokens and header signatures (760-779) */                   \
     XX(E_IDENTITY_MALFORMED, -760, "identity token is not id:timestamp:nonce:claims:mac")          \
     XX(E_IDENTITY_EXPIRED, -761, "identity token is older than its validity window")               \
@@ -248,7 +272,8 @@ extern "C" {
     XX(E_IDENTITY_BAD_SIGNATURE, -769, "e2e_header_sig does not verify under the sender's pubkey") \
     XX(E_IDENTITY_BAD_ID, -770, "identity id is empty, not UTF-8, or holds a ':' or white space")  \
     XX(E_IDENTITY_NO_SECRET, -771, "identity shared secret is empty")                              \
-    /* applications (src/client): -780..-799 (sessions -700..-739, identity -760..-779) */         \
+    /* applications (src/client): -780..-799 (sessions -700..-739, JWT -740..-759, identity        \
+     * -760..-779) */                                                                              \
     XX(E_APP_REFUSED, -780, "refused by the app's router or the node")                             \
     /* transport: -500 - c is gRPC status code c (1..16), see slim_grpc_code_to_status() */        \
     XX(E_GRPC_CANCELLED, -501, "gRPC CANCELLED: the call was cancelled")                           \

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MOD     "app"
@@ -407,8 +408,7 @@ static void thread_main(void *arg) {
 static void app_free_memory(slim_app *app) {
     for (int i = 0; i < 3; i++)
         slim_free(app->name_text[i]);
-    slim_identity_free(app->identity);
-    slim_identity_verifier_free(app->verifier);
+    slim_app__identity_cleanup(&app->identity);
     slim_hmap_iter si;
     for (slim_hnode *n = slim_hmap_first(&app->sessions, &si); n;
          n = slim_hmap_next(&app->sessions, &si))
@@ -430,18 +430,11 @@ static void app_free_memory(slim_app *app) {
     slim_free(app);
 }
 
-static slim_status check_identity(const slim_identity_config *c, bool provider) {
-    if (c == NULL || c->kind != SLIM_IDENTITY_SHARED_SECRET || c->secret == NULL ||
-        c->secret[0] == 0 || (provider && (c->id == NULL || c->id[0] == 0)))
-        return SLIM_E_INVALID_ARG;
-    return SLIM_OK;
-}
-
 slim_status slim_app_new(const char *name, const slim_identity_config *provider,
                          const slim_identity_config *verifier, const slim_app_options *opts,
                          slim_app **out) {
-    if (name == NULL || out == NULL || check_identity(provider, true) != SLIM_OK ||
-        check_identity(verifier, false) != SLIM_OK)
+    if (name == NULL || out == NULL || slim_app__identity_check(provider, true) != SLIM_OK ||
+        slim_app__identity_check(verifier, false) != SLIM_OK)
         return SLIM_E_INVALID_ARG;
     slim_name parsed;
     slim_name_parts parts;
@@ -450,7 +443,8 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         return st;
     if (parts.has_id)
         return SLIM_E_INVALID_ARG; /* the id comes from the identity */
-    if (slim_identity_secret_is_weak((slim_str){provider->secret, strlen(provider->secret)}))
+    if (provider->kind == SLIM_IDENTITY_SHARED_SECRET &&
+        slim_identity_secret_is_weak((slim_str){provider->secret, strlen(provider->secret)}))
         SLIM_LOGW(MOD, "the shared secret of %s is shorter than 32 characters", name);
     slim_app *app = slim_calloc(1, sizeof *app);
     if (app == NULL)
@@ -471,16 +465,14 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         else
             app->name_parts[i] = (slim_str){app->name_text[i], parts.component[i].len};
     }
-    slim_str secret = {provider->secret, strlen(provider->secret)};
     if (st == SLIM_OK)
-        st = slim_identity_new((slim_str){provider->id, strlen(provider->id)}, secret, NULL,
-                               &app->identity);
-    if (st == SLIM_OK)
-        st = slim_identity_verifier_new((slim_str){verifier->secret, strlen(verifier->secret)},
-                                        NULL, &app->verifier);
+        st = slim_app__identity_init(&app->identity, provider, verifier, (uint64_t)time(NULL));
     if (st == SLIM_OK) {
         app->name = parsed;
-        app->name.id = slim_identity_app_id(app->identity);
+        /* An identity without an id (a JWT without "sub") leaves the
+         * name's id NULL, as upstream does. */
+        if (slim_app__identity_has_id(&app->identity))
+            app->name.id = slim_app__identity_app_id(&app->identity);
         app->events = slim_calloc(o->event_queue, sizeof *app->events);
         if (app->events == NULL)
             st = SLIM_E_NOMEM;
@@ -523,7 +515,7 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
     app->ss_timer.data = app;
     uv_check_init(&app->loop, &app->check);
     app->check.data = app;
-    slim_hub_config hc = {.fwd = {.node_id = slim_identity_id(app->identity).ptr,
+    slim_hub_config hc = {.fwd = {.node_id = slim_app__identity_id(&app->identity).ptr,
                                   .version = slim_version(),
                                   .announce = SLIM_LINK_TYPE_EDGE,
                                   .max_message_size = o->max_message_size,

@@ -21,7 +21,7 @@
 
 #include "config/endpoint.h"
 #include "core/hmap.h"
-#include "session/identity.h"
+#include "client/app_identity.h"
 #include "session/sessions.h"
 #include "slim/session.h"
 #include "core/rcbuf.h"
@@ -203,9 +203,8 @@ struct slim_app {
     slim_conn_id next_conn, last_conn;
     app_server *servers;
     app_sub *subs;
-    bool deferred; /* link callbacks left work for pump() */
-    slim_identity *identity;
-    slim_identity_verifier *verifier;
+    bool deferred;         /* link callbacks left work for pump() */
+    app_identity identity; /* provider and verifier, of either kind */
     slim_sessions *ss;
     uv_timer_t ss_timer;
     uv_check_t check;   /* runs the pump after each turn's I/O */

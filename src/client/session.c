@@ -68,12 +68,12 @@ static uint64_t op_random(void *ud) {
 
 static slim_status op_stamp(void *ud, slim_msg *m) {
     slim_app *app = ud;
-    return slim_identity_stamp(app->identity, m, wall_s());
+    return slim_app__identity_stamp(&app->identity, m, wall_s());
 }
 
 static slim_status op_verify(void *ud, const slim_msg *m, bool need_sig) {
     slim_app *app = ud;
-    return slim_identity_verifier_check_msg(app->verifier, m, need_sig, wall_s());
+    return slim_app__identity_verify(&app->identity, m, need_sig, wall_s());
 }
 
 /* ---- names and records ---- */

@@ -11,8 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const slim_identity_config ID = {SLIM_IDENTITY_SHARED_SECRET, "alice",
-                                        "a-shared-secret-of-at-least-32-characters"};
+static const slim_identity_config ID = {.kind = SLIM_IDENTITY_SHARED_SECRET,
+                                        .id = "alice",
+                                        .secret = "a-shared-secret-of-at-least-32-characters"};
 
 static slim_app *app_new(const char *name) {
     slim_app *app = NULL;
@@ -126,7 +127,7 @@ TEST(connect_failures_say_why) {
     slim_app *bad = NULL;
     CHECK_STATUS(slim_app_new("org/ns", &ID, &ID, NULL, &bad), SLIM_E_NAME_TOO_FEW_COMPONENTS);
     CHECK_STATUS(slim_app_new("org/ns/x/1", &ID, &ID, NULL, &bad), SLIM_E_INVALID_ARG);
-    slim_identity_config none = {SLIM_IDENTITY_SHARED_SECRET, "x", ""};
+    slim_identity_config none = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = "x", .secret = ""};
     CHECK_STATUS(slim_app_new("org/ns/x", &none, &ID, NULL, &bad), SLIM_E_INVALID_ARG);
     CHECK(bad == NULL);
 }

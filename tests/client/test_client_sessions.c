@@ -18,7 +18,7 @@
 
 static slim_app *app_on_opts(const char *name, const char *secret, int port,
                              const slim_app_options *o) {
-    slim_identity_config id = {SLIM_IDENTITY_SHARED_SECRET, "test", secret};
+    slim_identity_config id = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = "test", .secret = secret};
     slim_app *app = NULL;
     if (slim_app_new(name, &id, &id, o, &app) != SLIM_OK)
         return NULL;

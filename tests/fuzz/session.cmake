@@ -2,3 +2,9 @@
 # the claims and public key readers run) and the header AAD of decoded
 # messages. Seeds in corpus/fuzz_identity/ (see docs/identity.md).
 slim_fuzz_target(fuzz_identity ${CMAKE_CURRENT_LIST_DIR}/fuzz_identity.c)
+# src/session/jwt: tokens (as received, signed here so that the claim
+# checks run, and as static tokens), and keys as PEM, JWK and JWKS (also
+# what autoresolve fetches) with the OIDC discovery helpers. Seeds in
+# corpus/fuzz_jwt/ and corpus/fuzz_jwk/ (see docs/jwt.md).
+slim_fuzz_target(fuzz_jwt ${CMAKE_CURRENT_LIST_DIR}/fuzz_jwt.c)
+slim_fuzz_target(fuzz_jwk ${CMAKE_CURRENT_LIST_DIR}/fuzz_jwk.c)

@@ -1,0 +1,210 @@
+/*
+ * An app's identity of either kind (see app_identity.h).
+ */
+#include "client/app_identity.h"
+#include "core/log.h"
+
+#include <string.h>
+
+#define MOD          "app"
+#define MAX_AUDIENCE 64 /* as src/session/jwt takes */
+
+static slim_str str_of(const char *s) {
+    slim_str v = {s != NULL ? s : "", s != NULL ? strlen(s) : 0};
+    return v;
+}
+
+static bool set(const char *s) {
+    return s != NULL && s[0] != '\0';
+}
+
+static slim_status format_of(const char *f, slim_jwt_key_format *out) {
+    if (f == NULL || strcmp(f, "pem") == 0)
+        *out = SLIM_JWT_KEY_PEM;
+    else if (strcmp(f, "jwk") == 0)
+        *out = SLIM_JWT_KEY_JWK;
+    else if (strcmp(f, "jwks") == 0)
+        *out = SLIM_JWT_KEY_JWKS;
+    else
+        return SLIM_E_INVALID_ARG;
+    return SLIM_OK;
+}
+
+static slim_status alg_of(const char *a, slim_jwt_alg *out) {
+    *out = 0;
+    if (a == NULL)
+        return SLIM_OK;
+    return slim_jwt_alg_parse(str_of(a), out) == SLIM_OK ? SLIM_OK : SLIM_E_INVALID_ARG;
+}
+
+slim_status slim_app__identity_check(const slim_identity_config *c, bool provider) {
+    if (c == NULL)
+        return SLIM_E_INVALID_ARG;
+    slim_jwt_key_format f;
+    slim_jwt_alg a;
+    switch (c->kind) {
+    case SLIM_IDENTITY_SHARED_SECRET:
+        return set(c->secret) && (!provider || set(c->id)) ? SLIM_OK : SLIM_E_INVALID_ARG;
+    case SLIM_IDENTITY_JWT:
+        if (format_of(c->key_format, &f) != SLIM_OK || alg_of(c->algorithm, &a) != SLIM_OK ||
+            (c->audience_len > 0 && c->audience == NULL) || c->audience_len > MAX_AUDIENCE)
+            return SLIM_E_INVALID_ARG;
+        for (size_t i = 0; i < c->audience_len; i++)
+            if (c->audience[i] == NULL)
+                return SLIM_E_INVALID_ARG;
+        if (!provider && c->autoresolve)
+            return c->key == NULL && c->key_file == NULL ? SLIM_OK : SLIM_E_INVALID_ARG;
+        if ((c->key != NULL) == (c->key_file != NULL))
+            return SLIM_E_INVALID_ARG; /* one of the two */
+        return f == SLIM_JWT_KEY_PEM && a == 0 ? SLIM_E_INVALID_ARG : SLIM_OK;
+    case SLIM_IDENTITY_STATIC_JWT:
+        return provider && set(c->token_file) ? SLIM_OK : SLIM_E_INVALID_ARG;
+    default:
+        return SLIM_E_INVALID_ARG;
+    }
+}
+
+/* The keys of a JWT config: inline, or from its watched file. */
+static slim_status jwt_keys(const slim_identity_config *c, bool sign, uint64_t now,
+                            slim_jwt_key_file **file, slim_jwt_keys **out) {
+    slim_jwt_key_format f;
+    slim_jwt_alg a;
+    if (format_of(c->key_format, &f) != SLIM_OK || alg_of(c->algorithm, &a) != SLIM_OK)
+        return SLIM_E_INVALID_ARG;
+    if (c->key_file != NULL)
+        return slim_jwt_key_file_new(a, f, c->key_file, sign, 0, now, file, out);
+    return slim_jwt_keys_parse(a, f, slim_bytes_of(c->key, strlen(c->key)), sign, out);
+}
+
+/* The audience values as views (at most MAX_AUDIENCE: checked before). */
+static size_t audience(const slim_identity_config *c, slim_str *out) {
+    size_t n = c->audience_len < MAX_AUDIENCE ? c->audience_len : MAX_AUDIENCE;
+    for (size_t i = 0; i < n; i++)
+        out[i] = str_of(c->audience[i]);
+    return n;
+}
+
+static slim_status init_provider(app_identity *id, const slim_identity_config *c, uint64_t now) {
+    id->provider_kind = c->kind;
+    if (c->kind == SLIM_IDENTITY_SHARED_SECRET)
+        return slim_identity_new(str_of(c->id), str_of(c->secret), NULL, &id->shared);
+    if (c->kind == SLIM_IDENTITY_STATIC_JWT) {
+        slim_status st = slim_jwt_token_file_new(c->token_file, 0, now, &id->token_file);
+        if (st == SLIM_OK)
+            id->jwt = slim_jwt_token_file_provider(id->token_file);
+        return st;
+    }
+    slim_jwt_keys *k = NULL;
+    slim_status st = jwt_keys(c, true, now, &id->signing_file, &k);
+    if (st != SLIM_OK)
+        return st;
+    slim_str aud[MAX_AUDIENCE];
+    slim_jwt_provider_params p = {.issuer = str_of(c->issuer),
+                                  .subject = str_of(c->subject),
+                                  .audience = aud,
+                                  .audience_len = audience(c, aud),
+                                  .duration_s = c->duration_s};
+    if ((st = slim_jwt_provider_new(k, &p, &id->jwt)) != SLIM_OK)
+        slim_jwt_keys_free(k);
+    return st;
+}
+
+static slim_status init_verifier(app_identity *id, const slim_identity_config *c, uint64_t now) {
+    id->verifier_kind = c->kind;
+    if (c->kind == SLIM_IDENTITY_SHARED_SECRET)
+        return slim_identity_verifier_new(str_of(c->secret), NULL, &id->shared_verifier);
+    slim_jwt_keys *k = NULL;
+    slim_status st = SLIM_OK;
+    if (c->autoresolve) {
+        slim_jwks_fetch_params fp = {.ca_file = c->ca_file};
+        st = slim_jwks_fetcher_new(&fp, &id->fetcher);
+    } else {
+        st = jwt_keys(c, false, now, &id->verifying_file, &k);
+    }
+    if (st != SLIM_OK)
+        return st;
+    slim_str aud[MAX_AUDIENCE];
+    slim_jwt_verifier_params p = {.issuer = str_of(c->issuer),
+                                  .subject = str_of(c->subject),
+                                  .audience = aud,
+                                  .audience_len = audience(c, aud),
+                                  .require_iss = c->require_iss,
+                                  .require_aud = c->require_aud,
+                                  .require_sub = c->require_sub,
+                                  .autoresolve = c->autoresolve};
+    if ((st = slim_jwt_verifier_new(k, &p, &id->jwt_verifier)) != SLIM_OK)
+        slim_jwt_keys_free(k);
+    return st;
+}
+
+slim_status slim_app__identity_init(app_identity *id, const slim_identity_config *provider,
+                                    const slim_identity_config *verifier, uint64_t unix_s) {
+    memset(id, 0, sizeof *id);
+    slim_status st;
+    if ((st = slim_app__identity_check(provider, true)) != SLIM_OK ||
+        (st = slim_app__identity_check(verifier, false)) != SLIM_OK)
+        return st;
+    if ((st = init_provider(id, provider, unix_s)) == SLIM_OK)
+        st = init_verifier(id, verifier, unix_s);
+    if (st != SLIM_OK)
+        slim_app__identity_cleanup(id);
+    return st;
+}
+
+void slim_app__identity_cleanup(app_identity *id) {
+    slim_identity_free(id->shared);
+    if (id->token_file != NULL)
+        slim_jwt_token_file_free(id->token_file); /* and its provider */
+    else
+        slim_jwt_provider_free(id->jwt);
+    slim_jwt_key_file_free(id->signing_file);
+    slim_identity_verifier_free(id->shared_verifier);
+    slim_jwt_verifier_free(id->jwt_verifier);
+    slim_jwt_key_file_free(id->verifying_file);
+    slim_jwks_fetcher_free(id->fetcher);
+    memset(id, 0, sizeof *id);
+}
+
+slim_str slim_app__identity_id(const app_identity *id) {
+    return id->shared != NULL ? slim_identity_id(id->shared) : slim_jwt_provider_id(id->jwt);
+}
+
+bool slim_app__identity_has_id(const app_identity *id) {
+    return id->shared != NULL || slim_jwt_provider_has_id(id->jwt);
+}
+
+slim_id slim_app__identity_app_id(const app_identity *id) {
+    return id->shared != NULL ? slim_identity_app_id(id->shared)
+                              : slim_jwt_provider_app_id(id->jwt);
+}
+
+slim_status slim_app__identity_stamp(app_identity *id, slim_msg *m, uint64_t unix_s) {
+    if (id->shared != NULL)
+        return slim_identity_stamp(id->shared, m, unix_s);
+    if (id->token_file != NULL)
+        (void)slim_jwt_token_file_poll(id->token_file, unix_s, NULL); /* errors are logged */
+    if (id->signing_file != NULL) {
+        slim_jwt_keys *k = NULL;
+        if (slim_jwt_key_file_poll(id->signing_file, unix_s, &k) == SLIM_OK && k != NULL &&
+            slim_jwt_provider_set_key(id->jwt, k) != SLIM_OK) {
+            SLIM_LOGW(MOD, "the reloaded signing key does not fit: the old one stays");
+            slim_jwt_keys_free(k);
+        }
+    }
+    return slim_jwt_provider_stamp(id->jwt, m, unix_s);
+}
+
+slim_status slim_app__identity_verify(app_identity *id, const slim_msg *m, bool need_sig,
+                                      uint64_t unix_s) {
+    if (id->shared_verifier != NULL)
+        return slim_identity_verifier_check_msg(id->shared_verifier, m, need_sig, unix_s);
+    if (id->verifying_file != NULL) {
+        slim_jwt_keys *k = NULL;
+        if (slim_jwt_key_file_poll(id->verifying_file, unix_s, &k) == SLIM_OK && k != NULL &&
+            slim_jwt_verifier_set_keys(id->jwt_verifier, k) != SLIM_OK)
+            slim_jwt_keys_free(k);
+    }
+    if (id->fetcher != NULL)
+        return slim_jwks_check_msg(id->fetcher, id->jwt_verifier, m, need_sig, unix_s);
+    return slim_jwt_verifier_check_msg(id->jwt_verifier, m, need_sig, unix_s);
+}

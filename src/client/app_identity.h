@@ -1,0 +1,63 @@
+/*
+ * An app's identity, of either kind (include/slim/app.h,
+ * slim_identity_config): the provider that stamps outgoing messages and
+ * the verifier that checks incoming ones, as a tagged union over the
+ * shared-secret objects (src/session/identity.h) and the JWT ones
+ * (src/session/jwt.h, with the files and JWKS fetching of
+ * src/client/jwt_file.h and jwks_fetch.h).
+ *
+ * Watched files (a static token, key files) are looked at from stamp and
+ * check, at most every few seconds. With autoresolve, a check that needs
+ * the issuer's keys fetches them there, on the calling thread (the app's
+ * loop): once per issuer and hour, at most about 2 x 5 s; messages wait
+ * meanwhile. Used by the loop thread only, after init.
+ */
+#ifndef SLIM_CLIENT_APP_IDENTITY_H
+#define SLIM_CLIENT_APP_IDENTITY_H
+
+#include "client/jwks_fetch.h"
+#include "client/jwt_file.h"
+#include "session/identity.h"
+#include "session/jwt.h"
+#include "slim/app.h"
+
+typedef struct app_identity {
+    slim_identity_kind provider_kind, verifier_kind;
+    /* provider */
+    slim_identity *shared;
+    slim_jwt_provider *jwt;          /* JWT: owned; STATIC_JWT: the token file's */
+    slim_jwt_token_file *token_file; /* STATIC_JWT */
+    slim_jwt_key_file *signing_file; /* JWT with key_file */
+    /* verifier */
+    slim_identity_verifier *shared_verifier;
+    slim_jwt_verifier *jwt_verifier;
+    slim_jwt_key_file *verifying_file; /* JWT with key_file */
+    slim_jwks_fetcher *fetcher;        /* JWT with autoresolve */
+} app_identity;
+
+/* Checks the configs without building anything: E_INVALID_ARG when a
+ * required field is missing or a name is unknown. */
+slim_status slim_app__identity_check(const slim_identity_config *c, bool provider);
+
+/* Builds both halves at unix_s (files are read now). Errors of the
+ * constructors and loaders; nothing to clean up on error. */
+slim_status slim_app__identity_init(app_identity *id, const slim_identity_config *provider,
+                                    const slim_identity_config *verifier, uint64_t unix_s);
+
+void slim_app__identity_cleanup(app_identity *id);
+
+/* The provider id (the shared-secret id, or the JWT subject), whether it
+ * has one, and the app id derived from it. Borrowed for id's life. */
+slim_str slim_app__identity_id(const app_identity *id);
+bool slim_app__identity_has_id(const app_identity *id);
+slim_id slim_app__identity_app_id(const app_identity *id);
+
+/* slim_identity_stamp / slim_jwt_provider_stamp. */
+slim_status slim_app__identity_stamp(app_identity *id, slim_msg *m, uint64_t unix_s);
+
+/* slim_identity_verifier_check_msg / slim_jwt_verifier_check_msg /
+ * slim_jwks_check_msg. */
+slim_status slim_app__identity_verify(app_identity *id, const slim_msg *m, bool need_sig,
+                                      uint64_t unix_s);
+
+#endif

@@ -1,0 +1,281 @@
+/* Apps with JWT identities talking through a real node: sessions between
+ * apps whose tokens one key signs (inline PEM, and a JWKS file), an app
+ * whose tokens another key signed is not answered, a static token file
+ * (reloaded) for an app that accepts sessions, the app id from the
+ * token's subject, and configurations refused by slim_app_new. */
+#include "test.h"
+#include "core/base64.h"
+#include "core/time.h"
+#include "node_proc.h"
+#include "session/identity.h"
+#include "session/jwt.h"
+#include "slim/session.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static char *pem_of(EVP_PKEY *k, bool priv) {
+    BIO *b = BIO_new(BIO_s_mem());
+    if (priv)
+        PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+    else
+        PEM_write_bio_PUBKEY(b, k);
+    char *p;
+    long n = BIO_get_mem_data(b, &p);
+    char *s = strndup(p, (size_t)n);
+    BIO_free(b);
+    return s;
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static slim_app *app_on(const char *name, const slim_identity_config *p,
+                        const slim_identity_config *v, int port) {
+    slim_app *app = NULL;
+    slim_status st = slim_app_new(name, p, v, NULL, &app);
+    if (st != SLIM_OK) {
+        TEST_FAIL_AT("slim_app_new(%s): %s", name, slim_status_name(st));
+        return NULL;
+    }
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
+    slim_client_options c = {.endpoint = ep};
+    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK ||
+        (strcmp(name, "org/ns/cli") == 0 &&
+         (slim_app_set_route(app, "org/ns/srv", 0, 5000) != SLIM_OK ||
+          slim_app_set_route(app, "org/ns/mute", 0, 5000) != SLIM_OK))) {
+        slim_app_free(app, 0);
+        TEST_FAIL_AT("%s did not connect", name);
+        return NULL;
+    }
+    return app;
+}
+
+static slim_bytes text(const char *s) {
+    return (slim_bytes){(const uint8_t *)s, strlen(s)};
+}
+
+static const slim_session_options RELIABLE = {
+    .type = SLIM_SESSION_UNICAST, .peer = "org/ns/srv", .timeout_ms = 500, .max_retries = 3};
+
+/* cli opens a session to srv, says hi, srv answers. */
+static void hello(slim_app *cli, slim_app *srv) {
+    slim_session_id s = 0, ss = 0;
+    CHECK_OK(slim_session_create(cli, &RELIABLE, 15000, &s));
+    CHECK_OK(slim_session_publish(cli, s, text("hi"), NULL, 5000, NULL));
+    CHECK_OK(slim_app_listen(srv, 5000, &ss));
+    slim_message *m = NULL;
+    CHECK_OK(slim_session_get_message(srv, ss, 5000, &m));
+    CHECK(m != NULL && m->payload.len == 2 && memcmp(m->payload.ptr, "hi", 2) == 0);
+    if (m != NULL)
+        CHECK_OK(slim_session_publish_to(srv, ss, m, text("pong"), NULL, 5000, NULL));
+    slim_message_free(m);
+    slim_message *r = NULL;
+    CHECK_OK(slim_session_get_message(cli, s, 5000, &r));
+    CHECK(r != NULL && r->payload.len == 4 && memcmp(r->payload.ptr, "pong", 4) == 0);
+    slim_message_free(r);
+    CHECK_OK(slim_session_delete(cli, s, 5000));
+}
+
+static void check_app_id(slim_app *app, const char *subject) {
+    slim_name n;
+    slim_app_name(app, &n);
+    slim_id want = slim_identity_app_id_of((slim_str){subject, strlen(subject)});
+    CHECK_U64(n.id.hi, want.hi);
+    CHECK_U64(n.id.lo, want.lo);
+}
+
+TEST(sessions_between_jwt_apps) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    char *priv = pem_of(key, true), *pub = pem_of(key, false), *other_priv = pem_of(other, true);
+    const char *aud[] = {"slim-apps"};
+    slim_identity_config verifier = {.kind = SLIM_IDENTITY_JWT,
+                                     .algorithm = "ES256",
+                                     .key = pub,
+                                     .issuer = "https://issuer.test",
+                                     .audience = aud,
+                                     .audience_len = 1,
+                                     .require_iss = true,
+                                     .require_aud = true};
+    slim_identity_config pc = {.kind = SLIM_IDENTITY_JWT,
+                               .algorithm = "ES256",
+                               .key = priv,
+                               .issuer = "https://issuer.test",
+                               .audience = aud,
+                               .audience_len = 1,
+                               .subject = "agntcy/ns/cli",
+                               .duration_s = 600};
+    slim_identity_config ps = pc;
+    ps.subject = "agntcy/ns/srv";
+    slim_app *cli = app_on("org/ns/cli", &pc, &verifier, n.port);
+    slim_app *srv = app_on("org/ns/srv", &ps, &verifier, n.port);
+    CHECK(cli != NULL && srv != NULL);
+    if (cli != NULL && srv != NULL) {
+        check_app_id(cli, "agntcy/ns/cli");
+        check_app_id(srv, "agntcy/ns/srv");
+        hello(cli, srv);
+    }
+    /* An app whose tokens another key signs: its discovery request fails
+     * the check, nobody answers. */
+    slim_identity_config pm = pc, pi = pc;
+    pm.subject = "agntcy/ns/mute";
+    pi.key = other_priv;
+    pi.subject = "agntcy/ns/intruder";
+    slim_app *mute = app_on("org/ns/mute", &pm, &verifier, n.port);
+    slim_app *intruder = app_on("org/ns/cli", &pi, &verifier, n.port);
+    if (intruder != NULL) {
+        slim_session_id s = 0;
+        slim_session_options o = RELIABLE;
+        o.peer = "org/ns/mute";
+        CHECK(slim_session_create(intruder, &o, 15000, &s) != SLIM_OK);
+    }
+    slim_app_free(intruder, 1000);
+    slim_app_free(mute, 1000);
+
+    /* The verifier's keys as a JWKS file; a static token file for srv. */
+    char jwks_path[128], token_path[128];
+    snprintf(jwks_path, sizeof jwks_path, "%s/keys.jwks", dir);
+    snprintf(token_path, sizeof token_path, "%s/srv.token", dir);
+    BIGNUM *x = NULL, *y = NULL;
+    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x);
+    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y);
+    uint8_t xb[32], yb[32];
+    BN_bn2binpad(x, xb, 32);
+    BN_bn2binpad(y, yb, 32);
+    BN_free(x);
+    BN_free(y);
+    slim_buf xs = SLIM_BUF_INIT, ys = SLIM_BUF_INIT;
+    CHECK_OK(slim_b64_encode(slim_bytes_of(xb, 32), SLIM_B64_URL, &xs));
+    CHECK_OK(slim_b64_encode(slim_bytes_of(yb, 32), SLIM_B64_URL, &ys));
+    char jwks[1024];
+    snprintf(
+        jwks, sizeof jwks,
+        "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"agntcy/ns/cli\",\"x\":\"%.*s\","
+        "\"y\":\"%.*s\"}]}",
+        (int)xs.len, (const char *)xs.data, (int)ys.len, (const char *)ys.data);
+    slim_buf_cleanup(&xs);
+    slim_buf_cleanup(&ys);
+    write_file(jwks_path, jwks);
+    /* The static token: signed here with the same key, for agntcy/ns/svc */
+    slim_jwt_keys *k = NULL;
+    CHECK_OK(slim_jwt_keys_parse(SLIM_JWT_ES256, SLIM_JWT_KEY_PEM, text(priv), true, &k));
+    slim_str a0 = {"slim-apps", 9};
+    slim_jwt_provider_params tp = {.issuer = {"https://issuer.test", 19},
+                                   .subject = {"agntcy/ns/svc", 13},
+                                   .audience = &a0,
+                                   .audience_len = 1,
+                                   .duration_s = 3600,
+                                   .no_pubkey = true};
+    slim_jwt_provider *tok = NULL;
+    CHECK_OK(slim_jwt_provider_new(k, &tp, &tok));
+    slim_str t = {"", 0};
+    CHECK_OK(slim_jwt_provider_token(tok, (uint64_t)time(NULL), &t));
+    char *token = strndup(t.ptr, t.len);
+    slim_jwt_provider_free(tok);
+    write_file(token_path, token);
+    slim_identity_config vf = {.kind = SLIM_IDENTITY_JWT,
+                               .key_format = "jwks",
+                               .key_file = jwks_path,
+                               .issuer = "https://issuer.test",
+                               .audience = aud,
+                               .audience_len = 1};
+    slim_identity_config st_srv = {.kind = SLIM_IDENTITY_STATIC_JWT, .token_file = token_path};
+    slim_app *srv2 = app_on("org/ns/srv", &st_srv, &vf, n.port);
+    if (srv2 != NULL)
+        check_app_id(srv2, "agntcy/ns/svc");
+    /* srv and srv2 both answer for org/ns/srv: drop srv so that cli
+     * reaches the static-token app */
+    slim_app_free(srv, 1000);
+    srv = NULL;
+    if (cli != NULL && srv2 != NULL)
+        hello(cli, srv2);
+    slim_app_free(srv2, 1000);
+    slim_app_free(cli, 1000);
+    free(token);
+    free(priv);
+    free(pub);
+    free(other_priv);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(other);
+    unlink(jwks_path);
+    unlink(token_path);
+    test_node_stop(&n);
+}
+
+TEST(refused_configurations) {
+    slim_app *app = NULL;
+    slim_identity_config shared = {.kind = SLIM_IDENTITY_SHARED_SECRET,
+                                   .id = "x",
+                                   .secret = "a-secret-of-32-characters-or-more"};
+    struct {
+        slim_identity_config p, v;
+        slim_status want;
+    } cases[] = {
+        /* no key, two keys, no algorithm for a PEM, an unknown one */
+        {{.kind = SLIM_IDENTITY_JWT, .algorithm = "ES256"}, shared, SLIM_E_INVALID_ARG},
+        {{.kind = SLIM_IDENTITY_JWT, .algorithm = "HS256", .key = "k", .key_file = "/k"},
+         shared,
+         SLIM_E_INVALID_ARG},
+        {{.kind = SLIM_IDENTITY_JWT, .key = "k"}, shared, SLIM_E_INVALID_ARG},
+        {{.kind = SLIM_IDENTITY_JWT, .algorithm = "none", .key = "k"}, shared, SLIM_E_INVALID_ARG},
+        {{.kind = SLIM_IDENTITY_JWT, .algorithm = "HS256", .key = "k", .key_format = "der"},
+         shared,
+         SLIM_E_INVALID_ARG},
+        /* a static token is a provider only; a verifier with a key and autoresolve */
+        {shared, {.kind = SLIM_IDENTITY_STATIC_JWT, .token_file = "/t"}, SLIM_E_INVALID_ARG},
+        {shared,
+         {.kind = SLIM_IDENTITY_JWT, .algorithm = "HS256", .key = "k", .autoresolve = true},
+         SLIM_E_INVALID_ARG},
+        /* errors of the keys and files themselves */
+        {{.kind = SLIM_IDENTITY_JWT, .algorithm = "ES256", .key = "not a key"},
+         shared,
+         SLIM_E_JWT_BAD_KEY},
+        {{.kind = SLIM_IDENTITY_JWT, .algorithm = "ES256", .key_file = "/nonexistent/key.pem"},
+         shared,
+         SLIM_E_IO},
+        {{.kind = SLIM_IDENTITY_STATIC_JWT, .token_file = "/nonexistent/token"}, shared, SLIM_E_IO},
+        /* an HMAC key works both ways */
+        {{.kind = SLIM_IDENTITY_JWT, .algorithm = "HS256", .key = "k", .subject = "s"},
+         {.kind = SLIM_IDENTITY_JWT, .algorithm = "HS256", .key = "k"},
+         SLIM_OK},
+        {shared, {.kind = SLIM_IDENTITY_JWT, .autoresolve = true}, SLIM_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        slim_status got = slim_app_new("org/ns/a", &cases[i].p, &cases[i].v, NULL, &app);
+        if (got != cases[i].want)
+            TEST_FAIL_AT("case %zu: got %s, want %s", i, slim_status_name(got),
+                         slim_status_name(cases[i].want));
+        if (got == SLIM_OK)
+            slim_app_free(app, 1000);
+    }
+}
+
+TEST(setup) {
+    snprintf(dir, sizeof dir, "/tmp/slim-jwt-apps-XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+}
+
+TEST(teardown) {
+    CHECK_EQ(rmdir(dir), 0);
+}
+
+TEST_MAIN(TEST_ENTRY(setup), TEST_ENTRY(sessions_between_jwt_apps),
+          TEST_ENTRY(refused_configurations), TEST_ENTRY(teardown))
