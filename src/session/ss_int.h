@@ -271,6 +271,7 @@ typedef struct ss_tomb {
     uint32_t id;
     slim_name peer;
     bool anycast; /* a peer's ANYCAST session */
+    bool opener;  /* an ANYCAST session we opened: its peers were instances of `peer` */
     uint64_t until;
 } ss_tomb;
 
@@ -312,7 +313,7 @@ void ss_out_free(ss_out *o);
 void ss_reschedule(slim_sessions *ss, ss_sess *s);
 bool ss_is_our_name(const slim_sessions *ss, const slim_name *n, const ss_appname **which);
 uint32_t ss_random_id(slim_sessions *ss);
-void ss_tomb_add(slim_sessions *ss, uint32_t id, const slim_name *peer, bool anycast, uint64_t now);
+void ss_tomb_add(slim_sessions *ss, const ss_sess *s, uint64_t now);
 /* Ends s: pending DONEs, UNDELIVERED for unacknowledged messages, then
  * CLOSED (if the application knows it), routes released. */
 void ss_end(slim_sessions *ss, ss_sess *s, slim_status st, ss_reason why, uint32_t arg,
