@@ -666,9 +666,13 @@ static slim_status joiner(slim_sessions *ss, slim_msg *m, const ss_appname *ours
     if (st != SLIM_OK)
         return st;
     const Dataplane__Proto__V1__JoinRequestPayload *jr = ss_msg_command(m)->join_request;
-    if (jr->_timer_settings_case && jr->timer_settings != NULL && jr->timer_settings->timeout)
-        peer_session_timers(s, true, jr->timer_settings->timeout, jr->timer_settings->max_retries);
-    else
+    if (jr->_timer_settings_case && jr->timer_settings != NULL && jr->timer_settings->timeout) {
+        /* They set how long we wait for the welcome and for the answer to
+         * our close: bounded, whatever the peer asks. */
+        uint32_t t = jr->timer_settings->timeout, r = jr->timer_settings->max_retries;
+        peer_session_timers(s, true, t < SS_PEER_MAX_TIMEOUT_MS ? t : SS_PEER_MAX_TIMEOUT_MS,
+                            r < SS_PEER_MAX_RETRIES ? r : SS_PEER_MAX_RETRIES);
+    } else
         peer_session_timers(s, false, 0, 0);
     if (!ss_msg_in_conn(m, &s->conn)) {
         sess_free(s);

@@ -31,6 +31,8 @@
 #define SS_SEQ_MASK            0x7fffffffu /* data ids run 1 .. 2^31-1, then 0 (upstream) */
 #define SS_DEFAULT_CTL_TIMEOUT 1000u
 #define SS_DEFAULT_CTL_RETRIES 10u
+#define SS_PEER_MAX_TIMEOUT_MS 60000u /* a JOIN_REQUEST's timer settings are taken up to */
+#define SS_PEER_MAX_RETRIES    32u    /* these: they set how long we hold its session */
 
 /* Session message types, short. */
 enum {
