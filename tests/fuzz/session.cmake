@@ -2,3 +2,9 @@
 # the claims and public key readers run) and the header AAD of decoded
 # messages. Seeds in corpus/fuzz_identity/ (see docs/identity.md).
 slim_fuzz_target(fuzz_identity ${CMAKE_CURRENT_LIST_DIR}/fuzz_identity.c)
+# src/session: the session layer on the simulated network of
+# tests/unit/session/simnet.c, fed random message sequences (see the
+# comment at the top of fuzz_sessions.c). Seeds in corpus/fuzz_sessions/.
+slim_fuzz_target(fuzz_sessions ${CMAKE_CURRENT_LIST_DIR}/fuzz_sessions.c
+                 ${CMAKE_SOURCE_DIR}/tests/unit/session/simnet.c)
+target_include_directories(fuzz_sessions PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit/session)
