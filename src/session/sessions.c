@@ -424,13 +424,13 @@ static slim_status meta_from_msg(ss_sess *s, const slim_msg *m) {
 
 /* ---- tombstones ---- */
 
-void ss_tomb_add(slim_sessions *ss, uint32_t id, const slim_name *peer, bool anycast,
-                 uint64_t now) {
+void ss_tomb_add(slim_sessions *ss, const ss_sess *s, uint64_t now) {
     ss_tomb *t = &ss->tombs[ss->tomb_next];
     ss->tomb_next = (ss->tomb_next + 1) % SS_TOMBSTONES;
-    t->id = id;
-    t->peer = *peer;
-    t->anycast = anycast;
+    t->id = s->id;
+    t->peer = s->peer.name;
+    t->anycast = s->from_anycast;
+    t->opener = s->type == SLIM_SESSION_ANYCAST && s->initiator;
     t->until = now + SS_TOMBSTONE_MS;
 }
 
@@ -439,6 +439,16 @@ static const ss_tomb *tomb_find(const slim_sessions *ss, uint32_t id, uint64_t n
         if (ss->tombs[i].until > now && ss->tombs[i].id == id)
             return &ss->tombs[i];
     return NULL;
+}
+
+/* A GROUP_CLOSE or LEAVE_REQUEST of type `type` from src is from the peer
+ * of ended session t. An ANYCAST session we opened wrote to any instance
+ * of a name: it answers each instance's LEAVE_REQUEST, as while open. */
+static bool tomb_from_peer(const ss_tomb *t, const slim_name *src, uint32_t type) {
+    if (slim_name_equal(src, &t->peer))
+        return true;
+    return t->opener && type == T_LEAVE_REQUEST && slim_name_same_service(&t->peer, src) &&
+           (slim_id_is_any(t->peer.id) || slim_id_equal(t->peer.id, src->id));
 }
 
 /* ---- ending a session ---- */
@@ -466,7 +476,7 @@ void ss_end(slim_sessions *ss, ss_sess *s, slim_status st, ss_reason why, uint32
     slim_hmap_remove(&ss->by_handle, &s->by_handle);
     heap_remove(ss, s);
     ss->nsessions--;
-    ss_tomb_add(ss, s->id, &s->peer.name, s->from_anycast, now);
+    ss_tomb_add(ss, s, now);
     if (s->announced) {
         s->closed->status = st;
         s->closed->reason = why;
@@ -656,9 +666,13 @@ static slim_status joiner(slim_sessions *ss, slim_msg *m, const ss_appname *ours
     if (st != SLIM_OK)
         return st;
     const Dataplane__Proto__V1__JoinRequestPayload *jr = ss_msg_command(m)->join_request;
-    if (jr->_timer_settings_case && jr->timer_settings != NULL && jr->timer_settings->timeout)
-        peer_session_timers(s, true, jr->timer_settings->timeout, jr->timer_settings->max_retries);
-    else
+    if (jr->_timer_settings_case && jr->timer_settings != NULL && jr->timer_settings->timeout) {
+        /* They set how long we wait for the welcome and for the answer to
+         * our close: bounded, whatever the peer asks. */
+        uint32_t t = jr->timer_settings->timeout, r = jr->timer_settings->max_retries;
+        peer_session_timers(s, true, t < SS_PEER_MAX_TIMEOUT_MS ? t : SS_PEER_MAX_TIMEOUT_MS,
+                            r < SS_PEER_MAX_RETRIES ? r : SS_PEER_MAX_RETRIES);
+    } else
         peer_session_timers(s, false, 0, 0);
     if (!ss_msg_in_conn(m, &s->conn)) {
         sess_free(s);
@@ -754,7 +768,7 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
     if (type == T_GROUP_CLOSE || type == T_LEAVE_REQUEST) {
         /* Our answer to an earlier copy may have been lost. */
         slim_name src;
-        if (tomb != NULL && ss_msg_source(m, &src) && slim_name_equal(&src, &tomb->peer)) {
+        if (tomb != NULL && ss_msg_source(m, &src) && tomb_from_peer(tomb, &src, type)) {
             st = verify(ss, m, false);
             if (st == SLIM_OK)
                 st = ss_p2p_tomb_answer(ss, m);

@@ -31,6 +31,8 @@
 #define SS_SEQ_MASK            0x7fffffffu /* data ids run 1 .. 2^31-1, then 0 (upstream) */
 #define SS_DEFAULT_CTL_TIMEOUT 1000u
 #define SS_DEFAULT_CTL_RETRIES 10u
+#define SS_PEER_MAX_TIMEOUT_MS 60000u /* a JOIN_REQUEST's timer settings are taken up to */
+#define SS_PEER_MAX_RETRIES    32u    /* these: they set how long we hold its session */
 
 /* Session message types, short. */
 enum {
@@ -271,6 +273,7 @@ typedef struct ss_tomb {
     uint32_t id;
     slim_name peer;
     bool anycast; /* a peer's ANYCAST session */
+    bool opener;  /* an ANYCAST session we opened: its peers were instances of `peer` */
     uint64_t until;
 } ss_tomb;
 
@@ -312,7 +315,7 @@ void ss_out_free(ss_out *o);
 void ss_reschedule(slim_sessions *ss, ss_sess *s);
 bool ss_is_our_name(const slim_sessions *ss, const slim_name *n, const ss_appname **which);
 uint32_t ss_random_id(slim_sessions *ss);
-void ss_tomb_add(slim_sessions *ss, uint32_t id, const slim_name *peer, bool anycast, uint64_t now);
+void ss_tomb_add(slim_sessions *ss, const ss_sess *s, uint64_t now);
 /* Ends s: pending DONEs, UNDELIVERED for unacknowledged messages, then
  * CLOSED (if the application knows it), routes released. */
 void ss_end(slim_sessions *ss, ss_sess *s, slim_status st, ss_reason why, uint32_t arg,

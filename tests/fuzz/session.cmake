@@ -8,3 +8,9 @@ slim_fuzz_target(fuzz_identity ${CMAKE_CURRENT_LIST_DIR}/fuzz_identity.c)
 # corpus/fuzz_jwt/ and corpus/fuzz_jwk/ (see docs/jwt.md).
 slim_fuzz_target(fuzz_jwt ${CMAKE_CURRENT_LIST_DIR}/fuzz_jwt.c)
 slim_fuzz_target(fuzz_jwk ${CMAKE_CURRENT_LIST_DIR}/fuzz_jwk.c)
+# src/session: the session layer on the simulated network of
+# tests/unit/session/simnet.c, fed random message sequences (see the
+# comment at the top of fuzz_sessions.c). Seeds in corpus/fuzz_sessions/.
+slim_fuzz_target(fuzz_sessions ${CMAKE_CURRENT_LIST_DIR}/fuzz_sessions.c
+                 ${CMAKE_SOURCE_DIR}/tests/unit/session/simnet.c)
+target_include_directories(fuzz_sessions PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit/session)

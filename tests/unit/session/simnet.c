@@ -75,7 +75,11 @@ static slim_status op_stamp(void *ud, slim_msg *m) {
 static slim_status op_verify(void *ud, const slim_msg *m, bool need_sig) {
     sim_app *a = ud;
     const slim_pb_header *h = slim_wire_header(m);
-    if (a->refuse_all || h == NULL || strncmp(h->identity, "tok:", 4) != 0)
+    if (a->refuse_all || h == NULL)
+        return SLIM_E_GRPC_UNAUTHENTICATED;
+    if (a->accept_all)
+        return SLIM_OK;
+    if (strncmp(h->identity, "tok:", 4) != 0)
         return SLIM_E_GRPC_UNAUTHENTICATED;
     if (need_sig && is_command(m) &&
         (!h->_e2e_header_sig_case || h->e2e_header_sig.len < 4 ||
@@ -202,6 +206,32 @@ static void record(simnet *n, sim_app *a, const slim_sout *o) {
 
 /* ---- the router ---- */
 
+static bool ev_before(const sim_ev *a, const sim_ev *b) {
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void ev_sift_down(simnet *n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n->nev && ev_before(&n->ev[l], &n->ev[m]))
+            m = l;
+        if (r < n->nev && ev_before(&n->ev[r], &n->ev[m]))
+            m = r;
+        if (m == i)
+            return;
+        sim_ev t = n->ev[i];
+        n->ev[i] = n->ev[m];
+        n->ev[m] = t;
+        i = m;
+    }
+}
+
+/* The heap order again, after entries were changed in place. */
+static void ev_heapify(simnet *n) {
+    for (size_t i = n->nev / 2; i-- > 0;)
+        ev_sift_down(n, i);
+}
+
 static void ev_push(simnet *n, uint64_t when, int to, uint8_t *bytes, size_t len) {
     if (!grow((void **)&n->ev, &n->capev, n->nev, sizeof *n->ev, 256)) {
         free(bytes);
@@ -212,7 +242,7 @@ static void ev_push(simnet *n, uint64_t when, int to, uint8_t *bytes, size_t len
     sim_ev ev = {when, n->seq++, to, bytes, len};
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (n->ev[p].when < ev.when || (n->ev[p].when == ev.when && n->ev[p].seq < ev.seq))
+        if (ev_before(&n->ev[p], &ev))
             break;
         n->ev[i] = n->ev[p];
         i = p;
@@ -222,26 +252,8 @@ static void ev_push(simnet *n, uint64_t when, int to, uint8_t *bytes, size_t len
 
 static sim_ev ev_pop(simnet *n) {
     sim_ev top = n->ev[0];
-    sim_ev last = n->ev[--n->nev];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const sim_ev *best = &last;
-        if (l < n->nev && (n->ev[l].when < best->when ||
-                           (n->ev[l].when == best->when && n->ev[l].seq < best->seq))) {
-            m = l;
-            best = &n->ev[l];
-        }
-        if (r < n->nev && (n->ev[r].when < best->when ||
-                           (n->ev[r].when == best->when && n->ev[r].seq < best->seq)))
-            m = r;
-        if (m == i)
-            break;
-        n->ev[i] = n->ev[m];
-        i = m;
-    }
-    if (n->nev > 0)
-        n->ev[i] = last;
+    n->ev[0] = n->ev[--n->nev];
+    ev_sift_down(n, 0);
     return top;
 }
 
@@ -500,9 +512,47 @@ const sim_rec *sim_find(const simnet *n, int a, slim_sout_kind kind, uint64_t se
     return NULL;
 }
 
+bool sim_serves(const simnet *n, int a, const slim_name *d) {
+    return serves(&n->apps[a], d);
+}
+
 size_t sim_routes(const simnet *n, int a) {
     size_t c = 0;
     for (size_t i = 0; i < n->nroutes; i++)
         c += n->routes[i].app == a;
     return c;
+}
+
+/* ---- what is in flight ---- */
+
+void sim_flight_drop(simnet *n, size_t i) {
+    free(n->ev[i].bytes);
+    n->ev[i] = n->ev[--n->nev];
+    n->dropped++;
+    ev_heapify(n);
+}
+
+void sim_flight_delay(simnet *n, size_t i, uint64_t when) {
+    n->ev[i].when = when < n->now ? n->now : when;
+    ev_heapify(n);
+}
+
+bool sim_flight_copy(simnet *n, size_t i, uint64_t when) {
+    return sim_flight_add(n, n->ev[i].to, slim_bytes_of(n->ev[i].bytes, n->ev[i].len), when);
+}
+
+void sim_flight_clear(simnet *n) {
+    while (n->nev > 0)
+        free(n->ev[--n->nev].bytes);
+}
+
+bool sim_flight_add(simnet *n, int to, slim_bytes msg, uint64_t when) {
+    uint8_t *b = malloc(msg.len ? msg.len : 1);
+    if (b == NULL)
+        return false;
+    if (msg.len)
+        memcpy(b, msg.ptr, msg.len);
+    size_t before = n->nev;
+    ev_push(n, when < n->now ? n->now : when, to, b, msg.len);
+    return n->nev > before;
 }

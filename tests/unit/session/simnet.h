@@ -18,7 +18,9 @@
  *
  * Impairments, from a seeded generator: loss, duplication, a delay drawn in
  * [delay_min, delay_max] per copy (which reorders), partitions between two
- * applications, and a filter callback for surgical drops.
+ * applications, and a filter callback for surgical drops. What is in
+ * flight can also be dropped, copied or delayed one message at a time,
+ * and bytes from outside (a fuzzer's) put in flight (sim_flight_*).
  *
  * Every SEND can be written to a directory (SLIM_SESSION_DUMP) for the
  * independent decoder (check_session_wire.py).
@@ -60,6 +62,7 @@ typedef struct sim_app {
     bool bad_token;  /* stamps tokens verify refuses */
     bool no_sig;     /* stamps command messages without a signature */
     bool refuse_all; /* verify refuses everything */
+    bool accept_all; /* verify accepts everything (unless refuse_all) */
     sim_rec *recs;
     size_t nrecs, caprecs;
     size_t last_seen; /* for sim_find */
@@ -138,5 +141,21 @@ size_t sim_count(const simnet *n, int a, slim_sout_kind kind, uint64_t session);
 const sim_rec *sim_find(const simnet *n, int a, slim_sout_kind kind, uint64_t session, size_t from);
 /* Routes app a holds. */
 size_t sim_routes(const simnet *n, int a);
+/* Whether the router would deliver to app a a publish to d (its own name
+ * or one it added, with the any id or its own). */
+bool sim_serves(const simnet *n, int a, const slim_name *d);
+
+/* What is in flight is n->ev[0 .. n->nev), in no particular order; i below
+ * is an index there (i < n->nev). Drops message i. */
+void sim_flight_drop(simnet *n, size_t i);
+/* Delivers message i at `when` instead (never before now). */
+void sim_flight_delay(simnet *n, size_t i, uint64_t when);
+/* A second copy of message i, delivered at `when`. False: no memory. */
+bool sim_flight_copy(simnet *n, size_t i, uint64_t when);
+/* Drops everything in flight. */
+void sim_flight_clear(simnet *n);
+/* Puts a copy of msg in flight for app `to`, delivered at `when` as it
+ * is (no incoming_conn is set). False: no memory. */
+bool sim_flight_add(simnet *n, int to, slim_bytes msg, uint64_t when);
 
 #endif

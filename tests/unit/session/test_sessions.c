@@ -424,6 +424,70 @@ TEST(anycast_receiver_idle_and_leave) {
     teardown(&n, 20000);
 }
 
+/* An anycast opener that heard from no instance ends at once when closed;
+ * an instance that then leaves is still answered (by the ended session's
+ * tombstone), so its close does not wait for every retry. Seen in a
+ * fuzz_sessions trace. */
+TEST(anycast_opener_gone_answers_leave) {
+    simnet n;
+    setup(&n, 23, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, BOB_SVC, 0, 0);
+    uint64_t s = 0;
+    CHECK_OK(slim_sessions_open(n.apps[0].ss, &c, 0, n.now, &s));
+    CHECK_OK(publish_n(&n, 0, s, "x", 0, NULL));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, 0, 1, 1000);
+    uint64_t b = new_session(&n, 1, 0);
+    CHECK(b != 0);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    run_until_kind(&n, 0, SLIM_SOUT_CLOSED, s, 1, 1000);
+    uint64_t t0 = n.now;
+    CHECK_OK(slim_sessions_close(n.apps[1].ss, b, 7, n.now));
+    run_until_kind(&n, 1, SLIM_SOUT_CLOSED, b, 1, 30000);
+    const sim_rec *d = done_rec(&n, 1, 7);
+    CHECK(d != NULL && d->status == SLIM_OK && strstr(d->detail, "did not answer") == NULL);
+    CHECK(d != NULL && d->at - t0 < 100);
+    teardown(&n, 5000);
+}
+
+static bool drop_welcome(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    (void)from;
+    (void)to;
+    return m->publish->session->session_message_type == 12;
+}
+
+/* The timer settings of a JOIN_REQUEST are the peer's to choose, and they
+ * set how long the joiner holds the session waiting for the welcome: taken
+ * up to 60 s and 32 retries. Found by fuzz_sessions (a joiner left waiting
+ * for 19 hours). */
+TEST(peer_timer_settings_are_bounded) {
+    simnet n;
+    setup(&n, 24, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 3600000, 1000);
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    uint64_t b = new_session(&n, 1, 0);
+    slim_ss_info info;
+    CHECK_OK(slim_sessions_info(n.apps[1].ss, b, &info));
+    CHECK_EQ(info.timeout_ms, 60000);
+    CHECK_EQ(info.max_retries, 32);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    run_until_kind(&n, 1, SLIM_SOUT_CLOSED, b, 1, 5000);
+    /* Never welcomed: bob's side ends after 60 s x (32 + 2). */
+    n.filter = drop_welcome;
+    uint64_t t0 = n.now;
+    CHECK_OK(slim_sessions_open(n.apps[0].ss, &c, 0, n.now, &s));
+    sim_run(&n, n.now + 1000, NULL, NULL);
+    slim_sessions_counters k;
+    slim_sessions_counters_get(n.apps[1].ss, &k);
+    CHECK_EQ(k.sessions_open, 1);
+    sim_run(&n, t0 + 60000 * 34 + 1000, NULL, NULL);
+    slim_sessions_counters_get(n.apps[1].ss, &k);
+    CHECK_EQ(k.sessions_open, 0);
+    n.filter = NULL;
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
+    teardown(&n, 5000);
+}
+
 /* ---- request/reply ---- */
 
 static void request_reply(slim_session_type type) {
@@ -1089,7 +1153,9 @@ TEST(wire_scenario) {
 TEST_MAIN(TEST_ENTRY(unicast_setup_sticks_to_one_instance),
           TEST_ENTRY(reliable_exactly_once_in_order_under_loss),
           TEST_ENTRY(unreliable_no_duplicates), TEST_ENTRY(anycast_spreads_over_instances),
-          TEST_ENTRY(anycast_receiver_idle_and_leave), TEST_ENTRY(request_reply_anycast),
+          TEST_ENTRY(anycast_receiver_idle_and_leave),
+          TEST_ENTRY(anycast_opener_gone_answers_leave),
+          TEST_ENTRY(peer_timer_settings_are_bounded), TEST_ENTRY(request_reply_anycast),
           TEST_ENTRY(request_reply_unicast), TEST_ENTRY(unicast_discovery_fails_after_retries),
           TEST_ENTRY(unicast_discovery_node_error_fails_at_once),
           TEST_ENTRY(anycast_undelivered_after_retries), TEST_ENTRY(heartbeat_loss_ends_both_sides),

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of fuzz_sessions (tests/fuzz/corpus/fuzz_sessions/).
+
+Each seed is a short script in the input language of fuzz_sessions.c: one
+settings byte, then operations with their argument bytes. The helpers below
+mirror how fuzz_sessions.c reads them, so a seed starts where the comment
+says. Run it from anywhere; it rewrites the seed files.
+
+    python3 tests/fuzz/sessions_seeds.py
+"""
+import os
+
+ALICE, BOB, CAROL = 0, 1, 2
+# Session messages types (sessions.h / ss_int.h).
+MSG, MSG_ACK, RTX_REQ, RTX_REPLY = 1, 2, 3, 4
+DISC_REQ, DISC_REPLY, JOIN_REQ, JOIN_REPLY = 5, 6, 7, 8
+LEAVE_REQ, LEAVE_REPLY, WELCOME, CLOSE, GROUP_ACK, HEARTBEAT = 9, 10, 12, 13, 15, 17
+
+
+def advance(ms):  # op 6: 0..255 ms
+    return bytes([6, ms])
+
+
+def advance_long(units, seconds=False):  # op 7: units x 50 ms, or x 1000 ms
+    return bytes([7 | (16 if seconds else 0), units])
+
+
+def publish(app, sess, mode=3):  # op 8; sess: index in the app's sessions
+    return bytes([8, app, sess, mode])
+
+
+def close(app, sess, with_op=True):  # op 10
+    return bytes([10, app, sess, 1 if with_op else 0])
+
+
+def open_(app, to, anycast=False, any_id=True, timers=0):  # op 11; to 3: nobody
+    return bytes([11, app, (to << 2) | (2 if any_id else 0) | (1 if anycast else 0), timers])
+
+
+def flight(kind, index, delay=0):  # op 12: 0 drop, 1 copy, 2 delay
+    return bytes([12, kind, index & 0xFF, index >> 8, delay & 0xFF, delay >> 8])
+
+
+def impair(kind, value, extra=0):  # op 13: 0 loss, 1 dup, 2 delay, 3 partition
+    return bytes([13, kind, value, extra & 0xFF, extra >> 8])
+
+
+def names(app, name, remove=False):  # op 31: name 0 shared, 1 alice, 2 bob, 3 carol
+    return bytes([31, (name << 4) | (app << 1) | (1 if remove else 0)])
+
+
+def identity(app, mode):  # op 14: 0 accept all, 2 check, 3 refuse, 4 bad token, 5 no sig
+    return bytes([14, (app << 3) | mode])
+
+
+# Names in templates: 0 full name of `app`, 3 its service (any id), 5 a
+# stranger, 6 full name without text, 7 the target itself.
+def name(kind, app=0):
+    return bytes([(app << 3) | kind])
+
+
+def template(to, mtype, src, dst, sid, mid, content=0, payload=b"", cmd=b"",
+             conn=0, meta=b"\x00", ident=0, how=0, stype=0, flags=0):
+    """op 1: one session message built from the template.
+
+    sid/mid/cmd are byte strings as fuzz_sessions.c reads them (see
+    sid_of and mid_of); content 0 none, 1 an application payload (payload,
+    then its type index), 3 the command payload of the type (cmd fills
+    it)."""
+    out = bytes([1, to, mtype, stype]) + src + dst + b"\x01" + bytes([flags])
+    out += sid + mid + bytes([conn])
+    out += bytes([content])
+    if content == 1:
+        out += bytes([len(payload)]) + payload + b"\x00"
+    elif content == 3:
+        out += cmd
+    out += meta + bytes([ident, how])
+    return out
+
+
+def sid_target(index):  # a session the target knows
+    return bytes([0, index])
+
+
+def sid_new(value):  # any id
+    return bytes([5]) + value.to_bytes(4, "little")
+
+
+def mid_of(app, index, delta=0):  # near the messages an app's session sent
+    return bytes([(app << 3) | 0, delta & 0xFF, index])
+
+
+def mid_wire(slot):  # an id seen on the wire
+    return bytes([3, 0, slot])
+
+
+def mid_raw(value):
+    return bytes([4, 0]) + value.to_bytes(4, "little")
+
+
+SEEDS = {
+    # Traffic both ways on the unicast session, clean network.
+    "clean_traffic": bytes([0])
+    + (publish(ALICE, 0) + publish(BOB, 0) + advance(20)) * 4
+    + publish(ALICE, 1) + publish(BOB, 1) + advance(50),
+    # The same under loss, duplication and delays, then a long wait.
+    "lossy": bytes([0])
+    + impair(0, 3) + impair(1, 2) + impair(2, 5, 400)
+    + (publish(ALICE, 0) + publish(BOB, 0) + advance(200)) * 5
+    + advance_long(20, True),
+    # Unreliable unicast, node errors, loose routes, reliable anycast.
+    "unreliable": bytes([1 | 2 | 4 | 8 | 16])
+    + (publish(ALICE, 0) + publish(BOB, 0) + publish(ALICE, 1) + advance(30)) * 3,
+    # Data and acknowledgements injected into the live session, from a
+    # stranger, from the peer's name with another id and from the peer.
+    "forged_data": bytes([0])
+    + publish(ALICE, 0) + advance(5)
+    + template(BOB, MSG, name(5), name(7), sid_target(0), mid_of(ALICE, 0, 1), 1, b"hi")
+    + template(BOB, MSG, name(0, ALICE), name(7), sid_target(0), mid_of(ALICE, 0, 3), 1, b"x")
+    + template(ALICE, MSG_ACK, name(0, BOB), name(7), sid_target(0), mid_of(ALICE, 0, 1), 1)
+    + template(ALICE, RTX_REQ, name(0, BOB), name(7), sid_target(0), mid_of(ALICE, 0), 1)
+    + template(BOB, RTX_REPLY, name(0, ALICE), name(7), sid_target(0), mid_of(ALICE, 0, 5),
+               1, b"", flags=4 | 8)
+    + advance_long(40),
+    # Closes and leaves: a stranger's, the peer's, after the end.
+    "forged_close": bytes([0])
+    + template(BOB, CLOSE, name(5), name(7), sid_target(0), mid_raw(7), 3, cmd=b"\x02\x05\x00")
+    + template(ALICE, LEAVE_REQ, name(3, BOB), name(7), sid_target(0), mid_raw(9), 3)
+    + template(BOB, CLOSE, name(0, ALICE), name(7), sid_target(0), mid_raw(11), 3, cmd=b"\x00")
+    + advance(100)
+    + template(BOB, CLOSE, name(0, ALICE), name(7), sid_target(0), mid_raw(11), 3, cmd=b"\x00")
+    + advance_long(10, True),
+    # A stranger joins bob, is welcomed by itself, then talks and leaves.
+    "forged_join": bytes([8])
+    + template(BOB, JOIN_REQ, name(5), name(7), sid_new(77), mid_raw(5), 3,
+               cmd=b"\x01\xe8\x03\x02", conn=3)
+    + advance(20)
+    + template(BOB, WELCOME, name(5), name(7), sid_new(77), mid_raw(6), 3, cmd=b"\x00", conn=3)
+    + template(BOB, MSG, name(5), name(7), sid_new(77), mid_raw(1), 1, b"data", conn=3)
+    + advance(20)
+    + template(BOB, LEAVE_REQ, name(5), name(7), sid_new(77), mid_raw(8), 3, conn=3)
+    + advance_long(30, True),
+    # Discovery of bob and of alice by a stranger, with good and bad tokens,
+    # and a discovery reply nobody asked for.
+    "discovery": bytes([0])
+    + template(BOB, DISC_REQ, name(5), name(3, BOB), sid_new(5), mid_raw(3), 3)
+    + template(ALICE, DISC_REQ, name(5), name(3, ALICE), sid_new(6), mid_raw(4), 3, ident=2)
+    + identity(BOB, 2)
+    + template(BOB, DISC_REQ, name(5), name(3, BOB), sid_new(7), mid_raw(5), 3, ident=2)
+    + template(ALICE, DISC_REPLY, name(0, BOB), name(7), sid_target(0), mid_wire(0), 3)
+    + advance(50),
+    # Opens and closes of new sessions both ways, anycast to carol.
+    "open_close": bytes([0])
+    + open_(BOB, ALICE) + open_(CAROL, BOB, anycast=True) + open_(ALICE, 3)
+    + advance(100) + publish(BOB, 2) + publish(CAROL, 0) + advance(50)
+    + close(BOB, 2) + close(ALICE, 0) + close(CAROL, 0, False)
+    + advance_long(15, True),
+    # Messages in flight dropped, copied and delayed.
+    "flight": bytes([0])
+    + publish(ALICE, 0) + publish(ALICE, 0) + publish(BOB, 0)
+    + flight(0, 0) + flight(1, 0, 700) + flight(2, 1, 3000)
+    + advance(200) + advance_long(80),
+    # Identity refused and bad tokens, then healed.
+    "identity": bytes([0])
+    + identity(BOB, 3) + publish(ALICE, 0) + advance(100)
+    + identity(BOB, 0) + identity(ALICE, 4) + publish(ALICE, 0) + advance(100)
+    + identity(ALICE, 4) + advance_long(10, True),
+    # Opens closed at each step of the handshake (every hop takes 50 ms:
+    # discovery, route, join, welcome), and a route the router refuses.
+    "close_during_join": bytes([0])
+    + impair(2, 49, 0)
+    + open_(BOB, ALICE) + advance(20) + close(BOB, 2)
+    + open_(CAROL, ALICE) + advance(120) + close(CAROL, 0)
+    + open_(ALICE, CAROL) + advance(220) + close(ALICE, 2)
+    + advance_long(10, True)
+    + impair(4, 0) + open_(BOB, CAROL) + advance_long(10, True),
+    # Names: bob and carol answer for a shared name, alice opens both kinds
+    # of session to it; bob stops answering for it; carol tries to drop
+    # its own name. Few sessions allowed.
+    "names": bytes([128])
+    + names(BOB, 0) + names(CAROL, 0)
+    + open_(ALICE, 4) + open_(ALICE, 4, anycast=True)
+    + advance(50) + publish(ALICE, 3) + publish(ALICE, 3) + advance(50)
+    + names(BOB, 0, remove=True) + names(CAROL, 3, remove=True) + names(ALICE, 2, remove=True)
+    + advance_long(10, True),
+    # Raw bytes: an empty Publish, a truncated field and garbage.
+    "raw": bytes([0])
+    + bytes([0, BOB, 4, 0x0a, 0x02, 0x0a, 0x00, 0])
+    + bytes([0, ALICE, 3, 0x0a, 0x05, 0x0a, 0])
+    + bytes([0, BOB, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0])
+    + advance(10),
+}
+# Everything above after one another (one longer input, so that libFuzzer's
+# length limit starts where several operations fit).
+SEEDS["mix"] = bytes([0]) + b"".join(v[1:] for k, v in SEEDS.items())
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(here, "corpus", "fuzz_sessions")
+    os.makedirs(out, exist_ok=True)
+    for name_, data in SEEDS.items():
+        with open(os.path.join(out, name_), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
