@@ -175,13 +175,9 @@ int main(int argc, char **argv) {
     slim_node_callbacks cbs = {on_listening, on_stopped, &a};
     int rc = 0;
     st = slim_node_new(&a.loop, &cfg, &cbs, &a.node);
-    if (st == SLIM_OK)
-        st = slim_node_start(a.node);
-    if (st != SLIM_OK) {
-        fprintf(stderr, "slim: cannot start: %s\n", slim_status_str(st));
-        rc = 1;
-    } else {
-        SLIM_LOGI("slim", "node %s %s running", cfg.node_id, slim_version());
+    if (st == SLIM_OK) {
+        /* Before the node starts: once it prints "listening", a script may
+         * signal it at once, and the default action would kill it. */
         uv_signal_t *sigs[] = {&a.sigterm, &a.sigint, &a.sigusr1};
         int nums[] = {SIGTERM, SIGINT, SIGUSR1};
         for (int i = 0; i < 3; i++) {
@@ -189,6 +185,13 @@ int main(int argc, char **argv) {
             sigs[i]->data = &a;
             uv_signal_start(sigs[i], on_signal, nums[i]);
         }
+        st = slim_node_start(a.node);
+    }
+    if (st != SLIM_OK) {
+        fprintf(stderr, "slim: cannot start: %s\n", slim_status_str(st));
+        rc = 1;
+    } else {
+        SLIM_LOGI("slim", "node %s %s running", cfg.node_id, slim_version());
         uv_run(&a.loop, UV_RUN_DEFAULT);
     }
     slim_node_free(a.node);
