@@ -137,15 +137,17 @@ static slim_status post(slim_app *app, app_cmd *c, op_mode mode, slim_op *op) {
         slim_app__cmd_free(c);
         return st;
     }
-    o->id = ++app->next_op;
+    slim_op id = ++app->next_op;
+    o->id = id;
     o->mode = mode;
-    slim_hmap_insert(&app->ops, &o->node, slim_mix64(o->id));
-    c->op = o->id;
+    slim_hmap_insert(&app->ops, &o->node, slim_mix64(id));
+    c->op = id;
     enqueue(app, c);
     uv_mutex_unlock(&app->mu);
+    /* From here the loop may complete the operation and free o. */
     uv_async_send(&app->wake);
     if (op != NULL)
-        *op = o->id;
+        *op = id;
     return SLIM_OK;
 }
 
