@@ -308,19 +308,20 @@ static void stop_loop(slim_app *app);
 
 static void on_wake(uv_async_t *a) {
     slim_app *app = a->data;
-    for (;;) {
-        uv_mutex_lock(&app->mu);
-        app_cmd *c = app->cmd_head;
-        if (c != NULL) {
-            app->cmd_head = c->next;
-            if (app->cmd_head == NULL)
-                app->cmd_tail = NULL;
-            app->n_cmds--;
-        }
-        uv_mutex_unlock(&app->mu);
-        if (c == NULL)
-            break;
-        if (c->kind == CMD_STOP) {
+    /* The commands posted until now, and no more: those posted meanwhile
+     * wait for the next turn (their uv_async_send brings it at once), so
+     * that what these queued on the links is written first. A caller
+     * posting as fast as the loop runs them kept it here, and a link's
+     * send queue filled up without a write (messages from the app itself
+     * are dropped at a full link). */
+    uv_mutex_lock(&app->mu);
+    app_cmd *c = app->cmd_head;
+    app->cmd_head = app->cmd_tail = NULL;
+    app->n_cmds = 0;
+    uv_mutex_unlock(&app->mu);
+    while (c != NULL) {
+        app_cmd *next = c->next;
+        if (c->kind == CMD_STOP) { /* always the last: nothing is taken after it */
             /* Sessions tell their peers first, for at most the timeout. */
             int64_t t = c->timeout_ms;
             slim_app__cmd_free(c);
@@ -338,6 +339,7 @@ static void on_wake(uv_async_t *a) {
             slim_app__run_conn_cmd(app, c);
         slim_app__cmd_free(c);
         pump(app);
+        c = next;
     }
     pump(app);
 }
