@@ -39,7 +39,7 @@ static op_rec *op_find(slim_app *app, slim_op id) {
     return n ? SLIM_CONTAINER_OF(n, op_rec, node) : NULL;
 }
 
-/* Makes the descriptor readable (the queue was empty) or not (it is). */
+/* Makes the descriptor readable or not (under mu). */
 static void efd_set(slim_app *app, bool readable) {
     uint64_t v = 1;
     ssize_t r;
@@ -48,6 +48,28 @@ static void efd_set(slim_app *app, bool readable) {
     else
         r = read(app->efd, &v, sizeof v);
     (void)r; /* EAGAIN: already in the wanted state */
+    app->efd_on = readable;
+}
+
+/* The app whose loop runs on this thread (NULL on the callers' threads). */
+static _Thread_local const slim_app *loop_of;
+
+/* Under mu. */
+static void wake_now(slim_app *app) {
+    if ((app->ev_count > 0 || app->ev_dropped > 0) && !app->efd_on)
+        efd_set(app, true);
+    uv_cond_broadcast(&app->cond);
+}
+
+void slim_app__wake(slim_app *app) {
+    if (loop_of != app || !app->woke) {
+        /* A caller's own thread, or the first news of this turn: a caller
+         * blocked for it goes on at once, beside the loop. */
+        wake_now(app);
+        app->woke = loop_of == app;
+    } else {
+        app->wake_due = true; /* the rest of the turn's: on_prepare */
+    }
 }
 
 /* Under mu. Drops the event (counted) when the queue is full. */
@@ -57,10 +79,8 @@ void slim_app__push_event(slim_app *app, const slim_event *ev) {
         app->ev_dropped++;
         return;
     }
-    app->events[(app->ev_head + app->ev_count) % cap] = *ev;
-    if (app->ev_count++ == 0)
-        efd_set(app, true);
-    uv_cond_broadcast(&app->cond);
+    app->events[(app->ev_head + app->ev_count++) % cap] = *ev;
+    slim_app__wake(app);
 }
 
 void slim_app__event(slim_app *app, const slim_event *ev) {
@@ -222,7 +242,7 @@ slim_status slim_app_next_event(slim_app *app, int64_t timeout_ms, slim_event *e
             snprintf(ev->detail, sizeof ev->detail, "%llu event(s) dropped: event queue full",
                      (unsigned long long)app->ev_dropped);
             app->ev_dropped = 0;
-            if (app->ev_count == 0)
+            if (app->ev_count == 0 && app->efd_on)
                 efd_set(app, false);
             uv_mutex_unlock(&app->mu);
             return SLIM_OK;
@@ -230,7 +250,7 @@ slim_status slim_app_next_event(slim_app *app, int64_t timeout_ms, slim_event *e
         if (app->ev_count > 0) {
             *ev = app->events[app->ev_head];
             app->ev_head = (app->ev_head + 1) % app->opts.event_queue;
-            if (--app->ev_count == 0)
+            if (--app->ev_count == 0 && app->efd_on)
                 efd_set(app, false);
             uv_mutex_unlock(&app->mu);
             return SLIM_OK;
@@ -344,6 +364,19 @@ static void on_wake(uv_async_t *a) {
     pump(app);
 }
 
+/* Before the loop polls (and so before it sleeps): the callers hear of
+ * everything queued for them during this turn. */
+static void on_prepare(uv_prepare_t *p) {
+    slim_app *app = p->data;
+    app->woke = false;
+    if (!app->wake_due)
+        return;
+    app->wake_due = false;
+    uv_mutex_lock(&app->mu);
+    wake_now(app);
+    uv_mutex_unlock(&app->mu);
+}
+
 /* After each turn's I/O: what the router delivered to us meanwhile (from
  * node links) is handled before the loop sleeps again. */
 static void on_check(uv_check_t *c) {
@@ -381,15 +414,17 @@ static void stop_loop(slim_app *app) {
     uv_close((uv_handle_t *)&app->tick, closed_cb);
     uv_close((uv_handle_t *)&app->ss_timer, closed_cb);
     uv_close((uv_handle_t *)&app->check, closed_cb);
+    uv_close((uv_handle_t *)&app->prep, closed_cb);
     uv_close((uv_handle_t *)&app->wake, closed_cb);
 }
 
 static void thread_main(void *arg) {
     slim_app *app = arg;
+    loop_of = app;
     uv_run(&app->loop, UV_RUN_DEFAULT);
     uv_mutex_lock(&app->mu);
     app->stopped = true;
-    uv_cond_broadcast(&app->cond);
+    wake_now(app);
     uv_mutex_unlock(&app->mu);
 }
 
@@ -514,6 +549,8 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
     app->ss_timer.data = app;
     uv_check_init(&app->loop, &app->check);
     app->check.data = app;
+    uv_prepare_init(&app->loop, &app->prep);
+    app->prep.data = app;
     slim_hub_config hc = {.fwd = {.node_id = slim_identity_id(app->identity).ptr,
                                   .version = slim_version(),
                                   .announce = SLIM_LINK_TYPE_EDGE,
@@ -527,6 +564,7 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         /* Started before the thread: libuv handles belong to one thread. */
         uv_timer_start(&app->tick, on_tick, TICK_MS, TICK_MS);
         uv_check_start(&app->check, on_check);
+        uv_prepare_start(&app->prep, on_prepare);
         if (uv_thread_create(&app->thread, thread_main, app) != 0)
             st = SLIM_E_IO;
     }
@@ -537,6 +575,7 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         uv_close((uv_handle_t *)&app->tick, closed_cb);
         uv_close((uv_handle_t *)&app->ss_timer, closed_cb);
         uv_close((uv_handle_t *)&app->check, closed_cb);
+        uv_close((uv_handle_t *)&app->prep, closed_cb);
         uv_close((uv_handle_t *)&app->wake, closed_cb);
         uv_run(&app->loop, UV_RUN_DEFAULT);
         uv_loop_close(&app->loop);

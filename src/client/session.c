@@ -234,7 +234,7 @@ static void on_message(slim_app *app, const slim_sout *o) {
         slim_message_free(m);
     } else {
         s->q[(s->q_head + s->q_count++) % s->q_cap] = m;
-        uv_cond_broadcast(&app->cond);
+        slim_app__wake(app);
     }
     uv_mutex_unlock(&app->mu);
 }
@@ -263,7 +263,7 @@ static void on_new(slim_app *app, slim_session_id id) {
         return;
     } else {
         app->listen_q[(app->lq_head + app->lq_count++) % LISTEN_QUEUE] = id;
-        uv_cond_broadcast(&app->cond);
+        slim_app__wake(app);
     }
     uv_mutex_unlock(&app->mu);
 }
@@ -285,7 +285,7 @@ static void on_closed(slim_app *app, const slim_sout *o) {
             snprintf(g.detail, sizeof g.detail, "the session ended");
             slim_app__push_event(app, &g);
         }
-        uv_cond_broadcast(&app->cond);
+        slim_app__wake(app);
         record_maybe_drop(app, s);
     }
     slim_app__push_event(app, &ev);
