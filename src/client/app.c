@@ -127,8 +127,12 @@ void slim_app__cmd_free(app_cmd *c) {
     slim_free(c->s.to_text);
     slim_free(c->s.payload_type);
     slim_free(c->s.payload);
-    slim_client_config_cleanup(&c->cc);
-    slim_server_config_cleanup(&c->sc);
+    /* Only these fill them (the cleanups walk every field, TLS settings
+     * included, even of an empty config: a cost for every publish). */
+    if (c->kind == CMD_CONNECT)
+        slim_client_config_cleanup(&c->cc);
+    if (c->kind == CMD_RUN_SERVER)
+        slim_server_config_cleanup(&c->sc);
     slim_free(c);
 }
 
