@@ -100,10 +100,12 @@ def main():
           f"request/reply 100 B: {n_rr:,} rounds; sender window {a.window})")
     print(f"  unreliable 1 KiB apps: {rate['unrel']:,.0f} msg/s delivered, "
           f"{rate['unrel'] / rate['nats']:.2f}x nats (goal >= 1.0x); lost over all runs "
-          f"{total('unrel', 'lost')} of {n_apps * a.runs}")
+          f"{total('unrel', 'lost')} of {n_apps * a.runs} (of which dropped by the receiving "
+          f"app, its session queue full: {total('unrel', 'rx_dropped')})")
     print(f"  reliable 1 KiB apps:   {rate['rel']:,.0f} msg/s delivered, "
-          f"{rate['rel'] / rate['nats']:.2f}x nats (goal >= 0.7x); lost {total('rel', 'lost')}, "
-          f"duplicates {total('rel', 'dups')}, publishes refused (window full) and sent again "
+          f"{rate['rel'] / rate['nats']:.2f}x nats (goal >= 0.7x); lost {total('rel', 'lost')} "
+          f"(dropped by the receiving app: {total('rel', 'rx_dropped')}), duplicates "
+          f"{total('rel', 'dups')}, publishes refused (QUEUE_FULL) and sent again "
           f"{total('rel', 'queue_full')}")
     print(f"  nats-server 1 KiB 1->1: {rate['nats']:,.0f} msg/s; our node alone (raw gRPC "
           f"clients): {rate['node']:,.0f} msg/s ({rate['node'] / rate['nats']:.2f}x nats)")
