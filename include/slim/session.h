@@ -115,7 +115,8 @@ typedef struct slim_publish_options {
  * instance of the configured name). Completes when the message is queued;
  * *message_id (may be NULL) gets its id. E_CLOSED, E_INVALID_ARG ("unexpected
  * session type" for ANYCAST without a configured name), E_TOO_LARGE,
- * E_QUEUE_FULL (a reliable session's window is full: retry). */
+ * E_QUEUE_FULL (a reliable session's window is full, or a connection to
+ * a node has a full send queue: retry). */
 SLIM_API slim_status slim_session_publish(slim_app *app, slim_session_id s, slim_bytes payload,
                                           const slim_publish_options *o, int64_t timeout_ms,
                                           uint32_t *message_id);

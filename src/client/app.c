@@ -40,7 +40,7 @@ static op_rec *op_find(slim_app *app, slim_op id) {
     return n ? SLIM_CONTAINER_OF(n, op_rec, node) : NULL;
 }
 
-/* Makes the descriptor readable (the queue was empty) or not (it is). */
+/* Makes the descriptor readable or not (under mu). */
 static void efd_set(slim_app *app, bool readable) {
     uint64_t v = 1;
     ssize_t r;
@@ -49,6 +49,28 @@ static void efd_set(slim_app *app, bool readable) {
     else
         r = read(app->efd, &v, sizeof v);
     (void)r; /* EAGAIN: already in the wanted state */
+    app->efd_on = readable;
+}
+
+/* The app whose loop runs on this thread (NULL on the callers' threads). */
+static _Thread_local const slim_app *loop_of;
+
+/* Under mu. */
+static void wake_now(slim_app *app) {
+    if ((app->ev_count > 0 || app->ev_dropped > 0) && !app->efd_on)
+        efd_set(app, true);
+    uv_cond_broadcast(&app->cond);
+}
+
+void slim_app__wake(slim_app *app) {
+    if (loop_of != app || !app->woke) {
+        /* A caller's own thread, or the first news of this turn: a caller
+         * blocked for it goes on at once, beside the loop. */
+        wake_now(app);
+        app->woke = loop_of == app;
+    } else {
+        app->wake_due = true; /* the rest of the turn's: on_prepare */
+    }
 }
 
 /* Under mu. Drops the event (counted) when the queue is full. */
@@ -59,10 +81,8 @@ void slim_app__push_event(slim_app *app, const slim_event *ev) {
         app->counters.events_dropped++;
         return;
     }
-    app->events[(app->ev_head + app->ev_count) % cap] = *ev;
-    if (app->ev_count++ == 0)
-        efd_set(app, true);
-    uv_cond_broadcast(&app->cond);
+    app->events[(app->ev_head + app->ev_count++) % cap] = *ev;
+    slim_app__wake(app);
 }
 
 void slim_app__event(slim_app *app, const slim_event *ev) {
@@ -109,8 +129,12 @@ void slim_app__cmd_free(app_cmd *c) {
     slim_free(c->s.to_text);
     slim_free(c->s.payload_type);
     slim_free(c->s.payload);
-    slim_client_config_cleanup(&c->cc);
-    slim_server_config_cleanup(&c->sc);
+    /* Only these fill them (the cleanups walk every field, TLS settings
+     * included, even of an empty config: a cost for every publish). */
+    if (c->kind == CMD_CONNECT)
+        slim_client_config_cleanup(&c->cc);
+    if (c->kind == CMD_RUN_SERVER)
+        slim_server_config_cleanup(&c->sc);
     slim_free(c);
 }
 
@@ -148,9 +172,10 @@ static slim_status post(slim_app *app, app_cmd *c, op_mode mode, slim_op *op) {
     c->op = id;
     enqueue(app, c);
     uv_mutex_unlock(&app->mu);
+    /* From here the loop may complete the operation and free o. */
     uv_async_send(&app->wake);
     if (op != NULL)
-        *op = id; /* not o->id: the loop may have completed and freed o */
+        *op = id;
     return SLIM_OK;
 }
 
@@ -234,7 +259,7 @@ slim_status slim_app_next_event(slim_app *app, int64_t timeout_ms, slim_event *e
             snprintf(ev->detail, sizeof ev->detail, "%llu event(s) dropped: event queue full",
                      (unsigned long long)app->ev_dropped);
             app->ev_dropped = 0;
-            if (app->ev_count == 0)
+            if (app->ev_count == 0 && app->efd_on)
                 efd_set(app, false);
             uv_mutex_unlock(&app->mu);
             return SLIM_OK;
@@ -242,7 +267,7 @@ slim_status slim_app_next_event(slim_app *app, int64_t timeout_ms, slim_event *e
         if (app->ev_count > 0) {
             *ev = app->events[app->ev_head];
             app->ev_head = (app->ev_head + 1) % app->opts.event_queue;
-            if (--app->ev_count == 0)
+            if (--app->ev_count == 0 && app->efd_on)
                 efd_set(app, false);
             uv_mutex_unlock(&app->mu);
             return SLIM_OK;
@@ -320,19 +345,20 @@ static void stop_loop(slim_app *app);
 
 static void on_wake(uv_async_t *a) {
     slim_app *app = a->data;
-    for (;;) {
-        uv_mutex_lock(&app->mu);
-        app_cmd *c = app->cmd_head;
-        if (c != NULL) {
-            app->cmd_head = c->next;
-            if (app->cmd_head == NULL)
-                app->cmd_tail = NULL;
-            app->n_cmds--;
-        }
-        uv_mutex_unlock(&app->mu);
-        if (c == NULL)
-            break;
-        if (c->kind == CMD_STOP) {
+    /* The commands posted until now, and no more: those posted meanwhile
+     * wait for the next turn (their uv_async_send brings it at once), so
+     * that what these queued on the links is written first. A caller
+     * posting as fast as the loop runs them kept it here, and a link's
+     * send queue filled up without a write (messages from the app itself
+     * are dropped at a full link). */
+    uv_mutex_lock(&app->mu);
+    app_cmd *c = app->cmd_head;
+    app->cmd_head = app->cmd_tail = NULL;
+    app->n_cmds = 0;
+    uv_mutex_unlock(&app->mu);
+    while (c != NULL) {
+        app_cmd *next = c->next;
+        if (c->kind == CMD_STOP) { /* always the last: nothing is taken after it */
             /* Sessions tell their peers first, for at most the timeout. */
             int64_t t = c->timeout_ms;
             slim_app__cmd_free(c);
@@ -350,8 +376,22 @@ static void on_wake(uv_async_t *a) {
             slim_app__run_conn_cmd(app, c);
         slim_app__cmd_free(c);
         pump(app);
+        c = next;
     }
     pump(app);
+}
+
+/* Before the loop polls (and so before it sleeps): the callers hear of
+ * everything queued for them during this turn. */
+static void on_prepare(uv_prepare_t *p) {
+    slim_app *app = p->data;
+    app->woke = false;
+    if (!app->wake_due)
+        return;
+    app->wake_due = false;
+    uv_mutex_lock(&app->mu);
+    wake_now(app);
+    uv_mutex_unlock(&app->mu);
 }
 
 /* After each turn's I/O: what the router delivered to us meanwhile (from
@@ -391,15 +431,17 @@ static void stop_loop(slim_app *app) {
     uv_close((uv_handle_t *)&app->tick, closed_cb);
     uv_close((uv_handle_t *)&app->ss_timer, closed_cb);
     uv_close((uv_handle_t *)&app->check, closed_cb);
+    uv_close((uv_handle_t *)&app->prep, closed_cb);
     uv_close((uv_handle_t *)&app->wake, closed_cb);
 }
 
 static void thread_main(void *arg) {
     slim_app *app = arg;
+    loop_of = app;
     uv_run(&app->loop, UV_RUN_DEFAULT);
     uv_mutex_lock(&app->mu);
     app->stopped = true;
-    uv_cond_broadcast(&app->cond);
+    wake_now(app);
     uv_mutex_unlock(&app->mu);
 }
 
@@ -515,6 +557,8 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
     app->ss_timer.data = app;
     uv_check_init(&app->loop, &app->check);
     app->check.data = app;
+    uv_prepare_init(&app->loop, &app->prep);
+    app->prep.data = app;
     slim_hub_config hc = {.fwd = {.node_id = slim_app__identity_id(&app->identity).ptr,
                                   .version = slim_version(),
                                   .announce = SLIM_LINK_TYPE_EDGE,
@@ -528,6 +572,7 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         /* Started before the thread: libuv handles belong to one thread. */
         uv_timer_start(&app->tick, on_tick, TICK_MS, TICK_MS);
         uv_check_start(&app->check, on_check);
+        uv_prepare_start(&app->prep, on_prepare);
         if (uv_thread_create(&app->thread, thread_main, app) != 0)
             st = SLIM_E_IO;
     }
@@ -538,6 +583,7 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         uv_close((uv_handle_t *)&app->tick, closed_cb);
         uv_close((uv_handle_t *)&app->ss_timer, closed_cb);
         uv_close((uv_handle_t *)&app->check, closed_cb);
+        uv_close((uv_handle_t *)&app->prep, closed_cb);
         uv_close((uv_handle_t *)&app->wake, closed_cb);
         uv_run(&app->loop, UV_RUN_DEFAULT);
         uv_loop_close(&app->loop);

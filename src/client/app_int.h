@@ -15,6 +15,13 @@
  * Completing an operation (op_complete) hands its result to whoever
  * waits: a blocked caller (through `cond`), or the event queue, or nobody
  * (fire and forget, or a caller that gave up waiting).
+ *
+ * What the loop queues for the callers (events, messages, sessions to
+ * listen for) wakes them at most twice per turn of the loop: at once for
+ * the first, then right before the loop polls for the rest
+ * (slim_app__wake). A burst of messages costs two wakes, not a futex call
+ * (and a contended mutex) each, and a lone reply is not delayed. A
+ * blocked caller's own result wakes it at once.
  */
 #ifndef SLIM_CLIENT_APP_INT_H
 #define SLIM_CLIENT_APP_INT_H
@@ -183,6 +190,7 @@ struct slim_app {
     slim_app_counters counters; /* the app's own; the sessions' copied in by the loop */
     uint64_t ev_dropped;
     int efd;
+    bool efd_on; /* the descriptor is readable */
     bool stopping, stopped;
     slim_hmap sessions;            /* app_session by id */
     slim_session_id listen_q[128]; /* sessions peers opened, not listened for yet */
@@ -208,6 +216,9 @@ struct slim_app {
     slim_sessions *ss;
     uv_timer_t ss_timer;
     uv_check_t check;   /* runs the pump after each turn's I/O */
+    uv_prepare_t prep;  /* wakes the callers before the loop polls */
+    bool woke;          /* the callers were woken this turn */
+    bool wake_due;      /* ... and something was queued for them since */
     bool drops_pending; /* some session dropped messages: say so */
     bool closing_all, all_closed;
     uint64_t stop_deadline_ms;
@@ -218,6 +229,12 @@ struct slim_app {
  * other fields from r). Any thread; takes mu. */
 void slim_app__complete(slim_app *app, slim_op op, slim_status st, const char *detail,
                         const slim_event *r);
+
+/* Under mu: the callers should see what was just queued for them (the
+ * descriptor readable while events wait, waiters woken): at once on a
+ * caller's thread and for the loop's first news of a turn, else before
+ * the loop next polls. */
+void slim_app__wake(slim_app *app);
 
 /* Queues an event that is no operation's result. Loop thread; takes mu. */
 void slim_app__event(slim_app *app, const slim_event *ev);

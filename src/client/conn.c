@@ -138,8 +138,7 @@ static slim_status send_sub(slim_app *app, const slim_name *name, const slim_str
     if (st == SLIM_OK)
         st = slim_wire_encode(m, SIZE_MAX, &b);
     if (st == SLIM_OK)
-        st = slim_fwd_input(slim_hub_fwd(app->hub), app->local, slim_buf_view(&b),
-                            uv_now(&app->loop));
+        st = slim_hub_local_input(app->hub, app->local, slim_buf_view(&b), uv_now(&app->loop));
     slim_wire_free(m);
     slim_buf_cleanup(&b);
     return st;

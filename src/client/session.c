@@ -236,7 +236,7 @@ static void on_message(slim_app *app, const slim_sout *o) {
         slim_message_free(m);
     } else {
         s->q[(s->q_head + s->q_count++) % s->q_cap] = m;
-        uv_cond_broadcast(&app->cond);
+        slim_app__wake(app);
     }
     uv_mutex_unlock(&app->mu);
 }
@@ -266,7 +266,7 @@ static void on_new(slim_app *app, slim_session_id id) {
         return;
     } else {
         app->listen_q[(app->lq_head + app->lq_count++) % LISTEN_QUEUE] = id;
-        uv_cond_broadcast(&app->cond);
+        slim_app__wake(app);
     }
     uv_mutex_unlock(&app->mu);
 }
@@ -288,7 +288,7 @@ static void on_closed(slim_app *app, const slim_sout *o) {
             snprintf(g.detail, sizeof g.detail, "the session ended");
             slim_app__push_event(app, &g);
         }
-        uv_cond_broadcast(&app->cond);
+        slim_app__wake(app);
         record_maybe_drop(app, s);
     }
     slim_app__push_event(app, &ev);
@@ -352,7 +352,7 @@ void slim_app__sessions_drain(slim_app *app) {
         case SLIM_SOUT_SEND: {
             slim_app__route_seen(app, o.bytes);
             slim_status st =
-                slim_fwd_input(slim_hub_fwd(app->hub), app->local, o.bytes, uv_now(&app->loop));
+                slim_hub_local_input(app->hub, app->local, o.bytes, uv_now(&app->loop));
             if (st != SLIM_OK)
                 SLIM_LOGT(MOD, "session message not routed: %s", slim_status_str(st));
             break;
@@ -467,6 +467,14 @@ static void create_cmd(slim_app *app, app_cmd *c) {
 
 static void publish_cmd(slim_app *app, app_cmd *c) {
     const cmd_session *cs = &c->s;
+    if (slim_hub_local_full(app->hub, app->local)) {
+        /* A message of ours met a connection whose send queue is full:
+         * without this, what follows it would be dropped there. */
+        slim_event r = {.session = cs->session};
+        slim_app__complete(app, c->op, SLIM_E_QUEUE_FULL,
+                           "a connection to a node has a full send queue", &r);
+        return;
+    }
     slim_ss_kv md[SLIM_APP_MAX_METADATA];
     for (size_t i = 0; i < cs->md_len; i++)
         md[i] = (slim_ss_kv){{cs->md[2 * i], strlen(cs->md[2 * i])},

@@ -24,13 +24,14 @@
 /* BACKPRESSURE: when a message meets a full connection, the connection it
  * came from stops being read (so its sender's HTTP/2 window closes and the
  * sender slows down) and the message is queued past the limit, up to twice
- * it. The input resumes when the full connection drains below half, or
- * after this grace (letting a message through to its other destinations);
- * a message that meets the still-full connection pauses it again. So a
- * publisher goes at the pace of its slowest subscriber until that one is
- * closed as a slow consumer (full for slow_consumer_timeout). Messages for
- * a connection at twice the limit, or that come from no pausable input (the
- * hub itself, or the full connection), are dropped and counted. */
+ * it. A LOCAL connection (an application in this process, through
+ * slim_hub_local_input) is paused the same way: slim_hub_local_full() says
+ * so, and the application holds back what it can. The input resumes when the full connection drains
+ * below half, or after this grace (letting a message through to its other destinations); a message
+ * that meets the still-full connection pauses it again. So a publisher goes at the pace of its
+ * slowest subscriber until that one is closed as a slow consumer (full for slow_consumer_timeout).
+ * Messages for a connection at twice the limit, or that come from no pausable input (the hub
+ * itself, or the full connection), are dropped and counted. */
 #define BACKPRESSURE_GRACE_MS 200
 
 typedef struct slim_hub_link hub_link;
@@ -141,14 +142,15 @@ static slim_status fwd_send(void *ud, uint64_t id, slim_rcbuf *buf) {
         if (c->full_since_ms == 0)
             c->full_since_ms = now;
         hub_conn *in = h->input;
-        if (in != NULL && in != c && in->call != NULL) {
+        if (in != NULL && in != c && (in->call != NULL || in->local != NULL)) {
             /* The input stops here, so the message that met the limit can
              * go past it (bounded by the transport) instead of being lost. */
             if (!in->paused) {
                 in->paused = true;
                 in->paused_for = c->id;
                 in->paused_at_ms = now;
-                slim_grpc_call_pause(in->call);
+                if (in->call != NULL)
+                    slim_grpc_call_pause(in->call);
             }
             st = slim_grpc_call_send_rc_forced(c->call, buf);
         }
@@ -455,6 +457,19 @@ slim_status slim_hub_local_open(slim_hub *h, slim_hub_local_fn fn, void *ud, uin
     }
     *conn = c->id;
     return SLIM_OK;
+}
+
+slim_status slim_hub_local_input(slim_hub *h, uint64_t conn, slim_bytes msg, uint64_t now_ms) {
+    hub_conn *c = find(h, conn), *outer = h->input;
+    h->input = c != NULL && c->local != NULL ? c : NULL;
+    slim_status st = slim_fwd_input(h->fwd, conn, msg, now_ms);
+    h->input = outer;
+    return st;
+}
+
+bool slim_hub_local_full(const slim_hub *h, uint64_t conn) {
+    const hub_conn *c = find(h, conn);
+    return c != NULL && c->local != NULL && c->paused;
 }
 
 void slim_hub_local_close(slim_hub *h, uint64_t conn) {

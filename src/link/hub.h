@@ -105,10 +105,22 @@ void slim_hub_link_close(slim_hub *h, slim_hub_link *l);
 
 /* Opens a LOCAL forwarder connection for an application in this process:
  * what the forwarder sends it goes to fn(ud, buf). *conn gets its id; the
- * application hands its own messages to slim_fwd_input() on it.
+ * application hands its own messages to slim_hub_local_input() on it.
  * E_NOMEM. */
 slim_status slim_hub_local_open(slim_hub *h, slim_hub_local_fn fn, void *ud, uint64_t *conn);
 void slim_hub_local_close(slim_hub *h, uint64_t conn);
+
+/* slim_fwd_input() of one message of the application on LOCAL connection
+ * conn, with the hub's backpressure: a message that meets a full
+ * connection is queued past its limit (up to twice it) instead of being
+ * dropped, and conn is full until that connection drains below half (or
+ * for the grace of a paused stream, after which the next message that
+ * meets it pauses conn again). */
+slim_status slim_hub_local_input(slim_hub *h, uint64_t conn, slim_bytes msg, uint64_t now_ms);
+
+/* True while LOCAL connection conn is full (above): the application
+ * should hold back what it can (refuse new messages). */
+bool slim_hub_local_full(const slim_hub *h, uint64_t conn);
 
 /* Stops reopening dialled streams and cancels them (shutdown: our own
  * links end first, their loss withdraws nothing anyone needs). */

@@ -89,10 +89,19 @@ slim_status slim_id_parse(const char *text, size_t len, slim_id *out) {
     return SLIM_OK;
 }
 
+/* 8-4-4-4-12 lowercase hex digits of hi then lo, most significant first.
+ * By hand: an app formats the source and destination of every message it
+ * receives, and snprintf took 3 000 instructions an id. */
 void slim_id_format(slim_id id, char out[SLIM_ID_TEXT_LEN + 1]) {
-    snprintf(out, SLIM_ID_TEXT_LEN + 1, "%08x-%04x-%04x-%04x-%04x%08x", (unsigned)(id.hi >> 32),
-             (unsigned)(id.hi >> 16) & 0xFFFFu, (unsigned)id.hi & 0xFFFFu, (unsigned)(id.lo >> 48),
-             (unsigned)(id.lo >> 32) & 0xFFFFu, (unsigned)id.lo);
+    static const char hex[] = "0123456789abcdef";
+    size_t pos = 0;
+    for (int i = 0; i < 32; i++) {
+        if (i == 8 || i == 12 || i == 16 || i == 20)
+            out[pos++] = '-';
+        uint64_t half = i < 16 ? id.hi : id.lo;
+        out[pos++] = hex[(half >> (60 - 4 * (i % 16))) & 0xF];
+    }
+    out[pos] = '\0';
 }
 
 slim_status slim_name_parse(const char *text, size_t len, slim_name *out, slim_name_parts *parts) {

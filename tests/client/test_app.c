@@ -204,6 +204,50 @@ TEST(eight_threads_at_once) {
     test_node_stop(&n);
 }
 
+/* The id an _async call returns is its operation's, also when the loop
+ * completes the operation (and frees its record) before the call returns:
+ * commands that fail at once on the loop (a route over no connection),
+ * posted as fast as one thread can. */
+TEST(async_ids_name_their_operations) {
+    slim_app *app = app_new("org/ns/quick");
+    CHECK(app != NULL);
+    enum { ROUNDS = 20, PER = 5000 };
+    static bool seen[PER];
+    int out_of_order = 0, strangers = 0, twice = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        slim_op first = 0;
+        for (int i = 0; i < PER; i++) {
+            slim_op op = 0;
+            CHECK_OK(slim_app_set_route_async(app, "org/ns/bob", 0, &op));
+            if (i == 0)
+                first = op;
+            else if (op != first + (slim_op)i)
+                out_of_order++;
+        }
+        /* Every operation completes once, with its own id. */
+        memset(seen, 0, sizeof seen);
+        slim_event ev;
+        for (int got = 0; got < PER;) {
+            if (slim_app_next_event(app, 5000, &ev) != SLIM_OK)
+                break;
+            if (ev.kind != SLIM_EVENT_OP_DONE)
+                continue;
+            got++;
+            CHECK_STATUS(ev.status, SLIM_E_NOT_FOUND);
+            if (ev.op < first || ev.op >= first + PER)
+                strangers++;
+            else if (seen[ev.op - first])
+                twice++;
+            else
+                seen[ev.op - first] = true;
+        }
+    }
+    CHECK_EQ(out_of_order, 0);
+    CHECK_EQ(strangers, 0);
+    CHECK_EQ(twice, 0);
+    slim_app_free(app, 1000);
+}
+
 TEST_MAIN(TEST_ENTRY(connect_subscribe_route), TEST_ENTRY(connect_async_through_the_descriptor),
           TEST_ENTRY(connect_failures_say_why), TEST_ENTRY(an_app_serves_another),
-          TEST_ENTRY(eight_threads_at_once))
+          TEST_ENTRY(eight_threads_at_once), TEST_ENTRY(async_ids_name_their_operations))

@@ -8,6 +8,7 @@
 #include "slim/session.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -631,6 +632,68 @@ TEST(eight_threads_publish_at_once) {
     test_node_stop(&n);
 }
 
+/* A sender that outruns its connection to the node is held back, not
+ * dropped: with the node stopped (SIGSTOP), an unreliable session's
+ * publishes are taken until the connection's send queue is full, then
+ * refused with QUEUE_FULL; once the node runs again, every message taken
+ * arrives, in order, and publishing goes on. */
+TEST(a_full_connection_holds_the_sender_back) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    slim_app_options big = {.session_queue = 65536};
+    slim_app *a = app_on("org/ns/cli", SECRET, n.port, 0);
+    slim_app *b = app_on_opts("org/ns/srv", SECRET, n.port, &big);
+    CHECK(a != NULL && b != NULL);
+    slim_session_options o = {.type = SLIM_SESSION_UNICAST, .peer = "org/ns/srv"};
+    slim_session_id sa = 0, sb = 0;
+    CHECK_OK(slim_session_create(a, &o, 15000, &sa));
+    CHECK_OK(slim_app_listen(b, 5000, &sb));
+    kill(n.pid, SIGSTOP);
+    enum { MAX = 40000 }; /* 40 MiB: more than the send queue and the sockets hold */
+    static uint8_t payload[1024];
+    int taken = 0;
+    slim_status st = SLIM_OK;
+    for (; taken < MAX; taken++) {
+        memcpy(payload, &taken, sizeof taken);
+        st = slim_session_publish(a, sa, (slim_bytes){payload, sizeof payload}, NULL, 5000, NULL);
+        if (st != SLIM_OK)
+            break;
+    }
+    CHECK_STATUS(st, SLIM_E_QUEUE_FULL);
+    kill(n.pid, SIGCONT);
+    for (int i = 0; i < taken; i++) {
+        slim_message *m = NULL;
+        if (slim_session_get_message(b, sb, 10000, &m) != SLIM_OK) {
+            CHECK_EQ(i, taken); /* what was taken and never came */
+            break;
+        }
+        int seq = -1;
+        if (m->payload.len == sizeof payload)
+            memcpy(&seq, m->payload.ptr, sizeof seq);
+        slim_message_free(m);
+        if (seq != i) {
+            CHECK_EQ(seq, i);
+            break;
+        }
+    }
+    /* Once the queue has drained, publishing goes on. */
+    uint64_t end = slim_now_ms() + 10000;
+    while ((st = slim_session_publish(a, sa, text("after"), NULL, 5000, NULL)) ==
+               SLIM_E_QUEUE_FULL &&
+           slim_now_ms() < end) {
+        struct timespec t = {0, 10000000};
+        nanosleep(&t, NULL);
+    }
+    CHECK_OK(st);
+    slim_message *m = NULL;
+    CHECK_OK(slim_session_get_message(b, sb, 10000, &m));
+    CHECK(m != NULL && m->payload.len == 5 && memcmp(m->payload.ptr, "after", 5) == 0);
+    slim_message_free(m);
+    slim_app_free(a, 1000);
+    slim_app_free(b, 1000);
+    test_node_stop(&n);
+}
+
 TEST(a_vanished_peer_ends_the_session) {
     test_node n;
     CHECK(test_node_start(&n, ""));
@@ -656,6 +719,7 @@ TEST(a_vanished_peer_ends_the_session) {
 TEST_MAIN(TEST_ENTRY(unicast_sticks_and_replies), TEST_ENTRY(anycast_spreads_over_instances),
           TEST_ENTRY(what_fails_and_when), TEST_ENTRY(reliable_through_a_lossy_proxy),
           TEST_ENTRY(async_forms_through_the_descriptor), TEST_ENTRY(eight_threads_publish_at_once),
+          TEST_ENTRY(a_full_connection_holds_the_sender_back),
           TEST_ENTRY(a_vanished_peer_ends_the_session),
           TEST_ENTRY(a_short_secret_works_with_a_warning), TEST_ENTRY(a_node_restart_loses_nothing),
           TEST_ENTRY(a_reader_that_never_reads_bounds_everyone))

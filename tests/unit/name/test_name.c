@@ -165,6 +165,8 @@ TEST(id_text) {
     CHECK_U64(id.hi, 0x0123456789abcdefull);
     CHECK_U64(id.lo, 0xfedcba9876543210ull);
     CHECK_STATUS(slim_id_parse("", 0, &id), SLIM_E_NAME_BAD_ID);
+    slim_id_format((slim_id){1, 0xa00000000000000bull}, t); /* leading zeros */
+    CHECK_STR(t, "00000000-0000-0001-a000-00000000000b");
 }
 
 TEST_MAIN(TEST_ENTRY(component_hash_vectors), TEST_ENTRY(parse_three_components),
