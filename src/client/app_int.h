@@ -145,6 +145,10 @@ typedef struct app_session {
     size_t n_getters, cap_getters;
     int waiting; /* blocking get_message calls inside */
     bool closed;
+    /* A reliable session whose queue passes its hold mark is held in the
+     * core (slim_sessions_hold: its sender keeps and resends what does not
+     * fit) and released once the reader has taken half of it. */
+    bool reliable, held, release;
 } app_session;
 
 typedef struct app_server {
@@ -215,11 +219,12 @@ struct slim_app {
     app_identity identity; /* provider and verifier, of either kind */
     slim_sessions *ss;
     uv_timer_t ss_timer;
-    uv_check_t check;   /* runs the pump after each turn's I/O */
-    uv_prepare_t prep;  /* wakes the callers before the loop polls */
-    bool woke;          /* the callers were woken this turn */
-    bool wake_due;      /* ... and something was queued for them since */
-    bool drops_pending; /* some session dropped messages: say so */
+    uv_check_t check;     /* runs the pump after each turn's I/O */
+    uv_prepare_t prep;    /* wakes the callers before the loop polls */
+    bool woke;            /* the callers were woken this turn */
+    bool wake_due;        /* ... and something was queued for them since */
+    bool drops_pending;   /* some session dropped messages: say so */
+    bool release_pending; /* some held session may be released (under mu) */
     bool closing_all, all_closed;
     uint64_t stop_deadline_ms;
     app_cmd *stop_cmd; /* made at creation, so stopping cannot fail */

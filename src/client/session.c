@@ -122,6 +122,13 @@ static slim_session_info *info_from_core(slim_app *app, slim_session_id id) {
     return info;
 }
 
+/* Queue length at which a reliable session is held: room is left above it
+ * for what the core's reorder buffer may still release. */
+static size_t hold_mark(const app_session *s) {
+    size_t room = s->q_cap / 2 < SLIM_SESSIONS_RX_SPAN ? s->q_cap / 2 : SLIM_SESSIONS_RX_SPAN;
+    return s->q_cap - room;
+}
+
 /* A record for a session the core just made (ours or a peer's). */
 static app_session *record_new(slim_app *app, slim_session_id id) {
     app_session *s = slim_calloc(1, sizeof *s);
@@ -131,6 +138,8 @@ static app_session *record_new(slim_app *app, slim_session_id id) {
     s->q_cap = app->opts.session_queue;
     s->q = slim_calloc(s->q_cap, sizeof *s->q);
     s->info = info_from_core(app, id);
+    slim_ss_info ci;
+    s->reliable = slim_sessions_info(app->ss, id, &ci) == SLIM_OK && ci.reliable;
     if (s->q == NULL || s->info == NULL) {
         slim_app__session_free(s);
         return NULL;
@@ -238,7 +247,41 @@ static void on_message(slim_app *app, const slim_sout *o) {
         s->q[(s->q_head + s->q_count++) % s->q_cap] = m;
         slim_app__wake(app);
     }
+    bool hold = s->reliable && !s->held && s->q_count >= hold_mark(s);
+    if (hold) {
+        s->held = true;
+        s->release = false;
+    }
     uv_mutex_unlock(&app->mu);
+    if (hold)
+        (void)slim_sessions_hold(app->ss, o->session, true);
+}
+
+/* Releases the held sessions whose readers caught up (loop thread). */
+static void release_held(slim_app *app) {
+    slim_session_id ids[64];
+    size_t n = 0;
+    uv_mutex_lock(&app->mu);
+    app->release_pending = false;
+    slim_hmap_iter it;
+    for (slim_hnode *h = slim_hmap_first(&app->sessions, &it); h != NULL;
+         h = slim_hmap_next(&app->sessions, &it)) {
+        app_session *s = SLIM_CONTAINER_OF(h, app_session, node);
+        if (!s->release)
+            continue;
+        if (n == SLIM_ARRAY_LEN(ids)) {
+            app->release_pending = true; /* the rest next time round */
+            break;
+        }
+        s->release = false;
+        s->held = false;
+        ids[n++] = s->id;
+    }
+    uv_mutex_unlock(&app->mu);
+    for (size_t i = 0; i < n; i++)
+        (void)slim_sessions_hold(app->ss, ids[i], false);
+    if (app->release_pending)
+        uv_async_send(&app->wake);
 }
 
 /* A session a peer opened: to a waiting listener, else into the queue. */
@@ -346,6 +389,11 @@ static void copy_counters(slim_app *app) {
 void slim_app__sessions_drain(slim_app *app) {
     if (app->ss == NULL)
         return;
+    uv_mutex_lock(&app->mu);
+    bool release = app->release_pending;
+    uv_mutex_unlock(&app->mu);
+    if (release)
+        release_held(app);
     slim_sout o;
     while (slim_sessions_next(app->ss, &o)) {
         switch (o.kind) {
@@ -760,13 +808,19 @@ slim_status slim_session_publish_with_destination_async(slim_app *app, slim_sess
     return publish(app, s, SLIM_PUBLISH_DESTINATION, dest, 0, payload, o, false, 0, NULL, op);
 }
 
-/* Under mu: takes the next queued message of s. */
-static slim_message *pop(app_session *s) {
+/* Under mu: takes the next queued message of s; a held session whose
+ * reader has caught up is marked for the loop to release. */
+static slim_message *pop(slim_app *app, app_session *s) {
     if (s->q_count == 0)
         return NULL;
     slim_message *m = s->q[s->q_head];
     s->q_head = (s->q_head + 1) % s->q_cap;
     s->q_count--;
+    if (s->held && !s->release && s->q_count <= hold_mark(s) / 2) {
+        s->release = true;
+        app->release_pending = true;
+        uv_async_send(&app->wake);
+    }
     return m;
 }
 
@@ -783,7 +837,7 @@ slim_status slim_session_get_message(slim_app *app, slim_session_id id, int64_t 
     } else {
         s->waiting++;
         for (;;) {
-            slim_message *m = pop(s);
+            slim_message *m = pop(app, s);
             if (m != NULL) {
                 *out = m;
                 st = SLIM_OK;
@@ -826,7 +880,7 @@ slim_status slim_session_get_message_async(slim_app *app, slim_session_id id, sl
         }
         *op = ++app->next_op;
         s->getters[s->n_getters++] = *op;
-        slim_message *m = pop(s);
+        slim_message *m = pop(app, s);
         if (m != NULL)
             give_to_getter(app, s, m);
         record_maybe_drop(app, s);

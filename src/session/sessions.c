@@ -980,6 +980,16 @@ slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const sli
     return st;
 }
 
+slim_status slim_sessions_hold(slim_sessions *ss, uint64_t session, bool hold) {
+    if (ss == NULL)
+        return SLIM_E_INVALID_ARG;
+    ss_sess *s = find_handle(ss, session); /* no begin(): the current output stays valid */
+    if (s == NULL || s->state == S_DEAD)
+        return SLIM_E_CLOSED;
+    s->held = hold;
+    return SLIM_OK;
+}
+
 slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op, uint64_t now_ms) {
     if (ss == NULL)
         return SLIM_E_INVALID_ARG;

@@ -243,6 +243,17 @@ slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const sli
  * E_SESSION_CLOSING (already closing), E_NOMEM. */
 slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op, uint64_t now_ms);
 
+/* Holds (or releases) a reliable session's incoming data: while held, a
+ * data message not yet delivered or buffered is dropped without an
+ * acknowledgement (counted in drop_backlog), so its sender sends it again
+ * later, and reports it undelivered only if the hold outlasts its retries.
+ * The owner holds a session whose reader is behind. What is already in
+ * the reorder buffer (up to SLIM_SESSIONS_RX_SPAN messages) may still be
+ * delivered. Unreliable sessions are not affected. Queues no output and
+ * keeps the views of the current one. E_CLOSED. */
+slim_status slim_sessions_hold(slim_sessions *ss, uint64_t session, bool hold);
+#define SLIM_SESSIONS_RX_SPAN 1024u
+
 /* ---- outputs ---- */
 
 typedef enum slim_sout_kind {

@@ -507,6 +507,11 @@ static slim_status rx_insert(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_
         slim_wire_free(m);
         return SLIM_E_SESSION_UNEXPECTED;
     }
+    if (s->held) { /* the reader is behind: it comes again */
+        ss->c.drop_backlog++;
+        slim_wire_free(m);
+        return SLIM_E_QUEUE_FULL;
+    }
     ss_out *o = message_out(s, m);
     if (o == NULL || rx_room(s, d + 1) != SLIM_OK ||
         ss_tq_reserve(&s->rx_tq, 2 * SS_RX_SPAN) != SLIM_OK) {
@@ -651,6 +656,11 @@ static slim_status unordered(slim_sessions *ss, ss_sess *s, slim_msg *m, bool ac
         ss->c.drop_duplicate++;
         slim_wire_free(m);
         return SLIM_E_SESSION_DUPLICATE;
+    }
+    if (ack && s->reliable && s->held) { /* the reader is behind: it comes again */
+        ss->c.drop_backlog++;
+        slim_wire_free(m);
+        return SLIM_E_QUEUE_FULL;
     }
     ss_out *o = message_out(s, m);
     if (o == NULL) {

@@ -21,8 +21,9 @@
 #include "core/hmap.h"
 
 /* Sizes (docs/sessions.md explains each). */
-#define SS_WINDOW              512u /* unacknowledged messages per session (upstream's producer ring) */
-#define SS_RX_SPAN             1024u /* ids a reorder buffer holds ahead of the next expected one */
+#define SS_WINDOW 512u /* unacknowledged messages per session (upstream's producer ring) */
+#define SS_RX_SPAN                                                                                 \
+    SLIM_SESSIONS_RX_SPAN            /* ids a reorder buffer holds ahead of the next expected one */
 #define SS_SEEN_BITS           1024u /* ids behind the highest one the duplicate filter remembers */
 #define SS_MAX_SOURCES         16u   /* duplicate filters per session (one per sender) */
 #define SS_MAX_INSTANCES       64u /* instances an ANYCAST opener remembers (to tell them at close) */
@@ -219,8 +220,9 @@ typedef struct ss_sess {
     bool announced; /* the application knows the handle (open, or NEW) */
     bool in_ids;    /* linked in by_id */
     bool reliable;
-    bool from_anycast;                    /* ANYCAST session a peer's message opened */
-    uint32_t timeout_ms, max_retries;     /* data */
+    bool held;                        /* slim_sessions_hold: new data is dropped unacknowledged */
+    bool from_anycast;                /* ANYCAST session a peer's message opened */
+    uint32_t timeout_ms, max_retries; /* data */
     uint32_t ctl_timeout_ms, ctl_retries; /* control messages */
     ss_name local, peer;
     bool peer_known; /* UNICAST: the peer's full name is learnt */

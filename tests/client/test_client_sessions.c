@@ -472,9 +472,12 @@ static long rss_kib(pid_t pid) {
     return kib;
 }
 
-/* An app that never reads: its session's queue keeps the first
- * session_queue messages and drops the rest, counted and told in DROPPED
- * events; the publisher, the node and the reader stay within bounds. */
+/* An app that never reads. In an unreliable session its queue keeps the
+ * first session_queue messages and drops the rest, counted and told in
+ * DROPPED events; the publisher, the node and the reader stay within
+ * bounds. A reliable session is held instead (its publisher's window fills
+ * and publish says E_QUEUE_FULL), and once the reader reads, every message
+ * arrives, in order, none dropped. */
 TEST(a_reader_that_never_reads_bounds_everyone) {
     test_node n;
     CHECK(test_node_start(&n, ""));
@@ -483,8 +486,9 @@ TEST(a_reader_that_never_reads_bounds_everyone) {
     slim_app *a = app_on("org/ns/cli", SECRET, n.port, 0);
     slim_app *b = app_on_opts("org/ns/srv", SECRET, n.port, &ro);
     CHECK(a != NULL && b != NULL);
+    slim_session_options unrel = {.type = SLIM_SESSION_UNICAST, .peer = "org/ns/srv"};
     slim_session_id sa = 0, sb = 0;
-    CHECK_OK(slim_session_create(a, &RELIABLE, 15000, &sa));
+    CHECK_OK(slim_session_create(a, &unrel, 15000, &sa));
     CHECK_OK(slim_app_listen(b, 5000, &sb));
     long node_before = rss_kib(n.pid), self_before = rss_kib(getpid());
     static uint8_t kib[1024];
@@ -537,6 +541,29 @@ TEST(a_reader_that_never_reads_bounds_everyone) {
     }
     slim_message *m = NULL;
     CHECK_STATUS(slim_session_get_message(b, sb, 100, &m), SLIM_E_TIMEOUT);
+
+    /* Reliable: nothing is read for 2 s while 3000 are published. */
+    slim_session_id ra = 0, rb = 0;
+    CHECK_OK(slim_session_create(a, &RELIABLE, 15000, &ra));
+    CHECK_OK(slim_app_listen(b, 5000, &rb));
+    enum { R = 3000 };
+    writer w = {a, ra, R, "r", 0, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, write_all, &w);
+    struct timespec pause = {2, 0};
+    nanosleep(&pause, NULL);
+    CHECK_OK(slim_app_counters_get(b, &c));
+    uint64_t dropped_before = c.messages_dropped;
+    reader r = {b, rb, R, "r", 0, 0};
+    read_all(&r);
+    pthread_join(t, NULL);
+    CHECK_EQ(w.sent, R);
+    CHECK_EQ(r.got, R);
+    CHECK_EQ(r.bad, 0);
+    CHECK_OK(slim_app_counters_get(b, &c));
+    CHECK_U64(c.messages_dropped, dropped_before); /* held, not dropped */
+    CHECK_OK(slim_app_counters_get(a, &c));
+    CHECK_U64(c.undelivered, 0);
     slim_app_free(a, 2000);
     slim_app_free(b, 2000);
     test_node_stop(&n);

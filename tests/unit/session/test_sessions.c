@@ -1081,6 +1081,31 @@ TEST(smallest_timeout_exceeds_duplicate_window) {
     sim_free(&n);
 }
 
+/* A held reliable session takes no new data and acknowledges none, so the
+ * sender keeps it and sends it again; released in time, everything comes
+ * once and in order, and nothing is reported undelivered. */
+TEST(held_session_loses_nothing) {
+    simnet n;
+    setup(&n, 5, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 1000, 10);
+    uint64_t s = open_wait(&n, 0, &c, 42, SLIM_OK);
+    uint64_t peer = new_session(&n, 1, 0);
+    CHECK_OK(slim_sessions_hold(n.apps[1].ss, peer, true));
+    for (size_t i = 0; i < 20; i++)
+        CHECK_OK(publish_n(&n, 0, s, "h", i, NULL));
+    sim_run(&n, n.now + 3500, NULL, NULL); /* three retransmissions */
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, peer), 0);
+    slim_sessions_counters k;
+    slim_sessions_counters_get(n.apps[1].ss, &k);
+    CHECK(k.drop_backlog >= 20);
+    CHECK_OK(slim_sessions_hold(n.apps[1].ss, peer, false));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, peer, 20, 10000);
+    CHECK_EQ(check_in_order(&n, 1, peer, "h"), 20);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    CHECK_STATUS(slim_sessions_hold(n.apps[1].ss, 999999, true), SLIM_E_CLOSED);
+    sim_free(&n);
+}
+
 TEST(wire_scenario) {
     slim_sessions_config cfg = {.heartbeat_ms = 1000};
     simnet n;
@@ -1165,4 +1190,5 @@ TEST_MAIN(TEST_ENTRY(unicast_setup_sticks_to_one_instance),
           TEST_ENTRY(identity_failure_drops_and_counts), TEST_ENTRY(names_the_app_answers_for),
           TEST_ENTRY(refusals_leave_state_usable), TEST_ENTRY(backlog_refuses_input_and_publish),
           TEST_ENTRY(config_and_args), TEST_ENTRY(allocation_failures),
-          TEST_ENTRY(smallest_timeout_exceeds_duplicate_window), TEST_ENTRY(wire_scenario))
+          TEST_ENTRY(smallest_timeout_exceeds_duplicate_window),
+          TEST_ENTRY(held_session_loses_nothing), TEST_ENTRY(wire_scenario))
