@@ -137,7 +137,9 @@ typedef enum slim_event_kind {
     SLIM_EVENT_UNDELIVERED,  /* reliable message `message_id` of `session` was never acknowledged */
     SLIM_EVENT_DROPPED,      /* `count` messages of `session` (0: events) dropped, queue full */
     SLIM_EVENT_CONNECTION,   /* `conn` went down (status) or came back (SLIM_OK) */
-    SLIM_EVENT_MESSAGE_LOST, /* the peer of `session` no longer has message `message_id` */
+    SLIM_EVENT_MESSAGE_LOST, /* `name` (the sender) no longer has message `message_id` of
+                              * `session`: the stream moves on past it */
+    SLIM_EVENT_MEMBER,       /* `member` happened to `name` in group `session` */
 } slim_event_kind;
 
 typedef struct slim_message slim_message;
@@ -151,6 +153,8 @@ typedef struct slim_event {
     uint32_t message_id;     /* OP_DONE of publish; UNDELIVERED */
     uint64_t count;          /* DROPPED */
     slim_message *message;   /* OP_DONE of get_message: the caller's to free */
+    int member;              /* MEMBER: a slim_member_change (include/slim/session.h) */
+    char name[512];          /* MEMBER, MESSAGE_LOST: "org/ns/service/<uuid>" */
     char detail[256];        /* the cause in words, or "" */
 } slim_event;
 

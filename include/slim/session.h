@@ -20,8 +20,14 @@ extern "C" {
 typedef enum slim_session_type {
     SLIM_SESSION_ANYCAST = 0,   /* no fixed peer: each message to any instance of a name */
     SLIM_SESSION_UNICAST = 1,   /* discovery picks one instance, then the session sticks to it */
-    SLIM_SESSION_MULTICAST = 2, /* groups: not yet (E_UNSUPPORTED) */
+    SLIM_SESSION_MULTICAST = 2, /* a group on a channel, run by the app that creates it */
 } slim_session_type;
+
+/* What happened to a member of a group (SLIM_EVENT_MEMBER). */
+typedef enum slim_member_change {
+    SLIM_MEMBER_JOINED = 1, /* invited and welcomed */
+    SLIM_MEMBER_LEFT,       /* left, or was removed by the moderator */
+} slim_member_change;
 
 /* One metadata entry. */
 typedef struct slim_metadata {
@@ -34,7 +40,8 @@ typedef struct slim_session_options {
     slim_session_type type;
     /* UNICAST: the name to discover ("org/ns/service", or with an id for
      * that instance). ANYCAST: where slim_session_publish sends (any
-     * instance of it, per message). */
+     * instance of it, per message). MULTICAST: the channel
+     * ("org/ns/channel"); the app is the group's moderator. */
     const char *peer;
     /* Reliable when both are non-zero: every message is acknowledged,
      * retransmitted every timeout_ms (at least 600 ms) and, when it never
@@ -55,8 +62,49 @@ SLIM_API slim_status slim_session_create(slim_app *app, const slim_session_optio
 SLIM_API slim_status slim_session_create_async(slim_app *app, const slim_session_options *o,
                                                slim_op *op);
 
+/* ---- groups ---- */
+
+/* Invites `name` ("org/ns/service", or with an id for that instance) into
+ * a group this app moderates; route the name first (slim_app_set_route)
+ * when it lives behind another node. Completes when the invitee is a
+ * member and every member knows it, or with why not:
+ * E_SESSION_DISCOVERY_FAILED (nobody answered), E_SESSION_NO_ROUTE,
+ * E_SESSION_ROUTE_REFUSED, E_SESSION_JOIN_FAILED,
+ * E_SESSION_WELCOME_FAILED (it stopped answering), E_SESSION_UPDATE_FAILED
+ * (it is a member; some members never acknowledged),
+ * E_SESSION_ALREADY_MEMBER, E_CANCELLED (the session closed first).
+ * Invites and removals run one at a time in call order; a failure never
+ * blocks the next. E_SESSION_EXPECTED_MULTICAST, E_SESSION_NOT_MODERATOR,
+ * E_CLOSED, E_INVALID_ARG. */
+SLIM_API slim_status slim_session_invite(slim_app *app, slim_session_id s, const char *name,
+                                         int64_t timeout_ms);
+SLIM_API slim_status slim_session_invite_async(slim_app *app, slim_session_id s, const char *name,
+                                               slim_op *op);
+
+/* Removes the member named `name` ("org/ns/service"; an id is ignored)
+ * from a group this app moderates: the others are told, then its session
+ * ends with SLIM_EVENT_SESSION_CLOSED, E_SESSION_REMOVED. Completes with
+ * SLIM_OK, E_SESSION_NOT_MEMBER, E_SESSION_LEAVE_FAILED (out of the group,
+ * but it never answered), E_SESSION_UPDATE_FAILED, E_CANCELLED. Errors as
+ * invite. */
+SLIM_API slim_status slim_session_remove(slim_app *app, slim_session_id s, const char *name,
+                                         int64_t timeout_ms);
+SLIM_API slim_status slim_session_remove_async(slim_app *app, slim_session_id s, const char *name,
+                                               slim_op *op);
+
+/* The members of a group as this app knows them (itself and the
+ * moderator included), "org/ns/service/<uuid>" each, in *names (NULL
+ * terminated; free with slim_session_members_free); *n (may be NULL) gets
+ * how many. E_CLOSED. */
+SLIM_API slim_status slim_session_members(slim_app *app, slim_session_id s, char ***names,
+                                          size_t *n);
+SLIM_API void slim_session_members_free(char **names);
+
 /* Ends a session: the peer is told and, when it answers (or after the
- * retransmissions), the session is gone; its unread messages too. E_CLOSED
+ * retransmissions), the session is gone; its unread messages too. In a
+ * group, the moderator's delete ends the group for every member
+ * (SLIM_EVENT_SESSION_CLOSED, E_SESSION_MODERATOR_CLOSED); a member's
+ * leaves it (the others get SLIM_EVENT_MEMBER, SLIM_MEMBER_LEFT). E_CLOSED
  * (already gone). */
 SLIM_API slim_status slim_session_delete(slim_app *app, slim_session_id s, int64_t timeout_ms);
 SLIM_API slim_status slim_session_delete_async(slim_app *app, slim_session_id s, slim_op *op);

@@ -428,6 +428,8 @@ void slim_app__sessions_drain(slim_app *app) {
         case SLIM_SOUT_CLOSED:
             on_closed(app, &o);
             break;
+        case SLIM_SOUT_MEMBER:
+            break;
         }
     }
     if (app->drops_pending) {

@@ -1226,3 +1226,23 @@ void slim_sessions_counters_get(const slim_sessions *ss, slim_sessions_counters 
     *out = ss->c;
     out->sessions_open = ss->nsessions;
 }
+
+/* ---- groups ---- */
+
+slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim_sname *name,
+                                 uint64_t op, uint64_t now_ms) {
+    (void)ss, (void)session, (void)name, (void)op, (void)now_ms;
+    return SLIM_E_UNSUPPORTED;
+}
+
+slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim_sname *name,
+                                 uint64_t op, uint64_t now_ms) {
+    (void)ss, (void)session, (void)name, (void)op, (void)now_ms;
+    return SLIM_E_UNSUPPORTED;
+}
+
+slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, slim_sname *out,
+                                  size_t cap, size_t *n) {
+    (void)ss, (void)session, (void)out, (void)cap, (void)n;
+    return SLIM_E_UNSUPPORTED;
+}

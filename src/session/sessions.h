@@ -82,6 +82,10 @@ typedef struct slim_ss_kv {
 
 typedef struct slim_session_config {
     slim_session_type type;
+    /* MULTICAST: the channel (text required, id ignored); the app becomes
+     * the group's moderator, the channel's data and control names are
+     * derived from it and the provider id (docs/sessions.md), and nothing
+     * is sent until the first invite. */
     /* UNICAST: the name to discover (an id picks that instance; id any
      * lets the nodes pick one); text required. ANYCAST: the default
      * destination of publish (any instance of it, per message), or none
@@ -95,7 +99,7 @@ typedef struct slim_session_config {
      * these values, or 1000 ms and 10 when they are zero. */
     uint32_t timeout_ms;
     uint32_t max_retries;
-    bool mls;                   /* later issue: E_UNSUPPORTED for now */
+    bool mls;                   /* not yet: E_UNSUPPORTED */
     const slim_ss_kv *metadata; /* sent in JOIN_REQUEST; may be NULL */
     size_t metadata_len;
     uint32_t session_id; /* SLIM_SESSION_ID_ANY: pick */
@@ -125,6 +129,12 @@ typedef struct slim_sessions_ops {
 typedef struct slim_sessions_config {
     /* This app's name; its id is the app id (from the identity). Copied. */
     slim_sname local;
+    /* The identity provider's id (the string the app id is hashed from):
+     * a moderator derives its group's channel ids from it. Copied. Empty:
+     * the app id's hex form stands in. */
+    slim_str provider_id;
+    uint32_t max_members;         /* per group, the moderator included; 0 = 1024 */
+    uint32_t max_tasks;           /* invites and removals queued per group; 0 = 1024 */
     uint32_t max_sessions;        /* 0 = 1024 */
     uint32_t heartbeat_ms;        /* 0 = 10 000 (upstream); tests shorten it */
     uint32_t heartbeat_misses;    /* a peer silent this many periods is gone; 0 = 3 */
@@ -243,6 +253,42 @@ slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const sli
  * E_SESSION_CLOSING (already closing), E_NOMEM. */
 slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op, uint64_t now_ms);
 
+/* ---- groups (MULTICAST sessions; the moderator is the app that opened it) ---- */
+
+/* Invites `name` (borrowed; text required; an id picks that instance,
+ * none lets the nodes pick one) into the group: discovery, join, welcome,
+ * and the update that tells the other members. Invites and removals run
+ * one at a time in the order they were called; a failed one never blocks
+ * the next. DONE(op) when it is over: SLIM_OK (the invitee is a member and
+ * every member was told), E_SESSION_DISCOVERY_FAILED (no instance
+ * answered), E_SESSION_NO_ROUTE or E_SESSION_ROUTE_REFUSED (refused on
+ * the way), E_SESSION_JOIN_FAILED or E_SESSION_WELCOME_FAILED (the
+ * instance stopped answering at the (max_retries + 1)-th expiry; it is not
+ * a member), E_SESSION_UPDATE_FAILED (a member; some members never
+ * acknowledged the update), E_SESSION_ALREADY_MEMBER, E_CANCELLED (the
+ * session closed first). The invitee's app gets NEW after the welcome.
+ * Call errors: E_CLOSED, E_SESSION_CLOSING, E_SESSION_EXPECTED_MULTICAST,
+ * E_SESSION_NOT_MODERATOR, E_INVALID_ARG, E_QUEUE_FULL (max_tasks),
+ * E_NOMEM. */
+slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim_sname *name,
+                                 uint64_t op, uint64_t now_ms);
+
+/* Removes the member with name's three components (its id is ignored:
+ * one instance per name is a member) from the group: the other members
+ * are told, then it is (its session ends with CLOSED E_SESSION_REMOVED).
+ * Queued with invites. DONE(op): SLIM_OK, E_SESSION_NOT_MEMBER,
+ * E_SESSION_LEAVE_FAILED (it is out of the group but never answered),
+ * E_SESSION_UPDATE_FAILED, E_CANCELLED. Call errors as invite. */
+slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim_sname *name,
+                                 uint64_t op, uint64_t now_ms);
+
+/* The group's members as this app knows them, the moderator and itself
+ * included (for UNICAST: itself and the peer once joined): up to cap
+ * views into out (valid until the next call on ss), *n gets how many
+ * there are. E_CLOSED. */
+slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, slim_sname *out,
+                                  size_t cap, size_t *n);
+
 /* Holds (or releases) a reliable session's incoming data: while held, a
  * data message not yet delivered or buffered is dropped without an
  * acknowledgement (counted in drop_backlog), so its sender sends it again
@@ -262,14 +308,16 @@ typedef enum slim_sout_kind {
     SLIM_SOUT_MESSAGE,     /* application data for `session`: payload in bytes, ctx */
     SLIM_SOUT_DONE,        /* operation `op` (of `session`) ended: status, detail */
     SLIM_SOUT_UNDELIVERED, /* reliable message `message_id` of `session` was never acknowledged */
-    SLIM_SOUT_LOST,        /* `session`'s peer no longer has message `message_id`, or never
-                            * answered for it: a gap, in order (status E_SESSION_LOST) */
+    SLIM_SOUT_LOST,        /* `session`'s peer (ctx.source) no longer has message `message_id`,
+                            * or never answered for it: a gap, in order (E_SESSION_LOST) */
     SLIM_SOUT_CLOSED,      /* `session` ended: status (SLIM_OK: closed by us or the peer), detail */
+    SLIM_SOUT_MEMBER,      /* group `session`'s membership changed: `member` happened to
+                            * ctx.source (joined; left or was removed) */
 } slim_sout_kind;
 
 /* Where a received message came from (views). */
 typedef struct slim_msg_ctx {
-    slim_sname source;
+    slim_sname source; /* MESSAGE; also LOST (the sender) and MEMBER (the member) */
     slim_sname destination;
     slim_str payload_type;
     const slim_ss_kv *metadata;
@@ -287,6 +335,7 @@ typedef struct slim_sout {
     slim_bytes bytes;    /* SEND, MESSAGE */
     slim_msg_ctx ctx;    /* MESSAGE */
     uint32_t message_id; /* UNDELIVERED, LOST */
+    slim_member_change member; /* MEMBER */
 } slim_sout;
 
 /* The next output, false when none is queued. */
@@ -298,10 +347,12 @@ typedef struct slim_ss_info {
     uint32_t id; /* the wire session id */
     slim_session_type type;
     bool initiator;   /* we opened it */
-    bool ready;       /* UNICAST: joined; ANYCAST: always */
+    bool ready;       /* UNICAST: joined; ANYCAST, MULTICAST: always */
+    bool moderator;   /* MULTICAST: we created the group */
     bool reliable;    /* acknowledged and retransmitted data */
     slim_sname local; /* our name, with our id */
-    slim_sname peer;  /* UNICAST: the peer (with its id once joined); ANYCAST: configured */
+    slim_sname peer;  /* UNICAST: the peer (with its id once joined); ANYCAST: configured;
+                       * MULTICAST: the channel (its data name, with the derived id) */
     const slim_ss_kv *metadata; /* the session's metadata */
     size_t metadata_len;
     uint32_t timeout_ms, max_retries;
