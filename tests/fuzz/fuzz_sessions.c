@@ -16,7 +16,8 @@
  *     the wire, from the peer's name, a stranger's or the app's own, with
  *     or without a payload or a (mismatched) command payload, metadata,
  *     good or bad identity and signature), or a SubscriptionAck;
- *   - the clock advanced by 0 ms to 4 minutes (network and timers run);
+ *   - the clock advanced by 0 ms to 4 minutes (network and timers run),
+ *     15 minutes in all;
  *   - a publish, an open or a close by an app;
  *   - one message in flight dropped, copied or delayed; loss, duplication,
  *     delays and partitions for the legitimate traffic;
@@ -33,6 +34,9 @@
  *     most one CLOSED per session and nothing of it after; publish and
  *     close answer E_CLOSED exactly when the CLOSED came (so does info),
  *     and E_SESSION_CLOSING exactly when close was called before;
+ *   - input answers only the statuses sessions.h lists, and an app whose
+ *     identity check refuses everything takes nothing but node errors
+ *     and SubscriptionAcks (which carry no identity);
  *   - a UNICAST session delivers only what its peer sent;
  *   - legitimate payloads (a magic prefix, the sender app and session, a
  *     sequence number; the magic is never left in injected bytes) are
@@ -72,14 +76,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAPPS       3
-#define ALICE       0
-#define BOB         1
-#define CAROL       2
-#define SETTLE_MS   30000u
-#define DELIVER_MS  30000u
-#define CLOSE_BOUND (4ull * 3600 * 1000) /* all sessions closed within this */
-#define SEEN_RING   16
+#define NAPPS        3
+#define ALICE        0
+#define BOB          1
+#define CAROL        2
+#define SETTLE_MS    30000u
+#define DELIVER_MS   30000u
+#define CLOSE_BOUND  (4ull * 3600 * 1000) /* all sessions closed within this */
+#define CLOCK_BUDGET (15ull * 60 * 1000)  /* simulated time the operations may spend */
+#define MAX_OPENS    16 /* opens per input (each adds heartbeats to every second after) */
+#define SEEN_RING    16
 
 static const uint8_t MAGIC[4] = {0xa5, 'L', 'G', 0x5a};
 #define LEGIT_LEN 13 /* magic, app, handle (u32), seq (u32) */
@@ -195,6 +201,8 @@ typedef struct fz {
     unsigned ringpos;
     uint64_t lost[NAPPS], messages[NAPPS], undelivered[NAPPS]; /* outputs seen */
     bool few_sessions;                                         /* max_sessions is small */
+    uint64_t clock_end; /* the operations advance the clock up to here */
+    int opens;          /* opens tried */
 } fz;
 
 static fz F;
@@ -696,6 +704,50 @@ static void note_injected(fz *f, int t, const slim_msg *m) {
         taint(f, m->publish->session->session_id);
 }
 
+/* What slim_sessions_input may answer (sessions.h); simnet's verify
+ * refuses with E_GRPC_UNAUTHENTICATED. */
+static bool input_status_ok(slim_status st) {
+    switch (st) {
+    case SLIM_OK:
+    case SLIM_E_QUEUE_FULL:
+    case SLIM_E_TOO_LARGE:
+    case SLIM_E_TRUNCATED:
+    case SLIM_E_WIRE_MALFORMED:
+    case SLIM_E_WIRE_MISSING_FIELD:
+    case SLIM_E_WIRE_UNKNOWN_TYPE:
+    case SLIM_E_GRPC_UNAUTHENTICATED:
+    case SLIM_E_SESSION_UNKNOWN:
+    case SLIM_E_SESSION_NOT_OURS:
+    case SLIM_E_SESSION_WRONG_PEER:
+    case SLIM_E_SESSION_UNEXPECTED:
+    case SLIM_E_SESSION_DUPLICATE:
+    case SLIM_E_SESSION_LIMIT:
+    case SLIM_E_SESSION_BAD_ID:
+    case SLIM_E_UNSUPPORTED:
+    case SLIM_E_NOMEM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* What the core takes without checking identity: a node's error publish
+ * about a message of ours, and the router's SubscriptionAck. */
+static bool unverified_ok(slim_bytes b) {
+    slim_msg *m = NULL;
+    if (slim_wire_decode(b, SLIM_WIRE_DEFAULT_MAX_SIZE, &m) != SLIM_OK)
+        return false;
+    bool ok = slim_wire_kind(m) == SLIM_MSG_SUBSCRIPTION_ACK;
+    if (slim_wire_kind(m) == SLIM_MSG_PUBLISH && m->publish->header != NULL &&
+        m->publish->header->_error_case && m->publish->msg != NULL &&
+        m->publish->msg->content_type_case ==
+            DATAPLANE__PROTO__V1__CONTENT__CONTENT_TYPE_APP_PAYLOAD &&
+        strcmp(m->publish->msg->app_payload->payload_type, "slim.error") == 0)
+        ok = true;
+    slim_wire_free(m);
+    return ok;
+}
+
 /* Delivers bytes to app t: now (pumped unless held), or in flight. */
 static void inject(fz *f, rd *r, int t, slim_bytes b) {
     uint8_t how = u8(r);
@@ -708,6 +760,10 @@ static void inject(fz *f, rd *r, int t, slim_bytes b) {
     slim_status st = slim_sessions_input(f->n.apps[t].ss, b, f->n.now);
     TRACE("inject %zu bytes to app %d%s: %s", b.len, t, how % 4 == 2 ? " (held)" : "",
           slim_status_name(st));
+    if (!input_status_ok(st))
+        FAIL("app %d: input answered %s", t, slim_status_name(st));
+    if (st == SLIM_OK && f->n.apps[t].refuse_all && !unverified_ok(b))
+        FAIL("app %d: input taken although identity is refused", t);
     if (how % 4 != 2)
         sim_pump(&f->n, t);
 }
@@ -949,6 +1005,8 @@ static void op_open(fz *f, rd *r) {
     cfg.session_id = SLIM_SESSION_ID_ANY;
     if (tm & 8)
         cfg.session_id = pick_sid(f, r, a);
+    if (f->opens++ >= MAX_OPENS)
+        return;
     fop *o = (tm & 16) ? NULL : op_new(f, a);
     uint64_t h = 0;
     slim_status st = slim_sessions_open(f->n.apps[a].ss, &cfg, o ? op_id(f, o) : 0, f->n.now, &h);
@@ -1125,6 +1183,13 @@ static void advance(fz *f, uint64_t ms) {
     sim_run(&f->n, f->n.now + ms, NULL, NULL);
 }
 
+/* The clock advanced by an operation, within the budget (heartbeats alone
+ * make hours of simulated time slow). */
+static void op_advance(fz *f, uint64_t ms) {
+    uint64_t room = f->clock_end > f->n.now ? f->clock_end - f->n.now : 0;
+    advance(f, ms < room ? ms : room);
+}
+
 /* ---- setup and the end ---- */
 
 static void setup(fz *f, uint8_t conf) {
@@ -1200,13 +1265,16 @@ static void setup(fz *f, uint8_t conf) {
     check_recs(f);
     if (f->ns[BOB] != 2)
         FAIL("setup: the anycast session did not reach bob");
+    f->clock_end = f->n.now + CLOCK_BUDGET;
 }
 
-/* The live session of app a with this id that pairs with s. */
+/* The live UNICAST session app a joined with this id (an ANYCAST session
+ * a peer's message opened may have the same id). */
 static fsess *other_end(fz *f, int a, uint32_t sid) {
     for (size_t i = 0; i < f->ns[a]; i++) {
         fsess *s = &f->s[a][i];
-        if (s->sid_known && s->sid == sid && !s->closed && !s->initiator)
+        if (s->sid_known && s->sid == sid && !s->closed && !s->initiator &&
+            s->type == SLIM_SESSION_UNICAST)
             return s;
     }
     return NULL;
@@ -1304,7 +1372,8 @@ static void the_end(fz *f) {
             int a = app_named(f, &o->peer);
             bool paired = false;
             for (size_t j = 0; a >= 0 && j < f->ns[a]; j++)
-                paired |= f->s[a][j].initiator && f->s[a][j].sid == o->sid && alive(&f->s[a][j]);
+                paired |= f->s[a][j].initiator && f->s[a][j].type == SLIM_SESSION_UNICAST &&
+                          f->s[a][j].sid == o->sid && alive(&f->s[a][j]);
             if (a >= 0 && !paired)
                 FAIL("end: app %d session %llu (id %u) open, its initiator app %d's is not", b,
                      (unsigned long long)o->handle, o->sid, a);
@@ -1410,10 +1479,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             inject_sub_ack(f, &r);
             break;
         case 6:
-            advance(f, u8(&r));
+            op_advance(f, u8(&r));
             break;
         case 7:
-            advance(f, (uint64_t)u8(&r) * ((op & 16) ? 1000 : 50));
+            op_advance(f, (uint64_t)u8(&r) * ((op & 16) ? 1000 : 50));
             break;
         case 8:
         case 9:
@@ -1444,7 +1513,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 slim_sessions_expire(f->n.apps[(op >> 5) % NAPPS].ss, f->n.now);
             break;
         }
-        if (op % 16 < 12 && op % 16 != 0 && op % 16 > 5)
+        if (op % 16 >= 6 && op % 16 <= 11) /* these pumped every app */
             check_recs(f);
     }
     the_end(f);

@@ -49,6 +49,11 @@ def names(app, name, remove=False):  # op 31: name 0 shared, 1 alice, 2 bob, 3 c
     return bytes([31, (name << 4) | (app << 1) | (1 if remove else 0)])
 
 
+def partition(x, y):  # op 13 kind 3: toggles the cut between apps x and y
+    v = next(v for v in range(256) if v % 3 == x and (v >> 4) % 3 == y)
+    return impair(3, v)
+
+
 def identity(app, mode):  # op 14: 0 accept all, 2 check, 3 refuse, 4 bad token, 5 no sig
     return bytes([14, (app << 3) | mode])
 
@@ -84,6 +89,10 @@ def sid_target(index):  # a session the target knows
 
 def sid_new(value):  # any id
     return bytes([5]) + value.to_bytes(4, "little")
+
+
+def sid_bad(k):  # 4294966294 + k (k >= 1: out of range)
+    return bytes([6, (k + 1) % 4])
 
 
 def mid_of(app, index, delta=0):  # near the messages an app's session sent
@@ -183,6 +192,32 @@ SEEDS = {
     + advance(50) + publish(ALICE, 3) + publish(ALICE, 3) + advance(50)
     + names(BOB, 0, remove=True) + names(CAROL, 3, remove=True) + names(ALICE, 2, remove=True)
     + advance_long(10, True),
+    # Joins and discoveries addressed to bob's full name without text, and
+    # a join with a session id out of range.
+    "no_text": bytes([0])
+    + template(BOB, JOIN_REQ, name(5), name(6, BOB), sid_new(91), mid_raw(5), 3, cmd=b"\x00",
+               conn=3)
+    + template(BOB, DISC_REQ, name(5), name(6, BOB), sid_new(92), mid_raw(6), 3, conn=3)
+    + template(BOB, JOIN_REQ, name(5), name(7), sid_bad(1), mid_raw(7), 3, cmd=b"\x00", conn=3)
+    + advance_long(30, True),
+    # A tiny backlog (6 outputs) filled by inputs whose outputs are held.
+    "backlog": bytes([32])
+    + b"".join(template(BOB, MSG, name(0, ALICE), name(7), sid_target(0), mid_raw(k), 1, b"d",
+                        how=2) for k in range(1, 6))
+    + publish(BOB, 0) + advance(50),
+    # Discovery replies to an open whose request was lost: one per id seen
+    # on the wire, without a connection, then from carol's name without
+    # text.
+    "discovery_reply": bytes([0])
+    + open_(ALICE, CAROL) + flight(0, 0)
+    + b"".join(template(ALICE, DISC_REPLY, name(6, CAROL), name(7), sid_target(2), mid_wire(k),
+                        3, conn=1) for k in range(16))
+    + b"".join(template(ALICE, DISC_REPLY, name(6, CAROL), name(7), sid_target(2), mid_wire(k),
+                        3, conn=0) for k in range(16))
+    + advance_long(10, True),
+    # alice cut off from bob publishes past its window of 512 messages.
+    "window": bytes([0])
+    + partition(ALICE, BOB) + publish(ALICE, 0) * 520 + advance_long(20, True),
     # Raw bytes: an empty Publish, a truncated field and garbage.
     "raw": bytes([0])
     + bytes([0, BOB, 4, 0x0a, 0x02, 0x0a, 0x00, 0])
@@ -192,7 +227,7 @@ SEEDS = {
 }
 # Everything above after one another (one longer input, so that libFuzzer's
 # length limit starts where several operations fit).
-SEEDS["mix"] = bytes([0]) + b"".join(v[1:] for k, v in SEEDS.items())
+SEEDS["mix"] = bytes([0]) + b"".join(v[1:] for k, v in SEEDS.items() if k != "window")
 
 
 def main():
