@@ -39,36 +39,12 @@ static slim_app *app_at(const char *name, int port) {
     return app;
 }
 
-static slim_bytes text(const char *s) {
-    return (slim_bytes){(const uint8_t *)s, strlen(s)};
-}
-
-/* Waits for the event of op (other events are skipped). */
-static bool wait_op(slim_app *app, slim_op op, slim_event *ev, int timeout_ms) {
-    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
-    while (slim_now_ms() < end)
-        if (slim_app_next_event(app, 50, ev) == SLIM_OK && ev->kind == SLIM_EVENT_OP_DONE &&
-            ev->op == op)
-            return true;
-    return false;
-}
-
-/* Waits for an event of `kind` for session s (others are skipped). */
-static bool wait_event(slim_app *app, slim_event_kind kind, slim_session_id s, slim_event *ev,
-                       int timeout_ms) {
-    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
-    while (slim_now_ms() < end)
-        if (slim_app_next_event(app, 50, ev) == SLIM_OK && ev->kind == kind && ev->session == s)
-            return true;
-    return false;
-}
-
 /* Waits for a MEMBER event about `who` ("org/ns/x", any id). */
 static bool wait_member(member *m, slim_member_change change, const char *who, int timeout_ms) {
     slim_event ev;
     uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
     while (slim_now_ms() < end) {
-        if (!wait_event(m->app, SLIM_EVENT_MEMBER, m->s, &ev, 100))
+        if (!test_wait_event(m->app, SLIM_EVENT_MEMBER, m->s, &ev, 100))
             continue;
         if (ev.member == (int)change && strncmp(ev.name, who, strlen(who)) == 0 &&
             ev.name[strlen(who)] == '/')
@@ -136,7 +112,7 @@ static void *writer(void *p) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d:%d", a->self, k);
         slim_status st;
-        while ((st = slim_session_publish(a->m->app, a->m->s, text(buf), NULL, 10000, NULL)) ==
+        while ((st = slim_session_publish(a->m->app, a->m->s, test_text(buf), NULL, 10000, NULL)) ==
                SLIM_E_QUEUE_FULL) {
             struct timespec t = {0, 5000000};
             nanosleep(&t, NULL);
@@ -294,7 +270,7 @@ TEST(an_invite_nobody_answers_fails_on_time) {
     slim_event ev;
     uint64_t t0 = slim_now_ms();
     CHECK_OK(slim_session_invite_async(m[0].app, m[0].s, "org/ns/nobody", &op));
-    CHECK(wait_op(m[0].app, op, &ev, 20000));
+    CHECK(test_wait_op(m[0].app, op, &ev, 20000));
     uint64_t took = slim_now_ms() - t0;
     fprintf(stderr, "  the invite ended with %s after %llu ms: %s\n", slim_status_name(ev.status),
             (unsigned long long)took, ev.detail);
@@ -309,7 +285,7 @@ TEST(an_invite_nobody_answers_fails_on_time) {
     CHECK_OK(slim_session_invite(m[0].app, m[0].s, m[1].name, 20000));
     CHECK_OK(slim_app_listen(m[1].app, 5000, &m[1].s));
     CHECK_EQ(member_count(&m[0]), 2);
-    CHECK_OK(slim_session_publish(m[1].app, m[1].s, text("hello"), NULL, 5000, NULL));
+    CHECK_OK(slim_session_publish(m[1].app, m[1].s, test_text("hello"), NULL, 5000, NULL));
     slim_message *msg = NULL;
     CHECK_OK(slim_session_get_message(m[0].app, m[0].s, 5000, &msg));
     CHECK(msg->payload.len == 5 && memcmp(msg->payload.ptr, "hello", 5) == 0);
@@ -368,7 +344,7 @@ TEST(remove_a_member) {
     CHECK(group_start(m, 3, ports, &GROUP));
     CHECK_OK(slim_session_remove(m[0].app, m[0].s, "org/ns/p2", 20000));
     slim_event ev;
-    CHECK(wait_event(m[2].app, SLIM_EVENT_SESSION_CLOSED, m[2].s, &ev, 10000));
+    CHECK(test_wait_event(m[2].app, SLIM_EVENT_SESSION_CLOSED, m[2].s, &ev, 10000));
     CHECK_STATUS(ev.status, SLIM_E_SESSION_REMOVED);
     CHECK(wait_member(&m[1], SLIM_MEMBER_LEFT, "org/ns/p2", 10000));
     CHECK_EQ(member_count(&m[0]), 2);
@@ -430,11 +406,11 @@ TEST(the_moderator_closes_the_group) {
     member m[3];
     int ports[3] = {nd.port, nd.port, nd.port};
     CHECK(group_start(m, 3, ports, &GROUP));
-    CHECK_OK(slim_session_publish(m[0].app, m[0].s, text("bye"), NULL, 5000, NULL));
+    CHECK_OK(slim_session_publish(m[0].app, m[0].s, test_text("bye"), NULL, 5000, NULL));
     CHECK_OK(slim_session_delete(m[0].app, m[0].s, 15000));
     for (int i = 1; i < 3; i++) {
         slim_event ev;
-        CHECK(wait_event(m[i].app, SLIM_EVENT_SESSION_CLOSED, m[i].s, &ev, 10000));
+        CHECK(test_wait_event(m[i].app, SLIM_EVENT_SESSION_CLOSED, m[i].s, &ev, 10000));
         CHECK_STATUS(ev.status, SLIM_E_SESSION_MODERATOR_CLOSED);
         /* What came before the close is still there to read, then the end. */
         slim_message *msg = NULL;
