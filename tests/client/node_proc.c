@@ -216,6 +216,22 @@ void test_proxy_stop(test_proxy *p) {
 
 /* ---- apps ---- */
 
+slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,
+                      const slim_app_options *o) {
+    slim_identity_config ident = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = id, .secret = secret};
+    slim_app *app = NULL;
+    if (slim_app_new(name, &ident, &ident, o, &app) != SLIM_OK)
+        return NULL;
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
+    slim_client_options c = {.endpoint = ep};
+    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK) {
+        slim_app_free(app, 0);
+        return NULL;
+    }
+    return app;
+}
+
 slim_bytes test_text(const char *s) {
     return (slim_bytes){(const uint8_t *)s, strlen(s)};
 }

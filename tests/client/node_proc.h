@@ -56,6 +56,11 @@ void test_proxy_stop(test_proxy *p);
 
 /* ---- apps ---- */
 
+/* A new app (shared-secret identity `id`, `secret`; o may be NULL)
+ * connected to the node on 127.0.0.1:port; NULL when either failed. */
+slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,
+                      const slim_app_options *o);
+
 /* The bytes of a C string (without its NUL). */
 slim_bytes test_text(const char *s);
 

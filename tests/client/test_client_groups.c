@@ -25,18 +25,7 @@ typedef struct member {
 } member;
 
 static slim_app *app_at(const char *name, int port) {
-    slim_identity_config id = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = name, .secret = SECRET};
-    slim_app *app = NULL;
-    if (slim_app_new(name, &id, &id, NULL, &app) != SLIM_OK)
-        return NULL;
-    char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-    slim_client_options c = {.endpoint = ep};
-    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK) {
-        slim_app_free(app, 0);
-        return NULL;
-    }
-    return app;
+    return test_app_at(name, name, SECRET, port, NULL);
 }
 
 /* Waits for a MEMBER event about `who` ("org/ns/x", any id). */
@@ -90,6 +79,16 @@ static bool group_start(member *m, int n, const int *ports, const slim_session_o
         }
     }
     return true;
+}
+
+/* A node, and a group of n members on it. */
+static bool group_on_one_node(test_node *nd, member *m, int n, const slim_session_options *o) {
+    if (!test_node_start(nd, ""))
+        return false;
+    int ports[MAX_M];
+    for (int i = 0; i < n; i++)
+        ports[i] = nd->port;
+    return group_start(m, n, ports, o);
 }
 
 static void group_free(member *m, int n) {
@@ -195,12 +194,8 @@ static bool everyone_to_everyone(member *m, int n, int count) {
 
 TEST(six_members_everyone_to_everyone) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[6];
-    int ports[6];
-    for (int i = 0; i < 6; i++)
-        ports[i] = nd.port;
-    CHECK(group_start(m, 6, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 6, &GROUP));
     for (int i = 0; i < 6; i++)
         CHECK_EQ(member_count(&m[i]), 6);
     CHECK(everyone_to_everyone(m, 6, 1000));
@@ -302,10 +297,8 @@ TEST(an_invite_nobody_answers_fails_on_time) {
 /* Two invites called at once both succeed, in the order they were made. */
 TEST(two_invites_at_once) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 1, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 1, &GROUP));
     for (int i = 1; i < 3; i++) {
         snprintf(m[i].name, sizeof m[i].name, "org/ns/p%d", i);
         CHECK((m[i].app = app_at(m[i].name, nd.port)) != NULL);
@@ -338,10 +331,8 @@ TEST(two_invites_at_once) {
 
 TEST(remove_a_member) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 3, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 3, &GROUP));
     CHECK_OK(slim_session_remove(m[0].app, m[0].s, "org/ns/p2", 20000));
     slim_event ev;
     CHECK(test_wait_event(m[2].app, SLIM_EVENT_SESSION_CLOSED, m[2].s, &ev, 10000));
@@ -361,10 +352,8 @@ TEST(remove_a_member) {
 
 TEST(a_participant_leaves) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 3, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 3, &GROUP));
     CHECK_OK(slim_session_delete(m[1].app, m[1].s, 10000));
     CHECK(wait_member(&m[0], SLIM_MEMBER_LEFT, "org/ns/p1", 10000));
     CHECK(wait_member(&m[2], SLIM_MEMBER_LEFT, "org/ns/p1", 10000));
@@ -380,10 +369,8 @@ TEST(a_participant_leaves) {
  * sent from its join on, and only those. */
 TEST(a_late_joiner_gets_everything_from_its_join_on) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 2, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 2, &GROUP));
     CHECK(everyone_to_everyone(m, 2, 200));
     snprintf(m[2].name, sizeof m[2].name, "org/ns/p2");
     CHECK((m[2].app = app_at(m[2].name, nd.port)) != NULL);
@@ -402,10 +389,8 @@ TEST(a_late_joiner_gets_everything_from_its_join_on) {
 
 TEST(the_moderator_closes_the_group) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 3, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 3, &GROUP));
     CHECK_OK(slim_session_publish(m[0].app, m[0].s, test_text("bye"), NULL, 5000, NULL));
     CHECK_OK(slim_session_delete(m[0].app, m[0].s, 15000));
     for (int i = 1; i < 3; i++) {

@@ -19,17 +19,9 @@
 
 static slim_app *app_on_opts(const char *name, const char *secret, int port,
                              const slim_app_options *o) {
-    slim_identity_config id = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = "test", .secret = secret};
-    slim_app *app = NULL;
-    if (slim_app_new(name, &id, &id, o, &app) != SLIM_OK)
+    slim_app *app = test_app_at(name, "test", secret, port, o);
+    if (app == NULL)
         return NULL;
-    char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-    slim_client_options c = {.endpoint = ep};
-    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK) {
-        slim_app_free(app, 0);
-        return NULL;
-    }
     /* The client routes the names it talks to through its node, as an
      * upstream app must (set_route): its router knows no other way. */
     static const char *const peers[] = {"org/ns/srv", "org/ns/nobody", "org/ns/mute"};
