@@ -690,6 +690,39 @@ TEST(group_allocation_failures) {
     test_alloc_uninstall();
 }
 
+/* ---- the scenario whose SENDs check_session_wire.py decodes ---- */
+
+TEST(group_wire_scenario) {
+    slim_sessions_config cfg = {.heartbeat_ms = 1000};
+    grp g;
+    grp_setup(&g, 101, 3, &cfg, 1000, 3, 0);
+    for (int k = 0; k < 3; k++)
+        for (int a = 0; a <= 3; a++)
+            CHECK_OK(gpub(&g, a, k, NULL));
+    sim_run(&g.n, g.n.now + 1000, NULL, NULL);
+    const sim_rec *r = sim_find(&g.n, 1, SLIM_SOUT_MESSAGE, g.h[1], 0);
+    for (size_t i = 0; r != NULL && !slim_name_equal(&r->source, &g.n.apps[2].name);
+         r = sim_find(&g.n, 1, SLIM_SOUT_MESSAGE, g.h[1], i))
+        i = (size_t)(r - g.n.apps[1].recs) + 1;
+    CHECK(r != NULL);
+    if (r != NULL) {
+        slim_publish p;
+        memset(&p, 0, sizeof p);
+        p.mode = SLIM_PUBLISH_TO;
+        p.to.name = r->source;
+        p.conn = r->input_conn;
+        p.payload = slim_bytes_of("direct", 6);
+        CHECK_OK(slim_sessions_publish(g.n.apps[1].ss, g.h[1], &p, g.n.now, NULL));
+    }
+    sim_run(&g.n, g.n.now + 3500, NULL, NULL); /* heartbeats */
+    slim_sname p3 = sim_service("org", "ns", "p3");
+    CHECK_OK(slim_sessions_remove(g.n.apps[0].ss, g.h[0], &p3, 2, g.n.now));
+    run_ops(&g.n, 0, 2, 2, 20000);
+    CHECK_OK(slim_sessions_close(g.n.apps[2].ss, g.h[2], 0, g.n.now));
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    grp_close_all(&g, 20000);
+}
+
 TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy),
           TEST_ENTRY(group_discovery_fails_then_invite_succeeds), TEST_ENTRY(group_call_errors),
           TEST_ENTRY(group_remove_member), TEST_ENTRY(group_participant_leaves),
@@ -698,4 +731,5 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(group_lost_names_sender_and_stream_goes_on),
           TEST_ENTRY(group_publish_to_reaches_only_its_target),
           TEST_ENTRY(group_update_from_non_moderator_dropped),
-          TEST_ENTRY(group_heartbeats_to_the_channel), TEST_ENTRY(group_allocation_failures))
+          TEST_ENTRY(group_heartbeats_to_the_channel), TEST_ENTRY(group_allocation_failures),
+          TEST_ENTRY(group_wire_scenario))
