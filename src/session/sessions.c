@@ -1323,7 +1323,7 @@ slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_s
     out->moderator = s->g != NULL && s->g->moderator;
     out->reliable = s->reliable;
     ss_name_view(&s->local, &out->local);
-    ss_name_view(&s->peer, &out->peer);
+    ss_name_view(s->g != NULL ? &s->g->data : &s->peer, &out->peer);
     out->metadata = s->meta;
     out->metadata_len = s->nmeta;
     out->timeout_ms = s->timeout_ms;
@@ -1393,8 +1393,20 @@ slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, sli
     if (s == NULL || s->state == S_DEAD || !s->announced)
         return SLIM_E_CLOSED;
     if (s->g != NULL) {
-        for (uint32_t i = 0; i < s->g->nmem && i < cap; i++)
-            ss_name_view(&s->g->mem[i].n, &out[i]);
+        /* The moderator first (ourselves, or the member's peer). */
+        const slim_name *mod = s->g->moderator ? &s->local.name : &s->peer.name;
+        uint32_t first = 0;
+        while (first < s->g->nmem && !slim_name_equal(&s->g->mem[first].n.name, mod))
+            first++;
+        if (first == s->g->nmem)
+            first = 0;
+        size_t k = 0;
+        if (s->g->nmem > 0 && k < cap)
+            ss_name_view(&s->g->mem[first].n, &out[k]);
+        k++;
+        for (uint32_t i = 0; i < s->g->nmem; i++)
+            if (i != first && k < cap)
+                ss_name_view(&s->g->mem[i].n, &out[k++]);
         *n = s->g->nmem;
         return SLIM_OK;
     }

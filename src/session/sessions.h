@@ -283,7 +283,8 @@ slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim
                                  uint64_t op, uint64_t now_ms);
 
 /* The group's members as this app knows them, the moderator and itself
- * included (for UNICAST: itself and the peer once joined): up to cap
+ * included, the moderator first (for UNICAST: itself and the peer once
+ * joined): up to cap
  * views into out (valid until the next call on ss), *n gets how many
  * there are. E_CLOSED. */
 slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, slim_sname *out,
