@@ -510,13 +510,27 @@ def sc_p2p_ours_to_ours():
 
 
 def group_scenario(moderator, members, removed):
+    """With SLIM_WIRE_DUMP set to a file name, the apps reach the node
+    through a decoding tap (grpctap.py), and every message they send and
+    receive is written to that file, decoded, one line each."""
     def run():
         st = Stack()
+        dump = os.environ.get("SLIM_WIRE_DUMP")
+        tap = None
         try:
             n = st.node()
-            group_remove_close(st, n.port, moderator, members, removed)
+            port = n.port
+            if dump:
+                import grpctap
+                tap = st.add(grpctap.Tap(n.port))
+                port = tap.port
+            group_remove_close(st, port, moderator, members, removed)
         finally:
             st.close()
+            if tap is not None:
+                with open(dump, "w") as f:
+                    f.write(tap.dump())
+                print(f"the decoded messages: {dump}")
     return run
 
 
