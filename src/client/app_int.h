@@ -52,6 +52,8 @@ typedef enum cmd_kind {
     CMD_SESSION_CREATE,
     CMD_SESSION_DELETE,
     CMD_PUBLISH,
+    CMD_SESSION_INVITE,
+    CMD_SESSION_REMOVE,
     CMD_STOP,
 } cmd_kind;
 
@@ -149,6 +151,7 @@ typedef struct app_session {
      * core (slim_sessions_hold: its sender keeps and resends what does not
      * fit) and released once the reader has taken half of it. */
     bool reliable, held, release;
+    char **members; /* slim_session_members: NULL-terminated, one block; refreshed on changes */
 } app_session;
 
 typedef struct app_server {
