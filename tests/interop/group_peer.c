@@ -38,14 +38,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Until the client library has the group calls (they are declared in
- * <slim/session.h> but not yet defined), they are weak references here,
- * NULL where missing, so that this program builds and says so when run. */
-#pragma weak slim_session_invite_async
-#pragma weak slim_session_remove_async
-#pragma weak slim_session_members
-#pragma weak slim_session_members_free
-
 #define CONNECT_MS  10000 /* to connect, or to route a name */
 #define SESSION_MS  60000 /* a participant's wait for its session */
 #define INVITE_MS   30000 /* one invitation */
@@ -268,8 +260,8 @@ static void note_event(const slim_event *ev) {
     if (ev->kind == SLIM_EVENT_MEMBER && ev->session == watched) {
         char who[512];
         service_of(ev->name, who, sizeof who);
-        emit("member", "change", ev->member == SLIM_MEMBER_JOINED ? "joined" : "left", "name",
-             who, NULL);
+        emit("member", "change", ev->member == SLIM_MEMBER_JOINED ? "joined" : "left", "name", who,
+             NULL);
     } else if (ev->kind == SLIM_EVENT_SESSION_CLOSED && ev->session == watched && !ended) {
         ended = true;
         end_status = ev->status;
@@ -361,8 +353,7 @@ static int collect(slim_app *app, slim_session_id s, long have) {
         bool start;
         slim_status st = take(app, s, MESSAGE_MS, &start, "recv");
         if (st != SLIM_OK)
-            return fail("message %ld of %ld: %s", have + 1, the_args->expect,
-                        slim_status_str(st));
+            return fail("message %ld of %ld: %s", have + 1, the_args->expect, slim_status_str(st));
         have += !start;
     }
     return 0;
@@ -404,9 +395,6 @@ static int moderator_commands(slim_app *app, slim_session_id s) {
 
 static int moderator(slim_app *app) {
     const args *a = the_args;
-    if (slim_session_invite_async == NULL || slim_session_remove_async == NULL ||
-        slim_session_members == NULL || slim_session_members_free == NULL)
-        return fail("this client library has no group calls yet (invite, remove, members)");
     slim_session_options o = {.type = SLIM_SESSION_MULTICAST,
                               .peer = a->channel,
                               .timeout_ms = RETRY_MS,
