@@ -266,7 +266,8 @@ bool slim_app__local_ack(slim_app *app, const slim_msg *m);
 /* Work left by link callbacks, then timeouts (tick). */
 void slim_app__conn_work(slim_app *app);
 /* Notes a Subscribe or Unsubscribe the session layer sends its router: a
- * route over a connection's stream is kept for that connection. */
+ * route or subscription over a connection's stream is kept for that
+ * connection (and sent again when it reconnects). */
 void slim_app__route_seen(slim_app *app, slim_bytes msg);
 void slim_app__conn_tick(slim_app *app, uint64_t now_ms);
 /* Closes links and servers (loop thread, at stop). */
