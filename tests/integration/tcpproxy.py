@@ -21,6 +21,7 @@ class Proxy:
         self.closed = False
         self.record = False
         self._seen = bytearray()
+        self.conns = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -38,19 +39,33 @@ class Proxy:
                 except OSError:
                     client.close()
                     continue
+                # The timeout was for connecting: an idle link stays.
+                upstream.settimeout(None)
                 self.socks += [client, upstream]
+                self.conns += 1
+                conn = self.conns
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                observe = self.observer(conn, a is client)
+                threading.Thread(target=self._pump, args=(a, b, observe), daemon=True).start()
 
-    def _pump(self, src, dst):
+    def observer(self, conn, to_target):
+        """What sees the bytes of one direction of connection number conn
+        (to_target: from the client to the target) before they are passed
+        on: a function of the bytes. This one records them when `record`
+        is set; a subclass may decode them."""
+        def record(data):
+            if self.record:
+                with self.lock:
+                    self._seen += data
+        return record
+
+    def _pump(self, src, dst, observe):
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                if self.record:
-                    with self.lock:
-                        self._seen += data
+                observe(data)
                 dst.sendall(data)
         except OSError:
             pass

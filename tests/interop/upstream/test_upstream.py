@@ -63,8 +63,8 @@ class Upstream:
 
     def start(self, label, cmd, env):
         self.label = label
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=env)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, env=env)
         self.events = queue.Queue()
         self.log = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -74,8 +74,15 @@ class Upstream:
             line = raw.decode(errors="replace").rstrip("\n")
             self.log.append(line)
             if line.startswith('{"event"'):
-                self.events.put(json.loads(line))
-        self.events.put({"event": "exit"})
+                ev = json.loads(line)
+                ev["t"] = time.time()
+                self.events.put(ev)
+        self.events.put({"event": "exit", "t": time.time()})
+
+    def send(self, line):
+        """Writes one command line on the program's stdin."""
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
 
     def wait_for(self, kind, timeout=60):
         """Returns the events up to and including the first `kind`; fails on
@@ -103,6 +110,10 @@ class Upstream:
         raise AssertionError(f"{self.label}: {why}\n  its last output:\n{self.tail()}")
 
     def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -126,6 +137,19 @@ class Ours(Upstream):
                    dict(os.environ, SLIM_LOG="info"))
 
 
+class GroupOurs(Upstream):
+    """Our group test app tests/interop/group_peer.c (ROLE moderator or
+    participant, the options of upstream_app.mjs), built on our C client
+    library, with the upstream apps' shared secret."""
+
+    def __init__(self, label, role, *args):
+        binary = os.environ.get("SLIM_GROUP_PEER_BIN")
+        if not binary:
+            raise AssertionError("SLIM_GROUP_PEER_BIN is not set (the path of group_peer)")
+        self.start(label, [binary, role, "--secret", upstream_secret(), *map(str, args)],
+                   dict(os.environ, SLIM_LOG=os.environ.get("SLIM_LOG", "info")))
+
+
 class Stack:
     """Everything a scenario started, closed in reverse order."""
 
@@ -144,6 +168,12 @@ class Stack:
 
     def ours(self, label, role, *args):
         return self.add(Ours(label, role, *args))
+
+    def group_app(self, kind, label, role, *args):
+        """A group app: kind "upstream" (upstream_app.mjs) or "ours"
+        (tests/interop/group_peer)."""
+        cls = Upstream if kind == "upstream" else GroupOurs
+        return self.add(cls(f"{label} ({kind})", role, *args))
 
     def close(self):
         for item in reversed(self.items):
@@ -242,6 +272,108 @@ def group(st, moderator_port, participant_ports, mls=True):
                          [f"msg {i} from {other}" for i in range(COUNT)])
         expect_equal(f"number of messages {me} received", len(got), expect)
     return members
+
+
+def group_remove_close(st, port, moderator, members, removed, mls=False):
+    """A moderator (kind "upstream" or "ours") creates a group on a channel
+    and invites the participants `members` ([(name, kind)], in that order);
+    each of them and the moderator sends COUNT messages, and every member
+    must receive exactly the others' messages, each once, in order per
+    sender. Then the moderator removes `removed` (a participant's name):
+    that participant's session must end, and only its; then the moderator
+    closes the group: every remaining participant's session must end. Each
+    app's events are checked: invitations, member lists, payloads, how the
+    sessions ended."""
+    mod_name = "org/ns/mod"
+    names = [n for n, _ in members]
+    everyone = [mod_name] + names
+    expect = (len(everyone) - 1) * COUNT
+    flags = ["--mls"] if mls else []
+    parts = {}
+    for n, kind in members:
+        parts[n] = st.group_app(kind, f"participant {n}", "participant", "--name", n,
+                                "--server", url(port), "--count", COUNT, "--expect", expect,
+                                "--until-end", *flags)
+    for p in parts.values():
+        p.wait_for("ready")
+    mod = st.group_app(moderator, f"moderator {mod_name}", "moderator", "--name", mod_name,
+                       "--channel", "org/ns/chat", "--invite", ",".join(names),
+                       "--server", url(port), "--count", COUNT, "--expect", expect,
+                       "--commands", *flags)
+    apps = [mod] + list(parts.values())
+    try:
+        check_group_remove_close(mod, parts, everyone, names, removed, expect)
+    except AssertionError as e:
+        time.sleep(1)
+        raise AssertionError(f"{e}\n" + "".join(
+            f"  meanwhile, {a.label}:\n{a.tail(25)}\n" for a in apps)) from None
+
+
+def ended_how(events):
+    e = events[-1]
+    return e.get("status") or e.get("error")
+
+
+def check_group_remove_close(mod, parts, everyone, names, removed, expect):
+    mod_name = everyone[0]
+    events = {mod_name: mod.wait_for("done", timeout=40)}
+    for n, p in parts.items():
+        events[n] = p.wait_for("done", timeout=40)
+    expect_equal("invited", [e["name"] for e in events[mod_name] if e["event"] == "invited"],
+                 names)
+    expect_equal("the moderator's member list",
+                 [e["names"] for e in events[mod_name] if e["event"] == "members"],
+                 [sorted(everyone)])
+    for me in everyone:
+        got = recv_events(events[me])
+        for other in everyone:
+            if other != me:
+                expect_equal(f"what {me} received from {other}",
+                             [p for (src, p) in got if src == other],
+                             [f"msg {i} from {other}" for i in range(COUNT)])
+        expect_equal(f"number of messages {me} received", len(got), expect)
+
+    # The removal: the removed participant's session ends, and only its.
+    t_remove = time.time()
+    mod.send(f"remove {removed}")
+    after = [e for e in mod.wait_for("members", timeout=20) if e["event"] != "member"]
+    expect_equal("the moderator's answer to the removal", [e["event"] for e in after],
+                 ["removed", "members"])
+    expect_equal("the moderator's member list after the removal", after[-1]["names"],
+                 sorted(n for n in everyone if n != removed))
+    gone = parts[removed].wait_for("ended", timeout=20)
+    print(f"{parts[removed].label}: its session ended: {ended_how(gone)}")
+    extra = [e for e in gone if e["event"] == "extra"]
+    expect_equal(f"messages {removed} received after its 'done'", extra, [])
+    if isinstance(parts[removed], GroupOurs):
+        expect_equal(f"how the session of {removed} (ours) ended", ended_how(gone),
+                     "E_SESSION_REMOVED")
+
+    # The close: every remaining participant's session ends, after it.
+    time.sleep(0.5)
+    t_close = time.time()
+    mod.send("close")
+    mod.wait_for("closed", timeout=20)
+    for n, p in parts.items():
+        if n == removed:
+            continue
+        evs = p.wait_for("ended", timeout=20)
+        print(f"{p.label}: its session ended: {ended_how(evs)}")
+        if evs[-1]["t"] < t_close:
+            p.fail(f"its session ended ({ended_how(evs)}) before the moderator closed the "
+                   f"group, {t_close - evs[-1]['t']:.2f} s before (the removal of {removed} "
+                   f"was {t_close - t_remove:.2f} s before the close)")
+        expect_equal(f"messages {n} received after its 'done'",
+                     [e for e in evs if e["event"] == "extra"], [])
+        if isinstance(p, GroupOurs):
+            expect_equal(f"how the session of {n} (ours) ended", ended_how(evs),
+                         "E_SESSION_MODERATOR_CLOSED")
+            left = [e["name"] for e in evs if e["event"] == "member" and e["change"] == "left"]
+            expect_equal(f"the members {n} (ours) saw leave", left, [removed])
+    for a in [mod] + list(parts.values()):
+        code = a.proc.wait(timeout=20)
+        if code != 0:
+            a.fail(f"exit status {code} at the end")
 
 
 # ---- scenarios ----
@@ -377,6 +509,49 @@ def sc_p2p_ours_to_ours():
         st.close()
 
 
+def group_scenario(moderator, members, removed):
+    """With SLIM_WIRE_DUMP set to a file name, the apps reach the node
+    through a decoding tap (grpctap.py), and every message they send and
+    receive is written to that file, decoded, one line each."""
+    def run():
+        st = Stack()
+        dump = os.environ.get("SLIM_WIRE_DUMP")
+        tap = None
+        try:
+            n = st.node()
+            port = n.port
+            if dump:
+                import grpctap
+                tap = st.add(grpctap.Tap(n.port))
+                port = tap.port
+            group_remove_close(st, port, moderator, members, removed)
+        finally:
+            st.close()
+            if tap is not None:
+                with open(dump, "w") as f:
+                    f.write(tap.dump())
+                print(f"the decoded messages: {dump}")
+    return run
+
+
+# Groups without MLS through one node of ours, with a removal and the close.
+# The all-upstream one checks the harness (and upstream's behaviour) with
+# upstream's code alone; the all-ours one is the baseline of the two mixed
+# ones without the SDK.
+sc_group_upstream_only = group_scenario(
+    "upstream", [("org/ns/u1", "upstream"), ("org/ns/u2", "upstream"),
+                 ("org/ns/u3", "upstream")], "org/ns/u1")
+sc_group_upstream_moderates_ours = group_scenario(
+    "upstream", [("org/ns/c1", "ours"), ("org/ns/c2", "ours"), ("org/ns/u1", "upstream")],
+    "org/ns/c1")
+sc_group_ours_moderates_upstream = group_scenario(
+    "ours", [("org/ns/u1", "upstream"), ("org/ns/u2", "upstream"), ("org/ns/c1", "ours")],
+    "org/ns/u1")
+sc_group_ours_only = group_scenario(
+    "ours", [("org/ns/c1", "ours"), ("org/ns/c2", "ours"), ("org/ns/c3", "ours")],
+    "org/ns/c1")
+
+
 SCENARIOS = {
     "point-to-point": sc_point_to_point,
     "group-mls": sc_group_mls,
@@ -387,6 +562,10 @@ SCENARIOS = {
     "p2p-upstream-to-ours": sc_p2p_upstream_to_ours,
     "p2p-ours-to-upstream": sc_p2p_ours_to_upstream,
     "p2p-ours-to-ours": sc_p2p_ours_to_ours,
+    "group-remove-close": sc_group_upstream_only,
+    "group-upstream-moderates-ours": sc_group_upstream_moderates_ours,
+    "group-ours-moderates-upstream": sc_group_ours_moderates_upstream,
+    "group-ours-only": sc_group_ours_only,
 }
 
 if __name__ == "__main__":

@@ -14,6 +14,13 @@
 //                read --expect messages from the others
 //   participant  accept a group session, wait for "start" from the
 //                moderator, send --count messages, read --expect messages
+//
+// With --commands the moderator, once done, reads commands from stdin, one
+// a line: "remove NAME" (removes the member, prints "removed" and the
+// member list) and "close" (closes the group, prints "closed", exits).
+// With --until-end a participant, once done, keeps reading until its
+// session ends and prints "ended" with the error that ended it (a message
+// instead is printed as "extra").
 //   server       upstream's node: runServer on --listen, optionally
 //                connect to --dial; runs until SIGTERM
 //
@@ -37,7 +44,8 @@ const slim = (
 const SECRET = 'interop-shared-secret-of-at-least-32-chars';
 
 function parseArgs(argv) {
-    const out = { role: argv[0], count: 5, expect: 0, mls: false, headerMac: false, invite: [] };
+    const out = { role: argv[0], count: 5, expect: 0, mls: false, headerMac: false, invite: [],
+                  commands: false, untilEnd: false };
     for (let i = 1; i < argv.length; i++) {
         const key = argv[i];
         const val = argv[i + 1];
@@ -52,6 +60,8 @@ function parseArgs(argv) {
             case '--expect': out.expect = Number(val); i++; break;
             case '--invite': out.invite = val.split(',').filter((s) => s); i++; break;
             case '--mls': out.mls = true; break;
+            case '--commands': out.commands = true; break;
+            case '--until-end': out.untilEnd = true; break;
             case '--header-mac': out.headerMac = val === 'on'; i++; break;
             default: throw new Error(`unknown argument ${key}`);
         }
@@ -197,9 +207,56 @@ async function moderator(args) {
     await publishAll(session, args);
     await collect(session, args.expect, seen);
     emit({ event: 'done' });
+    if (args.commands)
+        return commands(app, session);
     // Stay in the group until the participants have read everything; the
     // test ends this process.
     await forever();
+}
+
+async function memberNames(session) {
+    return (await session.participantsListAsync()).map((p) => nameText(p.name)).sort();
+}
+
+// The moderator's commands from stdin (--commands), one a line, run in
+// order; "close" is the last.
+async function commands(app, session) {
+    const readline = await import('node:readline');
+    const lines = readline.createInterface({ input: process.stdin });
+    for await (const line of lines) {
+        const [cmd, arg] = line.trim().split(/\s+/);
+        if (cmd === 'remove') {
+            await session.removeAndWaitAsync(nameOf(arg));
+            emit({ event: 'removed', name: arg });
+            emit({ event: 'members', names: await memberNames(session) });
+        } else if (cmd === 'close') {
+            await (await app.deleteSessionAsync(session)).waitAsync();
+            emit({ event: 'closed' });
+            return;
+        } else if (cmd) {
+            throw new Error(`unknown command '${line}'`);
+        }
+    }
+    throw new Error('stdin ended before "close"');
+}
+
+// A participant's wait for the end of its session (--until-end): every
+// message that still comes is printed as "extra"; the error that ends the
+// reading (the session closed, or removed) as "ended".
+async function untilEnd(session) {
+    const deadline = Date.now() + 60000;
+    for (;;) {
+        let m;
+        try {
+            m = await receive(session, 60000);
+        } catch (err) {
+            if (err?.tag === 'Timeout' || Date.now() >= deadline)
+                throw err;
+            emit({ event: 'ended', error: describe(err) });
+            return;
+        }
+        emit({ event: 'extra', from: m.from, payload: m.payload });
+    }
 }
 
 async function participant(args) {
@@ -217,6 +274,8 @@ async function participant(args) {
     await publishAll(session, args);
     await collect(session, args.expect, seen);
     emit({ event: 'done' });
+    if (args.untilEnd)
+        return untilEnd(session);
     await forever();
 }
 
