@@ -270,7 +270,7 @@ TEST(six_members_across_two_nodes) {
              "        - endpoint: \"http://127.0.0.1:%d\"\n",
              a.port);
     CHECK(test_node_start(&b, extra));
-    CHECK(test_node_wait_metric(&a, "slim_connections{kind=\"edge\"} ", 1, 10000));
+    CHECK(test_node_wait_metric(&a, "slim_connections{kind=\"node\"} ", 1, 10000));
     member m[6];
     int ports[6] = {a.port, b.port, a.port, b.port, a.port, b.port};
     CHECK(group_start(m, 6, ports, &GROUP));
