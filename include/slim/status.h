@@ -233,13 +233,14 @@ extern "C" {
     XX(E_SESSION_LOST, -720, "message lost: the sender no longer has it")                          \
     XX(E_SESSION_WRONG_PEER, -721, "session message from a name that is not the session's peer")   \
     XX(E_SESSION_NODE_ERROR, -722, "error report from a node about a message of a session")        \
-    XX(E_SESSION_EXPECTED_MULTICAST, -723, "unexpected session type: expected MULTICAST")           \
+    XX(E_SESSION_EXPECTED_MULTICAST, -723, "unexpected session type: expected MULTICAST")          \
     XX(E_SESSION_NOT_MODERATOR, -724, "only the moderator (the group's creator) can do this")      \
     XX(E_SESSION_ALREADY_MEMBER, -725, "an instance of that name is already in the group")         \
     XX(E_SESSION_NOT_MEMBER, -726, "no member of the group has that name")                         \
-    XX(E_SESSION_LEAVE_FAILED, -727, "removed from the group, but it never acknowledged its removal") \
-    XX(E_SESSION_REMOVED, -728, "removed from the group by its moderator")                          \
-    XX(E_SESSION_MODERATOR_CLOSED, -729, "the moderator closed the group")                          \
+    XX(E_SESSION_LEAVE_FAILED, -727,                                                               \
+       "removed from the group, but it never acknowledged its removal")                            \
+    XX(E_SESSION_REMOVED, -728, "removed from the group by its moderator")                         \
+    XX(E_SESSION_MODERATOR_CLOSED, -729, "the moderator closed the group")                         \
     XX(E_SESSION_UPDATE_FAILED, -730, "group update: not every member acknowledged it")            \
     /* session identity: JWT tokens and keys (-740..-759) */                                       \
     XX(E_JWT_MALFORMED, -740, "JWT is not three '.'-separated base64url segments")                 \

@@ -370,7 +370,7 @@ static void on_wake(uv_async_t *a) {
             }
             return;
         }
-        if (c->kind >= CMD_SESSION_CREATE && c->kind <= CMD_PUBLISH)
+        if (c->kind >= CMD_SESSION_CREATE && c->kind <= CMD_SESSION_REMOVE)
             slim_app__run_session_cmd(app, c);
         else
             slim_app__run_conn_cmd(app, c);
@@ -523,6 +523,7 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         st = slim_hmap_init(&app->sessions, 64);
     if (st == SLIM_OK) {
         slim_sessions_config sc = {.local = {.name = app->name},
+                                   .provider_id = slim_app__identity_id(&app->identity),
                                    .max_sessions = o->max_sessions,
                                    .heartbeat_ms = o->heartbeat_ms,
                                    .max_message_size = o->max_message_size + 64 * 1024};

@@ -52,6 +52,8 @@ typedef enum cmd_kind {
     CMD_SESSION_CREATE,
     CMD_SESSION_DELETE,
     CMD_PUBLISH,
+    CMD_SESSION_INVITE,
+    CMD_SESSION_REMOVE,
     CMD_STOP,
 } cmd_kind;
 
@@ -149,6 +151,7 @@ typedef struct app_session {
      * core (slim_sessions_hold: its sender keeps and resends what does not
      * fit) and released once the reader has taken half of it. */
     bool reliable, held, release;
+    char **members; /* slim_session_members: NULL-terminated, one block; refreshed on changes */
 } app_session;
 
 typedef struct app_server {
@@ -263,7 +266,8 @@ bool slim_app__local_ack(slim_app *app, const slim_msg *m);
 /* Work left by link callbacks, then timeouts (tick). */
 void slim_app__conn_work(slim_app *app);
 /* Notes a Subscribe or Unsubscribe the session layer sends its router: a
- * route over a connection's stream is kept for that connection. */
+ * route or subscription over a connection's stream is kept for that
+ * connection (and sent again when it reconnects). */
 void slim_app__route_seen(slim_app *app, slim_bytes msg);
 void slim_app__conn_tick(slim_app *app, uint64_t now_ms);
 /* Closes links and servers (loop thread, at stop). */

@@ -109,12 +109,18 @@ void slim_app__route_seen(slim_app *app, slim_bytes msg) {
     const slim_pb_header *h = slim_wire_header(m);
     slim_name name;
     slim_str part[3];
-    if (h != NULL && h->_recv_from_case == DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM_RECV_FROM &&
-        slim_wire_name_get(h->destination, &name) == SLIM_OK &&
+    /* Routes (recv_from) and subscriptions (forward_to: a group's channel
+     * names) alike. */
+    bool route = h != NULL &&
+                 h->_recv_from_case == DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM_RECV_FROM;
+    bool sub = h != NULL &&
+               h->_forward_to_case == DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO_FORWARD_TO;
+    uint64_t via = route ? h->recv_from : sub ? h->forward_to : 0;
+    if ((route || sub) && slim_wire_name_get(h->destination, &name) == SLIM_OK &&
         slim_wire_name_strings(h->destination, part))
         for (app_conn *c = app->conns; c != NULL; c = c->next)
-            if (c->fwd != 0 && c->fwd == h->recv_from)
-                keep(c, &name, part, true, slim_wire_kind(m) == SLIM_MSG_UNSUBSCRIBE);
+            if (c->fwd != 0 && c->fwd == via)
+                keep(c, &name, part, route, slim_wire_kind(m) == SLIM_MSG_UNSUBSCRIBE);
     slim_wire_free(m);
 }
 

@@ -44,6 +44,7 @@ app_session *slim_app__session_find(slim_app *app, slim_session_id id) {
 }
 
 void slim_app__session_free(app_session *s) {
+    slim_free(s->members);
     for (size_t i = 0; i < s->q_count; i++)
         slim_message_free(s->q[(s->q_head + i) % s->q_cap]);
     slim_free(s->q);
@@ -129,6 +130,50 @@ static size_t hold_mark(const app_session *s) {
     return s->q_cap - room;
 }
 
+/* The members as the core knows them, as one NULL-terminated block of
+ * "org/ns/service/<uuid>" strings; NULL when out of memory. */
+static char **members_from_core(slim_app *app, slim_session_id id) {
+    size_t n = 0;
+    if (slim_sessions_members(app->ss, id, NULL, 0, &n) != SLIM_OK)
+        n = 0;
+    slim_sname *v = n ? slim_calloc(n, sizeof *v) : NULL;
+    if (n > 0 && (v == NULL || slim_sessions_members(app->ss, id, v, n, &n) != SLIM_OK))
+        n = 0;
+    char text[512];
+    size_t len = (n + 1) * sizeof(char *);
+    for (size_t i = 0; i < n; i++) {
+        name_text(&v[i], text, sizeof text);
+        len += strlen(text) + 1;
+    }
+    char **out = slim_calloc(1, len);
+    if (out != NULL) {
+        char *p = (char *)(out + n + 1);
+        for (size_t i = 0; i < n; i++) {
+            name_text(&v[i], text, sizeof text);
+            size_t l = strlen(text) + 1;
+            memcpy(p, text, l);
+            out[i] = p;
+            p += l;
+        }
+    }
+    slim_free(v);
+    return out;
+}
+
+/* Under no lock: replaces the record's copy of the members. */
+static void members_refresh(slim_app *app, slim_session_id id) {
+    char **m = members_from_core(app, id);
+    uv_mutex_lock(&app->mu);
+    app_session *s = slim_app__session_find(app, id);
+    if (s != NULL && m != NULL) {
+        slim_free(s->members);
+        s->members = m;
+        m = NULL;
+    }
+    uv_mutex_unlock(&app->mu);
+    slim_free(m);
+}
+
 /* A record for a session the core just made (ours or a peer's). */
 static app_session *record_new(slim_app *app, slim_session_id id) {
     app_session *s = slim_calloc(1, sizeof *s);
@@ -138,9 +183,10 @@ static app_session *record_new(slim_app *app, slim_session_id id) {
     s->q_cap = app->opts.session_queue;
     s->q = slim_calloc(s->q_cap, sizeof *s->q);
     s->info = info_from_core(app, id);
+    s->members = members_from_core(app, id);
     slim_ss_info ci;
     s->reliable = slim_sessions_info(app->ss, id, &ci) == SLIM_OK && ci.reliable;
-    if (s->q == NULL || s->info == NULL) {
+    if (s->q == NULL || s->info == NULL || s->members == NULL) {
         slim_app__session_free(s);
         return NULL;
     }
@@ -359,6 +405,7 @@ static void on_done(slim_app *app, const slim_sout *o) {
             uv_mutex_unlock(&app->mu);
             slim_session_info_free(info);
         }
+        members_refresh(app, o->session);
     }
     slim_event r = {.session = o->session};
     slim_app__complete(app, o->op, o->status, o->detail, &r);
@@ -422,14 +469,25 @@ void slim_app__sessions_drain(slim_app *app) {
                              .status = o.status,
                              .message_id = o.message_id};
             snprintf(ev.detail, sizeof ev.detail, "%s", o.detail != NULL ? o.detail : "");
+            if (o.kind == SLIM_SOUT_LOST && o.ctx.source.text[0].len > 0)
+                name_text(&o.ctx.source, ev.name, sizeof ev.name);
             slim_app__event(app, &ev);
             break;
         }
         case SLIM_SOUT_CLOSED:
             on_closed(app, &o);
             break;
-        case SLIM_SOUT_MEMBER:
+        case SLIM_SOUT_MEMBER: {
+            slim_event ev = {.kind = SLIM_EVENT_MEMBER,
+                             .session = o.session,
+                             .status = o.status,
+                             .member = (int)o.member};
+            snprintf(ev.detail, sizeof ev.detail, "%s", o.detail != NULL ? o.detail : "");
+            name_text(&o.ctx.source, ev.name, sizeof ev.name);
+            members_refresh(app, o.session);
+            slim_app__event(app, &ev);
             break;
+        }
         }
     }
     if (app->drops_pending) {
@@ -560,6 +618,23 @@ void slim_app__run_session_cmd(slim_app *app, app_cmd *c) {
     case CMD_PUBLISH:
         publish_cmd(app, c);
         break;
+    case CMD_SESSION_INVITE:
+    case CMD_SESSION_REMOVE: {
+        slim_sname who = {.name = c->s.to};
+        memcpy(who.text, c->s.to_parts, sizeof who.text);
+        bool invite = c->kind == CMD_SESSION_INVITE;
+        slim_status st =
+            invite ? slim_sessions_invite(app->ss, c->s.session, &who, c->op, slim_now_ms())
+                   : slim_sessions_remove(app->ss, c->s.session, &who, c->op, slim_now_ms());
+        if (st != SLIM_OK) {
+            char why[160];
+            snprintf(why, sizeof why, "cannot %s %s: %s", invite ? "invite" : "remove",
+                     c->s.to_text, slim_status_str(st));
+            slim_event r = {.session = c->s.session};
+            slim_app__complete(app, c->op, st, why, &r);
+        }
+        break;
+    }
     default:
         break;
     }
@@ -684,9 +759,12 @@ static slim_status create(slim_app *app, const slim_session_options *o, bool wai
                           int64_t timeout_ms, slim_session_id *out, slim_op *op) {
     if (app == NULL || o == NULL || (o->type == SLIM_SESSION_UNICAST && o->peer == NULL))
         return SLIM_E_INVALID_ARG;
-    if (o->type == SLIM_SESSION_MULTICAST || o->mls)
+    if (o->type == SLIM_SESSION_MULTICAST && o->peer == NULL)
+        return SLIM_E_INVALID_ARG;
+    if (o->mls)
         return SLIM_E_UNSUPPORTED;
-    if (o->type != SLIM_SESSION_ANYCAST && o->type != SLIM_SESSION_UNICAST)
+    if (o->type != SLIM_SESSION_ANYCAST && o->type != SLIM_SESSION_UNICAST &&
+        o->type != SLIM_SESSION_MULTICAST)
         return SLIM_E_INVALID_ARG;
     app_cmd *c = cmd_new(CMD_SESSION_CREATE, 0);
     if (c == NULL)
@@ -726,6 +804,73 @@ slim_status slim_session_delete_async(slim_app *app, slim_session_id s, slim_op 
         return SLIM_E_INVALID_ARG;
     app_cmd *c = cmd_new(CMD_SESSION_DELETE, s);
     return c != NULL ? slim_app__post_async(app, c, op) : SLIM_E_NOMEM;
+}
+
+static slim_status member_cmd(slim_app *app, cmd_kind kind, slim_session_id s, const char *name,
+                              bool wait, int64_t timeout_ms, slim_op *op) {
+    if (app == NULL || s == 0 || name == NULL)
+        return SLIM_E_INVALID_ARG;
+    app_cmd *c = cmd_new(kind, s);
+    if (c == NULL)
+        return SLIM_E_NOMEM;
+    slim_status st = copy_name(&c->s, name);
+    return submit(app, c, st, wait, timeout_ms, op, NULL);
+}
+
+slim_status slim_session_invite(slim_app *app, slim_session_id s, const char *name,
+                                int64_t timeout_ms) {
+    return member_cmd(app, CMD_SESSION_INVITE, s, name, true, timeout_ms, NULL);
+}
+
+slim_status slim_session_invite_async(slim_app *app, slim_session_id s, const char *name,
+                                      slim_op *op) {
+    return member_cmd(app, CMD_SESSION_INVITE, s, name, false, 0, op);
+}
+
+slim_status slim_session_remove(slim_app *app, slim_session_id s, const char *name,
+                                int64_t timeout_ms) {
+    return member_cmd(app, CMD_SESSION_REMOVE, s, name, true, timeout_ms, NULL);
+}
+
+slim_status slim_session_remove_async(slim_app *app, slim_session_id s, const char *name,
+                                      slim_op *op) {
+    return member_cmd(app, CMD_SESSION_REMOVE, s, name, false, 0, op);
+}
+
+slim_status slim_session_members(slim_app *app, slim_session_id id, char ***names, size_t *n) {
+    if (app == NULL || names == NULL)
+        return SLIM_E_INVALID_ARG;
+    uv_mutex_lock(&app->mu);
+    app_session *s = slim_app__session_find(app, id);
+    slim_status st = SLIM_E_CLOSED;
+    if (s != NULL && !s->closed && s->members != NULL) {
+        size_t k = 0, len = sizeof(char *);
+        for (; s->members[k] != NULL; k++)
+            len += sizeof(char *) + strlen(s->members[k]) + 1;
+        char **copy = slim_malloc(len);
+        if (copy == NULL) {
+            st = SLIM_E_NOMEM;
+        } else {
+            char *p = (char *)(copy + k + 1);
+            for (size_t i = 0; i < k; i++) {
+                size_t l = strlen(s->members[i]) + 1;
+                memcpy(p, s->members[i], l);
+                copy[i] = p;
+                p += l;
+            }
+            copy[k] = NULL;
+            *names = copy;
+            if (n != NULL)
+                *n = k;
+            st = SLIM_OK;
+        }
+    }
+    uv_mutex_unlock(&app->mu);
+    return st;
+}
+
+void slim_session_members_free(char **names) {
+    slim_free(names);
 }
 
 static slim_status publish(slim_app *app, slim_session_id s, slim_publish_mode mode, const char *to,

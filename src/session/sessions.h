@@ -346,13 +346,13 @@ bool slim_sessions_next(slim_sessions *ss, slim_sout *out);
 typedef struct slim_ss_info {
     uint32_t id; /* the wire session id */
     slim_session_type type;
-    bool initiator;   /* we opened it */
-    bool ready;       /* UNICAST: joined; ANYCAST, MULTICAST: always */
-    bool moderator;   /* MULTICAST: we created the group */
-    bool reliable;    /* acknowledged and retransmitted data */
-    slim_sname local; /* our name, with our id */
-    slim_sname peer;  /* UNICAST: the peer (with its id once joined); ANYCAST: configured;
-                       * MULTICAST: the channel (its data name, with the derived id) */
+    bool initiator;             /* we opened it */
+    bool ready;                 /* UNICAST: joined; ANYCAST, MULTICAST: always */
+    bool moderator;             /* MULTICAST: we created the group */
+    bool reliable;              /* acknowledged and retransmitted data */
+    slim_sname local;           /* our name, with our id */
+    slim_sname peer;            /* UNICAST: the peer (with its id once joined); ANYCAST: configured;
+                                 * MULTICAST: the channel (its data name, with the derived id) */
     const slim_ss_kv *metadata; /* the session's metadata */
     size_t metadata_len;
     uint32_t timeout_ms, max_retries;
