@@ -110,10 +110,10 @@ typedef struct bench_sender {
     void (*fill)(struct bench_sender *b, uint64_t seq);
     void *ctx;
     /* what happened */
-    uint64_t first_ns;  /* the first publish */
-    long queue_full;    /* publishes refused with SLIM_E_QUEUE_FULL, sent again */
-    long dropped;       /* DROPPED events (the sender's own queues) */
-    long undelivered;   /* UNDELIVERED events */
+    uint64_t first_ns; /* the first publish */
+    long queue_full;   /* publishes refused with SLIM_E_QUEUE_FULL, sent again */
+    long dropped;      /* DROPPED events (the sender's own queues) */
+    long undelivered;  /* UNDELIVERED events */
 } bench_sender;
 
 /* Publishes b->n messages. One refused (a reliable session's window of
@@ -150,8 +150,8 @@ static inline void bench_send(bench_sender *b) {
             }
             b->fill(b, seq);
             slim_op op;
-            slim_status st =
-                slim_session_publish_async(b->app, b->s, (slim_bytes){b->payload, b->size}, NULL, &op);
+            slim_status st = slim_session_publish_async(
+                b->app, b->s, (slim_bytes){b->payload, b->size}, NULL, &op);
             if (st != SLIM_OK)
                 bench_die("publish_async", st);
             op_seq[op % BENCH_OP_SLOTS] = seq;

@@ -60,13 +60,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MEMBERS   10
-#define QUIET_MS  3000   /* a receiver stops after this long without a message */
-#define HDR       24     /* payload: sequence (8), publisher (4), unused (4), time (8) */
-#define WAIT_S    120    /* the longest a phase may take before the run is abandoned */
-#define BATCH     65536  /* nats: bytes of PUBs written at once */
-#define RBUF      (1 << 20)
-#define SUBJECT   "bench.group"
+#define MEMBERS  10
+#define QUIET_MS 3000  /* a receiver stops after this long without a message */
+#define HDR      24    /* payload: sequence (8), publisher (4), unused (4), time (8) */
+#define WAIT_S   120   /* the longest a phase may take before the run is abandoned */
+#define BATCH    65536 /* nats: bytes of PUBs written at once */
+#define RBUF     (1 << 20)
+#define SUBJECT  "bench.group"
 
 typedef struct cfg {
     bool nats;
@@ -180,10 +180,6 @@ static void put_header(uint8_t *p, uint64_t seq, uint32_t pub) {
 
 /* ---- slim ---- */
 
-/* Until the library defines it (group sessions are being written), a weak
- * reference: the program links, and says so when it is missing. */
-#pragma weak slim_session_invite
-
 static void member_name(const cfg *c, int idx, char *buf, size_t cap) {
     snprintf(buf, cap, "bench/group/m%d-%ld", idx, c->tag);
 }
@@ -223,8 +219,6 @@ static slim_session_id slim_group(const cfg *c, slim_app *app) {
                               .timeout_ms = c->reliable ? 1000 : 0,
                               .max_retries = c->reliable ? 5 : 0};
     slim_session_id s = 0;
-    if (&slim_session_invite == NULL)
-        bench_die("this library has no slim_session_invite", SLIM_E_UNSUPPORTED);
     slim_status st = slim_session_create(app, &o, BENCH_SETUP_MS, &s);
     if (st != SLIM_OK)
         bench_die("create the group", st);
@@ -365,9 +359,9 @@ typedef struct nats_conn {
     size_t out_len, out_off;
     char *in;
     size_t in_len;
-    long next;      /* the next message to publish */
-    bool pinged;    /* all published, PING queued */
-    bool ponged;    /* ... and answered: the server has every message */
+    long next;   /* the next message to publish */
+    bool pinged; /* all published, PING queued */
+    bool ponged; /* ... and answered: the server has every message */
     tally t;
 } nats_conn;
 
@@ -589,8 +583,8 @@ static void report(const cfg *c, shared *sh) {
            "setup_s=%.3f close_s=%.3f\n",
            c->nats ? "nats" : "slim", MEMBERS, c->all ? MEMBERS : 1, c->reliable, c->n, c->size,
            c->rate, t.got, (double)t.got / secs, want - t.got, t.dups, t.own, t.other, t.dropped,
-           t.queue_full, t.undelivered, cpu * 1e6 / (double)(t.got > 0 ? t.got : 1), nlat, p50,
-           p99, sh->r[0].setup_s, sh->r[0].close_s);
+           t.queue_full, t.undelivered, cpu * 1e6 / (double)(t.got > 0 ? t.got : 1), nlat, p50, p99,
+           sh->r[0].setup_s, sh->r[0].close_s);
     fflush(stdout);
 }
 
