@@ -138,7 +138,9 @@ def group(a):
     print(f"  all 10 publishing: unreliable {r['all_unrel']:,.0f} deliveries/s "
           f"({r['all_unrel'] / r['all_nats']:.2f}x nats), reliable {r['all_rel']:,.0f} "
           f"({r['all_rel'] / r['all_nats']:.2f}x), nats {r['all_nats']:,.0f}; unreliable "
-          f"{losses('all_unrel')}; reliable {losses('all_rel')}")
+          f"{losses('all_unrel')}; reliable {losses('all_rel')}, refused and sent again "
+          f"{total('all_rel', 'queue_full')}, undelivered {total('all_rel', 'undelivered')}, "
+          f"closing the group {med('all_rel', 'close_s'):.3f} s")
     lat = {k: (med(k, "p50_us"), med(k, "p99_us")) for k in ("lat_unrel", "lat_rel", "lat_nats")}
     print(f"  latency 1->9 at {rate} msg/s, one-way p50/p99 us: unreliable "
           f"{lat['lat_unrel'][0]:.1f}/{lat['lat_unrel'][1]:.1f} "
