@@ -93,7 +93,8 @@ SLIM_API slim_status slim_session_remove_async(slim_app *app, slim_session_id s,
                                                slim_op *op);
 
 /* The members of a group as this app knows them (itself and the
- * moderator included), "org/ns/service/<uuid>" each, in *names (NULL
+ * moderator included, the moderator first), "org/ns/service/<uuid>"
+ * each, in *names (NULL
  * terminated; free with slim_session_members_free); *n (may be NULL) gets
  * how many. E_CLOSED. */
 SLIM_API slim_status slim_session_members(slim_app *app, slim_session_id s, char ***names,

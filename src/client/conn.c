@@ -111,8 +111,8 @@ void slim_app__route_seen(slim_app *app, slim_bytes msg) {
     slim_str part[3];
     /* Routes (recv_from) and subscriptions (forward_to: a group's channel
      * names) alike. */
-    bool route = h != NULL &&
-                 h->_recv_from_case == DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM_RECV_FROM;
+    bool route =
+        h != NULL && h->_recv_from_case == DATAPLANE__PROTO__V1__SLIMHEADER___RECV_FROM_RECV_FROM;
     bool sub = h != NULL &&
                h->_forward_to_case == DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO_FORWARD_TO;
     uint64_t via = route ? h->recv_from : sub ? h->forward_to : 0;

@@ -151,6 +151,8 @@ void ss_out_free(ss_out *o) {
     slim_free(o->bytes);
     slim_wire_free(o->msg);
     slim_free(o->kv);
+    ss_name_clear(&o->who);
+    slim_free(o->note);
     slim_free(o);
 }
 
@@ -250,7 +252,7 @@ void ss_reschedule(slim_sessions *ss, ss_sess *s) {
         heap_remove(ss, s);
         return;
     }
-    uint64_t d = ss_p2p_deadline(s);
+    uint64_t d = s->g != NULL ? ss_group_deadline(s) : ss_p2p_deadline(s);
     uint64_t dd = ss_data_deadline(s);
     if (dd < d)
         d = dd;
@@ -318,6 +320,7 @@ static void sess_free(ss_sess *s) {
     ss_ctl_clear(s);
     slim_free(s->ctl);
     ss_data_free(s);
+    ss_group_free(s);
     ss_name_clear(&s->local);
     ss_name_clear(&s->peer);
     for (uint32_t i = 0; i < s->ninst; i++)
@@ -356,8 +359,8 @@ static ss_sess *sess_new(slim_sessions *ss) {
         return NULL;
     s->heap_idx = SIZE_MAX;
     s->deadline = UINT64_MAX;
-    s->rx_next = 1;
-    s->rx_conn = UINT64_MAX;
+    s->rxq.next = 1;
+    s->rxq.conn = UINT64_MAX;
     s->conn = UINT64_MAX;
     s->closed = ss_out_new(SLIM_SOUT_CLOSED, s);
     if (s->closed == NULL || heap_reserve(ss, ss->nsessions + 1) != SLIM_OK) {
@@ -459,6 +462,8 @@ void ss_end(slim_sessions *ss, ss_sess *s, slim_status st, ss_reason why, uint32
         return;
     s->state = S_DEAD;
     ss_ctl_clear(s);
+    if (s->g != NULL)
+        ss_group_end(ss, s);
     ss_data_end(ss, s);
     if (st != SLIM_OK)
         ss_out_settle(ss, &s->open_done, st, why, arg);
@@ -508,8 +513,23 @@ slim_status slim_sessions_new(const slim_sessions_config *cfg, const slim_sessio
     ss->max_backlog = cfg->max_backlog ? cfg->max_backlog : 65536;
     ss->any_timeout_ms = cfg->anycast_timeout_ms;
     ss->any_max_retries = cfg->anycast_max_retries;
+    ss->max_members = cfg->max_members ? cfg->max_members : 1024;
+    ss->max_tasks = cfg->max_tasks ? cfg->max_tasks : 1024;
     ss->next_handle = 1;
     slim_status st;
+    if (cfg->provider_id.len > 0 && cfg->provider_id.ptr != NULL) {
+        ss->provider_id = slim_strndup(cfg->provider_id.ptr, cfg->provider_id.len);
+    } else {
+        /* the app id as 32 hex digits */
+        char hex[33];
+        snprintf(hex, sizeof hex, "%016" PRIx64 "%016" PRIx64, cfg->local.name.id.hi,
+                 cfg->local.name.id.lo);
+        ss->provider_id = slim_strndup(hex, 32);
+    }
+    if (ss->provider_id == NULL) {
+        slim_sessions_free(ss);
+        return SLIM_E_NOMEM;
+    }
     if ((st = ss_name_set(&ss->local, &cfg->local.name, cfg->local.text)) != SLIM_OK ||
         (st = add_name(ss, &cfg->local)) != SLIM_OK ||
         (st = slim_hmap_init(&ss->by_handle, 16)) != SLIM_OK ||
@@ -548,6 +568,7 @@ void slim_sessions_free(slim_sessions *ss) {
         ss_name_clear(&ss->names[i].n);
     slim_free(ss->names);
     ss_name_clear(&ss->local);
+    slim_free(ss->provider_id);
     slim_free(ss);
 }
 
@@ -662,9 +683,17 @@ static slim_status peer_session(slim_sessions *ss, slim_msg *m, const ss_appname
 /* A JOIN_REQUEST for no session of ours. */
 static slim_status joiner(slim_sessions *ss, slim_msg *m, const ss_appname *ours, uint64_t now) {
     ss_sess *s;
-    slim_status st = peer_session(ss, m, ours, SLIM_SESSION_UNICAST, &s);
+    bool group = m->publish->session->session_type == SS_MULTICAST;
+    slim_status st =
+        peer_session(ss, m, ours, group ? SLIM_SESSION_MULTICAST : SLIM_SESSION_UNICAST, &s);
     if (st != SLIM_OK)
         return st;
+    if (group && (st = ss_group_joiner(ss, s, m)) != SLIM_OK) {
+        sess_free(s);
+        if (st != SLIM_E_NOMEM)
+            ss->c.drop_malformed++;
+        return st;
+    }
     const Dataplane__Proto__V1__JoinRequestPayload *jr = ss_msg_command(m)->join_request;
     if (jr->_timer_settings_case && jr->timer_settings != NULL && jr->timer_settings->timeout) {
         /* They set how long we wait for the welcome and for the answer to
@@ -726,7 +755,9 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
     uint32_t type = ss_msg_type(m), sid = ss_msg_sid(m);
     ss_sess *s = find_id(ss, sid);
     if (is_node_error(m)) {
-        if (s != NULL)
+        if (s != NULL && s->g != NULL)
+            ss_group_node_error(ss, s, m, now);
+        else if (s != NULL)
             ss_p2p_node_error(ss, s, m, now);
         slim_wire_free(m);
         if (s == NULL) {
@@ -742,19 +773,28 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
         return SLIM_E_WIRE_MISSING_FIELD;
     }
     int stype = m->publish->session->session_type;
-    if (stype != SS_P2P) {
+    if (stype != SS_P2P && stype != SS_MULTICAST) {
         ss->c.drop_unknown++;
         slim_wire_free(m);
-        return stype == SS_MULTICAST ? SLIM_E_UNSUPPORTED : SLIM_E_SESSION_UNKNOWN;
+        return SLIM_E_SESSION_UNKNOWN;
     }
     slim_status st;
     if (s != NULL) {
-        if ((st = verify(ss, m, false)) != SLIM_OK) {
+        if ((stype == SS_MULTICAST) != (s->g != NULL)) {
+            ss->c.drop_unexpected++;
+            slim_wire_free(m);
+            return SLIM_E_SESSION_UNEXPECTED;
+        }
+        /* Groups check the signature of command messages too (upstream
+         * only does with MLS). */
+        if ((st = verify(ss, m, s->g != NULL && ss_is_command(type))) != SLIM_OK) {
             slim_wire_free(m);
             return st;
         }
         if (type <= T_RTX_REPLY)
             st = ss_data_input(ss, s, m, now);
+        else if (s->g != NULL)
+            st = ss_group_input(ss, s, m, now);
         else
             st = ss_p2p_input(ss, s, m, now);
         ss_reschedule(ss, s);
@@ -780,7 +820,7 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
      * no MSG unless it was a peer's ANYCAST session (its opener goes on:
      * a new one starts). */
     if ((type != T_DISCOVERY_REQUEST && type != T_JOIN_REQUEST && type != T_MSG) ||
-        (tomb != NULL && type == T_JOIN_REQUEST) ||
+        (type == T_MSG && stype == SS_MULTICAST) || (tomb != NULL && type == T_JOIN_REQUEST) ||
         (tomb != NULL && type == T_MSG && !tomb->anycast)) {
         ss->c.drop_unknown++;
         slim_wire_free(m);
@@ -870,7 +910,10 @@ void slim_sessions_expire(slim_sessions *ss, uint64_t now_ms) {
         ss_sess *s = ss->heap[0];
         if (s->deadline > now_ms)
             break;
-        ss_p2p_expire(ss, s, now_ms);
+        if (s->g != NULL)
+            ss_group_expire(ss, s, now_ms);
+        else
+            ss_p2p_expire(ss, s, now_ms);
         if (s->state != S_DEAD)
             ss_data_expire(ss, s, now_ms);
         ss_reschedule(ss, s);
@@ -890,10 +933,11 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
     if (ss == NULL || cfg == NULL || session == NULL)
         return SLIM_E_INVALID_ARG;
     begin(ss);
-    if (cfg->type == SLIM_SESSION_MULTICAST || cfg->mls)
+    if (cfg->mls)
         return SLIM_E_UNSUPPORTED;
-    if ((cfg->type != SLIM_SESSION_ANYCAST && cfg->type != SLIM_SESSION_UNICAST) ||
-        !sname_text_ok(&cfg->peer, cfg->type == SLIM_SESSION_UNICAST) ||
+    if ((cfg->type != SLIM_SESSION_ANYCAST && cfg->type != SLIM_SESSION_UNICAST &&
+         cfg->type != SLIM_SESSION_MULTICAST) ||
+        !sname_text_ok(&cfg->peer, cfg->type != SLIM_SESSION_ANYCAST) ||
         (cfg->metadata_len && cfg->metadata == NULL))
         return SLIM_E_INVALID_ARG;
     if (cfg->session_id != SLIM_SESSION_ID_ANY && cfg->session_id >= SLIM_SESSION_ID_MAX)
@@ -946,6 +990,8 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
         s->state = S_DISCOVER;
         st = ss_p2p_open(ss, s, now_ms);
     }
+    if (st == SLIM_OK && cfg->type == SLIM_SESSION_MULTICAST)
+        st = ss_group_open(ss, s, &cfg->peer);
     if (st != SLIM_OK) {
         sess_free(s);
         return st;
@@ -956,6 +1002,9 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
     if (cfg->type == SLIM_SESSION_ANYCAST) {
         s->state = S_READY;
         ss_out_settle(ss, &s->open_done, SLIM_OK, R_OPEN_OK, 0);
+    } else if (cfg->type == SLIM_SESSION_MULTICAST) {
+        s->state = S_READY;
+        ss_out_settle(ss, &s->open_done, SLIM_OK, R_GROUP_OPEN, 0);
     }
     ss_reschedule(ss, s);
     *session = s->handle;
@@ -1006,7 +1055,7 @@ slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op
         s->close_done->op = op;
         s->close_op = op;
     }
-    slim_status st = ss_p2p_close(ss, s, now_ms);
+    slim_status st = s->g != NULL ? ss_group_close(ss, s, now_ms) : ss_p2p_close(ss, s, now_ms);
     ss_reschedule(ss, s);
     return st;
 }
@@ -1048,6 +1097,8 @@ static const char *detail(slim_sessions *ss, const ss_out *o) {
     char peer[3 * SLIM_NAME_COMPONENT_MAX + 64];
     if (s->type == SLIM_SESSION_ANYCAST && !ss_name_has_text(&s->peer) && !s->from_anycast)
         snprintf(peer, sizeof peer, "its destination");
+    else if (ss_name_has_text(&o->who))
+        name_text(&o->who, peer, sizeof peer); /* a group's member */
     else
         name_text(&s->peer, peer, sizeof peer);
     char *d = ss->detail;
@@ -1145,6 +1196,60 @@ static const char *detail(slim_sessions *ss, const ss_out *o) {
         snprintf(d, cap, "session %" PRIu32 " with %s: out of memory during the %s", id, peer,
                  purpose_word(a));
         break;
+    case R_LOST_LATE:
+        snprintf(d, cap,
+                 "message %" PRIu32 " of session %" PRIu32 " from %s: lost (it came after "
+                 "later ones were delivered: we joined while it was in flight)",
+                 mid, id, peer);
+        break;
+    case R_GROUP_OPEN:
+        snprintf(d, cap, "group %s (session %" PRIu32 ") created; we moderate it", peer, id);
+        break;
+    case R_INVITE_OK:
+        snprintf(d, cap, "%s joined group session %" PRIu32, peer, id);
+        break;
+    case R_ALREADY_MEMBER:
+        snprintf(d, cap, "invite of %s (session %" PRIu32 "): an instance is already a member",
+                 peer, id);
+        break;
+    case R_NOT_MEMBER:
+        snprintf(d, cap, "removal of %s (session %" PRIu32 "): not a member", peer, id);
+        break;
+    case R_MEMBER_LIMIT:
+        snprintf(d, cap,
+                 "invite of %s (session %" PRIu32 "): the group has its %" PRIu32 " members", peer,
+                 id, a);
+        break;
+    case R_UPDATE_FAILED:
+        snprintf(d, cap,
+                 "group update about %s (session %" PRIu32 "): not acknowledged after %" PRIu32
+                 " retries%s%s",
+                 peer, id, a, o->note ? " by " : "", o->note ? o->note : "");
+        break;
+    case R_LEAVE_FAILED:
+        snprintf(d, cap,
+                 "removal of %s (session %" PRIu32 "): removed, but it did not answer after "
+                 "%" PRIu32 " retries",
+                 peer, id, a);
+        break;
+    case R_REMOVE_OK:
+        snprintf(d, cap, "%s removed from group session %" PRIu32, peer, id);
+        break;
+    case R_TASK_CANCELLED:
+        snprintf(d, cap, "invite or removal of %s (session %" PRIu32 ") cancelled: group closed",
+                 peer, id);
+        break;
+    case R_REMOVED:
+        snprintf(d, cap, "removed from group session %" PRIu32 " by its moderator %s", id, peer);
+        break;
+    case R_MODERATOR_CLOSED:
+        snprintf(d, cap, "group session %" PRIu32 " closed by its moderator %s", id, peer);
+        break;
+    case R_UNDELIVERED_GROUP:
+        snprintf(d, cap,
+                 "message %" PRIu32 " of group session %" PRIu32 ": after %" PRIu32 " retries, %s",
+                 mid, id, a, o->note ? o->note : "some members never acknowledged it");
+        break;
     default:
         return NULL;
     }
@@ -1192,6 +1297,11 @@ bool slim_sessions_next(slim_sessions *ss, slim_sout *out) {
         out->ctx.metadata_len = o->nkv;
         (void)ss_msg_in_conn(m, &out->ctx.input_conn);
         out->ctx.message_id = ss_msg_mid(m);
+    } else if (o->kind == SLIM_SOUT_LOST || o->kind == SLIM_SOUT_MEMBER) {
+        ss_name_view(&o->who, &out->ctx.source);
+        out->ctx.message_id = o->message_id;
+        if (o->kind == SLIM_SOUT_MEMBER)
+            out->member = (slim_member_change)o->arg;
     }
     return true;
 }
@@ -1210,9 +1320,10 @@ slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_s
     out->initiator = s->initiator;
     out->ready = s->state == S_READY || s->state == S_DRAIN ||
                  (s->type == SLIM_SESSION_ANYCAST && s->state != S_CLOSING);
+    out->moderator = s->g != NULL && s->g->moderator;
     out->reliable = s->reliable;
     ss_name_view(&s->local, &out->local);
-    ss_name_view(&s->peer, &out->peer);
+    ss_name_view(s->g != NULL ? &s->g->data : &s->peer, &out->peer);
     out->metadata = s->meta;
     out->metadata_len = s->nmeta;
     out->timeout_ms = s->timeout_ms;
@@ -1229,20 +1340,87 @@ void slim_sessions_counters_get(const slim_sessions *ss, slim_sessions_counters 
 
 /* ---- groups ---- */
 
+static slim_status group_call(slim_sessions *ss, uint64_t session, const slim_sname *name,
+                              ss_sess **out) {
+    ss_sess *s = find_handle(ss, session);
+    if (s == NULL || s->state == S_DEAD || !s->announced)
+        return SLIM_E_CLOSED;
+    if (s->state == S_DRAIN || s->state == S_CLOSING)
+        return SLIM_E_SESSION_CLOSING;
+    if (s->g == NULL)
+        return SLIM_E_SESSION_EXPECTED_MULTICAST;
+    if (!s->g->moderator)
+        return SLIM_E_SESSION_NOT_MODERATOR;
+    if (!sname_text_ok(name, true))
+        return SLIM_E_INVALID_ARG;
+    *out = s;
+    return SLIM_OK;
+}
+
 slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim_sname *name,
                                  uint64_t op, uint64_t now_ms) {
-    (void)ss, (void)session, (void)name, (void)op, (void)now_ms;
-    return SLIM_E_UNSUPPORTED;
+    if (ss == NULL || name == NULL)
+        return SLIM_E_INVALID_ARG;
+    begin(ss);
+    ss_sess *s;
+    slim_status st = group_call(ss, session, name, &s);
+    if (st != SLIM_OK)
+        return st;
+    st = ss_group_invite(ss, s, name, false, op, now_ms);
+    ss_reschedule(ss, s);
+    return st;
 }
 
 slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim_sname *name,
                                  uint64_t op, uint64_t now_ms) {
-    (void)ss, (void)session, (void)name, (void)op, (void)now_ms;
-    return SLIM_E_UNSUPPORTED;
+    if (ss == NULL || name == NULL)
+        return SLIM_E_INVALID_ARG;
+    begin(ss);
+    ss_sess *s;
+    slim_status st = group_call(ss, session, name, &s);
+    if (st != SLIM_OK)
+        return st;
+    st = ss_group_invite(ss, s, name, true, op, now_ms);
+    ss_reschedule(ss, s);
+    return st;
 }
 
 slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, slim_sname *out,
                                   size_t cap, size_t *n) {
-    (void)ss, (void)session, (void)out, (void)cap, (void)n;
-    return SLIM_E_UNSUPPORTED;
+    if (ss == NULL || n == NULL || (cap && out == NULL))
+        return SLIM_E_INVALID_ARG;
+    const ss_sess *s = find_handle(ss, session);
+    if (s == NULL || s->state == S_DEAD || !s->announced)
+        return SLIM_E_CLOSED;
+    if (s->g != NULL) {
+        /* The moderator first (ourselves, or the member's peer). */
+        const slim_name *mod = s->g->moderator ? &s->local.name : &s->peer.name;
+        uint32_t first = 0;
+        while (first < s->g->nmem && !slim_name_equal(&s->g->mem[first].n.name, mod))
+            first++;
+        if (first == s->g->nmem)
+            first = 0;
+        size_t k = 0;
+        if (s->g->nmem > 0 && k < cap)
+            ss_name_view(&s->g->mem[first].n, &out[k]);
+        k++;
+        for (uint32_t i = 0; i < s->g->nmem; i++)
+            if (i != first && k < cap)
+                ss_name_view(&s->g->mem[i].n, &out[k++]);
+        *n = s->g->nmem;
+        return SLIM_OK;
+    }
+    size_t k = 0;
+    if (k < cap)
+        ss_name_view(&s->local, &out[k]);
+    k++;
+    bool ready = s->state == S_READY || s->state == S_DRAIN || s->state == S_CLOSING;
+    bool peer = s->type == SLIM_SESSION_UNICAST ? s->peer_known && ready : s->from_anycast;
+    if (peer) {
+        if (k < cap)
+            ss_name_view(&s->peer, &out[k]);
+        k++;
+    }
+    *n = k;
+    return SLIM_OK;
 }

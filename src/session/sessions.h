@@ -38,8 +38,8 @@
  * The protocol on the wire is upstream SLIM's (docs/sessions.md, from
  * ../shared/spec/session-protocol-head.md): point-to-point sessions with
  * DISCOVERY, JOIN, WELCOME, acknowledged data with retransmission,
- * heartbeats and close. Group sessions and MLS plug in later behind the
- * same calls.
+ * heartbeats and close, and groups (MULTICAST) without MLS. MLS plugs in
+ * later behind the same calls.
  *
  * One thread at a time.
  */
@@ -173,7 +173,7 @@ void slim_sessions_free(slim_sessions *ss);
  * E_SESSION_NOT_OURS (a name we do not answer for), E_SESSION_WRONG_PEER,
  * E_SESSION_UNEXPECTED (not expected in the session's state),
  * E_SESSION_DUPLICATE (data already delivered or buffered; acknowledged
- * again in a reliable session), E_SESSION_LIMIT, E_UNSUPPORTED (MULTICAST), E_NOMEM. A message
+ * again in a reliable session), E_SESSION_LIMIT, E_NOMEM. A message
  * for no session of ours, with a bad identity, or malformed, is never
  * delivered. */
 slim_status slim_sessions_input(slim_sessions *ss, slim_bytes msg, uint64_t now_ms);
@@ -201,8 +201,8 @@ slim_status slim_sessions_remove_name(slim_sessions *ss, const slim_sname *name)
  * E_SESSION_WELCOME_FAILED, E_SESSION_NO_ROUTE, E_SESSION_ROUTE_REFUSED,
  * E_SESSION_ROUTE_TIMEOUT; E_CANCELLED when closed first), after which
  * the session also gets CLOSED with the same status. E_INVALID_ARG (bad
- * config: UNICAST without a peer, names without text), E_UNSUPPORTED
- * (MULTICAST, mls), E_SESSION_BAD_ID, E_EXISTS (session id in use),
+ * config: UNICAST or MULTICAST without a peer, names without text),
+ * E_UNSUPPORTED (mls), E_SESSION_BAD_ID, E_EXISTS (session id in use),
  * E_SESSION_LIMIT (max_sessions), E_QUEUE_FULL (backlog), E_NOMEM. */
 slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg, uint64_t op,
                                uint64_t now_ms, uint64_t *session);
@@ -283,7 +283,8 @@ slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim
                                  uint64_t op, uint64_t now_ms);
 
 /* The group's members as this app knows them, the moderator and itself
- * included (for UNICAST: itself and the peer once joined): up to cap
+ * included, the moderator first (for UNICAST: itself and the peer once
+ * joined): up to cap
  * views into out (valid until the next call on ss), *n gets how many
  * there are. E_CLOSED. */
 slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, slim_sname *out,

@@ -36,6 +36,7 @@
 #include "session/ss_int.h"
 #include "core/alloc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define HALF_SPACE (SS_SEQ_MASK >> 1) /* "after" = forward distance up to 2^30 */
@@ -63,6 +64,7 @@ static slim_status tx_room(ss_sess *s) {
 
 static void tx_pop_front(ss_sess *s) {
     while (s->tx_count > 0 && tx_at(s, 0)->msg == NULL) {
+        slim_free(tx_at(s, 0)->wait);
         memset(tx_at(s, 0), 0, sizeof(ss_tx));
         s->tx_head = (s->tx_head + 1) % s->tx_cap;
         s->tx_base = ss_seq_add(s->tx_base, 1);
@@ -97,10 +99,33 @@ static slim_status set_destination(slim_msg *m, const ss_name *to) {
     return SLIM_OK;
 }
 
+/* A group message goes to the channel; sent again, to each member that
+ * has not acknowledged it, by its full name. */
+static void group_resend(slim_sessions *ss, ss_sess *s, ss_tx *t) {
+    slim_pb_header *h = t->msg->publish->header;
+    for (uint32_t i = 0; i < t->nwait; i++) {
+        const ss_name *to = ss_group_member(s, &t->wait[i]);
+        if (to == NULL)
+            continue;
+        if (set_destination(t->msg, to) != SLIM_OK) {
+            ss->c.send_failures++;
+            continue;
+        }
+        h->fanout = 1;
+        if (ss_send(ss, s->handle, t->msg) == SLIM_OK)
+            ss->c.retransmissions++;
+    }
+    h->fanout = SS_FANOUT_ALL;
+    if (set_destination(t->msg, &s->g->data) != SLIM_OK)
+        ss->c.send_failures++; /* tried again at the next send */
+}
+
 /* Sends slot t (id) for the first time or again. */
 static void tx_send(slim_sessions *ss, ss_sess *s, ss_tx *t, uint32_t id, uint64_t now) {
     bool again = t->sent;
-    if (s->type == SLIM_SESSION_UNICAST && set_destination(t->msg, &s->peer) != SLIM_OK) {
+    if (s->g != NULL && again) {
+        group_resend(ss, s, t);
+    } else if (s->type == SLIM_SESSION_UNICAST && set_destination(t->msg, &s->peer) != SLIM_OK) {
         ss->c.send_failures++;
     } else if (ss_send(ss, s->handle, t->msg) == SLIM_OK) {
         /* A retransmission does not stand for a heartbeat: it is sent
@@ -113,12 +138,17 @@ static void tx_send(slim_sessions *ss, ss_sess *s, ss_tx *t, uint32_t id, uint64
         }
     }
     t->sent = true;
-    if (s->reliable) {
+    if (s->reliable && !(s->g != NULL && t->nwait == 0)) {
         t->deadline = now + s->timeout_ms;
         ss_tq_push(&s->tx_tq, t->deadline, id, tx_live, s);
     } else {
+        /* fire and forget, or a group with nobody else in it yet */
         slim_wire_free(t->msg);
         t->msg = NULL;
+        ss_out_free(t->undelivered);
+        t->undelivered = NULL;
+        slim_free(t->wait);
+        t->wait = NULL;
         tx_pop_front(s);
     }
 }
@@ -147,11 +177,49 @@ static bool sname_ok(const slim_sname *n) {
     return set == 0 || set == 3;
 }
 
+static bool ptx_live_ok(const ss_sess *s) {
+    return s->g->npt < SS_WINDOW;
+}
+
+/* publish_to in a group: to one member, outside the sequence, acknowledged
+ * by it alone. */
+static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_name *to, slim_msg *m,
+                                    ss_out *und, uint64_t now) {
+    ss_group *g = s->g;
+    if (!s->reliable) {
+        if (ss_send(ss, s->handle, m) == SLIM_OK) {
+            ss_note_sent(s);
+            ss->c.messages_out++;
+        }
+        slim_wire_free(m);
+        return SLIM_OK;
+    }
+    if (g->pt == NULL) {
+        g->pt = slim_calloc(SS_WINDOW, sizeof *g->pt);
+        if (g->pt == NULL) {
+            slim_wire_free(m);
+            ss_out_free(und);
+            return SLIM_E_NOMEM;
+        }
+    }
+    ss_ptx *t = &g->pt[g->npt++];
+    memset(t, 0, sizeof *t);
+    t->msg = m;
+    t->undelivered = und;
+    t->to = *to;
+    t->deadline = now + s->timeout_ms;
+    if (ss_send(ss, s->handle, m) == SLIM_OK) {
+        ss_note_sent(s);
+        ss->c.messages_out++;
+    }
+    return SLIM_OK;
+}
+
 slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p, uint64_t now,
                             uint32_t *message_id) {
     ss_name to = {0};
-    const ss_name *dst = &s->peer;
-    bool fwd = false;
+    const ss_name *dst = s->g != NULL ? &s->g->data : &s->peer;
+    bool fwd = false, pto = false;
     uint64_t conn = p->conn;
     slim_status st = SLIM_OK;
     switch (p->mode) {
@@ -169,13 +237,19 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
         if (s->type == SLIM_SESSION_UNICAST) {
             if (!s->peer_known || !slim_name_equal(&p->to.name, &s->peer.name))
                 return SLIM_E_INVALID_ARG;
+        } else if (s->g != NULL) {
+            const ss_name *mem = ss_group_member(s, &p->to.name);
+            if (mem == NULL || slim_name_equal(&mem->name, &s->local.name))
+                return SLIM_E_INVALID_ARG;
+            dst = mem;
+            pto = true;
         } else {
             dst = &to;
         }
         fwd = true;
         break;
     case SLIM_PUBLISH_DESTINATION:
-        if (s->type == SLIM_SESSION_UNICAST)
+        if (s->type != SLIM_SESSION_ANYCAST)
             return SLIM_E_SESSION_EXPECTED_ANYCAST;
         if (!sname_ok(&p->to))
             return SLIM_E_INVALID_ARG;
@@ -187,12 +261,16 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
     if (p->payload_type.len && p->payload_type.ptr == NULL)
         return SLIM_E_INVALID_ARG;
     bool ready = s->state == S_READY;
-    bool slot = s->reliable || !ready;
+    bool slot = (s->reliable || !ready) && !pto;
     if (slot && s->tx_count >= SS_WINDOW)
+        return SLIM_E_QUEUE_FULL;
+    if (pto && s->reliable && !ptx_live_ok(s))
         return SLIM_E_QUEUE_FULL;
     if (dst == &to && (st = ss_name_set(&to, &p->to.name, p->to.text)) != SLIM_OK)
         return st;
     uint32_t id = ss_seq_add(s->last_id, 1);
+    if (pto) /* outside the sequence: [2^31, 2^32 - 2] */
+        id = 0x80000000u + (uint32_t)(ss->ops.random64(ss->ops.ud) % 0x7fffffffu);
     slim_str ts[3], td[3];
     ss_hdr h = {
         .src = ss_name_wire(&s->local, ts),
@@ -202,11 +280,15 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
         .mid = id,
         .has_forward_to = fwd,
         .forward_to = conn,
+        .group = s->g != NULL,
+        .fanout = s->g != NULL && !pto ? SS_FANOUT_ALL : 1,
     };
     char *ptype =
         p->payload_type.len ? slim_strndup(p->payload_type.ptr, p->payload_type.len) : NULL;
     slim_msg *m = NULL;
     ss_out *und = NULL;
+    slim_name *wait = NULL;
+    uint32_t nwait = 0;
     if (p->payload_type.len && ptype == NULL)
         st = SLIM_E_NOMEM;
     if (st == SLIM_OK)
@@ -215,23 +297,37 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
     ss_name_clear(&to);
     if (st == SLIM_OK)
         st = add_metadata(m, p->metadata, p->metadata_len);
+    if (st == SLIM_OK && pto)
+        st = slim_wire_metadata_set(m, SS_KEY_PUBLISH_TO, SS_VAL_TRUE);
     if (st == SLIM_OK && dataplane__proto__v1__message__get_packed_size(m) > ss->max_message)
         st = SLIM_E_TOO_LARGE;
     if (st == SLIM_OK && slot)
         st = tx_room(s);
-    if (st == SLIM_OK && s->reliable) {
+    if (st == SLIM_OK && s->reliable && !pto)
         st = ss_tq_reserve(&s->tx_tq, 2 * SS_WINDOW);
-        und = st == SLIM_OK ? ss_out_new(SLIM_SOUT_UNDELIVERED, s) : NULL;
-        if (st == SLIM_OK && und == NULL)
+    if (st == SLIM_OK && s->reliable) {
+        und = ss_out_new(SLIM_SOUT_UNDELIVERED, s);
+        if (und == NULL)
             st = SLIM_E_NOMEM;
     }
+    if (st == SLIM_OK && s->reliable && s->g != NULL && !pto)
+        st = ss_group_others(s, &wait, &nwait);
     if (st != SLIM_OK) {
         slim_wire_free(m);
+        ss_out_free(und);
         return st;
     }
-    s->last_id = id;
+    if (und != NULL) {
+        und->message_id = id;
+        und->status = SLIM_E_SESSION_UNDELIVERED;
+        und->reason = s->g != NULL ? R_UNDELIVERED_GROUP : R_UNDELIVERED;
+        und->arg = s->max_retries;
+    }
     if (message_id != NULL)
         *message_id = id;
+    if (pto)
+        return group_publish_to(ss, s, &dst->name, m, und, now);
+    s->last_id = id;
     if (!slot) {
         if (ss_send(ss, s->handle, m) == SLIM_OK) {
             ss_note_sent(s);
@@ -246,12 +342,8 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
     memset(t, 0, sizeof *t);
     t->msg = m;
     t->undelivered = und;
-    if (und != NULL) {
-        und->message_id = id;
-        und->status = SLIM_E_SESSION_UNDELIVERED;
-        und->reason = R_UNDELIVERED;
-        und->arg = s->max_retries;
-    }
+    t->wait = wait;
+    t->nwait = nwait;
     if (ready)
         tx_send(ss, s, t, id, now);
     return SLIM_OK;
@@ -267,6 +359,25 @@ void ss_data_flush(slim_sessions *ss, ss_sess *s, uint64_t now) {
     }
 }
 
+static bool ptx_pending(const ss_sess *s) {
+    return s->g != NULL && s->g->npt > 0;
+}
+
+static void drained_check(slim_sessions *ss, ss_sess *s, uint64_t now) {
+    if (s->state != S_DRAIN || s->tx_count != 0 || ptx_pending(s))
+        return;
+    if (s->g != NULL)
+        ss_group_drained(ss, s, now);
+    else
+        ss_p2p_drained(ss, s, now);
+}
+
+static void ptx_remove(ss_group *g, uint32_t i) {
+    slim_wire_free(g->pt[i].msg);
+    ss_out_free(g->pt[i].undelivered);
+    g->pt[i] = g->pt[--g->npt];
+}
+
 /* Reliable message id of ours acknowledged by `from`. */
 static void acked(slim_sessions *ss, ss_sess *s, ss_tx *t, uint64_t now) {
     slim_wire_free(t->msg);
@@ -274,8 +385,7 @@ static void acked(slim_sessions *ss, ss_sess *s, ss_tx *t, uint64_t now) {
     ss_out_free(t->undelivered);
     t->undelivered = NULL;
     tx_pop_front(s);
-    if (s->state == S_DRAIN && s->tx_count == 0)
-        ss_p2p_drained(ss, s, now);
+    drained_check(ss, s, now);
 }
 
 /* An ANYCAST opener remembers who answered, to tell them when it closes. */
@@ -313,11 +423,41 @@ static bool answers_for(const ss_sess *s, const slim_msg *m, const slim_name *sr
     return slim_id_is_any(d.id) || slim_id_equal(d.id, src->id);
 }
 
+static slim_status group_ack_in(slim_sessions *ss, ss_sess *s, const slim_msg *m,
+                                const slim_name *src, uint64_t now) {
+    uint32_t id = ss_msg_mid(m);
+    ss_group *g = s->g;
+    if (id > SS_SEQ_MASK) { /* publish_to */
+        for (uint32_t i = 0; i < g->npt; i++)
+            if (ss_msg_mid(g->pt[i].msg) == id && slim_name_equal(&g->pt[i].to, src)) {
+                ptx_remove(g, i);
+                drained_check(ss, s, now);
+                break;
+            }
+        return SLIM_OK;
+    }
+    ss_tx *t = tx_find(s, id);
+    if (t == NULL || t->msg == NULL || !t->sent)
+        return SLIM_OK; /* late copy of an acknowledgement */
+    for (uint32_t i = 0; i < t->nwait; i++)
+        if (slim_name_equal(&t->wait[i], src)) {
+            t->wait[i] = t->wait[--t->nwait];
+            if (t->nwait == 0)
+                acked(ss, s, t, now);
+            return SLIM_OK;
+        }
+    return SLIM_OK; /* acknowledged already */
+}
+
 static slim_status msg_ack_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
     slim_name src;
     (void)ss_msg_source(m, &src);
+    if (!s->reliable)
+        return SLIM_OK;
+    if (s->g != NULL)
+        return group_ack_in(ss, s, m, &src, now);
     ss_tx *t = tx_find(s, ss_msg_mid(m));
-    if (t == NULL || t->msg == NULL || !t->sent || !s->reliable)
+    if (t == NULL || t->msg == NULL || !t->sent)
         return SLIM_OK; /* late copy of an acknowledgement */
     if (!answers_for(s, t->msg, &src)) {
         ss->c.drop_unexpected++;
@@ -342,8 +482,24 @@ static slim_status rtx_request_in(slim_sessions *ss, ss_sess *s, const slim_msg 
         h->_forward_to_case = has_conn ? DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO_FORWARD_TO
                                        : DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
         h->forward_to = conn;
-        if (ss_send(ss, s->handle, t->msg) == SLIM_OK)
-            ss->c.rtx_replies++;
+        /* a group's copy goes to the requester alone */
+        ss_name req = {0};
+        bool redirect = s->g != NULL;
+        if (redirect && (ss_name_from_pb(&req, m->publish->header->source) != SLIM_OK ||
+                         set_destination(t->msg, &req) != SLIM_OK)) {
+            ss->c.send_failures++;
+        } else {
+            if (redirect)
+                h->fanout = 1;
+            if (ss_send(ss, s->handle, t->msg) == SLIM_OK)
+                ss->c.rtx_replies++;
+        }
+        ss_name_clear(&req);
+        if (redirect) {
+            h->fanout = SS_FANOUT_ALL;
+            if (set_destination(t->msg, &s->g->data) != SLIM_OK)
+                ss->c.send_failures++;
+        }
         sh->session_message_type = (Dataplane__Proto__V1__SessionMessageType)T_MSG;
         h->_forward_to_case = DATAPLANE__PROTO__V1__SLIMHEADER___FORWARD_TO__NOT_SET;
         h->forward_to = 0;
@@ -361,6 +517,7 @@ static slim_status rtx_request_in(slim_sessions *ss, ss_sess *s, const slim_msg 
         .has_forward_to = has_conn,
         .forward_to = conn,
         .error = true,
+        .group = s->g != NULL,
     };
     slim_msg *r;
     slim_status st = ss_msg_app(&h, "", slim_bytes_of(NULL, 0), &r);
@@ -375,6 +532,13 @@ static slim_status rtx_request_in(slim_sessions *ss, ss_sess *s, const slim_msg 
 
 /* ---- receiving ---- */
 
+static bool is_publish_to(const slim_msg *m) {
+    for (size_t i = 0; i < m->n_metadata; i++)
+        if (strcmp(m->metadata[i]->key, SS_KEY_PUBLISH_TO) == 0)
+            return true;
+    return false;
+}
+
 static void send_ack(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
     uint64_t conn = 0;
     bool has_conn = ss_msg_in_conn(m, &conn);
@@ -388,9 +552,16 @@ static void send_ack(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
         .mid = ss_msg_mid(m),
         .has_forward_to = has_conn,
         .forward_to = conn,
+        .group = s->g != NULL,
     };
     slim_msg *a;
     if (ss_msg_app(&h, "", slim_bytes_of(NULL, 0), &a) != SLIM_OK) {
+        ss->c.send_failures++;
+        return;
+    }
+    if (s->g != NULL && is_publish_to(m) &&
+        slim_wire_metadata_set(a, SS_KEY_PUBLISH_TO, SS_VAL_TRUE) != SLIM_OK) {
+        slim_wire_free(a);
         ss->c.send_failures++;
         return;
     }
@@ -436,50 +607,58 @@ static void deliver(slim_sessions *ss, ss_out *o) {
     ss_out_push(ss, o);
 }
 
-/* -- reorder buffer: ids rx_next .. rx_next + rx_count - 1 -- */
+/* -- reorder buffers: ids q->next .. q->next + q->count - 1 -- */
 
-static ss_rx *rx_at(const ss_sess *s, uint32_t i) {
-    return &s->rx[(s->rx_head + i) % s->rx_cap];
+static ss_rx *rx_at(const ss_rxq *q, uint32_t i) {
+    return &q->rx[(q->head + i) % q->cap];
 }
 
-static slim_status rx_room(ss_sess *s, uint32_t need) {
-    void *ring = s->rx;
+static slim_status rx_room(ss_rxq *q, uint32_t need) {
+    void *ring = q->rx;
     slim_status st =
-        ss_ring_room(&ring, sizeof(ss_rx), &s->rx_cap, &s->rx_head, s->rx_count, need, SS_RX_SPAN);
-    s->rx = ring;
+        ss_ring_room(&ring, sizeof(ss_rx), &q->cap, &q->head, q->count, need, SS_RX_SPAN);
+    q->rx = ring;
     return st;
 }
 
 static bool rx_live(const void *ctx, const ss_tq_ent *e) {
-    const ss_sess *s = ctx;
-    uint32_t d = ss_seq_diff(e->id, s->rx_next);
-    if (d >= s->rx_count)
+    const ss_rxq *q = ctx;
+    uint32_t d = ss_seq_diff(e->id, q->next);
+    if (d >= q->count)
         return false;
-    const ss_rx *r = rx_at(s, d);
+    const ss_rx *r = rx_at(q, d);
     return r->out == NULL && r->rtx_deadline == e->when;
 }
 
-static void rx_release(slim_sessions *ss, ss_sess *s) {
-    while (s->rx_count > 0 && rx_at(s, 0)->out != NULL) {
-        ss_rx *r = rx_at(s, 0);
+static void rx_release(slim_sessions *ss, ss_rxq *q) {
+    if (q->hold_until != 0)
+        return; /* a late joiner's baseline is not settled yet */
+    while (q->count > 0 && rx_at(q, 0)->out != NULL) {
+        ss_rx *r = rx_at(q, 0);
         deliver(ss, r->out);
         memset(r, 0, sizeof *r);
-        s->rx_head = (s->rx_head + 1) % s->rx_cap;
-        s->rx_next = ss_seq_add(s->rx_next, 1);
-        s->rx_count--;
+        q->head = (q->head + 1) % q->cap;
+        q->next = ss_seq_add(q->next, 1);
+        q->count--;
     }
 }
 
-static void send_rtx_request(slim_sessions *ss, ss_sess *s, uint32_t id, bool again) {
+/* Who sent what q holds. */
+static const ss_name *rxq_source(const ss_sess *s, const ss_rxq *q) {
+    return s->g != NULL ? &q->src : &s->peer;
+}
+
+static void send_rtx_request(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t id, bool again) {
     slim_str lt[3], pt[3];
     ss_hdr h = {
         .src = ss_name_wire(&s->local, lt),
-        .dst = ss_name_wire(&s->peer, pt),
+        .dst = ss_name_wire(rxq_source(s, q), pt),
         .type = T_RTX_REQUEST,
         .sid = s->id,
         .mid = id,
-        .has_forward_to = s->rx_conn != UINT64_MAX,
-        .forward_to = s->rx_conn,
+        .has_forward_to = q->conn != UINT64_MAX,
+        .forward_to = q->conn,
+        .group = s->g != NULL,
     };
     slim_msg *r;
     if (ss_msg_app(&h, "", slim_bytes_of(NULL, 0), &r) != SLIM_OK) {
@@ -493,10 +672,115 @@ static void send_rtx_request(slim_sessions *ss, ss_sess *s, uint32_t id, bool ag
     }
 }
 
-static slim_status rx_insert(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t now) {
+/* A LOST output for id of q's sender; NULL: no memory. */
+static ss_out *lost_out(ss_sess *s, const ss_rxq *q, uint32_t id, ss_reason why) {
+    ss_out *o = ss_out_new(SLIM_SOUT_LOST, s);
+    if (o == NULL)
+        return NULL;
+    slim_sname v;
+    ss_name_view(rxq_source(s, q), &v);
+    if (ss_name_set(&o->who, &v.name, v.text) != SLIM_OK) {
+        ss_out_free(o);
+        return NULL;
+    }
+    o->status = SLIM_E_SESSION_LOST;
+    o->reason = why;
+    o->message_id = id;
+    o->arg = s->max_retries;
+    return o;
+}
+
+/* Slots k .. d - 1 become missing ids, each asked for at once. */
+static void rx_missing(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t k, uint32_t d,
+                       uint64_t now) {
+    for (; k < d; k++) {
+        ss_rx *r = rx_at(q, k);
+        memset(r, 0, sizeof *r);
+        r->rtx_deadline = now + s->timeout_ms;
+        uint32_t mid = ss_seq_add(q->next, k);
+        if (k >= q->count)
+            q->count = k + 1;
+        ss_tq_push(&q->tq, r->rtx_deadline, mid, rx_live, q);
+        send_rtx_request(ss, s, q, mid, false);
+    }
+}
+
+/* A late joiner's first ids from a sender: id older than the tentative
+ * baseline moves it back (room permitting). */
+static slim_status rx_lower_base(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t id,
+                                 uint64_t now) {
+    uint32_t shift = ss_seq_diff(q->next, id);
+    if (q->count + shift > SS_RX_SPAN)
+        return SLIM_E_SESSION_UNEXPECTED;
+    if (rx_room(q, q->count + shift) != SLIM_OK)
+        return SLIM_E_NOMEM;
+    q->head = (q->head + q->cap - shift) % q->cap;
+    uint32_t old = q->count;
+    q->count += shift;
+    q->next = id;
+    q->start = id;
+    for (uint32_t k = 0; k < shift; k++)
+        memset(rx_at(q, k), 0, sizeof(ss_rx));
+    (void)old;
+    /* ids between the new and the old baseline are missing */
+    for (uint32_t k = 1; k < shift; k++) {
+        ss_rx *r = rx_at(q, k);
+        r->rtx_deadline = now + s->timeout_ms;
+        uint32_t mid = ss_seq_add(q->next, k);
+        ss_tq_push(&q->tq, r->rtx_deadline, mid, rx_live, q);
+        send_rtx_request(ss, s, q, mid, false);
+    }
+    return SLIM_OK;
+}
+
+static slim_status rx_insert(slim_sessions *ss, ss_sess *s, ss_rxq *q, slim_msg *m, uint64_t now) {
     uint32_t id = ss_msg_mid(m);
-    uint32_t d = ss_seq_diff(id, s->rx_next);
-    if (d > HALF_SPACE || (d < s->rx_count && rx_at(s, d)->out != NULL)) {
+    if (s->g != NULL && !q->init) {
+        /* The first message from this sender sets the baseline; one after
+         * 1 may be followed by older ones the sender sends us again (we
+         * joined late): delivery waits one timeout for them. */
+        q->init = true;
+        q->next = id;
+        q->start = id;
+        if (id != 1)
+            q->hold_until = now + s->timeout_ms + s->timeout_ms / 2;
+    }
+    uint32_t d = ss_seq_diff(id, q->next);
+    if (d > HALF_SPACE && s->g != NULL && q->hold_until != 0) {
+        if (s->held) {
+            ss->c.drop_backlog++;
+            slim_wire_free(m);
+            return SLIM_E_QUEUE_FULL;
+        }
+        slim_status st = rx_lower_base(ss, s, q, id, now);
+        if (st != SLIM_OK) {
+            if (st == SLIM_E_NOMEM)
+                ss->c.drop_nomem++;
+            else
+                ss->c.drop_unexpected++;
+            slim_wire_free(m);
+            return st;
+        }
+        d = 0;
+    } else if (d > HALF_SPACE && s->g != NULL) {
+        uint32_t back = ss_seq_diff(q->start, id); /* 1.. : before the first delivered */
+        if (back >= 1 && back <= 64 && !((q->late >> (back - 1)) & 1)) {
+            /* Never delivered, and too late to be: said, not skipped. */
+            ss_out *o = lost_out(s, q, id, R_LOST_SENDER);
+            if (o == NULL) {
+                ss->c.drop_nomem++;
+                slim_wire_free(m);
+                return SLIM_E_NOMEM;
+            }
+            o->reason = R_LOST_LATE;
+            q->late |= (uint64_t)1 << (back - 1);
+            send_ack(ss, s, m);
+            deliver(ss, o);
+            slim_wire_free(m);
+            return SLIM_OK;
+        }
+    }
+    if (d > HALF_SPACE || (d < q->count && rx_at(q, d)->out != NULL)) {
         send_ack(ss, s, m); /* delivered or buffered already */
         ss->c.drop_duplicate++;
         slim_wire_free(m);
@@ -513,8 +797,8 @@ static slim_status rx_insert(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_
         return SLIM_E_QUEUE_FULL;
     }
     ss_out *o = message_out(s, m);
-    if (o == NULL || rx_room(s, d + 1) != SLIM_OK ||
-        ss_tq_reserve(&s->rx_tq, 2 * SS_RX_SPAN) != SLIM_OK) {
+    if (o == NULL || rx_room(q, d + 1) != SLIM_OK ||
+        ss_tq_reserve(&q->tq, 2 * SS_RX_SPAN) != SLIM_OK) {
         if (o != NULL)
             ss_out_free(o);
         else
@@ -525,40 +809,67 @@ static slim_status rx_insert(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_
     send_ack(ss, s, m);
     uint64_t conn;
     if (ss_msg_in_conn(m, &conn))
-        s->rx_conn = conn;
+        q->conn = conn;
     /* Ids newly found missing are asked for at once. */
-    for (uint32_t k = s->rx_count; k < d; k++) {
-        ss_rx *r = rx_at(s, k);
-        memset(r, 0, sizeof *r);
-        r->rtx_deadline = now + s->timeout_ms;
-        uint32_t mid = ss_seq_add(s->rx_next, k);
-        s->rx_count = k + 1;
-        ss_tq_push(&s->rx_tq, r->rtx_deadline, mid, rx_live, s);
-        send_rtx_request(ss, s, mid, false);
+    rx_missing(ss, s, q, q->count, d, now);
+    if (d >= q->count) {
+        memset(rx_at(q, d), 0, sizeof(ss_rx));
+        q->count = d + 1;
     }
-    if (d >= s->rx_count) {
-        memset(rx_at(s, d), 0, sizeof(ss_rx));
-        s->rx_count = d + 1;
-    }
-    rx_at(s, d)->out = o;
-    rx_release(ss, s);
+    rx_at(q, d)->out = o;
+    rx_release(ss, q);
     return SLIM_OK;
 }
 
-/* The sender says it no longer has `id`. */
-static void rx_lost(slim_sessions *ss, ss_sess *s, uint32_t id, ss_reason why) {
-    uint32_t d = ss_seq_diff(id, s->rx_next);
-    if (d >= s->rx_count || rx_at(s, d)->out != NULL)
+/* The sender says it no longer has `id`, or never answered for it. */
+static void rx_lost(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t id, ss_reason why) {
+    uint32_t d = ss_seq_diff(id, q->next);
+    if (d >= q->count || rx_at(q, d)->out != NULL)
         return;
-    ss_out *o = ss_out_new(SLIM_SOUT_LOST, s);
+    ss_out *o = lost_out(s, q, id, why);
     if (o == NULL)
         return; /* the RTX timer asks again */
-    o->status = SLIM_E_SESSION_LOST;
-    o->reason = why;
-    o->message_id = id;
-    o->arg = s->max_retries;
-    rx_at(s, d)->out = o;
-    rx_release(ss, s);
+    rx_at(q, d)->out = o;
+    rx_release(ss, q);
+}
+
+void ss_rxq_free(ss_rxq *q) {
+    for (uint32_t i = 0; i < q->count; i++)
+        ss_out_free(rx_at(q, i)->out);
+    slim_free(q->rx);
+    q->rx = NULL;
+    q->cap = q->count = q->head = 0;
+    ss_tq_free(&q->tq);
+    ss_name_clear(&q->src);
+}
+
+/* The reorder buffer of m's sender in a group (made on its first
+ * message); NULL: too many senders or no memory. */
+static ss_rxq *group_rxq(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
+    ss_group *g = s->g;
+    slim_name src;
+    (void)ss_msg_source(m, &src);
+    for (uint32_t i = 0; i < g->nsrc; i++)
+        if (slim_name_equal(&g->src[i].src.name, &src))
+            return &g->src[i];
+    if (g->nsrc >= ss->max_members)
+        return NULL;
+    if (g->nsrc == g->src_cap) {
+        uint32_t cap = g->src_cap ? g->src_cap * 2 : 4;
+        ss_rxq *p = slim_realloc(g->src, cap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        g->src = p;
+        g->src_cap = cap;
+    }
+    ss_rxq *q = &g->src[g->nsrc];
+    memset(q, 0, sizeof *q);
+    q->conn = UINT64_MAX;
+    q->next = 1;
+    if (ss_name_from_pb(&q->src, m->publish->header->source) != SLIM_OK)
+        return NULL;
+    g->nsrc++;
+    return q;
 }
 
 /* -- duplicate filters of unordered sessions -- */
@@ -675,7 +986,87 @@ static slim_status unordered(slim_sessions *ss, ss_sess *s, slim_msg *m, bool ac
     return SLIM_OK;
 }
 
+/* publish_to data in a group: delivered at once, once. */
+static slim_status group_direct(slim_sessions *ss, ss_sess *s, slim_msg *m) {
+    ss_group *g = s->g;
+    slim_name src;
+    (void)ss_msg_source(m, &src);
+    uint32_t id = ss_msg_mid(m);
+    for (uint32_t i = 0; i < SS_PT_SEEN; i++)
+        if (g->pt_seen[i].id == id && id != 0 && slim_name_equal(&g->pt_seen[i].src, &src)) {
+            if (s->reliable)
+                send_ack(ss, s, m);
+            ss->c.drop_duplicate++;
+            slim_wire_free(m);
+            return SLIM_E_SESSION_DUPLICATE;
+        }
+    if (s->reliable && s->held) {
+        ss->c.drop_backlog++;
+        slim_wire_free(m);
+        return SLIM_E_QUEUE_FULL;
+    }
+    ss_out *o = message_out(s, m);
+    if (o == NULL) {
+        ss->c.drop_nomem++;
+        slim_wire_free(m);
+        return SLIM_E_NOMEM;
+    }
+    g->pt_seen[g->pt_seen_next].src = src;
+    g->pt_seen[g->pt_seen_next].id = id;
+    g->pt_seen_next = (g->pt_seen_next + 1) % SS_PT_SEEN;
+    if (s->reliable)
+        send_ack(ss, s, m);
+    deliver(ss, o);
+    return SLIM_OK;
+}
+
+static slim_status group_data_in(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t now) {
+    uint32_t type = ss_msg_type(m);
+    slim_name src;
+    (void)ss_msg_source(m, &src);
+    bool open = s->state == S_READY || s->state == S_DRAIN || s->state == S_CLOSING;
+    if (type == T_MSG_ACK || type == T_RTX_REQUEST) {
+        slim_status st = SLIM_OK;
+        if (type == T_MSG_ACK)
+            st = msg_ack_in(ss, s, m, now);
+        else if (s->reliable)
+            st = rtx_request_in(ss, s, m);
+        else {
+            ss->c.drop_unexpected++;
+            st = SLIM_E_SESSION_UNEXPECTED;
+        }
+        slim_wire_free(m);
+        return st;
+    }
+    /* Data: from members only (one not known yet sends it again). */
+    if (!open || slim_name_equal(&src, &s->local.name) || !ss_group_is_member(s, &src) ||
+        (type == T_RTX_REPLY && !s->reliable)) {
+        ss->c.drop_unexpected++;
+        slim_wire_free(m);
+        return SLIM_E_SESSION_UNEXPECTED;
+    }
+    if (type == T_MSG && is_publish_to(m))
+        return group_direct(ss, s, m);
+    if (!s->reliable)
+        return unordered(ss, s, m, false);
+    ss_rxq *q = group_rxq(ss, s, m);
+    if (q == NULL) {
+        ss->c.drop_nomem++;
+        slim_wire_free(m);
+        return SLIM_E_NOMEM;
+    }
+    if (type == T_RTX_REPLY && m->publish->header->_error_case) {
+        if (q->init)
+            rx_lost(ss, s, q, ss_msg_mid(m), R_LOST_SENDER);
+        slim_wire_free(m);
+        return SLIM_OK;
+    }
+    return rx_insert(ss, s, q, m, now);
+}
+
 slim_status ss_data_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t now) {
+    if (s->g != NULL)
+        return group_data_in(ss, s, m, now);
     uint32_t type = ss_msg_type(m);
     slim_name src;
     (void)ss_msg_source(m, &src);
@@ -702,14 +1093,14 @@ slim_status ss_data_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t n
             return SLIM_E_SESSION_UNEXPECTED;
         }
         if (type == T_RTX_REPLY && m->publish->header->_error_case) {
-            rx_lost(ss, s, ss_msg_mid(m), R_LOST_SENDER);
+            rx_lost(ss, s, &s->rxq, ss_msg_mid(m), R_LOST_SENDER);
             slim_wire_free(m);
             return SLIM_OK;
         }
         if (!unicast)
             remember_instance(s, m);
         if (unicast && s->reliable)
-            return rx_insert(ss, s, m, now);
+            return rx_insert(ss, s, &s->rxq, m, now);
         return unordered(ss, s, m, !unicast);
     }
     case T_MSG_ACK:
@@ -733,6 +1124,55 @@ slim_status ss_data_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t n
 
 /* ---- timers ---- */
 
+/* The words naming the members that never acknowledged t. */
+static char *unackers_note(const ss_sess *s, const ss_tx *t) {
+    size_t cap = 64 + (size_t)t->nwait * (3 * SLIM_NAME_COMPONENT_MAX + 48);
+    if (cap > 4096)
+        cap = 4096;
+    char *b = slim_malloc(cap);
+    if (b == NULL)
+        return NULL;
+    size_t len = (size_t)snprintf(b, cap, "%u member%s never acknowledged it:", t->nwait,
+                                  t->nwait == 1 ? "" : "s");
+    for (uint32_t i = 0; i < t->nwait && len + 8 < cap; i++) {
+        const ss_name *n = ss_group_member(s, &t->wait[i]);
+        if (n == NULL || !ss_name_has_text(n))
+            continue;
+        int w = snprintf(b + len, cap - len, "%s %s/%s/%s", i ? "," : "", n->text[0], n->text[1],
+                         n->text[2]);
+        if (w < 0 || (size_t)w >= cap - len) {
+            b[len] = '\0';
+            break;
+        }
+        len += (size_t)w;
+    }
+    return b;
+}
+
+static void rxq_expire(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint64_t now) {
+    if (q->hold_until != 0 && q->hold_until <= now) {
+        q->hold_until = 0;
+        rx_release(ss, q);
+    }
+    ss_tq_ent e;
+    while (ss_tq_peek(&q->tq, &e) && e.when <= now) {
+        ss_tq_pop(&q->tq);
+        if (!rx_live(q, &e))
+            continue;
+        ss_rx *r = rx_at(q, ss_seq_diff(e.id, q->next));
+        r->rtx_deadline = now + s->timeout_ms;
+        if (++r->rtx_tries > s->max_retries) {
+            /* given up: said in its place, and the stream moves on */
+            rx_lost(ss, s, q, e.id, R_LOST_RTX);
+            if (rx_live(q, &(ss_tq_ent){r->rtx_deadline, e.id}))
+                ss_tq_push(&q->tq, r->rtx_deadline, e.id, rx_live, q); /* no memory: later */
+            continue;
+        }
+        ss_tq_push(&q->tq, r->rtx_deadline, e.id, rx_live, q);
+        send_rtx_request(ss, s, q, e.id, true);
+    }
+}
+
 void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
     ss_tq_ent e;
     while (ss_tq_peek(&s->tx_tq, &e) && e.when <= now) {
@@ -743,6 +1183,8 @@ void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
         if (++t->tries > s->max_retries) {
             ss_out *o = t->undelivered;
             t->undelivered = NULL;
+            if (s->g != NULL)
+                o->note = unackers_note(s, t);
             slim_wire_free(t->msg);
             t->msg = NULL;
             ss->c.undelivered++;
@@ -752,23 +1194,41 @@ void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
         }
         tx_send(ss, s, t, e.id, now);
     }
-    while (ss_tq_peek(&s->rx_tq, &e) && e.when <= now) {
-        ss_tq_pop(&s->rx_tq);
-        if (!rx_live(s, &e))
-            continue;
-        ss_rx *r = rx_at(s, ss_seq_diff(e.id, s->rx_next));
-        r->rtx_deadline = now + s->timeout_ms;
-        if (++r->rtx_tries > s->max_retries) {
-            rx_lost(ss, s, e.id, R_LOST_RTX);
-            if (rx_live(s, &(ss_tq_ent){r->rtx_deadline, e.id}))
-                ss_tq_push(&s->rx_tq, r->rtx_deadline, e.id, rx_live, s); /* no memory: later */
-            continue;
+    if (s->g != NULL) {
+        ss_group *g = s->g;
+        for (uint32_t i = 0; i < g->npt;) {
+            ss_ptx *t = &g->pt[i];
+            if (t->deadline > now) {
+                i++;
+                continue;
+            }
+            if (++t->tries > s->max_retries) {
+                ss_out *o = t->undelivered;
+                t->undelivered = NULL;
+                ss->c.undelivered++;
+                ss_out_push(ss, o);
+                ptx_remove(g, i);
+                continue;
+            }
+            t->deadline = now + s->timeout_ms;
+            if (ss_send(ss, s->handle, t->msg) == SLIM_OK)
+                ss->c.retransmissions++;
+            i++;
         }
-        ss_tq_push(&s->rx_tq, r->rtx_deadline, e.id, rx_live, s);
-        send_rtx_request(ss, s, e.id, true);
+        for (uint32_t i = 0; i < g->nsrc; i++)
+            rxq_expire(ss, s, &g->src[i], now);
+    } else {
+        rxq_expire(ss, s, &s->rxq, now);
     }
-    if (s->state == S_DRAIN && s->tx_count == 0)
-        ss_p2p_drained(ss, s, now);
+    drained_check(ss, s, now);
+}
+
+static uint64_t rxq_deadline(const ss_rxq *q) {
+    uint64_t d = q->hold_until ? q->hold_until : UINT64_MAX;
+    ss_tq_ent e;
+    if (ss_tq_peek(&q->tq, &e) && e.when < d)
+        d = e.when;
+    return d;
 }
 
 uint64_t ss_data_deadline(const ss_sess *s) {
@@ -776,9 +1236,56 @@ uint64_t ss_data_deadline(const ss_sess *s) {
     ss_tq_ent e;
     if (ss_tq_peek(&s->tx_tq, &e) && e.when < d)
         d = e.when;
-    if (ss_tq_peek(&s->rx_tq, &e) && e.when < d)
-        d = e.when;
+    if (s->g != NULL) {
+        for (uint32_t i = 0; i < s->g->npt; i++)
+            if (s->g->pt[i].deadline < d)
+                d = s->g->pt[i].deadline;
+        for (uint32_t i = 0; i < s->g->nsrc; i++) {
+            uint64_t q = rxq_deadline(&s->g->src[i]);
+            if (q < d)
+                d = q;
+        }
+    } else {
+        uint64_t q = rxq_deadline(&s->rxq);
+        if (q < d)
+            d = q;
+    }
     return d;
+}
+
+/* ---- members leaving ---- */
+
+void ss_data_member_gone(slim_sessions *ss, ss_sess *s, const slim_name *who, uint64_t now) {
+    ss_group *g = s->g;
+    for (uint32_t i = 0; i < s->tx_count; i++) {
+        ss_tx *t = tx_at(s, i);
+        if (t->msg == NULL)
+            continue;
+        for (uint32_t k = 0; k < t->nwait; k++)
+            if (slim_name_equal(&t->wait[k], who)) {
+                t->wait[k] = t->wait[--t->nwait];
+                break;
+            }
+        if (t->nwait == 0 && t->sent) {
+            slim_wire_free(t->msg);
+            t->msg = NULL;
+            ss_out_free(t->undelivered);
+            t->undelivered = NULL;
+        }
+    }
+    tx_pop_front(s);
+    for (uint32_t i = 0; i < g->npt;)
+        if (slim_name_equal(&g->pt[i].to, who))
+            ptx_remove(g, i);
+        else
+            i++;
+    for (uint32_t i = 0; i < g->nsrc; i++)
+        if (slim_name_equal(&g->src[i].src.name, who)) {
+            ss_rxq_free(&g->src[i]);
+            g->src[i] = g->src[--g->nsrc];
+            break;
+        }
+    drained_check(ss, s, now);
 }
 
 /* ---- the end ---- */
@@ -794,6 +1301,15 @@ void ss_data_end(slim_sessions *ss, ss_sess *s) {
             t->undelivered = NULL;
         }
     }
+    if (s->g != NULL)
+        for (uint32_t i = 0; i < s->g->npt; i++)
+            if (s->g->pt[i].undelivered != NULL) {
+                s->g->pt[i].undelivered->status = SLIM_E_SESSION_CLOSED_UNACKED;
+                s->g->pt[i].undelivered->reason = R_UNDELIVERED_ENDED;
+                ss->c.undelivered++;
+                ss_out_push(ss, s->g->pt[i].undelivered);
+                s->g->pt[i].undelivered = NULL;
+            }
     ss_data_free(s);
 }
 
@@ -802,18 +1318,26 @@ void ss_data_free(ss_sess *s) {
         ss_tx *t = tx_at(s, i);
         slim_wire_free(t->msg);
         ss_out_free(t->undelivered);
+        slim_free(t->wait);
     }
     slim_free(s->tx);
     s->tx = NULL;
     s->tx_cap = s->tx_count = s->tx_head = 0;
-    for (uint32_t i = 0; i < s->rx_count; i++)
-        ss_out_free(rx_at(s, i)->out);
-    slim_free(s->rx);
-    s->rx = NULL;
-    s->rx_cap = s->rx_count = s->rx_head = 0;
+    ss_rxq_free(&s->rxq);
     ss_tq_free(&s->tx_tq);
-    ss_tq_free(&s->rx_tq);
     slim_free(s->seen);
     s->seen = NULL;
     s->nseen = 0;
+    if (s->g != NULL) {
+        ss_group *g = s->g;
+        while (g->npt > 0)
+            ptx_remove(g, g->npt - 1);
+        slim_free(g->pt);
+        g->pt = NULL;
+        for (uint32_t i = 0; i < g->nsrc; i++)
+            ss_rxq_free(&g->src[i]);
+        slim_free(g->src);
+        g->src = NULL;
+        g->nsrc = g->src_cap = 0;
+    }
 }

@@ -8,8 +8,11 @@
  *   ss_p2p.c    the life of a point-to-point session: discovery, routes,
  *               join, welcome, heartbeats, close, control retransmission;
  *   ss_data.c   application data: the send window with acknowledgements
- *               and retransmission, the receiver's reorder buffer with
- *               RTX, and the duplicate filter of unordered sessions.
+ *               and retransmission, the receiver's reorder buffers with
+ *               RTX (one per sender), and the duplicate filter of
+ *               unordered sessions;
+ *   ss_group.c  MULTICAST sessions: channel names, the moderator's tasks
+ *               (invite, remove), the members' side, group close.
  *
  * Everything runs on the caller's thread; nothing here calls out except
  * the ops of the config.
@@ -88,6 +91,7 @@ typedef enum ss_reason {
     R_UNDELIVERED_ENDED,
     R_LOST_SENDER,
     R_LOST_RTX,
+    R_LOST_LATE, /* a late joiner: older than what was delivered first */
     R_CLOSED_LOCAL,
     R_CLOSED_BY_PEER,
     R_PEER_LEFT,
@@ -96,6 +100,18 @@ typedef enum ss_reason {
     R_CLOSE_DONE,
     R_CLOSE_UNANSWERED,
     R_NOMEM,
+    R_GROUP_OPEN,     /* group ready */
+    R_INVITE_OK,      /* arg unused; who: the member */
+    R_ALREADY_MEMBER, /* who */
+    R_NOT_MEMBER,     /* who */
+    R_MEMBER_LIMIT,   /* arg: max_members */
+    R_UPDATE_FAILED,  /* arg: retries; note: who never acknowledged */
+    R_LEAVE_FAILED,   /* arg: retries; who */
+    R_REMOVE_OK,      /* who */
+    R_TASK_CANCELLED, /* who */
+    R_REMOVED,        /* who: the moderator */
+    R_MODERATOR_CLOSED,
+    R_UNDELIVERED_GROUP, /* arg: retries; note: the members that never acknowledged */
 } ss_reason;
 
 struct ss_sess;
@@ -116,6 +132,8 @@ typedef struct ss_out {
     slim_msg *msg;  /* MESSAGE: the decoded message the views point into */
     slim_ss_kv *kv; /* MESSAGE: its metadata as views */
     size_t nkv;
+    ss_name who; /* LOST, MEMBER: ctx.source; group DONEs: the invitee (for the detail) */
+    char *note;  /* extra words for the detail (slim_malloc), or NULL */
 } ss_out;
 
 /* Timers of one kind in one session, all with the same period, so they
@@ -136,8 +154,9 @@ typedef enum ss_purpose {
     P_DISCOVERY,
     P_JOIN,
     P_WELCOME,
-    P_CLOSE, /* GROUP_CLOSE to the peer or one ANYCAST instance */
-    P_LEAVE, /* our LEAVE_REQUEST */
+    P_CLOSE,  /* GROUP_CLOSE to the peer or one ANYCAST instance */
+    P_LEAVE,  /* our LEAVE_REQUEST */
+    P_UPDATE, /* GROUP_UPDATE to the channel: one GROUP_ACK per member in `wait` */
 } ss_purpose;
 
 typedef struct ss_ctl {
@@ -149,6 +168,10 @@ typedef struct ss_ctl {
     slim_name from;  /* who must answer */
     uint64_t deadline;
     uint32_t tries; /* expiries so far */
+    /* a broadcast (GROUP_UPDATE, GROUP_CLOSE to a channel): every member
+     * that still has to answer (slim_malloc), else NULL */
+    slim_name *wait;
+    uint32_t nwait;
 } ss_ctl;
 
 /* A message in the send window. */
@@ -158,6 +181,9 @@ typedef struct ss_tx {
     uint64_t deadline;
     uint32_t tries;
     bool sent;
+    /* MULTICAST: the members that have still to acknowledge it */
+    slim_name *wait;
+    uint32_t nwait;
 } ss_tx;
 
 /* A message slot in the reorder buffer. */
@@ -166,6 +192,21 @@ typedef struct ss_rx {
     uint64_t rtx_deadline; /* missing: when the RTX_REQUEST is due again */
     uint32_t rtx_tries;
 } ss_rx;
+
+/* The reorder buffer of one sender: ids next .. next + count - 1. A
+ * UNICAST session has one (its peer); a MULTICAST session one per member
+ * that sent reliable data. */
+typedef struct ss_rxq {
+    ss_name src; /* MULTICAST: the sender (full name) */
+    ss_rx *rx;
+    uint32_t cap, head, count, next;
+    uint64_t conn; /* connection of the latest data from the sender */
+    ss_tq tq;
+    bool init;           /* MULTICAST: the baseline (first id) is known */
+    uint64_t hold_until; /* MULTICAST late joiner: delivery waits until then (0: not) */
+    uint32_t start;      /* MULTICAST: the first id delivered */
+    uint64_t late;       /* ids start-1 .. start-64 already reported lost (bit i: start-1-i) */
+} ss_rxq;
 
 /* An instance that answered an ANYCAST opener, and the connection it
  * answered on (messages to it go there: there is no route to it). */
@@ -194,16 +235,105 @@ typedef struct ss_route {
     uint64_t conn;
     uint64_t sub_id;
     uint32_t refs;
+    bool sub; /* a subscription (forward_to = conn), not a route (recv_from) */
     bool acked;
     bool failed;
 } ss_route;
+
+/* A route or subscription a group session holds, with the member it is
+ * for (released when that member leaves). */
+typedef struct ss_hold {
+    ss_route *r;
+    slim_name owner; /* for a member; the any name for the channel's own */
+    bool owned;
+    bool wait; /* the current step waits for its acknowledgement */
+} ss_hold;
+
+/* A member of a group as a session knows it. */
+typedef struct ss_member {
+    ss_name n; /* full name */
+} ss_member;
+
+/* The moderator's invites and removals, one at a time in call order. */
+typedef enum ss_task_kind {
+    K_INVITE,
+    K_REMOVE,
+    K_ANNOUNCE_LEFT, /* tell the others that a member left by itself */
+} ss_task_kind;
+
+typedef enum ss_task_step {
+    TS_NONE,
+    TS_DISCOVER,
+    TS_ROUTE,
+    TS_JOIN,
+    TS_WELCOME, /* welcome and update out */
+    TS_UPDATE,  /* removal: the update out */
+    TS_LEAVE,   /* removal: the LEAVE_REQUEST out */
+} ss_task_step;
+
+typedef struct ss_task {
+    struct ss_task *next;
+    ss_task_kind kind;
+    ss_task_step step;
+    ss_name who;   /* as asked; then the full name */
+    uint64_t conn; /* invite: the connection the discovery reply came on */
+    ss_out *done;  /* its DONE, when it has an op */
+    bool update_failed;
+    uint32_t update_id, welcome_id; /* message ids of the task's requests */
+} ss_task;
+
+/* A publish_to message waiting for its one acknowledgement. */
+typedef struct ss_ptx {
+    slim_msg *msg;
+    ss_out *undelivered;
+    slim_name to;
+    uint64_t deadline;
+    uint32_t tries;
+} ss_ptx;
+
+#define SS_UPDATE_IDS 16u /* GROUP_UPDATE ids a member remembers (duplicates) */
+#define SS_PT_SEEN    64u /* publish_to ids a member remembers per session */
+#define SS_FANOUT_ALL 256u
+
+/* What a MULTICAST session has besides the common parts. */
+typedef struct ss_group {
+    ss_name data, ctrl; /* the channel: data name and control name */
+    bool moderator;
+    ss_member *mem; /* the roster, self (and the moderator) included */
+    uint32_t nmem, mem_cap;
+    ss_hold *hold; /* routes and subscriptions held */
+    uint32_t nhold, hold_cap;
+    uint64_t wait_deadline; /* a step waiting for SubscriptionAcks; 0: none */
+    bool subscribed;        /* moderator: the channel subscribed (first reply) */
+    bool welcomed;          /* member: the welcome is being taken (routes) */
+    uint32_t welcome_id;    /* member: the id of the welcome being taken */
+    uint64_t welcome_conn;
+    /* moderator: tasks */
+    ss_task *task, *task_tail; /* task: the current one (the head) */
+    uint32_t ntasks;
+    /* member: GROUP_UPDATE ids taken */
+    uint32_t upd[SS_UPDATE_IDS];
+    uint32_t nupd;
+    /* reorder buffers, one per sender */
+    ss_rxq *src;
+    uint32_t nsrc, src_cap;
+    /* publish_to */
+    ss_ptx *pt;
+    uint32_t npt;
+    struct {
+        slim_name src;
+        uint32_t id;
+    } pt_seen[SS_PT_SEEN];
+    uint32_t pt_seen_next;
+} ss_group;
 
 typedef enum ss_state {
     S_DISCOVER, /* initiator: DISCOVERY_REQUEST out */
     S_ROUTE,    /* waiting for the router to take the route to the peer */
     S_JOIN,     /* initiator: JOIN_REQUEST out */
     S_WELCOME,  /* initiator: GROUP_WELCOME out */
-    S_JOINED,   /* joiner: JOIN_REPLY sent, waiting for the welcome */
+    S_JOINED,   /* joiner: JOIN_REPLY sent, waiting for the welcome (group: and
+                 * then its routes) */
     S_READY,
     S_DRAIN,   /* close called: waiting for our unacknowledged messages */
     S_CLOSING, /* close messages out, waiting for their answers */
@@ -244,11 +374,9 @@ typedef struct ss_sess {
     ss_tx *tx;
     uint32_t tx_cap, tx_head, tx_count, tx_base;
     ss_tq tx_tq;
-    /* reorder buffer (UNICAST reliable): ids rx_next .. rx_next + rx_count - 1 */
-    ss_rx *rx;
-    uint32_t rx_cap, rx_head, rx_count, rx_next;
-    uint64_t rx_conn; /* connection of the latest data from the peer */
-    ss_tq rx_tq;
+    /* reorder buffer (UNICAST reliable) */
+    ss_rxq rxq;
+    ss_group *g; /* MULTICAST */
     /* duplicate filters (unordered sessions) */
     ss_seen *seen;
     uint32_t nseen;
@@ -287,6 +415,8 @@ struct slim_sessions {
     slim_sessions_ops ops;
     ss_name local;
     uint32_t max_sessions, heartbeat_ms, heartbeat_misses, sub_ack_ms, idle_ms, max_backlog;
+    uint32_t max_members, max_tasks;
+    char *provider_id; /* NUL-terminated; the app id's hex form when none was given */
     uint32_t any_timeout_ms, any_max_retries;
     size_t max_message;
     ss_appname *names;
@@ -342,6 +472,8 @@ typedef struct ss_hdr {
     bool has_forward_to;
     uint64_t forward_to;
     bool error;
+    bool group;      /* session type MULTICAST (else POINT_TO_POINT) */
+    uint32_t fanout; /* 0: 1 */
 } ss_hdr;
 
 /* A Publish with header and session header, no content. */
@@ -387,6 +519,29 @@ slim_status ss_p2p_discovery_reply(slim_sessions *ss, slim_msg *m, const ss_appn
 void ss_p2p_joiner_new(slim_sessions *ss, ss_sess *s, uint64_t now);
 slim_status ss_p2p_tomb_answer(slim_sessions *ss, const slim_msg *m);
 void ss_route_release(slim_sessions *ss, ss_sess *s);
+/* A reference on the route (or subscription, `sub`) to `peer` over conn,
+ * asking the router for it when nobody holds it yet; NULL: no memory.
+ * *ready: it is acknowledged already. */
+ss_route *ss_route_ref(slim_sessions *ss, uint64_t handle, const ss_name *local,
+                       const ss_name *peer, uint64_t conn, bool sub, bool *ready);
+void ss_route_unref(slim_sessions *ss, ss_route *r, uint64_t handle);
+/* Control requests (ss_p2p.c): sends m (taken) and keeps it until its
+ * answer. wait/nwait: a broadcast's repliers (copied). */
+slim_status ss_ctl_add(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose purpose,
+                       const slim_name *from, bool any_id, uint64_t now);
+slim_status ss_ctl_add_set(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose purpose,
+                           const slim_name *wait, uint32_t nwait, uint64_t now);
+long ss_ctl_find(const ss_sess *s, uint8_t purpose, uint32_t id);
+void ss_ctl_remove(ss_sess *s, uint32_t i);
+bool ss_ctl_from_ok(const ss_ctl *c, const slim_name *src);
+/* A command message of s to `to` (via forward_to when not UINT64_MAX). */
+slim_status ss_cmd_to(slim_sessions *ss, const ss_sess *s, uint8_t type, slim_wire_name to,
+                      uint32_t mid, uint64_t via, slim_msg **out, void **inner);
+/* The empty answer (GROUP_ACK, LEAVE_REPLY) to request m, echoing its id. */
+void ss_answer(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint8_t type);
+void ss_p2p_join_reply(slim_sessions *ss, ss_sess *s);
+Dataplane__Proto__V1__Participant *ss_participant_new(const ss_name *who, bool sends,
+                                                      bool receives);
 void ss_route_free_all(slim_sessions *ss);
 void ss_ctl_clear(ss_sess *s);
 void ss_note_sent(ss_sess *s); /* traffic to the peer this heartbeat period */
@@ -405,6 +560,36 @@ void ss_data_end(slim_sessions *ss, ss_sess *s);
 void ss_data_free(ss_sess *s);
 bool ss_data_unacked(const ss_sess *s);
 uint64_t ss_data_deadline(const ss_sess *s);
+/* A member left the group: its pending acknowledgements are dropped (what
+ * no one else waits for is done) and so is its reorder buffer. */
+void ss_data_member_gone(slim_sessions *ss, ss_sess *s, const slim_name *who, uint64_t now);
+void ss_rxq_free(ss_rxq *q);
+
+/* ---- ss_group.c ---- */
+/* Opens a MULTICAST session (the app moderates it): derives the channel
+ * names. s is not linked yet. */
+slim_status ss_group_open(slim_sessions *ss, ss_sess *s, const slim_sname *channel);
+/* A JOIN_REQUEST of a group for no session of ours: s (a peer session,
+ * not linked yet) takes the channel from it; E_WIRE_MISSING_FIELD. */
+slim_status ss_group_joiner(slim_sessions *ss, ss_sess *s, const slim_msg *m);
+slim_status ss_group_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t now);
+void ss_group_expire(slim_sessions *ss, ss_sess *s, uint64_t now);
+uint64_t ss_group_deadline(const ss_sess *s);
+slim_status ss_group_close(slim_sessions *ss, ss_sess *s, uint64_t now);
+void ss_group_drained(slim_sessions *ss, ss_sess *s, uint64_t now);
+void ss_group_node_error(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now);
+void ss_group_route_ack(slim_sessions *ss, ss_sess *s, ss_route *r, bool ok, uint64_t now);
+/* Before the session ends: tasks cancelled, routes released. */
+void ss_group_end(slim_sessions *ss, ss_sess *s);
+void ss_group_free(ss_sess *s);
+slim_status ss_group_invite(slim_sessions *ss, ss_sess *s, const slim_sname *name, bool remove,
+                            uint64_t op, uint64_t now);
+bool ss_group_is_member(const ss_sess *s, const slim_name *n);
+/* The other members' full names (slim_malloc'd array in *out, NULL when
+ * none). */
+slim_status ss_group_others(const ss_sess *s, slim_name **out, uint32_t *n);
+/* The full name of a member (3 components and id), or NULL. */
+const ss_name *ss_group_member(const ss_sess *s, const slim_name *n);
 
 /* Makes room for `need` entries of `size` bytes in a ring of *cap entries
  * whose `count` live ones start at *head (they move to the front); the

@@ -2,7 +2,8 @@
  * The messages a session sends, as the wire wants them
  * (../shared/spec/session-protocol-head.md §1, §3, §10): every Publish of a
  * session has both forms of its names (the builders always write NameId),
- * fanout 1, ttl 8, the session type POINT_TO_POINT, our version string;
+ * fanout 1 (256 for a group's channel), ttl 8, the session's type, our
+ * version string;
  * acknowledgements and RTX requests carry an empty ApplicationPayload, the
  * command messages (types 5-20) the CommandPayload variant of their type.
  * Every message goes through ops.stamp just before it is encoded, a
@@ -33,7 +34,7 @@ slim_status ss_msg_new(const ss_hdr *h, slim_msg **out) {
     slim_wire_header_spec hs = {
         .source = h->src,
         .destination = h->dst,
-        .fanout = 1,
+        .fanout = h->fanout ? h->fanout : 1,
         .ttl = SLIM_WIRE_DEFAULT_TTL,
         .has_forward_to = h->has_forward_to,
         .forward_to = h->forward_to,
@@ -41,7 +42,7 @@ slim_status ss_msg_new(const ss_hdr *h, slim_msg **out) {
         .error = h->error,
     };
     slim_wire_session_spec sp = {
-        .session_type = SS_P2P,
+        .session_type = h->group ? SS_MULTICAST : SS_P2P,
         .message_type = (Dataplane__Proto__V1__SessionMessageType)h->type,
         .session_id = h->sid,
         .message_id = h->mid,

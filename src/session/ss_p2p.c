@@ -36,17 +36,18 @@
 
 /* ---- control messages waiting for an answer ---- */
 
-static void ctl_remove(ss_sess *s, uint32_t i) {
+void ss_ctl_remove(ss_sess *s, uint32_t i) {
     slim_wire_free(s->ctl[i].msg);
+    slim_free(s->ctl[i].wait);
     s->ctl[i] = s->ctl[--s->nctl];
 }
 
 void ss_ctl_clear(ss_sess *s) {
     while (s->nctl > 0)
-        ctl_remove(s, s->nctl - 1);
+        ss_ctl_remove(s, s->nctl - 1);
 }
 
-static long ctl_find(const ss_sess *s, uint8_t purpose, uint32_t id) {
+long ss_ctl_find(const ss_sess *s, uint8_t purpose, uint32_t id) {
     for (uint32_t i = 0; i < s->nctl; i++)
         if (s->ctl[i].purpose == purpose && s->ctl[i].id == id)
             return (long)i;
@@ -60,15 +61,15 @@ static bool ctl_has(const ss_sess *s, uint8_t purpose) {
     return false;
 }
 
-static bool ctl_from_ok(const ss_ctl *c, const slim_name *src) {
+bool ss_ctl_from_ok(const ss_ctl *c, const slim_name *src) {
     if (c->any_id)
         return slim_name_same_service(&c->from, src);
     return slim_name_equal(&c->from, src);
 }
 
 /* Sends request m and keeps it until its answer (takes m, also on error). */
-static slim_status ctl_add(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose purpose,
-                           const slim_name *from, bool any_id, uint64_t now) {
+slim_status ss_ctl_add(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose purpose,
+                       const slim_name *from, bool any_id, uint64_t now) {
     if (s->nctl == s->ctl_cap) {
         uint32_t cap = s->ctl_cap ? s->ctl_cap * 2 : 2;
         ss_ctl *c = slim_realloc(s->ctl, cap * sizeof *c);
@@ -93,10 +94,31 @@ static slim_status ctl_add(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpos
     return SLIM_OK;
 }
 
+slim_status ss_ctl_add_set(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose purpose,
+                           const slim_name *wait, uint32_t nwait, uint64_t now) {
+    slim_name *w = slim_malloc((nwait ? nwait : 1) * sizeof *w);
+    if (w == NULL) {
+        slim_wire_free(m);
+        return SLIM_E_NOMEM;
+    }
+    if (nwait)
+        memcpy(w, wait, nwait * sizeof *w);
+    slim_name none;
+    memset(&none, 0, sizeof none);
+    slim_status st = ss_ctl_add(ss, s, m, purpose, &none, false, now);
+    if (st != SLIM_OK) {
+        slim_free(w);
+        return st;
+    }
+    s->ctl[s->nctl - 1].wait = w;
+    s->ctl[s->nctl - 1].nwait = nwait;
+    return SLIM_OK;
+}
+
 /* A command message of s to `to` (over connection `via` when it is not
  * UINT64_MAX), with a fresh id unless mid is given. */
-static slim_status cmd_to(slim_sessions *ss, const ss_sess *s, uint8_t type, slim_wire_name to,
-                          uint32_t mid, uint64_t via, slim_msg **out, void **inner) {
+slim_status ss_cmd_to(slim_sessions *ss, const ss_sess *s, uint8_t type, slim_wire_name to,
+                      uint32_t mid, uint64_t via, slim_msg **out, void **inner) {
     slim_str lt[3];
     ss_hdr h = {
         .src = ss_name_wire(&s->local, lt),
@@ -106,6 +128,7 @@ static slim_status cmd_to(slim_sessions *ss, const ss_sess *s, uint8_t type, sli
         .mid = mid ? mid : ss_random_id(ss),
         .has_forward_to = via != UINT64_MAX,
         .forward_to = via,
+        .group = s->type == SLIM_SESSION_MULTICAST,
     };
     return ss_msg_cmd(&h, out, inner);
 }
@@ -115,21 +138,21 @@ static slim_status cmd_to(slim_sessions *ss, const ss_sess *s, uint8_t type, sli
 static slim_status cmd_to_peer(slim_sessions *ss, const ss_sess *s, uint8_t type, uint32_t mid,
                                slim_msg **out, void **inner) {
     slim_str pt[3];
-    return cmd_to(ss, s, type, ss_name_wire(&s->peer, pt), mid,
-                  s->from_anycast ? s->conn : UINT64_MAX, out, inner);
+    return ss_cmd_to(ss, s, type, ss_name_wire(&s->peer, pt), mid,
+                     s->from_anycast ? s->conn : UINT64_MAX, out, inner);
 }
 
 /* An empty answer (GROUP_ACK, LEAVE_REPLY) to request m, echoing its id.
  * ANYCAST sessions have no routes: the answer goes back the way m came. */
-static void answer(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint8_t type) {
+void ss_answer(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint8_t type) {
     slim_name dn;
     slim_str dt[3];
     slim_msg *r;
     uint64_t via = UINT64_MAX;
     if (s->type == SLIM_SESSION_ANYCAST)
         (void)ss_msg_in_conn(m, &via);
-    if (cmd_to(ss, s, type, ss_pb_wire(m->publish->header->source, &dn, dt), ss_msg_mid(m), via, &r,
-               NULL) != SLIM_OK) {
+    if (ss_cmd_to(ss, s, type, ss_pb_wire(m->publish->header->source, &dn, dt), ss_msg_mid(m), via,
+                  &r, NULL) != SLIM_OK) {
         ss->c.send_failures++;
         return;
     }
@@ -188,8 +211,10 @@ static slim_status send_route(slim_sessions *ss, uint64_t handle, const ss_route
         .destination = ss_name_wire(&r->peer, pt),
         .fanout = 1,
         .ttl = SLIM_WIRE_DEFAULT_TTL,
-        .has_recv_from = true,
+        .has_recv_from = !r->sub,
         .recv_from = r->conn,
+        .has_forward_to = r->sub,
+        .forward_to = r->conn,
     };
     slim_msg *m;
     slim_status st = slim_wire_subscribe_new(&h, r->sub_id, remove, &m);
@@ -206,41 +231,50 @@ static void route_free(ss_route *r) {
     slim_free(r);
 }
 
-/* Takes a reference on the route to the peer over s->conn, asking the
- * router for it when no session holds it yet. True when it is in place. */
-static bool route_acquire(slim_sessions *ss, ss_sess *s) {
+ss_route *ss_route_ref(slim_sessions *ss, uint64_t handle, const ss_name *local,
+                       const ss_name *peer, uint64_t conn, bool sub, bool *ready) {
+    *ready = false;
     for (ss_route *r = ss->routes; r != NULL; r = r->next)
-        if (!r->failed && r->conn == s->conn && slim_name_equal(&r->name, &s->peer.name)) {
+        if (!r->failed && r->conn == conn && r->sub == sub &&
+            slim_name_equal(&r->name, &peer->name)) {
             r->refs++;
-            s->route = r;
-            return r->acked;
+            *ready = r->acked;
+            return r;
         }
     ss_route *r = slim_calloc(1, sizeof *r);
     if (r == NULL)
-        return false; /* no route: the wait times out */
+        return NULL;
     slim_sname lv, pv;
-    ss_name_view(&s->local, &lv);
-    ss_name_view(&s->peer, &pv);
+    ss_name_view(local, &lv);
+    ss_name_view(peer, &pv);
     if (ss_name_set(&r->local, &lv.name, lv.text) != SLIM_OK ||
         ss_name_set(&r->peer, &pv.name, pv.text) != SLIM_OK) {
         route_free(r);
-        return false;
+        return NULL;
     }
-    r->name = s->peer.name;
-    r->conn = s->conn;
+    r->name = peer->name;
+    r->conn = conn;
+    r->sub = sub;
     r->refs = 1;
     do
         r->sub_id = ss->ops.random64(ss->ops.ud);
     while (r->sub_id == 0);
     r->next = ss->routes;
     ss->routes = r;
-    s->route = r;
-    if (send_route(ss, s->handle, r, false) != SLIM_OK)
+    if (send_route(ss, handle, r, false) != SLIM_OK)
         ss->c.send_failures++;
-    return false;
+    return r;
 }
 
-static void route_unref(slim_sessions *ss, ss_route *r, uint64_t handle) {
+/* Takes a reference on the route to the peer over s->conn, asking the
+ * router for it when no session holds it yet. True when it is in place. */
+static bool route_acquire(slim_sessions *ss, ss_sess *s) {
+    bool ready;
+    s->route = ss_route_ref(ss, s->handle, &s->local, &s->peer, s->conn, false, &ready);
+    return s->route != NULL && ready; /* no memory: the wait times out */
+}
+
+void ss_route_unref(slim_sessions *ss, ss_route *r, uint64_t handle) {
     if (--r->refs > 0)
         return;
     for (ss_route **p = &ss->routes; *p != NULL; p = &(*p)->next)
@@ -259,7 +293,7 @@ void ss_route_release(slim_sessions *ss, ss_sess *s) {
     if (r == NULL)
         return;
     s->route = NULL;
-    route_unref(ss, r, s->handle);
+    ss_route_unref(ss, r, s->handle);
 }
 
 void ss_route_free_all(slim_sessions *ss) {
@@ -277,7 +311,7 @@ slim_status ss_p2p_open(slim_sessions *ss, ss_sess *s, uint64_t now) {
     slim_status st = cmd_to_peer(ss, s, T_DISCOVERY_REQUEST, 0, &m, NULL);
     if (st != SLIM_OK)
         return st;
-    return ctl_add(ss, s, m, P_DISCOVERY, &s->peer.name, slim_id_is_any(s->peer.name.id), now);
+    return ss_ctl_add(ss, s, m, P_DISCOVERY, &s->peer.name, slim_id_is_any(s->peer.name.id), now);
 }
 
 /* An answer to m without a session: from `src`, back to m's source over
@@ -295,6 +329,7 @@ static slim_status stateless_answer(slim_sessions *ss, const slim_msg *m, uint8_
         .mid = ss_msg_mid(m),
         .has_forward_to = ss_msg_in_conn(m, &conn),
         .forward_to = conn,
+        .group = m->publish->session->session_type == SS_MULTICAST,
     };
     slim_msg *r;
     slim_status st = ss_msg_cmd(&h, &r, NULL);
@@ -325,8 +360,8 @@ static void fail(slim_sessions *ss, ss_sess *s, slim_status st, ss_reason why, u
 }
 
 /* A Participant record: `who`, ONLINE, sending and receiving as told. */
-static Dataplane__Proto__V1__Participant *participant_new(const ss_name *who, bool sends,
-                                                          bool receives) {
+Dataplane__Proto__V1__Participant *ss_participant_new(const ss_name *who, bool sends,
+                                                      bool receives) {
     Dataplane__Proto__V1__Participant *p =
         ss_pb_new(&dataplane__proto__v1__participant__descriptor);
     if (p == NULL)
@@ -344,7 +379,7 @@ static Dataplane__Proto__V1__Participant *participant_new(const ss_name *who, bo
     return p;
 }
 
-static void send_join_reply(slim_sessions *ss, ss_sess *s) {
+void ss_p2p_join_reply(slim_sessions *ss, ss_sess *s) {
     slim_msg *m;
     void *inner;
     if (cmd_to_peer(ss, s, T_JOIN_REPLY, s->join_id, &m, &inner) != SLIM_OK) {
@@ -352,7 +387,7 @@ static void send_join_reply(slim_sessions *ss, ss_sess *s) {
         return;
     }
     Dataplane__Proto__V1__JoinReplyPayload *jr = inner;
-    jr->participant = participant_new(&s->local, true, true);
+    jr->participant = ss_participant_new(&s->local, true, true);
     if (jr->participant == NULL) {
         ss->c.send_failures++;
         slim_wire_free(m);
@@ -366,7 +401,7 @@ static void send_join_reply(slim_sessions *ss, ss_sess *s) {
 static void route_ok(slim_sessions *ss, ss_sess *s, uint64_t now) {
     s->route_deadline = 0;
     if (!s->initiator) {
-        send_join_reply(ss, s);
+        ss_p2p_join_reply(ss, s);
         s->state = S_JOINED;
         s->join_deadline = now + (uint64_t)s->ctl_timeout_ms * (s->ctl_retries + 2);
         return;
@@ -395,7 +430,7 @@ static void route_ok(slim_sessions *ss, ss_sess *s, uint64_t now) {
         fail(ss, s, SLIM_E_NOMEM, R_NOMEM, P_JOIN, now);
         return;
     }
-    if (ctl_add(ss, s, m, P_JOIN, &s->peer.name, false, now) != SLIM_OK) {
+    if (ss_ctl_add(ss, s, m, P_JOIN, &s->peer.name, false, now) != SLIM_OK) {
         fail(ss, s, SLIM_E_NOMEM, R_NOMEM, P_JOIN, now);
         return;
     }
@@ -422,6 +457,8 @@ void ss_p2p_route_ack(slim_sessions *ss, ss_route *r, bool ok, uint64_t now) {
     for (slim_hnode *n = slim_hmap_first(&ss->by_handle, &it); n != NULL;
          n = slim_hmap_next(&ss->by_handle, &it)) {
         ss_sess *s = SLIM_CONTAINER_OF(n, ss_sess, by_handle);
+        if (s->g != NULL)
+            ss_group_route_ack(ss, s, r, ok, now);
         if (s->route != r || s->state != S_ROUTE)
             continue;
         if (ok)
@@ -430,7 +467,7 @@ void ss_p2p_route_ack(slim_sessions *ss, ss_route *r, bool ok, uint64_t now) {
             route_failed(ss, s, SLIM_E_SESSION_ROUTE_REFUSED, R_ROUTE_REFUSED, 0, now);
         ss_reschedule(ss, s);
     }
-    route_unref(ss, r, 0);
+    ss_route_unref(ss, r, 0);
 }
 
 static void send_welcome(slim_sessions *ss, ss_sess *s, const slim_msg *reply, uint64_t now) {
@@ -447,18 +484,18 @@ static void send_welcome(slim_sessions *ss, ss_sess *s, const slim_msg *reply, u
     const Dataplane__Proto__V1__ParticipantSettings *ps =
         jr->participant ? jr->participant->settings : NULL;
     if (gw->participants != NULL &&
-        (gw->participants[0] = participant_new(&s->local, true, true)) != NULL)
+        (gw->participants[0] = ss_participant_new(&s->local, true, true)) != NULL)
         gw->n_participants = 1;
     if (gw->n_participants == 1 &&
-        (gw->participants[1] = participant_new(&s->peer, ps == NULL || ps->sends_data,
-                                               ps == NULL || ps->receives_data)) != NULL)
+        (gw->participants[1] = ss_participant_new(&s->peer, ps == NULL || ps->sends_data,
+                                                  ps == NULL || ps->receives_data)) != NULL)
         gw->n_participants = 2;
     if (gw->n_participants != 2) {
         slim_wire_free(m);
         fail(ss, s, SLIM_E_NOMEM, R_NOMEM, P_WELCOME, now);
         return;
     }
-    if (ctl_add(ss, s, m, P_WELCOME, &s->peer.name, false, now) != SLIM_OK) {
+    if (ss_ctl_add(ss, s, m, P_WELCOME, &s->peer.name, false, now) != SLIM_OK) {
         fail(ss, s, SLIM_E_NOMEM, R_NOMEM, P_WELCOME, now);
         return;
     }
@@ -480,7 +517,7 @@ static slim_status group_close(slim_sessions *ss, const ss_sess *s, const ss_nam
     slim_msg *m;
     void *inner;
     slim_str t[3];
-    slim_status st = cmd_to(ss, s, T_GROUP_CLOSE, ss_name_wire(to, t), 0, via, &m, &inner);
+    slim_status st = ss_cmd_to(ss, s, T_GROUP_CLOSE, ss_name_wire(to, t), 0, via, &m, &inner);
     if (st != SLIM_OK)
         return st;
     Dataplane__Proto__V1__GroupClosePayload *gc = inner;
@@ -506,12 +543,12 @@ static void close_send(slim_sessions *ss, ss_sess *s, uint64_t now) {
     slim_msg *m;
     if (s->type == SLIM_SESSION_UNICAST && s->initiator) {
         if (group_close(ss, s, &s->peer, UINT64_MAX, &m) == SLIM_OK &&
-            ctl_add(ss, s, m, P_CLOSE, &s->peer.name, false, now) == SLIM_OK)
+            ss_ctl_add(ss, s, m, P_CLOSE, &s->peer.name, false, now) == SLIM_OK)
             return;
     } else if (s->type == SLIM_SESSION_UNICAST || s->from_anycast) {
         if (cmd_to_peer(ss, s, T_LEAVE_REQUEST, 0, &m, NULL) == SLIM_OK) {
             if (slim_wire_metadata_set(m, SS_KEY_LEAVING, SS_VAL_TRUE) == SLIM_OK) {
-                if (ctl_add(ss, s, m, P_LEAVE, &s->peer.name, false, now) == SLIM_OK)
+                if (ss_ctl_add(ss, s, m, P_LEAVE, &s->peer.name, false, now) == SLIM_OK)
                     return;
             } else {
                 slim_wire_free(m);
@@ -521,7 +558,7 @@ static void close_send(slim_sessions *ss, ss_sess *s, uint64_t now) {
         /* ANYCAST opener: every instance that answered. */
         for (uint32_t i = 0; i < s->ninst; i++)
             if (group_close(ss, s, &s->inst[i].n, s->inst[i].conn, &m) == SLIM_OK)
-                (void)ctl_add(ss, s, m, P_CLOSE, &s->inst[i].n.name, false, now);
+                (void)ss_ctl_add(ss, s, m, P_CLOSE, &s->inst[i].n.name, false, now);
         if (ctl_has(s, P_CLOSE))
             return;
     }
@@ -582,7 +619,7 @@ static void ctl_fail(slim_sessions *ss, ss_sess *s, uint32_t i, bool no_route, u
         return;
     }
     if (purpose == P_CLOSE) {
-        ctl_remove(s, i);
+        ss_ctl_remove(s, i);
         if (ctl_has(s, P_CLOSE))
             return; /* other instances still to answer */
     }
@@ -613,8 +650,8 @@ static slim_status unexpected(slim_sessions *ss) {
 
 static slim_status discovery_reply_in(slim_sessions *ss, ss_sess *s, const slim_msg *m,
                                       const slim_name *src, uint64_t now) {
-    long i = ctl_find(s, P_DISCOVERY, ss_msg_mid(m));
-    if (s->state != S_DISCOVER || i < 0 || !ctl_from_ok(&s->ctl[i], src))
+    long i = ss_ctl_find(s, P_DISCOVERY, ss_msg_mid(m));
+    if (s->state != S_DISCOVER || i < 0 || !ss_ctl_from_ok(&s->ctl[i], src))
         return unexpected(ss);
     uint64_t conn;
     if (!ss_msg_in_conn(m, &conn)) {
@@ -639,7 +676,7 @@ static slim_status discovery_reply_in(slim_sessions *ss, ss_sess *s, const slim_
     s->peer = peer;
     s->peer_known = true;
     s->conn = conn;
-    ctl_remove(s, (uint32_t)i);
+    ss_ctl_remove(s, (uint32_t)i);
     s->state = S_ROUTE;
     if (route_acquire(ss, s))
         route_ok(ss, s, now);
@@ -663,7 +700,7 @@ static slim_status welcome_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, 
     } else if (s->state != S_READY && s->state != S_DRAIN && s->state != S_CLOSING) {
         return unexpected(ss);
     }
-    answer(ss, s, m, T_GROUP_ACK);
+    ss_answer(ss, s, m, T_GROUP_ACK);
     return SLIM_OK;
 }
 
@@ -682,21 +719,21 @@ slim_status ss_p2p_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t no
         st = discovery_reply_in(ss, s, m, &src, now);
         break;
     case T_JOIN_REPLY:
-        i = ctl_find(s, P_JOIN, mid);
+        i = ss_ctl_find(s, P_JOIN, mid);
         if (s->state != S_JOIN || i < 0 || !from_peer) {
             st = unexpected(ss);
             break;
         }
-        ctl_remove(s, (uint32_t)i);
+        ss_ctl_remove(s, (uint32_t)i);
         send_welcome(ss, s, m, now);
         break;
     case T_GROUP_ACK:
-        if (s->state == S_WELCOME && (i = ctl_find(s, P_WELCOME, mid)) >= 0 && from_peer) {
-            ctl_remove(s, (uint32_t)i);
+        if (s->state == S_WELCOME && (i = ss_ctl_find(s, P_WELCOME, mid)) >= 0 && from_peer) {
+            ss_ctl_remove(s, (uint32_t)i);
             ready(ss, s, now);
-        } else if (s->state == S_CLOSING && (i = ctl_find(s, P_CLOSE, mid)) >= 0 &&
-                   ctl_from_ok(&s->ctl[i], &src)) {
-            ctl_remove(s, (uint32_t)i);
+        } else if (s->state == S_CLOSING && (i = ss_ctl_find(s, P_CLOSE, mid)) >= 0 &&
+                   ss_ctl_from_ok(&s->ctl[i], &src)) {
+            ss_ctl_remove(s, (uint32_t)i);
             if (!ctl_has(s, P_CLOSE))
                 ss_end(ss, s, SLIM_OK, R_CLOSE_DONE, 0, now);
         } else {
@@ -713,7 +750,7 @@ slim_status ss_p2p_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t no
         if (s->state == S_JOINED || s->state == S_READY || s->state == S_DRAIN) {
             if (s->state == S_JOINED)
                 s->join_deadline = now + (uint64_t)s->ctl_timeout_ms * (s->ctl_retries + 2);
-            send_join_reply(ss, s);
+            ss_p2p_join_reply(ss, s);
         }
         break;
     case T_GROUP_WELCOME:
@@ -727,13 +764,13 @@ slim_status ss_p2p_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t no
             st = unexpected(ss);
             break;
         }
-        answer(ss, s, m, T_GROUP_ACK);
+        ss_answer(ss, s, m, T_GROUP_ACK);
         ss_end(ss, s, SLIM_OK, R_CLOSED_BY_PEER, 0, now);
         break;
     case T_LEAVE_REQUEST:
         if (anycast_opener) {
             /* One instance is gone; the session goes on with the others. */
-            answer(ss, s, m, T_LEAVE_REPLY);
+            ss_answer(ss, s, m, T_LEAVE_REPLY);
             for (uint32_t k = 0; k < s->ninst; k++)
                 if (slim_name_equal(&s->inst[k].n.name, &src)) {
                     ss_name_clear(&s->inst[k].n);
@@ -747,11 +784,11 @@ slim_status ss_p2p_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t no
             st = unexpected(ss);
             break;
         }
-        answer(ss, s, m, T_LEAVE_REPLY);
+        ss_answer(ss, s, m, T_LEAVE_REPLY);
         ss_end(ss, s, SLIM_OK, s->initiator ? R_PEER_LEFT : R_CLOSED_BY_PEER, 0, now);
         break;
     case T_LEAVE_REPLY:
-        if (s->state == S_CLOSING && ctl_find(s, P_LEAVE, mid) >= 0 && from_peer)
+        if (s->state == S_CLOSING && ss_ctl_find(s, P_LEAVE, mid) >= 0 && from_peer)
             ss_end(ss, s, SLIM_OK, R_CLOSE_DONE, 0, now);
         else
             st = unexpected(ss);

@@ -1,5 +1,9 @@
 #include "node_proc.h"
 
+#include "core/time.h"
+
+#include <poll.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -208,4 +212,48 @@ void test_proxy_stop(test_proxy *p) {
     if (p->out_fd > 0)
         close(p->out_fd);
     p->out_fd = 0;
+}
+
+/* ---- apps ---- */
+
+slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,
+                      const slim_app_options *o) {
+    slim_identity_config ident = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = id, .secret = secret};
+    slim_app *app = NULL;
+    if (slim_app_new(name, &ident, &ident, o, &app) != SLIM_OK)
+        return NULL;
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
+    slim_client_options c = {.endpoint = ep};
+    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK) {
+        slim_app_free(app, 0);
+        return NULL;
+    }
+    return app;
+}
+
+slim_bytes test_text(const char *s) {
+    return (slim_bytes){(const uint8_t *)s, strlen(s)};
+}
+
+bool test_wait_op(slim_app *app, slim_op op, slim_event *ev, int timeout_ms) {
+    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
+    while (slim_now_ms() < end) {
+        struct pollfd p = {.fd = slim_app_fd(app), .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        while (slim_app_next_event(app, 0, ev) == SLIM_OK)
+            if (ev->kind == SLIM_EVENT_OP_DONE && ev->op == op)
+                return true;
+    }
+    return false;
+}
+
+bool test_wait_event(slim_app *app, slim_event_kind kind, slim_session_id s, slim_event *ev,
+                     int timeout_ms) {
+    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
+    while (slim_now_ms() < end)
+        if (slim_app_next_event(app, 50, ev) == SLIM_OK && ev->kind == kind && ev->session == s)
+            return true;
+    return false;
 }

@@ -1,10 +1,13 @@
 /*
- * Test helper: a real `slim` node process (the binary in $SLIM_BIN) on
+ * Test helpers: a real `slim` node process (the binary in $SLIM_BIN) on
  * loopback with a generated config, its data-plane and metrics ports, and
- * its counters read from /metrics.
+ * its counters read from /metrics; a fault-injecting proxy; waiting for an
+ * app's events.
  */
 #ifndef SLIM_TEST_NODE_PROC_H
 #define SLIM_TEST_NODE_PROC_H
+
+#include "slim/session.h"
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -50,5 +53,23 @@ typedef struct test_proxy {
 
 bool test_proxy_start(test_proxy *p, int upstream_port, const char *args);
 void test_proxy_stop(test_proxy *p);
+
+/* ---- apps ---- */
+
+/* A new app (shared-secret identity `id`, `secret`; o may be NULL)
+ * connected to the node on 127.0.0.1:port; NULL when either failed. */
+slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,
+                      const slim_app_options *o);
+
+/* The bytes of a C string (without its NUL). */
+slim_bytes test_text(const char *s);
+
+/* Waits on the app's descriptor for the OP_DONE of op (other events are
+ * skipped), up to timeout_ms. */
+bool test_wait_op(slim_app *app, slim_op op, slim_event *ev, int timeout_ms);
+
+/* Waits for an event of `kind` for session s (others are skipped). */
+bool test_wait_event(slim_app *app, slim_event_kind kind, slim_session_id s, slim_event *ev,
+                     int timeout_ms);
 
 #endif

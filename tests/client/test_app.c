@@ -29,19 +29,6 @@ static slim_client_options to(const test_node *n, char *buf, size_t cap) {
     return (slim_client_options){.endpoint = buf};
 }
 
-/* Waits on the descriptor for the event of op. */
-static bool wait_op(slim_app *app, slim_op op, slim_event *ev, int timeout_ms) {
-    for (int waited = 0; waited < timeout_ms; waited += 50) {
-        struct pollfd p = {.fd = slim_app_fd(app), .events = POLLIN};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        while (slim_app_next_event(app, 0, ev) == SLIM_OK)
-            if (ev->kind == SLIM_EVENT_OP_DONE && ev->op == op)
-                return true;
-    }
-    return false;
-}
-
 TEST(connect_subscribe_route) {
     test_node n;
     CHECK(test_node_start(&n, ""));
@@ -88,11 +75,11 @@ TEST(connect_async_through_the_descriptor) {
     CHECK_OK(slim_app_connect_async(app, &o, &op));
     CHECK(op != 0);
     slim_event ev;
-    CHECK(wait_op(app, op, &ev, 10000));
+    CHECK(test_wait_op(app, op, &ev, 10000));
     CHECK_OK(ev.status);
     CHECK(ev.conn != 0);
     CHECK_OK(slim_app_subscribe_async(app, "org/ns/more", ev.conn, &op));
-    CHECK(wait_op(app, op, &ev, 10000));
+    CHECK(test_wait_op(app, op, &ev, 10000));
     CHECK_OK(ev.status);
     CHECK(test_node_metric(&n, "slim_subscriptions ") == 2);
     /* Nothing left: the descriptor is not readable, next_event times out. */
@@ -115,7 +102,7 @@ TEST(connect_failures_say_why) {
     slim_event ev;
     slim_op op;
     CHECK_OK(slim_app_connect_async(app, &o, &op));
-    CHECK(wait_op(app, op, &ev, 10000));
+    CHECK(test_wait_op(app, op, &ev, 10000));
     CHECK(ev.status != SLIM_OK);
     CHECK(strstr(ev.detail, "cannot connect to http://127.0.0.1:1") != NULL);
     CHECK_STATUS(slim_app_connect_json(app, "{endpoint: ", 1000, NULL), SLIM_E_INVALID_ARG);

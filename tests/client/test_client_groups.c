@@ -25,42 +25,7 @@ typedef struct member {
 } member;
 
 static slim_app *app_at(const char *name, int port) {
-    slim_identity_config id = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = name, .secret = SECRET};
-    slim_app *app = NULL;
-    if (slim_app_new(name, &id, &id, NULL, &app) != SLIM_OK)
-        return NULL;
-    char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-    slim_client_options c = {.endpoint = ep};
-    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK) {
-        slim_app_free(app, 0);
-        return NULL;
-    }
-    return app;
-}
-
-static slim_bytes text(const char *s) {
-    return (slim_bytes){(const uint8_t *)s, strlen(s)};
-}
-
-/* Waits for the event of op (other events are skipped). */
-static bool wait_op(slim_app *app, slim_op op, slim_event *ev, int timeout_ms) {
-    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
-    while (slim_now_ms() < end)
-        if (slim_app_next_event(app, 50, ev) == SLIM_OK && ev->kind == SLIM_EVENT_OP_DONE &&
-            ev->op == op)
-            return true;
-    return false;
-}
-
-/* Waits for an event of `kind` for session s (others are skipped). */
-static bool wait_event(slim_app *app, slim_event_kind kind, slim_session_id s, slim_event *ev,
-                       int timeout_ms) {
-    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
-    while (slim_now_ms() < end)
-        if (slim_app_next_event(app, 50, ev) == SLIM_OK && ev->kind == kind && ev->session == s)
-            return true;
-    return false;
+    return test_app_at(name, name, SECRET, port, NULL);
 }
 
 /* Waits for a MEMBER event about `who` ("org/ns/x", any id). */
@@ -68,7 +33,7 @@ static bool wait_member(member *m, slim_member_change change, const char *who, i
     slim_event ev;
     uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
     while (slim_now_ms() < end) {
-        if (!wait_event(m->app, SLIM_EVENT_MEMBER, m->s, &ev, 100))
+        if (!test_wait_event(m->app, SLIM_EVENT_MEMBER, m->s, &ev, 100))
             continue;
         if (ev.member == (int)change && strncmp(ev.name, who, strlen(who)) == 0 &&
             ev.name[strlen(who)] == '/')
@@ -116,6 +81,16 @@ static bool group_start(member *m, int n, const int *ports, const slim_session_o
     return true;
 }
 
+/* A node, and a group of n members on it. */
+static bool group_on_one_node(test_node *nd, member *m, int n, const slim_session_options *o) {
+    if (!test_node_start(nd, ""))
+        return false;
+    int ports[MAX_M];
+    for (int i = 0; i < n; i++)
+        ports[i] = nd->port;
+    return group_start(m, n, ports, o);
+}
+
 static void group_free(member *m, int n) {
     for (int i = n - 1; i >= 0; i--)
         slim_app_free(m[i].app, 3000);
@@ -136,7 +111,7 @@ static void *writer(void *p) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d:%d", a->self, k);
         slim_status st;
-        while ((st = slim_session_publish(a->m->app, a->m->s, text(buf), NULL, 10000, NULL)) ==
+        while ((st = slim_session_publish(a->m->app, a->m->s, test_text(buf), NULL, 10000, NULL)) ==
                SLIM_E_QUEUE_FULL) {
             struct timespec t = {0, 5000000};
             nanosleep(&t, NULL);
@@ -219,12 +194,8 @@ static bool everyone_to_everyone(member *m, int n, int count) {
 
 TEST(six_members_everyone_to_everyone) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[6];
-    int ports[6];
-    for (int i = 0; i < 6; i++)
-        ports[i] = nd.port;
-    CHECK(group_start(m, 6, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 6, &GROUP));
     for (int i = 0; i < 6; i++)
         CHECK_EQ(member_count(&m[i]), 6);
     CHECK(everyone_to_everyone(m, 6, 1000));
@@ -294,7 +265,7 @@ TEST(an_invite_nobody_answers_fails_on_time) {
     slim_event ev;
     uint64_t t0 = slim_now_ms();
     CHECK_OK(slim_session_invite_async(m[0].app, m[0].s, "org/ns/nobody", &op));
-    CHECK(wait_op(m[0].app, op, &ev, 20000));
+    CHECK(test_wait_op(m[0].app, op, &ev, 20000));
     uint64_t took = slim_now_ms() - t0;
     fprintf(stderr, "  the invite ended with %s after %llu ms: %s\n", slim_status_name(ev.status),
             (unsigned long long)took, ev.detail);
@@ -309,7 +280,7 @@ TEST(an_invite_nobody_answers_fails_on_time) {
     CHECK_OK(slim_session_invite(m[0].app, m[0].s, m[1].name, 20000));
     CHECK_OK(slim_app_listen(m[1].app, 5000, &m[1].s));
     CHECK_EQ(member_count(&m[0]), 2);
-    CHECK_OK(slim_session_publish(m[1].app, m[1].s, text("hello"), NULL, 5000, NULL));
+    CHECK_OK(slim_session_publish(m[1].app, m[1].s, test_text("hello"), NULL, 5000, NULL));
     slim_message *msg = NULL;
     CHECK_OK(slim_session_get_message(m[0].app, m[0].s, 5000, &msg));
     CHECK(msg->payload.len == 5 && memcmp(msg->payload.ptr, "hello", 5) == 0);
@@ -326,10 +297,8 @@ TEST(an_invite_nobody_answers_fails_on_time) {
 /* Two invites called at once both succeed, in the order they were made. */
 TEST(two_invites_at_once) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 1, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 1, &GROUP));
     for (int i = 1; i < 3; i++) {
         snprintf(m[i].name, sizeof m[i].name, "org/ns/p%d", i);
         CHECK((m[i].app = app_at(m[i].name, nd.port)) != NULL);
@@ -362,13 +331,11 @@ TEST(two_invites_at_once) {
 
 TEST(remove_a_member) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 3, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 3, &GROUP));
     CHECK_OK(slim_session_remove(m[0].app, m[0].s, "org/ns/p2", 20000));
     slim_event ev;
-    CHECK(wait_event(m[2].app, SLIM_EVENT_SESSION_CLOSED, m[2].s, &ev, 10000));
+    CHECK(test_wait_event(m[2].app, SLIM_EVENT_SESSION_CLOSED, m[2].s, &ev, 10000));
     CHECK_STATUS(ev.status, SLIM_E_SESSION_REMOVED);
     CHECK(wait_member(&m[1], SLIM_MEMBER_LEFT, "org/ns/p2", 10000));
     CHECK_EQ(member_count(&m[0]), 2);
@@ -385,10 +352,8 @@ TEST(remove_a_member) {
 
 TEST(a_participant_leaves) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 3, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 3, &GROUP));
     CHECK_OK(slim_session_delete(m[1].app, m[1].s, 10000));
     CHECK(wait_member(&m[0], SLIM_MEMBER_LEFT, "org/ns/p1", 10000));
     CHECK(wait_member(&m[2], SLIM_MEMBER_LEFT, "org/ns/p1", 10000));
@@ -404,10 +369,8 @@ TEST(a_participant_leaves) {
  * sent from its join on, and only those. */
 TEST(a_late_joiner_gets_everything_from_its_join_on) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 2, ports, &GROUP));
+    CHECK(group_on_one_node(&nd, m, 2, &GROUP));
     CHECK(everyone_to_everyone(m, 2, 200));
     snprintf(m[2].name, sizeof m[2].name, "org/ns/p2");
     CHECK((m[2].app = app_at(m[2].name, nd.port)) != NULL);
@@ -426,15 +389,13 @@ TEST(a_late_joiner_gets_everything_from_its_join_on) {
 
 TEST(the_moderator_closes_the_group) {
     test_node nd;
-    CHECK(test_node_start(&nd, ""));
     member m[3];
-    int ports[3] = {nd.port, nd.port, nd.port};
-    CHECK(group_start(m, 3, ports, &GROUP));
-    CHECK_OK(slim_session_publish(m[0].app, m[0].s, text("bye"), NULL, 5000, NULL));
+    CHECK(group_on_one_node(&nd, m, 3, &GROUP));
+    CHECK_OK(slim_session_publish(m[0].app, m[0].s, test_text("bye"), NULL, 5000, NULL));
     CHECK_OK(slim_session_delete(m[0].app, m[0].s, 15000));
     for (int i = 1; i < 3; i++) {
         slim_event ev;
-        CHECK(wait_event(m[i].app, SLIM_EVENT_SESSION_CLOSED, m[i].s, &ev, 10000));
+        CHECK(test_wait_event(m[i].app, SLIM_EVENT_SESSION_CLOSED, m[i].s, &ev, 10000));
         CHECK_STATUS(ev.status, SLIM_E_SESSION_MODERATOR_CLOSED);
         /* What came before the close is still there to read, then the end. */
         slim_message *msg = NULL;

@@ -19,17 +19,9 @@
 
 static slim_app *app_on_opts(const char *name, const char *secret, int port,
                              const slim_app_options *o) {
-    slim_identity_config id = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = "test", .secret = secret};
-    slim_app *app = NULL;
-    if (slim_app_new(name, &id, &id, o, &app) != SLIM_OK)
+    slim_app *app = test_app_at(name, "test", secret, port, o);
+    if (app == NULL)
         return NULL;
-    char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-    slim_client_options c = {.endpoint = ep};
-    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK) {
-        slim_app_free(app, 0);
-        return NULL;
-    }
     /* The client routes the names it talks to through its node, as an
      * upstream app must (set_route): its router knows no other way. */
     static const char *const peers[] = {"org/ns/srv", "org/ns/nobody", "org/ns/mute"};
@@ -46,10 +38,6 @@ static slim_app *app_on(const char *name, const char *secret, int port, uint32_t
     return app_on_opts(name, secret, port, &o);
 }
 
-static slim_bytes text(const char *s) {
-    return (slim_bytes){(const uint8_t *)s, strlen(s)};
-}
-
 /* Publishes "<prefix><i>" for i < count, waiting while the window of
  * unacknowledged messages is full, and pace_us after each when not 0;
  * returns how many were sent. */
@@ -59,7 +47,7 @@ static int publish_paced(slim_app *app, slim_session_id s, int count, const char
         char buf[32];
         snprintf(buf, sizeof buf, "%s%d", prefix, i);
         slim_status st;
-        while ((st = slim_session_publish(app, s, text(buf), NULL, 10000, NULL)) ==
+        while ((st = slim_session_publish(app, s, test_text(buf), NULL, 10000, NULL)) ==
                SLIM_E_QUEUE_FULL) {
             struct timespec t = {0, 5000000};
             nanosleep(&t, NULL);
@@ -78,30 +66,6 @@ static int publish_paced(slim_app *app, slim_session_id s, int count, const char
 
 static int publish_all(slim_app *app, slim_session_id s, int count, const char *prefix) {
     return publish_paced(app, s, count, prefix, 0);
-}
-
-/* Waits for the event of op (other events are skipped). */
-static bool wait_op(slim_app *app, slim_op op, slim_event *ev, int timeout_ms) {
-    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
-    while (slim_now_ms() < end) {
-        struct pollfd p = {.fd = slim_app_fd(app), .events = POLLIN};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        while (slim_app_next_event(app, 0, ev) == SLIM_OK)
-            if (ev->kind == SLIM_EVENT_OP_DONE && ev->op == op)
-                return true;
-    }
-    return false;
-}
-
-/* Waits for an event of `kind` for session s. */
-static bool wait_event(slim_app *app, slim_event_kind kind, slim_session_id s, slim_event *ev,
-                       int timeout_ms) {
-    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
-    while (slim_now_ms() < end)
-        if (slim_app_next_event(app, 50, ev) == SLIM_OK && ev->kind == kind && ev->session == s)
-            return true;
-    return false;
 }
 
 static const slim_session_options RELIABLE = {
@@ -157,7 +121,7 @@ TEST(unicast_sticks_and_replies) {
     CHECK(last != NULL);
     /* The reply goes back to the sender. */
     slim_publish_options po = {.payload_type = "reply"};
-    CHECK_OK(slim_session_publish_to(srv[which], ss, last, text("pong"), &po, 5000, NULL));
+    CHECK_OK(slim_session_publish_to(srv[which], ss, last, test_text("pong"), &po, 5000, NULL));
     slim_message_free(last);
     slim_message *r = NULL;
     CHECK_OK(slim_session_get_message(cli, s, 5000, &r));
@@ -167,10 +131,10 @@ TEST(unicast_sticks_and_replies) {
     /* Closing tells the peer. */
     CHECK_OK(slim_session_delete(cli, s, 10000));
     slim_event ev;
-    CHECK(wait_event(srv[which], SLIM_EVENT_SESSION_CLOSED, ss, &ev, 10000));
+    CHECK(test_wait_event(srv[which], SLIM_EVENT_SESSION_CLOSED, ss, &ev, 10000));
     slim_message *none = NULL;
     CHECK_STATUS(slim_session_get_message(srv[which], ss, 1000, &none), SLIM_E_CLOSED);
-    CHECK_STATUS(slim_session_publish(cli, s, text("late"), NULL, 1000, NULL), SLIM_E_CLOSED);
+    CHECK_STATUS(slim_session_publish(cli, s, test_text("late"), NULL, 1000, NULL), SLIM_E_CLOSED);
     for (int i = 0; i < 3; i++)
         slim_app_free(srv[i], 2000);
     slim_app_free(cli, 2000);
@@ -188,7 +152,7 @@ TEST(anycast_spreads_over_instances) {
     slim_session_id s = 0;
     CHECK_OK(slim_session_create(cli, &o, 5000, &s));
     for (int i = 0; i < 300; i++)
-        CHECK_OK(slim_session_publish(cli, s, text("x"), NULL, 5000, NULL));
+        CHECK_OK(slim_session_publish(cli, s, test_text("x"), NULL, 5000, NULL));
     int total = 0;
     for (int i = 0; i < 3; i++) {
         slim_session_id got;
@@ -205,8 +169,8 @@ TEST(anycast_spreads_over_instances) {
     CHECK_EQ(total, 300);
     /* Anycast to another name with publish_with_destination; unicast-only
      * and anycast-only calls are refused. */
-    CHECK_OK(
-        slim_session_publish_with_destination(cli, s, "org/ns/srv", text("y"), NULL, 5000, NULL));
+    CHECK_OK(slim_session_publish_with_destination(cli, s, "org/ns/srv", test_text("y"), NULL, 5000,
+                                                   NULL));
     for (int i = 0; i < 3; i++)
         slim_app_free(srv[i], 2000);
     slim_app_free(cli, 2000);
@@ -235,7 +199,7 @@ TEST(what_fails_and_when) {
     slim_event ev;
     slim_op op;
     CHECK_OK(slim_session_create_async(cli, &o, &op));
-    CHECK(wait_op(cli, op, &ev, 15000));
+    CHECK(test_wait_op(cli, op, &ev, 15000));
     uint64_t took = slim_now_ms() - t0;
     CHECK(ev.status != SLIM_OK);
     CHECK(took >= 1700 && took < 4000);
@@ -247,8 +211,8 @@ TEST(what_fails_and_when) {
     CHECK_OK(slim_session_create(cli, &a, 5000, &s));
     uint32_t mid = 0;
     t0 = slim_now_ms();
-    CHECK_OK(slim_session_publish(cli, s, text("hello?"), NULL, 5000, &mid));
-    CHECK(wait_event(cli, SLIM_EVENT_UNDELIVERED, s, &ev, 10000));
+    CHECK_OK(slim_session_publish(cli, s, test_text("hello?"), NULL, 5000, &mid));
+    CHECK(test_wait_event(cli, SLIM_EVENT_UNDELIVERED, s, &ev, 10000));
     took = slim_now_ms() - t0;
     CHECK_EQ(ev.message_id, mid);
     CHECK(took >= 1700 && took < 4000);
@@ -261,7 +225,8 @@ TEST(what_fails_and_when) {
                      &(slim_session_options){.type = SLIM_SESSION_MULTICAST, .peer = "org/ns/g"},
                      1000, &s),
                  SLIM_E_UNSUPPORTED);
-    CHECK_STATUS(slim_session_publish(cli, 999999, text("x"), NULL, 1000, NULL), SLIM_E_CLOSED);
+    CHECK_STATUS(slim_session_publish(cli, 999999, test_text("x"), NULL, 1000, NULL),
+                 SLIM_E_CLOSED);
     slim_app_free(mute, 1000);
     slim_app_free(cli, 1000);
     test_node_stop(&n);
@@ -385,7 +350,7 @@ TEST(a_short_secret_works_with_a_warning) {
     CHECK(a != NULL && b != NULL);
     slim_session_id sa = 0, sb = 0;
     CHECK_OK(slim_session_create(a, &RELIABLE, 15000, &sa));
-    CHECK_OK(slim_session_publish(a, sa, text("hi"), NULL, 5000, NULL));
+    CHECK_OK(slim_session_publish(a, sa, test_text("hi"), NULL, 5000, NULL));
     CHECK_OK(slim_app_listen(b, 5000, &sb));
     slim_message *m = NULL;
     CHECK_OK(slim_session_get_message(b, sb, 5000, &m));
@@ -448,7 +413,7 @@ TEST(a_node_restart_loses_nothing) {
         .type = SLIM_SESSION_UNICAST, .peer = "org/ns/alias", .timeout_ms = 1000, .max_retries = 5};
     slim_session_id s2 = 0, s2b = 0;
     CHECK_OK(slim_session_create(a, &alias, 15000, &s2));
-    CHECK_OK(slim_session_publish(a, s2, text("via alias"), NULL, 5000, NULL));
+    CHECK_OK(slim_session_publish(a, s2, test_text("via alias"), NULL, 5000, NULL));
     CHECK_OK(slim_app_listen(b, 5000, &s2b));
     CHECK_OK(slim_session_get_message(b, s2b, 5000, &m));
     CHECK(m != NULL && m->payload.len == 9 && memcmp(m->payload.ptr, "via alias", 9) == 0);
@@ -592,25 +557,25 @@ TEST(async_forms_through_the_descriptor) {
     slim_event ev;
     CHECK_OK(slim_app_listen_async(b, &lop));
     CHECK_OK(slim_session_create_async(a, &RELIABLE, &cop));
-    CHECK(wait_op(a, cop, &ev, 15000));
+    CHECK(test_wait_op(a, cop, &ev, 15000));
     CHECK_OK(ev.status);
     slim_session_id sa = ev.session;
-    CHECK(wait_op(b, lop, &ev, 5000));
+    CHECK(test_wait_op(b, lop, &ev, 5000));
     slim_session_id sb = ev.session;
     CHECK(sb != 0);
     CHECK_OK(slim_session_get_message_async(b, sb, &gop));
-    CHECK_OK(slim_session_publish_async(a, sa, text("hi"), NULL, &pop));
-    CHECK(wait_op(a, pop, &ev, 5000));
+    CHECK_OK(slim_session_publish_async(a, sa, test_text("hi"), NULL, &pop));
+    CHECK(test_wait_op(a, pop, &ev, 5000));
     CHECK_OK(ev.status);
     CHECK(ev.message_id != 0);
-    CHECK(wait_op(b, gop, &ev, 5000));
+    CHECK(test_wait_op(b, gop, &ev, 5000));
     CHECK_OK(ev.status);
     CHECK(ev.message != NULL && ev.message->payload.len == 2);
     slim_message_free(ev.message);
     /* A getter waiting when the session ends hears it. */
     CHECK_OK(slim_session_get_message_async(b, sb, &gop));
     CHECK_OK(slim_session_delete(a, sa, 10000));
-    CHECK(wait_op(b, gop, &ev, 10000));
+    CHECK(test_wait_op(b, gop, &ev, 10000));
     CHECK_STATUS(ev.status, SLIM_E_CLOSED);
     slim_app_free(a, 1000);
     slim_app_free(b, 1000);
@@ -720,7 +685,7 @@ TEST(a_full_connection_holds_the_sender_back) {
     }
     /* Once the queue has drained, publishing goes on. */
     uint64_t end = slim_now_ms() + 10000;
-    while ((st = slim_session_publish(a, sa, text("after"), NULL, 5000, NULL)) ==
+    while ((st = slim_session_publish(a, sa, test_text("after"), NULL, 5000, NULL)) ==
                SLIM_E_QUEUE_FULL &&
            slim_now_ms() < end) {
         struct timespec t = {0, 10000000};
@@ -747,13 +712,13 @@ TEST(a_vanished_peer_ends_the_session) {
     CHECK_OK(slim_app_listen(b, 5000, &sb));
     /* Heartbeats keep an idle session up. */
     slim_event ev;
-    CHECK(!wait_event(a, SLIM_EVENT_SESSION_CLOSED, sa, &ev, 2000));
+    CHECK(!test_wait_event(a, SLIM_EVENT_SESSION_CLOSED, sa, &ev, 2000));
     /* b's node goes away (the app itself cannot say goodbye). */
     test_node_stop(&n);
-    CHECK(wait_event(a, SLIM_EVENT_SESSION_CLOSED, sa, &ev, 10000));
+    CHECK(test_wait_event(a, SLIM_EVENT_SESSION_CLOSED, sa, &ev, 10000));
     CHECK(ev.status != SLIM_OK);
     CHECK(strlen(ev.detail) > 0);
-    CHECK(wait_event(b, SLIM_EVENT_SESSION_CLOSED, sb, &ev, 10000));
+    CHECK(test_wait_event(b, SLIM_EVENT_SESSION_CLOSED, sb, &ev, 10000));
     slim_app_free(a, 0);
     slim_app_free(b, 0);
 }

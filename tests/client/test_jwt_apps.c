@@ -66,10 +66,6 @@ static slim_app *app_on(const char *name, const slim_identity_config *p,
     return app;
 }
 
-static slim_bytes text(const char *s) {
-    return (slim_bytes){(const uint8_t *)s, strlen(s)};
-}
-
 static const slim_session_options RELIABLE = {
     .type = SLIM_SESSION_UNICAST, .peer = "org/ns/srv", .timeout_ms = 500, .max_retries = 3};
 
@@ -77,13 +73,13 @@ static const slim_session_options RELIABLE = {
 static void hello(slim_app *cli, slim_app *srv) {
     slim_session_id s = 0, ss = 0;
     CHECK_OK(slim_session_create(cli, &RELIABLE, 15000, &s));
-    CHECK_OK(slim_session_publish(cli, s, text("hi"), NULL, 5000, NULL));
+    CHECK_OK(slim_session_publish(cli, s, test_text("hi"), NULL, 5000, NULL));
     CHECK_OK(slim_app_listen(srv, 5000, &ss));
     slim_message *m = NULL;
     CHECK_OK(slim_session_get_message(srv, ss, 5000, &m));
     CHECK(m != NULL && m->payload.len == 2 && memcmp(m->payload.ptr, "hi", 2) == 0);
     if (m != NULL)
-        CHECK_OK(slim_session_publish_to(srv, ss, m, text("pong"), NULL, 5000, NULL));
+        CHECK_OK(slim_session_publish_to(srv, ss, m, test_text("pong"), NULL, 5000, NULL));
     slim_message_free(m);
     slim_message *r = NULL;
     CHECK_OK(slim_session_get_message(cli, s, 5000, &r));
@@ -176,7 +172,7 @@ TEST(sessions_between_jwt_apps) {
     write_file(jwks_path, jwks);
     /* The static token: signed here with the same key, for agntcy/ns/svc */
     slim_jwt_keys *k = NULL;
-    CHECK_OK(slim_jwt_keys_parse(SLIM_JWT_ES256, SLIM_JWT_KEY_PEM, text(priv), true, &k));
+    CHECK_OK(slim_jwt_keys_parse(SLIM_JWT_ES256, SLIM_JWT_KEY_PEM, test_text(priv), true, &k));
     slim_str a0 = {"slim-apps", 9};
     slim_jwt_provider_params tp = {.issuer = {"https://issuer.test", 19},
                                    .subject = {"agntcy/ns/svc", 13},

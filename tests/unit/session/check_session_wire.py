@@ -1,6 +1,6 @@
 """The bytes the session core puts on the wire, read by an independent decoder.
 
-Usage: check_session_wire.py TEST_SESSIONS_BINARY PYTHON_STUB_DIR
+Usage: check_session_wire.py TEST_SESSIONS_BINARY PYTHON_STUB_DIR [TEST_GROUPS_BINARY]
 
 Runs the `wire_scenario` case of test_sessions with SLIM_SESSION_DUMP set, so
 that every message the applications' session cores hand to their router is
@@ -12,6 +12,11 @@ ttl 8, fanout 1, identity and signature, error only on an RTX_REPLY that
 cannot be served, forward_to only where the protocol puts it, request ids
 fresh and non-zero, replies echoing them, data ids counting from 1, the
 payload of each command message, and the route subscriptions.
+
+With TEST_GROUPS_BINARY it also runs `group_wire_scenario` of test_groups
+and checks the group messages (§2.5, §3, §5.3-§5.7): the channel's data and
+control names recomputed here with XXH3-128, fanout 256 to them, the
+roster payloads, LEAVING_SESSION, publish_to, and the subscriptions.
 """
 import os
 import subprocess
@@ -21,7 +26,8 @@ import unittest
 
 BINARY = sys.argv[1]
 sys.path.insert(0, sys.argv[2])
-del sys.argv[1:3]
+GROUPS = sys.argv[3] if len(sys.argv) > 3 and not sys.argv[3].startswith("-") else None
+del sys.argv[1:4 if GROUPS else 3]
 
 from data_plane.v1 import data_plane_pb2 as pb  # noqa: E402
 
@@ -75,13 +81,13 @@ def text(n):
 class Dump:
     """The messages of one run of the scenario, in the order they were sent."""
 
-    def __init__(self):
+    def __init__(self, binary=None, case="wire_scenario"):
         self.dir = tempfile.TemporaryDirectory()
         env = dict(os.environ, SLIM_SESSION_DUMP=self.dir.name)
-        out = subprocess.run([BINARY, "wire_scenario"], env=env, capture_output=True, text=True,
+        out = subprocess.run([binary or BINARY, case], env=env, capture_output=True, text=True,
                              timeout=120)
         if out.returncode != 0:
-            raise AssertionError("wire_scenario failed:\n" + out.stdout + out.stderr)
+            raise AssertionError(case + " failed:\n" + out.stdout + out.stderr)
         self.msgs = []
         for f in sorted(os.listdir(self.dir.name)):
             with open(os.path.join(self.dir.name, f), "rb") as fh:
@@ -267,6 +273,142 @@ class SessionWire(unittest.TestCase):
                     self.assertEqual(subs.pop(body.subscription_id),
                                      (key(h.destination), h.recv_from))
         self.assertEqual(subs, {}, "every route is removed")
+
+
+MULTICAST = pb.SESSION_TYPE_MULTICAST
+GDUMP = None
+
+
+def channel_key(provider, comps, kind, seed=0):
+    import xxhash
+    v = xxhash.xxh3_128_intdigest(("%s/%s/%s" % (provider, "/".join(comps), kind)).encode(), seed)
+    top = 2**128 - 1
+    if v >= top - 50:
+        v = (v % (top - 51)) + 1
+    return v >> 64, v & (2**64 - 1)
+
+
+@unittest.skipUnless(GROUPS, "no test_groups binary given")
+class GroupWire(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        global GDUMP
+        if GDUMP is None:
+            GDUMP = Dump(GROUPS, "group_wire_scenario")
+        cls.pubs = GDUMP.publishes()
+        # the moderator (org/ns/mod, id 0x30d:1, no provider id): the app id's hex form
+        provider = "%016x%016x" % (0x30d, 1)
+        cls.data = channel_key(provider, ("org", "ns", "chat"), "data")
+        cls.ctrl = channel_key(provider, ("org", "ns", "chat"), "control")
+        cls.assertNotEqual(cls, cls.data, cls.ctrl)
+
+    def ids(self, n):
+        return (n.name.name_id.id_0, n.name.name_id.id_1)
+
+    def is_chan(self, n, which):
+        return text(n) == "org/ns/chat" and self.ids(n) == which
+
+    def test_every_group_type_is_covered(self):
+        seen = {m.publish.session.session_message_type for _, m in self.pubs}
+        want = {T[k] for k in ("MSG", "MSG_ACK", "DISCOVERY_REQUEST", "DISCOVERY_REPLY",
+                               "JOIN_REQUEST", "JOIN_REPLY", "GROUP_UPDATE", "GROUP_WELCOME",
+                               "GROUP_ACK", "GROUP_CLOSE", "LEAVE_REQUEST", "LEAVE_REPLY",
+                               "HEARTBEAT")}
+        self.assertEqual(want - seen, set(), "types never sent")
+
+    def test_group_messages(self):
+        members = set()
+        ops = set()
+        for f, m in self.pubs:
+            h, s = m.publish.header, m.publish.session
+            t = s.session_message_type
+            cp = m.publish.msg.command_payload
+            with self.subTest(file=f, type=NAME.get(t)):
+                self.assertEqual(s.session_type, MULTICAST)
+                self.assertEqual(h.ttl, 8)
+                self.assertTrue(h.identity.startswith("tok:"))
+                self.assertEqual(h.HasField("e2e_header_sig"), 5 <= t <= 20)
+                self.assertTrue(h.source.HasField("str_name"))
+                self.assertTrue(h.destination.name.HasField("name_id"))
+                to_data = self.is_chan(h.destination, self.data)
+                to_ctrl = self.is_chan(h.destination, self.ctrl)
+                if t == T["JOIN_REQUEST"]:
+                    jr = cp.join_request
+                    self.assertTrue(self.is_chan(jr.channel, self.data), "C-data of §2.5")
+                    self.assertTrue(self.is_chan(jr.control, self.ctrl), "C-ctrl of §2.5")
+                    self.assertEqual((jr.timer_settings.timeout, jr.timer_settings.max_retries),
+                                     (1000, 3))
+                    self.assertFalse(jr.HasField("mls_settings"))
+                    self.assertEqual(h.fanout, 1)
+                elif t == T["MSG"] and "PUBLISH_TO" in m.metadata:
+                    self.assertEqual(m.metadata["PUBLISH_TO"], "TRUE")
+                    self.assertEqual(h.fanout, 1)
+                    self.assertGreaterEqual(s.message_id, 2**31)
+                    self.assertTrue(h.HasField("forward_to"))
+                    self.assertFalse(to_data)
+                elif t == T["MSG"]:
+                    if h.fanout == 256:
+                        self.assertTrue(to_data, "group data to C-data")
+                    else:  # sent again to one member that did not acknowledge it
+                        self.assertEqual(h.fanout, 1)
+                        self.assertFalse(to_data or to_ctrl)
+                    self.assertLess(s.message_id, 2**31)
+                elif t in (T["GROUP_UPDATE"], T["GROUP_CLOSE"], T["HEARTBEAT"]):
+                    self.assertEqual(h.fanout, 256)
+                    self.assertTrue(to_ctrl, "broadcast control to C-ctrl")
+                    if t == T["GROUP_UPDATE"]:
+                        u = cp.group_update
+                        ops.add(u.op)
+                        roster = [key(p.name) for p in u.participants]
+                        self.assertIn(key(u.participant.name), roster, "snapshot has it")
+                        self.assertIn(key(h.source), roster)
+                        self.assertGreater(len(roster), 2)
+                        self.assertFalse(u.HasField("mls"))
+                    elif t == T["GROUP_CLOSE"]:
+                        self.assertIn(key(h.source), [key(n) for n in cp.group_close.participants])
+                    else:
+                        self.assertEqual(cp.heartbeat.epoch, 2**64 - 1)
+                elif t == T["GROUP_WELCOME"]:
+                    roster = [key(p.name) for p in cp.group_welcome.participants]
+                    self.assertIn(key(h.source), roster)
+                    self.assertIn(key(h.destination), roster)
+                    self.assertEqual(h.fanout, 1)
+                    members.add(key(h.destination))
+                elif t == T["LEAVE_REQUEST"]:
+                    leaving = m.metadata.get("LEAVING_SESSION")
+                    if text(h.source) == "org/ns/mod":
+                        self.assertIsNone(leaving, "a removal")
+                    else:
+                        self.assertEqual(leaving, "TRUE", "a member leaving")
+                else:
+                    self.assertEqual(h.fanout, 1)
+                    self.assertFalse(to_data or to_ctrl)
+        self.assertEqual(len(members), 3)
+        self.assertEqual(ops, {pb.ADD, pb.REMOVE})
+
+    def test_subscriptions_and_routes(self):
+        held = {}
+        subs = 0
+        for f, m in GDUMP.msgs:
+            kind = m.WhichOneof("message_type")
+            if kind not in ("subscribe", "unsubscribe"):
+                continue
+            body = getattr(m, kind)
+            h = body.header
+            with self.subTest(file=f, kind=kind):
+                self.assertNotEqual(h.HasField("recv_from"), h.HasField("forward_to"))
+                if h.HasField("forward_to"):
+                    self.assertTrue(self.is_chan(h.destination, self.data) or
+                                    self.is_chan(h.destination, self.ctrl),
+                                    "only the channel is subscribed")
+                    subs += kind == "subscribe"
+                k = (key(h.destination), h.recv_from, h.forward_to, h.HasField("forward_to"))
+                if kind == "subscribe":
+                    held[body.subscription_id] = k
+                else:
+                    self.assertEqual(held.pop(body.subscription_id), k)
+        self.assertEqual(held, {}, "every route and subscription is removed")
+        self.assertEqual(subs, 2 * 4, "C-data and C-ctrl by the moderator and 3 members")
 
 
 if __name__ == "__main__":

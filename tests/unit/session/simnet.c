@@ -201,6 +201,9 @@ static void record(simnet *n, sim_app *a, const slim_sout *o) {
         r->source = o->ctx.source.name;
         r->input_conn = o->ctx.input_conn;
         r->message_id = o->ctx.message_id;
+    } else if (o->kind == SLIM_SOUT_LOST || o->kind == SLIM_SOUT_MEMBER) {
+        r->source = o->ctx.source.name;
+        r->member = o->member;
     }
 }
 
@@ -318,9 +321,32 @@ static int app_by_conn(const simnet *n, uint64_t conn) {
 
 static bool has_route(const simnet *n, int a, const slim_name *d) {
     for (size_t i = 0; i < n->nroutes; i++)
-        if (n->routes[i].app == a && slim_name_equal(&n->routes[i].name, d))
+        if (n->routes[i].app == a && !n->routes[i].sub && slim_name_equal(&n->routes[i].name, d))
             return true;
     return false;
+}
+
+/* fanout > 1: every subscriber of d and every app the sender routes d
+ * to, but the sender, once each. */
+static int fanout_targets(const simnet *n, int from, const slim_name *d, int out[SIM_MAX_APPS]) {
+    bool take[SIM_MAX_APPS] = {false};
+    for (size_t i = 0; i < n->nroutes; i++) {
+        const sim_route *r = &n->routes[i];
+        if (!slim_name_equal(&r->name, d))
+            continue;
+        if (r->sub)
+            take[r->app] = true;
+        else if (r->app == from) {
+            int to = app_by_conn(n, r->conn);
+            if (to >= 0)
+                take[to] = true;
+        }
+    }
+    int k = 0;
+    for (int i = 0; i < n->napps; i++)
+        if (take[i] && i != from)
+            out[k++] = i;
+    return k;
 }
 
 static void error_back(simnet *n, int from, const slim_msg *m) {
@@ -369,16 +395,20 @@ static void route_change(simnet *n, int from, slim_msg *m) {
     uint64_t id = unsub ? m->unsubscribe->subscription_id : m->subscribe->subscription_id;
     slim_pb_header *h = slim_wire_header(m);
     slim_name d;
-    bool ok = h != NULL && h->_recv_from_case && slim_wire_name_get(h->destination, &d) == SLIM_OK;
+    bool sub = h != NULL && h->_forward_to_case && !h->_recv_from_case;
+    bool ok = h != NULL && (h->_recv_from_case || sub) &&
+              slim_wire_name_get(h->destination, &d) == SLIM_OK;
+    uint64_t conn = h == NULL ? 0 : sub ? h->forward_to : h->recv_from;
     if (ok && !unsub && !n->refuse_routes) {
         if (!grow((void **)&n->routes, &n->caproutes, n->nroutes, sizeof *n->routes, 16))
             return;
-        n->routes[n->nroutes++] = (sim_route){from, d, h->recv_from, id};
+        n->routes[n->nroutes++] = (sim_route){from, d, conn, id, sub};
     } else if (ok && unsub) {
         ok = false;
         for (size_t i = 0; i < n->nroutes; i++)
             if (n->routes[i].app == from && n->routes[i].sub_id == id &&
-                slim_name_equal(&n->routes[i].name, &d) && n->routes[i].conn == h->recv_from) {
+                slim_name_equal(&n->routes[i].name, &d) && n->routes[i].conn == conn &&
+                n->routes[i].sub == sub) {
                 n->routes[i] = n->routes[--n->nroutes];
                 ok = true;
                 break;
@@ -413,6 +443,15 @@ static void from_app(simnet *n, int from, slim_bytes b) {
         if (h == NULL || slim_wire_name_get(h->destination, &d) != SLIM_OK)
             break;
         int to = -1;
+        if (h->fanout > 1 && !h->_forward_to_case) {
+            int targets[SIM_MAX_APPS];
+            int k = fanout_targets(n, from, &d, targets);
+            for (int i = 0; i < k; i++)
+                deliver(n, from, targets[i], m, true);
+            if (k == 0)
+                error_back(n, from, m);
+            break;
+        }
         if (h->_forward_to_case) {
             to = app_by_conn(n, h->forward_to);
         } else if (slim_id_is_any(d.id) || n->loose_routes || has_route(n, from, &d)) {

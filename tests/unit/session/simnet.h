@@ -3,10 +3,13 @@
  * slim_sessions) and a tiny router between them, driven by a fake clock.
  *
  * The router decodes every SEND of an application. A Subscribe or
- * Unsubscribe with recv_from changes that application's routes and is
- * answered with a SubscriptionAck (refused when `refuse_routes`). A
- * Publish goes:
+ * Unsubscribe with recv_from changes that application's routes, one with
+ * forward_to its subscriptions; each is answered with a SubscriptionAck
+ * (refused when `refuse_routes`). A Publish goes:
  *   - with forward_to, to the application behind that connection;
+ *   - with fanout above 1, to every other application subscribed to
+ *     exactly that name, and to the one behind each connection the sender
+ *     routes that name over, once each;
  *   - to a name with the any id, to one application serving the name (its
  *     own name or one added), round robin;
  *   - to a name with an id, only if the sender has a route to exactly that
@@ -34,7 +37,7 @@
 
 #include "session/sessions.h"
 
-#define SIM_MAX_APPS  8
+#define SIM_MAX_APPS  12
 #define SIM_MAX_NAMES 4
 
 /* One output an application pulled (copied). */
@@ -49,6 +52,7 @@ typedef struct sim_rec {
     slim_name source;
     uint64_t input_conn;
     uint64_t at;
+    slim_member_change member; /* MEMBER; source: the member (also LOST: the sender) */
 } sim_rec;
 
 typedef struct sim_app {
@@ -73,6 +77,7 @@ typedef struct sim_route {
     slim_name name;
     uint64_t conn;
     uint64_t sub_id;
+    bool sub; /* a subscription (forward_to), else a route (recv_from) */
 } sim_route;
 
 typedef struct sim_ev {
@@ -139,7 +144,7 @@ size_t sim_count(const simnet *n, int a, slim_sout_kind kind, uint64_t session);
 /* The first record of app a of this kind (and session when non-zero) from
  * index `from`; NULL when none. */
 const sim_rec *sim_find(const simnet *n, int a, slim_sout_kind kind, uint64_t session, size_t from);
-/* Routes app a holds. */
+/* Routes and subscriptions app a holds. */
 size_t sim_routes(const simnet *n, int a);
 /* Whether the router would deliver to app a a publish to d (its own name
  * or one it added, with the any id or its own). */

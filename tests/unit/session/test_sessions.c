@@ -862,6 +862,7 @@ TEST(refusals_leave_state_usable) {
     slim_sessions *a = n.apps[0].ss;
     uint64_t h = 0;
     slim_session_config c = cfg_of(SLIM_SESSION_MULTICAST, BOB_SVC, 0, 0);
+    c.mls = true;
     CHECK_STATUS(slim_sessions_open(a, &c, 1, n.now, &h), SLIM_E_UNSUPPORTED);
     c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
     c.mls = true;

@@ -1,0 +1,735 @@
+/*
+ * MULTICAST (group) sessions of the session core on the simulated network
+ * (simnet.h): a moderator (app 0) and participants p1..pN (apps 1..N),
+ * each with its own name, on a channel org/ns/chat.
+ */
+#include "test.h"
+#include "simnet.h"
+#include "core/alloc.h"
+
+/* ---- helpers ---- */
+
+#define MAXP 6
+
+typedef struct grp {
+    simnet n;
+    int np;               /* participants */
+    uint64_t h[MAXP + 1]; /* the group session of each app (0: moderator) */
+    char pname[MAXP + 1][16];
+} grp;
+
+static slim_session_config chan_cfg(uint32_t timeout, uint32_t retries) {
+    slim_session_config c;
+    memset(&c, 0, sizeof c);
+    c.type = SLIM_SESSION_MULTICAST;
+    c.peer = sim_service("org", "ns", "chat");
+    c.timeout_ms = timeout;
+    c.max_retries = retries;
+    c.session_id = SLIM_SESSION_ID_ANY;
+    return c;
+}
+
+static const sim_rec *done_rec(const simnet *n, int app, uint64_t op) {
+    const sim_app *a = &n->apps[app];
+    for (size_t i = 0; i < a->nrecs; i++)
+        if (a->recs[i].kind == SLIM_SOUT_DONE && a->recs[i].op == op)
+            return &a->recs[i];
+    return NULL;
+}
+
+typedef struct wait_ops {
+    int app;
+    uint64_t first, last;
+} wait_ops;
+
+static bool ops_done(simnet *n, void *ud) {
+    const wait_ops *w = ud;
+    for (uint64_t op = w->first; op <= w->last; op++)
+        if (done_rec(n, w->app, op) == NULL)
+            return false;
+    return true;
+}
+
+static void run_ops(simnet *n, int app, uint64_t first, uint64_t last, uint64_t limit) {
+    wait_ops w = {app, first, last};
+    sim_run(n, n->now + limit, ops_done, &w);
+}
+
+/* The session of app a from its (first) NEW. */
+static uint64_t new_of(const simnet *n, int a) {
+    const sim_rec *r = sim_find(n, a, SLIM_SOUT_NEW, 0, 0);
+    return r ? r->session : 0;
+}
+
+/* Moderator + np participants with cfg for the apps; invites them all back
+ * to back (ops 100..) and checks each ends OK, in order. */
+static void grp_setup(grp *g, uint64_t seed, int np, const slim_sessions_config *cfg,
+                      uint32_t timeout, uint32_t retries, double loss) {
+    memset(g, 0, sizeof *g);
+    sim_init(&g->n, seed);
+    g->np = np;
+    CHECK_EQ(sim_app_add(&g->n, "org", "ns", "mod", 0x30d, 1, cfg, NULL), 0);
+    for (int i = 1; i <= np; i++) {
+        snprintf(g->pname[i], sizeof g->pname[i], "p%d", i);
+        CHECK_EQ(sim_app_add(&g->n, "org", "ns", g->pname[i], 0x90, (uint64_t)i, cfg, NULL), i);
+    }
+    g->n.loss = loss;
+    slim_session_config c = chan_cfg(timeout, retries);
+    CHECK_OK(slim_sessions_open(g->n.apps[0].ss, &c, 1, g->n.now, &g->h[0]));
+    sim_pump_all(&g->n);
+    const sim_rec *d = done_rec(&g->n, 0, 1);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    for (int i = 1; i <= np; i++) {
+        slim_sname who = sim_service("org", "ns", g->pname[i]);
+        CHECK_OK(slim_sessions_invite(g->n.apps[0].ss, g->h[0], &who, 100 + (uint64_t)i, g->n.now));
+    }
+    run_ops(&g->n, 0, 101, 100 + (uint64_t)np, 600000);
+    const sim_rec *prev = NULL;
+    for (int i = 1; i <= np; i++) {
+        const sim_rec *r = done_rec(&g->n, 0, 100 + (uint64_t)i);
+        CHECK(r != NULL);
+        if (r == NULL)
+            continue;
+        CHECK_STATUS(r->status, SLIM_OK);
+        CHECK(prev == NULL || prev < r); /* in call order */
+        prev = r;
+    }
+    /* the last welcome may still be on its way */
+    sim_run(&g->n, g->n.now + 3000, NULL, NULL);
+    for (int i = 1; i <= np; i++) {
+        g->h[i] = new_of(&g->n, i);
+        CHECK(g->h[i] != 0);
+    }
+}
+
+static slim_status gpub(grp *g, int a, int k, uint32_t *mid) {
+    char text[48];
+    snprintf(text, sizeof text, "%d:%d", a, k);
+    slim_publish p;
+    memset(&p, 0, sizeof p);
+    p.mode = SLIM_PUBLISH_DEFAULT;
+    p.payload = slim_bytes_of(text, strlen(text));
+    return slim_sessions_publish(g->n.apps[a].ss, g->h[a], &p, g->n.now, mid);
+}
+
+/* Messages from sender `from` at app a: checked "<from>:<k>" for k
+ * consecutive from `first`; returns how many. */
+static int from_in_order(const grp *g, int a, int from, int first, int *bad) {
+    const sim_app *p = &g->n.apps[a];
+    int k = first;
+    for (size_t i = 0; i < p->nrecs; i++) {
+        const sim_rec *r = &p->recs[i];
+        if (r->kind != SLIM_SOUT_MESSAGE || r->session != g->h[a] ||
+            !slim_name_equal(&r->source, &g->n.apps[from].name))
+            continue;
+        char want[48];
+        int len = snprintf(want, sizeof want, "%d:%d", from, k);
+        if ((size_t)len != r->len || memcmp(want, r->payload, r->len) != 0)
+            (*bad)++;
+        k++;
+    }
+    return k - first;
+}
+
+typedef struct want_all {
+    grp *g;
+    int per;
+} want_all;
+
+static bool all_received(simnet *n, void *ud) {
+    const want_all *w = ud;
+    (void)n;
+    for (int a = 0; a <= w->g->np; a++)
+        if (sim_count(n, a, SLIM_SOUT_MESSAGE, w->g->h[a]) < (size_t)(w->per * w->g->np))
+            return false;
+    return true;
+}
+
+static void grp_close_all(grp *g, uint64_t settle) {
+    CHECK_OK(slim_sessions_close(g->n.apps[0].ss, g->h[0], 0, g->n.now));
+    sim_run(&g->n, g->n.now + settle, NULL, NULL);
+    for (int a = 0; a < g->n.napps; a++) {
+        slim_sessions_counters c;
+        slim_sessions_counters_get(g->n.apps[a].ss, &c);
+        CHECK_EQ(c.sessions_open, 0);
+        CHECK_EQ(sim_routes(&g->n, a), 0);
+    }
+    sim_free(&g->n);
+}
+
+/* ---- every member gets every other member's messages once, in order ---- */
+
+static void all_to_all(uint64_t seed, double loss, double dup, uint32_t delay_max) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_setup(&g, seed, 5, &cfg, 1000, 10, loss);
+    g.n.dup = dup;
+    g.n.delay_max = delay_max;
+    const int per = 200;
+    for (int k = 0; k < per; k++) {
+        for (int a = 0; a <= g.np; a++)
+            CHECK_OK(gpub(&g, a, k, NULL));
+        if (k % 20 == 19)
+            sim_run(&g.n, g.n.now + 50, NULL, NULL);
+    }
+    want_all w = {&g, per};
+    sim_run(&g.n, g.n.now + 120000, all_received, &w);
+    sim_run(&g.n, g.n.now + 20000, NULL, NULL); /* late copies: no second delivery */
+    for (int a = 0; a <= g.np; a++) {
+        for (int from = 0; from <= g.np; from++) {
+            if (from == a)
+                continue;
+            int bad = 0;
+            CHECK_EQ(from_in_order(&g, a, from, 0, &bad), per);
+            CHECK_EQ(bad, 0);
+        }
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_LOST, 0), 0);
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_UNDELIVERED, 0), 0);
+        size_t nm = 0;
+        slim_sname mem[8];
+        CHECK_OK(slim_sessions_members(g.n.apps[a].ss, g.h[a], mem, 8, &nm));
+        CHECK_EQ(nm, 6);
+    }
+    slim_ss_info info;
+    CHECK_OK(slim_sessions_info(g.n.apps[0].ss, g.h[0], &info));
+    CHECK(info.moderator && info.ready && info.reliable);
+    CHECK_OK(slim_sessions_info(g.n.apps[1].ss, g.h[1], &info));
+    CHECK(!info.moderator && info.reliable && info.timeout_ms == 1000);
+    /* the moderator saw five members join */
+    CHECK_EQ(sim_count(&g.n, 0, SLIM_SOUT_MEMBER, g.h[0]), 5);
+    grp_close_all(&g, 30000);
+}
+
+TEST(group_all_to_all_clean) {
+    all_to_all(11, 0, 0, 1);
+}
+
+TEST(group_all_to_all_lossy) {
+    all_to_all(12, 0.10, 0.05, 40);
+}
+
+/* ---- invites ---- */
+
+TEST(group_discovery_fails_then_invite_succeeds) {
+    grp g;
+    grp_setup(&g, 21, 1, NULL, 1000, 10, 0);
+    slim_sname nobody = sim_service("org", "ns", "nobody");
+    slim_sname p2 = sim_service("org", "ns", "p2");
+    CHECK_EQ(sim_app_add(&g.n, "org", "ns", "p2", 0x90, 2, NULL, NULL), 2);
+    uint64_t t0 = g.n.now;
+    CHECK_OK(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &nobody, 7, g.n.now));
+    CHECK_OK(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &p2, 8, g.n.now));
+    run_ops(&g.n, 0, 7, 8, 60000);
+    const sim_rec *d7 = done_rec(&g.n, 0, 7), *d8 = done_rec(&g.n, 0, 8);
+    CHECK(d7 != NULL && d8 != NULL);
+    if (d7 != NULL && d8 != NULL) {
+        CHECK_STATUS(d7->status, SLIM_E_SESSION_DISCOVERY_FAILED);
+        CHECK_U64(d7->at, t0 + 11 * 1000); /* the 11th expiry */
+        CHECK(strstr(d7->detail, "org/ns/nobody") != NULL);
+        CHECK_STATUS(d8->status, SLIM_OK);
+        CHECK(d7 < d8);
+    }
+    /* already a member: said at once, nothing sent */
+    uint64_t sent = g.n.sent;
+    slim_sname p1 = sim_service("org", "ns", "p1");
+    CHECK_OK(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &p1, 9, g.n.now));
+    sim_pump_all(&g.n);
+    const sim_rec *d9 = done_rec(&g.n, 0, 9);
+    CHECK(d9 != NULL && d9->status == SLIM_E_SESSION_ALREADY_MEMBER);
+    CHECK_EQ(g.n.sent, sent);
+    grp_close_all(&g, 30000);
+}
+
+TEST(group_call_errors) {
+    slim_sessions_config cfg = {.max_members = 2, .max_tasks = 2};
+    grp g;
+    grp_setup(&g, 22, 1, &cfg, 1000, 3, 0);
+    CHECK_EQ(sim_app_add(&g.n, "org", "ns", "p2", 0x90, 2, NULL, NULL), 2);
+    slim_sname p2 = sim_service("org", "ns", "p2");
+    /* limit */
+    CHECK_OK(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &p2, 5, g.n.now));
+    sim_pump_all(&g.n);
+    const sim_rec *d = done_rec(&g.n, 0, 5);
+    CHECK(d != NULL && d->status == SLIM_E_SESSION_LIMIT);
+    /* not the moderator, not a group, bad mode */
+    CHECK_STATUS(slim_sessions_invite(g.n.apps[1].ss, g.h[1], &p2, 6, g.n.now),
+                 SLIM_E_SESSION_NOT_MODERATOR);
+    slim_publish p;
+    memset(&p, 0, sizeof p);
+    p.mode = SLIM_PUBLISH_DESTINATION;
+    p.to = p2;
+    CHECK_STATUS(slim_sessions_publish(g.n.apps[0].ss, g.h[0], &p, g.n.now, NULL),
+                 SLIM_E_SESSION_EXPECTED_ANYCAST);
+    slim_session_config any;
+    memset(&any, 0, sizeof any);
+    any.type = SLIM_SESSION_ANYCAST;
+    any.session_id = SLIM_SESSION_ID_ANY;
+    uint64_t ha;
+    CHECK_OK(slim_sessions_open(g.n.apps[0].ss, &any, 0, g.n.now, &ha));
+    CHECK_STATUS(slim_sessions_invite(g.n.apps[0].ss, ha, &p2, 6, g.n.now),
+                 SLIM_E_SESSION_EXPECTED_MULTICAST);
+    CHECK_OK(slim_sessions_close(g.n.apps[0].ss, ha, 0, g.n.now));
+    /* tasks bounded: the removal of p1 runs (its LEAVE_REQUEST out), one waits */
+    slim_sname p1 = sim_service("org", "ns", "p1"), x = sim_service("org", "ns", "nobody");
+    CHECK_OK(slim_sessions_remove(g.n.apps[0].ss, g.h[0], &p1, 7, g.n.now));
+    CHECK_OK(slim_sessions_remove(g.n.apps[0].ss, g.h[0], &x, 8, g.n.now));
+    CHECK_STATUS(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &x, 0, g.n.now), SLIM_E_QUEUE_FULL);
+    run_ops(&g.n, 0, 7, 8, 30000);
+    const sim_rec *d7 = done_rec(&g.n, 0, 7), *d8 = done_rec(&g.n, 0, 8);
+    CHECK(d7 != NULL && d7->status == SLIM_OK);
+    CHECK(d8 != NULL && d8->status == SLIM_E_SESSION_NOT_MEMBER);
+    grp_close_all(&g, 30000);
+}
+
+/* ---- remove, leave, close ---- */
+
+TEST(group_remove_member) {
+    grp g;
+    grp_setup(&g, 31, 3, NULL, 1000, 5, 0);
+    slim_sname p2 = sim_service("org", "ns", "p2");
+    slim_sname nobody = sim_service("org", "ns", "nobody");
+    CHECK_OK(slim_sessions_remove(g.n.apps[0].ss, g.h[0], &nobody, 3, g.n.now));
+    CHECK_OK(slim_sessions_remove(g.n.apps[0].ss, g.h[0], &p2, 4, g.n.now));
+    run_ops(&g.n, 0, 3, 4, 30000);
+    const sim_rec *d3 = done_rec(&g.n, 0, 3), *d4 = done_rec(&g.n, 0, 4);
+    CHECK(d3 != NULL && d3->status == SLIM_E_SESSION_NOT_MEMBER);
+    CHECK(d4 != NULL && d4->status == SLIM_OK);
+    sim_run(&g.n, g.n.now + 2000, NULL, NULL);
+    const sim_rec *c = sim_find(&g.n, 2, SLIM_SOUT_CLOSED, g.h[2], 0);
+    CHECK(c != NULL && c->status == SLIM_E_SESSION_REMOVED);
+    CHECK_EQ(sim_routes(&g.n, 2), 0);
+    for (int a = 0; a <= 3; a++) {
+        if (a == 2)
+            continue;
+        const sim_rec *m = NULL;
+        bool left = false;
+        for (size_t i = 0; (m = sim_find(&g.n, a, SLIM_SOUT_MEMBER, g.h[a], i)) != NULL;
+             i = (size_t)(m - g.n.apps[a].recs) + 1)
+            if (m->member == SLIM_MEMBER_LEFT && slim_name_equal(&m->source, &g.n.apps[2].name))
+                left = true;
+        CHECK(left);
+        size_t nm = 0;
+        CHECK_OK(slim_sessions_members(g.n.apps[a].ss, g.h[a], NULL, 0, &nm));
+        CHECK_EQ(nm, 3);
+    }
+    size_t before = sim_count(&g.n, 2, SLIM_SOUT_MESSAGE, 0);
+    for (int k = 0; k < 5; k++)
+        CHECK_OK(gpub(&g, 0, k, NULL));
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    CHECK_EQ(sim_count(&g.n, 2, SLIM_SOUT_MESSAGE, 0), before);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 1, 0, 0, &bad), 5);
+    CHECK_EQ(from_in_order(&g, 3, 0, 0, &bad), 5);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(sim_count(&g.n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    grp_close_all(&g, 30000);
+}
+
+TEST(group_participant_leaves) {
+    grp g;
+    grp_setup(&g, 32, 3, NULL, 1000, 5, 0);
+    CHECK_OK(gpub(&g, 1, 0, NULL));
+    CHECK_OK(slim_sessions_close(g.n.apps[1].ss, g.h[1], 9, g.n.now));
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    const sim_rec *c = sim_find(&g.n, 1, SLIM_SOUT_CLOSED, g.h[1], 0);
+    CHECK(c != NULL && c->status == SLIM_OK);
+    const sim_rec *d = done_rec(&g.n, 1, 9);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    CHECK_EQ(sim_routes(&g.n, 1), 0);
+    for (int a = 0; a <= 3; a++) {
+        if (a == 1)
+            continue;
+        int bad = 0;
+        CHECK_EQ(from_in_order(&g, a, 1, 0, &bad), 1); /* drained before leaving */
+        bool left = false;
+        const sim_rec *m;
+        for (size_t i = 0; (m = sim_find(&g.n, a, SLIM_SOUT_MEMBER, g.h[a], i)) != NULL;
+             i = (size_t)(m - g.n.apps[a].recs) + 1)
+            if (m->member == SLIM_MEMBER_LEFT && slim_name_equal(&m->source, &g.n.apps[1].name))
+                left = true;
+        CHECK(left);
+    }
+    /* the group goes on without it (we do not close it) */
+    slim_ss_info info;
+    CHECK_OK(slim_sessions_info(g.n.apps[0].ss, g.h[0], &info));
+    CHECK_OK(gpub(&g, 2, 0, NULL));
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 3, 2, 0, &bad), 1);
+    CHECK_EQ(sim_count(&g.n, 2, SLIM_SOUT_UNDELIVERED, 0), 0);
+    grp_close_all(&g, 30000);
+}
+
+TEST(group_moderator_close_cancels_tasks) {
+    grp g;
+    grp_setup(&g, 33, 3, NULL, 1000, 5, 0);
+    CHECK_EQ(sim_app_add(&g.n, "org", "ns", "p4", 0x90, 4, NULL, NULL), 4);
+    slim_sname p4 = sim_service("org", "ns", "p4");
+    slim_sname nobody = sim_service("org", "ns", "nobody");
+    CHECK_OK(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &nobody, 5, g.n.now));
+    CHECK_OK(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &p4, 6, g.n.now));
+    for (int k = 0; k < 3; k++)
+        CHECK_OK(gpub(&g, 0, k, NULL));
+    sim_run(&g.n, g.n.now + 500, NULL, NULL);
+    CHECK_OK(slim_sessions_close(g.n.apps[0].ss, g.h[0], 10, g.n.now));
+    sim_run(&g.n, g.n.now + 15000, NULL, NULL);
+    const sim_rec *d5 = done_rec(&g.n, 0, 5), *d6 = done_rec(&g.n, 0, 6);
+    CHECK(d5 != NULL && d5->status == SLIM_E_CANCELLED);
+    CHECK(d6 != NULL && d6->status == SLIM_E_CANCELLED);
+    const sim_rec *d10 = done_rec(&g.n, 0, 10);
+    CHECK(d10 != NULL && d10->status == SLIM_OK);
+    const sim_rec *c0 = sim_find(&g.n, 0, SLIM_SOUT_CLOSED, g.h[0], 0);
+    CHECK(c0 != NULL && c0->status == SLIM_OK);
+    for (int a = 1; a <= 3; a++) {
+        const sim_rec *c = sim_find(&g.n, a, SLIM_SOUT_CLOSED, g.h[a], 0);
+        CHECK(c != NULL && c->status == SLIM_E_SESSION_MODERATOR_CLOSED);
+        int bad = 0;
+        CHECK_EQ(from_in_order(&g, a, 0, 0, &bad), 3);
+        CHECK_EQ(bad, 0);
+    }
+    for (int a = 0; a < g.n.napps; a++) {
+        slim_sessions_counters c;
+        slim_sessions_counters_get(g.n.apps[a].ss, &c);
+        CHECK_EQ(c.sessions_open, 0);
+        CHECK_EQ(sim_routes(&g.n, a), 0);
+    }
+    sim_free(&g.n);
+}
+
+/* ---- late joiner ---- */
+
+static int late_drops;
+static bool drop_first_to_p2(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    if (from == 1 && to == 2 && slim_wire_kind(m) == SLIM_MSG_PUBLISH &&
+        m->publish->session->session_message_type == 1 && late_drops > 0) {
+        late_drops--;
+        return true;
+    }
+    return false;
+}
+
+TEST(group_late_joiner_gets_everything_from_its_join) {
+    grp g;
+    grp_setup(&g, 41, 1, NULL, 1000, 10, 0);
+    CHECK_EQ(sim_app_add(&g.n, "org", "ns", "p2", 0x90, 2, NULL, NULL), 2);
+    g.np = 2;
+    late_drops = 4;
+    g.n.filter = drop_first_to_p2;
+    slim_sname p2 = sim_service("org", "ns", "p2");
+    uint64_t sent_at[120];
+    for (int k = 0; k < 10; k++) {
+        CHECK_OK(gpub(&g, 1, k, NULL));
+        sent_at[k] = g.n.now;
+        sim_run(&g.n, g.n.now + 50, NULL, NULL);
+    }
+    CHECK_OK(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &p2, 5, g.n.now));
+    for (int k = 10; k < 120; k++) {
+        CHECK_OK(gpub(&g, 1, k, NULL));
+        sent_at[k] = g.n.now;
+        sim_run(&g.n, g.n.now + 20, NULL, NULL);
+    }
+    sim_run(&g.n, g.n.now + 20000, NULL, NULL);
+    const sim_rec *d = done_rec(&g.n, 0, 5);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    g.h[2] = new_of(&g.n, 2);
+    CHECK(g.h[2] != 0);
+    /* p1 learnt of p2 at this time: everything it sent from then on counts */
+    const sim_rec *j = sim_find(&g.n, 1, SLIM_SOUT_MEMBER, g.h[1], 0);
+    CHECK(j != NULL);
+    int must = 120;
+    for (int k = 0; j != NULL && k < 120; k++)
+        if (sent_at[k] >= j->at) {
+            must = k;
+            break;
+        }
+    CHECK(must < 120);
+    const sim_rec *first = sim_find(&g.n, 2, SLIM_SOUT_MESSAGE, g.h[2], 0);
+    CHECK(first != NULL);
+    int start = 0;
+    if (first != NULL)
+        sscanf((const char *)first->payload, "1:%d", &start);
+    CHECK_INT(start, <=, must);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 2, 1, start, &bad), 120 - start);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(sim_count(&g.n, 2, SLIM_SOUT_LOST, 0), 0);
+    CHECK_EQ(late_drops, 0);
+    g.n.filter = NULL;
+    grp_close_all(&g, 30000);
+}
+
+/* ---- a message never answered: LOST naming the sender, no stall ---- */
+
+static bool drop_id3_to_p2(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    if (from != 1 || to != 2 || slim_wire_kind(m) != SLIM_MSG_PUBLISH)
+        return false;
+    uint32_t t = m->publish->session->session_message_type;
+    return m->publish->session->message_id == 3 &&
+           (t == 1 || (t == 4 && !m->publish->header->_error_case));
+}
+
+TEST(group_lost_names_sender_and_stream_goes_on) {
+    grp g;
+    grp_setup(&g, 51, 2, NULL, 1000, 3, 0);
+    g.n.filter = drop_id3_to_p2;
+    for (int k = 0; k < 8; k++)
+        CHECK_OK(gpub(&g, 1, k, NULL));
+    sim_run(&g.n, g.n.now + 20000, NULL, NULL);
+    const sim_rec *l = sim_find(&g.n, 2, SLIM_SOUT_LOST, g.h[2], 0);
+    CHECK(l != NULL);
+    if (l != NULL) {
+        CHECK_EQ(l->message_id, 3);
+        CHECK(slim_name_equal(&l->source, &g.n.apps[1].name));
+        CHECK(strstr(l->detail, "org/ns/p1") != NULL);
+    }
+    /* 1, 2, LOST 3, then 4..8 */
+    const sim_app *p = &g.n.apps[2];
+    int seen = 0;
+    bool order = true;
+    for (size_t i = 0; i < p->nrecs; i++) {
+        const sim_rec *r = &p->recs[i];
+        if (r->session != g.h[2] || (r->kind != SLIM_SOUT_MESSAGE && r->kind != SLIM_SOUT_LOST))
+            continue;
+        if (seen == 2 && r->kind != SLIM_SOUT_LOST)
+            order = false;
+        if (seen != 2 && r->kind != SLIM_SOUT_MESSAGE)
+            order = false;
+        seen++;
+    }
+    CHECK(order);
+    CHECK_EQ(seen, 8);
+    /* the sender reports it undelivered, naming who never answered */
+    const sim_rec *u = sim_find(&g.n, 1, SLIM_SOUT_UNDELIVERED, g.h[1], 0);
+    CHECK(u != NULL && u->message_id == 3 && strstr(u->detail, "org/ns/p2") != NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 0, 1, 0, &bad), 8);
+    CHECK_EQ(bad, 0);
+    g.n.filter = NULL;
+    grp_close_all(&g, 30000);
+}
+
+/* ---- publish_to ---- */
+
+TEST(group_publish_to_reaches_only_its_target) {
+    grp g;
+    grp_setup(&g, 61, 2, NULL, 1000, 5, 0);
+    CHECK_OK(gpub(&g, 2, 0, NULL));
+    sim_run(&g.n, g.n.now + 2000, NULL, NULL);
+    const sim_rec *r = sim_find(&g.n, 1, SLIM_SOUT_MESSAGE, g.h[1], 0);
+    CHECK(r != NULL);
+    if (r == NULL) {
+        sim_free(&g.n);
+        return;
+    }
+    size_t m0 = sim_count(&g.n, 0, SLIM_SOUT_MESSAGE, 0);
+    slim_publish p;
+    memset(&p, 0, sizeof p);
+    p.mode = SLIM_PUBLISH_TO;
+    p.to.name = r->source;
+    p.conn = r->input_conn;
+    p.payload = slim_bytes_of("direct", 6);
+    uint32_t id = 0;
+    CHECK_OK(slim_sessions_publish(g.n.apps[1].ss, g.h[1], &p, g.n.now, &id));
+    CHECK(id >= 0x80000000u && id != 0xffffffffu);
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    CHECK_EQ(sim_count(&g.n, 0, SLIM_SOUT_MESSAGE, 0), m0);
+    const sim_rec *got = NULL;
+    for (size_t i = 0; i < g.n.apps[2].nrecs; i++)
+        if (g.n.apps[2].recs[i].kind == SLIM_SOUT_MESSAGE && g.n.apps[2].recs[i].len == 6 &&
+            memcmp(g.n.apps[2].recs[i].payload, "direct", 6) == 0)
+            got = &g.n.apps[2].recs[i];
+    CHECK(got != NULL && got->message_id == id);
+    CHECK_EQ(sim_count(&g.n, 1, SLIM_SOUT_UNDELIVERED, 0), 0);
+    /* to a name that is no member */
+    p.to = sim_service("org", "ns", "nobody");
+    CHECK_STATUS(slim_sessions_publish(g.n.apps[1].ss, g.h[1], &p, g.n.now, NULL),
+                 SLIM_E_INVALID_ARG);
+    grp_close_all(&g, 30000);
+}
+
+/* ---- control from a member that is not the moderator ---- */
+
+TEST(group_update_from_non_moderator_dropped) {
+    grp g;
+    grp_setup(&g, 71, 2, NULL, 1000, 5, 0);
+    slim_ss_info info;
+    CHECK_OK(slim_sessions_info(g.n.apps[2].ss, g.h[2], &info));
+    /* p1 claims p3 was added */
+    slim_name nobody = sim_service("org", "ns", "p3").name;
+    slim_str nt[3] = {{"org", 3}, {"ns", 2}, {"p3", 2}};
+    slim_str pt[3] = {{"org", 3}, {"ns", 2}, {"p1", 2}};
+    slim_wire_header_spec hs = {
+        .source = {&g.n.apps[1].name, pt},
+        .destination = {&info.local.name, NULL},
+        .fanout = 1,
+        .ttl = 8,
+    };
+    slim_wire_session_spec sp = {
+        DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_MULTICAST,
+        DATAPLANE__PROTO__V1__SESSION_MESSAGE_TYPE__SESSION_MESSAGE_TYPE_GROUP_UPDATE, info.id,
+        12345};
+    slim_msg *m = NULL;
+    slim_pb_command *cmd = NULL;
+    CHECK_OK(slim_wire_publish_new(&hs, &sp, &m));
+    CHECK_OK(slim_wire_command_new(
+        DATAPLANE__PROTO__V1__COMMAND_PAYLOAD__COMMAND_PAYLOAD_TYPE_GROUP_UPDATE, &cmd));
+    Dataplane__Proto__V1__GroupUpdatePayload *u = cmd->group_update;
+    u->participant = slim_malloc(sizeof *u->participant);
+    dataplane__proto__v1__participant__init(u->participant);
+    slim_wire_name wn = {&nobody, nt};
+    CHECK_OK(slim_wire_name_new(&wn, &u->participant->name));
+    CHECK_OK(slim_wire_set_command(m, cmd));
+    slim_pb_header *h = slim_wire_header(m);
+    h->identity = slim_strndup("tok:p1", 6);
+    h->e2e_header_sig.data = slim_malloc(6);
+    memcpy(h->e2e_header_sig.data, "sig:p1", 6);
+    h->e2e_header_sig.len = 6;
+    h->_e2e_header_sig_case = DATAPLANE__PROTO__V1__SLIMHEADER___E2E_HEADER_SIG_E2E_HEADER_SIG;
+    h->_incoming_conn_case = DATAPLANE__PROTO__V1__SLIMHEADER___INCOMING_CONN_INCOMING_CONN;
+    h->incoming_conn = g.n.apps[1].conn;
+    size_t len = dataplane__proto__v1__message__get_packed_size(m);
+    uint8_t *b = malloc(len);
+    dataplane__proto__v1__message__pack(m, b);
+    slim_wire_free(m);
+    slim_sessions_counters before, after;
+    slim_sessions_counters_get(g.n.apps[2].ss, &before);
+    size_t members = sim_count(&g.n, 2, SLIM_SOUT_MEMBER, 0);
+    CHECK_STATUS(slim_sessions_input(g.n.apps[2].ss, slim_bytes_of(b, len), g.n.now),
+                 SLIM_E_SESSION_UNEXPECTED);
+    free(b);
+    sim_run(&g.n, g.n.now + 2000, NULL, NULL);
+    slim_sessions_counters_get(g.n.apps[2].ss, &after);
+    CHECK_EQ(after.drop_unexpected, before.drop_unexpected + 1);
+    CHECK_EQ(sim_count(&g.n, 2, SLIM_SOUT_MEMBER, 0), members);
+    size_t nm = 0;
+    CHECK_OK(slim_sessions_members(g.n.apps[2].ss, g.h[2], NULL, 0, &nm));
+    CHECK_EQ(nm, 3);
+    grp_close_all(&g, 30000);
+}
+
+/* ---- heartbeats keep going while nothing else is sent ---- */
+
+TEST(group_heartbeats_to_the_channel) {
+    slim_sessions_config cfg = {.heartbeat_ms = 1000};
+    grp g;
+    grp_setup(&g, 81, 2, &cfg, 1000, 5, 0);
+    slim_sessions_counters c0, c1;
+    slim_sessions_counters_get(g.n.apps[1].ss, &c0);
+    sim_run(&g.n, g.n.now + 10000, NULL, NULL);
+    slim_sessions_counters_get(g.n.apps[1].ss, &c1);
+    CHECK_INT(c1.heartbeats - c0.heartbeats, >=, 8);
+    /* nobody ended: heartbeats are not acted on yet */
+    for (int a = 0; a <= 2; a++)
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_CLOSED, 0), 0);
+    grp_close_all(&g, 30000);
+}
+
+/* ---- allocation failures in a short group scenario ---- */
+
+static void short_group(void) {
+    slim_sessions_config cfg = {.heartbeat_ms = 2000};
+    simnet n;
+    sim_init(&n, 91);
+    n.loss = 0.1;
+    n.delay_max = 20;
+    if (sim_app_add(&n, "org", "ns", "mod", 0x30d, 1, &cfg, NULL) < 0 ||
+        sim_app_add(&n, "org", "ns", "p1", 0x90, 1, &cfg, NULL) < 0 ||
+        sim_app_add(&n, "org", "ns", "p2", 0x90, 2, &cfg, NULL) < 0) {
+        sim_free(&n);
+        return;
+    }
+    slim_session_config c = chan_cfg(600, 4);
+    uint64_t h = 0;
+    if (slim_sessions_open(n.apps[0].ss, &c, 1, n.now, &h) != SLIM_OK) {
+        sim_free(&n);
+        return;
+    }
+    slim_sname p1 = sim_service("org", "ns", "p1"), p2 = sim_service("org", "ns", "p2");
+    (void)slim_sessions_invite(n.apps[0].ss, h, &p1, 2, n.now);
+    (void)slim_sessions_invite(n.apps[0].ss, h, &p2, 3, n.now);
+    sim_run(&n, n.now + 5000, NULL, NULL);
+    for (int k = 0; k < 4; k++) {
+        for (int a = 0; a < 3; a++) {
+            uint64_t s = a == 0 ? h : new_of(&n, a);
+            slim_publish p;
+            memset(&p, 0, sizeof p);
+            p.payload = slim_bytes_of("x", 1);
+            if (s != 0)
+                (void)slim_sessions_publish(n.apps[a].ss, s, &p, n.now, NULL);
+        }
+        sim_run(&n, n.now + 300, NULL, NULL);
+    }
+    (void)slim_sessions_remove(n.apps[0].ss, h, &p1, 4, n.now);
+    sim_run(&n, n.now + 3000, NULL, NULL);
+    (void)slim_sessions_close(n.apps[0].ss, h, 5, n.now);
+    sim_run(&n, n.now + 30000, NULL, NULL);
+    sim_free(&n);
+}
+
+TEST(group_allocation_failures) {
+    test_alloc_install();
+    short_group();
+    long total = test_alloc_attempts();
+    CHECK_EQ(test_alloc_live(), 0);
+    CHECK(total > 500);
+    long step = total > 3000 ? total / 3000 : 1;
+    printf("  allocation failures: %ld allocations, failing every %ld\n", total, step);
+    for (long k = 1; k <= total; k += step) {
+        test_alloc_install();
+        test_alloc_fail_after(k);
+        short_group();
+        test_alloc_fail_after(0);
+        if (test_alloc_live() != 0) {
+            TEST_FAIL_AT("allocation %ld of %ld failing leaks %ld blocks", k, total,
+                         test_alloc_live());
+            break;
+        }
+    }
+    test_alloc_uninstall();
+}
+
+/* ---- the scenario whose SENDs check_session_wire.py decodes ---- */
+
+TEST(group_wire_scenario) {
+    slim_sessions_config cfg = {.heartbeat_ms = 1000};
+    grp g;
+    grp_setup(&g, 101, 3, &cfg, 1000, 3, 0);
+    for (int k = 0; k < 3; k++)
+        for (int a = 0; a <= 3; a++)
+            CHECK_OK(gpub(&g, a, k, NULL));
+    sim_run(&g.n, g.n.now + 1000, NULL, NULL);
+    const sim_rec *r = sim_find(&g.n, 1, SLIM_SOUT_MESSAGE, g.h[1], 0);
+    for (size_t i = 0; r != NULL && !slim_name_equal(&r->source, &g.n.apps[2].name);
+         r = sim_find(&g.n, 1, SLIM_SOUT_MESSAGE, g.h[1], i))
+        i = (size_t)(r - g.n.apps[1].recs) + 1;
+    CHECK(r != NULL);
+    if (r != NULL) {
+        slim_publish p;
+        memset(&p, 0, sizeof p);
+        p.mode = SLIM_PUBLISH_TO;
+        p.to.name = r->source;
+        p.conn = r->input_conn;
+        p.payload = slim_bytes_of("direct", 6);
+        CHECK_OK(slim_sessions_publish(g.n.apps[1].ss, g.h[1], &p, g.n.now, NULL));
+    }
+    sim_run(&g.n, g.n.now + 3500, NULL, NULL); /* heartbeats */
+    slim_sname p3 = sim_service("org", "ns", "p3");
+    CHECK_OK(slim_sessions_remove(g.n.apps[0].ss, g.h[0], &p3, 2, g.n.now));
+    run_ops(&g.n, 0, 2, 2, 20000);
+    CHECK_OK(slim_sessions_close(g.n.apps[2].ss, g.h[2], 0, g.n.now));
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    grp_close_all(&g, 20000);
+}
+
+TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy),
+          TEST_ENTRY(group_discovery_fails_then_invite_succeeds), TEST_ENTRY(group_call_errors),
+          TEST_ENTRY(group_remove_member), TEST_ENTRY(group_participant_leaves),
+          TEST_ENTRY(group_moderator_close_cancels_tasks),
+          TEST_ENTRY(group_late_joiner_gets_everything_from_its_join),
+          TEST_ENTRY(group_lost_names_sender_and_stream_goes_on),
+          TEST_ENTRY(group_publish_to_reaches_only_its_target),
+          TEST_ENTRY(group_update_from_non_moderator_dropped),
+          TEST_ENTRY(group_heartbeats_to_the_channel), TEST_ENTRY(group_allocation_failures),
+          TEST_ENTRY(group_wire_scenario))
