@@ -82,6 +82,9 @@ typedef struct cfg {
 /* One member's figures, in memory shared with the parent. */
 typedef struct result {
     long got, dups, own, other, dropped, queue_full, undelivered, nlat;
+    long rx_drops; /* the app's counters: messages it dropped on arrival (docs/client.md) */
+    long msg_lost; /* SLIM_EVENT_MESSAGE_LOST: a sender's message given up on */
+    long quiet;    /* 1: this receiver stopped short, nothing came for QUIET_MS */
     uint64_t first_pub, last_rx; /* CLOCK_MONOTONIC ns; 0: none */
     double cpu_s;                /* the process's CPU from the start to the end of the data */
     double setup_s, close_s;     /* slim moderator: the invitations, the closing delete */
@@ -198,8 +201,13 @@ static void *slim_read(void *arg) {
     slim_reader *rd = arg;
     while (rd->t.r->got < rd->t.want) {
         slim_message *m = NULL;
-        if (slim_session_get_message(rd->app, rd->s, QUIET_MS, &m) != SLIM_OK)
-            break; /* quiet: the rest was lost */
+        slim_status st = slim_session_get_message(rd->app, rd->s, QUIET_MS, &m);
+        if (st != SLIM_OK) { /* quiet: the rest was lost */
+            rd->t.r->quiet = 1;
+            fprintf(stderr, "bench_group: member %d stopped at %ld of %ld: %s\n", rd->t.self,
+                    rd->t.r->got, rd->t.want, slim_status_name(st));
+            break;
+        }
         tally_one(&rd->t, m->payload.ptr, m->payload.len, bench_now_ns());
         slim_message_free(m);
     }
@@ -271,7 +279,12 @@ static void slim_data(const cfg *c, int idx, slim_app *app, slim_session_id s, s
             r->dropped += (long)ev.count;
         if (ev.kind == SLIM_EVENT_UNDELIVERED)
             r->undelivered++;
+        if (ev.kind == SLIM_EVENT_MESSAGE_LOST)
+            r->msg_lost++;
     }
+    slim_app_counters n;
+    if (slim_app_counters_get(app, &n) == SLIM_OK)
+        r->rx_drops = (long)(n.drop_identity + n.drop_malformed + n.drop_other);
 }
 
 static void slim_member(const cfg *c, int idx, const ctl *k, shared *sh) {
@@ -477,8 +490,10 @@ static void nats_data(nats_conn *nc) {
                 last_progress = now;
             }
         }
-        if (now - last_progress > (uint64_t)QUIET_MS * 1000000u)
-            break; /* quiet: the rest was lost */
+        if (now - last_progress > (uint64_t)QUIET_MS * 1000000u) {
+            nc->t.r->quiet = 1; /* the rest was lost */
+            break;
+        }
     }
 }
 
@@ -554,6 +569,7 @@ static void report(const cfg *c, shared *sh) {
         const result *r = &sh->r[i];
         t.got += r->got, t.dups += r->dups, t.own += r->own, t.other += r->other;
         t.dropped += r->dropped, t.queue_full += r->queue_full, t.undelivered += r->undelivered;
+        t.rx_drops += r->rx_drops, t.msg_lost += r->msg_lost, t.quiet += r->quiet;
         want += expected(c, i);
         cpu += r->cpu_s;
         if (publishes(c, i) && r->first_pub > 0 && r->first_pub < first)
@@ -579,12 +595,14 @@ static void report(const cfg *c, shared *sh) {
     }
     printf("RESULT system=%s members=%d publishers=%d reliable=%d msgs=%ld size=%zu rate=%.0f "
            "deliveries=%ld delivery_rate=%.0f lost=%ld dups=%ld own=%ld other=%ld dropped=%ld "
-           "queue_full=%ld undelivered=%ld cpu_us=%.2f latencies=%ld p50_us=%.1f p99_us=%.1f "
+           "queue_full=%ld undelivered=%ld msg_lost=%ld rx_drops=%ld quiet=%ld cpu_us=%.2f "
+           "latencies=%ld p50_us=%.1f p99_us=%.1f "
            "setup_s=%.3f close_s=%.3f\n",
            c->nats ? "nats" : "slim", MEMBERS, c->all ? MEMBERS : 1, c->reliable, c->n, c->size,
            c->rate, t.got, (double)t.got / secs, want - t.got, t.dups, t.own, t.other, t.dropped,
-           t.queue_full, t.undelivered, cpu * 1e6 / (double)(t.got > 0 ? t.got : 1), nlat, p50, p99,
-           sh->r[0].setup_s, sh->r[0].close_s);
+           t.queue_full, t.undelivered, t.msg_lost, t.rx_drops, t.quiet,
+           cpu * 1e6 / (double)(t.got > 0 ? t.got : 1), nlat, p50, p99, sh->r[0].setup_s,
+           sh->r[0].close_s);
     fflush(stdout);
 }
 

@@ -119,7 +119,9 @@ def group(a):
 
     def losses(k):
         return (f"lost {total(k, 'lost')} of {total(k, 'lost') + total(k, 'deliveries')} "
-                f"(dropped by receiving apps: {total(k, 'dropped')}), duplicates "
+                f"(dropped by receiving apps: {total(k, 'dropped')} at their session queue, "
+                f"{total(k, 'rx_drops')} on arrival; MESSAGE_LOST {total(k, 'msg_lost')}; "
+                f"receivers that stopped short {total(k, 'quiet')}), duplicates "
                 f"{total(k, 'dups')}, own messages back {total(k, 'own')}")
 
     r = {k: med(k, "delivery_rate") for k in ("unrel", "rel", "nats", "nats10", "all_unrel",
