@@ -81,6 +81,16 @@ def timed(server, bench, args, count_field):
     return r
 
 
+def tolerant(run, *args):
+    """run(*args), or None (said on stderr) when that run failed: a failure
+    of one group run is a finding to report, not the end of the others."""
+    try:
+        return run(*args)
+    except SystemExit as e:
+        print(f"  (a run failed: {str(e).splitlines()[0][:300]})", file=sys.stderr)
+        return None
+
+
 def group(a):
     """The `group` scenario: 1->9 and all-10 through one node beside nats."""
     grp = os.path.join(a.build, "bench", "bench_group")
@@ -94,28 +104,35 @@ def group(a):
                             "lat_unrel", "lat_rel", "lat_nats")}
     win = ["--window", a.window]
     try:
+        def slim(k, n, mode, *more):
+            rows[k].append(tolerant(timed, node, grp, ["slim", port, n, 1024, mode, *more] + win,
+                                    "deliveries"))
+
+        def natsg(k, n, *more):
+            rows[k].append(tolerant(timed, nats, grp, ["nats", nport, n, 1024, *more],
+                                    "deliveries"))
+
         for _ in range(a.runs):  # alternate the systems within each round
-            rows["unrel"].append(timed(node, grp, ["slim", port, n_slim, 1024, "unreliable"] + win,
-                                       "deliveries"))
-            rows["rel"].append(timed(node, grp, ["slim", port, n_slim, 1024, "reliable"] + win,
-                                     "deliveries"))
-            rows["nats"].append(timed(nats, gen, ["nats-pubsub", nport, 9, n_nats, 1024],
-                                      "deliveries"))
-            rows["nats10"].append(timed(nats, grp, ["nats", nport, n_nats, 1024], "deliveries"))
-            rows["all_unrel"].append(timed(node, grp, ["slim", port, n_slim // 10, 1024,
-                                                       "unreliable", "--all"] + win, "deliveries"))
-            rows["all_rel"].append(timed(node, grp, ["slim", port, n_slim // 10, 1024,
-                                                     "reliable", "--all"] + win, "deliveries"))
-            rows["all_nats"].append(timed(nats, grp, ["nats", nport, n_nats // 10, 1024, "--all"],
-                                          "deliveries"))
-            for k, mode in (("lat_unrel", "unreliable"), ("lat_rel", "reliable")):
-                rows[k].append(node_run.run(grp, ["slim", port, n_lat, 1024, mode,
-                                                  "--rate", rate]))
-            rows["lat_nats"].append(node_run.run(grp, ["nats", nport, n_lat, 1024,
-                                                       "--rate", rate]))
+            slim("unrel", n_slim, "unreliable")
+            slim("rel", n_slim, "reliable")
+            rows["nats"].append(tolerant(timed, nats, gen, ["nats-pubsub", nport, 9, n_nats, 1024],
+                                         "deliveries"))
+            natsg("nats10", n_nats)
+            slim("all_unrel", n_slim // 10, "unreliable", "--all")
+            slim("all_rel", n_slim // 10, "reliable", "--all")
+            natsg("all_nats", n_nats // 10, "--all")
+            slim("lat_unrel", n_lat, "unreliable", "--rate", rate)
+            slim("lat_rel", n_lat, "reliable", "--rate", rate)
+            natsg("lat_nats", n_lat, "--rate", rate)
     finally:
         stop(node, nats)
-    med, total = functools.partial(median, rows), functools.partial(summed, rows)
+    failed = {k: sum(1 for r in v if r is None) for k, v in rows.items()}
+    rows = {k: [r for r in v if r is not None] or [{}] for k, v in rows.items()}
+
+    def med(k, field):
+        return median(rows, k, field) if field in rows[k][0] else float("nan")
+
+    total = functools.partial(summed, rows)
 
     def losses(k):
         return (f"lost {total(k, 'lost')} of {total(k, 'lost') + total(k, 'deliveries')} "
@@ -159,6 +176,9 @@ def group(a):
           f"{med('nats10', 'cpu_us'):.2f}, nats-server {med('nats10', 'server_us'):.2f}; "
           f"all 10 unreliable: members {med('all_unrel', 'cpu_us'):.2f}, node "
           f"{med('all_unrel', 'server_us'):.2f}")
+    if any(failed.values()):
+        print("  FAILED runs (not in the medians): " +
+              ", ".join(f"{k} {n}" for k, n in failed.items() if n))
     print(f"  9 invitations: {med('unrel', 'setup_s'):.3f} s unreliable, "
           f"{med('rel', 'setup_s'):.3f} s reliable; closing the group: "
           f"{med('unrel', 'close_s'):.3f} s, {med('rel', 'close_s'):.3f} s")
