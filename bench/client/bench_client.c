@@ -38,79 +38,19 @@
  * log goes to stderr (SLIM_LOG).
  */
 #include "../bench_args.h"
-
-#include <slim/session.h>
-#include <slim/slim.h>
+#include "bench_app.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define SECRET     "bench-client-shared-secret-of-32-characters-or-more"
-#define RX_NAME    "bench/client/rx"
-#define TX_NAME    "bench/client/tx"
-#define SETUP_MS   30000 /* connect, route, open, listen */
-#define QUIET_MS   3000  /* the receiver stops after this long without a message */
-#define CLOSE_MS   10000
-#define WARMUP     100 /* request/reply rounds not timed */
-#define OP_SLOTS   65536
-#define MAX_WINDOW 4096
-
-static void die(const char *what, slim_status st) {
-    fprintf(stderr, "bench_client: %s: %s\n", what, slim_status_str(st));
-    exit(2);
-}
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void pause_us(long us) {
-    struct timespec t = {0, us * 1000L};
-    nanosleep(&t, NULL);
-}
-
-/* CPU time used so far by the whole process (all its threads) and by the
- * calling thread, in seconds: the app's loop thread is the difference. */
-typedef struct cpu {
-    double process, caller;
-} cpu;
-
-static double seconds(struct timeval tv) {
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static cpu cpu_now(void) {
-    struct rusage ru;
-    struct timespec ts;
-    getrusage(RUSAGE_SELF, &ru);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (cpu){seconds(ru.ru_utime) + seconds(ru.ru_stime),
-                 (double)ts.tv_sec + (double)ts.tv_nsec / 1e9};
-}
-
-/* Microseconds of CPU per item since `from`: the caller's thread and the
- * rest of the process (the loop thread). */
-static void cpu_per(cpu from, long items, double *caller_us, double *loop_us) {
-    cpu to = cpu_now();
-    double n = items > 0 ? (double)items : 1;
-    *caller_us = (to.caller - from.caller) * 1e6 / n;
-    *loop_us = ((to.process - from.process) - (to.caller - from.caller)) * 1e6 / n;
-}
-
-/* Waits after SLIM_E_QUEUE_FULL: from 20 us, doubling up to 1 ms while the
- * library keeps refusing. */
-static void backoff_wait(long *us) {
-    pause_us(*us);
-    *us = *us < 500 ? *us * 2 : 1000;
-}
+#define RX_NAME  "bench/client/rx"
+#define TX_NAME  "bench/client/tx"
+#define QUIET_MS 3000 /* the receiver stops after this long without a message */
+#define WARMUP   100  /* request/reply rounds not timed */
 
 typedef struct cfg {
     int port;
@@ -120,41 +60,26 @@ typedef struct cfg {
     long window;
 } cfg;
 
-/* An app named `name`, connected to the node. */
-static slim_app *app_on(const char *name, int port) {
-    slim_identity_config id = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = name, .secret = SECRET};
-    slim_app *app = NULL;
-    slim_status st = slim_app_new(name, &id, &id, NULL, &app);
-    if (st != SLIM_OK)
-        die("app", st);
-    char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-    if ((st = slim_app_connect(app, &(slim_client_options){.endpoint = ep}, SETUP_MS, NULL)) !=
-        SLIM_OK)
-        die("connect", st);
-    return app;
-}
-
 /* The sender's side: a UNICAST session to the receiver. */
 static slim_session_id open_session(slim_app *app, const cfg *c) {
-    slim_status st = slim_app_set_route(app, RX_NAME, 0, SETUP_MS);
+    slim_status st = slim_app_set_route(app, RX_NAME, 0, BENCH_SETUP_MS);
     if (st != SLIM_OK)
-        die("route", st);
+        bench_die("route", st);
     slim_session_options o = {.type = SLIM_SESSION_UNICAST,
                               .peer = RX_NAME,
                               .timeout_ms = c->reliable ? 1000 : 0,
                               .max_retries = c->reliable ? 10 : 0};
     slim_session_id s = 0;
-    if ((st = slim_session_create(app, &o, SETUP_MS, &s)) != SLIM_OK)
-        die("session", st);
+    if ((st = slim_session_create(app, &o, BENCH_SETUP_MS, &s)) != SLIM_OK)
+        bench_die("session", st);
     return s;
 }
 
 static slim_session_id listen_one(slim_app *app) {
     slim_session_id s = 0;
-    slim_status st = slim_app_listen(app, SETUP_MS, &s);
+    slim_status st = slim_app_listen(app, BENCH_SETUP_MS, &s);
     if (st != SLIM_OK)
-        die("listen", st);
+        bench_die("listen", st);
     return s;
 }
 
@@ -174,10 +99,10 @@ static uint64_t get_seq(slim_bytes b) {
 /* The child: counts what arrives, writes "distinct dups other dropped
  * seconds caller_us loop_us" to result_fd. */
 static void receiver(const cfg *c, int ready_fd, int result_fd) {
-    slim_app *app = app_on(RX_NAME, c->port);
+    slim_app *app = bench_app_on(RX_NAME, c->port);
     (void)!write(ready_fd, "r", 1);
     slim_session_id s = listen_one(app);
-    cpu c0 = cpu_now();
+    bench_cpu c0 = bench_cpu_now();
     uint8_t *seen = calloc((size_t)c->n, 1);
     long got = 0, dups = 0, other = 0;
     uint64_t first = 0, last = 0;
@@ -186,7 +111,7 @@ static void receiver(const cfg *c, int ready_fd, int result_fd) {
         slim_status st = slim_session_get_message(app, s, QUIET_MS, &m);
         if (st != SLIM_OK)
             break; /* quiet: the rest was lost */
-        last = now_ns();
+        last = bench_now_ns();
         if (first == 0)
             first = last;
         uint64_t seq = get_seq(m->payload);
@@ -205,7 +130,7 @@ static void receiver(const cfg *c, int ready_fd, int result_fd) {
         if (ev.kind == SLIM_EVENT_DROPPED)
             dropped += (long)ev.count;
     double caller_us, loop_us;
-    cpu_per(c0, got, &caller_us, &loop_us);
+    bench_cpu_per(c0, got, &caller_us, &loop_us);
     char line[160];
     int len =
         snprintf(line, sizeof line, "%ld %ld %ld %ld %.6f %.2f %.2f\n", got, dups, other, dropped,
@@ -213,10 +138,10 @@ static void receiver(const cfg *c, int ready_fd, int result_fd) {
     (void)!write(result_fd, line, (size_t)len);
     /* Until the sender closes the session (its close waits for the
      * acknowledgements of what is still in flight). */
-    for (slim_message *m = NULL; slim_session_get_message(app, s, CLOSE_MS, &m) == SLIM_OK;)
+    for (slim_message *m = NULL; slim_session_get_message(app, s, BENCH_CLOSE_MS, &m) == SLIM_OK;)
         slim_message_free(m);
     free(seen);
-    slim_app_free(app, CLOSE_MS);
+    slim_app_free(app, BENCH_CLOSE_MS);
 }
 
 typedef struct sender_stats {
@@ -232,80 +157,38 @@ static void send_blocking(slim_app *app, slim_session_id s, const cfg *c, uint8_
         put_seq(payload, c->size, (uint64_t)i);
         slim_status st;
         long wait_us = 20;
-        while ((st = slim_session_publish(app, s, (slim_bytes){payload, c->size}, NULL, CLOSE_MS,
-                                          NULL)) == SLIM_E_QUEUE_FULL) {
+        while ((st = slim_session_publish(app, s, (slim_bytes){payload, c->size}, NULL,
+                                          BENCH_CLOSE_MS, NULL)) == SLIM_E_QUEUE_FULL) {
             ss->queue_full++;
-            backoff_wait(&wait_us);
+            bench_backoff_wait(&wait_us);
         }
         if (st != SLIM_OK)
-            die("publish", st);
+            bench_die("publish", st);
     }
 }
 
-/* Up to c->window publishes in flight. One refused (the reliable
- * session's window of unacknowledged messages is full) goes again later:
- * the sender then has one publish in flight (after a backoff_wait while
- * they are refused), one more for each taken, up to c->window, so that a
- * full window is not hammered. */
+static void fill_seq(bench_sender *b, uint64_t seq) {
+    put_seq(b->payload, b->size, seq);
+}
+
+/* Up to c->window publishes in flight (bench_send). */
 static void send_async(slim_app *app, slim_session_id s, const cfg *c, uint8_t *payload,
                        sender_stats *ss) {
-    static uint64_t op_seq[OP_SLOTS]; /* by op id: the sequence number it sends */
-    /* Refused sequence numbers, a ring: with those in flight never more
-     * than the window. */
-    uint64_t *retry = malloc((size_t)c->window * sizeof *retry);
-    size_t retry_head = 0, n_retry = 0;
-    long next = 0, in_flight = 0, done = 0, wait_us = 20, limit = c->window;
-    while (done < c->n) {
-        while (in_flight < limit && (n_retry > 0 || next < c->n)) {
-            uint64_t seq;
-            if (n_retry > 0) {
-                seq = retry[retry_head];
-                retry_head = (retry_head + 1) % (size_t)c->window;
-                n_retry--;
-            } else {
-                seq = (uint64_t)next++;
-            }
-            put_seq(payload, c->size, seq);
-            slim_op op;
-            slim_status st =
-                slim_session_publish_async(app, s, (slim_bytes){payload, c->size}, NULL, &op);
-            if (st != SLIM_OK)
-                die("publish_async", st);
-            op_seq[op % OP_SLOTS] = seq;
-            in_flight++;
-        }
-        slim_event ev;
-        slim_status st = slim_app_next_event(app, CLOSE_MS, &ev);
-        if (st != SLIM_OK)
-            die("next_event", st);
-        if (ev.kind == SLIM_EVENT_DROPPED)
-            ss->dropped += (long)ev.count;
-        if (ev.kind == SLIM_EVENT_UNDELIVERED)
-            ss->undelivered++;
-        if (ev.kind != SLIM_EVENT_OP_DONE)
-            continue;
-        in_flight--;
-        if (ev.status == SLIM_E_QUEUE_FULL) {
-            ss->queue_full++;
-            retry[(retry_head + n_retry++) % (size_t)c->window] = op_seq[ev.op % OP_SLOTS];
-            limit = 1;
-            if (in_flight == 0)
-                backoff_wait(&wait_us);
-        } else if (ev.status != SLIM_OK) {
-            die(ev.detail, ev.status);
-        } else {
-            done++;
-            limit = limit < c->window ? limit + 1 : limit;
-            wait_us = 20;
-        }
-    }
-    free(retry);
+    bench_sender b = {.app = app,
+                      .s = s,
+                      .n = c->n,
+                      .window = c->window,
+                      .payload = payload,
+                      .size = c->size,
+                      .fill = fill_seq};
+    bench_send(&b);
+    *ss = (sender_stats){b.queue_full, b.dropped, b.undelivered};
 }
 
 static int oneway(const cfg *c) {
     int ready[2], result[2];
     if (pipe(ready) || pipe(result))
-        die("pipe", SLIM_E_IO);
+        bench_die("pipe", SLIM_E_IO);
     pid_t pid = fork(); /* before any app: an app starts a thread */
     if (pid == 0) {
         receiver(c, ready[1], result[1]);
@@ -313,31 +196,31 @@ static int oneway(const cfg *c) {
     }
     char r;
     if (read(ready[0], &r, 1) != 1)
-        die("the receiver did not start", SLIM_E_IO);
-    slim_app *app = app_on(TX_NAME, c->port);
+        bench_die("the receiver did not start", SLIM_E_IO);
+    slim_app *app = bench_app_on(TX_NAME, c->port);
     slim_session_id s = open_session(app, c);
     uint8_t *payload = calloc(1, c->size);
     memset(payload, 'x', c->size);
     sender_stats ss = {0};
-    cpu c0 = cpu_now();
-    uint64_t t0 = now_ns();
+    bench_cpu c0 = bench_cpu_now();
+    uint64_t t0 = bench_now_ns();
     if (c->window == 1)
         send_blocking(app, s, c, payload, &ss);
     else
         send_async(app, s, c, payload, &ss);
-    double pub_secs = (double)(now_ns() - t0) / 1e9;
+    double pub_secs = (double)(bench_now_ns() - t0) / 1e9;
     char line[160] = {0};
     if (read(result[0], line, sizeof line - 1) <= 0)
-        die("no result from the receiver", SLIM_E_IO);
+        bench_die("no result from the receiver", SLIM_E_IO);
     long got = 0, dups = 0, other = 0, rx_dropped = 0;
     double secs = 1, tx_caller, tx_loop, rx_caller = 0, rx_loop = 0;
-    cpu_per(c0, c->n, &tx_caller, &tx_loop);
+    bench_cpu_per(c0, c->n, &tx_caller, &tx_loop);
     sscanf(line, "%ld %ld %ld %ld %lf %lf %lf", &got, &dups, &other, &rx_dropped, &secs, &rx_caller,
            &rx_loop);
     /* For a reliable session the close waits for every acknowledgement. */
-    uint64_t tc = now_ns();
-    slim_status st = slim_session_delete(app, s, CLOSE_MS);
-    double close_secs = (double)(now_ns() - tc) / 1e9;
+    uint64_t tc = bench_now_ns();
+    slim_status st = slim_session_delete(app, s, BENCH_CLOSE_MS);
+    double close_secs = (double)(bench_now_ns() - tc) / 1e9;
     printf("RESULT system=apps mode=oneway reliable=%d msgs=%ld size=%zu window=%ld "
            "pub_rate=%.0f deliveries=%ld delivery_rate=%.0f lost=%ld dups=%ld other=%ld "
            "queue_full=%ld dropped=%ld rx_dropped=%ld undelivered=%ld close_s=%.3f close=%s "
@@ -347,7 +230,7 @@ static int oneway(const cfg *c) {
            close_secs, slim_status_name(st), tx_caller, tx_loop, rx_caller, rx_loop);
     fflush(stdout);
     free(payload);
-    slim_app_free(app, CLOSE_MS);
+    slim_app_free(app, BENCH_CLOSE_MS);
     waitpid(pid, NULL, 0);
     return 0;
 }
@@ -355,21 +238,21 @@ static int oneway(const cfg *c) {
 /* ---- request/reply ---- */
 
 static void responder(const cfg *c, int ready_fd) {
-    slim_app *app = app_on(RX_NAME, c->port);
+    slim_app *app = bench_app_on(RX_NAME, c->port);
     (void)!write(ready_fd, "r", 1);
     slim_session_id s = listen_one(app);
     uint8_t *reply = calloc(1, c->size);
     memset(reply, 'y', c->size);
     slim_message *m = NULL;
-    while (slim_session_get_message(app, s, CLOSE_MS, &m) == SLIM_OK) {
-        slim_status st =
-            slim_session_publish_to(app, s, m, (slim_bytes){reply, c->size}, NULL, CLOSE_MS, NULL);
+    while (slim_session_get_message(app, s, BENCH_CLOSE_MS, &m) == SLIM_OK) {
+        slim_status st = slim_session_publish_to(app, s, m, (slim_bytes){reply, c->size}, NULL,
+                                                 BENCH_CLOSE_MS, NULL);
         slim_message_free(m);
         if (st != SLIM_OK)
-            die("reply", st);
+            bench_die("reply", st);
     }
     free(reply);
-    slim_app_free(app, CLOSE_MS);
+    slim_app_free(app, BENCH_CLOSE_MS);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -380,7 +263,7 @@ static int cmp_double(const void *a, const void *b) {
 static int rr(const cfg *c) {
     int ready[2];
     if (pipe(ready))
-        die("pipe", SLIM_E_IO);
+        bench_die("pipe", SLIM_E_IO);
     pid_t pid = fork();
     if (pid == 0) {
         responder(c, ready[1]);
@@ -388,33 +271,33 @@ static int rr(const cfg *c) {
     }
     char r;
     if (read(ready[0], &r, 1) != 1)
-        die("the responder did not start", SLIM_E_IO);
-    slim_app *app = app_on(TX_NAME, c->port);
+        bench_die("the responder did not start", SLIM_E_IO);
+    slim_app *app = bench_app_on(TX_NAME, c->port);
     slim_session_id s = open_session(app, c);
     uint8_t *req = calloc(1, c->size);
     memset(req, 'x', c->size);
     long rounds = c->n + WARMUP;
     double *lat = calloc((size_t)rounds, sizeof *lat);
     double *pub = calloc((size_t)rounds, sizeof *pub); /* of which in publish */
-    cpu c0 = cpu_now();
+    bench_cpu c0 = bench_cpu_now();
     for (long i = 0; i < rounds; i++) {
         if (i == WARMUP)
-            c0 = cpu_now();
+            c0 = bench_cpu_now();
         put_seq(req, c->size, (uint64_t)i);
-        uint64_t t = now_ns();
+        uint64_t t = bench_now_ns();
         slim_status st =
-            slim_session_publish(app, s, (slim_bytes){req, c->size}, NULL, CLOSE_MS, NULL);
+            slim_session_publish(app, s, (slim_bytes){req, c->size}, NULL, BENCH_CLOSE_MS, NULL);
         if (st != SLIM_OK)
-            die("request", st);
-        pub[i] = (double)(now_ns() - t) / 1000.0;
+            bench_die("request", st);
+        pub[i] = (double)(bench_now_ns() - t) / 1000.0;
         slim_message *m = NULL;
-        if ((st = slim_session_get_message(app, s, CLOSE_MS, &m)) != SLIM_OK)
-            die("reply", st);
-        lat[i] = (double)(now_ns() - t) / 1000.0;
+        if ((st = slim_session_get_message(app, s, BENCH_CLOSE_MS, &m)) != SLIM_OK)
+            bench_die("reply", st);
+        lat[i] = (double)(bench_now_ns() - t) / 1000.0;
         slim_message_free(m);
     }
     double caller_us, loop_us;
-    cpu_per(c0, c->n, &caller_us, &loop_us);
+    bench_cpu_per(c0, c->n, &caller_us, &loop_us);
     double *l = lat + WARMUP, *p = pub + WARMUP;
     qsort(l, (size_t)c->n, sizeof *l, cmp_double);
     qsort(p, (size_t)c->n, sizeof *p, cmp_double);
@@ -423,11 +306,11 @@ static int rr(const cfg *c) {
            c->reliable, c->n, c->size, l[c->n / 2], l[(long)((double)c->n * 0.99)], p[c->n / 2],
            caller_us, loop_us);
     fflush(stdout);
-    (void)slim_session_delete(app, s, CLOSE_MS);
+    (void)slim_session_delete(app, s, BENCH_CLOSE_MS);
     free(pub);
     free(lat);
     free(req);
-    slim_app_free(app, CLOSE_MS);
+    slim_app_free(app, BENCH_CLOSE_MS);
     waitpid(pid, NULL, 0);
     return 0;
 }
@@ -468,7 +351,7 @@ int main(int argc, char **argv) {
     }
     c.reliable = strcmp(argv[5], "reliable") == 0;
     if (argc == 8 && (strcmp(argv[6], "--window") != 0 ||
-                      !bench_count(argv[7], "--window", 1, MAX_WINDOW, &c.window))) {
+                      !bench_count(argv[7], "--window", 1, BENCH_WINDOW, &c.window))) {
         fputs(usage, stderr);
         return 2;
     }

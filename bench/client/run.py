@@ -1,7 +1,7 @@
 """Apps through one node beside nats-server, in the same run, median of 5
 alternating runs.
 
-Usage: run.py BUILD_DIR [--runs 5] [--quick]
+Usage: run.py BUILD_DIR [apps|group] [--runs 5] [--quick]
 
 Our `slim` node (header MACs on, the default) and Debian's nats-server run on
 loopback; each round runs, one after the other:
@@ -21,8 +21,23 @@ loopback; each round runs, one after the other:
 and prints medians and the ratios against the goals (docs/benchmarks.md,
 "Apps through one node"). The apps hold shared-secret identities and use only
 the public client API (bench/client/bench_client.c).
+
+`group` runs instead, in each round, ten members each in its own process
+(bench/client/bench_group.c; docs/benchmarks.md, "Groups through one node"):
+
+  1->9 unreliable   a moderator app and 9 invited apps in a MULTICAST session,
+                    the moderator publishing 1 KiB messages to the 9
+  1->9 reliable     the same, timeout 1000 ms, max_retries 5
+  nats 1->9         bench_node nats-pubsub with 9 subscribers (the generator
+                    of the 1->1 comparison), and bench_group nats: ten
+                    processes on raw connections, as the apps are
+  all 10            every member publishing to the 9 others: slim unreliable,
+                    reliable, nats (bench_group)
+  latency           1->9 at a fixed rate (2 000 msg/s), one-way p50/p99 of
+                    every delivery: slim unreliable, reliable, nats
 """
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -41,6 +56,23 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def stop(*procs):
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait()
+
+
+def median(rows, k, field):
+    """The median of `field` over the runs of scenario k."""
+    return statistics.median(float(r[field]) for r in rows[k])
+
+
+def summed(rows, k, field):
+    """The sum of `field` over the runs of scenario k."""
+    return sum(int(r.get(field, 0)) for r in rows[k])
+
+
 def timed(server, bench, args, count_field):
     """node_run.run, with the server's CPU microseconds per counted message."""
     before = cpu_s(server.pid)
@@ -49,14 +81,123 @@ def timed(server, bench, args, count_field):
     return r
 
 
+def tolerant(run, *args):
+    """run(*args), or None (said on stderr) when that run failed: a failure
+    of one group run is a finding to report, not the end of the others."""
+    try:
+        return run(*args)
+    except SystemExit as e:
+        print(f"  (a run failed: {str(e).splitlines()[0][:300]})", file=sys.stderr)
+        return None
+
+
+def group(a):
+    """The `group` scenario: 1->9 and all-10 through one node beside nats."""
+    grp = os.path.join(a.build, "bench", "bench_group")
+    gen = os.path.join(a.build, "bench", "bench_node")
+    scale = 0.1 if a.quick else 1.0
+    n_slim, n_nats = int(20000 * scale), int(100000 * scale)
+    n_lat, rate = int(5000 * scale), a.rate
+    node, port = node_run.start_node(a.build)
+    nats, nport = node_run.start_nats()
+    rows = {k: [] for k in ("unrel", "rel", "nats", "nats10", "all_unrel", "all_rel", "all_nats",
+                            "lat_unrel", "lat_rel", "lat_nats")}
+    win = ["--window", a.window]
+    try:
+        def slim(k, n, mode, *more):
+            rows[k].append(tolerant(timed, node, grp, ["slim", port, n, 1024, mode, *more] + win,
+                                    "deliveries"))
+
+        def natsg(k, n, *more):
+            rows[k].append(tolerant(timed, nats, grp, ["nats", nport, n, 1024, *more],
+                                    "deliveries"))
+
+        for _ in range(a.runs):  # alternate the systems within each round
+            slim("unrel", n_slim, "unreliable")
+            slim("rel", n_slim, "reliable")
+            rows["nats"].append(tolerant(timed, nats, gen, ["nats-pubsub", nport, 9, n_nats, 1024],
+                                         "deliveries"))
+            natsg("nats10", n_nats)
+            slim("all_unrel", n_slim // 10, "unreliable", "--all")
+            slim("all_rel", n_slim // 10, "reliable", "--all")
+            natsg("all_nats", n_nats // 10, "--all")
+            slim("lat_unrel", n_lat, "unreliable", "--rate", rate)
+            slim("lat_rel", n_lat, "reliable", "--rate", rate)
+            natsg("lat_nats", n_lat, "--rate", rate)
+    finally:
+        stop(node, nats)
+    failed = {k: sum(1 for r in v if r is None) for k, v in rows.items()}
+    rows = {k: [r for r in v if r is not None] or [{}] for k, v in rows.items()}
+
+    def med(k, field):
+        return median(rows, k, field) if field in rows[k][0] else float("nan")
+
+    total = functools.partial(summed, rows)
+
+    def losses(k):
+        return (f"lost {total(k, 'lost')} of {total(k, 'lost') + total(k, 'deliveries')} "
+                f"(dropped by receiving apps: {total(k, 'dropped')} at their session queue, "
+                f"{total(k, 'rx_drops')} on arrival; MESSAGE_LOST {total(k, 'msg_lost')}; "
+                f"receivers that stopped short {total(k, 'quiet')}), duplicates "
+                f"{total(k, 'dups')}, own messages back {total(k, 'own')}")
+
+    r = {k: med(k, "delivery_rate") for k in ("unrel", "rel", "nats", "nats10", "all_unrel",
+                                               "all_rel", "all_nats")}
+    print(f"Groups through one node, median of {a.runs} alternating runs (10 members, 1 KiB; "
+          f"1->9: {n_slim:,} messages per slim run, {n_nats:,} per nats run; all 10: a tenth "
+          f"of that per member; latency: {n_lat:,} messages at {rate} msg/s; window {a.window})")
+    print(f"  1->9 unreliable: {r['unrel']:,.0f} deliveries/s, {r['unrel'] / r['nats']:.2f}x "
+          f"nats (goal >= 1.0x); {losses('unrel')}")
+    print(f"  1->9 reliable:   {r['rel']:,.0f} deliveries/s, {r['rel'] / r['nats']:.2f}x nats "
+          f"(goal >= 0.7x); {losses('rel')}; publishes refused (QUEUE_FULL) and sent again "
+          f"{total('rel', 'queue_full')}, undelivered {total('rel', 'undelivered')}")
+    print(f"  nats-server 1->9: {r['nats']:,.0f} deliveries/s (bench_node: one subscriber "
+          f"process); {r['nats10']:,.0f} with ten processes (bench_group nats; slim unreliable "
+          f"{r['unrel'] / r['nats10']:.2f}x, reliable {r['rel'] / r['nats10']:.2f}x of that)")
+    print(f"  all 10 publishing: unreliable {r['all_unrel']:,.0f} deliveries/s "
+          f"({r['all_unrel'] / r['all_nats']:.2f}x nats), reliable {r['all_rel']:,.0f} "
+          f"({r['all_rel'] / r['all_nats']:.2f}x), nats {r['all_nats']:,.0f}; unreliable "
+          f"{losses('all_unrel')}; reliable {losses('all_rel')}, refused and sent again "
+          f"{total('all_rel', 'queue_full')}, undelivered {total('all_rel', 'undelivered')}, "
+          f"closing the group {med('all_rel', 'close_s'):.3f} s")
+    lat = {k: (med(k, "p50_us"), med(k, "p99_us")) for k in ("lat_unrel", "lat_rel", "lat_nats")}
+    print(f"  latency 1->9 at {rate} msg/s, one-way p50/p99 us: unreliable "
+          f"{lat['lat_unrel'][0]:.1f}/{lat['lat_unrel'][1]:.1f} "
+          f"({lat['lat_unrel'][0] / lat['lat_nats'][0]:.2f}x nats p50), reliable "
+          f"{lat['lat_rel'][0]:.1f}/{lat['lat_rel'][1]:.1f} "
+          f"({lat['lat_rel'][0] / lat['lat_nats'][0]:.2f}x), nats "
+          f"{lat['lat_nats'][0]:.1f}/{lat['lat_nats'][1]:.1f}; lost: unreliable "
+          f"{total('lat_unrel', 'lost')}, reliable {total('lat_rel', 'lost')}, nats "
+          f"{total('lat_nats', 'lost')}")
+    print("  CPU per delivery, us (medians; members: all ten processes, every thread): "
+          f"1->9 unreliable: members {med('unrel', 'cpu_us'):.2f}, node "
+          f"{med('unrel', 'server_us'):.2f}; reliable: members {med('rel', 'cpu_us'):.2f}, "
+          f"node {med('rel', 'server_us'):.2f}; nats (ten processes): members "
+          f"{med('nats10', 'cpu_us'):.2f}, nats-server {med('nats10', 'server_us'):.2f}; "
+          f"all 10 unreliable: members {med('all_unrel', 'cpu_us'):.2f}, node "
+          f"{med('all_unrel', 'server_us'):.2f}")
+    if any(failed.values()):
+        print("  FAILED runs (not in the medians): " +
+              ", ".join(f"{k} {n}" for k, n in failed.items() if n))
+    print(f"  9 invitations: {med('unrel', 'setup_s'):.3f} s unreliable, "
+          f"{med('rel', 'setup_s'):.3f} s reliable; closing the group: "
+          f"{med('unrel', 'close_s'):.3f} s, {med('rel', 'close_s'):.3f} s")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
+    ap.add_argument("scenario", nargs="?", choices=("apps", "group"), default="apps",
+                    help="apps: 1->1 and request/reply (default); group: 1->9 and all 10")
+    ap.add_argument("--rate", type=int, default=2000,
+                    help="group: messages/s of the latency runs' publisher")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="fewer messages, for a smoke run")
     ap.add_argument("--window", type=int, default=256,
                     help="the apps' sender: publishes in flight (1: the blocking publish)")
     a = ap.parse_args()
+    if a.scenario == "group":
+        return group(a)
     client = os.path.join(a.build, "bench", "bench_client")
     gen = os.path.join(a.build, "bench", "bench_node")
     scale = 0.1 if a.quick else 1.0
@@ -81,16 +222,8 @@ def main():
             rows["relay"].append(node_run.run(gen, ["relay-rr", n_rr, 100]))
             rows["rr_node"].append(node_run.run(gen, ["slim-rr", port, n_rr, 100]))
     finally:
-        for p in (node, nats):
-            p.terminate()
-        for p in (node, nats):
-            p.wait()
-
-    def med(k, field):
-        return statistics.median(float(r[field]) for r in rows[k])
-
-    def total(k, field):
-        return sum(int(r.get(field, 0)) for r in rows[k])
+        stop(node, nats)
+    med, total = functools.partial(median, rows), functools.partial(summed, rows)
 
     rate = {k: med(k, "delivery_rate") for k in ("unrel", "rel", "nats", "node")}
     p50 = {k: med(k, "p50_us") for k in ("rr", "rr_rel", "relay", "rr_node")}

@@ -21,6 +21,7 @@
  * signing), not the load generator's.
  */
 #include "../bench_args.h"
+#include "../bench_net.h"
 #include "core/time.h"
 #include "core/util.h"
 #include "router/hdrmac.h"
@@ -433,36 +434,20 @@ static int slim_rr(int port, long n, size_t size) {
 /* ---- NATS text protocol, raw sockets ---- */
 
 static int tcp_connect(int port) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0)
+    int s = bench_tcp_connect(port);
+    if (s < 0)
         die("connect");
-    int one = 1;
-    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return s;
 }
 
 static void write_all(int s, const void *p, size_t n) {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(s, c, n);
-        if (w <= 0)
-            die("write");
-        c += w;
-        n -= (size_t)w;
-    }
+    if (!bench_write_all(s, p, n))
+        die("write");
 }
 
 static void read_all(int s, void *p, size_t n) {
-    char *c = p;
-    while (n > 0) {
-        ssize_t r = read(s, c, n);
-        if (r <= 0)
-            die("read");
-        c += r;
-        n -= (size_t)r;
-    }
+    if (!bench_read_all(s, p, n))
+        die("read");
 }
 
 /* CONNECT, then PING/PONG to know the server has processed what we sent. */
