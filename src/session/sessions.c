@@ -1029,6 +1029,11 @@ slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const sli
     return st;
 }
 
+void slim_sessions_congested(slim_sessions *ss, bool congested) {
+    if (ss != NULL)
+        ss->congested = congested;
+}
+
 slim_status slim_sessions_hold(slim_sessions *ss, uint64_t session, bool hold) {
     if (ss == NULL)
         return SLIM_E_INVALID_ARG;

@@ -301,6 +301,14 @@ slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, sli
 slim_status slim_sessions_hold(slim_sessions *ss, uint64_t session, bool hold);
 #define SLIM_SESSIONS_RX_SPAN 1024u
 
+/* Says whether the way out is congested (the owner's connection to its
+ * node has a full send queue). While it is, data and retransmission
+ * requests due to be sent again are not: their timers start over and the
+ * expiry does not count against max_retries (copies would only queue
+ * behind what cannot leave, and add to it). Control messages and
+ * acknowledgements go as usual. Queues no output. */
+void slim_sessions_congested(slim_sessions *ss, bool congested);
+
 /* ---- outputs ---- */
 
 typedef enum slim_sout_kind {

@@ -62,6 +62,53 @@ static slim_status tx_room(ss_sess *s) {
     return st;
 }
 
+/* The retransmission period: the timeout, or, when acknowledgements take
+ * longer, the smoothed round trip plus four times its mean deviation (as
+ * TCP's retransmission timeout, RFC 6298), up to SS_MAX_RTO_MS. A fixed
+ * period shorter than the round trip would send again what is only slow,
+ * and the copies would slow everything further: a group of publishers
+ * faster than their receivers ended up resending most of what it sent. */
+uint32_t ss_rto(const ss_sess *s) {
+    uint64_t r = (uint64_t)s->srtt_ms + 4 * (uint64_t)s->rttvar_ms;
+    if (r < s->timeout_ms)
+        r = s->timeout_ms;
+    r *= s->backoff > 1 ? s->backoff : 1;
+    return r > SS_MAX_RTO_MS ? SS_MAX_RTO_MS : (uint32_t)r;
+}
+
+/* A message is due again. When acknowledgements still come (the peers
+ * are alive, only slower than the period), the period doubles, at most
+ * once a period and up to 16 times (TCP's backoff): the samples that
+ * would raise it are lost to Karn's rule once most messages are sent
+ * again. A silent peer keeps the configured period, so a gone peer is
+ * found out as soon as before. */
+static void rto_backoff(ss_sess *s, uint64_t now) {
+    uint32_t rto = ss_rto(s);
+    if (s->last_ack_ms == 0 || now - s->last_ack_ms >= rto || now < s->backoff_at)
+        return;
+    if (s->backoff < 16)
+        s->backoff = s->backoff > 1 ? 2 * s->backoff : 2;
+    s->backoff_at = now + ss_rto(s);
+}
+
+/* An acknowledgement of t: a round-trip sample, unless t was sent again
+ * (then it cannot tell which copy was answered: Karn's rule). */
+static void rtt_sample(ss_sess *s, const ss_tx *t, uint64_t now) {
+    if (t->tries > 0 || now < t->sent_at)
+        return;
+    s->backoff = 1;
+    uint64_t r64 = now - t->sent_at;
+    uint32_t r = r64 > SS_MAX_RTO_MS ? SS_MAX_RTO_MS : (uint32_t)r64;
+    if (s->srtt_ms == 0 && s->rttvar_ms == 0) {
+        s->srtt_ms = r;
+        s->rttvar_ms = r / 2;
+        return;
+    }
+    uint32_t d = r > s->srtt_ms ? r - s->srtt_ms : s->srtt_ms - r;
+    s->rttvar_ms = (3 * s->rttvar_ms + d) / 4;
+    s->srtt_ms = (7 * s->srtt_ms + r) / 8;
+}
+
 static void tx_pop_front(ss_sess *s) {
     while (s->tx_count > 0 && tx_at(s, 0)->msg == NULL) {
         slim_free(tx_at(s, 0)->wait);
@@ -137,9 +184,11 @@ static void tx_send(slim_sessions *ss, ss_sess *s, ss_tx *t, uint32_t id, uint64
             ss_note_sent(s);
         }
     }
+    if (!again)
+        t->sent_at = now;
     t->sent = true;
     if (s->reliable && !(s->g != NULL && t->nwait == 0)) {
-        t->deadline = now + s->timeout_ms;
+        t->deadline = now + ss_rto(s);
         ss_tq_push(&s->tx_tq, t->deadline, id, tx_live, s);
     } else {
         /* fire and forget, or a group with nobody else in it yet */
@@ -207,7 +256,7 @@ static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_na
     t->msg = m;
     t->undelivered = und;
     t->to = *to;
-    t->deadline = now + s->timeout_ms;
+    t->deadline = now + ss_rto(s);
     if (ss_send(ss, s->handle, m) == SLIM_OK) {
         ss_note_sent(s);
         ss->c.messages_out++;
@@ -441,6 +490,7 @@ static slim_status group_ack_in(slim_sessions *ss, ss_sess *s, const slim_msg *m
         return SLIM_OK; /* late copy of an acknowledgement */
     for (uint32_t i = 0; i < t->nwait; i++)
         if (slim_name_equal(&t->wait[i], src)) {
+            rtt_sample(s, t, now);
             t->wait[i] = t->wait[--t->nwait];
             if (t->nwait == 0)
                 acked(ss, s, t, now);
@@ -454,6 +504,7 @@ static slim_status msg_ack_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, 
     (void)ss_msg_source(m, &src);
     if (!s->reliable)
         return SLIM_OK;
+    s->last_ack_ms = now; /* a late one too: the peer is alive (rto_backoff) */
     if (s->g != NULL)
         return group_ack_in(ss, s, m, &src, now);
     ss_tx *t = tx_find(s, ss_msg_mid(m));
@@ -464,6 +515,7 @@ static slim_status msg_ack_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, 
         return SLIM_E_SESSION_WRONG_PEER;
     }
     remember_instance(s, m);
+    rtt_sample(s, t, now);
     acked(ss, s, t, now);
     return SLIM_OK;
 }
@@ -1161,6 +1213,10 @@ static void rxq_expire(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint64_t now) {
             continue;
         ss_rx *r = rx_at(q, ss_seq_diff(e.id, q->next));
         r->rtx_deadline = now + s->timeout_ms;
+        if (ss->congested) { /* the request could not leave: later */
+            ss_tq_push(&q->tq, r->rtx_deadline, e.id, rx_live, q);
+            continue;
+        }
         if (++r->rtx_tries > s->max_retries) {
             /* given up: said in its place, and the stream moves on */
             rx_lost(ss, s, q, e.id, R_LOST_RTX);
@@ -1180,6 +1236,12 @@ void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
         if (!tx_live(s, &e))
             continue;
         ss_tx *t = tx_find(s, e.id);
+        if (ss->congested) { /* the copy could not leave: later, not counted */
+            t->deadline = now + ss_rto(s);
+            ss_tq_push(&s->tx_tq, t->deadline, e.id, tx_live, s);
+            continue;
+        }
+        rto_backoff(s, now);
         if (++t->tries > s->max_retries) {
             ss_out *o = t->undelivered;
             t->undelivered = NULL;
@@ -1202,6 +1264,11 @@ void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
                 i++;
                 continue;
             }
+            if (ss->congested) {
+                t->deadline = now + ss_rto(s);
+                i++;
+                continue;
+            }
             if (++t->tries > s->max_retries) {
                 ss_out *o = t->undelivered;
                 t->undelivered = NULL;
@@ -1210,7 +1277,7 @@ void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
                 ptx_remove(g, i);
                 continue;
             }
-            t->deadline = now + s->timeout_ms;
+            t->deadline = now + ss_rto(s);
             if (ss_send(ss, s->handle, t->msg) == SLIM_OK)
                 ss->c.retransmissions++;
             i++;

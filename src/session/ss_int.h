@@ -37,6 +37,7 @@
 #define SS_DEFAULT_CTL_RETRIES 10u
 #define SS_PEER_MAX_TIMEOUT_MS 60000u /* a JOIN_REQUEST's timer settings are taken up to */
 #define SS_PEER_MAX_RETRIES    32u    /* these: they set how long we hold its session */
+#define SS_MAX_RTO_MS          60000u /* the longest retransmission period (ss_rto) */
 
 /* Session message types, short. */
 enum {
@@ -137,8 +138,11 @@ typedef struct ss_out {
 } ss_out;
 
 /* Timers of one kind in one session, all with the same period, so they
- * expire in the order they were set: a FIFO. An entry is stale when the
- * thing it times has gone or was re-armed; stale entries are skipped. */
+ * expire in the order they were set: a FIFO. (The data period, ss_rto,
+ * follows a smoothed round trip, so it changes little from one timer to
+ * the next; one set behind a later one waits for it, never fires early.)
+ * An entry is stale when the thing it times has gone or was re-armed;
+ * stale entries are skipped. */
 typedef struct ss_tq_ent {
     uint64_t when;
     uint32_t id;
@@ -179,6 +183,7 @@ typedef struct ss_tx {
     slim_msg *msg;       /* NULL once acknowledged or given up */
     ss_out *undelivered; /* reliable: its UNDELIVERED output, ready */
     uint64_t deadline;
+    uint64_t sent_at; /* its first send: acknowledgements give round-trip samples */
     uint32_t tries;
     bool sent;
     /* MULTICAST: the members that have still to acknowledge it */
@@ -353,6 +358,10 @@ typedef struct ss_sess {
     bool held;                        /* slim_sessions_hold: new data is dropped unacknowledged */
     bool from_anycast;                /* ANYCAST session a peer's message opened */
     uint32_t timeout_ms, max_retries; /* data */
+    uint32_t srtt_ms, rttvar_ms;      /* acknowledgement round trip (ss_rto); 0, 0: none yet */
+    uint32_t backoff;                 /* ss_rto's multiplier (1 when 0): doubled while slow */
+    uint64_t backoff_at;              /* not doubled again before */
+    uint64_t last_ack_ms;             /* the latest acknowledgement (any, even a late one) */
     uint32_t ctl_timeout_ms, ctl_retries; /* control messages */
     ss_name local, peer;
     bool peer_known; /* UNICAST: the peer's full name is learnt */
@@ -415,6 +424,7 @@ struct slim_sessions {
     slim_sessions_ops ops;
     ss_name local;
     uint32_t max_sessions, heartbeat_ms, heartbeat_misses, sub_ack_ms, idle_ms, max_backlog;
+    bool congested; /* slim_sessions_congested: data is not sent again for now */
     uint32_t max_members, max_tasks;
     char *provider_id; /* NUL-terminated; the app id's hex form when none was given */
     uint32_t any_timeout_ms, any_max_retries;
@@ -553,6 +563,9 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
                             uint32_t *message_id);
 slim_status ss_data_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t now);
 void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now);
+/* The retransmission period of s's data: its timeout, or longer while
+ * acknowledgements take longer to come back. */
+uint32_t ss_rto(const ss_sess *s);
 /* Sends what waited for the join. */
 void ss_data_flush(slim_sessions *ss, ss_sess *s, uint64_t now);
 /* Reports every unacknowledged reliable message undelivered. */
