@@ -137,12 +137,12 @@ typedef struct ss_out {
     char *note;  /* extra words for the detail (slim_malloc), or NULL */
 } ss_out;
 
-/* Timers of one kind in one session, all with the same period, so they
- * expire in the order they were set: a FIFO. (The data period, ss_rto,
- * follows a smoothed round trip, so it changes little from one timer to
- * the next; one set behind a later one waits for it, never fires early.)
- * An entry is stale when the thing it times has gone or was re-armed;
- * stale entries are skipped. */
+/* Timers of one kind in one session, in time order. Their period is
+ * the same or changes little from one timer to the next, so a new one
+ * nearly always goes last (a ring); when the data period (ss_rto) drops
+ * at once, a new timer goes before the later ones set with the longer
+ * period instead of waiting behind them. An entry is stale when the thing
+ * it times has gone or was re-armed; stale entries are skipped. */
 typedef struct ss_tq_ent {
     uint64_t when;
     uint32_t id;
@@ -610,10 +610,11 @@ const ss_name *ss_group_member(const ss_sess *s, const slim_name *n);
 slim_status ss_ring_room(void **ring, size_t size, uint32_t *cap, uint32_t *head, uint32_t count,
                          uint32_t need, uint32_t max);
 
-/* ---- timer FIFOs ---- */
+/* ---- timer queues ---- */
 slim_status ss_tq_reserve(ss_tq *q, uint32_t n);
-/* Appends; when the FIFO is full, first drops its stale entries (live()
- * says which are not). Callers size the FIFO at twice the entries that can
+/* Inserts in time order (after the entries due at the same time); when
+ * the queue is full, first drops its stale entries (live() says which
+ * are not). Callers size the queue at twice the entries that can
  * be live at once, so there is always room after that. */
 void ss_tq_push(ss_tq *q, uint64_t when, uint32_t id,
                 bool (*live)(const void *ctx, const ss_tq_ent *e), const void *ctx);

@@ -230,7 +230,7 @@ slim_status ss_ring_room(void **ring, size_t size, uint32_t *cap, uint32_t *head
     return SLIM_OK;
 }
 
-/* ---- timer FIFOs ---- */
+/* ---- timer queues ---- */
 
 slim_status ss_tq_reserve(ss_tq *q, uint32_t n) {
     if (q->cap >= n)
@@ -260,9 +260,16 @@ void ss_tq_push(ss_tq *q, uint64_t when, uint32_t id,
         if (q->len == q->cap)
             return; /* callers size it so that this is never reached */
     }
-    ss_tq_ent *e = &q->e[(q->head + q->len) % q->cap];
-    e->when = when;
-    e->id = id;
+    /* In time order. Usually the new timer goes last; but the data
+     * period (ss_rto) can drop at once (a fresh sample ends a backoff, the
+     * path got faster), and a timer set then must not wait behind those
+     * set before with the longer period. */
+    uint32_t i = q->len;
+    while (i > 0 && q->e[(q->head + i - 1) % q->cap].when > when) {
+        q->e[(q->head + i) % q->cap] = q->e[(q->head + i - 1) % q->cap];
+        i--;
+    }
+    q->e[(q->head + i) % q->cap] = (ss_tq_ent){when, id};
     q->len++;
 }
 

@@ -692,6 +692,90 @@ TEST(group_allocation_failures) {
 
 /* ---- the scenario whose SENDs check_session_wire.py decodes ---- */
 
+/* ---- the retransmission period on a slow path (docs/sessions.md "Timeouts") ---- */
+
+static uint64_t grp_rtx(const grp *g, int a) {
+    slim_sessions_counters k;
+    slim_sessions_counters_get(g->n.apps[a].ss, &k);
+    return k.retransmissions;
+}
+
+/* Four members, 1500 ms each way, timeout 600 ms: the moderator and p1
+ * publish one message every 100 ms each. A fixed period would send each
+ * message again 4 times to each of the 3 other members (12 N copies per
+ * sender). With the adaptive period only the first seconds are sent
+ * again (see slow_path_sends_again_rarely in test_sessions.c: fewer than
+ * 200 copies per receiving member), so each sender stays under 3 x 200
+ * copies, and under N / 2 for N = 1200. */
+TEST(group_slow_path_sends_again_rarely) {
+    grp g;
+    grp_setup(&g, 61, 3, NULL, 600, 6, 0);
+    g.n.delay_min = g.n.delay_max = 1500;
+    uint64_t r0 = grp_rtx(&g, 0), r1 = grp_rtx(&g, 1);
+    const int N = 1200;
+    for (int k = 0; k < N; k++) {
+        CHECK_OK(gpub(&g, 0, k, NULL));
+        CHECK_OK(gpub(&g, 1, k, NULL));
+        sim_run(&g.n, g.n.now + 100, NULL, NULL);
+    }
+    sim_run(&g.n, g.n.now + 30000, NULL, NULL);
+    for (int a = 0; a <= 3; a++)
+        for (int from = 0; from <= 1; from++) {
+            if (from == a)
+                continue;
+            int bad = 0;
+            CHECK_EQ(from_in_order(&g, a, from, 0, &bad), N);
+            CHECK_EQ(bad, 0);
+        }
+    for (int a = 0; a <= 3; a++) {
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_UNDELIVERED, 0), 0);
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_LOST, 0), 0);
+    }
+    uint64_t m = grp_rtx(&g, 0) - r0, p = grp_rtx(&g, 1) - r1;
+    if (getenv("DBG"))
+        printf("group slow path: %llu and %llu copies sent again for %d each\n",
+               (unsigned long long)m, (unsigned long long)p, N);
+    CHECK_INT(m, <, 3 * 200);
+    CHECK_INT(p, <, 3 * 200);
+    CHECK_INT(m, <, N / 2);
+    CHECK_INT(p, <, N / 2);
+    grp_close_all(&g, 60000);
+}
+
+/* The members stop answering (the moderator is cut off from all of
+ * them) right after a stream of acknowledged messages: no
+ * acknowledgement comes, so the period never doubles and the next message
+ * is reported undelivered, naming them, at exactly (max_retries + 1) x
+ * timeout after its send. (While some members still acknowledge, the
+ * period may double for a message one member never answers.) */
+TEST(group_silent_members_undelivered_on_time) {
+    grp g;
+    grp_setup(&g, 62, 3, NULL, 600, 3, 0);
+    for (int k = 0; k < 10; k++) {
+        CHECK_OK(gpub(&g, 0, k, NULL));
+        sim_run(&g.n, g.n.now + 50, NULL, NULL);
+    }
+    sim_run(&g.n, g.n.now + 100, NULL, NULL);
+    for (int a = 1; a <= 3; a++)
+        g.n.partition[0][a] = g.n.partition[a][0] = true;
+    uint64_t t0 = g.n.now;
+    uint32_t mid = 0;
+    CHECK_OK(gpub(&g, 0, 10, &mid));
+    sim_run(&g.n, g.n.now + 20000, NULL, NULL);
+    const sim_rec *u = sim_find(&g.n, 0, SLIM_SOUT_UNDELIVERED, g.h[0], 0);
+    CHECK(u != NULL);
+    if (u != NULL) {
+        CHECK_EQ(u->message_id, mid);
+        CHECK_EQ(u->at - t0, 4 * 600);
+        CHECK(strstr(u->detail, "3 members never acknowledged it") != NULL);
+        CHECK(strstr(u->detail, "org/ns/p2") != NULL);
+    }
+    CHECK_EQ(sim_count(&g.n, 0, SLIM_SOUT_UNDELIVERED, 0), 1);
+    for (int a = 1; a <= 3; a++)
+        g.n.partition[0][a] = g.n.partition[a][0] = false;
+    grp_close_all(&g, 60000);
+}
+
 TEST(group_wire_scenario) {
     slim_sessions_config cfg = {.heartbeat_ms = 1000};
     grp g;
@@ -732,4 +816,5 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(group_publish_to_reaches_only_its_target),
           TEST_ENTRY(group_update_from_non_moderator_dropped),
           TEST_ENTRY(group_heartbeats_to_the_channel), TEST_ENTRY(group_allocation_failures),
-          TEST_ENTRY(group_wire_scenario))
+          TEST_ENTRY(group_slow_path_sends_again_rarely),
+          TEST_ENTRY(group_silent_members_undelivered_on_time), TEST_ENTRY(group_wire_scenario))

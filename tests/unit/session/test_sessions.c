@@ -1107,6 +1107,247 @@ TEST(held_session_loses_nothing) {
     sim_free(&n);
 }
 
+/* ---- the retransmission period (docs/sessions.md "Timeouts") ---- */
+
+/* Publishes "<tag><i>" for i = first .. first + count - 1, one every gap
+ * ms, the network running in between. */
+static void publish_paced(simnet *n, int app, uint64_t s, const char *tag, size_t first,
+                          size_t count, uint64_t gap) {
+    for (size_t i = first; i < first + count; i++) {
+        CHECK_OK(publish_n(n, app, s, tag, i, NULL));
+        sim_run(n, n->now + gap, NULL, NULL);
+    }
+}
+
+static uint64_t retransmissions(const simnet *n, int app) {
+    slim_sessions_counters k;
+    slim_sessions_counters_get(n->apps[app].ss, &k);
+    return k.retransmissions;
+}
+
+/* A reliable session opened on a fast path (timeout 600 ms, `retries`),
+ * bob's side in *bs. */
+static uint64_t rto_open(simnet *n, uint64_t seed, uint32_t retries, uint64_t *bs) {
+    setup(n, seed, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 600, retries);
+    uint64_t s = open_wait(n, 0, &c, 1, SLIM_OK);
+    run_until_kind(n, 1, SLIM_SOUT_NEW, 0, 1, 5000);
+    *bs = new_session(n, 1, 0);
+    return s;
+}
+
+/* 1500 ms each way: `count` messages "<tag><i>" from alice, one every
+ * 100 ms, until bob has them all and their acknowledgements are back. */
+static void slow_stream(simnet *n, uint64_t s, uint64_t bs, const char *tag, size_t count) {
+    n->delay_min = n->delay_max = 1500;
+    publish_paced(n, 0, s, tag, 0, count, 100);
+    run_until_kind(n, 1, SLIM_SOUT_MESSAGE, bs, count, 60000);
+    sim_run(n, n->now + 20000, NULL, NULL);
+}
+
+/* 1500 ms each way, timeout 600 ms: the round trip (3000 ms) is five
+ * timeouts. A fixed period sends every message again 4 times (at 600 ..
+ * 2400 ms; its acknowledgement comes at 3000). With the adaptive period
+ * only what is sent before the period has grown past the round trip is:
+ * the messages of the first 3000 ms (up to 4 times each: no
+ * acknowledgement has come yet, so nothing doubles), then while the
+ * acknowledgements come the period doubles at most once a period, 1200,
+ * 2400, 4800 ms (by about 3000 + 1200 + 2400 = 6600 ms), and the first
+ * fresh sample (9600 ms) makes it the round trip plus its deviation. At
+ * one message every 100 ms that is about 30 x 4 + 36 x 2 < 200 copies,
+ * whatever N is; a fixed period would send 4 x N. */
+TEST(slow_path_sends_again_rarely) {
+    simnet n;
+    uint64_t bs = 0;
+    uint64_t s = rto_open(&n, 31, 6, &bs);
+    uint64_t r0 = retransmissions(&n, 0);
+    const size_t N = 600;
+    slow_stream(&n, s, bs, "s", N);
+    CHECK_EQ(check_in_order(&n, 1, bs, "s"), N);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_LOST, 0), 0);
+    uint64_t rtx = retransmissions(&n, 0) - r0;
+    if (getenv("DBG"))
+        printf("slow path: %llu retransmissions of %zu\n", (unsigned long long)rtx, N);
+    CHECK_INT(rtx, <, 200);
+    CHECK_INT(rtx, <, N / 2);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 2, n.now));
+    teardown(&n, 30000);
+}
+
+/* A peer that stops answering altogether: no acknowledgement comes, so
+ * the period never doubles and UNDELIVERED comes at exactly
+ * (max_retries + 1) x timeout after the send, as with a fixed period,
+ * even right after a stream of acknowledged messages. */
+TEST(silent_peer_undelivered_on_time) {
+    simnet n;
+    uint64_t bs = 0;
+    uint64_t s = rto_open(&n, 32, 3, &bs);
+    publish_paced(&n, 0, s, "q", 0, 20, 50);
+    sim_run(&n, n.now + 100, NULL, NULL);
+    CHECK_EQ(check_in_order(&n, 1, bs, "q"), 20);
+    n.partition[0][1] = n.partition[1][0] = true;
+    uint64_t t0 = n.now;
+    uint32_t mid = 0;
+    CHECK_OK(publish_n(&n, 0, s, "q", 20, &mid));
+    uint64_t r0 = retransmissions(&n, 0);
+    run_until_kind(&n, 0, SLIM_SOUT_UNDELIVERED, s, 1, 60000);
+    const sim_rec *u = sim_find(&n, 0, SLIM_SOUT_UNDELIVERED, s, 0);
+    CHECK(u != NULL);
+    if (u != NULL) {
+        CHECK_EQ(u->message_id, mid);
+        CHECK_EQ(u->at - t0, 4 * 600);
+    }
+    CHECK_EQ(retransmissions(&n, 0) - r0, 3);
+    sim_free(&n);
+}
+
+/* Drops alice's data (MSG and RTX_REPLY, of one id or all) while the
+ * gate is closed, and counts her MSGs. */
+typedef struct msg_gate {
+    bool closed;
+    uint32_t only_id; /* 0: every id */
+    size_t seen;
+} msg_gate;
+
+static bool gate_alice_data(simnet *n, int from, int to, const slim_msg *m) {
+    (void)to;
+    msg_gate *g = n->filter_ud;
+    if (from != 0 || slim_wire_kind(m) != SLIM_MSG_PUBLISH)
+        return false;
+    uint32_t t = m->publish->session->session_message_type;
+    if (t != 1 && t != 4)
+        return false;
+    if (g->only_id != 0 && m->publish->session->message_id != g->only_id)
+        return false;
+    g->seen += t == 1;
+    return g->closed;
+}
+
+/* rto_open, alice's data behind `gate`, alice congested. */
+static uint64_t congested_open(simnet *n, uint64_t seed, msg_gate *gate, uint64_t *bs) {
+    uint64_t s = rto_open(n, seed, 3, bs);
+    n->filter = gate_alice_data;
+    n->filter_ud = gate;
+    slim_sessions_congested(n->apps[0].ss, true);
+    return s;
+}
+
+/* While the app's way out is congested, what is due again is not sent
+ * and the expiry does not count: a message held congested for many
+ * times (max_retries + 1) x timeout is not reported undelivered, and is
+ * sent again, delivered and acknowledged once the congestion is over. */
+TEST(congested_sender_neither_resends_nor_gives_up) {
+    simnet n;
+    uint64_t bs = 0;
+    msg_gate gate = {true, 0, 0};
+    uint64_t s = congested_open(&n, 33, &gate, &bs);
+    uint64_t r0 = retransmissions(&n, 0);
+    for (size_t i = 0; i < 3; i++)
+        CHECK_OK(publish_n(&n, 0, s, "c", i, NULL));
+    sim_run(&n, n.now + 10 * 4 * 600, NULL, NULL);
+    CHECK_EQ(gate.seen, 3); /* the first sends only */
+    CHECK_EQ(retransmissions(&n, 0) - r0, 0);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, bs), 0);
+    slim_sessions_congested(n.apps[0].ss, false);
+    gate.closed = false;
+    uint64_t t0 = n.now;
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, bs, 3, 10000);
+    CHECK_EQ(check_in_order(&n, 1, bs, "c"), 3);
+    const sim_rec *m = sim_find(&n, 1, SLIM_SOUT_MESSAGE, bs, 0);
+    CHECK(m != NULL && m->at - t0 <= 600 + 2);
+    CHECK_EQ(retransmissions(&n, 0) - r0, 3);
+    /* acknowledged: closing does not wait, and nothing is undelivered */
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 2, n.now));
+    wait_done w = {0, 2};
+    sim_run(&n, n.now + 5000, done_seen, &w);
+    const sim_rec *d = done_rec(&n, 0, 2);
+    CHECK(d != NULL && d->status == SLIM_OK && d->at - n.now < 100);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    teardown(&n, 10000);
+}
+
+/* A congested receiver asks for a gap once (when it finds it) and not
+ * again, and does not give it up; once the congestion is over it asks
+ * again and the gap is filled in order. The sender is congested too, so
+ * its own timer does not fill the gap. */
+TEST(congested_receiver_does_not_ask_again) {
+    simnet n;
+    uint64_t bs = 0;
+    msg_gate gate = {true, 1, 0};
+    uint64_t s = congested_open(&n, 34, &gate, &bs);
+    slim_sessions_congested(n.apps[1].ss, true);
+    slim_sessions_counters k0;
+    slim_sessions_counters_get(n.apps[1].ss, &k0);
+    CHECK_OK(publish_n(&n, 0, s, "g", 0, NULL)); /* id 1: dropped */
+    CHECK_OK(publish_n(&n, 0, s, "g", 1, NULL)); /* id 2: the gap is found */
+    sim_run(&n, n.now + 10 * 4 * 600, NULL, NULL);
+    slim_sessions_counters k1;
+    slim_sessions_counters_get(n.apps[1].ss, &k1);
+    CHECK_EQ(k1.rtx_requests - k0.rtx_requests, 1);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_LOST, 0), 0);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_MESSAGE, bs), 0);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    gate.closed = false;
+    uint64_t t0 = n.now;
+    slim_sessions_congested(n.apps[1].ss, false);
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, bs, 2, 10000);
+    CHECK_EQ(check_in_order(&n, 1, bs, "g"), 2);
+    const sim_rec *m = sim_find(&n, 1, SLIM_SOUT_MESSAGE, bs, 0);
+    CHECK(m != NULL && m->at - t0 <= 600 + 2);
+    slim_sessions_counters_get(n.apps[1].ss, &k1);
+    CHECK_EQ(k1.rtx_requests - k0.rtx_requests, 2);
+    CHECK_EQ(retransmissions(&n, 0), 0);
+    slim_sessions_congested(n.apps[0].ss, false);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 2, n.now));
+    teardown(&n, 10000);
+    /* (the RTX_REPLY was acknowledged: alice had nothing to give up) */
+}
+
+static bool drop_last_once(simnet *n, int from, int to, const slim_msg *m) {
+    (void)to;
+    uint32_t *id = n->filter_ud;
+    if (from != 0 || slim_wire_kind(m) != SLIM_MSG_PUBLISH ||
+        m->publish->session->session_message_type != 1 || m->publish->session->message_id != *id)
+        return false;
+    *id = 0;
+    return true;
+}
+
+/* After a slow period, fresh samples on a fast path bring the period
+ * back down: a lost last message (no later one for the receiver to find
+ * the gap with) is sent again after about the timeout, not after the
+ * inflated period of the slow time. */
+TEST(period_comes_back_down_after_slow_time) {
+    simnet n;
+    uint64_t bs = 0;
+    uint64_t s = rto_open(&n, 35, 6, &bs);
+    slow_stream(&n, s, bs, "d", 150); /* the period grows past 3000 ms */
+    n.delay_min = n.delay_max = 1;
+    publish_paced(&n, 0, s, "d", 150, 100, 20);
+    sim_run(&n, n.now + 1000, NULL, NULL);
+    CHECK_EQ(check_in_order(&n, 1, bs, "d"), 250);
+    uint32_t last = 251;
+    n.filter = drop_last_once;
+    n.filter_ud = &last;
+    uint64_t t0 = n.now;
+    CHECK_OK(publish_n(&n, 0, s, "d", 250, NULL));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, bs, 251, 60000);
+    CHECK_EQ(last, 0);
+    CHECK_EQ(check_in_order(&n, 1, bs, "d"), 251);
+    const sim_rec *r = sim_find(&n, 1, SLIM_SOUT_MESSAGE, bs, n.apps[1].nrecs - 1);
+    CHECK(r != NULL);
+    if (r != NULL) {
+        if (getenv("DBG"))
+            printf("repaired after %llu ms\n", (unsigned long long)(r->at - t0));
+        CHECK_INT(r->at - t0, <=, 600 + 2);
+    }
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 2, n.now));
+    teardown(&n, 10000);
+}
+
 TEST(wire_scenario) {
     slim_sessions_config cfg = {.heartbeat_ms = 1000};
     simnet n;
@@ -1192,4 +1433,8 @@ TEST_MAIN(TEST_ENTRY(unicast_setup_sticks_to_one_instance),
           TEST_ENTRY(refusals_leave_state_usable), TEST_ENTRY(backlog_refuses_input_and_publish),
           TEST_ENTRY(config_and_args), TEST_ENTRY(allocation_failures),
           TEST_ENTRY(smallest_timeout_exceeds_duplicate_window),
-          TEST_ENTRY(held_session_loses_nothing), TEST_ENTRY(wire_scenario))
+          TEST_ENTRY(held_session_loses_nothing), TEST_ENTRY(slow_path_sends_again_rarely),
+          TEST_ENTRY(silent_peer_undelivered_on_time),
+          TEST_ENTRY(congested_sender_neither_resends_nor_gives_up),
+          TEST_ENTRY(congested_receiver_does_not_ask_again),
+          TEST_ENTRY(period_comes_back_down_after_slow_time), TEST_ENTRY(wire_scenario))
