@@ -19,6 +19,12 @@
  *   - the clock advanced by 0 ms to 4 minutes (network and timers run),
  *     15 minutes in all;
  *   - a publish, an open or a close by an app;
+ *   - groups: an app opens a MULTICAST session (it moderates it), invites
+ *     or removes another app's name (or nobody's) on it, publishes to it;
+ *     invites and removals on other sessions, and by members, for the
+ *     call errors;
+ *   - an app's way out made congested or not (slim_sessions_congested), or
+ *     one of its sessions held or released (slim_sessions_hold);
  *   - one message in flight dropped, copied or delayed; loss, duplication,
  *     delays and partitions for the legitimate traffic;
  *   - an app's identity check made to accept everything (the default, so
@@ -28,10 +34,15 @@
  * Invariants (abort() on violation, besides ASan, UBSan and leaks):
  *   - every operation started with a non-zero op and accepted ends with
  *     exactly one DONE, of its session, before its CLOSED; a call refused
- *     gets none; a close's DONE is SLIM_OK, an open's one of the statuses
- *     sessions.h lists, and a failed open's CLOSED has the same status;
+ *     gets none; a close's DONE is SLIM_OK, an open's, an invite's and a
+ *     removal's one of the statuses sessions.h lists for them, and a
+ *     failed open's CLOSED has the same status; invite and remove answer
+ *     E_CLOSED, E_SESSION_CLOSING, E_SESSION_EXPECTED_MULTICAST and
+ *     E_SESSION_NOT_MODERATOR exactly when those hold, hold E_CLOSED
+ *     exactly when the CLOSED came;
  *   - every output names a session the app knows (from open or NEW); at
- *     most one CLOSED per session and nothing of it after; publish and
+ *     most one CLOSED per session and nothing of it after; MEMBER only for
+ *     groups; publish and
  *     close answer E_CLOSED exactly when the CLOSED came (so does info),
  *     and E_SESSION_CLOSING exactly when close was called before;
  *   - input answers only the statuses sessions.h lists, and an app whose
@@ -43,8 +54,8 @@
  *     delivered at most once per receiving session, and in increasing
  *     order on a reliable UNICAST session;
  *   - counters agree with the outputs (messages_in, lost, undelivered);
- *   - at the end, with what is in flight cleared, a clean network and
- *     30 s of simulated time: a UNICAST session opened by one app is
+ *   - at the end, with what is in flight cleared, a clean network, no
+ *     congestion, nothing held and 30 s of simulated time: a UNICAST session opened by one app is
  *     open at both ends or at neither, and a message published over it
  *     either way (or over an ANYCAST session to its peer) is delivered;
  *     then every session closed ends with CLOSED, every op with DONE,
@@ -65,7 +76,9 @@
  * node errors, data and acknowledgements injected near the live ids,
  * forged closes and leaves, a stranger's join, welcome and leave,
  * discoveries with good and bad tokens, opens and closes, messages in
- * flight dropped, copied and delayed, identity refused, and raw bytes.
+ * flight dropped, copied and delayed, identity refused, groups (invites,
+ * removals, everyone publishing, a member leaving; congestion and holds
+ * under loss, a close while inviting), and raw bytes.
  * Rerun it after changing how the input is read.
  */
 #include "core/alloc.h"
@@ -175,11 +188,13 @@ typedef struct fsess {
     slim_status failed;       /* the open's DONE, when it failed */
 } fsess;
 
+typedef enum fop_kind { K_OPEN, K_CLOSE, K_INVITE, K_REMOVE } fop_kind;
+
 typedef struct fop {
     int app;
     uint64_t handle;
     int dones; /* -1: refused */
-    bool close;
+    fop_kind kind;
 } fop;
 
 typedef struct seen {
@@ -201,6 +216,7 @@ typedef struct fz {
     unsigned ringpos;
     uint64_t lost[NAPPS], messages[NAPPS], undelivered[NAPPS]; /* outputs seen */
     bool few_sessions;                                         /* max_sessions is small */
+    bool congested[NAPPS];
     uint64_t clock_end; /* the operations advance the clock up to here */
     int opens;          /* opens tried */
 } fz;
@@ -259,7 +275,7 @@ static fop *op_new(fz *f, int a) {
     o->app = a;
     o->handle = 0;
     o->dones = -1; /* not started */
-    o->close = false;
+    o->kind = K_OPEN;
     return o;
 }
 
@@ -368,6 +384,44 @@ static bool open_status_ok(slim_status st) {
     }
 }
 
+/* What the DONE of an invite or a removal may say (sessions.h). */
+static bool task_status_ok(fop_kind k, slim_status st) {
+    switch (st) {
+    case SLIM_OK:
+    case SLIM_E_SESSION_UPDATE_FAILED:
+    case SLIM_E_CANCELLED:
+    case SLIM_E_NOMEM:
+        return true;
+    case SLIM_E_SESSION_DISCOVERY_FAILED:
+    case SLIM_E_SESSION_NO_ROUTE:
+    case SLIM_E_SESSION_ROUTE_REFUSED:
+    case SLIM_E_SESSION_ROUTE_TIMEOUT:
+    case SLIM_E_SESSION_JOIN_FAILED:
+    case SLIM_E_SESSION_WELCOME_FAILED:
+    case SLIM_E_SESSION_ALREADY_MEMBER:
+    case SLIM_E_SESSION_LIMIT:
+        return k == K_INVITE;
+    case SLIM_E_SESSION_NOT_MEMBER:
+    case SLIM_E_SESSION_LEAVE_FAILED:
+        return k == K_REMOVE;
+    default:
+        return false;
+    }
+}
+
+static bool done_status_ok(fop_kind k, slim_status st) {
+    switch (k) {
+    case K_OPEN:
+        return open_status_ok(st);
+    case K_CLOSE:
+        return st == SLIM_OK;
+    default:
+        return task_status_ok(k, st);
+    }
+}
+
+static const char *const KIND[] = {"open", "close", "invite", "remove"};
+
 static void check_recs(fz *f) {
     for (int a = 0; a < NAPPS; a++) {
         sim_app *p = &f->n.apps[a];
@@ -401,13 +455,12 @@ static void check_recs(fz *f) {
                          (unsigned long long)r->op, (unsigned long long)r->session, o->app,
                          (unsigned long long)o->handle, o->dones);
                 o->dones = 1;
-                if (o->close && r->status != SLIM_OK)
-                    FAIL("app %d: close op %llu DONE with %s", a, (unsigned long long)r->op,
-                         slim_status_name(r->status));
-                if (!o->close && !open_status_ok(r->status))
-                    FAIL("app %d: open op %llu DONE with %s", a, (unsigned long long)r->op,
-                         slim_status_name(r->status));
-                if (!o->close && r->status != SLIM_OK && r->status != SLIM_E_CANCELLED)
+                if (!done_status_ok(o->kind, r->status))
+                    FAIL("app %d: %s op %llu DONE with %s", a, KIND[o->kind],
+                         (unsigned long long)r->op, slim_status_name(r->status));
+                if (o->kind != K_OPEN)
+                    break;
+                if (r->status != SLIM_OK && r->status != SLIM_E_CANCELLED)
                     s->failed = r->status;
                 if (r->status == SLIM_OK && s->initiator && !s->ready && !s->closing) {
                     s->ready = true;
@@ -437,16 +490,21 @@ static void check_recs(fz *f) {
                     r->status != SLIM_E_SESSION_CLOSED_UNACKED)
                     FAIL("app %d: UNDELIVERED with status %d", a, (int)r->status);
                 break;
+            case SLIM_SOUT_MEMBER:
+                if (s->type != SLIM_SESSION_MULTICAST)
+                    FAIL("app %d: MEMBER of session %llu, not a group", a,
+                         (unsigned long long)s->handle);
+                break;
             case SLIM_SOUT_CLOSED: {
                 s->closed = true;
                 slim_ss_info info;
                 if (slim_sessions_info(p->ss, s->handle, &info) != SLIM_E_CLOSED)
                     FAIL("app %d: session %llu has info after its CLOSED", a,
                          (unsigned long long)s->handle);
-                if ((s->open_op && f->ops[s->open_op - 1].dones != 1) ||
-                    (s->close_op && f->ops[s->close_op - 1].dones != 1))
-                    FAIL("app %d: session %llu CLOSED before the DONE of its ops", a,
-                         (unsigned long long)s->handle);
+                for (size_t k = 0; k < f->nops; k++)
+                    if (f->ops[k].app == a && f->ops[k].handle == s->handle && f->ops[k].dones == 0)
+                        FAIL("app %d: session %llu CLOSED before the DONE of its %s op %zu", a,
+                             (unsigned long long)s->handle, KIND[f->ops[k].kind], k + 1);
                 if (s->failed != SLIM_OK && r->status != s->failed)
                     FAIL("app %d: session %llu failed to open with %s, CLOSED with %s", a,
                          (unsigned long long)s->handle, slim_status_name(s->failed),
@@ -976,6 +1034,34 @@ static void op_publish(fz *f, rd *r) {
     (void)publish_legit(f, a, s, &p);
 }
 
+/* What the harness notes of an open of app a (op o, or NULL) that
+ * answered st and handle h. */
+static void opened(fz *f, int a, const slim_session_config *cfg, fop *o, slim_status st, uint64_t h,
+                   int peer_app) {
+    if (st != SLIM_OK) {
+        if (o != NULL)
+            f->nops--; /* refused: no DONE */
+        return;
+    }
+    fsess *s = sess_add(f, a, h);
+    s->peer_app = peer_app;
+    sess_info(f, a, s);
+    if (!s->sid_known)
+        FAIL("app %d: session %llu just opened has no info", a, (unsigned long long)h);
+    /* An id chosen by the app may be one another app uses with the same
+     * peer, which then takes the messages as that session's. */
+    if (cfg->session_id != SLIM_SESSION_ID_ANY)
+        taint(f, s->sid);
+    if (o != NULL) {
+        o->handle = h;
+        o->dones = 0;
+        s->open_op = op_id(f, o);
+    }
+    sim_pump(&f->n, a);
+}
+
+static const uint32_t TIMERS[4][2] = {{1000, 3}, {0, 0}, {600, 2}, {2500, 5}};
+
 static void op_open(fz *f, rd *r) {
     int a = u8(r) % NAPPS;
     uint8_t c = u8(r);
@@ -988,10 +1074,11 @@ static void op_open(fz *f, rd *r) {
     if (c & 2)
         cfg.peer.name.id = slim_id_any();
     if ((c >> 5) == 6)
-        cfg.mls = true; /* not yet */
-    if ((c >> 5) == 7)
-        cfg.type = SLIM_SESSION_MULTICAST; /* not yet */
-    static const uint32_t TIMERS[4][2] = {{1000, 3}, {0, 0}, {600, 2}, {2500, 5}};
+        cfg.mls = true;  /* not yet */
+    if ((c >> 5) == 7) { /* a group this app moderates */
+        cfg.type = SLIM_SESSION_MULTICAST;
+        cfg.peer = sim_service("org", "ns", "chat");
+    }
     uint8_t tm = u8(r);
     cfg.timeout_ms = TIMERS[tm % 4][0];
     cfg.max_retries = TIMERS[tm % 4][1];
@@ -1011,33 +1098,17 @@ static void op_open(fz *f, rd *r) {
     uint64_t h = 0;
     slim_status st = slim_sessions_open(f->n.apps[a].ss, &cfg, o ? op_id(f, o) : 0, f->n.now, &h);
     TRACE("app %d open %s to %d (%s id) timers %u/%u op %llu: %s handle %llu", a,
-          cfg.type == SLIM_SESSION_UNICAST ? "unicast" : "anycast", to, (c & 2) ? "any" : "full",
-          cfg.timeout_ms, cfg.max_retries, o ? (unsigned long long)op_id(f, o) : 0ull,
-          slim_status_name(st), (unsigned long long)h);
-    if ((cfg.mls || cfg.type == SLIM_SESSION_MULTICAST) != (st == SLIM_E_UNSUPPORTED))
-        FAIL("app %d: open of a MULTICAST or MLS session: %s", a, slim_status_name(st));
-    if (cfg.type == SLIM_SESSION_UNICAST && !cfg.mls && (tm & 32) && st != SLIM_E_INVALID_ARG)
-        FAIL("app %d: open of a UNICAST session without a peer: %s", a, slim_status_name(st));
-    if (st != SLIM_OK) {
-        if (o != NULL)
-            f->nops--; /* refused: no DONE */
-        return;
-    }
-    fsess *s = sess_add(f, a, h);
-    s->peer_app = to < NAPPS && !(tm & 32) ? to : -1;
-    sess_info(f, a, s);
-    if (!s->sid_known)
-        FAIL("app %d: session %llu just opened has no info", a, (unsigned long long)h);
-    /* An id chosen by the app may be one another app uses with the same
-     * peer, which then takes the messages as that session's. */
-    if (cfg.session_id != SLIM_SESSION_ID_ANY)
-        taint(f, s->sid);
-    if (o != NULL) {
-        o->handle = h;
-        o->dones = 0;
-        s->open_op = op_id(f, o);
-    }
-    sim_pump(&f->n, a);
+          cfg.type == SLIM_SESSION_UNICAST   ? "unicast"
+          : cfg.type == SLIM_SESSION_ANYCAST ? "anycast"
+                                             : "multicast",
+          to, (c & 2) ? "any" : "full", cfg.timeout_ms, cfg.max_retries,
+          o ? (unsigned long long)op_id(f, o) : 0ull, slim_status_name(st), (unsigned long long)h);
+    if (cfg.mls != (st == SLIM_E_UNSUPPORTED))
+        FAIL("app %d: open of an MLS session (or not): %s", a, slim_status_name(st));
+    if (cfg.type != SLIM_SESSION_ANYCAST && !cfg.mls && (tm & 32) && st != SLIM_E_INVALID_ARG)
+        FAIL("app %d: open of a UNICAST or MULTICAST session without a peer: %s", a,
+             slim_status_name(st));
+    opened(f, a, &cfg, o, st, h, to < NAPPS && !(tm & 32) ? to : -1);
 }
 
 static void close_sess(fz *f, int a, fsess *s, bool with_op) {
@@ -1060,7 +1131,7 @@ static void close_sess(fz *f, int a, fsess *s, bool with_op) {
     if (o != NULL) {
         o->handle = s->handle;
         o->dones = 0;
-        o->close = true;
+        o->kind = K_CLOSE;
         s->close_op = op_id(f, o);
     }
     sim_pump(&f->n, a);
@@ -1072,6 +1143,123 @@ static void op_close(fz *f, rd *r) {
     bool with_op = (u8(r) & 3) != 0;
     if (s != NULL)
         close_sess(f, a, s, with_op);
+}
+
+/* ---- groups, congestion ---- */
+
+/* The latest group session of app a not closed (that it moderates, if
+ * `mod`), or NULL. */
+static fsess *group_of(fz *f, int a, bool mod) {
+    for (size_t i = f->ns[a]; i-- > 0;) {
+        fsess *s = &f->s[a][i];
+        if (s->type == SLIM_SESSION_MULTICAST && !s->closed && (!mod || s->initiator))
+            return s;
+    }
+    return NULL;
+}
+
+/* An invite or a removal by app a on session s. */
+static void group_task(fz *f, int a, fsess *s, bool remove, const slim_sname *who, bool with_op) {
+    fop *o = with_op ? op_new(f, a) : NULL;
+    uint64_t id = o ? op_id(f, o) : 0;
+    slim_sessions *ss = f->n.apps[a].ss;
+    slim_status st = remove ? slim_sessions_remove(ss, s->handle, who, id, f->n.now)
+                            : slim_sessions_invite(ss, s->handle, who, id, f->n.now);
+    TRACE("app %d %s %.*s on %llu (id %u) op %llu: %s", a, remove ? "removes" : "invites",
+          (int)who->text[2].len, who->text[2].ptr, (unsigned long long)s->handle, s->sid,
+          (unsigned long long)id, slim_status_name(st));
+    slim_status want = s->closed                           ? SLIM_E_CLOSED
+                       : s->closing                        ? SLIM_E_SESSION_CLOSING
+                       : s->type != SLIM_SESSION_MULTICAST ? SLIM_E_SESSION_EXPECTED_MULTICAST
+                       : !s->initiator                     ? SLIM_E_SESSION_NOT_MODERATOR
+                                                           : SLIM_OK;
+    if (st != want && !(want == SLIM_OK && (st == SLIM_E_QUEUE_FULL || st == SLIM_E_NOMEM)))
+        FAIL("app %d: %s on session %llu: %s, not %s", a, remove ? "remove" : "invite",
+             (unsigned long long)s->handle, slim_status_name(st), slim_status_name(want));
+    if (st != SLIM_OK) {
+        if (o != NULL)
+            f->nops--;
+        return;
+    }
+    if (o != NULL) {
+        o->handle = s->handle;
+        o->dones = 0;
+        o->kind = remove ? K_REMOVE : K_INVITE;
+    }
+    sim_pump(&f->n, a);
+}
+
+/* Groups: app a opens one (it moderates it), invites or removes an app
+ * (or nobody) on the group it moderates (or any session it has: the call
+ * errors), or publishes to its latest group. */
+static void op_group(fz *f, rd *r) {
+    int a = u8(r) % NAPPS;
+    uint8_t c = u8(r), d = u8(r);
+    int who = (c >> 2) % 4; /* 3: nobody */
+    fsess *s = (d & 64) ? pick_sess(f, r, a) : group_of(f, a, c % 4 != 3);
+    switch (c % 4) {
+    case 0: {
+        if (f->opens++ >= MAX_OPENS)
+            return;
+        slim_session_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.type = SLIM_SESSION_MULTICAST;
+        cfg.peer = sim_service("org", "ns", (d & 1) ? "chat" : "room");
+        cfg.timeout_ms = TIMERS[(d >> 1) % 4][0];
+        cfg.max_retries = TIMERS[(d >> 1) % 4][1];
+        cfg.session_id = SLIM_SESSION_ID_ANY;
+        fop *o = (d & 8) ? NULL : op_new(f, a);
+        uint64_t h = 0;
+        slim_status st =
+            slim_sessions_open(f->n.apps[a].ss, &cfg, o ? op_id(f, o) : 0, f->n.now, &h);
+        TRACE("app %d opens group %s timers %u/%u: %s handle %llu", a, (d & 1) ? "chat" : "room",
+              cfg.timeout_ms, cfg.max_retries, slim_status_name(st), (unsigned long long)h);
+        if (st != SLIM_OK && st != SLIM_E_SESSION_LIMIT && st != SLIM_E_NOMEM)
+            FAIL("app %d: open of a group: %s", a, slim_status_name(st));
+        opened(f, a, &cfg, o, st, h, -1);
+        break;
+    }
+    case 1:
+    case 2: {
+        if (s == NULL)
+            return;
+        slim_sname n = who < NAPPS ? sim_sname(&f->n, who) : sim_service("org", "ns", "nobody");
+        if (who < NAPPS && (d & 16))
+            n.name.id = slim_id_any();
+        group_task(f, a, s, c % 4 == 2, &n, (d & 32) == 0);
+        break;
+    }
+    default: {
+        if (s == NULL)
+            return;
+        slim_publish p;
+        memset(&p, 0, sizeof p);
+        (void)publish_legit(f, a, s, &p);
+        break;
+    }
+    }
+}
+
+/* The way out of app a congested or not, or a session of a held or
+ * released (its reader behind). */
+static void op_flow(fz *f, rd *r) {
+    int a = u8(r) % NAPPS;
+    uint8_t c = u8(r);
+    if (c & 1) {
+        f->congested[a] = (c & 2) != 0;
+        TRACE("app %d congested %d", a, f->congested[a]);
+        slim_sessions_congested(f->n.apps[a].ss, f->congested[a]);
+        return;
+    }
+    fsess *s = pick_sess(f, r, a);
+    if (s == NULL)
+        return;
+    slim_status st = slim_sessions_hold(f->n.apps[a].ss, s->handle, (c & 2) != 0);
+    TRACE("app %d hold %llu: %d: %s", a, (unsigned long long)s->handle, (c & 2) != 0,
+          slim_status_name(st));
+    if ((st == SLIM_E_CLOSED) != s->closed || (st != SLIM_OK && st != SLIM_E_CLOSED))
+        FAIL("app %d: hold of session %llu: %s, closed %d", a, (unsigned long long)s->handle,
+             slim_status_name(st), s->closed);
 }
 
 /* ---- the network ---- */
@@ -1336,6 +1524,9 @@ static void the_end(fz *f) {
     for (int a = 0; a < NAPPS; a++) {
         n->apps[a].accept_all = n->apps[a].refuse_all = false;
         n->apps[a].bad_token = n->apps[a].no_sig = false;
+        slim_sessions_congested(n->apps[a].ss, false);
+        for (size_t i = 0; i < f->ns[a]; i++)
+            (void)slim_sessions_hold(n->apps[a].ss, f->s[a][i].handle, false);
     }
     settle_and_check(f);
     TRACE("end: settle");
@@ -1507,10 +1698,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             op_identity(f, &r);
             break;
         default:
-            if (op & 16)
+            if (op & 16) {
                 op_names(f, &r);
-            else
-                slim_sessions_expire(f->n.apps[(op >> 5) % NAPPS].ss, f->n.now);
+            } else if ((op >> 5) < NAPPS) {
+                slim_sessions_expire(f->n.apps[op >> 5].ss, f->n.now);
+            } else if ((op >> 5) < 6) {
+                settle_and_check(f);
+                op_group(f, &r);
+                check_recs(f);
+            } else {
+                op_flow(f, &r);
+            }
             break;
         }
         if (op % 16 >= 6 && op % 16 <= 11) /* these pumped every app */

@@ -58,6 +58,36 @@ def identity(app, mode):  # op 14: 0 accept all, 2 check, 3 refuse, 4 bad token,
     return bytes([14, (app << 3) | mode])
 
 
+# op 15 | 3 << 5: groups. Its action byte: 0 open (the app moderates it),
+# 1 invite, 2 remove, 3 publish to the app's latest group.
+GROUP = 15 | 3 << 5
+
+
+def group_open(app, chat=True, timers=0, with_op=True):  # timers: index as in open_
+    return bytes([GROUP, app, 0, (1 if chat else 0) | (timers << 1) | (0 if with_op else 8)])
+
+
+def invite(app, who, remove=False, any_id=True, with_op=True):  # who 3: nobody
+    return bytes([GROUP, app, (who << 2) | (2 if remove else 1),
+                  (16 if any_id else 0) | (0 if with_op else 32)])
+
+
+def group_publish(app):
+    return bytes([GROUP, app, 3, 0])
+
+
+# op 15 | 6 << 5: the app's way out congested, or one of its sessions held.
+FLOW = 15 | 6 << 5
+
+
+def congested(app, on):
+    return bytes([FLOW, app, 1 | (2 if on else 0)])
+
+
+def hold(app, sess, on):  # sess: index in the app's sessions
+    return bytes([FLOW, app, 2 if on else 0, sess])
+
+
 # Names in templates: 0 full name of `app`, 3 its service (any id), 5 a
 # stranger, 6 full name without text, 7 the target itself.
 def name(kind, app=0):
@@ -218,6 +248,25 @@ SEEDS = {
     # alice cut off from bob publishes past its window of 512 messages.
     "window": bytes([0])
     + partition(ALICE, BOB) + publish(ALICE, 0) * 520 + advance_long(20, True),
+    # A group alice moderates: bob and carol invited, everyone publishes,
+    # carol removed, nobody invited, bob leaves.
+    "group": bytes([0])
+    + group_open(ALICE) + invite(ALICE, BOB) + invite(ALICE, CAROL)
+    + advance_long(20)
+    + (group_publish(ALICE) + group_publish(BOB) + group_publish(CAROL) + advance(30)) * 3
+    + invite(ALICE, CAROL, remove=True) + invite(ALICE, 3) + invite(ALICE, BOB, any_id=False) + advance_long(10, True)
+    + group_publish(ALICE) + close(BOB, 2) + advance_long(10, True),
+    # A group under loss with its moderator congested and a member held,
+    # then both released; a second group closed while it invites.
+    "group_flow": bytes([16])
+    + group_open(ALICE, timers=2) + invite(ALICE, BOB) + invite(ALICE, CAROL)
+    + advance_long(20) + impair(0, 2)
+    + congested(ALICE, True) + group_publish(ALICE) + group_publish(ALICE) + advance_long(60)
+    + hold(BOB, 2, True) + congested(ALICE, False) + group_publish(ALICE) + group_publish(CAROL)
+    + advance_long(30) + hold(BOB, 2, False) + congested(CAROL, True) + advance_long(10, True)
+    + congested(CAROL, False)
+    + group_open(BOB, chat=False) + invite(BOB, CAROL) + advance(20) + close(BOB, 3)
+    + advance_long(10, True),
     # Raw bytes: an empty Publish, a truncated field and garbage.
     "raw": bytes([0])
     + bytes([0, BOB, 4, 0x0a, 0x02, 0x0a, 0x00, 0])
