@@ -63,11 +63,13 @@ static void wake_now(slim_app *app) {
 }
 
 void slim_app__wake(slim_app *app) {
-    if (loop_of != app || !app->woke) {
-        /* A caller's own thread, or the first news of this turn: a caller
-         * blocked for it goes on at once, beside the loop. */
+    if (loop_of != app) {
+        wake_now(app); /* a caller's own thread */
+    } else if (!app->woke) {
+        /* The first news of this turn: a caller blocked for it goes on at
+         * once, beside the loop. (Only the loop's thread touches woke.) */
         wake_now(app);
-        app->woke = loop_of == app;
+        app->woke = true;
     } else {
         app->wake_due = true; /* the rest of the turn's: on_prepare */
     }

@@ -967,12 +967,13 @@ static void close_send(slim_sessions *ss, ss_sess *s, uint64_t now) {
                 break;
             gc->n_participants++;
         }
-        if (gc->n_participants == g->nmem &&
-            ss_ctl_add_set(ss, s, m, P_CLOSE, w, nw, now) == SLIM_OK) {
+        /* ss_ctl_add_set frees m (and gc with it) when it fails */
+        bool complete = gc->n_participants == g->nmem;
+        if (complete && ss_ctl_add_set(ss, s, m, P_CLOSE, w, nw, now) == SLIM_OK) {
             slim_free(w);
             return;
         }
-        if (gc->n_participants != g->nmem)
+        if (!complete)
             slim_wire_free(m);
     }
     slim_free(w);
