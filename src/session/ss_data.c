@@ -525,6 +525,19 @@ static slim_status rtx_request_in(slim_sessions *ss, ss_sess *s, const slim_msg 
     bool has_conn = ss_msg_in_conn(m, &conn);
     uint32_t id = ss_msg_mid(m);
     ss_tx *t = tx_find(s, id);
+    if (t != NULL && t->msg != NULL && t->sent && s->g != NULL) {
+        /* A group's message goes again only to a member it was sent to
+         * and that has not acknowledged it: a member that joined after it
+         * was sent learns that it is not its to have (the error reply
+         * below), which ends its wait for older ids (rx_probe). */
+        slim_name req;
+        bool owed = false;
+        if (ss_msg_source(m, &req))
+            for (uint32_t i = 0; i < t->nwait && !owed; i++)
+                owed = slim_name_equal(&t->wait[i], &req);
+        if (!owed)
+            t = NULL;
+    }
     if (t != NULL && t->msg != NULL && t->sent) {
         /* The stored message, as an RTX_REPLY back where the request came
          * from. */
@@ -757,6 +770,23 @@ static void rx_missing(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t k, uin
     }
 }
 
+/* A late joiner waiting on a sender's baseline asks for the id before it:
+ * the sender answers with the message if it was sent to us (then we ask
+ * for the one before that), or with an error if it was sent before we
+ * joined (then the baseline is settled: rx_settle). Id 1 has nothing
+ * before it. An older sender that answers anything it still has only
+ * walks us back until the hold's time runs out. */
+static void rx_probe(slim_sessions *ss, ss_sess *s, ss_rxq *q) {
+    if (q->hold_until == 0)
+        return;
+    if (q->next == 1) {
+        q->hold_until = 0;
+        rx_release(ss, q);
+        return;
+    }
+    send_rtx_request(ss, s, q, ss_seq_add(q->next, SS_SEQ_MASK), false);
+}
+
 /* A late joiner's first ids from a sender: id older than the tentative
  * baseline moves it back (room permitting). */
 static slim_status rx_lower_base(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t id,
@@ -796,6 +826,10 @@ static slim_status rx_insert(slim_sessions *ss, ss_sess *s, ss_rxq *q, slim_msg 
         q->start = id;
         if (id != 1)
             q->hold_until = now + s->timeout_ms + s->timeout_ms / 2;
+        uint64_t conn;
+        if (ss_msg_in_conn(m, &conn))
+            q->conn = conn; /* where the probe goes */
+        rx_probe(ss, s, q);
     }
     uint32_t d = ss_seq_diff(id, q->next);
     if (d > HALF_SPACE && s->g != NULL && q->hold_until != 0) {
@@ -814,6 +848,7 @@ static slim_status rx_insert(slim_sessions *ss, ss_sess *s, ss_rxq *q, slim_msg 
             return st;
         }
         d = 0;
+        rx_probe(ss, s, q);
     } else if (d > HALF_SPACE && s->g != NULL) {
         uint32_t back = ss_seq_diff(q->start, id); /* 1.. : before the first delivered */
         if (back >= 1 && back <= 64 && !((q->late >> (back - 1)) & 1)) {
@@ -1108,8 +1143,13 @@ static slim_status group_data_in(slim_sessions *ss, ss_sess *s, slim_msg *m, uin
         return SLIM_E_NOMEM;
     }
     if (type == T_RTX_REPLY && m->publish->header->_error_case) {
-        if (q->init)
-            rx_lost(ss, s, q, ss_msg_mid(m), R_LOST_SENDER);
+        uint32_t id = ss_msg_mid(m);
+        if (q->init && q->hold_until != 0 && id == ss_seq_add(q->next, SS_SEQ_MASK)) {
+            q->hold_until = 0; /* not ours to have: the baseline is settled */
+            rx_release(ss, q);
+        } else if (q->init) {
+            rx_lost(ss, s, q, id, R_LOST_SENDER);
+        }
         slim_wire_free(m);
         return SLIM_OK;
     }
