@@ -520,9 +520,6 @@ void slim_app__sessions_drain(slim_app *app) {
 
 static void on_timer(uv_timer_t *t) {
     slim_app *app = t->data;
-    /* Nothing is sent again into a full connection: it would only queue
-     * behind what cannot leave (and acknowledgements queue there too). */
-    slim_sessions_congested(app->ss, slim_hub_local_full(app->hub, app->local));
     slim_sessions_expire(app->ss, slim_now_ms());
     slim_app__pump(app);
 }
