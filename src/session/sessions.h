@@ -263,13 +263,11 @@ slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op
  * every member was told), E_SESSION_DISCOVERY_FAILED (no instance
  * answered), E_SESSION_NO_ROUTE or E_SESSION_ROUTE_REFUSED (refused on
  * the way), E_SESSION_ROUTE_TIMEOUT (our router did not take the routes in
- * time), E_SESSION_LIMIT (the group has max_members), E_SESSION_JOIN_FAILED or E_SESSION_WELCOME_FAILED (the
- * instance stopped answering at the (max_retries + 1)-th expiry; it is not
- * a member), E_SESSION_UPDATE_FAILED (a member; some members never
- * acknowledged the update), E_SESSION_ALREADY_MEMBER, E_CANCELLED (the
- * session closed first), E_NOMEM. The invitee's app gets NEW after the
- * welcome.
- * Call errors: E_CLOSED, E_SESSION_CLOSING, E_SESSION_EXPECTED_MULTICAST,
+ * time), E_SESSION_LIMIT (the group has max_members), E_SESSION_JOIN_FAILED or
+ * E_SESSION_WELCOME_FAILED (the instance stopped answering at the (max_retries + 1)-th expiry; it
+ * is not a member), E_SESSION_UPDATE_FAILED (a member; some members never acknowledged the update),
+ * E_SESSION_ALREADY_MEMBER, E_CANCELLED (the session closed first), E_NOMEM. The invitee's app gets
+ * NEW after the welcome. Call errors: E_CLOSED, E_SESSION_CLOSING, E_SESSION_EXPECTED_MULTICAST,
  * E_SESSION_NOT_MODERATOR, E_INVALID_ARG, E_QUEUE_FULL (max_tasks),
  * E_NOMEM. */
 slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim_sname *name,
