@@ -817,6 +817,9 @@ static slim_status rx_lower_base(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint3
 
 static slim_status rx_insert(slim_sessions *ss, ss_sess *s, ss_rxq *q, slim_msg *m, uint64_t now) {
     uint32_t id = ss_msg_mid(m);
+    q->heard_ms = now;
+    if (ss_msg_type(m) == T_RTX_REPLY)
+        q->backoff = 1; /* an answer came: the requests get through */
     if (s->g != NULL && !q->init) {
         /* The first message from this sender sets the baseline; one after
          * 1 may be followed by older ones the sender sends us again (we
@@ -1241,6 +1244,26 @@ static char *unackers_note(const ss_sess *s, const ss_tx *t) {
     return b;
 }
 
+/* How long a group member waits before asking a sender again for a
+ * missing id: the timeout, doubled (at most once a period, up to 16
+ * times) while the sender's other data keeps arriving: it is alive, and
+ * its answers are slow, not lost (its own retransmissions back off the
+ * same way, ss_rto). A sender gone silent keeps the timeout. Point-to-point
+ * sessions keep the timeout. */
+static uint32_t rx_period(const ss_sess *s, const ss_rxq *q) {
+    uint64_t p = (uint64_t)s->timeout_ms * (q->backoff > 1 ? q->backoff : 1);
+    return p > SS_MAX_RTO_MS ? SS_MAX_RTO_MS : (uint32_t)p;
+}
+
+static void rx_backoff(const ss_sess *s, ss_rxq *q, uint64_t now) {
+    if (s->g == NULL || q->heard_ms == 0 || now - q->heard_ms >= rx_period(s, q) ||
+        now < q->backoff_at)
+        return;
+    if (q->backoff < 16)
+        q->backoff = q->backoff > 1 ? 2 * q->backoff : 2;
+    q->backoff_at = now + rx_period(s, q);
+}
+
 static void rxq_expire(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint64_t now) {
     if (q->hold_until != 0 && q->hold_until <= now) {
         q->hold_until = 0;
@@ -1252,7 +1275,8 @@ static void rxq_expire(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint64_t now) {
         if (!rx_live(q, &e))
             continue;
         ss_rx *r = rx_at(q, ss_seq_diff(e.id, q->next));
-        r->rtx_deadline = now + s->timeout_ms;
+        rx_backoff(s, q, now);
+        r->rtx_deadline = now + rx_period(s, q);
         if (ss->congested) { /* the request could not leave: later */
             ss_tq_push(&q->tq, r->rtx_deadline, e.id, rx_live, q);
             continue;

@@ -211,6 +211,9 @@ typedef struct ss_rxq {
     uint64_t hold_until; /* MULTICAST late joiner: delivery waits until then (0: not) */
     uint32_t start;      /* MULTICAST: the first id delivered */
     uint64_t late;       /* ids start-1 .. start-64 already reported lost (bit i: start-1-i) */
+    uint64_t heard_ms;   /* MULTICAST: the latest data from the sender */
+    uint32_t backoff;    /* MULTICAST: the RTX period's multiplier (1 when 0) */
+    uint64_t backoff_at; /* not doubled again before */
 } ss_rxq;
 
 /* An instance that answered an ANYCAST opener, and the connection it

@@ -214,6 +214,13 @@ void test_proxy_stop(test_proxy *p) {
     p->out_fd = 0;
 }
 
+bool test_skip_under_sanitizers(const char *what) {
+    if (getenv("SLIM_TEST_SANITIZED") == NULL)
+        return false;
+    fprintf(stderr, "  %s: skipped under sanitizers (run by the plain build)\n", what);
+    return true;
+}
+
 /* ---- apps ---- */
 
 slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,

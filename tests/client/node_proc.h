@@ -54,6 +54,12 @@ typedef struct test_proxy {
 bool test_proxy_start(test_proxy *p, int upstream_port, const char *args);
 void test_proxy_stop(test_proxy *p);
 
+/* True (after saying so on stderr) when the tests run under a sanitizer
+ * (SLIM_TEST_SANITIZED, set by `make asan` and `make tsan`): the runs
+ * through the Python proxies are left to the plain build there, where
+ * they take a minute, not several. */
+bool test_skip_under_sanitizers(const char *what);
+
 /* ---- apps ---- */
 
 /* A new app (shared-secret identity `id`, `secret`; o may be NULL)

@@ -283,6 +283,8 @@ static void *write_all(void *arg) {
 /* Both ways at once: the proxy (Python) passes about a thousand messages
  * a second, so this takes a minute or so. */
 TEST(reliable_through_a_lossy_proxy) {
+    if (test_skip_under_sanitizers("reliable_through_a_lossy_proxy"))
+        return;
     test_node n;
     CHECK(test_node_start(&n, ""));
     test_proxy pa, pb;
