@@ -51,7 +51,7 @@ tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
 		-DSLIM_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)
-	@cd $(TSAN_BUILD) && SLIM_TEST_SANITIZED=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	@cd $(TSAN_BUILD) && SLIM_TEST_SANITIZED=1 SLIM_TEST_TSAN=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		setarch $$(uname -m) -R ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 fuzz: deps
