@@ -88,3 +88,25 @@ long test_alloc_attempts(void) {
 void test_alloc_uninstall(void) {
     slim_set_allocator(NULL);
 }
+
+void test_alloc_sweep(void (*scenario)(void), long min_allocs, long max_runs) {
+    test_alloc_install();
+    scenario();
+    long total = test_alloc_attempts();
+    CHECK_EQ(test_alloc_live(), 0);
+    CHECK(total > min_allocs);
+    long step = total > max_runs ? total / max_runs : 1;
+    printf("  allocation failures: %ld allocations, failing every %ld\n", total, step);
+    for (long k = 1; k <= total; k += step) {
+        test_alloc_install();
+        test_alloc_fail_after(k);
+        scenario();
+        test_alloc_fail_after(0);
+        if (test_alloc_live() != 0) {
+            TEST_FAIL_AT("allocation %ld of %ld failing leaks %ld blocks", k, total,
+                         test_alloc_live());
+            break;
+        }
+    }
+    test_alloc_uninstall();
+}

@@ -97,4 +97,9 @@ long test_alloc_live(void);     /* allocations not yet freed */
 long test_alloc_attempts(void); /* allocations and reallocations asked for since install */
 void test_alloc_uninstall(void);
 
+/* Runs scenario once to count its allocations (more than min_allocs, or the
+ * check fails), then again with each of them failing in turn (every
+ * step-th, so at most max_runs runs): none may leak. */
+void test_alloc_sweep(void (*scenario)(void), long min_allocs, long max_runs);
+
 #endif

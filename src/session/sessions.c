@@ -1362,8 +1362,9 @@ static slim_status group_call(slim_sessions *ss, uint64_t session, const slim_sn
     return SLIM_OK;
 }
 
-slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim_sname *name,
-                                 uint64_t op, uint64_t now_ms) {
+/* An invite (or, with remove, a removal) queued on the group. */
+static slim_status group_task(slim_sessions *ss, uint64_t session, const slim_sname *name,
+                              bool remove, uint64_t op, uint64_t now_ms) {
     if (ss == NULL || name == NULL)
         return SLIM_E_INVALID_ARG;
     begin(ss);
@@ -1371,23 +1372,19 @@ slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim
     slim_status st = group_call(ss, session, name, &s);
     if (st != SLIM_OK)
         return st;
-    st = ss_group_invite(ss, s, name, false, op, now_ms);
+    st = ss_group_invite(ss, s, name, remove, op, now_ms);
     ss_reschedule(ss, s);
     return st;
 }
 
+slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim_sname *name,
+                                 uint64_t op, uint64_t now_ms) {
+    return group_task(ss, session, name, false, op, now_ms);
+}
+
 slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim_sname *name,
                                  uint64_t op, uint64_t now_ms) {
-    if (ss == NULL || name == NULL)
-        return SLIM_E_INVALID_ARG;
-    begin(ss);
-    ss_sess *s;
-    slim_status st = group_call(ss, session, name, &s);
-    if (st != SLIM_OK)
-        return st;
-    st = ss_group_invite(ss, s, name, true, op, now_ms);
-    ss_reschedule(ss, s);
-    return st;
+    return group_task(ss, session, name, true, op, now_ms);
 }
 
 slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, slim_sname *out,

@@ -1165,22 +1165,7 @@ void ss_group_route_ack(slim_sessions *ss, ss_sess *s, ss_route *r, bool ok, uin
 
 void ss_group_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
     ss_group *g = s->g;
-    for (uint32_t i = 0; i < s->nctl && s->state != S_DEAD;) {
-        ss_ctl *c = &s->ctl[i];
-        if (c->deadline > now) {
-            i++;
-            continue;
-        }
-        if (++c->tries > s->ctl_retries) {
-            ctl_failed(ss, s, i, false, now);
-            i = 0; /* the array changed */
-            continue;
-        }
-        c->deadline = now + s->ctl_timeout_ms;
-        if (ss_send(ss, s->handle, c->msg) == SLIM_OK)
-            ss->c.retransmissions++;
-        i++;
-    }
+    ss_ctl_expire(ss, s, now, ctl_failed);
     if (s->state == S_DEAD)
         return;
     if (g->wait_deadline != 0 && g->wait_deadline <= now) {

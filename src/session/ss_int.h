@@ -542,6 +542,13 @@ void ss_route_unref(slim_sessions *ss, ss_route *r, uint64_t handle);
  * answer. wait/nwait: a broadcast's repliers (copied). */
 slim_status ss_ctl_add(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose purpose,
                        const slim_name *from, bool any_id, uint64_t now);
+/* Control message i of s failed: unanswered after its retries (no_route:
+ * a node said it has no route). */
+typedef void (*ss_ctl_fail_fn)(slim_sessions *ss, ss_sess *s, uint32_t i, bool no_route,
+                               uint64_t now);
+/* Sends again the control messages of s that are due, and hands those
+ * past their retries to fail (which may change the array). */
+void ss_ctl_expire(slim_sessions *ss, ss_sess *s, uint64_t now, ss_ctl_fail_fn fail);
 slim_status ss_ctl_add_set(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose purpose,
                            const slim_name *wait, uint32_t nwait, uint64_t now);
 long ss_ctl_find(const ss_sess *s, uint8_t purpose, uint32_t id);

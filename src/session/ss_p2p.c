@@ -814,7 +814,7 @@ slim_status ss_p2p_tomb_answer(slim_sessions *ss, const slim_msg *m) {
 
 /* ---- timers ---- */
 
-void ss_p2p_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
+void ss_ctl_expire(slim_sessions *ss, ss_sess *s, uint64_t now, ss_ctl_fail_fn fail) {
     for (uint32_t i = 0; i < s->nctl && s->state != S_DEAD;) {
         ss_ctl *c = &s->ctl[i];
         if (c->deadline > now) {
@@ -822,7 +822,7 @@ void ss_p2p_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
             continue;
         }
         if (++c->tries > s->ctl_retries) {
-            ctl_fail(ss, s, i, false, now);
+            fail(ss, s, i, false, now);
             i = 0; /* the array changed */
             continue;
         }
@@ -831,6 +831,10 @@ void ss_p2p_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
             ss->c.retransmissions++;
         i++;
     }
+}
+
+void ss_p2p_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
+    ss_ctl_expire(ss, s, now, ctl_fail);
     if (s->state == S_DEAD)
         return;
     if (s->state == S_ROUTE && s->route_deadline != 0 && s->route_deadline <= now) {

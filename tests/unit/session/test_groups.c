@@ -729,25 +729,7 @@ static void short_group(void) {
 }
 
 TEST(group_allocation_failures) {
-    test_alloc_install();
-    short_group();
-    long total = test_alloc_attempts();
-    CHECK_EQ(test_alloc_live(), 0);
-    CHECK(total > 500);
-    long step = total > 3000 ? total / 3000 : 1;
-    printf("  allocation failures: %ld allocations, failing every %ld\n", total, step);
-    for (long k = 1; k <= total; k += step) {
-        test_alloc_install();
-        test_alloc_fail_after(k);
-        short_group();
-        test_alloc_fail_after(0);
-        if (test_alloc_live() != 0) {
-            TEST_FAIL_AT("allocation %ld of %ld failing leaks %ld blocks", k, total,
-                         test_alloc_live());
-            break;
-        }
-    }
-    test_alloc_uninstall();
+    test_alloc_sweep(short_group, 500, 3000);
 }
 
 /* ---- the scenario whose SENDs check_session_wire.py decodes ---- */

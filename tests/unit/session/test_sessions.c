@@ -1023,25 +1023,7 @@ static void short_scenario(void) {
 }
 
 TEST(allocation_failures) {
-    test_alloc_install();
-    short_scenario();
-    long total = test_alloc_attempts();
-    CHECK_EQ(test_alloc_live(), 0);
-    CHECK(total > 500);
-    long step = total > 20000 ? total / 20000 : 1;
-    printf("  allocation failures: %ld allocations, failing every %ld\n", total, step);
-    for (long k = 1; k <= total; k += step) {
-        test_alloc_install();
-        test_alloc_fail_after(k);
-        short_scenario();
-        test_alloc_fail_after(0);
-        if (test_alloc_live() != 0) {
-            TEST_FAIL_AT("allocation %ld of %ld failing leaks %ld blocks", k, total,
-                         test_alloc_live());
-            break;
-        }
-    }
-    test_alloc_uninstall();
+    test_alloc_sweep(short_scenario, 500, 20000);
 }
 
 /* ---- the scenario whose SENDs check_session_wire.py decodes ---- */
