@@ -351,6 +351,9 @@ void slim_app__conn_work(slim_app *app) {
             continue;
         }
         if (!first) {
+            uv_mutex_lock(&app->mu);
+            app->counters.reconnects++;
+            uv_mutex_unlock(&app->mu);
             renew(app, c);
             slim_event ev = {.kind = SLIM_EVENT_CONNECTION, .conn = c->id, .status = SLIM_OK};
             snprintf(ev.detail, sizeof ev.detail, "connection to %s up again", c->endpoint);

@@ -448,8 +448,12 @@ void slim_app__sessions_drain(slim_app *app) {
             slim_app__route_seen(app, o.bytes);
             slim_status st =
                 slim_hub_local_input(app->hub, app->local, o.bytes, uv_now(&app->loop));
-            if (st != SLIM_OK)
+            if (st != SLIM_OK) {
                 SLIM_LOGT(MOD, "session message not routed: %s", slim_status_str(st));
+                uv_mutex_lock(&app->mu);
+                app->counters.drop_unrouted++;
+                uv_mutex_unlock(&app->mu);
+            }
             break;
         }
         case SLIM_SOUT_NEW:

@@ -61,6 +61,7 @@ struct slim_hub_link {
     slim_hub_link_cbs cbs;
     slim_grpc_client *client;
     hub_conn *conn; /* the current stream, NULL when none */
+    uint64_t id;    /* every stream's connection id (0 before the first) */
     uv_timer_t reopen;
     bool closing;
     hub_link *next;
@@ -96,7 +97,12 @@ static hub_conn *conn_new(slim_hub *h, hub_link *link) {
     hub_conn *c = slim_calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
-    c->id = ++h->next_id;
+    /* A dialled link keeps one connection id across its streams, so that
+     * what was learned about it (routes, a session's way back) stays true
+     * after a reconnect. */
+    if (link != NULL && link->id == 0)
+        link->id = ++h->next_id;
+    c->id = link != NULL ? link->id : ++h->next_id;
     c->owner = h;
     c->link = link;
     c->opened_ms = slim_now_ms();

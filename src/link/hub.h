@@ -15,6 +15,9 @@
  * A dialled link (slim_hub_dial) owns a gRPC client that reconnects with
  * its configured backoff, and opens a new stream whenever its connection
  * is (again) ready; the forwarder replays this side's subscriptions on it.
+ * All of a link's streams have the same forwarder connection id, one after
+ * another: ids its owner stored (a route's way out, where to send a reply)
+ * stay valid across a reconnect.
  *
  * Every function runs on the loop thread.
  */
