@@ -24,7 +24,8 @@
 #include "core/hmap.h"
 
 /* Sizes (docs/sessions.md explains each). */
-#define SS_WINDOW 512u /* unacknowledged messages per session (upstream's producer ring) */
+#define SS_WINDOW   512u /* unacknowledged messages per session (upstream's producer ring) */
+#define SS_FAST_GAP 3u   /* acknowledged ids after an unacknowledged one that send it again early */
 #define SS_RX_SPAN                                                                                 \
     SLIM_SESSIONS_RX_SPAN            /* ids a reorder buffer holds ahead of the next expected one */
 #define SS_SEEN_BITS           1024u /* ids behind the highest one the duplicate filter remembers */
@@ -186,6 +187,7 @@ typedef struct ss_tx {
     uint64_t sent_at; /* its first send: acknowledgements give round-trip samples */
     uint32_t tries;
     bool sent;
+    bool fast; /* sent again early once, on later messages' acknowledgements (ss_data.c) */
     /* MULTICAST: the members that have still to acknowledge it */
     slim_name *wait;
     uint32_t nwait;

@@ -1089,6 +1089,83 @@ TEST(held_session_loses_nothing) {
     sim_free(&n);
 }
 
+/* Message 2's first copy and the sender's own retransmissions of it (the
+ * answers to retransmission requests go through). */
+static bool drop_msg2_sends(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    (void)to;
+    return from == 0 && slim_wire_kind(m) == SLIM_MSG_PUBLISH &&
+           m->publish->session->message_id == 2 && m->publish->session->session_message_type == 1;
+}
+
+/* A receiver that is held does not ask for a missing message (the answer
+ * would be dropped): it neither spends its retries on it nor reports it
+ * lost; released, it asks and gets it. */
+TEST(held_receiver_keeps_asking_after_release) {
+    simnet n;
+    setup(&n, 5, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 1000, 3);
+    uint64_t s = open_wait(&n, 0, &c, 42, SLIM_OK);
+    uint64_t peer = new_session(&n, 1, 0);
+    n.filter = drop_msg2_sends;
+    for (size_t i = 0; i < 3; i++)
+        CHECK_OK(publish_n(&n, 0, s, "g", i, NULL));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, peer, 1, 500); /* 1 came, 2 is a gap, 3 waits */
+    CHECK_OK(slim_sessions_hold(n.apps[1].ss, peer, true));
+    sim_run(&n, n.now + 4500, NULL, NULL); /* longer than the receiver's retries */
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_LOST, peer), 0);
+    CHECK_OK(slim_sessions_hold(n.apps[1].ss, peer, false));
+    run_until_kind(&n, 1, SLIM_SOUT_MESSAGE, peer, 3, 3000);
+    CHECK_EQ(check_in_order(&n, 1, peer, "g"), 3);
+    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_LOST, peer), 0);
+    sim_free(&n);
+}
+
+/* Bob's acknowledgement of message 1, once. */
+static bool drop_ack1_once(simnet *n, int from, int to, const slim_msg *m) {
+    (void)to;
+    int *once = n->filter_ud;
+    if (from == 1 && *once && slim_wire_kind(m) == SLIM_MSG_PUBLISH &&
+        m->publish->session->session_message_type == 2 && m->publish->session->message_id == 1) {
+        *once = 0;
+        return true;
+    }
+    return false;
+}
+
+/* A lost acknowledgement is made up for as soon as later messages'
+ * acknowledgements come (SS_FAST_GAP of them), not at the timer: with a
+ * 5 s timeout, message 1 goes again, once, within the first second, and
+ * the window is empty. */
+TEST(lost_ack_sent_again_before_the_timer) {
+    simnet n;
+    setup(&n, 5, 1, NULL);
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 5000, 3);
+    uint64_t s = open_wait(&n, 0, &c, 42, SLIM_OK);
+    uint64_t peer = new_session(&n, 1, 0);
+    int once = 1;
+    n.filter = drop_ack1_once;
+    n.filter_ud = &once;
+    slim_sessions_counters k0, k;
+    slim_sessions_counters_get(n.apps[0].ss, &k0);
+    for (size_t i = 0; i < 6; i++)
+        CHECK_OK(publish_n(&n, 0, s, "f", i, NULL));
+    sim_run(&n, n.now + 1000, NULL, NULL);
+    CHECK_EQ(once, 0);
+    slim_sessions_counters_get(n.apps[0].ss, &k);
+    CHECK_EQ(k.retransmissions - k0.retransmissions, 1);
+    CHECK_EQ(check_in_order(&n, 1, peer, "f"), 6);
+    /* Acknowledged: closing finds nothing to wait for. */
+    uint64_t t0 = n.now;
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 2, n.now));
+    wait_done w = {0, 2};
+    sim_run(&n, n.now + 10000, done_seen, &w);
+    const sim_rec *d = done_rec(&n, 0, 2);
+    CHECK(d != NULL && d->status == SLIM_OK && d->at - t0 < 1000);
+    n.filter = NULL;
+    sim_free(&n);
+}
+
 /* ---- the retransmission period (docs/sessions.md "Timeouts") ---- */
 
 /* Publishes "<tag><i>" for i = first .. first + count - 1, one every gap
@@ -1415,8 +1492,10 @@ TEST_MAIN(TEST_ENTRY(unicast_setup_sticks_to_one_instance),
           TEST_ENTRY(refusals_leave_state_usable), TEST_ENTRY(backlog_refuses_input_and_publish),
           TEST_ENTRY(config_and_args), TEST_ENTRY(allocation_failures),
           TEST_ENTRY(smallest_timeout_exceeds_duplicate_window),
-          TEST_ENTRY(held_session_loses_nothing), TEST_ENTRY(slow_path_sends_again_rarely),
-          TEST_ENTRY(silent_peer_undelivered_on_time),
+          TEST_ENTRY(held_session_loses_nothing),
+          TEST_ENTRY(held_receiver_keeps_asking_after_release),
+          TEST_ENTRY(lost_ack_sent_again_before_the_timer),
+          TEST_ENTRY(slow_path_sends_again_rarely), TEST_ENTRY(silent_peer_undelivered_on_time),
           TEST_ENTRY(congested_sender_neither_resends_nor_gives_up),
           TEST_ENTRY(congested_receiver_does_not_ask_again),
           TEST_ENTRY(period_comes_back_down_after_slow_time), TEST_ENTRY(wire_scenario))
