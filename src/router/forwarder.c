@@ -154,10 +154,13 @@ static slim_status send_raw(slim_fwd *f, uint64_t conn, slim_rcbuf *buf) {
             kind = 0;
         f->c.messages_out++;
         f->c.out_by_kind[kind]++;
-    } else if (st == SLIM_E_QUEUE_FULL)
+    } else if (st == SLIM_E_QUEUE_FULL) {
         f->c.drop_queue_full++;
-    else
+        SLIM_LOGD(MOD, "connection %llu: message dropped: its send queue is full",
+                  (unsigned long long)conn);
+    } else {
         f->c.drop_other++;
+    }
     return st;
 }
 

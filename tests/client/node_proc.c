@@ -109,6 +109,10 @@ void test_node_signal_stop(test_node *n, int sig) {
     if (n->out_fd > 0)
         close(n->out_fd);
     n->out_fd = 0;
+    if (n->dir[0] != 0 && getenv("SLIM_TEST_KEEP") != NULL) {
+        fprintf(stderr, "  node files (its log too) kept in %s\n", n->dir);
+        n->dir[0] = 0;
+    }
     if (n->dir[0] != 0) {
         char cmd[160];
         snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);

@@ -9,6 +9,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,10 +193,11 @@ static bool everyone_to_everyone_paced(member *m, int n, int count, int pace_us)
         if (c.lost != 0 || c.undelivered != 0) {
             fprintf(stderr,
                     "  %s: %llu lost, %llu undelivered (%llu retransmissions, %llu dropped "
-                    "for identity, %llu malformed, %llu other)\n",
+                    "for identity, %llu malformed, %llu other, %llu unrouted; %llu reconnects)\n",
                     m[i].name, (unsigned long long)c.lost, (unsigned long long)c.undelivered,
                     (unsigned long long)c.retransmissions, (unsigned long long)c.drop_identity,
-                    (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other);
+                    (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other,
+                    (unsigned long long)c.drop_unrouted, (unsigned long long)c.reconnects);
             slim_event ev;
             for (int k = 0; k < 3 && slim_app_next_event(m[i].app, 0, &ev) == SLIM_OK;) {
                 if (ev.kind != SLIM_EVENT_UNDELIVERED && ev.kind != SLIM_EVENT_MESSAGE_LOST)
@@ -219,8 +221,8 @@ static bool everyone_to_everyone_paced(member *m, int n, int count, int pace_us)
 }
 
 /* Under ThreadSanitizer (node and apps several times slower) the cases
- * where six members each publish 1000 messages at once have ended, one run
- * in two, with a member's acknowledgements to another stopping for good
+ * where six members each publish 1000 messages at once have ended, about
+ * one run in two, with a member's acknowledgements to another stopping
  * (UNDELIVERED though every message arrived): an open defect
  * (docs/sessions.md, "Known problems"), so `make tsan` leaves them out
  * (SLIM_TEST_TSAN); the plain and ASan builds run them. */
@@ -274,6 +276,30 @@ TEST(six_members_through_lossy_proxies) {
     group_free(m, 6);
     for (int i = 0; i < 6; i++)
         test_proxy_stop(&px[i]);
+    test_node_stop(&nd);
+}
+
+/* A member's link to the node is cut (the proxy ends its stream): the
+ * member reconnects, and the group goes on with nothing lost either way. */
+TEST(a_member_whose_link_is_cut_goes_on) {
+    test_node nd;
+    CHECK(test_node_start(&nd, ""));
+    test_proxy px;
+    CHECK(test_proxy_start(&px, nd.port, "--drop 0 --dup 0"));
+    member m[3];
+    int ports[3] = {nd.port, px.port, nd.port};
+    CHECK(group_start(m, 3, ports, &GROUP));
+    CHECK(everyone_to_everyone(m, 3, 200));
+    CHECK(kill(px.pid, SIGUSR2) == 0);
+    slim_app_counters c = {0};
+    for (int i = 0; i < 200 && c.reconnects == 0; i++) {
+        usleep(50000);
+        CHECK_OK(slim_app_counters_get(m[1].app, &c));
+    }
+    CHECK_EQ(c.reconnects, 1);
+    CHECK(everyone_to_everyone(m, 3, 200));
+    group_free(m, 3);
+    test_proxy_stop(&px);
     test_node_stop(&nd);
 }
 
@@ -465,4 +491,5 @@ TEST_MAIN(TEST_ENTRY(six_members_everyone_to_everyone),
           TEST_ENTRY(remove_a_member), TEST_ENTRY(a_participant_leaves),
           TEST_ENTRY(a_late_joiner_gets_everything_from_its_join_on),
           TEST_ENTRY(the_moderator_closes_the_group), TEST_ENTRY(six_members_across_two_nodes),
-          TEST_ENTRY(six_members_through_lossy_proxies))
+          TEST_ENTRY(six_members_through_lossy_proxies),
+          TEST_ENTRY(a_member_whose_link_is_cut_goes_on))

@@ -48,7 +48,9 @@ Library:
 
 Script (prints `listening faultproxy 127.0.0.1:PORT` and `seed N`; on
 SIGINT/SIGTERM it stops and prints `counters {json}`, on SIGUSR1 it prints
-the counters and goes on):
+the counters and goes on, on SIGUSR2 it ends every stream open at that
+moment (as a link cut; the applications' connections stay up and they open
+new streams) and goes on):
 
     python3 faultproxy.py --upstream 127.0.0.1:46357 --seed 7 --drop 0.10 \\
         --dup 0.05 --delay-ms 5-20 --reorder-window 4 --to-app drop=0
@@ -503,6 +505,14 @@ class FaultProxy:
         with self.lock:
             return list(self._decisions[direction])
 
+    def cut(self):
+        """Ends every stream open now, both ways; new ones are taken as
+        before."""
+        with self.lock:
+            streams = list(self.streams.values())
+        for s in streams:
+            s._app_done()
+
     def close(self, timeout=10):
         """Stops listening, ends every stream both ways and waits for its
         threads. Idempotent."""
@@ -594,6 +604,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1,
                   lambda *_: print("counters " + json.dumps(proxy.counters()), flush=True))
+    signal.signal(signal.SIGUSR2, lambda *_: proxy.cut())
     while not stop.wait(1):
         pass
     proxy.close()
