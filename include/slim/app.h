@@ -224,12 +224,14 @@ typedef struct slim_app_counters {
     uint64_t sessions_open;    /* now */
     uint64_t messages_in, messages_out; /* application data */
     uint64_t retransmissions, undelivered, lost;
-    uint64_t drop_identity;  /* messages whose identity or signature failed */
-    uint64_t drop_malformed; /* messages that did not decode */
-    uint64_t drop_other;     /* for no session, duplicates, unexpected, over the backlog */
-    uint64_t drop_unrouted;  /* session messages this app's router could not send (no route,
-                                the connection down): retransmission covers reliable ones */
-    uint64_t reconnects;     /* connections that came back after going down */
+    uint64_t drop_identity;   /* messages whose identity or signature failed */
+    uint64_t drop_malformed;  /* messages that did not decode */
+    uint64_t drop_other;      /* for no session, duplicates, unexpected, over the backlog */
+    uint64_t drop_unrouted;   /* session messages this app's router could not send (no route,
+                                 the connection down): retransmission covers reliable ones */
+    uint64_t drop_queue_full; /* messages this app's router dropped: a connection's send queue
+                                 was past twice its limit (a node not reading it) */
+    uint64_t reconnects;      /* connections that came back after going down */
 } slim_app_counters;
 
 /* Copies the counters; those of the sessions are as of the loop's last

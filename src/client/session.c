@@ -418,8 +418,11 @@ static void on_timer(uv_timer_t *t);
 static void copy_counters(slim_app *app) {
     slim_sessions_counters c;
     slim_sessions_counters_get(app->ss, &c);
+    slim_fwd_counters f;
+    slim_fwd_counters_get(slim_hub_fwd(app->hub), &f);
     uv_mutex_lock(&app->mu);
     slim_app_counters *a = &app->counters;
+    a->drop_queue_full = f.drop_queue_full;
     a->sessions_open = c.sessions_open;
     a->messages_in = c.messages_in;
     a->messages_out = c.messages_out;

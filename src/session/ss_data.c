@@ -70,6 +70,8 @@ static slim_status tx_room(ss_sess *s) {
  * period shorter than the round trip would send again what is only slow,
  * and the copies would slow everything further: a group of publishers
  * faster than their receivers ended up resending most of what it sent. */
+static uint32_t rx_period(const ss_sess *s, const ss_rxq *q);
+
 static uint64_t rto_base(const ss_sess *s) {
     uint64_t r = (uint64_t)s->srtt_ms + 4 * (uint64_t)s->rttvar_ms;
     return r < s->timeout_ms ? s->timeout_ms : r;
@@ -97,11 +99,8 @@ static void rto_backoff(ss_sess *s, uint64_t now) {
 
 /* An acknowledgement of t: a round-trip sample, unless t was sent again
  * (then it cannot tell which copy was answered: Karn's rule). */
-static void rtt_sample(ss_sess *s, const ss_tx *t, uint64_t now) {
-    if (t->tries > 0 || t->fast || now < t->sent_at)
-        return;
+static void rtt_add(ss_sess *s, uint64_t r64) {
     s->backoff = 1;
-    uint64_t r64 = now - t->sent_at;
     uint32_t r = r64 > SS_MAX_RTO_MS ? SS_MAX_RTO_MS : (uint32_t)r64;
     if (s->srtt_ms == 0 && s->rttvar_ms == 0) {
         s->srtt_ms = r;
@@ -111,6 +110,12 @@ static void rtt_sample(ss_sess *s, const ss_tx *t, uint64_t now) {
     uint32_t d = r > s->srtt_ms ? r - s->srtt_ms : s->srtt_ms - r;
     s->rttvar_ms = (3 * s->rttvar_ms + d) / 4;
     s->srtt_ms = (7 * s->srtt_ms + r) / 8;
+}
+
+static void rtt_sample(ss_sess *s, const ss_tx *t, uint64_t now) {
+    if (t->tries > 0 || t->fast || now < t->sent_at)
+        return;
+    rtt_add(s, now - t->sent_at);
 }
 
 static void tx_pop_front(ss_sess *s) {
@@ -452,8 +457,11 @@ static bool waits_for(const ss_tx *t, const slim_name *member) {
  * dozen messages a second. */
 static void fast_resend(slim_sessions *ss, ss_sess *s, uint32_t id, const slim_name *member,
                         uint64_t now) {
+    /* Not ANYCAST: its messages go to different instances, whose
+     * acknowledgements come in no common order, and a copy sent again may
+     * reach another instance (a duplicate there). */
     uint32_t d = ss_seq_diff(id, s->tx_base);
-    if (d >= s->tx_count || ss->congested)
+    if (s->type == SLIM_SESSION_ANYCAST || d >= s->tx_count || ss->congested)
         return;
     for (uint32_t k = 0; k + SS_FAST_GAP <= d; k++) {
         ss_tx *u = tx_at(s, k);
@@ -805,7 +813,8 @@ static void rx_missing(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t k, uin
     for (; k < d; k++) {
         ss_rx *r = rx_at(q, k);
         memset(r, 0, sizeof *r);
-        r->rtx_deadline = now + s->timeout_ms;
+        r->rtx_deadline = now + rx_period(s, q);
+        r->asked_at = now;
         uint32_t mid = ss_seq_add(q->next, k);
         if (k >= q->count)
             q->count = k + 1;
@@ -851,7 +860,8 @@ static slim_status rx_lower_base(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint3
     /* ids between the new and the old baseline are missing */
     for (uint32_t k = 1; k < shift; k++) {
         ss_rx *r = rx_at(q, k);
-        r->rtx_deadline = now + s->timeout_ms;
+        r->rtx_deadline = now + rx_period(s, q);
+        r->asked_at = now;
         uint32_t mid = ss_seq_add(q->next, k);
         ss_tq_push(&q->tq, r->rtx_deadline, mid, rx_live, q);
         send_rtx_request(ss, s, q, mid, false);
@@ -941,6 +951,14 @@ static slim_status rx_insert(slim_sessions *ss, ss_sess *s, ss_rxq *q, slim_msg 
         return SLIM_E_NOMEM;
     }
     send_ack(ss, s, m);
+    if (ss_msg_type(m) == T_RTX_REPLY && d < q->count) {
+        /* The answer to a single request gives a round-trip sample (the
+         * receiver's own, which may be all it has: a member that only
+         * listens, or whose own messages were all sent again) */
+        const ss_rx *r = rx_at(q, d);
+        if (r->rtx_tries == 0 && r->asked_at != 0 && now >= r->asked_at)
+            rtt_add(s, now - r->asked_at);
+    }
     uint64_t conn;
     if (ss_msg_in_conn(m, &conn))
         q->conn = conn;

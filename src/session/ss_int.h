@@ -198,6 +198,7 @@ typedef struct ss_rx {
     ss_out *out;           /* MESSAGE (arrived) or LOST (given up); NULL: missing */
     uint64_t rtx_deadline; /* missing: when the RTX_REQUEST is due again */
     uint32_t rtx_tries;
+    uint64_t asked_at; /* missing: when it was first asked for (a round-trip sample) */
 } ss_rx;
 
 /* The reorder buffer of one sender: ids next .. next + count - 1. A

@@ -186,18 +186,27 @@ static bool everyone_to_everyone_paced(member *m, int n, int count, int pace_us)
             if (j != i && args[i].next[j] != count)
                 ok = false;
     }
-    /* Nothing reported lost or undelivered on the way. */
+    /* Nothing reported lost or undelivered on the way (if anything was,
+     * every member's counters are shown). */
+    bool reported = false;
     for (int i = 0; i < n; i++) {
         slim_app_counters c;
         slim_app_counters_get(m[i].app, &c);
+        reported |= c.lost != 0 || c.undelivered != 0;
+    }
+    for (int i = 0; i < n && reported; i++) {
+        slim_app_counters c;
+        slim_app_counters_get(m[i].app, &c);
+        fprintf(stderr,
+                "  %s: %llu lost, %llu undelivered (%llu retransmissions, %llu dropped for "
+                "identity, %llu malformed, %llu other, %llu unrouted, %llu for a full queue; "
+                "%llu reconnects)\n",
+                m[i].name, (unsigned long long)c.lost, (unsigned long long)c.undelivered,
+                (unsigned long long)c.retransmissions, (unsigned long long)c.drop_identity,
+                (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other,
+                (unsigned long long)c.drop_unrouted, (unsigned long long)c.drop_queue_full,
+                (unsigned long long)c.reconnects);
         if (c.lost != 0 || c.undelivered != 0) {
-            fprintf(stderr,
-                    "  %s: %llu lost, %llu undelivered (%llu retransmissions, %llu dropped "
-                    "for identity, %llu malformed, %llu other, %llu unrouted; %llu reconnects)\n",
-                    m[i].name, (unsigned long long)c.lost, (unsigned long long)c.undelivered,
-                    (unsigned long long)c.retransmissions, (unsigned long long)c.drop_identity,
-                    (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other,
-                    (unsigned long long)c.drop_unrouted, (unsigned long long)c.reconnects);
             slim_event ev;
             for (int k = 0; k < 3 && slim_app_next_event(m[i].app, 0, &ev) == SLIM_OK;) {
                 if (ev.kind != SLIM_EVENT_UNDELIVERED && ev.kind != SLIM_EVENT_MESSAGE_LOST)
