@@ -11,7 +11,8 @@
  * The moderator creates a group session on --channel and invites every
  * --invite name; participants wait to be invited. Then every member sends
  * each line it reads on stdin to the group, and prints what it says, what
- * it receives and from whom, and who joins and leaves. A participant stays
+ * it receives and from whom, who joins and leaves, and who goes silent
+ * (down) and comes back. A participant stays
  * until the moderator closes the group (or removes it); the moderator
  * closes the group once stdin ends and it has received --expect messages
  * (then waits --linger seconds for the last ones to reach everyone).
@@ -58,6 +59,7 @@ typedef struct args {
     long wait_for;                /* members to wait for before sending */
     long expect;                  /* moderator: messages to receive before closing */
     long linger_s;                /* moderator: seconds between the last message and the close */
+    long heartbeat_ms, heartbeat_misses, offline_removal_ms; /* liveness (0: defaults) */
 } args;
 
 static void usage(FILE *f) {
@@ -86,6 +88,10 @@ static void usage(FILE *f) {
           "  --wait-for N        read stdin only once the group has N members (default 0)\n"
           "  --expect N          moderator: messages to receive before closing (default 0)\n"
           "  --linger S          moderator: seconds to wait before the close (default 2)\n"
+          "  --heartbeat MS      heartbeat period (default 10000)\n"
+          "  --heartbeat-misses N  periods without a word before a member is down (default 3)\n"
+          "  --offline-removal MS  a member down this long is removed; a moderator down this\n"
+          "                      long ends the group (default 300000)\n"
           "  -h, --help          print this help and exit\n"
           "\n"
           "Exit status: 0 when the role finished, 1 when it failed, 2 for bad arguments.\n"
@@ -150,7 +156,10 @@ static int parse_args(int argc, char **argv, args *a) {
                     {"--max-retries", &a->max_retries, 0, 1000},
                     {"--wait-for", &a->wait_for, 0, 1024},
                     {"--expect", &a->expect, 0, 100000000},
-                    {"--linger", &a->linger_s, 0, 3600}};
+                    {"--linger", &a->linger_s, 0, 3600},
+                    {"--heartbeat", &a->heartbeat_ms, 0, 3600000},
+                    {"--heartbeat-misses", &a->heartbeat_misses, 0, 1000},
+                    {"--offline-removal", &a->offline_removal_ms, 0, 86400000}};
         if (slot != NULL) {
             *slot = val;
             continue;
@@ -294,7 +303,15 @@ static void on_event(chat *c, const slim_event *ev) {
         if (ev->session != c->s)
             return;
         service_of(ev->name, who, sizeof who);
-        say("%s %s", who, ev->member == SLIM_MEMBER_JOINED ? "joined" : "left");
+        say("%s %s", who,
+            ev->member == SLIM_MEMBER_JOINED ? "joined"
+            : ev->member == SLIM_MEMBER_LEFT ? "left"
+            : ev->member == SLIM_MEMBER_DOWN ? "is down (no heartbeats)"
+                                             : "is back");
+        return;
+    case SLIM_EVENT_DROPPED:
+        say("%llu messages dropped: they came faster than they were read",
+            (unsigned long long)ev->count);
         return;
     case SLIM_EVENT_MESSAGE_LOST:
         service_of(ev->name, who, sizeof who);
@@ -310,6 +327,8 @@ static void on_event(chat *c, const slim_event *ev) {
             say("the moderator closed the group");
         else if (ev->status == SLIM_E_SESSION_REMOVED)
             say("removed from the group by the moderator");
+        else if (ev->status == SLIM_E_SESSION_MODERATOR_GONE)
+            say("the moderator is gone: the group ended");
         else
             say("the group session ended: %s", ev->detail);
         c->ended = true;
@@ -448,7 +467,10 @@ int main(int argc, char **argv) {
     slim_identity_config id = {
         .kind = SLIM_IDENTITY_SHARED_SECRET, .id = a.name, .secret = a.secret};
     chat c = {0};
-    slim_status st = slim_app_new(a.name, &id, &id, NULL, &c.app);
+    slim_app_options opts = {.heartbeat_ms = (uint32_t)a.heartbeat_ms,
+                             .heartbeat_misses = (uint32_t)a.heartbeat_misses,
+                             .offline_removal_ms = (uint32_t)a.offline_removal_ms};
+    slim_status st = slim_app_new(a.name, &id, &id, &opts, &c.app);
     if (st != SLIM_OK)
         return fail("cannot create the app: %s", slim_status_str(st));
     slim_op op;

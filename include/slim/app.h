@@ -100,11 +100,15 @@ typedef struct slim_identity_config {
 
 /* Settings; zero means the default. */
 typedef struct slim_app_options {
-    uint32_t max_sessions;     /* 1024 */
-    uint32_t session_queue;    /* messages waiting per session: 4096 */
-    uint32_t event_queue;      /* events waiting: 65536 */
-    uint32_t heartbeat_ms;     /* session heartbeats: 10 000 (upstream) */
-    uint32_t max_message_size; /* bytes: 4 MiB */
+    uint32_t max_sessions;       /* 1024 */
+    uint32_t session_queue;      /* messages waiting per session: 4096 */
+    uint32_t event_queue;        /* events waiting: 65536 */
+    uint32_t heartbeat_ms;       /* session heartbeats: 10 000 (upstream) */
+    uint32_t heartbeat_misses;   /* a peer or group member silent this many periods is down: 3 */
+    uint32_t offline_removal_ms; /* a group member down this long is removed (by the
+                                  * moderator; a moderator down this long ends the group
+                                  * for its members): 300 000 */
+    uint32_t max_message_size;   /* bytes: 4 MiB */
 } slim_app_options;
 
 /* Creates an app named `name` ("org/namespace/service"; its id comes from

@@ -27,6 +27,8 @@ typedef enum slim_session_type {
 typedef enum slim_member_change {
     SLIM_MEMBER_JOINED = 1, /* invited and welcomed */
     SLIM_MEMBER_LEFT,       /* left, or was removed by the moderator */
+    SLIM_MEMBER_DOWN,       /* silent for heartbeat_misses heartbeat periods: presumed gone */
+    SLIM_MEMBER_UP,         /* down, then heard from again */
 } slim_member_change;
 
 /* One metadata entry. */

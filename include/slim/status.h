@@ -242,6 +242,8 @@ extern "C" {
     XX(E_SESSION_REMOVED, -728, "removed from the group by its moderator")                         \
     XX(E_SESSION_MODERATOR_CLOSED, -729, "the moderator closed the group")                         \
     XX(E_SESSION_UPDATE_FAILED, -730, "group update: not every member acknowledged it")            \
+    XX(E_SESSION_MODERATOR_GONE, -731,                                                             \
+       "the moderator stopped sending heartbeats and did not come back in time")                   \
     /* session identity: JWT tokens and keys (-740..-759) */                                       \
     XX(E_JWT_MALFORMED, -740, "JWT is not three '.'-separated base64url segments")                 \
     XX(E_JWT_BAD_BASE64, -741, "JWT segment is not unpadded base64url")                            \

@@ -147,10 +147,11 @@ typedef struct app_session {
     size_t n_getters, cap_getters;
     int waiting; /* blocking get_message calls inside */
     bool closed;
-    /* A reliable session whose queue passes its hold mark is held in the
-     * core (slim_sessions_hold: its sender keeps and resends what does not
-     * fit) and released once the reader has taken half of it. */
-    bool reliable, held, release;
+    /* A reliable point-to-point session whose queue passes its hold mark
+     * is held in the core (slim_sessions_hold: its sender keeps and resends
+     * what does not fit) and released once the reader has taken half of
+     * it. */
+    bool holdable, held, release;
     char **members; /* slim_session_members: NULL-terminated, one block; refreshed on changes */
 } app_session;
 

@@ -185,7 +185,11 @@ static app_session *record_new(slim_app *app, slim_session_id id) {
     s->info = info_from_core(app, id);
     s->members = members_from_core(app, id);
     slim_ss_info ci;
-    s->reliable = slim_sessions_info(app->ss, id, &ci) == SLIM_OK && ci.reliable;
+    /* A group member that falls behind is not held: its senders would
+     * wait for it, and so would everyone else. What does not fit its
+     * queue is dropped (acknowledged) and reported (SLIM_EVENT_DROPPED). */
+    s->holdable = slim_sessions_info(app->ss, id, &ci) == SLIM_OK && ci.reliable &&
+                  ci.type != SLIM_SESSION_MULTICAST;
     if (s->q == NULL || s->info == NULL || s->members == NULL) {
         slim_app__session_free(s);
         return NULL;
@@ -293,7 +297,7 @@ static void on_message(slim_app *app, const slim_sout *o) {
         s->q[(s->q_head + s->q_count++) % s->q_cap] = m;
         slim_app__wake(app);
     }
-    bool hold = s->reliable && !s->held && s->q_count >= hold_mark(s);
+    bool hold = s->holdable && !s->held && s->q_count >= hold_mark(s);
     if (hold) {
         s->held = true;
         s->release = false;

@@ -515,6 +515,7 @@ slim_status slim_sessions_new(const slim_sessions_config *cfg, const slim_sessio
     ss->any_max_retries = cfg->anycast_max_retries;
     ss->max_members = cfg->max_members ? cfg->max_members : 1024;
     ss->max_tasks = cfg->max_tasks ? cfg->max_tasks : 1024;
+    ss->offline_removal_ms = cfg->offline_removal_ms ? cfg->offline_removal_ms : 300000;
     ss->next_handle = 1;
     slim_status st;
     if (cfg->provider_id.len > 0 && cfg->provider_id.ptr != NULL) {
@@ -791,6 +792,9 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
             slim_wire_free(m);
             return st;
         }
+        slim_name src;
+        if (s->g != NULL && ss_msg_source(m, &src))
+            ss_group_heard(ss, s, &src, now);
         if (type <= T_RTX_REPLY)
             st = ss_data_input(ss, s, m, now);
         else if (s->g != NULL)
@@ -1249,6 +1253,12 @@ static const char *detail(slim_sessions *ss, const ss_out *o) {
         break;
     case R_MODERATOR_CLOSED:
         snprintf(d, cap, "group session %" PRIu32 " closed by its moderator %s", id, peer);
+        break;
+    case R_MODERATOR_GONE:
+        snprintf(d, cap,
+                 "group session %" PRIu32 " ended: its moderator %s sent no heartbeats for %" PRIu32
+                 " s",
+                 id, peer, a);
         break;
     case R_UNDELIVERED_GROUP:
         snprintf(d, cap,

@@ -133,11 +133,15 @@ typedef struct slim_sessions_config {
      * a moderator derives its group's channel ids from it. Copied. Empty:
      * the app id's hex form stands in. */
     slim_str provider_id;
-    uint32_t max_members;         /* per group, the moderator included; 0 = 1024 */
-    uint32_t max_tasks;           /* invites and removals queued per group; 0 = 1024 */
-    uint32_t max_sessions;        /* 0 = 1024 */
-    uint32_t heartbeat_ms;        /* 0 = 10 000 (upstream); tests shorten it */
-    uint32_t heartbeat_misses;    /* a peer silent this many periods is gone; 0 = 3 */
+    uint32_t max_members;      /* per group, the moderator included; 0 = 1024 */
+    uint32_t max_tasks;        /* invites and removals queued per group; 0 = 1024 */
+    uint32_t max_sessions;     /* 0 = 1024 */
+    uint32_t heartbeat_ms;     /* 0 = 10 000 (upstream); tests shorten it */
+    uint32_t heartbeat_misses; /* a peer silent this many periods is gone; 0 = 3 */
+    /* A group member down (silent heartbeat_misses periods) this long is
+     * removed by the moderator; a moderator down this long ends the group
+     * for its members. 0 = 300 000 (5 minutes). */
+    uint32_t offline_removal_ms;
     uint32_t subscription_ack_ms; /* route/subscription answers; 0 = 10 000 */
     size_t max_message_size;      /* 0 = SLIM_WIRE_DEFAULT_MAX_SIZE */
     /* An ANYCAST session a peer opens (its first message creates it here)
@@ -390,6 +394,8 @@ typedef struct slim_sessions_counters {
     uint64_t rtx_replies;     /* RTX_REPLYs sent */
     uint64_t heartbeats;      /* HEARTBEATs sent */
     uint64_t peers_gone;      /* sessions ended by missed heartbeats */
+    uint64_t members_down;    /* group members declared down */
+    uint64_t members_up;      /* group members heard from again after that */
 } slim_sessions_counters;
 
 void slim_sessions_counters_get(const slim_sessions *ss, slim_sessions_counters *out);

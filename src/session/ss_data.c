@@ -245,10 +245,8 @@ static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_na
                                     ss_out *und, uint64_t now) {
     ss_group *g = s->g;
     if (!s->reliable) {
-        if (ss_send(ss, s->handle, m) == SLIM_OK) {
-            ss_note_sent(s);
+        if (ss_send(ss, s->handle, m) == SLIM_OK)
             ss->c.messages_out++;
-        }
         slim_wire_free(m);
         return SLIM_OK;
     }
@@ -266,10 +264,8 @@ static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_na
     t->undelivered = und;
     t->to = *to;
     t->deadline = now + ss_rto(s);
-    if (ss_send(ss, s->handle, m) == SLIM_OK) {
-        ss_note_sent(s);
+    if (ss_send(ss, s->handle, m) == SLIM_OK)
         ss->c.messages_out++;
-    }
     return SLIM_OK;
 }
 
@@ -682,7 +678,9 @@ static void send_ack(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
         ss->c.send_failures++;
         return;
     }
-    if (ss_send_new(ss, s->handle, a) == SLIM_OK)
+    /* In a group it went to one member: the others still need our
+     * heartbeat. */
+    if (ss_send_new(ss, s->handle, a) == SLIM_OK && s->g == NULL)
         ss_note_sent(s);
 }
 
@@ -784,7 +782,7 @@ static void send_rtx_request(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t 
     }
     if (ss_send_new(ss, s->handle, r) == SLIM_OK) {
         ss->c.rtx_requests++;
-        if (!again)
+        if (!again && s->g == NULL)
             ss_note_sent(s);
     }
 }
@@ -1459,7 +1457,7 @@ uint64_t ss_data_deadline(const ss_sess *s) {
 
 /* ---- members leaving ---- */
 
-void ss_data_member_gone(slim_sessions *ss, ss_sess *s, const slim_name *who, uint64_t now) {
+void ss_data_member_down(slim_sessions *ss, ss_sess *s, const slim_name *who, uint64_t now) {
     ss_group *g = s->g;
     for (uint32_t i = 0; i < s->tx_count; i++) {
         ss_tx *t = tx_at(s, i);
@@ -1483,13 +1481,18 @@ void ss_data_member_gone(slim_sessions *ss, ss_sess *s, const slim_name *who, ui
             ptx_remove(g, i);
         else
             i++;
+    drained_check(ss, s, now);
+}
+
+void ss_data_member_gone(slim_sessions *ss, ss_sess *s, const slim_name *who, uint64_t now) {
+    ss_group *g = s->g;
     for (uint32_t i = 0; i < g->nsrc; i++)
         if (slim_name_equal(&g->src[i].src.name, who)) {
             ss_rxq_free(&g->src[i]);
             g->src[i] = g->src[--g->nsrc];
             break;
         }
-    drained_check(ss, s, now);
+    ss_data_member_down(ss, s, who, now);
 }
 
 /* ---- the end ---- */

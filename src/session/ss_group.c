@@ -27,17 +27,26 @@
  * others with an update (a task). The moderator's close cancels the
  * tasks, drains, and sends GROUP_CLOSE to the channel.
  *
- * Every member sends a HEARTBEAT to the control name each heartbeat period
- * in which it sent nothing else; missed heartbeats are not acted on here.
+ * Liveness: every member sends a HEARTBEAT to the control name each
+ * heartbeat period in which it sent nothing else to the group; a member
+ * silent for heartbeat_misses periods is down (MEMBER DOWN, nothing waits
+ * for it), anything from it brings it up again; the moderator removes a
+ * member down for offline_removal, and a member ends its session when its
+ * moderator is down that long. Inviting a down member's name replaces it.
  */
 #include "session/ss_int.h"
 #include "core/alloc.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
 
+#define MOD "session"
+
 static void task_run(slim_sessions *ss, ss_sess *s, uint64_t now);
+static void sets_check(slim_sessions *ss, ss_sess *s, uint64_t now);
+static void send_welcome(slim_sessions *ss, ss_sess *s, uint64_t now);
 
 /* ---- channel names ---- */
 
@@ -145,7 +154,7 @@ slim_status ss_group_others(const ss_sess *s, slim_name **out, uint32_t *n) {
         return SLIM_E_NOMEM;
     uint32_t k = 0;
     for (uint32_t i = 0; i < g->nmem; i++)
-        if (!slim_name_equal(&g->mem[i].n.name, &s->local.name))
+        if (!g->mem[i].offline && !slim_name_equal(&g->mem[i].n.name, &s->local.name))
             w[k++] = g->mem[i].n.name;
     if (k == 0) {
         slim_free(w);
@@ -405,8 +414,18 @@ static void send_leave(slim_sessions *ss, ss_sess *s, uint64_t now) {
 /* The update of a removal or announcement is acknowledged (or given up). */
 static void update_over(slim_sessions *ss, ss_sess *s, uint64_t now) {
     ss_task *t = s->g->task;
-    if (t->kind == K_REMOVE) {
+    if (t->kind == K_REMOVE && t->gone) {
+        /* Down for offline_removal: told once, in case it is still there
+         * (it ends as removed), but not waited for. */
+        slim_msg *m;
+        if (cmd(ss, s, T_LEAVE_REQUEST, &t->who, 0, false, &m, NULL) == SLIM_OK)
+            (void)ss_send_new(ss, s->handle, m);
+        task_finish(ss, s, t->update_failed ? SLIM_E_SESSION_UPDATE_FAILED : SLIM_OK,
+                    t->update_failed ? R_UPDATE_FAILED : R_REMOVE_OK, s->ctl_retries, NULL, now);
+    } else if (t->kind == K_REMOVE) {
         send_leave(ss, s, now);
+    } else if (t->kind == K_INVITE && t->replaces && t->welcome_id == 0) {
+        send_welcome(ss, s, now); /* the others forgot the old instance first */
     } else if (t->kind == K_ANNOUNCE_LEFT) {
         task_finish(ss, s, t->update_failed ? SLIM_E_SESSION_UPDATE_FAILED : SLIM_OK,
                     t->update_failed ? R_UPDATE_FAILED : R_REMOVE_OK, s->ctl_retries, NULL, now);
@@ -419,19 +438,24 @@ static void update_over(slim_sessions *ss, ss_sess *s, uint64_t now) {
     }
 }
 
+/* No broadcast waits for who's acknowledgement any more. */
+static void ctl_waits_drop(ss_sess *s, const slim_name *who) {
+    for (uint32_t k = 0; k < s->nctl; k++) {
+        ss_ctl *c = &s->ctl[k];
+        for (uint32_t j = 0; c->wait != NULL && j < c->nwait; j++)
+            if (slim_name_equal(&c->wait[j], who)) {
+                c->wait[j] = c->wait[--c->nwait];
+                break;
+            }
+    }
+}
+
 /* A member is out of the roster: nothing more is expected from it. */
 static void member_gone(slim_sessions *ss, ss_sess *s, uint32_t i, uint64_t now) {
     slim_name who = s->g->mem[i].n.name;
     mem_del(s->g, i);
     ss_data_member_gone(ss, s, &who, now);
-    for (uint32_t k = 0; k < s->nctl; k++) {
-        ss_ctl *c = &s->ctl[k];
-        for (uint32_t j = 0; c->wait != NULL && j < c->nwait; j++)
-            if (slim_name_equal(&c->wait[j], &who)) {
-                c->wait[j] = c->wait[--c->nwait];
-                break;
-            }
-    }
+    ctl_waits_drop(s, &who);
 }
 
 static void task_start(slim_sessions *ss, ss_sess *s, uint64_t now) {
@@ -440,7 +464,8 @@ static void task_start(slim_sessions *ss, ss_sess *s, uint64_t now) {
     long i;
     switch (t->kind) {
     case K_INVITE: {
-        if (mem_find(g, &t->who.name, true) >= 0) {
+        i = mem_find(g, &t->who.name, true);
+        if (i >= 0 && !g->mem[i].offline) {
             task_finish(ss, s, SLIM_E_SESSION_ALREADY_MEMBER, R_ALREADY_MEMBER, 0, NULL, now);
             return;
         }
@@ -460,6 +485,12 @@ static void task_start(slim_sessions *ss, ss_sess *s, uint64_t now) {
     }
     case K_REMOVE:
         i = mem_find(g, &t->who.name, true);
+        if (t->gone && (i < 0 || !g->mem[i].offline)) { /* it came back, or was removed */
+            if (i >= 0)
+                g->mem[i].removing = false;
+            task_finish(ss, s, SLIM_OK, R_REMOVE_OK, 0, NULL, now);
+            return;
+        }
         if (i < 0 || slim_name_equal(&g->mem[i].n.name, &s->local.name)) {
             task_finish(ss, s, SLIM_E_SESSION_NOT_MEMBER, R_NOT_MEMBER, 0, NULL, now);
             return;
@@ -556,6 +587,29 @@ static void send_join(slim_sessions *ss, ss_sess *s, uint64_t now) {
     t->step = TS_JOIN;
 }
 
+/* An invite found member i down (its process restarted, most likely):
+ * the new instance takes its place. What we had of the old one goes; the
+ * others forget it when the invite's update reaches them (same name), or
+ * are told it left (another id). */
+static void replace_down_member(slim_sessions *ss, ss_sess *s, uint32_t i, uint64_t now) {
+    ss_group *g = s->g;
+    ss_task *t = g->task;
+    slim_name old = g->mem[i].n.name;
+    bool same = slim_name_equal(&old, &t->who.name);
+    ss_task *a = NULL;
+    if (!same) {
+        slim_sname v;
+        ss_name_view(&g->mem[i].n, &v);
+        a = task_new(ss, s, K_ANNOUNCE_LEFT, &v, 0);
+        member_out(ss, s, &g->mem[i].n, SLIM_MEMBER_LEFT);
+    }
+    member_gone(ss, s, i, now);
+    hold_release(ss, s, &old);
+    if (a != NULL)
+        task_insert_next(g, a);
+    t->replaces = same;
+}
+
 static slim_status discovery_reply_in(slim_sessions *ss, ss_sess *s, const slim_msg *m,
                                       const slim_name *src, uint64_t now) {
     ss_group *g = s->g;
@@ -585,10 +639,13 @@ static slim_status discovery_reply_in(slim_sessions *ss, ss_sess *s, const slim_
     t->who = who;
     t->conn = conn;
     t->step = TS_ROUTE;
-    if (mem_find(g, &who.name, true) >= 0) {
+    long old = mem_find(g, &who.name, true);
+    if (old >= 0 && !g->mem[old].offline) {
         task_finish(ss, s, SLIM_E_SESSION_ALREADY_MEMBER, R_ALREADY_MEMBER, 0, NULL, now);
         return SLIM_OK;
     }
+    if (old >= 0)
+        replace_down_member(ss, s, (uint32_t)old, now);
     st = SLIM_OK;
     if (!g->subscribed) {
         st = hold_add(ss, s, &g->data, conn, true, NULL, true);
@@ -633,13 +690,28 @@ static slim_status join_reply_in(slim_sessions *ss, ss_sess *s, const slim_msg *
     t->step = TS_WELCOME;
     if (s->hb_next == UINT64_MAX)
         s->hb_next = now + ss->heartbeat_ms;
-    slim_status st = SLIM_OK;
-    if (g->nmem > 2)
-        st = send_update(ss, s, &t->who, false, &t->who.name, &t->update_id, now);
+    /* The others first hear of the new member; when it replaces an
+     * instance they still know, it is welcomed (and may send) only once
+     * they have all forgotten the old one. */
+    if (g->nmem > 2 &&
+        send_update(ss, s, &t->who, false, &t->who.name, &t->update_id, now) != SLIM_OK) {
+        long k = mem_find(g, &t->who.name, false);
+        if (k >= 0)
+            member_gone(ss, s, (uint32_t)k, now);
+        task_finish(ss, s, SLIM_E_NOMEM, R_NOMEM, P_WELCOME, NULL, now);
+        return SLIM_OK;
+    }
+    if (!t->replaces || g->nmem <= 2)
+        send_welcome(ss, s, now);
+    return SLIM_OK;
+}
+
+static void send_welcome(slim_sessions *ss, ss_sess *s, uint64_t now) {
+    ss_group *g = s->g;
+    ss_task *t = g->task;
     slim_msg *w = NULL;
     void *inner;
-    if (st == SLIM_OK)
-        st = cmd(ss, s, T_GROUP_WELCOME, &t->who, 0, false, &w, &inner);
+    slim_status st = cmd(ss, s, T_GROUP_WELCOME, &t->who, 0, false, &w, &inner);
     if (st == SLIM_OK) {
         Dataplane__Proto__V1__GroupWelcomePayload *gw = inner;
         st = roster_pb(g, NULL, &gw->participants, &gw->n_participants);
@@ -655,7 +727,6 @@ static slim_status join_reply_in(slim_sessions *ss, ss_sess *s, const slim_msg *
             member_gone(ss, s, (uint32_t)k, now);
         task_finish(ss, s, SLIM_E_NOMEM, R_NOMEM, P_WELCOME, NULL, now);
     }
-    return SLIM_OK;
 }
 
 /* The welcome was never acknowledged: P is out again, and the others are
@@ -820,8 +891,7 @@ static void welcome_done(slim_sessions *ss, ss_sess *s, uint64_t now) {
     hb_start(ss, s, now);
     slim_msg *a;
     if (cmd(ss, s, T_GROUP_ACK, &s->peer, g->welcome_id, false, &a, NULL) == SLIM_OK) {
-        if (ss_send_new(ss, s->handle, a) == SLIM_OK)
-            ss_note_sent(s);
+        (void)ss_send_new(ss, s->handle, a); /* to the moderator alone: no heartbeat */
     } else {
         ss->c.send_failures++; /* the welcome comes again */
     }
@@ -883,6 +953,41 @@ static slim_status welcome_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, 
     return SLIM_OK;
 }
 
+static bool listed(const Dataplane__Proto__V1__GroupUpdatePayload *u, const slim_name *n) {
+    for (size_t k = 0; k < u->n_participants; k++) {
+        const Dataplane__Proto__V1__Participant *p = u->participants[k];
+        ss_name pn = {0};
+        if (p == NULL || p->name == NULL || ss_name_from_pb(&pn, p->name) != SLIM_OK)
+            continue;
+        bool same = slim_name_equal(&pn.name, n);
+        ss_name_clear(&pn);
+        if (same)
+            return true;
+    }
+    return false;
+}
+
+/* An ADD carries the moderator's roster: a member it no longer lists (an
+ * instance that was down and that a restarted one replaced) is gone. */
+static void forget_unlisted(slim_sessions *ss, ss_sess *s,
+                            const Dataplane__Proto__V1__GroupUpdatePayload *u, uint64_t now) {
+    ss_group *g = s->g;
+    if (u->n_participants == 0)
+        return;
+    for (uint32_t i = 0; i < g->nmem;) {
+        const ss_name *n = &g->mem[i].n;
+        if (slim_name_equal(&n->name, &s->local.name) || slim_name_equal(&n->name, &s->peer.name) ||
+            listed(u, &n->name)) {
+            i++;
+            continue;
+        }
+        slim_name gone = n->name;
+        member_out(ss, s, n, SLIM_MEMBER_LEFT);
+        member_gone(ss, s, i, now);
+        hold_release(ss, s, &gone);
+    }
+}
+
 static slim_status update_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
     ss_group *g = s->g;
     if (s->state != S_READY && s->state != S_DRAIN)
@@ -903,6 +1008,8 @@ static slim_status update_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, u
         ss->c.drop_nomem++;
         return SLIM_E_NOMEM;
     }
+    if (u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD)
+        forget_unlisted(ss, s, u, now);
     bool self = slim_name_equal(&who.name, &s->local.name);
     long i = mem_find(g, &who.name, false);
     if (!self && u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD && i < 0) {
@@ -917,6 +1024,15 @@ static slim_status update_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, u
             ss->c.drop_nomem++;
             return SLIM_E_NOMEM; /* unanswered: it comes again */
         }
+        member_out(ss, s, &who, SLIM_MEMBER_JOINED);
+    } else if (!self && u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD && i >= 0 &&
+               !slim_name_equal(&who.name, &s->peer.name)) {
+        /* Added again: a new instance (its process restarted) whose ids
+         * start afresh. What we had of the old one goes. */
+        ss_data_member_gone(ss, s, &who.name, now);
+        ctl_waits_drop(s, &who.name);
+        g->mem[i].offline = false;
+        g->mem[i].missed = 0;
         member_out(ss, s, &who, SLIM_MEMBER_JOINED);
     } else if (!self && u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REMOVE && i >= 0 &&
                !slim_name_equal(&who.name, &s->peer.name)) {
@@ -1161,6 +1277,115 @@ void ss_group_route_ack(slim_sessions *ss, ss_sess *s, ss_route *r, bool ok, uin
     ss_reschedule(ss, s);
 }
 
+/* ---- liveness (session-protocol-head.md §5.8-5.9) ---- */
+
+static void heartbeat_send(slim_sessions *ss, ss_sess *s) {
+    slim_msg *m;
+    void *inner;
+    if (cmd(ss, s, T_HEARTBEAT, &s->g->ctrl, 0, true, &m, &inner) == SLIM_OK) {
+        /* No MLS: upstream sends the largest epoch. */
+        ((Dataplane__Proto__V1__HeartbeatPayload *)inner)->epoch = UINT64_MAX;
+        if (ss_send_new(ss, s->handle, m) == SLIM_OK)
+            ss->c.heartbeats++;
+    } else {
+        ss->c.send_failures++;
+    }
+}
+
+static bool is_self(const ss_sess *s, const ss_member *mb) {
+    return slim_name_equal(&mb->n.name, &s->local.name);
+}
+
+static bool all_down(const ss_sess *s) {
+    const ss_group *g = s->g;
+    for (uint32_t i = 0; i < g->nmem; i++)
+        if (!g->mem[i].offline && !is_self(s, &g->mem[i]))
+            return false;
+    return g->nmem > 1;
+}
+
+/* Member i is declared down: the application is told, and nothing more is
+ * waited for from it. It stays in the roster (offline) until it comes
+ * back or is removed. */
+static void member_down(slim_sessions *ss, ss_sess *s, uint32_t i, uint64_t now) {
+    ss_member *mb = &s->g->mem[i];
+    mb->offline = true;
+    mb->down_at = now;
+    ss->c.members_down++;
+    SLIM_LOGI(MOD, "group session %u: %s/%s/%s is down (%u heartbeat periods silent)", s->id,
+              mb->n.text[0] ? mb->n.text[0] : "?", mb->n.text[1] ? mb->n.text[1] : "?",
+              mb->n.text[2] ? mb->n.text[2] : "?", ss->heartbeat_misses);
+    member_out(ss, s, &mb->n, SLIM_MEMBER_DOWN);
+    slim_name who = mb->n.name;
+    ctl_waits_drop(s, &who);
+    ss_data_member_down(ss, s, &who, now);
+    if (s->state != S_DEAD)
+        sets_check(ss, s, now);
+}
+
+void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_t now) {
+    (void)now;
+    if (s->state != S_READY && s->state != S_DRAIN)
+        return;
+    long i = mem_find(s->g, src, false);
+    if (i < 0)
+        return;
+    ss_member *mb = &s->g->mem[i];
+    mb->missed = 0;
+    if (!mb->offline)
+        return;
+    mb->offline = false;
+    mb->down_at = 0;
+    ss->c.members_up++;
+    SLIM_LOGI(MOD, "group session %u: %s/%s/%s is back", s->id, mb->n.text[0] ? mb->n.text[0] : "?",
+              mb->n.text[1] ? mb->n.text[1] : "?", mb->n.text[2] ? mb->n.text[2] : "?");
+    member_out(ss, s, &mb->n, SLIM_MEMBER_UP);
+    heartbeat_send(ss, s); /* it hears from us at once (§5.9) */
+}
+
+/* One heartbeat period went by: members silent for heartbeat_misses of
+ * them are down; the moderator removes those down for offline_removal,
+ * and a member whose moderator is down that long ends its session. */
+static void liveness_tick(slim_sessions *ss, ss_sess *s, uint64_t now) {
+    ss_group *g = s->g;
+    for (uint32_t i = 0; i < g->nmem; i++)
+        if (!g->mem[i].offline && !is_self(s, &g->mem[i]))
+            g->mem[i].missed++;
+    for (;;) {
+        uint32_t i = 0;
+        while (i < g->nmem && (g->mem[i].offline || is_self(s, &g->mem[i]) ||
+                               g->mem[i].missed < ss->heartbeat_misses))
+            i++;
+        if (i == g->nmem)
+            break;
+        member_down(ss, s, i, now);
+        if (s->state == S_DEAD)
+            return;
+    }
+    for (uint32_t i = 0; i < g->nmem; i++) {
+        ss_member *mb = &g->mem[i];
+        if (!mb->offline || now - mb->down_at < ss->offline_removal_ms)
+            continue;
+        if (!g->moderator && slim_name_equal(&mb->n.name, &s->peer.name)) {
+            ss_end(ss, s, SLIM_E_SESSION_MODERATOR_GONE, R_MODERATOR_GONE,
+                   (uint32_t)((now - mb->down_at) / 1000 + 1), now);
+            return;
+        }
+        if (g->moderator && !mb->removing) {
+            slim_sname v;
+            ss_name_view(&mb->n, &v);
+            ss_task *t = task_new(ss, s, K_REMOVE, &v, 0);
+            if (t == NULL)
+                continue; /* the next period tries again */
+            t->gone = true;
+            mb->removing = true;
+            task_append(g, t);
+        }
+    }
+    if (g->moderator)
+        task_run(ss, s, now);
+}
+
 /* ---- timers ---- */
 
 void ss_group_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
@@ -1188,22 +1413,15 @@ void ss_group_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
     }
     bool beat = (s->state == S_READY || s->state == S_DRAIN) && (!g->moderator || g->nmem > 1);
     if (beat && s->hb_next <= now) {
-        if (!s->hb_active) {
-            slim_msg *m;
-            void *inner;
-            if (cmd(ss, s, T_HEARTBEAT, &g->ctrl, 0, true, &m, &inner) == SLIM_OK) {
-                /* No MLS: upstream sends the largest epoch. */
-                ((Dataplane__Proto__V1__HeartbeatPayload *)inner)->epoch = UINT64_MAX;
-                if (ss_send_new(ss, s->handle, m) == SLIM_OK)
-                    ss->c.heartbeats++;
-            } else {
-                ss->c.send_failures++;
-            }
-        }
+        /* Sent unless something else went out this period; always when
+         * everyone else is down (they hear from us as soon as they can). */
+        if (!s->hb_active || all_down(s))
+            heartbeat_send(ss, s);
         s->hb_active = false;
         s->hb_next += ss->heartbeat_ms;
         if (s->hb_next <= now)
             s->hb_next = now + ss->heartbeat_ms;
+        liveness_tick(ss, s, now);
     }
 }
 

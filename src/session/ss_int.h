@@ -113,6 +113,7 @@ typedef enum ss_reason {
     R_TASK_CANCELLED, /* who */
     R_REMOVED,        /* who: the moderator */
     R_MODERATOR_CLOSED,
+    R_MODERATOR_GONE,    /* arg: seconds it was down */
     R_UNDELIVERED_GROUP, /* arg: retries; note: the members that never acknowledged */
 } ss_reason;
 
@@ -262,7 +263,11 @@ typedef struct ss_hold {
 
 /* A member of a group as a session knows it. */
 typedef struct ss_member {
-    ss_name n; /* full name */
+    ss_name n;        /* full name */
+    uint32_t missed;  /* heartbeat periods in which nothing came from it */
+    bool offline;     /* declared down (missed reached heartbeat_misses) */
+    bool removing;    /* moderator: its removal is queued */
+    uint64_t down_at; /* when it was declared down */
 } ss_member;
 
 /* The moderator's invites and removals, one at a time in call order. */
@@ -286,6 +291,8 @@ typedef struct ss_task {
     struct ss_task *next;
     ss_task_kind kind;
     ss_task_step step;
+    bool gone;     /* remove: a member down for offline_removal (no LEAVE wait) */
+    bool replaces; /* invite: of a member that is down (it restarted): welcome after update */
     ss_name who;   /* as asked; then the full name */
     uint64_t conn; /* invite: the connection the discovery reply came on */
     ss_out *done;  /* its DONE, when it has an op */
@@ -432,7 +439,8 @@ struct slim_sessions {
     uint32_t max_sessions, heartbeat_ms, heartbeat_misses, sub_ack_ms, idle_ms, max_backlog;
     bool congested; /* slim_sessions_congested: data is not sent again for now */
     uint32_t max_members, max_tasks;
-    char *provider_id; /* NUL-terminated; the app id's hex form when none was given */
+    uint32_t offline_removal_ms; /* a group member down this long is removed */
+    char *provider_id;           /* NUL-terminated; the app id's hex form when none was given */
     uint32_t any_timeout_ms, any_max_retries;
     size_t max_message;
     ss_appname *names;
@@ -589,6 +597,9 @@ uint64_t ss_data_deadline(const ss_sess *s);
 /* A member left the group: its pending acknowledgements are dropped (what
  * no one else waits for is done) and so is its reorder buffer. */
 void ss_data_member_gone(slim_sessions *ss, ss_sess *s, const slim_name *who, uint64_t now);
+/* A member is down: nothing more is waited for from it (its reorder
+ * buffer stays: it may come back). */
+void ss_data_member_down(slim_sessions *ss, ss_sess *s, const slim_name *who, uint64_t now);
 void ss_rxq_free(ss_rxq *q);
 
 /* ---- ss_group.c ---- */
@@ -611,6 +622,8 @@ void ss_group_free(ss_sess *s);
 slim_status ss_group_invite(slim_sessions *ss, ss_sess *s, const slim_sname *name, bool remove,
                             uint64_t op, uint64_t now);
 bool ss_group_is_member(const ss_sess *s, const slim_name *n);
+/* Something came from src (any message of the session): it is alive. */
+void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_t now);
 /* The other members' full names (slim_malloc'd array in *out, NULL when
  * none). */
 slim_status ss_group_others(const ss_sess *s, slim_name **out, uint32_t *n);

@@ -89,8 +89,8 @@ slim_status ss_ctl_add(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose pu
     c->from = *from;
     c->any_id = any_id;
     c->deadline = now + s->ctl_timeout_ms;
-    if (ss_send(ss, s->handle, m) == SLIM_OK)
-        ss_note_sent(s);
+    if (ss_send(ss, s->handle, m) == SLIM_OK && s->g == NULL)
+        ss_note_sent(s); /* in a group, to one member (ss_ctl_add_set: to all) */
     return SLIM_OK;
 }
 
@@ -112,6 +112,7 @@ slim_status ss_ctl_add_set(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpos
     }
     s->ctl[s->nctl - 1].wait = w;
     s->ctl[s->nctl - 1].nwait = nwait;
+    ss_note_sent(s); /* to everyone: it stands for a heartbeat */
     return SLIM_OK;
 }
 
@@ -156,8 +157,8 @@ void ss_answer(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint8_t type) {
         ss->c.send_failures++;
         return;
     }
-    if (ss_send_new(ss, s->handle, r) == SLIM_OK)
-        ss_note_sent(s);
+    if (ss_send_new(ss, s->handle, r) == SLIM_OK && s->g == NULL)
+        ss_note_sent(s); /* in a group it went to one member */
 }
 
 /* ---- heartbeats and liveness ---- */

@@ -61,6 +61,8 @@ bool test_node_start_at(test_node *n, int port, const char *dataplane_extra) {
         snprintf(log, sizeof log, "%s/node.log", n->dir);
         FILE *l = freopen(log, "w", stderr);
         (void)l;
+        if (getenv("SLIM_TEST_KEEP") != NULL && getenv("SLIM_LOG") == NULL)
+            setenv("SLIM_LOG", "info", 1); /* the kept log holds its counters */
         execl(bin, bin, "--config", cfg, (char *)NULL);
         _exit(127);
     }
@@ -101,6 +103,11 @@ void test_node_kill(test_node *n) {
 
 void test_node_signal_stop(test_node *n, int sig) {
     if (n->pid > 0) {
+        if (getenv("SLIM_TEST_KEEP") != NULL) { /* its counters into the kept log */
+            kill(n->pid, SIGUSR1);
+            struct timespec t = {0, 300000000};
+            nanosleep(&t, NULL);
+        }
         kill(n->pid, sig);
         int status;
         waitpid(n->pid, &status, 0);
@@ -120,6 +127,19 @@ void test_node_signal_stop(test_node *n, int sig) {
             fprintf(stderr, "could not remove %s\n", n->dir);
         n->dir[0] = 0;
     }
+}
+
+long test_rss_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kib;
 }
 
 double test_node_metric(const test_node *n, const char *series) {

@@ -60,6 +60,22 @@ void test_proxy_stop(test_proxy *p);
  * they take a minute, not several. */
 bool test_skip_under_sanitizers(const char *what);
 
+/* The resident memory of process pid in KiB (/proc), -1 when unknown. */
+long test_rss_kib(pid_t pid);
+
+/* 1 when built with a sanitizer: their allocators keep freed memory in
+ * quarantine, so resident memory says little. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
+
 /* ---- apps ---- */
 
 /* A new app (shared-secret identity `id`, `secret`; o may be NULL)

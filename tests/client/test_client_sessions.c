@@ -429,30 +429,7 @@ TEST(a_node_restart_loses_nothing) {
     test_node_stop(&n);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
-
 /* Resident memory of process pid in KiB (VmRSS), -1 when unknown. */
-static long rss_kib(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = atol(line + 6);
-    if (f != NULL)
-        fclose(f);
-    return kib;
-}
 
 /* An app that never reads. In an unreliable session its queue keeps the
  * first session_queue messages and drops the rest, counted and told in
@@ -472,7 +449,7 @@ TEST(a_reader_that_never_reads_bounds_everyone) {
     slim_session_id sa = 0, sb = 0;
     CHECK_OK(slim_session_create(a, &unrel, 15000, &sa));
     CHECK_OK(slim_app_listen(b, 5000, &sb));
-    long node_before = rss_kib(n.pid), self_before = rss_kib(getpid());
+    long node_before = test_rss_kib(n.pid), self_before = test_rss_kib(getpid());
     static uint8_t kib[1024];
     for (int i = 0; i < N; i++) {
         snprintf((char *)kib, sizeof kib, "m%d", i);
@@ -506,7 +483,8 @@ TEST(a_reader_that_never_reads_bounds_everyone) {
     CHECK_U64(told, N - QUEUE);
     /* 20 MiB went through: the node grew by little, and this process (the
      * publisher and the reader) by about the reader's 1000 KiB queue. */
-    long node_growth = rss_kib(n.pid) - node_before, self_growth = rss_kib(getpid()) - self_before;
+    long node_growth = test_rss_kib(n.pid) - node_before,
+         self_growth = test_rss_kib(getpid()) - self_before;
     fprintf(stderr, "  rss growth: node %ld KiB, apps %ld KiB\n", node_growth, self_growth);
     CHECK(node_before > 0 && self_before > 0);
 #if !UNDER_SANITIZER /* their allocators keep freed memory in quarantine */

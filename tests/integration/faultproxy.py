@@ -50,7 +50,10 @@ Script (prints `listening faultproxy 127.0.0.1:PORT` and `seed N`; on
 SIGINT/SIGTERM it stops and prints `counters {json}`, on SIGUSR1 it prints
 the counters and goes on, on SIGUSR2 it ends every stream open at that
 moment (as a link cut; the applications' connections stay up and they open
-new streams) and goes on):
+new streams) and goes on, on SIGHUP it starts holding every Publish both
+ways (nothing is lost: they wait, and so does what comes behind them) or,
+when it holds them already, lets them all go in order; it prints `hold on`
+or `hold off` once it has):
 
     python3 faultproxy.py --upstream 127.0.0.1:46357 --seed 7 --drop 0.10 \\
         --dup 0.05 --delay-ms 5-20 --reorder-window 4 --to-app drop=0
@@ -259,7 +262,8 @@ class _Pipe:
                     now = time.monotonic()
                     if self.window and (self.ended or now >= self.window_deadline):
                         self._release(now)
-                    if self.heap and self.heap[0][0] <= now:
+                    held = self.proxy.holding and self.heap and self.heap[0][3]
+                    if self.heap and self.heap[0][0] <= now and not held:
                         _, _, raw, is_publish = heapq.heappop(self.heap)
                         if is_publish:  # counted before pending() can say 0
                             self.proxy._count(self.direction, forwarded=1)
@@ -267,7 +271,7 @@ class _Pipe:
                         break
                     if self.ended and not self.heap and not self.window:
                         return
-                    waits = [self.heap[0][0] - now] if self.heap else []
+                    waits = [self.heap[0][0] - now] if self.heap and not held else []
                     if self.window:
                         waits.append(self.window_deadline - now)
                     self.cv.wait(min(waits) if waits else None)
@@ -410,6 +414,7 @@ class FaultProxy:
         self._decisions = {d: [] for d in DIRECTIONS}
         self.streams = {}  # no -> _Stream, while its threads run
         self.streams_opened = 0
+        self.holding = False
         self.closed = False
         self.executor = futures.ThreadPoolExecutor(max_workers=max_streams,
                                                    thread_name_prefix="faultproxy-rpc")
@@ -504,6 +509,17 @@ class FaultProxy:
         Publish read in that direction, verdict 'pass', 'drop' or 'dup'."""
         with self.lock:
             return list(self._decisions[direction])
+
+    def hold(self, on):
+        """Holds every Publish from now on (on=True), or lets the held ones
+        go, in their order (on=False)."""
+        with self.lock:
+            self.holding = on
+            streams = list(self.streams.values())
+        for s in streams:
+            for p in s.pipes.values():
+                with p.cv:
+                    p.cv.notify_all()
 
     def cut(self):
         """Ends every stream open now, both ways; new ones are taken as
@@ -605,6 +621,12 @@ def main(argv=None):
     signal.signal(signal.SIGUSR1,
                   lambda *_: print("counters " + json.dumps(proxy.counters()), flush=True))
     signal.signal(signal.SIGUSR2, lambda *_: proxy.cut())
+
+    def toggle_hold(*_):
+        proxy.hold(not proxy.holding)
+        print("hold on" if proxy.holding else "hold off", flush=True)
+
+    signal.signal(signal.SIGHUP, toggle_hold)
     while not stop.wait(1):
         pass
     proxy.close()

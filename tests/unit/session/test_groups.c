@@ -680,9 +680,13 @@ TEST(group_heartbeats_to_the_channel) {
     sim_run(&g.n, g.n.now + 10000, NULL, NULL);
     slim_sessions_counters_get(g.n.apps[1].ss, &c1);
     CHECK_INT(c1.heartbeats - c0.heartbeats, >=, 8);
-    /* nobody ended: heartbeats are not acted on yet */
-    for (int a = 0; a <= 2; a++)
+    /* they keep everyone up: nobody down, nobody ended */
+    for (int a = 0; a <= 2; a++) {
+        slim_sessions_counters c;
+        slim_sessions_counters_get(g.n.apps[a].ss, &c);
+        CHECK_U64(c.members_down, 0);
         CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_CLOSED, 0), 0);
+    }
     grp_close_all(&g, 30000);
 }
 
