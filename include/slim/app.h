@@ -109,6 +109,7 @@ typedef struct slim_app_options {
                                   * moderator; a moderator down this long ends the group
                                   * for its members): 300 000 */
     uint32_t max_message_size;   /* bytes: 4 MiB */
+    uint32_t max_members;        /* per group (roster), the moderator included: 1024 */
 } slim_app_options;
 
 /* Creates an app named `name` ("org/namespace/service"; its id comes from

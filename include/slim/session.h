@@ -74,8 +74,8 @@ SLIM_API slim_status slim_session_create_async(slim_app *app, const slim_session
  * E_SESSION_ROUTE_REFUSED, E_SESSION_JOIN_FAILED,
  * E_SESSION_WELCOME_FAILED (it stopped answering), E_SESSION_UPDATE_FAILED
  * (it is a member; some members never acknowledged),
- * E_SESSION_ALREADY_MEMBER, E_SESSION_LIMIT (the group is full: 1024
- * members), E_CANCELLED (the session closed first).
+ * E_SESSION_ALREADY_MEMBER, E_SESSION_LIMIT (the group is full:
+ * max_members, 1024 by default), E_CANCELLED (the session closed first).
  * Invites and removals run one at a time in call order; a failure never
  * blocks the next. E_SESSION_EXPECTED_MULTICAST, E_SESSION_NOT_MODERATOR,
  * E_CLOSED, E_INVALID_ARG. */

@@ -365,7 +365,7 @@ static void task_insert_next(ss_group *g, ss_task *t) {
  * other ones before it closes). */
 static void task_ctl_clear(ss_sess *s) {
     for (uint32_t i = 0; i < s->nctl;)
-        if (s->ctl[i].purpose != P_CLOSE)
+        if (s->ctl[i].purpose != P_CLOSE && s->ctl[i].purpose != P_SYNC)
             ss_ctl_remove(s, i);
         else
             i++;
@@ -801,10 +801,13 @@ static slim_status group_ack_in(slim_sessions *ss, ss_sess *s, uint32_t id, cons
         if (c->id != id || c->type == T_GROUP_ACK)
             continue;
         if (c->wait == NULL) {
-            if (c->purpose != P_WELCOME || !slim_name_equal(&c->from, src))
+            if ((c->purpose != P_WELCOME && c->purpose != P_SYNC) ||
+                !slim_name_equal(&c->from, src))
                 return SLIM_E_SESSION_UNEXPECTED;
+            uint8_t purpose = c->purpose;
             ss_ctl_remove(s, i);
-            update_over(ss, s, now);
+            if (purpose == P_WELCOME)
+                update_over(ss, s, now);
             return SLIM_OK;
         }
         for (uint32_t j = 0; j < c->nwait; j++)
@@ -967,6 +970,29 @@ static bool listed(const Dataplane__Proto__V1__GroupUpdatePayload *u, const slim
     return false;
 }
 
+/* An ADD carries the moderator's roster: members it lists that we do not
+ * know (added while we were down) are learnt. */
+static void learn_listed(slim_sessions *ss, ss_sess *s,
+                         const Dataplane__Proto__V1__GroupUpdatePayload *u, uint64_t conn) {
+    ss_group *g = s->g;
+    for (size_t k = 0; k < u->n_participants; k++) {
+        const Dataplane__Proto__V1__Participant *p = u->participants[k];
+        ss_name n = {0};
+        if (p == NULL || p->name == NULL || ss_name_from_pb(&n, p->name) != SLIM_OK)
+            continue;
+        if (mem_find(g, &n.name, false) < 0 && g->nmem < ss->max_members) {
+            if (mem_add(g, &n) == SLIM_OK) {
+                if (hold_add(ss, s, &n, conn, false, &n.name, false) != SLIM_OK)
+                    ss->c.send_failures++; /* data to it goes by the channel still */
+                member_out(ss, s, &n, SLIM_MEMBER_JOINED);
+            } else {
+                ss->c.drop_nomem++;
+            }
+        }
+        ss_name_clear(&n);
+    }
+}
+
 /* An ADD carries the moderator's roster: a member it no longer lists (an
  * instance that was down and that a restarted one replaced) is gone. */
 static void forget_unlisted(slim_sessions *ss, ss_sess *s,
@@ -1041,6 +1067,11 @@ static slim_status update_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, u
         hold_release(ss, s, &who.name);
     }
     ss_name_clear(&who);
+    if (u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD) {
+        uint64_t conn = g->welcome_conn;
+        (void)ss_msg_in_conn(m, &conn);
+        learn_listed(ss, s, u, conn);
+    }
     g->upd[g->nupd++ % SS_UPDATE_IDS] = id;
     if (g->nupd >= 2 * SS_UPDATE_IDS)
         g->nupd -= SS_UPDATE_IDS;
@@ -1323,6 +1354,36 @@ static void member_down(slim_sessions *ss, ss_sess *s, uint32_t i, uint64_t now)
         sets_check(ss, s, now);
 }
 
+/* Member i came back: it may have missed updates while it was down, so
+ * it gets the roster (GROUP_UPDATE ADD naming itself, to it alone; an
+ * upstream member rebuilds its roster from it too). */
+static void send_sync(slim_sessions *ss, ss_sess *s, uint32_t i, uint64_t now) {
+    ss_group *g = s->g;
+    slim_sname v;
+    ss_name_view(&g->mem[i].n, &v);
+    ss_name to = {0};
+    if (ss_name_set(&to, &v.name, v.text) != SLIM_OK)
+        return;
+    for (uint32_t k = 0; k < s->nctl;) /* an older one is stale */
+        if (s->ctl[k].purpose == P_SYNC && slim_name_equal(&s->ctl[k].from, &to.name))
+            ss_ctl_remove(s, k);
+        else
+            k++;
+    slim_msg *m;
+    void *inner;
+    if (cmd(ss, s, T_GROUP_UPDATE, &to, 0, false, &m, &inner) == SLIM_OK) {
+        Dataplane__Proto__V1__GroupUpdatePayload *u = inner;
+        u->op = DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD;
+        u->participant = ss_participant_new(&to, true, true);
+        if (u->participant == NULL ||
+            roster_pb(g, NULL, &u->participants, &u->n_participants) != SLIM_OK)
+            slim_wire_free(m);
+        else if (ss_ctl_add(ss, s, m, P_SYNC, &to.name, false, now) != SLIM_OK)
+            ss->c.send_failures++;
+    }
+    ss_name_clear(&to);
+}
+
 void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_t now) {
     (void)now;
     if (s->state != S_READY && s->state != S_DRAIN)
@@ -1341,6 +1402,8 @@ void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_
               mb->n.text[1] ? mb->n.text[1] : "?", mb->n.text[2] ? mb->n.text[2] : "?");
     member_out(ss, s, &mb->n, SLIM_MEMBER_UP);
     heartbeat_send(ss, s); /* it hears from us at once (§5.9) */
+    if (s->g->moderator)
+        send_sync(ss, s, (uint32_t)i, now);
 }
 
 /* One heartbeat period went by: members silent for heartbeat_misses of

@@ -163,6 +163,7 @@ typedef enum ss_purpose {
     P_CLOSE,  /* GROUP_CLOSE to the peer or one ANYCAST instance */
     P_LEAVE,  /* our LEAVE_REQUEST */
     P_UPDATE, /* GROUP_UPDATE to the channel: one GROUP_ACK per member in `wait` */
+    P_SYNC,   /* the roster to a member that came back (GROUP_UPDATE to it alone) */
 } ss_purpose;
 
 typedef struct ss_ctl {
@@ -375,6 +376,10 @@ typedef struct ss_sess {
     uint32_t backoff;                 /* ss_rto's multiplier (1 when 0): doubled while slow */
     uint64_t backoff_at;              /* not doubled again before */
     uint64_t last_ack_ms;             /* the latest acknowledgement (any, even a late one) */
+    /* MULTICAST: messages that may be unacknowledged at once (0: SS_WINDOW),
+     * halved when one times out, one more per message acknowledged */
+    uint32_t cwnd;
+    uint64_t cwnd_cut_at;                 /* not halved again before */
     uint32_t ctl_timeout_ms, ctl_retries; /* control messages */
     ss_name local, peer;
     bool peer_known; /* UNICAST: the peer's full name is learnt */

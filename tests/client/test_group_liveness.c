@@ -2,7 +2,8 @@
  * (down, then removed after offline_removal), killed and started again
  * (invited again while still down), the moderator killed (the group ends
  * for its members), and a member that stops reading while the others
- * publish 10 000 messages (everyone else's memory stays bounded).
+ * publish 10 000 messages (everyone else's memory stays bounded), and
+ * a bounded roster.
  *
  * Members that must die are examples/c/group_chat processes
  * ($SLIM_GROUP_CHAT); the others are apps of this process. */
@@ -387,55 +388,76 @@ static bool in_order(slim_app *app, slim_session_id s, char tag, int n) {
     return true;
 }
 
-/* p1's traffic is held by the proxy in front of it (both ways) for 4
- * heartbeat periods, until the others have declared it down; released, it
- * is up again everywhere and gets what is sent from then on, in order. */
-TEST(a_member_held_back_comes_back_up) {
+/* The traffic of member `behind` (0: the moderator, 1: p1) is held by
+ * the proxy in front of it (both ways) for 4 heartbeat periods, until the
+ * others have declared it down and it them; released, everyone is up
+ * again and gets what is sent from then on, in order. */
+static void held_back(int behind) {
     test_node nd;
     CHECK(test_node_start(&nd, ""));
     test_proxy px;
     CHECK(test_proxy_start(&px, nd.port, "--drop 0 --dup 0"));
-    slim_app *mod = app_at("org/ns/mod", nd.port, &LIVE);
-    slim_app *p1 = app_at("org/ns/p1", px.port, &LIVE);
-    slim_app *p2 = app_at("org/ns/p2", nd.port, &LIVE);
-    CHECK(mod != NULL && p1 != NULL && p2 != NULL);
-    slim_session_id ms = 0, s1 = 0, s2 = 0;
-    CHECK_OK(slim_session_create(mod, &GROUP, 10000, &ms));
-    CHECK(invite(mod, ms, "org/ns/p1"));
-    CHECK_OK(slim_app_listen(p1, 10000, &s1));
-    CHECK(invite(mod, ms, "org/ns/p2"));
-    CHECK_OK(slim_app_listen(p2, 10000, &s2));
+    const char *names[3] = {"org/ns/mod", "org/ns/p1", "org/ns/p2"};
+    slim_app *a[3];
+    for (int i = 0; i < 3; i++)
+        CHECK((a[i] = app_at(names[i], i == behind ? px.port : nd.port, &LIVE)) != NULL);
+    slim_session_id s[3] = {0};
+    CHECK_OK(slim_session_create(a[0], &GROUP, 10000, &s[0]));
+    for (int i = 1; i < 3; i++) {
+        CHECK(invite(a[0], s[0], names[i]));
+        CHECK_OK(slim_app_listen(a[i], 10000, &s[i]));
+    }
+    int other = behind == 0 ? 1 : 0, third = 2;
     CHECK(kill(px.pid, SIGHUP) == 0); /* hold */
     uint64_t held = slim_now_ms();
-    CHECK(wait_member(mod, ms, SLIM_MEMBER_DOWN, "org/ns/p1", DOWN_WITHIN));
-    CHECK(wait_member(p2, s2, SLIM_MEMBER_DOWN, "org/ns/p1", DOWN_WITHIN));
-    CHECK(wait_member(p1, s1, SLIM_MEMBER_DOWN, "org/ns/mod", DOWN_WITHIN));
+    CHECK(wait_member(a[other], s[other], SLIM_MEMBER_DOWN, names[behind], DOWN_WITHIN));
+    CHECK(wait_member(a[third], s[third], SLIM_MEMBER_DOWN, names[behind], DOWN_WITHIN));
+    CHECK(wait_member(a[behind], s[behind], SLIM_MEMBER_DOWN, names[other], DOWN_WITHIN));
     while (slim_now_ms() < held + 4 * HEARTBEAT_MS)
         usleep(20000);
     CHECK(kill(px.pid, SIGHUP) == 0); /* released */
-    CHECK(wait_member(mod, ms, SLIM_MEMBER_UP, "org/ns/p1", DOWN_WITHIN));
-    CHECK(wait_member(p2, s2, SLIM_MEMBER_UP, "org/ns/p1", DOWN_WITHIN));
-    CHECK(wait_member(p1, s1, SLIM_MEMBER_UP, "org/ns/mod", DOWN_WITHIN));
-    CHECK_EQ(member_count(mod, ms), 3);
-    CHECK_EQ(member_count(p1, s1), 3);
-    /* Back: 200 messages from the moderator and p2, all to p1 in order,
-     * and p1's to them. */
+    CHECK(wait_member(a[other], s[other], SLIM_MEMBER_UP, names[behind], DOWN_WITHIN));
+    CHECK(wait_member(a[third], s[third], SLIM_MEMBER_UP, names[behind], DOWN_WITHIN));
+    CHECK(wait_member(a[behind], s[behind], SLIM_MEMBER_UP, names[other], DOWN_WITHIN));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(member_count(a[i], s[i]), 3);
+    /* Back: 100 messages each way between the held member and another,
+     * all in order, none lost or undelivered. */
     for (int k = 0; k < 100; k++) {
         char b[32];
         snprintf(b, sizeof b, "m%d", k);
-        CHECK_OK(slim_session_publish(mod, ms, test_text(b), NULL, 5000, NULL));
+        CHECK_OK(slim_session_publish(a[other], s[other], test_text(b), NULL, 5000, NULL));
         snprintf(b, sizeof b, "q%d", k);
-        CHECK_OK(slim_session_publish(p1, s1, test_text(b), NULL, 5000, NULL));
+        CHECK_OK(slim_session_publish(a[behind], s[behind], test_text(b), NULL, 5000, NULL));
     }
-    CHECK(in_order(p1, s1, 'm', 100));
-    CHECK(in_order(p2, s2, 'q', 100));
-    CHECK(no_event(mod, ms, SLIM_EVENT_UNDELIVERED, 100));
-    CHECK(no_event(p1, s1, SLIM_EVENT_MESSAGE_LOST, 100));
-    slim_app_free(p2, 3000);
-    slim_app_free(p1, 3000);
-    slim_app_free(mod, 3000);
+    CHECK(in_order(a[behind], s[behind], 'm', 100));
+    CHECK(in_order(a[third], s[third], 'q', 100));
+    CHECK(no_event(a[other], s[other], SLIM_EVENT_UNDELIVERED, 100));
+    CHECK(no_event(a[behind], s[behind], SLIM_EVENT_UNDELIVERED, 100));
+    CHECK(no_event(a[behind], s[behind], SLIM_EVENT_MESSAGE_LOST, 100));
+    if (behind == 0) {
+        /* The moderator's group goes on: it still invites. */
+        slim_app *p3 = app_at("org/ns/p3", nd.port, &LIVE);
+        slim_session_id s3 = 0;
+        CHECK(p3 != NULL && invite(a[0], s[0], "org/ns/p3"));
+        CHECK_OK(slim_app_listen(p3, 10000, &s3));
+        CHECK(wait_member(a[1], s[1], SLIM_MEMBER_JOINED, "org/ns/p3", 5000));
+        slim_app_free(p3, 3000);
+    }
+    for (int i = 2; i >= 0; i--)
+        slim_app_free(a[i], 3000);
     test_proxy_stop(&px);
     test_node_stop(&nd);
+}
+
+TEST(a_member_held_back_comes_back_up) {
+    held_back(1);
+}
+
+/* A moderator whose traffic comes back within offline_removal resumes its
+ * group. */
+TEST(a_moderator_held_back_resumes_its_group) {
+    held_back(0);
 }
 
 typedef struct pub_arg {
@@ -568,8 +590,32 @@ TEST(a_member_that_stops_reading_bounds_everyone) {
     test_node_stop(&nd);
 }
 
+/* The roster is bounded by the app option max_members. */
+TEST(the_roster_is_bounded) {
+    test_node nd;
+    CHECK(test_node_start(&nd, ""));
+    slim_app_options two = {.max_members = 2};
+    slim_app *mod = app_at("org/ns/mod", nd.port, &two);
+    slim_app *p1 = app_at("org/ns/p1", nd.port, NULL);
+    slim_app *p2 = app_at("org/ns/p2", nd.port, NULL);
+    CHECK(mod != NULL && p1 != NULL && p2 != NULL);
+    slim_session_id ms = 0, s1 = 0;
+    CHECK_OK(slim_session_create(mod, &GROUP, 10000, &ms));
+    CHECK(invite(mod, ms, "org/ns/p1"));
+    CHECK_OK(slim_app_listen(p1, 10000, &s1));
+    CHECK_OK(slim_app_set_route(mod, "org/ns/p2", 0, 10000));
+    CHECK_STATUS(slim_session_invite(mod, ms, "org/ns/p2", 10000), SLIM_E_SESSION_LIMIT);
+    CHECK_EQ(member_count(mod, ms), 2);
+    slim_app_free(p2, 3000);
+    slim_app_free(p1, 3000);
+    slim_app_free(mod, 3000);
+    test_node_stop(&nd);
+}
+
 TEST_MAIN(TEST_ENTRY(a_killed_participant_is_down_then_removed),
           TEST_ENTRY(a_restarted_participant_is_invited_again),
           TEST_ENTRY(a_killed_moderator_ends_the_group),
           TEST_ENTRY(a_member_held_back_comes_back_up),
-          TEST_ENTRY(a_member_that_stops_reading_bounds_everyone))
+          TEST_ENTRY(a_moderator_held_back_resumes_its_group),
+          TEST_ENTRY(a_member_that_stops_reading_bounds_everyone),
+          TEST_ENTRY(the_roster_is_bounded))
