@@ -110,6 +110,7 @@ typedef struct slim_app_options {
                                   * for its members): 300 000 */
     uint32_t max_message_size;   /* bytes: 4 MiB */
     uint32_t max_members;        /* per group (roster), the moderator included: 1024 */
+    uint32_t send_window;        /* reliable messages unacknowledged per session: 512 */
 } slim_app_options;
 
 /* Creates an app named `name` ("org/namespace/service"; its id comes from

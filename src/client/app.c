@@ -531,6 +531,7 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
                                    .heartbeat_misses = o->heartbeat_misses,
                                    .offline_removal_ms = o->offline_removal_ms,
                                    .max_members = o->max_members,
+                                   .send_window = o->send_window,
                                    .max_message_size = o->max_message_size + 64 * 1024};
         memcpy(sc.local.text, app->name_parts, sizeof sc.local.text);
         slim_sessions_ops ops;

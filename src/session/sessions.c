@@ -516,6 +516,7 @@ slim_status slim_sessions_new(const slim_sessions_config *cfg, const slim_sessio
     ss->max_members = cfg->max_members ? cfg->max_members : 1024;
     ss->max_tasks = cfg->max_tasks ? cfg->max_tasks : 1024;
     ss->offline_removal_ms = cfg->offline_removal_ms ? cfg->offline_removal_ms : 300000;
+    ss->send_window = cfg->send_window ? cfg->send_window : SS_WINDOW;
     ss->next_handle = 1;
     slim_status st;
     if (cfg->provider_id.len > 0 && cfg->provider_id.ptr != NULL) {

@@ -142,6 +142,9 @@ typedef struct slim_sessions_config {
      * removed by the moderator; a moderator down this long ends the group
      * for its members. 0 = 300 000 (5 minutes). */
     uint32_t offline_removal_ms;
+    /* Reliable messages a session may have unacknowledged (and publish_to
+     * messages a group may, besides); more: E_QUEUE_FULL. 0 = 512. */
+    uint32_t send_window;
     uint32_t subscription_ack_ms; /* route/subscription answers; 0 = 10 000 */
     size_t max_message_size;      /* 0 = SLIM_WIRE_DEFAULT_MAX_SIZE */
     /* An ANYCAST session a peer opens (its first message creates it here)

@@ -3,7 +3,7 @@
  *
  * Sender. Data ids count 1, 2, ... 2^31-1, 0, 1 ... per session. A reliable
  * message stays in the send window (ids tx_base .. tx_base + tx_count - 1,
- * at most SS_WINDOW of them from the oldest unacknowledged one) until its
+ * at most send_window of them from the oldest unacknowledged one) until its
  * MSG_ACK arrives; it is sent again every timeout, and at the
  * (max_retries + 1)-th expiry it is given up and reported UNDELIVERED. An
  * RTX_REQUEST is answered at once from the window (RTX_REPLY), or with an
@@ -56,10 +56,10 @@ static ss_tx *tx_find(const ss_sess *s, uint32_t id) {
     return d < s->tx_count ? tx_at(s, d) : NULL;
 }
 
-static slim_status tx_room(ss_sess *s) {
+static slim_status tx_room(const slim_sessions *ss, ss_sess *s) {
     void *ring = s->tx;
     slim_status st = ss_ring_room(&ring, sizeof(ss_tx), &s->tx_cap, &s->tx_head, s->tx_count,
-                                  s->tx_count + 1, SS_WINDOW);
+                                  s->tx_count + 1, ss->send_window);
     s->tx = ring;
     return st;
 }
@@ -235,8 +235,8 @@ static bool sname_ok(const slim_sname *n) {
     return set == 0 || set == 3;
 }
 
-static bool ptx_live_ok(const ss_sess *s) {
-    return s->g->npt < SS_WINDOW;
+static bool ptx_live_ok(const slim_sessions *ss, const ss_sess *s) {
+    return s->g->npt < ss->send_window;
 }
 
 /* publish_to in a group: to one member, outside the sequence, acknowledged
@@ -251,7 +251,7 @@ static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_na
         return SLIM_OK;
     }
     if (g->pt == NULL) {
-        g->pt = slim_calloc(SS_WINDOW, sizeof *g->pt);
+        g->pt = slim_calloc(ss->send_window, sizeof *g->pt);
         if (g->pt == NULL) {
             slim_wire_free(m);
             ss_out_free(und);
@@ -316,9 +316,9 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
         return SLIM_E_INVALID_ARG;
     bool ready = s->state == S_READY;
     bool slot = (s->reliable || !ready) && !pto;
-    if (slot && s->tx_count >= SS_WINDOW)
+    if (slot && s->tx_count >= ss->send_window)
         return SLIM_E_QUEUE_FULL;
-    if (pto && s->reliable && !ptx_live_ok(s))
+    if (pto && s->reliable && !ptx_live_ok(ss, s))
         return SLIM_E_QUEUE_FULL;
     if (dst == &to && (st = ss_name_set(&to, &p->to.name, p->to.text)) != SLIM_OK)
         return st;
@@ -356,9 +356,9 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
     if (st == SLIM_OK && dataplane__proto__v1__message__get_packed_size(m) > ss->max_message)
         st = SLIM_E_TOO_LARGE;
     if (st == SLIM_OK && slot)
-        st = tx_room(s);
+        st = tx_room(ss, s);
     if (st == SLIM_OK && s->reliable && !pto)
-        st = ss_tq_reserve(&s->tx_tq, 2 * SS_WINDOW);
+        st = ss_tq_reserve(&s->tx_tq, 2 * ss->send_window);
     if (st == SLIM_OK && s->reliable) {
         und = ss_out_new(SLIM_SOUT_UNDELIVERED, s);
         if (und == NULL)

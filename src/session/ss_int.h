@@ -24,8 +24,10 @@
 #include "core/hmap.h"
 
 /* Sizes (docs/sessions.md explains each). */
-#define SS_WINDOW   512u /* unacknowledged messages per session (upstream's producer ring) */
-#define SS_FAST_GAP 3u   /* acknowledged ids after an unacknowledged one that send it again early */
+#define SS_WINDOW                                                                                  \
+    512u               /* default send window: unacknowledged messages per session                 \
+                        * (upstream's producer ring) */
+#define SS_FAST_GAP 3u /* acknowledged ids after an unacknowledged one that send it again early */
 #define SS_RX_SPAN                                                                                 \
     SLIM_SESSIONS_RX_SPAN            /* ids a reorder buffer holds ahead of the next expected one */
 #define SS_SEEN_BITS           1024u /* ids behind the highest one the duplicate filter remembers */
@@ -376,10 +378,6 @@ typedef struct ss_sess {
     uint32_t backoff;                 /* ss_rto's multiplier (1 when 0): doubled while slow */
     uint64_t backoff_at;              /* not doubled again before */
     uint64_t last_ack_ms;             /* the latest acknowledgement (any, even a late one) */
-    /* MULTICAST: messages that may be unacknowledged at once (0: SS_WINDOW),
-     * halved when one times out, one more per message acknowledged */
-    uint32_t cwnd;
-    uint64_t cwnd_cut_at;                 /* not halved again before */
     uint32_t ctl_timeout_ms, ctl_retries; /* control messages */
     ss_name local, peer;
     bool peer_known; /* UNICAST: the peer's full name is learnt */
@@ -445,6 +443,7 @@ struct slim_sessions {
     bool congested; /* slim_sessions_congested: data is not sent again for now */
     uint32_t max_members, max_tasks;
     uint32_t offline_removal_ms; /* a group member down this long is removed */
+    uint32_t send_window;        /* unacknowledged messages per session (SS_WINDOW) */
     char *provider_id;           /* NUL-terminated; the app id's hex form when none was given */
     uint32_t any_timeout_ms, any_max_retries;
     size_t max_message;

@@ -962,6 +962,28 @@ TEST(backlog_refuses_input_and_publish) {
     teardown(&n, 120000);
 }
 
+/* The send window is a setting: send_window unacknowledged messages, then
+ * E_QUEUE_FULL until they are acknowledged or given up. */
+TEST(send_window_is_configurable) {
+    slim_sessions_config cfg = {.send_window = 16};
+    simnet n;
+    setup(&n, 23, 1, &cfg);
+    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, NOBODY_SVC, 1000, 1);
+    uint64_t s = 0;
+    slim_sessions *a = n.apps[0].ss;
+    CHECK_OK(slim_sessions_open(a, &c, 0, n.now, &s));
+    size_t k = 0;
+    while (publish_n(&n, 0, s, "w", k, NULL) == SLIM_OK)
+        k++;
+    CHECK_EQ(k, 16);
+    CHECK_STATUS(publish_n(&n, 0, s, "w", k, NULL), SLIM_E_QUEUE_FULL);
+    sim_run(&n, n.now + 5000, NULL, NULL);
+    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, s), 16);
+    CHECK_OK(publish_n(&n, 0, s, "w", k, NULL));
+    CHECK_OK(slim_sessions_close(a, s, 0, n.now));
+    teardown(&n, 120000);
+}
+
 TEST(config_and_args) {
     slim_sessions *ss = NULL;
     slim_sessions_config cfg;
@@ -1490,8 +1512,8 @@ TEST_MAIN(TEST_ENTRY(unicast_setup_sticks_to_one_instance),
           TEST_ENTRY(lost_messages_reported_in_place), TEST_ENTRY(lost_by_rtx_error_reply),
           TEST_ENTRY(identity_failure_drops_and_counts), TEST_ENTRY(names_the_app_answers_for),
           TEST_ENTRY(refusals_leave_state_usable), TEST_ENTRY(backlog_refuses_input_and_publish),
-          TEST_ENTRY(config_and_args), TEST_ENTRY(allocation_failures),
-          TEST_ENTRY(smallest_timeout_exceeds_duplicate_window),
+          TEST_ENTRY(send_window_is_configurable), TEST_ENTRY(config_and_args),
+          TEST_ENTRY(allocation_failures), TEST_ENTRY(smallest_timeout_exceeds_duplicate_window),
           TEST_ENTRY(held_session_loses_nothing),
           TEST_ENTRY(held_receiver_keeps_asking_after_release),
           TEST_ENTRY(lost_ack_sent_again_before_the_timer),
