@@ -97,10 +97,16 @@ static void rto_backoff(ss_sess *s, uint64_t now) {
     s->backoff_at = now + ss_rto(s);
 }
 
-/* An acknowledgement of t: a round-trip sample, unless t was sent again
- * (then it cannot tell which copy was answered: Karn's rule). */
-static void rtt_add(ss_sess *s, uint64_t r64) {
-    s->backoff = 1;
+/* A round-trip sample. Only one of our own messages' acknowledgements
+ * (`own`) ends the backoff of our retransmissions: a receiver's sample
+ * (the answer to its request) says that the path answers, not that the
+ * members acknowledge our messages in time. Taken as own, such samples
+ * kept a group sender's period at its shortest while its
+ * acknowledgements came back seconds late (under ThreadSanitizer): every
+ * message was then given up after its retries though all arrived. */
+static void rtt_add(ss_sess *s, uint64_t r64, bool own) {
+    if (own)
+        s->backoff = 1;
     uint32_t r = r64 > SS_MAX_RTO_MS ? SS_MAX_RTO_MS : (uint32_t)r64;
     if (s->srtt_ms == 0 && s->rttvar_ms == 0) {
         s->srtt_ms = r;
@@ -112,10 +118,12 @@ static void rtt_add(ss_sess *s, uint64_t r64) {
     s->srtt_ms = (7 * s->srtt_ms + r) / 8;
 }
 
+/* An acknowledgement of t: a round-trip sample, unless t was sent again
+ * (then it cannot tell which copy was answered: Karn's rule). */
 static void rtt_sample(ss_sess *s, const ss_tx *t, uint64_t now) {
     if (t->tries > 0 || t->fast || now < t->sent_at)
         return;
-    rtt_add(s, now - t->sent_at);
+    rtt_add(s, now - t->sent_at, true);
 }
 
 static void tx_pop_front(ss_sess *s) {
@@ -955,7 +963,7 @@ static slim_status rx_insert(slim_sessions *ss, ss_sess *s, ss_rxq *q, slim_msg 
          * listens, or whose own messages were all sent again) */
         const ss_rx *r = rx_at(q, d);
         if (r->rtx_tries == 0 && r->asked_at != 0 && now >= r->asked_at)
-            rtt_add(s, now - r->asked_at);
+            rtt_add(s, now - r->asked_at, false);
     }
     uint64_t conn;
     if (ss_msg_in_conn(m, &conn))
