@@ -538,11 +538,15 @@ static slim_status group_ack_in(slim_sessions *ss, ss_sess *s, const slim_msg *m
         return SLIM_OK; /* late copy of an acknowledgement */
     for (uint32_t i = 0; i < t->nwait; i++)
         if (slim_name_equal(&t->wait[i], src)) {
-            rtt_sample(s, t, now);
             t->wait[i] = t->wait[--t->nwait];
             fast_resend(ss, s, id, src, now);
-            if (t->nwait == 0)
+            if (t->nwait == 0) {
+                /* The sample is the slowest member's: the period is for
+                 * everyone's acknowledgement, and a fast member's must not
+                 * keep it short while a slow one's come too late. */
+                rtt_sample(s, t, now);
                 acked(ss, s, t, now);
+            }
             return SLIM_OK;
         }
     return SLIM_OK; /* acknowledged already */
