@@ -469,11 +469,10 @@ typedef struct pub_arg {
 
 static void *publisher(void *p) {
     pub_arg *a = p;
-    static const char pad[1000] = {0};
     for (int k = 0; k < a->count; k++) {
         char buf[1024];
         int n = snprintf(buf, sizeof buf, "%s:%d:", a->tag, k);
-        memcpy(buf + n, pad, sizeof buf - (size_t)n);
+        memset(buf + n, '.', sizeof buf - (size_t)n);
         slim_status st;
         while ((st = slim_session_publish(a->app, a->s, (slim_bytes){(uint8_t *)buf, sizeof buf},
                                           NULL, 10000, NULL)) == SLIM_E_QUEUE_FULL) {
