@@ -82,15 +82,22 @@ uint32_t ss_rto(const ss_sess *s) {
     return r > SS_MAX_RTO_MS ? SS_MAX_RTO_MS : (uint32_t)r;
 }
 
-/* A message is due again. When acknowledgements still come (the peers
- * are alive, only slower than the period), the period doubles, at most
- * once a period and up to 16 times (TCP's backoff): the samples that
- * would raise it are lost to Karn's rule once most messages are sent
- * again. A silent peer keeps the configured period, so a gone peer is
- * found out as soon as before. */
-static void rto_backoff(ss_sess *s, uint64_t now) {
+/* Message t is due again. When the peers are alive, only slower than the
+ * period, the period doubles, at most once a period and up to 16 times
+ * (TCP's backoff): the samples that would raise it are lost to Karn's
+ * rule once most messages are sent again. Alive: acknowledgements still
+ * come; in a group, something came from a member t waits for within the
+ * period (its data, its heartbeats: before any acknowledgement has come,
+ * as when everyone starts sending at once). A silent peer keeps the
+ * configured period, so a gone peer is found out as soon as before. */
+static void rto_backoff(ss_sess *s, const ss_tx *t, uint64_t now) {
     uint32_t rto = ss_rto(s);
-    if (s->last_ack_ms == 0 || now - s->last_ack_ms >= rto || now < s->backoff_at)
+    if (now < s->backoff_at)
+        return;
+    bool alive = s->last_ack_ms != 0 && now - s->last_ack_ms < rto;
+    if (s->g != NULL)
+        alive = ss_group_heard_since(s, t->wait, t->nwait, now > rto ? now - rto : 0);
+    if (!alive)
         return;
     if (s->backoff < 16)
         s->backoff = s->backoff > 1 ? 2 * s->backoff : 2;
@@ -1388,7 +1395,7 @@ void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
             ss_tq_push(&s->tx_tq, t->deadline, e.id, tx_live, s);
             continue;
         }
-        rto_backoff(s, now);
+        rto_backoff(s, t, now);
         if (++t->tries > s->max_retries) {
             ss_out *o = t->undelivered;
             t->undelivered = NULL;

@@ -1384,8 +1384,16 @@ static void send_sync(slim_sessions *ss, ss_sess *s, uint32_t i, uint64_t now) {
     ss_name_clear(&to);
 }
 
+bool ss_group_heard_since(const ss_sess *s, const slim_name *who, uint32_t n, uint64_t since) {
+    for (uint32_t k = 0; k < n; k++) {
+        long i = mem_find(s->g, &who[k], false);
+        if (i >= 0 && s->g->mem[i].heard_at != 0 && s->g->mem[i].heard_at >= since)
+            return true;
+    }
+    return false;
+}
+
 void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_t now) {
-    (void)now;
     if (s->state != S_READY && s->state != S_DRAIN)
         return;
     long i = mem_find(s->g, src, false);
@@ -1393,6 +1401,7 @@ void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_
         return;
     ss_member *mb = &s->g->mem[i];
     mb->missed = 0;
+    mb->heard_at = now;
     if (!mb->offline)
         return;
     mb->offline = false;

@@ -266,11 +266,12 @@ typedef struct ss_hold {
 
 /* A member of a group as a session knows it. */
 typedef struct ss_member {
-    ss_name n;        /* full name */
-    uint32_t missed;  /* heartbeat periods in which nothing came from it */
-    bool offline;     /* declared down (missed reached heartbeat_misses) */
-    bool removing;    /* moderator: its removal is queued */
-    uint64_t down_at; /* when it was declared down */
+    ss_name n;         /* full name */
+    uint32_t missed;   /* heartbeat periods in which nothing came from it */
+    bool offline;      /* declared down (missed reached heartbeat_misses) */
+    bool removing;     /* moderator: its removal is queued */
+    uint64_t down_at;  /* when it was declared down */
+    uint64_t heard_at; /* when anything last came from it */
 } ss_member;
 
 /* The moderator's invites and removals, one at a time in call order. */
@@ -626,6 +627,8 @@ void ss_group_free(ss_sess *s);
 slim_status ss_group_invite(slim_sessions *ss, ss_sess *s, const slim_sname *name, bool remove,
                             uint64_t op, uint64_t now);
 bool ss_group_is_member(const ss_sess *s, const slim_name *n);
+/* Whether anything came from one of the n members of `who` since `since`. */
+bool ss_group_heard_since(const ss_sess *s, const slim_name *who, uint32_t n, uint64_t since);
 /* Something came from src (any message of the session): it is alive. */
 void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_t now);
 /* The other members' full names (slim_malloc'd array in *out, NULL when

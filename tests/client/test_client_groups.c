@@ -229,18 +229,19 @@ static bool everyone_to_everyone_paced(member *m, int n, int count, int pace_us)
     return ok;
 }
 
-/* Under ThreadSanitizer (node and apps several times slower) the cases
- * where six members each publish 1000 messages at once still end now and
- * then (about one run in twelve with two at once) with messages
- * UNDELIVERED whose acknowledgements came back after the retries: an open
- * problem (docs/sessions.md, "Known problem"), so `make tsan` leaves them
- * out (SLIM_TEST_TSAN; SLIM_TEST_NOSKIP=1 runs them); the plain and ASan
- * builds run them. */
-static bool skip_under_tsan(const char *what) {
-    if (getenv("SLIM_TEST_TSAN") == NULL || getenv("SLIM_TEST_NOSKIP") != NULL)
-        return false;
-    fprintf(stderr, "  %s: skipped under ThreadSanitizer (open defect, docs/sessions.md)\n", what);
-    return true;
+/* Messages each of six members publishes at once: 1000, or 300 under
+ * ThreadSanitizer (SLIM_TEST_TSAN). There 6 000 messages and their
+ * acknowledgements overload seven TSan processes on two vCPUs until apps
+ * close their links to the node as slow consumers (one run in three with
+ * three such runs at once); the case is there for the races, which 1 800
+ * messages exercise as well (docs/sessions.md, "Known problem").
+ * SLIM_TEST_FULL_LOAD=1 runs 1000 under TSan too. */
+static int six_member_load(void) {
+    if (getenv("SLIM_TEST_TSAN") != NULL && getenv("SLIM_TEST_FULL_LOAD") == NULL) {
+        fprintf(stderr, "  300 messages a member under ThreadSanitizer\n");
+        return 300;
+    }
+    return 1000;
 }
 
 static bool everyone_to_everyone(member *m, int n, int count) {
@@ -248,14 +249,12 @@ static bool everyone_to_everyone(member *m, int n, int count) {
 }
 
 TEST(six_members_everyone_to_everyone) {
-    if (skip_under_tsan("six_members_everyone_to_everyone"))
-        return;
     test_node nd;
     member m[6];
     CHECK(group_on_one_node(&nd, m, 6, &GROUP));
     for (int i = 0; i < 6; i++)
         CHECK_EQ(member_count(&m[i]), 6);
-    CHECK(everyone_to_everyone(m, 6, 1000));
+    CHECK(everyone_to_everyone(m, 6, six_member_load()));
     group_free(m, 6);
     test_node_stop(&nd);
 }
@@ -315,8 +314,6 @@ TEST(a_member_whose_link_is_cut_goes_on) {
 
 /* Two nodes, the second a client of the first; members on both. */
 TEST(six_members_across_two_nodes) {
-    if (skip_under_tsan("six_members_across_two_nodes"))
-        return;
     test_node a, b;
     CHECK(test_node_start(&a, ""));
     char extra[160];
@@ -329,7 +326,7 @@ TEST(six_members_across_two_nodes) {
     member m[6];
     int ports[6] = {a.port, b.port, a.port, b.port, a.port, b.port};
     CHECK(group_start(m, 6, ports, &GROUP));
-    CHECK(everyone_to_everyone(m, 6, 1000));
+    CHECK(everyone_to_everyone(m, 6, six_member_load()));
     group_free(m, 6);
     test_node_stop(&b);
     test_node_stop(&a);
