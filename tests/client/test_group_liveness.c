@@ -287,7 +287,7 @@ TEST(a_killed_participant_is_down_then_removed) {
     CHECK(wait_member(t.p1, t.s1, SLIM_MEMBER_LEFT, "org/ns/p2", REMOVED_AFTER));
     uint64_t removed = slim_now_ms();
     fprintf(stderr, "  removed %llu ms after it was down\n", (unsigned long long)(removed - down));
-    CHECK(removed - down + HEARTBEAT_MS * 2 >= REMOVAL_MS);
+    CHECK(removed - down >= REMOVAL_MS / 2); /* not at once (this thread may see "down" late) */
     CHECK_EQ(member_count(t.mod, t.ms), 2);
     CHECK_EQ(member_count(t.p1, t.s1), 2);
     CHECK(no_event(t.mod, t.ms, SLIM_EVENT_UNDELIVERED, 500));
