@@ -485,7 +485,10 @@ static void task_start(slim_sessions *ss, ss_sess *s, uint64_t now) {
     }
     case K_REMOVE:
         i = mem_find(g, &t->who.name, true);
-        if (t->gone && (i < 0 || !g->mem[i].offline)) { /* it came back, or was removed */
+        if (t->gone &&
+            (i < 0 || !g->mem[i].offline || now - g->mem[i].down_at < ss->offline_removal_ms)) {
+            /* it came back (and may be down again, but not for long yet),
+             * or was removed */
             if (i >= 0)
                 g->mem[i].removing = false;
             task_finish(ss, s, SLIM_OK, R_REMOVE_OK, 0, NULL, now);
@@ -1406,6 +1409,7 @@ void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_
         return;
     mb->offline = false;
     mb->down_at = 0;
+    mb->removing = false; /* a removal queued for it finds it back */
     ss->c.members_up++;
     SLIM_LOGI(MOD, "group session %u: %s/%s/%s is back", s->id, mb->n.text[0] ? mb->n.text[0] : "?",
               mb->n.text[1] ? mb->n.text[1] : "?", mb->n.text[2] ? mb->n.text[2] : "?");
