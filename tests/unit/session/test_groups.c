@@ -690,6 +690,74 @@ TEST(group_heartbeats_to_the_channel) {
     grp_close_all(&g, 30000);
 }
 
+/* ---- liveness: a member cut off is down, then up, then removed ---- */
+
+/* MEMBER outputs of app a about app `who` with this change. */
+static int member_events(const grp *g, int a, slim_member_change c, int who) {
+    int k = 0;
+    const sim_app *p = &g->n.apps[a];
+    for (size_t i = 0; i < p->nrecs; i++)
+        if (p->recs[i].kind == SLIM_SOUT_MEMBER && p->recs[i].member == c &&
+            slim_name_equal(&p->recs[i].source, &g->n.apps[who].name))
+            k++;
+    return k;
+}
+
+static void cut_off(grp *g, int a, bool on) {
+    for (int b = 0; b < g->n.napps; b++)
+        if (b != a)
+            g->n.partition[a][b] = g->n.partition[b][a] = on;
+}
+
+TEST(group_member_cut_off_down_up_then_removed) {
+    slim_sessions_config cfg = {
+        .heartbeat_ms = 1000, .heartbeat_misses = 3, .offline_removal_ms = 10000};
+    grp g;
+    grp_setup(&g, 91, 2, &cfg, 1000, 5, 0);
+    /* Cut for 5 periods: everyone sees the others down, nothing ends. */
+    cut_off(&g, 2, true);
+    CHECK_OK(gpub(&g, 0, 0, NULL));
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    CHECK_EQ(member_events(&g, 0, SLIM_MEMBER_DOWN, 2), 1);
+    CHECK_EQ(member_events(&g, 1, SLIM_MEMBER_DOWN, 2), 1);
+    CHECK_EQ(member_events(&g, 2, SLIM_MEMBER_DOWN, 0), 1);
+    CHECK_EQ(member_events(&g, 2, SLIM_MEMBER_DOWN, 1), 1);
+    CHECK_EQ(member_events(&g, 0, SLIM_MEMBER_DOWN, 1), 0);
+    /* The moderator's message was not held up for the member cut off. */
+    CHECK_EQ(sim_count(&g.n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 1, 0, 0, &bad), 1);
+    /* Back: up everywhere, and it gets what is sent from then on. */
+    cut_off(&g, 2, false);
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    CHECK_EQ(member_events(&g, 0, SLIM_MEMBER_UP, 2), 1);
+    CHECK_EQ(member_events(&g, 1, SLIM_MEMBER_UP, 2), 1);
+    CHECK_EQ(member_events(&g, 2, SLIM_MEMBER_UP, 0), 1);
+    CHECK_EQ(member_events(&g, 2, SLIM_MEMBER_UP, 1), 1);
+    for (int k = 1; k <= 5; k++)
+        CHECK_OK(gpub(&g, 0, k, NULL));
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    CHECK_EQ(from_in_order(&g, 2, 0, 1, &bad), 5);
+    CHECK_EQ(from_in_order(&g, 1, 0, 0, &bad), 6);
+    CHECK_EQ(bad, 0);
+    /* Cut for longer than offline_removal: the moderator removes it, and
+     * its own session ends, its moderator gone. */
+    cut_off(&g, 2, true);
+    sim_run(&g.n, g.n.now + 20000, NULL, NULL);
+    CHECK_EQ(member_events(&g, 0, SLIM_MEMBER_LEFT, 2), 1);
+    CHECK_EQ(member_events(&g, 1, SLIM_MEMBER_LEFT, 2), 1);
+    const sim_rec *end = sim_find(&g.n, 2, SLIM_SOUT_CLOSED, g.h[2], 0);
+    CHECK(end != NULL && end->status == SLIM_E_SESSION_MODERATOR_GONE);
+    size_t nm = 0;
+    slim_sname mem[4];
+    CHECK_OK(slim_sessions_members(g.n.apps[0].ss, g.h[0], mem, 4, &nm));
+    CHECK_EQ(nm, 2);
+    cut_off(&g, 2, false);
+    CHECK_EQ(sim_count(&g.n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    CHECK_EQ(sim_count(&g.n, 1, SLIM_SOUT_CLOSED, 0), 0);
+    grp_close_all(&g, 30000);
+}
+
 /* ---- allocation failures in a short group scenario ---- */
 
 static void short_group(void) {
@@ -862,6 +930,7 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(group_lost_names_sender_and_stream_goes_on),
           TEST_ENTRY(group_publish_to_reaches_only_its_target),
           TEST_ENTRY(group_update_from_non_moderator_dropped),
-          TEST_ENTRY(group_heartbeats_to_the_channel), TEST_ENTRY(group_allocation_failures),
-          TEST_ENTRY(group_slow_path_sends_again_rarely),
+          TEST_ENTRY(group_heartbeats_to_the_channel),
+          TEST_ENTRY(group_member_cut_off_down_up_then_removed),
+          TEST_ENTRY(group_allocation_failures), TEST_ENTRY(group_slow_path_sends_again_rarely),
           TEST_ENTRY(group_silent_members_undelivered_on_time), TEST_ENTRY(group_wire_scenario))
