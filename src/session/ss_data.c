@@ -94,9 +94,9 @@ static void rto_backoff(ss_sess *s, const ss_tx *t, uint64_t now) {
     uint32_t rto = ss_rto(s);
     if (now < s->backoff_at)
         return;
-    bool alive = s->last_ack_ms != 0 && now - s->last_ack_ms < rto;
-    if (s->g != NULL)
-        alive = ss_group_heard_since(s, t->wait, t->nwait, now > rto ? now - rto : 0);
+    bool alive = s->g != NULL
+                     ? ss_group_heard_since(s, t->wait, t->nwait, now > rto ? now - rto : 0)
+                     : s->last_ack_ms != 0 && now - s->last_ack_ms < rto;
     if (!alive)
         return;
     if (s->backoff < 16)
@@ -205,7 +205,7 @@ static void tx_send(slim_sessions *ss, ss_sess *s, ss_tx *t, uint32_t id, uint64
             ss->c.retransmissions++;
         } else {
             ss->c.messages_out++;
-            ss_note_sent(s);
+            ss_note_sent(s, true);
         }
     }
     if (!again)
@@ -260,8 +260,10 @@ static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_na
                                     ss_out *und, uint64_t now) {
     ss_group *g = s->g;
     if (!s->reliable) {
-        if (ss_send(ss, s->handle, m) == SLIM_OK)
+        if (ss_send(ss, s->handle, m) == SLIM_OK) {
+            ss_note_sent(s, false);
             ss->c.messages_out++;
+        }
         slim_wire_free(m);
         return SLIM_OK;
     }
@@ -279,8 +281,10 @@ static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_na
     t->undelivered = und;
     t->to = *to;
     t->deadline = now + ss_rto(s);
-    if (ss_send(ss, s->handle, m) == SLIM_OK)
+    if (ss_send(ss, s->handle, m) == SLIM_OK) {
+        ss_note_sent(s, false);
         ss->c.messages_out++;
+    }
     return SLIM_OK;
 }
 
@@ -399,7 +403,7 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
     s->last_id = id;
     if (!slot) {
         if (ss_send(ss, s->handle, m) == SLIM_OK) {
-            ss_note_sent(s);
+            ss_note_sent(s, true);
             ss->c.messages_out++;
         }
         slim_wire_free(m);
@@ -697,10 +701,8 @@ static void send_ack(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
         ss->c.send_failures++;
         return;
     }
-    /* In a group it went to one member: the others still need our
-     * heartbeat. */
-    if (ss_send_new(ss, s->handle, a) == SLIM_OK && s->g == NULL)
-        ss_note_sent(s);
+    if (ss_send_new(ss, s->handle, a) == SLIM_OK)
+        ss_note_sent(s, false);
 }
 
 /* The MESSAGE output for m (which it takes only on success). */
@@ -801,8 +803,8 @@ static void send_rtx_request(slim_sessions *ss, ss_sess *s, ss_rxq *q, uint32_t 
     }
     if (ss_send_new(ss, s->handle, r) == SLIM_OK) {
         ss->c.rtx_requests++;
-        if (!again && s->g == NULL)
-            ss_note_sent(s);
+        if (!again)
+            ss_note_sent(s, false);
     }
 }
 

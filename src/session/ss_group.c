@@ -897,7 +897,8 @@ static void welcome_done(slim_sessions *ss, ss_sess *s, uint64_t now) {
     hb_start(ss, s, now);
     slim_msg *a;
     if (cmd(ss, s, T_GROUP_ACK, &s->peer, g->welcome_id, false, &a, NULL) == SLIM_OK) {
-        (void)ss_send_new(ss, s->handle, a); /* to the moderator alone: no heartbeat */
+        if (ss_send_new(ss, s->handle, a) == SLIM_OK)
+            ss_note_sent(s, false);
     } else {
         ss->c.send_failures++; /* the welcome comes again */
     }
@@ -962,12 +963,12 @@ static slim_status welcome_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, 
 static bool listed(const Dataplane__Proto__V1__GroupUpdatePayload *u, const slim_name *n) {
     for (size_t k = 0; k < u->n_participants; k++) {
         const Dataplane__Proto__V1__Participant *p = u->participants[k];
-        ss_name pn = {0};
-        if (p == NULL || p->name == NULL || ss_name_from_pb(&pn, p->name) != SLIM_OK)
+        if (p == NULL || p->name == NULL)
             continue;
-        bool same = slim_name_equal(&pn.name, n);
-        ss_name_clear(&pn);
-        if (same)
+        slim_name pn;
+        slim_str text[3];
+        (void)ss_pb_wire(p->name, &pn, text);
+        if (slim_name_equal(&pn, n))
             return true;
     }
     return false;

@@ -24,9 +24,9 @@
 #include "core/hmap.h"
 
 /* Sizes (docs/sessions.md explains each). */
-#define SS_WINDOW                                                                                  \
-    512u               /* default send window: unacknowledged messages per session                 \
-                        * (upstream's producer ring) */
+/* the default send window: unacknowledged messages per session (upstream's
+ * producer ring) */
+#define SS_WINDOW   512u
 #define SS_FAST_GAP 3u /* acknowledged ids after an unacknowledged one that send it again early */
 #define SS_RX_SPAN                                                                                 \
     SLIM_SESSIONS_RX_SPAN            /* ids a reorder buffer holds ahead of the next expected one */
@@ -580,7 +580,9 @@ Dataplane__Proto__V1__Participant *ss_participant_new(const ss_name *who, bool s
                                                       bool receives);
 void ss_route_free_all(slim_sessions *ss);
 void ss_ctl_clear(ss_sess *s);
-void ss_note_sent(ss_sess *s); /* traffic to the peer this heartbeat period */
+/* Something went out this heartbeat period, to every member of a group
+ * (to_all) or to one: in a group only the former stands for a heartbeat. */
+void ss_note_sent(ss_sess *s, bool to_all);
 void ss_note_heard(slim_sessions *ss, ss_sess *s, uint64_t now);
 uint64_t ss_p2p_deadline(const ss_sess *s);
 

@@ -89,8 +89,8 @@ slim_status ss_ctl_add(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpose pu
     c->from = *from;
     c->any_id = any_id;
     c->deadline = now + s->ctl_timeout_ms;
-    if (ss_send(ss, s->handle, m) == SLIM_OK && s->g == NULL)
-        ss_note_sent(s); /* in a group, to one member (ss_ctl_add_set: to all) */
+    if (ss_send(ss, s->handle, m) == SLIM_OK)
+        ss_note_sent(s, false);
     return SLIM_OK;
 }
 
@@ -112,7 +112,7 @@ slim_status ss_ctl_add_set(slim_sessions *ss, ss_sess *s, slim_msg *m, ss_purpos
     }
     s->ctl[s->nctl - 1].wait = w;
     s->ctl[s->nctl - 1].nwait = nwait;
-    ss_note_sent(s); /* to everyone: it stands for a heartbeat */
+    ss_note_sent(s, true);
     return SLIM_OK;
 }
 
@@ -157,14 +157,15 @@ void ss_answer(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint8_t type) {
         ss->c.send_failures++;
         return;
     }
-    if (ss_send_new(ss, s->handle, r) == SLIM_OK && s->g == NULL)
-        ss_note_sent(s); /* in a group it went to one member */
+    if (ss_send_new(ss, s->handle, r) == SLIM_OK)
+        ss_note_sent(s, false);
 }
 
 /* ---- heartbeats and liveness ---- */
 
-void ss_note_sent(ss_sess *s) {
-    s->hb_active = true;
+void ss_note_sent(ss_sess *s, bool to_all) {
+    if (to_all || s->g == NULL)
+        s->hb_active = true;
 }
 
 void ss_note_heard(slim_sessions *ss, ss_sess *s, uint64_t now) {
@@ -395,7 +396,7 @@ void ss_p2p_join_reply(slim_sessions *ss, ss_sess *s) {
         return;
     }
     if (ss_send_new(ss, s->handle, m) == SLIM_OK)
-        ss_note_sent(s);
+        ss_note_sent(s, false);
 }
 
 /* The route is in place: the next step of the handshake. */
