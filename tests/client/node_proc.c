@@ -263,6 +263,15 @@ slim_app *test_app_at(const char *name, const char *id, const char *secret, int 
     return app;
 }
 
+slim_status test_publish_retrying(slim_app *app, slim_session_id s, slim_bytes b, int retry_ms) {
+    slim_status st;
+    while ((st = slim_session_publish(app, s, b, NULL, 10000, NULL)) == SLIM_E_QUEUE_FULL) {
+        struct timespec t = {retry_ms / 1000, (retry_ms % 1000) * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    return st;
+}
+
 slim_bytes test_text(const char *s) {
     return (slim_bytes){(const uint8_t *)s, strlen(s)};
 }

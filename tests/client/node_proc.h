@@ -83,6 +83,10 @@ long test_rss_kib(pid_t pid);
 slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,
                       const slim_app_options *o);
 
+/* slim_session_publish (waiting up to 10 s), tried again every retry_ms
+ * while the session's window is full (E_QUEUE_FULL); the last status. */
+slim_status test_publish_retrying(slim_app *app, slim_session_id s, slim_bytes b, int retry_ms);
+
 /* The bytes of a C string (without its NUL). */
 slim_bytes test_text(const char *s);
 

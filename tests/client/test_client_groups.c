@@ -112,12 +112,7 @@ static void *writer(void *p) {
     for (int k = 0; k < a->count; k++) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d:%d", a->self, k);
-        slim_status st;
-        while ((st = slim_session_publish(a->m->app, a->m->s, test_text(buf), NULL, 10000, NULL)) ==
-               SLIM_E_QUEUE_FULL) {
-            struct timespec t = {0, 5000000};
-            nanosleep(&t, NULL);
-        }
+        slim_status st = test_publish_retrying(a->m->app, a->m->s, test_text(buf), 5);
         if (st != SLIM_OK) {
             fprintf(stderr, "  %s publish %d: %s\n", a->m->name, k, slim_status_name(st));
             return NULL;

@@ -46,12 +46,7 @@ static int publish_paced(slim_app *app, slim_session_id s, int count, const char
     for (int i = 0; i < count; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "%s%d", prefix, i);
-        slim_status st;
-        while ((st = slim_session_publish(app, s, test_text(buf), NULL, 10000, NULL)) ==
-               SLIM_E_QUEUE_FULL) {
-            struct timespec t = {0, 5000000};
-            nanosleep(&t, NULL);
-        }
+        slim_status st = test_publish_retrying(app, s, test_text(buf), 5);
         if (st != SLIM_OK) {
             fprintf(stderr, "  publish %s%d: %s\n", prefix, i, slim_status_name(st));
             return i;
@@ -453,12 +448,7 @@ TEST(a_reader_that_never_reads_bounds_everyone) {
     static uint8_t kib[1024];
     for (int i = 0; i < N; i++) {
         snprintf((char *)kib, sizeof kib, "m%d", i);
-        slim_status st;
-        while ((st = slim_session_publish(a, sa, (slim_bytes){kib, sizeof kib}, NULL, 10000,
-                                          NULL)) == SLIM_E_QUEUE_FULL) {
-            struct timespec t = {0, 2000000};
-            nanosleep(&t, NULL);
-        }
+        slim_status st = test_publish_retrying(a, sa, (slim_bytes){kib, sizeof kib}, 2);
         CHECK_OK(st);
         if (st != SLIM_OK)
             break;

@@ -475,12 +475,8 @@ static void *publisher(void *p) {
         char buf[1024];
         int n = snprintf(buf, sizeof buf, "%s:%d:", a->tag, k);
         memset(buf + n, '.', sizeof buf - (size_t)n);
-        slim_status st;
-        while ((st = slim_session_publish(a->app, a->s, (slim_bytes){(uint8_t *)buf, sizeof buf},
-                                          NULL, 10000, NULL)) == SLIM_E_QUEUE_FULL) {
-            struct timespec t = {0, 2000000};
-            nanosleep(&t, NULL);
-        }
+        slim_status st =
+            test_publish_retrying(a->app, a->s, (slim_bytes){(uint8_t *)buf, sizeof buf}, 2);
         if (st != SLIM_OK) {
             fprintf(stderr, "  %s publish %d: %s\n", a->tag, k, slim_status_name(st));
             return NULL;

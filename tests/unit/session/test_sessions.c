@@ -855,6 +855,24 @@ TEST(names_the_app_answers_for) {
 
 /* ---- refusals leave the state usable ---- */
 
+/* A reliable ANYCAST session of app 0 to nobody: `window` messages are
+ * taken, then E_QUEUE_FULL; once they are given up (UNDELIVERED) there is
+ * room again (one more is taken). Returns the session. */
+static uint64_t window_fills_and_empties(simnet *n, size_t window) {
+    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, NOBODY_SVC, 1000, 1);
+    uint64_t s = 0;
+    CHECK_OK(slim_sessions_open(n->apps[0].ss, &c, 0, n->now, &s));
+    size_t k = 0;
+    while (publish_n(n, 0, s, "w", k, NULL) == SLIM_OK)
+        k++;
+    CHECK_EQ(k, window);
+    CHECK_STATUS(publish_n(n, 0, s, "w", k, NULL), SLIM_E_QUEUE_FULL);
+    sim_run(n, n->now + 5000, NULL, NULL);
+    CHECK_EQ(sim_count(n, 0, SLIM_SOUT_UNDELIVERED, s), window);
+    CHECK_OK(publish_n(n, 0, s, "w", k, NULL));
+    return s;
+}
+
 TEST(refusals_leave_state_usable) {
     slim_sessions_config cfg = {.max_sessions = 2};
     simnet n;
@@ -921,16 +939,7 @@ TEST(refusals_leave_state_usable) {
     CHECK_OK(slim_sessions_close(a, s8, 0, n.now));
     sim_run(&n, n.now + 20000, NULL, NULL);
     /* The window: 512 unacknowledged messages, then E_QUEUE_FULL. */
-    c = cfg_of(SLIM_SESSION_ANYCAST, NOBODY_SVC, 1000, 1);
-    CHECK_OK(slim_sessions_open(a, &c, 0, n.now, &any));
-    size_t k = 0;
-    while (publish_n(&n, 0, any, "w", k, NULL) == SLIM_OK)
-        k++;
-    CHECK_EQ(k, 512);
-    CHECK_STATUS(publish_n(&n, 0, any, "w", k, NULL), SLIM_E_QUEUE_FULL);
-    sim_run(&n, n.now + 5000, NULL, NULL);
-    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, any), 512);
-    CHECK_OK(publish_n(&n, 0, any, "w", k, NULL));
+    any = window_fills_and_empties(&n, 512);
     CHECK_OK(slim_sessions_close(a, any, 0, n.now));
     sim_run(&n, n.now + 20000, NULL, NULL);
     CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, any), 513);
@@ -968,19 +977,8 @@ TEST(send_window_is_configurable) {
     slim_sessions_config cfg = {.send_window = 16};
     simnet n;
     setup(&n, 23, 1, &cfg);
-    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, NOBODY_SVC, 1000, 1);
-    uint64_t s = 0;
-    slim_sessions *a = n.apps[0].ss;
-    CHECK_OK(slim_sessions_open(a, &c, 0, n.now, &s));
-    size_t k = 0;
-    while (publish_n(&n, 0, s, "w", k, NULL) == SLIM_OK)
-        k++;
-    CHECK_EQ(k, 16);
-    CHECK_STATUS(publish_n(&n, 0, s, "w", k, NULL), SLIM_E_QUEUE_FULL);
-    sim_run(&n, n.now + 5000, NULL, NULL);
-    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, s), 16);
-    CHECK_OK(publish_n(&n, 0, s, "w", k, NULL));
-    CHECK_OK(slim_sessions_close(a, s, 0, n.now));
+    uint64_t s = window_fills_and_empties(&n, 16);
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 0, n.now));
     teardown(&n, 120000);
 }
 
