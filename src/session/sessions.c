@@ -321,6 +321,7 @@ static void sess_free(ss_sess *s) {
     slim_free(s->ctl);
     ss_data_free(s);
     ss_group_free(s);
+    ss_mls_free(s->mls);
     ss_name_clear(&s->local);
     ss_name_clear(&s->peer);
     for (uint32_t i = 0; i < s->ninst; i++)
@@ -639,6 +640,29 @@ static slim_status verify(slim_sessions *ss, const slim_msg *m, bool need_sig) {
     return SLIM_OK;
 }
 
+/* In an MLS session, a command message (signed, so its id is its
+ * sender's) taken before is not taken again (session-protocol-head.md
+ * §7.4); a request among them is answered again, as its first answer may
+ * have been lost. Id 0 is refused. */
+static slim_status replay_check(slim_sessions *ss, ss_sess *s, const slim_msg *m,
+                                const slim_name *src) {
+    uint32_t type = ss_msg_type(m), id = ss_msg_mid(m);
+    /* These are taken once by their own handlers (a welcome by its id, an
+     * update by its commit id, a join request while no welcome came),
+     * which answer a copy as its state allows. */
+    bool own = type == T_GROUP_WELCOME || type == T_GROUP_UPDATE || type == T_JOIN_REQUEST;
+    if (id != 0 && (own || !ss_mls_replayed(s->mls, src, id)))
+        return SLIM_OK;
+    ss->c.drop_replay++;
+    if (id != 0 && s->state != S_DEAD) {
+        if (type == T_GROUP_CLOSE)
+            ss_answer(ss, s, m, T_GROUP_ACK);
+        else if (type == T_LEAVE_REQUEST)
+            ss_answer(ss, s, m, T_LEAVE_REPLY);
+    }
+    return SLIM_E_SESSION_REPLAY;
+}
+
 /* Common settings of a session a peer opens. */
 static void peer_session_timers(ss_sess *s, bool reliable, uint32_t timeout, uint32_t retries) {
     s->reliable = reliable;
@@ -705,6 +729,11 @@ static slim_status joiner(slim_sessions *ss, slim_msg *m, const ss_appname *ours
                             r < SS_PEER_MAX_RETRIES ? r : SS_PEER_MAX_RETRIES);
     } else
         peer_session_timers(s, false, 0, 0);
+    /* MLS when asked (the percentage is ours: every message is checked) */
+    if (jr->_mls_settings_case && (st = ss_mls_new(ss, s)) != SLIM_OK) {
+        sess_free(s);
+        return st;
+    }
     if (!ss_msg_in_conn(m, &s->conn)) {
         sess_free(s);
         ss->c.drop_malformed++;
@@ -789,19 +818,29 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
         }
         /* Groups check the signature of command messages too (upstream
          * only does with MLS). */
-        if ((st = verify(ss, m, s->g != NULL && ss_is_command(type))) != SLIM_OK) {
+        if ((st = verify(ss, m, (s->g != NULL || s->mls != NULL) && ss_is_command(type))) !=
+            SLIM_OK) {
             slim_wire_free(m);
             return st;
         }
         slim_name src;
-        if (s->g != NULL && ss_msg_source(m, &src))
+        bool src_ok = ss_msg_source(m, &src);
+        if (s->mls != NULL && ss_is_command(type) && src_ok &&
+            (st = replay_check(ss, s, m, &src)) != SLIM_OK) {
+            slim_wire_free(m);
+            return st;
+        }
+        if (s->g != NULL && src_ok)
             ss_group_heard(ss, s, &src, now);
+        uint32_t mid = ss_msg_mid(m);
         if (type <= T_RTX_REPLY)
             st = ss_data_input(ss, s, m, now);
         else if (s->g != NULL)
             st = ss_group_input(ss, s, m, now);
         else
             st = ss_p2p_input(ss, s, m, now);
+        if (st == SLIM_OK && s->mls != NULL && ss_is_command(type) && src_ok)
+            ss_mls_seen(s->mls, &src, mid);
         ss_reschedule(ss, s);
         return st;
     }
@@ -843,7 +882,9 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
     }
     /* Discovery is answered without a session, after checking the token and
      * the signature (upstream checks these always). */
-    if ((st = verify(ss, m, type == T_DISCOVERY_REQUEST)) != SLIM_OK) {
+    bool mls_join = type == T_JOIN_REQUEST && ss_msg_command(m) != NULL &&
+                    ss_msg_command(m)->join_request->_mls_settings_case;
+    if ((st = verify(ss, m, type == T_DISCOVERY_REQUEST || mls_join)) != SLIM_OK) {
         slim_wire_free(m);
         return st;
     }
@@ -938,7 +979,8 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
     if (ss == NULL || cfg == NULL || session == NULL)
         return SLIM_E_INVALID_ARG;
     begin(ss);
-    if (cfg->mls)
+    if (cfg->mls && (cfg->type == SLIM_SESSION_ANYCAST || ss->ops.mls_self == NULL ||
+                     ss->ops.mls_check == NULL))
         return SLIM_E_UNSUPPORTED;
     if ((cfg->type != SLIM_SESSION_ANYCAST && cfg->type != SLIM_SESSION_UNICAST &&
          cfg->type != SLIM_SESSION_MULTICAST) ||
@@ -991,6 +1033,8 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
         else
             s->open_done->op = op;
     }
+    if (st == SLIM_OK && cfg->mls && (st = ss_mls_new(ss, s)) == SLIM_OK)
+        st = ss_mls_create(ss, s); /* the one-member group we commit into */
     if (st == SLIM_OK && cfg->type == SLIM_SESSION_UNICAST) {
         s->state = S_DISCOVER;
         st = ss_p2p_open(ss, s, now_ms);
@@ -1260,6 +1304,14 @@ static const char *detail(slim_sessions *ss, const ss_out *o) {
                  "group session %" PRIu32 " ended: its moderator %s sent no heartbeats for %" PRIu32
                  " s",
                  id, peer, a);
+        break;
+    case R_MLS_REFUSED:
+        snprintf(d, cap, "invite of %s (session %" PRIu32 "): its MLS KeyPackage was refused (%s)",
+                 peer, id, slim_status_str(o->status));
+        break;
+    case R_MLS_FAILED:
+        snprintf(d, cap, "session %" PRIu32 " with %s: MLS failed (%s)", id, peer,
+                 slim_status_str(o->status));
         break;
     case R_UNDELIVERED_GROUP:
         snprintf(d, cap,

@@ -38,8 +38,7 @@
  * The protocol on the wire is upstream SLIM's (docs/sessions.md, from
  * ../shared/spec/session-protocol-head.md): point-to-point sessions with
  * DISCOVERY, JOIN, WELCOME, acknowledged data with retransmission,
- * heartbeats and close, and groups (MULTICAST) without MLS. MLS plugs in
- * later behind the same calls.
+ * heartbeats and close, groups (MULTICAST), and MLS in both.
  *
  * One thread at a time.
  */
@@ -99,7 +98,9 @@ typedef struct slim_session_config {
      * these values, or 1000 ms and 10 when they are zero. */
     uint32_t timeout_ms;
     uint32_t max_retries;
-    bool mls;                   /* not yet: E_UNSUPPORTED */
+    /* End-to-end encryption (docs/sessions.md, "MLS"): the session is an
+     * MLS group the opener commits; needs the MLS ops. */
+    bool mls;
     const slim_ss_kv *metadata; /* sent in JOIN_REQUEST; may be NULL */
     size_t metadata_len;
     uint32_t session_id; /* SLIM_SESSION_ID_ANY: pick */
@@ -124,6 +125,23 @@ typedef struct slim_sessions_ops {
      * (with the public key the token carries). SLIM_OK or the reason.
      * Required. */
     slim_status (*verify)(void *ud, const slim_msg *m, bool need_sig);
+    /* MLS (docs/sessions.md, "MLS"). Both NULL: sessions with MLS are
+     * refused (E_UNSUPPORTED). */
+    /* This app's MLS member identity: *credential the bytes its leaves
+     * carry as their Basic credential (the current identity token),
+     * *sig_priv the private signature key whose public key that token
+     * names, *suite the MLS cipher suite of that key (1: Ed25519, 2:
+     * P-256). Views valid until the next call of an op. */
+    slim_status (*mls_self)(void *ud, slim_bytes *credential, slim_bytes *sig_priv,
+                            uint16_t *suite);
+    /* Checks another member's credential: the token verified by the
+     * app's verifier (its expiry too only when `fresh`: a member being
+     * added or changing its leaf; a leaf already in the group keeps its
+     * token past its expiry) and the public key it carries equal to
+     * signature_key. *app_id gets the app id its subject gives (a SLIM
+     * source name's id must equal it). SLIM_OK or why not. */
+    slim_status (*mls_check)(void *ud, slim_bytes credential, slim_bytes signature_key, bool fresh,
+                             slim_id *app_id);
 } slim_sessions_ops;
 
 typedef struct slim_sessions_config {
@@ -209,7 +227,7 @@ slim_status slim_sessions_remove_name(slim_sessions *ss, const slim_sname *name)
  * E_SESSION_ROUTE_TIMEOUT; E_CANCELLED when closed first), after which
  * the session also gets CLOSED with the same status. E_INVALID_ARG (bad
  * config: UNICAST or MULTICAST without a peer, names without text),
- * E_UNSUPPORTED (mls), E_SESSION_BAD_ID, E_EXISTS (session id in use),
+ * E_UNSUPPORTED (mls without the MLS ops), E_SESSION_BAD_ID, E_EXISTS (session id in use),
  * E_SESSION_LIMIT (max_sessions), E_QUEUE_FULL (backlog), E_NOMEM. */
 slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg, uint64_t op,
                                uint64_t now_ms, uint64_t *session);
@@ -399,6 +417,11 @@ typedef struct slim_sessions_counters {
     uint64_t peers_gone;      /* sessions ended by missed heartbeats */
     uint64_t members_down;    /* group members declared down */
     uint64_t members_up;      /* group members heard from again after that */
+    uint64_t drop_mls;        /* MLS: data that did not decrypt, commits refused */
+    uint64_t drop_mls_aad;    /* MLS: data whose header differs from its authenticated data */
+    uint64_t drop_mls_sender; /* MLS: data whose MLS sender is not its source */
+    uint64_t drop_replay;     /* MLS: command messages taken before (answered again) */
+    uint64_t mls_commits;     /* MLS: commits made (opener) or applied (member) */
 } slim_sessions_counters;
 
 void slim_sessions_counters_get(const slim_sessions *ss, slim_sessions_counters *out);

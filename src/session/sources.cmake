@@ -9,6 +9,7 @@ list(APPEND SLIM_SOURCES
   src/session/sessions.c
   src/session/ss_data.c
   src/session/ss_group.c
+  src/session/ss_mls.c
   src/session/ss_msg.c
   src/session/ss_p2p.c)
 list(APPEND SLIM_LIBS PkgConfig::JANSSON)

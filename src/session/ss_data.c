@@ -183,7 +183,7 @@ static void group_resend(slim_sessions *ss, ss_sess *s, ss_tx *t) {
             continue;
         }
         h->fanout = 1;
-        if (ss_send(ss, s->handle, t->msg) == SLIM_OK)
+        if (ss_send_data(ss, s, t->msg, t->epoch) == SLIM_OK)
             ss->c.retransmissions++;
     }
     h->fanout = SS_FANOUT_ALL;
@@ -194,11 +194,13 @@ static void group_resend(slim_sessions *ss, ss_sess *s, ss_tx *t) {
 /* Sends slot t (id) for the first time or again. */
 static void tx_send(slim_sessions *ss, ss_sess *s, ss_tx *t, uint32_t id, uint64_t now) {
     bool again = t->sent;
+    if (!again)
+        t->epoch = ss_mls_epoch(s->mls);
     if (s->g != NULL && again) {
         group_resend(ss, s, t);
     } else if (s->type == SLIM_SESSION_UNICAST && set_destination(t->msg, &s->peer) != SLIM_OK) {
         ss->c.send_failures++;
-    } else if (ss_send(ss, s->handle, t->msg) == SLIM_OK) {
+    } else if (ss_send_data(ss, s, t->msg, t->epoch) == SLIM_OK) {
         /* A retransmission does not stand for a heartbeat: it is sent
          * because something is not getting through. */
         if (again) {
@@ -260,7 +262,7 @@ static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_na
                                     ss_out *und, uint64_t now) {
     ss_group *g = s->g;
     if (!s->reliable) {
-        if (ss_send(ss, s->handle, m) == SLIM_OK) {
+        if (ss_send_data(ss, s, m, UINT64_MAX) == SLIM_OK) {
             ss_note_sent(s, false);
             ss->c.messages_out++;
         }
@@ -281,7 +283,8 @@ static slim_status group_publish_to(slim_sessions *ss, ss_sess *s, const slim_na
     t->undelivered = und;
     t->to = *to;
     t->deadline = now + ss_rto(s);
-    if (ss_send(ss, s->handle, m) == SLIM_OK) {
+    t->epoch = ss_mls_epoch(s->mls);
+    if (ss_send_data(ss, s, m, t->epoch) == SLIM_OK) {
         ss_note_sent(s, false);
         ss->c.messages_out++;
     }
@@ -402,7 +405,7 @@ slim_status ss_data_publish(slim_sessions *ss, ss_sess *s, const slim_publish *p
         return group_publish_to(ss, s, &dst->name, m, und, now);
     s->last_id = id;
     if (!slot) {
-        if (ss_send(ss, s->handle, m) == SLIM_OK) {
+        if (ss_send_data(ss, s, m, UINT64_MAX) == SLIM_OK) {
             ss_note_sent(s, true);
             ss->c.messages_out++;
         }
@@ -624,7 +627,7 @@ static slim_status rtx_request_in(slim_sessions *ss, ss_sess *s, const slim_msg 
         } else {
             if (redirect)
                 h->fanout = 1;
-            if (ss_send(ss, s->handle, t->msg) == SLIM_OK)
+            if (ss_send_data(ss, s, t->msg, t->epoch) == SLIM_OK)
                 ss->c.rtx_replies++;
             else
                 SLIM_LOGD(MOD, "session %u: message %u asked for again: cannot send it", s->id, id);
@@ -661,8 +664,9 @@ static slim_status rtx_request_in(slim_sessions *ss, ss_sess *s, const slim_msg 
         ss->c.send_failures++;
         return SLIM_OK;
     }
-    if (ss_send_new(ss, s->handle, r) == SLIM_OK)
+    if (ss_send_data(ss, s, r, UINT64_MAX) == SLIM_OK)
         ss->c.rtx_replies++;
+    slim_wire_free(r);
     return SLIM_OK;
 }
 
@@ -1223,6 +1227,11 @@ static slim_status group_data_in(slim_sessions *ss, ss_sess *s, slim_msg *m, uin
         slim_wire_free(m);
         return SLIM_E_SESSION_UNEXPECTED;
     }
+    slim_status st;
+    if (s->mls != NULL && (st = ss_mls_open(ss, s, m, NULL)) != SLIM_OK) {
+        slim_wire_free(m);
+        return st;
+    }
     if (type == T_MSG && is_publish_to(m))
         return group_direct(ss, s, m);
     if (!s->reliable)
@@ -1274,6 +1283,10 @@ slim_status ss_data_input(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t n
             ss->c.drop_unexpected++;
             slim_wire_free(m);
             return SLIM_E_SESSION_UNEXPECTED;
+        }
+        if (s->mls != NULL && (st = ss_mls_open(ss, s, m, NULL)) != SLIM_OK) {
+            slim_wire_free(m);
+            return st;
         }
         if (type == T_RTX_REPLY && m->publish->header->_error_case) {
             rx_lost(ss, s, &s->rxq, ss_msg_mid(m), R_LOST_SENDER);
@@ -1434,7 +1447,7 @@ void ss_data_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
                 continue;
             }
             t->deadline = now + ss_rto(s);
-            if (ss_send(ss, s->handle, t->msg) == SLIM_OK)
+            if (ss_send_data(ss, s, t->msg, t->epoch) == SLIM_OK)
                 ss->c.retransmissions++;
             i++;
         }

@@ -275,6 +275,7 @@ static slim_status roster_pb(const ss_group *g, const ss_name *extra,
  * `who`, who is no longer in the roster. */
 static slim_status send_update(slim_sessions *ss, ss_sess *s, const ss_name *who, bool remove,
                                const slim_name *skip, uint32_t *id, uint64_t now) {
+    const ss_task *t = s->g->task;
     ss_group *g = s->g;
     slim_msg *m;
     void *inner;
@@ -286,10 +287,14 @@ static slim_status send_update(slim_sessions *ss, ss_sess *s, const ss_name *who
                    : DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD;
     u->participant = ss_participant_new(who, true, true);
     if (u->participant == NULL ||
-        (st = roster_pb(g, remove ? who : NULL, &u->participants, &u->n_participants)) != SLIM_OK) {
+        (st = roster_pb(g, remove ? who : NULL, &u->participants, &u->n_participants)) != SLIM_OK ||
+        (s->mls != NULL &&
+         (st = ss_mls_payload(t->commit_id, slim_buf_view(&t->commit), &u->mls)) != SLIM_OK)) {
         slim_wire_free(m);
         return SLIM_E_NOMEM;
     }
+    if (s->mls != NULL)
+        u->_mls_case = DATAPLANE__PROTO__V1__GROUP_UPDATE_PAYLOAD___MLS_MLS;
     slim_name *w = NULL;
     uint32_t nw = 0;
     if ((st = ss_group_others(s, &w, &nw)) != SLIM_OK) {
@@ -335,6 +340,8 @@ static ss_task *task_new(slim_sessions *ss, ss_sess *s, ss_task_kind kind, const
 
 static void task_free(ss_task *t) {
     ss_name_clear(&t->who);
+    slim_buf_cleanup(&t->commit);
+    slim_buf_cleanup(&t->welcome);
     ss_out_free(t->done);
     slim_free(t);
 }
@@ -514,6 +521,15 @@ static void task_start(slim_sessions *ss, ss_sess *s, uint64_t now) {
         __attribute__((fallthrough)); /* the others are told first */
     case K_ANNOUNCE_LEFT:
         t->step = TS_UPDATE;
+        if (s->mls != NULL) {
+            /* every removal is committed, told or not (upstream) */
+            slim_status st = ss_mls_remove(s, &t->who.name, &t->commit, &t->commit_id);
+            if (st != SLIM_OK) {
+                task_finish(ss, s, st, R_MLS_FAILED, 0, NULL, now);
+                return;
+            }
+            ss->c.mls_commits++;
+        }
         if (g->nmem + 1 > 2) {
             if (send_update(ss, s, &t->who, true, NULL, &t->update_id, now) != SLIM_OK)
                 t->update_failed = true;
@@ -576,6 +592,8 @@ static void send_join(slim_sessions *ss, ss_sess *s, uint64_t now) {
             jr->_channel_case = DATAPLANE__PROTO__V1__JOIN_REQUEST_PAYLOAD___CHANNEL_CHANNEL;
         if (st == SLIM_OK && (st = slim_wire_name_new(&cw, &jr->control)) == SLIM_OK)
             jr->_control_case = DATAPLANE__PROTO__V1__JOIN_REQUEST_PAYLOAD___CONTROL_CONTROL;
+        if (st == SLIM_OK && s->mls != NULL)
+            st = ss_mls_join_settings(jr);
         for (size_t i = 0; st == SLIM_OK && i < s->nmeta; i++)
             st = slim_wire_metadata_set(m, s->meta[i].key.ptr, s->meta[i].value.ptr);
         if (st != SLIM_OK)
@@ -685,6 +703,25 @@ static slim_status join_reply_in(slim_sessions *ss, ss_sess *s, const slim_msg *
     long i = ss_ctl_find(s, P_JOIN, ss_msg_mid(m));
     if (t == NULL || t->step != TS_JOIN || i < 0 || !slim_name_equal(src, &t->who.name))
         return SLIM_E_SESSION_UNEXPECTED;
+    if (s->mls != NULL) {
+        /* The invitee's KeyPackage, committed at once (the new epoch is
+         * ours from now on; a refused one ends the invite). */
+        slim_bytes kp = ss_mls_reply_key_package_of(m);
+        slim_status st =
+            kp.len == 0 ? SLIM_E_WIRE_MISSING_FIELD
+                        : ss_mls_add(s, kp, &t->who.name, &t->commit, &t->welcome, &t->commit_id);
+        if (st == SLIM_E_NOMEM) {
+            ss->c.drop_nomem++;
+            return st; /* the join is sent again */
+        }
+        if (st != SLIM_OK) {
+            ss->c.drop_mls++;
+            ss_ctl_remove(s, (uint32_t)i);
+            task_finish(ss, s, st, R_MLS_REFUSED, 0, NULL, now);
+            return SLIM_OK;
+        }
+        ss->c.mls_commits++;
+    }
     if (mem_add(g, &t->who) != SLIM_OK) {
         ss->c.drop_nomem++;
         return SLIM_E_NOMEM; /* the join is sent again */
@@ -718,6 +755,9 @@ static void send_welcome(slim_sessions *ss, ss_sess *s, uint64_t now) {
     if (st == SLIM_OK) {
         Dataplane__Proto__V1__GroupWelcomePayload *gw = inner;
         st = roster_pb(g, NULL, &gw->participants, &gw->n_participants);
+        if (st == SLIM_OK && s->mls != NULL &&
+            (st = ss_mls_payload(t->commit_id, slim_buf_view(&t->welcome), &gw->mls)) == SLIM_OK)
+            gw->_mls_case = DATAPLANE__PROTO__V1__GROUP_WELCOME_PAYLOAD___MLS_MLS;
         t->welcome_id = ss_msg_mid(w);
         if (st != SLIM_OK)
             slim_wire_free(w);
@@ -919,6 +959,11 @@ static slim_status welcome_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, 
         return SLIM_E_WIRE_MISSING_FIELD;
     }
     const Dataplane__Proto__V1__GroupWelcomePayload *gw = ss_msg_command(m)->group_welcome;
+    if (s->mls != NULL) {
+        slim_status st = ss_mls_welcome_in(ss, s, gw->_mls_case ? gw->mls : NULL);
+        if (st != SLIM_OK)
+            return st; /* unanswered */
+    }
     for (size_t i = 0; i < gw->n_participants; i++) {
         const Dataplane__Proto__V1__Participant *p = gw->participants[i];
         ss_name n = {0};
@@ -1018,22 +1063,12 @@ static void forget_unlisted(slim_sessions *ss, ss_sess *s,
     }
 }
 
-static slim_status update_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
+/* What an update does to the roster (under MLS, once its commit is
+ * applied). E_NOMEM: nothing changed. */
+static slim_status update_apply(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
     ss_group *g = s->g;
-    if (s->state != S_READY && s->state != S_DRAIN)
-        return SLIM_OK; /* not welcomed yet: unanswered, it comes again */
-    uint32_t id = ss_msg_mid(m);
-    for (uint32_t i = 0; i < g->nupd && i < SS_UPDATE_IDS; i++)
-        if (g->upd[i] == id) {
-            ss_answer(ss, s, m, T_GROUP_ACK);
-            return SLIM_OK;
-        }
     const Dataplane__Proto__V1__GroupUpdatePayload *u = ss_msg_command(m)->group_update;
     ss_name who = {0};
-    if (u->participant == NULL || u->participant->name == NULL) {
-        ss->c.drop_malformed++;
-        return SLIM_E_WIRE_MISSING_FIELD;
-    }
     if (ss_name_from_pb(&who, u->participant->name) != SLIM_OK) {
         ss->c.drop_nomem++;
         return SLIM_E_NOMEM;
@@ -1076,6 +1111,45 @@ static slim_status update_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, u
         (void)ss_msg_in_conn(m, &conn);
         learn_listed(ss, s, u, conn);
     }
+    return SLIM_OK;
+}
+
+static void update_apply_mls(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
+    if (update_apply(ss, s, m, now) != SLIM_OK)
+        ss->c.drop_nomem++; /* the commit is in: the roster misses this change */
+}
+
+static slim_status update_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
+    ss_group *g = s->g;
+    if (s->state != S_READY && s->state != S_DRAIN)
+        return SLIM_E_SESSION_UNEXPECTED; /* not welcomed yet: unanswered, it comes again */
+    uint32_t id = ss_msg_mid(m);
+    for (uint32_t i = 0; i < g->nupd && i < SS_UPDATE_IDS; i++)
+        if (g->upd[i] == id) {
+            ss_answer(ss, s, m, T_GROUP_ACK);
+            return SLIM_OK;
+        }
+    const Dataplane__Proto__V1__GroupUpdatePayload *u = ss_msg_command(m)->group_update;
+    if (u->participant == NULL || u->participant->name == NULL) {
+        ss->c.drop_malformed++;
+        return SLIM_E_WIRE_MISSING_FIELD;
+    }
+    slim_status st;
+    if (s->mls != NULL) {
+        /* Commits apply in commit id order; one that came early is held
+         * and acknowledged (upstream). One applied already is
+         * acknowledged again, not applied again. */
+        st = ss_mls_update_in(ss, s, m, update_apply_mls, now);
+        if (st == SLIM_E_SESSION_DUPLICATE)
+            st = SLIM_OK;
+        else if (st == SLIM_E_SESSION_MLS_BEHIND || (st != SLIM_OK && st != SLIM_E_NOMEM))
+            SLIM_LOGW(MOD, "group session %u: update %u refused: %s", s->id, id,
+                      slim_status_str(st));
+    } else {
+        st = update_apply(ss, s, m, now);
+    }
+    if (st != SLIM_OK || s->state == S_DEAD)
+        return st; /* unanswered: it comes again */
     g->upd[g->nupd++ % SS_UPDATE_IDS] = id;
     if (g->nupd >= 2 * SS_UPDATE_IDS)
         g->nupd -= SS_UPDATE_IDS;
@@ -1319,7 +1393,7 @@ static void heartbeat_send(slim_sessions *ss, ss_sess *s) {
     void *inner;
     if (cmd(ss, s, T_HEARTBEAT, &s->g->ctrl, 0, true, &m, &inner) == SLIM_OK) {
         /* No MLS: upstream sends the largest epoch. */
-        ((Dataplane__Proto__V1__HeartbeatPayload *)inner)->epoch = UINT64_MAX;
+        ((Dataplane__Proto__V1__HeartbeatPayload *)inner)->epoch = ss_mls_epoch(s->mls);
         if (ss_send_new(ss, s->handle, m) == SLIM_OK)
             ss->c.heartbeats++;
     } else {

@@ -12,7 +12,9 @@
  *               RTX (one per sender), and the duplicate filter of
  *               unordered sessions;
  *   ss_group.c  MULTICAST sessions: channel names, the moderator's tasks
- *               (invite, remove), the members' side, group close.
+ *               (invite, remove), the members' side, group close;
+ *   ss_mls.c    MLS: a session's group state, commits in order, sealing
+ *               and opening application data, the replay cache.
  *
  * Everything runs on the caller's thread; nothing here calls out except
  * the ops of the config.
@@ -117,9 +119,12 @@ typedef enum ss_reason {
     R_MODERATOR_CLOSED,
     R_MODERATOR_GONE,    /* arg: seconds it was down */
     R_UNDELIVERED_GROUP, /* arg: retries; note: the members that never acknowledged */
+    R_MLS_REFUSED,       /* who: the invitee whose KeyPackage was refused (status says why) */
+    R_MLS_FAILED,        /* MLS could not be set up or followed (status says why) */
 } ss_reason;
 
 struct ss_sess;
+typedef struct ss_mls ss_mls;
 
 /* One queued output. SEND and MESSAGE own their bytes or message. */
 typedef struct ss_out {
@@ -191,7 +196,8 @@ typedef struct ss_tx {
     uint64_t sent_at; /* its first send: acknowledgements give round-trip samples */
     uint32_t tries;
     bool sent;
-    bool fast; /* sent again early once, on later messages' acknowledgements (ss_data.c) */
+    bool fast;      /* sent again early once, on later messages' acknowledgements (ss_data.c) */
+    uint64_t epoch; /* MLS: the epoch of its first send (every copy is sealed with it) */
     /* MULTICAST: the members that have still to acknowledge it */
     slim_name *wait;
     uint32_t nwait;
@@ -302,6 +308,10 @@ typedef struct ss_task {
     ss_out *done;  /* its DONE, when it has an op */
     bool update_failed;
     uint32_t update_id, welcome_id; /* message ids of the task's requests */
+    /* MLS: the task's commit (the update carries it), the welcome of an
+     * invite, and their commit id */
+    slim_buf commit, welcome;
+    uint32_t commit_id;
 } ss_task;
 
 /* A publish_to message waiting for its one acknowledgement. */
@@ -311,6 +321,7 @@ typedef struct ss_ptx {
     slim_name to;
     uint64_t deadline;
     uint32_t tries;
+    uint64_t epoch; /* MLS: the epoch of its first send */
 } ss_ptx;
 
 #define SS_UPDATE_IDS 16u /* GROUP_UPDATE ids a member remembers (duplicates) */
@@ -403,6 +414,7 @@ typedef struct ss_sess {
     /* reorder buffer (UNICAST reliable) */
     ss_rxq rxq;
     ss_group *g; /* MULTICAST */
+    ss_mls *mls; /* MLS sessions */
     /* duplicate filters (unordered sessions) */
     ss_seen *seen;
     uint32_t nseen;
@@ -520,6 +532,10 @@ slim_wire_name ss_pb_wire(const slim_pb_name *pb, slim_name *tmp, slim_str text[
 slim_status ss_send(slim_sessions *ss, uint64_t handle, slim_msg *m);
 /* Encodes and queues m without stamping (subscriptions for the router). */
 slim_status ss_send_plain(slim_sessions *ss, uint64_t handle, slim_msg *m);
+/* ss_send for application data of s (MSG, RTX_REPLY): in an MLS session
+ * the blob goes sealed with the keys of `epoch` (UINT64_MAX: the current
+ * one) and the header as stamped; m keeps its plaintext. */
+slim_status ss_send_data(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t epoch);
 /* Builds, sends and frees: for replies and one-shot messages. */
 slim_status ss_send_new(slim_sessions *ss, uint64_t handle, slim_msg *m);
 /* Reading a decoded Publish. */
@@ -638,6 +654,67 @@ void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_
 slim_status ss_group_others(const ss_sess *s, slim_name **out, uint32_t *n);
 /* The full name of a member (3 components and id), or NULL. */
 const ss_name *ss_group_member(const ss_sess *s, const slim_name *n);
+
+/* ---- ss_mls.c ---- */
+#define SS_MLS_REPLAY 1024u /* command message ids remembered per session (replays) */
+/* s->mls from the MLS ops: E_UNSUPPORTED without them, their errors. */
+slim_status ss_mls_new(slim_sessions *ss, ss_sess *s);
+void ss_mls_free(ss_mls *m);
+/* Joined (or created): application data can be sealed and opened. */
+bool ss_mls_ready(const ss_mls *m);
+uint64_t ss_mls_epoch(const ss_mls *m); /* UINT64_MAX before ready */
+uint32_t ss_mls_commit_id(const ss_mls *m);
+/* The opener: the one-member group, once. */
+slim_status ss_mls_create(slim_sessions *ss, ss_sess *s);
+/* A joiner: its KeyPackage (the same until the welcome; a view). */
+slim_status ss_mls_key_package(ss_sess *s, slim_bytes *out);
+/* The opener commits: who (its credential must name who's id) added
+ * from its KeyPackage, replacing a leaf of the same app id; or who
+ * removed (no leaf: an empty commit, so an update still carries one). *c and *w get the Commit and
+ * Welcome (slim_buf_init'ed by the caller), *commit_id its id. The new epoch is current at once. */
+slim_status ss_mls_add(ss_sess *s, slim_bytes key_package, const slim_name *who, slim_buf *c,
+                       slim_buf *w, uint32_t *commit_id);
+slim_status ss_mls_remove(ss_sess *s, const slim_name *who, slim_buf *c, uint32_t *commit_id);
+/* A joiner enters from the welcome `from` sent (its leaf must name it).
+ * E_SESSION_DUPLICATE when already in. */
+slim_status ss_mls_welcome(ss_sess *s, slim_bytes welcome, uint32_t commit_id,
+                           const slim_name *from);
+/* A GROUP_WELCOME's MlsPayload (may be NULL) from s's peer: joined, or
+ * why not (counted). */
+slim_status ss_mls_welcome_in(slim_sessions *ss, ss_sess *s,
+                              const Dataplane__Proto__V1__MlsPayload *p);
+/* What a GROUP_UPDATE does besides its commit, once that is applied. */
+typedef void (*ss_mls_apply_fn)(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now);
+/* A GROUP_UPDATE: its commit applied in commit id order, then fn on it;
+ * one that came early is held (a copy; SLIM_OK). E_SESSION_DUPLICATE (its
+ * commit was applied or is held), E_SESSION_MLS_BEHIND (too many held),
+ * E_WIRE_MISSING_FIELD (no commit), the commit's refusal. */
+slim_status ss_mls_update_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, ss_mls_apply_fn fn,
+                             uint64_t now);
+uint32_t ss_mls_update_commit_id(const slim_msg *m);
+/* How many commits are held waiting for an earlier one. */
+uint32_t ss_mls_behind(const ss_mls *m);
+/* The blob of m (MSG, RTX_REPLY) as a PrivateMessage of `epoch`
+ * (UINT64_MAX: the current one) bound to m's header AAD, into *out.
+ * E_MLS_WRONG_EPOCH when that epoch's keys are gone. */
+slim_status ss_mls_seal(ss_sess *s, const slim_msg *m, uint64_t epoch, slim_buf *out);
+/* Opens m's blob in place: decrypted, its authenticated data equal to
+ * m's header AAD (E_SESSION_MLS_AAD), its MLS sender the member whose
+ * name is m's source (E_SESSION_MLS_SENDER); *epoch (may be NULL) gets
+ * its epoch. Refusals are counted. */
+slim_status ss_mls_open(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t *epoch);
+/* The replay cache of command messages: taken before? / remember. */
+bool ss_mls_replayed(ss_mls *m, const slim_name *src, uint32_t id);
+void ss_mls_seen(ss_mls *m, const slim_name *src, uint32_t id);
+/* An MlsPayload (commit_id, a copy of content) for a command. E_NOMEM. */
+slim_status ss_mls_payload(uint32_t commit_id, slim_bytes content,
+                           Dataplane__Proto__V1__MlsPayload **out);
+/* The JOIN_REQUEST's mls_settings (every message checked). */
+slim_status ss_mls_join_settings(Dataplane__Proto__V1__JoinRequestPayload *jr);
+/* The JOIN_REPLY's key_package (s's KeyPackage). */
+slim_status ss_mls_reply_key_package(ss_sess *s, Dataplane__Proto__V1__JoinReplyPayload *jr);
+/* A JOIN_REPLY's KeyPackage (empty: none); a view into it. */
+slim_bytes ss_mls_reply_key_package_of(const slim_msg *reply);
 
 /* Makes room for `need` entries of `size` bytes in a ring of *cap entries
  * whose `count` live ones start at *head (they move to the front); the

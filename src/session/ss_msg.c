@@ -146,6 +146,33 @@ slim_status ss_send(slim_sessions *ss, uint64_t handle, slim_msg *m) {
     return queue_encoded(ss, handle, m);
 }
 
+slim_status ss_send_data(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t epoch) {
+    if (s->mls == NULL)
+        return ss_send(ss, s->handle, m);
+    slim_pb_header *h = slim_wire_header(m);
+    Dataplane__Proto__V1__ApplicationPayload *ap =
+        (Dataplane__Proto__V1__ApplicationPayload *)ss_msg_app_payload(m);
+    if (h == NULL || ap == NULL)
+        return SLIM_E_INVALID_ARG;
+    unstamp(h);
+    slim_status st = ss->ops.stamp(ss->ops.ud, m);
+    slim_buf ct;
+    slim_buf_init(&ct);
+    if (st == SLIM_OK)
+        st = ss_mls_seal(s, m, epoch, &ct);
+    if (st != SLIM_OK) {
+        ss->c.send_failures++;
+        return st;
+    }
+    ProtobufCBinaryData plain = ap->blob;
+    ap->blob.data = ct.data;
+    ap->blob.len = ct.len;
+    st = queue_encoded(ss, s->handle, m);
+    ap->blob = plain;
+    slim_buf_cleanup(&ct);
+    return st;
+}
+
 slim_status ss_send_plain(slim_sessions *ss, uint64_t handle, slim_msg *m) {
     return queue_encoded(ss, handle, m);
 }

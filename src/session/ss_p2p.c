@@ -390,7 +390,7 @@ void ss_p2p_join_reply(slim_sessions *ss, ss_sess *s) {
     }
     Dataplane__Proto__V1__JoinReplyPayload *jr = inner;
     jr->participant = ss_participant_new(&s->local, true, true);
-    if (jr->participant == NULL) {
+    if (jr->participant == NULL || (s->mls != NULL && ss_mls_reply_key_package(s, jr) != SLIM_OK)) {
         ss->c.send_failures++;
         slim_wire_free(m);
         return;
@@ -425,6 +425,8 @@ static void route_ok(slim_sessions *ss, ss_sess *s, uint64_t now) {
                 DATAPLANE__PROTO__V1__JOIN_REQUEST_PAYLOAD___TIMER_SETTINGS_TIMER_SETTINGS;
         }
     }
+    if (st == SLIM_OK && s->mls != NULL)
+        st = ss_mls_join_settings(inner);
     for (size_t i = 0; st == SLIM_OK && i < s->nmeta; i++)
         st = slim_wire_metadata_set(m, s->meta[i].key.ptr, s->meta[i].value.ptr);
     if (st != SLIM_OK) {
@@ -475,12 +477,42 @@ void ss_p2p_route_ack(slim_sessions *ss, ss_route *r, bool ok, uint64_t now) {
 static void send_welcome(slim_sessions *ss, ss_sess *s, const slim_msg *reply, uint64_t now) {
     slim_msg *m;
     void *inner;
-    slim_status st = cmd_to_peer(ss, s, T_GROUP_WELCOME, 0, &m, &inner);
+    /* MLS: the peer added to our group at once (the commit goes nowhere:
+     * nobody else is in it), the welcome to it */
+    slim_buf c, w;
+    slim_buf_init(&c);
+    slim_buf_init(&w);
+    uint32_t cid = 0;
+    slim_status st = SLIM_OK;
+    if (s->mls != NULL) {
+        slim_bytes kp = ss_mls_reply_key_package_of(reply);
+        st = kp.len == 0 ? SLIM_E_WIRE_MISSING_FIELD
+                         : ss_mls_add(s, kp, &s->peer.name, &c, &w, &cid);
+        slim_buf_cleanup(&c);
+        if (st != SLIM_OK) {
+            ss->c.drop_mls++;
+            fail(ss, s, st, R_MLS_FAILED, 0, now);
+            return;
+        }
+        ss->c.mls_commits++;
+    }
+    st = cmd_to_peer(ss, s, T_GROUP_WELCOME, 0, &m, &inner);
     if (st != SLIM_OK) {
+        slim_buf_cleanup(&w);
         fail(ss, s, SLIM_E_NOMEM, R_NOMEM, P_WELCOME, now);
         return;
     }
     Dataplane__Proto__V1__GroupWelcomePayload *gw = inner;
+    if (s->mls != NULL) {
+        if (ss_mls_payload(cid, slim_buf_view(&w), &gw->mls) == SLIM_OK)
+            gw->_mls_case = DATAPLANE__PROTO__V1__GROUP_WELCOME_PAYLOAD___MLS_MLS;
+        slim_buf_cleanup(&w);
+        if (gw->mls == NULL) {
+            slim_wire_free(m);
+            fail(ss, s, SLIM_E_NOMEM, R_NOMEM, P_WELCOME, now);
+            return;
+        }
+    }
     gw->participants = slim_calloc(2, sizeof *gw->participants);
     const Dataplane__Proto__V1__JoinReplyPayload *jr = ss_msg_command(reply)->join_reply;
     const Dataplane__Proto__V1__ParticipantSettings *ps =
@@ -689,6 +721,11 @@ static slim_status discovery_reply_in(slim_sessions *ss, ss_sess *s, const slim_
 
 static slim_status welcome_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
     if (s->state == S_JOINED) {
+        const Dataplane__Proto__V1__GroupWelcomePayload *gw = ss_msg_command(m)->group_welcome;
+        slim_status st;
+        if (s->mls != NULL &&
+            (st = ss_mls_welcome_in(ss, s, gw->_mls_case ? gw->mls : NULL)) != SLIM_OK)
+            return st; /* unanswered */
         ss_out *o = ss_out_new(SLIM_SOUT_NEW, s);
         if (o == NULL) {
             ss->c.drop_nomem++;

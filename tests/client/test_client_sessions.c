@@ -218,12 +218,12 @@ TEST(what_fails_and_when) {
     CHECK_STATUS(
         slim_session_create(cli, &(slim_session_options){.type = SLIM_SESSION_MULTICAST}, 1000, &s),
         SLIM_E_INVALID_ARG); /* a group without its channel */
-    CHECK_STATUS(slim_session_create(cli,
-                                     &(slim_session_options){.type = SLIM_SESSION_MULTICAST,
-                                                             .peer = "org/ns/g",
-                                                             .mls = true},
-                                     1000, &s),
-                 SLIM_E_UNSUPPORTED); /* MLS: not yet */
+    CHECK_STATUS(
+        slim_session_create(
+            cli,
+            &(slim_session_options){.type = SLIM_SESSION_ANYCAST, .peer = "org/ns/g", .mls = true},
+            1000, &s),
+        SLIM_E_UNSUPPORTED); /* MLS: groups and point-to-point only */
     CHECK_STATUS(slim_session_publish(cli, 999999, test_text("x"), NULL, 1000, NULL),
                  SLIM_E_CLOSED);
     slim_app_free(mute, 1000);

@@ -1,6 +1,7 @@
 /* The simulated network of simnet.h. */
 #include "simnet.h"
 #include "core/alloc.h"
+#include "mls/pkey.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,36 @@ static slim_status op_verify(void *ud, const slim_msg *m, bool need_sig) {
     return SLIM_OK;
 }
 
+static slim_status op_mls_self(void *ud, slim_bytes *cred, slim_bytes *priv, uint16_t *suite) {
+    sim_app *a = ud;
+    for (int i = 0; i < 8; i++) {
+        a->cred[i] = (uint8_t)(a->cred_id.hi >> (56 - 8 * i));
+        a->cred[8 + i] = (uint8_t)(a->cred_id.lo >> (56 - 8 * i));
+    }
+    a->cred[16] = a->cred_expired ? 'x' : 'v';
+    memcpy(a->cred + 17, a->sig_pub, sizeof a->sig_pub);
+    *cred = slim_bytes_of(a->cred, sizeof a->cred);
+    *priv = slim_bytes_of(a->sig_priv, sizeof a->sig_priv);
+    *suite = 2;
+    return SLIM_OK;
+}
+
+static slim_status op_mls_check(void *ud, slim_bytes cred, slim_bytes key, bool fresh,
+                                slim_id *app_id) {
+    (void)ud;
+    if (cred.len != 16 + 1 + 65 || key.len != 65 || memcmp(cred.ptr + 17, key.ptr, 65) != 0)
+        return SLIM_E_SESSION_MLS_IDENTITY;
+    if (fresh && cred.ptr[16] == 'x')
+        return SLIM_E_IDENTITY_EXPIRED;
+    uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 8; i++) {
+        hi = hi << 8 | cred.ptr[i];
+        lo = lo << 8 | cred.ptr[8 + i];
+    }
+    *app_id = (slim_id){hi, lo};
+    return SLIM_OK;
+}
+
 /* ---- setup ---- */
 
 void sim_init(simnet *n, uint64_t seed) {
@@ -158,7 +189,16 @@ int sim_app_add(simnet *n, const char *c0, const char *c1, const char *c2, uint6
     else
         memset(&c, 0, sizeof c);
     c.local = sim_sname(n, i);
-    slim_sessions_ops ops = {a, op_random, op_stamp, op_verify};
+    slim_sessions_ops ops = {
+        .ud = a, .random64 = op_random, .stamp = op_stamp, .verify = op_verify};
+    if (!n->no_mls) {
+        a->cred_id = a->name.id;
+        if (slim_mls_sig_generate(SLIM_MLS_SIG_ECDSA_P256_SHA256, slim_mls_rng_default(),
+                                  a->sig_priv, a->sig_pub) == SLIM_OK) {
+            ops.mls_self = op_mls_self;
+            ops.mls_check = op_mls_check;
+        }
+    }
     slim_status s = slim_sessions_new(&c, &ops, &a->ss);
     if (st != NULL)
         *st = s;

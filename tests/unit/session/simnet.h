@@ -67,6 +67,13 @@ typedef struct sim_app {
     bool no_sig;     /* stamps command messages without a signature */
     bool refuse_all; /* verify refuses everything */
     bool accept_all; /* verify accepts everything (unless refuse_all) */
+    /* MLS: a P-256 key made at sim_app_add; the credential is the app id
+     * (16 bytes, big-endian), a flag byte ('x': expired) and the public
+     * key; checks compare the key and refuse an expired one when fresh */
+    uint8_t sig_priv[32], sig_pub[65];
+    uint8_t cred[16 + 1 + 65];
+    bool cred_expired; /* our credential is expired (from now on) */
+    slim_id cred_id;   /* the id our credential names (default: ours) */
     sim_rec *recs;
     size_t nrecs, caprecs;
     size_t last_seen; /* for sim_find */
@@ -98,6 +105,7 @@ struct simnet {
     double loss, dup;
     uint32_t delay_min, delay_max;
     bool node_errors, refuse_routes;
+    bool no_mls;       /* apps added from now on have no MLS ops */
     bool loose_routes; /* a name with an id needs no route (as a node's tables would) */
     bool partition[SIM_MAX_APPS][SIM_MAX_APPS];
     sim_filter filter;

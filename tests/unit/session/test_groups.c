@@ -18,9 +18,12 @@ typedef struct grp {
     char pname[MAXP + 1][16];
 } grp;
 
+static bool grp_mls; /* groups made by grp_setup use MLS */
+
 static slim_session_config chan_cfg(uint32_t timeout, uint32_t retries) {
     slim_session_config c;
     memset(&c, 0, sizeof c);
+    c.mls = grp_mls;
     c.type = SLIM_SESSION_MULTICAST;
     c.peer = sim_service("org", "ns", "chat");
     c.timeout_ms = timeout;
@@ -758,6 +761,42 @@ TEST(group_member_cut_off_down_up_then_removed) {
     grp_close_all(&g, 30000);
 }
 
+/* ---- MLS ---- */
+
+/* Every member gets every other member's messages, decrypted, through a
+ * lossy network; every member applied the same commits. */
+TEST(mls_group_all_to_all_lossy) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_mls = true;
+    grp_setup(&g, 7, 4, &cfg, 1000, 10, 0.05);
+    grp_mls = false;
+    const int per = 40;
+    for (int k = 0; k < per; k++) {
+        for (int a = 0; a <= g.np; a++)
+            CHECK_OK(gpub(&g, a, k, NULL));
+        if (k % 10 == 9)
+            sim_run(&g.n, g.n.now + 50, NULL, NULL);
+    }
+    want_all w = {&g, per};
+    sim_run(&g.n, g.n.now + 120000, all_received, &w);
+    for (int a = 0; a <= g.np; a++) {
+        int bad = 0;
+        for (int f = 0; f <= g.np; f++)
+            if (f != a)
+                CHECK_EQ(from_in_order(&g, a, f, 0, &bad), per);
+        CHECK_EQ(bad, 0);
+        slim_sessions_counters c;
+        slim_sessions_counters_get(g.n.apps[a].ss, &c);
+        CHECK_EQ(c.drop_mls_aad, 0);
+        CHECK_EQ(c.drop_mls_sender, 0);
+        /* the moderator made 4 commits; each member applied those after
+         * its own welcome */
+        CHECK_EQ(c.mls_commits, a == 0 ? 4u : (uint64_t)(4 - a));
+    }
+    grp_close_all(&g, 30000);
+}
+
 /* ---- allocation failures in a short group scenario ---- */
 
 static void short_group(void) {
@@ -932,5 +971,6 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(group_update_from_non_moderator_dropped),
           TEST_ENTRY(group_heartbeats_to_the_channel),
           TEST_ENTRY(group_member_cut_off_down_up_then_removed),
-          TEST_ENTRY(group_allocation_failures), TEST_ENTRY(group_slow_path_sends_again_rarely),
+          TEST_ENTRY(mls_group_all_to_all_lossy), TEST_ENTRY(group_allocation_failures),
+          TEST_ENTRY(group_slow_path_sends_again_rarely),
           TEST_ENTRY(group_silent_members_undelivered_on_time), TEST_ENTRY(group_wire_scenario))

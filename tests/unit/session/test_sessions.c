@@ -249,6 +249,30 @@ TEST(unicast_setup_sticks_to_one_instance) {
 
 /* Both ways, 10 000 messages each, under 10 % loss, 5 % duplication and
  * delays of 1-40 ms (reordering). */
+/* App 0 (session s) and app 1 (session bs) each send n messages
+ * "<tag><i>" as fast as their windows let them; each must get the
+ * other's, once and in order, and nothing is undelivered. */
+static void exchange(simnet *n, uint64_t s, uint64_t bs, size_t count, const char *ta,
+                     const char *tb) {
+    size_t a_sent = 0, b_sent = 0;
+    uint64_t start = n->now;
+    while (n->now - start < 3600000) {
+        while (a_sent < count && publish_n(n, 0, s, ta, a_sent, NULL) == SLIM_OK)
+            a_sent++;
+        while (bs && b_sent < count && publish_n(n, 1, bs, tb, b_sent, NULL) == SLIM_OK)
+            b_sent++;
+        if (a_sent == count && b_sent == count && sim_count(n, 1, SLIM_SOUT_MESSAGE, 0) == count &&
+            sim_count(n, 0, SLIM_SOUT_MESSAGE, 0) == count)
+            break;
+        if (!sim_step(n, n->now + 60000))
+            break;
+    }
+    CHECK_EQ(check_in_order(n, 1, bs, ta), count);
+    CHECK_EQ(check_in_order(n, 0, s, tb), count);
+    CHECK_EQ(sim_count(n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
+    CHECK_EQ(sim_count(n, 1, SLIM_SOUT_UNDELIVERED, 0), 0);
+}
+
 TEST(reliable_exactly_once_in_order_under_loss) {
     simnet n;
     setup(&n, 1234, 1, NULL);
@@ -262,23 +286,8 @@ TEST(reliable_exactly_once_in_order_under_loss) {
     uint64_t bs = new_session(&n, 1, 0);
     CHECK(bs != 0);
     const size_t N = 10000;
-    size_t a_sent = 0, b_sent = 0;
     uint64_t start = n.now;
-    while (n.now - start < 3600000) {
-        while (a_sent < N && publish_n(&n, 0, s, "a", a_sent, NULL) == SLIM_OK)
-            a_sent++;
-        while (bs && b_sent < N && publish_n(&n, 1, bs, "b", b_sent, NULL) == SLIM_OK)
-            b_sent++;
-        if (a_sent == N && b_sent == N && sim_count(&n, 1, SLIM_SOUT_MESSAGE, 0) == N &&
-            sim_count(&n, 0, SLIM_SOUT_MESSAGE, 0) == N)
-            break;
-        if (!sim_step(&n, n.now + 60000))
-            break;
-    }
-    CHECK_EQ(check_in_order(&n, 1, bs, "a"), N);
-    CHECK_EQ(check_in_order(&n, 0, s, "b"), N);
-    CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_UNDELIVERED, 0), 0);
-    CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_UNDELIVERED, 0), 0);
+    exchange(&n, s, bs, N, "a", "b");
     CHECK_EQ(sim_count(&n, 0, SLIM_SOUT_LOST, 0), 0);
     CHECK_EQ(sim_count(&n, 1, SLIM_SOUT_LOST, 0), 0);
     slim_sessions_counters ca, cb;
@@ -302,6 +311,73 @@ TEST(reliable_exactly_once_in_order_under_loss) {
     CHECK_EQ(check_in_order(&n, 0, s, "b"), N + 1);
     const sim_rec *cl = sim_find(&n, 0, SLIM_SOUT_CLOSED, s, 0);
     CHECK(cl != NULL && cl->status == SLIM_OK && strstr(cl->detail, "left session") != NULL);
+    teardown(&n, 60000);
+}
+
+/* ---- MLS ---- */
+
+/* Counts data messages on the wire whose blob holds the text "secret". */
+static size_t plain_seen, sealed_seen;
+
+static bool spot_plaintext(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    (void)from;
+    (void)to;
+    if (slim_wire_kind(m) != SLIM_MSG_PUBLISH || m->publish->session == NULL)
+        return false;
+    uint32_t t = m->publish->session->session_message_type;
+    const Dataplane__Proto__V1__ApplicationPayload *ap =
+        m->publish->msg != NULL ? m->publish->msg->app_payload : NULL;
+    if ((t != 1 && t != 4) || ap == NULL || ap->blob.len == 0)
+        return false;
+    sealed_seen++;
+    if (memmem(ap->blob.data, ap->blob.len, "secret", 6) != NULL)
+        plain_seen++;
+    return false;
+}
+
+/* Point-to-point with MLS: the two-member group made at the join; data
+ * both ways exactly once and in order through loss and reordering,
+ * never in clear on the wire. */
+TEST(mls_unicast_reliable_under_loss) {
+    simnet n;
+    setup(&n, 4321, 1, NULL);
+    n.loss = 0.10;
+    n.delay_max = 40;
+    plain_seen = sealed_seen = 0;
+    n.filter = spot_plaintext;
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 800, 12);
+    c.mls = true;
+    uint64_t s = open_wait(&n, 0, &c, 1, SLIM_OK);
+    run_until_kind(&n, 1, SLIM_SOUT_NEW, 0, 1, 60000);
+    uint64_t bs = new_session(&n, 1, 0);
+    CHECK(bs != 0);
+    const size_t N = 1500;
+    exchange(&n, s, bs, N, "secret-a", "secret-b");
+    CHECK(sealed_seen >= 2 * N);
+    CHECK_EQ(plain_seen, 0);
+    slim_sessions_counters ca, cb;
+    slim_sessions_counters_get(n.apps[0].ss, &ca);
+    slim_sessions_counters_get(n.apps[1].ss, &cb);
+    CHECK_EQ(ca.mls_commits, 1); /* the add */
+    CHECK(ca.retransmissions > 0 && cb.retransmissions > 0);
+    CHECK_EQ(ca.drop_mls_aad + cb.drop_mls_aad + ca.drop_mls_sender + cb.drop_mls_sender, 0);
+    n.filter = NULL;
+    CHECK_OK(slim_sessions_close(n.apps[0].ss, s, 9, n.now));
+    run_until_kind(&n, 1, SLIM_SOUT_CLOSED, bs, 1, 120000);
+    teardown(&n, 60000);
+}
+
+/* A peer whose credential names another app id is refused at the join. */
+TEST(mls_unicast_refuses_a_credential_for_another_name) {
+    simnet n;
+    setup(&n, 99, 1, NULL);
+    n.apps[1].cred_id = (slim_id){0xbad, 1};
+    slim_session_config c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 800, 3);
+    c.mls = true;
+    open_wait(&n, 0, &c, 1, SLIM_E_SESSION_MLS_IDENTITY);
+    const sim_rec *d = done_rec(&n, 0, 1);
+    CHECK(d != NULL && strstr(d->detail, "MLS") != NULL);
     teardown(&n, 60000);
 }
 
@@ -879,12 +955,19 @@ TEST(refusals_leave_state_usable) {
     setup(&n, 18, 1, &cfg);
     slim_sessions *a = n.apps[0].ss;
     uint64_t h = 0;
-    slim_session_config c = cfg_of(SLIM_SESSION_MULTICAST, BOB_SVC, 0, 0);
+    /* MLS: not for ANYCAST, nor without the MLS ops */
+    slim_session_config c = cfg_of(SLIM_SESSION_ANYCAST, BOB_SVC, 0, 0);
     c.mls = true;
     CHECK_STATUS(slim_sessions_open(a, &c, 1, n.now, &h), SLIM_E_UNSUPPORTED);
+    n.no_mls = true;
+    int plain = sim_app_add(&n, "org", "ns", "plain", 0x77, 1, &cfg, NULL);
+    CHECK(plain > 0);
     c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
     c.mls = true;
-    CHECK_STATUS(slim_sessions_open(a, &c, 1, n.now, &h), SLIM_E_UNSUPPORTED);
+    CHECK_STATUS(slim_sessions_open(n.apps[plain].ss, &c, 1, n.now, &h), SLIM_E_UNSUPPORTED);
+    c = cfg_of(SLIM_SESSION_MULTICAST, BOB_SVC, 0, 0);
+    c.mls = true;
+    CHECK_STATUS(slim_sessions_open(n.apps[plain].ss, &c, 1, n.now, &h), SLIM_E_UNSUPPORTED);
     c = cfg_of(SLIM_SESSION_UNICAST, (slim_sname){0}, 0, 0);
     CHECK_STATUS(slim_sessions_open(a, &c, 1, n.now, &h), SLIM_E_INVALID_ARG);
     c = cfg_of(SLIM_SESSION_UNICAST, BOB_SVC, 0, 0);
@@ -1496,7 +1579,9 @@ TEST(wire_scenario) {
     teardown(&n, 10000);
 }
 
-TEST_MAIN(TEST_ENTRY(unicast_setup_sticks_to_one_instance),
+TEST_MAIN(TEST_ENTRY(mls_unicast_reliable_under_loss),
+          TEST_ENTRY(mls_unicast_refuses_a_credential_for_another_name),
+          TEST_ENTRY(unicast_setup_sticks_to_one_instance),
           TEST_ENTRY(reliable_exactly_once_in_order_under_loss),
           TEST_ENTRY(unreliable_no_duplicates), TEST_ENTRY(anycast_spreads_over_instances),
           TEST_ENTRY(anycast_receiver_idle_and_leave),
