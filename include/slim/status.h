@@ -244,6 +244,14 @@ extern "C" {
     XX(E_SESSION_UPDATE_FAILED, -730, "group update: not every member acknowledged it")            \
     XX(E_SESSION_MODERATOR_GONE, -731,                                                             \
        "the moderator stopped sending heartbeats and did not come back in time")                   \
+    XX(E_SESSION_MLS_AAD, -732,                                                                    \
+       "MLS message refused: its authenticated data does not match its header")                    \
+    XX(E_SESSION_MLS_SENDER, -733,                                                                 \
+       "MLS message refused: its MLS sender is not the member whose name sent it")                 \
+    XX(E_SESSION_MLS_IDENTITY, -734, "MLS credential does not name the member it came from")       \
+    XX(E_SESSION_MLS_BEHIND, -735,                                                                 \
+       "a group commit was missed: this member cannot follow the group's epochs")                  \
+    XX(E_SESSION_REPLAY, -736, "command message already taken (replayed or repeated)")             \
     /* session identity: JWT tokens and keys (-740..-759) */                                       \
     XX(E_JWT_MALFORMED, -740, "JWT is not three '.'-separated base64url segments")                 \
     XX(E_JWT_BAD_BASE64, -741, "JWT segment is not unpadded base64url")                            \
@@ -283,6 +291,8 @@ extern "C" {
     XX(E_IDENTITY_BAD_SIGNATURE, -769, "e2e_header_sig does not verify under the sender's pubkey") \
     XX(E_IDENTITY_BAD_ID, -770, "identity id is empty, not UTF-8, or holds a ':' or white space")  \
     XX(E_IDENTITY_NO_SECRET, -771, "identity shared secret is empty")                              \
+    XX(E_IDENTITY_KEY_MISMATCH, -772,                                                              \
+       "identity token's pubkey is not the signature key of the MLS leaf that carries it")         \
     /* applications (src/client): -780..-799 (sessions -700..-739, JWT -740..-759, identity        \
      * -760..-779) */                                                                              \
     XX(E_APP_REFUSED, -780, "refused by the app's router or the node")                             \
