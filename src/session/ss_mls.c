@@ -481,33 +481,44 @@ slim_status ss_mls_open(slim_sessions *ss, ss_sess *s, slim_msg *msg, uint64_t *
         ss->c.drop_mls++;
         return ap == NULL ? SLIM_E_WIRE_MISSING_FIELD : SLIM_E_SESSION_UNEXPECTED;
     }
+    slim_bytes blob = slim_bytes_of(ap->blob.data, ap->blob.len);
+    /* The header as it arrived must be the one the sender protected. The
+     * PrivateMessage carries that in clear (the AEAD covers it), so a
+     * changed header is refused before decryption: the message's key is
+     * not used up, and the genuine copy still opens. */
+    slim_mls_message pm;
+    slim_buf aad;
+    slim_buf_init(&aad);
+    slim_status st = slim_mls_message_decode(blob, &pm);
+    if (st == SLIM_OK && (pm.wire_format != SLIM_MLS_WIRE_PRIVATE_MESSAGE ||
+                          pm.u.private_message.content_type != SLIM_MLS_CONTENT_APPLICATION))
+        st = SLIM_E_SESSION_UNEXPECTED;
+    if (st != SLIM_OK) {
+        ss->c.drop_mls++;
+        return st;
+    }
+    if ((st = slim_wire_header_aad(msg, &aad)) != SLIM_OK)
+        return st;
+    slim_bytes want = pm.u.private_message.authenticated_data;
+    bool same = aad.len == want.len && memcmp(aad.data, want.ptr, aad.len) == 0;
+    slim_buf_cleanup(&aad);
+    if (!same) {
+        ss->c.drop_mls_aad++;
+        return SLIM_E_SESSION_MLS_AAD;
+    }
     slim_mls_received r = {0};
     slim_mls_env en = env();
-    slim_status st =
-        slim_mls_group_receive(m->cur.g, slim_bytes_of(ap->blob.data, ap->blob.len), &en, &r);
-    if (st == SLIM_OK && r.content_type != SLIM_MLS_CONTENT_APPLICATION)
-        st = SLIM_E_SESSION_UNEXPECTED;
+    st = slim_mls_group_receive(m->cur.g, blob, &en, &r);
     if (st != SLIM_OK) {
         slim_mls_received_cleanup(&r);
         ss->c.drop_mls++;
         return st;
     }
-    /* the header as it arrived must be the one the sender protected */
-    slim_buf aad;
-    slim_buf_init(&aad);
-    st = slim_wire_header_aad(msg, &aad);
-    if (st == SLIM_OK && (aad.len != r.authenticated_data.len ||
-                          memcmp(aad.data, r.authenticated_data.data, aad.len) != 0)) {
-        ss->c.drop_mls_aad++;
-        st = SLIM_E_SESSION_MLS_AAD;
-    }
-    slim_buf_cleanup(&aad);
     /* and its MLS sender the member whose name sent it */
     const ss_epoch *e = epoch_find(m, r.epoch);
     slim_name src;
-    if (st == SLIM_OK &&
-        (e == NULL || !ss_msg_source(msg, &src) || r.sender.type != SLIM_MLS_SENDER_MEMBER ||
-         r.sender.index >= e->nids || !slim_id_equal(e->ids[r.sender.index], src.id))) {
+    if (e == NULL || !ss_msg_source(msg, &src) || r.sender.type != SLIM_MLS_SENDER_MEMBER ||
+        r.sender.index >= e->nids || !slim_id_equal(e->ids[r.sender.index], src.id)) {
         ss->c.drop_mls_sender++;
         st = SLIM_E_SESSION_MLS_SENDER;
     }

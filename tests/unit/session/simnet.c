@@ -89,14 +89,26 @@ static slim_status op_verify(void *ud, const slim_msg *m, bool need_sig) {
     return SLIM_OK;
 }
 
+static void put_be(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get_be(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 static slim_status op_mls_self(void *ud, slim_bytes *cred, slim_bytes *priv, uint16_t *suite) {
     sim_app *a = ud;
-    for (int i = 0; i < 8; i++) {
-        a->cred[i] = (uint8_t)(a->cred_id.hi >> (56 - 8 * i));
-        a->cred[8 + i] = (uint8_t)(a->cred_id.lo >> (56 - 8 * i));
-    }
-    a->cred[16] = a->cred_expired ? 'x' : 'v';
-    memcpy(a->cred + 17, a->sig_pub, sizeof a->sig_pub);
+    put_be(a->cred, a->cred_id.hi);
+    put_be(a->cred + 8, a->cred_id.lo);
+    put_be(a->cred + 16, a->cred_expired    ? 1
+                         : a->cred_valid_ms ? *a->clock + a->cred_valid_ms
+                                            : UINT64_MAX);
+    memcpy(a->cred + 24, a->sig_pub, sizeof a->sig_pub);
     *cred = slim_bytes_of(a->cred, sizeof a->cred);
     *priv = slim_bytes_of(a->sig_priv, sizeof a->sig_priv);
     *suite = 2;
@@ -105,17 +117,12 @@ static slim_status op_mls_self(void *ud, slim_bytes *cred, slim_bytes *priv, uin
 
 static slim_status op_mls_check(void *ud, slim_bytes cred, slim_bytes key, bool fresh,
                                 slim_id *app_id) {
-    (void)ud;
-    if (cred.len != 16 + 1 + 65 || key.len != 65 || memcmp(cred.ptr + 17, key.ptr, 65) != 0)
-        return SLIM_E_SESSION_MLS_IDENTITY;
-    if (fresh && cred.ptr[16] == 'x')
+    const sim_app *a = ud;
+    if (cred.len != 16 + 8 + 65 || key.len != 65 || memcmp(cred.ptr + 24, key.ptr, 65) != 0)
+        return SLIM_E_IDENTITY_KEY_MISMATCH;
+    if (fresh && get_be(cred.ptr + 16) <= *a->clock)
         return SLIM_E_IDENTITY_EXPIRED;
-    uint64_t hi = 0, lo = 0;
-    for (int i = 0; i < 8; i++) {
-        hi = hi << 8 | cred.ptr[i];
-        lo = lo << 8 | cred.ptr[8 + i];
-    }
-    *app_id = (slim_id){hi, lo};
+    *app_id = (slim_id){get_be(cred.ptr), get_be(cred.ptr + 8)};
     return SLIM_OK;
 }
 
@@ -193,6 +200,7 @@ int sim_app_add(simnet *n, const char *c0, const char *c1, const char *c2, uint6
         .ud = a, .random64 = op_random, .stamp = op_stamp, .verify = op_verify};
     if (!n->no_mls) {
         a->cred_id = a->name.id;
+        a->clock = &n->now;
         if (slim_mls_sig_generate(SLIM_MLS_SIG_ECDSA_P256_SHA256, slim_mls_rng_default(),
                                   a->sig_priv, a->sig_pub) == SLIM_OK) {
             ops.mls_self = op_mls_self;

@@ -68,12 +68,15 @@ typedef struct sim_app {
     bool refuse_all; /* verify refuses everything */
     bool accept_all; /* verify accepts everything (unless refuse_all) */
     /* MLS: a P-256 key made at sim_app_add; the credential is the app id
-     * (16 bytes, big-endian), a flag byte ('x': expired) and the public
-     * key; checks compare the key and refuse an expired one when fresh */
+     * (16 bytes), its expiry (8 bytes, simulated ms: its making plus
+     * cred_valid_ms, or 1 when cred_expired) and the public key, all
+     * big-endian; checks compare the key, and the expiry when fresh */
     uint8_t sig_priv[32], sig_pub[65];
-    uint8_t cred[16 + 1 + 65];
-    bool cred_expired; /* our credential is expired (from now on) */
-    slim_id cred_id;   /* the id our credential names (default: ours) */
+    uint8_t cred[16 + 8 + 65];
+    bool cred_expired;      /* credentials made from now on are expired */
+    uint64_t cred_valid_ms; /* 0: forever */
+    const uint64_t *clock;  /* the network's */
+    slim_id cred_id;        /* the id our credential names (default: ours) */
     sim_rec *recs;
     size_t nrecs, caprecs;
     size_t last_seen; /* for sim_find */

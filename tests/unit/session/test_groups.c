@@ -797,6 +797,306 @@ TEST(mls_group_all_to_all_lossy) {
     grp_close_all(&g, 30000);
 }
 
+/* One message of a given session message type on its way to app `to`,
+ * taken off the network (encoded) by the filter. */
+static struct {
+    int from, to; /* from -1: any */
+    uint32_t type;
+    bool keep; /* let it through too */
+    uint8_t *bytes;
+    size_t len;
+} grab;
+
+static bool grab_filter(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    if (grab.bytes != NULL || to != grab.to || (grab.from >= 0 && from != grab.from) ||
+        slim_wire_kind(m) != SLIM_MSG_PUBLISH || m->publish->session == NULL ||
+        m->publish->session->session_message_type != grab.type)
+        return false;
+    grab.len = dataplane__proto__v1__message__get_packed_size(m);
+    grab.bytes = malloc(grab.len);
+    if (grab.bytes != NULL)
+        dataplane__proto__v1__message__pack(m, grab.bytes);
+    return !grab.keep;
+}
+
+static void grab_arm(int from, int to, uint32_t type, bool keep) {
+    free(grab.bytes);
+    memset(&grab, 0, sizeof grab);
+    grab.from = from;
+    grab.to = to;
+    grab.type = type;
+    grab.keep = keep;
+}
+
+static void set_str(char **field, const char *v) {
+    slim_free(*field);
+    *field = slim_strndup(v, strlen(v));
+}
+
+typedef enum tamper {
+    TM_CIPHERTEXT,
+    TM_MESSAGE_ID,
+    TM_PAYLOAD_TYPE,
+    TM_IDENTITY,
+    TM_SOURCE,
+    TM_DESTINATION,
+    TM_MESSAGE_TYPE,
+    TM_SESSION_ID,
+    TM_SESSION_TYPE,
+    TM_NONE
+} tamper;
+
+/* The grabbed message with one field changed, put back on its way. */
+static void inject_tampered(simnet *n, tamper t) {
+    slim_msg *m = NULL;
+    CHECK_OK(slim_wire_decode(slim_bytes_of(grab.bytes, grab.len), SIZE_MAX, &m));
+    if (m == NULL)
+        return;
+    slim_pb_header *h = m->publish->header;
+    Dataplane__Proto__V1__SessionHeader *sh = m->publish->session;
+    Dataplane__Proto__V1__ApplicationPayload *ap = m->publish->msg->app_payload;
+    switch (t) {
+    case TM_CIPHERTEXT:
+        ap->blob.data[ap->blob.len - 3] ^= 0x01;
+        break;
+    case TM_MESSAGE_ID:
+        sh->message_id += 7;
+        break;
+    case TM_PAYLOAD_TYPE:
+        set_str(&ap->payload_type, "evil");
+        break;
+    case TM_IDENTITY:
+        set_str(&h->identity, "tok:someone-else");
+        break;
+    case TM_SOURCE:
+        set_str(&h->source->str_name->str_component_2, "p9");
+        break;
+    case TM_DESTINATION:
+        set_str(&h->destination->str_name->str_component_2, "other");
+        break;
+    case TM_MESSAGE_TYPE:
+        sh->session_message_type =
+            DATAPLANE__PROTO__V1__SESSION_MESSAGE_TYPE__SESSION_MESSAGE_TYPE_RTX_REPLY;
+        break;
+    case TM_SESSION_ID:
+        sh->session_id ^= 1;
+        break;
+    case TM_SESSION_TYPE:
+        sh->session_type = DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_POINT_TO_POINT;
+        break;
+    case TM_NONE:
+        break;
+    }
+    slim_buf b;
+    slim_buf_init(&b);
+    CHECK_OK(slim_wire_encode(m, SIZE_MAX, &b));
+    CHECK(sim_flight_add(n, grab.to, slim_buf_view(&b), n->now + 1));
+    slim_buf_cleanup(&b);
+    slim_wire_free(m);
+}
+
+/* A data message with any field of its header AAD changed, or its
+ * ciphertext, is refused and counted; the genuine one is then taken. */
+TEST(mls_group_refuses_tampered_messages) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_mls = true;
+    grp_setup(&g, 17, 2, &cfg, 1000, 5, 0);
+    grp_mls = false;
+    grab_arm(1, 2, 1 /* MSG */, false);
+    g.n.filter = grab_filter;
+    CHECK_OK(gpub(&g, 1, 0, NULL));
+    sim_run(&g.n, g.n.now + 20, NULL, NULL);
+    CHECK(grab.bytes != NULL);
+    g.n.filter = NULL;
+    slim_sessions_counters before, after;
+    static const tamper aad[] = {TM_MESSAGE_ID, TM_PAYLOAD_TYPE, TM_IDENTITY,
+                                 TM_SOURCE,     TM_DESTINATION,  TM_MESSAGE_TYPE};
+    slim_sessions_counters_get(g.n.apps[2].ss, &before);
+    inject_tampered(&g.n, TM_CIPHERTEXT);
+    sim_run(&g.n, g.n.now + 5, NULL, NULL);
+    slim_sessions_counters_get(g.n.apps[2].ss, &after);
+    CHECK_EQ(after.drop_mls, before.drop_mls + 1);
+    for (size_t i = 0; i < sizeof aad / sizeof aad[0]; i++) {
+        slim_sessions_counters_get(g.n.apps[2].ss, &before);
+        inject_tampered(&g.n, aad[i]);
+        sim_run(&g.n, g.n.now + 5, NULL, NULL);
+        slim_sessions_counters_get(g.n.apps[2].ss, &after);
+        if (after.drop_mls_aad != before.drop_mls_aad + 1)
+            printf("  tamper case %d not refused as an AAD mismatch\n", (int)aad[i]);
+        CHECK_EQ(after.drop_mls_aad, before.drop_mls_aad + 1);
+    }
+    /* the session's own fields: another session, or the wrong kind */
+    slim_sessions_counters_get(g.n.apps[2].ss, &before);
+    inject_tampered(&g.n, TM_SESSION_ID);
+    inject_tampered(&g.n, TM_SESSION_TYPE);
+    sim_run(&g.n, g.n.now + 5, NULL, NULL);
+    slim_sessions_counters_get(g.n.apps[2].ss, &after);
+    CHECK_EQ(after.drop_unknown + after.drop_unexpected,
+             before.drop_unknown + before.drop_unexpected + 2);
+    CHECK_EQ(sim_count(&g.n, 2, SLIM_SOUT_MESSAGE, g.h[2]), 0);
+    /* the genuine message is taken, once */
+    inject_tampered(&g.n, TM_NONE);
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 2, 1, 0, &bad), 1);
+    CHECK_EQ(bad, 0);
+    free(grab.bytes);
+    grab.bytes = NULL;
+    grp_close_all(&g, 30000);
+}
+
+/* Adds app "p<i>" (id 0x90, i) to g's network. */
+static int add_participant(grp *g, int i, const slim_sessions_config *cfg) {
+    snprintf(g->pname[i], sizeof g->pname[i], "p%d", i);
+    return sim_app_add(&g->n, "org", "ns", g->pname[i], 0x90, (uint64_t)i, cfg, NULL);
+}
+
+static slim_status invite_wait(grp *g, int i, uint64_t op) {
+    slim_sname who = sim_service("org", "ns", g->pname[i]);
+    CHECK_OK(slim_sessions_invite(g->n.apps[0].ss, g->h[0], &who, op, g->n.now));
+    run_ops(&g->n, 0, op, op, 600000);
+    const sim_rec *r = done_rec(&g->n, 0, op);
+    return r != NULL ? r->status : SLIM_E_TIMEOUT;
+}
+
+static slim_status remove_wait(grp *g, int i, uint64_t op) {
+    slim_sname who = sim_service("org", "ns", g->pname[i]);
+    CHECK_OK(slim_sessions_remove(g->n.apps[0].ss, g->h[0], &who, op, g->n.now));
+    run_ops(&g->n, 0, op, op, 600000);
+    const sim_rec *r = done_rec(&g->n, 0, op);
+    return r != NULL ? r->status : SLIM_E_TIMEOUT;
+}
+
+/* Credentials are checked for expiry only when they enter the group: the
+ * group outlives its members' tokens; an expired newcomer is refused. */
+TEST(mls_group_outlives_tokens) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    memset(&g, 0, sizeof g);
+    sim_init(&g.n, 23);
+    g.np = 2;
+    CHECK_EQ(sim_app_add(&g.n, "org", "ns", "mod", 0x30d, 1, &cfg, NULL), 0);
+    for (int i = 1; i <= 4; i++)
+        CHECK_EQ(add_participant(&g, i, &cfg), i);
+    for (int a = 0; a <= 3; a++)
+        g.n.apps[a].cred_valid_ms = 5000;
+    g.n.apps[4].cred_expired = true;
+    grp_mls = true;
+    slim_session_config c = chan_cfg(1000, 5);
+    grp_mls = false;
+    CHECK_OK(slim_sessions_open(g.n.apps[0].ss, &c, 1, g.n.now, &g.h[0]));
+    CHECK_STATUS(invite_wait(&g, 1, 101), SLIM_OK);
+    CHECK_STATUS(invite_wait(&g, 2, 102), SLIM_OK);
+    /* every token in the group is now expired */
+    sim_run(&g.n, g.n.now + 10000, NULL, NULL);
+    CHECK_STATUS(invite_wait(&g, 3, 103), SLIM_OK);
+    CHECK_STATUS(remove_wait(&g, 2, 104), SLIM_OK);
+    CHECK_STATUS(invite_wait(&g, 4, 105), SLIM_E_IDENTITY_EXPIRED);
+    const sim_rec *r = done_rec(&g.n, 0, 105);
+    CHECK(r != NULL && strstr(r->detail, "KeyPackage was refused") != NULL);
+    for (int a = 1; a <= 3; a++)
+        g.h[a] = new_of(&g.n, a);
+    CHECK_OK(gpub(&g, 0, 0, NULL));
+    CHECK_OK(gpub(&g, 3, 0, NULL));
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 1, 0, 0, &bad), 1);
+    CHECK_EQ(from_in_order(&g, 1, 3, 0, &bad), 1);
+    CHECK_EQ(from_in_order(&g, 3, 0, 0, &bad), 1);
+    CHECK_EQ(bad, 0);
+    g.np = 3;
+    grp_close_all(&g, 30000);
+}
+
+/* A lost acknowledgement of an update: the moderator sends it again, the
+ * member (which applied its commit) acknowledges again without applying
+ * it twice, and the invite succeeds. */
+TEST(mls_group_lost_update_ack_is_answered_again) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_mls = true;
+    grp_setup(&g, 29, 1, &cfg, 1000, 5, 0);
+    grp_mls = false;
+    CHECK_EQ(add_participant(&g, 2, &cfg), 2);
+    grab_arm(1, 0, 15 /* GROUP_ACK */, false);
+    g.n.filter = grab_filter;
+    CHECK_STATUS(invite_wait(&g, 2, 102), SLIM_OK);
+    g.n.filter = NULL;
+    CHECK(grab.bytes != NULL); /* p1's first acknowledgement of the update was lost */
+    free(grab.bytes);
+    grab.bytes = NULL;
+    slim_sessions_counters c;
+    slim_sessions_counters_get(g.n.apps[1].ss, &c);
+    CHECK_EQ(c.mls_commits, 1);
+    g.np = 2;
+    g.h[2] = new_of(&g.n, 2);
+    CHECK_OK(gpub(&g, 2, 0, NULL));
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 1, 2, 0, &bad), 1);
+    CHECK_EQ(bad, 0);
+    grp_close_all(&g, 30000);
+}
+
+/* Nothing is lost while members are invited and removed during traffic;
+ * a removed member that ignores its removal (its LEAVE_REQUEST is lost for
+ * good) and still gets the channel's traffic cannot read any of it. */
+static bool drop_leave_to_2(simnet *n, int from, int to, const slim_msg *m) {
+    (void)n;
+    (void)from;
+    return to == 2 && slim_wire_kind(m) == SLIM_MSG_PUBLISH && m->publish->session != NULL &&
+           m->publish->session->session_message_type == 9 /* LEAVE_REQUEST */;
+}
+
+TEST(mls_group_removed_member_reads_nothing_after) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_mls = true;
+    grp_setup(&g, 31, 2, &cfg, 1000, 5, 0);
+    grp_mls = false;
+    CHECK_EQ(add_participant(&g, 3, &cfg), 3);
+    g.n.filter = drop_leave_to_2;
+    slim_sname p2 = sim_service("org", "ns", "p2"), p3 = sim_service("org", "ns", "p3");
+    int sent = 0;
+    for (int k = 0; k < 30; k++) {
+        CHECK_OK(gpub(&g, 0, sent, NULL));
+        CHECK_OK(gpub(&g, 1, sent, NULL));
+        sent++;
+        if (k == 5)
+            CHECK_OK(slim_sessions_invite(g.n.apps[0].ss, g.h[0], &p3, 201, g.n.now));
+        if (k == 10)
+            CHECK_OK(slim_sessions_remove(g.n.apps[0].ss, g.h[0], &p2, 202, g.n.now));
+        sim_run(&g.n, g.n.now + 200, NULL, NULL);
+    }
+    run_ops(&g.n, 0, 201, 202, 600000);
+    const sim_rec *r = done_rec(&g.n, 0, 202);
+    CHECK(r != NULL && r->status == SLIM_E_SESSION_LEAVE_FAILED); /* it never answered */
+    size_t got_before = sim_count(&g.n, 2, SLIM_SOUT_MESSAGE, g.h[2]);
+    slim_sessions_counters before, after;
+    slim_sessions_counters_get(g.n.apps[2].ss, &before);
+    for (int k = 0; k < 10; k++) {
+        CHECK_OK(gpub(&g, 0, sent, NULL));
+        CHECK_OK(gpub(&g, 1, sent, NULL));
+        sent++;
+    }
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    slim_sessions_counters_get(g.n.apps[2].ss, &after);
+    /* what reached it after its removal did not open */
+    CHECK_EQ(sim_count(&g.n, 2, SLIM_SOUT_MESSAGE, g.h[2]), got_before);
+    CHECK(after.drop_mls + after.drop_unexpected > before.drop_mls + before.drop_unexpected);
+    /* p1 got everything the moderator sent, in order */
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 1, 0, 0, &bad), sent);
+    CHECK_EQ(bad, 0);
+    g.n.filter = NULL;
+    g.np = 3;
+    g.h[3] = new_of(&g.n, 3);
+    CHECK_OK(slim_sessions_close(g.n.apps[2].ss, g.h[2], 0, g.n.now));
+    grp_close_all(&g, 30000);
+}
+
 /* ---- allocation failures in a short group scenario ---- */
 
 static void short_group(void) {
@@ -971,6 +1271,9 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(group_update_from_non_moderator_dropped),
           TEST_ENTRY(group_heartbeats_to_the_channel),
           TEST_ENTRY(group_member_cut_off_down_up_then_removed),
-          TEST_ENTRY(mls_group_all_to_all_lossy), TEST_ENTRY(group_allocation_failures),
-          TEST_ENTRY(group_slow_path_sends_again_rarely),
+          TEST_ENTRY(mls_group_all_to_all_lossy), TEST_ENTRY(mls_group_refuses_tampered_messages),
+          TEST_ENTRY(mls_group_outlives_tokens),
+          TEST_ENTRY(mls_group_lost_update_ack_is_answered_again),
+          TEST_ENTRY(mls_group_removed_member_reads_nothing_after),
+          TEST_ENTRY(group_allocation_failures), TEST_ENTRY(group_slow_path_sends_again_rarely),
           TEST_ENTRY(group_silent_members_undelivered_on_time), TEST_ENTRY(group_wire_scenario))
