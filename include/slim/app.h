@@ -74,7 +74,8 @@ typedef enum slim_identity_kind {
  * `token_file`, sent as it is and reloaded when the file changes; its
  * "sub" gives the app id. It cannot sign command messages, so such an app
  * can accept sessions but not open them with peers that require
- * signatures. */
+ * signatures, and it cannot be a member of an MLS session (no private
+ * key: E_UNSUPPORTED). */
 typedef struct slim_identity_config {
     slim_identity_kind kind;
     const char *id;     /* SHARED_SECRET provider: the configured id; the app id derives from it */
@@ -111,12 +112,19 @@ typedef struct slim_app_options {
     uint32_t max_message_size;   /* bytes: 4 MiB */
     uint32_t max_members;        /* per group (roster), the moderator included: 1024 */
     uint32_t send_window;        /* reliable messages unacknowledged per session: 512 */
+    /* The MLS cipher suite of the app's sessions with `mls` (RFC 9420
+     * ids): 2 = MLS_128_DHKEMP256_AES128GCM_SHA256_P256 (the default) or
+     * 1 = MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519. The provider's
+     * signing key (the token's "pubkey", which also signs command headers)
+     * is of its signature scheme: P-256 or Ed25519. docs/client.md. */
+    uint16_t mls_suite;
 } slim_app_options;
 
 /* Creates an app named `name` ("org/namespace/service"; its id comes from
  * the provider's identity) and starts its thread. opts may be NULL.
  * E_INVALID_ARG (a name that does not parse, a missing secret, key or
- * token file, an unknown algorithm or key format), the key and token
+ * token file, an unknown algorithm or key format, an mls_suite other than
+ * 0, 1 or 2), the key and token
  * errors of docs/jwt.md (E_JWT_BAD_KEY, E_JWT_KEY_MISMATCH, ...; E_IO for
  * a file that cannot be read), E_NOMEM, E_IO (a thread or descriptor
  * could not be made). */

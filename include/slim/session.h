@@ -51,14 +51,18 @@ typedef struct slim_session_options {
      * timeouts; messages arrive in order. Otherwise best effort. */
     uint32_t timeout_ms;
     uint32_t max_retries;
-    bool mls;                      /* not yet (E_UNSUPPORTED) */
+    /* End-to-end encryption with MLS (docs/sessions.md, "MLS"), in the
+     * app's mls_suite (slim_app_options). */
+    bool mls;
     const slim_metadata *metadata; /* the session's metadata, sent to the peer */
     size_t metadata_len;
 } slim_session_options;
 
 /* Creates a session. UNICAST completes once the peer has joined (it may
  * fail: nobody answered the discovery, ...; the detail says which).
- * ANYCAST completes at once. E_INVALID_ARG, E_UNSUPPORTED, E_LIMIT. */
+ * ANYCAST completes at once. E_INVALID_ARG, E_UNSUPPORTED (mls on an
+ * ANYCAST session, or by an app whose identity is a static token: it has
+ * no key to sign with), E_LIMIT. */
 SLIM_API slim_status slim_session_create(slim_app *app, const slim_session_options *o,
                                          int64_t timeout_ms, slim_session_id *out);
 SLIM_API slim_status slim_session_create_async(slim_app *app, const slim_session_options *o,

@@ -510,7 +510,8 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
             app->name_parts[i] = (slim_str){app->name_text[i], parts.component[i].len};
     }
     if (st == SLIM_OK)
-        st = slim_app__identity_init(&app->identity, provider, verifier, (uint64_t)time(NULL));
+        st = slim_app__identity_init(&app->identity, provider, verifier, o->mls_suite,
+                                     (uint64_t)time(NULL));
     if (st == SLIM_OK) {
         app->name = parsed;
         /* An identity without an id (a JWT without "sub") leaves the

@@ -3,6 +3,7 @@
  */
 #include "client/app_identity.h"
 #include "core/log.h"
+#include "mls/crypto.h"
 
 #include <string.h>
 
@@ -86,8 +87,11 @@ static size_t audience(const slim_identity_config *c, slim_str *out) {
 
 static slim_status init_provider(app_identity *id, const slim_identity_config *c, uint64_t now) {
     id->provider_kind = c->kind;
-    if (c->kind == SLIM_IDENTITY_SHARED_SECRET)
-        return slim_identity_new(str_of(c->id), str_of(c->secret), NULL, &id->shared);
+    slim_mls_sig_scheme scheme = slim_mls_suite_get(id->mls_suite)->sig;
+    if (c->kind == SLIM_IDENTITY_SHARED_SECRET) {
+        slim_identity_params ip = {.sig_scheme = scheme};
+        return slim_identity_new(str_of(c->id), str_of(c->secret), &ip, &id->shared);
+    }
     if (c->kind == SLIM_IDENTITY_STATIC_JWT) {
         slim_status st = slim_jwt_token_file_new(c->token_file, 0, now, &id->token_file);
         if (st == SLIM_OK)
@@ -103,7 +107,8 @@ static slim_status init_provider(app_identity *id, const slim_identity_config *c
                                   .subject = str_of(c->subject),
                                   .audience = aud,
                                   .audience_len = audience(c, aud),
-                                  .duration_s = c->duration_s};
+                                  .duration_s = c->duration_s,
+                                  .sig_scheme = scheme};
     if ((st = slim_jwt_provider_new(k, &p, &id->jwt)) != SLIM_OK)
         slim_jwt_keys_free(k);
     return st;
@@ -138,12 +143,16 @@ static slim_status init_verifier(app_identity *id, const slim_identity_config *c
 }
 
 slim_status slim_app__identity_init(app_identity *id, const slim_identity_config *provider,
-                                    const slim_identity_config *verifier, uint64_t unix_s) {
+                                    const slim_identity_config *verifier, uint16_t mls_suite,
+                                    uint64_t unix_s) {
     memset(id, 0, sizeof *id);
     slim_status st;
     if ((st = slim_app__identity_check(provider, true)) != SLIM_OK ||
         (st = slim_app__identity_check(verifier, false)) != SLIM_OK)
         return st;
+    id->mls_suite = mls_suite != 0 ? mls_suite : SLIM_MLS_SUITE_P256_AES128GCM_SHA256_P256;
+    if (slim_mls_suite_get(id->mls_suite) == NULL)
+        return SLIM_E_INVALID_ARG;
     if ((st = init_provider(id, provider, unix_s)) == SLIM_OK)
         st = init_verifier(id, verifier, unix_s);
     if (st != SLIM_OK)
@@ -178,9 +187,8 @@ slim_id slim_app__identity_app_id(const app_identity *id) {
                               : slim_jwt_provider_app_id(id->jwt);
 }
 
-slim_status slim_app__identity_stamp(app_identity *id, slim_msg *m, uint64_t unix_s) {
-    if (id->shared != NULL)
-        return slim_identity_stamp(id->shared, m, unix_s);
+/* A JWT provider's watched files, looked at before its token is used. */
+static void poll_provider(app_identity *id, uint64_t unix_s) {
     if (id->token_file != NULL)
         (void)slim_jwt_token_file_poll(id->token_file, unix_s, NULL); /* errors are logged */
     if (id->signing_file != NULL) {
@@ -191,20 +199,89 @@ slim_status slim_app__identity_stamp(app_identity *id, slim_msg *m, uint64_t uni
             slim_jwt_keys_free(k);
         }
     }
+}
+
+slim_status slim_app__identity_stamp(app_identity *id, slim_msg *m, uint64_t unix_s) {
+    if (id->shared != NULL)
+        return slim_identity_stamp(id->shared, m, unix_s);
+    poll_provider(id, unix_s);
     return slim_jwt_provider_stamp(id->jwt, m, unix_s);
+}
+
+/* A JWT verifier's watched key file, looked at before a check. */
+static void poll_verifier(app_identity *id, uint64_t unix_s) {
+    if (id->verifying_file == NULL)
+        return;
+    slim_jwt_keys *k = NULL;
+    if (slim_jwt_key_file_poll(id->verifying_file, unix_s, &k) == SLIM_OK && k != NULL &&
+        slim_jwt_verifier_set_keys(id->jwt_verifier, k) != SLIM_OK)
+        slim_jwt_keys_free(k);
 }
 
 slim_status slim_app__identity_verify(app_identity *id, const slim_msg *m, bool need_sig,
                                       uint64_t unix_s) {
     if (id->shared_verifier != NULL)
         return slim_identity_verifier_check_msg(id->shared_verifier, m, need_sig, unix_s);
-    if (id->verifying_file != NULL) {
-        slim_jwt_keys *k = NULL;
-        if (slim_jwt_key_file_poll(id->verifying_file, unix_s, &k) == SLIM_OK && k != NULL &&
-            slim_jwt_verifier_set_keys(id->jwt_verifier, k) != SLIM_OK)
-            slim_jwt_keys_free(k);
-    }
+    poll_verifier(id, unix_s);
     if (id->fetcher != NULL)
         return slim_jwks_check_msg(id->fetcher, id->jwt_verifier, m, need_sig, unix_s);
     return slim_jwt_verifier_check_msg(id->jwt_verifier, m, need_sig, unix_s);
+}
+
+slim_status slim_app__identity_mls_self(app_identity *id, uint64_t unix_s, slim_bytes *credential,
+                                        slim_bytes *sig_priv, uint16_t *suite) {
+    if (credential == NULL || sig_priv == NULL || suite == NULL)
+        return SLIM_E_INVALID_ARG;
+    slim_str token;
+    slim_bytes key;
+    slim_status st;
+    if (id->shared != NULL) {
+        key = slim_identity_private_key(id->shared);
+        st = slim_identity_token(id->shared, unix_s, &token);
+    } else {
+        poll_provider(id, unix_s);
+        key = slim_jwt_provider_private_key(id->jwt);
+        if (key.len == 0)
+            return SLIM_E_UNSUPPORTED; /* a static token: no private key to sign with */
+        st = slim_jwt_provider_token(id->jwt, unix_s, &token);
+    }
+    if (st != SLIM_OK)
+        return st;
+    *credential = slim_bytes_of(token.ptr, token.len);
+    *sig_priv = key;
+    *suite = id->mls_suite;
+    return SLIM_OK;
+}
+
+slim_status slim_app__identity_mls_check(app_identity *id, slim_bytes credential,
+                                         slim_bytes signature_key, bool fresh, uint64_t unix_s,
+                                         slim_id *app_id) {
+    if (app_id == NULL || (credential.ptr == NULL && credential.len > 0))
+        return SLIM_E_INVALID_ARG;
+    slim_str token = {(const char *)credential.ptr, credential.len};
+    slim_bytes pk;
+    slim_str subject;
+    slim_status st;
+    if (id->shared_verifier != NULL) {
+        slim_identity_claims c = {0};
+        st = slim_identity_verifier_credential(id->shared_verifier, token, fresh, unix_s, &c, &pk);
+        subject = c.subject;
+    } else {
+        poll_verifier(id, unix_s);
+        slim_jwt_claims c = {0};
+        if (id->fetcher != NULL)
+            st = slim_jwks_credential(id->fetcher, id->jwt_verifier, token, fresh, unix_s, &c, &pk);
+        else
+            st = slim_jwt_verifier_credential(id->jwt_verifier, token, fresh, unix_s, &c, &pk);
+        subject = c.subject;
+    }
+    if (st != SLIM_OK)
+        return st;
+    if (!slim_identity_same_key(pk, signature_key))
+        return SLIM_E_IDENTITY_KEY_MISMATCH;
+    /* As the provider side names itself: a JWT without "sub" keeps the
+     * any id (slim_app__identity_has_id). */
+    *app_id = id->shared_verifier != NULL || subject.len > 0 ? slim_identity_app_id_of(subject)
+                                                             : slim_id_any();
+    return SLIM_OK;
 }

@@ -33,16 +33,20 @@ typedef struct app_identity {
     slim_jwt_verifier *jwt_verifier;
     slim_jwt_key_file *verifying_file; /* JWT with key_file */
     slim_jwks_fetcher *fetcher;        /* JWT with autoresolve */
+    uint16_t mls_suite;                /* 1 or 2: the provider's key is of its scheme */
 } app_identity;
 
 /* Checks the configs without building anything: E_INVALID_ARG when a
  * required field is missing or a name is unknown. */
 slim_status slim_app__identity_check(const slim_identity_config *c, bool provider);
 
-/* Builds both halves at unix_s (files are read now). Errors of the
+/* Builds both halves at unix_s (files are read now), the provider's
+ * signing key of the signature scheme of MLS suite mls_suite (1: Ed25519,
+ * 2: P-256; 0 = 2). E_INVALID_ARG (another suite), the errors of the
  * constructors and loaders; nothing to clean up on error. */
 slim_status slim_app__identity_init(app_identity *id, const slim_identity_config *provider,
-                                    const slim_identity_config *verifier, uint64_t unix_s);
+                                    const slim_identity_config *verifier, uint16_t mls_suite,
+                                    uint64_t unix_s);
 
 void slim_app__identity_cleanup(app_identity *id);
 
@@ -59,5 +63,27 @@ slim_status slim_app__identity_stamp(app_identity *id, slim_msg *m, uint64_t uni
  * slim_jwks_check_msg. */
 slim_status slim_app__identity_verify(app_identity *id, const slim_msg *m, bool need_sig,
                                       uint64_t unix_s);
+
+/* This app as an MLS member at unix_s (the sessions' mls_self op):
+ * *credential the token stamp would send now (the Basic credential),
+ * *sig_priv the provider's private key (sig_nsk of the suite: the P-256
+ * scalar or the Ed25519 seed), *suite the app's MLS suite. The token is
+ * borrowed until the next call on id, the key for id's life.
+ * E_UNSUPPORTED for a provider without a private key (a static token),
+ * the token errors. */
+slim_status slim_app__identity_mls_self(app_identity *id, uint64_t unix_s, slim_bytes *credential,
+                                        slim_bytes *sig_priv, uint16_t *suite);
+
+/* Checks another member's credential at unix_s (the sessions' mls_check
+ * op): the token (credential as text) verified by the app's verifier
+ * (slim_identity_verifier_credential / slim_jwt_verifier_credential, or
+ * slim_jwks_credential: expired tokens pass unless fresh), its pubkey the
+ * same key as signature_key (else E_IDENTITY_KEY_MISMATCH). *app_id gets
+ * the app id its subject gives, as the provider side derives its own
+ * (slim_identity_app_id_of; a JWT without "sub": the any id, as the name
+ * of such an app has). The verifiers' errors. */
+slim_status slim_app__identity_mls_check(app_identity *id, slim_bytes credential,
+                                         slim_bytes signature_key, bool fresh, uint64_t unix_s,
+                                         slim_id *app_id);
 
 #endif

@@ -321,6 +321,20 @@ slim_status slim_jwks_check_token(slim_jwks_fetcher *f, slim_jwt_verifier *v, sl
     return slim_jwt_verifier_check_token(v, token, unix_s, claims);
 }
 
+slim_status slim_jwks_credential(slim_jwks_fetcher *f, slim_jwt_verifier *v, slim_str token,
+                                 bool fresh, uint64_t unix_s, slim_jwt_claims *claims,
+                                 slim_bytes *pubkey) {
+    if (f == NULL || v == NULL)
+        return SLIM_E_INVALID_ARG;
+    slim_status st = slim_jwt_verifier_credential(v, token, fresh, unix_s, claims, pubkey);
+    if (st != SLIM_E_JWT_KEYS_NEEDED && st != SLIM_E_JWT_NO_KEY)
+        return st;
+    slim_status got = resolve(f, v, st, unix_s);
+    if (got != SLIM_OK)
+        return got;
+    return slim_jwt_verifier_credential(v, token, fresh, unix_s, claims, pubkey);
+}
+
 slim_status slim_jwks_check_msg(slim_jwks_fetcher *f, slim_jwt_verifier *v, const slim_msg *m,
                                 bool need_sig, uint64_t unix_s) {
     if (f == NULL || v == NULL || m == NULL)

@@ -71,6 +71,12 @@ const char *slim_jwks_fetcher_last_error(const slim_jwks_fetcher *f);
 slim_status slim_jwks_check_token(slim_jwks_fetcher *f, slim_jwt_verifier *v, slim_str token,
                                   uint64_t unix_s, slim_jwt_claims *claims);
 
+/* slim_jwt_verifier_credential, fetching the issuer's keys as
+ * slim_jwks_check_token does (unix_s is now: it dates the fetch). */
+slim_status slim_jwks_credential(slim_jwks_fetcher *f, slim_jwt_verifier *v, slim_str token,
+                                 bool fresh, uint64_t unix_s, slim_jwt_claims *claims,
+                                 slim_bytes *pubkey);
+
 /* slim_jwt_verifier_check_msg with the token check of
  * slim_jwks_check_token. */
 slim_status slim_jwks_check_msg(slim_jwks_fetcher *f, slim_jwt_verifier *v, const slim_msg *m,

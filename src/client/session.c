@@ -77,6 +77,19 @@ static slim_status op_verify(void *ud, const slim_msg *m, bool need_sig) {
     return slim_app__identity_verify(&app->identity, m, need_sig, wall_s());
 }
 
+static slim_status op_mls_self(void *ud, slim_bytes *credential, slim_bytes *sig_priv,
+                               uint16_t *suite) {
+    slim_app *app = ud;
+    return slim_app__identity_mls_self(&app->identity, wall_s(), credential, sig_priv, suite);
+}
+
+static slim_status op_mls_check(void *ud, slim_bytes credential, slim_bytes signature_key,
+                                bool fresh, slim_id *app_id) {
+    slim_app *app = ud;
+    return slim_app__identity_mls_check(&app->identity, credential, signature_key, fresh, wall_s(),
+                                        app_id);
+}
+
 /* ---- names and records ---- */
 
 /* Formats a core name as "org/ns/service/<uuid>" (or without the id). */
@@ -772,8 +785,6 @@ static slim_status create(slim_app *app, const slim_session_options *o, bool wai
         return SLIM_E_INVALID_ARG;
     if (o->type == SLIM_SESSION_MULTICAST && o->peer == NULL)
         return SLIM_E_INVALID_ARG;
-    if (o->mls)
-        return SLIM_E_UNSUPPORTED;
     if (o->type != SLIM_SESSION_ANYCAST && o->type != SLIM_SESSION_UNICAST &&
         o->type != SLIM_SESSION_MULTICAST)
         return SLIM_E_INVALID_ARG;
@@ -784,6 +795,7 @@ static slim_status create(slim_app *app, const slim_session_options *o, bool wai
     cs->type = o->type;
     cs->timeout_ms = o->timeout_ms;
     cs->max_retries = o->max_retries;
+    cs->mls = o->mls;
     slim_status st = copy_metadata(cs, o->metadata, o->metadata_len);
     if (st == SLIM_OK && o->peer != NULL)
         st = copy_name(cs, o->peer);
@@ -1090,6 +1102,10 @@ slim_status slim_app_listen_async(slim_app *app, slim_op *op) {
 }
 
 void slim_app__sessions_ops(slim_app *app, slim_sessions_ops *ops) {
-    *ops = (slim_sessions_ops){
-        .ud = app, .random64 = op_random, .stamp = op_stamp, .verify = op_verify};
+    *ops = (slim_sessions_ops){.ud = app,
+                               .random64 = op_random,
+                               .stamp = op_stamp,
+                               .verify = op_verify,
+                               .mls_self = op_mls_self,
+                               .mls_check = op_mls_check};
 }

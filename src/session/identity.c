@@ -39,6 +39,7 @@
 #define SUFFIX_LEN  8
 #define P256_SK     32
 #define P256_PK     65
+#define ED25519_PK  32
 
 static void resolve(const slim_identity_params *cfg, slim_identity_params *out) {
     slim_identity_params c = {0};
@@ -172,8 +173,9 @@ struct slim_identity {
     size_t secret_len;
     uint32_t validity_s;
     const slim_mls_rng *rng;
-    uint8_t sk[P256_SK];
+    uint8_t sk[P256_SK]; /* P-256 scalar or Ed25519 seed: 32 bytes either way */
     uint8_t pk[P256_PK];
+    size_t pk_len; /* 65 (P-256) or 32 (Ed25519) */
     slim_mls_sig_key *signer;
     slim_buf claims; /* unpadded URL-safe base64 of {"pubkey":"<base64>"} */
     slim_buf token;  /* the current token, NUL after len */
@@ -223,10 +225,15 @@ slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_iden
         return SLIM_E_TOO_LARGE;
     slim_identity_params c;
     resolve(cfg, &c);
+    if (c.sig_scheme == 0)
+        c.sig_scheme = SLIM_MLS_SIG_ECDSA_P256_SHA256;
+    if (c.sig_scheme != SLIM_MLS_SIG_ECDSA_P256_SHA256 && c.sig_scheme != SLIM_MLS_SIG_ED25519)
+        return SLIM_E_INVALID_ARG;
     slim_identity *id = slim_calloc(1, sizeof *id);
     if (id == NULL)
         return SLIM_E_NOMEM;
     id->validity_s = c.validity_s;
+    id->pk_len = slim_mls_sig_public_size(c.sig_scheme);
     id->rng = c.rng;
     slim_status st = SLIM_E_NOMEM;
     id->id_len = base_id.len + 1 + SUFFIX_LEN;
@@ -241,11 +248,10 @@ slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_iden
     if ((st = random_suffix(c.rng, id->id + base_id.len + 1)) != SLIM_OK)
         goto fail;
     id->app_id = slim_identity_app_id_of(slim_identity_id(id));
-    if ((st = slim_mls_sig_generate(SLIM_MLS_SIG_ECDSA_P256_SHA256, c.rng, id->sk, id->pk)) !=
-            SLIM_OK ||
-        (st = slim_mls_sig_key_new(SLIM_MLS_SIG_ECDSA_P256_SHA256, slim_bytes_of(id->sk, P256_SK),
-                                   true, &id->signer)) != SLIM_OK ||
-        (st = make_claims(id->pk, P256_PK, &id->claims)) != SLIM_OK)
+    if ((st = slim_mls_sig_generate(c.sig_scheme, c.rng, id->sk, id->pk)) != SLIM_OK ||
+        (st = slim_mls_sig_key_new(c.sig_scheme, slim_bytes_of(id->sk, P256_SK), true,
+                                   &id->signer)) != SLIM_OK ||
+        (st = make_claims(id->pk, id->pk_len, &id->claims)) != SLIM_OK)
         goto fail;
     *out = id;
     return SLIM_OK;
@@ -278,7 +284,7 @@ slim_id slim_identity_app_id(const slim_identity *id) {
 }
 
 slim_bytes slim_identity_public_key(const slim_identity *id) {
-    return slim_bytes_of(id->pk, P256_PK);
+    return slim_bytes_of(id->pk, id->pk_len);
 }
 
 slim_bytes slim_identity_private_key(const slim_identity *id) {
@@ -395,9 +401,9 @@ static slim_status p256_uncompressed(slim_bytes in, uint8_t out[P256_PK]) {
 /* A public key as the verifier keeps it: Ed25519 as is, P-256
  * uncompressed. */
 static slim_status normalize_pubkey(slim_bytes in, uint8_t *out, size_t *out_len) {
-    if (in.len == 32) {
-        memcpy(out, in.ptr, 32);
-        *out_len = 32;
+    if (in.len == ED25519_PK) {
+        memcpy(out, in.ptr, ED25519_PK);
+        *out_len = ED25519_PK;
         return SLIM_OK;
     }
     slim_status st = p256_uncompressed(in, out);
@@ -418,6 +424,17 @@ static slim_status sig_status(slim_status st) {
 static slim_status verify_normalized(slim_bytes pk, slim_bytes msg, slim_bytes sig) {
     slim_mls_sig_scheme s = pk.len == 32 ? SLIM_MLS_SIG_ED25519 : SLIM_MLS_SIG_ECDSA_P256_SHA256;
     return sig_status(slim_mls_sig_verify(s, pk, msg, sig));
+}
+
+bool slim_identity_same_key(slim_bytes a, slim_bytes b) {
+    uint8_t na[P256_PK], nb[P256_PK];
+    size_t la, lb;
+    if ((a.ptr == NULL && a.len > 0) || (b.ptr == NULL && b.len > 0) ||
+        (a.len != ED25519_PK && a.len != 33 && a.len != P256_PK) ||
+        (b.len != ED25519_PK && b.len != 33 && b.len != P256_PK) ||
+        normalize_pubkey(a, na, &la) != SLIM_OK || normalize_pubkey(b, nb, &lb) != SLIM_OK)
+        return false;
+    return la == lb && memcmp(na, nb, la) == 0;
 }
 
 slim_status slim_identity_verify_signature(slim_bytes pubkey, slim_bytes msg, slim_bytes sig) {
@@ -766,6 +783,38 @@ slim_status slim_identity_verifier_pubkey(slim_identity_verifier *v, slim_str to
         return SLIM_E_INVALID_ARG;
     centry *e;
     slim_status st = verify_token(v, token, unix_s, NULL, &e);
+    if (st == SLIM_OK && (st = read_pubkey(v, token, e)) == SLIM_OK)
+        *pubkey = slim_bytes_of(v->pk, v->pk_len);
+    return st;
+}
+
+/* Valid UTF-8 (strict) without NUL. */
+static bool text_ok(slim_str s) {
+    for (size_t i = 0; i < s.len;) {
+        int64_t c = utf8_next(s, &i);
+        if (c <= 0)
+            return false;
+    }
+    return true;
+}
+
+slim_status slim_identity_verifier_credential(slim_identity_verifier *v, slim_str token, bool fresh,
+                                              uint64_t unix_s, slim_identity_claims *claims,
+                                              slim_bytes *pubkey) {
+    if (v == NULL || pubkey == NULL || (token.ptr == NULL && token.len > 0))
+        return SLIM_E_INVALID_ARG;
+    if (!text_ok(token))
+        return SLIM_E_IDENTITY_MALFORMED;
+    uint64_t at = unix_s;
+    if (!fresh) { /* at the token's own time: everything but its age */
+        token_parts p;
+        slim_status st = split_token(token, &p);
+        if (st != SLIM_OK)
+            return st;
+        at = p.ts;
+    }
+    centry *e;
+    slim_status st = verify_token(v, token, at, claims, &e);
     if (st == SLIM_OK && (st = read_pubkey(v, token, e)) == SLIM_OK)
         *pubkey = slim_bytes_of(v->pk, v->pk_len);
     return st;

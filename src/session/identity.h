@@ -12,9 +12,12 @@
  *   <id>:<unix seconds>:<nonce>:<claims>:<mac>
  *
  * with id = "<configured id>_<8 random letters or digits>", nonce = 12
- * random bytes and claims = the JSON {"pubkey":"<base64 of the P-256
- * public key>"}, both in unpadded URL-safe base64, and mac = the unpadded
+ * random bytes and claims = the JSON {"pubkey":"<base64 of the public
+ * key>"}, both in unpadded URL-safe base64, and mac = the unpadded
  * URL-safe base64 of HMAC-SHA256(secret, everything before the last ':').
+ * The key (P-256, or Ed25519: the signature scheme of the app's MLS
+ * cipher suite) signs the header of command messages and is the app's
+ * MLS signature key; the token is its MLS credential.
  * The secret itself never travels. A token is valid from 5 s before its
  * timestamp (clock skew) to 3600 s after it (validity), ends included.
  *
@@ -33,6 +36,7 @@
 #define SLIM_SESSION_IDENTITY_H
 
 #include "core/buf.h"
+#include "mls/pkey.h"
 #include "mls/rng.h"
 #include "slim/name.h"
 #include "slim/status.h"
@@ -64,6 +68,10 @@ typedef struct slim_identity_params {
      * verifier's cache hash seed. NULL = OpenSSL's (slim_mls_rng_default).
      * Borrowed for the object's life. */
     const slim_mls_rng *rng;
+    /* Provider: the scheme of its signing key, that of the app's MLS
+     * cipher suite: SLIM_MLS_SIG_ECDSA_P256_SHA256 (suite 2) or
+     * SLIM_MLS_SIG_ED25519 (suite 1); 0 = P-256. */
+    slim_mls_sig_scheme sig_scheme;
 } slim_identity_params;
 
 /* True when the secret is shorter than SLIM_IDENTITY_MIN_SECRET bytes.
@@ -86,12 +94,12 @@ typedef struct slim_identity slim_identity;
 
 /* Makes an identity for the configured id `base_id` and the shared
  * secret (both copied; cfg may be NULL for the defaults): a random id
- * "<base_id>_<8 alphanumerics>", a fresh P-256 signing key. The caller
- * should warn when slim_identity_secret_is_weak(secret).
+ * "<base_id>_<8 alphanumerics>", a fresh signing key of cfg->sig_scheme.
+ * The caller should warn when slim_identity_secret_is_weak(secret).
  * E_IDENTITY_BAD_ID (empty, not UTF-8, or holding ':' or white space, as
  * upstream refuses; also a NUL, which a protobuf-c string cannot carry),
- * E_IDENTITY_NO_SECRET (empty secret), E_MLS_RNG,
- * E_MLS_CRYPTO, E_NOMEM. */
+ * E_IDENTITY_NO_SECRET (empty secret), E_INVALID_ARG (another scheme),
+ * E_MLS_RNG, E_MLS_CRYPTO, E_NOMEM. */
 slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_identity_params *cfg,
                               slim_identity **out);
 
@@ -103,10 +111,12 @@ void slim_identity_free(slim_identity *id);
 slim_str slim_identity_id(const slim_identity *id);
 slim_id slim_identity_app_id(const slim_identity *id);
 
-/* The public key that tokens carry: the 65-byte uncompressed P-256 point
- * 0x04 || X || Y. The private key is the 32-byte big-endian scalar
- * (secret: for building the MLS signing identity only). Both borrowed for
- * id's life. */
+/* The public key that tokens carry, in the encoding of the MLS suite's
+ * signature scheme: P-256, the 65-byte uncompressed point 0x04 || X || Y;
+ * Ed25519, the 32 raw bytes. The private key as MLS takes it (sig_nsk,
+ * src/mls/pkey.h): the 32-byte big-endian P-256 scalar, or the 32-byte
+ * Ed25519 seed (secret: for building the MLS signing identity only). Both
+ * borrowed for id's life. */
 slim_bytes slim_identity_public_key(const slim_identity *id);
 slim_bytes slim_identity_private_key(const slim_identity *id);
 
@@ -118,8 +128,8 @@ slim_bytes slim_identity_private_key(const slim_identity *id);
  * token is kept). */
 slim_status slim_identity_token(slim_identity *id, uint64_t unix_s, slim_str *token);
 
-/* Appends the ECDSA P-256 SHA-256 signature of msg, DER-encoded, made
- * with id's key. E_MLS_CRYPTO, E_NOMEM. */
+/* Appends the signature of msg made with id's key: ECDSA P-256 SHA-256,
+ * DER-encoded, or Ed25519, the 64-byte R || S. E_MLS_CRYPTO, E_NOMEM. */
 slim_status slim_identity_sign(const slim_identity *id, slim_bytes msg, slim_buf *sig);
 
 /* Readies m to be sent at unix_s: sets its header identity to
@@ -189,6 +199,23 @@ slim_status slim_identity_verifier_pubkey(slim_identity_verifier *v, slim_str to
  * and the errors of the calls named. */
 slim_status slim_identity_verifier_check_msg(slim_identity_verifier *v, const slim_msg *m,
                                              bool need_sig, uint64_t unix_s);
+
+/* Checks a token as an MLS credential (a member's Basic credential,
+ * docs/identity.md "MLS credentials") and reads the public key it
+ * carries: as slim_identity_verifier_pubkey at unix_s when `fresh`;
+ * otherwise at the token's own timestamp, so that its shape, MAC and
+ * claims are checked but not its age (a leaf keeps its token past the
+ * token's validity). A token with a NUL or not UTF-8 is
+ * E_IDENTITY_MALFORMED. claims may be NULL; *pubkey is borrowed until the
+ * next call on v. The errors of slim_identity_verifier_pubkey. */
+slim_status slim_identity_verifier_credential(slim_identity_verifier *v, slim_str token, bool fresh,
+                                              uint64_t unix_s, slim_identity_claims *claims,
+                                              slim_bytes *pubkey);
+
+/* True when a and b are the same public key: equal Ed25519 keys (32
+ * bytes), or the same point on P-256, each compressed (33 bytes) or not
+ * (65). False for anything else. */
+bool slim_identity_same_key(slim_bytes a, slim_bytes b);
 
 /* Counters of a verifier (for tests and metrics). */
 typedef struct slim_identity_verifier_stats {

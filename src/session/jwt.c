@@ -1132,8 +1132,9 @@ struct slim_jwt_provider {
     bool has_id;
     slim_id app_id;
     bool has_signer;
-    uint8_t sk[P256_SK];
+    uint8_t sk[P256_SK]; /* P-256 scalar or Ed25519 seed: 32 bytes either way */
     uint8_t pk[P256_PK];
+    size_t pk_len; /* 65 (P-256) or 32 (Ed25519) */
     slim_mls_sig_key *signer;
     slim_buf token; /* NUL after len */
     bool has_token;
@@ -1236,6 +1237,10 @@ slim_status slim_jwt_provider_new(slim_jwt_keys *key, const slim_jwt_provider_pa
     for (size_t i = 0; c.audience != NULL && i < c.audience_len; i++)
         if (!arg_str_ok(c.audience[i]) || !utf8_ok(c.audience[i]))
             return SLIM_E_INVALID_ARG;
+    if (c.sig_scheme == 0)
+        c.sig_scheme = SLIM_MLS_SIG_ECDSA_P256_SHA256;
+    if (c.sig_scheme != SLIM_MLS_SIG_ECDSA_P256_SHA256 && c.sig_scheme != SLIM_MLS_SIG_ED25519)
+        return SLIM_E_INVALID_ARG;
     slim_status st = check_signing_key(key);
     if (st != SLIM_OK)
         return st;
@@ -1260,12 +1265,11 @@ slim_status slim_jwt_provider_new(slim_jwt_keys *key, const slim_jwt_provider_pa
         goto fail;
     if (!c.no_pubkey) {
         const slim_mls_rng *rng = c.rng != NULL ? c.rng : slim_mls_rng_default();
-        if ((st = slim_mls_sig_generate(SLIM_MLS_SIG_ECDSA_P256_SHA256, rng, p->sk, p->pk)) !=
-                SLIM_OK ||
-            (st = slim_mls_sig_key_new(SLIM_MLS_SIG_ECDSA_P256_SHA256,
-                                       slim_bytes_of(p->sk, P256_SK), true, &p->signer)) !=
-                SLIM_OK ||
-            (st = slim_b64_encode(slim_bytes_of(p->pk, P256_PK), SLIM_B64_PAD, &p->pub64)) !=
+        p->pk_len = slim_mls_sig_public_size(c.sig_scheme);
+        if ((st = slim_mls_sig_generate(c.sig_scheme, rng, p->sk, p->pk)) != SLIM_OK ||
+            (st = slim_mls_sig_key_new(c.sig_scheme, slim_bytes_of(p->sk, P256_SK), true,
+                                       &p->signer)) != SLIM_OK ||
+            (st = slim_b64_encode(slim_bytes_of(p->pk, p->pk_len), SLIM_B64_PAD, &p->pub64)) !=
                 SLIM_OK)
             goto fail;
         p->has_signer = true;
@@ -1442,7 +1446,7 @@ bool slim_jwt_provider_has_id(const slim_jwt_provider *p) {
 }
 
 slim_bytes slim_jwt_provider_public_key(const slim_jwt_provider *p) {
-    return p->has_signer ? slim_bytes_of(p->pk, P256_PK) : slim_bytes_of(NULL, 0);
+    return p->has_signer ? slim_bytes_of(p->pk, p->pk_len) : slim_bytes_of(NULL, 0);
 }
 
 slim_bytes slim_jwt_provider_private_key(const slim_jwt_provider *p) {
@@ -1661,6 +1665,16 @@ static slim_status check_times(uint32_t leeway, const claims_view *c, uint64_t n
     return SLIM_OK;
 }
 
+/* The time a token is checked at when its own time counts (an MLS
+ * credential already in a group): the later of iat and nbf, else exp. At
+ * it only a token that was never valid fails the time checks. */
+static uint64_t own_time(const claims_view *c) {
+    if (!c->has_iat && !c->has_nbf)
+        return c->exp;
+    uint64_t a = c->has_iat ? c->iat : 0, b = c->has_nbf ? c->nbf : 0;
+    return a > b ? a : b;
+}
+
 static bool in_audience(const slim_jwt_verifier *v, const json_t *s) {
     slim_str a = {json_string_value(s), json_string_length(s)};
     for (size_t i = 0; i < v->aud.n; i++)
@@ -1824,10 +1838,12 @@ static ventry *remember(slim_jwt_verifier *v, const uint8_t *digest, const claim
     return e;
 }
 
-/* The full check of a token not in the cache. On success v->pk holds its
- * pubkey (or pk_st why not). */
+/* The full check of a token not in the cache, its times at now or, when
+ * own, at own_time (now still decides whether the issuer's keys are
+ * current). On success v->pk holds its pubkey (or pk_st why not). */
 static slim_status verify_full(slim_jwt_verifier *v, slim_str t, const uint8_t *digest,
-                               uint64_t now, slim_jwt_claims *claims, slim_status *pk_st) {
+                               uint64_t now, bool own, slim_jwt_claims *claims,
+                               slim_status *pk_st) {
     parsed p;
     slim_status st = parse_token(t, &p);
     if (st != SLIM_OK)
@@ -1862,13 +1878,14 @@ static slim_status verify_full(slim_jwt_verifier *v, slim_str t, const uint8_t *
     st = verify_with(v, ks, &p, slim_buf_view(&sig));
     if (st == SLIM_E_JWT_NO_KEY && v->autoresolve)
         set_wanted(v, c.iss, st);
-    if (st != SLIM_OK || (st = check_claims(v, &c, now)) != SLIM_OK)
+    if (st != SLIM_OK || (st = check_claims(v, &c, own ? own_time(&c) : now)) != SLIM_OK)
         goto done;
     v->pk_len = 0;
     *pk_st = claims_pubkey(p.claims, v->pk, &v->pk_len);
     if (*pk_st != SLIM_OK)
         v->pk_len = 0;
-    remember(v, digest, &c, *pk_st, v->pk, v->pk_len, now);
+    if (!own || check_times(v->leeway, &c, now) == SLIM_OK) /* only what passes at now */
+        remember(v, digest, &c, *pk_st, v->pk, v->pk_len, now);
     st = fill_claims(v, c.has_iss, c.iss, c.has_sub, c.sub, &c, claims);
 done:
     slim_buf_cleanup(&sig);
@@ -1876,8 +1893,9 @@ done:
     return st;
 }
 
-/* The token check; on success v->pk / *pk_st say what its pubkey is. */
-static slim_status verify_token(slim_jwt_verifier *v, slim_str t, uint64_t now,
+/* The token check (times at now, or at the token's own time when own); on
+ * success v->pk / *pk_st say what its pubkey is. */
+static slim_status verify_token(slim_jwt_verifier *v, slim_str t, uint64_t now, bool own,
                                 slim_jwt_claims *claims, slim_status *pk_st) {
     if (v == NULL || (t.ptr == NULL && t.len > 0))
         return SLIM_E_INVALID_ARG;
@@ -1890,9 +1908,9 @@ static slim_status verify_token(slim_jwt_verifier *v, slim_str t, uint64_t now,
         return SLIM_E_MLS_CRYPTO;
     slim_hnode *n = slim_hmap_find(&v->map, digest_hash(digest), entry_eq, digest);
     if (n == NULL)
-        return verify_full(v, t, digest, now, claims, pk_st);
+        return verify_full(v, t, digest, now, own, claims, pk_st);
     ventry *e = SLIM_CONTAINER_OF(n, ventry, node);
-    slim_status st = check_times(v->leeway, &e->times, now);
+    slim_status st = check_times(v->leeway, &e->times, own ? own_time(&e->times) : now);
     if (st != SLIM_OK) {
         evict(v, e);
         return st;
@@ -1908,7 +1926,7 @@ static slim_status verify_token(slim_jwt_verifier *v, slim_str t, uint64_t now,
 slim_status slim_jwt_verifier_check_token(slim_jwt_verifier *v, slim_str token, uint64_t unix_s,
                                           slim_jwt_claims *claims) {
     slim_status pk_st;
-    return verify_token(v, token, unix_s, claims, &pk_st);
+    return verify_token(v, token, unix_s, false, claims, &pk_st);
 }
 
 slim_status slim_jwt_verifier_pubkey(slim_jwt_verifier *v, slim_str token, uint64_t unix_s,
@@ -1916,7 +1934,25 @@ slim_status slim_jwt_verifier_pubkey(slim_jwt_verifier *v, slim_str token, uint6
     if (pubkey == NULL)
         return SLIM_E_INVALID_ARG;
     slim_status pk_st;
-    slim_status st = verify_token(v, token, unix_s, NULL, &pk_st);
+    slim_status st = verify_token(v, token, unix_s, false, NULL, &pk_st);
+    if (st == SLIM_OK && (st = pk_st) == SLIM_OK)
+        *pubkey = slim_bytes_of(v->pk, v->pk_len);
+    return st;
+}
+
+slim_status slim_jwt_verifier_credential(slim_jwt_verifier *v, slim_str token, bool fresh,
+                                         uint64_t unix_s, slim_jwt_claims *claims,
+                                         slim_bytes *pubkey) {
+    if (v == NULL || pubkey == NULL || (token.ptr == NULL && token.len > 0))
+        return SLIM_E_INVALID_ARG;
+    if (token.len > SLIM_JWT_MAX_TOKEN)
+        return SLIM_E_TOO_LARGE;
+    /* A compact JWS is ASCII: a NUL or any other byte cannot be one. */
+    for (size_t i = 0; i < token.len; i++)
+        if (token.ptr[i] == '\0' || (unsigned char)token.ptr[i] >= 0x80)
+            return SLIM_E_JWT_MALFORMED;
+    slim_status pk_st;
+    slim_status st = verify_token(v, token, unix_s, !fresh, claims, &pk_st);
     if (st == SLIM_OK && (st = pk_st) == SLIM_OK)
         *pubkey = slim_bytes_of(v->pk, v->pk_len);
     return st;
@@ -1932,7 +1968,7 @@ slim_status slim_jwt_verifier_check_msg(slim_jwt_verifier *v, const slim_msg *m,
     slim_str token = {h->identity != NULL ? h->identity : "",
                       h->identity != NULL ? strlen(h->identity) : 0};
     slim_status pk_st;
-    slim_status st = verify_token(v, token, unix_s, NULL, &pk_st);
+    slim_status st = verify_token(v, token, unix_s, false, NULL, &pk_st);
     if (st != SLIM_OK || !need_sig || slim_wire_kind(m) != SLIM_MSG_PUBLISH)
         return st;
     if (m->publish->session == NULL)

@@ -17,12 +17,14 @@
  * set (RFC 7519): header {"alg", "typ":"JWT", "kid" when known}, claims
  * iss, sub, aud (an array, as upstream writes it), exp, iat, nbf, the
  * caller's extra claims, and "pubkey": the standard padded base64 of the
- * provider's P-256 public key, which signs the header of command messages
- * (e2e_header_sig), as upstream's SignerJwt puts it in every token at
- * HEAD. Parsing is strict: exactly three segments, unpadded base64url
- * with zero unused bits, a JSON object in header and claims (duplicate
- * members refused), alg one of the twelve above ("none" refused) and equal
- * to the verifying key's (never trusted on its own).
+ * provider's public key (P-256 or Ed25519, the signature scheme of the
+ * app's MLS suite), which signs the header of command messages
+ * (e2e_header_sig) and is the app's MLS signature key, as upstream's
+ * SignerJwt puts it in every token at HEAD. Parsing is strict: exactly
+ * three segments, unpadded base64url with zero unused bits, a JSON object
+ * in header and claims (duplicate members refused), alg one of the twelve
+ * above ("none" refused) and equal to the verifying key's (never trusted
+ * on its own).
  *
  * Checks, in this order: shape, header, claims JSON, key choice, the
  * signature, then exp (required) and nbf and iat (when present) against
@@ -65,7 +67,9 @@
  *   id:     slim_identity_id / slim_jwt_provider_id (the token's sub)
  *   app id: slim_identity_app_id / slim_jwt_provider_app_id
  *   MLS:    slim_identity_public_key/private_key, and the same for the
- *           JWT provider (empty for a static token: it cannot sign)
+ *           JWT provider (empty for a static token: it cannot sign);
+ *           others' credentials: slim_identity_verifier_credential /
+ *           slim_jwt_verifier_credential
  *
  * A static token (StaticJwt) is a slim_jwt_provider too, made with
  * slim_jwt_provider_new_static; src/client/jwt_file.h reloads its file.
@@ -74,6 +78,7 @@
 #define SLIM_SESSION_JWT_H
 
 #include "core/buf.h"
+#include "mls/pkey.h"
 #include "mls/rng.h"
 #include "slim/name.h"
 #include "slim/status.h"
@@ -198,14 +203,19 @@ typedef struct slim_jwt_provider_params {
     slim_str kid;             /* header kid; empty: the key's, else the subject (as upstream) */
     slim_str extra_claims;    /* a JSON object merged into the claims; empty: none */
     bool no_pubkey;           /* no signing key, no "pubkey" claim (commands go unsigned) */
-    const slim_mls_rng *rng;  /* for the P-256 key; NULL = OpenSSL's. Borrowed. */
+    const slim_mls_rng *rng;  /* for the signing key; NULL = OpenSSL's. Borrowed. */
+    /* The signing key's scheme, that of the app's MLS suite:
+     * SLIM_MLS_SIG_ECDSA_P256_SHA256 (suite 2) or SLIM_MLS_SIG_ED25519
+     * (suite 1); 0 = P-256. */
+    slim_mls_sig_scheme sig_scheme;
 } slim_jwt_provider_params;
 
 /* A provider signing with `key` (takes ownership on success only; the
  * first key of the set, which must be private and have an algorithm).
- * Copies the params. A fresh P-256 key pair signs command headers (unless
- * no_pubkey). E_INVALID_ARG (no key, extra claims not a JSON object or
- * naming iss/sub/aud/exp/nbf/iat/pubkey, a NUL in a string),
+ * Copies the params. A fresh key pair of sig_scheme signs command headers
+ * (unless no_pubkey). E_INVALID_ARG (no key, extra claims not a JSON
+ * object or naming iss/sub/aud/exp/nbf/iat/pubkey, a NUL in a string,
+ * another scheme),
  * E_JWT_BAD_KEY (a public key), E_JWT_KEY_MISMATCH, E_MLS_RNG,
  * E_MLS_CRYPTO, E_NOMEM. */
 slim_status slim_jwt_provider_new(slim_jwt_keys *key, const slim_jwt_provider_params *p,
@@ -247,15 +257,19 @@ slim_str slim_jwt_provider_id(const slim_jwt_provider *p);
 slim_id slim_jwt_provider_app_id(const slim_jwt_provider *p);
 bool slim_jwt_provider_has_id(const slim_jwt_provider *p);
 
-/* The P-256 key pair whose public half the tokens carry ("pubkey"): the
- * 65-byte uncompressed point and the 32-byte scalar (secret). Empty for a
- * static provider or with no_pubkey. Borrowed for p's life. */
+/* The key pair whose public half the tokens carry ("pubkey"), encoded as
+ * slim_identity_public_key / _private_key say: P-256, the 65-byte
+ * uncompressed point and the 32-byte scalar; Ed25519, the 32-byte key and
+ * the 32-byte seed (secret). Empty for a static provider (it has no
+ * private key, so it cannot be an MLS member) or with no_pubkey. Borrowed
+ * for p's life. */
 slim_bytes slim_jwt_provider_public_key(const slim_jwt_provider *p);
 slim_bytes slim_jwt_provider_private_key(const slim_jwt_provider *p);
 
 /* As slim_identity_stamp: sets m's header identity to the token for
- * unix_s and, when m is a command Publish (types 5-20) and p has a P-256
- * key, e2e_header_sig to the ECDSA signature of its header AAD.
+ * unix_s and, when m is a command Publish (types 5-20) and p has a key,
+ * e2e_header_sig to the signature of its header AAD (ECDSA, DER; or
+ * Ed25519).
  * E_INVALID_ARG, E_WIRE_MISSING_FIELD, and the errors above. */
 slim_status slim_jwt_provider_stamp(slim_jwt_provider *p, slim_msg *m, uint64_t unix_s);
 
@@ -336,6 +350,19 @@ slim_str slim_jwt_verifier_wanted_issuer(const slim_jwt_verifier *v);
  * E_IDENTITY_NO_PUBKEY, E_IDENTITY_BAD_BASE64, E_IDENTITY_BAD_PUBKEY. */
 slim_status slim_jwt_verifier_pubkey(slim_jwt_verifier *v, slim_str token, uint64_t unix_s,
                                      slim_bytes *pubkey);
+
+/* Checks a token as an MLS credential (docs/identity.md, "MLS
+ * credentials") and reads its pubkey: as slim_jwt_verifier_pubkey at
+ * unix_s when `fresh`; otherwise its times are checked at the token's own
+ * time (the later of its iat and nbf, else its exp), so that everything
+ * but its expiry is (signature, iss, aud, sub); unix_s still decides
+ * whether autoresolved keys are current. A NUL or a byte outside ASCII
+ * (a compact JWS is ASCII) is E_JWT_MALFORMED. claims may be NULL; claims
+ * and *pubkey are borrowed until the next call on v. The errors of
+ * slim_jwt_verifier_pubkey. */
+slim_status slim_jwt_verifier_credential(slim_jwt_verifier *v, slim_str token, bool fresh,
+                                         uint64_t unix_s, slim_jwt_claims *claims,
+                                         slim_bytes *pubkey);
 
 /* As slim_identity_verifier_check_msg: the header's identity token, then,
  * when need_sig and m is a command Publish, its e2e_header_sig

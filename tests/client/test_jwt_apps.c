@@ -2,10 +2,14 @@
  * apps whose tokens one key signs (inline PEM, and a JWKS file), an app
  * whose tokens another key signed is not answered, a static token file
  * (reloaded) for an app that accepts sessions, the app id from the
- * token's subject, and configurations refused by slim_app_new. */
+ * token's subject, and configurations refused by slim_app_new. Also an
+ * app's MLS identity (the sessions' mls_self and mls_check ops) for both
+ * kinds of identity and both suites, without a node. */
 #include "test.h"
+#include "client/app_identity.h"
 #include "core/base64.h"
 #include "core/time.h"
+#include "mls/pkey.h"
 #include "node_proc.h"
 #include "session/identity.h"
 #include "session/jwt.h"
@@ -264,6 +268,136 @@ TEST(refused_configurations) {
     }
 }
 
+#define T0 1800000000ull
+
+/* The public key of an MLS private key of `suite` (sig_nsk bytes). */
+static slim_bytes public_of(uint16_t suite, slim_bytes sk, uint8_t *buf) {
+    slim_mls_sig_scheme s = suite == 1 ? SLIM_MLS_SIG_ED25519 : SLIM_MLS_SIG_ECDSA_P256_SHA256;
+    CHECK_OK(slim_mls_sig_public(s, sk, buf));
+    return slim_bytes_of(buf, slim_mls_sig_public_size(s));
+}
+
+/* alice's credential as her mls_self gives it at T0, checked by bob's
+ * mls_check (bob verifies with `verifier`): valid with her key, at any
+ * later time when not fresh, never with another key (eve's, an identity
+ * of the same config) or changed. `expired` is a time past her token's
+ * validity. */
+static void check_credentials(const slim_identity_config *alice_cfg,
+                              const slim_identity_config *verifier, uint16_t suite,
+                              uint64_t expired, slim_status expired_st) {
+    app_identity alice, bob, eve;
+    CHECK_OK(slim_app__identity_init(&alice, alice_cfg, verifier, suite, T0));
+    CHECK_OK(slim_app__identity_init(&bob, alice_cfg, verifier, suite, T0));
+    CHECK_OK(slim_app__identity_init(&eve, alice_cfg, verifier, suite, T0));
+    slim_bytes cred, sk, eve_cred, eve_sk;
+    uint16_t got_suite = 0;
+    CHECK_OK(slim_app__identity_mls_self(&alice, T0, &cred, &sk, &got_suite));
+    CHECK_EQ(got_suite, suite != 0 ? suite : 2);
+    CHECK_EQ(sk.len, 32);
+    uint8_t pkb[65], eve_pkb[65];
+    slim_bytes pk = public_of(got_suite, sk, pkb);
+    /* the view lives until alice's next call */
+    char *c = strndup((const char *)cred.ptr, cred.len);
+    cred = slim_bytes_of(c, cred.len);
+    CHECK_OK(slim_app__identity_mls_self(&eve, T0, &eve_cred, &eve_sk, &got_suite));
+    slim_bytes eve_pk = public_of(got_suite, eve_sk, eve_pkb);
+
+    slim_id id = {0, 0};
+    CHECK_OK(slim_app__identity_mls_check(&bob, cred, pk, true, T0 + 1, &id));
+    slim_id want =
+        slim_app__identity_has_id(&alice) ? slim_app__identity_app_id(&alice) : slim_id_any();
+    CHECK_U64(id.hi, want.hi);
+    CHECK_U64(id.lo, want.lo);
+    CHECK_STATUS(slim_app__identity_mls_check(&bob, cred, eve_pk, true, T0 + 1, &id),
+                 SLIM_E_IDENTITY_KEY_MISMATCH);
+    CHECK_STATUS(slim_app__identity_mls_check(&bob, cred, pk, true, expired, &id), expired_st);
+    CHECK_OK(slim_app__identity_mls_check(&bob, cred, pk, false, expired, &id));
+    CHECK_STATUS(slim_app__identity_mls_check(&bob, cred, eve_pk, false, expired, &id),
+                 SLIM_E_IDENTITY_KEY_MISMATCH);
+    /* one character of the token changed */
+    c[cred.len / 2] = c[cred.len / 2] == 'A' ? 'B' : 'A';
+    CHECK(slim_app__identity_mls_check(&bob, cred, pk, false, T0 + 1, &id) != SLIM_OK);
+    /* a NUL inside */
+    c[cred.len / 2] = '\0';
+    CHECK(slim_app__identity_mls_check(&bob, cred, pk, false, T0 + 1, &id) != SLIM_OK);
+    free(c);
+    slim_app__identity_cleanup(&eve);
+    slim_app__identity_cleanup(&bob);
+    slim_app__identity_cleanup(&alice);
+}
+
+TEST(mls_identity) {
+    slim_identity_config shared = {.kind = SLIM_IDENTITY_SHARED_SECRET,
+                                   .id = "agntcy/ns/alice",
+                                   .secret = "a-secret-of-32-characters-or-more"};
+    for (uint16_t suite = 0; suite <= 2; suite++)
+        check_credentials(&shared, &shared, suite, T0 + 3601, SLIM_E_IDENTITY_EXPIRED);
+    slim_identity_config jwt = {.kind = SLIM_IDENTITY_JWT,
+                                .algorithm = "HS256",
+                                .key = "a-jwt-hmac-key",
+                                .subject = "agntcy/ns/alice",
+                                .duration_s = 10};
+    slim_identity_config jv = {
+        .kind = SLIM_IDENTITY_JWT, .algorithm = "HS256", .key = "a-jwt-hmac-key"};
+    for (uint16_t suite = 1; suite <= 2; suite++)
+        check_credentials(&jwt, &jv, suite, T0 + 100, SLIM_E_JWT_EXPIRED);
+    jwt.subject = NULL; /* no sub: the any id, as the app's name has */
+    check_credentials(&jwt, &jv, 1, T0 + 100, SLIM_E_JWT_EXPIRED);
+    jwt.subject = "agntcy/ns/alice";
+    /* the key is of the suite's scheme, and a suite we lack is refused */
+    app_identity a;
+    slim_bytes cred, sk;
+    uint16_t got = 0;
+    CHECK_STATUS(slim_app__identity_init(&a, &shared, &shared, 3, T0), SLIM_E_INVALID_ARG);
+    CHECK_OK(slim_app__identity_init(&a, &shared, &shared, 1, T0));
+    CHECK_EQ(slim_identity_public_key(a.shared).len, 32);
+    slim_app__identity_cleanup(&a);
+    CHECK_OK(slim_app__identity_init(&a, &jwt, &jv, 2, T0));
+    CHECK_EQ(slim_jwt_provider_public_key(a.jwt).len, 65);
+    slim_app__identity_cleanup(&a);
+    /* a static token has no private key: no MLS */
+    char path[128];
+    snprintf(path, sizeof path, "%s/mls.token", dir);
+    slim_jwt_keys *k = NULL;
+    CHECK_OK(slim_jwt_keys_parse(SLIM_JWT_HS256, SLIM_JWT_KEY_PEM, test_text("a-jwt-hmac-key"),
+                                 true, &k));
+    slim_jwt_provider_params tp = {.subject = {"agntcy/ns/svc", 13}, .no_pubkey = true};
+    slim_jwt_provider *tok = NULL;
+    CHECK_OK(slim_jwt_provider_new(k, &tp, &tok));
+    slim_str t = {"", 0};
+    CHECK_OK(slim_jwt_provider_token(tok, T0, &t));
+    char *text = strndup(t.ptr, t.len);
+    slim_jwt_provider_free(tok);
+    write_file(path, text);
+    slim_identity_config st = {.kind = SLIM_IDENTITY_STATIC_JWT, .token_file = path};
+    CHECK_OK(slim_app__identity_init(&a, &st, &jv, 0, T0));
+    CHECK_STATUS(slim_app__identity_mls_self(&a, T0, &cred, &sk, &got), SLIM_E_UNSUPPORTED);
+    slim_app__identity_cleanup(&a);
+    /* through the app: a group with MLS is made (its first commit signed
+     * with the identity's key), except by a static token */
+    slim_session_options g = {.type = SLIM_SESSION_MULTICAST, .peer = "org/ns/g", .mls = true};
+    slim_session_id s = 0;
+    slim_app *app = NULL;
+    for (uint16_t suite = 1; suite <= 2; suite++) {
+        slim_app_options o = {.mls_suite = suite};
+        CHECK_OK(slim_app_new("org/ns/a", &shared, &shared, &o, &app));
+        CHECK_OK(slim_session_create(app, &g, 5000, &s));
+        CHECK_OK(slim_session_delete(app, s, 5000));
+        slim_app_free(app, 1000);
+    }
+    CHECK_OK(slim_app_new("org/ns/a", &st, &jv, NULL, &app));
+    CHECK_STATUS(slim_session_create(app, &g, 5000, &s), SLIM_E_UNSUPPORTED);
+    slim_app_free(app, 1000);
+    free(text);
+    unlink(path);
+    /* slim_app_new takes suites 0, 1 and 2 only */
+    slim_app_options o = {.mls_suite = 3};
+    CHECK_STATUS(slim_app_new("org/ns/a", &shared, &shared, &o, &app), SLIM_E_INVALID_ARG);
+    o.mls_suite = 1;
+    CHECK_OK(slim_app_new("org/ns/a", &shared, &shared, &o, &app));
+    slim_app_free(app, 1000);
+}
+
 TEST(setup) {
     snprintf(dir, sizeof dir, "/tmp/slim-jwt-apps-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
@@ -274,4 +408,4 @@ TEST(teardown) {
 }
 
 TEST_MAIN(TEST_ENTRY(setup), TEST_ENTRY(sessions_between_jwt_apps),
-          TEST_ENTRY(refused_configurations), TEST_ENTRY(teardown))
+          TEST_ENTRY(refused_configurations), TEST_ENTRY(mls_identity), TEST_ENTRY(teardown))

@@ -148,6 +148,50 @@ TEST(provider_id_keys_and_signature) {
     slim_identity_free(id);
 }
 
+static slim_msg *publish(int mtype);
+
+/* Suite 1's scheme: a 32-byte key in the pubkey claim, 64-byte
+ * signatures on command headers, the 32-byte seed as MLS takes it. */
+TEST(ed25519_identity) {
+    trng t;
+    trng_init(&t, 5);
+    slim_identity_params cfg = {.rng = &t.rng, .sig_scheme = SLIM_MLS_SIG_ED25519};
+    slim_identity *id = new_identity("agntcy/ns/alice", &cfg);
+    slim_bytes pk = slim_identity_public_key(id), sk = slim_identity_private_key(id);
+    CHECK_EQ(pk.len, 32);
+    CHECK_EQ(sk.len, 32);
+    uint8_t derived[32];
+    CHECK_OK(slim_mls_sig_public(SLIM_MLS_SIG_ED25519, sk, derived));
+    CHECK_MEM(derived, pk.ptr, 32);
+    /* the token carries it, and a verifier reads it back */
+    slim_identity_verifier *v = new_verifier(NULL);
+    char *tok = token_at(id, T0);
+    slim_bytes got;
+    CHECK_OK(slim_identity_verifier_pubkey(v, S(tok), T0, &got));
+    CHECK_EQ(got.len, 32);
+    CHECK_MEM(got.ptr, pk.ptr, 32);
+    /* a stamped command: a 64-byte signature that verifies */
+    slim_msg *m = publish(5);
+    CHECK_OK(slim_identity_stamp(id, m, T0));
+    slim_pb_header *h = slim_wire_header(m);
+    CHECK(h->_e2e_header_sig_case);
+    CHECK_EQ(h->e2e_header_sig.len, 64);
+    CHECK_OK(slim_identity_verifier_check_msg(v, m, true, T0));
+    m->publish->session->message_id++;
+    CHECK_STATUS(slim_identity_verifier_check_msg(v, m, true, T0), SLIM_E_IDENTITY_BAD_SIGNATURE);
+    slim_wire_free(m);
+    /* 0 is P-256; other schemes are refused */
+    slim_identity_params p256 = {.sig_scheme = 0};
+    slim_identity *other = new_identity("svc", &p256);
+    CHECK_EQ(slim_identity_public_key(other).len, 65);
+    slim_identity_free(other);
+    slim_identity_params bad = {.sig_scheme = (slim_mls_sig_scheme)0x0503};
+    CHECK_STATUS(slim_identity_new(S("svc"), S(SECRET), &bad, &other), SLIM_E_INVALID_ARG);
+    free(tok);
+    slim_identity_verifier_free(v);
+    slim_identity_free(id);
+}
+
 TEST(verify_signature_shapes) {
     trng t;
     trng_init(&t, 7);
@@ -639,6 +683,78 @@ TEST(stamp_and_check_messages) {
     slim_identity_free(id);
 }
 
+/* MLS credentials: the token checked with or without its age, its key
+ * compared with the leaf's, for both schemes. */
+TEST(credentials) {
+    static const slim_mls_sig_scheme schemes[] = {SLIM_MLS_SIG_ECDSA_P256_SHA256,
+                                                  SLIM_MLS_SIG_ED25519};
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(schemes); i++) {
+        slim_identity_params cfg = {.validity_s = 10, .sig_scheme = schemes[i]};
+        slim_identity *id = new_identity("agntcy/ns/alice", &cfg);
+        slim_identity *eve = new_identity("agntcy/ns/eve", &cfg);
+        slim_identity_verifier *v = new_verifier(&cfg);
+        slim_bytes key = slim_identity_public_key(id);
+        char *tok = token_at(id, T0);
+        slim_identity_claims c;
+        slim_bytes pk;
+        /* fresh, inside the validity */
+        CHECK_OK(slim_identity_verifier_credential(v, S(tok), true, T0 + 10, &c, &pk));
+        CHECK(slim_identity_same_key(pk, key));
+        CHECK(!slim_identity_same_key(pk, slim_identity_public_key(eve)));
+        CHECK_EQ(c.subject.len, slim_identity_id(id).len);
+        CHECK_MEM(c.subject.ptr, slim_identity_id(id).ptr, c.subject.len);
+        /* expired: refused when fresh, genuine otherwise */
+        CHECK_STATUS(slim_identity_verifier_credential(v, S(tok), true, T0 + 11, &c, &pk),
+                     SLIM_E_IDENTITY_EXPIRED);
+        CHECK_OK(slim_identity_verifier_credential(v, S(tok), false, T0 + 100000, &c, &pk));
+        CHECK(slim_identity_same_key(pk, key));
+        CHECK_U64(c.issued_at, T0);
+        /* tampered: refused either way */
+        char *bad = strdup(tok);
+        char *claims = strchr(strchr(strchr(bad, ':') + 1, ':') + 1, ':') + 1;
+        claims[0] = claims[0] == 'e' ? 'f' : 'e';
+        CHECK_STATUS(slim_identity_verifier_credential(v, S(bad), false, T0, &c, &pk),
+                     SLIM_E_IDENTITY_BAD_MAC);
+        CHECK_STATUS(slim_identity_verifier_credential(v, S(bad), true, T0, &c, &pk),
+                     SLIM_E_IDENTITY_BAD_MAC);
+        free(bad);
+        /* another secret's token */
+        slim_identity *stranger = NULL;
+        CHECK_OK(slim_identity_new(S("x"), S("another secret"), &cfg, &stranger));
+        char *st = token_at(stranger, T0);
+        CHECK_STATUS(slim_identity_verifier_credential(v, S(st), false, T0, &c, &pk),
+                     SLIM_E_IDENTITY_BAD_MAC);
+        free(st);
+        slim_identity_free(stranger);
+        /* bytes a token cannot hold */
+        slim_str with_nul = {tok, strlen(tok) + 1};
+        CHECK_STATUS(slim_identity_verifier_credential(v, with_nul, false, T0, &c, &pk),
+                     SLIM_E_IDENTITY_MALFORMED);
+        char not_utf8[] = "a\xff:1800000000:n:c:m";
+        CHECK_STATUS(slim_identity_verifier_credential(v, S(not_utf8), false, T0, &c, &pk),
+                     SLIM_E_IDENTITY_MALFORMED);
+        CHECK_STATUS(slim_identity_verifier_credential(v, S("a:b:c"), false, T0, &c, &pk),
+                     SLIM_E_IDENTITY_MALFORMED);
+        free(tok);
+        slim_identity_verifier_free(v);
+        slim_identity_free(eve);
+        slim_identity_free(id);
+    }
+    /* a P-256 key equals its compressed form; junk equals nothing */
+    slim_identity *id = new_identity("svc", NULL);
+    slim_bytes pk = slim_identity_public_key(id);
+    uint8_t comp[33];
+    comp[0] = (uint8_t)(0x02 | (pk.ptr[64] & 1));
+    memcpy(comp + 1, pk.ptr + 1, 32);
+    CHECK(slim_identity_same_key(pk, slim_bytes_of(comp, 33)));
+    CHECK(slim_identity_same_key(slim_bytes_of(comp, 33), pk));
+    comp[0] ^= 1;
+    CHECK(!slim_identity_same_key(pk, slim_bytes_of(comp, 33)));
+    CHECK(!slim_identity_same_key(pk, slim_bytes_of(pk.ptr, 32)));
+    CHECK(!slim_identity_same_key(slim_bytes_of(NULL, 0), slim_bytes_of(NULL, 0)));
+    slim_identity_free(id);
+}
+
 TEST(random_source_failure) {
     trng t;
     trng_init(&t, 1);
@@ -777,10 +893,11 @@ TEST(pubkey_errors_are_named_and_leak_nothing) {
 }
 
 TEST_MAIN(TEST_ENTRY(app_id_matches_upstream), TEST_ENTRY(provider_id_keys_and_signature),
-          TEST_ENTRY(verify_signature_shapes), TEST_ENTRY(token_reused_until_half_validity),
-          TEST_ENTRY(time_window_and_claims), TEST_ENTRY(second_check_is_a_lookup),
-          TEST_ENTRY(cache_is_bounded), TEST_ENTRY(long_tokens_are_not_cached),
-          TEST_ENTRY(pubkey_is_read_once), TEST_ENTRY(bad_tokens_get_named_statuses),
-          TEST_ENTRY(bad_ids_and_secrets), TEST_ENTRY(header_aad_known_bytes),
-          TEST_ENTRY(stamp_and_check_messages), TEST_ENTRY(random_source_failure),
+          TEST_ENTRY(ed25519_identity), TEST_ENTRY(verify_signature_shapes),
+          TEST_ENTRY(token_reused_until_half_validity), TEST_ENTRY(time_window_and_claims),
+          TEST_ENTRY(second_check_is_a_lookup), TEST_ENTRY(cache_is_bounded),
+          TEST_ENTRY(long_tokens_are_not_cached), TEST_ENTRY(pubkey_is_read_once),
+          TEST_ENTRY(bad_tokens_get_named_statuses), TEST_ENTRY(bad_ids_and_secrets),
+          TEST_ENTRY(header_aad_known_bytes), TEST_ENTRY(stamp_and_check_messages),
+          TEST_ENTRY(credentials), TEST_ENTRY(random_source_failure),
           TEST_ENTRY(allocation_failure), TEST_ENTRY(pubkey_errors_are_named_and_leak_nothing))

@@ -1138,6 +1138,90 @@ TEST(stamp_and_check_messages) {
     slim_jwt_provider_free(p);
 }
 
+/* Suite 1's scheme: an Ed25519 pubkey claim (32 bytes), 64-byte header
+ * signatures; then tokens checked as MLS credentials. */
+TEST(ed25519_key_and_credentials) {
+    slim_str aud = S("svc-b");
+    slim_jwt_provider_params pp = {.subject = S("alice"),
+                                   .audience = &aud,
+                                   .audience_len = 1,
+                                   .duration_s = 10,
+                                   .sig_scheme = SLIM_MLS_SIG_ED25519};
+    slim_jwt_provider *p = provider(pem_keys(SLIM_JWT_ES256, true), &pp);
+    slim_bytes key = slim_jwt_provider_public_key(p), sk = slim_jwt_provider_private_key(p);
+    CHECK_EQ(key.len, 32);
+    CHECK_EQ(sk.len, 32);
+    uint8_t derived[32];
+    CHECK_OK(slim_mls_sig_public(SLIM_MLS_SIG_ED25519, sk, derived));
+    CHECK_MEM(derived, key.ptr, 32);
+    slim_jwt_verifier_params vp = {.audience = &aud, .audience_len = 1, .no_leeway = true};
+    slim_jwt_verifier *v = verifier(pem_keys(SLIM_JWT_ES256, false), &vp);
+    slim_msg *m = publish(5);
+    CHECK_OK(slim_jwt_provider_stamp(p, m, T0));
+    CHECK_EQ(slim_wire_header(m)->e2e_header_sig.len, 64);
+    CHECK_OK(slim_jwt_verifier_check_msg(v, m, true, T0));
+    slim_bytes pk;
+    CHECK_OK(slim_jwt_verifier_pubkey(v, S(slim_wire_header(m)->identity), T0, &pk));
+    CHECK(pk.len == 32 && memcmp(pk.ptr, key.ptr, 32) == 0);
+    slim_wire_free(m);
+
+    char *tok = token_at(p, T0);
+    slim_jwt_claims c;
+    CHECK_OK(slim_jwt_verifier_credential(v, S(tok), true, T0 + 10, &c, &pk));
+    CHECK(slim_identity_same_key(pk, key));
+    CHECK(c.subject.len == 5 && memcmp(c.subject.ptr, "alice", 5) == 0);
+    /* expired: refused when fresh, genuine otherwise; never cached as valid */
+    CHECK_STATUS(slim_jwt_verifier_credential(v, S(tok), true, T0 + 11, &c, &pk),
+                 SLIM_E_JWT_EXPIRED);
+    CHECK_OK(slim_jwt_verifier_credential(v, S(tok), false, T0 + 100000, &c, &pk));
+    CHECK(slim_identity_same_key(pk, key));
+    CHECK_STATUS(slim_jwt_verifier_credential(v, S(tok), true, T0 + 100000, &c, &pk),
+                 SLIM_E_JWT_EXPIRED);
+    CHECK_STATUS(slim_jwt_verifier_check_token(v, S(tok), T0 + 100000, NULL), SLIM_E_JWT_EXPIRED);
+    /* a changed signature, another audience: refused either way */
+    char *bad = strdup(tok);
+    char *sig = strrchr(bad, '.') + 5;
+    *sig = *sig == 'A' ? 'B' : 'A';
+    CHECK_STATUS(slim_jwt_verifier_credential(v, S(bad), false, T0, &c, &pk),
+                 SLIM_E_JWT_BAD_SIGNATURE);
+    CHECK_STATUS(slim_jwt_verifier_credential(v, S(bad), true, T0, &c, &pk),
+                 SLIM_E_JWT_BAD_SIGNATURE);
+    free(bad);
+    slim_jwt_verifier_params other = {.audience = &pp.subject, .audience_len = 1};
+    slim_jwt_verifier *v2 = verifier(pem_keys(SLIM_JWT_ES256, false), &other);
+    CHECK_STATUS(slim_jwt_verifier_credential(v2, S(tok), false, T0 + 100000, &c, &pk),
+                 SLIM_E_JWT_AUDIENCE);
+    slim_jwt_verifier_free(v2);
+    /* bytes a JWT cannot hold */
+    CHECK_STATUS(
+        slim_jwt_verifier_credential(v, (slim_str){tok, strlen(tok) + 1}, false, T0, &c, &pk),
+        SLIM_E_JWT_MALFORMED);
+    CHECK_STATUS(slim_jwt_verifier_credential(v, S("a.\xc3\xa9.c"), false, T0, &c, &pk),
+                 SLIM_E_JWT_MALFORMED);
+    free(tok);
+    /* no iat, no nbf: its own time is its exp */
+    slim_jwt_keys *ek = pem_keys(SLIM_JWT_ES256, true);
+    char *t = craft("{\"alg\":\"ES256\"}",
+                    "{\"exp\":1800000010,\"aud\":\"svc-b\","
+                    "\"pubkey\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}",
+                    ek, SLIM_JWT_ES256);
+    CHECK_OK(slim_jwt_verifier_credential(v, S(t), false, T0 + 5000, &c, &pk));
+    CHECK_EQ(pk.len, 32);
+    CHECK_EQ(c.subject.len, 0);
+    CHECK_STATUS(slim_jwt_verifier_credential(v, S(t), true, T0 + 5000, &c, &pk),
+                 SLIM_E_JWT_EXPIRED);
+    free(t);
+    slim_jwt_keys_free(ek);
+    /* only the two schemes of the suites */
+    slim_jwt_provider *q = NULL;
+    slim_jwt_provider_params bp = {.sig_scheme = (slim_mls_sig_scheme)0x0503};
+    slim_jwt_keys *k = pem_keys(SLIM_JWT_ES256, true);
+    CHECK_STATUS(slim_jwt_provider_new(k, &bp, &q), SLIM_E_INVALID_ARG);
+    slim_jwt_keys_free(k);
+    slim_jwt_verifier_free(v);
+    slim_jwt_provider_free(p);
+}
+
 TEST(pubkey_claim_shapes) {
     slim_jwt_keys *hk = keys(SLIM_JWT_HS256, SLIM_JWT_KEY_PEM, HMAC_SECRET, true);
     slim_jwt_verifier *v =
@@ -1327,5 +1411,5 @@ TEST_MAIN(TEST_ENTRY(rfc_examples), TEST_ENTRY(alg_names), TEST_ENTRY(every_algo
           TEST_ENTRY(token_reused_until_half_validity), TEST_ENTRY(provider_claims),
           TEST_ENTRY(static_token), TEST_ENTRY(verified_tokens_are_cached),
           TEST_ENTRY(autoresolve_issuer_gate), TEST_ENTRY(stamp_and_check_messages),
-          TEST_ENTRY(pubkey_claim_shapes), TEST_ENTRY(discovery_helpers),
-          TEST_ENTRY(allocation_failure), TEST_ENTRY(cleanup))
+          TEST_ENTRY(ed25519_key_and_credentials), TEST_ENTRY(pubkey_claim_shapes),
+          TEST_ENTRY(discovery_helpers), TEST_ENTRY(allocation_failure), TEST_ENTRY(cleanup))
