@@ -648,9 +648,10 @@ static slim_status replay_check(slim_sessions *ss, ss_sess *s, const slim_msg *m
                                 const slim_name *src) {
     uint32_t type = ss_msg_type(m), id = ss_msg_mid(m);
     /* These are taken once by their own handlers (a welcome by its id, an
-     * update by its commit id, a join request while no welcome came),
-     * which answer a copy as its state allows. */
-    bool own = type == T_GROUP_WELCOME || type == T_GROUP_UPDATE || type == T_JOIN_REQUEST;
+     * update by its commit id, a join request by its id) or answered
+     * without state (a discovery), which answer a copy as they should. */
+    bool own = type == T_GROUP_WELCOME || type == T_GROUP_UPDATE || type == T_JOIN_REQUEST ||
+               type == T_DISCOVERY_REQUEST;
     if (id != 0 && (own || !ss_mls_replayed(s->mls, src, id)))
         return SLIM_OK;
     ss->c.drop_replay++;

@@ -283,8 +283,9 @@ static slim_status send_update(slim_sessions *ss, ss_sess *s, const ss_name *who
     if (st != SLIM_OK)
         return st;
     Dataplane__Proto__V1__GroupUpdatePayload *u = inner;
-    u->op = remove ? DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REMOVE
-                   : DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD;
+    u->op = remove                  ? DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REMOVE
+            : t != NULL && t->readd ? DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REJOIN
+                                    : DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD;
     u->participant = ss_participant_new(who, true, true);
     if (u->participant == NULL ||
         (st = roster_pb(g, remove ? who : NULL, &u->participants, &u->n_participants)) != SLIM_OK ||
@@ -301,6 +302,10 @@ static slim_status send_update(slim_sessions *ss, ss_sess *s, const ss_name *who
         slim_wire_free(m);
         return st;
     }
+    /* a member down now misses this commit: it is added again once back */
+    for (uint32_t i = 0; s->mls != NULL && i < g->nmem; i++)
+        if (g->mem[i].offline && !slim_name_equal(&g->mem[i].n.name, &who->name))
+            g->mem[i].stale = true;
     for (uint32_t i = 0; skip != NULL && i < nw; i++)
         if (slim_name_equal(&w[i], skip)) {
             w[i] = w[--nw];
@@ -439,7 +444,11 @@ static void update_over(slim_sessions *ss, ss_sess *s, uint64_t now) {
     } else if (ss_ctl_find(s, P_WELCOME, t->welcome_id) < 0 &&
                ss_ctl_find(s, P_UPDATE, t->update_id) < 0) {
         /* invite: the welcome is acknowledged too */
-        member_out(ss, s, &t->who, SLIM_MEMBER_JOINED);
+        long k = mem_find(s->g, &t->who.name, false);
+        if (t->readd && k >= 0)
+            s->g->mem[k].stale = false; /* in step again */
+        else
+            member_out(ss, s, &t->who, SLIM_MEMBER_JOINED);
         task_finish(ss, s, t->update_failed ? SLIM_E_SESSION_UPDATE_FAILED : SLIM_OK,
                     t->update_failed ? R_UPDATE_FAILED : R_INVITE_OK, s->ctl_retries, NULL, now);
     }
@@ -471,12 +480,20 @@ static void task_start(slim_sessions *ss, ss_sess *s, uint64_t now) {
     long i;
     switch (t->kind) {
     case K_INVITE: {
+        if (t->readd) {
+            /* still a member, up, and behind? */
+            i = mem_find(g, &t->who.name, false);
+            if (i < 0 || g->mem[i].offline || !g->mem[i].stale) {
+                task_finish(ss, s, SLIM_OK, R_INVITE_OK, 0, NULL, now);
+                return;
+            }
+        }
         i = mem_find(g, &t->who.name, true);
-        if (i >= 0 && !g->mem[i].offline) {
+        if (i >= 0 && !g->mem[i].offline && !t->readd) {
             task_finish(ss, s, SLIM_E_SESSION_ALREADY_MEMBER, R_ALREADY_MEMBER, 0, NULL, now);
             return;
         }
-        if (g->nmem >= ss->max_members) {
+        if (g->nmem >= ss->max_members && !t->readd) {
             task_finish(ss, s, SLIM_E_SESSION_LIMIT, R_MEMBER_LIMIT, ss->max_members, NULL, now);
             return;
         }
@@ -661,11 +678,11 @@ static slim_status discovery_reply_in(slim_sessions *ss, ss_sess *s, const slim_
     t->conn = conn;
     t->step = TS_ROUTE;
     long old = mem_find(g, &who.name, true);
-    if (old >= 0 && !g->mem[old].offline) {
+    if (old >= 0 && !g->mem[old].offline && !t->readd) {
         task_finish(ss, s, SLIM_E_SESSION_ALREADY_MEMBER, R_ALREADY_MEMBER, 0, NULL, now);
         return SLIM_OK;
     }
-    if (old >= 0)
+    if (old >= 0 && !t->readd)
         replace_down_member(ss, s, (uint32_t)old, now);
     st = SLIM_OK;
     if (!g->subscribed) {
@@ -722,7 +739,7 @@ static slim_status join_reply_in(slim_sessions *ss, ss_sess *s, const slim_msg *
         }
         ss->c.mls_commits++;
     }
-    if (mem_add(g, &t->who) != SLIM_OK) {
+    if (!t->readd && mem_add(g, &t->who) != SLIM_OK) {
         ss->c.drop_nomem++;
         return SLIM_E_NOMEM; /* the join is sent again */
     }
@@ -778,7 +795,7 @@ static void welcome_failed(slim_sessions *ss, ss_sess *s, uint64_t now) {
     ss_group *g = s->g;
     ss_task *t = g->task;
     long k = mem_find(g, &t->who.name, false);
-    if (k >= 0) {
+    if (k >= 0 && !t->readd) { /* one added again stays (stale: it goes down, or is tried again) */
         bool told = g->nmem > 2;
         member_gone(ss, s, (uint32_t)k, now);
         if (told) {
@@ -790,6 +807,31 @@ static void welcome_failed(slim_sessions *ss, ss_sess *s, uint64_t now) {
         }
     }
     task_finish(ss, s, SLIM_E_SESSION_WELCOME_FAILED, R_WELCOME_FAILED, s->ctl_retries, NULL, now);
+}
+
+/* MLS: member `who` missed a commit; once it is up, an invite of its
+ * instance (queued, once) gets a fresh KeyPackage from it and commits it
+ * in place of its old leaf (session-protocol-head.md §5.10 has the member
+ * ask; here the moderator, which knows, does). */
+static void readd_later(slim_sessions *ss, ss_sess *s, const slim_name *who, uint64_t now) {
+    ss_group *g = s->g;
+    long i = mem_find(g, who, false);
+    if (i < 0)
+        return;
+    g->mem[i].stale = true;
+    if (g->mem[i].offline)
+        return; /* when it is back */
+    for (ss_task *t = g->task; t != NULL; t = t->next)
+        if (t->readd && slim_name_equal(&t->who.name, who))
+            return;
+    slim_sname v;
+    ss_name_view(&g->mem[i].n, &v);
+    ss_task *t = task_new(ss, s, K_INVITE, &v, 0);
+    if (t == NULL)
+        return; /* tried again when it is heard from after being down */
+    t->readd = true;
+    task_append(g, t);
+    task_run(ss, s, now);
 }
 
 /* Control message i failed: unanswered, or (no_route) a node said so. */
@@ -825,6 +867,8 @@ static void ctl_failed(slim_sessions *ss, ss_sess *s, uint32_t i, bool no_route,
                     t != NULL && t->update_failed ? R_UPDATE_FAILED : R_LEAVE_FAILED, r, NULL, now);
         return;
     case P_UPDATE:
+        for (uint32_t j = 0; s->mls != NULL && j < c->nwait; j++)
+            readd_later(ss, s, &c->wait[j], now); /* it missed the commit */
         ss_ctl_remove(s, i);
         if (t != NULL) {
             t->update_failed = true;
@@ -944,11 +988,88 @@ static void welcome_done(slim_sessions *ss, ss_sess *s, uint64_t now) {
     }
 }
 
+/* A roster as the moderator sends it (an update's, a welcome's). */
+typedef struct roster_msg {
+    Dataplane__Proto__V1__Participant *const *p;
+    size_t n;
+} roster_msg;
+
+static bool listed(roster_msg u, const slim_name *n) {
+    for (size_t k = 0; k < u.n; k++) {
+        const Dataplane__Proto__V1__Participant *p = u.p[k];
+        if (p == NULL || p->name == NULL)
+            continue;
+        slim_name pn;
+        slim_str text[3];
+        (void)ss_pb_wire(p->name, &pn, text);
+        if (slim_name_equal(&pn, n))
+            return true;
+    }
+    return false;
+}
+
+/* An ADD carries the moderator's roster: members it lists that we do not
+ * know (added while we were down) are learnt. */
+static void learn_listed(slim_sessions *ss, ss_sess *s, roster_msg u, uint64_t conn) {
+    ss_group *g = s->g;
+    for (size_t k = 0; k < u.n; k++) {
+        const Dataplane__Proto__V1__Participant *p = u.p[k];
+        ss_name n = {0};
+        if (p == NULL || p->name == NULL || ss_name_from_pb(&n, p->name) != SLIM_OK)
+            continue;
+        if (mem_find(g, &n.name, false) < 0 && g->nmem < ss->max_members) {
+            if (mem_add(g, &n) == SLIM_OK) {
+                if (hold_add(ss, s, &n, conn, false, &n.name, false) != SLIM_OK)
+                    ss->c.send_failures++; /* data to it goes by the channel still */
+                member_out(ss, s, &n, SLIM_MEMBER_JOINED);
+            } else {
+                ss->c.drop_nomem++;
+            }
+        }
+        ss_name_clear(&n);
+    }
+}
+
+/* An ADD carries the moderator's roster: a member it no longer lists (an
+ * instance that was down and that a restarted one replaced) is gone. */
+static void forget_unlisted(slim_sessions *ss, ss_sess *s, roster_msg u, uint64_t now) {
+    ss_group *g = s->g;
+    if (u.n == 0)
+        return;
+    for (uint32_t i = 0; i < g->nmem;) {
+        const ss_name *n = &g->mem[i].n;
+        if (slim_name_equal(&n->name, &s->local.name) || slim_name_equal(&n->name, &s->peer.name) ||
+            listed(u, &n->name)) {
+            i++;
+            continue;
+        }
+        slim_name gone = n->name;
+        member_out(ss, s, n, SLIM_MEMBER_LEFT);
+        member_gone(ss, s, i, now);
+        hold_release(ss, s, &gone);
+    }
+}
+
 static slim_status welcome_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
     ss_group *g = s->g;
     if (s->state == S_READY || s->state == S_DRAIN || s->state == S_CLOSING) {
-        if (ss_msg_mid(m) == g->welcome_id)
-            ss_answer(ss, s, m, T_GROUP_ACK); /* our ack was lost */
+        uint32_t id = ss_msg_mid(m);
+        const Dataplane__Proto__V1__GroupWelcomePayload *w = ss_msg_command(m)->group_welcome;
+        if (id != g->welcome_id && s->mls != NULL && s->state == S_READY) {
+            /* added again: the group's current epoch */
+            slim_status st = ss_mls_welcome_in(ss, s, w->_mls_case ? w->mls : NULL);
+            if (st != SLIM_OK)
+                return st;
+            g->welcome_id = id;
+            /* and the roster as it is now */
+            roster_msg r = {w->participants, w->n_participants};
+            uint64_t conn = g->welcome_conn;
+            (void)ss_msg_in_conn(m, &conn);
+            forget_unlisted(ss, s, r, now);
+            learn_listed(ss, s, r, conn);
+        }
+        if (id == g->welcome_id)
+            ss_answer(ss, s, m, T_GROUP_ACK); /* (again, if our ack was lost) */
         return SLIM_OK;
     }
     if (s->state != S_JOINED || g->welcomed)
@@ -1005,64 +1126,6 @@ static slim_status welcome_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, 
     return SLIM_OK;
 }
 
-static bool listed(const Dataplane__Proto__V1__GroupUpdatePayload *u, const slim_name *n) {
-    for (size_t k = 0; k < u->n_participants; k++) {
-        const Dataplane__Proto__V1__Participant *p = u->participants[k];
-        if (p == NULL || p->name == NULL)
-            continue;
-        slim_name pn;
-        slim_str text[3];
-        (void)ss_pb_wire(p->name, &pn, text);
-        if (slim_name_equal(&pn, n))
-            return true;
-    }
-    return false;
-}
-
-/* An ADD carries the moderator's roster: members it lists that we do not
- * know (added while we were down) are learnt. */
-static void learn_listed(slim_sessions *ss, ss_sess *s,
-                         const Dataplane__Proto__V1__GroupUpdatePayload *u, uint64_t conn) {
-    ss_group *g = s->g;
-    for (size_t k = 0; k < u->n_participants; k++) {
-        const Dataplane__Proto__V1__Participant *p = u->participants[k];
-        ss_name n = {0};
-        if (p == NULL || p->name == NULL || ss_name_from_pb(&n, p->name) != SLIM_OK)
-            continue;
-        if (mem_find(g, &n.name, false) < 0 && g->nmem < ss->max_members) {
-            if (mem_add(g, &n) == SLIM_OK) {
-                if (hold_add(ss, s, &n, conn, false, &n.name, false) != SLIM_OK)
-                    ss->c.send_failures++; /* data to it goes by the channel still */
-                member_out(ss, s, &n, SLIM_MEMBER_JOINED);
-            } else {
-                ss->c.drop_nomem++;
-            }
-        }
-        ss_name_clear(&n);
-    }
-}
-
-/* An ADD carries the moderator's roster: a member it no longer lists (an
- * instance that was down and that a restarted one replaced) is gone. */
-static void forget_unlisted(slim_sessions *ss, ss_sess *s,
-                            const Dataplane__Proto__V1__GroupUpdatePayload *u, uint64_t now) {
-    ss_group *g = s->g;
-    if (u->n_participants == 0)
-        return;
-    for (uint32_t i = 0; i < g->nmem;) {
-        const ss_name *n = &g->mem[i].n;
-        if (slim_name_equal(&n->name, &s->local.name) || slim_name_equal(&n->name, &s->peer.name) ||
-            listed(u, &n->name)) {
-            i++;
-            continue;
-        }
-        slim_name gone = n->name;
-        member_out(ss, s, n, SLIM_MEMBER_LEFT);
-        member_gone(ss, s, i, now);
-        hold_release(ss, s, &gone);
-    }
-}
-
 /* What an update does to the roster (under MLS, once its commit is
  * applied). E_NOMEM: nothing changed. */
 static slim_status update_apply(slim_sessions *ss, ss_sess *s, const slim_msg *m, uint64_t now) {
@@ -1073,11 +1136,16 @@ static slim_status update_apply(slim_sessions *ss, ss_sess *s, const slim_msg *m
         ss->c.drop_nomem++;
         return SLIM_E_NOMEM;
     }
+    roster_msg r = {u->participants, u->n_participants};
     if (u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD)
-        forget_unlisted(ss, s, u, now);
+        forget_unlisted(ss, s, r, now);
     bool self = slim_name_equal(&who.name, &s->local.name);
     long i = mem_find(g, &who.name, false);
-    if (!self && u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD && i < 0) {
+    bool rejoin = u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REJOIN;
+    if (!self && rejoin && i >= 0) {
+        /* the same instance, in step again: its stream goes on */
+        g->mem[i].missed = 0;
+    } else if (!self && (u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD || rejoin) && i < 0) {
         uint64_t conn = g->welcome_conn;
         (void)ss_msg_in_conn(m, &conn);
         if (g->nmem >= ss->max_members || mem_add(g, &who) != SLIM_OK ||
@@ -1109,7 +1177,7 @@ static slim_status update_apply(slim_sessions *ss, ss_sess *s, const slim_msg *m
     if (u->op == DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD) {
         uint64_t conn = g->welcome_conn;
         (void)ss_msg_in_conn(m, &conn);
-        learn_listed(ss, s, u, conn);
+        learn_listed(ss, s, r, conn);
     }
     return SLIM_OK;
 }
@@ -1299,11 +1367,22 @@ static slim_status member_input(slim_sessions *ss, ss_sess *s, const slim_msg *m
     if (!from_mod)
         return SLIM_E_SESSION_UNEXPECTED; /* group control comes from the moderator only */
     switch (type) {
+    case T_DISCOVERY_REQUEST:
+        /* MLS: the moderator adds us again (we missed a commit) */
+        if (s->mls == NULL || s->state != S_READY)
+            return SLIM_E_SESSION_UNEXPECTED;
+        return ss_p2p_discovery_reply(ss, (slim_msg *)m, &(ss_appname){.n = s->local});
     case T_JOIN_REQUEST:
         /* Our JOIN_REPLY was lost: answer again (the same request id). */
         if (s->state == S_JOINED && !s->g->welcomed) {
             s->join_id = ss_msg_mid(m);
             s->join_deadline = now + (uint64_t)s->ctl_timeout_ms * (s->ctl_retries + 2);
+            ss_p2p_join_reply(ss, s);
+        } else if (s->mls != NULL && s->state == S_READY) {
+            /* added again: a fresh KeyPackage (the same for copies) */
+            if (ss_msg_mid(m) != s->join_id)
+                ss_mls_rekey(s);
+            s->join_id = ss_msg_mid(m);
             ss_p2p_join_reply(ss, s);
         }
         return SLIM_OK;
@@ -1426,6 +1505,10 @@ static void member_down(slim_sessions *ss, ss_sess *s, uint32_t i, uint64_t now)
               mb->n.text[2] ? mb->n.text[2] : "?", ss->heartbeat_misses);
     member_out(ss, s, &mb->n, SLIM_MEMBER_DOWN);
     slim_name who = mb->n.name;
+    for (uint32_t k = 0; s->mls != NULL && k < s->nctl; k++)
+        for (uint32_t j = 0; s->ctl[k].purpose == P_UPDATE && j < s->ctl[k].nwait; j++)
+            if (slim_name_equal(&s->ctl[k].wait[j], &who))
+                mb->stale = true; /* it will have missed that commit */
     ctl_waits_drop(s, &who);
     ss_data_member_down(ss, s, &who, now);
     if (s->state != S_DEAD)
@@ -1490,8 +1573,10 @@ void ss_group_heard(slim_sessions *ss, ss_sess *s, const slim_name *src, uint64_
               mb->n.text[1] ? mb->n.text[1] : "?", mb->n.text[2] ? mb->n.text[2] : "?");
     member_out(ss, s, &mb->n, SLIM_MEMBER_UP);
     heartbeat_send(ss, s); /* it hears from us at once (§5.9) */
-    if (s->g->moderator)
+    if (s->g->moderator && s->mls == NULL)
         send_sync(ss, s, (uint32_t)i, now);
+    else if (s->g->moderator && mb->stale)
+        readd_later(ss, s, &mb->n.name, now); /* the commits it missed: added again */
 }
 
 /* One heartbeat period went by: members silent for heartbeat_misses of

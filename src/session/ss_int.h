@@ -278,6 +278,7 @@ typedef struct ss_member {
     bool removing;     /* moderator: its removal is queued */
     uint64_t down_at;  /* when it was declared down */
     uint64_t heard_at; /* when anything last came from it */
+    bool stale;        /* moderator, MLS: it missed a commit (it is added again) */
 } ss_member;
 
 /* The moderator's invites and removals, one at a time in call order. */
@@ -303,6 +304,7 @@ typedef struct ss_task {
     ss_task_step step;
     bool gone;     /* remove: a member down for offline_removal (no LEAVE wait) */
     bool replaces; /* invite: of a member that is down (it restarted): welcome after update */
+    bool readd;    /* invite, MLS: of a member that missed a commit, with a fresh KeyPackage */
     ss_name who;   /* as asked; then the full name */
     uint64_t conn; /* invite: the connection the discovery reply came on */
     ss_out *done;  /* its DONE, when it has an op */
@@ -679,6 +681,8 @@ slim_status ss_mls_remove(ss_sess *s, const slim_name *who, slim_buf *c, uint32_
  * E_SESSION_DUPLICATE when already in. */
 slim_status ss_mls_welcome(ss_sess *s, slim_bytes welcome, uint32_t commit_id,
                            const slim_name *from);
+/* Added again: the next KeyPackage is a fresh one. */
+void ss_mls_rekey(ss_sess *s);
 /* A GROUP_WELCOME's MlsPayload (may be NULL) from s's peer: joined, or
  * why not (counted). */
 slim_status ss_mls_welcome_in(slim_sessions *ss, ss_sess *s,

@@ -318,35 +318,49 @@ slim_status ss_mls_remove(ss_sess *s, const slim_name *who, slim_buf *c, uint32_
 slim_status ss_mls_welcome(ss_sess *s, slim_bytes welcome, uint32_t commit_id,
                            const slim_name *from) {
     ss_mls *m = s->mls;
-    if (m->cur.g != NULL)
-        return SLIM_E_SESSION_DUPLICATE;
-    if (!m->has_kp)
-        return SLIM_E_SESSION_UNEXPECTED;
+    if (!m->has_kp) /* in already (a KeyPackage is made only to join) */
+        return m->cur.g != NULL ? SLIM_E_SESSION_DUPLICATE : SLIM_E_SESSION_UNEXPECTED;
     slim_mls_join_params p = {
         .client = m->client,
         .key_package = slim_buf_view(&m->kp),
         .keys = &m->keys,
         .opts = &group_opts,
     };
-    slim_mls_env e = env();
+    slim_mls_env en = env();
     slim_mls_group *g;
     m->joining = true;
-    slim_status st = slim_mls_group_join(&p, welcome, &e, &g);
+    slim_status st = slim_mls_group_join(&p, welcome, &en, &g);
     m->joining = false;
     if (st != SLIM_OK)
         return st;
+    /* the welcome's sender is a member (the one that signed it in) */
+    ss_epoch e = {.g = g};
+    if ((st = learn_leaves(m, &e)) != SLIM_OK || leaf_of(&e, from->id) < 0) {
+        epoch_clear(&e);
+        return st != SLIM_OK ? st : SLIM_E_SESSION_MLS_IDENTITY;
+    }
+    slim_free(e.ids); /* state_set learns them again */
     if ((st = state_set(m, g)) != SLIM_OK)
         return st;
-    /* the welcome's sender is the member whose leaf signed it in */
-    if (leaf_of(&m->cur, from->id) < 0) {
-        epoch_clear(&m->cur);
-        return SLIM_E_SESSION_MLS_IDENTITY;
-    }
     m->commit_id = commit_id;
+    for (uint32_t i = 0; i < m->npend;) /* held commits the welcome covers */
+        if (m->pend[i].id <= commit_id) {
+            slim_wire_free(m->pend[i].msg);
+            m->pend[i] = m->pend[--m->npend];
+        } else {
+            i++;
+        }
     m->has_kp = false;
     slim_buf_cleanup(&m->kp);
     slim_mls_key_package_keys_cleanup(&m->keys);
     return SLIM_OK;
+}
+
+void ss_mls_rekey(ss_sess *s) {
+    ss_mls *m = s->mls;
+    m->has_kp = false;
+    slim_buf_cleanup(&m->kp);
+    slim_mls_key_package_keys_cleanup(&m->keys);
 }
 
 /* ---- commits at a member ---- */

@@ -1097,6 +1097,45 @@ TEST(mls_group_removed_member_reads_nothing_after) {
     grp_close_all(&g, 30000);
 }
 
+/* A member cut off while a commit is made misses it; once back, the
+ * moderator adds it again (a fresh KeyPackage in place of its leaf): it
+ * reads the new member's messages and everyone reads its own. */
+TEST(mls_group_member_that_missed_a_commit_is_added_again) {
+    slim_sessions_config cfg = {
+        .heartbeat_ms = 1000, .heartbeat_misses = 3, .offline_removal_ms = 60000};
+    grp g;
+    grp_mls = true;
+    grp_setup(&g, 37, 2, &cfg, 1000, 5, 0);
+    grp_mls = false;
+    CHECK_EQ(add_participant(&g, 3, &cfg), 3);
+    cut_off(&g, 2, true);
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    CHECK_EQ(member_events(&g, 0, SLIM_MEMBER_DOWN, 2), 1);
+    CHECK_STATUS(invite_wait(&g, 3, 103), SLIM_OK); /* p2 is down: it misses this commit */
+    g.np = 3;
+    g.h[3] = new_of(&g.n, 3);
+    cut_off(&g, 2, false);
+    sim_run(&g.n, g.n.now + 10000, NULL, NULL);
+    CHECK_EQ(member_events(&g, 0, SLIM_MEMBER_UP, 2), 1);
+    /* p2 learnt p3 from the welcome that added it again */
+    CHECK_EQ(member_events(&g, 2, SLIM_MEMBER_JOINED, 3), 1);
+    slim_sessions_counters c2;
+    slim_sessions_counters_get(g.n.apps[2].ss, &c2);
+    uint64_t drop_before = c2.drop_mls;
+    for (int a = 0; a <= 3; a++)
+        CHECK_OK(gpub(&g, a, 0, NULL));
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    int bad = 0;
+    for (int a = 0; a <= 3; a++)
+        for (int f = 0; f <= 3; f++)
+            if (f != a)
+                CHECK_EQ(from_in_order(&g, a, f, 0, &bad), 1);
+    CHECK_EQ(bad, 0);
+    slim_sessions_counters_get(g.n.apps[2].ss, &c2);
+    CHECK_EQ(c2.drop_mls, drop_before);
+    grp_close_all(&g, 30000);
+}
+
 /* ---- allocation failures in a short group scenario ---- */
 
 static void short_group(void) {
@@ -1275,5 +1314,6 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(mls_group_outlives_tokens),
           TEST_ENTRY(mls_group_lost_update_ack_is_answered_again),
           TEST_ENTRY(mls_group_removed_member_reads_nothing_after),
+          TEST_ENTRY(mls_group_member_that_missed_a_commit_is_added_again),
           TEST_ENTRY(group_allocation_failures), TEST_ENTRY(group_slow_path_sends_again_rarely),
           TEST_ENTRY(group_silent_members_undelivered_on_time), TEST_ENTRY(group_wire_scenario))
