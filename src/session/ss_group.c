@@ -1471,7 +1471,7 @@ static void heartbeat_send(slim_sessions *ss, ss_sess *s) {
     slim_msg *m;
     void *inner;
     if (cmd(ss, s, T_HEARTBEAT, &s->g->ctrl, 0, true, &m, &inner) == SLIM_OK) {
-        /* No MLS: upstream sends the largest epoch. */
+        /* the MLS epoch; without MLS, the largest (upstream) */
         ((Dataplane__Proto__V1__HeartbeatPayload *)inner)->epoch = ss_mls_epoch(s->mls);
         if (ss_send_new(ss, s->handle, m) == SLIM_OK)
             ss->c.heartbeats++;

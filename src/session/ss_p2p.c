@@ -190,8 +190,8 @@ static void hb_tick(slim_sessions *ss, ss_sess *s, uint64_t now) {
         slim_msg *m;
         void *inner;
         if (cmd_to_peer(ss, s, T_HEARTBEAT, 0, &m, &inner) == SLIM_OK) {
-            /* No MLS: upstream sends the largest epoch. */
-            ((Dataplane__Proto__V1__HeartbeatPayload *)inner)->epoch = UINT64_MAX;
+            /* the MLS epoch; without MLS, the largest (upstream) */
+            ((Dataplane__Proto__V1__HeartbeatPayload *)inner)->epoch = ss_mls_epoch(s->mls);
             if (ss_send_new(ss, s->handle, m) == SLIM_OK)
                 ss->c.heartbeats++;
         } else {
