@@ -672,8 +672,10 @@ slim_status ss_mls_create(slim_sessions *ss, ss_sess *s);
 slim_status ss_mls_key_package(ss_sess *s, slim_bytes *out);
 /* The opener commits: who (its credential must name who's id) added
  * from its KeyPackage, replacing a leaf of the same app id; or who
- * removed (no leaf: an empty commit, so an update still carries one). *c and *w get the Commit and
- * Welcome (slim_buf_init'ed by the caller), *commit_id its id. The new epoch is current at once. */
+ * removed (no leaf: an empty commit, so an update still carries one).
+ * *c and *w (initialised by the caller; what they held is freed) get the
+ * Commit and Welcome, *commit_id its id. The new epoch is current at
+ * once. */
 slim_status ss_mls_add(ss_sess *s, slim_bytes key_package, const slim_name *who, slim_buf *c,
                        slim_buf *w, uint32_t *commit_id);
 slim_status ss_mls_remove(ss_sess *s, const slim_name *who, slim_buf *c, uint32_t *commit_id);

@@ -275,9 +275,11 @@ static slim_status commit(ss_mls *m, const slim_mls_proposal_spec *props, size_t
         o.group = NULL;
     }
     if (st == SLIM_OK) {
+        slim_buf_cleanup(commit_out); /* an earlier attempt's */
         *commit_out = o.commit;
         slim_buf_init(&o.commit);
         if (welcome_out != NULL) {
+            slim_buf_cleanup(welcome_out);
             *welcome_out = o.welcome;
             slim_buf_init(&o.welcome);
         }

@@ -1182,6 +1182,16 @@ TEST(group_allocation_failures) {
     test_alloc_sweep(short_group, 500, 3000);
 }
 
+static void short_mls_group(void) {
+    grp_mls = true;
+    short_group();
+    grp_mls = false;
+}
+
+TEST(mls_group_allocation_failures) {
+    test_alloc_sweep(short_mls_group, 500, 3000);
+}
+
 /* ---- the scenario whose SENDs check_session_wire.py decodes ---- */
 
 /* ---- the retransmission period on a slow path (docs/sessions.md "Timeouts") ---- */
@@ -1315,5 +1325,6 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(mls_group_lost_update_ack_is_answered_again),
           TEST_ENTRY(mls_group_removed_member_reads_nothing_after),
           TEST_ENTRY(mls_group_member_that_missed_a_commit_is_added_again),
+          TEST_ENTRY(mls_group_allocation_failures),
           TEST_ENTRY(group_allocation_failures), TEST_ENTRY(group_slow_path_sends_again_rarely),
           TEST_ENTRY(group_silent_members_undelivered_on_time), TEST_ENTRY(group_wire_scenario))
