@@ -90,6 +90,11 @@ static slim_status op_mls_check(void *ud, slim_bytes credential, slim_bytes sign
                                         app_id);
 }
 
+static uint64_t op_unix_time(void *ud) {
+    (void)ud;
+    return wall_s();
+}
+
 /* ---- names and records ---- */
 
 /* Formats a core name as "org/ns/service/<uuid>" (or without the id). */
@@ -1107,5 +1112,6 @@ void slim_app__sessions_ops(slim_app *app, slim_sessions_ops *ops) {
                                .stamp = op_stamp,
                                .verify = op_verify,
                                .mls_self = op_mls_self,
-                               .mls_check = op_mls_check};
+                               .mls_check = op_mls_check,
+                               .unix_time = op_unix_time};
 }

@@ -142,6 +142,10 @@ typedef struct slim_sessions_ops {
      * source name's id must equal it). SLIM_OK or why not. */
     slim_status (*mls_check)(void *ud, slim_bytes credential, slim_bytes signature_key, bool fresh,
                              slim_id *app_id);
+    /* Wall-clock seconds since the Unix epoch, for MLS KeyPackage and leaf
+     * lifetimes (other implementations check them). NULL: lifetimes are
+     * made unbounded and not checked. */
+    uint64_t (*unix_time)(void *ud);
 } slim_sessions_ops;
 
 typedef struct slim_sessions_config {

@@ -63,9 +63,13 @@ struct ss_mls {
 
 static const slim_mls_group_options group_opts = {.max_past_epochs = SS_MLS_PAST};
 
-static slim_mls_env env(void) {
-    /* Lifetimes are not used (tokens expire instead): now is 0. */
-    return (slim_mls_env){0};
+/* Our leaves' lifetime around the time they are made (tokens are what
+ * expires; other implementations check lifetimes of what they add). */
+#define SS_MLS_LIFETIME_BEFORE_S 3600u
+#define SS_MLS_LIFETIME_AFTER_S  (365u * 86400u)
+
+static slim_mls_env env_of(const slim_sessions *ss) {
+    return (slim_mls_env){.now = ss->ops.unix_time != NULL ? ss->ops.unix_time(ss->ops.ud) : 0};
 }
 
 /* ---- credentials ---- */
@@ -176,12 +180,16 @@ slim_status ss_mls_new(slim_sessions *ss, ss_sess *s) {
     slim_status st = m->seen_src && m->seen_id ? SLIM_OK : SLIM_E_NOMEM;
     if (st == SLIM_OK)
         st = ss->ops.mls_self(ss->ops.ud, &cred, &priv, &suite);
+    uint64_t now = ss->ops.unix_time != NULL ? ss->ops.unix_time(ss->ops.ud) : 0;
+    slim_mls_lifetime life = {0, UINT64_MAX};
+    if (now > SS_MLS_LIFETIME_BEFORE_S)
+        life = (slim_mls_lifetime){now - SS_MLS_LIFETIME_BEFORE_S, now + SS_MLS_LIFETIME_AFTER_S};
     if (st == SLIM_OK) {
         slim_mls_client_params p = {
             .suite = suite,
             .signature_priv = priv,
             .credential = {.type = SLIM_MLS_CREDENTIAL_BASIC, .body = cred},
-            .lifetime = {0, UINT64_MAX},
+            .lifetime = life,
             .credential_check = credential_check,
             .credential_arg = m,
         };
@@ -236,7 +244,7 @@ slim_status ss_mls_create(slim_sessions *ss, ss_sess *s) {
         gid[8 + i] = (uint8_t)(s->local.name.id.hi >> (56 - 8 * i));
         gid[16 + i] = (uint8_t)(s->local.name.id.lo >> (56 - 8 * i));
     }
-    slim_mls_env e = env();
+    slim_mls_env e = env_of(m->ss);
     slim_mls_group *g;
     slim_status st = slim_mls_group_create(m->client, slim_bytes_of(gid, sizeof gid),
                                            slim_bytes_of(NULL, 0), &group_opts, &e, &g);
@@ -268,7 +276,7 @@ static slim_status commit(ss_mls *m, const slim_mls_proposal_spec *props, size_t
         .welcome_tree = true,
     };
     slim_mls_commit_output o = {0};
-    slim_mls_env e = env();
+    slim_mls_env e = env_of(m->ss);
     slim_status st = slim_mls_group_commit(m->cur.g, &spec, &e, &o);
     if (st == SLIM_OK) {
         st = state_set(m, o.group);
@@ -328,7 +336,7 @@ slim_status ss_mls_welcome(ss_sess *s, slim_bytes welcome, uint32_t commit_id,
         .keys = &m->keys,
         .opts = &group_opts,
     };
-    slim_mls_env en = env();
+    slim_mls_env en = env_of(m->ss);
     slim_mls_group *g;
     m->joining = true;
     slim_status st = slim_mls_group_join(&p, welcome, &en, &g);
@@ -369,7 +377,7 @@ void ss_mls_rekey(ss_sess *s) {
 
 static slim_status apply(ss_mls *m, slim_bytes c, const slim_name *from, bool *removed) {
     slim_mls_received r = {0};
-    slim_mls_env e = env();
+    slim_mls_env e = env_of(m->ss);
     slim_status st = slim_mls_group_receive(m->cur.g, c, &e, &r);
     if (st == SLIM_OK && r.content_type != SLIM_MLS_CONTENT_COMMIT)
         st = SLIM_E_SESSION_UNEXPECTED;
@@ -480,7 +488,7 @@ slim_status ss_mls_seal(ss_sess *s, const slim_msg *msg, uint64_t epoch, slim_bu
         return SLIM_E_MLS_WRONG_EPOCH; /* never under another epoch's keys */
     slim_buf aad;
     slim_buf_init(&aad);
-    slim_mls_env en = env();
+    slim_mls_env en = env_of(m->ss);
     slim_status st = slim_wire_header_aad(msg, &aad);
     if (st == SLIM_OK)
         st = slim_mls_group_protect(e->g, slim_buf_view(&aad),
@@ -523,7 +531,7 @@ slim_status ss_mls_open(slim_sessions *ss, ss_sess *s, slim_msg *msg, uint64_t *
         return SLIM_E_SESSION_MLS_AAD;
     }
     slim_mls_received r = {0};
-    slim_mls_env en = env();
+    slim_mls_env en = env_of(m->ss);
     st = slim_mls_group_receive(m->cur.g, blob, &en, &r);
     if (st != SLIM_OK) {
         slim_mls_received_cleanup(&r);

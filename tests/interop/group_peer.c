@@ -8,9 +8,9 @@
  *
  *   group_peer moderator --name org/ns/mod --channel org/ns/chat \
  *              --invite org/ns/a,org/ns/b --server URL --secret S \
- *              [--count N] [--expect M] [--commands]
+ *              [--count N] [--expect M] [--commands] [--mls]
  *   group_peer participant --name org/ns/a --server URL --secret S \
- *              [--count N] [--expect M] [--until-end]
+ *              [--count N] [--expect M] [--until-end] [--mls]
  *
  * The moderator creates a reliable group on --channel, invites each name
  * of --invite in turn, prints the member list, sends "start", then N
@@ -24,6 +24,8 @@
  * ended it (E_SESSION_REMOVED, E_SESSION_MODERATOR_CLOSED, ...); a
  * message that comes meanwhile is printed as "extra". Changes of the
  * membership that the library reports are printed as "member" lines.
+ * With --mls the moderator's group is an MLS group (a participant follows
+ * the moderator's choice; it takes the flag as upstream_app.mjs does).
  *
  * Exit status: 0 when the role finished, 1 when it failed (an "error" line
  * says why), 2 for bad arguments. The library logs to stderr (SLIM_LOG).
@@ -58,7 +60,7 @@ typedef struct args {
     size_t invites;
     char *invite_list; /* the copy --invite's names point into */
     long count, expect;
-    bool commands, until_end;
+    bool commands, until_end, mls;
 } args;
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -70,7 +72,7 @@ static int bad_usage(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputs("\nusage: group_peer moderator|participant --name NAME --server URL --secret S\n"
           "         [--channel CHANNEL --invite A,B,...] [--count N] [--expect M]\n"
-          "         [--commands] [--until-end]\n",
+          "         [--commands] [--until-end] [--mls]\n",
           stderr);
     va_end(ap);
     return 2;
@@ -104,6 +106,10 @@ static int parse_args(int argc, char **argv, args *a) {
         }
         if (strcmp(key, "--until-end") == 0) {
             a->until_end = true;
+            continue;
+        }
+        if (strcmp(key, "--mls") == 0) {
+            a->mls = true;
             continue;
         }
         const char *val = i + 1 < argc ? argv[++i] : NULL;
@@ -398,7 +404,8 @@ static int moderator(slim_app *app) {
     slim_session_options o = {.type = SLIM_SESSION_MULTICAST,
                               .peer = a->channel,
                               .timeout_ms = RETRY_MS,
-                              .max_retries = MAX_RETRIES};
+                              .max_retries = MAX_RETRIES,
+                              .mls = a->mls};
     slim_op op;
     slim_event ev = {0};
     slim_status st = slim_session_create_async(app, &o, &op);

@@ -509,7 +509,7 @@ def sc_p2p_ours_to_ours():
         st.close()
 
 
-def group_scenario(moderator, members, removed):
+def group_scenario(moderator, members, removed, mls=False):
     """With SLIM_WIRE_DUMP set to a file name, the apps reach the node
     through a decoding tap (grpctap.py), and every message they send and
     receive is written to that file, decoded, one line each."""
@@ -524,7 +524,7 @@ def group_scenario(moderator, members, removed):
                 import grpctap
                 tap = st.add(grpctap.Tap(n.port))
                 port = tap.port
-            group_remove_close(st, port, moderator, members, removed)
+            group_remove_close(st, port, moderator, members, removed, mls=mls)
         finally:
             st.close()
             if tap is not None:
@@ -547,6 +547,17 @@ sc_group_upstream_moderates_ours = group_scenario(
 sc_group_ours_moderates_upstream = group_scenario(
     "ours", [("org/ns/u1", "upstream"), ("org/ns/u2", "upstream"), ("org/ns/c1", "ours")],
     "org/ns/u1")
+# The same with MLS: upstream's mls-rs and our MLS in one group, each side
+# moderating (committing) once.
+sc_group_mls_upstream_moderates_ours = group_scenario(
+    "upstream", [("org/ns/c1", "ours"), ("org/ns/c2", "ours"), ("org/ns/u1", "upstream")],
+    "org/ns/c1", mls=True)
+sc_group_mls_ours_moderates_upstream = group_scenario(
+    "ours", [("org/ns/u1", "upstream"), ("org/ns/u2", "upstream"), ("org/ns/c1", "ours")],
+    "org/ns/u1", mls=True)
+sc_group_mls_ours_only = group_scenario(
+    "ours", [("org/ns/c1", "ours"), ("org/ns/c2", "ours"), ("org/ns/c3", "ours")],
+    "org/ns/c1", mls=True)
 sc_group_ours_only = group_scenario(
     "ours", [("org/ns/c1", "ours"), ("org/ns/c2", "ours"), ("org/ns/c3", "ours")],
     "org/ns/c1")
@@ -566,6 +577,9 @@ SCENARIOS = {
     "group-upstream-moderates-ours": sc_group_upstream_moderates_ours,
     "group-ours-moderates-upstream": sc_group_ours_moderates_upstream,
     "group-ours-only": sc_group_ours_only,
+    "group-mls-upstream-moderates-ours": sc_group_mls_upstream_moderates_ours,
+    "group-mls-ours-moderates-upstream": sc_group_mls_ours_moderates_upstream,
+    "group-mls-ours-only": sc_group_mls_ours_only,
 }
 
 if __name__ == "__main__":

@@ -126,6 +126,12 @@ static slim_status op_mls_check(void *ud, slim_bytes cred, slim_bytes key, bool 
     return SLIM_OK;
 }
 
+/* Wall-clock time: a fixed day plus the simulated clock. */
+static uint64_t op_unix_time(void *ud) {
+    const sim_app *a = ud;
+    return 1800000000u + *a->clock / 1000;
+}
+
 /* ---- setup ---- */
 
 void sim_init(simnet *n, uint64_t seed) {
@@ -205,6 +211,7 @@ int sim_app_add(simnet *n, const char *c0, const char *c1, const char *c2, uint6
                                   a->sig_priv, a->sig_pub) == SLIM_OK) {
             ops.mls_self = op_mls_self;
             ops.mls_check = op_mls_check;
+            ops.unix_time = op_unix_time;
         }
     }
     slim_status s = slim_sessions_new(&c, &ops, &a->ss);
