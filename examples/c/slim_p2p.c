@@ -5,7 +5,7 @@
  *   slim_p2p receiver --name org/ns/bob --server http://127.0.0.1:46357 \
  *                     --count 5 --secret S
  *   slim_p2p sender   --name org/ns/alice --to org/ns/bob \
- *                     --server http://127.0.0.1:46357 --count 5 --secret S
+ *                     --server http://127.0.0.1:46357 --count 5 --secret S [--mls]
  *
  * The receiver waits for one session, reads --count messages and answers
  * each with "ack:<payload>". The sender opens a reliable unicast session
@@ -47,6 +47,7 @@ typedef struct args {
     const char *server; /* "http://host:port" */
     const char *secret;
     long count;
+    bool mls; /* sender: an MLS session */
 } args;
 
 static void usage(FILE *f) {
@@ -70,6 +71,8 @@ static void usage(FILE *f) {
             "  --server URL     the node to connect to, http://host:port\n"
             "  --secret SECRET  the shared secret both apps hold (32 characters or more)\n"
             "  --count N        messages to send or read (default %d)\n"
+            "  --mls            sender: encrypt the session end to end with MLS (the\n"
+            "                   receiver follows the sender's choice)\n"
             "  -h, --help       print this help and exit\n"
             "\n"
             "One JSON object per line on stdout tells what happened: connected, ready,\n"
@@ -106,6 +109,11 @@ static int parse_args(int argc, char **argv, args *a) {
         return bad_usage("unknown role '%s': receiver or sender", a->role);
     for (int i = 2; i < argc; i += 2) {
         const char *key = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(key, "--mls") == 0) {
+            a->mls = true;
+            i--; /* a flag: no value */
+            continue;
+        }
         const char **slot = strcmp(key, "--name") == 0     ? &a->name
                             : strcmp(key, "--to") == 0     ? &a->to
                             : strcmp(key, "--server") == 0 ? &a->server
@@ -340,7 +348,8 @@ static int sender(const args *a, slim_app *app) {
     slim_session_options o = {.type = SLIM_SESSION_UNICAST,
                               .peer = a->to,
                               .timeout_ms = RETRY_MS,
-                              .max_retries = MAX_RETRIES};
+                              .max_retries = MAX_RETRIES,
+                              .mls = a->mls};
     slim_op op;
     slim_event ev = {0};
     st = slim_session_create_async(app, &o, &op);

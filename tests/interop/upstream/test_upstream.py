@@ -194,7 +194,7 @@ def expect_equal(what, got, want):
 
 
 def point_to_point(st, receiver_port, sender_port, tag="", receiver="upstream",
-                   sender="upstream"):
+                   sender="upstream", mls=False):
     """An app (bob) waits for a session; another (alice) opens a
     point-to-point session to bob and sends COUNT messages, each answered.
     Both ends check every payload, its sender and the order. receiver and
@@ -206,7 +206,8 @@ def point_to_point(st, receiver_port, sender_port, tag="", receiver="upstream",
                           "--server", url(receiver_port), "--count", COUNT)
     bob.wait_for("ready")
     alice = start[sender](f"sender {alice_name} ({sender})", "sender", "--name", alice_name,
-                          "--to", bob_name, "--server", url(sender_port), "--count", COUNT)
+                          "--to", bob_name, "--server", url(sender_port), "--count", COUNT,
+                          *(["--mls"] if mls else []))
     try:
         check_point_to_point(bob, alice, bob_name, alice_name, receiver, sender)
     except AssertionError as e:
@@ -497,6 +498,33 @@ def sc_p2p_ours_to_upstream():
         st.close()
 
 
+def p2p_mls(receiver, sender):
+    """A point-to-point session with MLS (the sender's choice; §5.2: the
+    two-member group made at the join), through one node of ours; the
+    receiver reaches it through a recording proxy, which must see no
+    payload in clear text."""
+    def run():
+        st = Stack()
+        try:
+            n = st.node()
+            tap = st.add(Proxy(n.port))
+            tap.record = True
+            point_to_point(st, tap.port, n.port, receiver=receiver, sender=sender, mls=True)
+            seen = tap.recorded()
+        finally:
+            st.close()
+        assert len(seen) > 0, "nothing crossed the recording proxy"
+        for text in (b"msg 0 from org/ns/alice", b"ack:msg 0"):
+            if text in seen:
+                raise AssertionError(f"{text!r} crossed the proxy in clear text with MLS on")
+    return run
+
+
+sc_p2p_mls_upstream_to_ours = p2p_mls("ours", "upstream")
+sc_p2p_mls_ours_to_upstream = p2p_mls("upstream", "ours")
+sc_p2p_mls_ours_to_ours = p2p_mls("ours", "ours")
+
+
 def sc_p2p_ours_to_ours():
     """The baseline of the two above, without upstream's SDK: our sender and
     our receiver (both examples/c/slim_p2p) through one node of ours. When
@@ -573,6 +601,9 @@ SCENARIOS = {
     "p2p-upstream-to-ours": sc_p2p_upstream_to_ours,
     "p2p-ours-to-upstream": sc_p2p_ours_to_upstream,
     "p2p-ours-to-ours": sc_p2p_ours_to_ours,
+    "p2p-mls-upstream-to-ours": sc_p2p_mls_upstream_to_ours,
+    "p2p-mls-ours-to-upstream": sc_p2p_mls_ours_to_upstream,
+    "p2p-mls-ours-to-ours": sc_p2p_mls_ours_to_ours,
     "group-remove-close": sc_group_upstream_only,
     "group-upstream-moderates-ours": sc_group_upstream_moderates_ours,
     "group-ours-moderates-upstream": sc_group_ours_moderates_upstream,

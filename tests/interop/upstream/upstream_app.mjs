@@ -149,6 +149,9 @@ async function sender(args) {
         maxRetries: 5,
         interval: 1000,
         metadata: new Map(),
+        mlsSettings: args.mls
+            ? slim.MlsSettings.create({ headerIntegrityValidationPercent: 100 })
+            : undefined,
     });
     const session = await app.createSessionAndWaitAsync(config, peer);
     emit({ event: 'session', to: args.to });
