@@ -60,6 +60,8 @@ typedef struct args {
     long expect;                  /* moderator: messages to receive before closing */
     long linger_s;                /* moderator: seconds between the last message and the close */
     long heartbeat_ms, heartbeat_misses, offline_removal_ms; /* liveness (0: defaults) */
+    bool mls;                                                /* moderator: an MLS group */
+    long mls_suite;                                          /* 0: the default (2) */
 } args;
 
 static void usage(FILE *f) {
@@ -92,6 +94,9 @@ static void usage(FILE *f) {
           "  --heartbeat-misses N  periods without a word before a member is down (default 3)\n"
           "  --offline-removal MS  a member down this long is removed; a moderator down this\n"
           "                      long ends the group (default 300000)\n"
+          "  --mls               moderator: encrypt the group end to end with MLS\n"
+          "  --mls-suite N       MLS cipher suite, 2 (P-256, default) or 1 (X25519,\n"
+          "                      Ed25519); every member must use the same\n"
           "  -h, --help          print this help and exit\n"
           "\n"
           "Exit status: 0 when the role finished, 1 when it failed, 2 for bad arguments.\n"
@@ -142,6 +147,11 @@ static int parse_args(int argc, char **argv, args *a) {
         return bad_usage("unknown role '%s': moderator or participant", a->role);
     for (int i = 2; i < argc; i += 2) {
         const char *key = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(key, "--mls") == 0) {
+            a->mls = true;
+            i--; /* a flag: no value */
+            continue;
+        }
         if (val == NULL)
             return bad_usage("%s needs a value", key);
         const char **slot = strcmp(key, "--name") == 0      ? &a->name
@@ -159,7 +169,8 @@ static int parse_args(int argc, char **argv, args *a) {
                     {"--linger", &a->linger_s, 0, 3600},
                     {"--heartbeat", &a->heartbeat_ms, 0, 3600000},
                     {"--heartbeat-misses", &a->heartbeat_misses, 0, 1000},
-                    {"--offline-removal", &a->offline_removal_ms, 0, 86400000}};
+                    {"--offline-removal", &a->offline_removal_ms, 0, 86400000},
+                    {"--mls-suite", &a->mls_suite, 1, 2}};
         if (slot != NULL) {
             *slot = val;
             continue;
@@ -187,8 +198,8 @@ static int parse_args(int argc, char **argv, args *a) {
         return bad_usage("--secret is missing (the shared secret every member holds)");
     if (moderator && (a->channel == NULL || !name_ok(a->channel)))
         return bad_usage("the moderator needs --channel org/namespace/channel");
-    if (!moderator && (a->channel != NULL || a->ninvite > 0 || a->expect > 0))
-        return bad_usage("--channel, --invite and --expect are for the moderator");
+    if (!moderator && (a->channel != NULL || a->ninvite > 0 || a->expect > 0 || a->mls))
+        return bad_usage("--channel, --invite, --expect and --mls are for the moderator");
     for (int i = 0; i < a->ninvite; i++)
         if (!name_ok(a->invite[i]))
             return bad_usage("--invite '%s' is not org/namespace/service", a->invite[i]);
@@ -402,11 +413,12 @@ static int moderator(chat *c, const args *a) {
     slim_session_options o = {.type = SLIM_SESSION_MULTICAST,
                               .peer = a->channel,
                               .timeout_ms = (uint32_t)a->timeout_ms,
-                              .max_retries = (uint32_t)a->max_retries};
+                              .max_retries = (uint32_t)a->max_retries,
+                              .mls = a->mls};
     slim_status st = slim_session_create(c->app, &o, INVITE_MS, &c->s);
     if (st != SLIM_OK)
         return fail("cannot create the group on %s: %s", a->channel, slim_status_str(st));
-    say("created the group on %s", a->channel);
+    say("created the group on %s%s", a->channel, a->mls ? ", end-to-end encrypted (MLS)" : "");
     for (int i = 0; i < a->ninvite; i++) {
         /* The app's router learns that the name is reached through the
          * node (the user's document does the same before each invite). */
@@ -469,7 +481,8 @@ int main(int argc, char **argv) {
     chat c = {0};
     slim_app_options opts = {.heartbeat_ms = (uint32_t)a.heartbeat_ms,
                              .heartbeat_misses = (uint32_t)a.heartbeat_misses,
-                             .offline_removal_ms = (uint32_t)a.offline_removal_ms};
+                             .offline_removal_ms = (uint32_t)a.offline_removal_ms,
+                             .mls_suite = (uint16_t)a.mls_suite};
     slim_status st = slim_app_new(a.name, &id, &id, &opts, &c.app);
     if (st != SLIM_OK)
         return fail("cannot create the app: %s", slim_status_str(st));

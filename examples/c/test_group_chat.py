@@ -5,6 +5,10 @@ checks from their output that every member said its lines and received
 every other member's, from whom, in order, and that the moderator's close
 ended the group for all.
 
+Usage: test_group_chat.py [--mls] [--mls-suite N]: with --mls the
+moderator makes the group an MLS group (and says so), with the suite given
+to every member.
+
 Environment: SLIM_BIN (the node), GROUP_CHAT_BIN (the example),
 SLIM_INTEGRATION_DIR (tests/integration, for slimnode.py)."""
 import os
@@ -28,11 +32,16 @@ def lines_of(name):
 
 
 def main():
+    args = sys.argv[1:]
+    mls = "--mls" in args
+    suite = args[args.index("--mls-suite") + 1] if "--mls-suite" in args else None
     node = Node()
     procs = {}
     try:
         server = f"http://127.0.0.1:{node.port}"
         common = ["--server", server, "--secret", SECRET, "--wait-for", str(len(MEMBERS))]
+        if suite:
+            common += ["--mls-suite", suite]
         for p in PARTICIPANTS:
             procs[p] = subprocess.Popen(
                 [BIN, "participant", "--name", p] + common,
@@ -40,6 +49,8 @@ def main():
         time.sleep(0.5)  # the participants connect and subscribe
         mod = [BIN, "moderator", "--name", MODERATOR, "--channel", "org/ns/chat",
                "--expect", str(LINES * len(PARTICIPANTS)), "--linger", "3"] + common
+        if mls:
+            mod.append("--mls")
         for p in PARTICIPANTS:
             mod += ["--invite", p]
         procs[MODERATOR] = subprocess.Popen(mod, stdin=subprocess.PIPE,
@@ -80,12 +91,17 @@ def main():
                     failures.append(f"{name} did not say whom it joined")
                 if f"{prefix}the moderator closed the group" not in out:
                     failures.append(f"{name} did not see the close")
+        created = f"[{MODERATOR}] created the group on org/ns/chat" + (
+            ", end-to-end encrypted (MLS)" if mls else "")
+        if created not in outs[MODERATOR]:
+            failures.append(f"the moderator did not say: {created}")
         for p in PARTICIPANTS:
             if f"[{MODERATOR}] invited {p}" not in outs[MODERATOR]:
                 failures.append(f"the moderator did not invite {p}")
         if failures:
             raise AssertionError("\n".join(failures))
-        print("group_chat: every member received every other member's lines, in order")
+        print("group_chat: every member received every other member's lines, in order"
+              + (" (MLS)" if mls else ""))
     finally:
         for p in procs.values():
             if p.poll() is None:
