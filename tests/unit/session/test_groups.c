@@ -1136,6 +1136,94 @@ TEST(mls_group_member_that_missed_a_commit_is_added_again) {
     grp_close_all(&g, 30000);
 }
 
+/* The epoch field of an MLS PrivateMessage (RFC 9420 §6: version,
+ * wire_format, group_id<V>, epoch), read by hand; UINT64_MAX when it is
+ * not one. */
+static uint64_t private_message_epoch(const uint8_t *b, size_t n) {
+    if (n < 5 || b[0] != 0 || b[1] != 1 || b[2] != 0 || b[3] != 2)
+        return UINT64_MAX;
+    size_t i = 4, len;
+    if (b[i] >> 6 == 0) { /* the variable-length header of group_id */
+        len = b[i] & 0x3f;
+        i += 1;
+    } else if (b[i] >> 6 == 1 && n >= i + 2) {
+        len = (size_t)(b[i] & 0x3f) << 8 | b[i + 1];
+        i += 2;
+    } else {
+        return UINT64_MAX;
+    }
+    i += len;
+    if (n < i + 8)
+        return UINT64_MAX;
+    uint64_t e = 0;
+    for (int k = 0; k < 8; k++)
+        e = e << 8 | b[i + k];
+    return e;
+}
+
+/* Epochs of the copies of message `id` from p1 that reached p2. */
+static uint32_t watch_id;
+static uint64_t watch_epochs[8], watch_at[8];
+static int nwatch;
+
+static bool watch_filter(simnet *n, int from, int to, const slim_msg *m) {
+    if (grab_filter(n, from, to, m))
+        return true;
+    if (from != 1 || to != 2 || slim_wire_kind(m) != SLIM_MSG_PUBLISH ||
+        m->publish->session == NULL || m->publish->session->message_id != watch_id ||
+        m->publish->msg == NULL || m->publish->msg->app_payload == NULL || nwatch == 8)
+        return false;
+    const ProtobufCBinaryData *b = &m->publish->msg->app_payload->blob;
+    watch_at[nwatch] = n->now;
+    watch_epochs[nwatch++] = private_message_epoch(b->data, b->len);
+    return false;
+}
+
+/* A message whose first copy was lost and whose group moved to a new
+ * epoch meanwhile is sent again sealed with the keys of the epoch it was
+ * first sent in, and opens at the receiver (which keeps past epochs). */
+TEST(mls_group_retransmission_keeps_its_epoch) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_mls = true;
+    grp_setup(&g, 41, 2, &cfg, 1000, 5, 0);
+    grp_mls = false;
+    CHECK_EQ(add_participant(&g, 3, &cfg), 3);
+    uint32_t mid = 0;
+    grab_arm(1, 2, 1 /* MSG */, false); /* its first copy to p2 is lost */
+    watch_id = 0;
+    nwatch = 0;
+    g.n.filter = watch_filter;
+    CHECK_OK(gpub(&g, 1, 0, &mid));
+    watch_id = mid;
+    sim_run(&g.n, g.n.now + 5, NULL, NULL);
+    CHECK(grab.bytes != NULL);
+    slim_msg *gm = NULL;
+    CHECK_OK(slim_wire_decode(slim_bytes_of(grab.bytes, grab.len), SIZE_MAX, &gm));
+    uint64_t e0 = gm != NULL ? private_message_epoch(gm->publish->msg->app_payload->blob.data,
+                                                     gm->publish->msg->app_payload->blob.len)
+                             : UINT64_MAX;
+    slim_wire_free(gm);
+    CHECK(e0 != UINT64_MAX);
+    /* a new epoch before the retransmission */
+    CHECK_STATUS(invite_wait(&g, 3, 103), SLIM_OK);
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 2, 1, 0, &bad), 1);
+    CHECK_EQ(bad, 0);
+    /* it was sent again after the group had moved on, sealed as before */
+    const sim_rec *inv = done_rec(&g.n, 0, 103);
+    CHECK(inv != NULL && nwatch >= 1 && watch_at[nwatch - 1] > inv->at);
+    for (int i = 0; i < nwatch; i++)
+        CHECK_EQ(watch_epochs[i], e0);
+    g.n.filter = NULL;
+    free(grab.bytes);
+    grab.bytes = NULL;
+    g.np = 3;
+    g.h[3] = new_of(&g.n, 3);
+    grp_close_all(&g, 30000);
+}
+
 /* ---- allocation failures in a short group scenario ---- */
 
 static void short_group(void) {
@@ -1326,5 +1414,6 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(mls_group_removed_member_reads_nothing_after),
           TEST_ENTRY(mls_group_member_that_missed_a_commit_is_added_again),
           TEST_ENTRY(mls_group_allocation_failures),
+          TEST_ENTRY(mls_group_retransmission_keeps_its_epoch),
           TEST_ENTRY(group_allocation_failures), TEST_ENTRY(group_slow_path_sends_again_rarely),
           TEST_ENTRY(group_silent_members_undelivered_on_time), TEST_ENTRY(group_wire_scenario))
