@@ -85,7 +85,9 @@ typedef struct slim_identity_config {
     const char *key_format;      /* "pem" (NULL), "jwk", "jwks" */
     const char *key;             /* the key text, or NULL with key_file */
     const char *key_file;        /* a file holding it (watched) */
-    uint32_t duration_s;         /* provider: token lifetime; 0 = 3600 */
+    uint32_t duration_s;         /* provider: token lifetime; 0 = 3600. SHARED_SECRET: the
+                                  * validity of tokens, the same for the provider and the
+                                  * verifier of every app */
     const char *issuer;          /* provider: "iss"; verifier: the expected issuer */
     const char *subject;         /* provider: "sub"; verifier: the expected subject */
     const char *const *audience; /* provider: "aud"; verifier: accepted values */

@@ -89,7 +89,7 @@ static slim_status init_provider(app_identity *id, const slim_identity_config *c
     id->provider_kind = c->kind;
     slim_mls_sig_scheme scheme = slim_mls_suite_get(id->mls_suite)->sig;
     if (c->kind == SLIM_IDENTITY_SHARED_SECRET) {
-        slim_identity_params ip = {.sig_scheme = scheme};
+        slim_identity_params ip = {.sig_scheme = scheme, .validity_s = c->duration_s};
         return slim_identity_new(str_of(c->id), str_of(c->secret), &ip, &id->shared);
     }
     if (c->kind == SLIM_IDENTITY_STATIC_JWT) {
@@ -116,8 +116,10 @@ static slim_status init_provider(app_identity *id, const slim_identity_config *c
 
 static slim_status init_verifier(app_identity *id, const slim_identity_config *c, uint64_t now) {
     id->verifier_kind = c->kind;
-    if (c->kind == SLIM_IDENTITY_SHARED_SECRET)
-        return slim_identity_verifier_new(str_of(c->secret), NULL, &id->shared_verifier);
+    if (c->kind == SLIM_IDENTITY_SHARED_SECRET) {
+        slim_identity_params vp = {.validity_s = c->duration_s};
+        return slim_identity_verifier_new(str_of(c->secret), &vp, &id->shared_verifier);
+    }
     slim_jwt_keys *k = NULL;
     slim_status st = SLIM_OK;
     if (c->autoresolve) {

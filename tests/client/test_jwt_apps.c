@@ -398,6 +398,71 @@ TEST(mls_identity) {
     slim_app_free(app, 1000);
 }
 
+/* Reads messages of session s until one says `want`; false if none did
+ * within 10 s. */
+static bool got_text(slim_app *app, slim_session_id s, const char *want) {
+    for (int i = 0; i < 20; i++) {
+        slim_message *m = NULL;
+        if (slim_session_get_message(app, s, 10000, &m) != SLIM_OK)
+            return false;
+        bool same =
+            m->payload.len == strlen(want) && memcmp(m->payload.ptr, want, m->payload.len) == 0;
+        slim_message_free(m);
+        if (same)
+            return true;
+    }
+    return false;
+}
+
+/* An MLS group whose members' tokens live 2 s (shared-secret tokens: the
+ * JWT verifier's 60 s leeway would hide the expiry): once every token in
+ * the tree has expired, the moderator still invites (the newcomer's token
+ * is fresh; leaves already in the tree are not checked for expiry) and
+ * removes (its commit carries its own leaf, with its old token), and the
+ * members still read each other. */
+TEST(mls_group_outlives_short_tokens) {
+    test_node n;
+    CHECK(test_node_start(&n, ""));
+    const char *names[] = {"org/ns/mod", "org/ns/p1", "org/ns/p2", "org/ns/p3"};
+    const char *ids[] = {"agntcy/ns/mod", "agntcy/ns/p1", "agntcy/ns/p2", "agntcy/ns/p3"};
+    slim_app *app[4] = {NULL};
+    for (int i = 0; i < 4; i++) {
+        slim_identity_config p = {.kind = SLIM_IDENTITY_SHARED_SECRET,
+                                  .id = ids[i],
+                                  .secret = "a-secret-of-32-characters-or-more",
+                                  .duration_s = 2};
+        app[i] = app_on(names[i], &p, &p, n.port);
+    }
+    slim_session_id g = 0, s[4] = {0};
+    if (app[0] != NULL && app[1] != NULL && app[2] != NULL && app[3] != NULL) {
+        for (int i = 1; i < 4; i++)
+            CHECK_OK(slim_app_set_route(app[0], names[i], 0, 5000));
+        slim_session_options o = {.type = SLIM_SESSION_MULTICAST,
+                                  .peer = "org/ns/chat",
+                                  .timeout_ms = 1000,
+                                  .max_retries = 5,
+                                  .mls = true};
+        CHECK_OK(slim_session_create(app[0], &o, 5000, &g));
+        for (int i = 1; i <= 2; i++) {
+            CHECK_OK(slim_session_invite(app[0], g, names[i], 15000));
+            CHECK_OK(slim_app_listen(app[i], 5000, &s[i]));
+        }
+        usleep(3500 * 1000); /* every token in the tree has expired */
+        CHECK_OK(slim_session_invite(app[0], g, names[3], 15000));
+        CHECK_OK(slim_app_listen(app[3], 5000, &s[3]));
+        CHECK_OK(slim_session_remove(app[0], g, names[2], 15000));
+        CHECK_OK(slim_session_publish(app[0], g, test_text("from mod"), NULL, 5000, NULL));
+        CHECK_OK(slim_session_publish(app[1], s[1], test_text("from p1"), NULL, 5000, NULL));
+        CHECK(got_text(app[3], s[3], "from mod"));
+        CHECK(got_text(app[3], s[3], "from p1"));
+        CHECK(got_text(app[1], s[1], "from mod"));
+        CHECK_OK(slim_session_delete(app[0], g, 5000));
+    }
+    for (int i = 0; i < 4; i++)
+        slim_app_free(app[i], 1000);
+    test_node_stop(&n);
+}
+
 TEST(setup) {
     snprintf(dir, sizeof dir, "/tmp/slim-jwt-apps-XXXXXX");
     CHECK(mkdtemp(dir) != NULL);
@@ -408,4 +473,5 @@ TEST(teardown) {
 }
 
 TEST_MAIN(TEST_ENTRY(setup), TEST_ENTRY(sessions_between_jwt_apps),
-          TEST_ENTRY(refused_configurations), TEST_ENTRY(mls_identity), TEST_ENTRY(teardown))
+          TEST_ENTRY(refused_configurations), TEST_ENTRY(mls_identity),
+          TEST_ENTRY(mls_group_outlives_short_tokens), TEST_ENTRY(teardown))
