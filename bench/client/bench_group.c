@@ -2,7 +2,7 @@
  * Groups through one node, beside nats-server: bench/client/run.py's
  * `group` scenario drives it.
  *
- *   bench_group slim PORT N SIZE MODE [--all] [--rate R] [--window W]
+ *   bench_group slim PORT N SIZE MODE [--all] [--rate R] [--window W] [--mls]
  *   bench_group nats PORT N SIZE [--all] [--rate R]
  *
  * Ten members, each its own process, on one server on 127.0.0.1:PORT.
@@ -73,7 +73,7 @@ typedef struct cfg {
     int port;
     long n;
     size_t size;
-    bool reliable, all;
+    bool reliable, all, mls;
     double rate;
     long window;
     long tag; /* names this run's apps and channel apart from earlier runs' */
@@ -225,7 +225,8 @@ static slim_session_id slim_group(const cfg *c, slim_app *app) {
     slim_session_options o = {.type = SLIM_SESSION_MULTICAST,
                               .peer = chan,
                               .timeout_ms = c->reliable ? 1000 : 0,
-                              .max_retries = c->reliable ? 5 : 0};
+                              .max_retries = c->reliable ? 5 : 0,
+                              .mls = c->mls};
     slim_session_id s = 0;
     slim_status st = slim_session_create(app, &o, BENCH_SETUP_MS, &s);
     if (st != SLIM_OK)
@@ -593,14 +594,15 @@ static void report(const cfg *c, shared *sh) {
         p99 = all[(long)((double)nlat * 0.99)];
         free(all);
     }
-    printf("RESULT system=%s members=%d publishers=%d reliable=%d msgs=%ld size=%zu rate=%.0f "
+    printf("RESULT system=%s members=%d publishers=%d reliable=%d mls=%d msgs=%ld size=%zu "
+           "rate=%.0f "
            "deliveries=%ld delivery_rate=%.0f lost=%ld dups=%ld own=%ld other=%ld dropped=%ld "
            "queue_full=%ld undelivered=%ld msg_lost=%ld rx_drops=%ld quiet=%ld cpu_us=%.2f "
            "latencies=%ld p50_us=%.1f p99_us=%.1f "
            "setup_s=%.3f close_s=%.3f\n",
-           c->nats ? "nats" : "slim", MEMBERS, c->all ? MEMBERS : 1, c->reliable, c->n, c->size,
-           c->rate, t.got, (double)t.got / secs, want - t.got, t.dups, t.own, t.other, t.dropped,
-           t.queue_full, t.undelivered, t.msg_lost, t.rx_drops, t.quiet,
+           c->nats ? "nats" : "slim", MEMBERS, c->all ? MEMBERS : 1, c->reliable, c->mls, c->n,
+           c->size, c->rate, t.got, (double)t.got / secs, want - t.got, t.dups, t.own, t.other,
+           t.dropped, t.queue_full, t.undelivered, t.msg_lost, t.rx_drops, t.quiet,
            cpu * 1e6 / (double)(t.got > 0 ? t.got : 1), nlat, p50, p99, sh->r[0].setup_s,
            sh->r[0].close_s);
     fflush(stdout);
@@ -656,7 +658,7 @@ static int run(const cfg *c) {
 }
 
 static const char usage[] =
-    "usage: bench_group slim PORT N SIZE MODE [--all] [--rate R] [--window W]\n"
+    "usage: bench_group slim PORT N SIZE MODE [--all] [--rate R] [--window W] [--mls]\n"
     "       bench_group nats PORT N SIZE [--all] [--rate R]\n"
     "\n"
     "Ten members (processes) through one server on 127.0.0.1:PORT: our slim node\n"
@@ -669,6 +671,7 @@ static const char usage[] =
     "  --all     every member publishes (default: member 0 only, to the 9 others)\n"
     "  --rate R  each publisher sends R messages/s and latencies are measured\n"
     "  --window W  slim: publishes in flight per publisher (default 256)\n"
+    "  --mls     slim: the group is an MLS group (end-to-end encrypted)\n"
     "Prints one RESULT line.\n";
 
 int main(int argc, char **argv) {
@@ -701,6 +704,8 @@ int main(int argc, char **argv) {
         long v;
         if (strcmp(argv[i], "--all") == 0) {
             c.all = true;
+        } else if (strcmp(argv[i], "--mls") == 0 && !c.nats) {
+            c.mls = true;
         } else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc) {
             if (!bench_count(argv[++i], "--rate", 1, 10000000, &v))
                 return 2;
