@@ -58,6 +58,30 @@ or `hold off` once it has):
     python3 faultproxy.py --upstream 127.0.0.1:46357 --seed 7 --drop 0.10 \\
         --dup 0.05 --delay-ms 5-20 --reorder-window 4 --to-app drop=0
 
+Three more modes, for tests of what travels inside Publishes (all off by
+default; none changes what the modes above do):
+
+- dump (`dump`, a file path): every message read, both directions, is
+  appended to the file as it was read (before any fault), as a record
+  `direction (1 byte: 0 to_node, 1 to_app) | stream number (4 bytes, big
+  endian) | length (4 bytes, big endian) | the message's bytes`, flushed at
+  once;
+- tamper (`tamper`: "blob" or "message-id"; `tamper_every` N,
+  `tamper_dir`): in that direction, the first copy of each session
+  message of type MSG (1) whose message id is a multiple of N is changed
+  in place, its length kept: "blob" flips the low bit of the last byte of
+  its ApplicationPayload blob, "message-id" makes its SessionHeader
+  message_id one more (one less when that would change the length of its
+  varint). A copy seen again (a retransmission) passes untouched. The
+  per-hop header MAC does not cover these fields, so the node forwards
+  them; end-to-end checks must refuse them;
+- replay (`replay`: session message types, each alone or as (type, n);
+  `replay_dir`): the first Publish of each of those types in that
+  direction (with n, the (n+1)-th with a message id not seen before in
+  that type: copies do not count) is kept, per stream; replay() (SIGWINCH
+  for the script, which then prints `replayed N`) sends every kept one
+  again on its stream, at once, as it was read.
+
 Only insecure gRPC (no TLS) on both sides.
 """
 import argparse
@@ -65,6 +89,7 @@ import heapq
 import json
 import random
 import signal
+import struct
 import sys
 import threading
 import time
@@ -83,7 +108,10 @@ DIRECTIONS = (TO_NODE, TO_APP)
 KINDS = {1: "subscribe", 2: "unsubscribe", 3: "publish", 5: "link", 6: "subscription_ack"}
 
 COUNTERS = ("publishes", "dropped", "duplicated", "delayed", "reordered", "forwarded",
-            "control", "unsent")
+            "control", "unsent", "tampered", "replayed")
+
+SESSION_MSG = 1  # SessionMessageType MSG: application data
+TAMPER_KINDS = ("blob", "message-id")
 
 # gRPC options: no message size limit of our own (the node's limits apply).
 GRPC_OPTIONS = [("grpc.max_receive_message_length", -1),
@@ -154,6 +182,106 @@ def _varint(b, i):
         shift += 7
         if shift > 63:
             raise IndexError("varint too long")
+
+
+def _fields(b, i, n):
+    """(field, wire type, value, start, end) of each field of the message
+    in b[i:n]: value is the integer of a varint (else None); start and end
+    bound the value's bytes (a length-delimited field's content). Raises
+    IndexError when they do not parse."""
+    while i < n:
+        key, i = _varint(b, i)
+        field, wire, start, value = key >> 3, key & 7, i, None
+        if wire == 0:
+            value, i = _varint(b, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 2:
+            length, start = _varint(b, i)
+            i = start + length
+        elif wire == 5:
+            i += 4
+        else:
+            raise IndexError("wire type")
+        if i > n or field == 0:
+            raise IndexError("truncated")
+        yield field, wire, value, start, i
+
+
+def _sub(b, span, field):
+    """The (start, end) of the last length-delimited `field` of the message
+    at span, or None."""
+    if span is None:
+        return None
+    found = None
+    for f, wire, _, start, end in _fields(b, span[0], span[1]):
+        if f == field and wire == 2:
+            found = (start, end)
+    return found
+
+
+def publish_info(raw):
+    """What the tamper and replay modes read of a Publish: a dict with
+    type, session_id, message_id (0 when absent), mid (the span of its
+    varint, or None), source (the bytes of the SLIMHeader's source) and
+    blob (the span of the ApplicationPayload blob, or None); None when raw
+    is not a Publish or does not parse."""
+    try:
+        pub = _sub(raw, (0, len(raw)), 3)
+        if pub is None:
+            return None
+        info = {"type": 0, "session_id": 0, "message_id": 0, "mid": None, "source": b""}
+        header = _sub(raw, pub, 1)
+        src = _sub(raw, header, 1)
+        if src is not None:
+            info["source"] = raw[src[0]:src[1]]
+        sess = _sub(raw, pub, 2)
+        if sess is not None:
+            for f, wire, value, start, end in _fields(raw, sess[0], sess[1]):
+                if wire == 0 and f == 2:
+                    info["type"] = value
+                elif wire == 0 and f == 3:
+                    info["session_id"] = value
+                elif wire == 0 and f == 4:
+                    info["message_id"], info["mid"] = value, (start, end)
+        info["blob"] = _sub(raw, _sub(raw, _sub(raw, pub, 3), 1), 2)
+        return info
+    except IndexError:
+        return None
+
+
+def _encode_varint(v):
+    out = bytearray()
+    while True:
+        c = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(c | 0x80)
+        else:
+            out.append(c)
+            return bytes(out)
+
+
+def tamper(raw, kind, info):
+    """raw with the change `kind` made in place (same length), or None when
+    it cannot be made (no blob, no message id)."""
+    out = bytearray(raw)
+    if kind == "blob":
+        if info["blob"] is None or info["blob"][0] == info["blob"][1]:
+            return None
+        out[info["blob"][1] - 1] ^= 0x01
+    else:
+        if info["mid"] is None:
+            return None
+        start, end = info["mid"]
+        v = info["message_id"]
+        new = _encode_varint(v + 1)
+        if len(new) != end - start:
+            new = _encode_varint(v - 1)
+        if len(new) != end - start:  # (v - 1 is never 0 here: 2 fits where 1 does)
+            return None
+        out[start:end] = new
+    return bytes(out)
 
 
 def _forwardable(metadata):
@@ -290,6 +418,8 @@ class _Stream:
                       for d in DIRECTIONS}
         self.rngs = {d: random.Random(f"faultproxy/{proxy.seed}/{d}/{no}") for d in DIRECTIONS}
         self.index = {d: 0 for d in DIRECTIONS}
+        self.kept = {}  # replay mode: session message type -> the Publish kept
+        self.ids = {}  # replay mode: session message type -> message ids seen (in order)
         self.channel = grpc.insecure_channel(
             proxy.upstream, options=GRPC_OPTIONS + [("grpc.use_local_subchannel_pool", 1)])
         rpc = self.channel.stream_stream(METHOD, request_serializer=None,
@@ -310,6 +440,7 @@ class _Stream:
 
     def _inject(self, direction, raw):
         """Decides the faults of one message and queues what survives."""
+        raw = self.proxy._inspect(self, direction, raw)
         if message_kind(raw) != "publish":
             self.proxy._count(direction, control=1)
             self.pipes[direction].put(raw)
@@ -340,6 +471,7 @@ class _Stream:
         pipe = self.pipes[TO_NODE]
         try:
             for raw in request_iterator:
+                self.proxy._dump(TO_NODE, self.no, raw)
                 self._inject(TO_NODE, raw)
         except Exception:  # grpc.RpcError: the application's stream ended badly
             pipe.close()
@@ -351,6 +483,7 @@ class _Stream:
         status = None
         try:
             for raw in self.call:
+                self.proxy._dump(TO_APP, self.no, raw)
                 self._inject(TO_APP, raw)
         except grpc.RpcError as e:
             status = (e.code(), e.details(), e.trailing_metadata())
@@ -398,17 +531,34 @@ class FaultProxy:
     a stream before its reader waits. max_streams: concurrent streams (each
     takes a thread of the server's pool); more are refused.
 
+    dump, tamper, tamper_every, tamper_dir, replay, replay_dir: the modes
+    of the module's docstring (replay: an iterable of session message
+    types).
+
     port / address: where it listens. set_faults(), counters(), pending(),
-    wait_idle(), decisions(), close() (also on leaving a with block)."""
+    wait_idle(), decisions(), replay(), close() (also on leaving a with
+    block)."""
 
     def __init__(self, upstream, seed=0, faults=None, to_node=None, to_app=None,
-                 listen="127.0.0.1:0", record=False, queue_limit=10000, max_streams=32):
+                 listen="127.0.0.1:0", record=False, queue_limit=10000, max_streams=32,
+                 dump=None, tamper=None, tamper_every=10, tamper_dir=TO_APP, replay=(),
+                 replay_dir=TO_APP):
         self.upstream = f"127.0.0.1:{upstream}" if isinstance(upstream, int) else upstream
         self.seed = seed
         base = faults if faults is not None else Faults()
         self.faults = {TO_NODE: to_node or base, TO_APP: to_app or base}
         self.record = record
         self.queue_limit = queue_limit
+        if tamper is not None and tamper not in TAMPER_KINDS:
+            raise ValueError(f"tamper is one of {TAMPER_KINDS}: {tamper!r}")
+        if tamper_every < 1 or tamper_dir not in DIRECTIONS or replay_dir not in DIRECTIONS:
+            raise ValueError("tamper_every >= 1; tamper_dir and replay_dir are directions")
+        self.tamper, self.tamper_every, self.tamper_dir = tamper, tamper_every, tamper_dir
+        self.tampered = set()  # (stream, source, session id, message id) changed once
+        self.replay_types = dict(t if isinstance(t, tuple) else (t, 0) for t in replay)
+        self.replay_dir = replay_dir
+        self.dump_lock = threading.Lock()
+        self.dump_file = open(dump, "ab") if dump else None
         self.lock = threading.Lock()
         self._counters = {d: dict.fromkeys(COUNTERS, 0) for d in DIRECTIONS}
         self._decisions = {d: [] for d in DIRECTIONS}
@@ -462,6 +612,56 @@ class FaultProxy:
             with self.lock:
                 self._decisions[direction].append(
                     (stream_no, index, verdict, tuple(round(d * 1000, 3) for d in delays)))
+
+    def _dump(self, direction, stream_no, raw):
+        if self.dump_file is None:
+            return
+        with self.dump_lock:
+            if self.dump_file.closed:
+                return
+            self.dump_file.write(struct.pack(">BII", DIRECTIONS.index(direction), stream_no,
+                                             len(raw)) + raw)
+            self.dump_file.flush()
+
+    def _inspect(self, stream, direction, raw):
+        """The tamper and replay modes: raw as it goes on (changed or not)."""
+        tampering = self.tamper is not None and direction == self.tamper_dir
+        keeping = self.replay_types and direction == self.replay_dir
+        if not tampering and not keeping:
+            return raw
+        info = publish_info(raw)
+        if info is None:
+            return raw
+        if keeping and info["type"] in self.replay_types and info["type"] not in stream.kept:
+            ids = stream.ids.setdefault(info["type"], [])
+            if info["message_id"] not in ids:
+                ids.append(info["message_id"])
+                if len(ids) == self.replay_types[info["type"]] + 1:
+                    stream.kept[info["type"]] = raw
+        if (tampering and info["type"] == SESSION_MSG and info["message_id"] != 0
+                and info["message_id"] % self.tamper_every == 0):
+            key = (stream.no, info["source"], info["session_id"], info["message_id"])
+            with self.lock:
+                first = key not in self.tampered
+                self.tampered.add(key)
+            changed = tamper(raw, self.tamper, info) if first else None
+            if changed is not None:
+                self._count(direction, tampered=1)
+                return changed
+        return raw
+
+    def replay(self):
+        """Sends every Publish the replay mode kept again, on its stream, at
+        once. Returns how many went."""
+        with self.lock:
+            streams = list(self.streams.values())
+        sent = 0
+        for st in streams:
+            for t in sorted(st.kept):
+                if st.pipes[self.replay_dir].put(st.kept[t]):
+                    sent += 1
+        self._count(self.replay_dir, replayed=sent)
+        return sent
 
     def set_faults(self, faults=None, to_node=None, to_app=None):
         """Changes the settings, for the Publishes read from now on (on
@@ -550,6 +750,9 @@ class FaultProxy:
         stuck = [s.no for s in streams if not s.join(max(0.0, deadline - time.monotonic()))]
         with self.lock:
             self._reap()
+        if self.dump_file is not None:
+            with self.dump_lock:
+                self.dump_file.close()
         if stuck:
             raise RuntimeError(f"faultproxy: threads of streams {stuck} did not end")
 
@@ -602,6 +805,19 @@ def main(argv=None):
                     help="overrides for application->node, e.g. drop=0.2,delay-ms=5-10")
     ap.add_argument("--to-app", default="", metavar="K=V,...",
                     help="overrides for node->application")
+    ap.add_argument("--dump", default=None, metavar="FILE",
+                    help="append every message read, both ways, to FILE (see the docstring)")
+    ap.add_argument("--tamper", choices=TAMPER_KINDS, default=None,
+                    help="change the first copy of every N-th MSG (see the docstring)")
+    ap.add_argument("--tamper-every", type=int, default=10, metavar="N",
+                    help="MSGs whose message id is a multiple of N are changed (default 10)")
+    ap.add_argument("--tamper-dir", choices=DIRECTIONS, default=TO_APP,
+                    help="the direction tampered with (default to_app)")
+    ap.add_argument("--replay", default="", metavar="T[:N],...",
+                    help="keep the first (N-th from 0, by distinct message id) Publish of "
+                    "these session message types; SIGWINCH sends the kept ones again")
+    ap.add_argument("--replay-dir", choices=DIRECTIONS, default=TO_APP,
+                    help="the direction kept and replayed (default to_app)")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     try:
@@ -611,8 +827,17 @@ def main(argv=None):
         to_app = _parse_direction(base, args.to_app)
     except (ValueError, argparse.ArgumentTypeError) as e:
         ap.error(str(e))
+    try:
+        replay = [(int(t.partition(":")[0]), int(t.partition(":")[2] or 0))
+                  for t in filter(None, args.replay.split(","))]
+    except ValueError:
+        ap.error(f"--replay takes session message type numbers: {args.replay!r}")
+    if args.tamper_every < 1:
+        ap.error("--tamper-every must be at least 1")
     proxy = FaultProxy(args.upstream, seed=seed, to_node=to_node, to_app=to_app,
-                       listen=args.listen)
+                       listen=args.listen, dump=args.dump, tamper=args.tamper,
+                       tamper_every=args.tamper_every, tamper_dir=args.tamper_dir,
+                       replay=replay, replay_dir=args.replay_dir)
     print(f"listening faultproxy {proxy.address}", flush=True)
     print(f"seed {seed}", flush=True)
     stop = threading.Event()
@@ -627,6 +852,8 @@ def main(argv=None):
         print("hold on" if proxy.holding else "hold off", flush=True)
 
     signal.signal(signal.SIGHUP, toggle_hold)
+    signal.signal(signal.SIGWINCH,
+                  lambda *_: print(f"replayed {proxy.replay()}", flush=True))
     while not stop.wait(1):
         pass
     proxy.close()

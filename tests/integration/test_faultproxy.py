@@ -10,6 +10,7 @@ import os
 import queue
 import re
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -19,7 +20,8 @@ from concurrent import futures
 
 import grpc
 
-from faultproxy import NONE, SERVICE, FaultProxy, Faults, message_kind
+from faultproxy import (NONE, SERVICE, FaultProxy, Faults, message_kind, publish_info,
+                        tamper)
 from slimnode import Link, Node, pb, publish, subscribe
 
 A, B = "agntcy/ns/a", "agntcy/ns/b"
@@ -561,6 +563,96 @@ class Bytes(unittest.TestCase):
         self.up.out.put(None)
         self.assertEqual(list(call), [])
         self.assertEqual(call.code(), grpc.StatusCode.OK)
+
+
+class Modes(WithNode):
+    """dump, tamper and replay (what tests/client/test_mls_groups.c uses)."""
+
+    def test_dump_records_every_message_both_ways_as_read(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "dump")
+            p = self.proxy(faults=Faults(drop=1.0, dup=0), to_app=NONE, dump=path)
+            b = self.receiver(p.port)  # stream 0
+            a = self.link(p.port)  # stream 1
+            send_ids(a, range(1, 6))
+            b.expect_nothing(0.3)
+            p.close()
+            with open(path, "rb") as f:
+                data = f.read()
+        recs, i = [], 0
+        while i < len(data):
+            direction, stream, n = struct.unpack(">BII", data[i:i + 9])
+            recs.append((direction, stream, data[i + 9:i + 9 + n]))
+            i += 9 + n
+        self.assertEqual(i, len(data))
+        pubs = [r for r in recs if message_kind(r[2]) == "publish"]
+        # dropped on the way up, recorded all the same, as they were sent
+        self.assertEqual([(d, s) for d, s, _ in pubs], [(0, 1)] * 5)
+        self.assertEqual([pb.Message.FromString(r).publish.session.message_id
+                          for _, _, r in pubs], [1, 2, 3, 4, 5])
+        self.assertIn((1, 0), {(d, s) for d, s, r in recs if message_kind(r) == "link"})
+
+    def test_tamper_changes_the_first_copy_of_every_nth_msg(self):
+        for kind in ("blob", "message-id"):
+            with self.subTest(kind=kind):
+                p = self.proxy(faults=NONE, tamper=kind, tamper_every=3)
+                b = self.receiver(p.port)
+                a = self.link()
+                for i in list(range(1, 8)) + [3]:  # 3 again: a retransmission
+                    a.send(publish(A, B, b"p%d" % i, message_id=i))
+                got = [b.recv().publish for _ in range(8)]
+                want = [(i, b"p%d" % i) for i in list(range(1, 8)) + [3]]
+                if kind == "blob":
+                    want[2] = (3, b"p2")  # "3" ^ 1
+                    want[5] = (6, b"p7")
+                else:
+                    want[2] = (4, b"p3")
+                    want[5] = (7, b"p6")
+                self.assertEqual([(g.session.message_id, g.msg.app_payload.blob)
+                                  for g in got], want)
+                self.assertEqual(p.counters()["to_app"]["tampered"], 2)
+                b.close()
+                a.close()
+
+    def test_tamper_keeps_the_varint_length(self):
+        raw = publish(A, B, b"x", message_id=127).SerializeToString()
+        out = tamper(raw, "message-id", publish_info(raw))
+        self.assertEqual(len(out), len(raw))
+        self.assertEqual(pb.Message.FromString(out).publish.session.message_id, 126)
+        raw = publish(A, B, b"", message_id=5).SerializeToString()
+        self.assertIsNone(tamper(raw, "blob", publish_info(raw)))
+
+    def test_replay_sends_the_kept_publish_again(self):
+        p = self.proxy(faults=NONE, replay=[7])
+        b = self.receiver(p.port)
+        a = self.link()
+        join = publish(A, B, b"join", message_id=9)
+        join.publish.session.session_message_type = pb.SESSION_MESSAGE_TYPE_JOIN_REQUEST
+        a.send(join)
+        a.send(publish(A, B, b"data", message_id=10))
+        join.publish.session.message_id = 11
+        a.send(join)  # a later one of the type: not kept
+        self.assertEqual([b.recv().publish.session.message_id for _ in range(3)], [9, 10, 11])
+        self.assertEqual(p.replay(), 1)
+        again = b.recv()
+        self.assertEqual((again.publish.session.message_id, again.publish.msg.app_payload.blob),
+                         (9, b"join"))  # the same bytes: its header MAC still verifies
+        b.expect_nothing(0.2)
+        self.assertEqual(p.counters()["to_app"]["replayed"], 1)
+
+    def test_replay_keeps_the_nth_distinct_one(self):
+        p = self.proxy(faults=NONE, replay=[(11, 1)])
+        b = self.receiver(p.port)
+        a = self.link()
+        upd = publish(A, B, b"u", message_id=1)
+        upd.publish.session.session_message_type = pb.SESSION_MESSAGE_TYPE_GROUP_UPDATE
+        for i in (5, 5, 6, 7):  # 5 twice: a copy, not the second one
+            upd.publish.session.message_id = i
+            a.send(upd)
+        self.assertEqual([b.recv().publish.session.message_id for _ in range(4)], [5, 5, 6, 7])
+        self.assertEqual(p.replay(), 1)
+        self.assertEqual(b.recv().publish.session.message_id, 6)
 
 
 class NoUpstream(unittest.TestCase):
