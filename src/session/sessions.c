@@ -435,7 +435,18 @@ void ss_tomb_add(slim_sessions *ss, const ss_sess *s, uint64_t now) {
     t->peer = s->peer.name;
     t->anycast = s->from_anycast;
     t->opener = s->type == SLIM_SESSION_ANYCAST && s->initiator;
+    t->join_id = s->initiator ? 0 : s->join_id;
     t->until = now + SS_TOMBSTONE_MS;
+}
+
+/* A JOIN_REQUEST (id mid) is a late copy of the one that made session sid,
+ * which has ended. Another one is a new invite (a member removed, or that
+ * left, invited back). */
+static bool tomb_join_copy(const slim_sessions *ss, uint32_t sid, uint32_t mid, uint64_t now) {
+    for (uint32_t i = 0; i < SS_TOMBSTONES; i++)
+        if (ss->tombs[i].until > now && ss->tombs[i].id == sid && ss->tombs[i].join_id == mid)
+            return true;
+    return false;
 }
 
 static const ss_tomb *tomb_find(const slim_sessions *ss, uint32_t id, uint64_t now) {
@@ -861,11 +872,12 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
             return st;
         }
     }
-    /* A session that ended takes no JOIN_REQUEST again (a late copy), and
-     * no MSG unless it was a peer's ANYCAST session (its opener goes on:
-     * a new one starts). */
+    /* A session that ended takes no late copy of its JOIN_REQUEST, and no
+     * MSG unless it was a peer's ANYCAST session (its opener goes on: a
+     * new one starts). */
     if ((type != T_DISCOVERY_REQUEST && type != T_JOIN_REQUEST && type != T_MSG) ||
-        (type == T_MSG && stype == SS_MULTICAST) || (tomb != NULL && type == T_JOIN_REQUEST) ||
+        (type == T_MSG && stype == SS_MULTICAST) ||
+        (type == T_JOIN_REQUEST && tomb_join_copy(ss, sid, ss_msg_mid(m), now)) ||
         (tomb != NULL && type == T_MSG && !tomb->anycast)) {
         ss->c.drop_unknown++;
         slim_wire_free(m);

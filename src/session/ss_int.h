@@ -442,8 +442,9 @@ typedef struct ss_sess {
 typedef struct ss_tomb {
     uint32_t id;
     slim_name peer;
-    bool anycast; /* a peer's ANYCAST session */
-    bool opener;  /* an ANYCAST session we opened: its peers were instances of `peer` */
+    bool anycast;     /* a peer's ANYCAST session */
+    bool opener;      /* an ANYCAST session we opened: its peers were instances of `peer` */
+    uint32_t join_id; /* a session a JOIN_REQUEST made: the id of the last one taken */
     uint64_t until;
 } ss_tomb;
 

@@ -1224,6 +1224,44 @@ TEST(mls_group_retransmission_keeps_its_epoch) {
     grp_close_all(&g, 30000);
 }
 
+/* A member removed (or that left) can be invited back at once: its ended
+ * session refuses only late copies of the JOIN_REQUEST that made it. With
+ * and without MLS; the member back reads and is read. */
+static void invited_back(bool mls) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_mls = mls;
+    grp_setup(&g, 43, 2, &cfg, 1000, 5, 0);
+    grp_mls = false;
+    CHECK_STATUS(remove_wait(&g, 2, 201), SLIM_OK);
+    CHECK_STATUS(invite_wait(&g, 2, 202), SLIM_OK);
+    const sim_rec *again = sim_find(&g.n, 2, SLIM_SOUT_NEW, 0, 1); /* its second NEW */
+    CHECK(again != NULL);
+    if (again != NULL)
+        g.h[2] = again->session;
+    CHECK_OK(gpub(&g, 0, 0, NULL));
+    CHECK_OK(gpub(&g, 2, 0, NULL));
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 1, 2, 0, &bad), 1);
+    CHECK_EQ(from_in_order(&g, 0, 2, 0, &bad), 1);
+    CHECK_EQ(bad, 0);
+    size_t k = 0;
+    for (size_t i = 0; i < g.n.apps[2].nrecs; i++) /* the moderator's, since it came back */
+        if (g.n.apps[2].recs[i].kind == SLIM_SOUT_MESSAGE && g.n.apps[2].recs[i].session == g.h[2])
+            k++;
+    CHECK_EQ(k, 1);
+    grp_close_all(&g, 30000);
+}
+
+TEST(group_member_invited_back_at_once) {
+    invited_back(false);
+}
+
+TEST(mls_group_member_invited_back_at_once) {
+    invited_back(true);
+}
+
 /* ---- allocation failures in a short group scenario ---- */
 
 static void short_group(void) {
@@ -1415,5 +1453,7 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(mls_group_member_that_missed_a_commit_is_added_again),
           TEST_ENTRY(mls_group_allocation_failures),
           TEST_ENTRY(mls_group_retransmission_keeps_its_epoch),
-          TEST_ENTRY(group_allocation_failures), TEST_ENTRY(group_slow_path_sends_again_rarely),
+          TEST_ENTRY(group_member_invited_back_at_once),
+          TEST_ENTRY(mls_group_member_invited_back_at_once), TEST_ENTRY(group_allocation_failures),
+          TEST_ENTRY(group_slow_path_sends_again_rarely),
           TEST_ENTRY(group_silent_members_undelivered_on_time), TEST_ENTRY(group_wire_scenario))
