@@ -491,7 +491,9 @@ static void check_recs(fz *f) {
                     FAIL("app %d: UNDELIVERED with status %d", a, (int)r->status);
                 break;
             case SLIM_SOUT_MEMBER:
-                if (s->type != SLIM_SESSION_MULTICAST)
+                /* (a session that ended before its NEW was read has no
+                 * info: its type is not known) */
+                if (s->sid_known && s->type != SLIM_SESSION_MULTICAST)
                     FAIL("app %d: MEMBER of session %llu, not a group", a,
                          (unsigned long long)s->handle);
                 break;
@@ -1074,7 +1076,7 @@ static void op_open(fz *f, rd *r) {
     if (c & 2)
         cfg.peer.name.id = slim_id_any();
     if ((c >> 5) == 6)
-        cfg.mls = true;  /* not yet */
+        cfg.mls = true;  /* ANYCAST: refused */
     if ((c >> 5) == 7) { /* a group this app moderates */
         cfg.type = SLIM_SESSION_MULTICAST;
         cfg.peer = sim_service("org", "ns", "chat");
@@ -1103,9 +1105,9 @@ static void op_open(fz *f, rd *r) {
                                              : "multicast",
           to, (c & 2) ? "any" : "full", cfg.timeout_ms, cfg.max_retries,
           o ? (unsigned long long)op_id(f, o) : 0ull, slim_status_name(st), (unsigned long long)h);
-    if (cfg.mls != (st == SLIM_E_UNSUPPORTED))
+    if ((cfg.mls && cfg.type == SLIM_SESSION_ANYCAST) != (st == SLIM_E_UNSUPPORTED))
         FAIL("app %d: open of an MLS session (or not): %s", a, slim_status_name(st));
-    if (cfg.type != SLIM_SESSION_ANYCAST && !cfg.mls && (tm & 32) && st != SLIM_E_INVALID_ARG)
+    if (cfg.type != SLIM_SESSION_ANYCAST && (tm & 32) && st != SLIM_E_INVALID_ARG)
         FAIL("app %d: open of a UNICAST or MULTICAST session without a peer: %s", a,
              slim_status_name(st));
     opened(f, a, &cfg, o, st, h, to < NAPPS && !(tm & 32) ? to : -1);
