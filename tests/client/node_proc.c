@@ -1,6 +1,7 @@
 #include "node_proc.h"
 
 #include "core/time.h"
+#include "test.h"
 
 #include <poll.h>
 
@@ -238,6 +239,23 @@ void test_proxy_stop(test_proxy *p) {
     p->out_fd = 0;
 }
 
+bool test_lossy_proxies_start(test_proxy *px, int n, int upstream_port, int seed, int *ports) {
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        char args[96];
+        snprintf(args, sizeof args, "--seed %d --drop 0.05 --dup 0.03 --reorder-window 4",
+                 seed + i);
+        ok &= test_proxy_start(&px[i], upstream_port, args);
+        ports[i] = px[i].port;
+    }
+    return ok;
+}
+
+void test_proxies_stop(test_proxy *px, int n) {
+    for (int i = 0; i < n; i++)
+        test_proxy_stop(&px[i]);
+}
+
 bool test_skip_under_sanitizers(const char *what) {
     if (getenv("SLIM_TEST_SANITIZED") == NULL)
         return false;
@@ -247,28 +265,49 @@ bool test_skip_under_sanitizers(const char *what) {
 
 /* ---- apps ---- */
 
-slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,
-                      const slim_app_options *o) {
-    slim_identity_config ident = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = id, .secret = secret};
+/* test_app_at and test_app_with; `report`: a failure is a test failure. */
+static slim_app *app_connected(const char *name, const slim_identity_config *p,
+                               const slim_identity_config *v, const slim_app_options *o, int port,
+                               bool report) {
     slim_app *app = NULL;
-    if (slim_app_new(name, &ident, &ident, o, &app) != SLIM_OK)
+    slim_status st = slim_app_new(name, p, v, o, &app);
+    if (st != SLIM_OK) {
+        if (report)
+            TEST_FAIL_AT("slim_app_new(%s): %s", name, slim_status_name(st));
         return NULL;
+    }
     char ep[64];
     snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
     slim_client_options c = {.endpoint = ep};
-    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK) {
+    if ((st = slim_app_connect(app, &c, 10000, NULL)) != SLIM_OK) {
+        if (report)
+            TEST_FAIL_AT("%s did not connect: %s", name, slim_status_name(st));
         slim_app_free(app, 0);
         return NULL;
     }
     return app;
 }
 
+slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,
+                      const slim_app_options *o) {
+    slim_identity_config ident = {.kind = SLIM_IDENTITY_SHARED_SECRET, .id = id, .secret = secret};
+    return app_connected(name, &ident, &ident, o, port, false);
+}
+
+slim_app *test_app_with(const char *name, const slim_identity_config *p,
+                        const slim_identity_config *v, const slim_app_options *o, int port) {
+    return app_connected(name, p, v, o, port, true);
+}
+
 slim_status test_publish_retrying(slim_app *app, slim_session_id s, slim_bytes b, int retry_ms) {
+    return test_publish_retrying_id(app, s, b, retry_ms, NULL);
+}
+
+slim_status test_publish_retrying_id(slim_app *app, slim_session_id s, slim_bytes b, int retry_ms,
+                                     uint32_t *id) {
     slim_status st;
-    while ((st = slim_session_publish(app, s, b, NULL, 10000, NULL)) == SLIM_E_QUEUE_FULL) {
-        struct timespec t = {retry_ms / 1000, (retry_ms % 1000) * 1000000L};
-        nanosleep(&t, NULL);
-    }
+    while ((st = slim_session_publish(app, s, b, NULL, 10000, id)) == SLIM_E_QUEUE_FULL)
+        sleep_ms(retry_ms);
     return st;
 }
 

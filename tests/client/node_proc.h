@@ -54,6 +54,13 @@ typedef struct test_proxy {
 bool test_proxy_start(test_proxy *p, int upstream_port, const char *args);
 void test_proxy_stop(test_proxy *p);
 
+/* n lossy proxies px[0..n-1] in front of the node's data plane: each
+ * drops 5 %, duplicates 3 % and reorders within 4 (proxy i with seed
+ * seed + i); ports[i] gets proxy i's port. False when any did not start
+ * (test_proxies_stop stops the others). */
+bool test_lossy_proxies_start(test_proxy *px, int n, int upstream_port, int seed, int *ports);
+void test_proxies_stop(test_proxy *px, int n);
+
 /* True (after saying so on stderr) when the tests run under a sanitizer
  * (SLIM_TEST_SANITIZED, set by `make asan` and `make tsan`): the runs
  * through the Python proxies are left to the plain build there, where
@@ -83,9 +90,18 @@ long test_rss_kib(pid_t pid);
 slim_app *test_app_at(const char *name, const char *id, const char *secret, int port,
                       const slim_app_options *o);
 
+/* The same with its own provider p and verifier v; NULL when either
+ * failed, which is a test failure (test.h) that names the cause. */
+slim_app *test_app_with(const char *name, const slim_identity_config *p,
+                        const slim_identity_config *v, const slim_app_options *o, int port);
+
 /* slim_session_publish (waiting up to 10 s), tried again every retry_ms
  * while the session's window is full (E_QUEUE_FULL); the last status. */
 slim_status test_publish_retrying(slim_app *app, slim_session_id s, slim_bytes b, int retry_ms);
+
+/* The same; *id (may be NULL) gets the message id. */
+slim_status test_publish_retrying_id(slim_app *app, slim_session_id s, slim_bytes b, int retry_ms,
+                                     uint32_t *id);
 
 /* The bytes of a C string (without its NUL). */
 slim_bytes test_text(const char *s);

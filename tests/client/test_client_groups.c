@@ -4,224 +4,39 @@
  * and the moderator's close. */
 #include "test.h"
 #include "core/time.h"
+#include "group_util.h"
 #include "node_proc.h"
 #include "slim/session.h"
 
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SECRET  "a-shared-secret-of-at-least-32-characters"
 #define CHANNEL "org/ns/chat"
-#define MAX_M   8
-
-typedef struct member {
-    slim_app *app;
-    slim_session_id s;
-    char name[32];
-} member;
-
-static slim_app *app_at(const char *name, int port) {
-    return test_app_at(name, name, SECRET, port, NULL);
-}
-
-/* Waits for a MEMBER event about `who` ("org/ns/x", any id). */
-static bool wait_member(member *m, slim_member_change change, const char *who, int timeout_ms) {
-    slim_event ev;
-    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
-    while (slim_now_ms() < end) {
-        if (!test_wait_event(m->app, SLIM_EVENT_MEMBER, m->s, &ev, 100))
-            continue;
-        if (ev.member == (int)change && strncmp(ev.name, who, strlen(who)) == 0 &&
-            ev.name[strlen(who)] == '/')
-            return true;
-    }
-    return false;
-}
-
-static size_t member_count(member *m) {
-    char **names = NULL;
-    size_t n = 0;
-    if (slim_session_members(m->app, m->s, &names, &n) != SLIM_OK)
-        return 0;
-    slim_session_members_free(names);
-    return n;
-}
 
 static const slim_session_options GROUP = {
     .type = SLIM_SESSION_MULTICAST, .peer = CHANNEL, .timeout_ms = 1000, .max_retries = 5};
-
-/* The moderator m[0] creates the group and invites the others, which
- * listen for it. ports[i]: where member i connects. */
-static bool group_start(member *m, int n, const int *ports, const slim_session_options *o) {
-    for (int i = 0; i < n; i++) {
-        if (i == 0)
-            snprintf(m[i].name, sizeof m[i].name, "org/ns/mod");
-        else
-            snprintf(m[i].name, sizeof m[i].name, "org/ns/p%d", i);
-        if ((m[i].app = app_at(m[i].name, ports[i])) == NULL)
-            return false;
-    }
-    if (slim_session_create(m[0].app, o, 10000, &m[0].s) != SLIM_OK)
-        return false;
-    for (int i = 1; i < n; i++) {
-        slim_status st = slim_app_set_route(m[0].app, m[i].name, 0, 10000);
-        if (st == SLIM_OK)
-            st = slim_session_invite(m[0].app, m[0].s, m[i].name, 30000);
-        if (st == SLIM_OK)
-            st = slim_app_listen(m[i].app, 10000, &m[i].s);
-        if (st != SLIM_OK) {
-            fprintf(stderr, "  invite %s: %s\n", m[i].name, slim_status_name(st));
-            return false;
-        }
-    }
-    return true;
-}
 
 /* A node, and a group of n members on it. */
 static bool group_on_one_node(test_node *nd, member *m, int n, const slim_session_options *o) {
     if (!test_node_start(nd, ""))
         return false;
-    int ports[MAX_M];
+    int ports[GROUP_MAX];
     for (int i = 0; i < n; i++)
         ports[i] = nd->port;
-    return group_start(m, n, ports, o);
-}
-
-static void group_free(member *m, int n) {
-    for (int i = n - 1; i >= 0; i--)
-        slim_app_free(m[i].app, 3000);
+    return group_start(m, n, ports, o, 0);
 }
 
 /* ---- everyone to everyone ---- */
 
-typedef struct pump_arg {
-    member *m;
-    int self, n, count;
-    int pace_us; /* the writer sleeps this long after each message */
-    int sent, got, bad;
-    int next[MAX_M]; /* the next sequence number expected from each member */
-} pump_arg;
-
-static void *writer(void *p) {
-    pump_arg *a = p;
-    for (int k = 0; k < a->count; k++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%d:%d", a->self, k);
-        slim_status st = test_publish_retrying(a->m->app, a->m->s, test_text(buf), 5);
-        if (st != SLIM_OK) {
-            fprintf(stderr, "  %s publish %d: %s\n", a->m->name, k, slim_status_name(st));
-            return NULL;
-        }
-        a->sent++;
-        if (a->pace_us > 0) {
-            struct timespec t = {a->pace_us / 1000000, (a->pace_us % 1000000) * 1000L};
-            nanosleep(&t, NULL);
-        }
-    }
-    return NULL;
-}
-
-/* Reads (n - 1) * count messages and checks that each sender's come in
- * order, exactly once. */
-static void *reader(void *p) {
-    pump_arg *a = p;
-    int want = (a->n - 1) * a->count;
-    while (a->got < want) {
-        slim_message *msg = NULL;
-        slim_status st = slim_session_get_message(a->m->app, a->m->s, 60000, &msg);
-        if (st != SLIM_OK) {
-            fprintf(stderr, "  %s read: %s after %d of %d\n", a->m->name, slim_status_name(st),
-                    a->got, want);
-            return NULL;
-        }
-        int from = -1, seq = -1;
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.*s", (int)msg->payload.len, (const char *)msg->payload.ptr);
-        if (sscanf(buf, "%d:%d", &from, &seq) != 2 || from < 0 || from >= a->n || from == a->self ||
-            seq != a->next[from]) {
-            if (a->bad++ < 5)
-                fprintf(stderr, "  %s got '%s' from %s\n", a->m->name, buf, msg->source_text);
-        } else {
-            a->next[from]++;
-        }
-        a->got++;
-        slim_message_free(msg);
-    }
-    return NULL;
-}
-
-/* Every member publishes `count` messages at once; every member must get
- * all of the others', in each sender's order, exactly once. */
+/* Every member publishes `count` messages at once ("from:seq"), a pause
+ * of pace_us after each; every member must get all of the others', in
+ * each sender's order, exactly once. */
 static bool everyone_to_everyone_paced(member *m, int n, int count, int pace_us) {
-    pump_arg args[MAX_M];
-    pthread_t w[MAX_M], r[MAX_M];
-    for (int i = 0; i < n; i++) {
-        args[i] = (pump_arg){.m = &m[i], .self = i, .n = n, .count = count, .pace_us = pace_us};
-        pthread_create(&r[i], NULL, reader, &args[i]);
-    }
-    for (int i = 0; i < n; i++)
-        pthread_create(&w[i], NULL, writer, &args[i]);
-    bool ok = true;
-    for (int i = 0; i < n; i++) {
-        pthread_join(w[i], NULL);
-        pthread_join(r[i], NULL);
-    }
-    for (int i = 0; i < n; i++) {
-        if (args[i].sent != count || args[i].got != (n - 1) * count || args[i].bad != 0) {
-            fprintf(stderr, "  %s: sent %d, got %d of %d, %d out of order\n", m[i].name,
-                    args[i].sent, args[i].got, (n - 1) * count, args[i].bad);
-            ok = false;
-        }
-        for (int j = 0; j < n; j++)
-            if (j != i && args[i].next[j] != count)
-                ok = false;
-    }
-    /* Nothing reported lost or undelivered on the way (if anything was,
-     * every member's counters are shown). */
-    bool reported = false;
-    for (int i = 0; i < n; i++) {
-        slim_app_counters c;
-        slim_app_counters_get(m[i].app, &c);
-        reported |= c.lost != 0 || c.undelivered != 0;
-    }
-    for (int i = 0; i < n && reported; i++) {
-        slim_app_counters c;
-        slim_app_counters_get(m[i].app, &c);
-        fprintf(stderr,
-                "  %s: %llu lost, %llu undelivered (%llu retransmissions, %llu dropped for "
-                "identity, %llu malformed, %llu other, %llu unrouted, %llu for a full queue; "
-                "%llu reconnects)\n",
-                m[i].name, (unsigned long long)c.lost, (unsigned long long)c.undelivered,
-                (unsigned long long)c.retransmissions, (unsigned long long)c.drop_identity,
-                (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other,
-                (unsigned long long)c.drop_unrouted, (unsigned long long)c.drop_queue_full,
-                (unsigned long long)c.reconnects);
-        if (c.lost != 0 || c.undelivered != 0) {
-            slim_event ev;
-            for (int k = 0; k < 3 && slim_app_next_event(m[i].app, 0, &ev) == SLIM_OK;) {
-                if (ev.kind != SLIM_EVENT_UNDELIVERED && ev.kind != SLIM_EVENT_MESSAGE_LOST)
-                    continue;
-                fprintf(stderr, "    %s\n", ev.detail);
-                k++;
-            }
-            ok = false;
-        }
-    }
-    /* Exactly once: nothing more arrives. */
-    for (int i = 0; i < n && ok; i++) {
-        slim_message *msg = NULL;
-        if (slim_session_get_message(m[i].app, m[i].s, i == 0 ? 1500 : 50, &msg) == SLIM_OK) {
-            fprintf(stderr, "  %s: a message more than expected\n", m[i].name);
-            slim_message_free(msg);
-            ok = false;
-        }
-    }
-    return ok;
+    group_traffic t = {.count = count, .pace_us = pace_us};
+    return group_everyone(m, n, &t);
 }
 
 /* Messages each of six members publishes at once: 1000, or 300 under
@@ -258,29 +73,14 @@ TEST(six_members_everyone_to_everyone) {
 TEST(six_members_through_lossy_proxies) {
     if (test_skip_under_sanitizers("six_members_through_lossy_proxies"))
         return;
-    test_node nd;
-    CHECK(test_node_start(&nd, ""));
-    test_proxy px[6];
-    member m[6];
-    int ports[6];
-    slim_session_options o = GROUP;
-    o.max_retries = 15; /* the proxy is slow on a loaded machine: see test_client_sessions */
-    for (int i = 0; i < 6; i++) {
-        char args[96];
-        snprintf(args, sizeof args, "--seed %d --drop 0.05 --dup 0.03 --reorder-window 4", 21 + i);
-        CHECK(test_proxy_start(&px[i], nd.port, args));
-        ports[i] = px[i].port;
-    }
-    CHECK(group_start(m, 6, ports, &o));
+    lossy_group g;
+    CHECK(lossy_group_start(&g, 6, 21, &GROUP, 0));
     /* Paced at 50 messages a second per member: each proxy (Python) then
      * carries about 1000 messages a second, what it can. Unpaced, its
      * queues grow past the node's patience (a connection whose send queue
      * stays full for 10 s is closed as a slow consumer). */
-    CHECK(everyone_to_everyone_paced(m, 6, 1000, 20000));
-    group_free(m, 6);
-    for (int i = 0; i < 6; i++)
-        test_proxy_stop(&px[i]);
-    test_node_stop(&nd);
+    CHECK(everyone_to_everyone_paced(g.m, 6, 1000, 20000));
+    lossy_group_stop(&g);
 }
 
 /* A member's link to the node is cut (the proxy ends its stream): the
@@ -292,7 +92,7 @@ TEST(a_member_whose_link_is_cut_goes_on) {
     CHECK(test_proxy_start(&px, nd.port, "--drop 0 --dup 0"));
     member m[3];
     int ports[3] = {nd.port, px.port, nd.port};
-    CHECK(group_start(m, 3, ports, &GROUP));
+    CHECK(group_start(m, 3, ports, &GROUP, 0));
     CHECK(everyone_to_everyone(m, 3, 200));
     CHECK(kill(px.pid, SIGUSR2) == 0);
     slim_app_counters c = {0};
@@ -320,7 +120,7 @@ TEST(six_members_across_two_nodes) {
     CHECK(test_node_wait_metric(&a, "slim_connections{kind=\"node\"} ", 1, 10000));
     member m[6];
     int ports[6] = {a.port, b.port, a.port, b.port, a.port, b.port};
-    CHECK(group_start(m, 6, ports, &GROUP));
+    CHECK(group_start(m, 6, ports, &GROUP, 0));
     CHECK(everyone_to_everyone(m, 6, six_member_load()));
     group_free(m, 6);
     test_node_stop(&b);
@@ -339,7 +139,7 @@ TEST(an_invite_nobody_answers_fails_on_time) {
     slim_session_options o = GROUP;
     o.timeout_ms = 600;
     o.max_retries = 2;
-    CHECK(group_start(m, 1, ports, &o));
+    CHECK(group_start(m, 1, ports, &o, 0));
     CHECK_OK(slim_app_set_route(m[0].app, "org/ns/nobody", 0, 5000));
     slim_op op;
     slim_event ev;
@@ -355,7 +155,7 @@ TEST(an_invite_nobody_answers_fails_on_time) {
     CHECK(ev.detail[0] != 0);
     /* A later invite is not blocked by it. */
     snprintf(m[1].name, sizeof m[1].name, "org/ns/p1");
-    CHECK((m[1].app = app_at(m[1].name, nd.port)) != NULL);
+    CHECK((m[1].app = group_app(m[1].name, nd.port, 0)) != NULL);
     CHECK_OK(slim_app_set_route(m[0].app, m[1].name, 0, 5000));
     CHECK_OK(slim_session_invite(m[0].app, m[0].s, m[1].name, 20000));
     CHECK_OK(slim_app_listen(m[1].app, 5000, &m[1].s));
@@ -381,7 +181,7 @@ TEST(two_invites_at_once) {
     CHECK(group_on_one_node(&nd, m, 1, &GROUP));
     for (int i = 1; i < 3; i++) {
         snprintf(m[i].name, sizeof m[i].name, "org/ns/p%d", i);
-        CHECK((m[i].app = app_at(m[i].name, nd.port)) != NULL);
+        CHECK((m[i].app = group_app(m[i].name, nd.port, 0)) != NULL);
         CHECK_OK(slim_app_set_route(m[0].app, m[i].name, 0, 5000));
     }
     slim_op op[2];
@@ -453,7 +253,7 @@ TEST(a_late_joiner_gets_everything_from_its_join_on) {
     CHECK(group_on_one_node(&nd, m, 2, &GROUP));
     CHECK(everyone_to_everyone(m, 2, 200));
     snprintf(m[2].name, sizeof m[2].name, "org/ns/p2");
-    CHECK((m[2].app = app_at(m[2].name, nd.port)) != NULL);
+    CHECK((m[2].app = group_app(m[2].name, nd.port, 0)) != NULL);
     CHECK_OK(slim_app_set_route(m[0].app, m[2].name, 0, 5000));
     CHECK_OK(slim_session_invite(m[0].app, m[0].s, m[2].name, 20000));
     CHECK_OK(slim_app_listen(m[2].app, 5000, &m[2].s));

@@ -48,23 +48,15 @@ static void write_file(const char *path, const char *text) {
     }
 }
 
+/* test_app_with; org/ns/cli is also given its routes to srv and mute. */
 static slim_app *app_on(const char *name, const slim_identity_config *p,
                         const slim_identity_config *v, int port) {
-    slim_app *app = NULL;
-    slim_status st = slim_app_new(name, p, v, NULL, &app);
-    if (st != SLIM_OK) {
-        TEST_FAIL_AT("slim_app_new(%s): %s", name, slim_status_name(st));
-        return NULL;
-    }
-    char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-    slim_client_options c = {.endpoint = ep};
-    if (slim_app_connect(app, &c, 10000, NULL) != SLIM_OK ||
-        (strcmp(name, "org/ns/cli") == 0 &&
-         (slim_app_set_route(app, "org/ns/srv", 0, 5000) != SLIM_OK ||
-          slim_app_set_route(app, "org/ns/mute", 0, 5000) != SLIM_OK))) {
+    slim_app *app = test_app_with(name, p, v, NULL, port);
+    if (app != NULL && strcmp(name, "org/ns/cli") == 0 &&
+        (slim_app_set_route(app, "org/ns/srv", 0, 5000) != SLIM_OK ||
+         slim_app_set_route(app, "org/ns/mute", 0, 5000) != SLIM_OK)) {
         slim_app_free(app, 0);
-        TEST_FAIL_AT("%s did not connect", name);
+        TEST_FAIL_AT("%s did not get its routes", name);
         return NULL;
     }
     return app;

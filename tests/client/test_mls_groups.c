@@ -11,6 +11,7 @@
  * src/mls; the protobuf of the captured messages too. */
 #include "test.h"
 #include "core/time.h"
+#include "group_util.h"
 #include "node_proc.h"
 #include "session/jwt.h"
 #include "slim/session.h"
@@ -25,20 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SECRET       "a-shared-secret-of-at-least-32-characters"
 #define OTHER_SECRET "another-shared-secret-of-32-characters-or-more"
 #define CHANNEL      "org/ns/mls-chat"
 #define MARKER       "SLIM-MLS-PLAINTEXT-MARKER"
-#define MAX_M        8
 
 /* Session message types (data_plane.proto SessionMessageType). */
 enum { T_MSG = 1, T_RTX_REPLY = 4, T_GROUP_UPDATE = 11 };
-
-typedef struct member {
-    slim_app *app;
-    slim_session_id s;
-    char name[32];
-} member;
 
 static void sleep_ms(int ms) {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -53,57 +46,6 @@ static int load(int n) {
     if (getenv("SLIM_TEST_SANITIZED") != NULL)
         return n / 2 > 20 ? n / 2 : 20;
     return n;
-}
-
-static slim_app *app_at(const char *name, int port, uint16_t suite) {
-    slim_app_options o = {.mls_suite = suite};
-    slim_app *a = test_app_at(name, name, SECRET, port, &o);
-    if (a == NULL)
-        TEST_FAIL_AT("app %s did not start or connect", name);
-    return a;
-}
-
-/* An app with its own provider and verifier, connected to 127.0.0.1:port. */
-static slim_app *app_with(const char *name, const slim_identity_config *p,
-                          const slim_identity_config *v, int port) {
-    slim_app *app = NULL;
-    slim_status st = slim_app_new(name, p, v, NULL, &app);
-    if (st != SLIM_OK) {
-        TEST_FAIL_AT("slim_app_new(%s): %s", name, slim_status_name(st));
-        return NULL;
-    }
-    char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-    slim_client_options c = {.endpoint = ep};
-    if ((st = slim_app_connect(app, &c, 10000, NULL)) != SLIM_OK) {
-        TEST_FAIL_AT("%s did not connect: %s", name, slim_status_name(st));
-        slim_app_free(app, 0);
-        return NULL;
-    }
-    return app;
-}
-
-static size_t member_count(member *m) {
-    char **names = NULL;
-    size_t n = 0;
-    if (slim_session_members(m->app, m->s, &names, &n) != SLIM_OK)
-        return 0;
-    slim_session_members_free(names);
-    return n;
-}
-
-/* Waits for a MEMBER event about `who` ("org/ns/x", any id). */
-static bool wait_member(member *m, slim_member_change change, const char *who, int timeout_ms) {
-    slim_event ev;
-    uint64_t end = slim_now_ms() + (uint64_t)timeout_ms;
-    while (slim_now_ms() < end) {
-        if (!test_wait_event(m->app, SLIM_EVENT_MEMBER, m->s, &ev, 100))
-            continue;
-        if (ev.member == (int)change && strncmp(ev.name, who, strlen(who)) == 0 &&
-            ev.name[strlen(who)] == '/')
-            return true;
-    }
-    return false;
 }
 
 /* The MEMBER events of m's session waiting now and in the next wait_ms
@@ -128,51 +70,6 @@ static const slim_session_options MLS_GROUP = {.type = SLIM_SESSION_MULTICAST,
                                                .max_retries = 5,
                                                .mls = true};
 
-static void member_name(member *m, int i) {
-    if (i == 0)
-        snprintf(m->name, sizeof m->name, "org/ns/mod");
-    else
-        snprintf(m->name, sizeof m->name, "org/ns/p%d", i);
-}
-
-/* m[i] joins the group m[0] moderates: routed, invited, listened for. */
-static bool invite(member *m, int i) {
-    slim_status st = slim_app_set_route(m[0].app, m[i].name, 0, 10000);
-    if (st == SLIM_OK)
-        st = slim_session_invite(m[0].app, m[0].s, m[i].name, 30000);
-    if (st == SLIM_OK)
-        st = slim_app_listen(m[i].app, 10000, &m[i].s);
-    if (st != SLIM_OK)
-        TEST_FAIL_AT("invite of %s: %s", m[i].name, slim_status_name(st));
-    return st == SLIM_OK;
-}
-
-/* The moderator m[0] creates the group and invites the others.
- * ports[i]: where member i connects; every app has MLS suite `suite`. */
-static bool group_start(member *m, int n, const int *ports, const slim_session_options *o,
-                        uint16_t suite) {
-    memset(m, 0, sizeof *m * (size_t)n);
-    for (int i = 0; i < n; i++) {
-        member_name(&m[i], i);
-        if ((m[i].app = app_at(m[i].name, ports[i], suite)) == NULL)
-            return false;
-    }
-    slim_status st = slim_session_create(m[0].app, o, 10000, &m[0].s);
-    if (st != SLIM_OK) {
-        TEST_FAIL_AT("create: %s", slim_status_name(st));
-        return false;
-    }
-    for (int i = 1; i < n; i++)
-        if (!invite(m, i))
-            return false;
-    return true;
-}
-
-static void group_free(member *m, int n) {
-    for (int i = n - 1; i >= 0; i--)
-        slim_app_free(m[i].app, 3000);
-}
-
 /* The wire session id of m's session. */
 static uint32_t wire_id(member *m) {
     slim_session_info *info = NULL;
@@ -183,200 +80,13 @@ static uint32_t wire_id(member *m) {
     return id;
 }
 
-/* ---- the payloads: "from:seq:MARKER-from-seq" ---- */
-
-static void payload_of(char *buf, size_t cap, int from, int seq) {
-    snprintf(buf, cap, "%d:%d:" MARKER "-%d-%d", from, seq, from, seq);
-}
-
-/* Checks msg against the members' names: its plaintext is the one member
- * `from` sent as number `seq`, and its source is that member. Both out,
- * false (said why) when it is not a payload of ours. */
-static bool payload_check(const member *m, int n, const slim_message *msg, int *from, int *seq) {
-    char got[128], want[128];
-    snprintf(got, sizeof got, "%.*s", (int)msg->payload.len, (const char *)msg->payload.ptr);
-    if (sscanf(got, "%d:%d:", from, seq) != 2 || *from < 0 || *from >= n || *seq < 0) {
-        fprintf(stderr, "  unexpected payload '%s' from %s\n", got, msg->source_text);
-        return false;
-    }
-    payload_of(want, sizeof want, *from, *seq);
-    size_t nl = strlen(m[*from].name);
-    if (strcmp(got, want) != 0 || msg->payload.len != strlen(want) ||
-        strncmp(msg->source_text, m[*from].name, nl) != 0 || msg->source_text[nl] != '/') {
-        fprintf(stderr, "  payload '%s' from %s: want '%s' from %s/...\n", got, msg->source_text,
-                want, m[*from].name);
-        return false;
-    }
-    return true;
-}
-
-/* slim_session_publish tried again while the window is full; *id its
- * message id. */
-static slim_status publish_id(slim_app *app, slim_session_id s, const char *text, uint32_t *id) {
-    slim_status st;
-    while ((st = slim_session_publish(app, s, test_text(text), NULL, 10000, id)) ==
-           SLIM_E_QUEUE_FULL)
-        sleep_ms(5);
-    return st;
-}
-
 /* ---- everyone to everyone, a fixed count ---- */
 
-typedef struct pump_arg {
-    member *all; /* the members' names (payload_check), nall of them */
-    int nall;
-    member *m;
-    int self, n, count;
-    const int *peers; /* indexes into all of who m hears from, npeers of them */
-    int npeers;
-    int pace_us;
-    int sent, got, bad;
-    uint32_t first_id; /* the message id of the first one sent */
-    int next[MAX_M];   /* the next sequence number expected from each member */
-} pump_arg;
-
-static void *writer(void *p) {
-    pump_arg *a = p;
-    for (int k = 0; k < a->count; k++) {
-        char buf[128];
-        payload_of(buf, sizeof buf, a->self, k);
-        uint32_t id = 0;
-        slim_status st = publish_id(a->m->app, a->m->s, buf, &id);
-        if (st != SLIM_OK) {
-            fprintf(stderr, "  %s publish %d: %s\n", a->m->name, k, slim_status_name(st));
-            return NULL;
-        }
-        if (k == 0)
-            a->first_id = id;
-        a->sent++;
-        if (a->pace_us > 0)
-            sleep_ms(a->pace_us / 1000);
-    }
-    return NULL;
-}
-
-/* Reads npeers * count messages: each peer's in order, exactly once,
- * with the plaintext it sent. */
-static void *reader(void *p) {
-    pump_arg *a = p;
-    int want = a->npeers * a->count;
-    while (a->got < want) {
-        slim_message *msg = NULL;
-        slim_status st = slim_session_get_message(a->m->app, a->m->s, 60000, &msg);
-        if (st != SLIM_OK) {
-            fprintf(stderr, "  %s read: %s after %d of %d\n", a->m->name, slim_status_name(st),
-                    a->got, want);
-            return NULL;
-        }
-        int from = -1, seq = -1;
-        bool peer = false;
-        if (payload_check(a->all, a->nall, msg, &from, &seq))
-            for (int j = 0; j < a->npeers; j++)
-                peer |= a->peers[j] == from;
-        if (!peer || seq != a->next[from]) {
-            if (a->bad++ < 5)
-                fprintf(stderr, "  %s got %d:%d from %s, expected %d from it\n", a->m->name, from,
-                        seq, msg->source_text, from >= 0 && from < MAX_M ? a->next[from] : -1);
-        } else {
-            a->next[from]++;
-        }
-        a->got++;
-        slim_message_free(msg);
-    }
-    return NULL;
-}
-
-/* Prints an app's counters when something was lost or undelivered; true
- * when nothing was. */
-static bool nothing_lost(member *m) {
-    slim_app_counters c;
-    if (slim_app_counters_get(m->app, &c) != SLIM_OK)
-        return false;
-    if (c.lost == 0 && c.undelivered == 0)
-        return true;
-    fprintf(stderr,
-            "  %s: %llu lost, %llu undelivered (%llu retransmissions, %llu dropped for "
-            "identity, %llu malformed, %llu other, %llu unrouted)\n",
-            m->name, (unsigned long long)c.lost, (unsigned long long)c.undelivered,
-            (unsigned long long)c.retransmissions, (unsigned long long)c.drop_identity,
-            (unsigned long long)c.drop_malformed, (unsigned long long)c.drop_other,
-            (unsigned long long)c.drop_unrouted);
-    slim_event ev;
-    for (int k = 0; k < 3 && slim_app_next_event(m->app, 0, &ev) == SLIM_OK;)
-        if (ev.kind == SLIM_EVENT_UNDELIVERED || ev.kind == SLIM_EVENT_MESSAGE_LOST) {
-            fprintf(stderr, "    %s\n", ev.detail);
-            k++;
-        }
-    return false;
-}
-
-/* The members who[0..n-1] of all[] each publish `count` messages at once;
- * each must get all of the others', in order, exactly once, with the
- * right plaintext; nothing lost or undelivered; nothing more after.
- * first_id (may be NULL): each one's first message id, by index in all. */
-static bool pump(member *all, int nall, const int *who, int n, int count, int pace_us,
-                 uint32_t *first_id) {
-    pump_arg args[MAX_M];
-    int peers[MAX_M][MAX_M];
-    pthread_t w[MAX_M], r[MAX_M];
-    for (int i = 0; i < n; i++) {
-        int np = 0;
-        for (int j = 0; j < n; j++)
-            if (j != i)
-                peers[i][np++] = who[j];
-        args[i] = (pump_arg){.all = all,
-                             .nall = nall,
-                             .m = &all[who[i]],
-                             .self = who[i],
-                             .n = n,
-                             .count = count,
-                             .peers = peers[i],
-                             .npeers = np,
-                             .pace_us = pace_us};
-        pthread_create(&r[i], NULL, reader, &args[i]);
-    }
-    for (int i = 0; i < n; i++)
-        pthread_create(&w[i], NULL, writer, &args[i]);
-    for (int i = 0; i < n; i++) {
-        pthread_join(w[i], NULL);
-        pthread_join(r[i], NULL);
-    }
-    bool ok = true;
-    for (int i = 0; i < n; i++) {
-        pump_arg *a = &args[i];
-        bool all_in = a->got == (n - 1) * count && a->bad == 0;
-        for (int j = 0; j < a->npeers; j++)
-            all_in &= a->next[a->peers[j]] == count;
-        if (a->sent != count || !all_in) {
-            fprintf(stderr, "  %s: sent %d of %d, got %d of %d, %d wrong\n", a->m->name, a->sent,
-                    count, a->got, (n - 1) * count, a->bad);
-            ok = false;
-        }
-        if (first_id != NULL)
-            first_id[who[i]] = a->first_id;
-    }
-    for (int i = 0; i < n; i++)
-        ok &= nothing_lost(&all[who[i]]);
-    /* Exactly once: nothing more arrives. */
-    for (int i = 0; i < n && ok; i++) {
-        slim_message *msg = NULL;
-        if (slim_session_get_message(all[who[i]].app, all[who[i]].s, i == 0 ? 1500 : 50, &msg) ==
-            SLIM_OK) {
-            fprintf(stderr, "  %s: a message more than expected: '%.*s'\n", all[who[i]].name,
-                    (int)msg->payload.len, (const char *)msg->payload.ptr);
-            slim_message_free(msg);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
-/* m[0..n-1] all to all. */
+/* m[0..n-1] all to all: payloads "from:seq:MARKER-from-seq", each checked
+ * in full with its source. */
 static bool everyone(member *m, int n, int count, int pace_us) {
-    int who[MAX_M];
-    for (int i = 0; i < n; i++)
-        who[i] = i;
-    return pump(m, n, who, n, count, pace_us, NULL);
+    group_traffic t = {.count = count, .pace_us = pace_us, .marker = MARKER};
+    return group_everyone(m, n, &t);
 }
 
 /* ---- reading what the proxies saw ---- */
@@ -669,10 +379,10 @@ TEST(mls_six_members_suite1) {
 
 typedef struct flow {
     member *m;
-    int n;                  /* members in m */
-    atomic_int sent[MAX_M]; /* published by each so far */
-    atomic_bool stop;       /* writers stop once they have sent min_count */
-    atomic_bool totals;     /* the writers are done: sent[] are the totals */
+    int n;                      /* members in m */
+    atomic_int sent[GROUP_MAX]; /* published by each so far */
+    atomic_bool stop;           /* writers stop once they have sent min_count */
+    atomic_bool totals;         /* the writers are done: sent[] are the totals */
     int min_count;
     int pace_ms;
 } flow;
@@ -680,9 +390,9 @@ typedef struct flow {
 typedef struct flow_rd {
     flow *f;
     int self;
-    bool from[MAX_M];  /* who it hears from */
-    bool until_closed; /* reads until the session ends (a removed member) */
-    int next[MAX_M], start[MAX_M];
+    bool from[GROUP_MAX]; /* who it hears from */
+    bool until_closed;    /* reads until the session ends (a removed member) */
+    int next[GROUP_MAX], start[GROUP_MAX];
     int got, bad;
     slim_status end; /* how reading ended */
 } flow_rd;
@@ -699,8 +409,8 @@ static void *flow_writer(void *p) {
         if (w->count > 0 ? k >= w->count : k >= w->f->min_count && atomic_load(&w->f->stop))
             break;
         char buf[128];
-        payload_of(buf, sizeof buf, w->self, k);
-        slim_status st = publish_id(me->app, me->s, buf, NULL);
+        group_payload(buf, sizeof buf, MARKER, w->self, k);
+        slim_status st = test_publish_retrying(me->app, me->s, test_text(buf), 5);
         if (st != SLIM_OK) {
             fprintf(stderr, "  %s publish %d: %s\n", me->name, k, slim_status_name(st));
             break;
@@ -726,7 +436,7 @@ static bool flow_done(flow_rd *r) {
 static void *flow_reader(void *p) {
     flow_rd *r = p;
     member *me = &r->f->m[r->self];
-    for (int j = 0; j < MAX_M; j++)
+    for (int j = 0; j < GROUP_MAX; j++)
         r->start[j] = -1;
     uint64_t deadline = slim_now_ms() + 120000;
     while (r->until_closed || !flow_done(r)) {
@@ -744,7 +454,8 @@ static void *flow_reader(void *p) {
             return NULL;
         }
         int from = -1, seq = -1;
-        bool known = payload_check(r->f->m, r->f->n, msg, &from, &seq) && r->from[from];
+        bool known =
+            group_payload_check(r->f->m, r->f->n, MARKER, msg, &from, &seq) && r->from[from];
         if (known && r->start[from] < 0)
             r->start[from] = r->next[from] = seq;
         if (!known || seq != r->next[from]) {
@@ -789,7 +500,7 @@ TEST(mls_invite_and_remove_during_traffic) {
     bool up = group_start(m, 4, ports, &MLS_GROUP, 0);
     CHECK(up);
     member_name(&m[4], 4);
-    m[4].app = up ? app_at(m[4].name, nd.port, 0) : NULL;
+    m[4].app = up ? group_app(m[4].name, nd.port, 0) : NULL;
     if (!up || m[4].app == NULL) {
         group_free(m, m[4].app != NULL ? 5 : 4);
         test_node_stop(&nd);
@@ -819,7 +530,7 @@ TEST(mls_invite_and_remove_during_traffic) {
     for (int j = 0; j < 3; j++)
         before_invite[j] = atomic_load(&f.sent[senders[j]]);
     /* p4 in */
-    bool p4_in = invite(m, 4);
+    bool p4_in = group_invite(m, 4);
     for (int j = 0; j < 3; j++)
         at_invite[j] = atomic_load(&f.sent[senders[j]]);
     int p4_count = load(50);
@@ -866,7 +577,7 @@ TEST(mls_invite_and_remove_during_traffic) {
                 TEST_FAIL_AT("%s from %s: got %d..%d, sent 0..%d", m[i].name, m[j].name,
                              rd[i].start[j], rd[i].next[j] - 1, atomic_load(&f.sent[j]) - 1);
         }
-        CHECK(nothing_lost(&m[i]));
+        CHECK(member_nothing_lost(&m[i]));
         CHECK_EQ(member_count(&m[i]), 4);
     }
     /* p4: from (at the latest) what was sent once the invite was done. */
@@ -881,7 +592,7 @@ TEST(mls_invite_and_remove_during_traffic) {
                              rd[4].start[s], rd[4].next[s] - 1, at_invite[j],
                              atomic_load(&f.sent[s]) - 1);
         }
-        CHECK(nothing_lost(&m[4]));
+        CHECK(member_nothing_lost(&m[4]));
         CHECK_EQ(member_count(&m[4]), 4);
     }
     /* p3: an unbroken start of each stream, all that came before the
@@ -947,7 +658,8 @@ TEST(mls_node_observer_sees_no_plaintext) {
         CHECK_STATUS(ev.status, SLIM_E_SESSION_REMOVED);
         CHECK(wait_member(&m[1], SLIM_MEMBER_LEFT, m[2].name, 10000));
         const int rest[2] = {0, 1};
-        CHECK(pump(m, 3, rest, 2, k, 0, first_b));
+        group_traffic t = {.count = k, .marker = MARKER, .first_id = first_b};
+        CHECK(group_pump(m, 3, rest, 2, &t));
     }
     sleep_ms(300); /* the last acknowledgements through the proxy */
     dump d;
@@ -1152,11 +864,12 @@ static void replays_cache(void) {
     memset(m, 0, sizeof m);
     member_name(&m[0], 0);
     member_name(&m[1], 1);
-    m[0].app = test_app_at(m[0].name, m[0].name, SECRET, pm.port, &ao);
-    m[1].app = test_app_at(m[1].name, m[1].name, SECRET, pp.port, &ao);
+    m[0].app = test_app_at(m[0].name, m[0].name, GROUP_SECRET, pm.port, &ao);
+    m[1].app = test_app_at(m[1].name, m[1].name, GROUP_SECRET, pp.port, &ao);
     CHECK(m[0].app != NULL && m[1].app != NULL);
     if (m[0].app != NULL && m[1].app != NULL &&
-        slim_session_create(m[0].app, &MLS_GROUP, 10000, &m[0].s) == SLIM_OK && invite(m, 1)) {
+        slim_session_create(m[0].app, &MLS_GROUP, 10000, &m[0].s) == SLIM_OK &&
+        group_invite(m, 1)) {
         sleep_ms(3 * HB_MS);              /* quiet: heartbeats go, p1's proxy keeps the first */
         CHECK(kill(pm.pid, SIGHUP) == 0); /* the moderator held */
         CHECK(wait_member(&m[1], SLIM_MEMBER_DOWN, m[0].name, 20 * HB_MS));
@@ -1198,8 +911,8 @@ TEST(mls_invitee_with_a_refused_identity_cannot_join) {
     slim_identity_config p = {
         .kind = SLIM_IDENTITY_SHARED_SECRET, .id = "org/ns/intruder", .secret = OTHER_SECRET};
     slim_identity_config v = {
-        .kind = SLIM_IDENTITY_SHARED_SECRET, .id = "org/ns/intruder", .secret = SECRET};
-    slim_app *intruder = app_with("org/ns/intruder", &p, &v, nd.port);
+        .kind = SLIM_IDENTITY_SHARED_SECRET, .id = "org/ns/intruder", .secret = GROUP_SECRET};
+    slim_app *intruder = test_app_with("org/ns/intruder", &p, &v, NULL, nd.port);
     if (up && intruder != NULL) {
         char full[256];
         CHECK_OK(slim_app_name_text(intruder, full, sizeof full));
@@ -1221,8 +934,8 @@ TEST(mls_invitee_with_a_refused_identity_cannot_join) {
         CHECK_EQ(member_count(&m[0]), 1);
         /* an accepted one joins after them */
         member_name(&m[1], 1);
-        m[1].app = app_at(m[1].name, nd.port, 0);
-        if (m[1].app != NULL && invite(m, 1)) {
+        m[1].app = group_app(m[1].name, nd.port, 0);
+        if (m[1].app != NULL && group_invite(m, 1)) {
             CHECK_EQ(member_count(&m[0]), 2);
             CHECK(everyone(m, 2, 20, 0));
         }
@@ -1264,8 +977,8 @@ TEST(mls_static_token_app_cannot_take_part) {
     slim_identity_config jp = jv;
     jp.subject = "agntcy/ns/jmod";
     slim_identity_config sp = {.kind = SLIM_IDENTITY_STATIC_JWT, .token_file = path};
-    slim_app *mod = app_with("org/ns/jmod", &jp, &jv, nd.port);
-    slim_app *st = app_with("org/ns/static", &sp, &jv, nd.port);
+    slim_app *mod = test_app_with("org/ns/jmod", &jp, &jv, NULL, nd.port);
+    slim_app *st = test_app_with("org/ns/static", &sp, &jv, NULL, nd.port);
     if (mod != NULL && st != NULL) {
         slim_session_id s = 0, g = 0;
         slim_session_options grp = MLS_GROUP;
@@ -1334,39 +1047,24 @@ TEST(mls_static_token_app_cannot_take_part) {
 TEST(mls_through_lossy_proxies) {
     if (test_skip_under_sanitizers("mls_through_lossy_proxies"))
         return;
-    test_node nd;
-    CHECK(test_node_start(&nd, ""));
-    test_proxy px[4];
-    member m[4];
-    int ports[4];
-    slim_session_options o = MLS_GROUP;
-    o.max_retries = 15; /* the proxy is slow on a loaded machine (test_client_groups) */
-    for (int i = 0; i < 4; i++) {
-        char args[96];
-        snprintf(args, sizeof args, "--seed %d --drop 0.05 --dup 0.03 --reorder-window 4", 41 + i);
-        CHECK(test_proxy_start(&px[i], nd.port, args));
-        ports[i] = px[i].port;
-    }
-    bool up = group_start(m, 4, ports, &o, 0);
+    lossy_group g;
+    bool up = lossy_group_start(&g, 4, 41, &MLS_GROUP, 0);
     CHECK(up);
     if (up) {
         for (int i = 0; i < 4; i++)
-            CHECK_EQ(member_count(&m[i]), 4);
+            CHECK_EQ(member_count(&g.m[i]), 4);
         /* paced, as the proxies (Python) carry what they can */
-        CHECK(everyone(m, 4, 150, 20000));
+        CHECK(everyone(g.m, 4, 150, 20000));
     }
     long dropped = 0;
     for (int i = 0; i < 4; i++) {
-        long a = proxy_counter(&px[i], "\"to_node\"", "dropped");
-        long b = proxy_counter(&px[i], "\"to_app\"", "dropped");
+        long a = proxy_counter(&g.px[i], "\"to_node\"", "dropped");
+        long b = proxy_counter(&g.px[i], "\"to_app\"", "dropped");
         dropped += a + b;
     }
     fprintf(stderr, "  the proxies dropped %ld Publishes\n", dropped);
     CHECK(dropped > 0);
-    group_free(m, 4);
-    for (int i = 0; i < 4; i++)
-        test_proxy_stop(&px[i]);
-    test_node_stop(&nd);
+    lossy_group_stop(&g);
 }
 
 /* ---- 7. point to point ---- */
@@ -1379,8 +1077,8 @@ TEST(mls_point_to_point) {
     member m[2] = {{0}};
     snprintf(m[0].name, sizeof m[0].name, "org/ns/cli");
     snprintf(m[1].name, sizeof m[1].name, "org/ns/srv");
-    m[0].app = app_at(m[0].name, nd.port, 0);
-    m[1].app = app_at(m[1].name, nd.port, 0);
+    m[0].app = group_app(m[0].name, nd.port, 0);
+    m[1].app = group_app(m[1].name, nd.port, 0);
     if (m[0].app != NULL && m[1].app != NULL) {
         slim_session_options o = {.type = SLIM_SESSION_UNICAST,
                                   .peer = "org/ns/srv",
