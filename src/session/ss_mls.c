@@ -74,6 +74,10 @@ static slim_mls_env env_of(const slim_sessions *ss) {
 
 /* ---- credentials ---- */
 
+static bool same_bytes(slim_bytes a, slim_bytes b) {
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
 static bool in_tree(const slim_mls_group *g, const slim_mls_credential *c) {
     if (g == NULL)
         return false;
@@ -81,8 +85,7 @@ static bool in_tree(const slim_mls_group *g, const slim_mls_credential *c) {
     for (uint32_t i = 0; i < n; i++) {
         const slim_mls_leaf_node *ln = slim_mls_group_member(g, i);
         if (ln != NULL && ln->credential.type == c->type &&
-            ln->credential.body.len == c->body.len &&
-            memcmp(ln->credential.body.ptr, c->body.ptr, c->body.len) == 0)
+            same_bytes(ln->credential.body, c->body))
             return true;
     }
     return false;
@@ -104,18 +107,28 @@ static slim_status credential_check(void *arg, const slim_mls_credential *c, sli
     return SLIM_OK;
 }
 
-/* The app id of every leaf of e->g. */
+/* The app id of every leaf of e->g. A leaf the current state has at the
+ * same place with the same credential and key keeps its id: a commit
+ * checks only the leaves it changes, not every token again. */
 static slim_status learn_leaves(ss_mls *m, ss_epoch *e) {
     slim_sessions *ss = m->ss;
     uint32_t n = slim_mls_tree_leaf_count(slim_mls_group_tree(e->g));
     slim_id *ids = slim_calloc(n ? n : 1, sizeof *ids);
     if (ids == NULL)
         return SLIM_E_NOMEM;
+    const ss_epoch *cur = &m->cur;
     for (uint32_t i = 0; i < n; i++) {
         const slim_mls_leaf_node *ln = slim_mls_group_member(e->g, i);
+        const slim_mls_leaf_node *was =
+            cur->g != NULL && i < cur->nids ? slim_mls_group_member(cur->g, i) : NULL;
         ids[i] = slim_id_any();
-        if (ln != NULL && ss->ops.mls_check(ss->ops.ud, ln->credential.body, ln->signature_key,
-                                            false, &ids[i]) != SLIM_OK)
+        if (ln == NULL)
+            continue;
+        if (was != NULL && same_bytes(was->credential.body, ln->credential.body) &&
+            same_bytes(was->signature_key, ln->signature_key))
+            ids[i] = cur->ids[i];
+        else if (ss->ops.mls_check(ss->ops.ud, ln->credential.body, ln->signature_key, false,
+                                   &ids[i]) != SLIM_OK)
             ids[i] = slim_id_any();
     }
     slim_free(e->ids);
@@ -130,14 +143,9 @@ static void epoch_clear(ss_epoch *e) {
     memset(e, 0, sizeof *e);
 }
 
-/* g becomes the current state; the one before is kept for a while. */
-static slim_status state_set(ss_mls *m, slim_mls_group *g) {
-    ss_epoch e = {.g = g};
-    slim_status st = learn_leaves(m, &e);
-    if (st != SLIM_OK) {
-        slim_mls_group_free(g);
-        return st;
-    }
+/* e (its ids learnt) becomes the current state; the one before is kept
+ * for a while. */
+static void epoch_install(ss_mls *m, ss_epoch e) {
     if (m->cur.g != NULL) {
         ss_epoch *old = &m->past[m->past_next];
         epoch_clear(old);
@@ -145,6 +153,17 @@ static slim_status state_set(ss_mls *m, slim_mls_group *g) {
         m->past_next = (m->past_next + 1) % SS_MLS_PAST;
     }
     m->cur = e;
+}
+
+/* g becomes the current state (freed on error). */
+static slim_status state_set(ss_mls *m, slim_mls_group *g) {
+    ss_epoch e = {.g = g};
+    slim_status st = learn_leaves(m, &e);
+    if (st != SLIM_OK) {
+        slim_mls_group_free(g);
+        return st;
+    }
+    epoch_install(m, e);
     return SLIM_OK;
 }
 
@@ -349,9 +368,7 @@ slim_status ss_mls_welcome(ss_sess *s, slim_bytes welcome, uint32_t commit_id,
         epoch_clear(&e);
         return st != SLIM_OK ? st : SLIM_E_SESSION_MLS_IDENTITY;
     }
-    slim_free(e.ids); /* state_set learns them again */
-    if ((st = state_set(m, g)) != SLIM_OK)
-        return st;
+    epoch_install(m, e);
     m->commit_id = commit_id;
     for (uint32_t i = 0; i < m->npend;) /* held commits the welcome covers */
         if (m->pend[i].id <= commit_id) {
