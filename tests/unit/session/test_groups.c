@@ -105,6 +105,14 @@ static void grp_setup(grp *g, uint64_t seed, int np, const slim_sessions_config 
     }
 }
 
+/* grp_setup of a group with MLS. */
+static void grp_setup_mls(grp *g, uint64_t seed, int np, const slim_sessions_config *cfg,
+                          uint32_t timeout, uint32_t retries, double loss) {
+    grp_mls = true;
+    grp_setup(g, seed, np, cfg, timeout, retries, loss);
+    grp_mls = false;
+}
+
 static slim_status gpub(grp *g, int a, int k, uint32_t *mid) {
     char text[48];
     snprintf(text, sizeof text, "%d:%d", a, k);
@@ -768,9 +776,7 @@ TEST(group_member_cut_off_down_up_then_removed) {
 TEST(mls_group_all_to_all_lossy) {
     slim_sessions_config cfg = {.heartbeat_ms = 3000};
     grp g;
-    grp_mls = true;
-    grp_setup(&g, 7, 4, &cfg, 1000, 10, 0.05);
-    grp_mls = false;
+    grp_setup_mls(&g, 7, 4, &cfg, 1000, 10, 0.05);
     const int per = 40;
     for (int k = 0; k < per; k++) {
         for (int a = 0; a <= g.np; a++)
@@ -901,9 +907,7 @@ static void inject_tampered(simnet *n, tamper t) {
 TEST(mls_group_refuses_tampered_messages) {
     slim_sessions_config cfg = {.heartbeat_ms = 3000};
     grp g;
-    grp_mls = true;
-    grp_setup(&g, 17, 2, &cfg, 1000, 5, 0);
-    grp_mls = false;
+    grp_setup_mls(&g, 17, 2, &cfg, 1000, 5, 0);
     grab_arm(1, 2, 1 /* MSG */, false);
     g.n.filter = grab_filter;
     CHECK_OK(gpub(&g, 1, 0, NULL));
@@ -1016,9 +1020,7 @@ TEST(mls_group_outlives_tokens) {
 TEST(mls_group_lost_update_ack_is_answered_again) {
     slim_sessions_config cfg = {.heartbeat_ms = 3000};
     grp g;
-    grp_mls = true;
-    grp_setup(&g, 29, 1, &cfg, 1000, 5, 0);
-    grp_mls = false;
+    grp_setup_mls(&g, 29, 1, &cfg, 1000, 5, 0);
     CHECK_EQ(add_participant(&g, 2, &cfg), 2);
     grab_arm(1, 0, 15 /* GROUP_ACK */, false);
     g.n.filter = grab_filter;
@@ -1053,9 +1055,7 @@ static bool drop_leave_to_2(simnet *n, int from, int to, const slim_msg *m) {
 TEST(mls_group_removed_member_reads_nothing_after) {
     slim_sessions_config cfg = {.heartbeat_ms = 3000};
     grp g;
-    grp_mls = true;
-    grp_setup(&g, 31, 2, &cfg, 1000, 5, 0);
-    grp_mls = false;
+    grp_setup_mls(&g, 31, 2, &cfg, 1000, 5, 0);
     CHECK_EQ(add_participant(&g, 3, &cfg), 3);
     g.n.filter = drop_leave_to_2;
     slim_sname p2 = sim_service("org", "ns", "p2"), p3 = sim_service("org", "ns", "p3");
@@ -1104,9 +1104,7 @@ TEST(mls_group_member_that_missed_a_commit_is_added_again) {
     slim_sessions_config cfg = {
         .heartbeat_ms = 1000, .heartbeat_misses = 3, .offline_removal_ms = 60000};
     grp g;
-    grp_mls = true;
-    grp_setup(&g, 37, 2, &cfg, 1000, 5, 0);
-    grp_mls = false;
+    grp_setup_mls(&g, 37, 2, &cfg, 1000, 5, 0);
     CHECK_EQ(add_participant(&g, 3, &cfg), 3);
     cut_off(&g, 2, true);
     sim_run(&g.n, g.n.now + 5000, NULL, NULL);
@@ -1185,9 +1183,7 @@ static bool watch_filter(simnet *n, int from, int to, const slim_msg *m) {
 TEST(mls_group_retransmission_keeps_its_epoch) {
     slim_sessions_config cfg = {.heartbeat_ms = 3000};
     grp g;
-    grp_mls = true;
-    grp_setup(&g, 41, 2, &cfg, 1000, 5, 0);
-    grp_mls = false;
+    grp_setup_mls(&g, 41, 2, &cfg, 1000, 5, 0);
     CHECK_EQ(add_participant(&g, 3, &cfg), 3);
     uint32_t mid = 0;
     grab_arm(1, 2, 1 /* MSG */, false); /* its first copy to p2 is lost */
@@ -1230,9 +1226,10 @@ TEST(mls_group_retransmission_keeps_its_epoch) {
 static void invited_back(bool mls) {
     slim_sessions_config cfg = {.heartbeat_ms = 3000};
     grp g;
-    grp_mls = mls;
-    grp_setup(&g, 43, 2, &cfg, 1000, 5, 0);
-    grp_mls = false;
+    if (mls)
+        grp_setup_mls(&g, 43, 2, &cfg, 1000, 5, 0);
+    else
+        grp_setup(&g, 43, 2, &cfg, 1000, 5, 0);
     CHECK_STATUS(remove_wait(&g, 2, 201), SLIM_OK);
     CHECK_STATUS(invite_wait(&g, 2, 202), SLIM_OK);
     const sim_rec *again = sim_find(&g.n, 2, SLIM_SOUT_NEW, 0, 1); /* its second NEW */
