@@ -133,34 +133,38 @@ static void unstamp(slim_pb_header *h) {
     }
 }
 
-slim_status ss_send(slim_sessions *ss, uint64_t handle, slim_msg *m) {
+/* Clears m's identity and signature and stamps it anew; a failure is
+ * counted. */
+static slim_status restamp(slim_sessions *ss, slim_msg *m) {
     slim_pb_header *h = slim_wire_header(m);
     if (h == NULL)
         return SLIM_E_INVALID_ARG;
     unstamp(h);
     slim_status st = ss->ops.stamp(ss->ops.ud, m);
-    if (st != SLIM_OK) {
+    if (st != SLIM_OK)
         ss->c.send_failures++;
-        return st;
-    }
-    return queue_encoded(ss, handle, m);
+    return st;
+}
+
+slim_status ss_send(slim_sessions *ss, uint64_t handle, slim_msg *m) {
+    slim_status st = restamp(ss, m);
+    return st == SLIM_OK ? queue_encoded(ss, handle, m) : st;
 }
 
 slim_status ss_send_data(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t epoch) {
     if (s->mls == NULL)
         return ss_send(ss, s->handle, m);
-    slim_pb_header *h = slim_wire_header(m);
     Dataplane__Proto__V1__ApplicationPayload *ap =
         (Dataplane__Proto__V1__ApplicationPayload *)ss_msg_app_payload(m);
-    if (h == NULL || ap == NULL)
+    if (ap == NULL)
         return SLIM_E_INVALID_ARG;
-    unstamp(h);
-    slim_status st = ss->ops.stamp(ss->ops.ud, m);
+    slim_status st = restamp(ss, m);
+    if (st != SLIM_OK)
+        return st;
     slim_buf ct;
     slim_buf_init(&ct);
-    if (st == SLIM_OK)
-        st = ss_mls_seal(s, m, epoch, &ct);
-    if (st != SLIM_OK) {
+    if ((st = ss_mls_seal(s, m, epoch, &ct)) != SLIM_OK) {
+        slim_buf_cleanup(&ct); /* what an error left in it */
         ss->c.send_failures++;
         return st;
     }
