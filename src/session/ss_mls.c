@@ -377,9 +377,7 @@ slim_status ss_mls_welcome(ss_sess *s, slim_bytes welcome, uint32_t commit_id,
         } else {
             i++;
         }
-    m->has_kp = false;
-    slim_buf_cleanup(&m->kp);
-    slim_mls_key_package_keys_cleanup(&m->keys);
+    ss_mls_rekey(s); /* its KeyPackage is used */
     return SLIM_OK;
 }
 
