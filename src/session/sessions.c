@@ -256,6 +256,9 @@ void ss_reschedule(slim_sessions *ss, ss_sess *s) {
     uint64_t dd = ss_data_deadline(s);
     if (dd < d)
         d = dd;
+    dd = ss_mls_deadline(s);
+    if (dd < d)
+        d = dd;
     if (d == UINT64_MAX) {
         heap_remove(ss, s);
         s->deadline = d;
@@ -932,6 +935,7 @@ slim_status slim_sessions_input(slim_sessions *ss, slim_bytes msg, uint64_t now_
     if (ss == NULL)
         return SLIM_E_INVALID_ARG;
     begin(ss);
+    ss->now = now_ms;
     if (ss->out_len >= ss->max_backlog) {
         ss->c.drop_backlog++;
         return SLIM_E_QUEUE_FULL;
@@ -963,6 +967,7 @@ void slim_sessions_expire(slim_sessions *ss, uint64_t now_ms) {
     if (ss == NULL)
         return;
     begin(ss);
+    ss->now = now_ms;
     /* Every handler moves the deadlines it serves past now, so each
      * session is taken at most a few times; the bound is a safety net. */
     for (size_t guard = 0; ss->heap_len > 0 && guard < 4 * ss->heap_len + 64; guard++) {
@@ -975,6 +980,8 @@ void slim_sessions_expire(slim_sessions *ss, uint64_t now_ms) {
             ss_p2p_expire(ss, s, now_ms);
         if (s->state != S_DEAD)
             ss_data_expire(ss, s, now_ms);
+        if (s->state != S_DEAD)
+            ss_mls_expire(s, now_ms);
         ss_reschedule(ss, s);
     }
 }
@@ -992,6 +999,7 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
     if (ss == NULL || cfg == NULL || session == NULL)
         return SLIM_E_INVALID_ARG;
     begin(ss);
+    ss->now = now_ms;
     if (cfg->mls && (cfg->type == SLIM_SESSION_ANYCAST || ss->ops.mls_self == NULL ||
                      ss->ops.mls_check == NULL))
         return SLIM_E_UNSUPPORTED;
@@ -1079,6 +1087,7 @@ slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const sli
         (p->metadata_len && p->metadata == NULL))
         return SLIM_E_INVALID_ARG;
     begin(ss);
+    ss->now = now_ms;
     ss_sess *s = find_handle(ss, session);
     if (s == NULL || s->state == S_DEAD || !s->announced)
         return SLIM_E_CLOSED;
@@ -1110,6 +1119,7 @@ slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op
     if (ss == NULL)
         return SLIM_E_INVALID_ARG;
     begin(ss);
+    ss->now = now_ms;
     ss_sess *s = find_handle(ss, session);
     if (s == NULL || s->state == S_DEAD || !s->announced)
         return SLIM_E_CLOSED;
@@ -1409,6 +1419,8 @@ slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_s
     out->metadata_len = s->nmeta;
     out->timeout_ms = s->timeout_ms;
     out->max_retries = s->max_retries;
+    out->mls_epoch = ss_mls_epoch(s->mls);
+    out->mls_past_epochs = ss_mls_past_epochs(s->mls);
     return SLIM_OK;
 }
 
@@ -1444,6 +1456,7 @@ static slim_status group_task(slim_sessions *ss, uint64_t session, const slim_sn
     if (ss == NULL || name == NULL)
         return SLIM_E_INVALID_ARG;
     begin(ss);
+    ss->now = now_ms;
     ss_sess *s;
     slim_status st = group_call(ss, session, name, &s);
     if (st != SLIM_OK)

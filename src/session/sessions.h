@@ -394,6 +394,8 @@ typedef struct slim_ss_info {
     const slim_ss_kv *metadata; /* the session's metadata */
     size_t metadata_len;
     uint32_t timeout_ms, max_retries;
+    uint64_t mls_epoch;       /* MLS: the current epoch (UINT64_MAX: none yet, or no MLS) */
+    uint32_t mls_past_epochs; /* MLS: ended epochs whose keys are still kept */
 } slim_ss_info;
 
 /* Views valid until the next call on ss. E_CLOSED. */

@@ -480,6 +480,7 @@ struct slim_sessions {
     ss_sess *grave; /* ended sessions the application never saw */
     char detail[3 * SLIM_NAME_COMPONENT_MAX + 512];
     slim_sessions_counters c;
+    uint64_t now; /* the latest time the application gave (ms) */
 };
 
 /* ---- sessions.c ---- */
@@ -667,6 +668,12 @@ void ss_mls_free(ss_mls *m);
 bool ss_mls_ready(const ss_mls *m);
 uint64_t ss_mls_epoch(const ss_mls *m); /* UINT64_MAX before ready */
 uint32_t ss_mls_commit_id(const ss_mls *m);
+/* Ended epochs are kept for the session's retransmission time: when the
+ * next one is due to go (UINT64_MAX: none), erasing those due, how many
+ * are kept. */
+uint64_t ss_mls_deadline(const ss_sess *s);
+void ss_mls_expire(ss_sess *s, uint64_t now);
+uint32_t ss_mls_past_epochs(const ss_mls *m);
 /* The opener: the one-member group, once. */
 slim_status ss_mls_create(slim_sessions *ss, ss_sess *s);
 /* A joiner: its KeyPackage (the same until the welcome; a view). */

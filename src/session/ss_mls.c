@@ -24,8 +24,10 @@
 #include <string.h>
 
 /* Earlier epochs whose states are kept: a message is sent again with the
- * keys of the epoch it was first sent in (and late ones are read). */
-#define SS_MLS_PAST    8u
+ * keys of the epoch it was first sent in, and late ones are read. Each is
+ * kept for the session's retransmission time, (max_retries + 1) x
+ * timeout, after the epoch ends (ss_mls_expire), and at most this many. */
+#define SS_MLS_PAST    16u
 #define SS_MLS_PENDING 16u /* commits held ahead of the next one to apply */
 
 /* One epoch's state with the app id of each of its leaves (any: none). */
@@ -33,6 +35,7 @@ typedef struct ss_epoch {
     slim_mls_group *g;
     slim_id *ids;
     uint32_t nids;
+    uint64_t ended; /* a past epoch: when the next one was installed (ms) */
 } ss_epoch;
 
 /* A GROUP_UPDATE whose commit came before the one it follows. */
@@ -43,6 +46,7 @@ typedef struct ss_pend {
 
 struct ss_mls {
     slim_sessions *ss;
+    ss_sess *s;
     slim_mls_client *client;
     ss_epoch cur;
     ss_epoch past[SS_MLS_PAST];
@@ -143,14 +147,31 @@ static void epoch_clear(ss_epoch *e) {
     memset(e, 0, sizeof *e);
 }
 
+/* Erases every kept epoch up to `epoch`: the past states of those epochs,
+ * and what the later states keep of them. */
+static void forget_through(ss_mls *m, uint64_t epoch) {
+    for (uint32_t i = 0; i < SS_MLS_PAST; i++) {
+        ss_epoch *e = &m->past[i];
+        if (e->g != NULL && slim_mls_group_epoch(e->g) <= epoch)
+            epoch_clear(e);
+        else if (e->g != NULL)
+            slim_mls_group_forget_epochs(e->g, epoch);
+    }
+    if (m->cur.g != NULL)
+        slim_mls_group_forget_epochs(m->cur.g, epoch);
+}
+
 /* e (its ids learnt) becomes the current state; the one before is kept
  * for a while. */
 static void epoch_install(ss_mls *m, ss_epoch e) {
     if (m->cur.g != NULL) {
         ss_epoch *old = &m->past[m->past_next];
-        epoch_clear(old);
+        if (old->g != NULL) /* the oldest goes early: too many epochs too fast */
+            forget_through(m, slim_mls_group_epoch(old->g));
         *old = m->cur;
+        old->ended = m->ss->now;
         m->past_next = (m->past_next + 1) % SS_MLS_PAST;
+        ss_reschedule(m->ss, m->s);
     }
     m->cur = e;
 }
@@ -192,6 +213,7 @@ slim_status ss_mls_new(slim_sessions *ss, ss_sess *s) {
     if (m == NULL)
         return SLIM_E_NOMEM;
     m->ss = ss;
+    m->s = s;
     m->seen_src = slim_calloc(SS_MLS_REPLAY, sizeof *m->seen_src);
     m->seen_id = slim_calloc(SS_MLS_REPLAY, sizeof *m->seen_id);
     slim_bytes cred, priv;
@@ -248,6 +270,52 @@ uint64_t ss_mls_epoch(const ss_mls *m) {
 
 uint32_t ss_mls_commit_id(const ss_mls *m) {
     return m->commit_id;
+}
+
+/* How long an ended epoch's keys stay: what the session's retransmissions
+ * of it may take. */
+static uint64_t retention(const ss_sess *s) {
+    uint64_t t = s->timeout_ms ? s->timeout_ms : SS_DEFAULT_CTL_TIMEOUT;
+    return ((uint64_t)s->max_retries + 1) * t;
+}
+
+uint64_t ss_mls_deadline(const ss_sess *s) {
+    const ss_mls *m = s->mls;
+    uint64_t d = UINT64_MAX;
+    if (m == NULL)
+        return d;
+    for (uint32_t i = 0; i < SS_MLS_PAST; i++)
+        if (m->past[i].g != NULL && m->past[i].ended + retention(s) < d)
+            d = m->past[i].ended + retention(s);
+    return d;
+}
+
+void ss_mls_expire(ss_sess *s, uint64_t now) {
+    ss_mls *m = s->mls;
+    if (m == NULL)
+        return;
+    uint64_t through = 0;
+    bool any = false;
+    for (uint32_t i = 0; i < SS_MLS_PAST; i++) {
+        const ss_epoch *e = &m->past[i];
+        if (e->g != NULL && e->ended + retention(s) <= now) {
+            uint64_t ep = slim_mls_group_epoch(e->g);
+            if (!any || ep > through)
+                through = ep;
+            any = true;
+        }
+    }
+    if (any)
+        forget_through(m, through);
+}
+
+uint32_t ss_mls_past_epochs(const ss_mls *m) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; m != NULL && i < SS_MLS_PAST; i++)
+        n += m->past[i].g != NULL;
+    /* and the message keys the current state keeps of them */
+    uint32_t k = ss_mls_ready(m) ? slim_mls_group_past_epochs(m->cur.g) : 0;
+    return k > n ? k : n;
 }
 
 slim_status ss_mls_create(slim_sessions *ss, ss_sess *s) {

@@ -1220,6 +1220,138 @@ TEST(mls_group_retransmission_keeps_its_epoch) {
     grp_close_all(&g, 30000);
 }
 
+/* No history for newcomers: a member that joined at epoch N reads
+ * nothing sent before N. The copy of an older message does not open with
+ * its keys, and a retransmission of it is not its to have: the sender
+ * answers that it is lost (an error reply whose payload is empty, sealed
+ * in the current epoch to authenticate it) while the member it was sent
+ * to still gets it. */
+static int hist_drop;              /* p1's data to p2 is dropped */
+static uint64_t hist_epoch;        /* the newcomer's first epoch */
+static int hist_err, hist_content; /* RTX_REPLYs from p1 to p3 */
+
+static bool hist_filter(simnet *n, int from, int to, const slim_msg *m) {
+    if (grab_filter(n, from, to, m))
+        return true;
+    if (from != 1 || slim_wire_kind(m) != SLIM_MSG_PUBLISH || m->publish->session == NULL)
+        return false;
+    uint32_t t = m->publish->session->session_message_type;
+    if (to == 3 && t == 4 /* RTX_REPLY */) {
+        const Dataplane__Proto__V1__Content *c = m->publish->msg;
+        const ProtobufCBinaryData *b =
+            c != NULL && c->app_payload != NULL ? &c->app_payload->blob : NULL;
+        uint64_t e = b != NULL ? private_message_epoch(b->data, b->len) : UINT64_MAX;
+        if (m->publish->header->_error_case && m->publish->header->error && e != UINT64_MAX &&
+            e >= hist_epoch)
+            hist_err++;
+        else
+            hist_content++;
+    }
+    return hist_drop && to == 2 && (t == 1 || t == 4);
+}
+
+TEST(mls_group_newcomer_reads_no_history) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_setup_mls(&g, 51, 2, &cfg, 1000, 10, 0);
+    CHECK_EQ(add_participant(&g, 3, &cfg), 3);
+    grab_arm(1, 2, 1 /* MSG */, false);
+    hist_drop = 1;
+    hist_err = hist_content = 0;
+    g.n.filter = hist_filter;
+    CHECK_OK(gpub(&g, 1, 0, NULL)); /* p2 does not get it for now */
+    sim_run(&g.n, g.n.now + 20, NULL, NULL);
+    CHECK(grab.bytes != NULL);
+    CHECK_STATUS(invite_wait(&g, 3, 103), SLIM_OK);
+    g.np = 3;
+    g.h[3] = new_of(&g.n, 3);
+    CHECK(g.h[3] != 0);
+    slim_ss_info info;
+    CHECK_OK(slim_sessions_info(g.n.apps[3].ss, g.h[3], &info));
+    hist_epoch = info.mls_epoch;
+    CHECK_INT(hist_epoch, >, 0);
+    /* the sealed copy reaches the newcomer: its keys do not open it */
+    slim_sessions_counters before, after;
+    slim_sessions_counters_get(g.n.apps[3].ss, &before);
+    if (grab.bytes != NULL)
+        CHECK(sim_flight_add(&g.n, 3, slim_bytes_of(grab.bytes, grab.len), g.n.now + 1));
+    sim_run(&g.n, g.n.now + 50, NULL, NULL);
+    slim_sessions_counters_get(g.n.apps[3].ss, &after);
+    CHECK_EQ(after.drop_mls, before.drop_mls + 1);
+    CHECK_EQ(sim_count(&g.n, 3, SLIM_SOUT_MESSAGE, g.h[3]), 0);
+    /* p1's next message: the newcomer asks for the one before it and is
+     * told it is lost; p2, which it was sent to, gets both */
+    CHECK_OK(gpub(&g, 1, 1, NULL));
+    sim_run(&g.n, g.n.now + 500, NULL, NULL);
+    hist_drop = 0;
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 3, 1, 1, &bad), 1);
+    CHECK_EQ(from_in_order(&g, 2, 1, 0, &bad), 2);
+    CHECK_EQ(bad, 0);
+    CHECK_INT(hist_err, >=, 1);
+    CHECK_EQ(hist_content, 0);
+    g.n.filter = NULL;
+    free(grab.bytes);
+    grab.bytes = NULL;
+    grp_close_all(&g, 30000);
+}
+
+/* Late messages of an ended epoch are still read: three invites in quick
+ * succession while two members publish on a lossy network, nothing lost;
+ * the ended epochs' keys are kept for (max_retries + 1) x timeout, then
+ * erased everywhere. */
+TEST(mls_group_epochs_kept_while_retransmitted_then_erased) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_setup_mls(&g, 53, 2, &cfg, 1000, 5, 0);
+    for (int i = 3; i <= 5; i++)
+        CHECK_EQ(add_participant(&g, i, &cfg), i);
+    g.n.loss = 0.1;
+    const int per = 60;
+    for (int k = 0; k < per; k++) {
+        CHECK_OK(gpub(&g, 1, k, NULL));
+        CHECK_OK(gpub(&g, 2, k, NULL));
+        if (k == 10 || k == 11 || k == 12) {
+            int i = k - 7;
+            slim_sname who = sim_service("org", "ns", g.pname[i]);
+            CHECK_OK(
+                slim_sessions_invite(g.n.apps[0].ss, g.h[0], &who, 100 + (uint64_t)i, g.n.now));
+        }
+        sim_run(&g.n, g.n.now + 20, NULL, NULL);
+    }
+    run_ops(&g.n, 0, 103, 105, 600000);
+    for (uint64_t op = 103; op <= 105; op++) {
+        const sim_rec *r = done_rec(&g.n, 0, op);
+        CHECK(r != NULL && r->status == SLIM_OK);
+    }
+    slim_ss_info info;
+    CHECK_OK(slim_sessions_info(g.n.apps[0].ss, g.h[0], &info));
+    CHECK_INT(info.mls_past_epochs, >=, 1);
+    CHECK_INT(info.mls_epoch, >=, 5);
+    sim_run(&g.n, g.n.now + 30000, NULL, NULL);
+    int bad = 0;
+    for (int a = 0; a <= 2; a++) {
+        for (int from = 1; from <= 2; from++)
+            if (from != a)
+                CHECK_EQ(from_in_order(&g, a, from, 0, &bad), per);
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_LOST, 0), 0);
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_UNDELIVERED, 0), 0);
+    }
+    CHECK_EQ(bad, 0);
+    /* long after the last commit: nothing of the ended epochs is left */
+    g.np = 5;
+    for (int a = 0; a <= 5; a++) {
+        if (a >= 3)
+            g.h[a] = new_of(&g.n, a);
+        CHECK_OK(slim_sessions_info(g.n.apps[a].ss, g.h[a], &info));
+        CHECK_EQ(info.mls_past_epochs, 0);
+        CHECK_EQ(info.mls_epoch, 5);
+    }
+    g.n.loss = 0;
+    grp_close_all(&g, 30000);
+}
+
 /* A member removed (or that left) can be invited back at once: its ended
  * session refuses only late copies of the JOIN_REQUEST that made it. With
  * and without MLS; the member back reads and is read. */
@@ -1450,6 +1582,8 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(mls_group_member_that_missed_a_commit_is_added_again),
           TEST_ENTRY(mls_group_allocation_failures),
           TEST_ENTRY(mls_group_retransmission_keeps_its_epoch),
+          TEST_ENTRY(mls_group_newcomer_reads_no_history),
+          TEST_ENTRY(mls_group_epochs_kept_while_retransmitted_then_erased),
           TEST_ENTRY(group_member_invited_back_at_once),
           TEST_ENTRY(mls_group_member_invited_back_at_once), TEST_ENTRY(group_allocation_failures),
           TEST_ENTRY(group_slow_path_sends_again_rarely),
