@@ -248,6 +248,8 @@ typedef struct slim_app_counters {
     uint64_t drop_queue_full; /* messages this app's router dropped: a connection's send queue
                                  was past twice its limit (a node not reading it) */
     uint64_t reconnects;      /* connections that came back after going down */
+    uint64_t mls_commits;     /* MLS commits made (moderator) or applied (member), the
+                                 key updates included */
 } slim_app_counters;
 
 /* Copies the counters; those of the sessions are as of the loop's last

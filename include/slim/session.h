@@ -54,6 +54,13 @@ typedef struct slim_session_options {
     /* End-to-end encryption with MLS (docs/sessions.md, "MLS"), in the
      * app's mls_suite (slim_app_options). */
     bool mls;
+    /* MULTICAST with mls, the moderator: a key update (a commit that gives
+     * every member fresh keys; docs/protocol.md, "Key rotation") every
+     * mls_rotation_s seconds, 0 switching it off. Taken only when
+     * mls_rotation_set; otherwise SLIM_MLS_ROTATION_DEFAULT_S (one hour).
+     * Off by itself in a group where a member runs upstream's SLIM. */
+    bool mls_rotation_set;
+    uint32_t mls_rotation_s;
     const slim_metadata *metadata; /* the session's metadata, sent to the peer */
     size_t metadata_len;
 } slim_session_options;
@@ -63,6 +70,8 @@ typedef struct slim_session_options {
  * ANYCAST completes at once. E_INVALID_ARG, E_UNSUPPORTED (mls on an
  * ANYCAST session, or by an app whose identity is a static token: it has
  * no key to sign with), E_LIMIT. */
+#define SLIM_MLS_ROTATION_DEFAULT_S 3600u
+
 SLIM_API slim_status slim_session_create(slim_app *app, const slim_session_options *o,
                                          int64_t timeout_ms, slim_session_id *out);
 SLIM_API slim_status slim_session_create_async(slim_app *app, const slim_session_options *o,
@@ -98,6 +107,17 @@ SLIM_API slim_status slim_session_remove(slim_app *app, slim_session_id s, const
                                          int64_t timeout_ms);
 SLIM_API slim_status slim_session_remove_async(slim_app *app, slim_session_id s, const char *name,
                                                slim_op *op);
+
+/* A key update of an MLS group now. At the moderator: commits one;
+ * completes once every member acknowledged it (E_SESSION_UPDATE_FAILED:
+ * some did not; they are added again when back). At a member: asks the
+ * moderator; completes once the moderator takes the request (the update
+ * follows), or E_SESSION_ROTATION_OFF (refused), E_TIMEOUT (no answer).
+ * Call errors: E_SESSION_ROTATION_OFF (no MLS; a member of the group runs
+ * upstream's SLIM, which knows no key update), E_QUEUE_FULL (a request
+ * of this member is pending), E_SESSION_EXPECTED_MULTICAST, E_CLOSED. */
+SLIM_API slim_status slim_session_rotate_keys(slim_app *app, slim_session_id s, int64_t timeout_ms);
+SLIM_API slim_status slim_session_rotate_keys_async(slim_app *app, slim_session_id s, slim_op *op);
 
 /* The members of a group as this app knows them (itself and the
  * moderator included, the moderator first), "org/ns/service/<uuid>"

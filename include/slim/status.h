@@ -252,6 +252,8 @@ extern "C" {
     XX(E_SESSION_MLS_BEHIND, -735,                                                                 \
        "a group commit was missed: this member cannot follow the group's epochs")                  \
     XX(E_SESSION_REPLAY, -736, "command message already taken (replayed or repeated)")             \
+    XX(E_SESSION_ROTATION_OFF, -737,                                                               \
+       "no key rotation in this group (no MLS, or a member runs another implementation)")          \
     /* session identity: JWT tokens and keys (-740..-759) */                                       \
     XX(E_JWT_MALFORMED, -740, "JWT is not three '.'-separated base64url segments")                 \
     XX(E_JWT_BAD_BASE64, -741, "JWT segment is not unpadded base64url")                            \

@@ -372,7 +372,7 @@ static void on_wake(uv_async_t *a) {
             }
             return;
         }
-        if (c->kind >= CMD_SESSION_CREATE && c->kind <= CMD_SESSION_REMOVE)
+        if (c->kind >= CMD_SESSION_CREATE && c->kind <= CMD_SESSION_ROTATE)
             slim_app__run_session_cmd(app, c);
         else
             slim_app__run_conn_cmd(app, c);

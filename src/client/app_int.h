@@ -54,6 +54,7 @@ typedef enum cmd_kind {
     CMD_PUBLISH,
     CMD_SESSION_INVITE,
     CMD_SESSION_REMOVE,
+    CMD_SESSION_ROTATE,
     CMD_STOP,
 } cmd_kind;
 
@@ -66,7 +67,8 @@ typedef struct cmd_session {
     slim_session_type type;
     uint32_t timeout_ms, max_retries;
     bool mls;
-    char **md; /* key, value, key, value... */
+    uint32_t mls_rotation_ms; /* create: the key update interval (0: none) */
+    char **md;                /* key, value, key, value... */
     size_t md_len;
     slim_publish_mode mode;
     char *to_text; /* peer (create), destination (publish), source replied to (publish_to) */

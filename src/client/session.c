@@ -451,6 +451,7 @@ static void copy_counters(slim_app *app) {
     a->retransmissions = c.retransmissions;
     a->undelivered = c.undelivered;
     a->lost = c.lost;
+    a->mls_commits = c.mls_commits;
     a->drop_identity = c.drop_identity;
     a->drop_malformed = c.drop_malformed;
     a->drop_other = c.drop_unknown + c.drop_duplicate + c.drop_unexpected + c.drop_backlog +
@@ -579,6 +580,7 @@ static void create_cmd(slim_app *app, app_cmd *c) {
                                .timeout_ms = cs->timeout_ms,
                                .max_retries = cs->max_retries,
                                .mls = cs->mls,
+                               .mls_rotation_ms = cs->mls_rotation_ms,
                                .metadata = md,
                                .metadata_len = cs->md_len,
                                .session_id = SLIM_SESSION_ID_ANY};
@@ -659,6 +661,16 @@ void slim_app__run_session_cmd(slim_app *app, app_cmd *c) {
             char why[160];
             snprintf(why, sizeof why, "cannot %s %s: %s", invite ? "invite" : "remove",
                      c->s.to_text, slim_status_str(st));
+            slim_event r = {.session = c->s.session};
+            slim_app__complete(app, c->op, st, why, &r);
+        }
+        break;
+    }
+    case CMD_SESSION_ROTATE: {
+        slim_status st = slim_sessions_rotate(app->ss, c->s.session, c->op, slim_now_ms());
+        if (st != SLIM_OK) {
+            char why[160];
+            snprintf(why, sizeof why, "cannot update the group's keys: %s", slim_status_str(st));
             slim_event r = {.session = c->s.session};
             slim_app__complete(app, c->op, st, why, &r);
         }
@@ -801,6 +813,9 @@ static slim_status create(slim_app *app, const slim_session_options *o, bool wai
     cs->timeout_ms = o->timeout_ms;
     cs->max_retries = o->max_retries;
     cs->mls = o->mls;
+    uint64_t rot = o->mls_rotation_set ? (uint64_t)o->mls_rotation_s * 1000u
+                                       : (uint64_t)SLIM_MLS_ROTATION_DEFAULT_S * 1000u;
+    cs->mls_rotation_ms = rot > UINT32_MAX ? UINT32_MAX : (uint32_t)rot;
     slim_status st = copy_metadata(cs, o->metadata, o->metadata_len);
     if (st == SLIM_OK && o->peer != NULL)
         st = copy_name(cs, o->peer);
@@ -863,6 +878,22 @@ slim_status slim_session_remove(slim_app *app, slim_session_id s, const char *na
 slim_status slim_session_remove_async(slim_app *app, slim_session_id s, const char *name,
                                       slim_op *op) {
     return member_cmd(app, CMD_SESSION_REMOVE, s, name, false, 0, op);
+}
+
+static slim_status rotate(slim_app *app, slim_session_id s, bool wait, int64_t timeout_ms,
+                          slim_op *op) {
+    if (app == NULL || s == 0)
+        return SLIM_E_INVALID_ARG;
+    app_cmd *c = cmd_new(CMD_SESSION_ROTATE, s);
+    return c != NULL ? submit(app, c, SLIM_OK, wait, timeout_ms, op, NULL) : SLIM_E_NOMEM;
+}
+
+slim_status slim_session_rotate_keys(slim_app *app, slim_session_id s, int64_t timeout_ms) {
+    return rotate(app, s, true, timeout_ms, NULL);
+}
+
+slim_status slim_session_rotate_keys_async(slim_app *app, slim_session_id s, slim_op *op) {
+    return rotate(app, s, false, 0, op);
 }
 
 slim_status slim_session_members(slim_app *app, slim_session_id id, char ***names, size_t *n) {

@@ -674,6 +674,8 @@ static slim_status replay_check(slim_sessions *ss, ss_sess *s, const slim_msg *m
             ss_answer(ss, s, m, T_GROUP_ACK);
         else if (type == T_LEAVE_REQUEST)
             ss_answer(ss, s, m, T_LEAVE_REPLY);
+        else if (type == T_GROUP_PROPOSAL && s->g != NULL && s->g->moderator)
+            ss_answer(ss, s, m, s->g->rot_off ? T_GROUP_NACK : T_GROUP_ACK);
     }
     return SLIM_E_SESSION_REPLAY;
 }
@@ -1061,7 +1063,7 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
         st = ss_p2p_open(ss, s, now_ms);
     }
     if (st == SLIM_OK && cfg->type == SLIM_SESSION_MULTICAST)
-        st = ss_group_open(ss, s, &cfg->peer);
+        st = ss_group_open(ss, s, &cfg->peer, cfg->mls_rotation_ms);
     if (st != SLIM_OK) {
         sess_free(s);
         return st;
@@ -1336,6 +1338,21 @@ static const char *detail(slim_sessions *ss, const ss_out *o) {
         snprintf(d, cap, "session %" PRIu32 " with %s: MLS failed (%s)", id, peer,
                  slim_status_str(o->status));
         break;
+    case R_ROTATED:
+        snprintf(d, cap, "group session %" PRIu32 ": %s", id,
+                 s != NULL && s->g != NULL && !s->g->moderator
+                     ? "the moderator takes the key update request"
+                     : "key update committed and acknowledged by every member");
+        break;
+    case R_ROTATE_REFUSED:
+        snprintf(d, cap, "group session %" PRIu32 ": no key rotation in this group", id);
+        break;
+    case R_ROTATE_UNANSWERED:
+        snprintf(d, cap,
+                 "group session %" PRIu32 ": the moderator did not answer the key update request "
+                 "after %" PRIu32 " retries",
+                 id, a);
+        break;
     case R_UNDELIVERED_GROUP:
         snprintf(d, cap,
                  "message %" PRIu32 " of group session %" PRIu32 ": after %" PRIu32 " retries, %s",
@@ -1474,6 +1491,24 @@ slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim
 slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim_sname *name,
                                  uint64_t op, uint64_t now_ms) {
     return group_task(ss, session, name, true, op, now_ms);
+}
+
+slim_status slim_sessions_rotate(slim_sessions *ss, uint64_t session, uint64_t op,
+                                 uint64_t now_ms) {
+    if (ss == NULL)
+        return SLIM_E_INVALID_ARG;
+    begin(ss);
+    ss->now = now_ms;
+    ss_sess *s = find_handle(ss, session);
+    if (s == NULL || s->state == S_DEAD)
+        return SLIM_E_CLOSED;
+    if (s->state == S_DRAIN || s->state == S_CLOSING)
+        return SLIM_E_SESSION_CLOSING;
+    if (s->g == NULL)
+        return SLIM_E_SESSION_EXPECTED_MULTICAST;
+    slim_status st = ss_group_rotate(ss, s, op, now_ms);
+    ss_reschedule(ss, s);
+    return st;
 }
 
 slim_status slim_sessions_members(const slim_sessions *ss, uint64_t session, slim_sname *out,

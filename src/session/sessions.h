@@ -101,6 +101,9 @@ typedef struct slim_session_config {
     /* End-to-end encryption (docs/sessions.md, "MLS"): the session is an
      * MLS group the opener commits; needs the MLS ops. */
     bool mls;
+    /* MULTICAST with mls: the moderator commits a key update this often
+     * (0: never; docs/protocol.md, "Key rotation") */
+    uint32_t mls_rotation_ms;
     const slim_ss_kv *metadata; /* sent in JOIN_REQUEST; may be NULL */
     size_t metadata_len;
     uint32_t session_id; /* SLIM_SESSION_ID_ANY: pick */
@@ -310,6 +313,17 @@ slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim
  * E_SESSION_UPDATE_FAILED, E_CANCELLED. Call errors as invite. */
 slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim_sname *name,
                                  uint64_t op, uint64_t now_ms);
+
+/* A key update of an MLS group (docs/protocol.md, "Key rotation"): at the
+ * moderator, a commit that gives the group fresh keys, DONE (op) once
+ * every member acknowledged it; at a member, a request to the moderator,
+ * DONE once the moderator takes it (the update follows). DONE errors:
+ * E_SESSION_ROTATION_OFF (the moderator refused), E_TIMEOUT (no answer),
+ * E_SESSION_UPDATE_FAILED, E_CANCELLED. Call errors: E_CLOSED,
+ * E_SESSION_EXPECTED_MULTICAST, E_SESSION_ROTATION_OFF (no MLS, or the
+ * group has a member of another implementation), E_QUEUE_FULL (a member's
+ * request is pending; the moderator's tasks are full). */
+slim_status slim_sessions_rotate(slim_sessions *ss, uint64_t session, uint64_t op, uint64_t now_ms);
 
 /* The group's members as this app knows them, the moderator and itself
  * included, the moderator first (for UNICAST: itself and the peer once

@@ -283,9 +283,10 @@ static slim_status send_update(slim_sessions *ss, ss_sess *s, const ss_name *who
     if (st != SLIM_OK)
         return st;
     Dataplane__Proto__V1__GroupUpdatePayload *u = inner;
-    u->op = remove                  ? DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REMOVE
-            : t != NULL && t->readd ? DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REJOIN
-                                    : DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD;
+    u->op = remove                             ? DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REMOVE
+            : t != NULL && t->kind == K_ROTATE ? DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__KEY_UPDATE
+            : t != NULL && t->readd            ? DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__REJOIN
+                                               : DATAPLANE__PROTO__V1__GROUP_UPDATE_OP__ADD;
     u->participant = ss_participant_new(who, true, true);
     if (u->participant == NULL ||
         (st = roster_pb(g, remove ? who : NULL, &u->participants, &u->n_participants)) != SLIM_OK ||
@@ -441,6 +442,9 @@ static void update_over(slim_sessions *ss, ss_sess *s, uint64_t now) {
     } else if (t->kind == K_ANNOUNCE_LEFT) {
         task_finish(ss, s, t->update_failed ? SLIM_E_SESSION_UPDATE_FAILED : SLIM_OK,
                     t->update_failed ? R_UPDATE_FAILED : R_REMOVE_OK, s->ctl_retries, NULL, now);
+    } else if (t->kind == K_ROTATE) {
+        task_finish(ss, s, t->update_failed ? SLIM_E_SESSION_UPDATE_FAILED : SLIM_OK,
+                    t->update_failed ? R_UPDATE_FAILED : R_ROTATED, s->ctl_retries, NULL, now);
     } else if (ss_ctl_find(s, P_WELCOME, t->welcome_id) < 0 &&
                ss_ctl_find(s, P_UPDATE, t->update_id) < 0) {
         /* invite: the welcome is acknowledged too */
@@ -555,6 +559,29 @@ static void task_start(slim_sessions *ss, ss_sess *s, uint64_t now) {
         }
         update_over(ss, s, now);
         return;
+    case K_ROTATE:
+        if (s->mls == NULL || g->rot_off) {
+            task_finish(ss, s, SLIM_E_SESSION_ROTATION_OFF, R_ROTATE_REFUSED, 0, NULL, now);
+            return;
+        }
+        if (g->nmem < 2) { /* nobody to share keys with yet */
+            task_finish(ss, s, SLIM_OK, R_ROTATED, 0, NULL, now);
+            return;
+        }
+        {
+            slim_status st = ss_mls_rotate(s, &t->commit, &t->commit_id);
+            if (st != SLIM_OK) {
+                task_finish(ss, s, st, R_MLS_FAILED, 0, NULL, now);
+                return;
+            }
+        }
+        ss->c.mls_commits++;
+        t->step = TS_UPDATE;
+        if (send_update(ss, s, &s->local, false, NULL, &t->update_id, now) != SLIM_OK) {
+            t->update_failed = true;
+            update_over(ss, s, now);
+        }
+        return;
     }
 }
 
@@ -578,6 +605,74 @@ slim_status ss_group_invite(slim_sessions *ss, ss_sess *s, const slim_sname *nam
         return SLIM_E_NOMEM;
     task_append(g, t);
     task_run(ss, s, now);
+    return SLIM_OK;
+}
+
+/* Queues a key update (op 0: the timer's or a member's, not queued twice). */
+static slim_status rotate_queue(slim_sessions *ss, ss_sess *s, uint64_t op, uint64_t now) {
+    ss_group *g = s->g;
+    for (ss_task *t = g->task; op == 0 && t != NULL; t = t->next)
+        if (t->kind == K_ROTATE && t->step == TS_NONE)
+            return SLIM_OK;
+    if (g->ntasks >= ss->max_tasks)
+        return SLIM_E_QUEUE_FULL;
+    slim_sname self;
+    ss_name_view(&s->local, &self);
+    ss_task *t = task_new(ss, s, K_ROTATE, &self, op);
+    if (t == NULL)
+        return SLIM_E_NOMEM;
+    task_append(g, t);
+    task_run(ss, s, now);
+    return SLIM_OK;
+}
+
+/* A member's request: a GROUP_PROPOSAL without an MLS proposal, to the
+ * moderator, answered with GROUP_ACK (queued) or GROUP_NACK (off). */
+static slim_status rotate_ask(slim_sessions *ss, ss_sess *s, uint64_t op, uint64_t now) {
+    ss_group *g = s->g;
+    if (g->rot_done != NULL)
+        return SLIM_E_QUEUE_FULL; /* one at a time */
+    slim_msg *m;
+    void *inner;
+    slim_status st = cmd(ss, s, T_GROUP_PROPOSAL, &s->peer, 0, false, &m, &inner);
+    if (st != SLIM_OK)
+        return st;
+    Dataplane__Proto__V1__GroupProposalPayload *p = inner;
+    slim_str t[3];
+    slim_wire_name w = ss_name_wire(&s->local, t);
+    ss_out *done = ss_out_new(SLIM_SOUT_DONE, s);
+    if (done == NULL || (st = slim_wire_name_new(&w, &p->source)) != SLIM_OK) {
+        ss_out_free(done);
+        slim_wire_free(m);
+        return SLIM_E_NOMEM;
+    }
+    done->op = op;
+    g->rot_id = ss_msg_mid(m);
+    if ((st = ss_ctl_add(ss, s, m, P_ROTATE, &s->peer.name, false, now)) != SLIM_OK) {
+        ss_out_free(done);
+        return st;
+    }
+    g->rot_done = done;
+    return SLIM_OK;
+}
+
+slim_status ss_group_rotate(slim_sessions *ss, ss_sess *s, uint64_t op, uint64_t now) {
+    if (s->mls == NULL || s->g->rot_off)
+        return SLIM_E_SESSION_ROTATION_OFF;
+    return s->g->moderator ? rotate_queue(ss, s, op, now) : rotate_ask(ss, s, op, now);
+}
+
+/* The moderator's answer to our request. */
+static slim_status rotate_answer(slim_sessions *ss, ss_sess *s, const slim_msg *m, bool ok) {
+    ss_group *g = s->g;
+    long i = ss_ctl_find(s, P_ROTATE, ss_msg_mid(m));
+    if (i < 0 || g->rot_done == NULL)
+        return SLIM_E_SESSION_UNEXPECTED;
+    ss_ctl_remove(s, (uint32_t)i);
+    if (!ok)
+        g->rot_off = true;
+    ss_out_settle(ss, &g->rot_done, ok ? SLIM_OK : SLIM_E_SESSION_ROTATION_OFF,
+                  ok ? R_ROTATED : R_ROTATE_REFUSED, 0);
     return SLIM_OK;
 }
 
@@ -720,6 +815,12 @@ static slim_status join_reply_in(slim_sessions *ss, ss_sess *s, const slim_msg *
     long i = ss_ctl_find(s, P_JOIN, ss_msg_mid(m));
     if (t == NULL || t->step != TS_JOIN || i < 0 || !slim_name_equal(src, &t->who.name))
         return SLIM_E_SESSION_UNEXPECTED;
+    if (!ss_msg_ours(m) && !g->rot_off) {
+        /* upstream knows no key update: none in this group from now on */
+        SLIM_LOGI(MOD, "group session %u: a member announces version \"%s\": no key rotation",
+                  s->id, m->publish->header->version);
+        g->rot_off = true;
+    }
     if (s->mls != NULL) {
         /* The invitee's KeyPackage, committed at once (the new epoch is
          * ours from now on; a refused one ends the invite). */
@@ -839,6 +940,11 @@ static void ctl_failed(slim_sessions *ss, ss_sess *s, uint32_t i, bool no_route,
     ss_ctl *c = &s->ctl[i];
     uint8_t purpose = c->purpose;
     uint32_t r = s->ctl_retries;
+    if (purpose == P_ROTATE) { /* a member's request: only it fails */
+        ss_ctl_remove(s, i);
+        ss_out_settle(ss, &s->g->rot_done, SLIM_E_TIMEOUT, R_ROTATE_UNANSWERED, r);
+        return;
+    }
     if (!s->g->moderator || purpose == P_CLOSE) {
         ss_end(ss, s, SLIM_OK, R_CLOSE_UNANSWERED, r, now);
         return;
@@ -1353,6 +1459,18 @@ static slim_status moderator_input(slim_sessions *ss, ss_sess *s, const slim_msg
         return SLIM_OK;
     case T_HEARTBEAT:
         return mem_find(s->g, src, false) >= 0 ? SLIM_OK : SLIM_E_SESSION_UNEXPECTED;
+    case T_GROUP_PROPOSAL:
+        /* a member asks for a key update (the only proposal we take) */
+        if (mem_find(s->g, src, false) < 0)
+            return SLIM_E_SESSION_UNEXPECTED;
+        if (s->mls == NULL || s->g->rot_off) {
+            ss_answer(ss, s, m, T_GROUP_NACK);
+            return SLIM_OK;
+        }
+        if (rotate_queue(ss, s, 0, now) != SLIM_OK)
+            return SLIM_E_NOMEM; /* unanswered: it comes again */
+        ss_answer(ss, s, m, T_GROUP_ACK);
+        return SLIM_OK;
     default:
         return SLIM_E_SESSION_UNEXPECTED;
     }
@@ -1390,6 +1508,9 @@ static slim_status member_input(slim_sessions *ss, ss_sess *s, const slim_msg *m
         return welcome_in(ss, s, m, now);
     case T_GROUP_UPDATE:
         return update_in(ss, s, m, now);
+    case T_GROUP_ACK:
+    case T_GROUP_NACK:
+        return rotate_answer(ss, s, m, type == T_GROUP_ACK);
     case T_GROUP_CLOSE:
         ss_answer(ss, s, m, T_GROUP_ACK);
         ss_end(ss, s, SLIM_E_SESSION_MODERATOR_CLOSED, R_MODERATOR_CLOSED, 0, now);
@@ -1647,6 +1768,11 @@ void ss_group_expire(slim_sessions *ss, ss_sess *s, uint64_t now) {
         ss_end(ss, s, SLIM_E_SESSION_WELCOME_FAILED, R_WELCOME_FAILED, s->ctl_retries, now);
         return;
     }
+    if (g->moderator && g->rot_next != 0 && g->rot_next <= now && s->state == S_READY) {
+        g->rot_next = now + g->rot_ms;
+        if (!g->rot_off && rotate_queue(ss, s, 0, now) != SLIM_OK)
+            ss->c.drop_nomem++; /* the next period tries again */
+    }
     bool beat = (s->state == S_READY || s->state == S_DRAIN) && (!g->moderator || g->nmem > 1);
     if (beat && s->hb_next <= now) {
         /* Sent unless something else went out this period; always when
@@ -1676,6 +1802,8 @@ uint64_t ss_group_deadline(const ss_sess *s) {
     bool beat = (s->state == S_READY || s->state == S_DRAIN) && (!g->moderator || g->nmem > 1);
     if (beat && s->hb_next < d)
         d = s->hb_next;
+    if (g->moderator && g->rot_next != 0 && s->state == S_READY && g->rot_next < d)
+        d = g->rot_next;
     return d;
 }
 
@@ -1685,11 +1813,14 @@ static ss_group *group_new(void) {
     return slim_calloc(1, sizeof(ss_group));
 }
 
-slim_status ss_group_open(slim_sessions *ss, ss_sess *s, const slim_sname *channel) {
+slim_status ss_group_open(slim_sessions *ss, ss_sess *s, const slim_sname *channel,
+                          uint32_t rot_ms) {
     s->g = group_new();
     if (s->g == NULL)
         return SLIM_E_NOMEM;
     s->g->moderator = true;
+    s->g->rot_ms = rot_ms;
+    s->g->rot_next = rot_ms != 0 && s->mls != NULL ? ss->now + rot_ms : 0;
     slim_status st = channel_names(ss, s->g, channel);
     if (st == SLIM_OK) {
         slim_sname v;
@@ -1710,6 +1841,7 @@ slim_status ss_group_joiner(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
     s->g = group_new();
     if (s->g == NULL)
         return SLIM_E_NOMEM;
+    s->g->rot_off = !ss_msg_ours(m); /* an upstream moderator takes no request */
     slim_status st = ss_name_from_pb(&s->g->data, jr->channel);
     if (st == SLIM_OK)
         st = ss_name_from_pb(&s->g->ctrl, jr->control);
@@ -1722,6 +1854,7 @@ slim_status ss_group_joiner(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
 void ss_group_end(slim_sessions *ss, ss_sess *s) {
     if (s->g->moderator)
         tasks_cancel(ss, s);
+    ss_out_settle(ss, &s->g->rot_done, SLIM_E_CANCELLED, R_TASK_CANCELLED, 0);
     hold_release(ss, s, NULL);
 }
 
@@ -1740,6 +1873,7 @@ void ss_group_free(ss_sess *s) {
     slim_free(g->hold);
     ss_name_clear(&g->data);
     ss_name_clear(&g->ctrl);
+    ss_out_free(g->rot_done);
     slim_free(g);
     s->g = NULL;
 }

@@ -70,6 +70,12 @@ enum {
 #define SS_P2P       DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_POINT_TO_POINT
 #define SS_MULTICAST DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_MULTICAST
 
+/* The version our messages announce in their header: upstream puts its
+ * crate's version there; the build tag says the sender is this
+ * implementation, which speaks our additions (docs/protocol.md). */
+#define SS_VERSION_TAG "+slim-c"
+#define SS_VERSION     SLIM_VERSION_STRING SS_VERSION_TAG
+
 /* Metadata keys upstream uses. */
 #define SS_KEY_LEAVING    "LEAVING_SESSION"
 #define SS_KEY_PUBLISH_TO "PUBLISH_TO"
@@ -121,6 +127,9 @@ typedef enum ss_reason {
     R_UNDELIVERED_GROUP, /* arg: retries; note: the members that never acknowledged */
     R_MLS_REFUSED,       /* who: the invitee whose KeyPackage was refused (status says why) */
     R_MLS_FAILED,        /* MLS could not be set up or followed (status says why) */
+    R_ROTATED,           /* a key update is in: every member acknowledged it */
+    R_ROTATE_REFUSED,    /* the moderator does not rotate keys in this group */
+    R_ROTATE_UNANSWERED, /* arg: retries; the moderator never answered the request */
 } ss_reason;
 
 struct ss_sess;
@@ -171,6 +180,7 @@ typedef enum ss_purpose {
     P_LEAVE,  /* our LEAVE_REQUEST */
     P_UPDATE, /* GROUP_UPDATE to the channel: one GROUP_ACK per member in `wait` */
     P_SYNC,   /* the roster to a member that came back (GROUP_UPDATE to it alone) */
+    P_ROTATE, /* a member's GROUP_PROPOSAL asking the moderator for a key update */
 } ss_purpose;
 
 typedef struct ss_ctl {
@@ -286,6 +296,7 @@ typedef enum ss_task_kind {
     K_INVITE,
     K_REMOVE,
     K_ANNOUNCE_LEFT, /* tell the others that a member left by itself */
+    K_ROTATE,        /* MLS: a key update (a commit with only the moderator's path) */
 } ss_task_kind;
 
 typedef enum ss_task_step {
@@ -360,6 +371,12 @@ typedef struct ss_group {
         uint32_t id;
     } pt_seen[SS_PT_SEEN];
     uint32_t pt_seen_next;
+    /* MLS key rotation (docs/protocol.md, "Key rotation") */
+    uint32_t rot_ms;   /* moderator: the interval; 0: none */
+    uint64_t rot_next; /* moderator: when the next one is queued (0: not set) */
+    bool rot_off;      /* a member (or the moderator) announced another version */
+    ss_out *rot_done;  /* member: the DONE of its request */
+    uint32_t rot_id;   /* member: the request's message id */
 } ss_group;
 
 typedef enum ss_state {
@@ -544,6 +561,8 @@ slim_status ss_send_data(slim_sessions *ss, ss_sess *s, slim_msg *m, uint64_t ep
 slim_status ss_send_new(slim_sessions *ss, uint64_t handle, slim_msg *m);
 /* Reading a decoded Publish. */
 uint32_t ss_msg_type(const slim_msg *m);
+/* Whether the sender announces our version (SS_VERSION) in its header. */
+bool ss_msg_ours(const slim_msg *m);
 uint32_t ss_msg_sid(const slim_msg *m);
 uint32_t ss_msg_mid(const slim_msg *m);
 bool ss_msg_source(const slim_msg *m, slim_name *out);
@@ -632,7 +651,9 @@ void ss_rxq_free(ss_rxq *q);
 /* ---- ss_group.c ---- */
 /* Opens a MULTICAST session (the app moderates it): derives the channel
  * names. s is not linked yet. */
-slim_status ss_group_open(slim_sessions *ss, ss_sess *s, const slim_sname *channel);
+/* rot_ms: the key update interval (MLS; 0: none) */
+slim_status ss_group_open(slim_sessions *ss, ss_sess *s, const slim_sname *channel,
+                          uint32_t rot_ms);
 /* A JOIN_REQUEST of a group for no session of ours: s (a peer session,
  * not linked yet) takes the channel from it; E_WIRE_MISSING_FIELD. */
 slim_status ss_group_joiner(slim_sessions *ss, ss_sess *s, const slim_msg *m);
@@ -648,6 +669,8 @@ void ss_group_end(slim_sessions *ss, ss_sess *s);
 void ss_group_free(ss_sess *s);
 slim_status ss_group_invite(slim_sessions *ss, ss_sess *s, const slim_sname *name, bool remove,
                             uint64_t op, uint64_t now);
+/* A key update: the moderator queues one; a member asks the moderator. */
+slim_status ss_group_rotate(slim_sessions *ss, ss_sess *s, uint64_t op, uint64_t now);
 bool ss_group_is_member(const ss_sess *s, const slim_name *n);
 /* Whether anything came from one of the n members of `who` since `since`. */
 bool ss_group_heard_since(const ss_sess *s, const slim_name *who, uint32_t n, uint64_t since);
@@ -687,6 +710,8 @@ slim_status ss_mls_key_package(ss_sess *s, slim_bytes *out);
 slim_status ss_mls_add(ss_sess *s, slim_bytes key_package, const slim_name *who, slim_buf *c,
                        slim_buf *w, uint32_t *commit_id);
 slim_status ss_mls_remove(ss_sess *s, const slim_name *who, slim_buf *c, uint32_t *commit_id);
+/* A key update: a commit of no proposal with a fresh path of ours. */
+slim_status ss_mls_rotate(ss_sess *s, slim_buf *c, uint32_t *commit_id);
 /* A joiner enters from the welcome `from` sent (its leaf must name it).
  * E_SESSION_DUPLICATE when already in. */
 slim_status ss_mls_welcome(ss_sess *s, slim_bytes welcome, uint32_t commit_id,

@@ -412,6 +412,10 @@ slim_status ss_mls_remove(ss_sess *s, const slim_name *who, slim_buf *c, uint32_
     return commit(m, &p, leaf >= 0, c, NULL, commit_id);
 }
 
+slim_status ss_mls_rotate(ss_sess *s, slim_buf *c, uint32_t *commit_id) {
+    return commit(s->mls, NULL, 0, c, NULL, commit_id);
+}
+
 slim_status ss_mls_welcome(ss_sess *s, slim_bytes welcome, uint32_t commit_id,
                            const slim_name *from) {
     ss_mls *m = s->mls;

@@ -51,7 +51,7 @@ slim_status ss_msg_new(const ss_hdr *h, slim_msg **out) {
     slim_status st = slim_wire_publish_new(&hs, &sp, &m);
     if (st != SLIM_OK)
         return st;
-    char *v = slim_strndup(SLIM_VERSION_STRING, strlen(SLIM_VERSION_STRING));
+    char *v = slim_strndup(SS_VERSION, strlen(SS_VERSION));
     if (v == NULL) {
         slim_wire_free(m);
         return SLIM_E_NOMEM;
@@ -191,6 +191,12 @@ slim_status ss_send_new(slim_sessions *ss, uint64_t handle, slim_msg *m) {
 
 uint32_t ss_msg_type(const slim_msg *m) {
     return (uint32_t)m->publish->session->session_message_type;
+}
+
+bool ss_msg_ours(const slim_msg *m) {
+    const char *v = m->publish->header->version;
+    size_t n = v != NULL ? strlen(v) : 0, k = strlen(SS_VERSION_TAG);
+    return n > k && memcmp(v + n - k, SS_VERSION_TAG, k) == 0;
 }
 
 uint32_t ss_msg_sid(const slim_msg *m) {

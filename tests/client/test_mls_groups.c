@@ -1107,6 +1107,52 @@ TEST(mls_point_to_point) {
     test_node_stop(&nd);
 }
 
+/* ---- 8. key rotation ---- */
+
+static uint64_t commits_of(member *m) {
+    slim_app_counters c;
+    return slim_app_counters_get(m->app, &c) == SLIM_OK ? c.mls_commits : 0;
+}
+
+/* The moderator commits a key update every second while everyone sends:
+ * nothing lost, in order, and every member applies them; a member's
+ * request and the moderator's call each make one more. */
+TEST(mls_key_rotation_during_traffic) {
+    test_node nd;
+    member m[4];
+    CHECK(test_node_start(&nd, ""));
+    int ports[4] = {nd.port, nd.port, nd.port, nd.port};
+    slim_session_options o = MLS_GROUP;
+    o.mls_rotation_set = true;
+    o.mls_rotation_s = 1;
+    bool up = group_start(m, 4, ports, &o, 0);
+    CHECK(up);
+    if (up) {
+        uint64_t c0[4];
+        for (int i = 0; i < 4; i++)
+            c0[i] = commits_of(&m[i]);
+        group_traffic t = {.count = load(300), .pace_us = 10000, .marker = MARKER};
+        CHECK(group_everyone(m, 4, &t)); /* at least 3 s */
+        sleep_ms(200);
+        uint64_t c1[4];
+        for (int i = 0; i < 4; i++) {
+            c1[i] = commits_of(&m[i]);
+            CHECK_INT(c1[i], >=, c0[i] + 2);
+        }
+        CHECK_OK(slim_session_rotate_keys(m[2].app, m[2].s, 10000));
+        CHECK_OK(slim_session_rotate_keys(m[0].app, m[0].s, 10000));
+        sleep_ms(300);
+        for (int i = 0; i < 4; i++)
+            CHECK_INT(commits_of(&m[i]), >=, c1[i] + 2);
+        t.count = load(20);
+        t.pace_us = 0;
+        t.marker = "after-rotation";
+        CHECK(group_everyone(m, 4, &t));
+    }
+    group_free(m, 4);
+    test_node_stop(&nd);
+}
+
 TEST_MAIN(TEST_ENTRY(mls_six_members_200_each), TEST_ENTRY(mls_six_members_suite1),
           TEST_ENTRY(mls_invite_and_remove_during_traffic),
           TEST_ENTRY(mls_node_observer_sees_no_plaintext),
@@ -1114,4 +1160,4 @@ TEST_MAIN(TEST_ENTRY(mls_six_members_200_each), TEST_ENTRY(mls_six_members_suite
           TEST_ENTRY(mls_replayed_commands_are_not_taken_twice),
           TEST_ENTRY(mls_invitee_with_a_refused_identity_cannot_join),
           TEST_ENTRY(mls_static_token_app_cannot_take_part), TEST_ENTRY(mls_through_lossy_proxies),
-          TEST_ENTRY(mls_point_to_point))
+          TEST_ENTRY(mls_point_to_point), TEST_ENTRY(mls_key_rotation_during_traffic))

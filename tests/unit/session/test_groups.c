@@ -18,12 +18,14 @@ typedef struct grp {
     char pname[MAXP + 1][16];
 } grp;
 
-static bool grp_mls; /* groups made by grp_setup use MLS */
+static bool grp_mls;             /* groups made by grp_setup use MLS */
+static uint32_t grp_rotation_ms; /* and rotate their keys this often */
 
 static slim_session_config chan_cfg(uint32_t timeout, uint32_t retries) {
     slim_session_config c;
     memset(&c, 0, sizeof c);
     c.mls = grp_mls;
+    c.mls_rotation_ms = grp_rotation_ms;
     c.type = SLIM_SESSION_MULTICAST;
     c.peer = sim_service("org", "ns", "chat");
     c.timeout_ms = timeout;
@@ -1352,6 +1354,144 @@ TEST(mls_group_epochs_kept_while_retransmitted_then_erased) {
     grp_close_all(&g, 30000);
 }
 
+/* Key rotation: the moderator commits a key update every
+ * mls_rotation_ms while three members publish on a lossy network; nothing
+ * is lost, every member follows each epoch. A member's request and the
+ * moderator's own call each make one more. */
+static uint64_t epoch_of(grp *g, int a) {
+    slim_ss_info info;
+    CHECK_OK(slim_sessions_info(g->n.apps[a].ss, g->h[a], &info));
+    return info.mls_epoch;
+}
+
+TEST(mls_group_key_rotation_loses_nothing) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_rotation_ms = 2000;
+    grp_setup_mls(&g, 61, 2, &cfg, 1000, 5, 0);
+    grp_rotation_ms = 0;
+    uint64_t e0 = epoch_of(&g, 0);
+    CHECK_INT(e0, >=, 2);
+    g.n.loss = 0.05;
+    const int per = 300;
+    for (int k = 0; k < per; k++) {
+        for (int a = 0; a <= 2; a++)
+            CHECK_OK(gpub(&g, a, k, NULL));
+        sim_run(&g.n, g.n.now + 40, NULL, NULL); /* 12 s of traffic */
+    }
+    want_all w = {&g, per};
+    sim_run(&g.n, g.n.now + 60000, all_received, &w);
+    g.n.loss = 0;
+    sim_run(&g.n, g.n.now + 1000, NULL, NULL);
+    int bad = 0;
+    for (int a = 0; a <= 2; a++) {
+        for (int from = 0; from <= 2; from++)
+            if (from != a)
+                CHECK_EQ(from_in_order(&g, a, from, 0, &bad), per);
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_LOST, 0), 0);
+        CHECK_EQ(sim_count(&g.n, a, SLIM_SOUT_UNDELIVERED, 0), 0);
+    }
+    CHECK_EQ(bad, 0);
+    uint64_t e1 = epoch_of(&g, 0);
+    CHECK_INT(e1, >=, e0 + 5); /* one every 2 s */
+    for (int a = 1; a <= 2; a++)
+        CHECK_EQ(epoch_of(&g, a), e1);
+    /* a member asks: the moderator takes it, then commits one more */
+    CHECK_OK(slim_sessions_rotate(g.n.apps[1].ss, g.h[1], 300, g.n.now));
+    CHECK_STATUS(slim_sessions_rotate(g.n.apps[1].ss, g.h[1], 301, g.n.now), SLIM_E_QUEUE_FULL);
+    run_ops(&g.n, 1, 300, 300, 10000);
+    const sim_rec *d = done_rec(&g.n, 1, 300);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    sim_run(&g.n, g.n.now + 500, NULL, NULL);
+    CHECK_EQ(epoch_of(&g, 1), e1 + 1);
+    /* the moderator's own call completes once everyone acknowledged */
+    CHECK_OK(slim_sessions_rotate(g.n.apps[0].ss, g.h[0], 302, g.n.now));
+    run_ops(&g.n, 0, 302, 302, 10000);
+    d = done_rec(&g.n, 0, 302);
+    CHECK(d != NULL && d->status == SLIM_OK);
+    for (int a = 0; a <= 2; a++)
+        CHECK_EQ(epoch_of(&g, a), e1 + 2);
+    for (int a = 0; a <= 2; a++)
+        CHECK_OK(gpub(&g, a, per, NULL));
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    for (int a = 0; a <= 2; a++)
+        for (int from = 0; from <= 2; from++)
+            if (from != a)
+                CHECK_EQ(from_in_order(&g, a, from, 0, &bad), per + 1);
+    CHECK_EQ(bad, 0);
+    /* no MLS, no rotation */
+    grp_close_all(&g, 30000);
+    grp_setup(&g, 62, 1, &cfg, 1000, 5, 0);
+    CHECK_STATUS(slim_sessions_rotate(g.n.apps[0].ss, g.h[0], 303, g.n.now),
+                 SLIM_E_SESSION_ROTATION_OFF);
+    CHECK_STATUS(slim_sessions_rotate(g.n.apps[1].ss, g.h[1], 304, g.n.now),
+                 SLIM_E_SESSION_ROTATION_OFF);
+    grp_close_all(&g, 30000);
+}
+
+/* A member that announces another implementation's version (upstream
+ * puts its crate version in the header; ours carries the "+slim-c" tag)
+ * switches rotation off for the group: no timed update, the moderator's
+ * call and a member's request are refused. Its JOIN_REPLY is rewritten
+ * on the way with upstream's kind of version. */
+static bool upstream_version(simnet *n, int from, int to, const slim_msg *m) {
+    if (from != 2 || slim_wire_kind(m) != SLIM_MSG_PUBLISH || m->publish->session == NULL ||
+        m->publish->session->session_message_type != 8 /* JOIN_REPLY */ ||
+        strcmp(m->publish->header->version, "1.2.0") == 0)
+        return false;
+    slim_buf b;
+    slim_buf_init(&b);
+    slim_msg *c = NULL;
+    CHECK_OK(slim_wire_encode(m, SIZE_MAX, &b));
+    CHECK_OK(slim_wire_decode(slim_buf_view(&b), SIZE_MAX, &c));
+    slim_buf_cleanup(&b);
+    if (c == NULL)
+        return false;
+    set_str(&c->publish->header->version, "1.2.0");
+    slim_buf_init(&b);
+    CHECK_OK(slim_wire_encode(c, SIZE_MAX, &b));
+    CHECK(sim_flight_add(n, to, slim_buf_view(&b), n->now + 1));
+    slim_buf_cleanup(&b);
+    slim_wire_free(c);
+    return true;
+}
+
+TEST(mls_group_rotation_off_with_an_upstream_member) {
+    slim_sessions_config cfg = {.heartbeat_ms = 3000};
+    grp g;
+    grp_rotation_ms = 1000;
+    grp_setup_mls(&g, 63, 1, &cfg, 1000, 5, 0);
+    grp_rotation_ms = 0;
+    sim_run(&g.n, g.n.now + 2500, NULL, NULL);
+    uint64_t e = epoch_of(&g, 0);
+    CHECK_INT(e, >=, 3); /* rotating while every member is ours */
+    CHECK_EQ(add_participant(&g, 2, &cfg), 2);
+    g.n.filter = upstream_version;
+    CHECK_STATUS(invite_wait(&g, 2, 102), SLIM_OK);
+    g.n.filter = NULL;
+    g.np = 2;
+    g.h[2] = new_of(&g.n, 2);
+    e = epoch_of(&g, 0);
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    CHECK_EQ(epoch_of(&g, 0), e);
+    CHECK_STATUS(slim_sessions_rotate(g.n.apps[0].ss, g.h[0], 310, g.n.now),
+                 SLIM_E_SESSION_ROTATION_OFF);
+    CHECK_OK(slim_sessions_rotate(g.n.apps[1].ss, g.h[1], 311, g.n.now));
+    run_ops(&g.n, 1, 311, 311, 10000);
+    const sim_rec *d = done_rec(&g.n, 1, 311);
+    CHECK(d != NULL && d->status == SLIM_E_SESSION_ROTATION_OFF);
+    CHECK_EQ(epoch_of(&g, 0), e);
+    /* the group works as before */
+    CHECK_OK(gpub(&g, 2, 0, NULL));
+    CHECK_OK(gpub(&g, 1, 0, NULL));
+    sim_run(&g.n, g.n.now + 3000, NULL, NULL);
+    int bad = 0;
+    CHECK_EQ(from_in_order(&g, 1, 2, 0, &bad), 1);
+    CHECK_EQ(from_in_order(&g, 2, 1, 0, &bad), 1);
+    CHECK_EQ(bad, 0);
+    grp_close_all(&g, 30000);
+}
+
 /* A member removed (or that left) can be invited back at once: its ended
  * session refuses only late copies of the JOIN_REQUEST that made it. With
  * and without MLS; the member back reads and is read. */
@@ -1584,6 +1724,8 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(mls_group_retransmission_keeps_its_epoch),
           TEST_ENTRY(mls_group_newcomer_reads_no_history),
           TEST_ENTRY(mls_group_epochs_kept_while_retransmitted_then_erased),
+          TEST_ENTRY(mls_group_key_rotation_loses_nothing),
+          TEST_ENTRY(mls_group_rotation_off_with_an_upstream_member),
           TEST_ENTRY(group_member_invited_back_at_once),
           TEST_ENTRY(mls_group_member_invited_back_at_once), TEST_ENTRY(group_allocation_failures),
           TEST_ENTRY(group_slow_path_sends_again_rarely),
