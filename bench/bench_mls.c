@@ -18,6 +18,14 @@
  * prepared primitives.
  *
  *   bench_mls [iterations per run]
+ *
+ * `bench_mls floor SIZE [ITERATIONS] [--suite N]` instead times the
+ * primitives a group's message needs, on SIZE bytes, for
+ * bench/client/run.py's `mls` scenario: one sign with the prepared key,
+ * one verify with a prepared key, and one verify whose key is imported
+ * from its bytes first (as a receiver's group does for every message, its
+ * sender's leaf key); 5 alternating runs, the medians in one RESULT line
+ * (thread CPU time, us).
  */
 #include "bench_args.h"
 #include "bench_stats.h"
@@ -146,14 +154,88 @@ static int bench_suite(uint16_t id, long iters) {
     return 0;
 }
 
+/* `floor SIZE [ITERATIONS] [--suite N]`: sign, verify, import + verify. */
+static int bench_floor(int argc, char **argv) {
+    long size, iters = 2000, suite = 2;
+    int fixed = 0;
+    if (argc < 3 || !bench_count(argv[2], "SIZE", 1, 1 << 20, &size))
+        return 2;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--suite") == 0 && i + 1 < argc) {
+            if (!bench_count(argv[++i], "--suite", 1, 2, &suite))
+                return 2;
+        } else if (fixed++ == 0) {
+            if (!bench_count(argv[i], "ITERATIONS", 1, 1000000000, &iters))
+                return 2;
+        } else {
+            fprintf(stderr, "bench_mls floor: unexpected \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    const slim_mls_suite *s = slim_mls_suite_get((uint16_t)suite);
+    uint8_t sk[SLIM_MLS_MAX_SIG_PRIVATE], pk[SLIM_MLS_MAX_SIG_PUBLIC];
+    slim_mls_sig_key *sign = NULL, *verify = NULL;
+    if (slim_mls_signature_key_generate(s, slim_mls_rng_default(), sk, pk) != SLIM_OK ||
+        slim_mls_sig_key_new(s->sig, slim_bytes_of(sk, s->sig_nsk), true, &sign) != SLIM_OK ||
+        slim_mls_sig_key_new(s->sig, slim_bytes_of(pk, s->sig_npk), false, &verify) != SLIM_OK)
+        return 1;
+    uint8_t *msg = malloc((size_t)size);
+    if (msg == NULL)
+        return 1;
+    for (long i = 0; i < size; i++)
+        msg[i] = (uint8_t)(i * 13 + 5);
+    slim_bytes data = slim_bytes_of(msg, (size_t)size);
+    slim_buf sig = SLIM_BUF_INIT, one = SLIM_BUF_INIT;
+    if (slim_mls_sig_key_sign(sign, data, &sig) != SLIM_OK)
+        return 1;
+    double t[3][RUNS]; /* sign, verify, import + verify; ns per call */
+    for (int run = 0; run < RUNS; run++) {
+        for (int what = 0; what < 3; what++) {
+            uint64_t c0 = bench_cpu_ns();
+            for (long i = 0; i < iters; i++) {
+                slim_status st;
+                if (what == 0) {
+                    one.len = 0;
+                    st = slim_mls_sig_key_sign(sign, data, &one);
+                } else if (what == 1) {
+                    st = slim_mls_sig_key_verify(verify, data, slim_buf_view(&sig));
+                } else {
+                    st = slim_mls_sig_verify(s->sig, slim_bytes_of(pk, s->sig_npk), data,
+                                             slim_buf_view(&sig));
+                }
+                if (st != SLIM_OK) {
+                    fprintf(stderr, "bench_mls floor: %s\n", slim_status_name(st));
+                    return 1;
+                }
+            }
+            t[what][run] = (double)(bench_cpu_ns() - c0) / (double)iters;
+        }
+    }
+    printf("RESULT suite=%ld size=%ld iters=%ld sign_us=%.2f verify_us=%.2f "
+           "import_verify_us=%.2f\n",
+           suite, size, iters, bench_median(t[0], RUNS) / 1e3, bench_median(t[1], RUNS) / 1e3,
+           bench_median(t[2], RUNS) / 1e3);
+    slim_buf_cleanup(&sig);
+    slim_buf_cleanup(&one);
+    slim_mls_sig_key_free(sign);
+    slim_mls_sig_key_free(verify);
+    free(msg);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "floor") == 0 && !bench_help_asked(argc, argv))
+        return bench_floor(argc, argv);
     long iters;
     int rc = bench_iterations(argc, argv,
-                              "usage: bench_mls [ITERATIONS]   (default 2000)\n\n"
+                              "usage: bench_mls [ITERATIONS]   (default 2000)\n"
+                              "       bench_mls floor SIZE [ITERATIONS] [--suite N]\n\n"
                               "PrivateMessage protect + unprotect of a 1 KiB application\n"
                               "message for cipher suites 1 and 2, beside one sign + verify of\n"
                               "the suite's signature scheme (the floor); alternating runs,\n"
-                              "medians.\n",
+                              "medians. `floor`: one sign, one verify and one verify with\n"
+                              "the key imported from bytes, on SIZE bytes, with suite N\n"
+                              "(default 2); one RESULT line, us of thread CPU.\n",
                               2000, &iters);
     if (rc >= 0)
         return rc;

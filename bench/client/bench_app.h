@@ -79,12 +79,13 @@ static inline void bench_backoff_wait(long *us) {
 }
 
 /* An app named `name`, connected to the node on 127.0.0.1:port, holding a
- * shared-secret identity (the same secret for every app). */
-static inline slim_app *bench_app_on(const char *name, int port) {
+ * shared-secret identity (the same secret for every app), with options o
+ * (NULL: the defaults). */
+static inline slim_app *bench_app_with(const char *name, int port, const slim_app_options *o) {
     slim_identity_config id = {
         .kind = SLIM_IDENTITY_SHARED_SECRET, .id = name, .secret = BENCH_SECRET};
     slim_app *app = NULL;
-    slim_status st = slim_app_new(name, &id, &id, NULL, &app);
+    slim_status st = slim_app_new(name, &id, &id, o, &app);
     if (st != SLIM_OK)
         bench_die("app", st);
     char ep[64];
@@ -93,6 +94,11 @@ static inline slim_app *bench_app_on(const char *name, int port) {
                                NULL)) != SLIM_OK)
         bench_die("connect", st);
     return app;
+}
+
+/* bench_app_with the default options. */
+static inline slim_app *bench_app_on(const char *name, int port) {
+    return bench_app_with(name, port, NULL);
 }
 
 /* A sender of n messages on one session with up to `window` publishes in

@@ -1,9 +1,10 @@
 /*
  * Groups through one node, beside nats-server: bench/client/run.py's
- * `group` scenario drives it.
+ * `group` and `mls` scenarios drive it.
  *
  *   bench_group slim PORT N SIZE MODE [--all] [--rate R] [--window W] [--mls]
  *   bench_group nats PORT N SIZE [--all] [--rate R]
+ *   bench_group invite PORT MEMBERS [--procs P] [--mls] [--node-pid PID]
  *
  * Ten members, each its own process, on one server on 127.0.0.1:PORT.
  * Without --all member 0 publishes N messages of SIZE bytes and the nine
@@ -39,6 +40,22 @@
  * what the apps dropped (session queue full), the members' CPU per
  * delivery (all their threads), p50/p99 latency with --rate, and for slim
  * how long the invitations took.
+ *
+ * invite: the time to invite the last of MEMBERS members into a group of
+ * MEMBERS - 1 (slim only). The members are apps as above, spread over P
+ * processes (default: one each; member i in process i % P, the moderator,
+ * member 0, in process 0), each app with its own loop thread (the
+ * library's) and a thread of ours that waits in slim_app_listen. The
+ * moderator creates the group (reliable, as MODE "reliable") and invites
+ * the others one at a time, each from slim_session_invite_async to its
+ * SLIM_EVENT_OP_DONE: the invitation, the commit and Welcome with MLS,
+ * and every member's acknowledgement (include/slim/session.h). Around the
+ * last one the parent reads the CPU time of every member process (all
+ * threads: /proc/PID/task/TID/schedstat) and of the node with
+ * --node-pid. Prints one line "RESULT mode=invite ...": the last
+ * invitation, the one before it, the first, the whole build before the
+ * last, the CPU the last took (moderator's process, the others, the
+ * node), and how long the moderator's closing delete took.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* ppoll */
@@ -47,6 +64,7 @@
 #include "../bench_net.h"
 #include "bench_app.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -60,13 +78,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MEMBERS  10
-#define QUIET_MS 3000  /* a receiver stops after this long without a message */
-#define HDR      24    /* payload: sequence (8), publisher (4), unused (4), time (8) */
-#define WAIT_S   120   /* the longest a phase may take before the run is abandoned */
-#define BATCH    65536 /* nats: bytes of PUBs written at once */
-#define RBUF     (1 << 20)
-#define SUBJECT  "bench.group"
+#define MEMBERS    10
+#define QUIET_MS   3000  /* a receiver stops after this long without a message */
+#define HDR        24    /* payload: sequence (8), publisher (4), unused (4), time (8) */
+#define WAIT_S     120   /* the longest a phase may take before the run is abandoned */
+#define BATCH      65536 /* nats: bytes of PUBs written at once */
+#define RBUF       (1 << 20)
+#define SUBJECT    "bench.group"
+#define MAX_PROCS  1024 /* invite: members, so processes too */
+#define INV_WAIT_S 900  /* invite: the longest the build of the group may take */
 
 typedef struct cfg {
     bool nats;
@@ -77,6 +97,10 @@ typedef struct cfg {
     double rate;
     long window;
     long tag; /* names this run's apps and channel apart from earlier runs' */
+    /* invite */
+    bool invite;
+    int members, procs;
+    long node_pid; /* 0: none */
 } cfg;
 
 /* One member's figures, in memory shared with the parent. */
@@ -98,13 +122,16 @@ typedef struct shared {
 /* The pipes between the parent and the members: `up` (members -> parent:
  * one byte when connected, one when done), `go` (parent -> all: one byte
  * each to start), `mod` (parent -> slim's moderator: 'i' to invite once
- * the others listen, 'c' to close once all are done). */
+ * the others listen, 'c' to close once all are done). invite adds `back`
+ * (the moderator -> parent: before and after the last invitation, and
+ * when the group is closed) and `fin` (parent -> each member: leave). */
 typedef struct ctl {
-    int up[2], go[2], mod[2];
+    int up[2], go[2], mod[2], back[2], fin[2];
 } ctl;
 
-static pid_t children[MEMBERS];
-static bool reaped[MEMBERS];
+static pid_t children[MAX_PROCS];
+static bool reaped[MAX_PROCS];
+static int nchildren;
 
 static bool publishes(const cfg *c, int idx) {
     return c->all || idx == 0;
@@ -517,17 +544,17 @@ static void nats_member(const cfg *c, int idx, const ctl *k, shared *sh) {
 /* ---- the parent ---- */
 
 static void kill_children(void) {
-    for (int i = 0; i < MEMBERS; i++)
+    for (int i = 0; i < nchildren; i++)
         if (children[i] > 0 && !reaped[i])
             kill(children[i], SIGKILL);
-    for (int i = 0; i < MEMBERS; i++)
+    for (int i = 0; i < nchildren; i++)
         if (children[i] > 0 && !reaped[i])
             waitpid(children[i], NULL, 0);
 }
 
 /* Reaps members that have exited; one that failed ends the run. */
 static void check_children(void) {
-    for (int i = 0; i < MEMBERS; i++) {
+    for (int i = 0; i < nchildren; i++) {
         int status = 0;
         if (children[i] <= 0 || reaped[i] || waitpid(children[i], &status, WNOHANG) <= 0)
             continue;
@@ -539,9 +566,24 @@ static void check_children(void) {
     }
 }
 
-/* Waits for `count` bytes from the members. */
-static void await_tokens(int fd, int count) {
-    uint64_t until = bench_now_ns() + (uint64_t)WAIT_S * 1000000000u;
+/* Waits for every process still running (each says when it failed);
+ * from then on a bench_die has none to kill. */
+static void reap_children(void) {
+    for (int i = 0; i < nchildren; i++) {
+        int status = 0;
+        if (reaped[i])
+            continue;
+        waitpid(children[i], &status, 0);
+        reaped[i] = true;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fprintf(stderr, "bench_group: process %d exited with %d\n", i, status);
+    }
+    bench_on_die = NULL;
+}
+
+/* Waits up to `wait_s` seconds for `count` bytes from the members. */
+static void await_tokens(int fd, int count, int wait_s) {
+    uint64_t until = bench_now_ns() + (uint64_t)wait_s * 1000000000u;
     while (count > 0) {
         struct pollfd pf = {.fd = fd, .events = POLLIN};
         int r = poll(&pf, 1, 200);
@@ -615,6 +657,7 @@ static int run(const cfg *c) {
     if (sh == MAP_FAILED || pipe(k.up) || pipe(k.go) || pipe(k.mod))
         bench_die("shared memory or pipes", SLIM_E_IO);
     fflush(stdout);
+    nchildren = MEMBERS;
     for (int i = 0; i < MEMBERS; i++) {
         pid_t pid = fork(); /* before any app: an app starts a thread */
         if (pid < 0)
@@ -630,26 +673,17 @@ static int run(const cfg *c) {
         children[i] = pid;
     }
     bench_on_die = kill_children;
-    await_tokens(k.up[0], c->nats ? MEMBERS : MEMBERS - 1); /* connected */
+    await_tokens(k.up[0], c->nats ? MEMBERS : MEMBERS - 1, WAIT_S); /* connected */
     if (!c->nats) {
         put_token(k.mod[1], 'i');
-        await_tokens(k.up[0], 1); /* the group is made */
+        await_tokens(k.up[0], 1, WAIT_S); /* the group is made */
     }
     for (int i = 0; i < MEMBERS; i++)
         put_token(k.go[1], 'g');
-    await_tokens(k.up[0], MEMBERS); /* done */
+    await_tokens(k.up[0], MEMBERS, WAIT_S); /* done */
     if (!c->nats)
         put_token(k.mod[1], 'c');
-    for (int i = 0; i < MEMBERS; i++) {
-        int status = 0;
-        if (reaped[i])
-            continue;
-        waitpid(children[i], &status, 0);
-        reaped[i] = true;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            fprintf(stderr, "bench_group: member %d exited with %d\n", i, status);
-    }
-    bench_on_die = NULL;
+    reap_children();
     report(c, sh);
     for (int i = 0; i < 2; i++)
         close(k.up[i]), close(k.go[i]), close(k.mod[i]);
@@ -657,9 +691,252 @@ static int run(const cfg *c) {
     return 0;
 }
 
+/* ---- invite: the last member into a group of MEMBERS - 1 ---- */
+
+/* What the moderator measured, in memory shared with the parent. */
+typedef struct inv_shared {
+    double close_s;
+    double invite_ms[MAX_PROCS]; /* [i]: member i's invitation */
+} inv_shared;
+
+static void inv_name(const cfg *c, int idx, char *buf, size_t cap) {
+    snprintf(buf, cap, "bench/invite/m%d-%ld", idx, c->tag);
+}
+
+/* The invite's apps keep 1024 events instead of 65 536: an app's event
+ * ring is allocated and zeroed whole when it is made (824 bytes an
+ * event, 54 MB at the default), which is 5.4 GB to write for 100 apps
+ * before the first invitation; these apps get a few hundred events at
+ * most (a member: one per member that joins after it). */
+static slim_app *inv_app(const cfg *c, int idx) {
+    char name[64];
+    inv_name(c, idx, name, sizeof name);
+    slim_app_options o = {.event_queue = 1024};
+    return bench_app_with(name, c->port, &o);
+}
+
+/* Invites `name` and waits for the operation's SLIM_EVENT_OP_DONE; its
+ * wall time in ms. */
+static double inv_one(slim_app *app, slim_session_id s, const char *name) {
+    slim_op op;
+    uint64_t t = bench_now_ns();
+    slim_status st = slim_session_invite_async(app, s, name, &op);
+    if (st != SLIM_OK)
+        bench_die("invite", st);
+    for (;;) {
+        slim_event ev;
+        if ((st = slim_app_next_event(app, INV_WAIT_S * 1000, &ev)) != SLIM_OK)
+            bench_die("waiting for an invitation", st);
+        if (ev.kind != SLIM_EVENT_OP_DONE || ev.op != op)
+            continue; /* a member joined, ... */
+        if (ev.status != SLIM_OK)
+            bench_die(ev.detail, ev.status);
+        return (double)(bench_now_ns() - t) / 1e6;
+    }
+}
+
+/* Member 0: the group, every other member invited one at a time, the
+ * parent told before and after the last; then the group closed. */
+static void inv_moderator(const cfg *c, const ctl *k, inv_shared *sh) {
+    char name[64], chan[64];
+    slim_app *app = inv_app(c, 0);
+    take_token(k->mod[0]); /* the others listen */
+    snprintf(chan, sizeof chan, "bench/invite/chan-%ld", c->tag);
+    slim_session_options o = {.type = SLIM_SESSION_MULTICAST,
+                              .peer = chan,
+                              .timeout_ms = 1000,
+                              .max_retries = 5,
+                              .mls = c->mls};
+    slim_session_id s = 0;
+    slim_status st = slim_session_create(app, &o, BENCH_SETUP_MS, &s);
+    if (st != SLIM_OK)
+        bench_die("create the group", st);
+    for (int i = 1; i < c->members; i++) {
+        inv_name(c, i, name, sizeof name);
+        if ((st = slim_app_set_route(app, name, 0, BENCH_SETUP_MS)) != SLIM_OK)
+            bench_die("route", st);
+        bool last = i == c->members - 1;
+        if (last) {
+            put_token(k->back[1], 'b');
+            take_token(k->mod[0]);
+        }
+        sh->invite_ms[i] = inv_one(app, s, name);
+        if (last) {
+            put_token(k->back[1], 'e');
+            take_token(k->mod[0]);
+        }
+    }
+    uint64_t t = bench_now_ns();
+    st = slim_session_delete(app, s, BENCH_CLOSE_MS);
+    sh->close_s = (double)(bench_now_ns() - t) / 1e9;
+    if (st != SLIM_OK)
+        fprintf(stderr, "bench_group: closing the group: %s\n", slim_status_name(st));
+    put_token(k->back[1], 'd');
+    slim_app_free(app, BENCH_CLOSE_MS);
+}
+
+typedef struct inv_arg {
+    const cfg *c;
+    const ctl *k;
+    int idx;
+} inv_arg;
+
+/* A member other than the moderator: connects, says so, listens for the
+ * invitation, then stays (its app's loop thread takes the commits) until
+ * the parent says leave. */
+static void *inv_member(void *arg) {
+    const inv_arg *a = arg;
+    slim_app *app = inv_app(a->c, a->idx);
+    put_token(a->k->up[1], 'r');
+    slim_session_id s = 0;
+    slim_status st = slim_app_listen(app, INV_WAIT_S * 1000, &s);
+    if (st != SLIM_OK)
+        bench_die("listen", st);
+    take_token(a->k->fin[0]);
+    slim_app_free(app, BENCH_CLOSE_MS);
+    return NULL;
+}
+
+/* Process p: its members, each on a thread, the moderator on this one. */
+static void inv_proc(const cfg *c, int p, const ctl *k, inv_shared *sh) {
+    int n = 0;
+    for (int i = 1; i < c->members; i++)
+        n += i % c->procs == p;
+    pthread_t *th = calloc((size_t)(n ? n : 1), sizeof *th);
+    inv_arg *args = calloc((size_t)(n ? n : 1), sizeof *args);
+    if (th == NULL || args == NULL)
+        bench_die("memory", SLIM_E_NOMEM);
+    n = 0;
+    for (int i = 1; i < c->members; i++) {
+        if (i % c->procs != p)
+            continue;
+        args[n] = (inv_arg){.c = c, .k = k, .idx = i};
+        if (pthread_create(&th[n], NULL, inv_member, &args[n]) != 0)
+            bench_die("thread", SLIM_E_IO);
+        n++;
+    }
+    if (p == 0)
+        inv_moderator(c, k, sh);
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    free(args);
+    free(th);
+}
+
+/* CPU time so far of every thread of process pid, ns (0 when it is
+ * gone). */
+static uint64_t proc_cpu_ns(long pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/task", pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    uint64_t sum = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[320];
+        snprintf(f, sizeof f, "/proc/%ld/task/%s/schedstat", pid, e->d_name);
+        FILE *fp = fopen(f, "r");
+        unsigned long long ns = 0;
+        if (fp != NULL && fscanf(fp, "%llu", &ns) == 1)
+            sum += ns;
+        if (fp != NULL)
+            fclose(fp);
+    }
+    closedir(d);
+    return sum;
+}
+
+/* CPU so far: [0] the moderator's process, [1] the others, [2] the node. */
+static void inv_cpu(const cfg *c, uint64_t out[3]) {
+    out[0] = proc_cpu_ns(children[0]);
+    out[1] = 0;
+    for (int i = 1; i < nchildren; i++)
+        out[1] += proc_cpu_ns(children[i]);
+    out[2] = c->node_pid > 0 ? proc_cpu_ns(c->node_pid) : 0;
+}
+
+static int run_invite(const cfg *c) {
+    size_t bytes = sizeof(inv_shared);
+    inv_shared *sh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ctl k;
+    if (sh == MAP_FAILED || pipe(k.up) || pipe(k.go) || pipe(k.mod) || pipe(k.back) || pipe(k.fin))
+        bench_die("shared memory or pipes", SLIM_E_IO);
+    fflush(stdout);
+    nchildren = c->procs;
+    for (int p = 0; p < c->procs; p++) {
+        pid_t pid = fork(); /* before any app: an app starts a thread */
+        if (pid < 0)
+            bench_die("fork", SLIM_E_IO);
+        if (pid == 0) {
+            bench_on_die = NULL;
+            inv_proc(c, p, &k, sh);
+            _exit(0);
+        }
+        children[p] = pid;
+    }
+    bench_on_die = kill_children;
+    await_tokens(k.up[0], c->members - 1, WAIT_S); /* connected */
+    put_token(k.mod[1], 'i');
+    uint64_t t0 = bench_now_ns(), cpu0[3], cpu1[3];
+    await_tokens(k.back[0], 1, INV_WAIT_S); /* before the last invitation */
+    double build_s = (double)(bench_now_ns() - t0) / 1e9;
+    inv_cpu(c, cpu0);
+    put_token(k.mod[1], 'g');
+    await_tokens(k.back[0], 1, INV_WAIT_S); /* after it */
+    inv_cpu(c, cpu1);
+    put_token(k.mod[1], 'g');
+    await_tokens(k.back[0], 1, WAIT_S); /* the group is closed */
+    for (int i = 1; i < c->members; i++)
+        put_token(k.fin[1], 'f');
+    reap_children();
+    int m = c->members;
+    printf("RESULT system=slim mode=invite members=%d procs=%d mls=%d invite_ms=%.2f "
+           "prev_ms=%.2f first_ms=%.2f build_s=%.3f cpu_mod_ms=%.2f cpu_members_ms=%.2f "
+           "cpu_node_ms=%.2f close_s=%.3f\n",
+           m, c->procs, c->mls, sh->invite_ms[m - 1], m > 2 ? sh->invite_ms[m - 2] : 0.0,
+           sh->invite_ms[1], build_s, (double)(cpu1[0] - cpu0[0]) / 1e6,
+           (double)(cpu1[1] - cpu0[1]) / 1e6, (double)(cpu1[2] - cpu0[2]) / 1e6, sh->close_s);
+    fflush(stdout);
+    for (int i = 0; i < 2; i++)
+        close(k.up[i]), close(k.go[i]), close(k.mod[i]), close(k.back[i]), close(k.fin[i]);
+    munmap(sh, bytes);
+    return 0;
+}
+
+/* `invite PORT MEMBERS [--procs P] [--mls] [--node-pid PID]` */
+static int main_invite(int argc, char **argv) {
+    cfg c = {.invite = true, .tag = (long)getpid()};
+    long port, members, v;
+    if (argc < 4 || !bench_count(argv[2], "PORT", 1, 65535, &port) ||
+        !bench_count(argv[3], "MEMBERS", 2, MAX_PROCS, &members))
+        return 2;
+    c.port = (int)port;
+    c.members = (int)members;
+    c.procs = c.members;
+    for (int i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "--mls") == 0) {
+            c.mls = true;
+        } else if (strcmp(argv[i], "--procs") == 0 && i + 1 < argc) {
+            if (!bench_count(argv[++i], "--procs", 1, members, &v))
+                return 2;
+            c.procs = (int)v;
+        } else if (strcmp(argv[i], "--node-pid") == 0 && i + 1 < argc) {
+            if (!bench_count(argv[++i], "--node-pid", 1, 1L << 30, &c.node_pid))
+                return 2;
+        } else {
+            fprintf(stderr, "bench_group invite: unexpected \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    return run_invite(&c);
+}
+
 static const char usage[] =
     "usage: bench_group slim PORT N SIZE MODE [--all] [--rate R] [--window W] [--mls]\n"
     "       bench_group nats PORT N SIZE [--all] [--rate R]\n"
+    "       bench_group invite PORT MEMBERS [--procs P] [--mls] [--node-pid PID]\n"
     "\n"
     "Ten members (processes) through one server on 127.0.0.1:PORT: our slim node\n"
     "(apps with shared-secret identities in a MULTICAST session, the first\n"
@@ -672,6 +949,9 @@ static const char usage[] =
     "  --rate R  each publisher sends R messages/s and latencies are measured\n"
     "  --window W  slim: publishes in flight per publisher (default 256)\n"
     "  --mls     slim: the group is an MLS group (end-to-end encrypted)\n"
+    "invite: the time to invite the last of MEMBERS members (apps spread over\n"
+    "P processes, default one each) into a group of MEMBERS - 1, and the CPU it\n"
+    "took (the member processes; the node's with --node-pid).\n"
     "Prints one RESULT line.\n";
 
 int main(int argc, char **argv) {
@@ -679,6 +959,8 @@ int main(int argc, char **argv) {
         fputs(usage, stdout);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "invite") == 0)
+        return main_invite(argc, argv);
     cfg c = {.window = 256, .tag = (long)getpid()};
     int fixed = argc > 1 && strcmp(argv[1], "slim") == 0 ? 6 : 5;
     if (argc < fixed || (strcmp(argv[1], "slim") != 0 && strcmp(argv[1], "nats") != 0)) {

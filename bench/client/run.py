@@ -1,7 +1,7 @@
 """Apps through one node beside nats-server, in the same run, median of 5
 alternating runs.
 
-Usage: run.py BUILD_DIR [apps|group] [--runs 5] [--quick]
+Usage: run.py BUILD_DIR [apps|group|mls] [--runs 5] [--quick]
 
 Our `slim` node (header MACs on, the default) and Debian's nats-server run on
 loopback; each round runs, one after the other:
@@ -35,6 +35,20 @@ the public client API (bench/client/bench_client.c).
                     reliable, nats (bench_group)
   latency           1->9 at a fixed rate (2 000 msg/s), one-way p50/p99 of
                     every delivery: slim unreliable, reliable, nats
+
+`mls` runs instead, in each round (docs/benchmarks.md, "MLS group, part 2"):
+
+  1->9 reliable     the group of ten above, 1 KiB, without MLS
+  1->9 reliable MLS the same group with --mls (suite 2, P-256, the default)
+  floor             bench_mls floor 1024: one sign and one verify of the
+                    suite's signature scheme on the payload's size (prepared
+                    keys; and a verify with the key imported from its bytes,
+                    as a receiving group does); per delivery the floor is
+                    verify + sign / 9 (nine receivers share the signature)
+  invite 100        bench_group invite: the 100th member into a group of 99,
+                    with MLS, one process per member; the same in one
+                    process (100 apps, each its own loop thread); and
+                    without MLS, one process per member
 """
 import argparse
 import functools
@@ -184,11 +198,105 @@ def group(a):
           f"{med('unrel', 'close_s'):.3f} s, {med('rel', 'close_s'):.3f} s")
 
 
+def ordinal(n):
+    """1st, 2nd, 3rd, 4th, ..., 11th, ..., 21st."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def mls(a):
+    """The `mls` scenario: a group of ten with and without MLS, the
+    signature floor, and the invitation of a 100th member."""
+    grp = os.path.join(a.build, "bench", "bench_group")
+    floor = os.path.join(a.build, "bench", "bench_mls")
+    scale = 0.1 if a.quick else 1.0
+    n, receivers, size, members = int(20000 * scale), 9, 1024, a.members
+    node, port = node_run.start_node(a.build)
+    keys = ("plain", "mls", "floor", "inv", "inv1", "inv_plain")
+    rows = {k: [] for k in keys}
+    win = ["--window", a.window]
+    try:
+        def group_run(k, *more):
+            rows[k].append(tolerant(timed, node, grp, ["slim", port, n, size, "reliable", *more] +
+                                    win, "deliveries"))
+
+        def invite(k, *more):
+            rows[k].append(tolerant(node_run.run, grp, ["invite", port, members, "--node-pid",
+                                                         node.pid, *more]))
+
+        for _ in range(a.runs):  # alternate within each round
+            group_run("plain")
+            group_run("mls", "--mls")
+            rows["floor"].append(tolerant(node_run.run, floor, ["floor", size, 2000]))
+            invite("inv", "--mls")
+            invite("inv1", "--mls", "--procs", 1)
+            invite("inv_plain")
+    finally:
+        stop(node)
+    failed = {k: sum(1 for r in v if r is None) for k, v in rows.items()}
+    rows = {k: [r for r in v if r is not None] or [{}] for k, v in rows.items()}
+
+    def med(k, field):
+        return median(rows, k, field) if field in rows[k][0] else float("nan")
+
+    total = functools.partial(summed, rows)
+    for r in rows["floor"]:
+        if r:
+            r["floor_us"] = float(r["verify_us"]) + float(r["sign_us"]) / receivers
+            r["floor_import_us"] = float(r["import_verify_us"]) + float(r["sign_us"]) / receivers
+    fl, fli = med("floor", "floor_us"), med("floor", "floor_import_us")
+    cpu = {k: med(k, "cpu_us") for k in ("plain", "mls")}
+    node_us = {k: med(k, "server_us") for k in ("plain", "mls")}
+    both = {k: cpu[k] + node_us[k] for k in cpu}
+    rate = {k: med(k, "delivery_rate") for k in ("plain", "mls")}
+    print(f"MLS group, median of {a.runs} alternating runs (one node, shared-secret identities; "
+          f"ten members, each its own process, 1 -> {receivers} reliable, {size} B, {n:,} "
+          f"messages per run, window {a.window}; suite 2, P-256)")
+    for k, title in (("plain", "without MLS"), ("mls", "with MLS")):
+        print(f"  {title:11s}: {rate[k]:,.0f} deliveries/s; CPU per delivery: members "
+              f"{cpu[k]:.2f} us, node {node_us[k]:.2f} us, together {both[k]:.2f} us; "
+              f"lost {total(k, 'lost')}, duplicates {total(k, 'dups')}, refused and sent "
+              f"again {total(k, 'queue_full')}, undelivered {total(k, 'undelivered')}, "
+              f"MESSAGE_LOST {total(k, 'msg_lost')}, dropped on arrival (duplicates, ...) "
+              f"{total(k, 'rx_drops')}; all runs (deliveries/s, members' us): " +
+              ", ".join(f"{float(r['delivery_rate']):,.0f} {float(r['cpu_us']):.1f}"
+                        for r in rows[k] if r))
+    print(f"  with / without MLS: deliveries/s {rate['mls'] / rate['plain']:.2f}x, CPU per "
+          f"delivery {cpu['mls'] / cpu['plain']:.2f}x (members), "
+          f"{both['mls'] / both['plain']:.2f}x (with the node)")
+    print(f"  floor per delivery (suite 2, {size} B, thread CPU): verify "
+          f"{med('floor', 'verify_us'):.2f} us + sign {med('floor', 'sign_us'):.2f} / {receivers}"
+          f" = {fl:.2f} us (prepared keys); with the key imported for the verify "
+          f"({med('floor', 'import_verify_us'):.2f} us): {fli:.2f} us")
+    print(f"  MLS CPU per delivery / floor: {cpu['mls'] / fl:.2f}x members (goal <= 1.3x), "
+          f"{both['mls'] / fl:.2f}x with the node; MLS overhead (with - without) / floor: "
+          f"{(cpu['mls'] - cpu['plain']) / fl:.2f}x members, "
+          f"{(both['mls'] - both['plain']) / fl:.2f}x with the node")
+    for k, title in (("inv", "MLS, one process per member"),
+                     ("inv1", "MLS, all members in one process"),
+                     ("inv_plain", "without MLS, one process per member")):
+        print(f"  invite the {ordinal(members)} member into {members - 1} ({title}): "
+              f"{med(k, 'invite_ms'):.1f} ms (the {ordinal(members - 1)}: "
+              f"{med(k, 'prev_ms'):.1f} ms, "
+              f"the first: {med(k, 'first_ms'):.1f} ms); its CPU: moderator's process "
+              f"{med(k, 'cpu_mod_ms'):.1f} ms, other processes {med(k, 'cpu_members_ms'):.1f} ms,"
+              f" node {med(k, 'cpu_node_ms'):.1f} ms; the {members - 2} invitations before it "
+              f"{med(k, 'build_s'):.2f} s; all runs: "
+              + ", ".join(f"{float(r['invite_ms']):.1f}" for r in rows[k] if r))
+    if any(failed.values()):
+        print("  FAILED runs (not in the medians): " +
+              ", ".join(f"{k} {c}" for k, c in failed.items() if c))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
-    ap.add_argument("scenario", nargs="?", choices=("apps", "group"), default="apps",
-                    help="apps: 1->1 and request/reply (default); group: 1->9 and all 10")
+    ap.add_argument("scenario", nargs="?", choices=("apps", "group", "mls"), default="apps",
+                    help="apps: 1->1 and request/reply (default); group: 1->9 and all 10; "
+                    "mls: the group of ten with and without MLS, the signature floor, the "
+                    "invitation of a 100th member")
+    ap.add_argument("--members", type=int, default=100,
+                    help="mls: the invitation measured is the last of this many members")
     ap.add_argument("--rate", type=int, default=2000,
                     help="group: messages/s of the latency runs' publisher")
     ap.add_argument("--runs", type=int, default=5)
@@ -198,6 +306,8 @@ def main():
     a = ap.parse_args()
     if a.scenario == "group":
         return group(a)
+    if a.scenario == "mls":
+        return mls(a)
     client = os.path.join(a.build, "bench", "bench_client")
     gen = os.path.join(a.build, "bench", "bench_node")
     scale = 0.1 if a.quick else 1.0
