@@ -41,6 +41,10 @@ void *slim_calloc(size_t n, size_t size) {
     if (size != 0 && n > SIZE_MAX / size)
         return NULL;
     size_t total = n * size;
+    /* libc's calloc maps large blocks zeroed, touching no page until it is
+     * used (an app's event ring: tens of MB it may never fill) */
+    if (current.malloc_fn == libc_malloc)
+        return calloc(total ? total : 1, 1);
     void *p = slim_malloc(total);
     if (p != NULL && total > 0)
         memset(p, 0, total);
