@@ -120,6 +120,15 @@ typedef struct slim_app_options {
      * signing key (the token's "pubkey", which also signs command headers)
      * is of its signature scheme: P-256 or Ed25519. docs/client.md. */
     uint16_t mls_suite;
+    /* Restarting from saved state (slim_app_save_state; docs/client.md,
+     * "State at rest"): the file and its 32-byte key. The app takes its id
+     * and signing key from it (its provider config must be the one it was
+     * saved with: E_STATE_IDENTITY otherwise), and the groups it was a
+     * member of come back on its first connection, as sessions
+     * slim_app_listen returns. E_STATE_ALTERED (the file was changed, or
+     * another key), E_STATE_FORMAT, E_IO. */
+    const char *state_file;
+    const uint8_t *state_key;
 } slim_app_options;
 
 /* Creates an app named `name` ("org/namespace/service"; its id comes from
@@ -133,6 +142,18 @@ typedef struct slim_app_options {
 SLIM_API slim_status slim_app_new(const char *name, const slim_identity_config *provider,
                                   const slim_identity_config *verifier,
                                   const slim_app_options *opts, slim_app **out);
+
+/* Saves the app's identity (its id and signing key; not the shared secret
+ * or key files, which come from the config again) and every group it is
+ * a member of (not one it moderates), with its MLS state, to `path`,
+ * sealed with AES-256-GCM under `key` (32 bytes the application keeps
+ * and never stores beside the file). The file is written whole and
+ * renamed into place, mode 0600; nothing is written in the clear. Save
+ * again after sending much: a restarted app goes on past the message ids
+ * and MLS generations it may have used since (docs/client.md).
+ * E_INVALID_ARG, E_IO, E_TIMEOUT. */
+SLIM_API slim_status slim_app_save_state(slim_app *app, const char *path, const uint8_t key[32],
+                                         int64_t timeout_ms);
 
 /* Stops the app: sessions end (peers are told, for at most timeout_ms),
  * links close, the thread exits, then everything is freed. No other call

@@ -298,6 +298,11 @@ extern "C" {
     /* applications (src/client): -780..-799 (sessions -700..-739, JWT -740..-759, identity        \
      * -760..-779) */                                                                              \
     XX(E_APP_REFUSED, -780, "refused by the app's router or the node")                             \
+    XX(E_STATE_FORMAT, -790,                                                                       \
+       "saved state: not a state file of this library (magic, version or length)")                 \
+    XX(E_STATE_ALTERED, -791,                                                                      \
+       "saved state: does not authenticate under the key (altered, or another key)")               \
+    XX(E_STATE_IDENTITY, -792, "saved state: of another identity than the app's provider")         \
     /* transport: -500 - c is gRPC status code c (1..16), see slim_grpc_code_to_status() */        \
     XX(E_GRPC_CANCELLED, -501, "gRPC CANCELLED: the call was cancelled")                           \
     XX(E_GRPC_UNKNOWN, -502, "gRPC UNKNOWN: unknown error")                                        \

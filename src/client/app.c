@@ -12,6 +12,7 @@
 #include "slim/slim.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -125,6 +126,7 @@ void slim_app__cmd_free(app_cmd *c) {
     if (c == NULL)
         return;
     slim_free(c->text);
+    OPENSSL_cleanse(c->key, sizeof c->key);
     for (size_t i = 0; i < 2 * c->s.md_len; i++)
         slim_free(c->s.md[i]);
     slim_free(c->s.md);
@@ -372,7 +374,9 @@ static void on_wake(uv_async_t *a) {
             }
             return;
         }
-        if (c->kind >= CMD_SESSION_CREATE && c->kind <= CMD_SESSION_ROTATE)
+        if (c->kind == CMD_SAVE_STATE)
+            slim_app__state_save_cmd(app, c);
+        else if (c->kind >= CMD_SESSION_CREATE && c->kind <= CMD_SESSION_ROTATE)
             slim_app__run_session_cmd(app, c);
         else
             slim_app__run_conn_cmd(app, c);
@@ -453,6 +457,7 @@ static void app_free_memory(slim_app *app) {
     for (int i = 0; i < 3; i++)
         slim_free(app->name_text[i]);
     slim_app__identity_cleanup(&app->identity);
+    slim_buf_cleanup_secret(&app->restore);
     slim_hmap_iter si;
     for (slim_hnode *n = slim_hmap_first(&app->sessions, &si); n;
          n = slim_hmap_next(&app->sessions, &si))
@@ -509,7 +514,9 @@ slim_status slim_app_new(const char *name, const slim_identity_config *provider,
         else
             app->name_parts[i] = (slim_str){app->name_text[i], parts.component[i].len};
     }
-    if (st == SLIM_OK)
+    if (st == SLIM_OK && o->state_file != NULL)
+        st = slim_app__state_load(app, provider, verifier);
+    else if (st == SLIM_OK)
         st = slim_app__identity_init(&app->identity, provider, verifier, o->mls_suite,
                                      (uint64_t)time(NULL));
     if (st == SLIM_OK) {

@@ -85,11 +85,121 @@ static size_t audience(const slim_identity_config *c, slim_str *out) {
     return n;
 }
 
-static slim_status init_provider(app_identity *id, const slim_identity_config *c, uint64_t now) {
+/* ---- saved identities ------------------------------------------------ */
+
+#define SAVED_VERSION 1
+
+/* An export read back (views into its bytes). */
+typedef struct saved_identity {
+    uint16_t suite;
+    uint8_t kind;
+    slim_str id;    /* SHARED_SECRET */
+    slim_bytes key; /* SHARED_SECRET */
+    bool has_id;    /* JWT, STATIC_JWT */
+    slim_id app_id; /* JWT, STATIC_JWT */
+} saved_identity;
+
+static slim_status parse_saved(slim_bytes b, saved_identity *s) {
+    slim_reader r;
+    slim_reader_init(&r, b);
+    uint8_t version, has_id, key_len;
+    uint32_t id_len;
+    slim_bytes text;
+    memset(s, 0, sizeof *s);
+    if (slim_reader_u8(&r, &version) != SLIM_OK || version != SAVED_VERSION ||
+        slim_reader_u16(&r, &s->suite) != SLIM_OK || slim_reader_u8(&r, &s->kind) != SLIM_OK)
+        return SLIM_E_STATE_FORMAT;
+    if (s->kind == SLIM_IDENTITY_SHARED_SECRET) {
+        if (slim_reader_u32(&r, &id_len) != SLIM_OK ||
+            slim_reader_bytes(&r, id_len, &text) != SLIM_OK ||
+            slim_reader_u8(&r, &key_len) != SLIM_OK ||
+            slim_reader_bytes(&r, key_len, &s->key) != SLIM_OK)
+            return SLIM_E_STATE_FORMAT;
+        s->id = (slim_str){(const char *)text.ptr, text.len};
+    } else if (s->kind == SLIM_IDENTITY_JWT || s->kind == SLIM_IDENTITY_STATIC_JWT) {
+        if (slim_reader_u8(&r, &has_id) != SLIM_OK || has_id > 1 ||
+            slim_reader_u64(&r, &s->app_id.hi) != SLIM_OK ||
+            slim_reader_u64(&r, &s->app_id.lo) != SLIM_OK ||
+            slim_reader_u8(&r, &key_len) != SLIM_OK ||
+            slim_reader_bytes(&r, key_len, &s->key) != SLIM_OK)
+            return SLIM_E_STATE_FORMAT;
+        s->has_id = has_id == 1;
+    } else {
+        return SLIM_E_STATE_FORMAT;
+    }
+    return slim_reader_finish(&r) == SLIM_OK ? SLIM_OK : SLIM_E_STATE_FORMAT;
+}
+
+/* Whether what was saved can be this app's provider, as far as can be
+ * told before building it: the same suite and kind, and for a shared
+ * secret an id "<configured id>_<suffix>". */
+static slim_status saved_fits(const saved_identity *s, uint16_t suite,
+                              const slim_identity_config *c) {
+    if (s->suite != suite || s->kind != (uint8_t)c->kind)
+        return SLIM_E_STATE_IDENTITY;
+    if (c->kind != SLIM_IDENTITY_SHARED_SECRET)
+        return SLIM_OK;
+    size_t n = strlen(c->id);
+    return s->id.len == n + 1 + SLIM_IDENTITY_SUFFIX_LEN && memcmp(s->id.ptr, c->id, n) == 0 &&
+                   s->id.ptr[n] == '_'
+               ? SLIM_OK
+               : SLIM_E_STATE_IDENTITY;
+}
+
+/* A JWT provider made from its config names the app as it did before. */
+static slim_status same_app(const app_identity *id, const saved_identity *s) {
+    slim_id a = slim_app__identity_app_id(id);
+    bool has = slim_app__identity_has_id(id);
+    return has == s->has_id && (!has || (a.hi == s->app_id.hi && a.lo == s->app_id.lo))
+               ? SLIM_OK
+               : SLIM_E_STATE_IDENTITY;
+}
+
+slim_status slim_app__identity_export(const app_identity *id, slim_buf *out) {
+    if (id == NULL || out == NULL || (id->shared == NULL && id->jwt == NULL))
+        return SLIM_E_INVALID_ARG;
+    slim_str pid = slim_app__identity_id(id);
+    slim_bytes key = id->shared != NULL ? slim_identity_private_key(id->shared)
+                                        : slim_jwt_provider_private_key(id->jwt);
+    if (pid.len > UINT32_MAX || key.len > UINT8_MAX)
+        return SLIM_E_TOO_LARGE;
+    size_t need = 4 + (id->shared != NULL ? 4 + pid.len : 17) + 1 + key.len;
+    slim_status st = slim_buf_reserve(out, need);
+    if (st != SLIM_OK)
+        return st;
+    /* The room is there: the appends below cannot fail. */
+    (void)slim_buf_append_u8(out, SAVED_VERSION);
+    (void)slim_buf_append_u16(out, id->mls_suite);
+    (void)slim_buf_append_u8(out, (uint8_t)id->provider_kind);
+    if (id->shared != NULL) {
+        (void)slim_buf_append_u32(out, (uint32_t)pid.len);
+        (void)slim_buf_append(out, pid.ptr, pid.len);
+        (void)slim_buf_append_u8(out, (uint8_t)key.len);
+        (void)slim_buf_append(out, key.ptr, key.len);
+    } else {
+        bool has = slim_app__identity_has_id(id);
+        slim_id a = slim_app__identity_app_id(id);
+        (void)slim_buf_append_u8(out, has ? 1 : 0);
+        (void)slim_buf_append_u64(out, has ? a.hi : 0);
+        (void)slim_buf_append_u64(out, has ? a.lo : 0);
+        (void)slim_buf_append_u8(out, (uint8_t)key.len); /* a static token has none */
+        (void)slim_buf_append(out, key.ptr, key.len);
+    }
+    return SLIM_OK;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+/* The provider of config c: new, or (saved not NULL) the saved one. */
+static slim_status init_provider(app_identity *id, const slim_identity_config *c, uint64_t now,
+                                 const saved_identity *saved) {
     id->provider_kind = c->kind;
     slim_mls_sig_scheme scheme = slim_mls_suite_get(id->mls_suite)->sig;
     if (c->kind == SLIM_IDENTITY_SHARED_SECRET) {
         slim_identity_params ip = {.sig_scheme = scheme, .validity_s = c->duration_s};
+        if (saved != NULL)
+            return slim_identity_restore(saved->id, str_of(c->secret), saved->key, &ip,
+                                         &id->shared);
         return slim_identity_new(str_of(c->id), str_of(c->secret), &ip, &id->shared);
     }
     if (c->kind == SLIM_IDENTITY_STATIC_JWT) {
@@ -108,7 +218,9 @@ static slim_status init_provider(app_identity *id, const slim_identity_config *c
                                   .audience = aud,
                                   .audience_len = audience(c, aud),
                                   .duration_s = c->duration_s,
-                                  .sig_scheme = scheme};
+                                  .sig_scheme = scheme,
+                                  .signing_key =
+                                      saved != NULL ? saved->key : slim_bytes_of(NULL, 0)};
     if ((st = slim_jwt_provider_new(k, &p, &id->jwt)) != SLIM_OK)
         slim_jwt_keys_free(k);
     return st;
@@ -144,22 +256,44 @@ static slim_status init_verifier(app_identity *id, const slim_identity_config *c
     return st;
 }
 
-slim_status slim_app__identity_init(app_identity *id, const slim_identity_config *provider,
-                                    const slim_identity_config *verifier, uint16_t mls_suite,
-                                    uint64_t unix_s) {
+/* slim_app__identity_init (saved NULL) and _init_restored. */
+static slim_status init_both(app_identity *id, const slim_identity_config *provider,
+                             const slim_identity_config *verifier, uint16_t mls_suite,
+                             uint64_t unix_s, const slim_bytes *saved) {
     memset(id, 0, sizeof *id);
     slim_status st;
+    if (saved != NULL && saved->ptr == NULL && saved->len > 0)
+        return SLIM_E_INVALID_ARG;
     if ((st = slim_app__identity_check(provider, true)) != SLIM_OK ||
         (st = slim_app__identity_check(verifier, false)) != SLIM_OK)
         return st;
     id->mls_suite = mls_suite != 0 ? mls_suite : SLIM_MLS_SUITE_P256_AES128GCM_SHA256_P256;
     if (slim_mls_suite_get(id->mls_suite) == NULL)
         return SLIM_E_INVALID_ARG;
-    if ((st = init_provider(id, provider, unix_s)) == SLIM_OK)
+    saved_identity s;
+    if (saved == NULL || ((st = parse_saved(*saved, &s)) == SLIM_OK &&
+                          (st = saved_fits(&s, id->mls_suite, provider)) == SLIM_OK))
+        st = init_provider(id, provider, unix_s, saved != NULL ? &s : NULL);
+    if (st == SLIM_OK && saved != NULL && provider->kind != SLIM_IDENTITY_SHARED_SECRET)
+        st = same_app(id, &s);
+    if (st == SLIM_OK)
         st = init_verifier(id, verifier, unix_s);
     if (st != SLIM_OK)
         slim_app__identity_cleanup(id);
     return st;
+}
+
+slim_status slim_app__identity_init(app_identity *id, const slim_identity_config *provider,
+                                    const slim_identity_config *verifier, uint16_t mls_suite,
+                                    uint64_t unix_s) {
+    return init_both(id, provider, verifier, mls_suite, unix_s, NULL);
+}
+
+slim_status slim_app__identity_init_restored(app_identity *id, const slim_identity_config *provider,
+                                             const slim_identity_config *verifier,
+                                             uint16_t mls_suite, uint64_t unix_s,
+                                             slim_bytes saved) {
+    return init_both(id, provider, verifier, mls_suite, unix_s, &saved);
 }
 
 void slim_app__identity_cleanup(app_identity *id) {

@@ -48,6 +48,43 @@ slim_status slim_app__identity_init(app_identity *id, const slim_identity_config
                                     const slim_identity_config *verifier, uint16_t mls_suite,
                                     uint64_t unix_s);
 
+/* As slim_app__identity_init, but the provider is the one an app saved
+ * before a restart (slim_app__identity_export), given again its config:
+ * for a shared secret, the same id and private key (slim_identity_restore
+ * with the config's secret); for a JWT provider, built from the config as
+ * init builds it and then checked to yield the saved app id. The
+ * verifier is built from its config. E_STATE_FORMAT (saved is not an
+ * export of this version: malformed, truncated, trailing bytes),
+ * E_STATE_IDENTITY (saved for another MLS suite, another provider kind,
+ * a shared-secret id of another configured id, or a JWT provider whose
+ * subject gives another app id), the errors of slim_app__identity_init
+ * and slim_identity_restore; nothing to clean up on error. */
+slim_status slim_app__identity_init_restored(app_identity *id, const slim_identity_config *provider,
+                                             const slim_identity_config *verifier,
+                                             uint16_t mls_suite, uint64_t unix_s, slim_bytes saved);
+
+/* Appends what slim_app__identity_init_restored needs to make this
+ * provider again (big-endian integers):
+ *
+ *   u8   version, 1
+ *   u16  the MLS suite
+ *   u8   the provider kind (slim_identity_kind)
+ *   SHARED_SECRET:    u32 length, the id (slim_identity_id, "<id>_<suffix>");
+ *                     u8 length, the private key (slim_identity_private_key:
+ *                     the P-256 scalar or the Ed25519 seed, 32 bytes)
+ *   JWT, STATIC_JWT:  u8 1 when the provider has an id (a subject) else 0;
+ *                     u64, u64 the app id (hi, lo; 0 without an id);
+ *                     u8 length, the command and MLS signing key (the
+ *                     provider's own pair, not the JWT key; 0 for a
+ *                     static token, which has none)
+ *
+ * Neither the shared secret nor JWT keys or tokens are saved: they come
+ * from the config on restore. The bytes hold a private key: wipe them
+ * (slim_buf_cleanup_secret). Room is made first, so out is not
+ * reallocated once the key is in it. E_INVALID_ARG, E_NOMEM (out
+ * unchanged). */
+slim_status slim_app__identity_export(const app_identity *id, slim_buf *out);
+
 void slim_app__identity_cleanup(app_identity *id);
 
 /* The provider id (the shared-secret id, or the JWT subject), whether it

@@ -55,6 +55,7 @@ typedef enum cmd_kind {
     CMD_SESSION_INVITE,
     CMD_SESSION_REMOVE,
     CMD_SESSION_ROTATE,
+    CMD_SAVE_STATE,
     CMD_STOP,
 } cmd_kind;
 
@@ -92,6 +93,7 @@ typedef struct app_cmd {
     slim_server_config sc; /* RUN_SERVER (owned) */
     cmd_session s;         /* session commands */
     int64_t timeout_ms;    /* STOP: how long sessions get to close */
+    uint8_t key[32];       /* SAVE_STATE: the file's key (wiped when freed) */
 } app_cmd;
 
 /* ---- operations ---- */
@@ -234,6 +236,7 @@ struct slim_app {
     bool closing_all, all_closed;
     uint64_t stop_deadline_ms;
     app_cmd *stop_cmd; /* made at creation, so stopping cannot fail */
+    slim_buf restore;  /* saved sessions to bring back on the first connection (secret) */
 };
 
 /* Completes op with its result (kind, op and detail are filled here; the
@@ -261,6 +264,15 @@ void slim_app__sessions_input(slim_app *app, slim_bytes msg);
 bool slim_app__sessions_close_all(slim_app *app);
 /* The core's ops, for slim_sessions_new. */
 void slim_app__sessions_ops(slim_app *app, slim_sessions_ops *ops);
+
+/* src/client/state.c: state at rest. Load: the identity and the sessions
+ * to bring back from opts.state_file (slim_app_new, instead of
+ * slim_app__identity_init). Restore: those sessions, over the first
+ * connection's stream fwd. Save: CMD_SAVE_STATE. */
+slim_status slim_app__state_load(slim_app *app, const slim_identity_config *provider,
+                                 const slim_identity_config *verifier);
+void slim_app__state_restore(slim_app *app, uint64_t fwd);
+void slim_app__state_save_cmd(slim_app *app, app_cmd *c);
 
 /* Loop side of the commands of src/client/conn.c. */
 void slim_app__run_conn_cmd(slim_app *app, app_cmd *c);

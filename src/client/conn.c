@@ -219,6 +219,7 @@ static void sub_done(slim_app *app, app_sub *s, slim_status st, const char *deta
             uv_async_send(&app->wake);
         } else {
             app->last_conn = c->id;
+            slim_app__state_restore(app, c->fwd); /* the groups of a saved state */
         }
     } else {
         slim_app__complete(app, s->op, st, detail, NULL);

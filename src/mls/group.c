@@ -60,13 +60,18 @@ void slim_mls__epoch_keys_unref(slim_mls_epoch_keys *k) {
     slim_free(k);
 }
 
+/* `st_given` (taken, also on failure): the epoch's secret tree, or NULL for a
+ * new one from es->encryption_secret. */
 static slim_status epoch_keys_new(const slim_mls_suite *s, slim_bytes gc, uint64_t epoch,
                                   const slim_mls_tree *tree, const slim_mls_epoch_secrets *es,
-                                  slim_mls_epoch_keys **out) {
+                                  slim_mls_secret_tree *st_given, slim_mls_epoch_keys **out) {
     slim_mls_epoch_keys *k = slim_calloc(1, sizeof *k);
-    if (k == NULL)
+    if (k == NULL) {
+        slim_mls_secret_tree_free(st_given);
         return SLIM_E_NOMEM;
+    }
     atomic_init(&k->refs, 1);
+    k->st = st_given;
     k->suite = s;
     k->epoch = epoch;
     memcpy(k->sender_data_secret, es->sender_data_secret, s->nh);
@@ -74,7 +79,7 @@ static slim_status epoch_keys_new(const slim_mls_suite *s, slim_bytes gc, uint64
     slim_status st = slim_buf_append(&k->gc, gc.ptr, gc.len);
     if (st == SLIM_OK)
         st = slim_mls_tree_clone(tree, &k->tree);
-    if (st == SLIM_OK)
+    if (st == SLIM_OK && k->st == NULL)
         st = slim_mls_secret_tree_new(s, slim_bytes_of(es->encryption_secret, s->nh),
                                       slim_mls_tree_leaf_count(tree), &k->st);
     if (st != SLIM_OK) {
@@ -179,6 +184,7 @@ slim_status slim_mls__state_new(const slim_mls_state_parts *p, slim_mls_group **
     if (g == NULL) {
         slim_mls_tree_free(p->tree);
         slim_mls_epoch_secrets_cleanup(p->secrets);
+        slim_mls_secret_tree_free(p->secret_tree);
         return SLIM_E_NOMEM;
     }
     g->client = slim_mls_client_ref(p->client);
@@ -196,7 +202,9 @@ slim_status slim_mls__state_new(const slim_mls_state_parts *p, slim_mls_group **
         st = slim_mls_group_context_decode(slim_buf_view(&g->gc_buf), &g->gc);
     if (st == SLIM_OK)
         st = epoch_keys_new(s, slim_buf_view(&g->gc_buf), g->gc.epoch, g->tree, &g->secrets,
-                            &g->keys);
+                            p->secret_tree, &g->keys);
+    else
+        slim_mls_secret_tree_free(p->secret_tree);
     /* What the epoch keys now hold, and what only a committer needed. */
     slim_mls_epoch_secrets_forget_joiner(&g->secrets);
     slim_memzero(g->secrets.sender_data_secret, sizeof g->secrets.sender_data_secret);

@@ -426,4 +426,69 @@ slim_status slim_mls_group_reinit(const slim_mls_group *g, slim_mls_client *c,
                                   const slim_mls_group_options *opts, const slim_mls_env *env,
                                   slim_mls_commit_output *out);
 
+/* ---- saving and loading ------------------------------------------------ */
+
+/*
+ * Appends a self-contained encoding of g's current epoch to `out`, so a
+ * member can write it to disk and go on in the group after a restart
+ * (slim_mls_group_load). It holds the group options, the GroupContext, the
+ * ratchet tree, the committed ReInit of an ended group, the interim
+ * transcript hash and the confirmation tag (the confirmed transcript hash
+ * is in the GroupContext), this member's leaf index and the private keys it
+ * holds (its leaf's and those of the nodes above it), the epoch's secrets
+ * a state keeps (init, exporter, external, epoch authenticator,
+ * resumption PSK, sender data, membership key) and the secret tree as it
+ * is now: a generation used (sent or read) before the save stays used,
+ * one skipped and kept stays readable.
+ *
+ * NOT in it: the message keys of earlier epochs, the resumption PSKs of
+ * earlier epochs, and the proposals kept in the epoch (a Commit that names
+ * them by reference is refused by the loaded state with
+ * E_MLS_PROPOSAL_NOT_FOUND; an own Update's private key is lost). The
+ * epoch's joiner, welcome and confirmation secrets are not in a state
+ * after its creation, so not in the save either.
+ *
+ * The bytes are secret: the caller encrypts them before they leave
+ * memory, and wipes `out` (slim_buf_cleanup_secret). The secret part is
+ * written into room reserved beforehand, so no copy of it is left in
+ * memory freed while `out` grows. Format: docs/mls.md, "Saving a group
+ * state". A state saved, then used further (messages sent or read), then
+ * loaded, reuses what it used after the save: see `skip` below. On
+ * failure (E_NOMEM) out is as it was. g is not changed.
+ */
+slim_status slim_mls_group_save(const slim_mls_group *g, slim_buf *out);
+
+/*
+ * Rebuilds the state slim_mls_group_save wrote, for client c (a reference
+ * is taken). The state behaves as the saved one did: same epoch, epoch
+ * authenticator, exporter and GroupContext; it reads the epoch's messages
+ * whose generation was not used before the save, processes the next
+ * Commit, protects, proposes and commits.
+ *
+ * opts: the options of the loaded state; NULL: those saved. skip: this
+ * member's own sending ratchets (handshake and application) are moved
+ * `skip` generations past the saved ones, so that a state saved before
+ * later sends never encrypts twice with one key and nonce; 0 for none.
+ * It costs one KDF step per generation skipped (about 0.1 s for the
+ * limit, SLIM_MLS_LOAD_MAX_SKIP; E_INVALID_ARG above it: save more often
+ * than that many messages); the receivers accept a jump of at most
+ * SLIM_MLS_RATCHET_MAX_JUMP beyond what they last read.
+ *
+ * Refusals: E_MLS_BAD_VALUE (an unknown format version, or a value the
+ * format does not allow), E_MLS_SUITE_MISMATCH (saved for another cipher
+ * suite than c's), E_MLS_BAD_KEY (c's signature key is not the one of the
+ * saved member's leaf), E_MLS_PRIVATE_KEY_MISMATCH (a private key that
+ * does not match the tree), E_MLS_TREE_HASH_MISMATCH (the tree is not the
+ * GroupContext's), E_MLS_GENERATION_EXHAUSTED (skip passes generation
+ * 2^32-1), codec errors of the format, the GroupContext and the tree
+ * (E_MLS_TRUNCATED, E_MLS_TRAILING_BYTES, ...), E_NOMEM. On failure
+ * nothing is allocated and *out is not written. `saved` is borrowed for
+ * the call.
+ */
+#define SLIM_MLS_LOAD_MAX_SKIP (UINT32_C(1) << 16)
+
+slim_status slim_mls_group_load(slim_mls_client *c, slim_bytes saved,
+                                const slim_mls_group_options *opts, uint32_t skip,
+                                slim_mls_group **out);
+
 #endif

@@ -96,8 +96,8 @@ struct slim_mls_group {
     slim_mls_reinit reinit;
 };
 
-/* The parts a new state is made of. `tree` and `secrets` are taken
- * (the tree is freed and the secrets wiped also on failure). */
+/* The parts a new state is made of. `tree`, `secrets` and `secret_tree`
+ * are taken (freed or wiped also on failure). */
 typedef struct slim_mls_state_parts {
     slim_mls_client *client;
     const slim_mls_group_options *opts;
@@ -109,6 +109,9 @@ typedef struct slim_mls_state_parts {
     slim_bytes interim;            /* Nh */
     const slim_mls_group *prev;    /* the state before (past epochs, PSKs), or NULL */
     const slim_mls_reinit *reinit; /* a committed ReInit, or NULL */
+    /* The epoch's secret tree as it is now (a loaded state), n leaves as
+     * the tree; NULL: a new one from secrets->encryption_secret. */
+    slim_mls_secret_tree *secret_tree;
 } slim_mls_state_parts;
 
 slim_status slim_mls__state_new(const slim_mls_state_parts *p, slim_mls_group **out);

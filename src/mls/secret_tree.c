@@ -57,13 +57,12 @@ static void ratchet_cleanup(ratchet *r) {
     slim_memzero(r, sizeof *r);
 }
 
-slim_status slim_mls_secret_tree_new(const slim_mls_suite *suite, slim_bytes encryption_secret,
-                                     uint32_t n_leaves, slim_mls_secret_tree **out) {
+/* An empty tree of n_leaves leaves: no node secret, no leaf derived. */
+static slim_status tree_alloc(const slim_mls_suite *suite, uint32_t n_leaves,
+                              slim_mls_secret_tree **out) {
     slim_status st = slim_mls_tree_check_size(n_leaves);
     if (st != SLIM_OK)
         return st;
-    if (suite == NULL || encryption_secret.len != suite->nh)
-        return SLIM_E_INVALID_ARG;
     slim_mls_secret_tree *t = slim_calloc(1, sizeof *t);
     if (t == NULL)
         return SLIM_E_NOMEM;
@@ -71,18 +70,34 @@ slim_status slim_mls_secret_tree_new(const slim_mls_suite *suite, slim_bytes enc
     t->n_leaves = n_leaves;
     t->nodes = slim_calloc(slim_mls_tree_width(n_leaves), sizeof *t->nodes);
     t->leaves = slim_calloc(n_leaves, sizeof *t->leaves);
-    uint32_t root;
-    slim_mls_tree_root(n_leaves, &root);
-    if (t->nodes != NULL && t->leaves != NULL)
-        t->nodes[root] = slim_malloc(suite->nh);
-    if (t->nodes == NULL || t->leaves == NULL || t->nodes[root] == NULL) {
-        slim_mls_secret_tree_free(t);
-        return SLIM_E_NOMEM;
-    }
-    st = slim_mls_suite_prepare(suite, &t->prep);
+    st = t->nodes != NULL && t->leaves != NULL ? SLIM_OK : SLIM_E_NOMEM;
+    if (st == SLIM_OK)
+        st = slim_mls_suite_prepare(suite, &t->prep);
     if (st != SLIM_OK) {
         slim_mls_secret_tree_free(t);
         return st;
+    }
+    *out = t;
+    return SLIM_OK;
+}
+
+slim_status slim_mls_secret_tree_new(const slim_mls_suite *suite, slim_bytes encryption_secret,
+                                     uint32_t n_leaves, slim_mls_secret_tree **out) {
+    slim_status st = slim_mls_tree_check_size(n_leaves);
+    if (st != SLIM_OK)
+        return st;
+    if (suite == NULL || encryption_secret.len != suite->nh)
+        return SLIM_E_INVALID_ARG;
+    slim_mls_secret_tree *t;
+    st = tree_alloc(suite, n_leaves, &t);
+    if (st != SLIM_OK)
+        return st;
+    uint32_t root;
+    slim_mls_tree_root(n_leaves, &root);
+    t->nodes[root] = slim_malloc(suite->nh);
+    if (t->nodes[root] == NULL) {
+        slim_mls_secret_tree_free(t);
+        return SLIM_E_NOMEM;
     }
     memcpy(t->nodes[root], encryption_secret.ptr, suite->nh);
     *out = t;
@@ -376,6 +391,201 @@ slim_status slim_mls_secret_tree_take(slim_mls_secret_tree *t, uint32_t leaf,
     if (st != SLIM_OK)
         slim_mls_ratchet_key_cleanup(out);
     return st;
+}
+
+slim_status slim_mls_secret_tree_skip(slim_mls_secret_tree *t, uint32_t leaf,
+                                      slim_mls_ratchet_type type, uint32_t n) {
+    ratchet *r;
+    slim_status st = ratchet_of(t, leaf, type, &r);
+    if (st != SLIM_OK)
+        return st;
+    if (r->next_gen + n > (uint64_t)UINT32_MAX + 1)
+        return SLIM_E_MLS_GENERATION_EXHAUSTED;
+    uint64_t next_gen = r->next_gen;
+    uint8_t secret[SLIM_MLS_MAX_HASH];
+    memcpy(secret, r->secret, sizeof secret);
+    kept_key k;
+    for (uint32_t i = 0; st == SLIM_OK && i < n; i++)
+        st = ratchet_step(t->suite, t->prep, r, k.key, k.nonce);
+    if (st != SLIM_OK) { /* back to where it was: all or nothing */
+        r->next_gen = next_gen;
+        memcpy(r->secret, secret, sizeof secret);
+    }
+    slim_memzero(&k, sizeof k);
+    slim_memzero(secret, sizeof secret);
+    return st;
+}
+
+/* ---- saving and loading ---------------------------------------------- */
+
+static void ratchet_encode(slim_mls_tls_writer *w, const slim_mls_suite *s, const ratchet *r) {
+    slim_mls_tls_put_u64(w, r->next_gen);
+    slim_mls_tls_put_raw(w, slim_bytes_of(r->secret, s->nh));
+    size_t mark = slim_mls_tls_vec_begin(w);
+    for (size_t i = 0; i < r->n_kept; i++) {
+        slim_mls_tls_put_u32(w, r->kept[i].generation);
+        slim_mls_tls_put_raw(w, slim_bytes_of(r->kept[i].key, s->nk));
+        slim_mls_tls_put_raw(w, slim_bytes_of(r->kept[i].nonce, s->nn));
+    }
+    slim_mls_tls_vec_end(w, mark);
+}
+
+slim_status slim_mls_secret_tree_encode(slim_mls_tls_writer *w, const slim_mls_secret_tree *t) {
+    const slim_mls_suite *s = t->suite;
+    uint32_t width = slim_mls_tree_width(t->n_leaves);
+    size_t mark = slim_mls_tls_vec_begin(w);
+    for (uint32_t i = 0; i < width; i++) {
+        if (t->nodes[i] != NULL) {
+            slim_mls_tls_put_u32(w, i);
+            slim_mls_tls_put_raw(w, slim_bytes_of(t->nodes[i], s->nh));
+        }
+    }
+    slim_mls_tls_vec_end(w, mark);
+    mark = slim_mls_tls_vec_begin(w);
+    for (uint32_t i = 0; i < t->n_leaves; i++) {
+        if (t->leaves[i] != NULL) {
+            slim_mls_tls_put_u32(w, i);
+            ratchet_encode(w, s, &t->leaves[i]->r[0]);
+            ratchet_encode(w, s, &t->leaves[i]->r[1]);
+        }
+    }
+    slim_mls_tls_vec_end(w, mark);
+    return slim_mls_tls_writer_status(w);
+}
+
+size_t slim_mls_secret_tree_encode_bound(const slim_mls_secret_tree *t) {
+    const slim_mls_suite *s = t->suite;
+    size_t n = 2 * 4; /* the two length headers, at their longest */
+    uint32_t width = slim_mls_tree_width(t->n_leaves);
+    for (uint32_t i = 0; i < width; i++)
+        n += t->nodes[i] != NULL ? 4 + s->nh : 0;
+    for (uint32_t i = 0; i < t->n_leaves; i++) {
+        const leaf_state *ls = t->leaves[i];
+        if (ls != NULL)
+            n +=
+                4 + 2 * (8 + s->nh + 4) + (ls->r[0].n_kept + ls->r[1].n_kept) * (4 + s->nk + s->nn);
+    }
+    return n;
+}
+
+static slim_status ratchet_decode(slim_mls_tls_reader *r, const slim_mls_suite *s, ratchet *out) {
+    uint64_t next_gen;
+    slim_bytes secret;
+    slim_mls_tls_reader v;
+    slim_mls_tls_get_u64(r, &next_gen);
+    slim_mls_tls_get_raw(r, s->nh, &secret);
+    if (slim_mls_tls_get_vector(r, &v) != SLIM_OK)
+        return slim_mls_tls_reader_status(r);
+    if (next_gen > (uint64_t)UINT32_MAX + 1)
+        return slim_mls_tls_reader_fail(r, SLIM_E_MLS_BAD_VALUE);
+    out->next_gen = next_gen;
+    memcpy(out->secret, secret.ptr, s->nh);
+    /* Each KeptKey has a fixed size: the count is known before reading. */
+    size_t n = slim_mls_tls_reader_remaining(&v) / (4 + s->nk + s->nn);
+    if (n > SLIM_MLS_RATCHET_MAX_KEPT)
+        return slim_mls_tls_reader_fail(r, SLIM_E_MLS_BAD_VALUE);
+    slim_status st = reserve_kept(out, n);
+    if (st != SLIM_OK)
+        return slim_mls_tls_reader_fail(r, st);
+    while (slim_mls_tls_reader_more(&v)) {
+        uint32_t gen;
+        slim_bytes key, nonce;
+        slim_mls_tls_get_u32(&v, &gen);
+        slim_mls_tls_get_raw(&v, s->nk, &key);
+        if (slim_mls_tls_get_raw(&v, s->nn, &nonce) != SLIM_OK)
+            break;
+        if (gen >= next_gen || (out->n_kept > 0 && gen <= out->kept[out->n_kept - 1].generation)) {
+            slim_mls_tls_reader_fail(&v, SLIM_E_MLS_BAD_VALUE);
+            break;
+        }
+        kept_key *k = &out->kept[out->n_kept++];
+        k->generation = gen;
+        memcpy(k->key, key.ptr, s->nk);
+        memcpy(k->nonce, nonce.ptr, s->nn);
+    }
+    return slim_mls_tls_end_vector(r, &v);
+}
+
+/* Reads a vector of elements that each start with a uint32 index,
+ * strictly increasing and below `limit`; `elem` reads the rest of one. */
+typedef slim_status (*indexed_fn)(slim_mls_tls_reader *r, slim_mls_secret_tree *t, uint32_t i);
+
+static slim_status indexed_decode(slim_mls_tls_reader *r, slim_mls_secret_tree *t, uint32_t limit,
+                                  indexed_fn elem) {
+    slim_mls_tls_reader v;
+    if (slim_mls_tls_get_vector(r, &v) != SLIM_OK)
+        return slim_mls_tls_reader_status(r);
+    uint64_t next = 0; /* the lowest index allowed next */
+    while (slim_mls_tls_reader_more(&v)) {
+        uint32_t i;
+        if (slim_mls_tls_get_u32(&v, &i) != SLIM_OK)
+            break;
+        if (i < next || i >= limit) {
+            slim_mls_tls_reader_fail(&v, SLIM_E_MLS_BAD_VALUE);
+            break;
+        }
+        next = (uint64_t)i + 1;
+        if (elem(&v, t, i) != SLIM_OK)
+            break;
+    }
+    return slim_mls_tls_end_vector(r, &v);
+}
+
+static slim_status node_secret_decode(slim_mls_tls_reader *r, slim_mls_secret_tree *t, uint32_t i) {
+    slim_bytes secret;
+    if (slim_mls_tls_get_raw(r, t->suite->nh, &secret) != SLIM_OK)
+        return slim_mls_tls_reader_status(r);
+    t->nodes[i] = slim_malloc(t->suite->nh);
+    if (t->nodes[i] == NULL)
+        return slim_mls_tls_reader_fail(r, SLIM_E_NOMEM);
+    memcpy(t->nodes[i], secret.ptr, t->suite->nh);
+    return SLIM_OK;
+}
+
+static slim_status leaf_decode(slim_mls_tls_reader *r, slim_mls_secret_tree *t, uint32_t i) {
+    t->leaves[i] = slim_calloc(1, sizeof *t->leaves[i]);
+    if (t->leaves[i] == NULL)
+        return slim_mls_tls_reader_fail(r, SLIM_E_NOMEM);
+    ratchet_decode(r, t->suite, &t->leaves[i]->r[0]);
+    return ratchet_decode(r, t->suite, &t->leaves[i]->r[1]);
+}
+
+/* True when every leaf's secrets come from exactly one place: its own
+ * ratchets, or one node secret on the way from its leaf node to the root
+ * (what slim_mls_secret_tree_new starts with and every derivation keeps). */
+static bool each_leaf_once(const slim_mls_secret_tree *t) {
+    for (uint32_t l = 0; l < t->n_leaves; l++) {
+        uint32_t node = slim_mls_tree_leaf_node(l);
+        uint32_t path[SLIM_MLS_TREE_MAX_DEPTH];
+        size_t n = 0;
+        slim_mls_tree_direct_path(node, t->n_leaves, path, &n);
+        unsigned sources = (t->leaves[l] != NULL) + (t->nodes[node] != NULL);
+        for (size_t i = 0; i < n; i++)
+            sources += t->nodes[path[i]] != NULL;
+        if (sources != 1)
+            return false;
+    }
+    return true;
+}
+
+slim_status slim_mls_secret_tree_decode(slim_mls_tls_reader *r, const slim_mls_suite *suite,
+                                        uint32_t n_leaves, slim_mls_secret_tree **out) {
+    if (slim_mls_tls_reader_status(r) != SLIM_OK)
+        return slim_mls_tls_reader_status(r);
+    slim_mls_secret_tree *t;
+    slim_status st = tree_alloc(suite, n_leaves, &t);
+    if (st != SLIM_OK)
+        return slim_mls_tls_reader_fail(r, st);
+    indexed_decode(r, t, slim_mls_tree_width(n_leaves), node_secret_decode);
+    st = indexed_decode(r, t, n_leaves, leaf_decode);
+    if (st == SLIM_OK && !each_leaf_once(t))
+        st = slim_mls_tls_reader_fail(r, SLIM_E_MLS_BAD_VALUE);
+    if (st != SLIM_OK) {
+        slim_mls_secret_tree_free(t);
+        return st;
+    }
+    *out = t;
+    return SLIM_OK;
 }
 
 slim_status slim_mls_sender_data_key_nonce(const slim_mls_suite *suite, const slim_mls_prepared *p,

@@ -92,6 +92,63 @@ slim_status slim_mls_secret_tree_take(slim_mls_secret_tree *t, uint32_t leaf,
                                       slim_mls_ratchet_type type, uint32_t generation,
                                       slim_mls_ratchet_key *out);
 
+/* Moves the ratchet `n` generations on without keeping their keys (a
+ * sender that must never reuse a generation it may have used before: a
+ * group state loaded from a save). One KDF step per generation. Keys kept
+ * below the ratchet stay. E_MLS_GENERATION_EXHAUSTED when that would pass
+ * generation 2^32-1 (nothing changes then), E_MLS_TREE_INDEX, E_NOMEM. */
+slim_status slim_mls_secret_tree_skip(slim_mls_secret_tree *t, uint32_t leaf,
+                                      slim_mls_ratchet_type type, uint32_t n);
+
+/*
+ * Saving and loading the tree's current state (ours, not in RFC 9420):
+ * what is deleted stays deleted, what is kept (node secrets not yet
+ * split, each derived leaf's two ratchets with the keys they keep for
+ * skipped generations) comes back as it was.
+ *
+ *   struct {
+ *       uint32 generation;
+ *       opaque key[AEAD.Nk];
+ *       opaque nonce[AEAD.Nn];
+ *   } KeptKey;
+ *
+ *   struct {
+ *       uint64 next_generation;    at most 2^32 (used up)
+ *       opaque secret[KDF.Nh];
+ *       KeptKey kept<V>;           generations increasing, below
+ *                                  next_generation, at most
+ *                                  SLIM_MLS_RATCHET_MAX_KEPT
+ *   } RatchetState;
+ *
+ *   struct { uint32 node; opaque secret[KDF.Nh]; } NodeSecret;
+ *   struct { uint32 leaf; RatchetState handshake, application; } LeafRatchets;
+ *
+ *   struct {
+ *       NodeSecret nodes<V>;       node indices increasing
+ *       LeafRatchets leaves<V>;    leaf indices increasing
+ *   } SecretTreeState;
+ *
+ * The bytes are secret. The leaf count is not in them: the caller knows
+ * it from the ratchet tree.
+ */
+
+/* Appends the SecretTreeState of t. E_NOMEM. */
+slim_status slim_mls_secret_tree_encode(slim_mls_tls_writer *w, const slim_mls_secret_tree *t);
+
+/* How many bytes slim_mls_secret_tree_encode appends at most, so the
+ * caller can reserve them first and no copy of the secrets is left behind
+ * in memory a growing buffer freed. */
+size_t slim_mls_secret_tree_encode_bound(const slim_mls_secret_tree *t);
+
+/* Reads a SecretTreeState into a new tree of n_leaves leaves. Codec
+ * errors; E_MLS_BAD_VALUE for indices outside the tree or out of order,
+ * generations out of order or not below the ratchet, more kept keys than
+ * allowed, or a leaf whose secrets would come from none or more than one
+ * place (its ratchets, or one node secret on its path); E_MLS_TREE_SIZE,
+ * E_NOMEM. Nothing is allocated on failure. */
+slim_status slim_mls_secret_tree_decode(slim_mls_tls_reader *r, const slim_mls_suite *suite,
+                                        uint32_t n_leaves, slim_mls_secret_tree **out);
+
 /*
  * ciphertext_sample = ciphertext[0..KDF.Nh-1] (all of it when shorter)
  * sender_data_key = ExpandWithLabel(sender_data_secret, "key", sample, AEAD.Nk)

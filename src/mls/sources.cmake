@@ -8,6 +8,7 @@ list(APPEND SLIM_SOURCES
   src/mls/group.c
   src/mls/group_commit.c
   src/mls/group_join.c
+  src/mls/group_state.c
   src/mls/group_context.c
   src/mls/hpke.c
   src/mls/key_package.c

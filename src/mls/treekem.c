@@ -173,6 +173,70 @@ slim_status slim_mls_tree_priv_check(const slim_mls_tree_priv *priv, const slim_
     return SLIM_OK;
 }
 
+size_t slim_mls_tree_priv_encode_bound(const slim_mls_suite *s) {
+    return 4 + s->kem_nsk + 4 + DEPTH * (1 + s->kem_nsk);
+}
+
+slim_status slim_mls_tree_priv_encode(slim_mls_tls_writer *w, const slim_mls_tree_priv *priv) {
+    const slim_mls_suite *s = priv->suite;
+    slim_mls_tls_put_u32(w, priv->leaf);
+    slim_mls_tls_put_raw(w, slim_bytes_of(priv->leaf_sk, s->kem_nsk));
+    size_t mark = slim_mls_tls_vec_begin(w);
+    for (uint32_t k = 1; k <= DEPTH; k++) {
+        if ((priv->have >> k) & 1) {
+            slim_mls_tls_put_u8(w, (uint8_t)k);
+            slim_mls_tls_put_raw(w, slim_bytes_of(priv->sk[k], s->kem_nsk));
+        }
+    }
+    slim_mls_tls_vec_end(w, mark);
+    return slim_mls_tls_writer_status(w);
+}
+
+/* One NodePriv into p: the level after the last one read, its public key
+ * derived and found in the tree. */
+static slim_status node_priv_decode(slim_mls_tls_reader *r, const slim_mls_tree *tree,
+                                    slim_mls_tree_priv *p, uint32_t *last) {
+    const slim_mls_suite *s = p->suite;
+    uint8_t level;
+    slim_bytes sk;
+    slim_mls_tls_get_u8(r, &level);
+    if (slim_mls_tls_get_raw(r, s->kem_nsk, &sk) != SLIM_OK)
+        return slim_mls_tls_reader_status(r);
+    if (level <= *last || level > DEPTH)
+        return slim_mls_tls_reader_fail(r, SLIM_E_MLS_BAD_VALUE);
+    *last = level;
+    memcpy(p->sk[level], sk.ptr, s->kem_nsk);
+    p->have |= UINT32_C(1) << level;
+    slim_status st = slim_mls_hpke_public_key(s->hpke.kem_id, sk, p->pk[level]);
+    if (st == SLIM_OK && !level_current(p, tree, level))
+        st = SLIM_E_MLS_PRIVATE_KEY_MISMATCH;
+    return st == SLIM_OK ? SLIM_OK : slim_mls_tls_reader_fail(r, st);
+}
+
+slim_status slim_mls_tree_priv_decode(slim_mls_tls_reader *r, const slim_mls_tree *tree,
+                                      slim_mls_tree_priv *out) {
+    const slim_mls_suite *s = slim_mls_tree_suite(tree);
+    uint32_t leaf;
+    slim_bytes leaf_sk;
+    slim_mls_tls_reader v;
+    slim_mls_tls_get_u32(r, &leaf);
+    slim_mls_tls_get_raw(r, s->kem_nsk, &leaf_sk);
+    if (slim_mls_tls_get_vector(r, &v) != SLIM_OK)
+        return slim_mls_tls_reader_status(r);
+    slim_mls_tree_priv p;
+    slim_status st = slim_mls_tree_priv_init(&p, tree, leaf, leaf_sk);
+    if (st != SLIM_OK)
+        return slim_mls_tls_reader_fail(r, st);
+    uint32_t last = 0;
+    while (slim_mls_tls_reader_more(&v) && node_priv_decode(&v, tree, &p, &last) == SLIM_OK)
+        ;
+    st = slim_mls_tls_end_vector(r, &v);
+    if (st == SLIM_OK)
+        *out = p;
+    slim_mls_tree_priv_cleanup(&p);
+    return st;
+}
+
 /* ---- parent hashes along a path ---------------------------------------- */
 
 /*

@@ -94,6 +94,37 @@ void slim_mls_tree_priv_prune(slim_mls_tree_priv *priv, const slim_mls_tree *tre
  * the tree's. E_MLS_PRIVATE_KEY_MISMATCH, E_MLS_TREE_LEAF_BLANK. */
 slim_status slim_mls_tree_priv_check(const slim_mls_tree_priv *priv, const slim_mls_tree *tree);
 
+/*
+ * Saving and loading a private state (ours, not in RFC 9420):
+ *
+ *   struct { uint8 level; opaque priv[KEM.Nsk]; } NodePriv;
+ *
+ *   struct {
+ *       uint32 leaf;
+ *       opaque leaf_priv[KEM.Nsk];
+ *       NodePriv nodes<V>;         levels 1..31, increasing
+ *   } TreePrivState;
+ *
+ * The public keys are not in it: decoding derives them from the private
+ * keys and checks each against `tree` (the leaf's encryption key, the
+ * node of that level above the leaf), as slim_mls_tree_priv_check does.
+ * The bytes are secret.
+ */
+
+/* Bytes slim_mls_tree_priv_encode appends at most. */
+size_t slim_mls_tree_priv_encode_bound(const slim_mls_suite *s);
+
+/* Appends the TreePrivState of priv. E_NOMEM. */
+slim_status slim_mls_tree_priv_encode(slim_mls_tls_writer *w, const slim_mls_tree_priv *priv);
+
+/* Reads a TreePrivState for `tree`. Codec errors, E_MLS_BAD_VALUE for a
+ * level outside 1..31 or out of order, the errors of
+ * slim_mls_tree_priv_init for the leaf, E_MLS_BAD_KEY or E_MLS_CRYPTO for
+ * a private key the suite cannot use, E_MLS_PRIVATE_KEY_MISMATCH. *out is
+ * written on success only. */
+slim_status slim_mls_tree_priv_decode(slim_mls_tls_reader *r, const slim_mls_tree *tree,
+                                      slim_mls_tree_priv *out);
+
 /* ---- creating an UpdatePath -------------------------------------------- */
 
 /* The secrets of an UpdatePath being created: path secrets, node and leaf

@@ -36,7 +36,7 @@
 #define NONCE_LEN   12
 #define MAC_LEN     32
 #define MAC_B64_LEN 43 /* unpadded base64 of 32 bytes */
-#define SUFFIX_LEN  8
+#define SUFFIX_LEN  SLIM_IDENTITY_SUFFIX_LEN
 #define P256_SK     32
 #define P256_PK     65
 #define ED25519_PK  32
@@ -213,9 +213,13 @@ static slim_status make_claims(const uint8_t *pk, size_t pk_len, slim_buf *claim
     return st;
 }
 
-slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_identity_params *cfg,
-                              slim_identity **out) {
-    if (out == NULL || (secret.ptr == NULL && secret.len > 0))
+/* What slim_identity_new and slim_identity_restore share: the id
+ * "<base_id>_<suffix>" with the given suffix (NULL: a random one) and
+ * the key sk (empty: a fresh pair), checked as both document. */
+static slim_status make_identity(slim_str base_id, const char *suffix, slim_str secret,
+                                 slim_bytes sk, const slim_identity_params *cfg,
+                                 slim_identity **out) {
+    if (out == NULL || (secret.ptr == NULL && secret.len > 0) || (sk.ptr == NULL && sk.len > 0))
         return SLIM_E_INVALID_ARG;
     if (!id_valid(base_id))
         return SLIM_E_IDENTITY_BAD_ID;
@@ -229,6 +233,9 @@ slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_iden
         c.sig_scheme = SLIM_MLS_SIG_ECDSA_P256_SHA256;
     if (c.sig_scheme != SLIM_MLS_SIG_ECDSA_P256_SHA256 && c.sig_scheme != SLIM_MLS_SIG_ED25519)
         return SLIM_E_INVALID_ARG;
+    bool restore = suffix != NULL;
+    if (restore && sk.len != slim_mls_sig_private_size(c.sig_scheme))
+        return SLIM_E_MLS_BAD_KEY;
     slim_identity *id = slim_calloc(1, sizeof *id);
     if (id == NULL)
         return SLIM_E_NOMEM;
@@ -245,11 +252,17 @@ slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_iden
     memcpy(id->id, base_id.ptr, base_id.len);
     id->id[base_id.len] = '_';
     id->id[id->id_len] = '\0';
-    if ((st = random_suffix(c.rng, id->id + base_id.len + 1)) != SLIM_OK)
+    if (restore) {
+        memcpy(id->id + base_id.len + 1, suffix, SUFFIX_LEN);
+        memcpy(id->sk, sk.ptr, P256_SK);
+        st = slim_mls_sig_public(c.sig_scheme, sk, id->pk);
+    } else if ((st = random_suffix(c.rng, id->id + base_id.len + 1)) == SLIM_OK) {
+        st = slim_mls_sig_generate(c.sig_scheme, c.rng, id->sk, id->pk);
+    }
+    if (st != SLIM_OK)
         goto fail;
     id->app_id = slim_identity_app_id_of(slim_identity_id(id));
-    if ((st = slim_mls_sig_generate(c.sig_scheme, c.rng, id->sk, id->pk)) != SLIM_OK ||
-        (st = slim_mls_sig_key_new(c.sig_scheme, slim_bytes_of(id->sk, P256_SK), true,
+    if ((st = slim_mls_sig_key_new(c.sig_scheme, slim_bytes_of(id->sk, P256_SK), true,
                                    &id->signer)) != SLIM_OK ||
         (st = make_claims(id->pk, id->pk_len, &id->claims)) != SLIM_OK)
         goto fail;
@@ -258,6 +271,32 @@ slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_iden
 fail:
     slim_identity_free(id);
     return st;
+}
+
+slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_identity_params *cfg,
+                              slim_identity **out) {
+    return make_identity(base_id, NULL, secret, slim_bytes_of(NULL, 0), cfg, out);
+}
+
+/* True for the SUFFIX_LEN characters random_suffix draws. */
+static bool suffix_valid(const char *s) {
+    for (size_t i = 0; i < SUFFIX_LEN; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+slim_status slim_identity_restore(slim_str full_id, slim_str secret, slim_bytes signing_key,
+                                  const slim_identity_params *cfg, slim_identity **out) {
+    if (out == NULL || (full_id.ptr == NULL && full_id.len > 0))
+        return SLIM_E_INVALID_ARG;
+    /* "<base>_<suffix>": at least one character of base. */
+    if (full_id.len < SUFFIX_LEN + 2 || full_id.ptr[full_id.len - SUFFIX_LEN - 1] != '_' ||
+        !suffix_valid(full_id.ptr + full_id.len - SUFFIX_LEN))
+        return SLIM_E_IDENTITY_BAD_ID;
+    slim_str base = {full_id.ptr, full_id.len - SUFFIX_LEN - 1};
+    return make_identity(base, full_id.ptr + base.len + 1, secret, signing_key, cfg, out);
 }
 
 void slim_identity_free(slim_identity *id) {

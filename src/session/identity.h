@@ -50,6 +50,8 @@
 /* Tokens longer than this are verified every time, never cached (ours are
  * about 200 bytes). Bounds the cache at cache_max * (this + ~120) bytes. */
 #define SLIM_IDENTITY_CACHE_TOKEN_MAX 2048
+/* Length of the random suffix of a provider id, "<base_id>_<suffix>". */
+#define SLIM_IDENTITY_SUFFIX_LEN 8
 /* Longest public key and ECDSA P-256 DER signature. */
 #define SLIM_IDENTITY_MAX_PUBKEY    65
 #define SLIM_IDENTITY_MAX_SIGNATURE 72
@@ -102,6 +104,20 @@ typedef struct slim_identity slim_identity;
  * E_MLS_RNG, E_MLS_CRYPTO, E_NOMEM. */
 slim_status slim_identity_new(slim_str base_id, slim_str secret, const slim_identity_params *cfg,
                               slim_identity **out);
+
+/* Makes again the identity an app had before a restart, from what it
+ * saved: full_id, the id slim_identity_id returned ("<base_id>_<8
+ * alphanumerics>"), and signing_key, the bytes slim_identity_private_key
+ * returned (32: the P-256 scalar or the Ed25519 seed, of cfg->sig_scheme).
+ * The secret (copied) is given again, not saved. The public key, app id
+ * and claims are computed as slim_identity_new computes them; tokens are
+ * made afresh. E_IDENTITY_BAD_ID (full_id not of that shape, or its base
+ * refused as slim_identity_new refuses it), E_IDENTITY_NO_SECRET,
+ * E_MLS_BAD_KEY (a key of another length, or not a key of the scheme: a
+ * P-256 scalar of 0 or not below the group order), E_INVALID_ARG (another
+ * scheme), E_MLS_CRYPTO, E_NOMEM. */
+slim_status slim_identity_restore(slim_str full_id, slim_str secret, slim_bytes signing_key,
+                                  const slim_identity_params *cfg, slim_identity **out);
 
 /* Wipes the secret and the private key and frees. NULL is a no-op. */
 void slim_identity_free(slim_identity *id);

@@ -1266,7 +1266,15 @@ slim_status slim_jwt_provider_new(slim_jwt_keys *key, const slim_jwt_provider_pa
     if (!c.no_pubkey) {
         const slim_mls_rng *rng = c.rng != NULL ? c.rng : slim_mls_rng_default();
         p->pk_len = slim_mls_sig_public_size(c.sig_scheme);
-        if ((st = slim_mls_sig_generate(c.sig_scheme, rng, p->sk, p->pk)) != SLIM_OK ||
+        if (c.signing_key.len > 0 && c.signing_key.len != slim_mls_sig_private_size(c.sig_scheme))
+            st = SLIM_E_MLS_BAD_KEY;
+        else if (c.signing_key.len > 0) {
+            memcpy(p->sk, c.signing_key.ptr, c.signing_key.len);
+            st = slim_mls_sig_public(c.sig_scheme, c.signing_key, p->pk);
+        } else {
+            st = slim_mls_sig_generate(c.sig_scheme, rng, p->sk, p->pk);
+        }
+        if (st != SLIM_OK ||
             (st = slim_mls_sig_key_new(c.sig_scheme, slim_bytes_of(p->sk, P256_SK), true,
                                        &p->signer)) != SLIM_OK ||
             (st = slim_b64_encode(slim_bytes_of(p->pk, p->pk_len), SLIM_B64_PAD, &p->pub64)) !=

@@ -208,6 +208,9 @@ typedef struct slim_jwt_provider_params {
      * SLIM_MLS_SIG_ECDSA_P256_SHA256 (suite 2) or SLIM_MLS_SIG_ED25519
      * (suite 1); 0 = P-256. */
     slim_mls_sig_scheme sig_scheme;
+    /* The command-signing key's private bytes, of sig_scheme (an app back
+     * from saved state signs as before); empty: a fresh key pair. */
+    slim_bytes signing_key;
 } slim_jwt_provider_params;
 
 /* A provider signing with `key` (takes ownership on success only; the

@@ -177,21 +177,19 @@ void ss_out_settle(slim_sessions *ss, ss_out **slot, slim_status st, ss_reason w
     ss_out_push(ss, o);
 }
 
-static void sess_free(ss_sess *s);
-
 /* Frees an output that left the queue; a CLOSED takes its session along. */
 static void out_release(ss_out *o) {
     if (o == NULL)
         return;
     if (o->kind == SLIM_SOUT_CLOSED && o->sess != NULL)
-        sess_free(o->sess);
+        ss_sess_free(o->sess);
     ss_out_free(o);
 }
 
 static void grave_empty(slim_sessions *ss);
 
 /* What every call does first: the views of the last output die here. */
-static void begin(slim_sessions *ss) {
+void ss_begin(slim_sessions *ss) {
     out_release(ss->cur);
     ss->cur = NULL;
     grave_empty(ss);
@@ -304,7 +302,7 @@ static ss_sess *find_handle(const slim_sessions *ss, uint64_t h) {
     return n ? SLIM_CONTAINER_OF(n, ss_sess, by_handle) : NULL;
 }
 
-static ss_sess *find_id(const slim_sessions *ss, uint32_t id) {
+ss_sess *ss_find_id(const slim_sessions *ss, uint32_t id) {
     slim_hnode *n = slim_hmap_find(&ss->by_id, slim_khash_u64(id), eq_id, &id);
     return n ? SLIM_CONTAINER_OF(n, ss_sess, by_id) : NULL;
 }
@@ -317,7 +315,7 @@ uint32_t ss_random_id(slim_sessions *ss) {
     return v;
 }
 
-static void sess_free(ss_sess *s) {
+void ss_sess_free(ss_sess *s) {
     if (s == NULL)
         return;
     ss_ctl_clear(s);
@@ -351,13 +349,13 @@ static void grave_empty(slim_sessions *ss) {
     while (s != NULL) {
         ss_sess *next =
             s->by_handle.next ? SLIM_CONTAINER_OF(s->by_handle.next, ss_sess, by_handle) : NULL;
-        sess_free(s);
+        ss_sess_free(s);
         s = next;
     }
 }
 
 /* A new session, linked nowhere yet, with its CLOSED output ready. */
-static ss_sess *sess_new(slim_sessions *ss) {
+ss_sess *ss_sess_new(slim_sessions *ss) {
     ss_sess *s = slim_calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
@@ -368,7 +366,7 @@ static ss_sess *sess_new(slim_sessions *ss) {
     s->conn = UINT64_MAX;
     s->closed = ss_out_new(SLIM_SOUT_CLOSED, s);
     if (s->closed == NULL || heap_reserve(ss, ss->nsessions + 1) != SLIM_OK) {
-        sess_free(s);
+        ss_sess_free(s);
         return NULL;
     }
     s->handle = ss->next_handle++; /* a failed open wastes one: never reused */
@@ -376,7 +374,7 @@ static ss_sess *sess_new(slim_sessions *ss) {
     return s;
 }
 
-static void sess_link(slim_sessions *ss, ss_sess *s) {
+void ss_sess_link(slim_sessions *ss, ss_sess *s) {
     slim_hmap_insert(&ss->by_handle, &s->by_handle, slim_mix64(s->handle));
     slim_hmap_insert(&ss->by_id, &s->by_id, slim_khash_u64(s->id));
     s->in_ids = true;
@@ -384,7 +382,7 @@ static void sess_link(slim_sessions *ss, ss_sess *s) {
 }
 
 /* Copies metadata into one block of storage. */
-static slim_status meta_copy(ss_sess *s, const slim_ss_kv *kv, size_t n) {
+slim_status ss_meta_copy(ss_sess *s, const slim_ss_kv *kv, size_t n) {
     if (n == 0)
         return SLIM_OK;
     size_t total = 0;
@@ -424,7 +422,7 @@ static slim_status meta_from_msg(ss_sess *s, const slim_msg *m) {
         kv[i].value.ptr = m->metadata[i]->value;
         kv[i].value.len = strlen(m->metadata[i]->value);
     }
-    slim_status st = meta_copy(s, kv, m->n_metadata);
+    slim_status st = ss_meta_copy(s, kv, m->n_metadata);
     slim_free(kv);
     return st;
 }
@@ -574,7 +572,7 @@ void slim_sessions_free(slim_sessions *ss) {
              n = slim_hmap_next(&ss->by_handle, &it)) {
             ss_sess *s = SLIM_CONTAINER_OF(n, ss_sess, by_handle);
             slim_hmap_remove(&ss->by_handle, n);
-            sess_free(s);
+            ss_sess_free(s);
         }
     }
     slim_hmap_cleanup(&ss->by_handle);
@@ -592,14 +590,14 @@ void slim_sessions_free(slim_sessions *ss) {
 slim_status slim_sessions_add_name(slim_sessions *ss, const slim_sname *name) {
     if (ss == NULL || name == NULL || !sname_text_ok(name, true))
         return SLIM_E_INVALID_ARG;
-    begin(ss);
+    ss_begin(ss);
     return add_name(ss, name);
 }
 
 slim_status slim_sessions_remove_name(slim_sessions *ss, const slim_sname *name) {
     if (ss == NULL || name == NULL)
         return SLIM_E_INVALID_ARG;
-    begin(ss);
+    ss_begin(ss);
     long i = name_index(ss, &name->name);
     if (i < 0)
         return SLIM_E_NOT_FOUND;
@@ -697,7 +695,7 @@ static slim_status peer_session(slim_sessions *ss, slim_msg *m, const ss_appname
         ss->c.drop_limit++;
         return SLIM_E_SESSION_LIMIT;
     }
-    ss_sess *s = sess_new(ss);
+    ss_sess *s = ss_sess_new(ss);
     if (s == NULL)
         return SLIM_E_NOMEM;
     s->id = ss_msg_sid(m);
@@ -715,7 +713,7 @@ static slim_status peer_session(slim_sessions *ss, slim_msg *m, const ss_appname
     if (st == SLIM_OK)
         st = meta_from_msg(s, m);
     if (st != SLIM_OK) {
-        sess_free(s);
+        ss_sess_free(s);
         return st;
     }
     s->peer_known = true;
@@ -732,7 +730,7 @@ static slim_status joiner(slim_sessions *ss, slim_msg *m, const ss_appname *ours
     if (st != SLIM_OK)
         return st;
     if (group && (st = ss_group_joiner(ss, s, m)) != SLIM_OK) {
-        sess_free(s);
+        ss_sess_free(s);
         if (st != SLIM_E_NOMEM)
             ss->c.drop_malformed++;
         return st;
@@ -748,17 +746,17 @@ static slim_status joiner(slim_sessions *ss, slim_msg *m, const ss_appname *ours
         peer_session_timers(s, false, 0, 0);
     /* MLS when asked (the percentage is ours: every message is checked) */
     if (jr->_mls_settings_case && (st = ss_mls_new(ss, s)) != SLIM_OK) {
-        sess_free(s);
+        ss_sess_free(s);
         return st;
     }
     if (!ss_msg_in_conn(m, &s->conn)) {
-        sess_free(s);
+        ss_sess_free(s);
         ss->c.drop_malformed++;
         return SLIM_E_WIRE_MISSING_FIELD;
     }
     s->join_id = ss_msg_mid(m);
     s->state = S_ROUTE;
-    sess_link(ss, s);
+    ss_sess_link(ss, s);
     ss_p2p_joiner_new(ss, s, now);
     ss_reschedule(ss, s);
     return SLIM_OK;
@@ -775,7 +773,7 @@ static slim_status anycast_peer(slim_sessions *ss, slim_msg *m, const ss_appname
     }
     ss_out *news = ss_out_new(SLIM_SOUT_NEW, s);
     if (news == NULL) {
-        sess_free(s);
+        ss_sess_free(s);
         slim_wire_free(m);
         return SLIM_E_NOMEM;
     }
@@ -786,7 +784,7 @@ static slim_status anycast_peer(slim_sessions *ss, slim_msg *m, const ss_appname
     (void)ss_msg_in_conn(m, &s->conn);
     s->state = S_READY;
     s->idle_deadline = now + ss->idle_ms;
-    sess_link(ss, s);
+    ss_sess_link(ss, s);
     news->handle = s->handle;
     ss_out_push(ss, news);
     st = ss_data_input(ss, s, m, now);
@@ -801,7 +799,7 @@ static slim_status publish_in(slim_sessions *ss, slim_msg *m, uint64_t now) {
         return SLIM_E_WIRE_MISSING_FIELD;
     }
     uint32_t type = ss_msg_type(m), sid = ss_msg_sid(m);
-    ss_sess *s = find_id(ss, sid);
+    ss_sess *s = ss_find_id(ss, sid);
     if (is_node_error(m)) {
         if (s != NULL && s->g != NULL)
             ss_group_node_error(ss, s, m, now);
@@ -936,7 +934,7 @@ static void sub_ack_in(slim_sessions *ss, const Dataplane__Proto__V1__Subscripti
 slim_status slim_sessions_input(slim_sessions *ss, slim_bytes msg, uint64_t now_ms) {
     if (ss == NULL)
         return SLIM_E_INVALID_ARG;
-    begin(ss);
+    ss_begin(ss);
     ss->now = now_ms;
     if (ss->out_len >= ss->max_backlog) {
         ss->c.drop_backlog++;
@@ -968,7 +966,7 @@ slim_status slim_sessions_input(slim_sessions *ss, slim_bytes msg, uint64_t now_
 void slim_sessions_expire(slim_sessions *ss, uint64_t now_ms) {
     if (ss == NULL)
         return;
-    begin(ss);
+    ss_begin(ss);
     ss->now = now_ms;
     /* Every handler moves the deadlines it serves past now, so each
      * session is taken at most a few times; the bound is a safety net. */
@@ -1000,7 +998,7 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
                                uint64_t now_ms, uint64_t *session) {
     if (ss == NULL || cfg == NULL || session == NULL)
         return SLIM_E_INVALID_ARG;
-    begin(ss);
+    ss_begin(ss);
     ss->now = now_ms;
     if (cfg->mls && (cfg->type == SLIM_SESSION_ANYCAST || ss->ops.mls_self == NULL ||
                      ss->ops.mls_check == NULL))
@@ -1012,13 +1010,13 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
         return SLIM_E_INVALID_ARG;
     if (cfg->session_id != SLIM_SESSION_ID_ANY && cfg->session_id >= SLIM_SESSION_ID_MAX)
         return SLIM_E_SESSION_BAD_ID;
-    if (cfg->session_id != SLIM_SESSION_ID_ANY && find_id(ss, cfg->session_id) != NULL)
+    if (cfg->session_id != SLIM_SESSION_ID_ANY && ss_find_id(ss, cfg->session_id) != NULL)
         return SLIM_E_EXISTS;
     if (ss->nsessions >= ss->max_sessions)
         return SLIM_E_SESSION_LIMIT;
     if (ss->out_len >= ss->max_backlog)
         return SLIM_E_QUEUE_FULL;
-    ss_sess *s = sess_new(ss);
+    ss_sess *s = ss_sess_new(ss);
     if (s == NULL)
         return SLIM_E_NOMEM;
     if (cfg->session_id != SLIM_SESSION_ID_ANY) {
@@ -1026,7 +1024,7 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
     } else {
         do
             s->id = (uint32_t)(ss->ops.random64(ss->ops.ud) % SLIM_SESSION_ID_MAX);
-        while (find_id(ss, s->id) != NULL);
+        while (ss_find_id(ss, s->id) != NULL);
     }
     s->type = cfg->type;
     s->initiator = true;
@@ -1047,7 +1045,7 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
     if (st == SLIM_OK)
         st = ss_name_set(&s->peer, &cfg->peer.name, cfg->peer.text);
     if (st == SLIM_OK)
-        st = meta_copy(s, cfg->metadata, cfg->metadata_len);
+        st = ss_meta_copy(s, cfg->metadata, cfg->metadata_len);
     if (st == SLIM_OK && op != 0) {
         s->open_op = op;
         s->open_done = ss_out_new(SLIM_SOUT_DONE, s);
@@ -1065,10 +1063,10 @@ slim_status slim_sessions_open(slim_sessions *ss, const slim_session_config *cfg
     if (st == SLIM_OK && cfg->type == SLIM_SESSION_MULTICAST)
         st = ss_group_open(ss, s, &cfg->peer, cfg->mls_rotation_ms);
     if (st != SLIM_OK) {
-        sess_free(s);
+        ss_sess_free(s);
         return st;
     }
-    sess_link(ss, s);
+    ss_sess_link(ss, s);
     if (s->open_done != NULL)
         s->open_done->handle = s->handle;
     if (cfg->type == SLIM_SESSION_ANYCAST) {
@@ -1088,7 +1086,7 @@ slim_status slim_sessions_publish(slim_sessions *ss, uint64_t session, const sli
     if (ss == NULL || p == NULL || (p->payload.len && p->payload.ptr == NULL) ||
         (p->metadata_len && p->metadata == NULL))
         return SLIM_E_INVALID_ARG;
-    begin(ss);
+    ss_begin(ss);
     ss->now = now_ms;
     ss_sess *s = find_handle(ss, session);
     if (s == NULL || s->state == S_DEAD || !s->announced)
@@ -1120,7 +1118,7 @@ slim_status slim_sessions_hold(slim_sessions *ss, uint64_t session, bool hold) {
 slim_status slim_sessions_close(slim_sessions *ss, uint64_t session, uint64_t op, uint64_t now_ms) {
     if (ss == NULL)
         return SLIM_E_INVALID_ARG;
-    begin(ss);
+    ss_begin(ss);
     ss->now = now_ms;
     ss_sess *s = find_handle(ss, session);
     if (s == NULL || s->state == S_DEAD || !s->announced)
@@ -1375,7 +1373,7 @@ static void pb_sname(const slim_pb_name *pb, slim_sname *out) {
 bool slim_sessions_next(slim_sessions *ss, slim_sout *out) {
     if (ss == NULL || out == NULL)
         return false;
-    begin(ss);
+    ss_begin(ss);
     ss_out *o = ss->out_head;
     if (o == NULL)
         return false;
@@ -1472,7 +1470,7 @@ static slim_status group_task(slim_sessions *ss, uint64_t session, const slim_sn
                               bool remove, uint64_t op, uint64_t now_ms) {
     if (ss == NULL || name == NULL)
         return SLIM_E_INVALID_ARG;
-    begin(ss);
+    ss_begin(ss);
     ss->now = now_ms;
     ss_sess *s;
     slim_status st = group_call(ss, session, name, &s);
@@ -1497,7 +1495,7 @@ slim_status slim_sessions_rotate(slim_sessions *ss, uint64_t session, uint64_t o
                                  uint64_t now_ms) {
     if (ss == NULL)
         return SLIM_E_INVALID_ARG;
-    begin(ss);
+    ss_begin(ss);
     ss->now = now_ms;
     ss_sess *s = find_handle(ss, session);
     if (s == NULL || s->state == S_DEAD)

@@ -314,6 +314,23 @@ slim_status slim_sessions_invite(slim_sessions *ss, uint64_t session, const slim
 slim_status slim_sessions_remove(slim_sessions *ss, uint64_t session, const slim_sname *name,
                                  uint64_t op, uint64_t now_ms);
 
+/* Saving a member's groups (docs/client.md, "State at rest"): every group
+ * session in which this app is a ready member (not the moderator), with
+ * its MLS state, appended to out as bytes the caller must keep secret
+ * (they hold keys); *count (may be NULL) gets how many. */
+slim_status slim_sessions_export(const slim_sessions *ss, slim_buf *out, uint32_t *count);
+
+/* Brings back the sessions of slim_sessions_export's bytes in this core
+ * (the same app id and MLS identity): each asks for its routes over
+ * `conn`, then comes as a NEW output, a member of its group again. Its
+ * data ids and MLS ratchets go on past what it may have used after the
+ * save. *count (may be NULL) gets how many came back; on an error, those
+ * before it stay. E_UNSUPPORTED (another format version), E_INVALID_ARG
+ * (not this app's), E_SESSION_DUPLICATE (one of them is here already),
+ * E_SESSION_LIMIT, the codec's and MLS's errors for altered bytes. */
+slim_status slim_sessions_import(slim_sessions *ss, slim_bytes saved, uint64_t conn,
+                                 uint64_t now_ms, uint32_t *count);
+
 /* A key update of an MLS group (docs/protocol.md, "Key rotation"): at the
  * moderator, a commit that gives the group fresh keys, DONE (op) once
  * every member acknowledged it; at a member, a request to the moderator,

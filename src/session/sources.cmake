@@ -11,5 +11,6 @@ list(APPEND SLIM_SOURCES
   src/session/ss_group.c
   src/session/ss_mls.c
   src/session/ss_msg.c
-  src/session/ss_p2p.c)
+  src/session/ss_p2p.c
+  src/session/ss_save.c)
 list(APPEND SLIM_LIBS PkgConfig::JANSSON)

@@ -1094,6 +1094,54 @@ static void welcome_done(slim_sessions *ss, ss_sess *s, uint64_t now) {
     }
 }
 
+/* A member's routes for the channel (its subscriptions and routes of the
+ * data and control names over conn); once the router took them, the
+ * welcome is done. E_NOMEM: some could not be asked for. */
+static slim_status welcome_routes(slim_sessions *ss, ss_sess *s, uint64_t conn, uint64_t now) {
+    ss_group *g = s->g;
+    slim_status st = hold_add(ss, s, &g->data, conn, true, NULL, true);
+    if (st == SLIM_OK)
+        st = hold_add(ss, s, &g->ctrl, conn, true, NULL, true);
+    if (st == SLIM_OK)
+        st = hold_add(ss, s, &g->data, conn, false, NULL, true);
+    if (st == SLIM_OK)
+        st = hold_add(ss, s, &g->ctrl, conn, false, NULL, true);
+    if (st != SLIM_OK)
+        return st;
+    int h = hold_state(g);
+    if (h > 0)
+        welcome_done(ss, s, now);
+    else if (h < 0)
+        ss_end(ss, s, SLIM_E_SESSION_ROUTE_REFUSED, R_ROUTE_REFUSED, 0, now);
+    else
+        g->wait_deadline = now + ss->sub_ack_ms;
+    return SLIM_OK;
+}
+
+slim_status ss_group_restore(slim_sessions *ss, ss_sess *s, const ss_name *roster, uint32_t n,
+                             uint32_t welcome_id, uint64_t conn, uint64_t now) {
+    ss_group *g = s->g;
+    for (uint32_t i = 0; i < n && i < ss->max_members; i++)
+        if (mem_find(g, &roster[i].name, false) < 0 && mem_add(g, &roster[i]) != SLIM_OK)
+            return SLIM_E_NOMEM;
+    if ((mem_find(g, &s->local.name, false) < 0 && mem_add(g, &s->local) != SLIM_OK) ||
+        (mem_find(g, &s->peer.name, false) < 0 && mem_add(g, &s->peer) != SLIM_OK))
+        return SLIM_E_NOMEM;
+    s->state = S_JOINED;
+    s->conn = conn;
+    g->welcomed = true;
+    g->welcome_id = welcome_id;
+    g->welcome_conn = conn;
+    /* the route to the moderator a join makes (not waited for: the
+     * router takes what follows after it), the routes a welcome makes,
+     * then as a welcome ends */
+    bool ready;
+    s->route = ss_route_ref(ss, s->handle, &s->local, &s->peer, conn, false, &ready);
+    if (s->route == NULL)
+        return SLIM_E_NOMEM;
+    return welcome_routes(ss, s, conn, now);
+}
+
 /* A roster as the moderator sends it (an update's, a welcome's). */
 typedef struct roster_msg {
     Dataplane__Proto__V1__Participant *const *p;
@@ -1211,24 +1259,8 @@ static slim_status welcome_in(slim_sessions *ss, ss_sess *s, const slim_msg *m, 
     g->welcomed = true;
     g->welcome_id = ss_msg_mid(m);
     g->welcome_conn = conn;
-    slim_status st = hold_add(ss, s, &g->data, conn, true, NULL, true);
-    if (st == SLIM_OK)
-        st = hold_add(ss, s, &g->ctrl, conn, true, NULL, true);
-    if (st == SLIM_OK)
-        st = hold_add(ss, s, &g->data, conn, false, NULL, true);
-    if (st == SLIM_OK)
-        st = hold_add(ss, s, &g->ctrl, conn, false, NULL, true);
-    if (st != SLIM_OK) {
+    if (welcome_routes(ss, s, conn, now) != SLIM_OK)
         ss_end(ss, s, SLIM_E_NOMEM, R_NOMEM, P_WELCOME, now);
-        return SLIM_OK;
-    }
-    int h = hold_state(g);
-    if (h > 0)
-        welcome_done(ss, s, now);
-    else if (h < 0)
-        ss_end(ss, s, SLIM_E_SESSION_ROUTE_REFUSED, R_ROUTE_REFUSED, 0, now);
-    else
-        g->wait_deadline = now + ss->sub_ack_ms;
     return SLIM_OK;
 }
 
@@ -1809,13 +1841,13 @@ uint64_t ss_group_deadline(const ss_sess *s) {
 
 /* ---- creation and the end ---- */
 
-static ss_group *group_new(void) {
+ss_group *ss_group_new(void) {
     return slim_calloc(1, sizeof(ss_group));
 }
 
 slim_status ss_group_open(slim_sessions *ss, ss_sess *s, const slim_sname *channel,
                           uint32_t rot_ms) {
-    s->g = group_new();
+    s->g = ss_group_new();
     if (s->g == NULL)
         return SLIM_E_NOMEM;
     s->g->moderator = true;
@@ -1838,7 +1870,7 @@ slim_status ss_group_joiner(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
     const Dataplane__Proto__V1__JoinRequestPayload *jr = ss_msg_command(m)->join_request;
     if (!jr->_channel_case || jr->channel == NULL || !jr->_control_case || jr->control == NULL)
         return SLIM_E_WIRE_MISSING_FIELD;
-    s->g = group_new();
+    s->g = ss_group_new();
     if (s->g == NULL)
         return SLIM_E_NOMEM;
     s->g->rot_off = !ss_msg_ours(m); /* an upstream moderator takes no request */

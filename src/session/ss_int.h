@@ -501,6 +501,13 @@ struct slim_sessions {
 };
 
 /* ---- sessions.c ---- */
+/* What every call does first: the views of the last output die here. */
+void ss_begin(slim_sessions *ss);
+ss_sess *ss_sess_new(slim_sessions *ss); /* not linked; NULL: no memory */
+void ss_sess_link(slim_sessions *ss, ss_sess *s);
+void ss_sess_free(ss_sess *s);
+ss_sess *ss_find_id(const slim_sessions *ss, uint32_t id);
+slim_status ss_meta_copy(ss_sess *s, const slim_ss_kv *kv, size_t n);
 void ss_out_push(slim_sessions *ss, ss_out *o);
 /* Queues the output waiting in *slot (if any) with this outcome. */
 void ss_out_settle(slim_sessions *ss, ss_out **slot, slim_status st, ss_reason why, uint32_t arg);
@@ -669,6 +676,12 @@ void ss_group_end(slim_sessions *ss, ss_sess *s);
 void ss_group_free(ss_sess *s);
 slim_status ss_group_invite(slim_sessions *ss, ss_sess *s, const slim_sname *name, bool remove,
                             uint64_t op, uint64_t now);
+ss_group *ss_group_new(void);
+/* A member's group session from saved state (ss_save.c), its names, MLS
+ * and timers set: the roster, then the routes a welcome makes; NEW once
+ * they are in place. */
+slim_status ss_group_restore(slim_sessions *ss, ss_sess *s, const ss_name *roster, uint32_t n,
+                             uint32_t welcome_id, uint64_t conn, uint64_t now);
 /* A key update: the moderator queues one; a member asks the moderator. */
 slim_status ss_group_rotate(slim_sessions *ss, ss_sess *s, uint64_t op, uint64_t now);
 bool ss_group_is_member(const ss_sess *s, const slim_name *n);
@@ -710,6 +723,11 @@ slim_status ss_mls_key_package(ss_sess *s, slim_bytes *out);
 slim_status ss_mls_add(ss_sess *s, slim_bytes key_package, const slim_name *who, slim_buf *c,
                        slim_buf *w, uint32_t *commit_id);
 slim_status ss_mls_remove(ss_sess *s, const slim_name *who, slim_buf *c, uint32_t *commit_id);
+/* Saving: the current epoch's state (slim_mls_group_save) and the commit
+ * id; restoring makes it current, our own ratchets moved past what may
+ * have been used after the save (SS_MLS_RESTORE_SKIP). */
+slim_status ss_mls_save(const ss_mls *m, slim_buf *out);
+slim_status ss_mls_restore(ss_sess *s, slim_bytes saved, uint32_t commit_id);
 /* A key update: a commit of no proposal with a fresh path of ours. */
 slim_status ss_mls_rotate(ss_sess *s, slim_buf *c, uint32_t *commit_id);
 /* A joiner enters from the welcome `from` sent (its leaf must name it).

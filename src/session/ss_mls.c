@@ -412,6 +412,31 @@ slim_status ss_mls_remove(ss_sess *s, const slim_name *who, slim_buf *c, uint32_
     return commit(m, &p, leaf >= 0, c, NULL, commit_id);
 }
 
+/* Generations of our own ratchets a restored state skips: what a member
+ * may have sent after its last save (a (key, nonce) is never used twice);
+ * within what receivers follow (SLIM_MLS_RATCHET_MAX_JUMP). */
+#define SS_MLS_RESTORE_SKIP 512u
+
+slim_status ss_mls_save(const ss_mls *m, slim_buf *out) {
+    if (!ss_mls_ready(m))
+        return SLIM_E_STATE;
+    return slim_mls_group_save(m->cur.g, out);
+}
+
+slim_status ss_mls_restore(ss_sess *s, slim_bytes saved, uint32_t commit_id) {
+    ss_mls *m = s->mls;
+    if (m->cur.g != NULL)
+        return SLIM_E_STATE;
+    slim_mls_group *g;
+    slim_status st = slim_mls_group_load(m->client, saved, &group_opts, SS_MLS_RESTORE_SKIP, &g);
+    if (st != SLIM_OK)
+        return st;
+    st = state_set(m, g);
+    if (st == SLIM_OK)
+        m->commit_id = commit_id;
+    return st;
+}
+
 slim_status ss_mls_rotate(ss_sess *s, slim_buf *c, uint32_t *commit_id) {
     return commit(s->mls, NULL, 0, c, NULL, commit_id);
 }

@@ -15,3 +15,6 @@ slim_fuzz_target(fuzz_mls_tree fuzz_mls_tree.c)
 # corpus/fuzz_mls_commit/, written by test_mls_group (see docs/mls.md).
 slim_fuzz_target(fuzz_mls_welcome fuzz_mls_welcome.c)
 slim_fuzz_target(fuzz_mls_commit fuzz_mls_commit.c)
+# Loading a saved group state as a client of the same fixed group (seeds in
+# corpus/fuzz_mls_state/, written by test_mls_group_state: see docs/mls.md).
+slim_fuzz_target(fuzz_mls_state fuzz_mls_state.c)

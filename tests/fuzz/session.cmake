@@ -14,3 +14,9 @@ slim_fuzz_target(fuzz_jwk ${CMAKE_CURRENT_LIST_DIR}/fuzz_jwk.c)
 slim_fuzz_target(fuzz_sessions ${CMAKE_CURRENT_LIST_DIR}/fuzz_sessions.c
                  ${CMAKE_SOURCE_DIR}/tests/unit/session/simnet.c)
 target_include_directories(fuzz_sessions PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit/session)
+# src/session/ss_save.c: the saved group sessions a restarted app imports,
+# as fuzz bytes or a valid saved state with fuzz bytes XORed in (see the
+# comment at the top of fuzz_sessions_import.c).
+slim_fuzz_target(fuzz_sessions_import ${CMAKE_CURRENT_LIST_DIR}/fuzz_sessions_import.c
+                 ${CMAKE_SOURCE_DIR}/tests/unit/session/simnet.c)
+target_include_directories(fuzz_sessions_import PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit/session)

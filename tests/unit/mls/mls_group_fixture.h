@@ -129,6 +129,14 @@ static inline slim_status gf_join(gmember *m, slim_bytes welcome, slim_bytes tre
     return st;
 }
 
+/* A proposal spec of `type`, every other field zero. */
+static inline slim_mls_proposal_spec gf_typed(uint16_t type) {
+    slim_mls_proposal_spec p;
+    memset(&p, 0, sizeof p);
+    p.type = type;
+    return p;
+}
+
 /* True when two byte views are equal. */
 static inline bool gf_same(slim_bytes a, slim_bytes b) {
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);

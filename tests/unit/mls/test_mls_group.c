@@ -38,13 +38,6 @@ static void world(gworld *w, uint16_t suite, size_t n) {
     CHECK(gw_agree(w, n > 1 ? 1 : 0));
 }
 
-static slim_mls_proposal_spec typed(uint16_t type) {
-    slim_mls_proposal_spec p;
-    memset(&p, 0, sizeof p);
-    p.type = type;
-    return p;
-}
-
 static slim_mls_commit_spec spec_of(const slim_mls_proposal_spec *p, size_t n, uint16_t wf) {
     slim_mls_commit_spec cs;
     memset(&cs, 0, sizeof cs);
@@ -463,7 +456,7 @@ TEST(commits_of_every_proposal_type_by_value_and_by_reference) {
             uint16_t wf = round ? PRIV : PUB;
             /* Add by reference (no path), then by value (path forced). */
             size_t a = gw_client(&w, "member");
-            slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_ADD);
+            slim_mls_proposal_spec p = gf_typed(SLIM_MLS_PROPOSAL_ADD);
             p.key_package = slim_buf_view(&w.m[a].kp);
             CHECK_OK(gw_propose(&w, 1, &p, wf, NULL));
             slim_mls_commit_spec cs = spec_of(NULL, 0, wf);
@@ -472,19 +465,19 @@ TEST(commits_of_every_proposal_type_by_value_and_by_reference) {
             CHECK(gw_in(&w, a));
             check_agree(&w, ++e);
             /* Update by reference: the updater's new key takes over. */
-            p = typed(SLIM_MLS_PROPOSAL_UPDATE);
+            p = gf_typed(SLIM_MLS_PROPOSAL_UPDATE);
             CHECK_OK(gw_propose(&w, a, &p, wf, NULL));
             CHECK_OK(gw_propose(&w, 3, &p, wf, NULL));
             CHECK_OK(gw_commit(&w, 0, &cs, NULL, NULL));
             check_agree(&w, ++e);
             /* Remove by reference and by value in one commit. */
-            slim_mls_proposal_spec rm = typed(SLIM_MLS_PROPOSAL_REMOVE);
+            slim_mls_proposal_spec rm = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
             rm.removed = leaf_of(&w, a);
             CHECK_OK(gw_propose(&w, 3, &rm, wf, NULL));
             size_t b = gw_client(&w, "member");
             CHECK_OK(gw_add(&w, 0, &b, 1, true, NULL, NULL));
             check_agree(&w, ++e);
-            slim_mls_proposal_spec rm2 = typed(SLIM_MLS_PROPOSAL_REMOVE);
+            slim_mls_proposal_spec rm2 = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
             rm2.removed = leaf_of(&w, b);
             CHECK_OK(gw_propose(&w, 3, &rm, wf, NULL));
             slim_mls_commit_spec cs2 = spec_of(&rm2, 1, wf);
@@ -494,7 +487,7 @@ TEST(commits_of_every_proposal_type_by_value_and_by_reference) {
             check_agree(&w, ++e);
             /* GroupContextExtensions by value, then by reference. */
             uint8_t ext[] = {0x00, 0x01, 0x03, 'a', 'p', 'p'}; /* application_id "app" */
-            p = typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
+            p = gf_typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
             p.extensions = slim_bytes_of(ext, sizeof ext);
             cs2 = spec_of(&p, 1, wf);
             CHECK_OK(gw_commit(&w, 3, &cs2, NULL, NULL));
@@ -518,7 +511,7 @@ TEST(psks_external_and_resumption) {
     slim_mls_external_psk psk = {slim_bytes_of(id, 5), slim_bytes_of(value, 32)};
     w.env.psks = &psk;
     w.env.n_psks = 1;
-    slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_PSK);
+    slim_mls_proposal_spec p = gf_typed(SLIM_MLS_PROPOSAL_PSK);
     p.psk_type = SLIM_MLS_PSK_EXTERNAL;
     p.psk_id = psk.id;
     slim_mls_commit_spec cs = spec_of(&p, 1, PUB);
@@ -528,7 +521,7 @@ TEST(psks_external_and_resumption) {
      * names it too. */
     CHECK_OK(gw_propose(&w, 1, &p, PRIV, NULL));
     size_t j = gw_client(&w, "member");
-    slim_mls_proposal_spec add = typed(SLIM_MLS_PROPOSAL_ADD);
+    slim_mls_proposal_spec add = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     add.key_package = slim_buf_view(&w.m[j].kp);
     cs = spec_of(&add, 1, PRIV);
     cs.include_pending = true;
@@ -537,7 +530,7 @@ TEST(psks_external_and_resumption) {
     check_agree(&w, 3);
     /* Resumption PSKs of this epoch and of kept earlier ones. */
     for (uint64_t back = 0; back <= 1; back++) {
-        p = typed(SLIM_MLS_PROPOSAL_PSK);
+        p = gf_typed(SLIM_MLS_PROPOSAL_PSK);
         p.psk_type = SLIM_MLS_PSK_RESUMPTION;
         p.psk_epoch = epoch_of(&w, 0) - back;
         cs = spec_of(&p, 1, PUB);
@@ -564,7 +557,7 @@ TEST(psks_external_and_resumption) {
     CHECK_STATUS(slim_mls_group_commit(w.m[0].g, &cs, &w.env, &o), SLIM_E_MLS_PSK_NOT_FOUND);
     /* An external PSK this member does not hold. */
     w.env.n_psks = 0;
-    p = typed(SLIM_MLS_PROPOSAL_PSK);
+    p = gf_typed(SLIM_MLS_PROPOSAL_PSK);
     p.psk_type = SLIM_MLS_PSK_EXTERNAL;
     p.psk_id = psk.id;
     cs = spec_of(&p, 1, PUB);
@@ -678,12 +671,12 @@ TEST(external_and_new_member_proposals) {
     CHECK_OK(slim_mls_sig_key_new(w.s->sig, slim_bytes_of(sk, w.s->sig_nsk), true, &xk));
     slim_buf ext = SLIM_BUF_INIT, msg = SLIM_BUF_INIT;
     external_senders_ext(w.s, slim_bytes_of(pk, w.s->sig_npk), &ext);
-    slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
+    slim_mls_proposal_spec p = gf_typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
     p.extensions = slim_buf_view(&ext);
     slim_mls_commit_spec cs = spec_of(&p, 1, PUB);
     CHECK_OK(gw_commit(&w, 0, &cs, NULL, NULL));
     /* The external sender removes member 3. */
-    p = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    p = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     p.removed = leaf_of(&w, 3);
     CHECK_OK(slim_mls_propose_external(w.s, xk, SLIM_MLS_SENDER_EXTERNAL, 0,
                                        slim_mls_group_id(w.m[0].g), 2, &p, &w.env, &msg));
@@ -695,7 +688,7 @@ TEST(external_and_new_member_proposals) {
     refused(&w, 1, slim_buf_view(&bad), SLIM_E_MLS_NO_SENDER_KEY, 2);
     /* Update is not a type an external sender may propose. */
     bad.len = 0;
-    p = typed(SLIM_MLS_PROPOSAL_ADD);
+    p = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     size_t n = gw_client(&w, "member");
     p.key_package = slim_buf_view(&w.m[n].kp);
     slim_mls_sig_key *nk = NULL;
@@ -721,7 +714,7 @@ TEST(reinit_ends_the_group_and_the_new_group_follows) {
     for (uint16_t suite = 1; suite <= 2; suite++) {
         gworld w;
         world(&w, suite, 3);
-        slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_REINIT);
+        slim_mls_proposal_spec p = gf_typed(SLIM_MLS_PROPOSAL_REINIT);
         p.reinit.group_id = slim_bytes_of("next-group", 10);
         p.reinit.version = SLIM_MLS_VERSION_MLS10;
         p.reinit.cipher_suite = suite;
@@ -752,7 +745,7 @@ TEST(reinit_ends_the_group_and_the_new_group_follows) {
                                             &w.env, &msg),
                      SLIM_E_MLS_GROUP_ENDED);
         CHECK_STATUS(slim_mls_group_commit(w.m[0].g, &cs, &w.env, &o), SLIM_E_MLS_GROUP_ENDED);
-        slim_mls_proposal_spec up = typed(SLIM_MLS_PROPOSAL_UPDATE);
+        slim_mls_proposal_spec up = gf_typed(SLIM_MLS_PROPOSAL_UPDATE);
         CHECK_STATUS(
             slim_mls_group_propose(w.m[0].g, &up, PUB, slim_bytes_of(NULL, 0), &w.env, &msg, NULL),
             SLIM_E_MLS_GROUP_ENDED);
@@ -852,7 +845,7 @@ TEST(reinit_ends_the_group_and_the_new_group_follows) {
 TEST(removed_members_get_no_state) {
     gworld w;
     world(&w, 1, 4);
-    slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    slim_mls_proposal_spec p = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     p.removed = leaf_of(&w, 2);
     slim_mls_commit_spec cs = spec_of(&p, 1, PRIV);
     slim_mls_commit_output o;
@@ -898,7 +891,7 @@ TEST(past_epochs_are_kept_as_asked_then_erased) {
     /* Handshake messages of an earlier epoch are refused, even while its
      * keys are kept. */
     slim_buf old = SLIM_BUF_INIT;
-    slim_mls_proposal_spec rm = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    slim_mls_proposal_spec rm = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     rm.removed = 0;
     CHECK_OK(
         slim_mls_group_propose(w.m[1].g, &rm, PRIV, slim_bytes_of(NULL, 0), &w.env, &old, NULL));
@@ -1001,23 +994,23 @@ TEST(pending_proposals_that_would_fail_are_left_out) {
      * committer, two Updates of member 2 (the later one counts), an Add of
      * a client already in the group, a ReInit, and a valid Remove of
      * member 3. */
-    slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_UPDATE);
+    slim_mls_proposal_spec p = gf_typed(SLIM_MLS_PROPOSAL_UPDATE);
     CHECK_OK(gw_propose(&w, 0, &p, PUB, NULL));
     CHECK_OK(gw_propose(&w, 2, &p, PRIV, NULL));
     CHECK_OK(gw_propose(&w, 2, &p, PUB, NULL));
-    p = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    p = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     p.removed = leaf_of(&w, 0);
     CHECK_OK(gw_propose(&w, 1, &p, PUB, NULL));
-    p = typed(SLIM_MLS_PROPOSAL_ADD);
+    p = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     gf_new_key_package(&w.m[1], &w.rng);
     p.key_package = slim_buf_view(&w.m[1].kp);
     CHECK_OK(gw_propose(&w, 3, &p, PUB, NULL));
-    p = typed(SLIM_MLS_PROPOSAL_REINIT);
+    p = gf_typed(SLIM_MLS_PROPOSAL_REINIT);
     p.reinit.group_id = slim_bytes_of("other", 5);
     p.reinit.version = 1;
     p.reinit.cipher_suite = 1;
     CHECK_OK(gw_propose(&w, 1, &p, PUB, NULL));
-    p = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    p = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     p.removed = leaf_of(&w, 3);
     CHECK_OK(gw_propose(&w, 2, &p, PUB, NULL));
     CHECK_EQ(w.m[0].g->n_props, 7);
@@ -1030,7 +1023,7 @@ TEST(pending_proposals_that_would_fail_are_left_out) {
     CHECK(!gw_in(&w, 3) && !slim_mls_group_ended(w.m[0].g));
     check_agree(&w, 2);
     /* A ReInit on its own is taken. */
-    p = typed(SLIM_MLS_PROPOSAL_REINIT);
+    p = gf_typed(SLIM_MLS_PROPOSAL_REINIT);
     p.reinit.group_id = slim_bytes_of("other", 5);
     p.reinit.version = 1;
     p.reinit.cipher_suite = 1;
@@ -1062,47 +1055,47 @@ TEST(commit_refusals_of_the_committer) {
     memset(cases, 0, sizeof cases);
     size_t n = 0;
     cases[n].what = "update by value";
-    cases[n].a = typed(SLIM_MLS_PROPOSAL_UPDATE);
+    cases[n].a = gf_typed(SLIM_MLS_PROPOSAL_UPDATE);
     cases[n].n = 1;
     cases[n++].want = SLIM_E_MLS_UPDATE_FROM_COMMITTER;
     cases[n].what = "remove of the committer";
-    cases[n].a = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    cases[n].a = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     cases[n].a.removed = leaf_of(&w, 0);
     cases[n].n = 1;
     cases[n++].want = SLIM_E_MLS_REMOVES_COMMITTER;
     cases[n].what = "two removes of one leaf";
-    cases[n].a = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    cases[n].a = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     cases[n].a.removed = 2;
     cases[n].b = cases[n].a;
     cases[n].n = 2;
     cases[n++].want = SLIM_E_MLS_DUPLICATE_LEAF_CHANGE;
     cases[n].what = "two GroupContextExtensions";
-    cases[n].a = typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
+    cases[n].a = gf_typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
     cases[n].b = cases[n].a;
     cases[n].n = 2;
     cases[n++].want = SLIM_E_MLS_DUPLICATE_GCE;
     cases[n].what = "ReInit with an Add";
-    cases[n].a = typed(SLIM_MLS_PROPOSAL_REINIT);
+    cases[n].a = gf_typed(SLIM_MLS_PROPOSAL_REINIT);
     cases[n].a.reinit.group_id = slim_bytes_of("g", 1);
     cases[n].a.reinit.version = 1;
     cases[n].a.reinit.cipher_suite = 1;
-    cases[n].b = typed(SLIM_MLS_PROPOSAL_ADD);
+    cases[n].b = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     cases[n].b.key_package = slim_buf_view(&w.m[x].kp);
     cases[n].n = 2;
     cases[n++].want = SLIM_E_MLS_REINIT_NOT_ALONE;
     cases[n].what = "remove of a blank leaf";
-    cases[n].a = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    cases[n].a = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     cases[n].a.removed = 9;
     cases[n].n = 1;
     cases[n++].want = SLIM_E_MLS_REMOVE_BLANK;
     cases[n].what = "one KeyPackage added twice";
-    cases[n].a = typed(SLIM_MLS_PROPOSAL_ADD);
+    cases[n].a = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     cases[n].a.key_package = slim_buf_view(&w.m[x].kp);
     cases[n].b = cases[n].a;
     cases[n].n = 2;
     cases[n++].want = SLIM_E_MLS_DUPLICATE_ENCRYPTION_KEY;
     cases[n].what = "a credential the application refuses";
-    cases[n].a = typed(SLIM_MLS_PROPOSAL_ADD);
+    cases[n].a = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     cases[n].a.key_package = slim_buf_view(&w.m[mal].kp);
     cases[n].n = 1;
     cases[n++].want = SLIM_E_MLS_CREDENTIAL_REJECTED;
@@ -1118,14 +1111,14 @@ TEST(commit_refusals_of_the_committer) {
     }
     /* A member added again, ExternalInit, a KeyPackage whose lifetime has
      * ended, a KeyPackage altered after signing. */
-    p[0] = typed(SLIM_MLS_PROPOSAL_ADD);
+    p[0] = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     gf_new_key_package(&w.m[1], &w.rng);
     p[0].key_package = slim_buf_view(&w.m[1].kp);
     slim_mls_commit_spec cs = spec_of(p, 1, PUB);
     CHECK_STATUS(slim_mls_group_commit(g, &cs, &w.env, &o), SLIM_E_MLS_DUPLICATE_SIGNATURE_KEY);
-    p[0] = typed(SLIM_MLS_PROPOSAL_EXTERNAL_INIT);
+    p[0] = gf_typed(SLIM_MLS_PROPOSAL_EXTERNAL_INIT);
     CHECK_STATUS(slim_mls_group_commit(g, &cs, &w.env, &o), SLIM_E_MLS_EXTERNAL_INIT_MISPLACED);
-    p[0] = typed(SLIM_MLS_PROPOSAL_ADD);
+    p[0] = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     p[0].key_package = slim_buf_view(&w.m[x].kp);
     slim_mls_env late = w.env;
     late.now = 3 * GF_NOW;
@@ -1137,7 +1130,7 @@ TEST(commit_refusals_of_the_committer) {
     CHECK(slim_mls_group_commit(g, &cs, &w.env, &o) != SLIM_OK);
     /* An extension no member supports; required capabilities none has. */
     uint8_t ext[] = {0x0a, 0x0a, 0x00};
-    p[0] = typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
+    p[0] = gf_typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
     p[0].extensions = slim_bytes_of(ext, sizeof ext);
     CHECK_STATUS(slim_mls_group_commit(g, &cs, &w.env, &o), SLIM_E_MLS_UNSUPPORTED_GROUP_EXTENSION);
     uint8_t rc[] = {0x00, 0x03, 0x05, 0x00, 0x02, 0x0a, 0x0a, 0x00};
@@ -1146,7 +1139,7 @@ TEST(commit_refusals_of_the_committer) {
     check_unchanged(g, &s);
     check_agree(&w, 1);
     /* After all that, a valid commit. */
-    p[0] = typed(SLIM_MLS_PROPOSAL_ADD);
+    p[0] = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     p[0].key_package = slim_buf_view(&w.m[x].kp);
     CHECK_OK(gw_commit(&w, 0, &cs, NULL, NULL));
     check_agree(&w, 2);
@@ -1175,7 +1168,7 @@ TEST(commit_refusals_of_the_receivers) {
         refused(&w, R, slim_buf_view(&msg), SLIM_E_MLS_PROPOSAL_NOT_FOUND, 0);
         /* An Update by value (the committer's own). */
         list.len = 0;
-        sp = typed(SLIM_MLS_PROPOSAL_UPDATE);
+        sp = gf_typed(SLIM_MLS_PROPOSAL_UPDATE);
         pr = built(&w, C, &sp, &b1);
         list_value(&list, &pr);
         slim_mls__built_proposal_cleanup(&b1);
@@ -1191,7 +1184,7 @@ TEST(commit_refusals_of_the_receivers) {
         CHECK_OK(gw_propose(&w, 3, &sp, wf, NULL));
         list.len = 0;
         list_ref(&list, w.m[R].g->props[1]->ref, nh);
-        sp = typed(SLIM_MLS_PROPOSAL_REMOVE);
+        sp = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
         sp.removed = leaf_of(&w, 3);
         pr = built(&w, C, &sp, &b1);
         list_value(&list, &pr);
@@ -1215,7 +1208,7 @@ TEST(commit_refusals_of_the_receivers) {
         refused(&w, R, slim_buf_view(&msg), SLIM_E_MLS_REMOVE_BLANK, 0);
         /* One PSK proposal named twice; a PSK no one holds; a bad nonce;
          * a reinit-usage PSK. */
-        sp = typed(SLIM_MLS_PROPOSAL_PSK);
+        sp = gf_typed(SLIM_MLS_PROPOSAL_PSK);
         sp.psk_type = SLIM_MLS_PSK_RESUMPTION;
         sp.psk_epoch = 1;
         CHECK_OK(gw_propose(&w, 3, &sp, wf, NULL));
@@ -1247,7 +1240,7 @@ TEST(commit_refusals_of_the_receivers) {
         refused(&w, R, slim_buf_view(&msg), SLIM_E_MLS_PSK_BAD_USAGE, 0);
         slim_mls__built_proposal_cleanup(&bp);
         /* Two GroupContextExtensions; a ReInit beside a Remove. */
-        sp = typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
+        sp = gf_typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
         list.len = 0;
         pr = built(&w, C, &sp, &b2);
         list_value(&list, &pr);
@@ -1255,7 +1248,7 @@ TEST(commit_refusals_of_the_receivers) {
         slim_mls__built_proposal_cleanup(&b2);
         forge_commit(&w, C, &list, 2, &path, wf, &msg);
         refused(&w, R, slim_buf_view(&msg), SLIM_E_MLS_DUPLICATE_GCE, 0);
-        sp = typed(SLIM_MLS_PROPOSAL_REINIT);
+        sp = gf_typed(SLIM_MLS_PROPOSAL_REINIT);
         sp.reinit.group_id = slim_bytes_of("x", 1);
         sp.reinit.version = 1;
         sp.reinit.cipher_suite = suite;
@@ -1362,7 +1355,7 @@ TEST(external_commit_refusals) {
     forge_external(&w, x, slim_buf_view(&commit), &list, 2, &msg);
     refused(&w, 1, slim_buf_view(&msg), SLIM_E_MLS_EXTERNAL_COMMIT_INVALID, 2);
     /* A proposal by reference. */
-    slim_mls_proposal_spec sp = typed(SLIM_MLS_PROPOSAL_UPDATE);
+    slim_mls_proposal_spec sp = gf_typed(SLIM_MLS_PROPOSAL_UPDATE);
     uint8_t ref[SLIM_MLS_MAX_HASH];
     CHECK_OK(gw_propose(&w, 2, &sp, PUB, NULL));
     memcpy(ref, w.m[1].g->props[0]->ref, w.s->nh);
@@ -1395,7 +1388,7 @@ TEST(proposal_refusals) {
     slim_buf kp = SLIM_BUF_INIT;
     CHECK_OK(slim_buf_append(&kp, w.m[x].kp.data, w.m[x].kp.len));
     kp.data[kp.len - 3] ^= 1; /* the KeyPackage signature */
-    sp = typed(SLIM_MLS_PROPOSAL_ADD);
+    sp = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     sp.key_package = slim_buf_view(&kp);
     pr = built(&w, 0, &sp, &b);
     forge_proposal(&w, 0, &pr, PUB, &msg);
@@ -1405,12 +1398,12 @@ TEST(proposal_refusals) {
         SLIM_E_MLS_BAD_SIGNATURE);
     slim_mls__built_proposal_cleanup(&b);
     /* A Remove of a blank leaf; a PSK with a short nonce. */
-    sp = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    sp = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     sp.removed = 3;
     pr = built(&w, 0, &sp, &b);
     forge_proposal(&w, 0, &pr, PRIV, &msg);
     refused(&w, 1, slim_buf_view(&msg), SLIM_E_MLS_REMOVE_BLANK, 2);
-    sp = typed(SLIM_MLS_PROPOSAL_PSK);
+    sp = gf_typed(SLIM_MLS_PROPOSAL_PSK);
     sp.psk_type = SLIM_MLS_PSK_RESUMPTION;
     sp.psk_epoch = 1;
     pr = built(&w, 0, &sp, &b);
@@ -1427,7 +1420,7 @@ TEST(proposal_refusals) {
     forge_proposal(&w, 0, &pr, PRIV, &msg);
     refused(&w, 1, slim_buf_view(&msg), SLIM_E_MLS_EXTERNAL_INIT_MISPLACED, 2);
     /* An Update that keeps the leaf's encryption key. */
-    sp = typed(SLIM_MLS_PROPOSAL_UPDATE);
+    sp = gf_typed(SLIM_MLS_PROPOSAL_UPDATE);
     pr = built(&w, 0, &sp, &b);
     slim_buf leaf = SLIM_BUF_INIT;
     const slim_mls_leaf_node *cur = slim_mls_group_member(w.m[0].g, leaf_of(&w, 0));
@@ -1443,7 +1436,7 @@ TEST(proposal_refusals) {
     slim_mls__built_proposal_cleanup(&b);
     /* GroupContextExtensions with an extension no member supports. */
     uint8_t ext[] = {0x0a, 0x0a, 0x00};
-    sp = typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
+    sp = gf_typed(SLIM_MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS);
     sp.extensions = slim_bytes_of(ext, sizeof ext);
     pr = built(&w, 0, &sp, &b);
     forge_proposal(&w, 0, &pr, PUB, &msg);
@@ -1463,7 +1456,7 @@ TEST(welcome_refusals) {
         gworld w;
         world(&w, suite, 3);
         size_t j = gw_client(&w, "joiner"), other = gw_client(&w, "other");
-        slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_ADD);
+        slim_mls_proposal_spec p = gf_typed(SLIM_MLS_PROPOSAL_ADD);
         p.key_package = slim_buf_view(&w.m[j].kp);
         slim_mls_commit_spec cs = spec_of(&p, 1, PUB);
         cs.force_path = true;
@@ -1560,14 +1553,14 @@ TEST(commit_process_and_join_run_out_of_memory_cleanly) {
     gworld w;
     world(&w, 1, 3);
     size_t j = gw_client(&w, "joiner");
-    slim_mls_proposal_spec p = typed(SLIM_MLS_PROPOSAL_ADD);
+    slim_mls_proposal_spec p = gf_typed(SLIM_MLS_PROPOSAL_ADD);
     p.key_package = slim_buf_view(&w.m[j].kp);
     slim_mls_commit_spec cs = spec_of(&p, 1, PRIV);
     cs.force_path = true;
     cs.welcome_tree = true;
     /* Member 0's handshake ratchet in both secret trees is derived now (the
      * trees keep what they derive: not a leak), by a proposal it sends. */
-    slim_mls_proposal_spec warm = typed(SLIM_MLS_PROPOSAL_REMOVE);
+    slim_mls_proposal_spec warm = gf_typed(SLIM_MLS_PROPOSAL_REMOVE);
     warm.removed = 2;
     CHECK_OK(gw_propose(&w, 0, &warm, PRIV, NULL));
     test_alloc_install();

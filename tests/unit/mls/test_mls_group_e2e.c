@@ -19,13 +19,6 @@
 static const uint16_t PUB = SLIM_MLS_WIRE_PUBLIC_MESSAGE;
 static const uint16_t PRIV = SLIM_MLS_WIRE_PRIVATE_MESSAGE;
 
-static slim_mls_proposal_spec typed(uint16_t type) {
-    slim_mls_proposal_spec p;
-    memset(&p, 0, sizeof p);
-    p.type = type;
-    return p;
-}
-
 /* Every member's epoch authenticator, to check a refused message
  * changed nobody. */
 typedef struct picture {
@@ -100,7 +93,7 @@ TEST(fifty_members_one_moderator) {
         /* The moderator adds 49 members, one commit with a path each. */
         for (size_t k = 1; k < MEMBERS; k++) {
             size_t c = gw_client(&w, "member");
-            slim_mls_proposal_spec add = typed(SLIM_MLS_PROPOSAL_ADD);
+            slim_mls_proposal_spec add = gf_typed(SLIM_MLS_PROPOSAL_ADD);
             add.key_package = slim_buf_view(&w.m[c].kp);
             slim_mls_commit_spec cs;
             memset(&cs, 0, sizeof cs);
@@ -115,12 +108,12 @@ TEST(fifty_members_one_moderator) {
         CHECK_EQ(slim_mls_group_member_count(w.m[mod].g), MEMBERS);
         /* Updates proposed by three members, removes by the moderator,
          * in one commit. */
-        slim_mls_proposal_spec up = typed(SLIM_MLS_PROPOSAL_UPDATE);
+        slim_mls_proposal_spec up = gf_typed(SLIM_MLS_PROPOSAL_UPDATE);
         CHECK_OK(gw_propose(&w, 5, &up, PRIV, NULL));
         CHECK_OK(gw_propose(&w, 17, &up, PUB, NULL));
         CHECK_OK(gw_propose(&w, 33, &up, PRIV, NULL));
-        slim_mls_proposal_spec rm[2] = {typed(SLIM_MLS_PROPOSAL_REMOVE),
-                                        typed(SLIM_MLS_PROPOSAL_REMOVE)};
+        slim_mls_proposal_spec rm[2] = {gf_typed(SLIM_MLS_PROPOSAL_REMOVE),
+                                        gf_typed(SLIM_MLS_PROPOSAL_REMOVE)};
         rm[0].removed = leaf_of(&w, 10);
         rm[1].removed = leaf_of(&w, 20);
         slim_mls_commit_spec cs;
@@ -173,7 +166,7 @@ TEST(fifty_members_one_moderator) {
 
         /* A tampered Welcome: refused, then the genuine one. */
         size_t j = gw_client(&w, "member");
-        slim_mls_proposal_spec add = typed(SLIM_MLS_PROPOSAL_ADD);
+        slim_mls_proposal_spec add = gf_typed(SLIM_MLS_PROPOSAL_ADD);
         add.key_package = slim_buf_view(&w.m[j].kp);
         memset(&cs, 0, sizeof cs);
         cs.proposals = &add;

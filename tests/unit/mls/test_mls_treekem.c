@@ -10,6 +10,8 @@
  * neither the tree nor the private state changed. KeyPackage checks
  * compare with values recomputed here from the RFC's definitions (the
  * KeyPackageRef with OpenSSL's SHA-256 over RefHashInput built by hand).
+ * A private state saved and loaded is the same; a malformed one or one
+ * whose keys are not the tree's is refused.
  */
 #include "mls_tree_fixture.h"
 
@@ -779,6 +781,104 @@ TEST(update_leaves_are_validated_against_the_leaf_they_replace) {
     tg_free(&g);
 }
 
+/* A TreePrivState encoded from its parts. */
+static void priv_bytes(slim_buf *out, uint32_t leaf, slim_bytes leaf_sk, const uint8_t *levels,
+                       const uint8_t (*sks)[SLIM_MLS_MAX_DH_PRIVATE], size_t n, size_t nsk) {
+    out->len = 0;
+    slim_mls_tls_writer w;
+    slim_mls_tls_writer_init(&w, out);
+    slim_mls_tls_put_u32(&w, leaf);
+    slim_mls_tls_put_raw(&w, leaf_sk);
+    size_t mark = slim_mls_tls_vec_begin(&w);
+    for (size_t i = 0; i < n; i++) {
+        slim_mls_tls_put_u8(&w, levels[i]);
+        slim_mls_tls_put_raw(&w, slim_bytes_of(sks[i], nsk));
+    }
+    slim_mls_tls_vec_end(&w, mark);
+    CHECK_OK(slim_mls_tls_writer_status(&w));
+}
+
+static slim_status priv_decode(const slim_mls_tree *tree, slim_bytes in, slim_mls_tree_priv *out) {
+    slim_mls_tls_reader r;
+    slim_mls_tls_reader_init(&r, in);
+    slim_mls_tree_priv p;
+    slim_status st = slim_mls_tree_priv_decode(&r, tree, &p);
+    if (st == SLIM_OK)
+        st = slim_mls_tls_reader_finish(&r);
+    if (st == SLIM_OK)
+        *out = p;
+    slim_mls_tree_priv_cleanup(&p);
+    return st;
+}
+
+TEST(private_states_are_saved_and_loaded) {
+    for (size_t si = 0; si < SLIM_ARRAY_LEN(SUITES); si++) {
+        tgroup g;
+        tg_init(&g, SUITES[si], 4);
+        tg_commit(&g, 0, NULL);
+        const slim_mls_suite *s = g.s;
+        tmember *m = &g.m[1]; /* holds levels 1 and 2 */
+        slim_buf a = SLIM_BUF_INIT, b = SLIM_BUF_INIT;
+        slim_mls_tls_writer w;
+        slim_mls_tls_writer_init(&w, &a);
+        CHECK_OK(slim_mls_tree_priv_encode(&w, &m->priv));
+        CHECK(a.len <= slim_mls_tree_priv_encode_bound(s));
+        slim_mls_tree_priv p;
+        memset(&p, 0, sizeof p);
+        CHECK_OK(priv_decode(m->tree, slim_buf_view(&a), &p));
+        CHECK_EQ(p.leaf, m->priv.leaf);
+        CHECK_EQ(p.have, m->priv.have);
+        CHECK_MEM(p.leaf_pk, m->priv.leaf_pk, s->kem_npk);
+        CHECK_MEM(p.pk[2], m->priv.pk[2], s->kem_npk);
+        CHECK_OK(slim_mls_tree_priv_check(&p, m->tree));
+        slim_mls_tls_writer_init(&w, &b);
+        CHECK_OK(slim_mls_tree_priv_encode(&w, &p));
+        CHECK(a.len == b.len);
+        CHECK_MEM(a.data, b.data, a.len);
+        /* Every truncation refused. */
+        for (size_t n = 0; n < a.len; n++) {
+            if (priv_decode(m->tree, slim_bytes_of(a.data, n), &p) == SLIM_OK)
+                TEST_FAIL_AT("the first %zu of %zu bytes decoded", n, a.len);
+        }
+        /* Levels out of range or order, a key that is not the tree's, a
+         * level the member holds no key of, another leaf. */
+        slim_bytes leaf_sk = slim_bytes_of(m->priv.leaf_sk, s->kem_nsk);
+        uint8_t sks[2][SLIM_MLS_MAX_DH_PRIVATE];
+        memcpy(sks[0], m->priv.sk[1], s->kem_nsk);
+        memcpy(sks[1], m->priv.sk[2], s->kem_nsk);
+        static const uint8_t good[2] = {1, 2}, zero[1] = {0}, high[1] = {32}, order[2] = {2, 1},
+                             twice[2] = {1, 1}, third[1] = {3};
+        priv_bytes(&b, m->priv.leaf, leaf_sk, good, sks, 2, s->kem_nsk);
+        CHECK(b.len == a.len && memcmp(a.data, b.data, a.len) == 0);
+        priv_bytes(&b, m->priv.leaf, leaf_sk, zero, sks, 1, s->kem_nsk);
+        CHECK_STATUS(priv_decode(m->tree, slim_buf_view(&b), &p), SLIM_E_MLS_BAD_VALUE);
+        priv_bytes(&b, m->priv.leaf, leaf_sk, high, sks, 1, s->kem_nsk);
+        CHECK_STATUS(priv_decode(m->tree, slim_buf_view(&b), &p), SLIM_E_MLS_BAD_VALUE);
+        priv_bytes(&b, m->priv.leaf, leaf_sk, twice, sks, 2, s->kem_nsk);
+        CHECK_STATUS(priv_decode(m->tree, slim_buf_view(&b), &p), SLIM_E_MLS_BAD_VALUE);
+        uint8_t rev[2][SLIM_MLS_MAX_DH_PRIVATE]; /* each key at its level, out of order */
+        memcpy(rev[0], sks[1], s->kem_nsk);
+        memcpy(rev[1], sks[0], s->kem_nsk);
+        priv_bytes(&b, m->priv.leaf, leaf_sk, order, rev, 2, s->kem_nsk);
+        CHECK_STATUS(priv_decode(m->tree, slim_buf_view(&b), &p), SLIM_E_MLS_BAD_VALUE);
+        slim_memzero(rev, sizeof rev);
+        priv_bytes(&b, m->priv.leaf, leaf_sk, third, sks, 1, s->kem_nsk);
+        CHECK_STATUS(priv_decode(m->tree, slim_buf_view(&b), &p), SLIM_E_MLS_PRIVATE_KEY_MISMATCH);
+        sks[1][5] ^= 1;
+        priv_bytes(&b, m->priv.leaf, leaf_sk, good, sks, 2, s->kem_nsk);
+        CHECK_STATUS(priv_decode(m->tree, slim_buf_view(&b), &p), SLIM_E_MLS_PRIVATE_KEY_MISMATCH);
+        priv_bytes(&b, m->priv.leaf + 1, leaf_sk, good, sks, 0, s->kem_nsk);
+        CHECK_STATUS(priv_decode(m->tree, slim_buf_view(&b), &p), SLIM_E_MLS_PRIVATE_KEY_MISMATCH);
+        priv_bytes(&b, 9, leaf_sk, good, sks, 0, s->kem_nsk);
+        CHECK_STATUS(priv_decode(m->tree, slim_buf_view(&b), &p), SLIM_E_MLS_TREE_INDEX);
+        slim_mls_tree_priv_cleanup(&p);
+        slim_memzero(sks, sizeof sks);
+        slim_buf_cleanup_secret(&a);
+        slim_buf_cleanup_secret(&b);
+        tg_free(&g);
+    }
+}
+
 TEST_MAIN(TEST_ENTRY(every_member_reaches_the_committers_tree_and_commit_secret),
           TEST_ENTRY(removes_adds_and_unmerged_leaves_keep_the_group_in_step),
           TEST_ENTRY(new_members_are_excluded_and_join_with_the_common_ancestors_secret),
@@ -788,4 +888,5 @@ TEST_MAIN(TEST_ENTRY(every_member_reaches_the_committers_tree_and_commit_secret)
           TEST_ENTRY(replaced_private_keys_are_gone_from_the_state),
           TEST_ENTRY(update_paths_run_out_of_memory_cleanly),
           TEST_ENTRY(key_packages_carry_their_keys_and_validate),
-          TEST_ENTRY(update_leaves_are_validated_against_the_leaf_they_replace))
+          TEST_ENTRY(update_leaves_are_validated_against_the_leaf_they_replace),
+          TEST_ENTRY(private_states_are_saved_and_loaded))

@@ -183,6 +183,25 @@ slim_sname sim_sname(const simnet *n, int a) {
     return s;
 }
 
+/* App i's core, with the MLS ops when it has a key (a->clock set). */
+static slim_status app_core(simnet *n, int i, const slim_sessions_config *cfg) {
+    sim_app *a = &n->apps[i];
+    slim_sessions_config c;
+    if (cfg != NULL)
+        c = *cfg;
+    else
+        memset(&c, 0, sizeof c);
+    c.local = sim_sname(n, i);
+    slim_sessions_ops ops = {
+        .ud = a, .random64 = op_random, .stamp = op_stamp, .verify = op_verify};
+    if (a->clock != NULL) {
+        ops.mls_self = op_mls_self;
+        ops.mls_check = op_mls_check;
+        ops.unix_time = op_unix_time;
+    }
+    return slim_sessions_new(&c, &ops, &a->ss);
+}
+
 int sim_app_add(simnet *n, const char *c0, const char *c1, const char *c2, uint64_t hi, uint64_t lo,
                 const slim_sessions_config *cfg, slim_status *st) {
     if (n->napps == SIM_MAX_APPS)
@@ -196,31 +215,42 @@ int sim_app_add(simnet *n, const char *c0, const char *c1, const char *c2, uint6
     a->name = make_name(c0, c1, c2, (slim_id){hi, lo});
     a->conn = 100 + (uint64_t)i;
     a->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1) ^ n->rng;
-    slim_sessions_config c;
-    if (cfg != NULL)
-        c = *cfg;
-    else
-        memset(&c, 0, sizeof c);
-    c.local = sim_sname(n, i);
-    slim_sessions_ops ops = {
-        .ud = a, .random64 = op_random, .stamp = op_stamp, .verify = op_verify};
     if (!n->no_mls) {
         a->cred_id = a->name.id;
-        a->clock = &n->now;
         if (slim_mls_sig_generate(SLIM_MLS_SIG_ECDSA_P256_SHA256, slim_mls_rng_default(),
-                                  a->sig_priv, a->sig_pub) == SLIM_OK) {
-            ops.mls_self = op_mls_self;
-            ops.mls_check = op_mls_check;
-            ops.unix_time = op_unix_time;
-        }
+                                  a->sig_priv, a->sig_pub) == SLIM_OK)
+            a->clock = &n->now; /* it has MLS ops */
     }
-    slim_status s = slim_sessions_new(&c, &ops, &a->ss);
+    slim_status s = app_core(n, i, cfg);
     if (st != NULL)
         *st = s;
     if (s != SLIM_OK)
         return -1;
     n->napps++;
     return i;
+}
+
+static void ev_heapify(simnet *n);
+
+slim_status sim_app_restart(simnet *n, int a, const slim_sessions_config *cfg) {
+    sim_app *p = &n->apps[a];
+    slim_sessions_free(p->ss);
+    p->ss = NULL;
+    for (size_t i = 0; i < n->nroutes;) /* the node forgets what it had */
+        if (n->routes[i].app == a)
+            n->routes[i] = n->routes[--n->nroutes];
+        else
+            i++;
+    for (size_t i = 0; i < n->nev;) /* and what was on its way to it */
+        if (n->ev[i].to == a) {
+            free(n->ev[i].bytes);
+            n->ev[i] = n->ev[--n->nev];
+        } else {
+            i++;
+        }
+    ev_heapify(n);
+    p->nextra = 0;
+    return app_core(n, a, cfg);
 }
 
 slim_status sim_app_name(simnet *n, int a, const char *c0, const char *c1, const char *c2) {

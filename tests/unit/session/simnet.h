@@ -134,6 +134,10 @@ void sim_free(simnet *n);
 int sim_app_add(simnet *n, const char *c0, const char *c1, const char *c2, uint64_t hi, uint64_t lo,
                 const slim_sessions_config *cfg, slim_status *st);
 /* Another name for app a (slim_sessions_add_name too). */
+/* App a's process restarts: a new core with the same name, id and MLS
+ * key (cfg as at sim_app_add); the network forgets its routes and what was
+ * on its way to it. Its records stay. */
+slim_status sim_app_restart(simnet *n, int a, const slim_sessions_config *cfg);
 slim_status sim_app_name(simnet *n, int a, const char *c0, const char *c1, const char *c2);
 /* The sname of an application (text views into the app). */
 slim_sname sim_sname(const simnet *n, int a);

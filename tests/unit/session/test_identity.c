@@ -755,6 +755,120 @@ TEST(credentials) {
     slim_identity_free(id);
 }
 
+/* An identity made again from its saved id and private key (a restart):
+ * the same id, app id and public key; its tokens verify with a verifier
+ * of the same secret, its stamps with the old identity's peers; bad ids
+ * and keys are refused. Both signature schemes. */
+TEST(restore) {
+    static const slim_mls_sig_scheme schemes[] = {SLIM_MLS_SIG_ECDSA_P256_SHA256,
+                                                  SLIM_MLS_SIG_ED25519};
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(schemes); i++) {
+        slim_identity_params cfg = {.sig_scheme = schemes[i]};
+        slim_identity *id = new_identity("agntcy/ns/alice", &cfg);
+        slim_str full = slim_identity_id(id);
+        slim_bytes sk = slim_identity_private_key(id), pk = slim_identity_public_key(id);
+        slim_identity *r = NULL;
+        CHECK_OK(slim_identity_restore(full, S(SECRET), sk, &cfg, &r));
+        if (r == NULL) {
+            slim_identity_free(id);
+            continue;
+        }
+        CHECK_EQ(slim_identity_id(r).len, full.len);
+        CHECK_MEM(slim_identity_id(r).ptr, full.ptr, full.len);
+        CHECK_EQ(slim_identity_id(r).ptr[full.len], '\0');
+        CHECK_U64(slim_identity_app_id(r).hi, slim_identity_app_id(id).hi);
+        CHECK_U64(slim_identity_app_id(r).lo, slim_identity_app_id(id).lo);
+        CHECK_EQ(slim_identity_public_key(r).len, pk.len);
+        CHECK_MEM(slim_identity_public_key(r).ptr, pk.ptr, pk.len);
+        CHECK_MEM(slim_identity_private_key(r).ptr, sk.ptr, 32);
+
+        /* its token verifies and carries the same key and subject */
+        slim_identity_verifier *v = new_verifier(NULL);
+        char *tok = token_at(r, T0);
+        slim_identity_claims c;
+        slim_bytes got;
+        CHECK_OK(slim_identity_verifier_credential(v, S(tok), true, T0, &c, &got));
+        CHECK(slim_identity_same_key(got, pk));
+        CHECK_EQ(c.subject.len, full.len);
+        CHECK_MEM(c.subject.ptr, full.ptr, full.len);
+        free(tok);
+        /* a stamped command verifies; so does the original's */
+        slim_msg *m = publish(5);
+        CHECK_OK(slim_identity_stamp(r, m, T0));
+        CHECK(slim_wire_header(m)->_e2e_header_sig_case);
+        CHECK_OK(slim_identity_verifier_check_msg(v, m, true, T0));
+        CHECK_OK(slim_identity_stamp(id, m, T0 + 1));
+        CHECK_OK(slim_identity_verifier_check_msg(v, m, true, T0 + 1));
+        slim_wire_free(m);
+        /* a signature by one verifies under the other's key */
+        slim_buf sig = SLIM_BUF_INIT;
+        slim_bytes msg = slim_bytes_of("header bytes", 12);
+        CHECK_OK(slim_identity_sign(r, msg, &sig));
+        CHECK_OK(slim_identity_verify_signature(pk, msg, slim_buf_view(&sig)));
+        slim_buf_cleanup(&sig);
+        /* another secret: the same identity, whose tokens this verifier refuses */
+        slim_identity *o = NULL;
+        CHECK_OK(slim_identity_restore(full, S("another secret"), sk, &cfg, &o));
+        tok = token_at(o, T0);
+        CHECK_STATUS(slim_identity_verifier_check_token(v, S(tok), T0, NULL),
+                     SLIM_E_IDENTITY_BAD_MAC);
+        free(tok);
+        slim_identity_free(o);
+        slim_identity_verifier_free(v);
+        slim_identity_free(r);
+
+        /* refusals */
+        r = NULL;
+        CHECK_STATUS(slim_identity_restore(full, S(SECRET), slim_bytes_of(sk.ptr, 31), &cfg, &r),
+                     SLIM_E_MLS_BAD_KEY);
+        CHECK_STATUS(slim_identity_restore(full, S(SECRET), slim_bytes_of(NULL, 0), &cfg, &r),
+                     SLIM_E_MLS_BAD_KEY);
+        uint8_t long_key[33] = {0};
+        memcpy(long_key, sk.ptr, 32);
+        CHECK_STATUS(slim_identity_restore(full, S(SECRET), slim_bytes_of(long_key, 33), &cfg, &r),
+                     SLIM_E_MLS_BAD_KEY);
+        CHECK_STATUS(slim_identity_restore(full, S(""), sk, &cfg, &r), SLIM_E_IDENTITY_NO_SECRET);
+        static const char *const bad_ids[] = {"",
+                                              "_ABCDEFGH",
+                                              "svcABCDEFGH",
+                                              "svc_ABCDEFG",
+                                              "svc_ABCDEFG-",
+                                              "svc ABCDEFGH_ABCDEFGH",
+                                              "svc:x_ABCDEFGH",
+                                              "svc_ABCDEFGHI"};
+        for (size_t k = 0; k < SLIM_ARRAY_LEN(bad_ids); k++)
+            if (slim_identity_restore(S(bad_ids[k]), S(SECRET), sk, &cfg, &r) !=
+                SLIM_E_IDENTITY_BAD_ID)
+                TEST_FAIL_AT("id \"%s\" was not refused", bad_ids[k]);
+        CHECK_STATUS(slim_identity_restore(full, S(SECRET), sk, &cfg, NULL), SLIM_E_INVALID_ARG);
+        slim_identity_params other = {.sig_scheme = (slim_mls_sig_scheme)0x0503};
+        CHECK_STATUS(slim_identity_restore(full, S(SECRET), sk, &other, &r), SLIM_E_INVALID_ARG);
+        CHECK(r == NULL);
+        /* any other base id with a valid suffix is another identity */
+        CHECK_OK(slim_identity_restore(S("a_b_ABCDEFGH"), S(SECRET), sk, &cfg, &r));
+        CHECK_U64(slim_identity_app_id(r).hi, slim_identity_app_id_of(S("a_b_ABCDEFGH")).hi);
+        slim_identity_free(r);
+        slim_identity_free(id);
+    }
+    /* P-256 scalars out of range: 0 and the group order n */
+    static const uint8_t order[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+                                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+                                      0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+    uint8_t zero[32] = {0};
+    slim_identity *r = NULL;
+    CHECK_STATUS(
+        slim_identity_restore(S("svc_ABCDEFGH"), S(SECRET), slim_bytes_of(zero, 32), NULL, &r),
+        SLIM_E_MLS_BAD_KEY);
+    CHECK_STATUS(
+        slim_identity_restore(S("svc_ABCDEFGH"), S(SECRET), slim_bytes_of(order, 32), NULL, &r),
+        SLIM_E_MLS_BAD_KEY);
+    /* any 32 bytes are an Ed25519 seed */
+    slim_identity_params ed = {.sig_scheme = SLIM_MLS_SIG_ED25519};
+    CHECK_OK(slim_identity_restore(S("svc_ABCDEFGH"), S(SECRET), slim_bytes_of(zero, 32), &ed, &r));
+    slim_identity_free(r);
+}
+
 TEST(random_source_failure) {
     trng t;
     trng_init(&t, 1);
@@ -899,5 +1013,5 @@ TEST_MAIN(TEST_ENTRY(app_id_matches_upstream), TEST_ENTRY(provider_id_keys_and_s
           TEST_ENTRY(long_tokens_are_not_cached), TEST_ENTRY(pubkey_is_read_once),
           TEST_ENTRY(bad_tokens_get_named_statuses), TEST_ENTRY(bad_ids_and_secrets),
           TEST_ENTRY(header_aad_known_bytes), TEST_ENTRY(stamp_and_check_messages),
-          TEST_ENTRY(credentials), TEST_ENTRY(random_source_failure),
+          TEST_ENTRY(credentials), TEST_ENTRY(restore), TEST_ENTRY(random_source_failure),
           TEST_ENTRY(allocation_failure), TEST_ENTRY(pubkey_errors_are_named_and_leak_nothing))
