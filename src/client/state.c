@@ -76,6 +76,9 @@ static slim_status state_bytes(slim_app *app, slim_buf *out, uint32_t *nsessions
     slim_status st = slim_app__identity_export(&app->identity, &ident);
     if (st == SLIM_OK)
         st = slim_sessions_export(app->ss, &sessions, nsessions);
+    /* room for all of it first: no copy of a secret left where it grew */
+    if (st == SLIM_OK)
+        st = slim_buf_reserve(out, 2 + 8 + ident.len + 8 + sessions.len);
     if (st == SLIM_OK) {
         slim_mls_tls_writer w;
         slim_mls_tls_writer_init(&w, out);

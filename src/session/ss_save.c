@@ -50,7 +50,10 @@ static bool exportable(const ss_sess *s) {
     return s->g != NULL && !s->g->moderator && s->state == S_READY;
 }
 
-static void put_session(slim_mls_tls_writer *w, const ss_sess *s) {
+/* One session; measure: the MLS state's bytes as zeros (sizing the
+ * buffer, which then never grows, so no copy of a secret is left in
+ * memory it freed). */
+static void put_session(slim_mls_tls_writer *w, const ss_sess *s, bool measure) {
     const ss_group *g = s->g;
     slim_mls_tls_put_u32(w, s->id);
     slim_mls_tls_put_u8(
@@ -81,6 +84,8 @@ static void put_session(slim_mls_tls_writer *w, const ss_sess *s) {
         slim_buf_init(&st);
         slim_status e = ss_mls_save(s->mls, &st);
         slim_mls_tls_put_u32(w, ss_mls_commit_id(s->mls));
+        if (measure)
+            memset(st.data, 0, st.len);
         slim_mls_tls_put_opaque(w, slim_buf_view(&st));
         slim_buf_cleanup_secret(&st);
         if (e != SLIM_OK)
@@ -88,27 +93,47 @@ static void put_session(slim_mls_tls_writer *w, const ss_sess *s) {
     }
 }
 
-slim_status slim_sessions_export(const slim_sessions *ss, slim_buf *out, uint32_t *count) {
-    if (ss == NULL || out == NULL)
-        return SLIM_E_INVALID_ARG;
+static slim_status put_all(const slim_sessions *ss, slim_buf *out, bool measure, uint32_t *n) {
     slim_mls_tls_writer w;
     slim_mls_tls_writer_init(&w, out);
     slim_mls_tls_put_u16(&w, SAVE_VERSION);
     size_t mark = slim_mls_tls_vec_begin(&w);
-    uint32_t n = 0;
+    *n = 0;
     slim_hmap_iter it;
     for (slim_hnode *h = slim_hmap_first(&ss->by_handle, &it); h != NULL;
          h = slim_hmap_next(&ss->by_handle, &it)) {
         const ss_sess *s = SLIM_CONTAINER_OF(h, ss_sess, by_handle);
         if (exportable(s)) {
-            put_session(&w, s);
-            n++;
+            put_session(&w, s, measure);
+            (*n)++;
         }
     }
     slim_mls_tls_vec_end(&w, mark);
-    slim_status st = slim_mls_tls_writer_status(&w);
-    if (st == SLIM_OK && count != NULL)
+    return slim_mls_tls_writer_status(&w);
+}
+
+slim_status slim_sessions_export(const slim_sessions *ss, slim_buf *out, uint32_t *count) {
+    if (ss == NULL || out == NULL)
+        return SLIM_E_INVALID_ARG;
+    /* measured first, with the secrets as zeros; then written into room
+     * made for all of it */
+    slim_buf m;
+    slim_buf_init(&m);
+    uint32_t n = 0;
+    size_t was = out->len;
+    slim_status st = put_all(ss, &m, true, &n);
+    if (st == SLIM_OK)
+        st = slim_buf_reserve(out, m.len);
+    slim_buf_cleanup(&m);
+    if (st == SLIM_OK)
+        st = put_all(ss, out, false, &n);
+    if (st != SLIM_OK) {
+        if (out->len > was)
+            memset(out->data + was, 0, out->len - was);
+        out->len = was;
+    } else if (count != NULL) {
         *count = n;
+    }
     return st;
 }
 
