@@ -55,6 +55,9 @@ void slim_mls__epoch_keys_unref(slim_mls_epoch_keys *k) {
         return;
     slim_mls_secret_tree_free(k->st);
     slim_mls_tree_free(k->tree);
+    for (uint32_t i = 0; i < k->nvkeys; i++)
+        slim_mls_sig_key_free(k->vkeys[i]);
+    slim_free(k->vkeys);
     slim_buf_cleanup(&k->gc);
     slim_memzero(k, sizeof *k);
     slim_free(k);
@@ -79,6 +82,14 @@ static slim_status epoch_keys_new(const slim_mls_suite *s, slim_bytes gc, uint64
     slim_status st = slim_buf_append(&k->gc, gc.ptr, gc.len);
     if (st == SLIM_OK)
         st = slim_mls_tree_clone(tree, &k->tree);
+    if (st == SLIM_OK) {
+        k->nvkeys = slim_mls_tree_leaf_count(tree);
+        k->vkeys = slim_calloc(k->nvkeys ? k->nvkeys : 1, sizeof *k->vkeys);
+        if (k->vkeys == NULL) {
+            k->nvkeys = 0;
+            st = SLIM_E_NOMEM;
+        }
+    }
     if (st == SLIM_OK && k->st == NULL)
         st = slim_mls_secret_tree_new(s, slim_bytes_of(es->encryption_secret, s->nh),
                                       slim_mls_tree_leaf_count(tree), &k->st);
@@ -352,22 +363,33 @@ static slim_status external_sender_key(slim_bytes extensions, uint32_t index, sl
 static slim_status sender_key_cb(void *arg, const slim_mls_framed_content *fc,
                                  const slim_mls_sig_key **key) {
     slim_mls_sender_keys *sk = arg;
+    const slim_mls_epoch_keys *k = sk->k;
     slim_mls_sig_key_free(sk->key);
     sk->key = NULL;
     slim_bytes pub;
     slim_status st = SLIM_OK;
     if (fc->sender.type == SLIM_MLS_SENDER_MEMBER) {
-        const slim_mls_leaf_node *ln = slim_mls_tree_leaf(sk->k->tree, fc->sender.index);
+        uint32_t i = fc->sender.index;
+        const slim_mls_leaf_node *ln = slim_mls_tree_leaf(k->tree, i);
         if (ln == NULL)
             return SLIM_E_MLS_SENDER_BLANK;
-        pub = ln->signature_key;
+        if (i < k->nvkeys && k->vkeys[i] == NULL)
+            st = slim_mls_sig_key_new(k->suite->sig, ln->signature_key, false, &k->vkeys[i]);
+        if (st == SLIM_OK && i < k->nvkeys) {
+            *key = k->vkeys[i];
+            return SLIM_OK;
+        }
+        pub = ln->signature_key; /* (a leaf past the tree's count cannot be) */
     } else if (fc->sender.type == SLIM_MLS_SENDER_EXTERNAL) {
-        st = external_sender_key(sk->extensions, fc->sender.index, &pub);
+        slim_mls_group_context gc;
+        st = slim_mls_group_context_decode(slim_buf_view(&k->gc), &gc);
+        if (st == SLIM_OK)
+            st = external_sender_key(gc.extensions, fc->sender.index, &pub);
     } else {
         return SLIM_E_MLS_NO_SENDER_KEY;
     }
     if (st == SLIM_OK)
-        st = slim_mls_sig_key_new(sk->k->suite->sig, pub, false, &sk->key);
+        st = slim_mls_sig_key_new(k->suite->sig, pub, false, &sk->key);
     if (st == SLIM_OK)
         *key = sk->key;
     return st;
@@ -377,13 +399,9 @@ slim_status slim_mls__framing(const slim_mls_epoch_keys *k, size_t padding_block
                               slim_mls_sender_keys *sk, slim_mls_framing_ctx *ctx) {
     sk->k = k;
     sk->key = NULL;
-    slim_mls_group_context gc;
-    slim_status st = slim_mls_group_context_decode(slim_buf_view(&k->gc), &gc);
-    if (st == SLIM_OK)
-        st = slim_mls_framing_init(ctx, k->suite, slim_buf_view(&k->gc));
+    slim_status st = slim_mls_framing_init(ctx, k->suite, slim_buf_view(&k->gc));
     if (st != SLIM_OK)
         return st;
-    sk->extensions = gc.extensions;
     ctx->n_leaves = slim_mls_tree_leaf_count(k->tree);
     ctx->membership_key = slim_bytes_of(k->membership_key, k->suite->nh);
     ctx->sender_data_secret = slim_bytes_of(k->sender_data_secret, k->suite->nh);

@@ -49,6 +49,11 @@ typedef struct slim_mls_epoch_keys {
     uint8_t sender_data_secret[NH_MAX];
     uint8_t membership_key[NH_MAX];
     slim_mls_secret_tree *st;
+    /* The members' signature keys, each made when a message of that leaf
+     * is first checked (an import per message cost more than the AEAD
+     * work): NULL until then. One per leaf of tree. */
+    slim_mls_sig_key **vkeys;
+    uint32_t nvkeys;
 } slim_mls_epoch_keys;
 
 void slim_mls__epoch_keys_unref(slim_mls_epoch_keys *k);
@@ -132,8 +137,8 @@ slim_mls_validation slim_mls__validation(const slim_mls_client *c, const slim_ml
  * slim_mls__sender_keys_cleanup. */
 typedef struct slim_mls_sender_keys {
     const slim_mls_epoch_keys *k;
-    slim_bytes extensions;
-    slim_mls_sig_key *key; /* the last one handed out */
+    slim_mls_sig_key *key; /* the last external sender's key handed out (members' are
+                            * the epoch's, k->vkeys) */
 } slim_mls_sender_keys;
 
 slim_status slim_mls__framing(const slim_mls_epoch_keys *k, size_t padding_block,
