@@ -70,6 +70,8 @@ static void child(int port, const char *path, int wfd) {
     slim_app *app = member_app(port, NULL, NULL, &st);
     if (app == NULL)
         _exit(10);
+    if (write(wfd, "C", 1) != 1) /* connected: it can be invited */
+        _exit(16);
     slim_session_id s = 0;
     if (slim_app_listen(app, 30000, &s) != SLIM_OK)
         _exit(11);
@@ -133,6 +135,8 @@ TEST(member_restarts_from_saved_state) {
     }
     close(p[1]);
     CHECK(pid > 0);
+    char c = 0;
+    CHECK(read(p[0], &c, 1) == 1 && c == 'C');
     /* the moderator and another member */
     slim_app *mod = group_app("org/ns/mod", nd.port, 0);
     slim_app *p1 = group_app("org/ns/p1", nd.port, 0);
