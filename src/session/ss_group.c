@@ -1466,6 +1466,21 @@ static bool has_leaving(const slim_msg *m) {
     return false;
 }
 
+/* A heartbeat in our group from one that is not a member: removed while it
+ * was away (its process restarted from saved state, or it was cut off for
+ * longer than offline_removal), it never got the LEAVE_REQUEST. It gets
+ * one now, once per heartbeat, unwaited for: it ends as removed. */
+static void not_member(slim_sessions *ss, ss_sess *s, const slim_msg *m) {
+    slim_name n;
+    slim_str text[3];
+    uint64_t conn = UINT64_MAX; /* back where it came from: we hold no route to it */
+    (void)ss_msg_in_conn(m, &conn);
+    slim_msg *leave;
+    if (ss_cmd_to(ss, s, T_LEAVE_REQUEST, ss_pb_wire(m->publish->header->source, &n, text), 0, conn,
+                  &leave, NULL) == SLIM_OK)
+        (void)ss_send_new(ss, s->handle, leave);
+}
+
 static slim_status moderator_input(slim_sessions *ss, ss_sess *s, const slim_msg *m,
                                    const slim_name *src, uint64_t now) {
     uint32_t type = ss_msg_type(m);
@@ -1490,7 +1505,10 @@ static slim_status moderator_input(slim_sessions *ss, ss_sess *s, const slim_msg
                     now);
         return SLIM_OK;
     case T_HEARTBEAT:
-        return mem_find(s->g, src, false) >= 0 ? SLIM_OK : SLIM_E_SESSION_UNEXPECTED;
+        if (mem_find(s->g, src, false) >= 0)
+            return SLIM_OK;
+        not_member(ss, s, m);
+        return SLIM_E_SESSION_UNEXPECTED;
     case T_GROUP_PROPOSAL:
         /* a member asks for a key update (the only proposal we take) */
         if (mem_find(s->g, src, false) < 0)

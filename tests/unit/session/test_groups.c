@@ -1589,6 +1589,42 @@ TEST(mls_group_member_restarts_from_saved_state) {
     grp_close_all(&g, 30000);
 }
 
+/* A member that comes back from saved state after the moderator removed
+ * it (down for longer than offline_removal) is told: its first heartbeat
+ * gets a LEAVE_REQUEST, and its session ends as removed. */
+TEST(mls_group_member_restored_after_its_removal_is_told) {
+    slim_sessions_config cfg = {
+        .heartbeat_ms = 1000, .heartbeat_misses = 3, .offline_removal_ms = 8000};
+    grp g;
+    grp_setup_mls(&g, 73, 2, &cfg, 1000, 5, 0);
+    slim_buf saved;
+    slim_buf_init(&saved);
+    uint32_t cnt = 0;
+    CHECK_OK(slim_sessions_export(g.n.apps[2].ss, &saved, &cnt));
+    CHECK_EQ(cnt, 1);
+    CHECK_EQ(sim_app_restart(&g.n, 2, &cfg), SLIM_OK);
+    sim_run(&g.n, g.n.now + 20000, NULL, NULL);
+    CHECK_EQ(member_events(&g, 0, SLIM_MEMBER_LEFT, 2), 1); /* removed */
+    size_t nnew = sim_count(&g.n, 2, SLIM_SOUT_NEW, 0);
+    CHECK_OK(slim_sessions_import(g.n.apps[2].ss, slim_buf_view(&saved), g.n.apps[2].conn, g.n.now,
+                                  &cnt));
+    sim_pump_all(&g.n);
+    sim_run(&g.n, g.n.now + 5000, NULL, NULL);
+    const sim_rec *nw = sim_find(&g.n, 2, SLIM_SOUT_NEW, 0, nnew);
+    CHECK(nw != NULL);
+    const sim_rec *end = nw != NULL ? sim_find(&g.n, 2, SLIM_SOUT_CLOSED, nw->session, 0) : NULL;
+    CHECK(end != NULL);
+    if (end != NULL)
+        CHECK_STATUS(end->status, SLIM_E_SESSION_REMOVED);
+    size_t nm = 0;
+    slim_sname mem[4];
+    CHECK_OK(slim_sessions_members(g.n.apps[0].ss, g.h[0], mem, 4, &nm));
+    CHECK_EQ(nm, 2);
+    slim_buf_cleanup(&saved);
+    g.np = 1;
+    grp_close_all(&g, 30000);
+}
+
 /* A member removed (or that left) can be invited back at once: its ended
  * session refuses only late copies of the JOIN_REQUEST that made it. With
  * and without MLS; the member back reads and is read. */
@@ -1824,6 +1860,7 @@ TEST_MAIN(TEST_ENTRY(group_all_to_all_clean), TEST_ENTRY(group_all_to_all_lossy)
           TEST_ENTRY(mls_group_key_rotation_loses_nothing),
           TEST_ENTRY(mls_group_rotation_off_with_an_upstream_member),
           TEST_ENTRY(mls_group_member_restarts_from_saved_state),
+          TEST_ENTRY(mls_group_member_restored_after_its_removal_is_told),
           TEST_ENTRY(group_member_invited_back_at_once),
           TEST_ENTRY(mls_group_member_invited_back_at_once), TEST_ENTRY(group_allocation_failures),
           TEST_ENTRY(group_slow_path_sends_again_rarely),
