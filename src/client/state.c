@@ -33,8 +33,10 @@ slim_status slim_app__state_load(slim_app *app, const slim_identity_config *prov
     slim_buf plain;
     slim_buf_init(&plain);
     slim_status st = slim_state_file_read(o->state_file, o->state_key, &plain);
-    if (st != SLIM_OK)
+    if (st != SLIM_OK) {
+        slim_buf_cleanup_secret(&plain);
         return st;
+    }
     slim_mls_tls_reader r;
     slim_mls_tls_reader_init(&r, slim_buf_view(&plain));
     uint16_t version = 0;

@@ -167,7 +167,7 @@ slim_status slim_state_file_read(const char *path, const uint8_t key[SLIM_STATE_
     if (st == SLIM_OK)
         plaintext->len = n;
     else
-        slim_memzero(plaintext->data, n);
+        slim_buf_cleanup_secret(plaintext); /* wiped and freed: nothing kept */
 done:
     slim_buf_cleanup(&file); /* sealed bytes only */
     return st;
