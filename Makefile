@@ -11,7 +11,8 @@ RELEASE_BUILD ?= build-release
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS  ?=
 
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+# Tracked files and new ones not yet added (build dirs are ignored).
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null)
 
 .PHONY: all deps build release run test asan tsan fuzz format format-check clean
 

@@ -1,0 +1,110 @@
+/*
+ * The slim_bindings._slim_bindings extension module: the compiled part of
+ * the Python bindings, over libslim's public C API (include/slim/).
+ *
+ * What exists now: PyName (pyname.c), the version functions below, and the
+ * value classes of the pure-Python module slim_bindings._types (session
+ * types, key and identity enums, session configurations), which this module
+ * re-exports so that they are reachable as _slim_bindings.<name> as
+ * upstream's are. The service, session and message functions come later.
+ *
+ * Build facts (version, date, git SHA, profile) are compile definitions set
+ * by bindings/python/CMakeLists.txt.
+ */
+#include "bindings.h"
+
+#ifndef SLIM_PY_BUILD_DATE
+#define SLIM_PY_BUILD_DATE "unknown"
+#endif
+#ifndef SLIM_PY_GIT_SHA
+#define SLIM_PY_GIT_SHA "unknown"
+#endif
+#ifndef SLIM_PY_PROFILE
+#define SLIM_PY_PROFILE "unknown"
+#endif
+
+static PyObject *build_info_str(void) {
+    return PyUnicode_FromFormat("Version:\t%s\nBuild Date:\t%s\nGit SHA:\t%s\nProfile:\t%s",
+                                slim_version(), SLIM_PY_BUILD_DATE, SLIM_PY_GIT_SHA,
+                                SLIM_PY_PROFILE);
+}
+
+static PyObject *get_version(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyUnicode_FromString(slim_version());
+}
+
+static PyObject *get_build_profile(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyUnicode_FromString(SLIM_PY_PROFILE);
+}
+
+static PyObject *get_build_info(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return build_info_str();
+}
+
+static PyMethodDef module_methods[] = {
+    {"get_version", get_version, METH_NOARGS,
+     "get_version() -> str\n--\n\nThe version of libslim under these bindings, e.g. \"0.1.0\"."},
+    {"get_build_profile", get_build_profile, METH_NOARGS,
+     "get_build_profile() -> str\n--\n\nThe CMake build type the extension was built with."},
+    {"get_build_info", get_build_info, METH_NOARGS,
+     "get_build_info() -> str\n--\n\n"
+     "\"Version:\\t...\\nBuild Date:\\t...\\nGit SHA:\\t...\\nProfile:\\t...\"."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "slim_bindings._slim_bindings",
+    .m_doc = "Compiled part of slim_bindings, over libslim's public C API.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+static int add_string(PyObject *module, const char *name, PyObject *value) {
+    if (value == NULL)
+        return -1;
+    if (PyModule_AddObject(module, name, value) < 0) {
+        Py_DECREF(value);
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds every name of slim_bindings._types.__all__ to module. */
+static int add_reexports(PyObject *module) {
+    PyObject *types = PyImport_ImportModule("slim_bindings._types");
+    PyObject *names = types != NULL ? PyObject_GetAttrString(types, "__all__") : NULL;
+    PyObject *seq = names != NULL ? PySequence_Fast(names, "_types.__all__ must be a list") : NULL;
+    int rc = seq != NULL ? 0 : -1;
+    for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *name = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *obj = PyObject_GetAttr(types, name);
+        if (obj == NULL || PyObject_SetAttr(module, name, obj) < 0)
+            rc = -1;
+        Py_XDECREF(obj);
+    }
+    Py_XDECREF(seq);
+    Py_XDECREF(names);
+    Py_XDECREF(types);
+    return rc;
+}
+
+PyMODINIT_FUNC PyInit__slim_bindings(void) {
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL)
+        return NULL;
+    if (slim_py_name_init(module) < 0 ||
+        add_string(module, "__version__", PyUnicode_FromString(slim_version())) < 0 ||
+        add_string(module, "build_profile", PyUnicode_FromString(SLIM_PY_PROFILE)) < 0 ||
+        add_string(module, "build_info", build_info_str()) < 0 || add_reexports(module) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
