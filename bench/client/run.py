@@ -36,7 +36,7 @@ the public client API (bench/client/bench_client.c).
   latency           1->9 at a fixed rate (2 000 msg/s), one-way p50/p99 of
                     every delivery: slim unreliable, reliable, nats
 
-`mls` runs instead, in each round (docs/benchmarks.md, "MLS group, part 2"):
+`mls` runs instead, in each round (docs/benchmarks.md, "MLS group: the signature floor and the 100th invitation"):
 
   1->9 reliable     the group of ten above, 1 KiB, without MLS
   1->9 reliable MLS the same group with --mls (suite 2, P-256, the default)

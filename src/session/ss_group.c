@@ -595,17 +595,24 @@ static void task_run(slim_sessions *ss, ss_sess *s, uint64_t now) {
     }
 }
 
-slim_status ss_group_invite(slim_sessions *ss, ss_sess *s, const slim_sname *name, bool remove,
-                            uint64_t op, uint64_t now) {
+/* A task the application (or the timer) asks for, queued and run when
+ * its turn comes. */
+static slim_status task_queue(slim_sessions *ss, ss_sess *s, ss_task_kind kind,
+                              const slim_sname *who, uint64_t op, uint64_t now) {
     ss_group *g = s->g;
     if (g->ntasks >= ss->max_tasks)
         return SLIM_E_QUEUE_FULL;
-    ss_task *t = task_new(ss, s, remove ? K_REMOVE : K_INVITE, name, op);
+    ss_task *t = task_new(ss, s, kind, who, op);
     if (t == NULL)
         return SLIM_E_NOMEM;
     task_append(g, t);
     task_run(ss, s, now);
     return SLIM_OK;
+}
+
+slim_status ss_group_invite(slim_sessions *ss, ss_sess *s, const slim_sname *name, bool remove,
+                            uint64_t op, uint64_t now) {
+    return task_queue(ss, s, remove ? K_REMOVE : K_INVITE, name, op, now);
 }
 
 /* Queues a key update (op 0: the timer's or a member's, not queued twice). */
@@ -614,16 +621,9 @@ static slim_status rotate_queue(slim_sessions *ss, ss_sess *s, uint64_t op, uint
     for (ss_task *t = g->task; op == 0 && t != NULL; t = t->next)
         if (t->kind == K_ROTATE && t->step == TS_NONE)
             return SLIM_OK;
-    if (g->ntasks >= ss->max_tasks)
-        return SLIM_E_QUEUE_FULL;
     slim_sname self;
     ss_name_view(&s->local, &self);
-    ss_task *t = task_new(ss, s, K_ROTATE, &self, op);
-    if (t == NULL)
-        return SLIM_E_NOMEM;
-    task_append(g, t);
-    task_run(ss, s, now);
-    return SLIM_OK;
+    return task_queue(ss, s, K_ROTATE, &self, op, now);
 }
 
 /* A member's request: a GROUP_PROPOSAL without an MLS proposal, to the

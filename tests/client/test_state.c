@@ -89,27 +89,31 @@ static void child(int port, const char *path, int wfd) {
         pause();
 }
 
-static bool file_has(const char *path, const char *needle) {
+/* The file at path (up to 1 MiB) in a static buffer; *n its length. */
+static char *slurp(const char *path, size_t *n) {
+    static char buf[1 << 20];
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return false;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
+        return NULL;
+    *n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++)
+    return buf;
+}
+
+static bool file_has(const char *path, const char *needle) {
+    size_t n = 0, k = strlen(needle);
+    const char *buf = slurp(path, &n);
+    for (size_t i = 0; buf != NULL && i + k <= n; i++)
         if (memcmp(buf + i, needle, k) == 0)
             return true;
     return false;
 }
 
 static bool copy_flipped(const char *from, const char *to, long at) {
-    FILE *f = fopen(from, "rb");
-    if (f == NULL)
+    size_t n = 0;
+    char *buf = slurp(from, &n);
+    if (buf == NULL)
         return false;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
     if (at >= 0 && (size_t)at < n)
         buf[at] ^= 0x20;
     FILE *g = fopen(to, "wb");

@@ -1512,6 +1512,16 @@ static bool payload_is(const sim_rec *r, const char *want) {
     return r != NULL && r->len == strlen(want) && memcmp(r->payload, want, r->len) == 0;
 }
 
+/* App a saves its group session (one) to *saved, then its process
+ * restarts without a word. */
+static void save_and_crash(grp *g, int a, const slim_sessions_config *cfg, slim_buf *saved) {
+    slim_buf_init(saved);
+    uint32_t cnt = 0;
+    CHECK_OK(slim_sessions_export(g->n.apps[a].ss, saved, &cnt));
+    CHECK_EQ(cnt, 1);
+    CHECK_EQ(sim_app_restart(&g->n, a, cfg), SLIM_OK);
+}
+
 TEST(mls_group_member_restarts_from_saved_state) {
     slim_sessions_config cfg = {
         .heartbeat_ms = 1000, .heartbeat_misses = 3, .offline_removal_ms = 60000};
@@ -1522,11 +1532,8 @@ TEST(mls_group_member_restarts_from_saved_state) {
         CHECK_OK(gpub(&g, a, 0, NULL));
     sim_run(&g.n, g.n.now + 2000, NULL, NULL);
     slim_buf saved;
-    slim_buf_init(&saved);
+    save_and_crash(&g, 2, &cfg, &saved);
     uint32_t cnt = 0;
-    CHECK_OK(slim_sessions_export(g.n.apps[2].ss, &saved, &cnt));
-    CHECK_EQ(cnt, 1);
-    CHECK_EQ(sim_app_restart(&g.n, 2, &cfg), SLIM_OK);
     /* the group goes on without it; a commit it misses */
     for (int a = 0; a <= 1; a++)
         CHECK_OK(gpub(&g, a, 1, NULL));
@@ -1598,11 +1605,8 @@ TEST(mls_group_member_restored_after_its_removal_is_told) {
     grp g;
     grp_setup_mls(&g, 73, 2, &cfg, 1000, 5, 0);
     slim_buf saved;
-    slim_buf_init(&saved);
+    save_and_crash(&g, 2, &cfg, &saved);
     uint32_t cnt = 0;
-    CHECK_OK(slim_sessions_export(g.n.apps[2].ss, &saved, &cnt));
-    CHECK_EQ(cnt, 1);
-    CHECK_EQ(sim_app_restart(&g.n, 2, &cfg), SLIM_OK);
     sim_run(&g.n, g.n.now + 20000, NULL, NULL);
     CHECK_EQ(member_events(&g, 0, SLIM_MEMBER_LEFT, 2), 1); /* removed */
     size_t nnew = sim_count(&g.n, 2, SLIM_SOUT_NEW, 0);
