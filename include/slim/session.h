@@ -152,6 +152,8 @@ typedef struct slim_session_info {
     slim_metadata *metadata;
     size_t metadata_len;
     uint32_t timeout_ms, max_retries;
+    bool mls;       /* end-to-end encrypted with MLS */
+    bool moderator; /* MULTICAST: this app created the group */
 } slim_session_info;
 
 /* E_CLOSED when the session is gone. */

@@ -120,6 +120,8 @@ static slim_session_info *info_from_core(slim_app *app, slim_session_id id) {
     info->initiator = ci.initiator;
     info->timeout_ms = ci.timeout_ms;
     info->max_retries = ci.max_retries;
+    info->mls = ci.mls;
+    info->moderator = ci.moderator;
     name_text(&ci.local, info->src, sizeof info->src);
     if (ci.peer.text[0].len > 0)
         name_text(&ci.peer, info->dst, sizeof info->dst);

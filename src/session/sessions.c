@@ -1428,6 +1428,7 @@ slim_status slim_sessions_info(const slim_sessions *ss, uint64_t session, slim_s
                  (s->type == SLIM_SESSION_ANYCAST && s->state != S_CLOSING);
     out->moderator = s->g != NULL && s->g->moderator;
     out->reliable = s->reliable;
+    out->mls = s->mls != NULL;
     ss_name_view(&s->local, &out->local);
     ss_name_view(s->g != NULL ? &s->g->data : &s->peer, &out->peer);
     out->metadata = s->meta;

@@ -419,6 +419,7 @@ typedef struct slim_ss_info {
     bool ready;                 /* UNICAST: joined; ANYCAST, MULTICAST: always */
     bool moderator;             /* MULTICAST: we created the group */
     bool reliable;              /* acknowledged and retransmitted data */
+    bool mls;                   /* end-to-end encrypted with MLS */
     slim_sname local;           /* our name, with our id */
     slim_sname peer;            /* UNICAST: the peer (with its id once joined); ANYCAST: configured;
                                  * MULTICAST: the channel (its data name, with the derived id) */

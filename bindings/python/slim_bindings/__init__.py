@@ -1,11 +1,33 @@
 """slim_bindings: Python bindings of SLIM over the C library libslim.
 
-This is the foundation only: names, session types, keys, identities and session
-configurations, the version functions and SLIMTimeoutError. The asyncio layer
-(``Slim``, ``PySession``) and the service functions are not written yet, so they are
-not exported; ``__all__`` lists only names that exist.
+The API is upstream's of October 2025: ``Slim`` and ``PySession`` (asyncio), the
+value classes (``PyName``, identities, keys, session configurations), the service
+classes and module functions, ``SLIMTimeoutError`` and the version functions.
 """
 
+from . import _service, _slim_bindings
+from ._service import (
+    PyService,
+    PySessionContext,
+    connect,
+    create_pyservice,
+    create_session,
+    delete_session,
+    disconnect,
+    get_message,
+    init_tracing,
+    invite,
+    listen_for_session,
+    publish,
+    remove,
+    remove_route,
+    run_server,
+    set_default_session_config,
+    set_route,
+    stop_server,
+    subscribe,
+    unsubscribe,
+)
 from ._slim_bindings import (
     PyAlgorithm,
     PyIdentityProvider,
@@ -13,12 +35,21 @@ from ._slim_bindings import (
     PyKey,
     PyKeyData,
     PyKeyFormat,
+    PyMessageContext,
     PyName,
     PySessionConfiguration,
     PySessionType,
 )
 from .errors import SLIMTimeoutError
+from .session import PySession
+from .slim import Slim
 from .version import get_build_info, get_build_profile, get_version
+
+# Upstream's extension module holds the service classes and functions too:
+# make them reachable there as well (they are written in Python here).
+for _n in _service.__all__:
+    setattr(_slim_bindings, _n, getattr(_service, _n))
+del _n
 
 __all__ = [
     "PyAlgorithm",
@@ -27,11 +58,34 @@ __all__ = [
     "PyKey",
     "PyKeyData",
     "PyKeyFormat",
+    "PyMessageContext",
     "PyName",
+    "PyService",
+    "PySession",
     "PySessionConfiguration",
+    "PySessionContext",
     "PySessionType",
     "SLIMTimeoutError",
+    "Slim",
+    "connect",
+    "create_pyservice",
+    "create_session",
+    "delete_session",
+    "disconnect",
     "get_build_info",
     "get_build_profile",
+    "get_message",
     "get_version",
+    "init_tracing",
+    "invite",
+    "listen_for_session",
+    "publish",
+    "remove",
+    "remove_route",
+    "run_server",
+    "set_default_session_config",
+    "set_route",
+    "stop_server",
+    "subscribe",
+    "unsubscribe",
 ]

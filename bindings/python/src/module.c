@@ -2,11 +2,13 @@
  * The slim_bindings._slim_bindings extension module: the compiled part of
  * the Python bindings, over libslim's public C API (include/slim/).
  *
- * What exists now: PyName (pyname.c), the version functions below, and the
- * value classes of the pure-Python module slim_bindings._types (session
- * types, key and identity enums, session configurations), which this module
- * re-exports so that they are reachable as _slim_bindings.<name> as
- * upstream's are. The service, session and message functions come later.
+ * Here: PyName (pyname.c), PyMessageContext (message.c), _App, the
+ * low-level app the asyncio layer drives (app.c), the version functions
+ * below, and the value classes of the pure-Python module
+ * slim_bindings._types (session types, key and identity enums, session
+ * configurations), which this module re-exports so that they are reachable
+ * as _slim_bindings.<name> as upstream's are. The package's __init__ adds
+ * the service classes and functions of slim_bindings._service here too.
  *
  * Build facts (version, date, git SHA, profile) are compile definitions set
  * by bindings/python/CMakeLists.txt.
@@ -47,7 +49,38 @@ static PyObject *get_build_info(PyObject *module, PyObject *unused) {
     return build_info_str();
 }
 
+PyObject *slim_py_status_error;
+
+static PyObject *status_name(PyObject *module, PyObject *arg) {
+    (void)module;
+    long code = PyLong_AsLong(arg);
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    return Py_BuildValue("(ss)", slim_status_name((slim_status)code),
+                         slim_status_str((slim_status)code));
+}
+
+static PyObject *set_log_level(PyObject *module, PyObject *arg) {
+    (void)module;
+    const char *text = PyUnicode_AsUTF8(arg);
+    if (text == NULL)
+        return NULL;
+    slim_log_level level;
+    if (slim_log_level_parse(text, &level) != 0) {
+        PyErr_Format(PyExc_ValueError, "unknown log level \"%s\"", text);
+        return NULL;
+    }
+    slim_log_set_level(level);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_set_log_level", set_log_level, METH_O,
+     "_set_log_level(level: str)\n--\n\n"
+     "libslim's log level: \"error\", \"warn\", \"info\", \"debug\" or \"trace\"."},
+    {"_status_name", status_name, METH_O,
+     "_status_name(code: int) -> tuple[str, str]\n--\n\n"
+     "The name (\"E_CLOSED\") and the text of a libslim status code."},
     {"get_version", get_version, METH_NOARGS,
      "get_version() -> str\n--\n\nThe version of libslim under these bindings, e.g. \"0.1.0\"."},
     {"get_build_profile", get_build_profile, METH_NOARGS,
@@ -99,7 +132,13 @@ PyMODINIT_FUNC PyInit__slim_bindings(void) {
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
         return NULL;
-    if (slim_py_name_init(module) < 0 ||
+    slim_py_status_error =
+        PyErr_NewExceptionWithDoc("slim_bindings._slim_bindings._StatusError",
+                                  "A libslim status: args are (code, name, text).", NULL, NULL);
+    if (slim_py_status_error == NULL ||
+        PyModule_AddObjectRef(module, "_StatusError", slim_py_status_error) < 0 ||
+        slim_py_name_init(module) < 0 || slim_py_message_init(module) < 0 ||
+        slim_py_app_init(module) < 0 ||
         add_string(module, "__version__", PyUnicode_FromString(slim_version())) < 0 ||
         add_string(module, "build_profile", PyUnicode_FromString(SLIM_PY_PROFILE)) < 0 ||
         add_string(module, "build_info", build_info_str()) < 0 || add_reexports(module) < 0) {
