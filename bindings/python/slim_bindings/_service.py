@@ -367,9 +367,10 @@ class PyService:
             rx.fail_all(gone)
 
     def __del__(self):
+        # An app nobody closed: close it here (as upstream's apps end with
+        # their last reference), its reader first.
         try:
-            if self._app is not None:
-                self._app.close(1000)
+            self._close(1000)
         except Exception:
             pass
 
@@ -570,6 +571,7 @@ async def connect(svc: PyService, config: dict) -> int:
 
 
 async def disconnect(svc: PyService, conn: int) -> None:
+    """Closes the connection ``conn`` (its subscriptions and routes go with it)."""
     app = _check_svc(svc)._app_or_raise()
     await svc._submit(app.disconnect(conn), "disconnect")
 
@@ -582,6 +584,7 @@ async def run_server(svc: PyService, config: dict) -> None:
 
 
 async def stop_server(svc: PyService, endpoint: str) -> None:
+    """Stops the server listening on ``endpoint`` (as given to run_server)."""
     app = _check_svc(svc)._app_or_raise()
     await svc._submit(app.stop_server(endpoint), "stop_server")
 

@@ -1,10 +1,12 @@
 # Stubs of slim_bindings._slim_bindings, written by hand (upstream generates them
 # with pyo3_stub_gen; unlike those, these list the complex enums' variants with
-# their fields and constructors). Only what exists now: the service, session and
-# message functions are not written yet.
+# their fields and constructors). The service classes and functions are written
+# in Python (slim_bindings/_service.py) and set on this module by the package's
+# __init__, so they are listed here as upstream's are.
 
 import datetime
 import enum
+import typing
 
 
 __version__: str
@@ -243,3 +245,110 @@ class PySessionConfiguration:
             metadata: dict[str, str] = {},
         ) -> None: ...
 
+
+class PyMessageContext:
+    """The context of a received message (read only). Not constructed directly."""
+
+    @property
+    def source_name(self) -> PyName:
+        """The sender, with its id."""
+    @property
+    def destination_name(self) -> PyName:
+        """Where it was sent: this app, or the group's channel."""
+    @property
+    def payload_type(self) -> str:
+        """The payload type ("msg" by default)."""
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The message's metadata."""
+    @property
+    def input_connection(self) -> int:
+        """The connection it came in on (replies go back on it)."""
+    @property
+    def message_id(self) -> int:
+        """Its id in the session (ours; upstream has none)."""
+
+class PyService:
+    """A SLIM app (made by create_pyservice)."""
+
+    @property
+    def id(self) -> int:
+        """The 128-bit instance id."""
+    @property
+    def name(self) -> PyName:
+        """The app's name, with its id."""
+
+class PySessionContext:
+    """A session of a PyService. Every property raises Exception("session closed:
+    session already closed ...") once the session is gone."""
+
+    @property
+    def id(self) -> int:
+        """The session id on the wire (32 bits)."""
+    @property
+    def metadata(self) -> dict[str, str]: ...
+    @property
+    def session_type(self) -> PySessionType: ...
+    @property
+    def src(self) -> PyName:
+        """This app's name, with its id."""
+    @property
+    def dst(self) -> PyName | None:
+        """UNICAST: the peer; MULTICAST: the channel; ANYCAST: None."""
+    @property
+    def session_config(self) -> PySessionConfiguration: ...
+    def set_session_config(self, config: PySessionConfiguration) -> None: ...
+
+async def create_pyservice(
+    name: PyName, provider: PyIdentityProvider, verifier: PyIdentityVerifier
+) -> PyService:
+    """A new app named name; its id comes from the provider's identity."""
+
+async def connect(svc: PyService, config: dict) -> int:
+    """Connects to a node with a client config dict; returns the connection id."""
+
+async def disconnect(svc: PyService, conn: int) -> None: ...
+async def run_server(svc: PyService, config: dict) -> None:
+    """Listens for other apps and nodes (server config dict)."""
+
+async def stop_server(svc: PyService, endpoint: str) -> None: ...
+async def subscribe(svc: PyService, conn: int, name: PyName) -> None: ...
+async def unsubscribe(svc: PyService, conn: int, name: PyName) -> None: ...
+async def set_route(svc: PyService, conn: int, name: PyName) -> None: ...
+async def remove_route(svc: PyService, conn: int, name: PyName) -> None: ...
+async def create_session(svc: PyService, config: PySessionConfiguration) -> PySessionContext:
+    """A new session (UNICAST: once the peer has joined)."""
+
+async def delete_session(svc: PyService, session_context: PySessionContext) -> None: ...
+def set_default_session_config(svc: PyService, config: PySessionConfiguration) -> None:
+    """The configuration sessions opened by peers report (synchronous)."""
+
+async def listen_for_session(svc: PyService) -> PySessionContext:
+    """Waits for a session another app opened with this one (or an invitation)."""
+
+async def get_message(
+    svc: PyService, session_context: PySessionContext
+) -> tuple[PyMessageContext, bytes]:
+    """The session's next message and its payload."""
+
+async def publish(
+    svc: PyService,
+    session_context: PySessionContext,
+    fanout: int,
+    blob: bytes | list[int],
+    message_ctx: PyMessageContext | None = None,
+    name: PyName | None = None,
+    payload_type: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Sends blob to name, else to the sender of message_ctx, else to the session's
+    peer or channel."""
+
+async def invite(svc: PyService, session_context: PySessionContext, name: PyName) -> None:
+    """Invites name into a group this app moderates; returns once it is a member."""
+
+async def remove(svc: PyService, session_context: PySessionContext, name: PyName) -> None:
+    """Removes name from a group this app moderates; returns once it is out."""
+
+def init_tracing(config: dict | None = None) -> typing.Awaitable[None]:
+    """Sets libslim's log level from config["log_level"]; acts when called."""
