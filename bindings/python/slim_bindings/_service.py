@@ -194,21 +194,41 @@ class _Receiver:
     __slots__ = ("ready", "waiters", "inflight")
 
     def __init__(self):
-        self.ready = collections.deque()  # (result, exception)
-        self.waiters = collections.deque()  # futures
+        self.ready = collections.deque()  # (result, exception), oldest first
+        self.waiters = collections.deque()  # futures of callers waiting, oldest first
         self.inflight = 0  # calls made in libslim and not answered yet
 
-    def deliver(self, result, exc):
-        self.inflight -= 1
+    def _hand(self, item) -> bool:
         while self.waiters:
             fut = self.waiters.popleft()
             if not fut.done():
+                result, exc = item
                 if exc is not None:
                     fut.set_exception(exc)
                 else:
                     fut.set_result(result)
-                return
-        self.ready.append((result, exc))
+                return True
+        return False
+
+    def deliver(self, result, exc):
+        """A libslim call answered: to the oldest waiting caller, else kept."""
+        self.inflight -= 1
+        if not self._hand((result, exc)):
+            self.ready.append((result, exc))
+
+    def give_back(self, fut):
+        """A caller was cancelled: what its future holds goes to the next caller
+        (it is older than anything kept); a future still pending leaves the queue."""
+        if fut.done() and not fut.cancelled():
+            exc = fut.exception()
+            item = (None if exc is not None else fut.result(), exc)
+            if not self._hand(item):
+                self.ready.appendleft(item)
+        else:
+            try:
+                self.waiters.remove(fut)
+            except ValueError:
+                pass
 
     def fail_all(self, exc):
         while self.waiters:
@@ -236,6 +256,7 @@ class PyService:
         "_sessions",
         "_default_config",
         "_closed_causes",
+        "_deleted",
         "__weakref__",
     )
 
@@ -254,6 +275,7 @@ class PyService:
         self._sessions = {}  # session handle -> PySessionContext (weak use)
         self._default_config = None
         self._closed_causes = {}  # session handle -> (status, detail)
+        self._deleted = set()  # session handles deleted by this app
         return self
 
     @property
@@ -283,14 +305,23 @@ class PyService:
     def _on_events(self) -> None:
         if self._app is None:
             return
-        for ev in self._app.next_events():
-            kind, op = ev[0], ev[1]
-            if kind == _OP_DONE:
-                cb = self._ops.pop(op, None)
+        events = self._app.next_events()
+        # Why sessions ended first: libslim fails a closed session's pending
+        # get_message calls just before it reports the close, and their errors
+        # say why.
+        for ev in events:
+            if ev[0] == _SESSION_CLOSED:
+                self._closed_causes[ev[3]] = (ev[2], ev[10])
+        for ev in events:
+            if ev[0] == _OP_DONE:
+                cb = self._ops.pop(ev[1], None)
                 if cb is not None:
                     cb(ev)
-            elif kind == _SESSION_CLOSED:
-                self._closed_causes[ev[3]] = (ev[2], ev[10])
+        for ev in events:
+            if ev[0] == _SESSION_CLOSED:
+                rx = self._rx.get(ev[3])
+                if rx is not None and not (rx.ready or rx.waiters or rx.inflight):
+                    del self._rx[ev[3]]
 
     def _call(self, code: int, what: str, on_done) -> None:
         """Registers on_done(event) for the operation code (or raises its error)."""
@@ -345,12 +376,22 @@ class PyService:
 
             def done(ev):
                 if ev[2] != 0:
-                    rx.deliver(None, _op_error(what, ev[2], ev[10]))
+                    detail = ev[10]
+                    cause = self._closed_causes.get(key)
+                    if ev[2] == _E_CLOSED and cause is not None and cause[0] != 0:
+                        # why the session ended (removed, the moderator closed it, ...)
+                        name, text = _status(cause[0])
+                        detail = f"{detail}: {name}: {cause[1] or text}"
+                    rx.deliver(None, _op_error(what, ev[2], detail))
                 else:
                     rx.deliver(ev, None)
 
             self._ops[code] = done
-        return await fut
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            rx.give_back(fut)
+            raise
 
     def _close(self, timeout_ms: int = 2000) -> None:
         if self._app is None:
@@ -397,7 +438,9 @@ class PySessionContext:
 
     def _info(self) -> dict:
         app = self._svc._app
-        info = app.session_info(self._handle) if app is not None else _E_CLOSED
+        info = _E_CLOSED
+        if app is not None and self._handle not in self._svc._deleted:
+            info = app.session_info(self._handle)
         if isinstance(info, int):
             raise _op_error("delete", _E_CLOSED, self._closed_detail())
         return info
@@ -641,8 +684,11 @@ async def delete_session(svc: PyService, session_context: PySessionContext) -> N
     """Ends the session (the peer, or the group, is told)."""
     handle = _check_session(_check_svc(svc), session_context)
     app = svc._app_or_raise()
+    if handle in svc._deleted:
+        raise _op_error("delete", _E_CLOSED, "the session was deleted")
     await svc._submit(app.session_delete(handle), "delete")
-    svc._rx.pop(handle, None)
+    # Gone for this app from now on, even before libslim's record of it goes.
+    svc._deleted.add(handle)
 
 
 def set_default_session_config(svc: PyService, config: PySessionConfiguration) -> None:
@@ -662,6 +708,8 @@ async def get_message(svc: PyService, session_context: PySessionContext):
     """The session's next message: (PyMessageContext, bytes)."""
     handle = _check_session(_check_svc(svc), session_context)
     app = svc._app_or_raise()
+    if handle in svc._deleted:
+        raise _op_error("get_message", _E_CLOSED, "the session was deleted")
     ev = await svc._receive(handle, lambda: app.get_message(handle), "get_message")
     return ev[7]
 
@@ -669,6 +717,8 @@ async def get_message(svc: PyService, session_context: PySessionContext):
 def _payload(blob) -> bytes:
     if isinstance(blob, str):
         raise TypeError("argument 'blob': a str is not bytes (encode it first)")
+    if isinstance(blob, int):
+        raise TypeError("argument 'blob': expected bytes or a sequence of ints, got int")
     if isinstance(blob, (bytes, bytearray, memoryview)):
         return blob
     try:
@@ -692,6 +742,8 @@ async def publish(
     handle = _check_session(_check_svc(svc), session_context)
     app = svc._app_or_raise()
     data = _payload(blob)
+    if handle in svc._deleted:
+        raise _op_error("publish", _E_CLOSED, "the session was deleted")
     if name is not None:
         code = app.publish(handle, data, payload_type, metadata, _name_text(name))
     elif message_ctx is not None:

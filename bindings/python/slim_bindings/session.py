@@ -48,6 +48,13 @@ class PySession:
         """UNICAST: the peer; MULTICAST: the channel; ANYCAST: None."""
         return self._ctx.dst
 
+    def _type(self) -> PySessionType | None:
+        """The session's type, None once it is gone (publishing then says so)."""
+        try:
+            return self._ctx.session_type
+        except Exception:
+            return None
+
     def set_session_config(self, config: PySessionConfiguration) -> None:
         self._ctx.set_session_config(config)
 
@@ -58,7 +65,7 @@ class PySession:
         metadata: dict[str, str] | None = None,
     ) -> None:
         """Sends msg to the peer (UNICAST) or the group (MULTICAST)."""
-        if self._ctx.session_type == PySessionType.ANYCAST:
+        if self._type() == PySessionType.ANYCAST:
             raise RuntimeError("unexpected session type: expected UNICAST or MULTICAST")
         await _service.publish(
             self._svc, self._ctx, 1, msg, payload_type=payload_type, metadata=metadata
@@ -72,7 +79,7 @@ class PySession:
         metadata: dict[str, str] | None = None,
     ) -> None:
         """ANYCAST: sends msg to any instance of dest."""
-        if self._ctx.session_type != PySessionType.ANYCAST:
+        if self._type() not in (PySessionType.ANYCAST, None):
             raise RuntimeError("unexpected session type: expected ANYCAST")
         await _service.publish(
             self._svc,
