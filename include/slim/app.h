@@ -241,7 +241,9 @@ SLIM_API slim_status slim_app_disconnect_async(slim_app *app, slim_conn_id conn,
 /* Listens for other apps and nodes, with a server config as JSON text (the
  * keys of a node's YAML `servers:` entry: endpoint, tls, ...), as
  * upstream's example node is an app that does this. Completes once
- * listening. E_EXISTS (already listening there), E_INVALID_ARG, E_IO. */
+ * listening; apps that connect here reach this one by its name (and each
+ * other by theirs). E_EXISTS (already listening there), E_INVALID_ARG,
+ * E_IO. */
 SLIM_API slim_status slim_app_run_server(slim_app *app, const char *json, int64_t timeout_ms);
 SLIM_API slim_status slim_app_run_server_async(slim_app *app, const char *json, slim_op *op);
 /* Stops the server listening on `endpoint` (as given). E_NOT_FOUND. */

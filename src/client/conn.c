@@ -125,13 +125,16 @@ void slim_app__route_seen(slim_app *app, slim_bytes msg) {
 }
 
 /* Sends a Subscribe or Unsubscribe for `name` on the LOCAL connection.
- * flags: forward_to = fwd (subscription) or recv_from = fwd (route). */
+ * flags: forward_to = fwd (subscription) or recv_from = fwd (route); fwd
+ * 0: neither (the name is registered for the app in its own router only). */
 static slim_status send_sub(slim_app *app, const slim_name *name, const slim_str *parts, bool unsub,
                             bool route, uint64_t fwd, uint64_t id) {
     slim_wire_name src = {&app->name, app->name_parts};
     slim_wire_name dst = {name, parts};
     slim_wire_header_spec h = {.source = src, .destination = dst, .fanout = 1};
-    if (route) {
+    if (fwd == 0) {
+        /* local only */
+    } else if (route) {
         h.has_recv_from = true;
         h.recv_from = fwd;
     } else {
@@ -426,6 +429,12 @@ static void run_server(slim_app *app, app_cmd *cmd) {
         return;
     }
     SLIM_LOGI(MOD, "listening on %s", bound);
+    /* Apps that connect here reach this one by its name: register it in our
+     * own router (a dialled connection does it with its subscription). No
+     * acknowledgement is asked for: the router does it at once. */
+    st = send_sub(app, &app->name, app->name_parts, false, false, 0, 0);
+    if (st != SLIM_OK)
+        SLIM_LOGW(MOD, "cannot register our name for %s: %s", bound, slim_status_str(st));
     s->next = app->servers;
     app->servers = s;
     slim_app__complete(app, cmd->op, SLIM_OK, bound, NULL);
