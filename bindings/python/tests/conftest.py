@@ -8,6 +8,7 @@ it (the value classes) do not start it.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import re
 import shutil
@@ -153,3 +154,40 @@ async def wait_for(cond, timeout: float = 10.0, step: float = 0.05) -> bool:
             return False
         await asyncio.sleep(step)
     return True
+
+
+# ---- helpers the test files share -------------------------------------------------
+
+
+def secs(s: float) -> datetime.timedelta:
+    return datetime.timedelta(seconds=s)
+
+
+def svc_name(prefix: str) -> PyName:
+    return PyName("org", "ns", unique(prefix))
+
+
+async def recv(session, timeout: float = 10.0):
+    """The session's next (ctx, payload), failing the test after timeout."""
+    try:
+        return await asyncio.wait_for(session.get_message(), timeout)
+    except asyncio.TimeoutError:
+        pytest.fail(f"no message within {timeout} s")
+
+
+async def listen(app, timeout: float = 10.0):
+    try:
+        return await app.listen_for_session(timeout=secs(timeout))
+    except TimeoutError:
+        pytest.fail(f"no session within {timeout} s")
+
+
+async def expect_error(coro, timeout: float = 15.0) -> BaseException:
+    """The exception coro raises (failing the test if it returns or hangs)."""
+    try:
+        await asyncio.wait_for(coro, timeout)
+    except asyncio.TimeoutError:
+        pytest.fail(f"still waiting after {timeout} s instead of failing")
+    except BaseException as e:  # noqa: BLE001 (the caller checks the type)
+        return e
+    pytest.fail("no exception raised")

@@ -36,10 +36,9 @@ from slim_bindings import (
 )
 from slim_bindings import _slim_bindings
 
-from conftest import free_port, shared_secret, unique
+from conftest import expect_error, free_port, listen, recv, secs, shared_secret, svc_name, unique
 
 ms = lambda n: datetime.timedelta(milliseconds=n)  # noqa: E731
-secs = lambda n: datetime.timedelta(seconds=n)  # noqa: E731
 
 NULL_ID = 2**128 - 1
 
@@ -90,9 +89,6 @@ PYTHON_LEVEL = [
 # ---- helpers ------------------------------------------------------------------
 
 
-def svc_name(prefix: str) -> PyName:
-    return PyName("org", "ns", unique(prefix))
-
 
 async def recv_raw(svc, ctx, timeout: float = 10.0):
     """get_message(svc, ctx), failing the test after timeout."""
@@ -109,18 +105,6 @@ async def listen_raw(svc, timeout: float = 10.0):
         pytest.fail(f"no session within {timeout} s")
 
 
-async def recv(session, timeout: float = 10.0):
-    try:
-        return await asyncio.wait_for(session.get_message(), timeout)
-    except asyncio.TimeoutError:
-        pytest.fail(f"no message within {timeout} s")
-
-
-async def listen(app, timeout: float = 10.0):
-    try:
-        return await app.listen_for_session(timeout=secs(timeout))
-    except TimeoutError:
-        pytest.fail(f"no session within {timeout} s")
 
 
 async def nothing_arrives(app, timeout: float = 1.5) -> bool:
@@ -136,16 +120,6 @@ async def nothing_arrives(app, timeout: float = 1.5) -> bool:
         got = e
     pytest.fail(f"a session arrived (id {s.id}): {got!r}")
 
-
-async def expect_error(coro, timeout: float = 15.0) -> BaseException:
-    """The exception coro raises (failing the test if it returns or hangs)."""
-    try:
-        await asyncio.wait_for(coro, timeout)
-    except asyncio.TimeoutError:
-        pytest.fail(f"still waiting after {timeout} s instead of failing")
-    except BaseException as e:  # noqa: BLE001 (the caller checks the type)
-        return e
-    pytest.fail("no exception raised")
 
 
 async def raw_app(apps, name: PyName, identity: str | None = None):

@@ -17,10 +17,9 @@ import pytest
 import slim_bindings
 from slim_bindings import PyName, PySessionConfiguration, PySessionType
 
-from conftest import free_port, unique
+from conftest import expect_error, free_port, listen, recv, secs, svc_name, unique
 
 ms = lambda n: datetime.timedelta(milliseconds=n)  # noqa: E731
-secs = lambda n: datetime.timedelta(seconds=n)  # noqa: E731
 
 SESSION_CLOSED_GETTER = "session closed"
 PUBLISH_CLOSED = "error in session: session closed"
@@ -31,20 +30,10 @@ RECEIVE_ERROR = "error receiving message"
 # ---- helpers ------------------------------------------------------------------
 
 
-def svc_name(prefix: str) -> PyName:
-    return PyName("org", "ns", unique(prefix))
-
 
 def reliable_unicast(peer: PyName, **kw) -> PySessionConfiguration:
     return PySessionConfiguration.Unicast(peer, timeout=secs(1), max_retries=5, **kw)
 
-
-async def recv(session, timeout: float = 10.0):
-    """The session's next (ctx, payload), failing the test after timeout."""
-    try:
-        return await asyncio.wait_for(session.get_message(), timeout)
-    except asyncio.TimeoutError:
-        pytest.fail(f"no message within {timeout} s")
 
 
 async def drain(session, quiet: float = 1.0) -> list:
@@ -56,12 +45,6 @@ async def drain(session, quiet: float = 1.0) -> list:
         except asyncio.TimeoutError:
             return out
 
-
-async def listen(app, timeout: float = 10.0):
-    try:
-        return await app.listen_for_session(timeout=secs(timeout))
-    except TimeoutError:
-        pytest.fail(f"no session within {timeout} s")
 
 
 async def listen_for(app, session_id: int, timeout: float = 15.0):
@@ -108,16 +91,6 @@ async def anycast_pair(apps, node):
     assert first == b"hello"
     return alice, bob, bob_name, s, r
 
-
-async def expect_error(coro, timeout: float = 15.0) -> BaseException:
-    """The exception coro raises (failing the test if it returns or hangs)."""
-    try:
-        await asyncio.wait_for(coro, timeout)
-    except asyncio.TimeoutError:
-        pytest.fail(f"still waiting after {timeout} s instead of failing")
-    except BaseException as e:  # noqa: BLE001 (the caller checks the type)
-        return e
-    pytest.fail("no exception raised")
 
 
 # ---- anycast ------------------------------------------------------------------
