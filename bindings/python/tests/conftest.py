@@ -37,17 +37,19 @@ def free_port() -> int:
 class Node:
     """A `slim` node process on 127.0.0.1:port; stop() and start() again keep the port."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, tls: str = "{insecure: true}"):
         self.bin = os.environ.get("SLIM_BIN")
         if not self.bin:
             pytest.skip("SLIM_BIN is not set (run through ctest)")
         self.dir = tempfile.mkdtemp(prefix="slim-py-")
         self.port = port or free_port()
+        self.tls = tls  # the server's `tls:` block, YAML flow style
         self.proc = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "http" if "insecure: true" in self.tls else "https"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def client_config(self) -> dict:
@@ -63,7 +65,7 @@ class Node:
                 "    dataplane:\n"
                 "      servers:\n"
                 f'        - endpoint: "127.0.0.1:{self.port}"\n'
-                "          tls: {insecure: true}\n"
+                f"          tls: {self.tls}\n"
             )
         log = open(os.path.join(self.dir, "node.log"), "ab")
         self.proc = subprocess.Popen(

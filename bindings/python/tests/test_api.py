@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import inspect
+import pathlib
 import re
+import subprocess
 import uuid
 
 import pytest
@@ -36,7 +38,7 @@ from slim_bindings import (
 )
 from slim_bindings import _slim_bindings
 
-from conftest import expect_error, free_port, listen, recv, secs, shared_secret, svc_name, unique
+from conftest import Node, expect_error, free_port, listen, recv, secs, shared_secret, svc_name, unique
 
 ms = lambda n: datetime.timedelta(milliseconds=n)  # noqa: E731
 
@@ -858,3 +860,59 @@ def test_version_functions_shape():
     assert m.group(1) == v.rstrip("\n")
     assert m.group(4) == p
     assert m.group(2).strip() and m.group(3).strip()
+
+
+# ---- TLS with upstream's config spellings ---------------------------------------
+
+
+@pytest.fixture
+def certs(tmp_path):
+    """The transport tests' certificates (tests/transport_certs.sh): a CA, a server
+    certificate for 127.0.0.1, a client certificate, and another CA."""
+    script = pathlib.Path(__file__).resolve().parents[3] / "tests" / "transport_certs.sh"
+    subprocess.run(["sh", str(script), str(tmp_path)], check=True, capture_output=True)
+    return tmp_path
+
+
+@pytest.mark.asyncio
+async def test_connect_tls_with_upstream_spellings(certs, apps):
+    # mTLS node: server certificate, and client certificates from the CA required
+    node = Node(
+        tls=f'{{cert_file: "{certs}/server.pem", key_file: "{certs}/server.key", '
+        f'client_ca_file: "{certs}/ca.pem"}}'
+    )
+    node.start()
+    try:
+        assert node.endpoint.startswith("https://")
+        cfg = {
+            "endpoint": node.endpoint,
+            "tls": {
+                "ca_file": f"{certs}/ca.pem",
+                "cert_file": f"{certs}/client.pem",
+                "key_file": f"{certs}/client.key",
+            },
+        }
+        alice_name, bob_name = svc_name("alice"), svc_name("bob")
+        alice = await apps.new(alice_name, None, connect=False)
+        bob = await apps.new(bob_name, None, connect=False)
+        assert isinstance(await alice.connect(cfg), int)
+        await bob.connect(cfg)
+        await alice.set_route(bob_name)
+        s = await alice.create_session(
+            PySessionConfiguration.Unicast(bob_name, timeout=secs(1), max_retries=5)
+        )
+        await s.publish(b"over tls")
+        r = await listen(bob)
+        ctx, payload = await recv(r)
+        assert payload == b"over tls" and ctx.source_name == alice.local_name
+
+        # a CA that did not sign the node's certificate: refused
+        other = await apps.new(svc_name("carol"), None, connect=False)
+        wrong = dict(cfg, tls=dict(cfg["tls"], ca_file=f"{certs}/other-ca.pem"))
+        e = await expect_error(other.connect(wrong), 30)
+        assert type(e) is Exception, repr(e)
+        # no client certificate: the node refuses the handshake
+        e = await expect_error(other.connect(dict(cfg, tls={"ca_file": f"{certs}/ca.pem"})), 30)
+        assert type(e) is Exception, repr(e)
+    finally:
+        node.close()
