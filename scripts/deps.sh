@@ -13,7 +13,7 @@ libprotobuf-c-dev protobuf-c-compiler protobuf-compiler protobuf-compiler-grpc
 libxxhash-dev libyaml-dev libjansson-dev libjwt-dev libsqlite3-dev libmicrohttpd-dev
 libcurl4-openssl-dev
 python3 python3-grpcio python3-protobuf python3-pytest python3-xxhash python3-cryptography
-python3-dev python3-pytest-asyncio
+python3-dev python3-pytest-asyncio python3-venv python3-pip python3-setuptools python3-click
 nats-server
 "
 

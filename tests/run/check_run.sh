@@ -20,11 +20,17 @@ while IFS= read -r want; do
         fail=1
     fi
 done <<'LINES'
-bob   -> subscribe agntcy/ns/bob: success=True
-bob   <- received 'hello bob' (ttl 7)
-bob   <- received 'how are you?' (ttl 7)
-alice <- error from the node: 'no route to agntcy/ns/carol'
-node counters: 3 publishes, 2 matched, 1 without a route
-node stopped
+created the group on channel org/ns/chat with MLS (end-to-end encrypted)
+-> add org/ns/client-1 to the group
+-> add org/ns/client-2 to the group
+joined the group on channel chat
+<- moderator: welcome to the chat (3/3)
+<- client-1: hello from client-1 (3/3)
+<- client-2: hello from client-2 (3/3)
+ended the group
+org/ns/client-1: heard 6 of 6 lines, from client-2, moderator
+org/ns/client-2: heard 6 of 6 lines, from client-1, moderator
+org/ns/moderator: heard 6 of 6 lines, from client-1, client-2
+== Done: the group ended and every program stopped
 LINES
 exit $fail
