@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
+import functools
 import json
+import threading
 
 from . import _slim_bindings as _c
 from ._types import (
@@ -62,6 +64,13 @@ _E_CLOSED = -16
 _NO_MATCH = {-700, -703, -704}  # discovery failed, no route, route refused
 
 _IDENTITY_SHARED_SECRET, _IDENTITY_JWT, _IDENTITY_STATIC_JWT = 1, 2, 3
+
+# get_message calls kept in libslim ahead of the callers (per session, once it is
+# read): messages that arrive while the reader is busy are handed over in batches
+# by one wake-up, and a call finds its message already here.
+_READ_AHEAD = 16
+
+_get_ident = threading.get_ident
 
 
 # ---- errors -----------------------------------------------------------------
@@ -189,14 +198,22 @@ def _json(config: dict, what: str) -> str:
 class _Receiver:
     """Results of one kind of call that takes things in order (a session's
     messages, or the app's new sessions): each call takes one, in order, and
-    one a cancelled caller never took waits for the next caller."""
+    one a cancelled caller never took waits for the next caller.
 
-    __slots__ = ("ready", "waiters", "inflight")
+    Calls in flight are of three kinds, counted: those owed to the callers
+    waiting, those a cancelled caller left (orphans: inflight - waiters -
+    spare; their results are kept for the next callers, errors too), and
+    calls made ahead (spare; a message they bring is kept, an error is not:
+    the next caller asks libslim again, as it would without reading ahead)."""
+
+    __slots__ = ("ready", "waiters", "inflight", "spare", "on_done")
 
     def __init__(self):
         self.ready = collections.deque()  # (result, exception), oldest first
         self.waiters = collections.deque()  # futures of callers waiting, oldest first
         self.inflight = 0  # calls made in libslim and not answered yet
+        self.spare = 0  # of which made ahead, owed to nobody
+        self.on_done = None  # the OP_DONE callback of this queue's calls
 
     def _hand(self, item) -> bool:
         while self.waiters:
@@ -213,8 +230,14 @@ class _Receiver:
     def deliver(self, result, exc):
         """A libslim call answered: to the oldest waiting caller, else kept."""
         self.inflight -= 1
-        if not self._hand((result, exc)):
+        if self._hand((result, exc)):
+            return
+        if self.inflight + 1 > self.spare:  # an orphan's: kept, as ever
             self.ready.append((result, exc))
+        else:  # a call made ahead
+            self.spare -= 1
+            if exc is None:
+                self.ready.append((result, None))
 
     def give_back(self, fut):
         """A caller was cancelled: what its future holds goes to the next caller
@@ -235,6 +258,20 @@ class _Receiver:
             fut = self.waiters.popleft()
             if not fut.done():
                 fut.set_exception(exc)
+
+
+def _settle(cb, ev) -> None:
+    """An operation's OP_DONE event to what waits for it: a callback, or
+    _submit's (future, what) pair."""
+    if cb.__class__ is not tuple:
+        cb(ev)
+        return
+    fut, what = cb
+    if not fut.done():
+        if ev[2] != 0:
+            fut.set_exception(_op_error(what, ev[2], ev[10]))
+        else:
+            fut.set_result(None)
 
 
 # ---- PyService --------------------------------------------------------------
@@ -294,6 +331,11 @@ class PyService:
     # -- driving -------------------------------------------------------------
 
     def _attach(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        # Our loop running in this thread is the running loop (one per thread):
+        # no get_running_loop(), which costs a getpid() system call.
+        if loop is not None and getattr(loop, "_thread_id", None) == _get_ident():
+            return loop
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             if self._loop is not None and not self._loop.is_closed():
@@ -306,6 +348,26 @@ class PyService:
         if self._app is None:
             return
         events = self._app.next_events()
+        ops = self._ops
+        for ev in events:
+            if ev[0] == _SESSION_CLOSED:
+                break
+        else:  # no session ended: results only
+            for ev in events:
+                if ev[0] == _OP_DONE:
+                    cb = ops.pop(ev[1], None)
+                    if cb is None:
+                        continue
+                    if cb.__class__ is tuple:  # _submit's (future, what)
+                        fut = cb[0]
+                        if not fut.done():
+                            if ev[2] != 0:
+                                fut.set_exception(_op_error(cb[1], ev[2], ev[10]))
+                            else:
+                                fut.set_result(None)
+                    else:
+                        cb(ev)
+            return
         # Why sessions ended first: libslim fails a closed session's pending
         # get_message calls just before it reports the close, and their errors
         # say why.
@@ -314,9 +376,9 @@ class PyService:
                 self._closed_causes[ev[3]] = (ev[2], ev[10])
         for ev in events:
             if ev[0] == _OP_DONE:
-                cb = self._ops.pop(ev[1], None)
+                cb = ops.pop(ev[1], None)
                 if cb is not None:
-                    cb(ev)
+                    _settle(cb, ev)
         for ev in events:
             if ev[0] == _SESSION_CLOSED:
                 rx = self._rx.get(ev[3])
@@ -334,6 +396,11 @@ class PyService:
         `value(event)` makes the result (None: no result)."""
         loop = self._attach()
         fut = loop.create_future()
+        if value is None:  # the common case, settled by _on_events itself
+            if code < 0:
+                raise _op_error(what, code)
+            self._ops[code] = (fut, what)
+            return fut
 
         def done(ev):
             if fut.done():
@@ -351,28 +418,10 @@ class PyService:
             raise Exception("error in service: the app is closed")
         return self._app
 
-    async def _receive(self, key, start, what: str):
-        """One result of the ordered queue `key`; start() makes the libslim call."""
+    def _receiver(self, key, what: str) -> _Receiver:
         rx = self._rx.get(key)
         if rx is None:
             rx = self._rx[key] = _Receiver()
-        if rx.ready:
-            result, exc = rx.ready.popleft()
-            if exc is not None:
-                raise exc
-            return result
-        loop = self._attach()
-        fut = loop.create_future()
-        rx.waiters.append(fut)
-        if rx.inflight < len(rx.waiters):
-            try:
-                code = start()
-                if code < 0:
-                    raise _op_error(what, code)
-            except BaseException:
-                rx.waiters.remove(fut)
-                raise
-            rx.inflight += 1
 
             def done(ev):
                 if ev[2] != 0:
@@ -386,7 +435,55 @@ class PyService:
                 else:
                     rx.deliver(ev, None)
 
-            self._ops[code] = done
+            rx.on_done = done
+        return rx
+
+    def _read_ahead(self, rx: _Receiver, start, ahead: int) -> None:
+        """Calls made ahead: once half of them are used, up to `ahead` results
+        kept or coming again, in one go (libslim's loop thread is woken once for
+        the batch, not once per message); a call libslim refuses stops it (the
+        callers' own calls say why)."""
+        if rx.spare + len(rx.ready) > ahead // 2:
+            return
+        while rx.spare + len(rx.ready) < ahead:
+            code = start()
+            if code < 0:
+                return
+            rx.inflight += 1
+            rx.spare += 1
+            self._ops[code] = rx.on_done
+
+    async def _receive(self, key, start, what: str, ahead: int = 0):
+        """One result of the ordered queue `key`; start() makes the libslim call;
+        up to `ahead` more calls are made ahead."""
+        rx = self._rx.get(key)
+        if rx is None:
+            rx = self._receiver(key, what)
+        if rx.ready:
+            result, exc = rx.ready.popleft()
+            if exc is not None:
+                raise exc
+            if ahead and self._app is not None:
+                self._read_ahead(rx, start, ahead)
+            return result
+        loop = self._attach()
+        fut = loop.create_future()
+        rx.waiters.append(fut)
+        if rx.inflight - rx.spare < len(rx.waiters):  # no orphan's call to take over
+            if rx.spare:
+                rx.spare -= 1  # a call made ahead is this caller's now
+            else:
+                try:
+                    code = start()
+                    if code < 0:
+                        raise _op_error(what, code)
+                except BaseException:
+                    rx.waiters.remove(fut)
+                    raise
+                rx.inflight += 1
+                self._ops[code] = rx.on_done
+        if ahead:
+            self._read_ahead(rx, start, ahead)
         try:
             return await fut
         except asyncio.CancelledError:
@@ -402,7 +499,7 @@ class PyService:
         app.close(timeout_ms)
         gone = Exception("error in service: the app is closed")
         for cb in list(self._ops.values()):
-            cb((_OP_DONE, 0, _E_CLOSED) + (0,) * 7 + ("the app is closed",))
+            _settle(cb, (_OP_DONE, 0, _E_CLOSED) + (0,) * 7 + ("the app is closed",))
         self._ops.clear()
         for rx in self._rx.values():
             rx.fail_all(gone)
@@ -423,7 +520,7 @@ class PySessionContext:
     """A session of a PyService. Every property raises once the session is gone
     ("session closed: session already closed")."""
 
-    __slots__ = ("_svc", "_handle", "_config", "__weakref__")
+    __slots__ = ("_svc", "_handle", "_config", "_type", "__weakref__")
 
     def __init__(self, *args, **kwargs):
         raise TypeError("No constructor defined for PySessionContext")
@@ -434,6 +531,9 @@ class PySessionContext:
         self._svc = svc
         self._handle = handle
         self._config = config
+        # The session's type once known (it never changes): PySession.publish
+        # checks it without asking libslim each time.
+        self._type = None if config is None else _config_type(config)
         return self
 
     def _info(self) -> dict:
@@ -704,14 +804,21 @@ async def listen_for_session(svc: PyService) -> PySessionContext:
     return PySessionContext._make(svc, ev[3])
 
 
-async def get_message(svc: PyService, session_context: PySessionContext):
-    """The session's next message: (PyMessageContext, bytes)."""
+def _get_message(svc, session_context):
+    """get_message's checks, then the awaitable of its event (PySession.get_message
+    awaits it directly: one coroutine less per message)."""
     handle = _check_session(_check_svc(svc), session_context)
     app = svc._app_or_raise()
     if handle in svc._deleted:
         raise _op_error("get_message", _E_CLOSED, "the session was deleted")
-    ev = await svc._receive(handle, lambda: app.get_message(handle), "get_message")
-    return ev[7]
+    return svc._receive(
+        handle, functools.partial(app.get_message, handle), "get_message", _READ_AHEAD
+    )
+
+
+async def get_message(svc: PyService, session_context: PySessionContext):
+    """The session's next message: (PyMessageContext, bytes)."""
+    return (await _get_message(svc, session_context))[7]
 
 
 def _payload(blob) -> bytes:
@@ -739,6 +846,12 @@ async def publish(
 ) -> None:
     """Sends ``blob``: to ``name`` if given, else back to the sender of
     ``message_ctx``, else to the session's peer or channel."""
+    await _publish(svc, session_context, blob, message_ctx, name, payload_type, metadata)
+
+
+def _publish(svc, session_context, blob, message_ctx, name, payload_type, metadata):
+    """publish's checks and call, then the future of its result (PySession's
+    methods await it directly: one coroutine less per message)."""
     handle = _check_session(_check_svc(svc), session_context)
     app = svc._app_or_raise()
     data = _payload(blob)
@@ -755,7 +868,7 @@ async def publish(
         code = app.publish(handle, data, payload_type, metadata, None, message_ctx)
     else:
         code = app.publish(handle, data, payload_type, metadata)
-    await svc._submit(code, "publish")
+    return svc._submit(code, "publish")
 
 
 async def invite(svc: PyService, session_context: PySessionContext, name) -> None:

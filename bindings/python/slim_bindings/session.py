@@ -51,9 +51,11 @@ class PySession:
     def _type(self) -> PySessionType | None:
         """The session's type, None once it is gone (publishing then says so)."""
         try:
-            return self._ctx.session_type
+            t = self._ctx.session_type
         except Exception:
             return None
+        self._ctx._type = t
+        return t
 
     def set_session_config(self, config: PySessionConfiguration) -> None:
         self._ctx.set_session_config(config)
@@ -65,11 +67,15 @@ class PySession:
         metadata: dict[str, str] | None = None,
     ) -> None:
         """Sends msg to the peer (UNICAST) or the group (MULTICAST)."""
-        if self._type() == PySessionType.ANYCAST:
+        # A UNICAST or MULTICAST session stays one: publishing it needs no look-up
+        # (gone, it fails as publishing a gone session does). ANYCAST, or not
+        # known yet: as it is now.
+        t = self._ctx._type
+        if t is None or t == PySessionType.ANYCAST:
+            t = self._type()
+        if t == PySessionType.ANYCAST:
             raise RuntimeError("unexpected session type: expected UNICAST or MULTICAST")
-        await _service.publish(
-            self._svc, self._ctx, 1, msg, payload_type=payload_type, metadata=metadata
-        )
+        await _service._publish(self._svc, self._ctx, msg, None, None, payload_type, metadata)
 
     async def publish_with_destination(
         self,
@@ -79,17 +85,12 @@ class PySession:
         metadata: dict[str, str] | None = None,
     ) -> None:
         """ANYCAST: sends msg to any instance of dest."""
-        if self._type() not in (PySessionType.ANYCAST, None):
+        t = self._ctx._type
+        if t != PySessionType.ANYCAST:  # not known yet, or another type: as it is now
+            t = self._type()
+        if t not in (PySessionType.ANYCAST, None):
             raise RuntimeError("unexpected session type: expected ANYCAST")
-        await _service.publish(
-            self._svc,
-            self._ctx,
-            1,
-            msg,
-            name=dest,
-            payload_type=payload_type,
-            metadata=metadata,
-        )
+        await _service._publish(self._svc, self._ctx, msg, None, dest, payload_type, metadata)
 
     async def publish_to(
         self,
@@ -99,14 +100,8 @@ class PySession:
         metadata: dict[str, str] | None = None,
     ) -> None:
         """Replies to the sender of a received message."""
-        await _service.publish(
-            self._svc,
-            self._ctx,
-            1,
-            msg,
-            message_ctx=message_ctx,
-            payload_type=payload_type,
-            metadata=metadata,
+        await _service._publish(
+            self._svc, self._ctx, msg, message_ctx, None, payload_type, metadata
         )
 
     async def invite(self, name: PyName) -> None:
@@ -119,7 +114,7 @@ class PySession:
 
     async def get_message(self) -> tuple[PyMessageContext, bytes]:
         """The next message: (its context, the payload as bytes)."""
-        return await _service.get_message(self._svc, self._ctx)
+        return (await _service._get_message(self._svc, self._ctx))[7]
 
     recv = get_message
 

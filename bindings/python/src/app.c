@@ -280,9 +280,22 @@ static PyObject *pyapp_name(PyObject *obj, PyObject *unused) {
 
 /* ---- events ---- */
 
+/* "" and short texts of events, made once: most events carry no name and
+ * no detail. */
+static PyObject *empty_text;
+
+static PyObject *event_text(const char *s) {
+    if (s[0] == 0) {
+        Py_INCREF(empty_text);
+        return empty_text;
+    }
+    return PyUnicode_FromString(s);
+}
+
 /* One event as a tuple (kind, op, status, session, conn, message_id,
  * count, message, member, name, detail); message is None or a tuple
- * (PyMessageContext, bytes). */
+ * (PyMessageContext, bytes). Built item by item (no format string to
+ * parse per event). */
 static PyObject *event_tuple(slim_event *ev) {
     PyObject *msg = Py_None;
     Py_INCREF(msg);
@@ -293,10 +306,35 @@ static PyObject *event_tuple(slim_event *ev) {
         if (msg == NULL)
             return NULL;
     }
-    return Py_BuildValue("(iKiKKkKNiss)", (int)ev->kind, (unsigned long long)ev->op,
-                         (int)ev->status, (unsigned long long)ev->session,
-                         (unsigned long long)ev->conn, (unsigned long)ev->message_id,
-                         (unsigned long long)ev->count, msg, ev->member, ev->name, ev->detail);
+    PyObject *t = PyTuple_New(11);
+    if (t == NULL) {
+        Py_DECREF(msg);
+        return NULL;
+    }
+    PyObject *items[11] = {
+        PyLong_FromLong((long)ev->kind),
+        PyLong_FromUnsignedLongLong((unsigned long long)ev->op),
+        PyLong_FromLong((long)ev->status),
+        PyLong_FromUnsignedLongLong((unsigned long long)ev->session),
+        PyLong_FromUnsignedLongLong((unsigned long long)ev->conn),
+        PyLong_FromUnsignedLong((unsigned long)ev->message_id),
+        PyLong_FromUnsignedLongLong((unsigned long long)ev->count),
+        msg,
+        PyLong_FromLong((long)ev->member),
+        event_text(ev->name),
+        event_text(ev->detail),
+    };
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < 11; i++) {
+        if (items[i] == NULL)
+            failed = 1;
+        PyTuple_SET_ITEM(t, i, items[i]); /* a NULL item is fine for the DECREF below */
+    }
+    if (failed) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
 }
 
 /* next_events() -> list of every waiting event. */
@@ -691,6 +729,8 @@ static PyTypeObject pyapp_type = {
 };
 
 int slim_py_app_init(PyObject *module) {
+    if (empty_text == NULL && (empty_text = PyUnicode_FromStringAndSize("", 0)) == NULL)
+        return -1;
     if (PyType_Ready(&pyapp_type) < 0)
         return -1;
     Py_INCREF(&pyapp_type);

@@ -131,7 +131,15 @@ PyObject *slim_py_message_take(slim_message *m) {
         Py_DECREF(self);
         return NULL;
     }
-    return Py_BuildValue("(NN)", (PyObject *)self, payload);
+    PyObject *t = PyTuple_New(2);
+    if (t == NULL) {
+        Py_DECREF(self);
+        Py_DECREF(payload);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, (PyObject *)self);
+    PyTuple_SET_ITEM(t, 1, payload);
+    return t;
 }
 
 const slim_message *slim_py_message_ptr(PyObject *obj) {
