@@ -6,28 +6,7 @@ classes and module functions, ``SLIMTimeoutError`` and the version functions.
 """
 
 from . import _service, _slim_bindings
-from ._service import (
-    PyService,
-    PySessionContext,
-    connect,
-    create_pyservice,
-    create_session,
-    delete_session,
-    disconnect,
-    get_message,
-    init_tracing,
-    invite,
-    listen_for_session,
-    publish,
-    remove,
-    remove_route,
-    run_server,
-    set_default_session_config,
-    set_route,
-    stop_server,
-    subscribe,
-    unsubscribe,
-)
+from ._service import *  # noqa: F403 (PyService, PySessionContext, the functions)
 from ._slim_bindings import (
     PyAlgorithm,
     PyIdentityProvider,
@@ -51,41 +30,24 @@ for _n in _service.__all__:
     setattr(_slim_bindings, _n, getattr(_service, _n))
 del _n
 
-__all__ = [
-    "PyAlgorithm",
-    "PyIdentityProvider",
-    "PyIdentityVerifier",
-    "PyKey",
-    "PyKeyData",
-    "PyKeyFormat",
-    "PyMessageContext",
-    "PyName",
-    "PyService",
-    "PySession",
-    "PySessionConfiguration",
-    "PySessionContext",
-    "PySessionType",
-    "SLIMTimeoutError",
-    "Slim",
-    "connect",
-    "create_pyservice",
-    "create_session",
-    "delete_session",
-    "disconnect",
-    "get_build_info",
-    "get_build_profile",
-    "get_message",
-    "get_version",
-    "init_tracing",
-    "invite",
-    "listen_for_session",
-    "publish",
-    "remove",
-    "remove_route",
-    "run_server",
-    "set_default_session_config",
-    "set_route",
-    "stop_server",
-    "subscribe",
-    "unsubscribe",
-]
+__all__ = sorted(
+    [
+        "PyAlgorithm",
+        "PyIdentityProvider",
+        "PyIdentityVerifier",
+        "PyKey",
+        "PyKeyData",
+        "PyKeyFormat",
+        "PyMessageContext",
+        "PyName",
+        "PySession",
+        "PySessionConfiguration",
+        "PySessionType",
+        "SLIMTimeoutError",
+        "Slim",
+        "get_build_info",
+        "get_build_profile",
+        "get_version",
+    ]
+    + _service.__all__
+)

@@ -348,42 +348,22 @@ class PyService:
         if self._app is None:
             return
         events = self._app.next_events()
-        ops = self._ops
-        for ev in events:
-            if ev[0] == _SESSION_CLOSED:
-                break
-        else:  # no session ended: results only
-            for ev in events:
-                if ev[0] == _OP_DONE:
-                    cb = ops.pop(ev[1], None)
-                    if cb is None:
-                        continue
-                    if cb.__class__ is tuple:  # _submit's (future, what)
-                        fut = cb[0]
-                        if not fut.done():
-                            if ev[2] != 0:
-                                fut.set_exception(_op_error(cb[1], ev[2], ev[10]))
-                            else:
-                                fut.set_result(None)
-                    else:
-                        cb(ev)
-            return
+        closed = [ev for ev in events if ev[0] == _SESSION_CLOSED]  # mostly none
         # Why sessions ended first: libslim fails a closed session's pending
         # get_message calls just before it reports the close, and their errors
         # say why.
-        for ev in events:
-            if ev[0] == _SESSION_CLOSED:
-                self._closed_causes[ev[3]] = (ev[2], ev[10])
+        for ev in closed:
+            self._closed_causes[ev[3]] = (ev[2], ev[10])
+        ops = self._ops
         for ev in events:
             if ev[0] == _OP_DONE:
                 cb = ops.pop(ev[1], None)
                 if cb is not None:
                     _settle(cb, ev)
-        for ev in events:
-            if ev[0] == _SESSION_CLOSED:
-                rx = self._rx.get(ev[3])
-                if rx is not None and not (rx.ready or rx.waiters or rx.inflight):
-                    del self._rx[ev[3]]
+        for ev in closed:
+            rx = self._rx.get(ev[3])
+            if rx is not None and not (rx.ready or rx.waiters or rx.inflight):
+                del self._rx[ev[3]]
 
     def _call(self, code: int, what: str, on_done) -> None:
         """Registers on_done(event) for the operation code (or raises its error)."""
@@ -408,7 +388,7 @@ class PyService:
             if ev[2] != 0:
                 fut.set_exception(_op_error(what, ev[2], ev[10]))
             else:
-                fut.set_result(value(ev) if value is not None else None)
+                fut.set_result(value(ev))
 
         self._call(code, what, done)
         return fut
@@ -568,7 +548,7 @@ class PySessionContext:
     @property
     def src(self):
         """This app's name in the session, with its id."""
-        return _c.PyName(*_parts(self._info()["src"]))
+        return _c._name_from_text(self._info()["src"])
 
     @property
     def dst(self):
@@ -576,7 +556,7 @@ class PySessionContext:
         info = self._info()
         if info["type"] == PySessionType.ANYCAST or not info["dst"]:
             return None
-        return _c.PyName(*_parts(info["dst"]))
+        return _c._name_from_text(info["dst"])
 
     @property
     def session_config(self) -> PySessionConfiguration:
@@ -603,21 +583,6 @@ class PySessionContext:
         return f"PySessionContext(handle={self._handle})"
 
 
-def _parts(text: str):
-    """'org/ns/svc/<uuid>' -> ('org', 'ns', 'svc', id)."""
-    name = _name_from_text(text)
-    return (*name.components_strings(), name.id)
-
-
-def _name_from_text(text: str):
-    parts = text.split("/")
-    if len(parts) == 4:
-        import uuid
-
-        return _c.PyName(parts[0], parts[1], parts[2], uuid.UUID(parts[3]).int)
-    return _c.PyName(parts[0], parts[1], parts[2])
-
-
 def _config_type(config) -> int:
     if isinstance(config, PySessionConfiguration.Anycast):
         return PySessionType.ANYCAST
@@ -642,14 +607,14 @@ def _config_from_info(info: dict, default) -> PySessionConfiguration:
         )
     if t == PySessionType.UNICAST:
         return PySessionConfiguration.Unicast(
-            _name_from_text(info["dst"]),
+            _c._name_from_text(info["dst"]),
             timeout=timeout,
             max_retries=retries,
             mls_enabled=info["mls"],
             metadata=info["metadata"],
         )
     return PySessionConfiguration.Multicast(
-        _name_from_text(info["dst"]),
+        _c._name_from_text(info["dst"]),
         max_retries=info["max_retries"],
         timeout=timeout or datetime.timedelta(milliseconds=1000),
         mls_enabled=info["mls"],

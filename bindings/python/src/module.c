@@ -74,7 +74,17 @@ static PyObject *set_log_level(PyObject *module, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+static PyObject *name_from_text(PyObject *module, PyObject *arg) {
+    (void)module;
+    const char *text = PyUnicode_AsUTF8(arg);
+    return text != NULL ? slim_py_name_from_text(text) : NULL;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_name_from_text", name_from_text, METH_O,
+     "_name_from_text(text: str) -> PyName\n--\n\n"
+     "\"org/ns/service\" or \"org/ns/service/<id>\" as a PyName (ValueError if it\n"
+     "does not parse)."},
     {"_set_log_level", set_log_level, METH_O,
      "_set_log_level(level: str)\n--\n\n"
      "libslim's log level: \"error\", \"warn\", \"info\", \"debug\" or \"trace\"."},
