@@ -68,3 +68,7 @@ char *slim_strndup(const char *s, size_t len) {
     p[len] = '\0';
     return p;
 }
+
+char *slim_strdup(const char *s) {
+    return s != NULL ? slim_strndup(s, strlen(s)) : NULL;
+}

@@ -15,5 +15,7 @@ void *slim_realloc(void *ptr, size_t size);
 void slim_free(void *ptr);
 /* A NUL-terminated copy of s[0..len); NULL on failure. */
 char *slim_strndup(const char *s, size_t len);
+/* A copy of the string s (NULL gives NULL); NULL on failure. */
+char *slim_strdup(const char *s);
 
 #endif
