@@ -16,6 +16,13 @@ Where libslim.a comes from:
   build's libslim.a (nothing is rebuilt there), and setuptools' own build
   products go to $SLIM_BUILD_DIR/bindings/python/pip-build/.
 
+The package also installs the Python modules of the controller's protos
+(proto/grpc_api, proto/controller, proto/controlplane), generated here with
+protoc and grpc_python_plugin, so that programs written for SLIM's controller
+can `from controlplane.v1 import controlplane_pb2, controlplane_pb2_grpc` and
+`from grpc_api import grpc_api_pb2` (they need grpcio and protobuf: Debian's
+python3-grpcio and python3-protobuf).
+
 The version is libslim's, from project(slim VERSION ...) in the top-level
 CMakeLists.txt; the build facts of get_build_info() (date, git SHA, profile)
 are set as bindings/python/CMakeLists.txt sets them.
@@ -240,6 +247,31 @@ else:
     BUILD_BASE = os.path.join(HERE, "build")
 os.makedirs(BUILD_BASE, exist_ok=True)
 
+
+# The controller's protos, as Python modules (namespace packages, as protoc
+# lays them out), generated under the build area.
+CONTROL_PROTOS = ["grpc_api/grpc_api.proto", "controller/v1/controller.proto",
+                  "controlplane/v1/controlplane.proto"]
+GEN_PY = os.path.join(BUILD_BASE, "gen-python")
+
+
+def generate_protos():
+    protoc, plugin = shutil.which("protoc"), shutil.which("grpc_python_plugin")
+    if not protoc or not plugin:
+        fail("protoc and grpc_python_plugin are needed (Debian: protobuf-compiler, "
+             "protobuf-compiler-grpc; see scripts/deps.sh)")
+    os.makedirs(GEN_PY, exist_ok=True)
+    cmd = [protoc, "-I" + os.path.join(ROOT, "proto"), "--python_out=" + GEN_PY,
+           "--grpc_out=" + GEN_PY, "--plugin=protoc-gen-grpc=" + plugin]
+    cmd += [os.path.join(ROOT, "proto", p) for p in CONTROL_PROTOS]
+    if subprocess.call(cmd) != 0:
+        fail("protoc failed: " + " ".join(cmd))
+    return sorted({os.path.dirname(p).replace("/", ".") for p in CONTROL_PROTOS} |
+                  {p.split("/")[0] for p in CONTROL_PROTOS})
+
+
+PROTO_PACKAGES = generate_protos()
+
 os.chdir(HERE)  # setuptools wants the sources relative to setup.py
 
 ext = Extension(
@@ -258,7 +290,8 @@ ext = Extension(
 
 setup(
     version=slim_version(),
-    packages=["slim_bindings"],
+    packages=["slim_bindings"] + PROTO_PACKAGES,
+    package_dir={p: os.path.join(GEN_PY, *p.split(".")) for p in PROTO_PACKAGES},
     package_data={"slim_bindings": ["*.pyi"]},
     include_package_data=False,
     ext_modules=[ext],

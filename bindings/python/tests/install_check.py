@@ -48,6 +48,19 @@ with open("/proc/self/maps") as f:
 assert not libslim, libslim
 print(slim_bindings.get_build_info())
 
+# The controller's API modules come with the package.
+from controlplane.v1 import controlplane_pb2, controlplane_pb2_grpc
+from grpc_api import grpc_api_pb2
+req = controlplane_pb2.CreateConnectionRequest(
+    connection=grpc_api_pb2.Connection(connection_id="http://127.0.0.1:46357",
+                                       config_data='{"endpoint": "http://127.0.0.1:46357"}'),
+    node_id="slim/0")
+assert req.connection.connection_id == "http://127.0.0.1:46357"
+assert controlplane_pb2_grpc.ControlPlaneServiceStub
+for mod in (controlplane_pb2, grpc_api_pb2):
+    path = os.path.realpath(mod.__file__)
+    assert any(path.startswith(s + os.sep) for s in site), (mod.__name__, path, site)
+
 
 async def main():
     secret = "a-shared-secret-of-the-install-check-0123456789"
