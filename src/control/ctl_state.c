@@ -8,7 +8,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "slim/name.h"
+#include "name/id_text.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -170,7 +170,7 @@ slim_status ctl_name_from_sub(const Controller__Proto__V1__Subscription *s, slim
     bool has_id = s->_id_case == CONTROLLER__PROTO__V1__SUBSCRIPTION___ID_ID;
     if (has_id) {
         slim_id id;
-        if (slim_id_parse(s->id, strlen(s->id), &id) != SLIM_OK) {
+        if (slim_id_parse_api(s->id, strlen(s->id), &id) != SLIM_OK) {
             *why = "malformed id: expected a UUID or a decimal integer";
             return SLIM_E_INVALID_ARG;
         }

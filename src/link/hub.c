@@ -197,6 +197,12 @@ static void fwd_subscription_ack(void *ud, uint64_t conn, uint64_t id, bool succ
         h->cbs.subscription_ack(conn, id, success, error, h->cbs.ud);
 }
 
+static void fwd_app_names(void *ud, const slim_name *name, const slim_str *text, bool added) {
+    slim_hub *h = ud;
+    if (h->cbs.app_names != NULL)
+        h->cbs.app_names(name, text, added, h->cbs.ud);
+}
+
 static uint64_t fwd_random(void *ud) {
     (void)ud;
     uint64_t v = 0;
@@ -536,6 +542,17 @@ size_t slim_hub_streams(const slim_hub *h) {
     return h->conns.count;
 }
 
+void slim_hub_streams_foreach(const slim_hub *h,
+                              void (*fn)(uint64_t conn, const char *peer, bool dialled, void *ud),
+                              void *ud) {
+    slim_hmap_iter it;
+    for (slim_hnode *n = slim_hmap_first(&h->conns, &it); n; n = slim_hmap_next(&h->conns, &it)) {
+        const hub_conn *c = SLIM_CONTAINER_OF(n, hub_conn, node);
+        if (c->call != NULL || c->local != NULL)
+            fn(c->id, c->peer, c->link != NULL, ud);
+    }
+}
+
 void slim_hub_stats_get(const slim_hub *h, slim_hub_stats *out) {
     *out = (slim_hub_stats){.unsent = h->unsent, .links = h->n_links};
     const slim_router *r = slim_fwd_router(h->fwd);
@@ -581,8 +598,12 @@ slim_status slim_hub_new(uv_loop_t *loop, const slim_hub_config *cfg, const slim
     if (cbs != NULL)
         h->cbs = *cbs;
     h->slow_consumer_ms = cfg->slow_consumer_timeout_ms ? cfg->slow_consumer_timeout_ms : 10000;
-    static const slim_fwd_ops ops = {fwd_send, fwd_close, fwd_linked, fwd_subscription_ack,
-                                     fwd_random};
+    slim_fwd_ops ops = {.send = fwd_send,
+                        .close = fwd_close,
+                        .linked = fwd_linked,
+                        .subscription_ack = fwd_subscription_ack,
+                        .random64 = fwd_random,
+                        .app_names = h->cbs.app_names != NULL ? fwd_app_names : NULL};
     slim_status st = slim_hmap_init(&h->conns, 64);
     if (st == SLIM_OK)
         st = slim_fwd_new(&cfg->fwd, &ops, h, &h->fwd);

@@ -47,6 +47,11 @@ typedef struct slim_hub_callbacks {
      * this side sent there (id), from inside the forwarder: must not call
      * into the hub or its forwarder. Optional. */
     void (*subscription_ack)(uint64_t conn, uint64_t id, bool success, const char *error, void *ud);
+    /* The set of names the applications connected to this hub subscribe
+     * to changed (slim_fwd_ops.app_names: first holder added, last one
+     * gone), from inside the forwarder: must not call into the hub or its
+     * forwarder. Optional; when NULL the forwarder keeps no such set. */
+    void (*app_names)(const slim_name *name, const slim_str *text, bool added, void *ud);
     void *ud;
 } slim_hub_callbacks;
 
@@ -134,6 +139,13 @@ slim_fwd *slim_hub_fwd(slim_hub *h);
 
 /* Streams open (accepted and dialled). */
 size_t slim_hub_streams(const slim_hub *h);
+
+/* Calls fn for every stream open now: its forwarder connection, the peer
+ * (an address, the endpoint dialled, or "local") and whether this side
+ * dialled it. fn must not open or close streams. */
+void slim_hub_streams_foreach(const slim_hub *h,
+                              void (*fn)(uint64_t conn, const char *peer, bool dialled, void *ud),
+                              void *ud);
 
 /* What the hub can say about its streams. */
 typedef struct slim_hub_stats {

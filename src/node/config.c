@@ -223,25 +223,24 @@ static slim_status controller(walk *w, slim_cfg_node *svc, const char *path, sli
         return st;
     c->has_controller = true;
     slim_server_config *srv = NULL;
-    slim_client_config *cli = NULL;
-    size_t ns = 0, nc = 0;
+    size_t ns = 0;
     st = endpoints(w, ctl, p, "servers", true, (void **)&srv, &ns);
     if (st == SLIM_OK)
-        st = endpoints(w, ctl, p, "clients", false, (void **)&cli, &nc);
+        st = endpoints(w, ctl, p, "clients", false, (void **)&c->controllers, &c->n_controllers);
     if (st == SLIM_OK)
         st = token(w, ctl, p, "token_provider");
     if (st == SLIM_OK)
         st = token(w, ctl, p, "token_verifier");
     for (size_t i = 0; i < ns; i++)
         slim_server_config_cleanup(&srv[i]);
-    for (size_t i = 0; i < nc; i++)
-        slim_client_config_cleanup(&cli[i]);
     slim_free(srv);
-    slim_free(cli);
-    if (st == SLIM_OK)
-        note(w, ctl, p,
-             "the controller connection is not implemented yet; the section was checked and "
-             "is otherwise ignored");
+    if (st == SLIM_OK && ns > 0) {
+        char sp[600];
+        slim_cfg_path(sp, sizeof sp, p, "servers");
+        note(w, slim_cfg_get(ctl, "servers"), sp,
+             "the node's own control endpoint is not implemented yet; the servers were checked "
+             "and are otherwise ignored");
+    }
     return st;
 }
 
@@ -365,8 +364,11 @@ void slim_node_config_cleanup(slim_node_config *c) {
         slim_server_config_cleanup(&c->servers[i]);
     for (size_t i = 0; i < c->n_clients; i++)
         slim_client_config_cleanup(&c->clients[i]);
+    for (size_t i = 0; i < c->n_controllers; i++)
+        slim_client_config_cleanup(&c->controllers[i]);
     slim_free(c->servers);
     slim_free(c->clients);
+    slim_free(c->controllers);
     slim_free(c->service);
     slim_free(c->node_id);
     slim_free(c->group_name);

@@ -12,6 +12,10 @@
  *         clients: [ClientConfig, ...]
  *       controller: {servers: [...], clients: [...], token_provider: ...}
  *
+ * controller.clients are the controllers the node dials (src/control/
+ * agent.h); controller.servers (the node's own control endpoint) and the
+ * token settings are checked and otherwise ignored.
+ *
  * Our additions, under dataplane (see docs/configuration.md):
  *   slow_consumer_timeout (10s), max_subscriptions_per_connection (100000),
  *   max_message_size (bytes of one SLIM message; 4 MiB - 64 KiB),
@@ -38,8 +42,10 @@ typedef struct slim_node_config {
     uint64_t slow_consumer_timeout_ms;
     uint64_t max_subscriptions_per_conn;
     uint64_t max_message_size;
-    bool duplicate_filter;  /* default true; false only to test TTL loop protection */
-    bool has_controller;    /* a controller section was present (not implemented) */
+    bool duplicate_filter;           /* default true; false only to test TTL loop protection */
+    bool has_controller;             /* a controller section was present */
+    slim_client_config *controllers; /* controller.clients: the controllers to dial */
+    size_t n_controllers;
     char *metrics_endpoint; /* metrics.endpoint: /metrics and /healthz; NULL: off */
 } slim_node_config;
 

@@ -1,12 +1,15 @@
 /*
  * The node: a hub (src/link/hub.c: the forwarder and its streams) fed by
- * the data-plane gRPC server, the links of `dataplane.clients`, the drain
+ * the data-plane gRPC server, the links of `dataplane.clients`, the control
+ * agent when `controller.clients` are configured (src/control/agent.h; it
+ * hears from the forwarder which names the applications hold), the drain
  * at shutdown, and the counters (the log line of SIGUSR1 and /metrics).
  *
  * A 250 ms sweep of its own handles the drain deadline's backstop and the
  * periodic counters at debug level; everything per stream is the hub's.
  */
 #include "node/node.h"
+#include "control/agent.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -28,6 +31,8 @@ struct slim_node {
     slim_hub *hub;
     slim_grpc_server *server;
     slim_metrics *metrics;
+    slim_agent *agent; /* when controller.clients are configured */
+    char **registered; /* per data-plane server: the endpoint the agent registers */
     uv_timer_t sweep;
     bool freeing;
     bool draining;
@@ -51,6 +56,50 @@ static void on_call(slim_grpc_call *call, slim_bytes request, void *ud) {
     const slim_server_config *sc = slim_grpc_call_server_config(call);
     slim_fwd_link_opts opts = {.require_header_mac = sc == NULL || sc->require_header_mac};
     slim_hub_accept(n->hub, call, &opts, sc != NULL ? sc->negotiation_timeout_ms : 5000);
+}
+
+/* ---- the control agent ---- */
+
+static void app_names(const slim_name *name, const slim_str *text, bool added, void *ud) {
+    slim_node *n = ud;
+    if (n->agent != NULL)
+        slim_agent_app_name(n->agent, name, text, added);
+}
+
+/* The endpoint to register for a listener: as configured, with the bound
+ * port when the configured one is 0 (nobody could dial port 0). */
+static char *registered_endpoint(const char *configured, const char *bound) {
+    const char *cp = strrchr(configured, ':'), *bp = strrchr(bound, ':');
+    size_t n = strlen(configured) + 16;
+    char *out = slim_malloc(n);
+    if (out == NULL)
+        return NULL;
+    if (strncmp(configured, "unix:", 5) != 0 && cp != NULL && bp != NULL && strcmp(cp, ":0") == 0)
+        snprintf(out, n, "%.*s%s", (int)(cp - configured), configured, bp);
+    else
+        snprintf(out, n, "%s", configured);
+    return out;
+}
+
+static slim_status start_agent(slim_node *n) {
+    slim_agent_config ac = {
+        .info = {.node_id = n->cfg->node_id,
+                 .group_name = n->cfg->group_name,
+                 .servers = n->cfg->servers,
+                 .n_servers = n->cfg->n_servers,
+                 .endpoints = (const char *const *)n->registered},
+        .controllers = n->cfg->controllers,
+        .n_controllers = n->cfg->n_controllers,
+        /* as the node's own links */
+        .link_base = {.max_message_size = n->cfg->max_message_size + 64 * 1024,
+                      .keepalive_min_interval_ms = SLIM_GRPC_OFF},
+    };
+    slim_status st = slim_agent_new(n->loop, n->hub, &ac, &n->agent);
+    if (st == SLIM_OK)
+        st = slim_agent_start(n->agent);
+    if (st != SLIM_OK)
+        SLIM_LOGE(MOD, "cannot start the control agent: %s", slim_status_str(st));
+    return st;
 }
 
 /* ---- shutdown ---- */
@@ -123,7 +172,9 @@ slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
                 .dedupe = cfg->duplicate_filter},
         .slow_consumer_timeout_ms = cfg->slow_consumer_timeout_ms,
     };
-    slim_hub_callbacks hcb = {.stream_closed = stream_closed, .ud = n};
+    slim_hub_callbacks hcb = {.stream_closed = stream_closed,
+                              .app_names = cfg->n_controllers > 0 ? app_names : NULL,
+                              .ud = n};
     /* Each data-plane stream is a connection of its own (upstream's
      * clients open one per HTTP/2 connection): a low stream cap keeps what
      * one TCP connection can hold bounded (docs/configuration.md). */
@@ -156,6 +207,9 @@ slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
 static void render_metrics(void *ud, slim_buf *out);
 
 slim_status slim_node_start(slim_node *n) {
+    if (n->cfg->n_servers > 0 &&
+        (n->registered = slim_calloc(n->cfg->n_servers, sizeof *n->registered)) == NULL)
+        return SLIM_E_NOMEM;
     for (size_t i = 0; i < n->cfg->n_servers; i++) {
         const slim_server_config *sc = &n->cfg->servers[i];
         char bound[128];
@@ -164,6 +218,8 @@ slim_status slim_node_start(slim_node *n) {
             SLIM_LOGE(MOD, "cannot listen on %s: %s", sc->endpoint, slim_status_str(st));
             return st;
         }
+        if ((n->registered[i] = registered_endpoint(sc->endpoint, bound)) == NULL)
+            return SLIM_E_NOMEM;
         if (n->cbs.listening != NULL)
             n->cbs.listening("dataplane", bound, n->cbs.ud);
     }
@@ -188,6 +244,11 @@ slim_status slim_node_start(slim_node *n) {
         if (n->cbs.listening != NULL)
             n->cbs.listening("metrics", bound, n->cbs.ud);
     }
+    if (n->cfg->n_controllers > 0) {
+        slim_status st = start_agent(n);
+        if (st != SLIM_OK)
+            return st;
+    }
     uv_timer_start(&n->sweep, sweep, SWEEP_MS, SWEEP_MS);
     return SLIM_OK;
 }
@@ -199,6 +260,10 @@ void slim_node_shutdown(slim_node *n, uint64_t drain_ms) {
     n->drain_deadline_ms = slim_now_ms() + drain_ms;
     SLIM_LOGI(MOD, "shutting down: %zu stream(s) to drain within %llu ms", slim_hub_streams(n->hub),
               (unsigned long long)drain_ms);
+    /* The control streams are not the hub's: they end now and nothing
+     * redials them, so the drain never waits for them. */
+    if (n->agent != NULL)
+        slim_agent_stop(n->agent);
     /* Our own links first: ending them withdraws nothing anyone needs. */
     slim_hub_stop_links(n->hub);
     slim_grpc_server_shutdown(n->server, drain_ms, server_drained, n);
@@ -255,6 +320,13 @@ void slim_node_free(slim_node *n) {
     n->freeing = true;
     slim_metrics_free(n->metrics);
     n->metrics = NULL;
+    /* Before the hub: it closes the links it made there. */
+    slim_agent_free(n->agent);
+    n->agent = NULL;
+    for (size_t i = 0; n->registered != NULL && i < n->cfg->n_servers; i++)
+        slim_free(n->registered[i]);
+    slim_free(n->registered);
+    n->registered = NULL;
     /* Freeing the server ends its calls; the hub drops their streams. */
     slim_grpc_server_free(n->server);
     slim_hub_free(n->hub);

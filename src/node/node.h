@@ -33,9 +33,9 @@ typedef struct slim_node_callbacks {
 slim_status slim_node_new(uv_loop_t *loop, const slim_node_config *cfg,
                           const slim_node_callbacks *cbs, slim_node **out);
 
-/* Binds every data-plane server of the config and starts dialling its
- * clients. Errors from the transport (E_TRANSPORT_LISTEN, ...), logged with
- * the endpoint. */
+/* Binds every data-plane server of the config, starts dialling its
+ * clients and, with controller.clients, starts the control agent. Errors from the transport
+ * (E_TRANSPORT_LISTEN, ...), logged with the endpoint. */
 slim_status slim_node_start(slim_node *n);
 
 /* Stops accepting, ends open streams with UNAVAILABLE "node shutting down"

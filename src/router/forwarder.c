@@ -98,6 +98,7 @@ slim_status slim_fwd_new(const slim_fwd_config *cfg, const slim_fwd_ops *ops, vo
     if (f->node_id == NULL || f->version == NULL || slim_router_new(&rc, &f->router) != SLIM_OK ||
         slim_hmap_init(&f->conns, 16) != SLIM_OK || slim_hmap_init(&f->rates, 64) != SLIM_OK ||
         slim_hmap_init(&f->seen, 64) != SLIM_OK || slim_hmap_init(&f->dups, 64) != SLIM_OK ||
+        slim_hmap_init(&f->app_names, 16) != SLIM_OK ||
         slim_fwd__ring_init(&f->seen_ring, cfg->seen_max ? cfg->seen_max : SEEN_MAX) != SLIM_OK ||
         slim_fwd__ring_init(&f->dup_ring, cfg->dedupe_max ? cfg->dedupe_max : DEDUPE_MAX) !=
             SLIM_OK) {
@@ -128,6 +129,17 @@ void slim_fwd_free(slim_fwd *f) {
     }
     if (f->rates.buckets != NULL)
         rates_clear(f, 0, true);
+    if (f->app_names.buckets != NULL) {
+        slim_hmap_iter it;
+        for (slim_hnode *n = slim_hmap_first(&f->app_names, &it); n;
+             n = slim_hmap_next(&f->app_names, &it)) {
+            app_name *e = SLIM_CONTAINER_OF(n, app_name, node);
+            slim_hmap_remove(&f->app_names, n);
+            slim_free(e->text);
+            slim_free(e);
+        }
+    }
+    slim_hmap_cleanup(&f->app_names);
     slim_fwd__ring_cleanup(&f->seen_ring, &f->seen);
     slim_fwd__ring_cleanup(&f->dup_ring, &f->dups);
     slim_hmap_cleanup(&f->conns);
@@ -247,9 +259,119 @@ static void send_ack(slim_fwd *f, uint64_t conn, uint64_t id, slim_status result
     slim_wire_free(ack);
 }
 
+/* ---- names held by applications ---- */
+
+static int app_name_eq(const slim_hnode *n, const void *key) {
+    return slim_name_equal(&SLIM_CONTAINER_OF(n, app_name, node)->name, key);
+}
+
+static app_name *app_name_find(const slim_fwd *f, const slim_name *name) {
+    slim_hnode *n = slim_hmap_find(&f->app_names, slim_name_hash(name), app_name_eq, name);
+    return n ? SLIM_CONTAINER_OF(n, app_name, node) : NULL;
+}
+
+/* True when the set is kept and conn is an application's connection. */
+static bool app_tracked(const slim_fwd *f, uint64_t conn) {
+    slim_conn_kind k;
+    return f->ops.app_names != NULL && slim_router_conn_kind(f->router, conn, &k) == SLIM_OK &&
+           k != SLIM_CONN_NODE;
+}
+
+/* The text views of an entry (NULL when it has none) into out. */
+static const slim_str *app_name_text(const app_name *e, slim_str out[3]) {
+    if (e->text == NULL)
+        return NULL;
+    const char *p = e->text;
+    for (int i = 0; i < 3; i++) {
+        out[i] = (slim_str){p, e->len[i]};
+        p += e->len[i] + 1;
+    }
+    return out;
+}
+
+/* One more application connection holds name. An allocation failure only
+ * means the owner does not hear about it. */
+static void app_name_hold(slim_fwd *f, const slim_name *name, const slim_str *text) {
+    app_name *e = app_name_find(f, name);
+    if (e != NULL) {
+        e->holders++;
+        return;
+    }
+    e = slim_calloc(1, sizeof *e);
+    if (e == NULL) {
+        SLIM_LOGW(MOD, "out of memory tracking an application's subscription");
+        return;
+    }
+    e->name = *name;
+    e->holders = 1;
+    if (text != NULL) {
+        size_t total = text[0].len + text[1].len + text[2].len + 3;
+        char *p = e->text = slim_malloc(total);
+        for (int i = 0; p != NULL && i < 3; i++) {
+            memcpy(p, text[i].ptr, text[i].len);
+            p[text[i].len] = '\0';
+            e->len[i] = text[i].len;
+            p += text[i].len + 1;
+        }
+    }
+    slim_hmap_insert(&f->app_names, &e->node, slim_name_hash(name));
+    slim_str views[3];
+    f->ops.app_names(f->ud, name, app_name_text(e, views), true);
+}
+
+/* One application connection fewer holds name. */
+static void app_name_release(slim_fwd *f, const slim_name *name) {
+    app_name *e = app_name_find(f, name);
+    if (e == NULL || --e->holders > 0)
+        return;
+    slim_hmap_remove(&f->app_names, &e->node);
+    slim_str views[3];
+    f->ops.app_names(f->ud, name, app_name_text(e, views), false);
+    slim_free(e->text);
+    slim_free(e);
+}
+
+/* Around a change of conn's subscription to name: *was says whether conn
+ * held it before (only meaningful when tracked). */
+static bool app_before(const slim_fwd *f, uint64_t conn, const slim_name *name, bool *was) {
+    bool tracked = app_tracked(f, conn);
+    *was = tracked && slim_router_is_subscribed(f->router, conn, name);
+    return tracked;
+}
+
+static void app_after(slim_fwd *f, uint64_t conn, const slim_name *name, const slim_str *text,
+                      bool was) {
+    bool now = slim_router_is_subscribed(f->router, conn, name);
+    if (now && !was)
+        app_name_hold(f, name, text);
+    else if (was && !now)
+        app_name_release(f, name);
+}
+
+static void release_one(const slim_name *name, const uint64_t *reasons, size_t n, void *ud) {
+    (void)reasons;
+    (void)n;
+    app_name_release(ud, name);
+}
+
+void slim_fwd_app_names_foreach(const slim_fwd *f,
+                                void (*fn)(const slim_name *name, const slim_str *text, void *ud),
+                                void *ud) {
+    slim_hmap_iter it;
+    for (slim_hnode *n = slim_hmap_first(&f->app_names, &it); n;
+         n = slim_hmap_next(&f->app_names, &it)) {
+        const app_name *e = SLIM_CONTAINER_OF(n, app_name, node);
+        slim_str views[3];
+        fn(&e->name, app_name_text(e, views), ud);
+    }
+}
+
 /* ---- connections and link negotiation ---- */
 
 static void forget(slim_fwd *f, fwd_conn *fc) {
+    /* The names its application held (the router still has them). */
+    if (app_tracked(f, fc->id))
+        slim_router_conn_foreach(f->router, fc->id, release_one, f);
     if (f->propagate)
         slim_fwd__withdraw_conn(f, fc->id);
     else
@@ -669,6 +791,8 @@ static slim_status subscription(slim_fwd *f, fwd_conn *fc, slim_bytes msg) {
     slim_conn_kind target_kind = fc->kind;
     if (target != fc->id && slim_router_conn_kind(f->router, target, &target_kind) != SLIM_OK)
         target_kind = SLIM_CONN_NODE; /* unknown: the router refuses it below */
+    bool was;
+    bool tracked = app_before(f, target, &name, &was);
     if (f->propagate && fc->kind == SLIM_CONN_NODE)
         st = slim_fwd__from_node(f, fc, &name, tp, id, unsub, h->ttl);
     else if (f->propagate && target_kind != SLIM_CONN_NODE)
@@ -676,6 +800,8 @@ static slim_status subscription(slim_fwd *f, fwd_conn *fc, slim_bytes msg) {
     else
         st = unsub ? slim_router_unsubscribe(f->router, target, &name)
                    : slim_router_subscribe(f->router, target, &name);
+    if (tracked)
+        app_after(f, target, &name, tp, was);
     if (h->_forward_to_case && fc->how != SLIM_FWD_LOCAL) {
         f->c.forward_to_ignored++; /* as for a publish: only LOCAL may */
     } else if (st == SLIM_OK && h->_forward_to_case && h->forward_to != fc->id) {
@@ -787,6 +913,31 @@ slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t 
         f->c.drop_other++;
         return SLIM_OK;
     }
+}
+
+/* ---- static subscriptions ---- */
+
+slim_status slim_fwd_static_subscribe(slim_fwd *f, uint64_t conn, const slim_name *name) {
+    if (find_conn(f, conn) == NULL)
+        return SLIM_E_ROUTER_UNKNOWN_CONNECTION;
+    bool was;
+    bool tracked = app_before(f, conn, name, &was);
+    slim_status st = slim_router_subscribe_reason(f->router, conn, name, SLIM_FWD_STATIC_REASON);
+    if (tracked)
+        app_after(f, conn, name, NULL, was);
+    return st;
+}
+
+slim_status slim_fwd_static_unsubscribe(slim_fwd *f, uint64_t conn, const slim_name *name) {
+    if (find_conn(f, conn) == NULL)
+        return SLIM_E_ROUTER_UNKNOWN_CONNECTION;
+    bool was;
+    bool tracked = app_before(f, conn, name, &was);
+    slim_status st =
+        slim_router_unsubscribe_reason(f->router, conn, name, SLIM_FWD_STATIC_REASON, NULL);
+    if (tracked)
+        app_after(f, conn, name, NULL, was);
+    return st;
 }
 
 void slim_fwd_counters_get(const slim_fwd *f, slim_fwd_counters *out) {

@@ -52,6 +52,14 @@ typedef struct slim_fwd_ops {
     /* A random 64-bit value (fresh subscription ids when propagating).
      * Required when propagation is on. */
     uint64_t (*random64)(void *ud);
+    /* The set of names application connections (LOCAL and EDGE) subscribe
+     * to changed: `name` got its first such holder (added) or lost its last
+     * one (an unsubscribe, or the connection closed). text: its three
+     * components as the first holder's subscription carried them, NULL
+     * when it carried none (the same text for the removal). Optional; when
+     * NULL the forwarder keeps no such set (slim_fwd_app_names_foreach()
+     * sees nothing). */
+    void (*app_names)(void *ud, const slim_name *name, const slim_str *text, bool added);
 } slim_fwd_ops;
 
 /* How long a broadcast is remembered to drop its copies (docs/protocol.md,
@@ -165,6 +173,34 @@ bool slim_fwd_conn_ready(const slim_fwd *f, uint64_t conn);
  * (already counted) — for logs; the connection stays up unless the
  * negotiation failed, in which case ops->close has run. */
 slim_status slim_fwd_input(slim_fwd *f, uint64_t conn, slim_bytes msg, uint64_t now_ms);
+
+/*
+ * Static subscriptions: routes an owner installs on a connection (the
+ * node's control agent: "name N goes out on the link to node B"). A static
+ * subscription routes as if the peer had subscribed, but it is never
+ * propagated to other nodes nor replayed to a link that comes up, and it
+ * lives as long as the connection: when the connection ends it goes with
+ * its other subscriptions, and the owner installs it again on the next
+ * stream. It is the reason SLIM_FWD_STATIC_REASON of the router's
+ * subscription, so a subscription the peer propagated for the same name
+ * stays when the static one goes, and the reverse.
+ */
+#define SLIM_FWD_STATIC_REASON UINT64_MAX
+
+/* Adds conn's static subscription to name (again: nothing changes).
+ * E_ROUTER_UNKNOWN_CONNECTION (no such connection, or one still
+ * negotiating that was accepted), E_ROUTER_SUBSCRIPTION_LIMIT, E_NOMEM. */
+slim_status slim_fwd_static_subscribe(slim_fwd *f, uint64_t conn, const slim_name *name);
+/* Removes it; the route stays when the peer subscribed too.
+ * E_ROUTER_NO_SUCH_SUBSCRIPTION, E_ROUTER_UNKNOWN_CONNECTION. */
+slim_status slim_fwd_static_unsubscribe(slim_fwd *f, uint64_t conn, const slim_name *name);
+
+/* Calls fn for every name application connections subscribe to (tracked
+ * only when ops->app_names is set), with its text (NULL: none known).
+ * fn must not change the forwarder. */
+void slim_fwd_app_names_foreach(const slim_fwd *f,
+                                void (*fn)(const slim_name *name, const slim_str *text, void *ud),
+                                void *ud);
 
 void slim_fwd_counters_get(const slim_fwd *f, slim_fwd_counters *out);
 /* The routing tables, for inspection. Borrowed. */

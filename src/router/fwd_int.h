@@ -68,6 +68,16 @@ typedef struct rate_entry {
     uint64_t last_ms;
 } rate_entry;
 
+/* A name application connections subscribe to, with how many of them
+ * hold it (kept only when ops.app_names is set). */
+typedef struct app_name {
+    slim_hnode node;
+    slim_name name;
+    uint32_t holders;
+    char *text;    /* the three components, each NUL-terminated; NULL: none */
+    size_t len[3]; /* their lengths */
+} app_name;
+
 struct slim_fwd {
     slim_fwd_ops ops;
     void *ud;
@@ -87,8 +97,9 @@ struct slim_fwd {
     slim_hmap seen, dups;
     ring seen_ring, dup_ring;
     bool require_mac;
-    slim_buf macbuf; /* the fields a header MAC covers, per message */
-    bool macbuf_in;  /* ... as received, for the message being handled */
+    slim_buf macbuf;     /* the fields a header MAC covers, per message */
+    bool macbuf_in;      /* ... as received, for the message being handled */
+    slim_hmap app_names; /* app_name entries, while ops.app_names is set */
 };
 
 /* ---- shared by the two files ---- */

@@ -4,7 +4,9 @@
  * the other nodes with network-wide ids, the bounded set of ids already
  * seen, the routes' reasons withdrawn when a connection goes, the replay of
  * subscriptions to a link that comes up, and the duplicate filter for
- * broadcasts that come round a loop. An application's router leaves
+ * broadcasts that come round a loop. Static subscriptions (reason
+ * SLIM_FWD_STATIC_REASON, see forwarder.h) are never sent to other nodes,
+ * and that reason is refused from them. An application's router leaves
  * `propagate` and `dedupe` off and never gets here.
  */
 #include "router/fwd_int.h"
@@ -193,6 +195,8 @@ static void replay_one(uint64_t conn, const slim_name *name, const uint64_t *rea
     if (conn == rc->to)
         return;
     for (size_t i = 0; i < n; i++) {
+        if (reasons[i] == SLIM_FWD_STATIC_REASON)
+            continue; /* static subscriptions stay on this node */
         slim_rcbuf *b = sub_message(rc->f, name, NULL, reasons[i], false, SLIM_WIRE_DEFAULT_TTL);
         if (b == NULL) {
             rc->f->c.drop_other++;
@@ -249,7 +253,8 @@ void slim_fwd__withdraw_conn(slim_fwd *f, uint64_t conn) {
                   "advertised to other nodes",
                   (unsigned long long)conn);
     for (size_t i = 0; i < w.n; i++) {
-        if (slim_router_reason_held(f->router, &w.items[i].name, w.items[i].reason, conn))
+        if (w.items[i].reason == SLIM_FWD_STATIC_REASON ||
+            slim_router_reason_held(f->router, &w.items[i].name, w.items[i].reason, conn))
             continue;
         seen_forget(f, w.items[i].reason, false);
         seen_mark(f, w.items[i].reason, true, true);
@@ -263,7 +268,7 @@ static uint64_t fresh_id(slim_fwd *f) {
     uint64_t id;
     do
         id = f->ops.random64(f->ud);
-    while (id == 0);
+    while (id == 0 || id == SLIM_FWD_STATIC_REASON);
     return id;
 }
 
@@ -273,7 +278,7 @@ slim_status slim_fwd__from_app(slim_fwd *f, uint64_t target, const slim_name *na
     if (!unsub) {
         if (slim_router_is_subscribed(f->router, target, name))
             return SLIM_OK;
-        uint64_t pid = id ? id : fresh_id(f);
+        uint64_t pid = id != 0 && id != SLIM_FWD_STATIC_REASON ? id : fresh_id(f);
         slim_status st = slim_router_subscribe_reason(f->router, target, name, pid);
         if (st != SLIM_OK)
             return st;
@@ -293,7 +298,8 @@ slim_status slim_fwd__from_app(slim_fwd *f, uint64_t target, const slim_name *na
     if (st != SLIM_OK)
         return st;
     for (size_t i = 0; i < keep; i++) {
-        if (slim_router_reason_held(f->router, name, reasons[i], target))
+        if (reasons[i] == SLIM_FWD_STATIC_REASON ||
+            slim_router_reason_held(f->router, name, reasons[i], target))
             continue;
         seen_forget(f, reasons[i], false);
         seen_mark(f, reasons[i], true, true);
@@ -305,6 +311,8 @@ slim_status slim_fwd__from_app(slim_fwd *f, uint64_t target, const slim_name *na
 /* A (un)subscription another node propagated to this one. */
 slim_status slim_fwd__from_node(slim_fwd *f, fwd_conn *fc, const slim_name *name,
                                 const slim_str *text, uint64_t id, bool unsub, uint32_t ttl) {
+    if (id == SLIM_FWD_STATIC_REASON)
+        return SLIM_E_INVALID_ARG; /* reserved for this node's static subscriptions */
     if (!unsub) {
         uint64_t rid = id ? id : fresh_id(f);
         const seen_entry *se = seen_find(f, rid, false);

@@ -81,7 +81,7 @@ static uint64_t f_random(void *ud) {
     return ++next_random;
 }
 
-static const slim_fwd_ops ops = {f_send, f_close, NULL, NULL, f_random};
+static const slim_fwd_ops ops = {f_send, f_close, NULL, NULL, f_random, NULL};
 
 /* One of four names, with the "any" id or one of two specific ids. */
 static slim_name pick_name(slim_reader *s) {

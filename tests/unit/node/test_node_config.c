@@ -50,12 +50,13 @@ TEST(standalone_node_sample) {
     CHECK(c.servers[0].tls.insecure);
     CHECK_EQ(c.n_clients, 0);
     CHECK(c.has_controller);
+    CHECK_EQ(c.n_controllers, 0);
     CHECK_EQ(c.drain_timeout_ms, 10000);
     CHECK_EQ(c.slow_consumer_timeout_ms, 10000);
     CHECK_EQ(c.max_subscriptions_per_conn, 100000);
     CHECK_EQ(nwarned, 1);
-    CHECK(warned_about("5 services.slim/0.controller: the controller connection is not "
-                       "implemented yet"));
+    CHECK(warned_about("6 services.slim/0.controller.servers: the node's own control endpoint "
+                       "is not implemented yet"));
     slim_node_config_cleanup(&c);
 }
 
@@ -93,6 +94,16 @@ TEST(managed_node_sample) {
     CHECK_STR(c.clients[0].endpoint, "http://127.0.0.1:46400");
     CHECK_EQ(c.slow_consumer_timeout_ms, 2000);
     CHECK(warned_about("runtime.n_cores: accepted; the node runs one event-loop thread"));
+    /* the controller clients are kept; without a backoff block they retry
+     * every 2 s forever */
+    CHECK(c.has_controller);
+    CHECK_EQ(c.n_controllers, 1);
+    CHECK_STR(c.controllers[0].endpoint, "http://127.0.0.1:50052");
+    CHECK(c.controllers[0].tls.insecure);
+    CHECK_EQ(c.controllers[0].backoff.type, SLIM_BACKOFF_FIXED_INTERVAL);
+    CHECK_EQ(c.controllers[0].backoff.interval_ms, 2000);
+    CHECK_U64(c.controllers[0].backoff.max_attempts, UINT64_MAX);
+    CHECK(!warned_about("controller"));
     slim_node_config_cleanup(&c);
 }
 
@@ -144,6 +155,9 @@ TEST(errors_name_line_and_key) {
          "    controller:\n      token_provider: {magic: 1}\n",
          "node.yaml:6: services.slim/0.controller.token_provider: expected one of shared_secret, "
          "static_jwt, jwt or none"},
+        {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
+         "    controller:\n      clients: [{tls: {insecure: true}}]\n",
+         "node.yaml:6: services.slim/0.controller.clients[0]: endpoint is required"},
         {"metrics: {}\n", "node.yaml:1: metrics: needs an endpoint, such as \"127.0.0.1:9464\""},
         {"metrics: {endpoint: 'unix:///tmp/m'}\n",
          "node.yaml:1: metrics.endpoint: \"unix:///tmp/m\": expected host:port (port 0: any free "

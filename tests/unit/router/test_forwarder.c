@@ -71,7 +71,7 @@ static uint64_t t_random(void *ud) {
     return next_random++;
 }
 
-static const slim_fwd_ops ops = {t_send, t_close, t_linked, t_ack, t_random};
+static const slim_fwd_ops ops = {t_send, t_close, t_linked, t_ack, t_random, NULL};
 
 static slim_fwd *mk(size_t max_subs) {
     slim_fwd_config cfg = {
@@ -818,7 +818,172 @@ TEST(forward_to_only_from_local) {
     slim_fwd_free(f);
 }
 
-TEST_MAIN(TEST_ENTRY(subscriptions_propagate_between_nodes), TEST_ENTRY(two_applications_one_name),
+/* ---- static subscriptions ---- */
+
+TEST(static_subscriptions_stay_on_this_node) {
+    slim_fwd *f = mk_node();
+    accept_conn(f, 1, EDGE);
+    accept_conn(f, 2, REMOTE);
+    CHECK_OK(slim_fwd_conn_open(f, 5, SLIM_FWD_DIALLED, "l5"));
+    CHECK_OK(input(f, 5, link_msg("l5", true, REMOTE), 0));
+    reset_sent();
+    slim_name s = nm("o/n/s");
+    uint64_t id;
+    uint32_t ttl;
+    /* installed and routed, but told to no node */
+    CHECK_OK(slim_fwd_static_subscribe(f, 5, &s));
+    CHECK_OK(slim_fwd_static_subscribe(f, 5, &s)); /* again: no change */
+    CHECK_EQ(nsent, 0);
+    CHECK(slim_router_is_subscribed(slim_fwd_router(f), 5, &s));
+    CHECK_OK(input(f, 1, pub_msg("o/n/a", "o/n/s", 1, 8), 0));
+    CHECK_EQ(nsent, 1);
+    CHECK_U64(sends[0].conn, 5);
+    reset_sent();
+    /* nor replayed to a node link that comes up */
+    accept_conn(f, 6, REMOTE);
+    CHECK_OK(slim_fwd_conn_open(f, 7, SLIM_FWD_ACCEPTED, NULL));
+    CHECK_OK(input(f, 7, link_msg("l7", false, REMOTE), 0));
+    CHECK(find_sub_sent(7, false, &id, &ttl) < 0);
+    reset_sent();
+    /* the peer's own subscription to the same name is a second reason */
+    CHECK_OK(input(f, 5, sub_msg("o/n/s", 77, false, 6), 0));
+    CHECK(find_sub_sent(2, false, &id, &ttl) >= 0);
+    CHECK_U64(id, 77);
+    reset_sent();
+    CHECK_OK(slim_fwd_static_unsubscribe(f, 5, &s));
+    CHECK(slim_router_is_subscribed(slim_fwd_router(f), 5, &s));
+    CHECK_EQ(nsent, 0);
+    CHECK_OK(slim_fwd_static_subscribe(f, 5, &s));
+    CHECK_OK(input(f, 5, sub_msg("o/n/s", 77, true, 6), 0));
+    CHECK(slim_router_is_subscribed(slim_fwd_router(f), 5, &s)); /* the static one stays */
+    reset_sent();
+    CHECK_OK(slim_fwd_static_unsubscribe(f, 5, &s));
+    CHECK(!slim_router_is_subscribed(slim_fwd_router(f), 5, &s));
+    CHECK_STATUS(slim_fwd_static_unsubscribe(f, 5, &s), SLIM_E_ROUTER_NO_SUCH_SUBSCRIPTION);
+    CHECK_STATUS(slim_fwd_static_subscribe(f, 99, &s), SLIM_E_ROUTER_UNKNOWN_CONNECTION);
+    CHECK_STATUS(slim_fwd_static_unsubscribe(f, 99, &s), SLIM_E_ROUTER_UNKNOWN_CONNECTION);
+    CHECK_EQ(nsent, 0);
+    /* the connection ends: the static subscription goes, withdrawn nowhere */
+    CHECK_OK(slim_fwd_static_subscribe(f, 5, &s));
+    slim_fwd_conn_close(f, 5);
+    CHECK_EQ(nsent, 0);
+    CHECK(!slim_router_is_subscribed(slim_fwd_router(f), 5, &s));
+    /* the reserved reason is refused from other nodes */
+    slim_name z = nm("o/n/z");
+    CHECK_STATUS(input(f, 2, sub_msg("o/n/z", SLIM_FWD_STATIC_REASON, false, 6), 0),
+                 SLIM_E_INVALID_ARG);
+    CHECK(!slim_router_is_subscribed(slim_fwd_router(f), 2, &z));
+    reset_sent();
+    slim_fwd_free(f);
+}
+
+/* ---- names held by applications ---- */
+
+typedef struct name_event {
+    slim_name name;
+    bool added, has_text;
+    char text[64];
+} name_event;
+
+static name_event events[16];
+static int nevents;
+
+static void t_app_names(void *ud, const slim_name *name, const slim_str *text, bool added) {
+    (void)ud;
+    if (nevents >= 16)
+        return;
+    name_event *e = &events[nevents++];
+    e->name = *name;
+    e->added = added;
+    e->has_text = text != NULL;
+    e->text[0] = '\0';
+    if (text != NULL)
+        snprintf(e->text, sizeof e->text, "%.*s/%.*s/%.*s", (int)text[0].len, text[0].ptr,
+                 (int)text[1].len, text[1].ptr, (int)text[2].len, text[2].ptr);
+}
+
+static const slim_fwd_ops names_ops = {t_send, t_close, t_linked, t_ack, t_random, t_app_names};
+
+static slim_msg *sub_msg_text(const char *name, bool unsub) {
+    slim_name_parts dp;
+    slim_name src = nm("o/n/src"), dst;
+    slim_name_parse(name, strlen(name), &dst, &dp);
+    slim_wire_header_spec h = {
+        .source = {&src, NULL}, .destination = {&dst, dp.component}, .ttl = 8};
+    slim_msg *m = NULL;
+    slim_wire_subscribe_new(&h, 0, unsub, &m);
+    return m;
+}
+
+static void count_name(const slim_name *name, const slim_str *text, void *ud) {
+    (void)name;
+    (void)text;
+    (*(int *)ud)++;
+}
+
+static void app_names_case(bool propagate) {
+    slim_fwd_config cfg = {.node_id = "slim/n", .version = "0.1.0", .propagate = propagate};
+    slim_fwd *f = NULL;
+    CHECK_OK(slim_fwd_new(&cfg, &names_ops, NULL, &f));
+    if (f == NULL)
+        return;
+    nevents = 0;
+    CHECK_OK(slim_fwd_conn_open(f, 1, SLIM_FWD_LOCAL, NULL));
+    accept_conn(f, 2, EDGE);
+    accept_conn(f, 3, REMOTE);
+    slim_name x = nm("o/n/x"), x7 = nm("o/n/x/7");
+    /* the first application: added, with its text */
+    CHECK_OK(input(f, 1, sub_msg_text("o/n/x", false), 0));
+    CHECK_EQ(nevents, 1);
+    CHECK(events[0].added && events[0].has_text && slim_name_equal(&events[0].name, &x));
+    CHECK_STR(events[0].text, "o/n/x");
+    /* a second application, the same one again, a node: nothing */
+    CHECK_OK(input(f, 2, sub_msg_text("o/n/x", false), 0));
+    CHECK_OK(input(f, 1, sub_msg_text("o/n/x", false), 0));
+    CHECK_OK(input(f, 3, sub_msg("o/n/y", 55, false, 6), 0));
+    CHECK_OK(slim_fwd_static_subscribe(f, 3, &x7));
+    CHECK_EQ(nevents, 1);
+    /* a name with an id, without text */
+    CHECK_OK(input(f, 2, sub_msg("o/n/x/7", 0, false, 8), 0));
+    CHECK_EQ(nevents, 2);
+    CHECK(events[1].added && !events[1].has_text && slim_name_equal(&events[1].name, &x7));
+    int n = 0;
+    slim_fwd_app_names_foreach(f, count_name, &n);
+    CHECK_EQ(n, 2);
+    /* the first leaves the name: still held by the second */
+    CHECK_OK(input(f, 1, sub_msg_text("o/n/x", true), 0));
+    CHECK_EQ(nevents, 2);
+    /* the second disconnects: both its names go */
+    slim_fwd_conn_close(f, 2);
+    CHECK_EQ(nevents, 4);
+    bool gone_x = false, gone_x7 = false;
+    for (int i = 2; i < nevents && i < 16; i++) {
+        CHECK(!events[i].added);
+        gone_x = gone_x || (slim_name_equal(&events[i].name, &x) && events[i].has_text &&
+                            strcmp(events[i].text, "o/n/x") == 0);
+        gone_x7 = gone_x7 || slim_name_equal(&events[i].name, &x7);
+    }
+    CHECK(gone_x && gone_x7);
+    n = 0;
+    slim_fwd_app_names_foreach(f, count_name, &n);
+    CHECK_EQ(n, 0);
+    /* an unsubscribe that withdraws the last holder */
+    CHECK_OK(input(f, 1, sub_msg_text("o/n/w", false), 0));
+    CHECK_OK(input(f, 1, sub_msg_text("o/n/w", true), 0));
+    CHECK_EQ(nevents, 6);
+    CHECK(events[4].added && !events[5].added);
+    reset_sent();
+    slim_fwd_free(f);
+}
+
+TEST(application_names_are_reported) {
+    app_names_case(true);
+    app_names_case(false);
+}
+
+TEST_MAIN(TEST_ENTRY(static_subscriptions_stay_on_this_node),
+          TEST_ENTRY(application_names_are_reported),
+          TEST_ENTRY(subscriptions_propagate_between_nodes), TEST_ENTRY(two_applications_one_name),
           TEST_ENTRY(duplicate_filter_on_node_links), TEST_ENTRY(forward_to_only_from_local),
           TEST_ENTRY(accepted_link_negotiation), TEST_ENTRY(dialled_link_negotiation),
           TEST_ENTRY(subscription_acks), TEST_ENTRY(publish_one_to_one_decrements_ttl),

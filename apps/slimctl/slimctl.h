@@ -1,0 +1,204 @@
+/*
+ * slimctl: the command line of the SLIM controller (slim-control-plane).
+ *
+ * Internal header shared by the files of apps/slimctl:
+ *   main.c          argument parsing, the command tree, help, dispatch
+ *   options.c       the settings: defaults < config file < env < flags
+ *   rpc.c           the one place that builds the gRPC client, unary calls
+ *   output.c        aligned tables, protobuf -> JSON, small helpers
+ *   names.c         org/ns/app[/id] on the command line
+ *   cmd_nodes.c     node, connection and subscription commands
+ *   cmd_route.c     route commands
+ *
+ * The command tree is data: each group (node, route, ...) is a ctl_cmd
+ * with a table of subcommands, and main.c holds the table of groups. A new
+ * group (channel, participant) is one more file with its table and one more
+ * line in main.c's root table. A command's options besides the global ones
+ * are bits (CTL_OPT_*) in its entry; main.c's option table says how each
+ * is spelled.
+ *
+ * Exit codes: 0 success, 1 the call failed (a gRPC status from the server,
+ * the server unreachable, a timeout), 2 a usage error (nothing was sent).
+ *
+ * Single-threaded: one libuv loop per call, run to completion.
+ */
+#ifndef SLIMCTL_H
+#define SLIMCTL_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_FAIL = 1,  /* the request failed */
+    CTL_EXIT_USAGE = 2, /* bad command line or configuration; nothing sent */
+};
+
+typedef enum ctl_output {
+    CTL_OUTPUT_TABLE = 0,
+    CTL_OUTPUT_JSON = 1,
+} ctl_output;
+
+/* How to secure the connection to the controller. Empty for now (the
+ * plaintext h2c of an http:// or bare HOST:PORT server, or TLS with the
+ * system roots for https://); the --tls-ca, --tls-cert, --tls-key and
+ * --tls-insecure options fill it, and ctl_client_new() (rpc.c) is the one
+ * place that reads it. Strings are owned (malloc), NULL when not set. */
+typedef struct ctl_tls {
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    bool insecure;
+} ctl_tls;
+
+/* The settings of one run after layering (options.c). Owned strings. */
+typedef struct ctl_options {
+    char *server;        /* "http://host:port" or "https://host:port" */
+    char *server_text;   /* as the user gave it, for messages */
+    uint64_t timeout_ms; /* per call */
+    ctl_output output;
+    ctl_tls tls;
+} ctl_options;
+
+/* Option ids. The global ones apply to every command; the CTL_OPT_* bits
+ * are the options a command may take besides them. */
+typedef enum ctl_opt_id {
+    CTL_O_SERVER,
+    CTL_O_TIMEOUT,
+    CTL_O_OUTPUT,
+    CTL_O_CONFIG,
+    CTL_O_HELP,
+    CTL_O_NODE_ID,
+    CTL_O_COUNT
+} ctl_opt_id;
+
+enum {
+    CTL_OPT_NODE_ID = 1u << 0, /* --node-id/-n */
+};
+
+/* The options the command line gave: each one's last value (NULL when
+ * not given; borrowed from argv), and whether --help was among them. */
+typedef struct ctl_flags {
+    const char *value[CTL_O_COUNT];
+    bool help;
+} ctl_flags;
+
+struct ctl_cmd;
+
+/* Everything a command's run function gets. */
+typedef struct ctl_ctx {
+    const struct ctl_cmd *cmd;
+    const char *path; /* "route add", for messages */
+    const ctl_options *opt;
+    const char *node_id; /* --node-id, NULL when not given */
+    int argc;            /* positional arguments after the command path */
+    char **argv;
+} ctl_ctx;
+
+/* One command or group. A group has `subs` (terminated by an entry whose
+ * name is NULL) and no `run`; a leaf has `run` and no `subs`. */
+typedef struct ctl_cmd {
+    const char *name;
+    const char *aliases[3]; /* NULL-terminated unless all three are used */
+    const char *args;       /* positional arguments for the usage line, "" for none */
+    const char *summary;    /* one line */
+    const char *details;    /* more lines for its --help, or NULL */
+    unsigned opts;          /* CTL_OPT_* accepted */
+    unsigned required;      /* CTL_OPT_* that must be given */
+    int min_args, max_args;
+    int (*run)(ctl_ctx *ctx);
+    const struct ctl_cmd *subs;
+} ctl_cmd;
+
+/* The groups (cmd_*.c). */
+extern const ctl_cmd ctl_node_subs[];
+extern const ctl_cmd ctl_connection_subs[];
+extern const ctl_cmd ctl_subscription_subs[];
+extern const ctl_cmd ctl_route_subs[];
+
+/* ---- options.c ---- */
+
+/* Builds *out from the defaults, the config file (flags->value[CTL_O_CONFIG]
+ * when given, which must then exist, else $HOME/.slimctl/config.yaml when it
+ * exists), the environment (SLIMCTL_SERVER, SLIMCTL_TIMEOUT, SLIMCTL_OUTPUT)
+ * and the flags, later layers winning. On error prints why and returns
+ * CTL_EXIT_USAGE; *out is then cleaned up. */
+int ctl_options_load(const ctl_flags *flags, ctl_options *out);
+void ctl_options_cleanup(ctl_options *o);
+
+/* ---- rpc.c ---- */
+
+/* Calls `method` ("ListNodes") of controlplane.proto.v1.ControlPlaneService
+ * with `req` and waits for the answer (at most opt->timeout_ms). On
+ * success *out is the decoded response (free it with
+ * protobuf_c_message_free_unpacked(*out, NULL)) and the result is
+ * CTL_EXIT_OK; otherwise the error is printed ("slimctl: NOT_FOUND: node
+ * slim/9 not found") and the result is CTL_EXIT_FAIL. */
+int ctl_call(const ctl_options *opt, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **out);
+
+/* ---- names.c ---- */
+
+/* A name from the command line: the three components and the id, if any,
+ * in its canonical UUID text. Strings owned by the struct. */
+typedef struct ctl_name {
+    char *component[3];
+    char *id; /* NULL: any instance */
+} ctl_name;
+
+/* Parses "org/ns/app" or "org/ns/app/id" (id: a UUID or a decimal integer
+ * below 2^128). On error prints "slimctl: <cmd>: ..." and returns
+ * CTL_EXIT_USAGE. */
+int ctl_name_parse(const char *cmd, const char *text, ctl_name *out);
+void ctl_name_cleanup(ctl_name *n);
+
+/* ---- output.c ---- */
+
+/* An aligned text table: a header row, then rows; each column is padded to
+ * its widest cell, columns are separated by three spaces, empty cells
+ * print as "-". */
+typedef struct ctl_table {
+    size_t ncols;
+    size_t nrows; /* including the header */
+    size_t cap;
+    char **cells; /* nrows * ncols, owned */
+} ctl_table;
+
+/* `ncols` column titles. */
+void ctl_table_init(ctl_table *t, size_t ncols, const char *const *titles);
+/* Appends a row of t->ncols cells (copied; NULL is an empty cell). */
+void ctl_table_add(ctl_table *t, const char *const *cells);
+void ctl_table_print(const ctl_table *t, FILE *f);
+void ctl_table_cleanup(ctl_table *t);
+
+/* The message as a JSON object: proto field names, every field that is not
+ * an unset optional, 64-bit integers as strings, enums by name, bytes in
+ * base64. New reference. */
+json_t *ctl_pb_to_json(const ProtobufCMessage *m);
+/* Prints the message as JSON (indented) and a newline on stdout. */
+void ctl_print_json(const ProtobufCMessage *m);
+
+/* A growable string, for cells made of parts. */
+typedef struct ctl_str {
+    char *s;
+    size_t len, cap;
+} ctl_str;
+void ctl_str_add(ctl_str *b, const char *text);
+void ctl_str_addf(ctl_str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The text so far ("" when nothing was added); valid until the next add. */
+const char *ctl_str_get(ctl_str *b);
+void ctl_str_cleanup(ctl_str *b);
+
+/* Allocation that exits with "slimctl: out of memory" on failure. */
+void *ctl_xcalloc(size_t n, size_t size);
+char *ctl_xstrdup(const char *s);
+
+/* Prints "slimctl: " and the message, and a newline, on stderr. */
+void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
