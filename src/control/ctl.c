@@ -114,7 +114,7 @@ static void pending_timeout(uv_timer_t *t) {
     char why[160];
     snprintf(why, sizeof why, "node %s did not answer within %llu ms",
              p->sess && p->sess->node_id ? p->sess->node_id : "?",
-             (unsigned long long)p->ctl->cfg->node_timeout_ms);
+             (unsigned long long)p->timeout_ms);
     pending_finish(p, NULL, why);
 }
 
@@ -139,11 +139,17 @@ slim_status ctl_request(sb_sess *s, ctl_msg *m, int expect, pending_fn fn, pendi
     p->fn = fn;
     uv_timer_init(c->loop, &p->timer);
     p->timer.data = p;
-    uv_timer_start(&p->timer, pending_timeout, c->cfg->node_timeout_ms, 0);
+    p->timeout_ms = c->cfg->node_timeout_ms;
+    uv_timer_start(&p->timer, pending_timeout, p->timeout_ms, 0);
     p->next = c->pendings;
     c->pendings = p;
     *out = p;
     return SLIM_OK;
+}
+
+void ctl_pending_set_timeout(pending *p, uint64_t timeout_ms) {
+    p->timeout_ms = timeout_ms;
+    uv_timer_start(&p->timer, pending_timeout, timeout_ms, 0);
 }
 
 void ctl_pending_attach(pending *p, slim_grpc_call *call) {

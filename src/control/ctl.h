@@ -20,6 +20,7 @@ typedef struct slim_ctl_config {
     char *db_path;                /* default "./slim-control-plane.db" */
     bool auto_routes;             /* routes.automatic (default true) */
     uint64_t node_timeout_ms;     /* waiting for a node's answer (default 10 s) */
+    uint64_t channel_timeout_ms;  /* waiting for a moderator's outcome (default 75 s) */
     uint64_t register_timeout_ms; /* a new stream must register within (default 15 s) */
     uint64_t drain_timeout_ms;    /* at shutdown (default 10 s) */
     bool has_log_level;

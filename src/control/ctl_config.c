@@ -52,6 +52,7 @@ void slim_ctl_config_defaults(slim_ctl_config *c) {
     c->sb_tls.version = SLIM_TLS_1_3;
     c->auto_routes = true;
     c->node_timeout_ms = 10000;
+    c->channel_timeout_ms = 75000;
     c->register_timeout_ms = 15000;
     c->drain_timeout_ms = 10000;
 }
@@ -168,6 +169,7 @@ static slim_status durations(walk *w, slim_ctl_config *c) {
         size_t off;
     } keys[] = {
         {"node", offsetof(slim_ctl_config, node_timeout_ms)},
+        {"channel", offsetof(slim_ctl_config, channel_timeout_ms)},
         {"register", offsetof(slim_ctl_config, register_timeout_ms)},
         {"drain", offsetof(slim_ctl_config, drain_timeout_ms)},
     };

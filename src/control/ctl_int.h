@@ -47,6 +47,7 @@ struct pending {
     pending_fn fn;
     slim_grpc_call *nb; /* the northbound call to answer; NULL when none or gone */
     uv_timer_t timer;
+    uint64_t timeout_ms;
     /* config commands: route id of each subscriptions_to_set item (or NULL) */
     char **route_ids;
     size_t n_route_ids;
@@ -109,6 +110,8 @@ extern const slim_grpc_call_cbs ctl_nb_call_cbs;
 /* The default handling of a command's ack (route statuses); handlers that
  * wait for an ack call it first. */
 void ctl_config_acked(slim_ctl *c, pending *p, const ctl_msg *answer, const char *why);
+/* Waits timeout_ms from now instead of timeouts.node. */
+void ctl_pending_set_timeout(pending *p, uint64_t timeout_ms);
 /* Ties a northbound call to a pending answer (the call may end first). */
 void ctl_pending_attach(pending *p, slim_grpc_call *call);
 /* Ends a node's stream (deregistration, replacement). */
@@ -156,6 +159,15 @@ slim_status ctl_name_from_sub(const Controller__Proto__V1__Subscription *s, slim
                               const char **why);
 /* "org/ns/app" or "org/ns/app/<uuid>" into buf. */
 void ctl_name_text(const slim_store_name *n, char *buf, size_t cap);
+
+/* ---- ctl_channels.c: the channel calls of the northbound API ---- */
+
+void ctl_create_channel(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessage *m);
+void ctl_delete_channel(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessage *m);
+void ctl_add_participant(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessage *m);
+void ctl_delete_participant(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessage *m);
+void ctl_list_channels(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessage *m);
+void ctl_list_participants(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessage *m);
 
 /* ---- ctl_nb.c ---- */
 

@@ -783,14 +783,6 @@ static void list_routes(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessag
     slim_store_route_list_free(v, n);
 }
 
-/* ---- channels (not yet) ---- */
-
-static void channels_later(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessage *m) {
-    (void)m;
-    ctl_nb_fail(c, call, SLIM_E_GRPC_UNIMPLEMENTED,
-                "channels are not implemented by this controller yet");
-}
-
 /* ---- dispatch ---- */
 
 typedef void (*nb_handler)(slim_ctl *c, slim_grpc_call *call, const ProtobufCMessage *m);
@@ -815,15 +807,18 @@ static const nb_method methods[] = {
     {"AddRoute", &controlplane__proto__v1__add_route_request__descriptor, add_route},
     {"DeleteRoute", &controlplane__proto__v1__delete_route_request__descriptor, delete_route},
     {"ListRoutes", &controlplane__proto__v1__node__descriptor, list_routes},
-    {"CreateChannel", &controlplane__proto__v1__create_channel_request__descriptor, channels_later},
-    {"DeleteChannel", &controlplane__proto__v1__delete_channel_request__descriptor, channels_later},
+    {"CreateChannel", &controlplane__proto__v1__create_channel_request__descriptor,
+     ctl_create_channel},
+    {"DeleteChannel", &controlplane__proto__v1__delete_channel_request__descriptor,
+     ctl_delete_channel},
     {"AddParticipant", &controlplane__proto__v1__add_participant_request__descriptor,
-     channels_later},
+     ctl_add_participant},
     {"DeleteParticipant", &controlplane__proto__v1__delete_participant_request__descriptor,
-     channels_later},
-    {"ListChannels", &controlplane__proto__v1__list_channels_request__descriptor, channels_later},
+     ctl_delete_participant},
+    {"ListChannels", &controlplane__proto__v1__list_channels_request__descriptor,
+     ctl_list_channels},
     {"ListParticipants", &controlplane__proto__v1__list_participants_request__descriptor,
-     channels_later},
+     ctl_list_participants},
 };
 
 typedef struct nb_ud {

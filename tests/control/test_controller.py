@@ -179,9 +179,11 @@ def ack_all(cmd_msg, fail=()):
     return m
 
 
-class Southbound(unittest.TestCase):
+class FakeNodes(unittest.TestCase):
+    auto_routes = True
+
     def setUp(self):
-        self.ctl = Controller()
+        self.ctl = Controller(auto_routes=self.auto_routes)
         self.addCleanup(self.ctl.cleanup)
         self.fakes = []
 
@@ -193,6 +195,16 @@ class Southbound(unittest.TestCase):
         f = FakeNode(self.ctl.sb_port)
         self.fakes.append(f)
         return f
+
+    def call_error(self, fn, req):
+        try:
+            fn(req, timeout=10)
+        except grpc.RpcError as e:
+            return e
+        raise AssertionError("the call succeeded")
+
+
+class Southbound(FakeNodes):
 
     def test_registration_and_node_list(self):
         a = self.fake()
@@ -285,13 +297,6 @@ class Southbound(unittest.TestCase):
         self.assertEqual([s.component_2 for s in cc.subscriptions_to_set], ["kept"])
         b.send(ack_all(cmd))
 
-    def call_error(self, fn, req):
-        try:
-            fn(req, timeout=10)
-        except grpc.RpcError as e:
-            return e
-        raise AssertionError("the call succeeded")
-
     def test_node_that_does_not_answer(self):
         a = self.fake()
         a.register("slim/a")
@@ -355,6 +360,129 @@ class Southbound(unittest.TestCase):
             a.send(m)
         t.join(10)
         self.assertEqual([e.component_2 for e in res["r"].entries], ["s0", "s1"])
+
+
+class Channels(FakeNodes):
+    """The channel calls with fake nodes playing the moderator's node: what
+    the controller asks, and what it answers for each outcome."""
+    auto_routes = False
+
+    def answer(self, node, expect, ok=True, text="done"):
+        m = node.recv()
+        self.assertTrue(m.HasField(expect), m)
+        a = ctl.ControlMessage()
+        a.ack.original_message_id = m.message_id
+        a.ack.success = ok
+        a.ack.messages.append(text)
+        node.send(a)
+        return getattr(m, expect)
+
+    def call(self, fn, req, out):
+        t = threading.Thread(target=lambda: out.update(r=self.try_call(fn, req)))
+        t.start()
+        return t
+
+    def try_call(self, fn, req):
+        try:
+            return fn(req, timeout=20)
+        except grpc.RpcError as e:
+            return e
+
+    def test_channel_lifecycle(self):
+        stub = self.ctl.stub
+        a, b = self.fake(), self.fake()
+        a.register("slim/a", subs=[api.Subscription(component_0="org", component_1="ns",
+                                                    component_2="mod", id="1",
+                                                    connection_id="n/a")])
+        b.register("slim/b", subs=[api.Subscription(component_0="org", component_1="ns",
+                                                    component_2="p1", id="9",
+                                                    connection_id="n/a")])
+        out = {}
+        e = self.try_call(stub.CreateChannel, cp.CreateChannelRequest())
+        self.assertEqual(e.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        e = self.try_call(stub.CreateChannel, cp.CreateChannelRequest(moderators=["org/ns/x"]))
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+        e = self.try_call(stub.CreateChannel, cp.CreateChannelRequest(moderators=["org//x"]))
+        self.assertEqual(e.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        # Refused by the moderator: nothing stored.
+        t = self.call(stub.CreateChannel, cp.CreateChannelRequest(moderators=["org/ns/mod"]), out)
+        self.answer(a, "create_channel_request", ok=False, text="no thanks")
+        t.join(20)
+        self.assertEqual(out["r"].code(), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("no thanks", out["r"].details())
+        self.assertEqual(list(stub.ListChannels(cp.ListChannelsRequest(), timeout=10).channel_id),
+                         [])
+        t = self.call(stub.CreateChannel, cp.CreateChannelRequest(moderators=["org/ns/mod/1"]),
+                      out)
+        req = self.answer(a, "create_channel_request")
+        t.join(20)
+        chan = out["r"].channel_id
+        self.assertRegex(chan, r"^org/ns/[A-Za-z0-9]{18}$")
+        self.assertEqual(req.channel_name, chan)
+        self.assertEqual(list(req.moderators), ["org/ns/mod/00000000-0000-0000-0000-000000000001"])
+        self.assertEqual(list(stub.ListChannels(cp.ListChannelsRequest(), timeout=10).channel_id),
+                         [chan])
+        # Participants: unknown ones, refusals, success, duplicates.
+        e = self.try_call(stub.AddParticipant, cp.AddParticipantRequest(
+            channel_id=chan, participant_id="org/ns/ghost"))
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+        e = self.try_call(stub.AddParticipant, cp.AddParticipantRequest(
+            channel_id="org/ns/none", participant_id="org/ns/p1"))
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertIn("channel org/ns/none not found", e.details())
+        t = self.call(stub.AddParticipant, cp.AddParticipantRequest(
+            channel_id=chan, participant_id="org/ns/p1"), out)
+        self.answer(a, "add_participant_request", ok=False, text="invite timed out")
+        t.join(20)
+        self.assertFalse(out["r"].success)
+        self.assertEqual(list(out["r"].messages), ["invite timed out"])
+        self.assertEqual(list(stub.ListParticipants(cp.ListParticipantsRequest(
+            channel_id=chan), timeout=10).participant_id), [])
+        t = self.call(stub.AddParticipant, cp.AddParticipantRequest(
+            channel_id=chan, participant_id="org/ns/p1"), out)
+        req = self.answer(a, "add_participant_request", text="org/ns/p1 joined")
+        t.join(20)
+        self.assertTrue(out["r"].success)
+        self.assertTrue(out["r"].original_message_id)
+        self.assertEqual((req.channel_name, req.participant_name), (chan, "org/ns/p1"))
+        self.assertEqual(list(stub.ListParticipants(cp.ListParticipantsRequest(
+            channel_id=chan), timeout=10).participant_id), ["org/ns/p1"])
+        e = self.try_call(stub.AddParticipant, cp.AddParticipantRequest(
+            channel_id=chan, participant_id="org/ns/p1"))
+        self.assertEqual(e.code(), grpc.StatusCode.ALREADY_EXISTS)
+        e = self.try_call(stub.DeleteParticipant, cp.DeleteParticipantRequest(
+            channel_id=chan, participant_id="org/ns/p2"))
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+        t = self.call(stub.DeleteParticipant, cp.DeleteParticipantRequest(
+            channel_id=chan, participant_id="org/ns/p1"), out)
+        self.answer(a, "delete_participant_request")
+        t.join(20)
+        self.assertTrue(out["r"].success)
+        self.assertEqual(list(stub.ListParticipants(cp.ListParticipantsRequest(
+            channel_id=chan), timeout=10).participant_id), [])
+        # The moderator's node goes: NOT_FOUND, nothing changes.
+        a.close()
+        self.fakes.remove(a)
+        end = time.time() + 10
+        while True:
+            e = self.try_call(stub.DeleteChannel, cp.DeleteChannelRequest(channel_id=chan))
+            if isinstance(e, grpc.RpcError) and e.code() == grpc.StatusCode.NOT_FOUND:
+                break
+            self.assertLess(time.time(), end)
+            time.sleep(0.05)
+        self.assertIn("not connected", e.details())
+        a = self.fake()
+        a.register("slim/a", subs=[api.Subscription(component_0="org", component_1="ns",
+                                                    component_2="mod", id="1",
+                                                    connection_id="n/a")])
+        t = self.call(stub.DeleteChannel, cp.DeleteChannelRequest(channel_id=chan), out)
+        self.answer(a, "delete_channel_request")
+        t.join(20)
+        self.assertTrue(out["r"].success)
+        self.assertEqual(list(stub.ListChannels(cp.ListChannelsRequest(), timeout=10).channel_id),
+                         [])
+        e = self.try_call(stub.ListParticipants, cp.ListParticipantsRequest(channel_id=chan))
+        self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
 
 
 if __name__ == "__main__":

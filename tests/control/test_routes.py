@@ -208,8 +208,6 @@ class DocumentSnippet(TwoNodes):
                  subscription=api.Subscription(component_0="a", component_1="b",
                                                component_2="c"),
                  node_id="slim/0", dest_node_id="slim/1"), timeout=10)),
-            ("channels", grpc.StatusCode.UNIMPLEMENTED, "not implemented",
-             lambda: stub.ListChannels(cp.ListChannelsRequest(), timeout=10)),
         ]
         for what, code, text, call in cases:
             with self.subTest(what):
