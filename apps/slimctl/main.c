@@ -43,6 +43,8 @@ static const opt_def options[] = {
     {CTL_O_CONFIG, "config", 0, "FILE", 0, "config file (default $HOME/.slimctl/config.yaml)"},
     {CTL_O_HELP, "help", 'h', NULL, 0, "print help and exit"},
     {CTL_O_NODE_ID, "node-id", 'n', "NODE", CTL_OPT_NODE_ID, "the node, e.g. slim/0"},
+    {CTL_O_CHANNEL_ID, "channel-id", 'c', "CHANNEL", CTL_OPT_CHANNEL_ID,
+     "the channel, e.g. org/ns/channel"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -67,6 +69,14 @@ static const ctl_cmd root[] = {
      .aliases = {"routes"},
      .summary = "Routes: how a node reaches a name through another node",
      .subs = ctl_route_subs},
+    {.name = "channel",
+     .aliases = {"channels"},
+     .summary = "Channels: groups of participants under moderators",
+     .subs = ctl_channel_subs},
+    {.name = "participant",
+     .aliases = {"participants"},
+     .summary = "A channel's participants",
+     .subs = ctl_participant_subs},
     {.name = "version",
      .args = "",
      .summary = "Print slimctl's version and build information",
@@ -286,7 +296,8 @@ static int run_leaf(const ctl_cmd *c, const char *path, const ctl_flags *flags, 
     int rc = ctl_options_load(flags, &opt);
     if (rc != CTL_EXIT_OK)
         return rc;
-    ctl_ctx ctx = {c, path, &opt, flags->value[CTL_O_NODE_ID], argc, argv};
+    ctl_ctx ctx = {c,    path, &opt, flags->value[CTL_O_NODE_ID], flags->value[CTL_O_CHANNEL_ID],
+                   argc, argv};
     rc = c->run(&ctx);
     ctl_options_cleanup(&opt);
     return rc;

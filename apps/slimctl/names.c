@@ -67,3 +67,23 @@ void ctl_name_cleanup(ctl_name *n) {
     free(n->id);
     memset(n, 0, sizeof *n);
 }
+
+int ctl_name_check3(const char *cmd, const char *what, const char *want, const char *text) {
+    size_t len = strlen(text), slashes = 0;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '/')
+            slashes++;
+    if (slashes != 2) {
+        ctl_err("%s: invalid %s \"%s\": %s components (want %s)", cmd, what, text,
+                slashes < 2 ? "too few" : "too many", want);
+        return CTL_EXIT_USAGE;
+    }
+    slim_name name;
+    slim_name_parts parts;
+    slim_status st = slim_name_parse(text, len, &name, &parts);
+    if (st != SLIM_OK) {
+        ctl_err("%s: invalid %s \"%s\": %s (want %s)", cmd, what, text, slim_status_str(st), want);
+        return CTL_EXIT_USAGE;
+    }
+    return CTL_EXIT_OK;
+}

@@ -9,6 +9,7 @@
  *   names.c         org/ns/app[/id] on the command line
  *   cmd_nodes.c     node, connection and subscription commands
  *   cmd_route.c     route commands
+ *   cmd_channel.c   channel and participant commands
  *
  * The command tree is data: each group (node, route, ...) is a ctl_cmd
  * with a table of subcommands, and main.c holds the table of groups. A new
@@ -74,11 +75,13 @@ typedef enum ctl_opt_id {
     CTL_O_CONFIG,
     CTL_O_HELP,
     CTL_O_NODE_ID,
+    CTL_O_CHANNEL_ID,
     CTL_O_COUNT
 } ctl_opt_id;
 
 enum {
-    CTL_OPT_NODE_ID = 1u << 0, /* --node-id/-n */
+    CTL_OPT_NODE_ID = 1u << 0,    /* --node-id/-n */
+    CTL_OPT_CHANNEL_ID = 1u << 1, /* --channel-id/-c */
 };
 
 /* The options the command line gave: each one's last value (NULL when
@@ -95,8 +98,9 @@ typedef struct ctl_ctx {
     const struct ctl_cmd *cmd;
     const char *path; /* "route add", for messages */
     const ctl_options *opt;
-    const char *node_id; /* --node-id, NULL when not given */
-    int argc;            /* positional arguments after the command path */
+    const char *node_id;    /* --node-id, NULL when not given */
+    const char *channel_id; /* --channel-id, NULL when not given */
+    int argc;               /* positional arguments after the command path */
     char **argv;
 } ctl_ctx;
 
@@ -120,6 +124,8 @@ extern const ctl_cmd ctl_node_subs[];
 extern const ctl_cmd ctl_connection_subs[];
 extern const ctl_cmd ctl_subscription_subs[];
 extern const ctl_cmd ctl_route_subs[];
+extern const ctl_cmd ctl_channel_subs[];
+extern const ctl_cmd ctl_participant_subs[];
 
 /* ---- options.c ---- */
 
@@ -156,6 +162,12 @@ typedef struct ctl_name {
  * CTL_EXIT_USAGE. */
 int ctl_name_parse(const char *cmd, const char *text, ctl_name *out);
 void ctl_name_cleanup(ctl_name *n);
+
+/* Checks a name of exactly three components and no id ("org/ns/app",
+ * "org/ns/channel"): `what` names it in messages ("channel") and `want`
+ * spells the expected shape ("org/ns/channel"). On error prints
+ * "slimctl: <cmd>: invalid <what> ..." and returns CTL_EXIT_USAGE. */
+int ctl_name_check3(const char *cmd, const char *what, const char *want, const char *text);
 
 /* ---- output.c ---- */
 

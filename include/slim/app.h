@@ -273,6 +273,10 @@ typedef struct slim_app_counters {
     uint64_t reconnects;      /* connections that came back after going down */
     uint64_t mls_commits;     /* MLS commits made (moderator) or applied (member), the
                                  key updates included */
+    uint64_t controller_requests_refused; /* requests of a node's controller (docs/protocol.md,
+                                             "Channels through the controller") dropped
+                                             unanswered: identity missing or refused, or
+                                             undecodable */
 } slim_app_counters;
 
 /* Copies the counters; those of the sessions are as of the loop's last

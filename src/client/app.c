@@ -105,6 +105,13 @@ void slim_app__complete(slim_app *app, slim_op op, slim_status st, const char *d
     snprintf(ev.detail, sizeof ev.detail, "%s", detail != NULL ? detail : "");
     uv_mutex_lock(&app->mu);
     op_rec *o = op_find(app, op);
+    if (o != NULL && o->mode == OP_CALL) {
+        slim_hmap_remove(&app->ops, &o->node);
+        uv_mutex_unlock(&app->mu);
+        o->call(app, o->call_ud, &ev);
+        slim_free(o);
+        return;
+    }
     if (o != NULL) {
         if (o->mode == OP_EVENT)
             slim_app__push_event(app, &ev);
@@ -118,6 +125,20 @@ void slim_app__complete(slim_app *app, slim_op op, slim_status st, const char *d
         }
     }
     uv_mutex_unlock(&app->mu);
+}
+
+slim_op slim_app__op_call(slim_app *app, op_call_fn fn, void *ud) {
+    op_rec *o = slim_calloc(1, sizeof *o);
+    if (o == NULL)
+        return 0;
+    o->mode = OP_CALL;
+    o->call = fn;
+    o->call_ud = ud;
+    uv_mutex_lock(&app->mu);
+    o->id = ++app->next_op;
+    slim_hmap_insert(&app->ops, &o->node, slim_mix64(o->id));
+    uv_mutex_unlock(&app->mu);
+    return o->id;
 }
 
 /* ---- commands (callers) ---- */
@@ -467,8 +488,12 @@ static void app_free_memory(slim_app *app) {
     slim_free(app->inbox);
     slim_app__cmd_free(app->stop_cmd);
     slim_hmap_iter it;
-    for (slim_hnode *n = slim_hmap_first(&app->ops, &it); n; n = slim_hmap_next(&app->ops, &it))
-        slim_free(SLIM_CONTAINER_OF(n, op_rec, node));
+    for (slim_hnode *n = slim_hmap_first(&app->ops, &it); n; n = slim_hmap_next(&app->ops, &it)) {
+        op_rec *o = SLIM_CONTAINER_OF(n, op_rec, node);
+        if (o->mode == OP_CALL)
+            o->call(app, o->call_ud, NULL);
+        slim_free(o);
+    }
     slim_hmap_cleanup(&app->ops);
     for (app_cmd *c = app->cmd_head, *next; c != NULL; c = next) {
         next = c->next;

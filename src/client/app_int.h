@@ -102,7 +102,12 @@ typedef enum op_mode {
     OP_EVENT,   /* the result becomes an event */
     OP_WAIT,    /* a caller waits for it */
     OP_DISCARD, /* nobody wants it (a caller gave up) */
+    OP_CALL,    /* the loop itself wants it: `call` runs (loop thread) */
 } op_mode;
+
+/* OP_CALL: called with the result on the loop thread, or with ev NULL
+ * when the app is freed before the operation completed (free ud only). */
+typedef void (*op_call_fn)(slim_app *app, void *ud, const slim_event *ev);
 
 typedef struct op_rec {
     slim_hnode node;
@@ -110,6 +115,8 @@ typedef struct op_rec {
     op_mode mode;
     bool done;
     slim_event result; /* OP_WAIT: filled when done */
+    op_call_fn call;   /* OP_CALL */
+    void *call_ud;
 } op_rec;
 
 /* ---- the loop side ---- */
@@ -244,6 +251,11 @@ struct slim_app {
 void slim_app__complete(slim_app *app, slim_op op, slim_status st, const char *detail,
                         const slim_event *r);
 
+/* An operation of the loop's own (OP_CALL): fn(app, ud, result) runs on
+ * the loop thread when it completes. 0 when out of memory (ud not
+ * taken). Loop thread; takes mu. */
+slim_op slim_app__op_call(slim_app *app, op_call_fn fn, void *ud);
+
 /* Under mu: the callers should see what was just queued for them (the
  * descriptor readable while events wait, waiters woken): at once on a
  * caller's thread and for the loop's first news of a turn, else before
@@ -264,6 +276,18 @@ void slim_app__sessions_input(slim_app *app, slim_bytes msg);
 bool slim_app__sessions_close_all(slim_app *app);
 /* The core's ops, for slim_sessions_new. */
 void slim_app__sessions_ops(slim_app *app, slim_sessions_ops *ops);
+
+/* Offers a session the loop opened itself to the program as a new one
+ * (slim_app_listen), as a peer's session is; false (and the session
+ * closed) when it cannot. Loop thread. */
+bool slim_app__session_offer(slim_app *app, slim_session_id id);
+
+/* src/client/ctl_req.c: requests of the node's controller
+ * (docs/protocol.md, "Channels through the controller"). True when msg
+ * is a CONTROLLER_REQUEST Publish, which ctl_input then takes. Loop
+ * thread. */
+bool slim_app__ctl_is_request(slim_bytes msg);
+void slim_app__ctl_input(slim_app *app, slim_bytes msg);
 
 /* src/client/state.c: state at rest. Load: the identity and the sessions
  * to bring back from opts.state_file (slim_app_new, instead of

@@ -355,13 +355,13 @@ static void release_held(slim_app *app) {
 }
 
 /* A session a peer opened: to a waiting listener, else into the queue. */
-static void on_new(slim_app *app, slim_session_id id) {
+static bool on_new(slim_app *app, slim_session_id id) {
     app_session *s = record_new(app, id);
     if (s == NULL) {
         SLIM_LOGW(MOD, "session %llu from a peer: out of memory, closing it",
                   (unsigned long long)id);
         (void)slim_sessions_close(app->ss, id, 0, slim_now_ms());
-        return;
+        return false;
     }
     uv_mutex_lock(&app->mu);
     if (app->n_listeners > 0) {
@@ -376,12 +376,17 @@ static void on_new(slim_app *app, slim_session_id id) {
                   "closing it",
                   s->info->id, LISTEN_QUEUE);
         (void)slim_sessions_close(app->ss, id, 0, slim_now_ms());
-        return;
+        return false;
     } else {
         app->listen_q[(app->lq_head + app->lq_count++) % LISTEN_QUEUE] = id;
         slim_app__wake(app);
     }
     uv_mutex_unlock(&app->mu);
+    return true;
+}
+
+bool slim_app__session_offer(slim_app *app, slim_session_id id) {
+    return on_new(app, id);
 }
 
 static void on_closed(slim_app *app, const slim_sout *o) {
@@ -485,7 +490,7 @@ void slim_app__sessions_drain(slim_app *app) {
             break;
         }
         case SLIM_SOUT_NEW:
-            on_new(app, o.session);
+            (void)on_new(app, o.session);
             break;
         case SLIM_SOUT_MESSAGE:
             on_message(app, &o);
@@ -561,6 +566,10 @@ static void on_timer(uv_timer_t *t) {
 void slim_app__sessions_input(slim_app *app, slim_bytes msg) {
     if (app->ss == NULL)
         return;
+    if (slim_app__ctl_is_request(msg)) {
+        slim_app__ctl_input(app, msg);
+        return;
+    }
     slim_status st = slim_sessions_input(app->ss, msg, slim_now_ms());
     if (st != SLIM_OK)
         SLIM_LOGT(MOD, "message not taken by the sessions: %s", slim_status_str(st));

@@ -42,7 +42,8 @@ class Controller:
                     f"southbound: {{httpHost: 127.0.0.1, httpPort: {sb_port}}}\n"
                     f"database: {{path: \"{self.db}\"}}\n"
                     f"routes: {{automatic: {'true' if self.auto_routes else 'false'}}}\n"
-                    "timeouts: {node: 5s}\n" + self.extra)
+                    + ("" if "timeouts:" in self.extra else "timeouts: {node: 5s}\n")
+                    + self.extra)
         self.log = open(os.path.join(self.dir, "controller.log"), "ab")
         self.proc = subprocess.Popen([os.environ["SLIM_CP_BIN"], "-config", self.config],
                                      stdout=subprocess.PIPE, stderr=self.log,

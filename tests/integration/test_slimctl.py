@@ -41,6 +41,12 @@ DEFAULTS = {
     "ListRoutes": controlplane_pb2.RouteListResponse,
     "AddRoute": lambda: controlplane_pb2.AddRouteResponse(success=True, route_id="r-1"),
     "DeleteRoute": lambda: controlplane_pb2.DeleteRouteResponse(success=True),
+    "CreateChannel": lambda: controlplane_pb2.CreateChannelResponse(channel_id="org/ns/ch-1"),
+    "DeleteChannel": lambda: controller_pb2.Ack(success=True, messages=["channel deleted"]),
+    "AddParticipant": lambda: controller_pb2.Ack(success=True, messages=["participant added"]),
+    "DeleteParticipant": lambda: controller_pb2.Ack(success=True),
+    "ListChannels": controlplane_pb2.ListChannelsResponse,
+    "ListParticipants": controlplane_pb2.ListParticipantsResponse,
 }
 
 
@@ -343,6 +349,129 @@ class Routes(SlimctlTest):
         self.assertEqual(self.requests(), [])
 
 
+class Channels(SlimctlTest):
+    def test_channel_create(self):
+        p = self.ctl("channel", "create", "moderators=org/ns/mod,org/ns/mod2/42")
+        self.assertEqual(p.stdout, "channel created: org/ns/ch-1\n")
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(list(self.one_request("CreateChannel").moderators),
+                         ["org/ns/mod", "org/ns/mod2/00000000-0000-0000-0000-00000000002a"])
+        # plain arguments, and several moderators= arguments
+        self.ctl("channel", "create", "org/ns/a", "org/ns/b/0195C1A4-0000-7000-8000-00000000002A")
+        self.ctl("channels", "create", "moderators=org/ns/a", "moderators=org/ns/b")
+        _, b, c = self.requests("CreateChannel")
+        self.assertEqual(list(b.moderators),
+                         ["org/ns/a", "org/ns/b/0195c1a4-0000-7000-8000-00000000002a"])
+        self.assertEqual(list(c.moderators), ["org/ns/a", "org/ns/b"])
+        doc = json.loads(self.ctl("channel", "create", "org/ns/a", "-o", "json").stdout)
+        self.assertEqual(doc, {"channel_id": "org/ns/ch-1"})
+
+    def test_channel_delete(self):
+        p = self.ctl("channel", "delete", "org/ns/ch-1")
+        self.assertEqual(p.stdout, "channel deleted\n")
+        self.assertEqual(self.one_request("DeleteChannel").channel_id, "org/ns/ch-1")
+        self.fake.responses["DeleteChannel"] = controller_pb2.Ack(
+            original_message_id="m-1", success=True, messages=["one", "two"])
+        p = self.ctl("channel", "rm", "org/ns/ch-1")
+        self.assertEqual(p.stdout, "one\ntwo\n")
+        doc = json.loads(self.ctl("channel", "del", "org/ns/ch-1", "-o", "json").stdout)
+        self.assertEqual(doc, {"original_message_id": "m-1", "success": True,
+                               "messages": ["one", "two"]})
+
+    def test_channel_list(self):
+        self.fake.responses["ListChannels"] = controlplane_pb2.ListChannelsResponse(
+            channel_id=["org/ns/ch-1", "org/ns/ch-2"])
+        p = self.ctl("channel", "list")
+        self.assertIsInstance(self.one_request("ListChannels"),
+                              controlplane_pb2.ListChannelsRequest)
+        self.assertEqual(p.stdout, "CHANNEL\norg/ns/ch-1\norg/ns/ch-2\n")
+        doc = json.loads(self.ctl("channel", "ls", "-o", "json").stdout)
+        self.assertEqual(doc, {"channel_id": ["org/ns/ch-1", "org/ns/ch-2"]})
+        self.fake.responses["ListChannels"] = controlplane_pb2.ListChannelsResponse()
+        self.assertEqual(self.ctl("channel", "list").stdout, "CHANNEL\n")
+
+    def test_participant_add_delete(self):
+        p = self.ctl("participant", "add", "org/ns/alice", "--channel-id", "org/ns/ch-1")
+        self.assertEqual(p.stdout, "participant added\n")
+        req = self.one_request("AddParticipant")
+        self.assertEqual((req.channel_id, req.participant_id), ("org/ns/ch-1", "org/ns/alice"))
+        p = self.ctl("participant", "delete", "org/ns/alice", "-c", "org/ns/ch-1")
+        self.assertEqual(p.stdout, "participant deleted\n")  # an Ack without messages
+        req = self.requests("DeleteParticipant")[0]
+        self.assertEqual((req.channel_id, req.participant_id), ("org/ns/ch-1", "org/ns/alice"))
+        doc = json.loads(self.ctl("participants", "rm", "org/ns/bob", "-corg/ns/ch-2",
+                                  "-o", "json").stdout)
+        self.assertEqual(doc, {"original_message_id": "", "success": True, "messages": []})
+        self.assertEqual(self.requests("DeleteParticipant")[1].channel_id, "org/ns/ch-2")
+
+    def test_participant_list(self):
+        self.fake.responses["ListParticipants"] = controlplane_pb2.ListParticipantsResponse(
+            participant_id=["org/ns/alice", "org/ns/bob"])
+        p = self.ctl("participant", "list", "-c", "org/ns/ch-1")
+        self.assertEqual(self.one_request("ListParticipants").channel_id, "org/ns/ch-1")
+        self.assertEqual(self.table(p.stdout),
+                         [["PARTICIPANT"], ["org/ns/alice"], ["org/ns/bob"]])
+        doc = json.loads(self.ctl("participant", "ls", "--channel-id=org/ns/ch-1",
+                                  "-o", "json").stdout)
+        self.assertEqual(doc, {"participant_id": ["org/ns/alice", "org/ns/bob"]})
+
+    def test_ack_false_fails(self):
+        nack = controller_pb2.Ack(success=False, messages=["no such channel", "moderator gone"])
+        for method, args in [("DeleteChannel", ["channel", "delete", "org/ns/ch-9"]),
+                             ("AddParticipant", ["participant", "add", "org/ns/a", "-c",
+                                                 "org/ns/ch-9"]),
+                             ("DeleteParticipant", ["participant", "delete", "org/ns/a", "-c",
+                                                    "org/ns/ch-9"])]:
+            self.fake.responses[method] = nack
+            p = self.ctl(*args, rc=1)
+            self.assertEqual(p.stderr, "slimctl: no such channel; moderator gone\n")
+            self.assertEqual(p.stdout, "")
+            p = self.ctl(*args, "-o", "json", rc=1)
+            self.assertEqual(p.stderr, "slimctl: no such channel; moderator gone\n")
+            self.assertFalse(json.loads(p.stdout)["success"])
+            self.assertEqual(len(self.requests(method)), 2)
+        self.fake.responses["DeleteChannel"] = controller_pb2.Ack(success=False)
+        p = self.ctl("channel", "delete", "org/ns/ch-9", rc=1)
+        self.assertRegex(p.stderr, r"^slimctl: .*success: false")
+
+    def test_server_error(self):
+        self.fake.responses["CreateChannel"] = (grpc.StatusCode.NOT_FOUND, "no moderator")
+        p = self.ctl("channel", "create", "org/ns/mod", rc=1)
+        self.assertEqual(p.stderr, "slimctl: NOT_FOUND: no moderator\n")
+
+    def test_usage_errors(self):
+        for args in (["channel", "create"],
+                     ["channel", "create", "moderators="],
+                     ["channel", "create", "moderators=org/ns/a,"],
+                     ["channel", "create", "org/ns"],
+                     ["channel", "create", "org/ns/a/xyz"],
+                     ["channel", "create", "org/ns/a", "org/ns/b/1/2"],
+                     ["channel", "create", "org/ns/a", "-c", "org/ns/ch"],
+                     ["channel", "delete"],
+                     ["channel", "delete", "org/ns"],
+                     ["channel", "delete", "org/ns/ch/1"],
+                     ["channel", "delete", "org//ch"],
+                     ["channel", "delete", "org/ns/a", "org/ns/b"],
+                     ["channel", "list", "extra"],
+                     ["channel", "list", "-c", "org/ns/ch"],
+                     ["participant", "add", "org/ns/a"],
+                     ["participant", "add", "org/ns/a", "-c", "org/ns"],
+                     ["participant", "add", "org/ns/a", "-c", "org/ns/ch/1"],
+                     ["participant", "add", "org/ns/a/1", "-c", "org/ns/ch"],
+                     ["participant", "add", "org/ns", "-c", "org/ns/ch"],
+                     ["participant", "add", "-c", "org/ns/ch"],
+                     ["participant", "delete", "org/ns/a/1", "-c", "org/ns/ch"],
+                     ["participant", "delete", "org/ns/a"],
+                     ["participant", "list"],
+                     ["participant", "list", "-c", "a/b"],
+                     ["participant", "list", "extra", "-c", "org/ns/ch"],
+                     ["participant", "list", "-c", "org/ns/ch", "-n", "slim/0"]):
+            p = self.ctl(*args, rc=2)
+            self.assertRegex(p.stderr, r"^slimctl: ", args)
+            self.assertEqual(p.stderr.count("\n"), 1, args)
+        self.assertEqual(self.requests(), [])
+
+
 class Errors(SlimctlTest):
     def test_server_error(self):
         self.fake.responses["ListConnections"] = (grpc.StatusCode.NOT_FOUND,
@@ -450,7 +579,10 @@ class Help(SlimctlTest):
     def test_help_everywhere(self):
         paths = [[], ["node"], ["node", "list"], ["connection"], ["conn", "ls"],
                  ["subscription"], ["subscription", "list"], ["route"], ["route", "list"],
-                 ["route", "add"], ["route", "del"], ["version"]]
+                 ["route", "add"], ["route", "del"], ["channel"], ["channel", "create"],
+                 ["channel", "delete"], ["channel", "list"], ["participant"],
+                 ["participant", "add"], ["participant", "delete"], ["participant", "list"],
+                 ["version"]]
         for path in paths:
             for flag in ("--help", "-h"):
                 p = self.run_raw(*path, flag)
@@ -461,6 +593,13 @@ class Help(SlimctlTest):
         p = self.run_raw("route", "add", "--help")
         self.assertIn("--node-id", p.stdout)
         self.assertIn("NAME via", p.stdout)
+        for cmd in ("add", "delete", "list"):
+            p = self.run_raw("participant", cmd, "--help")
+            self.assertIn("--channel-id CHANNEL [options]", p.stdout)
+            self.assertIn("-c, --channel-id CHANNEL", p.stdout)
+        p = self.run_raw("channel", "create", "--help")
+        self.assertIn("moderators=", p.stdout)
+        self.assertNotIn("--channel-id", p.stdout)
         self.assertEqual(self.requests(), [])
 
     def test_version(self):
