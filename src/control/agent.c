@@ -12,14 +12,19 @@
 #include "core/alloc.h"
 #include "core/hmap.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "core/util.h"
 #include "name/id_text.h"
+#include "session/identity.h"
+#include "wire/wire.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MOD       "control"
 #define REOPEN_MS 1000 /* a control stream that ended on a live connection */
@@ -54,6 +59,18 @@ typedef struct agent_conn {
     struct agent_conn *next;
 } agent_conn;
 
+/* A channel request handed to its moderator, waiting for the answer. */
+typedef struct agent_pending {
+    uint32_t node_mid; /* the Publish's session message_id */
+    char *ctl_mid;     /* the controller's message_id */
+    char *moderator;   /* moderators[0] as given */
+    slim_name dest;    /* where it went (id any: any instance) */
+    uint64_t deadline_ms;
+    slim_agent_reply_fn reply;
+    void *reply_ud;
+    struct agent_pending *next;
+} agent_pending;
+
 struct slim_agent_core {
     const slim_agent_info *info;
     slim_fwd *fwd;
@@ -62,7 +79,16 @@ struct slim_agent_core {
     agent_conn *conns; /* in the order they were made */
     size_t n_conns;
     slim_buf out;
+    /* Channels through the controller. */
+    slim_identity *ident; /* NULL: no token_provider */
+    slim_name ctl_name;   /* controller/controller/controller/<random id> */
+    uint64_t local_conn;  /* 0 until attached */
+    agent_pending *pending;
+    size_t n_pending;
+    uint64_t dropped;
 };
+
+static const slim_str ctl_text[3] = {{"controller", 10}, {"controller", 10}, {"controller", 10}};
 
 slim_status slim_agent_core_new(const slim_agent_info *info, slim_fwd *fwd,
                                 const slim_agent_ops *ops, void *ud, slim_agent_core **out) {
@@ -76,8 +102,31 @@ slim_status slim_agent_core_new(const slim_agent_info *info, slim_fwd *fwd,
     c->fwd = fwd;
     c->ops = *ops;
     c->ud = ud;
+    slim_id id;
+    slim_status st = slim_random_bytes(&id, sizeof id);
+    if (st == SLIM_OK && slim_id_is_any(id))
+        id.lo = 1;
+    if (st == SLIM_OK)
+        st = slim_name_from_strings(ctl_text, id, &c->ctl_name);
+    if (st == SLIM_OK && info->token_secret != NULL) {
+        slim_str secret = {info->token_secret, strlen(info->token_secret)};
+        st = slim_identity_new((slim_str){"controller", 10}, secret, NULL, &c->ident);
+        if (st == SLIM_OK && slim_identity_secret_is_weak(secret))
+            SLIM_LOGW(MOD, "controller.token_provider: the shared secret is shorter than %d bytes",
+                      SLIM_IDENTITY_MIN_SECRET);
+    }
+    if (st != SLIM_OK) {
+        slim_free(c);
+        return st;
+    }
     *out = c;
     return SLIM_OK;
+}
+
+static void pending_free(agent_pending *p) {
+    slim_free(p->ctl_mid);
+    slim_free(p->moderator);
+    slim_free(p);
 }
 
 static void sub_free(agent_sub *s) {
@@ -105,6 +154,11 @@ void slim_agent_core_free(slim_agent_core *c) {
         c->ops.close(c->ud, ac->link);
         conn_free(ac);
     }
+    for (agent_pending *p = c->pending, *next; p != NULL; p = next) {
+        next = p->next;
+        pending_free(p);
+    }
+    slim_identity_free(c->ident);
     slim_buf_cleanup(&c->out);
     slim_free(c);
 }
@@ -202,11 +256,12 @@ typedef struct sub_list {
     sub_msg *items;
     size_t n, cap;
     slim_status st;
+    const slim_name *skip; /* the controller's own name */
 } sub_list;
 
 static void collect_app_name(const slim_name *name, const slim_str *text, void *ud) {
     sub_list *l = ud;
-    if (l->st != SLIM_OK)
+    if (l->st != SLIM_OK || slim_name_equal(name, l->skip))
         return;
     if (text == NULL) {
         char label[128];
@@ -253,7 +308,7 @@ slim_status slim_agent_core_register(slim_agent_core *c, slim_buf *out) {
         r.group_name = (char *)in->group_name;
     }
     Controller__Proto__V1__ConnectionDetails *det = NULL, **detp = NULL;
-    sub_list subs = {0};
+    sub_list subs = {.skip = &c->ctl_name};
     pb_sub **subp = NULL;
     if (in->n_servers > 0) {
         det = slim_calloc(in->n_servers, sizeof *det);
@@ -315,6 +370,8 @@ out:
 
 void slim_agent_core_app_name(slim_agent_core *c, const slim_name *name, const slim_str *text,
                               bool added) {
+    if (slim_name_equal(name, &c->ctl_name))
+        return; /* ours, for the moderators' answers: never reported */
     char label[3 * SLIM_NAME_COMPONENT_MAX + 64];
     name_label(name, text, label, sizeof label);
     if (text == NULL) {
@@ -709,6 +766,8 @@ static char *endpoint_json(const char *endpoint) {
 
 static void add_stream(uint64_t conn, const char *peer, bool dialled, void *ud) {
     list_ctx *l = ud;
+    if (conn != 0 && conn == l->c->local_conn)
+        return; /* the channel requests' own: not listed */
     conn_info *ci = info_get(l, conn, peer);
     if (ci != NULL && dialled && ci->config_data == NULL) {
         ci->config_data = endpoint_json(peer);
@@ -805,6 +864,8 @@ static void add_sub(uint64_t conn, const slim_name *name, const uint64_t *reason
     (void)reasons;
     (void)n;
     list_ctx *l = ud;
+    if (conn != 0 && conn == l->c->local_conn)
+        return; /* the controller's own name: not listed */
     list_name *e = name_get(l, name);
     conn_info *ci = e != NULL ? info_get(l, conn, "") : NULL;
     if (ci == NULL)
@@ -995,10 +1056,302 @@ static slim_status list_connections(slim_agent_core *c, const pb_msg *in, slim_a
     return st;
 }
 
+/* ---- channels through the controller ---- */
+
+#define DEFAULT_REQUEST_TIMEOUT_MS 60000
+
+/* Sends ack{original_message_id: mid, success, messages: [why]} (no message
+ * when why is NULL) through reply, from a buffer of its own (this may run
+ * from inside the forwarder, while c->out is in use elsewhere). */
+static slim_status send_ack(const char *mid, bool success, char **messages, size_t n_messages,
+                            slim_agent_reply_fn reply, void *ud) {
+    pb_msg m;
+    char id[SLIM_ID_TEXT_LEN + 1];
+    slim_status st = msg_init(&m, id, CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_ACK);
+    if (st != SLIM_OK)
+        return st;
+    Controller__Proto__V1__Ack ack = CONTROLLER__PROTO__V1__ACK__INIT;
+    m.ack = &ack;
+    ack.original_message_id = (char *)(mid != NULL ? mid : "");
+    ack.success = success;
+    ack.n_messages = n_messages;
+    ack.messages = n_messages > 0 ? messages : NULL;
+    slim_buf b = SLIM_BUF_INIT;
+    if ((st = pack(&m, &b)) == SLIM_OK)
+        reply(ud, slim_buf_view(&b));
+    slim_buf_cleanup(&b);
+    return st;
+}
+
+static slim_status refuse(const char *mid, slim_agent_reply_fn reply, void *ud, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
+
+static slim_status refuse(const char *mid, slim_agent_reply_fn reply, void *ud, const char *fmt,
+                          ...) {
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    SLIM_LOGW(MOD, "channel request %s refused: %s", mid, why);
+    char *msgs[] = {why};
+    return send_ack(mid, false, msgs, 1, reply, ud);
+}
+
+/* Parses `org/ns/app` or `org/ns/app/<UUID or decimal>`. */
+static slim_status parse_moderator(const char *text, slim_name *out, slim_str text_out[3]) {
+    const char *p = text;
+    slim_str comp[4];
+    size_t n = 0;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
+        if (n == 4 || len == 0)
+            return SLIM_E_INVALID_ARG;
+        comp[n++] = (slim_str){p, len};
+        if (slash == NULL)
+            break;
+        p = slash + 1;
+    }
+    if (n < 3)
+        return SLIM_E_INVALID_ARG;
+    slim_id id = slim_id_any();
+    if (n == 4 && slim_id_parse_api(comp[3].ptr, comp[3].len, &id) != SLIM_OK)
+        return SLIM_E_NAME_BAD_ID;
+    memcpy(text_out, comp, 3 * sizeof *comp);
+    return slim_name_from_strings(comp, id, out);
+}
+
+/* The Publish of the doc's table into out. */
+static slim_status build_request(slim_agent_core *c, const slim_name *dest, const slim_str dtext[3],
+                                 uint32_t mid, slim_bytes blob, uint64_t unix_s, slim_buf *out) {
+    slim_str token;
+    slim_status st = slim_identity_token(c->ident, unix_s, &token);
+    if (st != SLIM_OK)
+        return st;
+    slim_wire_header_spec h = {
+        .source = {&c->ctl_name, ctl_text}, .destination = {dest, dtext}, .fanout = 1};
+    slim_wire_session_spec s = {
+        .session_type = DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_MULTICAST,
+        .message_type =
+            DATAPLANE__PROTO__V1__SESSION_MESSAGE_TYPE__SESSION_MESSAGE_TYPE_CONTROLLER_REQUEST,
+        .session_id = 0,
+        .message_id = mid};
+    slim_msg *m = NULL;
+    st = slim_wire_publish_new(&h, &s, &m);
+    if (st == SLIM_OK)
+        st = slim_wire_set_app_payload(m, SLIM_AGENT_CONTROLLER_CONTENT_TYPE, blob);
+    if (st == SLIM_OK)
+        st = slim_wire_metadata_set(m, "SLIM_IDENTITY", token.ptr);
+    if (st == SLIM_OK)
+        st = slim_wire_encode(m, SLIM_WIRE_DEFAULT_MAX_SIZE, out);
+    slim_wire_free(m);
+    return st;
+}
+
+static slim_status channel_request(slim_agent_core *c, const pb_msg *in, slim_bytes raw,
+                                   uint64_t now_ms, uint64_t unix_s, slim_agent_reply_fn reply,
+                                   void *ud) {
+    size_t n_mod = 0;
+    char **mods = NULL;
+    switch (in->payload_case) {
+    case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_CREATE_CHANNEL_REQUEST:
+        n_mod = in->create_channel_request->n_moderators;
+        mods = in->create_channel_request->moderators;
+        break;
+    case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_DELETE_CHANNEL_REQUEST:
+        n_mod = in->delete_channel_request->n_moderators;
+        mods = in->delete_channel_request->moderators;
+        break;
+    case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_ADD_PARTICIPANT_REQUEST:
+        n_mod = in->add_participant_request->n_moderators;
+        mods = in->add_participant_request->moderators;
+        break;
+    default:
+        n_mod = in->delete_participant_request->n_moderators;
+        mods = in->delete_participant_request->moderators;
+        break;
+    }
+    const char *mid = in->message_id;
+    if (c->ident == NULL)
+        return refuse(mid, reply, ud,
+                      "the node has no controller.token_provider to sign controller requests "
+                      "with");
+    if (c->local_conn == 0 || c->ops.inject == NULL)
+        return refuse(mid, reply, ud, "the node cannot deliver controller requests");
+    if (n_mod == 0 || mods[0] == NULL || mods[0][0] == '\0')
+        return refuse(mid, reply, ud, "no moderator given");
+    const char *mod = mods[0];
+    slim_name dest;
+    slim_str dtext[3];
+    slim_status st = parse_moderator(mod, &dest, dtext);
+    if (st != SLIM_OK)
+        return refuse(mid, reply, ud,
+                      "bad moderator \"%.200s\": expected org/ns/app or org/ns/app/<id> (a UUID "
+                      "or a decimal integer)",
+                      mod);
+    if (c->n_pending >= SLIM_AGENT_MAX_PENDING)
+        return refuse(mid, reply, ud, "too many controller requests outstanding (%d)",
+                      SLIM_AGENT_MAX_PENDING);
+    uint32_t node_mid = 0;
+    while (node_mid == 0)
+        if ((st = slim_random_bytes(&node_mid, sizeof node_mid)) != SLIM_OK)
+            return st;
+    agent_pending *p = slim_calloc(1, sizeof *p);
+    if (p == NULL || (p->ctl_mid = slim_strdup(mid)) == NULL ||
+        (p->moderator = slim_strdup(mod)) == NULL) {
+        if (p != NULL)
+            pending_free(p);
+        return SLIM_E_NOMEM;
+    }
+    slim_buf b = SLIM_BUF_INIT;
+    st = build_request(c, &dest, dtext, node_mid, raw, unix_s, &b);
+    if (st != SLIM_OK) {
+        slim_buf_cleanup(&b);
+        pending_free(p);
+        if (st == SLIM_E_NOMEM)
+            return st;
+        return refuse(mid, reply, ud, "cannot build the request for %s: %s", mod,
+                      slim_status_str(st));
+    }
+    p->node_mid = node_mid;
+    p->dest = dest;
+    uint64_t timeout =
+        c->info->request_timeout_ms ? c->info->request_timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
+    p->deadline_ms = now_ms + timeout;
+    p->reply = reply;
+    p->reply_ud = ud;
+    /* Listed before the injection: the answer cannot come back inside it,
+     * but an error publish can, and finds nothing. */
+    p->next = c->pending;
+    c->pending = p;
+    c->n_pending++;
+    st = c->ops.inject(c->ud, c->local_conn, slim_buf_view(&b));
+    slim_buf_cleanup(&b);
+    if (st == SLIM_OK) {
+        SLIM_LOGI(MOD, "channel request %s handed to %s (message %u)", mid, mod, node_mid);
+        return SLIM_OK;
+    }
+    c->pending = p->next;
+    c->n_pending--;
+    pending_free(p);
+    if (st == SLIM_E_ROUTER_NO_ROUTE)
+        return refuse(mid, reply, ud, "no route to %s", mod);
+    return refuse(mid, reply, ud, "cannot deliver the request to %s: %s", mod, slim_status_str(st));
+}
+
+slim_status slim_agent_core_attach(slim_agent_core *c, uint64_t conn) {
+    slim_status st = slim_fwd_static_subscribe(c->fwd, conn, &c->ctl_name);
+    if (st == SLIM_OK)
+        c->local_conn = conn;
+    return st;
+}
+
+const slim_name *slim_agent_core_controller_name(const slim_agent_core *c) {
+    return &c->ctl_name;
+}
+
+size_t slim_agent_core_pending(const slim_agent_core *c) {
+    return c->n_pending;
+}
+
+uint64_t slim_agent_core_dropped(const slim_agent_core *c) {
+    return c->dropped;
+}
+
+/* The pending request a reply answers: same controller message id, sent
+ * to the name the reply comes from. */
+static agent_pending **find_pending(slim_agent_core *c, const char *ctl_mid,
+                                    const slim_name *from) {
+    for (agent_pending **pp = &c->pending; *pp != NULL; pp = &(*pp)->next) {
+        agent_pending *p = *pp;
+        if (strcmp(p->ctl_mid, ctl_mid) != 0)
+            continue;
+        if (!slim_name_same_service(&p->dest, from) ||
+            (!slim_id_is_any(p->dest.id) && !slim_id_equal(p->dest.id, from->id))) {
+            SLIM_LOGW(MOD,
+                      "an answer to channel request %s came from another name than %s; dropped",
+                      ctl_mid, p->moderator);
+            return NULL;
+        }
+        return pp;
+    }
+    SLIM_LOGD(MOD, "an answer to %s, which is not outstanding; dropped", ctl_mid);
+    return NULL;
+}
+
+void slim_agent_core_local_input(slim_agent_core *c, slim_bytes msg) {
+    slim_msg *m = NULL;
+    pb_msg *cm = NULL;
+    slim_name from;
+    bool answered = false;
+    if (slim_wire_decode(msg, SLIM_WIRE_DEFAULT_MAX_SIZE, &m) != SLIM_OK ||
+        slim_wire_kind(m) != SLIM_MSG_PUBLISH)
+        goto out;
+    const Dataplane__Proto__V1__Publish *pub = m->publish;
+    if (pub->header == NULL || pub->session == NULL || pub->msg == NULL ||
+        pub->session->session_message_type !=
+            DATAPLANE__PROTO__V1__SESSION_MESSAGE_TYPE__SESSION_MESSAGE_TYPE_CONTROLLER_REPLY ||
+        pub->msg->content_type_case != DATAPLANE__PROTO__V1__CONTENT__CONTENT_TYPE_APP_PAYLOAD ||
+        slim_wire_name_get(pub->header->source, &from) != SLIM_OK)
+        goto out;
+    ProtobufCBinaryData blob = pub->msg->app_payload->blob;
+    cm = controller__proto__v1__control_message__unpack(NULL, blob.len, blob.data);
+    if (cm == NULL || cm->payload_case != CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_ACK ||
+        cm->ack->original_message_id == NULL)
+        goto out;
+    agent_pending **pp = find_pending(c, cm->ack->original_message_id, &from);
+    if (pp == NULL)
+        goto out;
+    agent_pending *p = *pp;
+    *pp = p->next;
+    c->n_pending--;
+    SLIM_LOGI(MOD, "channel request %s: %s answered %s", p->ctl_mid, p->moderator,
+              cm->ack->success ? "success" : "failure");
+    slim_status st = send_ack(p->ctl_mid, cm->ack->success, cm->ack->messages, cm->ack->n_messages,
+                              p->reply, p->reply_ud);
+    if (st != SLIM_OK)
+        SLIM_LOGW(MOD, "channel request %s: answer not sent: %s", p->ctl_mid, slim_status_str(st));
+    pending_free(p);
+    answered = true;
+out:
+    if (!answered)
+        c->dropped++;
+    if (cm != NULL)
+        controller__proto__v1__control_message__free_unpacked(cm, NULL);
+    slim_wire_free(m);
+}
+
+uint64_t slim_agent_core_expire(slim_agent_core *c, uint64_t now_ms) {
+    uint64_t next = 0;
+    for (agent_pending **pp = &c->pending; *pp != NULL;) {
+        agent_pending *p = *pp;
+        if (p->deadline_ms > now_ms) {
+            if (next == 0 || p->deadline_ms < next)
+                next = p->deadline_ms;
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        c->n_pending--;
+        uint64_t timeout =
+            c->info->request_timeout_ms ? c->info->request_timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
+        char secs[32];
+        if (timeout % 1000 == 0)
+            snprintf(secs, sizeof secs, "%" PRIu64, timeout / 1000);
+        else
+            snprintf(secs, sizeof secs, "%.3g", (double)timeout / 1000.0);
+        (void)refuse(p->ctl_mid, p->reply, p->reply_ud,
+                     "the moderator %s did not answer within %s s", p->moderator, secs);
+        pending_free(p);
+    }
+    return next;
+}
+
 /* ---- entry points ---- */
 
-slim_status slim_agent_core_handle(slim_agent_core *c, slim_bytes msg, slim_agent_reply_fn reply,
-                                   void *ud) {
+slim_status slim_agent_core_handle(slim_agent_core *c, slim_bytes msg, uint64_t now_ms,
+                                   uint64_t unix_s, slim_agent_reply_fn reply, void *ud) {
     pb_msg *m = controller__proto__v1__control_message__unpack(NULL, msg.len, msg.ptr);
     if (m == NULL)
         return SLIM_E_INVALID_ARG;
@@ -1012,6 +1365,12 @@ slim_status slim_agent_core_handle(slim_agent_core *c, slim_bytes msg, slim_agen
         break;
     case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_CONNECTION_LIST_REQUEST:
         st = list_connections(c, m, reply, ud);
+        break;
+    case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_CREATE_CHANNEL_REQUEST:
+    case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_DELETE_CHANNEL_REQUEST:
+    case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_ADD_PARTICIPANT_REQUEST:
+    case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_DELETE_PARTICIPANT_REQUEST:
+        st = channel_request(c, m, msg, now_ms, unix_s, reply, ud);
         break;
     case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_ACK: {
         const Controller__Proto__V1__Ack *a = m->ack;
@@ -1089,6 +1448,8 @@ struct slim_agent {
     size_t n_ctls;
     agent_link *links;
     uv_timer_t defer;
+    uv_timer_t expire;   /* the next channel request deadline */
+    uint64_t local_conn; /* where channel requests go out and answers come in */
     bool stopped;
     int open_handles;
     slim_buf out;
@@ -1187,11 +1548,24 @@ static void reply_on(void *ud, slim_bytes msg) {
         SLIM_LOGW(MOD, "controller %s: answer not sent: %s", c->endpoint, slim_status_str(st));
 }
 
+static void expire_fire(uv_timer_t *t) {
+    slim_agent *a = t->data;
+    if (a->core == NULL)
+        return;
+    uint64_t now = slim_now_ms();
+    uint64_t next = slim_agent_core_expire(a->core, now);
+    if (next != 0)
+        uv_timer_start(&a->expire, expire_fire, next > now ? next - now : 0, 0);
+}
+
 static void ctl_message(slim_grpc_call *call, slim_bytes msg, void *data) {
     ctl *c = data;
     if (c == NULL)
         return;
-    slim_status st = slim_agent_core_handle(c->a->core, msg, reply_on, c);
+    slim_status st =
+        slim_agent_core_handle(c->a->core, msg, slim_now_ms(), (uint64_t)time(NULL), reply_on, c);
+    if (!c->a->stopped)
+        expire_fire(&c->a->expire);
     if (st == SLIM_E_INVALID_ARG) {
         SLIM_LOGW(MOD, "controller %s: undecodable control message (%zu bytes); ending the stream",
                   c->endpoint, msg.len);
@@ -1261,6 +1635,21 @@ static void ctl_state(slim_grpc_client *cl, slim_grpc_conn_state state, slim_sta
     }
 }
 
+/* ---- the LOCAL connection of channel requests ---- */
+
+/* From inside the forwarder: the core only decodes and answers. */
+static slim_status local_in(void *ud, slim_rcbuf *buf) {
+    slim_agent *a = ud;
+    if (a->core != NULL)
+        slim_agent_core_local_input(a->core, slim_rcbuf_view(buf));
+    return SLIM_OK;
+}
+
+static slim_status op_inject(void *ud, uint64_t conn, slim_bytes msg) {
+    slim_agent *a = ud;
+    return slim_hub_local_input(a->hub, conn, msg, slim_now_ms());
+}
+
 /* ---- life ---- */
 
 static void handle_closed(uv_handle_t *h) {
@@ -1286,7 +1675,8 @@ slim_status slim_agent_new(uv_loop_t *loop, slim_hub *hub, const slim_agent_conf
                                        .close = op_close,
                                        .link_conn = op_link_conn,
                                        .streams = op_streams,
-                                       .broadcast = op_broadcast};
+                                       .broadcast = op_broadcast,
+                                       .inject = op_inject};
     slim_status st = a->ctls == NULL
                          ? SLIM_E_NOMEM
                          : slim_agent_core_new(&a->cfg.info, slim_hub_fwd(hub), &ops, a, &a->core);
@@ -1295,10 +1685,21 @@ slim_status slim_agent_new(uv_loop_t *loop, slim_hub *hub, const slim_agent_conf
         slim_free(a);
         return st;
     }
+    st = slim_hub_local_open(hub, local_in, a, &a->local_conn);
+    if (st == SLIM_OK && (st = slim_agent_core_attach(a->core, a->local_conn)) != SLIM_OK)
+        slim_hub_local_close(hub, a->local_conn);
+    if (st != SLIM_OK) {
+        slim_agent_core_free(a->core);
+        slim_free(a->ctls);
+        slim_free(a);
+        return st;
+    }
     a->n_ctls = cfg->n_controllers;
     uv_timer_init(loop, &a->defer);
     a->defer.data = a;
-    a->open_handles = 1;
+    uv_timer_init(loop, &a->expire);
+    a->expire.data = a;
+    a->open_handles = 2;
     for (size_t i = 0; i < a->n_ctls; i++) {
         ctl *c = &a->ctls[i];
         c->a = a;
@@ -1337,6 +1738,12 @@ void slim_agent_stop(slim_agent *a) {
         return;
     a->stopped = true;
     uv_timer_stop(&a->defer);
+    uv_timer_stop(&a->expire);
+    /* The LOCAL connection of channel requests goes now: the node's drain
+     * waits for every stream. */
+    if (a->local_conn != 0)
+        slim_hub_local_close(a->hub, a->local_conn);
+    a->local_conn = 0;
     for (size_t i = 0; i < a->n_ctls; i++) {
         ctl *c = &a->ctls[i];
         uv_timer_stop(&c->reopen);
@@ -1356,6 +1763,7 @@ void slim_agent_free(slim_agent *a) {
     a->core = NULL;
     slim_buf_cleanup(&a->out);
     uv_close((uv_handle_t *)&a->defer, handle_closed);
+    uv_close((uv_handle_t *)&a->expire, handle_closed);
     for (size_t i = 0; i < a->n_ctls; i++) {
         a->ctls[i].reopen.data = a;
         uv_close((uv_handle_t *)&a->ctls[i].reopen, handle_closed);

@@ -27,6 +27,19 @@
  * link's forwarder connection whenever a stream of the link comes up (the
  * forwarder forgets it when a stream ends) and removed when deleted.
  *
+ * Channels through the controller (docs/protocol.md, "Channels through the
+ * controller"): a create_channel_request, delete_channel_request,
+ * add_participant_request or delete_participant_request is handed to the
+ * moderator application (moderators[0]) as a Publish from
+ * controller/controller/controller/<id picked at start>, signed with a
+ * shared-secret token of controller.token_provider, injected into the
+ * forwarder through a LOCAL connection the owner opens (the core subscribes
+ * the controller's name there statically: never propagated, never
+ * reported). The application's CONTROLLER_REPLY on that connection becomes
+ * the controller's ack; a request it cannot deliver, or that gets no answer
+ * within request_timeout, is answered with success false at once or when
+ * it expires.
+ *
  * Every function runs on the loop thread (the core: on its owner's thread).
  */
 #ifndef SLIM_CONTROL_AGENT_H
@@ -58,7 +71,17 @@ typedef struct slim_agent_info {
      * (the node gives the bound port of a listener configured with port 0);
      * NULL, or a NULL entry: as configured. */
     const char *const *endpoints;
+    /* controller.token_provider's shared secret: channel requests are
+     * signed with a token of identity "controller" made with it. NULL: the
+     * node cannot sign them and refuses them. */
+    const char *token_secret;
+    /* How long a moderator has to answer a channel request; 0 = 60 s. */
+    uint64_t request_timeout_ms;
 } slim_agent_info;
+
+/* Channel requests outstanding at once; more are refused. */
+#define SLIM_AGENT_MAX_PENDING             1024
+#define SLIM_AGENT_CONTROLLER_CONTENT_TYPE "application/x-slim-controller"
 
 /* ---- the message handling (no I/O) ---- */
 
@@ -85,6 +108,12 @@ typedef struct slim_agent_ops {
      * registered. May run from inside the forwarder (reports come from its
      * app_names callback): must not call into it. Required. */
     void (*broadcast)(void *ud, slim_bytes msg);
+    /* Hands an encoded Message to the forwarder as if the application on
+     * LOCAL connection conn (the one given to slim_agent_core_attach) had
+     * sent it; returns the forwarder's status (E_ROUTER_NO_ROUTE when
+     * nothing subscribes to its destination). Optional: without it channel
+     * requests are refused. */
+    slim_status (*inject)(void *ud, uint64_t conn, slim_bytes msg);
 } slim_agent_ops;
 
 /* Where the answers to one message go: one encoded ControlMessage each,
@@ -107,14 +136,45 @@ void slim_agent_core_free(slim_agent_core *c);
  * random message id). */
 slim_status slim_agent_core_register(slim_agent_core *c, slim_buf *out);
 
-/* Handles one ControlMessage received from a controller: applies a
+/* Handles one ControlMessage received from a controller at now_ms
+ * (monotonic) and unix_s (wall clock, for tokens): applies a
  * config_command and answers it with a config_command_ack, answers list
- * requests (chunks of SLIM_AGENT_LIST_CHUNK, the last one done), logs an
- * ack, ignores anything else (logged at debug). Answers go to reply(ud,
- * ...). E_INVALID_ARG when msg does not decode (the caller ends the
- * stream); E_NOMEM (nothing answered). Not from inside the forwarder. */
-slim_status slim_agent_core_handle(slim_agent_core *c, slim_bytes msg, slim_agent_reply_fn reply,
-                                   void *ud);
+ * requests (chunks of SLIM_AGENT_LIST_CHUNK, the last one done), hands a
+ * channel request to its moderator (answered later through the same
+ * reply(ud, ...), which must then stay valid until the answer or
+ * slim_agent_core_free(); or at once with success false), logs an ack,
+ * ignores anything else (logged at debug). Answers go to reply(ud, ...).
+ * E_INVALID_ARG when msg does not decode (the caller ends the stream);
+ * E_NOMEM (nothing answered). Not from inside the forwarder. */
+slim_status slim_agent_core_handle(slim_agent_core *c, slim_bytes msg, uint64_t now_ms,
+                                   uint64_t unix_s, slim_agent_reply_fn reply, void *ud);
+
+/* Gives the core the LOCAL forwarder connection conn its channel requests
+ * go out on (ops->inject) and their replies come back on: subscribes the
+ * controller's name there statically (not propagated, and not reported to
+ * the controller). E_ROUTER_UNKNOWN_CONNECTION, E_NOMEM. Not from inside
+ * the forwarder. */
+slim_status slim_agent_core_attach(slim_agent_core *c, uint64_t conn);
+
+/* A message the forwarder delivered on the attached connection (msg
+ * borrowed for the call): a moderator's CONTROLLER_REPLY to an outstanding
+ * request from the name it went to is answered to its controller and the
+ * request forgotten; anything else is dropped and counted. May run from
+ * inside the forwarder (it only calls reply functions). */
+void slim_agent_core_local_input(slim_agent_core *c, slim_bytes msg);
+
+/* Answers every channel request whose moderator did not answer by now_ms
+ * (success false). Returns the next deadline, 0 when nothing is
+ * outstanding. Not from inside the forwarder. */
+uint64_t slim_agent_core_expire(slim_agent_core *c, uint64_t now_ms);
+
+/* The name channel requests come from. */
+const slim_name *slim_agent_core_controller_name(const slim_agent_core *c);
+
+/* Channel requests outstanding, and messages on the attached connection
+ * dropped (not an answer to an outstanding request, or from another name). */
+size_t slim_agent_core_pending(const slim_agent_core *c);
+uint64_t slim_agent_core_dropped(const slim_agent_core *c);
 
 /* The forwarder's app_names callback: reports the change with
  * ops->broadcast (names without text cannot be reported and are logged).

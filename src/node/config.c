@@ -1,6 +1,7 @@
 /* Parsing of the node's YAML configuration; see config.h. */
 #include "node/config.h"
 #include "core/alloc.h"
+#include "core/util.h"
 #include "router/forwarder.h"
 #include "router/router.h"
 #include "transport/endpoint.h"
@@ -194,8 +195,10 @@ static slim_status dataplane(walk *w, slim_cfg_node *svc, const char *path, slim
     return SLIM_OK;
 }
 
-/* token_provider / token_verifier: shared_secret, static_jwt, jwt or none. */
-static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const char *key) {
+/* token_provider / token_verifier: shared_secret, static_jwt, jwt or none.
+ * secret (NULL for the verifier) gets a copy of the shared secret. */
+static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const char *key,
+                         char **secret) {
     slim_cfg_node *n = slim_cfg_get(ctl, key);
     if (n == NULL || n->kind == SLIM_CFG_NULL)
         return SLIM_OK;
@@ -206,9 +209,27 @@ static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const ch
         return SLIM_OK;
     if (n->kind == SLIM_CFG_MAP && n->n == 1) {
         static const char *const kinds[] = {"shared_secret", "static_jwt", "jwt", "none"};
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-            if (strcmp(n->keys[0], kinds[i]) == 0)
-                return SLIM_OK;
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+            if (strcmp(n->keys[0], kinds[i]) != 0)
+                continue;
+            char kp[600];
+            slim_cfg_path(kp, sizeof kp, p, kinds[i]);
+            if (secret != NULL && i == 0) {
+                const char *s;
+                slim_status st = slim_cfg_string(w->doc, n->items[0], kp, &s, w->err);
+                if (st != SLIM_OK)
+                    return st;
+                if (s[0] == '\0')
+                    return slim_cfg_fail(w->err, w->doc, n->items[0], kp,
+                                         "the shared secret is empty");
+                return (*secret = dup(s)) != NULL ? SLIM_OK : SLIM_E_NOMEM;
+            }
+            if (secret != NULL && (i == 1 || i == 2))
+                note(w, n, kp,
+                     "a JWT token_provider is accepted without effect: the node cannot sign "
+                     "controller requests with it (use shared_secret)");
+            return SLIM_OK;
+        }
     }
     return slim_cfg_fail(w->err, w->doc, n, p,
                          "expected one of shared_secret, static_jwt, jwt or none");
@@ -228,9 +249,17 @@ static slim_status controller(walk *w, slim_cfg_node *svc, const char *path, sli
     if (st == SLIM_OK)
         st = endpoints(w, ctl, p, "clients", false, (void **)&c->controllers, &c->n_controllers);
     if (st == SLIM_OK)
-        st = token(w, ctl, p, "token_provider");
+        st = token(w, ctl, p, "token_provider", &c->token_secret);
     if (st == SLIM_OK)
-        st = token(w, ctl, p, "token_verifier");
+        st = token(w, ctl, p, "token_verifier", NULL);
+    slim_cfg_node *rt = slim_cfg_get(ctl, "request_timeout");
+    if (st == SLIM_OK && rt != NULL) {
+        char kp[600];
+        slim_cfg_path(kp, sizeof kp, p, "request_timeout");
+        st = slim_cfg_duration_ms(w->doc, rt, kp, &c->request_timeout_ms, w->err);
+        if (st == SLIM_OK && c->request_timeout_ms == 0)
+            st = slim_cfg_fail(w->err, w->doc, rt, kp, "must be longer than 0");
+    }
     for (size_t i = 0; i < ns; i++)
         slim_server_config_cleanup(&srv[i]);
     slim_free(srv);
@@ -331,6 +360,7 @@ slim_status slim_node_config_parse(const slim_cfg_doc *doc, slim_node_config *ou
     out->max_subscriptions_per_conn = SLIM_ROUTER_DEFAULT_MAX_SUBS;
     out->max_message_size = SLIM_FWD_DEFAULT_MAX_MESSAGE;
     out->duplicate_filter = true;
+    out->request_timeout_ms = 60000;
     walk w = {doc, err, warn, ud};
     slim_status st = tracing(&w, doc->root, out);
     if (st == SLIM_OK)
@@ -372,6 +402,10 @@ void slim_node_config_cleanup(slim_node_config *c) {
     slim_free(c->service);
     slim_free(c->node_id);
     slim_free(c->group_name);
+    if (c->token_secret != NULL) {
+        slim_memzero(c->token_secret, strlen(c->token_secret));
+        slim_free(c->token_secret);
+    }
     slim_free(c->metrics_endpoint);
     memset(c, 0, sizeof *c);
 }

@@ -13,8 +13,11 @@
  *       controller: {servers: [...], clients: [...], token_provider: ...}
  *
  * controller.clients are the controllers the node dials (src/control/
- * agent.h); controller.servers (the node's own control endpoint) and the
- * token settings are checked and otherwise ignored.
+ * agent.h); controller.token_provider's shared_secret signs the channel
+ * requests the node hands to moderators, controller.request_timeout (60s)
+ * bounds their answer; controller.servers (the node's own control
+ * endpoint), token_verifier and a JWT token_provider are checked and
+ * otherwise ignored.
  *
  * Our additions, under dataplane (see docs/configuration.md):
  *   slow_consumer_timeout (10s), max_subscriptions_per_connection (100000),
@@ -46,7 +49,9 @@ typedef struct slim_node_config {
     bool has_controller;             /* a controller section was present */
     slim_client_config *controllers; /* controller.clients: the controllers to dial */
     size_t n_controllers;
-    char *metrics_endpoint; /* metrics.endpoint: /metrics and /healthz; NULL: off */
+    char *token_secret;          /* controller.token_provider.shared_secret; NULL: none */
+    uint64_t request_timeout_ms; /* controller.request_timeout; default 60 s */
+    char *metrics_endpoint;      /* metrics.endpoint: /metrics and /healthz; NULL: off */
 } slim_node_config;
 
 /* Loads and checks a node config file. warn (may be NULL) hears about

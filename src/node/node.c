@@ -87,7 +87,9 @@ static slim_status start_agent(slim_node *n) {
                  .group_name = n->cfg->group_name,
                  .servers = n->cfg->servers,
                  .n_servers = n->cfg->n_servers,
-                 .endpoints = (const char *const *)n->registered},
+                 .endpoints = (const char *const *)n->registered,
+                 .token_secret = n->cfg->token_secret,
+                 .request_timeout_ms = n->cfg->request_timeout_ms},
         .controllers = n->cfg->controllers,
         .n_controllers = n->cfg->n_controllers,
         /* as the node's own links */

@@ -3,7 +3,9 @@
 #include "test.h"
 #include "control/agent.h"
 #include "controller/v1/controller.pb-c.h"
+#include "session/identity.h"
 #include "slim/log.h"
+#include "wire/wire.h"
 
 typedef Controller__Proto__V1__ControlMessage pb_msg;
 typedef Controller__Proto__V1__Subscription pb_sub;
@@ -84,10 +86,21 @@ static const slim_agent_ops agent_ops = {.dial = t_dial,
 
 /* ---- the forwarder ---- */
 
+#define CTL_CONN 9 /* the core's LOCAL connection in the channel tests */
+
+static slim_buf sent[16]; /* the last message the forwarder sent per connection */
+static int nsent[16];
+static uint64_t now_ms = 1000, unix_s = 1700000000;
+
 static slim_status f_send(void *ud, uint64_t conn, slim_rcbuf *buf) {
     (void)ud;
-    (void)conn;
-    (void)buf;
+    if (conn == CTL_CONN && core != NULL)
+        slim_agent_core_local_input(core, slim_rcbuf_view(buf));
+    if (conn < 16) {
+        sent[conn].len = 0;
+        (void)slim_buf_append(&sent[conn], buf->data, buf->len);
+        nsent[conn]++;
+    }
     return SLIM_OK;
 }
 
@@ -122,15 +135,45 @@ static const slim_agent_info info = {
 
 static slim_fwd *fwd;
 
+#define SECRET "a shared secret of at least thirty-two bytes"
+
+static const slim_agent_info info_chan = {.node_id = "slim/0",
+                                          .servers = servers,
+                                          .n_servers = 2,
+                                          .token_secret = SECRET,
+                                          .request_timeout_ms = 5000};
+
+static slim_status t_inject(void *ud, uint64_t conn, slim_bytes msg) {
+    (void)ud;
+    return slim_fwd_input(fwd, conn, msg, now_ms);
+}
+
+static const slim_agent_ops agent_ops_chan = {.dial = t_dial,
+                                              .close = t_close,
+                                              .link_conn = t_link_conn,
+                                              .streams = t_streams,
+                                              .broadcast = t_broadcast,
+                                              .inject = t_inject};
+
 static void reset_out(void) {
     for (int i = 0; i < MAX_OUT; i++) {
         slim_buf_cleanup(&replies[i]);
         slim_buf_cleanup(&reports[i]);
     }
+    for (int i = 0; i < 16; i++) {
+        slim_buf_cleanup(&sent[i]);
+        nsent[i] = 0;
+    }
     nreplies = nreports = 0;
 }
 
+static bool setup_with(const slim_agent_info *in, const slim_agent_ops *ops);
+
 static bool setup(void) {
+    return setup_with(&info, &agent_ops);
+}
+
+static bool setup_with(const slim_agent_info *in, const slim_agent_ops *ops) {
     memset(servers, 0, sizeof servers);
     servers[0].endpoint = "0.0.0.0:46357";
     servers[0].tls.insecure = true;
@@ -145,7 +188,7 @@ static bool setup(void) {
     core = NULL;
     if (slim_fwd_new(&fc, &fwd_ops, NULL, &fwd) != SLIM_OK)
         return false;
-    if (slim_agent_core_new(&info, fwd, &agent_ops, NULL, &core) != SLIM_OK) {
+    if (slim_agent_core_new(in, fwd, ops, NULL, &core) != SLIM_OK) {
         slim_fwd_free(fwd);
         return false;
     }
@@ -189,7 +232,8 @@ static slim_status handle(pb_msg *m) {
     size_t n = controller__proto__v1__control_message__get_packed_size(m);
     uint8_t *p = malloc(n ? n : 1);
     controller__proto__v1__control_message__pack(m, p);
-    slim_status st = slim_agent_core_handle(core, slim_bytes_of(p, n), t_reply, NULL);
+    slim_status st =
+        slim_agent_core_handle(core, slim_bytes_of(p, n), now_ms, unix_s, t_reply, NULL);
     free(p);
     return st;
 }
@@ -606,8 +650,9 @@ TEST(undecodable_and_unknown_messages) {
     if (!setup())
         return;
     static const uint8_t junk[] = {0xff, 0xff, 0xff};
-    CHECK_STATUS(slim_agent_core_handle(core, slim_bytes_of(junk, sizeof junk), t_reply, NULL),
-                 SLIM_E_INVALID_ARG);
+    CHECK_STATUS(
+        slim_agent_core_handle(core, slim_bytes_of(junk, sizeof junk), 0, 0, t_reply, NULL),
+        SLIM_E_INVALID_ARG);
     pb_msg m = CONTROLLER__PROTO__V1__CONTROL_MESSAGE__INIT;
     Controller__Proto__V1__RegisterNodeResponse rr =
         CONTROLLER__PROTO__V1__REGISTER_NODE_RESPONSE__INIT;
@@ -623,6 +668,239 @@ TEST(undecodable_and_unknown_messages) {
     m.ack = &ack;
     CHECK_OK(handle(&m));
     CHECK_EQ(nreplies, 0);
+    teardown();
+}
+
+/* ---- channels through the controller ---- */
+
+/* A channel request (create_channel_request) with these moderators. */
+static slim_status channel_req(const char *mid, char **mods, size_t n_mods, slim_buf *packed) {
+    pb_msg m = CONTROLLER__PROTO__V1__CONTROL_MESSAGE__INIT;
+    Controller__Proto__V1__CreateChannelRequest r =
+        CONTROLLER__PROTO__V1__CREATE_CHANNEL_REQUEST__INIT;
+    m.message_id = (char *)mid;
+    m.payload_case = CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_CREATE_CHANNEL_REQUEST;
+    m.create_channel_request = &r;
+    r.moderators = mods;
+    r.n_moderators = n_mods;
+    r.channel_name = "org/ns/chan";
+    if (packed != NULL) {
+        packed->len = 0;
+        (void)slim_buf_reserve(packed, controller__proto__v1__control_message__get_packed_size(&m));
+        packed->len = controller__proto__v1__control_message__pack(&m, packed->data);
+    }
+    return handle(&m);
+}
+
+/* The moderator's answer: a CONTROLLER_REPLY from `from` (text, with an
+ * optional id) on connection conn, acking mid. */
+static slim_status moderator_reply(uint64_t conn, const char *from, const char *mid, bool ok,
+                                   const char *why) {
+    slim_name src;
+    slim_name_parts parts;
+    CHECK_OK(slim_name_parse(from, strlen(from), &src, &parts));
+    slim_wire_header_spec h = {.source = {&src, parts.component},
+                               .destination = {slim_agent_core_controller_name(core), NULL},
+                               .fanout = 1};
+    slim_wire_session_spec ss = {
+        .session_type = DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_MULTICAST,
+        .message_type =
+            DATAPLANE__PROTO__V1__SESSION_MESSAGE_TYPE__SESSION_MESSAGE_TYPE_CONTROLLER_REPLY,
+        .message_id = 1};
+    pb_msg cm = CONTROLLER__PROTO__V1__CONTROL_MESSAGE__INIT;
+    Controller__Proto__V1__Ack ack = CONTROLLER__PROTO__V1__ACK__INIT;
+    char *msgs[] = {(char *)why};
+    cm.message_id = "answer";
+    cm.payload_case = CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_ACK;
+    cm.ack = &ack;
+    ack.original_message_id = (char *)mid;
+    ack.success = ok;
+    ack.messages = msgs;
+    ack.n_messages = why != NULL;
+    uint8_t blob[512];
+    size_t n = controller__proto__v1__control_message__pack(&cm, blob);
+    slim_msg *m = NULL;
+    slim_buf b = SLIM_BUF_INIT;
+    slim_status st = slim_wire_publish_new(&h, &ss, &m);
+    if (st == SLIM_OK)
+        st = slim_wire_set_app_payload(m, SLIM_AGENT_CONTROLLER_CONTENT_TYPE,
+                                       slim_bytes_of(blob, n));
+    if (st == SLIM_OK)
+        st = slim_wire_encode(m, SIZE_MAX, &b);
+    if (st == SLIM_OK)
+        st = slim_fwd_input(fwd, conn, slim_buf_view(&b), now_ms);
+    slim_wire_free(m);
+    slim_buf_cleanup(&b);
+    return st;
+}
+
+/* The ack of reply i. */
+static void check_ack(int i, const char *mid, bool ok, const char *why) {
+    CHECK(nreplies > i);
+    if (nreplies <= i)
+        return;
+    pb_msg *m = decode(&replies[i]);
+    CHECK(m != NULL && m->payload_case == CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_ACK);
+    if (m != NULL && m->ack != NULL) {
+        CHECK_STR(m->ack->original_message_id, mid);
+        CHECK_EQ(m->ack->success, ok);
+        CHECK_EQ(m->ack->n_messages, why != NULL ? 1u : 0u);
+        if (why != NULL && m->ack->n_messages == 1)
+            CHECK_STR(m->ack->messages[0], why);
+    }
+    controller__proto__v1__control_message__free_unpacked(m, NULL);
+}
+
+static bool setup_chan(void) {
+    if (!setup_with(&info_chan, &agent_ops_chan))
+        return false;
+    CHECK_OK(slim_fwd_conn_open(fwd, CTL_CONN, SLIM_FWD_LOCAL, NULL));
+    CHECK_OK(slim_agent_core_attach(core, CTL_CONN));
+    CHECK_OK(slim_fwd_conn_open(fwd, 5, SLIM_FWD_LOCAL, NULL)); /* the moderator */
+    CHECK_OK(slim_fwd_conn_open(fwd, 6, SLIM_FWD_LOCAL, NULL)); /* another app */
+    CHECK_OK(app_sub(5, "org/ns/mod", true, false));
+    CHECK_OK(app_sub(6, "org/ns/other", true, false));
+    return true;
+}
+
+TEST(channel_request_reaches_the_moderator) {
+    if (!setup_chan())
+        return;
+    /* The controller's own name is neither reported nor registered. */
+    CHECK_EQ(nreports, 2); /* mod and other */
+    slim_buf reg = SLIM_BUF_INIT;
+    CHECK_OK(slim_agent_core_register(core, &reg));
+    pb_msg *r = decode(&reg);
+    CHECK(r != NULL && r->register_node_request != NULL &&
+          r->register_node_request->n_subscriptions == 2);
+    controller__proto__v1__control_message__free_unpacked(r, NULL);
+    slim_buf_cleanup(&reg);
+    reset_out();
+
+    char *mods[] = {"org/ns/mod"};
+    slim_buf packed = SLIM_BUF_INIT;
+    CHECK_OK(channel_req("req-1", mods, 1, &packed));
+    CHECK_EQ(nreplies, 0);
+    CHECK_EQ(slim_agent_core_pending(core), 1);
+    CHECK_EQ(nsent[5], 1);
+    slim_msg *m = NULL;
+    CHECK_OK(slim_wire_decode(slim_buf_view(&sent[5]), SIZE_MAX, &m));
+    uint32_t node_mid = 0;
+    if (m != NULL && slim_wire_kind(m) == SLIM_MSG_PUBLISH) {
+        const Dataplane__Proto__V1__Publish *p = m->publish;
+        slim_name src, dst, want;
+        slim_str t[3];
+        CHECK_OK(slim_wire_name_get(p->header->source, &src));
+        CHECK(slim_name_equal(&src, slim_agent_core_controller_name(core)));
+        CHECK(!slim_id_is_any(src.id));
+        CHECK(slim_wire_name_strings(p->header->source, t));
+        CHECK(t[0].len == 10 && memcmp(t[0].ptr, "controller", 10) == 0);
+        CHECK(t[2].len == 10 && memcmp(t[2].ptr, "controller", 10) == 0);
+        CHECK_OK(slim_wire_name_get(p->header->destination, &dst));
+        slim_name_parse("org/ns/mod", 10, &want, NULL);
+        CHECK(slim_name_equal(&dst, &want));
+        CHECK(slim_wire_name_strings(p->header->destination, t));
+        CHECK(t[2].len == 3 && memcmp(t[2].ptr, "mod", 3) == 0);
+        CHECK_EQ(p->header->fanout, 1);
+        CHECK_EQ(p->session->session_type,
+                 DATAPLANE__PROTO__V1__SESSION_TYPE__SESSION_TYPE_MULTICAST);
+        CHECK_EQ(
+            p->session->session_message_type,
+            DATAPLANE__PROTO__V1__SESSION_MESSAGE_TYPE__SESSION_MESSAGE_TYPE_CONTROLLER_REQUEST);
+        CHECK_EQ(p->session->session_id, 0);
+        CHECK(p->session->message_id != 0);
+        node_mid = p->session->message_id;
+        CHECK(p->msg != NULL &&
+              p->msg->content_type_case == DATAPLANE__PROTO__V1__CONTENT__CONTENT_TYPE_APP_PAYLOAD);
+        if (p->msg != NULL && p->msg->app_payload != NULL) {
+            CHECK_STR(p->msg->app_payload->payload_type, SLIM_AGENT_CONTROLLER_CONTENT_TYPE);
+            CHECK_EQ(p->msg->app_payload->blob.len, packed.len);
+            CHECK(p->msg->app_payload->blob.len == packed.len &&
+                  memcmp(p->msg->app_payload->blob.data, packed.data, packed.len) == 0);
+        }
+        const char *tok = slim_wire_metadata_get(m, "SLIM_IDENTITY");
+        CHECK(tok != NULL);
+        slim_identity_verifier *v = NULL;
+        CHECK_OK(slim_identity_verifier_new((slim_str){SECRET, strlen(SECRET)}, NULL, &v));
+        slim_identity_claims cl;
+        if (tok != NULL && v != NULL) {
+            CHECK_OK(
+                slim_identity_verifier_check_token(v, (slim_str){tok, strlen(tok)}, unix_s, &cl));
+            CHECK(cl.subject.len > 11 && memcmp(cl.subject.ptr, "controller_", 11) == 0);
+        }
+        slim_identity_verifier_free(v);
+    }
+    CHECK(node_mid != 0);
+    slim_wire_free(m);
+    slim_buf_cleanup(&packed);
+
+    /* The moderator answers (from its full name). */
+    CHECK_OK(moderator_reply(5, "org/ns/mod/7", "req-1", true, "channel org/ns/chan created"));
+    CHECK_EQ(nreplies, 1);
+    check_ack(0, "req-1", true, "channel org/ns/chan created");
+    CHECK_EQ(slim_agent_core_pending(core), 0);
+    /* Again: no longer outstanding. */
+    CHECK_OK(moderator_reply(5, "org/ns/mod/7", "req-1", true, NULL));
+    CHECK_EQ(nreplies, 1);
+    CHECK_EQ(slim_agent_core_dropped(core), 1);
+    teardown();
+}
+
+TEST(channel_reply_from_another_name_is_ignored) {
+    if (!setup_chan())
+        return;
+    reset_out();
+    CHECK_OK(app_sub(5, "org/ns/mod/2a", true, false));
+    char *mods[] = {"org/ns/mod/42"}; /* a decimal id: 0x2a */
+    CHECK_OK(channel_req("req-2", mods, 1, NULL));
+    CHECK_EQ(nsent[5], 1);
+    CHECK_OK(moderator_reply(6, "org/ns/other/42", "req-2", true, NULL));
+    CHECK_OK(moderator_reply(5, "org/ns/mod/43", "req-2", true, NULL));
+    CHECK_OK(moderator_reply(5, "org/ns/mod/2a", "unknown", true, NULL));
+    CHECK_EQ(nreplies, 0);
+    CHECK_EQ(slim_agent_core_dropped(core), 3);
+    CHECK_EQ(slim_agent_core_pending(core), 1);
+    /* The timeout. */
+    CHECK_EQ(slim_agent_core_expire(core, now_ms + 4999), now_ms + 5000);
+    CHECK_EQ(nreplies, 0);
+    CHECK_EQ(slim_agent_core_expire(core, now_ms + 5000), 0);
+    check_ack(0, "req-2", false, "the moderator org/ns/mod/42 did not answer within 5 s");
+    CHECK_EQ(slim_agent_core_pending(core), 0);
+    /* 42 decimal is 0x2a: that instance's answer counts. */
+    CHECK_OK(channel_req("req-3", mods, 1, NULL));
+    CHECK_OK(moderator_reply(5, "org/ns/mod/2a", "req-3", false, "no channel org/ns/chan"));
+    check_ack(1, "req-3", false, "no channel org/ns/chan");
+    teardown();
+}
+
+TEST(channel_requests_refused_at_once) {
+    if (!setup_chan())
+        return;
+    reset_out();
+    char *nobody[] = {"org/ns/nobody"};
+    CHECK_OK(channel_req("r1", nobody, 1, NULL));
+    check_ack(0, "r1", false, "no route to org/ns/nobody");
+    CHECK_OK(channel_req("r2", NULL, 0, NULL));
+    check_ack(1, "r2", false, "no moderator given");
+    char *bad[] = {"org/ns"};
+    CHECK_OK(channel_req("r3", bad, 1, NULL));
+    CHECK(nreplies == 3);
+    char *badid[] = {"org/ns/mod/xyz"};
+    CHECK_OK(channel_req("r4", badid, 1, NULL));
+    CHECK(nreplies == 4);
+    CHECK_EQ(slim_agent_core_pending(core), 0);
+    CHECK_EQ(nsent[5], 0);
+    teardown();
+
+    /* No token_provider. */
+    if (!setup_with(&info, &agent_ops_chan))
+        return;
+    CHECK_OK(slim_fwd_conn_open(fwd, CTL_CONN, SLIM_FWD_LOCAL, NULL));
+    CHECK_OK(slim_agent_core_attach(core, CTL_CONN));
+    char *mods[] = {"org/ns/mod"};
+    CHECK_OK(channel_req("r5", mods, 1, NULL));
+    check_ack(0, "r5", false,
+              "the node has no controller.token_provider to sign controller requests with");
     teardown();
 }
 
@@ -656,13 +934,34 @@ static void oom_scenario(void) {
     teardown();
 }
 
+/* The same for channel requests: handed on, answered, timed out. */
+static void oom_channels(void) {
+    if (!setup_with(&info_chan, &agent_ops_chan))
+        return;
+    (void)slim_fwd_conn_open(fwd, CTL_CONN, SLIM_FWD_LOCAL, NULL);
+    (void)slim_agent_core_attach(core, CTL_CONN);
+    (void)slim_fwd_conn_open(fwd, 5, SLIM_FWD_LOCAL, NULL);
+    (void)app_sub(5, "org/ns/mod", true, false);
+    char *mods[] = {"org/ns/mod"};
+    (void)channel_req("a", mods, 1, NULL);
+    (void)moderator_reply(5, "org/ns/mod/7", "a", true, "done");
+    (void)channel_req("b", mods, 1, NULL);
+    (void)slim_agent_core_expire(core, now_ms + 60000);
+    (void)channel_req("c", mods, 1, NULL); /* outstanding at the end */
+    teardown();
+}
+
 TEST(allocation_failures_do_not_leak) {
     slim_log_level saved = slim_log_get_level();
     slim_log_set_level(SLIM_LOG_ERROR); /* every failed item logs a warning */
     test_alloc_sweep(oom_scenario, 20, 400);
+    test_alloc_sweep(oom_channels, 20, 400);
     slim_log_set_level(saved);
 }
 
 TEST_MAIN(TEST_ENTRY(registration), TEST_ENTRY(reports_follow_the_applications),
           TEST_ENTRY(config_command_items), TEST_ENTRY(lists_in_chunks),
-          TEST_ENTRY(undecodable_and_unknown_messages), TEST_ENTRY(allocation_failures_do_not_leak))
+          TEST_ENTRY(undecodable_and_unknown_messages),
+          TEST_ENTRY(channel_request_reaches_the_moderator),
+          TEST_ENTRY(channel_reply_from_another_name_is_ignored),
+          TEST_ENTRY(channel_requests_refused_at_once), TEST_ENTRY(allocation_failures_do_not_leak))
