@@ -32,5 +32,10 @@ org/ns/client-1: heard 6 of 6 lines, from client-2, moderator
 org/ns/client-2: heard 6 of 6 lines, from client-1, moderator
 org/ns/moderator: heard 6 of 6 lines, from client-1, client-2
 == Done: the group ended and every program stopped
+ACK received for
+agntcy/namespace/participant_1 | <- moderator: hello from the moderator (3/3)
+DeleteChannel: success=True
+heard 3 of 3 lines through the controller's group
+== Done: the controller's group ended and every program stopped
 LINES
 exit $fail
