@@ -21,14 +21,16 @@ import unittest
 import grpc
 
 from cplane import Controller, cp
+from test_routes import set_routes_snippet  # the document's third and fourth snippets
 
 SECRET = "a-shared-secret-of-the-channel-tests-0123456789"
 APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "channel_app.py")
 
 
-# The user's document's snippets, with only these edits: each wrapped in a
-# function, the host:port strings replaced by the test's, and
-# AddParticipant's channel_id set to what CreateChannel returned.
+# The user's document's channel snippets, with only these edits: each
+# wrapped in a function, the host:port strings replaced by the test's, and
+# AddParticipant's channel_id set to what CreateChannel returned. (The
+# route snippet is test_routes.set_routes_snippet.)
 def create_channel_snippet(controller_address):
     import grpc
     from controlplane.v1 import controlplane_pb2_grpc as controlplane_api
@@ -81,64 +83,6 @@ def add_participant_snippet(controller_address, created_channel_id):
 
     except grpc.RpcError as e:
         print(f"Request failed: {e}")
-    finally:
-        channel.close()
-
-
-def set_routes_snippet(controller_address, target_endpoint):
-    import grpc
-    from controlplane.v1 import controlplane_pb2_grpc as controlplane_api
-    from controlplane.v1 import controlplane_pb2
-    from grpc_api import grpc_api_pb2 as grpcapi
-
-    # Create gRPC connection
-    channel = grpc.insecure_channel(controller_address)
-    client = controlplane_api.ControlPlaneServiceStub(channel)
-
-    try:
-        # Create connection to the target node
-        connection = grpcapi.Connection(
-            connection_id=target_endpoint,
-            config_data='{"endpoint": "' + target_endpoint + '"}'
-        )
-
-        create_connection_request = controlplane_pb2.CreateConnectionRequest(
-            connection=connection,
-            node_id="slim/0"
-        )
-
-        create_connection_response = client.CreateConnection(create_connection_request)
-
-        if not create_connection_response.success:
-            raise Exception("Failed to create connection")
-
-        connection_id = create_connection_response.connection_id
-        print(f"Connection created successfully with ID: {connection_id}")
-
-        # Add subscription for a group to a SLIM node
-        subscription = grpcapi.Subscription(
-            component_0="agntcy",
-            component_1="namespace",
-            component_2="group_channel",
-            connection_id=connection_id
-        )
-
-        create_subscription_request = controlplane_pb2.CreateSubscriptionRequest(
-            node_id="slim/0",
-            subscription=subscription
-        )
-
-        create_subscription_response = client.CreateSubscription(create_subscription_request)
-
-        if not create_subscription_response.success:
-            raise Exception("Failed to create subscription")
-
-        print(f"Subscription created successfully with ID: {create_subscription_response.subscription_id}")
-
-    except grpc.RpcError as e:
-        print(f"gRPC error: {e}")
-    except Exception as e:
-        print(f"Error: {e}")
     finally:
         channel.close()
 
