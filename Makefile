@@ -46,7 +46,7 @@ asan: deps
 # The client library's threads under ThreadSanitizer (clang-14). Its
 # runtime cannot map its shadow memory with the mmap randomisation of
 # recent kernels, hence setarch -R (no randomisation) for the tests.
-TSAN_TARGETS = slim test_app test_state test_client_sessions test_client_groups test_group_liveness test_mls_groups test_jwt_apps test_sessions test_groups slim_p2p group_chat py_data-plane_v1_data_plane
+TSAN_TARGETS = slim test_app test_state test_client_sessions test_client_groups test_group_liveness test_mls_groups test_jwt_apps test_sessions test_groups slim_p2p group_chat ctl_app py_protos
 TSAN_TESTS   = ^(client\.|unit\.test_sessions|unit\.test_groups|examples\.)
 tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
