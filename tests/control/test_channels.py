@@ -225,8 +225,8 @@ class DocumentSnippets(unittest.TestCase):
 
     def test_wrong_token_ignored(self):
         # The apps use another secret than the nodes sign with: the request
-        # is dropped by the moderator's library, the call fails, nothing is
-        # stored, and the app made no session.
+        # is dropped and counted by the moderator's library, the call fails,
+        # nothing is stored, and the app made no session.
         mod = self.app("agntcy/namespace/moderator", self.n0.port, "moderator",
                        secret="another-secret-the-node-does-not-know-0123456789")
         self.wait_reported("slim/0", "moderator")
@@ -242,6 +242,7 @@ class DocumentSnippets(unittest.TestCase):
                                             grpc.StatusCode.FAILED_PRECONDITION))
         self.assertEqual(list(self.ctl.stub.ListChannels(cp.ListChannelsRequest(),
                                                          timeout=10).channel_id), [])
+        mod.expect("refused 1", timeout=5)
         with self.assertRaises(AssertionError):
             mod.expect("session", timeout=1)
 

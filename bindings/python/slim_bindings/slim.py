@@ -47,6 +47,13 @@ class Slim:
         """The app's name, with its id."""
         return self._svc.name
 
+    def counters(self) -> dict:
+        """The library's counters for this app (ours, not upstream's API):
+        messages in and out, drops by reason, retransmissions, MLS commits,
+        controller requests refused, ... (``slim_app_counters`` in
+        include/slim/app.h)."""
+        return self._svc._app_or_raise().counters()
+
     async def create_session(self, session_config: PySessionConfiguration) -> PySession:
         ctx = await _service.create_session(self._svc, session_config)
         return PySession(self._svc, ctx)

@@ -649,14 +649,15 @@ static PyObject *pyapp_counters(PyObject *obj, PyObject *unused) {
     if (st != SLIM_OK)
         return PyLong_FromLong(st);
     return Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "messages_dropped",
-        c.messages_dropped, "events_dropped", c.events_dropped, "sessions_refused",
-        c.sessions_refused, "calls_refused", c.calls_refused, "sessions_open", c.sessions_open,
-        "messages_in", c.messages_in, "messages_out", c.messages_out, "retransmissions",
-        c.retransmissions, "undelivered", c.undelivered, "lost", c.lost, "drop_identity",
-        c.drop_identity, "drop_malformed", c.drop_malformed, "drop_other", c.drop_other,
-        "drop_unrouted", c.drop_unrouted, "drop_queue_full", c.drop_queue_full, "reconnects",
-        c.reconnects, "mls_commits", c.mls_commits);
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+        "messages_dropped", c.messages_dropped, "events_dropped", c.events_dropped,
+        "sessions_refused", c.sessions_refused, "calls_refused", c.calls_refused, "sessions_open",
+        c.sessions_open, "messages_in", c.messages_in, "messages_out", c.messages_out,
+        "retransmissions", c.retransmissions, "undelivered", c.undelivered, "lost", c.lost,
+        "drop_identity", c.drop_identity, "drop_malformed", c.drop_malformed, "drop_other",
+        c.drop_other, "drop_unrouted", c.drop_unrouted, "drop_queue_full", c.drop_queue_full,
+        "reconnects", c.reconnects, "mls_commits", c.mls_commits, "controller_requests_refused",
+        c.controller_requests_refused);
 }
 
 /* save_state(path, key, timeout_ms) -> status code (0: saved). Blocks,
