@@ -247,6 +247,11 @@ static slim_status tls(ctx *c, slim_cfg_node *map, const char *path, bool server
             (st = opt_string(c, n, p, "client_ca_pem", &t->client_ca_pem)) != SLIM_OK)
             return st;
         ignored(c, n, p, "reload_client_ca_file", "certificate reloading is not implemented");
+        static const char *const client_side[] = {"ca_file", "ca_pem", "ca_source"};
+        for (size_t i = 0; i < sizeof client_side / sizeof client_side[0]; i++)
+            ignored(c, n, p, client_side[i],
+                    "a client's setting, without effect on a server: client_ca requires client "
+                    "certificates");
     } else {
         if ((st = opt_bool(c, n, p, "insecure_skip_verify", &t->insecure_skip_verify)) != SLIM_OK)
             return st;

@@ -8,6 +8,7 @@
  * protobuf-c's own allocator is used only to decode.
  */
 #include "control/agent.h"
+#include "control/agent_server.h"
 #include "controller/v1/controller.pb-c.h"
 #include "core/alloc.h"
 #include "core/hmap.h"
@@ -80,9 +81,10 @@ struct slim_agent_core {
     size_t n_conns;
     slim_buf out;
     /* Channels through the controller. */
-    slim_identity *ident; /* NULL: no token_provider */
-    slim_name ctl_name;   /* controller/controller/controller/<random id> */
-    uint64_t local_conn;  /* 0 until attached */
+    slim_identity *ident;     /* NULL: no token_provider */
+    slim_identity *reg_ident; /* the node's own, for registering; NULL likewise */
+    slim_name ctl_name;       /* controller/controller/controller/<random id> */
+    uint64_t local_conn;      /* 0 until attached */
     agent_pending *pending;
     size_t n_pending;
     uint64_t dropped;
@@ -111,11 +113,15 @@ slim_status slim_agent_core_new(const slim_agent_info *info, slim_fwd *fwd,
     if (st == SLIM_OK && info->token_secret != NULL) {
         slim_str secret = {info->token_secret, strlen(info->token_secret)};
         st = slim_identity_new((slim_str){"controller", 10}, secret, NULL, &c->ident);
+        if (st == SLIM_OK)
+            st = slim_identity_new((slim_str){info->node_id, strlen(info->node_id)}, secret, NULL,
+                                   &c->reg_ident);
         if (st == SLIM_OK && slim_identity_secret_is_weak(secret))
             SLIM_LOGW(MOD, "controller.token_provider: the shared secret is shorter than %d bytes",
                       SLIM_IDENTITY_MIN_SECRET);
     }
     if (st != SLIM_OK) {
+        slim_identity_free(c->ident);
         slim_free(c);
         return st;
     }
@@ -159,6 +165,7 @@ void slim_agent_core_free(slim_agent_core *c) {
         pending_free(p);
     }
     slim_identity_free(c->ident);
+    slim_identity_free(c->reg_ident);
     slim_buf_cleanup(&c->out);
     slim_free(c);
 }
@@ -1247,6 +1254,12 @@ slim_status slim_agent_core_attach(slim_agent_core *c, uint64_t conn) {
     return st;
 }
 
+slim_status slim_agent_core_token(slim_agent_core *c, uint64_t unix_s, slim_str *token) {
+    if (c->reg_ident == NULL)
+        return SLIM_E_NOT_FOUND;
+    return slim_identity_token(c->reg_ident, unix_s, token);
+}
+
 const slim_name *slim_agent_core_controller_name(const slim_agent_core *c) {
     return &c->ctl_name;
 }
@@ -1446,6 +1459,7 @@ struct slim_agent {
     slim_agent_core *core;
     ctl *ctls;
     size_t n_ctls;
+    slim_agent_server *server; /* controller.servers; NULL without */
     agent_link *links;
     uv_timer_t defer;
     uv_timer_t expire;   /* the next channel request deadline */
@@ -1597,7 +1611,26 @@ static void ctl_open(ctl *c) {
     if (c->call != NULL || a->stopped || c->client == NULL)
         return;
     slim_grpc_call_opts o = {.method = SLIM_AGENT_METHOD};
-    slim_status st = slim_grpc_client_open(c->client, &o, &ctl_cbs, c, &c->call);
+    slim_grpc_md md;
+    slim_grpc_md_init(&md);
+    slim_str token;
+    slim_status st = slim_agent_core_token(a->core, (uint64_t)time(NULL), &token);
+    if (st == SLIM_OK) {
+        char *bearer = slim_malloc(token.len + 8);
+        if (bearer != NULL) {
+            snprintf(bearer, token.len + 8, "Bearer %.*s", (int)token.len, token.ptr);
+            st = slim_grpc_md_add_str(&md, "authorization", bearer);
+            slim_free(bearer);
+        } else {
+            st = SLIM_E_NOMEM;
+        }
+        o.metadata = &md;
+    } else if (st == SLIM_E_NOT_FOUND) {
+        st = SLIM_OK;
+    }
+    if (st == SLIM_OK)
+        st = slim_grpc_client_open(c->client, &o, &ctl_cbs, c, &c->call);
+    slim_grpc_md_cleanup(&md);
     if (st != SLIM_OK) {
         c->call = NULL;
         SLIM_LOGW(MOD, "controller %s: cannot open the control stream: %s", c->endpoint,
@@ -1662,7 +1695,8 @@ static void handle_closed(uv_handle_t *h) {
 
 slim_status slim_agent_new(uv_loop_t *loop, slim_hub *hub, const slim_agent_config *cfg,
                            slim_agent **out) {
-    if (loop == NULL || hub == NULL || cfg == NULL || cfg->n_controllers == 0 || out == NULL)
+    if (loop == NULL || hub == NULL || cfg == NULL || cfg->n_controllers + cfg->n_servers == 0 ||
+        out == NULL)
         return SLIM_E_INVALID_ARG;
     slim_agent *a = slim_calloc(1, sizeof *a);
     if (a == NULL)
@@ -1670,7 +1704,7 @@ slim_status slim_agent_new(uv_loop_t *loop, slim_hub *hub, const slim_agent_conf
     a->loop = loop;
     a->hub = hub;
     a->cfg = *cfg;
-    a->ctls = slim_calloc(cfg->n_controllers, sizeof *a->ctls);
+    a->ctls = slim_calloc(cfg->n_controllers > 0 ? cfg->n_controllers : 1, sizeof *a->ctls);
     static const slim_agent_ops ops = {.dial = op_dial,
                                        .close = op_close,
                                        .link_conn = op_link_conn,
@@ -1688,6 +1722,15 @@ slim_status slim_agent_new(uv_loop_t *loop, slim_hub *hub, const slim_agent_conf
     st = slim_hub_local_open(hub, local_in, a, &a->local_conn);
     if (st == SLIM_OK && (st = slim_agent_core_attach(a->core, a->local_conn)) != SLIM_OK)
         slim_hub_local_close(hub, a->local_conn);
+    if (st == SLIM_OK && cfg->n_servers > 0) {
+        slim_agent_server_config sc = {.servers = cfg->servers,
+                                       .n_servers = cfg->n_servers,
+                                       .verifier_secret = cfg->verifier_secret,
+                                       .listening = cfg->listening,
+                                       .ud = cfg->listening_ud};
+        if ((st = slim_agent_server_new(loop, a->core, &sc, &a->server)) != SLIM_OK)
+            slim_hub_local_close(hub, a->local_conn);
+    }
     if (st != SLIM_OK) {
         slim_agent_core_free(a->core);
         slim_free(a->ctls);
@@ -1713,6 +1756,11 @@ slim_status slim_agent_new(uv_loop_t *loop, slim_hub *hub, const slim_agent_conf
 }
 
 slim_status slim_agent_start(slim_agent *a) {
+    if (a->server != NULL) {
+        slim_status st = slim_agent_server_start(a->server);
+        if (st != SLIM_OK)
+            return st;
+    }
     for (size_t i = 0; i < a->n_ctls; i++) {
         ctl *c = &a->ctls[i];
         /* Redialled forever, whatever max_attempts says. */
@@ -1726,6 +1774,12 @@ slim_status slim_agent_start(slim_agent *a) {
         SLIM_LOGI(MOD, "dialling the controller %s", c->endpoint);
     }
     return SLIM_OK;
+}
+
+void slim_agent_stats_get(const slim_agent *a, slim_agent_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (a != NULL && a->server != NULL)
+        slim_agent_server_stats_get(a->server, out);
 }
 
 void slim_agent_app_name(slim_agent *a, const slim_name *name, const slim_str *text, bool added) {
@@ -1744,6 +1798,8 @@ void slim_agent_stop(slim_agent *a) {
     if (a->local_conn != 0)
         slim_hub_local_close(a->hub, a->local_conn);
     a->local_conn = 0;
+    if (a->server != NULL)
+        slim_agent_server_stop(a->server);
     for (size_t i = 0; i < a->n_ctls; i++) {
         ctl *c = &a->ctls[i];
         uv_timer_stop(&c->reopen);
@@ -1759,6 +1815,8 @@ void slim_agent_free(slim_agent *a) {
     if (a == NULL)
         return;
     slim_agent_stop(a);
+    slim_agent_server_free(a->server);
+    a->server = NULL;
     slim_agent_core_free(a->core); /* closes its links */
     a->core = NULL;
     slim_buf_cleanup(&a->out);

@@ -72,8 +72,11 @@ typedef struct slim_agent_info {
      * NULL, or a NULL entry: as configured. */
     const char *const *endpoints;
     /* controller.token_provider's shared secret: channel requests are
-     * signed with a token of identity "controller" made with it. NULL: the
-     * node cannot sign them and refuses them. */
+     * signed with a token of identity "controller" made with it, and the
+     * node registers with a token of identity node_id made with it
+     * (`authorization: Bearer <token>` on each control stream it opens).
+     * NULL: the node registers without a token, and cannot sign channel
+     * requests, so it refuses them. */
     const char *token_secret;
     /* How long a moderator has to answer a channel request; 0 = 60 s. */
     uint64_t request_timeout_ms;
@@ -168,6 +171,11 @@ void slim_agent_core_local_input(slim_agent_core *c, slim_bytes msg);
  * outstanding. Not from inside the forwarder. */
 uint64_t slim_agent_core_expire(slim_agent_core *c, uint64_t now_ms);
 
+/* The token the node presents when it opens a control stream at unix_s
+ * (a shared-secret token of identity node_id; borrowed until the next
+ * call). E_NOT_FOUND without token_secret; token errors. */
+slim_status slim_agent_core_token(slim_agent_core *c, uint64_t unix_s, slim_str *token);
+
 /* The name channel requests come from. */
 const slim_name *slim_agent_core_controller_name(const slim_agent_core *c);
 
@@ -200,6 +208,17 @@ typedef struct slim_agent_config {
      * redialled forever. */
     const slim_client_config *controllers;
     size_t n_controllers;
+    /* The node's own control endpoint (controller.servers; borrowed), see
+     * src/control/agent_server.h: the same commands for `slimctl
+     * node-connect`. verifier_secret (controller.token_verifier's shared
+     * secret): callers must present a shared-secret token made with it;
+     * NULL: no token required. listening (may be NULL) hears each bound
+     * address. */
+    const slim_server_config *servers;
+    size_t n_servers;
+    const char *verifier_secret;
+    void (*listening)(const char *addr, void *ud);
+    void *listening_ud;
     /* Transport settings under those of each data-plane link's
      * ClientConfig (as the node's own links get). */
     slim_grpc_config link_base;
@@ -207,18 +226,30 @@ typedef struct slim_agent_config {
 
 /* Creates an agent on loop for the node's hub (borrowed; the hub must
  * have been created with an app_names callback that reaches
- * slim_agent_app_name()). E_INVALID_ARG (no controller), E_NOMEM. */
+ * slim_agent_app_name() when there are controllers). E_INVALID_ARG
+ * (neither a controller nor a server), E_NOMEM. */
 slim_status slim_agent_new(uv_loop_t *loop, slim_hub *hub, const slim_agent_config *cfg,
                            slim_agent **out);
 
-/* Dials every controller; each registers as soon as it is reachable.
- * E_TRANSPORT_BAD_ENDPOINT, E_TLS_CONFIG (logged with the controller's
- * endpoint), E_NOMEM. */
+/* Binds the control endpoint's listeners and dials every controller;
+ * each registers as soon as it is reachable. E_TRANSPORT_BAD_ENDPOINT,
+ * E_TRANSPORT_LISTEN, E_TLS_CONFIG (logged with the endpoint), E_NOMEM. */
 slim_status slim_agent_start(slim_agent *a);
 
 /* The hub's app_names callback, passed on to the core (may run from inside
  * the forwarder). */
 void slim_agent_app_name(slim_agent *a, const slim_name *name, const slim_str *text, bool added);
+
+/* Counters of the node's own control endpoint (all 0 without one). */
+typedef struct slim_agent_stats {
+    size_t endpoint_streams;             /* calls open now */
+    uint64_t endpoint_calls;             /* calls accepted */
+    uint64_t endpoint_refused_no_token;  /* calls without a token, refused */
+    uint64_t endpoint_refused_bad_token; /* calls whose token did not verify, refused */
+    uint64_t endpoint_tls_failed;        /* connections that ended on a TLS error */
+} slim_agent_stats;
+
+void slim_agent_stats_get(const slim_agent *a, slim_agent_stats *out);
 
 /* Ends the control streams and stops redialling the controllers (at
  * shutdown, before the node drains). The links the agent made stay until

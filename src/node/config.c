@@ -196,9 +196,11 @@ static slim_status dataplane(walk *w, slim_cfg_node *svc, const char *path, slim
 }
 
 /* token_provider / token_verifier: shared_secret, static_jwt, jwt or none.
- * secret (NULL for the verifier) gets a copy of the shared secret. */
+ * secret gets a copy of the shared secret. A JWT provider is accepted with
+ * a note (the node signs nothing with it); a JWT verifier is refused, since
+ * the node's control endpoint would otherwise run unauthenticated. */
 static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const char *key,
-                         char **secret) {
+                         bool provider, char **secret) {
     slim_cfg_node *n = slim_cfg_get(ctl, key);
     if (n == NULL || n->kind == SLIM_CFG_NULL)
         return SLIM_OK;
@@ -214,7 +216,7 @@ static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const ch
                 continue;
             char kp[600];
             slim_cfg_path(kp, sizeof kp, p, kinds[i]);
-            if (secret != NULL && i == 0) {
+            if (i == 0) {
                 const char *s;
                 slim_status st = slim_cfg_string(w->doc, n->items[0], kp, &s, w->err);
                 if (st != SLIM_OK)
@@ -224,10 +226,14 @@ static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const ch
                                          "the shared secret is empty");
                 return (*secret = dup(s)) != NULL ? SLIM_OK : SLIM_E_NOMEM;
             }
-            if (secret != NULL && (i == 1 || i == 2))
-                note(w, n, kp,
-                     "a JWT token_provider is accepted without effect: the node cannot sign "
-                     "controller requests with it (use shared_secret)");
+            if (i == 3)
+                return SLIM_OK;
+            if (!provider)
+                return slim_cfg_fail(w->err, w->doc, n, kp,
+                                     "a JWT token_verifier is not supported (use shared_secret)");
+            note(w, n, kp,
+                 "a JWT token_provider is accepted without effect: the node cannot sign "
+                 "with it (use shared_secret)");
             return SLIM_OK;
         }
     }
@@ -243,15 +249,13 @@ static slim_status controller(walk *w, slim_cfg_node *svc, const char *path, sli
     if (st != SLIM_OK || ctl == NULL)
         return st;
     c->has_controller = true;
-    slim_server_config *srv = NULL;
-    size_t ns = 0;
-    st = endpoints(w, ctl, p, "servers", true, (void **)&srv, &ns);
+    st = endpoints(w, ctl, p, "servers", true, (void **)&c->ctl_servers, &c->n_ctl_servers);
     if (st == SLIM_OK)
         st = endpoints(w, ctl, p, "clients", false, (void **)&c->controllers, &c->n_controllers);
     if (st == SLIM_OK)
-        st = token(w, ctl, p, "token_provider", &c->token_secret);
+        st = token(w, ctl, p, "token_provider", true, &c->token_secret);
     if (st == SLIM_OK)
-        st = token(w, ctl, p, "token_verifier", NULL);
+        st = token(w, ctl, p, "token_verifier", false, &c->verifier_secret);
     slim_cfg_node *rt = slim_cfg_get(ctl, "request_timeout");
     if (st == SLIM_OK && rt != NULL) {
         char kp[600];
@@ -260,15 +264,18 @@ static slim_status controller(walk *w, slim_cfg_node *svc, const char *path, sli
         if (st == SLIM_OK && c->request_timeout_ms == 0)
             st = slim_cfg_fail(w->err, w->doc, rt, kp, "must be longer than 0");
     }
-    for (size_t i = 0; i < ns; i++)
-        slim_server_config_cleanup(&srv[i]);
-    slim_free(srv);
-    if (st == SLIM_OK && ns > 0) {
+    if (st == SLIM_OK && c->n_ctl_servers > 0 && c->verifier_secret == NULL) {
+        bool mtls = true;
+        for (size_t i = 0; i < c->n_ctl_servers; i++)
+            mtls = mtls && !c->ctl_servers[i].tls.insecure &&
+                   (c->ctl_servers[i].tls.client_ca_file != NULL ||
+                    c->ctl_servers[i].tls.client_ca_pem != NULL);
         char sp[600];
         slim_cfg_path(sp, sizeof sp, p, "servers");
-        note(w, slim_cfg_get(ctl, "servers"), sp,
-             "the node's own control endpoint is not implemented yet; the servers were checked "
-             "and are otherwise ignored");
+        if (!mtls)
+            note(w, slim_cfg_get(ctl, "servers"), sp,
+                 "anyone who reaches this control endpoint can change the node's routes: set "
+                 "token_verifier or require client certificates");
     }
     return st;
 }
@@ -396,15 +403,20 @@ void slim_node_config_cleanup(slim_node_config *c) {
         slim_client_config_cleanup(&c->clients[i]);
     for (size_t i = 0; i < c->n_controllers; i++)
         slim_client_config_cleanup(&c->controllers[i]);
+    for (size_t i = 0; i < c->n_ctl_servers; i++)
+        slim_server_config_cleanup(&c->ctl_servers[i]);
+    slim_free(c->ctl_servers);
     slim_free(c->servers);
     slim_free(c->clients);
     slim_free(c->controllers);
     slim_free(c->service);
     slim_free(c->node_id);
     slim_free(c->group_name);
-    if (c->token_secret != NULL) {
-        slim_memzero(c->token_secret, strlen(c->token_secret));
-        slim_free(c->token_secret);
+    char *secrets[2] = {c->token_secret, c->verifier_secret};
+    for (int i = 0; i < 2; i++) {
+        if (secrets[i] != NULL)
+            slim_memzero(secrets[i], strlen(secrets[i]));
+        slim_free(secrets[i]);
     }
     slim_free(c->metrics_endpoint);
     memset(c, 0, sizeof *c);

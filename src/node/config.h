@@ -13,11 +13,13 @@
  *       controller: {servers: [...], clients: [...], token_provider: ...}
  *
  * controller.clients are the controllers the node dials (src/control/
- * agent.h); controller.token_provider's shared_secret signs the channel
- * requests the node hands to moderators, controller.request_timeout (60s)
- * bounds their answer; controller.servers (the node's own control
- * endpoint), token_verifier and a JWT token_provider are checked and
- * otherwise ignored.
+ * agent.h); controller.token_provider's shared_secret makes the token the
+ * node registers with and signs the channel requests it hands to
+ * moderators, controller.request_timeout (60s) bounds their answer;
+ * controller.servers are the node's own control endpoint (ServerConfigs,
+ * TLS as on the data plane), where callers must present a shared-secret
+ * token of controller.token_verifier when it is set. A JWT token_provider
+ * is accepted without effect; a JWT token_verifier is refused.
  *
  * Our additions, under dataplane (see docs/configuration.md):
  *   slow_consumer_timeout (10s), max_subscriptions_per_connection (100000),
@@ -49,7 +51,10 @@ typedef struct slim_node_config {
     bool has_controller;             /* a controller section was present */
     slim_client_config *controllers; /* controller.clients: the controllers to dial */
     size_t n_controllers;
-    char *token_secret;          /* controller.token_provider.shared_secret; NULL: none */
+    char *token_secret;              /* controller.token_provider.shared_secret; NULL: none */
+    slim_server_config *ctl_servers; /* controller.servers: the node's control endpoint */
+    size_t n_ctl_servers;
+    char *verifier_secret;       /* controller.token_verifier.shared_secret; NULL: none */
     uint64_t request_timeout_ms; /* controller.request_timeout; default 60 s */
     char *metrics_endpoint;      /* metrics.endpoint: /metrics and /healthz; NULL: off */
 } slim_node_config;

@@ -81,6 +81,12 @@ static char *registered_endpoint(const char *configured, const char *bound) {
     return out;
 }
 
+static void control_listening(const char *addr, void *ud) {
+    slim_node *n = ud;
+    if (n->cbs.listening != NULL)
+        n->cbs.listening("controller", addr, n->cbs.ud);
+}
+
 static slim_status start_agent(slim_node *n) {
     slim_agent_config ac = {
         .info = {.node_id = n->cfg->node_id,
@@ -92,6 +98,11 @@ static slim_status start_agent(slim_node *n) {
                  .request_timeout_ms = n->cfg->request_timeout_ms},
         .controllers = n->cfg->controllers,
         .n_controllers = n->cfg->n_controllers,
+        .servers = n->cfg->ctl_servers,
+        .n_servers = n->cfg->n_ctl_servers,
+        .verifier_secret = n->cfg->verifier_secret,
+        .listening = control_listening,
+        .listening_ud = n,
         /* as the node's own links */
         .link_base = {.max_message_size = n->cfg->max_message_size + 64 * 1024,
                       .keepalive_min_interval_ms = SLIM_GRPC_OFF},
@@ -246,7 +257,7 @@ slim_status slim_node_start(slim_node *n) {
         if (n->cbs.listening != NULL)
             n->cbs.listening("metrics", bound, n->cbs.ud);
     }
-    if (n->cfg->n_controllers > 0) {
+    if (n->cfg->n_controllers > 0 || n->cfg->n_ctl_servers > 0) {
         slim_status st = start_agent(n);
         if (st != SLIM_OK)
             return st;
@@ -296,6 +307,7 @@ void slim_node_stats_get(const slim_node *n, slim_node_stats *out) {
     slim_fwd_counters_get(f, &out->fwd);
     slim_router_stats_get(slim_fwd_router(f), &out->router);
     slim_grpc_server_stats_get(n->server, &out->server);
+    slim_agent_stats_get(n->agent, &out->control);
 }
 
 static void render_metrics(void *ud, slim_buf *out) {

@@ -128,6 +128,24 @@ slim_status slim_node_stats_prometheus(const slim_node_stats *s, const char *ver
         s->queued_bytes);
     one(&p, "slim_send_queue_bytes_max", "gauge", "Bytes queued on the fullest connection.",
         s->queued_max);
+
+    const slim_agent_stats *a = &s->control;
+    one(&p, "slim_control_streams", "gauge",
+        "Streams open on the node's own control endpoint (controller.servers).",
+        a->endpoint_streams);
+    one(&p, "slim_control_calls_total", "counter",
+        "Streams accepted on the node's own control endpoint.", a->endpoint_calls);
+    head(&p, "slim_control_calls_refused_total", "counter",
+         "Calls to the node's own control endpoint refused for their token (no_token: none; "
+         "bad_token: it did not verify with controller.token_verifier).");
+    emit(&p, "slim_control_calls_refused_total{reason=\"no_token\"} %llu\n",
+         (unsigned long long)a->endpoint_refused_no_token);
+    emit(&p, "slim_control_calls_refused_total{reason=\"bad_token\"} %llu\n",
+         (unsigned long long)a->endpoint_refused_bad_token);
+    one(&p, "slim_control_tls_handshakes_failed_total", "counter",
+        "Connections to the node's own control endpoint that ended on a TLS error (a client "
+        "certificate missing or of another CA, ...).",
+        a->endpoint_tls_failed);
     return p.st;
 }
 

@@ -6,6 +6,7 @@
 #ifndef SLIM_NODE_STATS_H
 #define SLIM_NODE_STATS_H
 
+#include "control/agent.h"
 #include "router/forwarder.h"
 #include "slim/log.h"
 #include "transport/grpc.h"
@@ -19,6 +20,7 @@ typedef struct slim_node_stats {
     uint64_t unsent;                    /* queued messages of streams that ended */
     uint64_t queued_bytes, queued_max;  /* send queues: total and largest */
     size_t links, links_up;             /* dataplane.clients, and those with a stream */
+    slim_agent_stats control;           /* the node's own control endpoint */
 } slim_node_stats;
 
 /* Appends the /metrics page for s (version: the node's semver). E_NOMEM. */

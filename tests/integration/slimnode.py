@@ -92,10 +92,12 @@ def publish(src, dst, payload=b"", fanout=1, ttl=8, session_id=1, message_id=1):
 
 
 class Node:
-    """A `slim` process with a generated config; stops on close()."""
+    """A `slim` process with a generated config; stops on close().
+    control_endpoint: the config has controller.servers; wait for their
+    "listening controller" line too (self.control_port)."""
 
     def __init__(self, extra_dataplane="", clients=(), extra_top="", node_name="0", env=None,
-                 server_tls="{insecure: true}", client_yaml=None):
+                 server_tls="{insecure: true}", client_yaml=None, control_endpoint=False):
         self.dir = tempfile.mkdtemp(prefix="slim-node-")
         self.config = os.path.join(self.dir, "config.yaml")
         if client_yaml is None:
@@ -118,17 +120,20 @@ class Node:
         self.proc = subprocess.Popen([os.environ["SLIM_BIN"], "--config", self.config],
                                      stdout=subprocess.PIPE, stderr=self.log,
                                      env=dict(os.environ, SLIM_LOG="info", **(env or {})))
-        self.port = self.metrics_port = None
+        self.port = self.metrics_port = self.control_port = None
         deadline = time.time() + 20
-        while time.time() < deadline and self.metrics_port is None:
+        while time.time() < deadline and (self.metrics_port is None or
+                                          (control_endpoint and self.control_port is None)):
             line = self.proc.stdout.readline().decode()
             if not line:
                 break
-            m = re.match(r"listening (dataplane|metrics) 127\.0\.0\.1:(\d+)", line)
+            m = re.match(r"listening (dataplane|metrics|controller) 127\.0\.0\.1:(\d+)", line)
             if m and m.group(1) == "dataplane" and self.port is None:
                 self.port = int(m.group(2))
             elif m and m.group(1) == "metrics":
                 self.metrics_port = int(m.group(2))
+            elif m and self.control_port is None:
+                self.control_port = int(m.group(2))
         if self.port is None or self.metrics_port is None:
             self.close()
             raise RuntimeError("node did not start: " + self.stderr())

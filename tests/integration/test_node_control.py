@@ -384,39 +384,47 @@ class NodeControl(unittest.TestCase):
         self.assertTrue(s.ended.is_set(), "the control stream outlived the node")
 
     def route(self, sender, receiver, deadline=15.0):
-        """True once a probe from sender reaches receiver."""
-        end = time.time() + deadline
-        k = 0
-        while time.time() < end:
-            k += 1
-            sender.send(publish("org/ns/alice", "org/ns/bob", b"probe", message_id=k))
-            try:
-                while True:
-                    m = receiver.recv(0.2)
-                    if m.HasField("publish") and m.publish.msg.app_payload.blob == b"probe":
-                        drain(receiver)
-                        drain(sender)
-                        return True
-            except AssertionError:
-                pass
-        return False
+        return route(sender, receiver, deadline)
 
     def no_route(self, sender, receiver, deadline=10.0):
-        """True once the node answers the sender's probe with "no route"."""
-        end = time.time() + deadline
-        k = 1000
-        while time.time() < end:
-            k += 1
-            sender.send(publish("org/ns/alice", "org/ns/bob", b"gone", message_id=k))
-            try:
-                m = sender.recv(0.3)
-            except AssertionError:
-                continue
-            if m.HasField("publish") and m.publish.header.error:
-                drain(receiver)
-                drain(sender)
-                return True
-        return False
+        return no_route(sender, receiver, deadline)
+
+
+def route(sender, receiver, deadline=15.0):
+    """True once a probe from sender reaches receiver."""
+    end = time.time() + deadline
+    k = 0
+    while time.time() < end:
+        k += 1
+        sender.send(publish("org/ns/alice", "org/ns/bob", b"probe", message_id=k))
+        try:
+            while True:
+                m = receiver.recv(0.2)
+                if m.HasField("publish") and m.publish.msg.app_payload.blob == b"probe":
+                    drain(receiver)
+                    drain(sender)
+                    return True
+        except AssertionError:
+            pass
+    return False
+
+
+def no_route(sender, receiver, deadline=10.0):
+    """True once the node answers the sender's probe with "no route"."""
+    end = time.time() + deadline
+    k = 1000
+    while time.time() < end:
+        k += 1
+        sender.send(publish("org/ns/alice", "org/ns/bob", b"gone", message_id=k))
+        try:
+            m = sender.recv(0.3)
+        except AssertionError:
+            continue
+        if m.HasField("publish") and m.publish.header.error:
+            drain(receiver)
+            drain(sender)
+            return True
+    return False
 
 
 def drain(link, quiet=0.3):

@@ -83,6 +83,14 @@ TEST(server_flattened_spelling_and_insecure) {
     CHECK(s.tls.insecure);
     CHECK(s.tls.cert_file == NULL);
     slim_server_config_cleanup(&s);
+    /* A client's CA on a server requires nothing: said so. */
+    CHECK_OK(server("s: {endpoint: 127.0.0.1:0, tls: {cert_file: a, key_file: b, ca_file: c}}\n",
+                    &s, &err));
+    CHECK(s.tls.client_ca_file == NULL);
+    CHECK_EQ(nwarned, 1);
+    CHECK_STR(warned[0], "1 s.tls.ca_file: a client's setting, without effect on a server: "
+                         "client_ca requires client certificates");
+    slim_server_config_cleanup(&s);
 }
 
 TEST(server_errors) {

@@ -54,9 +54,30 @@ TEST(standalone_node_sample) {
     CHECK_EQ(c.drain_timeout_ms, 10000);
     CHECK_EQ(c.slow_consumer_timeout_ms, 10000);
     CHECK_EQ(c.max_subscriptions_per_conn, 100000);
+    CHECK_EQ(c.n_ctl_servers, 1);
+    CHECK_STR(c.ctl_servers[0].endpoint, "0.0.0.0:46358");
+    CHECK(c.verifier_secret == NULL);
     CHECK_EQ(nwarned, 1);
-    CHECK(warned_about("6 services.slim/0.controller.servers: the node's own control endpoint "
-                       "is not implemented yet"));
+    CHECK(warned_about("6 services.slim/0.controller.servers: anyone who reaches this control "
+                       "endpoint can change the node's routes"));
+    slim_node_config_cleanup(&c);
+}
+
+TEST(control_endpoint_with_token_verifier) {
+    slim_node_config c;
+    slim_cfg_error err;
+    CHECK_OK(parse("services:\n"
+                   "  slim/0:\n"
+                   "    dataplane:\n"
+                   "      servers: [{ endpoint: \"127.0.0.1:0\", tls: { insecure: true } }]\n"
+                   "    controller:\n"
+                   "      servers: [{ endpoint: \"127.0.0.1:0\", tls: { insecure: true } }]\n"
+                   "      token_verifier: { shared_secret: \"the-operators-secret\" }\n",
+                   &c, &err));
+    CHECK_EQ(c.n_ctl_servers, 1);
+    CHECK_STR(c.verifier_secret, "the-operators-secret");
+    CHECK(c.token_secret == NULL);
+    CHECK(!warned_about("controller"));
     slim_node_config_cleanup(&c);
 }
 
@@ -158,6 +179,14 @@ TEST(errors_name_line_and_key) {
         {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
          "    controller:\n      clients: [{tls: {insecure: true}}]\n",
          "node.yaml:6: services.slim/0.controller.clients[0]: endpoint is required"},
+        {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
+         "    controller:\n      token_verifier: {jwt: {}}\n",
+         "node.yaml:6: services.slim/0.controller.token_verifier.jwt: a JWT token_verifier is not "
+         "supported (use shared_secret)"},
+        {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
+         "    controller:\n      token_verifier: {shared_secret: ''}\n",
+         "node.yaml:6: services.slim/0.controller.token_verifier.shared_secret: the shared secret "
+         "is empty"},
         {"metrics: {}\n", "node.yaml:1: metrics: needs an endpoint, such as \"127.0.0.1:9464\""},
         {"metrics: {endpoint: 'unix:///tmp/m'}\n",
          "node.yaml:1: metrics.endpoint: \"unix:///tmp/m\": expected host:port (port 0: any free "
@@ -191,5 +220,5 @@ TEST(metrics_endpoint) {
 }
 
 TEST_MAIN(TEST_ENTRY(metrics_endpoint), TEST_ENTRY(standalone_node_sample),
-          TEST_ENTRY(managed_node_sample), TEST_ENTRY(substitution_and_unknown_keys),
-          TEST_ENTRY(errors_name_line_and_key))
+          TEST_ENTRY(control_endpoint_with_token_verifier), TEST_ENTRY(managed_node_sample),
+          TEST_ENTRY(substitution_and_unknown_keys), TEST_ENTRY(errors_name_line_and_key))
