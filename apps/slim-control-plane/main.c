@@ -4,8 +4,9 @@
  *   slim-control-plane [--config FILE]   (also -config FILE, upstream's spelling)
  *   slim-control-plane --version | --help
  *
- * It prints one line per listener, "listening northbound 127.0.0.1:50051"
- * and "listening southbound 127.0.0.1:50052", which scripts can wait for.
+ * It prints one line per listener, "listening northbound 127.0.0.1:50051",
+ * "listening southbound 127.0.0.1:50052" and, with metrics.endpoint,
+ * "listening metrics 127.0.0.1:9465", which scripts can wait for.
  * SIGTERM/SIGINT stop it after draining (exit 0). Exit status 1 is for
  * start-up and configuration errors.
  */
@@ -37,9 +38,11 @@ static void usage(FILE *f) {
                "  -v, --version       print the version and exit\n"
                "  -h, --help          print this help and exit\n"
                "\n"
-               "Configuration keys: northbound.{httpHost,httpPort}, southbound.{httpHost,\n"
-               "httpPort,tls.{certFile,keyFile,caFile}}, logging.level, database.path,\n"
-               "routes.automatic, timeouts.{node,register,drain}. Port 0 picks a free port.\n"
+               "Configuration keys: northbound.{httpHost,httpPort,tls.{certFile,keyFile,\n"
+               "caFile},auth.tokens}, southbound.{httpHost,httpPort,tls.{certFile,keyFile,\n"
+               "caFile},auth.{sharedSecret,nodes}}, logging.level, database.path,\n"
+               "routes.automatic, timeouts.{node,channel,register,drain}, metrics.endpoint.\n"
+               "Port 0 picks a free port.\n"
                "NB_API_HTTP_HOST, NB_API_HTTP_PORT, SB_API_HTTP_HOST, SB_API_HTTP_PORT and\n"
                "API_LOG_LEVEL override the file. See docs/control-plane.md.\n");
 }

@@ -83,6 +83,24 @@ static char *compact_config(const char *text) {
     return out != NULL ? out : ctl_xstrdup(text);
 }
 
+void ctl_connection_table_init(ctl_table *t) {
+    static const char *const titles[] = {"ID", "TYPE", "CONNECTION ID", "PEER", "CONFIG"};
+    ctl_table_init(t, 5, titles);
+}
+
+void ctl_connection_row(ctl_table *t, const ProtobufCMessage *entry) {
+    const ConnectionEntry *e = (const ConnectionEntry *)entry;
+    char id[24], num[16];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)e->id);
+    char *config = compact_config(e->config_data);
+    const char *cells[] = {id,
+                           enum_text(&controller__proto__v1__connection_type__descriptor,
+                                     (int)e->connection_type, "CONNECTION_TYPE_", num),
+                           e->connection_id, e->peer, config};
+    ctl_table_add(t, cells);
+    free(config);
+}
+
 static int connection_list(ctl_ctx *ctx) {
     NodeMsg req = CONTROLPLANE__PROTO__V1__NODE__INIT;
     req.id = (char *)ctx->node_id;
@@ -95,21 +113,10 @@ static int connection_list(ctl_ctx *ctx) {
         ctl_print_json(m);
     } else {
         const ConnectionListResponse *resp = (const ConnectionListResponse *)m;
-        static const char *const titles[] = {"ID", "TYPE", "CONNECTION ID", "PEER", "CONFIG"};
         ctl_table t;
-        ctl_table_init(&t, 5, titles);
-        for (size_t i = 0; i < resp->n_entries; i++) {
-            const ConnectionEntry *e = resp->entries[i];
-            char id[24], num[16];
-            snprintf(id, sizeof id, "%llu", (unsigned long long)e->id);
-            char *config = compact_config(e->config_data);
-            const char *cells[] = {id,
-                                   enum_text(&controller__proto__v1__connection_type__descriptor,
-                                             (int)e->connection_type, "CONNECTION_TYPE_", num),
-                                   e->connection_id, e->peer, config};
-            ctl_table_add(&t, cells);
-            free(config);
-        }
+        ctl_connection_table_init(&t);
+        for (size_t i = 0; i < resp->n_entries; i++)
+            ctl_connection_row(&t, &resp->entries[i]->base);
         ctl_table_print(&t, stdout);
         ctl_table_cleanup(&t);
     }
@@ -124,6 +131,27 @@ static void add_conn_ids(ctl_str *b, size_t n, ConnectionEntry *const *conns) {
         ctl_str_addf(b, "%s%llu", i > 0 ? "," : "", (unsigned long long)conns[i]->id);
 }
 
+void ctl_subscription_table_init(ctl_table *t) {
+    static const char *const titles[] = {"NAME", "LOCAL", "REMOTE"};
+    ctl_table_init(t, 3, titles);
+}
+
+void ctl_subscription_row(ctl_table *t, const ProtobufCMessage *entry) {
+    const Controller__Proto__V1__SubscriptionEntry *e =
+        (const Controller__Proto__V1__SubscriptionEntry *)entry;
+    ctl_str name = {0}, local = {0}, remote = {0};
+    ctl_str_addf(&name, "%s/%s/%s", e->component_0, e->component_1, e->component_2);
+    if (e->_id_case == CONTROLLER__PROTO__V1__SUBSCRIPTION_ENTRY___ID_ID)
+        ctl_str_addf(&name, "/%s", e->id);
+    add_conn_ids(&local, e->n_local_connections, e->local_connections);
+    add_conn_ids(&remote, e->n_remote_connections, e->remote_connections);
+    const char *cells[] = {ctl_str_get(&name), ctl_str_get(&local), ctl_str_get(&remote)};
+    ctl_table_add(t, cells);
+    ctl_str_cleanup(&name);
+    ctl_str_cleanup(&local);
+    ctl_str_cleanup(&remote);
+}
+
 static int subscription_list(ctl_ctx *ctx) {
     NodeMsg req = CONTROLPLANE__PROTO__V1__NODE__INIT;
     req.id = (char *)ctx->node_id;
@@ -136,23 +164,10 @@ static int subscription_list(ctl_ctx *ctx) {
         ctl_print_json(m);
     } else {
         const SubscriptionListResponse *resp = (const SubscriptionListResponse *)m;
-        static const char *const titles[] = {"NAME", "LOCAL", "REMOTE"};
         ctl_table t;
-        ctl_table_init(&t, 3, titles);
-        for (size_t i = 0; i < resp->n_entries; i++) {
-            const Controller__Proto__V1__SubscriptionEntry *e = resp->entries[i];
-            ctl_str name = {0}, local = {0}, remote = {0};
-            ctl_str_addf(&name, "%s/%s/%s", e->component_0, e->component_1, e->component_2);
-            if (e->_id_case == CONTROLLER__PROTO__V1__SUBSCRIPTION_ENTRY___ID_ID)
-                ctl_str_addf(&name, "/%s", e->id);
-            add_conn_ids(&local, e->n_local_connections, e->local_connections);
-            add_conn_ids(&remote, e->n_remote_connections, e->remote_connections);
-            const char *cells[] = {ctl_str_get(&name), ctl_str_get(&local), ctl_str_get(&remote)};
-            ctl_table_add(&t, cells);
-            ctl_str_cleanup(&name);
-            ctl_str_cleanup(&local);
-            ctl_str_cleanup(&remote);
-        }
+        ctl_subscription_table_init(&t);
+        for (size_t i = 0; i < resp->n_entries; i++)
+            ctl_subscription_row(&t, &resp->entries[i]->base);
         ctl_table_print(&t, stdout);
         ctl_table_cleanup(&t);
     }

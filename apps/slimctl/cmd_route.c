@@ -88,9 +88,9 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Reads a route file: a JSON object with a non-empty string "endpoint".
- * *text gets the file's contents and *endpoint the endpoint (both owned). */
-static int read_route_file(const char *cmd, const char *path, char **text, char **endpoint) {
+/* A route file: a JSON object with a non-empty string "endpoint"
+ * (slimctl.h). */
+int ctl_read_conn_file(const char *cmd, const char *path, char **text, char **endpoint) {
     if (!ends_with(path, ".json")) {
         ctl_err("%s: %s: a connection config file must be JSON and end in .json", cmd, path);
         return CTL_EXIT_USAGE;
@@ -148,7 +148,7 @@ static int route_add(ctl_ctx *ctx) {
 
     int rc = parse_name_via(ctx, &name, &sub);
     if (rc == CTL_EXIT_OK && (is_file(dest) || ends_with(dest, ".json"))) {
-        rc = read_route_file(ctx->path, dest, &text, &endpoint);
+        rc = ctl_read_conn_file(ctx->path, dest, &text, &endpoint);
         if (rc == CTL_EXIT_OK) {
             conn.connection_id = endpoint;
             conn.config_data = text;

@@ -1,8 +1,10 @@
 /*
  * slimctl: the command line of the SLIM controller's northbound API
- * (controlplane.proto.v1.ControlPlaneService, docs/slimctl.md).
+ * (controlplane.proto.v1.ControlPlaneService, docs/slimctl.md), and of a
+ * node's own control endpoint (node-connect).
  *
  *   slimctl [options] <group> <command> [arguments] [options]
+ *   slimctl node-connect [ENDPOINT] <group> <command> [arguments] [options]
  *
  * Options may come anywhere on the line ("--" ends them). The command tree
  * is the table `root` below: groups with their subcommand tables (defined
@@ -36,11 +38,24 @@ typedef struct opt_def {
 static const opt_def options[] = {
     {CTL_O_SERVER, "server", 's', "HOST:PORT", 0,
      "the controller's northbound API (default 127.0.0.1:50051;\n"
-     "an http:// prefix is accepted)"},
+     "node-connect: the node's control endpoint, default\n"
+     "127.0.0.1:46358); http:// for plaintext, https:// for TLS"},
     {CTL_O_TIMEOUT, "timeout", 0, "DURATION", 0,
      "time allowed for the call: 500ms, 2s, 1m (default 15s)"},
     {CTL_O_OUTPUT, "output", 'o', "FORMAT", 0, "table or json (default table)"},
     {CTL_O_CONFIG, "config", 0, "FILE", 0, "config file (default $HOME/.slimctl/config.yaml)"},
+    {CTL_O_TLS_CA, "tls-ca", 0, "FILE", 0,
+     "TLS: CA certificates (PEM) to verify the server with,\n"
+     "besides the system roots"},
+    {CTL_O_TLS_CERT, "tls-cert", 0, "FILE", 0,
+     "TLS: client certificate (PEM) for mutual TLS; with --tls-key"},
+    {CTL_O_TLS_KEY, "tls-key", 0, "FILE", 0, "TLS: the client certificate's private key (PEM)"},
+    {CTL_O_TLS_INSECURE, "tls-insecure", 0, NULL, 0,
+     "TLS without verifying the server's certificate"},
+    {CTL_O_TOKEN, "token", 0, "TEXT", 0, "sent as \"authorization: Bearer TEXT\""},
+    {CTL_O_SHARED_SECRET, "shared-secret", 0, "TEXT", 0,
+     "sign a token for the identity slimctl with this secret and\n"
+     "send it as the bearer token (unless --token is given)"},
     {CTL_O_HELP, "help", 'h', NULL, 0, "print help and exit"},
     {CTL_O_NODE_ID, "node-id", 'n', "NODE", CTL_OPT_NODE_ID, "the node, e.g. slim/0"},
     {CTL_O_CHANNEL_ID, "channel-id", 'c', "CHANNEL", CTL_OPT_CHANNEL_ID,
@@ -77,6 +92,16 @@ static const ctl_cmd root[] = {
      .aliases = {"participants"},
      .summary = "A channel's participants",
      .subs = ctl_participant_subs},
+    {.name = CTL_NC_NAME,
+     .aliases = {"nc"},
+     .args = "[ENDPOINT]",
+     .summary = "Commands sent straight to a node's control endpoint",
+     .details = "ENDPOINT is the node's control endpoint: HOST:PORT, http://HOST:PORT or\n"
+                "https://HOST:PORT; without it --server, else 127.0.0.1:46358 (the\n"
+                "config file's and SLIMCTL_SERVER's server are the controller's and are\n"
+                "not used here). Each command opens one OpenControlChannel stream, sends\n"
+                "one message and reads the node's answer.",
+     .subs = ctl_nc_subs},
     {.name = "version",
      .args = "",
      .summary = "Print slimctl's version and build information",
@@ -130,48 +155,83 @@ static void print_aliases(FILE *f, const ctl_cmd *c) {
     fputc('\n', f);
 }
 
+/* Calls fn for every leaf under the groups of table, with its path
+ * ("route add", "node-connect route list"). */
+static void each_leaf(const ctl_cmd *table, const char *prefix,
+                      void (*fn)(const char *path, const ctl_cmd *c, void *ud), void *ud) {
+    for (const ctl_cmd *c = table; c->name != NULL; c++) {
+        char path[96];
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] != '\0' ? " " : "", c->name);
+        if (c->subs != NULL)
+            each_leaf(c->subs, path, fn, ud);
+        else
+            fn(path, c, ud);
+    }
+}
+
+static void leaf_width(const char *path, const ctl_cmd *c, void *ud) {
+    (void)c;
+    int *w = ud;
+    if ((int)strlen(path) > *w)
+        *w = (int)strlen(path);
+}
+
+typedef struct leaf_print {
+    FILE *f;
+    int width;
+} leaf_print;
+
+static void leaf_line(const char *path, const ctl_cmd *c, void *ud) {
+    leaf_print *lp = ud;
+    fprintf(lp->f, "  %-*s %s\n", lp->width, path, c->summary);
+}
+
+static void print_leaves(FILE *f, const ctl_cmd *table, const char *prefix) {
+    leaf_print lp = {f, 8};
+    each_leaf(table, prefix, leaf_width, &lp.width);
+    each_leaf(table, prefix, leaf_line, &lp);
+}
+
 static void print_root_help(FILE *f) {
     fputs("slimctl - command line of the SLIM controller (slim-control-plane)\n"
           "\n"
           "Usage:\n"
           "  slimctl <command> [<subcommand>] [arguments] [options]\n"
+          "  slimctl node-connect [ENDPOINT] <command> <subcommand> [arguments] [options]\n"
           "\n"
           "Commands:\n",
           f);
-    for (const ctl_cmd *g = root; g->name != NULL; g++) {
-        if (g->subs == NULL) {
-            fprintf(f, "  %-20s %s\n", g->name, g->summary);
-            continue;
-        }
-        for (const ctl_cmd *c = g->subs; c->name != NULL; c++) {
-            char left[64];
-            snprintf(left, sizeof left, "%s %s", g->name, c->name);
-            fprintf(f, "  %-20s %s\n", left, c->summary);
-        }
-    }
+    print_leaves(f, root, "");
     print_global_opts(f);
     fputs("\n"
           "Settings come from the defaults, then the config file (keys server, timeout,\n"
-          "output), then the environment (SLIMCTL_SERVER, SLIMCTL_TIMEOUT, SLIMCTL_OUTPUT),\n"
-          "then the options; later ones win.\n"
+          "output, tls.ca_file, tls.cert_file, tls.key_file, tls.insecure, token,\n"
+          "shared_secret), then the environment (SLIMCTL_SERVER, SLIMCTL_TIMEOUT,\n"
+          "SLIMCTL_OUTPUT, SLIMCTL_TLS_CA, SLIMCTL_TLS_CERT, SLIMCTL_TLS_KEY,\n"
+          "SLIMCTL_TLS_INSECURE, SLIMCTL_TOKEN, SLIMCTL_SHARED_SECRET), then the options;\n"
+          "later ones win. TLS is used for an https:// server, and for HOST:PORT when\n"
+          "a CA, a client certificate or insecure is set; http:// is plaintext.\n"
           "Exit status: 0 success, 1 the call failed, 2 usage error.\n"
           "Run 'slimctl <command> --help' for more about a command.\n",
           f);
 }
 
-static void print_group_help(FILE *f, const ctl_cmd *g) {
+/* path: the group's path ("route", "node-connect route"); usage: the same
+ * with the arguments of the groups above ("node-connect [ENDPOINT] route"). */
+static void print_group_help(FILE *f, const char *path, const char *usage, const ctl_cmd *g) {
     fprintf(f, "%s\n\nUsage:\n  slimctl %s <subcommand> [arguments] [options]\n\n", g->summary,
-            g->name);
+            usage);
+    if (g->details != NULL)
+        fprintf(f, "%s\n\n", g->details);
     print_aliases(f, g);
     fputs("Subcommands:\n", f);
-    for (const ctl_cmd *c = g->subs; c->name != NULL; c++)
-        fprintf(f, "  %-8s %s\n", c->name, c->summary);
+    print_leaves(f, g->subs, "");
     print_global_opts(f);
-    fprintf(f, "\nRun 'slimctl %s <subcommand> --help' for more about a subcommand.\n", g->name);
+    fprintf(f, "\nRun 'slimctl %s <subcommand> --help' for more about a subcommand.\n", path);
 }
 
-static void print_leaf_help(FILE *f, const char *path, const ctl_cmd *c) {
-    fprintf(f, "%s\n\nUsage:\n  slimctl %s", c->summary, path);
+static void print_leaf_help(FILE *f, const char *usage, const ctl_cmd *c) {
+    fprintf(f, "%s\n\nUsage:\n  slimctl %s", c->summary, usage);
     if (c->args != NULL && c->args[0] != '\0')
         fprintf(f, " %s", c->args);
     for (size_t i = 0; i < N_OPTIONS; i++)
@@ -254,6 +314,10 @@ static int parse_args(int argc, char **argv, ctl_flags *flags, char **pos, int *
             flags->help = true;
             continue;
         }
+        if (o->arg == NULL) {
+            flags->value[o->id] = "true";
+            continue;
+        }
         if (value == NULL) {
             if (i + 1 >= argc) {
                 ctl_err("option %s needs a value %s (see slimctl --help)", a, o->arg);
@@ -303,43 +367,62 @@ static int run_leaf(const ctl_cmd *c, const char *path, const ctl_flags *flags, 
     return rc;
 }
 
-static int dispatch(const ctl_flags *flags, int npos, char **pos) {
+static void add_word(char *buf, size_t cap, const char *word) {
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, "%s%s", n > 0 ? " " : "", word);
+}
+
+/* Walks the command tree down pos[] to a leaf and runs it (or prints the
+ * help asked for). node-connect takes an ENDPOINT before its command
+ * word: any argument there that is not one and looks like HOST:PORT. */
+static int dispatch(ctl_flags *flags, int npos, char **pos) {
     if (npos == 0) {
         print_root_help(flags->help ? stdout : stderr);
         return flags->help ? CTL_EXIT_OK : CTL_EXIT_USAGE;
     }
-    const ctl_cmd *g = find_cmd(root, pos[0]);
-    if (g == NULL) {
-        ctl_err("unknown command \"%s\" (see slimctl --help)", pos[0]);
-        return CTL_EXIT_USAGE;
-    }
-    if (g->subs == NULL) {
-        if (flags->help) {
-            print_leaf_help(stdout, g->name, g);
-            return CTL_EXIT_OK;
+    const ctl_cmd *table = root;
+    char path[128] = "", usage[192] = "";
+    int i = 0;
+    for (;;) {
+        const ctl_cmd *c = find_cmd(table, pos[i]);
+        if (c == NULL) {
+            if (path[0] == '\0')
+                ctl_err("unknown command \"%s\" (see slimctl --help)", pos[i]);
+            else
+                ctl_err("unknown command \"%s %s\" (see slimctl %s --help)", path, pos[i], path);
+            return CTL_EXIT_USAGE;
         }
-        return run_leaf(g, g->name, flags, npos - 1, pos + 1);
-    }
-    if (npos == 1) {
-        if (flags->help) {
-            print_group_help(stdout, g);
-            return CTL_EXIT_OK;
+        add_word(path, sizeof path, c->name);
+        add_word(usage, sizeof usage, c->name);
+        i++;
+        if (c->subs == NULL) {
+            if (flags->help) {
+                print_leaf_help(stdout, usage, c);
+                return CTL_EXIT_OK;
+            }
+            return run_leaf(c, path, flags, npos - i, pos + i);
         }
-        ctl_err("%s: missing subcommand (see slimctl %s --help)", g->name, g->name);
-        return CTL_EXIT_USAGE;
+        if (table == root && strcmp(c->name, CTL_NC_NAME) == 0) {
+            flags->node_connect = true;
+            if (i < npos && find_cmd(c->subs, pos[i]) == NULL && strchr(pos[i], ':') != NULL) {
+                if (flags->value[CTL_O_SERVER] != NULL) {
+                    ctl_err("%s: give the endpoint %s or --server, not both", path, pos[i]);
+                    return CTL_EXIT_USAGE;
+                }
+                flags->value[CTL_O_SERVER] = pos[i++];
+            }
+            add_word(usage, sizeof usage, c->args);
+        }
+        if (i == npos) {
+            if (flags->help) {
+                print_group_help(stdout, path, usage, c);
+                return CTL_EXIT_OK;
+            }
+            ctl_err("%s: missing subcommand (see slimctl %s --help)", path, path);
+            return CTL_EXIT_USAGE;
+        }
+        table = c->subs;
     }
-    const ctl_cmd *c = find_cmd(g->subs, pos[1]);
-    if (c == NULL) {
-        ctl_err("unknown command \"%s %s\" (see slimctl %s --help)", g->name, pos[1], g->name);
-        return CTL_EXIT_USAGE;
-    }
-    char path[96];
-    snprintf(path, sizeof path, "%s %s", g->name, c->name);
-    if (flags->help) {
-        print_leaf_help(stdout, path, c);
-        return CTL_EXIT_OK;
-    }
-    return run_leaf(c, path, flags, npos - 2, pos + 2);
 }
 
 /* ---- version ---- */

@@ -4,12 +4,15 @@
  * Internal header shared by the files of apps/slimctl:
  *   main.c          argument parsing, the command tree, help, dispatch
  *   options.c       the settings: defaults < config file < env < flags
- *   rpc.c           the one place that builds the gRPC client, unary calls
+ *   rpc.c           the one place that builds the gRPC client (TLS, the
+ *                   authorization header), unary calls, control streams
  *   output.c        aligned tables, protobuf -> JSON, small helpers
  *   names.c         org/ns/app[/id] on the command line
  *   cmd_nodes.c     node, connection and subscription commands
  *   cmd_route.c     route commands
  *   cmd_channel.c   channel and participant commands
+ *   cmd_nc.c        node-connect: commands sent to a node's own control
+ *                   endpoint on an OpenControlChannel stream
  *
  * The command tree is data: each group (node, route, ...) is a ctl_cmd
  * with a table of subcommands, and main.c holds the table of groups. A new
@@ -45,25 +48,27 @@ typedef enum ctl_output {
     CTL_OUTPUT_JSON = 1,
 } ctl_output;
 
-/* How to secure the connection to the controller. Empty for now (the
- * plaintext h2c of an http:// or bare HOST:PORT server, or TLS with the
- * system roots for https://); the --tls-ca, --tls-cert, --tls-key and
- * --tls-insecure options fill it, and ctl_client_new() (rpc.c) is the one
- * place that reads it. Strings are owned (malloc), NULL when not set. */
+/* How to secure the connection to the server (--tls-ca, --tls-cert,
+ * --tls-key, --tls-insecure and their config and environment forms).
+ * ctl_client_new() (rpc.c) is the one place that reads it. Strings are
+ * owned (malloc), NULL when not set. */
 typedef struct ctl_tls {
-    char *ca_file;
-    char *cert_file;
+    char *ca_file;   /* CA to verify the server with (besides the system roots) */
+    char *cert_file; /* client certificate (mutual TLS); key_file goes with it */
     char *key_file;
-    bool insecure;
+    bool insecure; /* with TLS on: accept any server certificate */
 } ctl_tls;
 
 /* The settings of one run after layering (options.c). Owned strings. */
 typedef struct ctl_options {
-    char *server;        /* "http://host:port" or "https://host:port" */
+    char *server;        /* "http://host:port" (plaintext) or "https://host:port" (TLS) */
     char *server_text;   /* as the user gave it, for messages */
     uint64_t timeout_ms; /* per call */
     ctl_output output;
     ctl_tls tls;
+    bool use_tls;        /* server starts with https:// */
+    char *token;         /* --token: sent as "authorization: Bearer <token>" */
+    char *shared_secret; /* --shared-secret: a token is minted from it (no --token) */
 } ctl_options;
 
 /* Option ids. The global ones apply to every command; the CTL_OPT_* bits
@@ -74,6 +79,12 @@ typedef enum ctl_opt_id {
     CTL_O_OUTPUT,
     CTL_O_CONFIG,
     CTL_O_HELP,
+    CTL_O_TLS_CA,
+    CTL_O_TLS_CERT,
+    CTL_O_TLS_KEY,
+    CTL_O_TLS_INSECURE,
+    CTL_O_TOKEN,
+    CTL_O_SHARED_SECRET,
     CTL_O_NODE_ID,
     CTL_O_CHANNEL_ID,
     CTL_O_COUNT
@@ -85,10 +96,15 @@ enum {
 };
 
 /* The options the command line gave: each one's last value (NULL when
- * not given; borrowed from argv), and whether --help was among them. */
+ * not given; borrowed from argv; "true" for an option without a value),
+ * and whether --help was among them. `node_connect` is set for the
+ * node-connect commands: their server is the ENDPOINT argument or
+ * --server, else 127.0.0.1:46358 (the config file's and the
+ * environment's server are the controller's and are not used). */
 typedef struct ctl_flags {
     const char *value[CTL_O_COUNT];
     bool help;
+    bool node_connect;
 } ctl_flags;
 
 struct ctl_cmd;
@@ -126,13 +142,19 @@ extern const ctl_cmd ctl_subscription_subs[];
 extern const ctl_cmd ctl_route_subs[];
 extern const ctl_cmd ctl_channel_subs[];
 extern const ctl_cmd ctl_participant_subs[];
+extern const ctl_cmd ctl_nc_subs[];
+
+/* The node-connect group's name and aliases (main.c finds its ENDPOINT). */
+#define CTL_NC_NAME "node-connect"
 
 /* ---- options.c ---- */
 
 /* Builds *out from the defaults, the config file (flags->value[CTL_O_CONFIG]
  * when given, which must then exist, else $HOME/.slimctl/config.yaml when it
- * exists), the environment (SLIMCTL_SERVER, SLIMCTL_TIMEOUT, SLIMCTL_OUTPUT)
- * and the flags, later layers winning. On error prints why and returns
+ * exists), the environment (SLIMCTL_SERVER, SLIMCTL_TIMEOUT, SLIMCTL_OUTPUT,
+ * SLIMCTL_TLS_*, SLIMCTL_TOKEN, SLIMCTL_SHARED_SECRET) and the flags, later
+ * layers winning; then decides on TLS (an https:// server, or a CA, client
+ * certificate or tls insecure given). On error prints why and returns
  * CTL_EXIT_USAGE; *out is then cleaned up. */
 int ctl_options_load(const ctl_flags *flags, ctl_options *out);
 void ctl_options_cleanup(ctl_options *o);
@@ -147,6 +169,25 @@ void ctl_options_cleanup(ctl_options *o);
  * slim/9 not found") and the result is CTL_EXIT_FAIL. */
 int ctl_call(const ctl_options *opt, const char *method, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **out);
+
+/* What a stream's reader says after each message. */
+enum { CTL_STREAM_MORE = 0, CTL_STREAM_DONE = 1 };
+
+/* Called for each message the server sends on a stream, decoded as the
+ * stream's response type (borrowed until return). Returns CTL_STREAM_MORE
+ * to read on or CTL_STREAM_DONE when the answer is complete. */
+typedef int (*ctl_stream_fn)(void *ud, const ProtobufCMessage *msg);
+
+/* Opens the bidirectional `method` ("/pkg.Service/Method") on opt->server,
+ * sends `req`, half-closes, and hands every message that comes back to
+ * fn(ud, ...) until it says CTL_STREAM_DONE; then the stream is cancelled.
+ * Everything (connecting included) must be over within opt->timeout_ms.
+ * Returns CTL_EXIT_OK once fn said done; otherwise prints why (a status
+ * from the server, no connection, the deadline, the stream ending before
+ * the answer was complete, a message that does not decode) and returns
+ * CTL_EXIT_FAIL. */
+int ctl_stream(const ctl_options *opt, const char *method, const ProtobufCMessage *req,
+               const ProtobufCMessageDescriptor *resp_desc, ctl_stream_fn fn, void *ud);
 
 /* ---- names.c ---- */
 
@@ -212,5 +253,22 @@ char *ctl_xstrdup(const char *s);
 
 /* Prints "slimctl: " and the message, and a newline, on stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- cmd_route.c, cmd_nodes.c: shared with node-connect ---- */
+
+/* Reads a connection config file: it must end in .json and hold a JSON
+ * object with a non-empty string "endpoint". *text gets the file's
+ * contents and *endpoint the endpoint (both owned). On error prints
+ * "slimctl: <cmd>: ..." and returns CTL_EXIT_USAGE. */
+int ctl_read_conn_file(const char *cmd, const char *path, char **text, char **endpoint);
+
+/* The table of a subscription list (NAME, LOCAL, REMOTE) and of a
+ * connection list (ID, TYPE, CONNECTION ID, PEER, CONFIG): ctl_*_table_init
+ * sets up the columns, ctl_*_row adds one entry (a
+ * Controller__Proto__V1__SubscriptionEntry / ConnectionEntry). */
+void ctl_subscription_table_init(ctl_table *t);
+void ctl_subscription_row(ctl_table *t, const ProtobufCMessage *entry);
+void ctl_connection_table_init(ctl_table *t);
+void ctl_connection_row(ctl_table *t, const ProtobufCMessage *entry);
 
 #endif

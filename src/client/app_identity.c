@@ -337,6 +337,25 @@ static void poll_provider(app_identity *id, uint64_t unix_s) {
     }
 }
 
+slim_status slim_app__provider_init(app_identity *id, const slim_identity_config *provider,
+                                    uint64_t unix_s) {
+    memset(id, 0, sizeof *id);
+    slim_status st = slim_app__identity_check(provider, true);
+    if (st != SLIM_OK)
+        return st;
+    id->mls_suite = SLIM_MLS_SUITE_P256_AES128GCM_SHA256_P256;
+    if ((st = init_provider(id, provider, unix_s, NULL)) != SLIM_OK)
+        slim_app__identity_cleanup(id);
+    return st;
+}
+
+slim_status slim_app__identity_token(app_identity *id, uint64_t unix_s, slim_str *token) {
+    if (id->shared != NULL)
+        return slim_identity_token(id->shared, unix_s, token);
+    poll_provider(id, unix_s);
+    return slim_jwt_provider_token(id->jwt, unix_s, token);
+}
+
 slim_status slim_app__identity_stamp(app_identity *id, slim_msg *m, uint64_t unix_s) {
     if (id->shared != NULL)
         return slim_identity_stamp(id->shared, m, unix_s);

@@ -87,6 +87,17 @@ slim_status slim_app__identity_export(const app_identity *id, slim_buf *out);
 
 void slim_app__identity_cleanup(app_identity *id);
 
+/* A provider alone (no verifier: do not verify with it), of the P-256
+ * scheme: for a node that signs what it sends (its controller's
+ * token_provider). The errors of slim_app__identity_init. */
+slim_status slim_app__provider_init(app_identity *id, const slim_identity_config *provider,
+                                    uint64_t unix_s);
+
+/* The provider's token at unix_s (slim_identity_token /
+ * slim_jwt_provider_token, watched files looked at first); borrowed until
+ * the next call on id. Their errors. */
+slim_status slim_app__identity_token(app_identity *id, uint64_t unix_s, slim_str *token);
+
 /* The provider id (the shared-secret id, or the JWT subject), whether it
  * has one, and the app id derived from it. Borrowed for id's life. */
 slim_str slim_app__identity_id(const app_identity *id);

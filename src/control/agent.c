@@ -8,6 +8,7 @@
  * protobuf-c's own allocator is used only to decode.
  */
 #include "control/agent.h"
+#include "client/app_identity.h"
 #include "control/agent_server.h"
 #include "controller/v1/controller.pb-c.h"
 #include "core/alloc.h"
@@ -81,8 +82,9 @@ struct slim_agent_core {
     size_t n_conns;
     slim_buf out;
     /* Channels through the controller. */
-    slim_identity *ident;     /* NULL: no token_provider */
-    slim_identity *reg_ident; /* the node's own, for registering; NULL likewise */
+    app_identity signer;      /* controller.token_provider, for channel requests */
+    bool has_signer;          /* false: no token_provider */
+    slim_identity *reg_ident; /* shared secret: the node's own, for registering */
     slim_name ctl_name;       /* controller/controller/controller/<random id> */
     uint64_t local_conn;      /* 0 until attached */
     agent_pending *pending;
@@ -110,18 +112,28 @@ slim_status slim_agent_core_new(const slim_agent_info *info, slim_fwd *fwd,
         id.lo = 1;
     if (st == SLIM_OK)
         st = slim_name_from_strings(ctl_text, id, &c->ctl_name);
+    uint64_t now = (uint64_t)time(NULL);
     if (st == SLIM_OK && info->token_secret != NULL) {
         slim_str secret = {info->token_secret, strlen(info->token_secret)};
-        st = slim_identity_new((slim_str){"controller", 10}, secret, NULL, &c->ident);
+        slim_identity_config ic = {
+            .kind = SLIM_IDENTITY_SHARED_SECRET, .id = "controller", .secret = info->token_secret};
+        st = slim_app__provider_init(&c->signer, &ic, now);
+        c->has_signer = st == SLIM_OK;
         if (st == SLIM_OK)
             st = slim_identity_new((slim_str){info->node_id, strlen(info->node_id)}, secret, NULL,
                                    &c->reg_ident);
         if (st == SLIM_OK && slim_identity_secret_is_weak(secret))
             SLIM_LOGW(MOD, "controller.token_provider: the shared secret is shorter than %d bytes",
                       SLIM_IDENTITY_MIN_SECRET);
+    } else if (st == SLIM_OK && info->token_jwt != NULL) {
+        st = slim_app__provider_init(&c->signer, info->token_jwt, now);
+        c->has_signer = st == SLIM_OK;
+        if (st != SLIM_OK)
+            SLIM_LOGE(MOD, "controller.token_provider: %s", slim_status_str(st));
     }
     if (st != SLIM_OK) {
-        slim_identity_free(c->ident);
+        if (c->has_signer)
+            slim_app__identity_cleanup(&c->signer);
         slim_free(c);
         return st;
     }
@@ -164,7 +176,8 @@ void slim_agent_core_free(slim_agent_core *c) {
         next = p->next;
         pending_free(p);
     }
-    slim_identity_free(c->ident);
+    if (c->has_signer)
+        slim_app__identity_cleanup(&c->signer);
     slim_identity_free(c->reg_ident);
     slim_buf_cleanup(&c->out);
     slim_free(c);
@@ -1133,7 +1146,7 @@ static slim_status parse_moderator(const char *text, slim_name *out, slim_str te
 static slim_status build_request(slim_agent_core *c, const slim_name *dest, const slim_str dtext[3],
                                  uint32_t mid, slim_bytes blob, uint64_t unix_s, slim_buf *out) {
     slim_str token;
-    slim_status st = slim_identity_token(c->ident, unix_s, &token);
+    slim_status st = slim_app__identity_token(&c->signer, unix_s, &token);
     if (st != SLIM_OK)
         return st;
     slim_wire_header_spec h = {
@@ -1180,7 +1193,7 @@ static slim_status channel_request(slim_agent_core *c, const pb_msg *in, slim_by
         break;
     }
     const char *mid = in->message_id;
-    if (c->ident == NULL)
+    if (!c->has_signer)
         return refuse(mid, reply, ud,
                       "the node has no controller.token_provider to sign controller requests "
                       "with");
@@ -1255,9 +1268,11 @@ slim_status slim_agent_core_attach(slim_agent_core *c, uint64_t conn) {
 }
 
 slim_status slim_agent_core_token(slim_agent_core *c, uint64_t unix_s, slim_str *token) {
-    if (c->reg_ident == NULL)
-        return SLIM_E_NOT_FOUND;
-    return slim_identity_token(c->reg_ident, unix_s, token);
+    if (c->reg_ident != NULL)
+        return slim_identity_token(c->reg_ident, unix_s, token);
+    if (c->has_signer)
+        return slim_app__identity_token(&c->signer, unix_s, token);
+    return SLIM_E_NOT_FOUND;
 }
 
 const slim_name *slim_agent_core_controller_name(const slim_agent_core *c) {

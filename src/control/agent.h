@@ -49,6 +49,7 @@
 #include "core/buf.h"
 #include "link/hub.h"
 #include "router/forwarder.h"
+#include "slim/app.h"
 #include "transport/grpc.h"
 
 #include <uv.h>
@@ -71,13 +72,15 @@ typedef struct slim_agent_info {
      * (the node gives the bound port of a listener configured with port 0);
      * NULL, or a NULL entry: as configured. */
     const char *const *endpoints;
-    /* controller.token_provider's shared secret: channel requests are
+    /* controller.token_provider. A shared secret: channel requests are
      * signed with a token of identity "controller" made with it, and the
      * node registers with a token of identity node_id made with it
      * (`authorization: Bearer <token>` on each control stream it opens).
-     * NULL: the node registers without a token, and cannot sign channel
-     * requests, so it refuses them. */
+     * Else token_jwt (a JWT or static-JWT provider config, include/slim/
+     * app.h): its tokens do both. Neither: the node registers without a
+     * token, and cannot sign channel requests, so it refuses them. */
     const char *token_secret;
+    const slim_identity_config *token_jwt;
     /* How long a moderator has to answer a channel request; 0 = 60 s. */
     uint64_t request_timeout_ms;
 } slim_agent_info;

@@ -3,13 +3,28 @@
  * streams (registration, the messages nodes send), and the requests sent to
  * nodes that wait for an answer (one timer each; an answer is matched by
  * original_message_id, never by type alone).
+ *
+ * Authentication (docs/control-plane.md, "Authentication"): both APIs read
+ * "authorization: Bearer <token>" from the request metadata. Northbound
+ * calls are checked before dispatch (a header check on the server) against
+ * northbound.auth.tokens, in constant time. A control stream's token is
+ * verified when the stream opens (its MAC and age, with the shared secret);
+ * its subject is compared with the node id at registration, as is the
+ * southbound.auth.nodes list. A refused node changes nothing: it is never
+ * stored nor marked connected. Refusals are counted for /metrics.
  */
 #include "control/ctl_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "core/util.h"
+#include "node/metrics.h"
+#include "session/identity.h"
 
+#include <openssl/crypto.h>
 #include <stdarg.h>
+#include <strings.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -218,6 +233,7 @@ void ctl_config_acked(slim_ctl *c, pending *p, const ctl_msg *answer, const char
 static void sess_timer_closed(uv_handle_t *h) {
     sb_sess *s = h->data;
     slim_free(s->node_id);
+    slim_free(s->subject);
     slim_free(s);
 }
 
@@ -227,11 +243,13 @@ static void sess_free(sb_sess *s) {
         uv_close((uv_handle_t *)&s->reg_timer, sess_timer_closed);
     } else {
         slim_free(s->node_id);
+        slim_free(s->subject);
         slim_free(s);
     }
 }
 
 void ctl_session_end(sb_sess *s, slim_status why, const char *msg) {
+    s->ended = true;
     if (s->call != NULL)
         (void)slim_grpc_call_finish(s->call, why, msg, NULL);
 }
@@ -295,6 +313,59 @@ static bool valid_node_id(const char *id) {
     return true;
 }
 
+static const char *const refused_names[CTL_REFUSED_N] = {"no_token", "bad_token", "wrong_node",
+                                                         "unknown_node"};
+
+/* Counts and logs a refused stream or registration. */
+static void refused(sb_sess *s, int reason, const char *why) {
+    s->ctl->refused[reason]++;
+    SLIM_LOGW(CTL_MOD, "control stream from %s refused (%s): %s", s->peer_host,
+              refused_names[reason], why);
+}
+
+/* True when subject is "<node_id>_<8 alphanumerics>", a provider id made
+ * for node_id (docs/identity.md). */
+static bool subject_of(const char *subject, const char *node_id) {
+    size_t n = strlen(node_id);
+    if (strlen(subject) != n + 1 + SLIM_IDENTITY_SUFFIX_LEN || strncmp(subject, node_id, n) != 0 ||
+        subject[n] != '_')
+        return false;
+    for (size_t i = n + 1; subject[i] != '\0'; i++) {
+        char ch = subject[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
+            return false;
+    }
+    return true;
+}
+
+/* southbound.auth: the token's subject and the list of nodes. Ends the
+ * stream and returns false when the registration is refused. */
+static bool may_register(sb_sess *s, const ctl_msg *m, const char *node_id) {
+    const slim_ctl_config *cfg = s->ctl->cfg;
+    char why[400];
+    if (cfg->sb_secret != NULL && (s->subject == NULL || !subject_of(s->subject, node_id))) {
+        snprintf(why, sizeof why, "node %s bears a token made for %s", node_id,
+                 s->subject != NULL ? s->subject : "nobody");
+        refused(s, CTL_REFUSED_WRONG_NODE, why);
+        ack(s, m->message_id, false, "registration refused: the token was made for another node");
+        ctl_session_end(s, SLIM_E_GRPC_PERMISSION_DENIED, "the token was made for another node");
+        return false;
+    }
+    if (cfg->n_sb_nodes > 0) {
+        bool known = false;
+        for (size_t i = 0; i < cfg->n_sb_nodes && !known; i++)
+            known = strcmp(cfg->sb_nodes[i], node_id) == 0;
+        if (!known) {
+            snprintf(why, sizeof why, "unknown node %s", node_id);
+            refused(s, CTL_REFUSED_UNKNOWN_NODE, why);
+            ack(s, m->message_id, false, "registration refused: unknown node");
+            ctl_session_end(s, SLIM_E_GRPC_PERMISSION_DENIED, why);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void on_register(sb_sess *s, const ctl_msg *m) {
     slim_ctl *c = s->ctl;
     const Controller__Proto__V1__RegisterNodeRequest *r = m->register_node_request;
@@ -303,6 +374,8 @@ static void on_register(sb_sess *s, const ctl_msg *m) {
         ctl_session_end(s, SLIM_E_GRPC_INVALID_ARGUMENT, "invalid node id");
         return;
     }
+    if (!may_register(s, m, r->node_id))
+        return;
     sb_sess *old = ctl_session_of(c, r->node_id);
     if (old != NULL && old != s) {
         SLIM_LOGW(CTL_MOD, "node %s registered again from %s: its previous stream is closed",
@@ -355,7 +428,7 @@ void ctl_session_input(sb_sess *s, const uint8_t *p, size_t n) {
         return;
     }
     if (s->node_id != NULL)
-        (void)slim_store_node_touch(c->store, s->node_id, (int64_t)uv_now(c->loop));
+        (void)slim_store_node_touch(c->store, s->node_id, (int64_t)slim_wall_ms());
     bool kept = false;
     switch (m->payload_case) {
     case CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_REGISTER_NODE_REQUEST:
@@ -465,6 +538,43 @@ sb_sess *ctl_fake_session(slim_ctl *c, const char *peer,
     return s;
 }
 
+/* The token of "authorization: Bearer <token>", or false when the call
+ * carries none. */
+static bool bearer(slim_grpc_call *call, slim_str *token) {
+    slim_bytes v;
+    if (!slim_grpc_md_get(slim_grpc_call_metadata(call), "authorization", &v) || v.len <= 7 ||
+        strncasecmp((const char *)v.ptr, "bearer ", 7) != 0)
+        return false;
+    *token = (slim_str){(const char *)v.ptr + 7, v.len - 7};
+    return true;
+}
+
+/* southbound.auth.sharedSecret: the stream's token must verify; its
+ * subject is kept for the registration. Ends the stream when it does not
+ * (the session goes with the call's on_close). */
+static void sb_authenticate(sb_sess *s) {
+    slim_str token;
+    if (!bearer(s->call, &token)) {
+        refused(s, CTL_REFUSED_NO_TOKEN, "no bearer token");
+        ctl_session_end(s, SLIM_E_GRPC_UNAUTHENTICATED, "a token is required");
+        return;
+    }
+    slim_identity_claims claims;
+    slim_status st =
+        slim_identity_verifier_check_token(s->ctl->verifier, token, (uint64_t)time(NULL), &claims);
+    if (st == SLIM_OK && (s->subject = slim_malloc(claims.subject.len + 1)) != NULL) {
+        memcpy(s->subject, claims.subject.ptr, claims.subject.len);
+        s->subject[claims.subject.len] = '\0';
+        return;
+    }
+    if (st == SLIM_OK) {
+        ctl_session_end(s, SLIM_E_GRPC_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    refused(s, CTL_REFUSED_BAD_TOKEN, slim_status_str(st));
+    ctl_session_end(s, SLIM_E_GRPC_UNAUTHENTICATED, slim_status_str(st));
+}
+
 static void sb_on_call(slim_grpc_call *call, slim_bytes request, void *ud) {
     (void)request;
     slim_ctl *c = ud;
@@ -483,11 +593,13 @@ static void sb_on_call(slim_grpc_call *call, slim_bytes request, void *ud) {
     s->call = call;
     slim_grpc_call_set_data(call, s);
     SLIM_LOGD(CTL_MOD, "control stream opened from %s", slim_grpc_call_peer(call));
+    if (c->verifier != NULL)
+        sb_authenticate(s);
 }
 
 static void sb_on_message(slim_grpc_call *call, slim_bytes msg, void *data) {
     (void)call;
-    if (data != NULL)
+    if (data != NULL && !((sb_sess *)data)->ended)
         ctl_session_input(data, msg.ptr, msg.len);
 }
 
@@ -518,6 +630,26 @@ slim_status slim_ctl_new(uv_loop_t *loop, const slim_ctl_config *cfg, slim_store
     return SLIM_OK;
 }
 
+/* northbound.auth.tokens: the call must bear one of them. Every token is
+ * compared, each in constant time, whichever matches. */
+static slim_status nb_check(slim_grpc_call *call, void *ud, const char **message) {
+    slim_ctl *c = ud;
+    slim_str token;
+    bool has = bearer(call, &token), ok = false;
+    for (size_t i = 0; has && i < c->cfg->n_nb_tokens; i++) {
+        const char *t = c->cfg->nb_tokens[i];
+        ok |= strlen(t) == token.len && CRYPTO_memcmp(t, token.ptr, token.len) == 0;
+    }
+    if (ok)
+        return SLIM_OK;
+    c->nb_unauthenticated++;
+    *message = has ? "the token is not accepted" : "a token is required";
+    SLIM_LOGW(CTL_MOD, "northbound call %.*s from %s refused: %s",
+              (int)slim_grpc_call_method(call).len, slim_grpc_call_method(call).ptr,
+              slim_grpc_call_peer(call), *message);
+    return SLIM_E_GRPC_UNAUTHENTICATED;
+}
+
 static slim_status listen_one(slim_ctl *c, slim_grpc_server **srv, const char *kind,
                               const char *endpoint, const slim_tls_config *tls) {
     slim_grpc_config gc = {0};
@@ -538,6 +670,8 @@ static slim_status listen_one(slim_ctl *c, slim_grpc_server **srv, const char *k
         st = slim_grpc_server_add_method(*srv, &m);
     } else {
         st = ctl_nb_register(c, *srv);
+        if (c->cfg->n_nb_tokens > 0)
+            slim_grpc_server_set_header_check(*srv, nb_check, c);
     }
     if (st != SLIM_OK)
         return st;
@@ -553,11 +687,65 @@ static slim_status listen_one(slim_ctl *c, slim_grpc_server **srv, const char *k
     return SLIM_OK;
 }
 
+/* ---- metrics ---- */
+
+/* The /metrics page (on the loop thread). Every series is written, zeros
+ * included. */
+static void render_metrics(void *ud, slim_buf *out) {
+    slim_ctl *c = ud;
+    slim_metrics_page p = {out, SLIM_OK};
+    slim_metrics_head(&p, "slim_controller_nodes_connected", "gauge",
+                      "Nodes with an open, registered control stream.");
+    slim_metrics_emit(&p, "slim_controller_nodes_connected %zu\n", slim_ctl_connected_nodes(c));
+    slim_metrics_head(&p, "slim_controller_registrations_refused_total", "counter",
+                      "Control streams or registrations refused by southbound.auth, by reason.");
+    for (int i = 0; i < CTL_REFUSED_N; i++)
+        slim_metrics_emit(&p, "slim_controller_registrations_refused_total{reason=\"%s\"} %llu\n",
+                          refused_names[i], (unsigned long long)c->refused[i]);
+    slim_metrics_head(&p, "slim_controller_unauthenticated_total", "counter",
+                      "Calls refused for their token (northbound.auth).");
+    slim_metrics_emit(&p, "slim_controller_unauthenticated_total{api=\"northbound\"} %llu\n",
+                      (unsigned long long)c->nb_unauthenticated);
+    slim_metrics_head(
+        &p, "slim_controller_tls_failed_total", "counter",
+        "Connections that ended on a TLS error (handshake, certificate, plaintext), by API.");
+    const struct {
+        const char *api;
+        const slim_grpc_server *srv;
+    } apis[] = {{"northbound", c->nb_server}, {"southbound", c->sb_server}};
+    for (size_t i = 0; i < SLIM_ARRAY_LEN(apis); i++) {
+        slim_grpc_server_stats gs = {0};
+        if (apis[i].srv != NULL)
+            slim_grpc_server_stats_get(apis[i].srv, &gs);
+        slim_metrics_emit(&p, "slim_controller_tls_failed_total{api=\"%s\"} %llu\n", apis[i].api,
+                          (unsigned long long)gs.tls_failed);
+    }
+}
+
 slim_status slim_ctl_start(slim_ctl *c) {
-    slim_status st = listen_one(c, &c->sb_server, "southbound", c->cfg->sb_endpoint,
-                                c->cfg->sb_tls.insecure ? NULL : &c->cfg->sb_tls);
+    const slim_ctl_config *cfg = c->cfg;
+    slim_status st;
+    if (cfg->sb_secret != NULL) {
+        st = slim_identity_verifier_new((slim_str){cfg->sb_secret, strlen(cfg->sb_secret)}, NULL,
+                                        &c->verifier);
+        if (st != SLIM_OK)
+            return st;
+    }
+    st = listen_one(c, &c->sb_server, "southbound", cfg->sb_endpoint,
+                    cfg->sb_tls.insecure ? NULL : &cfg->sb_tls);
     if (st == SLIM_OK)
-        st = listen_one(c, &c->nb_server, "northbound", c->cfg->nb_endpoint, NULL);
+        st = listen_one(c, &c->nb_server, "northbound", cfg->nb_endpoint,
+                        cfg->nb_tls.insecure ? NULL : &cfg->nb_tls);
+    if (st == SLIM_OK && cfg->metrics_endpoint != NULL) {
+        char bound[128];
+        st = slim_metrics_new(c->loop, cfg->metrics_endpoint, render_metrics, c, bound,
+                              sizeof bound, &c->metrics);
+        if (st != SLIM_OK)
+            SLIM_LOGE(CTL_MOD, "cannot serve metrics on %s: %s", cfg->metrics_endpoint,
+                      slim_status_str(st));
+        else if (c->cbs.listening != NULL)
+            c->cbs.listening("metrics", bound, c->cbs.ud);
+    }
     return st;
 }
 
@@ -588,6 +776,7 @@ void slim_ctl_free(slim_ctl *c) {
         return;
     /* Freeing the servers ends every call: sessions and pendings go with
      * their on_close callbacks. */
+    slim_metrics_free(c->metrics);
     slim_grpc_server_free(c->nb_server);
     slim_grpc_server_free(c->sb_server);
     while (c->sessions != NULL)
@@ -595,5 +784,6 @@ void slim_ctl_free(slim_ctl *c) {
     while (c->pendings != NULL)
         pending_finish(c->pendings, NULL, "controller stopped");
     slim_free(c->nb_uds);
+    slim_identity_verifier_free(c->verifier);
     slim_free(c);
 }

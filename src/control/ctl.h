@@ -14,9 +14,16 @@
 #include <uv.h>
 
 typedef struct slim_ctl_config {
-    char *nb_endpoint;            /* northbound listener, "127.0.0.1:50051" */
-    char *sb_endpoint;            /* southbound listener, "127.0.0.1:50052" */
-    slim_tls_config sb_tls;       /* southbound TLS; insecure (plaintext) by default */
+    char *nb_endpoint;      /* northbound listener, "127.0.0.1:50051" */
+    char *sb_endpoint;      /* southbound listener, "127.0.0.1:50052" */
+    slim_tls_config nb_tls; /* northbound TLS; insecure (plaintext) by default */
+    slim_tls_config sb_tls; /* southbound TLS; insecure (plaintext) by default */
+    char **nb_tokens;       /* northbound.auth.tokens: callers must bear one */
+    size_t n_nb_tokens;
+    char *sb_secret; /* southbound.auth.sharedSecret: nodes bear its tokens */
+    char **sb_nodes; /* southbound.auth.nodes: the node ids allowed */
+    size_t n_sb_nodes;
+    char *metrics_endpoint;       /* metrics.endpoint, "host:port"; NULL: no listener */
     char *db_path;                /* default "./slim-control-plane.db" */
     bool auto_routes;             /* routes.automatic (default true) */
     uint64_t node_timeout_ms;     /* waiting for a node's answer (default 10 s) */
@@ -39,7 +46,7 @@ void slim_ctl_config_cleanup(slim_ctl_config *c);
 typedef struct slim_ctl slim_ctl;
 
 typedef struct slim_ctl_callbacks {
-    /* A listener is bound: kind "northbound" or "southbound". */
+    /* A listener is bound: kind "northbound", "southbound" or "metrics". */
     void (*listening)(const char *kind, const char *addr, void *ud);
     /* Shutdown finished. */
     void (*stopped)(void *ud);
@@ -50,7 +57,9 @@ typedef struct slim_ctl_callbacks {
  * opens and closes it). E_NOMEM. */
 slim_status slim_ctl_new(uv_loop_t *loop, const slim_ctl_config *cfg, slim_store *store,
                          const slim_ctl_callbacks *cbs, slim_ctl **out);
-/* Binds both listeners. Transport errors, logged with the endpoint. */
+/* Binds both gRPC listeners and, when configured, the metrics one.
+ * Transport errors, logged with the endpoint; E_IDENTITY_NO_SECRET,
+ * E_NOMEM. */
 slim_status slim_ctl_start(slim_ctl *c);
 /* Stops accepting, ends the node streams and open calls, then cbs->stopped. */
 void slim_ctl_shutdown(slim_ctl *c);

@@ -1,14 +1,28 @@
 /*
  * The controller's YAML configuration: upstream's keys (northbound,
- * southbound, reconciler, logging) and ours (database, routes, timeouts).
+ * southbound, reconciler, logging) and ours (database, routes, timeouts,
+ * the auth blocks, metrics).
  *
- *   northbound: {httpHost: 127.0.0.1, httpPort: 50051}
+ *   northbound: {httpHost: 127.0.0.1, httpPort: 50051,
+ *                tls: {certFile: ..., keyFile: ..., caFile: ...},
+ *                auth: {tokens: [T1, T2]}}
  *   southbound: {httpHost: 127.0.0.1, httpPort: 50052,
- *                tls: {certFile: ..., keyFile: ..., caFile: ...}}
+ *                tls: {certFile: ..., keyFile: ..., caFile: ...},
+ *                auth: {sharedSecret: S, nodes: [slim/0, slim/1]}}
  *   logging:    {level: info}
  *   database:   {path: ./slim-control-plane.db}
  *   routes:     {automatic: true}
  *   timeouts:   {node: 10s, register: 15s, drain: 10s}
+ *   metrics:    {endpoint: "127.0.0.1:9465"}
+ *
+ * Both tls blocks mean the same (caFile: client certificates signed by it
+ * are required; useSpiffe is refused). northbound.auth.tokens: every
+ * northbound call must carry "authorization: Bearer <one of them>".
+ * southbound.auth.sharedSecret: every control stream must carry a
+ * shared-secret token (docs/identity.md) made for the node it registers;
+ * southbound.auth.nodes: the only node ids that may register. Lists are
+ * non-empty lists of non-empty strings. docs/control-plane.md has the
+ * statuses of each refusal.
  *
  * The environment variables upstream reads (NB_API_HTTP_HOST,
  * NB_API_HTTP_PORT, SB_API_HTTP_HOST, SB_API_HTTP_PORT, API_LOG_LEVEL) win
@@ -17,6 +31,10 @@
 #include "control/ctl.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/util.h"
+#include "node/metrics.h"
+#include "session/identity.h"
+#include "transport/endpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,9 +65,12 @@ static void unknown_key(const char *path, unsigned line, void *ud) {
 
 void slim_ctl_config_defaults(slim_ctl_config *c) {
     memset(c, 0, sizeof *c);
-    c->sb_tls.insecure = true;
-    c->sb_tls.include_system_ca = true;
-    c->sb_tls.version = SLIM_TLS_1_3;
+    slim_tls_config *t[2] = {&c->nb_tls, &c->sb_tls};
+    for (int i = 0; i < 2; i++) {
+        t[i]->insecure = true;
+        t[i]->include_system_ca = true;
+        t[i]->version = SLIM_TLS_1_3;
+    }
     c->auto_routes = true;
     c->node_timeout_ms = 10000;
     c->channel_timeout_ms = 75000;
@@ -61,9 +82,24 @@ void slim_ctl_config_cleanup(slim_ctl_config *c) {
     slim_free(c->nb_endpoint);
     slim_free(c->sb_endpoint);
     slim_free(c->db_path);
-    slim_free(c->sb_tls.cert_file);
-    slim_free(c->sb_tls.key_file);
-    slim_free(c->sb_tls.client_ca_file);
+    slim_tls_config *t[2] = {&c->nb_tls, &c->sb_tls};
+    for (int i = 0; i < 2; i++) {
+        slim_free(t[i]->cert_file);
+        slim_free(t[i]->key_file);
+        slim_free(t[i]->client_ca_file);
+    }
+    for (size_t i = 0; i < c->n_nb_tokens; i++) {
+        slim_memzero(c->nb_tokens[i], strlen(c->nb_tokens[i]));
+        slim_free(c->nb_tokens[i]);
+    }
+    slim_free(c->nb_tokens);
+    if (c->sb_secret != NULL)
+        slim_memzero(c->sb_secret, strlen(c->sb_secret));
+    slim_free(c->sb_secret);
+    for (size_t i = 0; i < c->n_sb_nodes; i++)
+        slim_free(c->sb_nodes[i]);
+    slim_free(c->sb_nodes);
+    slim_free(c->metrics_endpoint);
     memset(c, 0, sizeof *c);
 }
 
@@ -118,21 +154,24 @@ static slim_status listener(walk *w, const char *key, const char *env_host, cons
     return set_str(out, buf);
 }
 
-/* southbound.tls: upstream's certFile/keyFile/caFile (client certificates
- * required when caFile is set); SPIFFE is not supported. */
-static slim_status sb_tls(walk *w, slim_ctl_config *c) {
-    slim_cfg_node *sb = slim_cfg_get(w->doc->root, "southbound");
-    slim_cfg_node *t = slim_cfg_get(sb, "tls");
-    slim_status st = slim_cfg_expect(w->doc, t, "southbound.tls", SLIM_CFG_MAP, w->err);
+/* <block>.tls, for northbound and southbound alike: upstream's
+ * certFile/keyFile/caFile (client certificates required when caFile is
+ * set); SPIFFE is not supported. */
+static slim_status tls_block(walk *w, const char *block, slim_tls_config *out) {
+    slim_cfg_node *t = slim_cfg_get(slim_cfg_get(w->doc->root, block), "tls");
+    char path[64], p[128];
+    slim_cfg_path(path, sizeof path, block, "tls");
+    slim_status st = slim_cfg_expect(w->doc, t, path, SLIM_CFG_MAP, w->err);
     if (st != SLIM_OK || t == NULL)
         return st;
     bool spiffe = false;
     slim_cfg_node *n;
+    slim_cfg_path(p, sizeof p, path, "useSpiffe");
     if ((n = slim_cfg_get(t, "useSpiffe")) != NULL &&
-        (st = slim_cfg_bool(w->doc, n, "southbound.tls.useSpiffe", &spiffe, w->err)) != SLIM_OK)
+        (st = slim_cfg_bool(w->doc, n, p, &spiffe, w->err)) != SLIM_OK)
         return st;
     if (spiffe)
-        return slim_cfg_fail(w->err, w->doc, n, "southbound.tls.useSpiffe",
+        return slim_cfg_fail(w->err, w->doc, n, p,
                              "SPIFFE certificates are not supported; use certFile, keyFile and "
                              "caFile");
     static const struct {
@@ -144,19 +183,86 @@ static slim_status sb_tls(walk *w, slim_ctl_config *c) {
         {"caFile", offsetof(slim_tls_config, client_ca_file)},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char p[128];
         const char *v = NULL;
-        slim_cfg_path(p, sizeof p, "southbound.tls", files[i].key);
+        slim_cfg_path(p, sizeof p, path, files[i].key);
         if ((st = scalar(w, slim_cfg_get(t, files[i].key), p, &v)) != SLIM_OK)
             return st;
-        if (v != NULL && (st = set_str((char **)((char *)&c->sb_tls + files[i].off), v)) != SLIM_OK)
+        if (v != NULL && (st = set_str((char **)((char *)out + files[i].off), v)) != SLIM_OK)
             return st;
     }
-    if (c->sb_tls.cert_file == NULL || c->sb_tls.key_file == NULL)
-        return slim_cfg_fail(w->err, w->doc, t, "southbound.tls",
-                             "TLS needs both certFile and keyFile");
-    c->sb_tls.insecure = false;
+    if (out->cert_file == NULL || out->key_file == NULL)
+        return slim_cfg_fail(w->err, w->doc, t, path, "TLS needs both certFile and keyFile");
+    out->insecure = false;
     return SLIM_OK;
+}
+
+/* A list of non-empty strings at `path`, copied into *out / *n_out. */
+static slim_status str_list(walk *w, slim_cfg_node *l, const char *path, char ***out,
+                            size_t *n_out) {
+    slim_status st = slim_cfg_expect(w->doc, l, path, SLIM_CFG_SEQ, w->err);
+    if (st != SLIM_OK || l == NULL)
+        return st;
+    if (l->n == 0)
+        return slim_cfg_fail(w->err, w->doc, l, path, "the list is empty");
+    char **v = slim_calloc(l->n, sizeof *v);
+    if (v == NULL)
+        return SLIM_E_NOMEM;
+    *out = v;
+    for (size_t i = 0; i < l->n; i++) {
+        char p[128];
+        const char *s;
+        slim_cfg_path_index(p, sizeof p, path, i);
+        if ((st = slim_cfg_string(w->doc, l->items[i], p, &s, w->err)) != SLIM_OK)
+            return st;
+        if (s[0] == '\0')
+            return slim_cfg_fail(w->err, w->doc, l->items[i], p, "empty string");
+        if ((v[i] = slim_strdup(s)) == NULL)
+            return SLIM_E_NOMEM;
+        *n_out = i + 1;
+    }
+    return SLIM_OK;
+}
+
+/* northbound.auth: {tokens: [...]}; southbound.auth: {sharedSecret, nodes}. */
+static slim_status auth(walk *w, slim_ctl_config *c) {
+    slim_cfg_node *a = slim_cfg_get(slim_cfg_get(w->doc->root, "northbound"), "auth");
+    slim_status st = slim_cfg_expect(w->doc, a, "northbound.auth", SLIM_CFG_MAP, w->err);
+    if (st != SLIM_OK)
+        return st;
+    if (a != NULL) {
+        slim_cfg_node *t = slim_cfg_get(a, "tokens");
+        if (t == NULL)
+            return slim_cfg_fail(w->err, w->doc, a, "northbound.auth",
+                                 "needs tokens: a list of the tokens callers may bear");
+        if ((st = str_list(w, t, "northbound.auth.tokens", &c->nb_tokens, &c->n_nb_tokens)) !=
+            SLIM_OK)
+            return st;
+    }
+    a = slim_cfg_get(slim_cfg_get(w->doc->root, "southbound"), "auth");
+    if ((st = slim_cfg_expect(w->doc, a, "southbound.auth", SLIM_CFG_MAP, w->err)) != SLIM_OK ||
+        a == NULL)
+        return st;
+    slim_cfg_node *n = slim_cfg_get(a, "sharedSecret");
+    const char *s = NULL;
+    if ((st = scalar(w, n, "southbound.auth.sharedSecret", &s)) != SLIM_OK)
+        return st;
+    if (s != NULL) {
+        if (s[0] == '\0')
+            return slim_cfg_fail(w->err, w->doc, n, "southbound.auth.sharedSecret", "empty secret");
+        if (slim_identity_secret_is_weak((slim_str){s, strlen(s)}))
+            note(w, n, "southbound.auth.sharedSecret", "weak: shorter than 32 bytes");
+        if ((st = set_str(&c->sb_secret, s)) != SLIM_OK)
+            return st;
+    }
+    return str_list(w, slim_cfg_get(a, "nodes"), "southbound.auth.nodes", &c->sb_nodes,
+                    &c->n_sb_nodes);
+}
+
+/* metrics: {endpoint: "host:port"}, as the node's. */
+static slim_status metrics(walk *w, slim_ctl_config *c) {
+    const char *s;
+    slim_status st = slim_metrics_config(w->doc, &s, w->err);
+    return st != SLIM_OK || s == NULL ? st : set_str(&c->metrics_endpoint, s);
 }
 
 static slim_status durations(walk *w, slim_ctl_config *c) {
@@ -192,7 +298,9 @@ static slim_status parse(walk *w, slim_ctl_config *c) {
                        &c->nb_endpoint)) != SLIM_OK ||
         (st = listener(w, "southbound", "SB_API_HTTP_HOST", "SB_API_HTTP_PORT", DEFAULT_SB_PORT,
                        &c->sb_endpoint)) != SLIM_OK ||
-        (st = sb_tls(w, c)) != SLIM_OK || (st = durations(w, c)) != SLIM_OK)
+        (st = tls_block(w, "northbound", &c->nb_tls)) != SLIM_OK ||
+        (st = tls_block(w, "southbound", &c->sb_tls)) != SLIM_OK || (st = auth(w, c)) != SLIM_OK ||
+        (st = metrics(w, c)) != SLIM_OK || (st = durations(w, c)) != SLIM_OK)
         return st;
 
     slim_cfg_node *root = w->doc->root, *b, *n;

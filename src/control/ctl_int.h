@@ -16,6 +16,15 @@
 typedef Controller__Proto__V1__ControlMessage ctl_msg;
 
 typedef struct sb_sess sb_sess;
+
+/* Why a node's stream or registration was refused (metrics labels). */
+enum {
+    CTL_REFUSED_NO_TOKEN,
+    CTL_REFUSED_BAD_TOKEN,
+    CTL_REFUSED_WRONG_NODE,
+    CTL_REFUSED_UNKNOWN_NODE,
+    CTL_REFUSED_N
+};
 typedef struct pending pending;
 
 /* A node's control stream (or, for the fuzz target, a fake one). */
@@ -24,7 +33,9 @@ struct sb_sess {
     sb_sess *next;
     slim_grpc_call *call; /* NULL for a fake session */
     char *node_id;        /* set once registered */
+    char *subject;        /* the subject of its verified token (southbound.auth) */
     bool active;          /* the node's current stream */
+    bool ended;           /* finished by us: what the node still sends is ignored */
     char peer_host[64];
     uv_timer_t reg_timer; /* registration deadline */
     bool timer_open;
@@ -70,7 +81,11 @@ struct slim_ctl {
     pending *pendings;
     bool shutting_down;
     int servers_running;
-    void *nb_uds; /* the northbound methods' user data (ctl_nb.c) */
+    void *nb_uds;                            /* the northbound methods' user data (ctl_nb.c) */
+    struct slim_identity_verifier *verifier; /* southbound.auth.sharedSecret, or NULL */
+    struct slim_metrics *metrics;            /* metrics.endpoint, or NULL */
+    uint64_t refused[CTL_REFUSED_N];         /* registrations refused, by reason */
+    uint64_t nb_unauthenticated;             /* northbound calls refused for their token */
 };
 
 /* A configuration command being built: entries and the strings they own. */

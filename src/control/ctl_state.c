@@ -7,6 +7,7 @@
 #include "control/ctl_int.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "core/util.h"
 #include "name/id_text.h"
 
@@ -490,7 +491,7 @@ void ctl_node_registered(slim_ctl *c, sb_sess *s,
                          const Controller__Proto__V1__RegisterNodeRequest *r) {
     const char *id = r->node_id;
     slim_store_node node;
-    if (node_from_request(s, r, &node, (int64_t)uv_now(c->loop)) != SLIM_OK ||
+    if (node_from_request(s, r, &node, (int64_t)slim_wall_ms()) != SLIM_OK ||
         slim_store_node_put(c->store, &node) != SLIM_OK) {
         slim_free(node.details);
         SLIM_LOGE(CTL_MOD, "cannot store node %s", id);

@@ -12,4 +12,8 @@ static inline uint64_t slim_now_ms(void) {
     return slim_now_ns() / 1000000u;
 }
 
+/* Milliseconds since the Unix epoch (wall clock: it can jump), for
+ * timestamps people read, never for deadlines. */
+uint64_t slim_wall_ms(void);
+
 #endif

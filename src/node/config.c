@@ -1,9 +1,11 @@
 /* Parsing of the node's YAML configuration; see config.h. */
 #include "node/config.h"
+#include "node/metrics.h"
 #include "core/alloc.h"
 #include "core/util.h"
 #include "router/forwarder.h"
 #include "router/router.h"
+#include "session/jwt.h"
 #include "transport/endpoint.h"
 
 #include <stdio.h>
@@ -21,7 +23,7 @@ static void note(walk *w, slim_cfg_node *n, const char *path, const char *why) {
         w->warn(path, n->line, why, w->ud);
 }
 
-static char *dup(const char *s) {
+static char *copy_str(const char *s) {
     return slim_strndup(s, strlen(s));
 }
 
@@ -80,24 +82,12 @@ static slim_status runtime(walk *w, slim_cfg_node *root, slim_node_config *c) {
 
 /* metrics: {endpoint: "host:port"} (ours): the /metrics listener. */
 static slim_status metrics(walk *w, slim_cfg_node *root, slim_node_config *c) {
-    slim_cfg_node *m = slim_cfg_get(root, "metrics");
-    slim_status st = slim_cfg_expect(w->doc, m, "metrics", SLIM_CFG_MAP, w->err);
-    if (st != SLIM_OK || m == NULL)
-        return st;
-    slim_cfg_node *e = slim_cfg_get(m, "endpoint");
-    if (e == NULL)
-        return slim_cfg_fail(w->err, w->doc, m, "metrics",
-                             "needs an endpoint, such as \"127.0.0.1:9464\"");
+    (void)root;
     const char *s;
-    if ((st = slim_cfg_string(w->doc, e, "metrics.endpoint", &s, w->err)) != SLIM_OK)
+    slim_status st = slim_metrics_config(w->doc, &s, w->err);
+    if (st != SLIM_OK || s == NULL)
         return st;
-    slim_endpoint ep;
-    if (slim_endpoint_parse(s, &ep) != SLIM_OK || ep.kind != SLIM_ENDPOINT_TCP || ep.tls)
-        return slim_cfg_fail(w->err, w->doc, e, "metrics.endpoint",
-                             "\"%s\": expected host:port (port 0: any free port)", s);
-    if ((c->metrics_endpoint = dup(s)) == NULL)
-        return SLIM_E_NOMEM;
-    return SLIM_OK;
+    return (c->metrics_endpoint = copy_str(s)) != NULL ? SLIM_OK : SLIM_E_NOMEM;
 }
 
 /* A list of ServerConfig or ClientConfig at `key` of map. */
@@ -195,18 +185,160 @@ static slim_status dataplane(walk *w, slim_cfg_node *svc, const char *path, slim
     return SLIM_OK;
 }
 
+/* A string at key of map (absent: *out untouched), copied. */
+static slim_status opt_dup(walk *w, slim_cfg_node *map, const char *path, const char *key,
+                           const char **out) {
+    slim_cfg_node *n = slim_cfg_get(map, key);
+    if (n == NULL)
+        return SLIM_OK;
+    char p[600];
+    slim_cfg_path(p, sizeof p, path, key);
+    const char *v;
+    slim_status st = slim_cfg_string(w->doc, n, p, &v, w->err);
+    if (st != SLIM_OK)
+        return st;
+    if (v[0] == '\0')
+        return slim_cfg_fail(w->err, w->doc, n, p, "empty");
+    return (*out = copy_str(v)) != NULL ? SLIM_OK : SLIM_E_NOMEM;
+}
+
+/* upstream's static_jwt: {file: PATH, duration: seconds}; the file is
+ * watched (looked at every few seconds) whatever the duration says. */
+static slim_status static_jwt(walk *w, slim_cfg_node *n, const char *path,
+                              slim_identity_config *c) {
+    slim_status st = slim_cfg_expect(w->doc, n, path, SLIM_CFG_MAP, w->err);
+    if (st != SLIM_OK)
+        return st;
+    c->kind = SLIM_IDENTITY_STATIC_JWT;
+    if ((st = opt_dup(w, n, path, "file", &c->token_file)) != SLIM_OK)
+        return st;
+    if (c->token_file == NULL)
+        return slim_cfg_fail(w->err, w->doc, n, path, "file is required");
+    slim_cfg_node *d = slim_cfg_get(n, "duration");
+    if (d != NULL) {
+        uint64_t v;
+        char p[600];
+        slim_cfg_path(p, sizeof p, path, "duration");
+        if ((st = slim_cfg_uint(w->doc, d, p, 0, UINT32_MAX, &v, w->err)) != SLIM_OK)
+            return st;
+    }
+    return SLIM_OK;
+}
+
+/* upstream's jwt provider: {claims: {audience: [..], issuer, subject},
+ * duration: 1h, key: {encoding: {algorithm, format: pem|jwk|jwks, file |
+ * str}}}. */
+static slim_status jwt(walk *w, slim_cfg_node *n, const char *path, slim_identity_config *c) {
+    slim_status st = slim_cfg_expect(w->doc, n, path, SLIM_CFG_MAP, w->err);
+    if (st != SLIM_OK)
+        return st;
+    c->kind = SLIM_IDENTITY_JWT;
+    char p[600], kp[700];
+    slim_cfg_node *cl = slim_cfg_get(n, "claims");
+    slim_cfg_path(p, sizeof p, path, "claims");
+    if ((st = slim_cfg_expect(w->doc, cl, p, SLIM_CFG_MAP, w->err)) != SLIM_OK ||
+        (st = opt_dup(w, cl, p, "issuer", &c->issuer)) != SLIM_OK ||
+        (st = opt_dup(w, cl, p, "subject", &c->subject)) != SLIM_OK)
+        return st;
+    slim_cfg_node *aud = slim_cfg_get(cl, "audience");
+    slim_cfg_path(kp, sizeof kp, p, "audience");
+    if ((st = slim_cfg_expect(w->doc, aud, kp, SLIM_CFG_SEQ, w->err)) != SLIM_OK)
+        return st;
+    if (aud != NULL && aud->n > 0) {
+        if (aud->n > 64)
+            return slim_cfg_fail(w->err, w->doc, aud, kp, "at most 64 entries");
+        const char **list = slim_calloc(aud->n, sizeof *list);
+        if (list == NULL)
+            return SLIM_E_NOMEM;
+        c->audience = list;
+        for (size_t i = 0; i < aud->n; i++) {
+            char ip[720];
+            slim_cfg_path_index(ip, sizeof ip, kp, i);
+            const char *v;
+            if ((st = slim_cfg_string(w->doc, aud->items[i], ip, &v, w->err)) != SLIM_OK)
+                return st;
+            if ((list[i] = copy_str(v)) == NULL)
+                return SLIM_E_NOMEM;
+            c->audience_len = i + 1;
+        }
+    }
+    slim_cfg_node *d = slim_cfg_get(n, "duration");
+    if (d != NULL) {
+        uint64_t ms;
+        slim_cfg_path(p, sizeof p, path, "duration");
+        if ((st = slim_cfg_duration_ms(w->doc, d, p, &ms, w->err)) != SLIM_OK)
+            return st;
+        if (ms < 1000 || ms / 1000 > UINT32_MAX)
+            return slim_cfg_fail(w->err, w->doc, d, p, "between 1s and 136 years");
+        c->duration_s = (uint32_t)(ms / 1000);
+    }
+    slim_cfg_node *key = slim_cfg_get(n, "key");
+    slim_cfg_path(p, sizeof p, path, "key");
+    if ((st = slim_cfg_expect(w->doc, key, p, SLIM_CFG_MAP, w->err)) != SLIM_OK)
+        return st;
+    slim_cfg_node *enc = slim_cfg_get(key, "encoding");
+    slim_cfg_path(kp, sizeof kp, p, "encoding");
+    if (enc == NULL)
+        return slim_cfg_fail(w->err, w->doc, key != NULL ? key : n, p,
+                             "a signing key is required: key: {encoding: {algorithm, format, "
+                             "file}}");
+    if ((st = slim_cfg_expect(w->doc, enc, kp, SLIM_CFG_MAP, w->err)) != SLIM_OK ||
+        (st = opt_dup(w, enc, kp, "algorithm", &c->algorithm)) != SLIM_OK ||
+        (st = opt_dup(w, enc, kp, "format", &c->key_format)) != SLIM_OK ||
+        (st = opt_dup(w, enc, kp, "file", &c->key_file)) != SLIM_OK ||
+        (st = opt_dup(w, enc, kp, "str", &c->key)) != SLIM_OK)
+        return st;
+    if (c->algorithm == NULL)
+        return slim_cfg_fail(w->err, w->doc, enc, kp, "algorithm is required");
+    if ((c->key_file == NULL) == (c->key == NULL))
+        return slim_cfg_fail(w->err, w->doc, enc, kp, "give the key as file or as str");
+    if (c->key_format != NULL) {
+        /* upstream writes Pem, Jwk, Jwks */
+        char *f = (char *)c->key_format;
+        for (char *q = f; *q; q++)
+            if (*q >= 'A' && *q <= 'Z')
+                *q = (char)(*q - 'A' + 'a');
+        if (strcmp(f, "pem") != 0 && strcmp(f, "jwk") != 0 && strcmp(f, "jwks") != 0) {
+            slim_cfg_path(p, sizeof p, kp, "format");
+            return slim_cfg_fail(w->err, w->doc, slim_cfg_get(enc, "format"), p,
+                                 "expected pem, jwk or jwks");
+        }
+    }
+    slim_jwt_alg alg;
+    if (slim_jwt_alg_parse((slim_str){c->algorithm, strlen(c->algorithm)}, &alg) != SLIM_OK) {
+        slim_cfg_path(p, sizeof p, kp, "algorithm");
+        return slim_cfg_fail(w->err, w->doc, slim_cfg_get(enc, "algorithm"), p,
+                             "unknown algorithm \"%s\" (HS256, HS384, HS512, RS256, RS384, RS512, "
+                             "PS256, PS384, PS512, ES256, ES384, EdDSA)",
+                             c->algorithm);
+    }
+    return SLIM_OK;
+}
+
+void slim_node_identity_config_cleanup(slim_identity_config *c) {
+    if (c == NULL)
+        return;
+    const char *s[] = {c->issuer,   c->subject, c->algorithm, c->key_format,
+                       c->key_file, c->key,     c->token_file};
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+        slim_free((char *)s[i]);
+    for (size_t i = 0; i < c->audience_len; i++)
+        slim_free((char *)c->audience[i]);
+    slim_free((void *)c->audience);
+    slim_free(c);
+}
+
 /* token_provider / token_verifier: shared_secret, static_jwt, jwt or none.
- * secret gets a copy of the shared secret. A JWT provider is accepted with
- * a note (the node signs nothing with it); a JWT verifier is refused, since
- * the node's control endpoint would otherwise run unauthenticated. */
+ * secret gets a copy of the shared secret; a provider's JWT kinds go into
+ * *jwt_out. A JWT verifier is refused: the node's control endpoint checks
+ * shared-secret tokens only, and would otherwise run unauthenticated. */
 static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const char *key,
-                         bool provider, char **secret) {
+                         char **secret, slim_identity_config **jwt_out) {
     slim_cfg_node *n = slim_cfg_get(ctl, key);
     if (n == NULL || n->kind == SLIM_CFG_NULL)
         return SLIM_OK;
     char p[512];
     slim_cfg_path(p, sizeof p, path, key);
-    slim_cfg_mark_used(n);
     if (n->kind == SLIM_CFG_SCALAR && strcmp(n->text, "none") == 0)
         return SLIM_OK;
     if (n->kind == SLIM_CFG_MAP && n->n == 1) {
@@ -216,24 +348,32 @@ static slim_status token(walk *w, slim_cfg_node *ctl, const char *path, const ch
                 continue;
             char kp[600];
             slim_cfg_path(kp, sizeof kp, p, kinds[i]);
+            slim_cfg_node *v = slim_cfg_get(n, kinds[i]);
             if (i == 0) {
                 const char *s;
-                slim_status st = slim_cfg_string(w->doc, n->items[0], kp, &s, w->err);
+                slim_status st = slim_cfg_string(w->doc, v, kp, &s, w->err);
                 if (st != SLIM_OK)
                     return st;
                 if (s[0] == '\0')
-                    return slim_cfg_fail(w->err, w->doc, n->items[0], kp,
-                                         "the shared secret is empty");
-                return (*secret = dup(s)) != NULL ? SLIM_OK : SLIM_E_NOMEM;
+                    return slim_cfg_fail(w->err, w->doc, v, kp, "the shared secret is empty");
+                return (*secret = copy_str(s)) != NULL ? SLIM_OK : SLIM_E_NOMEM;
             }
-            if (i == 3)
+            if (i == 3) {
+                slim_cfg_mark_used(v);
                 return SLIM_OK;
-            if (!provider)
+            }
+            if (jwt_out == NULL)
                 return slim_cfg_fail(w->err, w->doc, n, kp,
                                      "a JWT token_verifier is not supported (use shared_secret)");
-            note(w, n, kp,
-                 "a JWT token_provider is accepted without effect: the node cannot sign "
-                 "with it (use shared_secret)");
+            slim_identity_config *c = slim_calloc(1, sizeof *c);
+            if (c == NULL)
+                return SLIM_E_NOMEM;
+            slim_status st = i == 1 ? static_jwt(w, v, kp, c) : jwt(w, v, kp, c);
+            if (st != SLIM_OK) {
+                slim_node_identity_config_cleanup(c);
+                return st;
+            }
+            *jwt_out = c;
             return SLIM_OK;
         }
     }
@@ -253,9 +393,9 @@ static slim_status controller(walk *w, slim_cfg_node *svc, const char *path, sli
     if (st == SLIM_OK)
         st = endpoints(w, ctl, p, "clients", false, (void **)&c->controllers, &c->n_controllers);
     if (st == SLIM_OK)
-        st = token(w, ctl, p, "token_provider", true, &c->token_secret);
+        st = token(w, ctl, p, "token_provider", &c->token_secret, &c->token_jwt);
     if (st == SLIM_OK)
-        st = token(w, ctl, p, "token_verifier", false, &c->verifier_secret);
+        st = token(w, ctl, p, "token_verifier", &c->verifier_secret, NULL);
     slim_cfg_node *rt = slim_cfg_get(ctl, "request_timeout");
     if (st == SLIM_OK && rt != NULL) {
         char kp[600];
@@ -323,7 +463,7 @@ static slim_status services(walk *w, slim_cfg_node *root, slim_node_config *c) {
         return slim_cfg_fail(w->err, w->doc, svc, p, "unknown service kind; expected slim/<name>");
     if ((st = slim_cfg_expect(w->doc, svc, p, SLIM_CFG_MAP, w->err)) != SLIM_OK)
         return st;
-    c->service = dup(key);
+    c->service = copy_str(key);
     if (c->service == NULL)
         return SLIM_E_NOMEM;
     slim_cfg_node *nid = slim_cfg_get(svc, "node_id");
@@ -345,7 +485,7 @@ static slim_status services(walk *w, slim_cfg_node *root, slim_node_config *c) {
         slim_cfg_path(kp, sizeof kp, p, "group_name");
         if ((st = slim_cfg_string(w->doc, g, kp, &gs, w->err)) != SLIM_OK)
             return st;
-        if ((c->group_name = dup(gs)) == NULL)
+        if ((c->group_name = copy_str(gs)) == NULL)
             return SLIM_E_NOMEM;
     }
     if ((st = dataplane(w, svc, p, c)) != SLIM_OK)
@@ -418,6 +558,7 @@ void slim_node_config_cleanup(slim_node_config *c) {
             slim_memzero(secrets[i], strlen(secrets[i]));
         slim_free(secrets[i]);
     }
+    slim_node_identity_config_cleanup(c->token_jwt);
     slim_free(c->metrics_endpoint);
     memset(c, 0, sizeof *c);
 }

@@ -18,8 +18,10 @@
  * moderators, controller.request_timeout (60s) bounds their answer;
  * controller.servers are the node's own control endpoint (ServerConfigs,
  * TLS as on the data plane), where callers must present a shared-secret
- * token of controller.token_verifier when it is set. A JWT token_provider
- * is accepted without effect; a JWT token_verifier is refused.
+ * token of controller.token_verifier when it is set. A static_jwt or jwt
+ * token_provider (upstream's keys) signs channel requests and
+ * registrations instead of a shared secret; a JWT token_verifier is
+ * refused.
  *
  * Our additions, under dataplane (see docs/configuration.md):
  *   slow_consumer_timeout (10s), max_subscriptions_per_connection (100000),
@@ -30,6 +32,7 @@
 #define SLIM_NODE_CONFIG_H
 
 #include "config/endpoint.h"
+#include "slim/app.h"
 #include "slim/log.h"
 
 typedef struct slim_node_config {
@@ -52,12 +55,16 @@ typedef struct slim_node_config {
     slim_client_config *controllers; /* controller.clients: the controllers to dial */
     size_t n_controllers;
     char *token_secret;              /* controller.token_provider.shared_secret; NULL: none */
+    slim_identity_config *token_jwt; /* controller.token_provider static_jwt or jwt; NULL: none */
     slim_server_config *ctl_servers; /* controller.servers: the node's control endpoint */
     size_t n_ctl_servers;
     char *verifier_secret;       /* controller.token_verifier.shared_secret; NULL: none */
     uint64_t request_timeout_ms; /* controller.request_timeout; default 60 s */
     char *metrics_endpoint;      /* metrics.endpoint: /metrics and /healthz; NULL: off */
 } slim_node_config;
+
+/* Frees a token_jwt (its strings, then itself). NULL is a no-op. */
+void slim_node_identity_config_cleanup(slim_identity_config *c);
 
 /* Loads and checks a node config file. warn (may be NULL) hears about
  * unknown keys and keys accepted without effect (path, line, why). On error

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -193,4 +194,51 @@ void slim_metrics_free(slim_metrics *m) {
     pthread_mutex_unlock(&m->mu);
     MHD_stop_daemon(m->daemon); /* joins the HTTP thread */
     uv_close((uv_handle_t *)&m->wake, on_closed);
+}
+
+/* ---- the page ---- */
+
+void slim_metrics_emit(slim_metrics_page *p, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (p->st == SLIM_OK && n > 0)
+        p->st =
+            slim_buf_append(p->out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void slim_metrics_head(slim_metrics_page *p, const char *name, const char *type, const char *help) {
+    slim_metrics_emit(p, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void slim_metrics_one(slim_metrics_page *p, const char *name, const char *type, const char *help,
+                      uint64_t v) {
+    slim_metrics_head(p, name, type, help);
+    slim_metrics_emit(p, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* ---- the configuration ---- */
+
+slim_status slim_metrics_config(const slim_cfg_doc *doc, const char **endpoint,
+                                slim_cfg_error *err) {
+    *endpoint = NULL;
+    slim_cfg_node *m = slim_cfg_get(doc->root, "metrics");
+    slim_status st = slim_cfg_expect(doc, m, "metrics", SLIM_CFG_MAP, err);
+    if (st != SLIM_OK || m == NULL)
+        return st;
+    slim_cfg_node *e = slim_cfg_get(m, "endpoint");
+    if (e == NULL)
+        return slim_cfg_fail(err, doc, m, "metrics",
+                             "needs an endpoint, such as \"127.0.0.1:9464\"");
+    const char *s;
+    if ((st = slim_cfg_string(doc, e, "metrics.endpoint", &s, err)) != SLIM_OK)
+        return st;
+    slim_endpoint ep;
+    if (slim_endpoint_parse(s, &ep) != SLIM_OK || ep.kind != SLIM_ENDPOINT_TCP || ep.tls)
+        return slim_cfg_fail(err, doc, e, "metrics.endpoint",
+                             "\"%s\": expected host:port (port 0: any free port)", s);
+    *endpoint = s;
+    return SLIM_OK;
 }

@@ -15,6 +15,7 @@
 #ifndef SLIM_NODE_METRICS_H
 #define SLIM_NODE_METRICS_H
 
+#include "config/cfg.h"
 #include "core/buf.h"
 #include "slim/status.h"
 
@@ -31,6 +32,28 @@ typedef void (*slim_metrics_render)(void *ud, slim_buf *out);
  * why), E_NOMEM. */
 slim_status slim_metrics_new(uv_loop_t *loop, const char *endpoint, slim_metrics_render render,
                              void *ud, char *bound, size_t cap, slim_metrics **out);
+
+/* Reads `metrics: {endpoint: "host:port"}` (ours, the node's and the
+ * controller's) at the top of doc: *endpoint gets the endpoint (borrowed
+ * from doc), NULL when the block is absent. E_INVALID_ARG with err set (no
+ * endpoint, not host:port). */
+slim_status slim_metrics_config(const slim_cfg_doc *doc, const char **endpoint,
+                                slim_cfg_error *err);
+
+/* Writing a page in the Prometheus text format: every series with HELP
+ * and TYPE lines (head), then its samples (emit); the first error (E_NOMEM)
+ * sticks in st. Lines longer than 511 bytes are cut. */
+typedef struct slim_metrics_page {
+    slim_buf *out;
+    slim_status st;
+} slim_metrics_page;
+
+void slim_metrics_emit(slim_metrics_page *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void slim_metrics_head(slim_metrics_page *p, const char *name, const char *type, const char *help);
+/* head, then the one sample "name value". */
+void slim_metrics_one(slim_metrics_page *p, const char *name, const char *type, const char *help,
+                      uint64_t v);
 
 /* Stops the HTTP thread (answering requests in flight with 503) and frees
  * the listener once its loop handle closed. NULL is a no-op. */

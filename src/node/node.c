@@ -95,6 +95,7 @@ static slim_status start_agent(slim_node *n) {
                  .n_servers = n->cfg->n_servers,
                  .endpoints = (const char *const *)n->registered,
                  .token_secret = n->cfg->token_secret,
+                 .token_jwt = n->cfg->token_jwt,
                  .request_timeout_ms = n->cfg->request_timeout_ms},
         .controllers = n->cfg->controllers,
         .n_controllers = n->cfg->n_controllers,

@@ -5,55 +5,33 @@
  */
 #include "node/stats.h"
 #include "core/log.h"
+#include "node/metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
 #define MOD "node"
 
-typedef struct page {
-    slim_buf *out;
-    slim_status st;
-} page;
-
-static void emit(page *p, const char *fmt, ...) {
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (p->st == SLIM_OK && n > 0)
-        p->st =
-            slim_buf_append(p->out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
-
-static void head(page *p, const char *name, const char *type, const char *help) {
-    emit(p, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void one(page *p, const char *name, const char *type, const char *help, uint64_t v) {
-    head(p, name, type, help);
-    emit(p, "%s %llu\n", name, (unsigned long long)v);
-}
-
 static const char *const kind_names[] = {"unknown", "subscribe", "unsubscribe",     "publish",
                                          "unknown", "link",      "subscription_ack"};
 
-static void by_kind(page *p, const char *name, const char *help, const uint64_t *v) {
-    head(p, name, "counter", help);
+static void by_kind(slim_metrics_page *p, const char *name, const char *help, const uint64_t *v) {
+    slim_metrics_head(p, name, "counter", help);
     uint64_t unknown = v[0] + v[4];
     for (int k = 1; k <= SLIM_MSG_SUBSCRIPTION_ACK; k++)
         if (k != 4)
-            emit(p, "%s{kind=\"%s\"} %llu\n", name, kind_names[k], (unsigned long long)v[k]);
-    emit(p, "%s{kind=\"unknown\"} %llu\n", name, (unsigned long long)unknown);
+            slim_metrics_emit(p, "%s{kind=\"%s\"} %llu\n", name, kind_names[k],
+                              (unsigned long long)v[k]);
+    slim_metrics_emit(p, "%s{kind=\"unknown\"} %llu\n", name, (unsigned long long)unknown);
 }
 
 slim_status slim_node_stats_prometheus(const slim_node_stats *s, const char *version,
                                        slim_buf *out) {
-    page p = {out, SLIM_OK};
+    slim_metrics_page p = {out, SLIM_OK};
     const slim_fwd_counters *c = &s->fwd;
-    head(&p, "slim_build_info", "gauge", "Always 1; the version label says which node this is.");
-    emit(&p, "slim_build_info{version=\"%s\"} 1\n", version);
+    slim_metrics_head(&p, "slim_build_info", "gauge",
+                      "Always 1; the version label says which node this is.");
+    slim_metrics_emit(&p, "slim_build_info{version=\"%s\"} 1\n", version);
 
     by_kind(&p, "slim_messages_received_total",
             "Messages read from connections, by kind (malformed ones are dropped, not counted "
@@ -61,10 +39,10 @@ slim_status slim_node_stats_prometheus(const slim_node_stats *s, const char *ver
             c->in_by_kind);
     by_kind(&p, "slim_messages_sent_total", "Messages handed to connections, by kind.",
             c->out_by_kind);
-    one(&p, "slim_publish_matched_total", "counter", "Publishes that had a destination.",
-        c->publish_matched);
+    slim_metrics_one(&p, "slim_publish_matched_total", "counter",
+                     "Publishes that had a destination.", c->publish_matched);
 
-    head(&p, "slim_messages_dropped_total", "counter", "Messages dropped, by reason.");
+    slim_metrics_head(&p, "slim_messages_dropped_total", "counter", "Messages dropped, by reason.");
     const struct {
         const char *reason;
         uint64_t v;
@@ -80,69 +58,80 @@ slim_status slim_node_stats_prometheus(const slim_node_stats *s, const char *ver
         {"unsent", s->unsent},
     };
     for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
-        emit(&p, "slim_messages_dropped_total{reason=\"%s\"} %llu\n", drops[i].reason,
-             (unsigned long long)drops[i].v);
+        slim_metrics_emit(&p, "slim_messages_dropped_total{reason=\"%s\"} %llu\n", drops[i].reason,
+                          (unsigned long long)drops[i].v);
 
-    head(&p, "slim_error_replies_total", "counter",
-         "Error publishes for unroutable messages from applications: sent, or held back by the "
-         "per-destination rate limit.");
-    emit(&p, "slim_error_replies_total{outcome=\"sent\"} %llu\n",
-         (unsigned long long)c->errors_sent);
-    emit(&p, "slim_error_replies_total{outcome=\"suppressed\"} %llu\n",
-         (unsigned long long)c->errors_suppressed);
-    one(&p, "slim_forward_to_ignored_total", "counter",
+    slim_metrics_head(
+        &p, "slim_error_replies_total", "counter",
+        "Error publishes for unroutable messages from applications: sent, or held back by the "
+        "per-destination rate limit.");
+    slim_metrics_emit(&p, "slim_error_replies_total{outcome=\"sent\"} %llu\n",
+                      (unsigned long long)c->errors_sent);
+    slim_metrics_emit(&p, "slim_error_replies_total{outcome=\"suppressed\"} %llu\n",
+                      (unsigned long long)c->errors_suppressed);
+    slim_metrics_one(
+        &p, "slim_forward_to_ignored_total", "counter",
         "forward_to fields from gRPC peers, ignored (only applications in this process may "
         "choose the output connection).",
         c->forward_to_ignored);
-    one(&p, "slim_subscription_acks_sent_total", "counter", "SubscriptionAcks sent.", c->acks_sent);
+    slim_metrics_one(&p, "slim_subscription_acks_sent_total", "counter", "SubscriptionAcks sent.",
+                     c->acks_sent);
 
-    one(&p, "slim_subscriptions", "gauge", "Subscriptions held: (name, connection) pairs.",
-        s->router.subscriptions);
-    one(&p, "slim_subscribed_names", "gauge", "Distinct names subscribed.", s->router.names);
-    one(&p, "slim_subscriptions_propagated_total", "counter",
-        "Subscriptions and unsubscriptions sent to other nodes.", c->subs_propagated);
-    one(&p, "slim_subscriptions_seen_total", "counter",
-        "Propagated subscriptions not relayed again (seen before).", c->subs_seen);
-    one(&p, "slim_subscriptions_replayed_total", "counter",
-        "Subscriptions sent to a node link when it came up.", c->subs_replayed);
+    slim_metrics_one(&p, "slim_subscriptions", "gauge",
+                     "Subscriptions held: (name, connection) pairs.", s->router.subscriptions);
+    slim_metrics_one(&p, "slim_subscribed_names", "gauge", "Distinct names subscribed.",
+                     s->router.names);
+    slim_metrics_one(&p, "slim_subscriptions_propagated_total", "counter",
+                     "Subscriptions and unsubscriptions sent to other nodes.", c->subs_propagated);
+    slim_metrics_one(&p, "slim_subscriptions_seen_total", "counter",
+                     "Propagated subscriptions not relayed again (seen before).", c->subs_seen);
+    slim_metrics_one(&p, "slim_subscriptions_replayed_total", "counter",
+                     "Subscriptions sent to a node link when it came up.", c->subs_replayed);
 
-    head(&p, "slim_connections", "gauge",
-         "Data-plane connections open, by kind (pending: link negotiation not finished).");
+    slim_metrics_head(
+        &p, "slim_connections", "gauge",
+        "Data-plane connections open, by kind (pending: link negotiation not finished).");
     static const char *const kinds[] = {"local", "edge", "node", "pending"};
     for (int k = 0; k < 4; k++)
-        emit(&p, "slim_connections{kind=\"%s\"} %zu\n", kinds[k], s->by_kind[k]);
-    one(&p, "slim_connections_accepted_total", "counter",
-        "HTTP/2 connections accepted on the data-plane listeners.", s->server.accepted);
-    one(&p, "slim_connections_refused_total", "counter",
+        slim_metrics_emit(&p, "slim_connections{kind=\"%s\"} %zu\n", kinds[k], s->by_kind[k]);
+    slim_metrics_one(&p, "slim_connections_accepted_total", "counter",
+                     "HTTP/2 connections accepted on the data-plane listeners.",
+                     s->server.accepted);
+    slim_metrics_one(
+        &p, "slim_connections_refused_total", "counter",
         "HTTP/2 connections closed at once because their listener had max_connections open.",
         s->server.refused);
-    one(&p, "slim_tls_handshakes_failed_total", "counter",
-        "Accepted connections that ended on a TLS error.", s->server.tls_failed);
-    one(&p, "slim_link_negotiations_failed_total", "counter",
+    slim_metrics_one(&p, "slim_tls_handshakes_failed_total", "counter",
+                     "Accepted connections that ended on a TLS error.", s->server.tls_failed);
+    slim_metrics_one(
+        &p, "slim_link_negotiations_failed_total", "counter",
         "Data-plane streams closed during link negotiation (no Link first, a bad Link, no "
         "header MAC key where one is required).",
         c->links_refused);
-    one(&p, "slim_links", "gauge", "Links this node dials (dataplane.clients).", s->links);
-    one(&p, "slim_links_up", "gauge", "... of which have a stream now.", s->links_up);
-    one(&p, "slim_send_queue_bytes", "gauge", "Bytes queued for sending, all connections.",
-        s->queued_bytes);
-    one(&p, "slim_send_queue_bytes_max", "gauge", "Bytes queued on the fullest connection.",
-        s->queued_max);
+    slim_metrics_one(&p, "slim_links", "gauge", "Links this node dials (dataplane.clients).",
+                     s->links);
+    slim_metrics_one(&p, "slim_links_up", "gauge", "... of which have a stream now.", s->links_up);
+    slim_metrics_one(&p, "slim_send_queue_bytes", "gauge",
+                     "Bytes queued for sending, all connections.", s->queued_bytes);
+    slim_metrics_one(&p, "slim_send_queue_bytes_max", "gauge",
+                     "Bytes queued on the fullest connection.", s->queued_max);
 
     const slim_agent_stats *a = &s->control;
-    one(&p, "slim_control_streams", "gauge",
-        "Streams open on the node's own control endpoint (controller.servers).",
-        a->endpoint_streams);
-    one(&p, "slim_control_calls_total", "counter",
-        "Streams accepted on the node's own control endpoint.", a->endpoint_calls);
-    head(&p, "slim_control_calls_refused_total", "counter",
-         "Calls to the node's own control endpoint refused for their token (no_token: none; "
-         "bad_token: it did not verify with controller.token_verifier).");
-    emit(&p, "slim_control_calls_refused_total{reason=\"no_token\"} %llu\n",
-         (unsigned long long)a->endpoint_refused_no_token);
-    emit(&p, "slim_control_calls_refused_total{reason=\"bad_token\"} %llu\n",
-         (unsigned long long)a->endpoint_refused_bad_token);
-    one(&p, "slim_control_tls_handshakes_failed_total", "counter",
+    slim_metrics_one(&p, "slim_control_streams", "gauge",
+                     "Streams open on the node's own control endpoint (controller.servers).",
+                     a->endpoint_streams);
+    slim_metrics_one(&p, "slim_control_calls_total", "counter",
+                     "Streams accepted on the node's own control endpoint.", a->endpoint_calls);
+    slim_metrics_head(
+        &p, "slim_control_calls_refused_total", "counter",
+        "Calls to the node's own control endpoint refused for their token (no_token: none; "
+        "bad_token: it did not verify with controller.token_verifier).");
+    slim_metrics_emit(&p, "slim_control_calls_refused_total{reason=\"no_token\"} %llu\n",
+                      (unsigned long long)a->endpoint_refused_no_token);
+    slim_metrics_emit(&p, "slim_control_calls_refused_total{reason=\"bad_token\"} %llu\n",
+                      (unsigned long long)a->endpoint_refused_bad_token);
+    slim_metrics_one(
+        &p, "slim_control_tls_handshakes_failed_total", "counter",
         "Connections to the node's own control endpoint that ended on a TLS error (a client "
         "certificate missing or of another CA, ...).",
         a->endpoint_tls_failed);

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.environ["SLIM_PYDIR"])
 
@@ -24,23 +25,61 @@ from grpc_api import grpc_api_pb2 as api  # noqa: E402,F401
 from slimnode import Link, Node, publish  # noqa: E402,F401
 
 
+class _Bearer(grpc.UnaryUnaryClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every unary call."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def intercept_unary_unary(self, continuation, details, request):
+        md = list(details.metadata or []) + [("authorization", f"Bearer {self.token}")]
+        details = details._replace(metadata=md) if hasattr(details, "_replace") else \
+            _Details(details.method, details.timeout, md, details.credentials,
+                     getattr(details, "wait_for_ready", None),
+                     getattr(details, "compression", None))
+        return continuation(details, request)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, method, timeout, metadata, credentials, wait_for_ready, compression):
+        self.method, self.timeout, self.metadata = method, timeout, metadata
+        self.credentials, self.wait_for_ready, self.compression = (credentials, wait_for_ready,
+                                                                    compression)
+
+
 class Controller:
     """A slim-control-plane process; ports 0 unless given (a restart passes
-    the previous ones so nodes find it again)."""
+    the previous ones so nodes find it again).
 
-    def __init__(self, db=None, auto_routes=True, nb_port=0, sb_port=0, extra="", workdir=None):
+    northbound / southbound: more keys of those blocks, in YAML flow style
+    ("tls: {certFile: ...}, auth: {...}"). nb_credentials: the
+    grpc.ChannelCredentials of the stub when the northbound has TLS;
+    nb_token: the bearer token the stub sends. metrics: also listen on
+    metrics.endpoint 127.0.0.1:0 (metrics_port, metric())."""
+
+    def __init__(self, db=None, auto_routes=True, nb_port=0, sb_port=0, extra="", workdir=None,
+                 northbound="", southbound="", nb_credentials=None, nb_token=None,
+                 metrics=False):
         self.dir = workdir or tempfile.mkdtemp(prefix="slim-cp-")
         self.db = db or os.path.join(self.dir, "state.db")
         self.auto_routes = auto_routes
         self.extra = extra
+        self.nb_extra = northbound
+        self.sb_extra = southbound
+        self.nb_credentials = nb_credentials
+        self.nb_token = nb_token
+        self.with_metrics = metrics
         self.start(nb_port, sb_port)
 
     def start(self, nb_port=0, sb_port=0):
         self.config = os.path.join(self.dir, "config.yaml")
+        nb_more = f", {self.nb_extra}" if self.nb_extra else ""
+        sb_more = f", {self.sb_extra}" if self.sb_extra else ""
         with open(self.config, "w") as f:
-            f.write(f"northbound: {{httpHost: 127.0.0.1, httpPort: {nb_port}}}\n"
-                    f"southbound: {{httpHost: 127.0.0.1, httpPort: {sb_port}}}\n"
-                    f"database: {{path: \"{self.db}\"}}\n"
+            f.write(f"northbound: {{httpHost: 127.0.0.1, httpPort: {nb_port}{nb_more}}}\n"
+                    f"southbound: {{httpHost: 127.0.0.1, httpPort: {sb_port}{sb_more}}}\n"
+                    + ("metrics: {endpoint: \"127.0.0.1:0\"}\n" if self.with_metrics else "")
+                    + f"database: {{path: \"{self.db}\"}}\n"
                     f"routes: {{automatic: {'true' if self.auto_routes else 'false'}}}\n"
                     + ("" if "timeouts:" in self.extra else "timeouts: {node: 5s}\n")
                     + self.extra)
@@ -48,23 +87,49 @@ class Controller:
         self.proc = subprocess.Popen([os.environ["SLIM_CP_BIN"], "-config", self.config],
                                      stdout=subprocess.PIPE, stderr=self.log,
                                      env=dict(os.environ, SLIM_LOG="debug"))
-        self.nb_port = self.sb_port = None
+        self.nb_port = self.sb_port = self.metrics_port = None
+
+        def waiting():
+            return (self.nb_port is None or self.sb_port is None
+                    or (self.with_metrics and self.metrics_port is None))
+
         deadline = time.time() + 20
-        while time.time() < deadline and (self.nb_port is None or self.sb_port is None):
+        while time.time() < deadline and waiting():
             line = self.proc.stdout.readline().decode()
             if not line:
                 break
-            m = re.match(r"listening (northbound|southbound) 127\.0\.0\.1:(\d+)", line)
-            if m and m.group(1) == "northbound":
-                self.nb_port = int(m.group(2))
-            elif m:
-                self.sb_port = int(m.group(2))
-        if self.nb_port is None or self.sb_port is None:
+            m = re.match(r"listening (northbound|southbound|metrics) 127\.0\.0\.1:(\d+)", line)
+            if m:
+                setattr(self, {"northbound": "nb_port", "southbound": "sb_port",
+                               "metrics": "metrics_port"}[m.group(1)], int(m.group(2)))
+        if waiting():
             self.stop()
             raise RuntimeError("controller did not start:\n" + self.stderr())
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.nb_port}")
+        self.channel = self.nb_channel(self.nb_credentials, self.nb_token)
         self.stub = cp_grpc.ControlPlaneServiceStub(self.channel)
+
+    def nb_channel(self, credentials=None, token=None):
+        """A channel to the northbound API: TLS with `credentials` when
+        given, and bearing `token` when given. The caller closes it."""
+        target = f"127.0.0.1:{self.nb_port}"
+        ch = (grpc.secure_channel(target, credentials) if credentials is not None
+              else grpc.insecure_channel(target))
+        return grpc.intercept_channel(ch, _Bearer(token)) if token is not None else ch
+
+    def metrics_text(self):
+        """The /metrics page."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.read().decode()
+
+    def metric(self, series):
+        """The value of one series, e.g. 'slim_x_total{reason="a"}'."""
+        for line in self.metrics_text().splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == series:
+                return float(value)
+        raise AssertionError(f"no series {series} on /metrics")
 
     @property
     def address(self):

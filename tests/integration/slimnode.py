@@ -136,7 +136,8 @@ class Node:
                 self.control_port = int(m.group(2))
         if self.port is None or self.metrics_port is None:
             self.close()
-            raise RuntimeError("node did not start: " + self.stderr())
+            with open(self.log_path, errors="replace") as f:
+                raise RuntimeError("node did not start: " + f.read())
         # Keep draining stdout so the node never blocks on a full pipe.
         self.stdout_lines = []
         threading.Thread(target=self._drain, daemon=True).start()

@@ -7,7 +7,9 @@ EDGE client plays the moderator application.
 Checked: the Publish the moderator receives (source, destination, fanout,
 session type and message type 100, content type, the ControlMessage as
 sent, and a SLIM_IDENTITY token verified here from the format of
-docs/identity.md with hmac/hashlib, not with the node's code); the
+docs/identity.md with hmac/hashlib, not with the node's code); the token
+the node registers with (`authorization: Bearer`, identity its node id);
+a JWT token_provider (HS256, checked with hmac) and a static_jwt one; the
 moderator's reply (type 101) becoming the controller's ack with the
 controller's message id; "no route" when no moderator is connected; a
 reply from another name ignored, then the timeout; a node without
@@ -17,6 +19,9 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import shutil
+import tempfile
 import time
 import unittest
 
@@ -28,12 +33,14 @@ SECRET = "a shared secret of at least thirty-two bytes, for the tests"
 CONTENT_TYPE = "application/x-slim-controller"
 
 
-def controller_yaml(port, secret=SECRET, timeout=None):
+def controller_yaml(port, secret=SECRET, timeout=None, provider=None):
     y = ("    controller:\n"
          "      clients:\n"
          f"        - endpoint: \"http://127.0.0.1:{port}\"\n"
          "          tls: {insecure: true}\n")
-    if secret is not None:
+    if provider is not None:
+        y += f"      token_provider: {provider}\n"
+    elif secret is not None:
         y += f"      token_provider: {{shared_secret: \"{secret}\"}}\n"
     if timeout is not None:
         y += f"      request_timeout: {timeout}\n"
@@ -48,15 +55,16 @@ def b64url_decode(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def check_token(test, token, secret):
+def check_token(test, token, secret, base="controller"):
     """A shared-secret token as docs/identity.md describes it:
     <id>:<unix seconds>:<nonce>:<claims>:<mac>, mac = unpadded URL-safe
-    base64 of HMAC-SHA256(secret, everything before the last ':')."""
+    base64 of HMAC-SHA256(secret, everything before the last ':'); the id
+    is base + "_" + 8 characters."""
     fields = token.split(":")
     test.assertEqual(len(fields), 5, token)
     ident, ts, nonce, claims, mac = fields
-    test.assertTrue(ident.startswith("controller_"), ident)
-    test.assertEqual(len(ident), len("controller_") + 8, ident)
+    test.assertTrue(ident.startswith(base + "_"), ident)
+    test.assertEqual(len(ident), len(base) + 9, ident)
     test.assertLess(abs(int(ts) - time.time()), 60)
     test.assertEqual(len(b64url_decode(nonce)), 12)
     test.assertIn("pubkey", json.loads(b64url_decode(claims)))
@@ -164,6 +172,9 @@ class NodeChannels(unittest.TestCase):
         self.assertEqual(ap.blob, req.SerializeToString())
         self.assertEqual(cpb.ControlMessage.FromString(ap.blob), req)
         check_token(self, m.metadata["SLIM_IDENTITY"], SECRET)
+        auth = s.metadata["authorization"]
+        self.assertTrue(auth.startswith("Bearer "), auth)
+        check_token(self, auth[len("Bearer "):], SECRET, base="slim/0")
 
         mod.send(answer(m, "org/ns/mod/5", True, ["channel org/ns/chan created"]))
         a = acked(s, req)
@@ -215,8 +226,57 @@ class NodeChannels(unittest.TestCase):
         mod.send(answer(m, "org/ns/mod/5", True, ["late"]))
         s.expect_nothing(1.0)
 
+    def test_jwt_token_provider(self):
+        key = b"an HS256 key of the node, thirty-two bytes or more!"
+        d = tempfile.mkdtemp(prefix="slim-jwt-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "key"), "wb") as f:
+            f.write(key)
+        node, s = self.start(provider=(
+            "{jwt: {claims: {issuer: ctl-issuer, subject: node-zero, audience: [apps]}, "
+            "duration: 10m, key: {encoding: {algorithm: HS256, format: Pem, "
+            f"file: \"{d}/key\"}}}}}}}}"))
+        mod = self.moderator(node, s)
+        req = create_channel(["org/ns/mod"])
+        s.send(req)
+        m = mod.recv(10)
+        tok = m.metadata["SLIM_IDENTITY"]
+        head, body, sig = tok.split(".")
+        self.assertEqual(json.loads(b64url_decode(head))["alg"], "HS256")
+        want = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        self.assertEqual(sig, b64url(want))
+        claims = json.loads(b64url_decode(body))
+        self.assertEqual(claims["iss"], "ctl-issuer")
+        self.assertEqual(claims["sub"], "node-zero")
+        self.assertIn(claims["aud"], (["apps"], "apps"))
+        self.assertEqual(claims["exp"] - claims["iat"], 600)
+        # It registered with a token of the same provider.
+        h2, b2, s2 = s.metadata["authorization"][len("Bearer "):].split(".")
+        self.assertEqual(s2, b64url(hmac.new(key, f"{h2}.{b2}".encode(),
+                                             hashlib.sha256).digest()))
+        mod.send(answer(m, "org/ns/mod/5", True, ["ok"]))
+        self.assertTrue(acked(s, req).success)
+
+    def test_static_jwt_token_provider(self):
+        d = tempfile.mkdtemp(prefix="slim-jwt-")
+        self.addCleanup(shutil.rmtree, d, True)
+        head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        body = b64url(json.dumps({"sub": "node-zero", "exp": int(time.time()) + 3600}).encode())
+        sig = b64url(hmac.new(b"k" * 32, f"{head}.{body}".encode(), hashlib.sha256).digest())
+        token = f"{head}.{body}.{sig}"
+        with open(os.path.join(d, "token"), "w") as f:
+            f.write(token + "\n")
+        node, s = self.start(provider=f"{{static_jwt: {{file: \"{d}/token\", duration: 60}}}}")
+        mod = self.moderator(node, s)
+        req = create_channel(["org/ns/mod"])
+        s.send(req)
+        m = mod.recv(10)
+        self.assertEqual(m.metadata["SLIM_IDENTITY"], token)
+        self.assertEqual(s.metadata["authorization"], "Bearer " + token)
+
     def test_node_without_token_provider_refuses(self):
         node, s = self.start(secret=None)
+        self.assertNotIn("authorization", s.metadata)
         mod = self.moderator(node, s)
         req = create_channel(["org/ns/mod"])
         s.send(req)

@@ -42,6 +42,7 @@ class Stream:
 
     def __init__(self, requests, context):
         self.context = context
+        self.metadata = dict(context.invocation_metadata())
         self.inbox = queue.Queue()
         self.out = queue.Queue()
         self.ended = threading.Event()

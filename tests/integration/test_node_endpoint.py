@@ -7,7 +7,9 @@ made here with Python's hmac from docs/identity.md, independently of the C
 code.
 
 Checked: a configuration command sets a route to a second node and traffic
-follows it, deleting it stops the traffic; lists end with done; channel
+follows it, deleting it stops the traffic, both from grpcio and with
+`slimctl node-connect` (TLS, client certificate, --shared-secret); lists
+end with done; channel
 requests are refused there; and every refusal (a client that trusts
 another CA, no client certificate, a client certificate of another CA, no
 token, a token made with another secret) fails with its named status,
@@ -19,6 +21,8 @@ import hmac
 import json
 import os
 import shutil
+import subprocess
+import tempfile
 import time
 import unittest
 
@@ -149,6 +153,43 @@ class NodeEndpoint(unittest.TestCase):
         self.assertTrue(no_route(alice, bob))
         self.assertNotIn(ep, [c.connection_id for c in ask(s, "connection_list")])
         self.assertGreaterEqual(self.one.metric("slim_control_calls_total"), 1)
+
+    def slimctl(self, *args, rc=0, secret=SECRET):
+        c = self.certs
+        p = subprocess.run(
+            [os.environ["SLIMCTL_BIN"], "node-connect", f"https://{self.addr}", *args,
+             "--tls-ca", f"{c}/ca.pem", "--tls-cert", f"{c}/client.pem",
+             "--tls-key", f"{c}/client.key", "--shared-secret", secret, "--timeout", "10s"],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, rc, p.stdout + p.stderr)
+        return p.stdout + p.stderr
+
+    def test_slimctl_node_connect(self):
+        bob = Link(self.two.port)
+        self.addCleanup(bob.close)
+        bob.subscribe("org/ns/bob", sub_id=1)
+        alice = Link(self.one.port)
+        self.addCleanup(alice.close)
+        d = tempfile.mkdtemp(prefix="slim-nc-")
+        self.addCleanup(shutil.rmtree, d, True)
+        ep = f"http://127.0.0.1:{self.two.port}"
+        conn = os.path.join(d, "two.json")
+        with open(conn, "w") as f:
+            json.dump({"endpoint": ep, "connection_type": "edge"}, f)
+        self.assertTrue(no_route(alice, bob))
+        out = self.slimctl("route", "add", "org/ns/bob", "via", conn)
+        self.assertIn(ep, out)
+        self.assertTrue(route(alice, bob), "the route slimctl added carries nothing")
+        listed = self.slimctl("route", "list", "-o", "json")
+        self.assertIn("bob", listed)
+        self.assertIn(ep, self.slimctl("connection", "list"))
+        self.slimctl("route", "del", "org/ns/bob", "via", conn)
+        self.assertTrue(no_route(alice, bob))
+        # A wrong secret: refused, exit 1, and the route is not set.
+        out = self.slimctl("route", "add", "org/ns/bob", "via", conn, rc=1,
+                           secret="not-the-operators-secret-0123456789")
+        self.assertIn("UNAUTHENTICATED", out.upper())
+        self.assertTrue(no_route(alice, bob))
 
     def connections(self):
         return [c.connection_id for c in ask(self.stream(), "connection_list")

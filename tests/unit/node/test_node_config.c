@@ -81,6 +81,36 @@ TEST(control_endpoint_with_token_verifier) {
     slim_node_config_cleanup(&c);
 }
 
+TEST(jwt_token_provider) {
+    slim_node_config c;
+    slim_cfg_error err;
+    CHECK_OK(parse("services:\n"
+                   "  slim/0:\n"
+                   "    dataplane:\n"
+                   "      clients: [{endpoint: 'http://a:1'}]\n"
+                   "    controller:\n"
+                   "      token_provider:\n"
+                   "        jwt:\n"
+                   "          claims: {issuer: i, subject: s, audience: [a, b]}\n"
+                   "          duration: 2h\n"
+                   "          key: {encoding: {algorithm: ES256, format: Jwk, str: '{}'}}\n",
+                   &c, &err));
+    CHECK(c.token_secret == NULL);
+    CHECK(c.token_jwt != NULL);
+    CHECK_EQ(c.token_jwt->kind, SLIM_IDENTITY_JWT);
+    CHECK_STR(c.token_jwt->issuer, "i");
+    CHECK_STR(c.token_jwt->subject, "s");
+    CHECK_EQ(c.token_jwt->audience_len, 2);
+    CHECK_STR(c.token_jwt->audience[1], "b");
+    CHECK_EQ(c.token_jwt->duration_s, 7200);
+    CHECK_STR(c.token_jwt->algorithm, "ES256");
+    CHECK_STR(c.token_jwt->key_format, "jwk");
+    CHECK_STR(c.token_jwt->key, "{}");
+    CHECK(c.token_jwt->key_file == NULL);
+    CHECK(!warned_about("token_provider"));
+    slim_node_config_cleanup(&c);
+}
+
 TEST(managed_node_sample) {
     slim_node_config c;
     slim_cfg_error err;
@@ -180,6 +210,24 @@ TEST(errors_name_line_and_key) {
          "    controller:\n      clients: [{tls: {insecure: true}}]\n",
          "node.yaml:6: services.slim/0.controller.clients[0]: endpoint is required"},
         {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
+         "    controller:\n      token_provider: {static_jwt: {duration: 5}}\n",
+         "node.yaml:6: services.slim/0.controller.token_provider.static_jwt: file is required"},
+        {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
+         "    controller:\n      token_provider: {jwt: {claims: {subject: s}}}\n",
+         "node.yaml:6: services.slim/0.controller.token_provider.jwt.key: a signing key is "
+         "required: key: {encoding: {algorithm, format, file}}"},
+        {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
+         "    controller:\n      token_provider: {jwt: {key: {encoding: {algorithm: XX, "
+         "file: k}}}}\n",
+         "node.yaml:6: services.slim/0.controller.token_provider.jwt.key.encoding.algorithm: "
+         "unknown algorithm \"XX\" (HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, "
+         "PS512, ES256, ES384, EdDSA)"},
+        {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
+         "    controller:\n      token_provider: {jwt: {key: {encoding: {algorithm: HS256, "
+         "format: der, file: k}}}}\n",
+         "node.yaml:6: services.slim/0.controller.token_provider.jwt.key.encoding.format: "
+         "expected pem, jwk or jwks"},
+        {"services:\n  slim/0:\n    dataplane:\n      clients: [{endpoint: 'http://a:1'}]\n"
          "    controller:\n      token_verifier: {jwt: {}}\n",
          "node.yaml:6: services.slim/0.controller.token_verifier.jwt: a JWT token_verifier is not "
          "supported (use shared_secret)"},
@@ -220,5 +268,6 @@ TEST(metrics_endpoint) {
 }
 
 TEST_MAIN(TEST_ENTRY(metrics_endpoint), TEST_ENTRY(standalone_node_sample),
-          TEST_ENTRY(control_endpoint_with_token_verifier), TEST_ENTRY(managed_node_sample),
-          TEST_ENTRY(substitution_and_unknown_keys), TEST_ENTRY(errors_name_line_and_key))
+          TEST_ENTRY(control_endpoint_with_token_verifier), TEST_ENTRY(jwt_token_provider),
+          TEST_ENTRY(managed_node_sample), TEST_ENTRY(substitution_and_unknown_keys),
+          TEST_ENTRY(errors_name_line_and_key))
