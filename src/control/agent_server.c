@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define MOD "control"
@@ -44,9 +45,10 @@ static slim_status check_token(slim_grpc_call *call, void *ud, const char **mess
     if (s->verifier == NULL)
         return SLIM_OK;
     slim_bytes v;
-    static const char bearer[] = "Bearer ";
+    static const char bearer[] = "bearer "; /* the scheme in any case */
     if (!slim_grpc_md_get(slim_grpc_call_metadata(call), "authorization", &v) ||
-        v.len <= sizeof bearer - 1 || memcmp(v.ptr, bearer, sizeof bearer - 1) != 0) {
+        v.len <= sizeof bearer - 1 ||
+        strncasecmp((const char *)v.ptr, bearer, sizeof bearer - 1) != 0) {
         s->refused_no_token++;
         SLIM_LOGW(MOD, "control endpoint: a call from %s without a token; refused",
                   slim_grpc_call_peer(call));
