@@ -154,45 +154,71 @@ static char *client_why(const slim_grpc_client *cli) {
     return w != NULL && w[0] != '\0' ? ctl_xstrdup(w) : NULL;
 }
 
-int ctl_call(const ctl_options *opt, const char *method, const ProtobufCMessage *req,
-             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **out) {
-    *out = NULL;
-    size_t len = protobuf_c_message_get_packed_size(req);
-    uint8_t *buf = ctl_xcalloc(len, 1);
-    protobuf_c_message_pack(req, buf);
-
-    char path[160];
-    snprintf(path, sizeof path, SERVICE "%s", method);
-    call_result r = {0};
-
+/* What one call needs: the request packed, a loop of its own, the
+ * authorization metadata and a client. */
+typedef struct rpc {
+    uint8_t *buf;
+    size_t len;
     uv_loop_t loop;
-    int uv_rc = uv_loop_init(&loop);
+    slim_grpc_md md;
+    slim_grpc_client *cli;
+} rpc;
+
+/* Frees the client (ending its calls) and everything else; returns the
+ * client's last failure in words (free it; NULL when none). */
+static char *rpc_close(rpc *x) {
+    char *why = client_why(x->cli);
+    slim_grpc_client_free(x->cli);
+    uv_run(&x->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&x->loop);
+    slim_grpc_md_cleanup(&x->md);
+    free(x->buf);
+    return why;
+}
+
+/* Sets x up for req. CTL_EXIT_OK with *st the client's status (x->cli is
+ * NULL unless it is SLIM_OK; call rpc_close either way), or CTL_EXIT_FAIL
+ * with the reason printed (a TLS configuration error by ctl_client_new)
+ * and nothing left to clean up. */
+static int rpc_open(const ctl_options *opt, const ProtobufCMessage *req, rpc *x, slim_status *st) {
+    memset(x, 0, sizeof *x);
+    x->len = protobuf_c_message_get_packed_size(req);
+    x->buf = ctl_xcalloc(x->len ? x->len : 1, 1);
+    protobuf_c_message_pack(req, x->buf);
+    int uv_rc = uv_loop_init(&x->loop);
     if (uv_rc != 0) {
-        free(buf);
+        free(x->buf);
         ctl_err("cannot start the event loop: %s", uv_strerror(uv_rc));
         return CTL_EXIT_FAIL;
     }
-    slim_grpc_md md;
-    if (auth_md(opt, &md) != CTL_EXIT_OK) {
-        free(buf);
-        uv_loop_close(&loop);
+    if (auth_md(opt, &x->md) != CTL_EXIT_OK) {
+        free(x->buf);
+        uv_loop_close(&x->loop);
         return CTL_EXIT_FAIL;
     }
-    slim_grpc_client *cli = NULL;
-    slim_status st = ctl_client_new(&loop, opt, &cli);
-    if (st == SLIM_E_TLS_CONFIG) {
-        slim_grpc_md_cleanup(&md);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
-        free(buf);
+    *st = ctl_client_new(&x->loop, opt, &x->cli);
+    if (*st != SLIM_E_TLS_CONFIG)
+        return CTL_EXIT_OK;
+    free(rpc_close(x));
+    return CTL_EXIT_FAIL;
+}
+
+int ctl_call(const ctl_options *opt, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **out) {
+    *out = NULL;
+    char path[160];
+    snprintf(path, sizeof path, SERVICE "%s", method);
+    call_result r = {0};
+    rpc x;
+    slim_status st;
+    if (rpc_open(opt, req, &x, &st) != CTL_EXIT_OK)
         return CTL_EXIT_FAIL;
+    if (st == SLIM_OK) {
+        slim_grpc_call_opts copts = {path, &x.md, opt->timeout_ms};
+        st = slim_grpc_client_unary(x.cli, &copts, slim_bytes_of(x.buf, x.len), on_unary, &r);
     }
     if (st == SLIM_OK) {
-        slim_grpc_call_opts copts = {path, &md, opt->timeout_ms};
-        st = slim_grpc_client_unary(cli, &copts, slim_bytes_of(buf, len), on_unary, &r);
-    }
-    if (st == SLIM_OK) {
-        while (!r.done && uv_run(&loop, UV_RUN_ONCE) != 0) {
+        while (!r.done && uv_run(&x.loop, UV_RUN_ONCE) != 0) {
         }
         if (!r.done) { /* the loop ran dry without an answer: cannot happen */
             r.status = SLIM_E_GRPC_INTERNAL;
@@ -204,12 +230,7 @@ int ctl_call(const ctl_options *opt, const char *method, const ProtobufCMessage 
         r.code = (int)slim_grpc_status_to_code(st);
         r.local = true;
     }
-    char *why = client_why(cli);
-    slim_grpc_client_free(cli);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    slim_grpc_md_cleanup(&md);
-    free(buf);
+    char *why = rpc_close(&x);
 
     int rc = CTL_EXIT_OK;
     if (r.status != SLIM_OK) {
@@ -276,35 +297,19 @@ static void on_stream_close(slim_grpc_call *call, const slim_grpc_result *res, v
 
 int ctl_stream(const ctl_options *opt, const char *method, const ProtobufCMessage *req,
                const ProtobufCMessageDescriptor *resp_desc, ctl_stream_fn fn, void *ud) {
-    size_t len = protobuf_c_message_get_packed_size(req);
-    uint8_t *buf = ctl_xcalloc(len ? len : 1, 1);
-    protobuf_c_message_pack(req, buf);
     stream_state s = {.desc = resp_desc, .fn = fn, .ud = ud};
-
-    uv_loop_t loop;
-    int uv_rc = uv_loop_init(&loop);
-    if (uv_rc != 0) {
-        free(buf);
-        ctl_err("cannot start the event loop: %s", uv_strerror(uv_rc));
+    rpc x;
+    slim_status st;
+    if (rpc_open(opt, req, &x, &st) != CTL_EXIT_OK)
         return CTL_EXIT_FAIL;
-    }
-    slim_grpc_md md;
-    if (auth_md(opt, &md) != CTL_EXIT_OK) {
-        free(buf);
-        uv_loop_close(&loop);
-        return CTL_EXIT_FAIL;
-    }
-    slim_grpc_client *cli = NULL;
-    slim_status st = ctl_client_new(&loop, opt, &cli);
-    bool tls_config = st == SLIM_E_TLS_CONFIG;
     if (st == SLIM_OK) {
         static const slim_grpc_call_cbs cbs = {.on_message = on_stream_message,
                                                .on_close = on_stream_close};
-        slim_grpc_call_opts copts = {method, &md, opt->timeout_ms};
-        st = slim_grpc_client_open(cli, &copts, &cbs, &s, &s.call);
+        slim_grpc_call_opts copts = {method, &x.md, opt->timeout_ms};
+        st = slim_grpc_client_open(x.cli, &copts, &cbs, &s, &s.call);
     }
     if (st == SLIM_OK) {
-        st = slim_grpc_call_send(s.call, slim_bytes_of(buf, len));
+        st = slim_grpc_call_send(s.call, slim_bytes_of(x.buf, x.len));
         if (st == SLIM_OK)
             st = slim_grpc_call_close_send(s.call);
         if (st != SLIM_OK)
@@ -312,21 +317,14 @@ int ctl_stream(const ctl_options *opt, const char *method, const ProtobufCMessag
     }
     if (st == SLIM_OK || s.call != NULL) {
         /* The deadline of the call (opts.timeout_ms) ends this loop. */
-        while (!s.done && !s.closed && uv_run(&loop, UV_RUN_ONCE) != 0) {
+        while (!s.done && !s.closed && uv_run(&x.loop, UV_RUN_ONCE) != 0) {
         }
     }
-    char *why = client_why(cli);
-    slim_grpc_client_free(cli); /* ends the stream if still open */
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    slim_grpc_md_cleanup(&md);
-    free(buf);
+    char *why = rpc_close(&x); /* ends the stream if still open */
 
     int rc = CTL_EXIT_OK;
     if (s.done) {
         rc = CTL_EXIT_OK;
-    } else if (tls_config) {
-        rc = CTL_EXIT_FAIL; /* printed already */
     } else if (s.bad) {
         ctl_err("INTERNAL: %s sent a message that is not a valid %s", opt->server_text,
                 resp_desc->name);
