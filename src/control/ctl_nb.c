@@ -109,6 +109,22 @@ static void not_confirmed(slim_ctl *c, pending *p, const char *why) {
                     why);
 }
 
+/* The start of the ack handler of a command made for a northbound call:
+ * records the outcome; when the node did not answer, answers the call (not
+ * confirmed) and returns false; else takes the waiting call out of p into
+ * *call (NULL when it went away) and returns true. */
+static bool take_answer(slim_ctl *c, pending *p, const ctl_msg *answer, const char *why,
+                        slim_grpc_call **call) {
+    ctl_config_acked(c, p, answer, why);
+    if (answer == NULL) {
+        not_confirmed(c, p, why);
+        return false;
+    }
+    *call = p->nb;
+    p->nb = NULL;
+    return true;
+}
+
 /* ---- CreateConnection ---- */
 
 typedef struct conn_ctx {
@@ -136,14 +152,10 @@ static void reply_conn(slim_ctl *c, slim_grpc_call *call, const char *id) {
 }
 
 static void conn_acked(slim_ctl *c, pending *p, const ctl_msg *answer, const char *why) {
-    ctl_config_acked(c, p, answer, why);
     conn_ctx *x = p->ctx;
-    if (answer == NULL) {
-        not_confirmed(c, p, why);
+    slim_grpc_call *call;
+    if (!take_answer(c, p, answer, why, &call))
         return;
-    }
-    slim_grpc_call *call = p->nb;
-    p->nb = NULL;
     const char *err = item_error(answer, why, true);
     if (err != NULL) {
         if (x->had_prev)
@@ -229,14 +241,10 @@ static void reply_sub(slim_ctl *c, slim_grpc_call *call, const char *id) {
 }
 
 static void sub_acked(slim_ctl *c, pending *p, const ctl_msg *answer, const char *why) {
-    ctl_config_acked(c, p, answer, why);
     char *id = p->ctx;
-    if (answer == NULL) {
-        not_confirmed(c, p, why);
+    slim_grpc_call *call;
+    if (!take_answer(c, p, answer, why, &call))
         return;
-    }
-    slim_grpc_call *call = p->nb;
-    p->nb = NULL;
     const char *err = item_error(answer, why, false);
     if (err != NULL) {
         (void)slim_store_sub_delete(c->store, id);
@@ -586,14 +594,10 @@ static void reply_route(slim_ctl *c, slim_grpc_call *call, const char *id) {
 }
 
 static void route_acked(slim_ctl *c, pending *p, const ctl_msg *answer, const char *why) {
-    ctl_config_acked(c, p, answer, why);
     char *id = p->ctx;
-    if (answer == NULL) {
-        not_confirmed(c, p, why);
+    slim_grpc_call *call;
+    if (!take_answer(c, p, answer, why, &call))
         return;
-    }
-    slim_grpc_call *call = p->nb;
-    p->nb = NULL;
     const char *err = item_error(answer, why, true);
     if (err == NULL)
         err = item_error(answer, why, false);
