@@ -399,7 +399,7 @@ static void tls_defaults(slim_tls_config *t) {
     t->version = SLIM_TLS_1_3;
 }
 
-static void tls_cleanup(slim_tls_config *t) {
+void slim_tls_config_cleanup(slim_tls_config *t) {
     char **s[] = {&t->cert_file, &t->key_file,       &t->cert_pem,      &t->key_pem,    &t->ca_file,
                   &t->ca_pem,    &t->client_ca_file, &t->client_ca_pem, &t->server_name};
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
@@ -448,7 +448,7 @@ void slim_client_config_defaults(slim_client_config *c) {
 
 void slim_server_config_cleanup(slim_server_config *c) {
     slim_free(c->endpoint);
-    tls_cleanup(&c->tls);
+    slim_tls_config_cleanup(&c->tls);
     kv_free(c->metadata, c->n_metadata);
     memset(c, 0, sizeof *c);
 }
@@ -457,7 +457,7 @@ void slim_client_config_cleanup(slim_client_config *c) {
     slim_free(c->endpoint);
     slim_free(c->origin);
     slim_free(c->link_id);
-    tls_cleanup(&c->tls);
+    slim_tls_config_cleanup(&c->tls);
     kv_free(c->headers, c->n_headers);
     memset(c, 0, sizeof *c);
 }
@@ -473,6 +473,18 @@ static slim_status endpoint(ctx *c, slim_cfg_node *node, const char *path, char 
     slim_status st = opt_string(c, node, path, "endpoint", out);
     if (st == SLIM_OK && (*out == NULL || (*out)[0] == '\0'))
         st = slim_cfg_fail(c->err, c->doc, n, p, "endpoint must not be empty");
+    return st;
+}
+
+slim_status slim_server_tls_parse(const slim_cfg_doc *doc, slim_cfg_node *map, const char *path,
+                                  slim_tls_config *out, slim_cfg_warn_fn warn_fn, void *ud,
+                                  slim_cfg_error *err) {
+    ctx c = {doc, err, warn_fn, ud};
+    memset(out, 0, sizeof *out);
+    tls_defaults(out);
+    slim_status st = tls(&c, map, path, true, out);
+    if (st != SLIM_OK)
+        slim_tls_config_cleanup(out);
     return st;
 }
 

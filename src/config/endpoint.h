@@ -117,6 +117,16 @@ slim_status slim_server_config_parse(const slim_cfg_doc *doc, slim_cfg_node *nod
                                      slim_cfg_error *err);
 void slim_server_config_cleanup(slim_server_config *c);
 
+/* Parses the `tls` block of map as a ServerConfig's (path names map): the
+ * defaults without it are an error, as for a server ("missing server cert
+ * and key (or set insecure: true for plaintext)"). For processes whose
+ * listeners are not ServerConfigs (the controller). Free *out's strings
+ * with slim_tls_config_cleanup. E_INVALID_ARG, E_NOMEM. */
+slim_status slim_server_tls_parse(const slim_cfg_doc *doc, slim_cfg_node *map, const char *path,
+                                  slim_tls_config *out, slim_cfg_warn_fn warn, void *ud,
+                                  slim_cfg_error *err);
+void slim_tls_config_cleanup(slim_tls_config *t);
+
 /* Parses a ClientConfig; as above. */
 slim_status slim_client_config_parse(const slim_cfg_doc *doc, slim_cfg_node *node, const char *path,
                                      slim_client_config *out, slim_cfg_warn_fn warn, void *ud,

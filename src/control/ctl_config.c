@@ -82,12 +82,8 @@ void slim_ctl_config_cleanup(slim_ctl_config *c) {
     slim_free(c->nb_endpoint);
     slim_free(c->sb_endpoint);
     slim_free(c->db_path);
-    slim_tls_config *t[2] = {&c->nb_tls, &c->sb_tls};
-    for (int i = 0; i < 2; i++) {
-        slim_free(t[i]->cert_file);
-        slim_free(t[i]->key_file);
-        slim_free(t[i]->client_ca_file);
-    }
+    slim_tls_config_cleanup(&c->nb_tls);
+    slim_tls_config_cleanup(&c->sb_tls);
     for (size_t i = 0; i < c->n_nb_tokens; i++) {
         slim_memzero(c->nb_tokens[i], strlen(c->nb_tokens[i]));
         slim_free(c->nb_tokens[i]);
@@ -154,16 +150,27 @@ static slim_status listener(walk *w, const char *key, const char *env_host, cons
     return set_str(out, buf);
 }
 
-/* <block>.tls, for northbound and southbound alike: upstream's
- * certFile/keyFile/caFile (client certificates required when caFile is
- * set); SPIFFE is not supported. */
+/* <block>.tls, for northbound and southbound alike, in either spelling:
+ * upstream's controller's certFile/keyFile/caFile (client certificates
+ * required when caFile is set; SPIFFE is not supported), or a node
+ * ServerConfig's (docs/configuration.md: source / cert_file, key_file,
+ * client_ca / client_ca_file, insecure, tls_version). */
 static slim_status tls_block(walk *w, const char *block, slim_tls_config *out) {
-    slim_cfg_node *t = slim_cfg_get(slim_cfg_get(w->doc->root, block), "tls");
+    slim_cfg_node *b = slim_cfg_get(w->doc->root, block);
+    slim_cfg_node *t = slim_cfg_get(b, "tls");
     char path[64], p[128];
     slim_cfg_path(path, sizeof path, block, "tls");
     slim_status st = slim_cfg_expect(w->doc, t, path, SLIM_CFG_MAP, w->err);
     if (st != SLIM_OK || t == NULL)
         return st;
+    static const char *const upstream[] = {"certFile", "keyFile", "caFile", "useSpiffe"};
+    bool camel = false;
+    for (size_t i = 0; i < sizeof upstream / sizeof upstream[0]; i++)
+        camel = camel || slim_cfg_get(t, upstream[i]) != NULL;
+    if (!camel) {
+        slim_tls_config_cleanup(out);
+        return slim_server_tls_parse(w->doc, b, block, out, w->warn, w->ud, w->err);
+    }
     bool spiffe = false;
     slim_cfg_node *n;
     slim_cfg_path(p, sizeof p, path, "useSpiffe");

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import queue
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -406,6 +407,8 @@ class ConfigErrors(unittest.TestCase):
             "northbound: {tls: {certFile: a.pem}}\n": "northbound.tls",
             "southbound: {tls: {keyFile: a.key}}\n": "southbound.tls",
             "northbound: {tls: {useSpiffe: true}}\n": "northbound.tls.useSpiffe",
+            "southbound: {tls: {}}\n": "southbound.tls",
+            "northbound: {tls: {source: {type: spire}}}\n": "northbound.tls.source",
             "metrics: {endpoint: nope}\n": "metrics.endpoint",
             "metrics: {}\n": "metrics",
         }
@@ -430,6 +433,31 @@ class ConfigErrors(unittest.TestCase):
         finally:
             c.cleanup()
 
+
+class NodeSpelling(unittest.TestCase):
+    def test_tls_as_the_node_spells_it(self):
+        # The northbound's tls block in a node ServerConfig's keys (source,
+        # client_ca): mutual TLS.
+        d = make_certs()
+        ca = read(os.path.join(d, "ca.pem"))
+        good = grpc.ssl_channel_credentials(
+            root_certificates=ca, private_key=read(os.path.join(d, "client.key")),
+            certificate_chain=read(os.path.join(d, "client.pem")))
+        c = Controller(northbound=(
+            f"tls: {{source: {{type: file, cert: \"{d}/server.pem\", key: \"{d}/server.key\"}}, "
+            f"client_ca: {{type: file, path: \"{d}/ca.pem\"}}}}"), nb_credentials=good)
+        try:
+            self.assertEqual(c.nodes(), {})
+            ch = grpc.secure_channel(f"127.0.0.1:{c.nb_port}",
+                                     grpc.ssl_channel_credentials(root_certificates=ca))
+            with self.assertRaises(grpc.RpcError) as cm:
+                cp_grpc.ControlPlaneServiceStub(ch).ListNodes(cp.NodeListRequest(), timeout=10)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
+            ch.close()
+            self.assertEqual(c.stop(), 0)
+        finally:
+            c.cleanup()
+            shutil.rmtree(d, ignore_errors=True)
 
 if __name__ == "__main__":
     unittest.main()
