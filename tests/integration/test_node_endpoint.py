@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -190,6 +191,19 @@ class NodeEndpoint(unittest.TestCase):
                            secret="not-the-operators-secret-0123456789")
         self.assertIn("UNAUTHENTICATED", out.upper())
         self.assertTrue(no_route(alice, bob))
+
+    def test_zz_stops_cleanly_with_a_stream_open(self):
+        # Runs last (the class's node goes): SIGTERM with a control stream
+        # open ends the stream and the node exits 0, promptly.
+        s = self.stream()
+        ask(s, "connection_list")  # the stream is open and answered
+        t0 = time.time()
+        self.one.signal(signal.SIGTERM)
+        self.assertEqual(self.one.wait(), 0, self.one.stderr()[-3000:])
+        self.assertLess(time.time() - t0, 5)
+        self.assertNotIn("Sanitizer", self.one.stderr())
+        with self.assertRaises(grpc.RpcError):
+            s.recv()
 
     def connections(self):
         return [c.connection_id for c in ask(self.stream(), "connection_list")
