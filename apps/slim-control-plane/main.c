@@ -42,6 +42,7 @@ static void usage(FILE *f) {
                "caFile},auth.tokens}, southbound.{httpHost,httpPort,tls.{certFile,keyFile,\n"
                "caFile},auth.{sharedSecret,nodes}}, logging.level, database.path,\n"
                "routes.automatic, timeouts.{node,channel,register,drain}, metrics.endpoint.\n"
+               "A tls block may also use a node ServerConfig's keys (source, client_ca, ...).\n"
                "Port 0 picks a free port.\n"
                "NB_API_HTTP_HOST, NB_API_HTTP_PORT, SB_API_HTTP_HOST, SB_API_HTTP_PORT and\n"
                "API_LOG_LEVEL override the file. See docs/control-plane.md.\n");
