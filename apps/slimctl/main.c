@@ -161,7 +161,10 @@ static void each_leaf(const ctl_cmd *table, const char *prefix,
                       void (*fn)(const char *path, const ctl_cmd *c, void *ud), void *ud) {
     for (const ctl_cmd *c = table; c->name != NULL; c++) {
         char path[96];
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] != '\0' ? " " : "", c->name);
+        int n =
+            snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] != '\0' ? " " : "", c->name);
+        if (n < 0 || (size_t)n >= sizeof path)
+            continue; /* no command path is that long */
         if (c->subs != NULL)
             each_leaf(c->subs, path, fn, ud);
         else
