@@ -12,11 +12,7 @@ independently of the C code.
 Environment (set by ctest): SLIM_BIN, SLIM_PYDIR, SLIM_CTL_APP.
 """
 import asyncio
-import base64
 import datetime
-import hashlib
-import hmac
-import json
 import os
 import queue
 import random
@@ -28,7 +24,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from slimnode import Link, Node, name, pb  # noqa: E402
+from slimnode import Link, Node, name, pb, shared_secret_token  # noqa: E402
 from controller.v1 import controller_pb2 as cpb  # noqa: E402
 
 SECRET = "a-shared-secret-of-at-least-32-characters!"
@@ -36,18 +32,8 @@ CONTROLLER = "controller/controller/controller/%x" % random.getrandbits(64)
 PAYLOAD_TYPE = "application/x-slim-controller"
 
 
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
 def token(secret, ident="controller_Ab3dEf7h"):
-    """A shared-secret token (docs/identity.md, "Tokens")."""
-    nonce = b64u(os.urandom(12))
-    pubkey = base64.b64encode(b"\x04" + os.urandom(64)).decode()  # not read for a request
-    claims = b64u(json.dumps({"pubkey": pubkey}, separators=(",", ":")).encode())
-    body = f"{ident}:{int(time.time())}:{nonce}:{claims}"
-    mac = b64u(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
-    return f"{body}:{mac}"
+    return shared_secret_token(secret, ident)
 
 
 class App:

@@ -7,11 +7,7 @@ docs/identity.md ("Tokens") says, never with our C code. Every refusal is
 checked three ways: the status the client sees, that the controller's state
 did not change, and that its counter went up.
 """
-import base64
 import datetime
-import hashlib
-import hmac
-import json
 import os
 import queue
 import shutil
@@ -26,7 +22,7 @@ import grpc
 
 from cplane import Controller, cp, cp_grpc, api
 from controller.v1 import controller_pb2 as ctl
-from slimnode import Node, make_certs, read
+from slimnode import Node, make_certs, read, shared_secret_token
 
 BIN = os.environ["SLIM_CP_BIN"]
 OPEN = "/controller.proto.v1.ControllerService/OpenControlChannel"
@@ -35,18 +31,7 @@ NB_TOKENS = ("operator-token-1", "operator-token-2")
 SUFFIX = "Ab3dEf7h"
 
 
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def token(secret, ident, at=None):
-    """A shared-secret token for provider id `ident` (docs/identity.md)."""
-    nonce = b64u(os.urandom(12))
-    pubkey = base64.b64encode(b"\x04" + os.urandom(64)).decode()  # not read by the controller
-    claims = b64u(json.dumps({"pubkey": pubkey}, separators=(",", ":")).encode())
-    body = f"{ident}:{int(time.time() if at is None else at)}:{nonce}:{claims}"
-    mac = b64u(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
-    return f"{body}:{mac}"
+token = shared_secret_token
 
 
 class Stream:

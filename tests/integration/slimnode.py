@@ -11,8 +11,15 @@ Publish/Subscribe/Unsubscribe it sends and checks the tag of everything it
 receives. The MAC is computed here from the layout in
 docs/protocol.md ("Header MAC"), with Python's hmac and hashlib and
 python3-cryptography's X25519, independently of the node's C code.
+
+shared_secret_token() makes the shared-secret tokens of docs/identity.md
+("Tokens") with hmac and hashlib, for the tests that play a node, a
+controller or an operator presenting one.
 """
+import base64
+import hashlib
 import hmac
+import json
 import os
 import queue
 import re
@@ -38,6 +45,23 @@ ANY = 2**64 - 1
 EDGE = pb.LINK_CONNECTION_TYPE_EDGE
 REMOTE = pb.LINK_CONNECTION_TYPE_REMOTE
 PEER = pb.LINK_CONNECTION_TYPE_PEER
+
+
+def b64u(raw):
+    """Unpadded URL-safe base64, as tokens use it."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def shared_secret_token(secret, ident, at=None):
+    """A shared-secret token for provider id `ident` (docs/identity.md,
+    "Tokens"), made at unix time `at` (now by default): its pubkey claim is
+    a random P-256-sized point nobody reads here."""
+    nonce = b64u(os.urandom(12))
+    pubkey = base64.b64encode(b"\x04" + os.urandom(64)).decode()
+    claims = b64u(json.dumps({"pubkey": pubkey}, separators=(",", ":")).encode())
+    body = f"{ident}:{int(time.time() if at is None else at)}:{nonce}:{claims}"
+    mac = b64u(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+    return f"{body}:{mac}"
 
 
 def component_hash(s):

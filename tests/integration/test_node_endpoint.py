@@ -15,9 +15,6 @@ another CA, no client certificate, a client certificate of another CA, no
 token, a token made with another secret) fails with its named status,
 changes nothing and is counted on /metrics.
 """
-import base64
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -27,7 +24,7 @@ import tempfile
 import time
 import unittest
 
-from slimnode import Link, Node, make_certs, read  # noqa: F401  (slimnode sets sys.path)
+from slimnode import Link, Node, make_certs, read, shared_secret_token  # noqa: F401  (slimnode sets sys.path)
 
 import grpc  # noqa: E402
 from controller.v1 import controller_pb2 as cpb  # noqa: E402
@@ -38,18 +35,8 @@ SECRET = "the-operators-secret-of-at-least-32-chars"
 METHOD = "/controller.proto.v1.ControllerService/OpenControlChannel"
 
 
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
 def token(secret, ident="operator_Ab3dEf7h"):
-    """A shared-secret token (docs/identity.md, "Tokens")."""
-    nonce = b64u(os.urandom(12))
-    pubkey = base64.b64encode(b"\x04" + os.urandom(64)).decode()
-    claims = b64u(json.dumps({"pubkey": pubkey}, separators=(",", ":")).encode())
-    body = f"{ident}:{int(time.time())}:{nonce}:{claims}"
-    mac = b64u(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
-    return f"{body}:{mac}"
+    return shared_secret_token(secret, ident)
 
 
 class Stream:
