@@ -50,8 +50,8 @@ static slim_status check_token(slim_grpc_call *call, void *ud, const char **mess
         v.len <= sizeof bearer - 1 ||
         strncasecmp((const char *)v.ptr, bearer, sizeof bearer - 1) != 0) {
         s->refused_no_token++;
-        SLIM_LOGW(MOD, "control endpoint: a call from %s without a token; refused",
-                  slim_grpc_call_peer(call));
+        SLIM_LOGW_LIMITED(MOD, "control endpoint: a call from %s without a token; refused",
+                          slim_grpc_call_peer(call));
         *message = "a token is required (authorization: Bearer <shared-secret token>)";
         return SLIM_E_GRPC_UNAUTHENTICATED;
     }
@@ -60,10 +60,11 @@ static slim_status check_token(slim_grpc_call *call, void *ud, const char **mess
         slim_identity_verifier_check_token(s->verifier, token, (uint64_t)time(NULL), NULL);
     if (st != SLIM_OK) {
         s->refused_bad_token++;
-        SLIM_LOGW(MOD,
-                  "control endpoint: a call from %s with a token that does not verify (%s); "
-                  "refused",
-                  slim_grpc_call_peer(call), slim_status_str(st));
+        SLIM_LOGW_LIMITED(
+            MOD,
+            "control endpoint: a call from %s with a token that does not verify (%s); "
+            "refused",
+            slim_grpc_call_peer(call), slim_status_str(st));
         *message = "the token is not accepted";
         return SLIM_E_GRPC_UNAUTHENTICATED;
     }
@@ -130,13 +131,14 @@ static void on_message(slim_grpc_call *call, slim_bytes msg, void *data) {
     slim_status st =
         slim_agent_core_handle(t->s->core, msg, slim_now_ms(), (uint64_t)time(NULL), reply, t);
     if (st == SLIM_E_INVALID_ARG) {
-        SLIM_LOGW(MOD, "control endpoint: undecodable message from %s (%zu bytes); ending the call",
-                  slim_grpc_call_peer(call), msg.len);
+        SLIM_LOGW_LIMITED(
+            MOD, "control endpoint: undecodable message from %s (%zu bytes); ending the call",
+            slim_grpc_call_peer(call), msg.len);
         (void)slim_grpc_call_finish(call, SLIM_E_GRPC_INVALID_ARGUMENT, "not a ControlMessage",
                                     NULL);
     } else if (st != SLIM_OK) {
-        SLIM_LOGW(MOD, "control endpoint: message from %s not handled: %s",
-                  slim_grpc_call_peer(call), slim_status_str(st));
+        SLIM_LOGW_LIMITED(MOD, "control endpoint: message from %s not handled: %s",
+                          slim_grpc_call_peer(call), slim_status_str(st));
     }
 }
 

@@ -257,7 +257,8 @@ void ctl_session_end(sb_sess *s, slim_status why, const char *msg) {
 static void reg_timeout(uv_timer_t *t) {
     sb_sess *s = t->data;
     if (s->node_id == NULL) {
-        SLIM_LOGW(CTL_MOD, "a stream from %s did not register in time; closing it", s->peer_host);
+        SLIM_LOGW_LIMITED(CTL_MOD, "a stream from %s did not register in time; closing it",
+                          s->peer_host);
         ctl_session_end(s, SLIM_E_GRPC_DEADLINE_EXCEEDED, "no registration received in time");
     }
 }
@@ -319,8 +320,8 @@ static const char *const refused_names[CTL_REFUSED_N] = {"no_token", "bad_token"
 /* Counts and logs a refused stream or registration. */
 static void refused(sb_sess *s, int reason, const char *why) {
     s->ctl->refused[reason]++;
-    SLIM_LOGW(CTL_MOD, "control stream from %s refused (%s): %s", s->peer_host,
-              refused_names[reason], why);
+    SLIM_LOGW_LIMITED(CTL_MOD, "control stream from %s refused (%s): %s", s->peer_host,
+                      refused_names[reason], why);
 }
 
 /* True when subject is "<node_id>_<8 alphanumerics>", a provider id made
@@ -412,15 +413,16 @@ void ctl_session_input(sb_sess *s, const uint8_t *p, size_t n) {
     slim_ctl *c = s->ctl;
     ctl_msg *m = controller__proto__v1__control_message__unpack(NULL, n, p);
     if (m == NULL) {
-        SLIM_LOGW(CTL_MOD, "undecodable control message from %s (%zu bytes); closing the stream",
-                  s->node_id ? s->node_id : s->peer_host, n);
+        SLIM_LOGW_LIMITED(CTL_MOD,
+                          "undecodable control message from %s (%zu bytes); closing the stream",
+                          s->node_id ? s->node_id : s->peer_host, n);
         ctl_session_end(s, SLIM_E_GRPC_INVALID_ARGUMENT, "undecodable ControlMessage");
         return;
     }
     if (s->node_id == NULL &&
         m->payload_case != CONTROLLER__PROTO__V1__CONTROL_MESSAGE__PAYLOAD_REGISTER_NODE_REQUEST) {
-        SLIM_LOGW(CTL_MOD, "a stream from %s sent a message before registering; closing it",
-                  s->peer_host);
+        SLIM_LOGW_LIMITED(CTL_MOD, "a stream from %s sent a message before registering; closing it",
+                          s->peer_host);
         ack(s, m->message_id, false, "register first");
         ctl_session_end(s, SLIM_E_GRPC_INVALID_ARGUMENT,
                         "the first message must be a register_node_request");
@@ -644,9 +646,9 @@ static slim_status nb_check(slim_grpc_call *call, void *ud, const char **message
         return SLIM_OK;
     c->nb_unauthenticated++;
     *message = has ? "the token is not accepted" : "a token is required";
-    SLIM_LOGW(CTL_MOD, "northbound call %.*s from %s refused: %s",
-              (int)slim_grpc_call_method(call).len, slim_grpc_call_method(call).ptr,
-              slim_grpc_call_peer(call), *message);
+    SLIM_LOGW_LIMITED(CTL_MOD, "northbound call %.*s from %s refused: %s",
+                      (int)slim_grpc_call_method(call).len, slim_grpc_call_method(call).ptr,
+                      slim_grpc_call_peer(call), *message);
     return SLIM_E_GRPC_UNAUTHENTICATED;
 }
 
